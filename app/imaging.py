@@ -1,0 +1,133 @@
+"""Pillow helpers: check an upload, decode it the right way up, encode results.
+
+Everything here works on bytes and Pillow images; nothing knows about Flask or engines.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+ACCEPTED_TEXT = "JPEG, PNG or WebP"
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+
+# EXIF orientations 5-8 rotate by 90°, so the displayed width is the stored height.
+_SWAPS_AXES = {5, 6, 7, 8}
+_EXIF_ORIENTATION = 0x0112
+# Anything Pillow can raise on a damaged file while decoding it.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
+                  Image.DecompressionBombError)
+
+
+class InvalidImage(ValueError):
+    """The upload is not an image we can use; `message` is meant for the visitor."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an upload is, with width and height as displayed (EXIF orientation applied)."""
+
+    format: str
+    content_type: str
+    width: int
+    height: int
+
+
+def inspect(data: bytes, max_pixels: int) -> ImageInfo:
+    """Check that `data` is a whole, still JPEG/PNG/WebP within `max_pixels`; describe it.
+
+    The pixel check runs on the header, before anything is decoded, so a small file that
+    declares a huge image (a decompression bomb) is refused without allocating it. The
+    decode that follows uses JPEG draft mode, so proving a 12 MP photo is intact stays cheap.
+    """
+    if not data:
+        raise InvalidImage("The file is empty. Please choose a photo to upload.")
+    try:
+        img = Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS))
+    except UnidentifiedImageError:
+        raise InvalidImage(
+            f"That file is not an image we can read. Please upload a {ACCEPTED_TEXT} image.",
+            status=415,
+        ) from None
+    except Image.DecompressionBombError:
+        raise _too_many_pixels(max_pixels) from None
+    except _DECODE_ERRORS:
+        raise _damaged() from None
+
+    with img:
+        width, height = img.size
+        if width * height > max_pixels:
+            raise _too_many_pixels(max_pixels, width, height)
+        if getattr(img, "is_animated", False):
+            raise InvalidImage(
+                "Animated images are not supported. Please upload a still photo.", status=415
+            )
+        try:
+            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+            img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            img.load()
+        except _DECODE_ERRORS:
+            raise _damaged() from None
+        fmt = img.format
+
+    if orientation in _SWAPS_AXES:
+        width, height = height, width
+    return ImageInfo(fmt, ACCEPTED_FORMATS[fmt], width, height)
+
+
+def decode(data: bytes, reduce_to: int | None = None) -> Image.Image:
+    """Decode to an RGB or RGBA image the right way up.
+
+    With `reduce_to`, a JPEG is decoded at the smallest DCT scale that still covers
+    `reduce_to` pixels on each side, several times faster than a full decode.
+    """
+    try:
+        img = Image.open(io.BytesIO(data))
+        if reduce_to:
+            img.draft("RGB", (reduce_to, reduce_to))
+        img = ImageOps.exif_transpose(img)
+        return to_rgb_or_rgba(img)
+    except _DECODE_ERRORS:
+        raise _damaged() from None
+
+
+def to_rgb_or_rgba(img: Image.Image) -> Image.Image:
+    """Normalise any Pillow mode to RGB, or RGBA when the image has transparency."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # Pillow clips 16-bit to 8-bit on convert("L"); scale instead so tones survive.
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode != "F" and arr.max() > 255 else max(float(arr.max()), 1.0)
+        img = Image.fromarray(np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8), "L")
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    target = "RGBA" if has_alpha else "RGB"
+    return img if img.mode == target else img.convert(target)
+
+
+def encode_png(img: Image.Image, compress_level: int = 1) -> bytes:
+    """PNG bytes. Level 1 is about three times faster than Pillow's default 6 on photos
+    and the files are only slightly larger: the right trade for a cutout made per request."""
+    buf = io.BytesIO()
+    img.save(buf, "PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def _too_many_pixels(max_pixels: int, width: int | None = None, height: int | None = None):
+    limit = f"{max_pixels / 1e6:g} megapixels"
+    size = f" ({width}×{height})" if width else ""
+    return InvalidImage(f"The image is too large{size}. The limit is {limit}.", status=413)
+
+
+def _damaged():
+    return InvalidImage(
+        f"The image file is damaged or incomplete. Please upload a whole {ACCEPTED_TEXT} image."
+    )
