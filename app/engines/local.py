@@ -1,0 +1,85 @@
+"""The offline engine: U²-Net-family salient-object model run by onnxruntime.
+
+Pre-processing matches how the model was trained and how rembg feeds it (LANCZOS to the
+model's input size, divide by the image's own maximum, ImageNet mean/std); measured against
+rembg, cheaper steps there (bilinear, dividing by 255) visibly degrade the mask. The costs
+are cut elsewhere: the model input is made from a reduced JPEG decode, the mask is scaled up
+bilinearly, and the PNG is written at a fast compression level.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+from app import imaging
+from app.engines.base import Cutout, EngineError
+from app.imaging import ImageInfo
+
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+# The model input is made from a decode at least this big: JPEG draft mode then skips
+# most of the IDCT work, and LANCZOS still has enough pixels to match rembg's mask.
+_DRAFT_SIDE = 640
+
+_load_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _cached_session(model_path: str, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    # One session serves every thread of the worker: onnxruntime's run() is thread-safe.
+    return ort.InferenceSession(model_path, sess_options=options,
+                                providers=["CPUExecutionProvider"])
+
+
+def load_session(model_path: str, threads: int = 0):
+    """The process's one session for this model file (loading takes a moment, so once)."""
+    with _load_lock:
+        return _cached_session(model_path, threads)
+
+
+class LocalEngine:
+    name = "local"
+
+    def __init__(self, model_path: str, threads: int = 0):
+        self.session = load_session(model_path, threads)
+        model_input = self.session.get_inputs()[0]
+        self._input_name = model_input.name
+        height, width = model_input.shape[2:4]
+        # Some exports leave the spatial size symbolic; U²-Net models are trained at 320.
+        self.input_size = (width if isinstance(width, int) else 320,
+                           height if isinstance(height, int) else 320)
+
+    def mask(self, img: Image.Image) -> Image.Image:
+        """The model's mask for `img`, as an L image of the model's input size."""
+        small = img.convert("RGB").resize(self.input_size, Image.Resampling.LANCZOS)
+        arr = np.asarray(small, dtype=np.float32)
+        arr /= max(float(arr.max()), 1.0)
+        arr = (arr - MEAN) / STD
+        batch = arr.transpose(2, 0, 1)[np.newaxis]
+        pred = self.session.run(None, {self._input_name: batch})[0][0, 0]
+        low, high = float(pred.min()), float(pred.max())
+        pred = (pred - low) / (high - low) if high > low else np.zeros_like(pred)
+        return Image.fromarray((pred * 255).astype(np.uint8), "L")
+
+    def remove(self, data: bytes, info: ImageInfo) -> Cutout:
+        try:
+            mask = self.mask(imaging.decode(data, reduce_to=_DRAFT_SIDE))
+            full = imaging.decode(data)
+        except imaging.InvalidImage as exc:
+            raise EngineError(exc.message) from exc
+        alpha = mask.resize(full.size, Image.Resampling.BILINEAR)
+        if full.mode == "RGBA":
+            # Keep what was already transparent in the upload transparent.
+            alpha = Image.fromarray(np.minimum(np.asarray(alpha), np.asarray(full.getchannel("A"))))
+        # The subject's colours are kept as they are; only the alpha channel changes.
+        full.putalpha(alpha)
+        return Cutout(imaging.encode_png(full), "image/png", full.width, full.height)

@@ -1,0 +1,76 @@
+"""The original app's engine: RapidAPI's "Background Removal" (objectcut) service."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+
+import requests
+
+from app import imaging
+from app.engines.base import Cutout, EngineError, EngineTimeout, EngineUnavailable, QuotaExceeded
+from app.imaging import ImageInfo
+
+log = logging.getLogger(__name__)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class RapidApiEngine:
+    name = "rapidapi"
+
+    def __init__(self, key: str, host: str, url: str, connect_timeout: float = 3.05,
+                 read_timeout: float = 30.0, retries: int = 1,
+                 session: requests.Session | None = None):
+        self.url = url
+        self.headers = {"X-RapidAPI-Key": key, "X-RapidAPI-Host": host}
+        self.timeout = (connect_timeout, read_timeout)
+        self.retries = retries
+        # A shared session keeps the TLS connection to RapidAPI open between uploads.
+        self.session = session or requests.Session()
+
+    def remove(self, data: bytes, info: ImageInfo) -> Cutout:
+        response = self._post({"image_base64": base64.b64encode(data).decode("ascii"),
+                               "output_format": "base64"})
+        if response.status_code == 429:
+            raise QuotaExceeded()
+        if response.status_code in (401, 403):
+            log.error("RapidAPI refused the API key (HTTP %s)", response.status_code)
+            raise EngineUnavailable("The background-removal service refused our API key.")
+        if response.status_code >= 400:
+            log.warning("RapidAPI answered HTTP %s", response.status_code)
+            raise EngineError()
+        return self._cutout(response)
+
+    def _post(self, form: dict) -> requests.Response:
+        """POST with one bounded retry: a timeout or a 5xx is often a passing hiccup."""
+        failure: EngineError = EngineUnavailable()
+        for attempt in range(1 + self.retries):
+            try:
+                response = self.session.post(self.url, data=form, headers=self.headers,
+                                             timeout=self.timeout)
+            except requests.Timeout:
+                failure = EngineTimeout()
+            except requests.RequestException as exc:
+                log.warning("RapidAPI request failed: %s", exc)
+                failure = EngineUnavailable()
+            else:
+                if response.status_code < 500:
+                    return response
+                failure = EngineUnavailable()
+            log.warning("RapidAPI attempt %d of %d failed: %s", attempt + 1, 1 + self.retries,
+                        type(failure).__name__)
+        raise failure
+
+    @staticmethod
+    def _cutout(response: requests.Response) -> Cutout:
+        try:
+            encoded = response.json()["response"]["image_base64"]
+            data = base64.b64decode(encoded, validate=True)
+            img = imaging.decode(data)
+        except (ValueError, KeyError, TypeError, binascii.Error, imaging.InvalidImage):
+            log.warning("RapidAPI answered without a usable image")
+            raise EngineError() from None
+        if not data.startswith(PNG_SIGNATURE):
+            data = imaging.encode_png(img)
+        return Cutout(data, "image/png", img.width, img.height)
