@@ -1,0 +1,48 @@
+"""The in-memory store used when no MONGO_URI is set: mongomock, made safe for threads.
+
+MongoDB applies each single-document write atomically; mongomock only guards its dicts. Its
+insert stores the document first, then checks unique indexes and rolls back on a clash, so
+two threads inserting at once can see each other's half-done insert. The per-visitor limit
+relies on that index, so writes to the embedded store are serialised, as on a server.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import mongomock
+import mongomock.gridfs
+
+_WRITES = ("insert_one", "insert_many", "update_one", "update_many", "replace_one",
+           "delete_one", "delete_many", "find_one_and_update", "find_one_and_replace",
+           "find_one_and_delete", "bulk_write", "create_index", "create_indexes", "drop")
+_write_lock = threading.RLock()
+_setup_lock = threading.Lock()
+_ready = False
+
+
+def _serialised(method):
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with _write_lock:
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+def _prepare_mongomock() -> None:
+    global _ready
+    with _setup_lock:
+        if _ready:
+            return
+        mongomock.gridfs.enable_gridfs_integration()
+        for name in _WRITES:
+            setattr(mongomock.Collection, name, _serialised(getattr(mongomock.Collection, name)))
+        _ready = True
+
+
+def embedded_database(name: str):
+    """A fresh, empty in-memory database (its data lives as long as the process)."""
+    _prepare_mongomock()
+    return mongomock.MongoClient()[name]
