@@ -1,0 +1,83 @@
+"""image-background-processor: upload a photo, get it back without its background."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import Settings
+from app.engines import build_engine
+from app.storage import RecordRepository, open_database
+
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
+    """Build the app from `config`: a `Settings`, a mapping of environment variables, or
+    None for the process environment (and `.env`)."""
+    if config is None:
+        settings = Settings.from_env()
+    elif isinstance(config, Settings):
+        config.check()
+        settings = config
+    else:
+        settings = Settings.from_env(dict(config), dotenv=False)
+
+    app = Flask(__name__)
+    _configure_logging(app)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # CSRF tokens last as long as the page's session cookie, not one hour, so a tab
+        # left open all afternoon can still upload.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    if settings.secret_key_generated:
+        app.logger.warning("APP_SECRET_KEY is not set: using a temporary key (development "
+                           "only); visitors get new ids after a restart.")
+
+    database, embedded = open_database(settings.mongo_uri, settings.mongo_db)
+    if embedded:
+        app.logger.warning("MONGO_URI is not set: using demo storage in memory; all records "
+                           "are lost when the process stops.")
+    records = RecordRepository(database)
+    records.ensure_indexes()
+
+    app.extensions["settings"] = settings
+    app.extensions["records"] = records
+    app.extensions["engine"] = build_engine(settings)
+    app.extensions["demo_storage"] = embedded
+
+    csrf.init_app(app)
+
+    from app.web import errors, health, images, pages, visitor
+    from app.web import records as record_routes
+
+    visitor.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(record_routes.bp)
+    app.register_blueprint(images.bp)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    # Under gunicorn, reuse its handlers so app and server logs go to the same place.
+    gunicorn_logger = logging.getLogger("gunicorn.error")
+    if gunicorn_logger.handlers:
+        app.logger.handlers = gunicorn_logger.handlers
+        app.logger.setLevel(gunicorn_logger.level)
+    elif not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,63 @@
+"""Image bytes by URL, so pages stay small and browsers can cache what they have seen."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from flask import Blueprint, abort, current_app, request, send_file
+
+from app import extensions
+from app.imaging import EXTENSIONS
+from app.storage import RecordNotFound
+from app.web.visitor import current_visitor
+
+bp = Blueprint("images", __name__)
+# An image's bytes never change under its URL (renaming changes only the name), so the
+# browser may keep it; "private" keeps shared caches from storing one visitor's photos.
+CACHE_SECONDS = 7 * 24 * 3600
+_UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def download_name(image_name: str, kind: str, content_type: str) -> str:
+    """`my-cat.png` for the cutout, `my-cat-original.jpg` for the upload."""
+    stem = _UNSAFE_IN_FILENAME.sub("", image_name)
+    stem = "-".join(stem.split()) or "image"
+    suffix = "" if kind == "processed" else "-original"
+    return f"{stem}{suffix}.{EXTENSIONS.get(content_type, 'png')}"
+
+
+@bp.get("/images/<record_id>/<kind>")
+def image(record_id: str, kind: str):
+    records = extensions.records()
+    try:
+        record = records.get(current_visitor(), record_id)
+        stored = record.image(kind)
+    except RecordNotFound:
+        abort(404)
+
+    # Answer a revalidation from the metadata alone, without reading the bytes.
+    if request.if_none_match.contains(stored.file_id):
+        response = current_app.response_class(status=304)
+        response.set_etag(stored.file_id)
+        response.cache_control.max_age = CACHE_SECONDS
+        return _private(response)
+
+    download = request.args.get("download") not in (None, "", "0")
+    response = send_file(
+        io.BytesIO(records.read(stored)),
+        mimetype=stored.content_type,
+        etag=stored.file_id,
+        max_age=CACHE_SECONDS,
+        as_attachment=download,
+        download_name=download_name(record.image_name, kind, stored.content_type),
+        conditional=True,
+    )
+    return _private(response)
+
+
+def _private(response):
+    response.cache_control.private = True
+    response.cache_control.public = False
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,60 @@
+"""Who the visitor is: an id kept in the signed `user_id` cookie.
+
+The original stored the bare id, so anyone could type another visitor's id into the cookie.
+Here the cookie carries the id plus an HMAC made with APP_SECRET_KEY; a cookie that does not
+verify is ignored and its bearer gets a new, empty gallery.
+"""
+
+from __future__ import annotations
+
+from bson import ObjectId
+from flask import Flask, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature, URLSafeSerializer
+
+COOKIE = "user_id"
+MAX_AGE = 365 * 24 * 3600  # the gallery outlives a browser restart, as users expect
+
+
+def current_visitor() -> str:
+    """The visitor's id, creating one (and its cookie) on the first visit."""
+    if "visitor" not in g:
+        visitor = _read_cookie()
+        g.new_visitor = visitor is None
+        g.visitor = visitor or str(ObjectId())
+    return g.visitor
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="visitor-id")
+
+
+def _read_cookie() -> str | None:
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _serializer().loads(raw)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) and ObjectId.is_valid(value) else None
+
+
+def _set_cookie(response):
+    if g.get("new_visitor"):
+        response.set_cookie(COOKIE, _serializer().dumps(g.visitor), max_age=MAX_AGE,
+                            httponly=True, samesite="Lax", secure=request.is_secure)
+    return response
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's session cookie (it holds the CSRF secret), Secure whenever the request came
+    over HTTPS, so the same build works behind TLS and on http://127.0.0.1 alike."""
+
+    def get_cookie_secure(self, app):
+        return request.is_secure
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = _SessionInterface()
+    app.after_request(_set_cookie)

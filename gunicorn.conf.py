@@ -1,0 +1,23 @@
+"""gunicorn settings for the container (read automatically from the working directory).
+
+Every value can be changed by environment variable without rebuilding the image.
+"""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+# The embedded demo store lives inside one process: with several workers each would have
+# its own data and a visitor's gallery would depend on which worker answered.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2")) if os.environ.get("MONGO_URI") else 1
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# A 12 MP photo takes a few seconds on a small CPU; a hung worker is still recycled.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+# Each worker loads the model itself after the fork; onnxruntime sessions do not
+# survive a fork reliably, so the app is not preloaded in the master.
+preload_app = False
+wsgi_app = "app:create_app()"
