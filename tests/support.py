@@ -1,0 +1,129 @@
+"""Test helpers: real photos, a fast stand-in engine, and a client that acts like the page."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import threading
+import time
+
+import numpy as np
+from itsdangerous import URLSafeSerializer
+from PIL import Image
+
+from app.engines import Cutout, EngineError
+from app.imaging import decode, encode_png
+
+PHOTOS = ("chelsea", "astronaut", "rocket", "coffee")
+
+
+def photo_array(name: str) -> np.ndarray:
+    """A public-domain photo that ships inside scikit-image's wheel (no download)."""
+    import skimage.data
+
+    return getattr(skimage.data, name)()
+
+
+def encode(img: Image.Image | np.ndarray, fmt: str = "JPEG", **options) -> bytes:
+    if isinstance(img, np.ndarray):
+        img = Image.fromarray(img)
+    buf = io.BytesIO()
+    img.save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+def photo(name: str = "chelsea", fmt: str = "JPEG", size: tuple[int, int] | None = None) -> bytes:
+    img = Image.fromarray(photo_array(name))
+    if size:
+        img = img.resize(size, Image.Resampling.LANCZOS)
+    return encode(img, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+
+
+def open_png(data: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    assert img.format == "PNG"
+    return img
+
+
+class FakeEngine:
+    """Stands in for the model where a test is about the web layer, not the cutout: it
+    makes a real PNG (the left half kept, the right half transparent) in milliseconds.
+    `delay` widens race windows; `error` makes it fail."""
+
+    name = "fake"
+
+    def __init__(self, delay: float = 0.0, error: EngineError | None = None):
+        self.delay = delay
+        self.error = error
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def remove(self, data, info) -> Cutout:
+        with self._lock:
+            self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if self.error:
+            raise self.error
+        img = decode(data).convert("RGBA")
+        alpha = Image.new("L", img.size, 0)
+        alpha.paste(255, (0, 0, img.width // 2, img.height))
+        img.putalpha(alpha)
+        return Cutout(encode_png(img), "image/png", img.width, img.height)
+
+
+_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+_RECORD_IDS = re.compile(r'<tr data-record-id="([0-9a-f]{24})"')
+
+
+class Visitor:
+    """A Flask test client used the way the page uses the server, CSRF token included."""
+
+    def __init__(self, client):
+        self.client = client
+        self.token = None
+
+    def page(self):
+        response = self.client.get("/")
+        self.token = _CSRF.search(response.get_data(as_text=True)).group(1)
+        return response
+
+    def id(self) -> str:
+        """The visitor id inside the signed cookie (what the repository knows them by)."""
+        signed = self.client.get_cookie("user_id").value
+        return URLSafeSerializer(self.client.application.secret_key,
+                                 salt="visitor-id").loads(signed)
+
+    def ensure_token(self):
+        if self.token is None:
+            self.page()
+        return self.token
+
+    def upload(self, data: bytes | None = None, name: str = "cat", filename: str = "cat.jpg",
+               headers: dict | None = None, **form):
+        fields = {"name": name, "csrf_token": self.ensure_token(), **form}
+        if data is not None:
+            fields["image"] = (io.BytesIO(data), filename)
+        return self.client.post("/", data=fields, content_type="multipart/form-data",
+                                headers=headers or {})
+
+    def upload_json(self, data: bytes, name: str = "cat"):
+        return self.upload(data, name, headers={"Accept": "application/json"})
+
+    def rename(self, record_id: str, body):
+        return self.client.put(f"/update/{record_id}", json=body,
+                               headers={"X-CSRFToken": self.ensure_token()})
+
+    def delete(self, record_id: str):
+        return self.client.delete(f"/remove/{record_id}",
+                                  headers={"X-CSRFToken": self.ensure_token()})
+
+    def record_ids(self) -> list[str]:
+        return _RECORD_IDS.findall(self.page().get_data(as_text=True))
+
+    def flashes(self) -> list[tuple[str, str]]:
+        page = self.page().get_data(as_text=True)
+        found = re.findall(r'<div class="alert alert-(\w+) alert-dismissible[^"]*" role="alert">\s*'
+                           r'(.*?)\s*<button', page, re.S)
+        return [(category, html.unescape(text.strip())) for category, text in found]

@@ -1,0 +1,88 @@
+"""Settings from the environment: defaults, validation and the engine choice."""
+
+import pytest
+
+from app import create_app
+from app.config import ConfigError, Settings, human_size
+
+KEY = "k" * 32
+
+
+def from_env(**env):
+    return Settings.from_env({k: str(v) for k, v in env.items()}, dotenv=False)
+
+
+def test_defaults():
+    settings = from_env(APP_SECRET_KEY=KEY)
+    assert settings.user_limit == 2
+    assert settings.max_content_length == 15 * 1024 * 1024
+    assert settings.engine == "local"
+    assert settings.mongo_uri == ""
+    assert settings.bg_model_path.endswith("u2netp.onnx")
+
+
+def test_production_without_a_secret_key_fails_with_a_clear_message():
+    with pytest.raises(ConfigError, match="APP_SECRET_KEY is not set"):
+        from_env()
+    with pytest.raises(ConfigError, match="APP_SECRET_KEY is not set"):
+        create_app({})
+
+
+def test_development_generates_a_temporary_key_and_says_so(caplog):
+    settings = from_env(APP_ENV="development")
+    assert len(settings.secret_key) >= 32 and settings.secret_key_generated
+    create_app({"APP_ENV": "development"})
+    assert "APP_SECRET_KEY is not set: using a temporary key" in caplog.text
+
+
+def test_a_short_key_is_refused():
+    with pytest.raises(ConfigError, match="too short"):
+        from_env(APP_SECRET_KEY="short")
+
+
+def test_engine_is_rapidapi_when_a_key_is_set_and_bg_engine_overrides():
+    assert from_env(APP_SECRET_KEY=KEY, X_RAPID_API_KEY="abc").engine == "rapidapi"
+    assert from_env(APP_SECRET_KEY=KEY, X_RAPID_API_KEY="abc", BG_ENGINE="local").engine == "local"
+    with pytest.raises(ConfigError, match="needs X_RAPID_API_KEY"):
+        from_env(APP_SECRET_KEY=KEY, BG_ENGINE="rapidapi")
+    with pytest.raises(ConfigError, match="BG_ENGINE must be one of"):
+        from_env(APP_SECRET_KEY=KEY, BG_ENGINE="magic")
+
+
+@pytest.mark.parametrize("raw, expected", [("15MB", 15 * 1024**2), ("512kb", 512 * 1024),
+                                           ("1048576", 1048576), (" 2 m ", 2 * 1024**2)])
+def test_max_content_length_accepts_sizes(raw, expected):
+    assert from_env(APP_SECRET_KEY=KEY, MAX_CONTENT_LENGTH=raw).max_content_length == expected
+
+
+@pytest.mark.parametrize("name, raw", [("MAX_CONTENT_LENGTH", "lots"), ("MAX_CONTENT_LENGTH", "0"),
+                                       ("USER_LIMIT", "two"), ("USER_LIMIT", "0"),
+                                       ("RAPIDAPI_READ_TIMEOUT", "-1"), ("APP_ENV", "staging")])
+def test_malformed_values_name_the_variable(name, raw):
+    with pytest.raises(ConfigError, match=name):
+        from_env(APP_SECRET_KEY=KEY, **{name: raw})
+
+
+def test_a_missing_model_file_is_reported_at_start(tmp_path):
+    with pytest.raises(ConfigError, match="BG_MODEL_PATH"):
+        from_env(APP_SECRET_KEY=KEY, BG_MODEL_PATH=tmp_path / "missing.onnx")
+
+
+def test_the_rapidapi_url_follows_the_host():
+    settings = from_env(APP_SECRET_KEY=KEY, X_RAPID_API_HOST="example.test")
+    assert settings.rapidapi_url == "https://example.test/remove"
+
+
+def test_dotenv_is_read_but_the_environment_wins(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text(f"APP_SECRET_KEY={KEY}\nUSER_LIMIT=5\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("APP_SECRET_KEY", raising=False)
+    monkeypatch.setenv("USER_LIMIT", "3")
+    settings = Settings.from_env()
+    assert settings.secret_key == KEY
+    assert settings.user_limit == 3
+
+
+def test_human_size():
+    assert human_size(15 * 1024**2) == "15 MB"
+    assert human_size(50_000) == "48.8 KB"

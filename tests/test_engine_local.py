@@ -1,0 +1,83 @@
+"""The local U²-Net-p engine on real photos."""
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.config import default_model_path
+from app.engines.local import LocalEngine, load_session
+from app.imaging import inspect
+from tests.support import encode, open_png, photo_array
+
+# (background corners as (x, y) fractions, a point on the subject)
+SCENES = {
+    "chelsea": ([(0, 0), (1, 0)], (0.5, 0.5)),  # a cat; its body reaches the bottom edge
+    "astronaut": ([(0, 0), (1, 0)], (0.5, 0.5)),  # a person
+    "rocket": ([(0, 0), (1, 0), (0, 1), (1, 1)], (0.5, 0.5)),  # an object against sky
+    "coffee": ([(0, 0), (1, 0), (0, 1), (1, 1)], (0.5, 0.5)),  # an object on a table
+}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return LocalEngine(default_model_path())
+
+
+def cut(engine, data):
+    return engine.remove(data, inspect(data, 50_000_000))
+
+
+@pytest.mark.parametrize("name", SCENES)
+def test_background_corners_are_transparent_and_the_subject_opaque(engine, name):
+    data = encode(photo_array(name), quality=95)
+    cutout = cut(engine, data)
+    img = open_png(cutout.data)
+    alpha = np.asarray(img.getchannel("A"))
+    h, w = alpha.shape
+    corners, subject = SCENES[name]
+    for fx, fy in corners:
+        assert alpha[round(fy * (h - 1)), round(fx * (w - 1))] < 16, (name, fx, fy)
+    assert alpha[round(subject[1] * (h - 1)), round(subject[0] * (w - 1))] > 240
+
+
+def test_full_resolution_and_unchanged_colours(engine):
+    source = Image.fromarray(photo_array("coffee")).resize((1200, 800))
+    data = encode(source, "PNG")
+    cutout = cut(engine, data)
+    img = open_png(cutout.data)
+    assert img.size == (1200, 800) == (cutout.width, cutout.height)
+    assert img.mode == "RGBA"
+    assert np.array_equal(np.asarray(img)[..., :3], np.asarray(source))
+
+
+def test_exif_orientation_is_applied_before_the_cutout(engine):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode(photo_array("rocket"), "JPEG", exif=exif)
+    img = open_png(cut(engine, data).data)
+    assert img.size == (427, 640)
+
+
+def test_transparent_input_stays_transparent(engine):
+    rgba = Image.fromarray(photo_array("coffee")).convert("RGBA")
+    rgba.putalpha(Image.new("L", rgba.size, 0).point(lambda _: 0))
+    alpha = np.asarray(open_png(cut(engine, encode(rgba, "PNG")).data).getchannel("A"))
+    assert alpha.max() == 0
+
+
+def test_the_session_is_loaded_once_per_process():
+    path = default_model_path()
+    assert load_session(path) is load_session(path)
+    assert LocalEngine(path).session is LocalEngine(path).session
+
+
+def test_another_model_file_can_be_used(tmp_path):
+    copy = tmp_path / "my-u2net.onnx"
+    shutil.copy(default_model_path(), copy)
+    engine = LocalEngine(str(copy))
+    assert engine.session is not load_session(default_model_path())
+    assert engine.input_size == (320, 320)
+    cutout = cut(engine, encode(photo_array("rocket")))
+    assert (cutout.width, cutout.height) == (640, 427)

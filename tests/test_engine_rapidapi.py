@@ -1,0 +1,186 @@
+"""The RapidAPI engine, with the HTTP edge faked by `responses`."""
+
+import base64
+import io
+import urllib.parse
+
+import pytest
+import requests
+import responses
+from PIL import Image
+
+from app import create_app
+from app.engines import EngineError, EngineTimeout, EngineUnavailable, QuotaExceeded
+from app.engines.rapidapi import RapidApiEngine
+from app.imaging import inspect
+from tests.support import Visitor, encode, open_png, photo
+
+URL = "https://background-removal.p.rapidapi.com/remove"
+
+
+def cutout_body(img=None, fmt="PNG"):
+    img = img or Image.new("RGBA", (451, 300), (10, 20, 30, 0))
+    return {"response": {"image_base64": base64.b64encode(encode(img, fmt)).decode()}}
+
+
+@pytest.fixture
+def engine():
+    return RapidApiEngine(key="secret-key", host="background-removal.p.rapidapi.com", url=URL,
+                          connect_timeout=0.5, read_timeout=0.5)
+
+
+def remove(engine, data=None):
+    data = data or photo()
+    return engine.remove(data, inspect(data, 50_000_000))
+
+
+@responses.activate
+def test_success_sends_the_original_request(engine):
+    responses.post(URL, json=cutout_body())
+    data = photo()
+    cutout = remove(engine, data)
+    assert cutout.content_type == "image/png" and (cutout.width, cutout.height) == (451, 300)
+    assert open_png(cutout.data).mode == "RGBA"
+    (call,) = responses.calls
+    assert call.request.headers["X-RapidAPI-Key"] == "secret-key"
+    assert call.request.headers["X-RapidAPI-Host"] == "background-removal.p.rapidapi.com"
+    assert call.request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    form = urllib.parse.parse_qs(call.request.body)
+    assert form["output_format"] == ["base64"]
+    assert base64.b64decode(form["image_base64"][0]) == data
+
+
+@responses.activate
+def test_a_non_png_answer_is_stored_as_png(engine):
+    responses.post(URL, json=cutout_body(Image.new("RGB", (451, 300), "white"), "WEBP"))
+    assert open_png(remove(engine).data).size == (451, 300)
+
+
+@responses.activate
+def test_http_400_is_a_failure(engine):
+    responses.post(URL, status=400, json={"message": "bad image"})
+    with pytest.raises(EngineError) as caught:
+        remove(engine)
+    assert type(caught.value) is EngineError
+    assert len(responses.calls) == 1  # a 4xx is not retried
+
+
+@pytest.mark.parametrize("body", [{"response": {}}, {"error": "x"}, {"response": {"image_base64":
+                                  "@@not base64@@"}}, {"response": {"image_base64": "aGVsbG8="}}])
+@responses.activate
+def test_a_body_without_a_usable_image_is_a_failure(engine, body):
+    responses.post(URL, json=body)
+    with pytest.raises(EngineError):
+        remove(engine)
+
+
+@responses.activate
+def test_a_body_that_is_not_json_is_a_failure(engine):
+    responses.post(URL, body="<html>gateway</html>")
+    with pytest.raises(EngineError):
+        remove(engine)
+
+
+@responses.activate
+def test_a_timeout_is_retried_once_then_reported(engine):
+    responses.post(URL, body=requests.Timeout("read timed out"))
+    with pytest.raises(EngineTimeout):
+        remove(engine)
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_a_5xx_then_success_succeeds(engine):
+    responses.post(URL, status=503)
+    responses.post(URL, json=cutout_body())
+    assert remove(engine).width == 451
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_two_5xx_are_unavailable(engine):
+    responses.post(URL, status=500)
+    with pytest.raises(EngineUnavailable):
+        remove(engine)
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_a_connection_error_is_unavailable(engine):
+    responses.post(URL, body=requests.ConnectionError("refused"))
+    with pytest.raises(EngineUnavailable):
+        remove(engine)
+
+
+@responses.activate
+def test_429_is_a_used_up_quota(engine):
+    responses.post(URL, status=429)
+    with pytest.raises(QuotaExceeded) as caught:
+        remove(engine)
+    assert "quota" in caught.value.message
+
+
+@responses.activate
+def test_a_refused_key_is_unavailable(engine):
+    responses.post(URL, status=403)
+    with pytest.raises(EngineUnavailable, match="refused our API key"):
+        remove(engine)
+
+
+def test_timeouts_are_passed_to_requests(engine, monkeypatch):
+    seen = {}
+
+    def post(url, **kwargs):
+        seen.update(kwargs)
+        raise requests.Timeout()
+
+    monkeypatch.setattr(engine.session, "post", post)
+    with pytest.raises(EngineTimeout):
+        remove(engine)
+    assert seen["timeout"] == (0.5, 0.5)
+
+
+# Through the page: the flash texts the original showed.
+
+@pytest.fixture
+def api_app(settings):
+    from dataclasses import replace
+
+    return create_app(replace(settings, bg_engine="auto", rapidapi_key="secret-key"))
+
+
+def test_the_app_picks_rapidapi_when_a_key_is_set(api_app):
+    assert api_app.extensions["engine"].name == "rapidapi"
+
+
+@responses.activate
+def test_page_success_stores_the_cutout_and_the_engine(api_app):
+    responses.post(URL, json=cutout_body())
+    visitor = Visitor(api_app.test_client())
+    visitor.upload(photo(), name="via api")
+    assert visitor.flashes() == [("success", "Image generated successfully")]
+    (record,) = api_app.extensions["records"].list(visitor.id())
+    assert record.engine == "rapidapi"
+    png = visitor.client.get(f"/images/{record.id}/processed").data
+    assert Image.open(io.BytesIO(png)).size == (451, 300)
+
+
+@pytest.mark.parametrize("fake, text", [
+    ({"status": 400}, "Failed to generate the image. The background could not be removed"),
+    ({"json": {"response": {}}}, "Failed to generate the image. The background could not be"),
+    ({"body": requests.Timeout()}, "Failed to generate the image. The background-removal "
+                                   "service did not answer in time"),
+    ({"status": 502}, "Failed to generate the image. The background-removal service is "
+                      "unavailable"),
+    ({"status": 429}, "Failed to generate the image. The background-removal service's quota is "
+                      "used up"),
+])
+@responses.activate
+def test_page_failures_flash_failed_to_generate(api_app, fake, text):
+    responses.post(URL, **fake)
+    visitor = Visitor(api_app.test_client())
+    visitor.upload(photo())
+    ((category, message),) = visitor.flashes()
+    assert category == "danger"
+    assert message.startswith(text)
+    assert api_app.extensions["records"].list(visitor.id()) == []

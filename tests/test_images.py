@@ -1,0 +1,67 @@
+"""GET /images/<id>/<kind>: bytes by URL with caching headers and download names."""
+
+import pytest
+
+from app.web.images import download_name
+from tests.support import open_png, photo
+
+
+@pytest.fixture
+def record_id(visitor, fake_engine):
+    visitor.upload(photo("coffee"), name="my cat")
+    (record_id,) = visitor.record_ids()
+    return record_id
+
+
+def test_original_bytes_are_served_unchanged(visitor, record_id):
+    response = visitor.client.get(f"/images/{record_id}/original")
+    assert response.status_code == 200
+    assert response.mimetype == "image/jpeg"
+    assert response.data == photo("coffee")
+
+
+def test_processed_is_a_png_with_alpha(visitor, record_id):
+    response = visitor.client.get(f"/images/{record_id}/processed")
+    assert response.mimetype == "image/png"
+    img = open_png(response.data)
+    assert img.mode == "RGBA" and img.size == (600, 400)
+
+
+def test_caching_headers_and_revalidation(visitor, record_id):
+    response = visitor.client.get(f"/images/{record_id}/processed")
+    etag = response.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith('W/')
+    assert "private" in response.headers["Cache-Control"]
+    assert "max-age" in response.headers["Cache-Control"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    again = visitor.client.get(f"/images/{record_id}/processed", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == etag
+
+
+def test_download_uses_the_record_name(visitor, record_id):
+    processed = visitor.client.get(f"/images/{record_id}/processed?download=1")
+    assert processed.headers["Content-Disposition"] == "attachment; filename=my-cat.png"
+    original = visitor.client.get(f"/images/{record_id}/original?download=1")
+    assert original.headers["Content-Disposition"] == "attachment; filename=my-cat-original.jpg"
+
+
+def test_download_name_is_safe_and_keeps_unicode():
+    assert download_name('../../etc/pass"wd', "processed", "image/png") == "....etcpasswd.png"
+    assert download_name("Café  au lait", "original", "image/webp") == "Café-au-lait-original.webp"
+    assert download_name("///", "processed", "image/png") == "image.png"
+
+
+def test_unicode_names_download(visitor, fake_engine):
+    visitor.upload(photo(), name="Кот")
+    (record_id,) = visitor.record_ids()
+    header = visitor.client.get(f"/images/{record_id}/processed?download=1").headers[
+        "Content-Disposition"]
+    assert "filename*=UTF-8''%D0%9A%D0%BE%D1%82.png" in header
+
+
+@pytest.mark.parametrize("path", ["/images/{id}/thumbnail", "/images/nope/processed",
+                                  "/images/000000000000000000000000/original"])
+def test_unknown_images_are_404(visitor, record_id, path):
+    assert visitor.client.get(path.format(id=record_id)).status_code == 404

@@ -1,0 +1,124 @@
+"""Checking uploads and decoding them the right way up."""
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app import imaging
+from app.imaging import InvalidImage, decode, inspect
+from tests.support import encode, photo, photo_array
+
+MAX = 50_000_000
+
+
+@pytest.mark.parametrize("fmt, mime", [("JPEG", "image/jpeg"), ("PNG", "image/png"),
+                                       ("WEBP", "image/webp")])
+def test_accepted_formats(fmt, mime):
+    info = inspect(photo(fmt=fmt), MAX)
+    assert (info.format, info.content_type, info.width, info.height) == (fmt, mime, 451, 300)
+
+
+@pytest.mark.parametrize("data, status, words", [
+    (b"", 400, "empty"),
+    (b"hello world", 415, "JPEG, PNG or WebP"),
+    (encode(Image.new("RGB", (8, 8)), "GIF"), 415, "JPEG, PNG or WebP"),
+    (encode(Image.new("RGB", (8, 8)), "BMP"), 415, "JPEG, PNG or WebP"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, 415, "not an image we can read"),
+])
+def test_refusals_say_what_is_wrong(data, status, words):
+    with pytest.raises(InvalidImage) as caught:
+        inspect(data, MAX)
+    assert caught.value.status == status
+    assert words in caught.value.message
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_truncated_files_are_damaged(fmt):
+    data = photo(fmt=fmt)
+    with pytest.raises(InvalidImage, match="damaged or incomplete"):
+        inspect(data[: len(data) * 2 // 3], MAX)
+
+
+def _png_header_only(width, height):
+    """A tiny PNG that declares a huge image: a decompression bomb."""
+    def chunk(kind, payload):
+        return (struct.pack(">I", len(payload)) + kind + payload
+                + struct.pack(">I", zlib.crc32(kind + payload)))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side", [20_000, 60_000])
+def test_decompression_bombs_are_refused_from_the_header(side):
+    with pytest.raises(InvalidImage) as caught:
+        inspect(_png_header_only(side, side), MAX)
+    assert caught.value.status == 413
+    assert "too large" in caught.value.message
+
+
+def test_animated_webp_is_refused():
+    frames = [Image.new("RGB", (16, 16), c) for c in ("red", "blue")]
+    buf = io.BytesIO()
+    frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:])
+    with pytest.raises(InvalidImage, match="Animated"):
+        inspect(buf.getvalue(), MAX)
+
+
+def _with_orientation(img, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(img, "JPEG", exif=exif)
+
+
+def test_exif_orientation_is_applied():
+    img = Image.new("RGB", (40, 20), "white")
+    img.paste((255, 0, 0), (0, 0, 10, 20))  # red band on the left
+    data = _with_orientation(img, 6)  # "rotate 90° clockwise to display"
+    info = inspect(data, MAX)
+    assert (info.width, info.height) == (20, 40)
+    shown = decode(data)
+    assert shown.size == (20, 40)
+    top = np.asarray(shown)[2, 10]
+    assert top[0] > 200 and top[1] < 80  # the red band is now at the top
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "RGB"])
+def test_decode_normalises_opaque_modes_to_rgb(mode):
+    img = Image.fromarray(photo_array("coffee")).convert(mode)
+    fmt = "JPEG" if mode in ("L", "CMYK", "RGB") else "PNG"
+    out = decode(encode(img, fmt))
+    assert out.mode == "RGB" and out.size == (600, 400)
+
+
+def test_decode_keeps_transparency():
+    img = Image.new("RGBA", (10, 10), (255, 0, 0, 0))
+    assert decode(encode(img, "PNG")).mode == "RGBA"
+    palette = Image.new("P", (10, 10))
+    palette.info["transparency"] = 0
+    assert decode(encode(palette, "PNG", transparency=0)).mode == "RGBA"
+
+
+def test_decode_scales_16_bit_greyscale_instead_of_clipping():
+    arr = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    out = np.asarray(decode(encode(Image.fromarray(arr), "PNG")))
+    assert out.shape == (64, 64, 3)
+    assert out[0, 0, 0] == 0 and out[-1, -1, 0] == 255
+    assert 100 < out[32, 32, 0] < 155  # mid-grey stays mid-grey
+
+
+def test_reduced_decode_is_smaller_but_covers_the_request():
+    data = photo("astronaut", size=(2048, 2048))
+    small = decode(data, reduce_to=320)
+    assert 320 <= small.width < 2048
+
+
+def test_encode_png_round_trips():
+    img = Image.fromarray(photo_array("chelsea")).convert("RGBA")
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(imaging.encode_png(img)))),
+                          np.asarray(img))

@@ -1,0 +1,88 @@
+"""PUT /update/<id> and DELETE /remove/<id>: the page's Edit and Delete buttons."""
+
+import pytest
+
+from tests.support import photo
+
+
+@pytest.fixture
+def record_id(visitor, fake_engine):
+    visitor.upload(photo(), name="Raven")
+    (record_id,) = visitor.record_ids()
+    return record_id
+
+
+def names(visitor, records):
+    return [r.image_name for r in records.list(visitor.id())]
+
+
+def test_rename(visitor, record_id, records):
+    response = visitor.rename(record_id, {"record_id": record_id, "record_name": "  Crow  "})
+    assert response.status_code == 200
+    assert response.get_json()["message"] == "success"
+    assert names(visitor, records) == ["Crow"]
+
+
+def test_rename_without_record_id_in_the_body(visitor, record_id, records):
+    assert visitor.rename(record_id, {"record_name": "Crow"}).status_code == 200
+    assert names(visitor, records) == ["Crow"]
+
+
+@pytest.mark.parametrize("body, status, error", [
+    ({"record_name": ""}, 400, "invalid_name"),
+    ({"record_name": "   "}, 400, "invalid_name"),
+    ({"record_name": "x" * 51}, 400, "invalid_name"),
+    ({"record_name": 42}, 400, "invalid_name"),
+    ({}, 400, "invalid_name"),
+    ({"record_id": "0" * 24, "record_name": "Crow"}, 400, "id_mismatch"),
+    (["record_name", "Crow"], 400, "invalid_body"),
+    ("Crow", 400, "invalid_body"),
+])
+def test_rename_refuses_bad_bodies_and_changes_nothing(visitor, record_id, records, body, status,
+                                                       error):
+    response = visitor.rename(record_id, body)
+    assert response.status_code == status
+    assert response.get_json()["error"] == error
+    assert response.get_json()["message"]
+    assert names(visitor, records) == ["Raven"]
+
+
+def test_rename_refuses_malformed_json(visitor, record_id, records):
+    response = visitor.client.put(f"/update/{record_id}", data="{not json",
+                                  content_type="application/json",
+                                  headers={"X-CSRFToken": visitor.ensure_token()})
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_body"
+    assert names(visitor, records) == ["Raven"]
+
+
+@pytest.mark.parametrize("bad_id", ["nope", "0" * 24, "6b0ae7287c127ecec3c4cab5"])
+def test_rename_and_delete_of_missing_records_answer_404(visitor, record_id, bad_id):
+    rename = visitor.rename(bad_id, {"record_name": "Crow"})
+    delete = visitor.delete(bad_id)
+    for response in (rename, delete):
+        assert response.status_code == 404
+        assert response.get_json() == {"error": "not_found",
+                                        "message": "That image does not exist, or it is not yours."}
+
+
+def test_delete_removes_the_record_and_its_bytes(visitor, record_id, records):
+    stored = records.get(visitor.id(), record_id)
+    response = visitor.delete(record_id)
+    assert response.status_code == 200
+    assert response.get_json() == {"message": "success"}
+    assert visitor.record_ids() == []
+    assert records.files.exists(stored.original.file_id) is False
+    assert records.files.exists(stored.processed.file_id) is False
+    assert visitor.client.get(f"/images/{record_id}/processed").status_code == 404
+    assert visitor.delete(record_id).status_code == 404
+
+
+def test_deleting_frees_a_place_under_the_limit(visitor, record_id, records):
+    visitor.upload(photo(), name="two")
+    visitor.upload(photo(), name="three")
+    assert sorted(names(visitor, records)) == ["Raven", "two"]
+    visitor.delete(record_id)
+    visitor.upload(photo(), name="four")
+    assert visitor.flashes()[-1] == ("success", "Image generated successfully")
+    assert sorted(names(visitor, records)) == ["four", "two"]

@@ -1,0 +1,158 @@
+"""The repository's contract, on the embedded store and, when MONGO_TEST_URI is set, on a real
+MongoDB-compatible server (CI runs it against FerretDB)."""
+
+import os
+import threading
+import uuid
+
+import pytest
+from pymongo import MongoClient
+
+from app.storage import LimitReached, NewImage, RecordNotFound, RecordRepository
+from app.storage.embedded import embedded_database
+
+BACKENDS = ["embedded"] + (["server"] if os.environ.get("MONGO_TEST_URI") else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request):
+    name = f"contract_{uuid.uuid4().hex[:12]}"
+    if request.param == "embedded":
+        yield embedded_database(name)
+        return
+    client = MongoClient(os.environ["MONGO_TEST_URI"], serverSelectionTimeoutMS=5000)
+    yield client[name]
+    client.drop_database(name)
+    client.close()
+
+
+@pytest.fixture
+def repo(database):
+    repo = RecordRepository(database)
+    repo.ensure_indexes()
+    return repo
+
+
+def image(data=b"\x89PNG fake bytes", content_type="image/png", size=(4, 3)):
+    return NewImage(data, content_type, *size)
+
+
+def add(repo, user="u1", name="cat", limit=2, original=None, processed=None):
+    return repo.add(user, name, original or image(b"original", "image/jpeg"),
+                    processed or image(b"processed"), engine="local", limit=limit)
+
+
+def file_count(repo):
+    return len(list(repo.files.find({})))
+
+
+def test_add_get_and_list(repo):
+    first = add(repo, name="first")
+    second = add(repo, name="second")
+    assert [r.image_name for r in repo.list("u1")] == ["second", "first"]  # newest first
+    got = repo.get("u1", first.id)
+    assert got == first
+    assert got.engine == "local"
+    assert got.original.content_type == "image/jpeg" and got.original.size == len(b"original")
+    assert (got.processed.width, got.processed.height) == (4, 3)
+    assert repo.read(got.original) == b"original"
+    assert repo.read(second.processed) == b"processed"
+    assert repo.count("u1") == 2
+
+
+def test_records_are_scoped_to_their_visitor(repo):
+    mine = add(repo, user="u1")
+    assert repo.list("u2") == []
+    assert repo.count("u2") == 0
+    with pytest.raises(RecordNotFound):
+        repo.get("u2", mine.id)
+    with pytest.raises(RecordNotFound):
+        repo.rename("u2", mine.id, "stolen")
+    with pytest.raises(RecordNotFound):
+        repo.delete("u2", mine.id)
+    assert repo.get("u1", mine.id).image_name == "cat"
+
+
+@pytest.mark.parametrize("bad", ["", "nope", "0" * 24, "zz" * 12])
+def test_unknown_ids_are_not_found(repo, bad):
+    add(repo)
+    for call in (lambda: repo.get("u1", bad), lambda: repo.rename("u1", bad, "x"),
+                 lambda: repo.delete("u1", bad)):
+        with pytest.raises(RecordNotFound):
+            call()
+
+
+def test_rename(repo):
+    record = add(repo)
+    repo.rename("u1", record.id, "renamed")
+    assert repo.get("u1", record.id).image_name == "renamed"
+
+
+def test_delete_removes_record_and_bytes(repo):
+    record = add(repo)
+    assert file_count(repo) == 2
+    repo.delete("u1", record.id)
+    assert repo.list("u1") == []
+    assert file_count(repo) == 0
+
+
+def test_the_limit_stores_nothing_beyond_it(repo):
+    add(repo)
+    add(repo)
+    with pytest.raises(LimitReached):
+        add(repo)
+    assert repo.count("u1") == 2
+    assert file_count(repo) == 4  # the refused upload left no bytes behind
+    add(repo, user="u2")  # other visitors are not affected
+
+
+def test_the_limit_holds_under_parallel_adds(repo):
+    outcomes, lock = [], threading.Lock()
+    start = threading.Barrier(8)
+
+    def worker(n):
+        start.wait()
+        try:
+            add(repo, name=f"r{n}")
+            result = "stored"
+        except LimitReached:
+            result = "limit"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["limit"] * 6 + ["stored"] * 2
+    assert repo.count("u1") == 2
+    assert file_count(repo) == 4
+
+
+def test_a_failed_insert_leaves_no_orphan_bytes(repo, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("insert failed")
+
+    monkeypatch.setattr(repo.records, "insert_one", fail)
+    with pytest.raises(RuntimeError):
+        add(repo)
+    assert file_count(repo) == 0
+
+
+def test_images_larger_than_a_document_are_stored_whole(repo):
+    big = os.urandom(17 * 1024 * 1024)  # over MongoDB's 16 MB document limit
+    record = add(repo, processed=image(big))
+    assert repo.read(repo.get("u1", record.id).processed) == big
+
+
+def test_created_on_uses_the_original_format(repo):
+    import re
+
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", add(repo).created_on)
+
+
+def test_indexes(repo):
+    indexes = repo.records.index_information()
+    (unique,) = [spec for spec in indexes.values() if spec.get("unique")]
+    assert unique["key"][0][0] == "user_id"  # also serves every per-visitor query
