@@ -1,0 +1,82 @@
+"""One upload of a ~1 MP photo against raw model inference, measured in the same process.
+
+    make bench            (or: .venv/bin/python -m bench.upload [--runs N])
+
+Absolute times on a shared machine mean little; the ratio is the figure to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import statistics
+import time
+
+import numpy as np
+from PIL import Image
+
+from app import create_app
+from app.config import Settings, default_model_path
+
+
+def photo_1mp() -> bytes:
+    import skimage.data
+
+    img = Image.fromarray(skimage.data.astronaut()).resize((1024, 1024), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def median_seconds(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+
+    settings = Settings(app_env="production", secret_key="bench-secret-key-0123456789",
+                        bg_engine="local", bg_model_path=default_model_path(),
+                        user_limit=10**6)
+    app = create_app(settings)
+    app.config["WTF_CSRF_ENABLED"] = False  # the bench times the upload, not the token dance
+    engine = app.extensions["engine"]
+    data = photo_1mp()
+
+    session = engine.session
+    feed = {session.get_inputs()[0].name: np.random.default_rng(0).random(
+        (1, 3, *engine.input_size[::-1]), dtype=np.float32)}
+    session.run(None, feed)  # warm-up: first run allocates
+
+    client = app.test_client()
+
+    def upload():
+        response = client.post("/", data={"name": "bench", "image": (io.BytesIO(data), "a.jpg")})
+        assert response.status_code == 302, response.status_code
+
+    upload()
+    assert "Image generated successfully" in client.get("/").get_data(as_text=True)
+
+    # Interleave the two measurements so both see the same machine load.
+    raw, full = [], []
+    for _ in range(args.runs):
+        raw.append(median_seconds(lambda: session.run(None, feed), 1))
+        full.append(median_seconds(upload, 1))
+    raw_s, full_s = statistics.median(raw), statistics.median(full)
+    count = len(re.findall(r"data-record-id", client.get("/").get_data(as_text=True)))
+    print(f"photo: 1024x1024 JPEG, {len(data) / 1e6:.2f} MB; runs: {args.runs} each, medians")
+    print(f"raw model inference      {raw_s * 1000:7.0f} ms   1.00x")
+    print(f"one upload (HTTP->store) {full_s * 1000:7.0f} ms   {full_s / raw_s:.2f}x")
+    assert count > 0
+
+
+if __name__ == "__main__":
+    main()
