@@ -243,3 +243,19 @@ def test_pages_module_keeps_the_original_texts():
     assert pages.ENGINE_FAILED == "Failed to generate the image"
     assert pages.LIMIT_REACHED == "Max limit reached. Please remove a record."
     assert pages.UNEXPECTED == "Something went wrong"
+
+
+def test_ready_reports_each_dependency(client, records, monkeypatch):
+    response = client.get("/ready")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "Ready", "checks": {"database": "ok"},
+                                   "engine": "local"}
+
+    def down():
+        raise ConnectionError("no route to database")
+
+    monkeypatch.setattr(records, "ping", down)
+    response = client.get("/ready")
+    assert response.status_code == 503
+    assert response.get_json()["checks"] == {"database": "unavailable"}
+    assert client.get("/health").status_code == 200  # liveness is unaffected

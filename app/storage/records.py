@@ -83,6 +83,10 @@ class RecordRepository:
         self.records = database[collection]
         self.files = gridfs.GridFS(database, collection=bucket)
 
+    def ping(self) -> None:
+        """Raise if the database cannot be reached (used by the readiness check)."""
+        self.records.database.command("ping")
+
     def ensure_indexes(self) -> None:
         # The limit is enforced by this unique index: a record takes one of the visitor's
         # numbered slots, and two parallel uploads cannot take the same one. Its user_id

@@ -1,10 +1,34 @@
-"""Liveness: the process answers. (Readiness, which checks dependencies, is separate.)"""
+"""Liveness (`/health`: the process answers) and readiness (`/ready`: it can do its job).
+
+Kubernetes restarts a pod whose liveness fails and stops routing to one whose readiness
+fails; a database outage must only do the second, so `/health` checks nothing external.
+"""
+
+import logging
 
 from flask import Blueprint, jsonify
 
+from app import extensions
+
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/health")
 def health():
     return jsonify(status="Healthy")
+
+
+@bp.get("/ready")
+def ready():
+    # The engine needs no check: create_app loads the model (or fails) before serving.
+    checks = {"database": "ok"}
+    try:
+        extensions.records().ping()
+    except Exception as exc:
+        log.warning("Readiness: database unavailable: %s", exc)
+        checks["database"] = "unavailable"
+    ok = all(value == "ok" for value in checks.values())
+    body = {"status": "Ready" if ok else "Unavailable", "checks": checks,
+            "engine": extensions.engine().name}
+    return jsonify(body), 200 if ok else 503
