@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENGINES = ("auto", "local", "rapidapi")
+FALLBACKS = ("", "none", "local")
 ENVIRONMENTS = ("production", "development")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?b?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
@@ -52,6 +53,7 @@ class Settings:
     rapidapi_connect_timeout: float = 3.05
     rapidapi_read_timeout: float = 30.0
     bg_engine: str = "auto"
+    bg_engine_fallback: str = ""
     bg_model_path: str = field(default_factory=default_model_path)
     onnx_threads: int = 0
     user_limit: int = 2
@@ -106,6 +108,10 @@ class Settings:
         if bg_engine not in ENGINES:
             raise ConfigError(f"BG_ENGINE must be one of {', '.join(ENGINES)}, not {bg_engine!r}.")
 
+        fallback = text("BG_ENGINE_FALLBACK").lower()
+        if fallback not in FALLBACKS:
+            raise ConfigError(f"BG_ENGINE_FALLBACK must be local or empty, not {fallback!r}.")
+
         settings = cls(
             app_env=app_env,
             secret_key=secret_key,
@@ -119,6 +125,7 @@ class Settings:
             rapidapi_read_timeout=_number(environ, "RAPIDAPI_READ_TIMEOUT",
                                           cls.rapidapi_read_timeout, float),
             bg_engine=bg_engine,
+            bg_engine_fallback="" if fallback == "none" else fallback,
             bg_model_path=text("BG_MODEL_PATH") or default_model_path(),
             onnx_threads=_number(environ, "ONNX_THREADS", 0, int, minimum=0),
             user_limit=_number(environ, "USER_LIMIT", cls.user_limit, int, minimum=1),
@@ -134,7 +141,7 @@ class Settings:
         """Fail at start-up, with the fix in the message, rather than on the first upload."""
         if self.engine == "rapidapi" and not self.rapidapi_key:
             raise ConfigError("BG_ENGINE=rapidapi needs X_RAPID_API_KEY.")
-        if self.engine == "local":
+        if self.engine == "local" or self.bg_engine_fallback == "local":
             if not self.bg_model_path:
                 raise ConfigError(
                     "No model file: install the requirements (the package "

@@ -13,7 +13,8 @@ from itsdangerous import URLSafeSerializer
 from PIL import Image
 
 from app.engines import Cutout, EngineError
-from app.imaging import decode, encode_png
+from app.imaging import decode
+from app.output import DEFAULT, render
 
 PHOTOS = ("chelsea", "astronaut", "rocket", "coffee")
 
@@ -59,18 +60,17 @@ class FakeEngine:
         self.calls = 0
         self._lock = threading.Lock()
 
-    def remove(self, data, info) -> Cutout:
+    def remove(self, data, info, options=DEFAULT) -> Cutout:
         with self._lock:
             self.calls += 1
         if self.delay:
             time.sleep(self.delay)
         if self.error:
             raise self.error
-        img = decode(data).convert("RGBA")
+        img = decode(data)
         alpha = Image.new("L", img.size, 0)
         alpha.paste(255, (0, 0, img.width // 2, img.height))
-        img.putalpha(alpha)
-        return Cutout(encode_png(img), "image/png", img.width, img.height)
+        return render(img, alpha, options, engine=self.name)
 
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')

@@ -49,7 +49,11 @@ def test_full_resolution_and_unchanged_colours(engine):
     img = open_png(cutout.data)
     assert img.size == (1200, 800) == (cutout.width, cutout.height)
     assert img.mode == "RGBA"
-    assert np.array_equal(np.asarray(img)[..., :3], np.asarray(source))
+    pixels, original = np.asarray(img), np.asarray(source)
+    visible = pixels[..., 3] > 0
+    assert 0.2 < visible.mean() < 0.9
+    assert np.array_equal(pixels[visible][:, :3], original[visible])
+    assert not pixels[~visible].any()  # fully transparent pixels carry no colour
 
 
 def test_exif_orientation_is_applied_before_the_cutout(engine):

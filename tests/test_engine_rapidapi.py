@@ -4,6 +4,7 @@ import base64
 import io
 import urllib.parse
 
+import numpy as np
 import pytest
 import requests
 import responses
@@ -51,9 +52,31 @@ def test_success_sends_the_original_request(engine):
 
 
 @responses.activate
-def test_a_non_png_answer_is_stored_as_png(engine):
-    responses.post(URL, json=cutout_body(Image.new("RGB", (451, 300), "white"), "WEBP"))
+def test_a_webp_answer_is_stored_as_png(engine):
+    responses.post(URL, json=cutout_body(Image.new("RGBA", (451, 300), (0, 0, 0, 0)), "WEBP"))
     assert open_png(remove(engine).data).size == (451, 300)
+
+
+@responses.activate
+def test_an_answer_without_transparency_is_a_failure(engine):
+    responses.post(URL, json=cutout_body(Image.new("RGB", (451, 300), "white"), "WEBP"))
+    with pytest.raises(EngineError):
+        remove(engine)
+
+
+@responses.activate
+def test_only_the_services_matte_is_used_at_the_photos_full_size(engine):
+    """The service may answer smaller and with darkened edges; the photo keeps its pixels."""
+    matte = Image.new("RGBA", (226, 150), (0, 0, 0, 0))
+    matte.paste((0, 0, 0, 255), (0, 0, 113, 150))  # left half opaque, colour black
+    responses.post(URL, json=cutout_body(matte))
+    data = photo()
+    img = open_png(remove(engine, data).data)
+    assert img.size == (451, 300)
+    pixels = np.asarray(img)
+    source = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    assert pixels[150, 50, 3] == 255 and pixels[150, 400, 3] == 0
+    assert np.array_equal(pixels[150, 50, :3], source[150, 50])
 
 
 @responses.activate

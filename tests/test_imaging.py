@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import imaging
 from app.imaging import InvalidImage, decode, inspect
 from tests.support import encode, photo, photo_array
 
@@ -116,9 +115,3 @@ def test_reduced_decode_is_smaller_but_covers_the_request():
     data = photo("astronaut", size=(2048, 2048))
     small = decode(data, reduce_to=320)
     assert 320 <= small.width < 2048
-
-
-def test_encode_png_round_trips():
-    img = Image.fromarray(photo_array("chelsea")).convert("RGBA")
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(imaging.encode_png(img)))),
-                          np.asarray(img))

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from app.imaging import ImageInfo
+from app.output import DEFAULT, Cutout, OutputOptions
 
-
-@dataclass(frozen=True)
-class Cutout:
-    """An engine's result: an encoded image with a transparent background."""
-
-    data: bytes
-    content_type: str
-    width: int
-    height: int
+__all__ = ["BackgroundRemover", "Cutout", "EngineError", "EngineTimeout", "EngineUnavailable",
+           "QuotaExceeded"]
 
 
 class BackgroundRemover(Protocol):
     name: str
 
-    def remove(self, data: bytes, info: ImageInfo) -> Cutout:
-        """Return the cutout of the checked upload `data`, or raise an `EngineError`."""
+    def remove(self, data: bytes, info: ImageInfo, options: OutputOptions = DEFAULT) -> Cutout:
+        """The cutout of the checked upload `data` as `options` ask, or an `EngineError`."""
 
 
 class EngineError(Exception):
@@ -30,6 +23,7 @@ class EngineError(Exception):
 
     status = 502
     message = "The background could not be removed from this image."
+    reason = "could not process the image"  # completes "the <engine> engine ..."
 
     def __init__(self, message: str | None = None):
         super().__init__(message or self.message)
@@ -40,13 +34,16 @@ class EngineError(Exception):
 class EngineTimeout(EngineError):
     status = 504
     message = "The background-removal service did not answer in time. Please try again."
+    reason = "did not answer in time"
 
 
 class EngineUnavailable(EngineError):
     status = 503
     message = "The background-removal service is unavailable. Please try again later."
+    reason = "was unavailable"
 
 
 class QuotaExceeded(EngineError):
     status = 429
     message = "The background-removal service's quota is used up. Please try again later."
+    reason = "has used up its quota"

@@ -13,11 +13,12 @@ import threading
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
 
 from app import imaging
-from app.engines.base import Cutout, EngineError
+from app.engines.base import EngineError
 from app.imaging import ImageInfo
+from app.output import DEFAULT, Cutout, OutputOptions, render
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -70,7 +71,7 @@ class LocalEngine:
         pred = (pred - low) / (high - low) if high > low else np.zeros_like(pred)
         return Image.fromarray((pred * 255).astype(np.uint8), "L")
 
-    def remove(self, data: bytes, info: ImageInfo) -> Cutout:
+    def remove(self, data: bytes, info: ImageInfo, options: OutputOptions = DEFAULT) -> Cutout:
         try:
             mask = self.mask(imaging.decode(data, reduce_to=_DRAFT_SIDE))
             full = imaging.decode(data)
@@ -79,7 +80,5 @@ class LocalEngine:
         alpha = mask.resize(full.size, Image.Resampling.BILINEAR)
         if full.mode == "RGBA":
             # Keep what was already transparent in the upload transparent.
-            alpha = Image.fromarray(np.minimum(np.asarray(alpha), np.asarray(full.getchannel("A"))))
-        # The subject's colours are kept as they are; only the alpha channel changes.
-        full.putalpha(alpha)
-        return Cutout(imaging.encode_png(full), "image/png", full.width, full.height)
+            alpha = ImageChops.darker(alpha, full.getchannel("A"))
+        return render(full, alpha, options, engine=self.name)

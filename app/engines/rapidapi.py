@@ -7,13 +7,14 @@ import binascii
 import logging
 
 import requests
+from PIL import Image
 
 from app import imaging
-from app.engines.base import Cutout, EngineError, EngineTimeout, EngineUnavailable, QuotaExceeded
+from app.engines.base import EngineError, EngineTimeout, EngineUnavailable, QuotaExceeded
 from app.imaging import ImageInfo
+from app.output import DEFAULT, Cutout, OutputOptions, render
 
 log = logging.getLogger(__name__)
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class RapidApiEngine:
@@ -29,7 +30,7 @@ class RapidApiEngine:
         # A shared session keeps the TLS connection to RapidAPI open between uploads.
         self.session = session or requests.Session()
 
-    def remove(self, data: bytes, info: ImageInfo) -> Cutout:
+    def remove(self, data: bytes, info: ImageInfo, options: OutputOptions = DEFAULT) -> Cutout:
         response = self._post({"image_base64": base64.b64encode(data).decode("ascii"),
                                "output_format": "base64"})
         if response.status_code == 429:
@@ -40,7 +41,16 @@ class RapidApiEngine:
         if response.status_code >= 400:
             log.warning("RapidAPI answered HTTP %s", response.status_code)
             raise EngineError()
-        return self._cutout(response)
+        alpha = self._alpha(response)
+        try:
+            photo = imaging.decode(data)
+        except imaging.InvalidImage as exc:
+            raise EngineError(exc.message) from exc
+        if alpha.size != photo.size:
+            alpha = alpha.resize(photo.size, Image.Resampling.BILINEAR)
+        # Only the service's matte is used: the photo's own pixels keep their colours and
+        # full resolution, and every output option works as with the local engine.
+        return render(photo, alpha, options, engine=self.name)
 
     def _post(self, form: dict) -> requests.Response:
         """POST with one bounded retry: a timeout or a 5xx is often a passing hiccup."""
@@ -63,14 +73,15 @@ class RapidApiEngine:
         raise failure
 
     @staticmethod
-    def _cutout(response: requests.Response) -> Cutout:
+    def _alpha(response: requests.Response) -> Image.Image:
+        """The alpha channel of the cutout in the service's answer."""
         try:
             encoded = response.json()["response"]["image_base64"]
-            data = base64.b64decode(encoded, validate=True)
-            img = imaging.decode(data)
+            cutout = imaging.decode(base64.b64decode(encoded, validate=True))
         except (ValueError, KeyError, TypeError, binascii.Error, imaging.InvalidImage):
             log.warning("RapidAPI answered without a usable image")
             raise EngineError() from None
-        if not data.startswith(PNG_SIGNATURE):
-            data = imaging.encode_png(img)
-        return Cutout(data, "image/png", img.width, img.height)
+        if cutout.mode != "RGBA":
+            log.warning("RapidAPI answered with an image without transparency")
+            raise EngineError()
+        return cutout.getchannel("A")

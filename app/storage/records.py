@@ -65,12 +65,13 @@ class Record:
     engine: str
     original: StoredImage
     processed: StoredImage
+    options: dict
 
     @classmethod
     def from_doc(cls, doc: dict) -> Record:
         return cls(str(doc["_id"]), doc["user_id"], doc["image_name"], doc["created_on"],
                    doc.get("engine", ""), StoredImage.from_doc(doc["original"]),
-                   StoredImage.from_doc(doc["processed"]))
+                   StoredImage.from_doc(doc["processed"]), doc.get("options", {}))
 
     def image(self, kind: str) -> StoredImage:
         if kind not in KINDS:
@@ -108,7 +109,7 @@ class RecordRepository:
         return Record.from_doc(doc)
 
     def add(self, user_id: str, image_name: str, original: NewImage, processed: NewImage,
-            engine: str, limit: int) -> Record:
+            engine: str, limit: int, options: dict | None = None) -> Record:
         """Store both images and their record, or raise `LimitReached` and store nothing."""
         file_ids = []
         try:
@@ -124,6 +125,7 @@ class RecordRepository:
                 "image_name": image_name,
                 "created_on": datetime.now(timezone.utc).strftime(CREATED_ON_FORMAT),
                 "engine": engine,
+                "options": options or {},
                 **images,
             }
             for slot in range(limit):

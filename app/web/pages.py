@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, render_template, request
 from app import extensions, imaging
 from app.config import human_size
 from app.engines import EngineError
+from app.output import InvalidOptions, OutputOptions
 from app.storage import LimitReached, NewImage
 from app.web.answers import back_to_page, wants_json
 from app.web.serialise import record_json
@@ -69,18 +70,20 @@ def upload():
         # Checked before any engine work; the unique slot index settles parallel races.
         if records.count(visitor) >= settings.user_limit:
             raise LimitReached()
+        options = OutputOptions.parse(request.form)
         data = upload.read()
         info = imaging.inspect(data, settings.max_image_pixels)
-        engine = extensions.engine()
-        cutout = engine.remove(data, info)
+        cutout = extensions.engine().remove(data, info, options)
         record = records.add(
             visitor, name,
             original=NewImage(data, info.content_type, info.width, info.height),
             processed=NewImage(cutout.data, cutout.content_type, cutout.width, cutout.height),
-            engine=engine.name, limit=settings.user_limit,
+            engine=cutout.engine, limit=settings.user_limit, options=options.as_dict(),
         )
     except Rejected as exc:
         return back_to_page(exc.message, "danger", exc.status, exc.error)
+    except InvalidOptions as exc:
+        return back_to_page(exc.message, "danger", 400, "invalid_options")
     except imaging.InvalidImage as exc:
         return back_to_page(exc.message, "danger", exc.status, "invalid_image")
     except LimitReached:
@@ -94,5 +97,6 @@ def upload():
         return back_to_page(UNEXPECTED, "danger", 500, "internal_error")
 
     if wants_json():
-        return record_json(record), 201
-    return back_to_page(SUCCESS, "success", 302, "")
+        return {**record_json(record), "note": cutout.note}, 201
+    return back_to_page(f"{SUCCESS}. {cutout.note}" if cutout.note else SUCCESS, "success", 302,
+                        "")

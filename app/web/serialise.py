@@ -25,5 +25,6 @@ def record_json(record: Record) -> dict:
         "image_name": record.image_name,
         "created_on": record.created_on,
         "engine": record.engine,
+        "options": record.options,
         **{kind: image(kind) for kind in KINDS},
     }
