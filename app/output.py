@@ -103,22 +103,34 @@ def render(image: Image.Image, alpha: Image.Image, options: OutputOptions = DEFA
         rgb, matte = rgb[top:bottom, left:right], matte[top:bottom, left:right]
 
     if options.output == "mask":
-        pixels = matte
+        channels, rows = 1, lambda top, bottom: matte[top:bottom]
     elif options.output == "color":
-        pixels = _over_colour(rgb, matte, options.background)
+        colour = np.array([int(options.background[i:i + 2], 16) for i in (1, 3, 5)], np.uint16)
+        channels, rows = 3, lambda top, bottom: _over(rgb[top:bottom], matte[top:bottom], colour)
     else:
-        pixels = np.empty((*matte.shape, 4), np.uint8)
-        pixels[..., :3] = rgb
-        pixels[..., 3] = matte
-        # Invisible pixels carry no colour worth keeping; zeros compress to almost nothing.
-        pixels[matte == 0] = 0
+        channels, rows = 4, lambda top, bottom: _with_alpha(rgb[top:bottom], matte[top:bottom])
 
-    height, width = pixels.shape[:2]
+    height, width = matte.shape
     if options.format == "webp":
-        data = _webp(pixels, lossless=options.output == "mask")
+        data = _webp(rows(0, height), lossless=options.output == "mask")
     else:
-        data = pngwriter.encode(pixels)
+        data = pngwriter.encode_rows(height, width, channels, rows)
     return Cutout(data, options.content_type, width, height, engine)
+
+
+def _with_alpha(rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    pixels = np.empty((*matte.shape, 4), np.uint8)
+    pixels[..., :3] = rgb
+    pixels[..., 3] = matte
+    # Invisible pixels carry no colour worth keeping; zeros compress to almost nothing.
+    pixels[matte == 0] = 0
+    return pixels
+
+
+def _over(rgb: np.ndarray, matte: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """`rgb` laid over a solid `colour` through the matte."""
+    a = matte.astype(np.uint16)[..., np.newaxis]
+    return ((rgb * a + colour * (255 - a) + 127) // 255).astype(np.uint8)
 
 
 def _subject_box(matte: np.ndarray, margin_percent: int) -> tuple[int, int, int, int]:
@@ -132,13 +144,6 @@ def _subject_box(matte: np.ndarray, margin_percent: int) -> tuple[int, int, int,
     margin = round(max(bottom - top, right - left) * margin_percent / 100)
     return (max(0, top - margin), min(height, bottom + margin),
             max(0, left - margin), min(width, right + margin))
-
-
-def _over_colour(rgb: np.ndarray, matte: np.ndarray, colour: str) -> np.ndarray:
-    background = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], np.uint16)
-    a = matte.astype(np.uint16)[..., np.newaxis]
-    blended = (rgb * a + background * (255 - a) + 127) // 255
-    return blended.astype(np.uint8)
 
 
 def _webp(pixels: np.ndarray, lossless: bool) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -30,18 +31,28 @@ _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="
 
 def encode(pixels: np.ndarray, level: int = 1) -> bytes:
     """PNG bytes of an 8-bit (height, width) or (height, width, channels) array."""
-    if pixels.dtype != np.uint8:
-        raise ValueError("encode() takes 8-bit pixels")
     if pixels.ndim == 2:
         pixels = pixels[:, :, np.newaxis]
     height, width, channels = pixels.shape
+    return encode_rows(height, width, channels, lambda top, bottom: pixels[top:bottom], level)
+
+
+def encode_rows(height: int, width: int, channels: int,
+                rows: Callable[[int, int], np.ndarray], level: int = 1) -> bytes:
+    """PNG bytes of an image whose rows `rows(top, bottom)` makes on demand, band by band
+    and in parallel, so making the pixels is spread over the cores along with compressing
+    them, and a full-size copy of the image is never held."""
     row_bytes = width * channels + 1
     rows_per_band = max(1, _BAND_BYTES // row_bytes)
     bands = [(y, min(y + rows_per_band, height)) for y in range(0, height, rows_per_band)]
 
     def compress(index: int) -> tuple[bytes, bytes]:
         top, bottom = bands[index]
-        filtered = _sub_filter(pixels[top:bottom])
+        band = rows(top, bottom)
+        if band.dtype != np.uint8 or band.shape[1:] not in ((width, channels), (width,)):
+            raise ValueError(f"rows() gave {band.dtype} {band.shape}, not 8-bit rows of "
+                             f"{width}x{channels}")
+        filtered = _sub_filter(band.reshape(bottom - top, width, channels))
         # Raw deflate per band; a sync flush ends each band on a byte boundary so the
         # bands join into one valid stream, and only the last one is final.
         compressor = zlib_ng.compressobj(level, zlib_ng.DEFLATED, -15, 9, zlib_ng.Z_RLE)

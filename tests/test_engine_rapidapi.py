@@ -207,3 +207,57 @@ def test_page_failures_flash_failed_to_generate(api_app, fake, text):
     assert category == "danger"
     assert message.startswith(text)
     assert api_app.extensions["records"].list(visitor.id()) == []
+
+
+# BG_ENGINE_FALLBACK=local: the local model steps in when RapidAPI fails.
+
+@pytest.fixture
+def fallback_app(settings):
+    from dataclasses import replace
+
+    return create_app(replace(settings, bg_engine="rapidapi", rapidapi_key="secret-key",
+                              bg_engine_fallback="local"))
+
+
+@pytest.mark.parametrize("fake, reason", [
+    ({"body": requests.Timeout()}, "did not answer in time"),
+    ({"status": 503}, "was unavailable"),
+    ({"status": 429}, "has used up its quota"),
+    ({"json": {"nope": 1}}, "could not process the image"),
+])
+@responses.activate
+def test_the_local_engine_serves_when_rapidapi_fails(fallback_app, caplog, fake, reason):
+    responses.post(URL, **fake)
+    visitor = Visitor(fallback_app.test_client())
+    visitor.upload(photo("rocket"), name="rocket")
+    ((category, message),) = visitor.flashes()
+    assert category == "success"
+    assert message == ("Image generated successfully. Made by the local engine because the "
+                       f"rapidapi engine {reason}.")
+    (record,) = fallback_app.extensions["records"].list(visitor.id())
+    assert record.engine == "local"
+    png = open_png(visitor.client.get(f"/images/{record.id}/processed").data)
+    assert png.getpixel((0, 0))[3] < 16 and png.getpixel((320, 213))[3] > 240
+    assert "Engine rapidapi failed" in caplog.text
+    assert "the local engine makes the cutout instead" in caplog.text
+
+
+@responses.activate
+def test_no_fallback_note_when_rapidapi_works(fallback_app):
+    responses.post(URL, json=cutout_body())
+    visitor = Visitor(fallback_app.test_client())
+    response = visitor.upload(photo(), headers={"Accept": "application/json"})
+    assert response.status_code == 201
+    assert response.get_json()["engine"] == "rapidapi"
+    assert response.get_json()["note"] == ""
+
+
+def test_the_fallback_setting_is_validated():
+    from app.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="BG_ENGINE_FALLBACK"):
+        Settings.from_env({"APP_SECRET_KEY": "k" * 32, "BG_ENGINE_FALLBACK": "rapidapi"},
+                          dotenv=False)
+    settings = Settings.from_env({"APP_SECRET_KEY": "k" * 32, "X_RAPID_API_KEY": "x",
+                                  "BG_ENGINE_FALLBACK": "local"}, dotenv=False)
+    assert settings.bg_engine_fallback == "local"

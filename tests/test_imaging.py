@@ -111,7 +111,8 @@ def test_decode_scales_16_bit_greyscale_instead_of_clipping():
     assert 100 < out[32, 32, 0] < 155  # mid-grey stays mid-grey
 
 
-def test_reduced_decode_is_smaller_but_covers_the_request():
+@pytest.mark.parametrize("factor, side", [(1, 2048), (2, 1024), (4, 512), (8, 256), (3, 1024)])
+def test_reduced_decode_reduces_jpeg_by_at_most_the_factor(factor, side):
     data = photo("astronaut", size=(2048, 2048))
-    small = decode(data, reduce_to=320)
-    assert 320 <= small.width < 2048
+    assert decode(data, reduce_by=factor).size == (side, side)
+    assert decode(photo("astronaut", fmt="PNG"), reduce_by=factor).size == (512, 512)

@@ -22,9 +22,10 @@ from app.output import DEFAULT, Cutout, OutputOptions, render
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-# The model input is made from a decode at least this big: JPEG draft mode then skips
-# most of the IDCT work, and LANCZOS still has enough pixels to match rembg's mask.
-_DRAFT_SIDE = 640
+# The model input is made from a JPEG decoded at up to half size (DCT scaling skips most
+# of the decoding work). Measured against rembg at 12 MP, half size keeps the mask's IoU
+# at 0.99; a quarter drops it to 0.95: U²-Net-p reacts to the small differences.
+_MODEL_INPUT_REDUCTION = 2
 
 _load_lock = threading.Lock()
 
@@ -73,7 +74,7 @@ class LocalEngine:
 
     def remove(self, data: bytes, info: ImageInfo, options: OutputOptions = DEFAULT) -> Cutout:
         try:
-            mask = self.mask(imaging.decode(data, reduce_to=_DRAFT_SIDE))
+            mask = self.mask(imaging.decode(data, reduce_by=_MODEL_INPUT_REDUCTION))
             full = imaging.decode(data)
         except imaging.InvalidImage as exc:
             raise EngineError(exc.message) from exc
