@@ -12,7 +12,7 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check --quiet
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test lint bench clean
+.PHONY: run serve test lint bench bench-engine bench-server clean
 
 run: $(VENV)/.runtime ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
 	APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
@@ -29,6 +29,12 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev ## time one upload against raw model inference
 	$(BIN)/python -m bench.upload
+
+bench-engine: $(VENV)/.dev ## engine vs raw inference vs rembg, 0.3-12 MP; updates README
+	$(BIN)/python -m bench.engine --memory --readme
+
+bench-server: $(VENV)/.dev ## uploads/s under gunicorn against the model-bound ceiling
+	$(BIN)/python -m bench.server --readme
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.10-3.12 is needed (set PYTHON=...)"; exit 1; }

@@ -45,7 +45,8 @@ def test_masks_agree_with_rembg(engine, rembg_session, name):
     assert iou >= 0.98, f"{name}: IoU {iou:.4f}"
 
 
-@pytest.mark.parametrize("name", KINDS)
+# rembg takes seconds at 12 MP: the two subjects most sensitive to the reduced decode.
+@pytest.mark.parametrize("name", ["chelsea", "rocket"])
 def test_masks_agree_with_rembg_at_12_megapixels(engine, rembg_session, name):
     """At photo sizes our input to the model comes from a reduced JPEG decode; the mask
     must still match rembg's, which resizes the full image."""

@@ -116,3 +116,9 @@ def test_reduced_decode_reduces_jpeg_by_at_most_the_factor(factor, side):
     data = photo("astronaut", size=(2048, 2048))
     assert decode(data, reduce_by=factor).size == (side, side)
     assert decode(photo("astronaut", fmt="PNG"), reduce_by=factor).size == (512, 512)
+
+
+def test_reduced_decode_stops_at_the_size_asked_for():
+    data = photo("astronaut", size=(2048, 2048))
+    assert decode(data, reduce_by=8, at_least=320).size == (512, 512)
+    assert decode(data, reduce_by=8, at_least=200).size == (256, 256)

@@ -1,0 +1,167 @@
+"""The local engine against raw inference and against rembg, in one process.
+
+    make bench-engine          (or: .venv/bin/python -m bench.engine [--runs N] [--readme])
+
+For JPEG photos of about 0.3, 1, 4 and 12 MP it times, interleaved and as medians:
+raw model inference alone (a prepared 320×320 tensor); our engine end to end (upload
+bytes in, full-size transparent PNG out); rembg's `remove()` end to end on the same bytes
+with the same output (full-size PNG), using the same model file. The machine is shared, so
+the ratios are the figures to read. `--memory` also reports the peak RSS of a fresh
+process that builds the app and serves one 12 MP upload, read from /proc (VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = {"0.3 MP": (640, 480), "1 MP": (1152, 864), "4 MP": (2304, 1728), "12 MP": (4000, 3000)}
+README_START, README_END = "<!-- bench:engine:start -->", "<!-- bench:engine:end -->"
+
+
+def photo(size: tuple[int, int]) -> bytes:
+    """A public-domain photo (scikit-image's coffee cup) at `size`, with light sensor-like
+    noise so that a large JPEG carries the fine detail a real camera's would."""
+    import skimage.data
+
+    base = Image.fromarray(skimage.data.coffee()).resize(size, Image.Resampling.LANCZOS)
+    noise = np.random.default_rng(0).normal(0, 3, (size[1], size[0], 3))
+    pixels = np.clip(np.asarray(base) + noise, 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def timed(fn, *args, **kwargs) -> float:
+    start = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - start
+
+
+def measure(runs: int, threads: int) -> list[dict]:
+    from rembg import new_session, remove
+
+    from app.config import default_model_path
+    from app.engines.local import LocalEngine
+    from app.imaging import inspect
+
+    engine = LocalEngine(default_model_path(), threads=threads)
+    reference = new_session("u2netp")
+    feed = {engine.session.get_inputs()[0].name:
+            np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)}
+    rows = []
+    for label, size in SIZES.items():
+        data = photo(size)
+        info = inspect(data, 10**9)
+        ours_png = engine.remove(data, info).data  # warm-up, and a check of the output
+        theirs_png = remove(data, session=reference)
+        for png in (ours_png, theirs_png):
+            assert Image.open(io.BytesIO(png)).size == size
+        raw, ours, theirs = [], [], []
+        for _ in range(runs):  # interleaved, so all three see the same machine load
+            raw.append(timed(engine.session.run, None, feed))
+            ours.append(timed(engine.remove, data, info))
+            theirs.append(timed(remove, data, session=reference))
+        row = {"photo": f"{label} ({size[0]}×{size[1]})", "jpeg_mb": len(data) / 1e6,
+               "raw": statistics.median(raw), "ours": statistics.median(ours),
+               "rembg": statistics.median(theirs), "ours_mb": len(ours_png) / 1e6,
+               "rembg_mb": len(theirs_png) / 1e6}
+        rows.append(row)
+        print(f"{row['photo']}: raw {row['raw']:.3f}s ours {row['ours']:.3f}s "
+              f"rembg {row['rembg']:.3f}s", file=sys.stderr)
+    return rows
+
+
+def peak_memory_mb(tmp: Path) -> float:
+    """Peak RSS of a fresh process that builds the app and serves one 12 MP upload. The
+    photo is made here, in this process, so making it does not count."""
+    path = tmp / "12mp.jpg"
+    path.write_bytes(photo(SIZES["12 MP"]))
+    out = subprocess.run([sys.executable, "-m", "bench.engine", "--serve-one", str(path)],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def serve_one(path: str) -> None:
+    """In a fresh process: the app as a worker runs it, one upload, then VmHWM in MB."""
+    from app import create_app
+    from app.config import Settings, default_model_path
+
+    app = create_app(Settings(secret_key="bench-secret-key-0123456789", bg_engine="local",
+                              bg_model_path=default_model_path()))
+    app.config["WTF_CSRF_ENABLED"] = False
+    data = Path(path).read_bytes()
+    response = app.test_client().post("/", data={"name": "m", "image": (io.BytesIO(data),
+                                                                       "m.jpg")})
+    assert response.status_code == 302, response.status_code
+    status = Path("/proc/self/status").read_text()
+    print(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
+
+
+def table(rows: list[dict], threads: int, runs: int, memory: float | None) -> str:
+    lines = [
+        f"`make bench-engine`: JPEG in, full-size transparent PNG out; medians of {runs} "
+        f"interleaved runs; onnxruntime threads: {threads or 'default (all cores)'}; "
+        f"{os.cpu_count()} cores.",
+        "",
+        "| photo | raw inference | our engine | rembg `remove()` | ours ÷ raw | rembg ÷ ours "
+        "| PNG size ours / rembg |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['photo']} | {r['raw'] * 1000:.0f} ms | {r['ours'] * 1000:.0f} ms | "
+            f"{r['rembg'] * 1000:.0f} ms | {r['ours'] / r['raw']:.2f}× | "
+            f"{r['rembg'] / r['ours']:.1f}× | {r['ours_mb']:.1f} / {r['rembg_mb']:.1f} MB |")
+    if memory is not None:
+        lines += ["", f"Peak memory (VmHWM) of a fresh process that builds the app and serves "
+                      f"one 12 MP upload: {memory:.0f} MB."]
+    return "\n".join(lines)
+
+
+def write_readme(text: str) -> None:
+    readme = ROOT / "README.md"
+    content = readme.read_text()
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    if not pattern.search(content):
+        raise SystemExit(f"README.md has no {README_START} … {README_END} block")
+    readme.write_text(pattern.sub(lambda _: f"{README_START}\n{text}\n{README_END}", content))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads")
+    parser.add_argument("--memory", action="store_true", help="also measure peak memory")
+    parser.add_argument("--readme", action="store_true", help="write the table to README.md")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--serve-one", metavar="JPEG", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_one:
+        serve_one(args.serve_one)
+        return
+
+    rows = measure(args.runs, args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        memory = peak_memory_mb(Path(tmp)) if args.memory else None
+    text = table(rows, args.threads, args.runs, memory)
+    print(json.dumps({"rows": rows, "peak_mb": memory}, indent=2) if args.json else text)
+    if args.readme:
+        write_readme(text)
+
+
+if __name__ == "__main__":
+    main()
