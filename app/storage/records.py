@@ -128,7 +128,10 @@ class RecordRepository:
                 "options": options or {},
                 **images,
             }
-            for slot in range(limit):
+            used = {doc.get("slot") for doc in
+                    self.records.find({"user_id": user_id}, {"slot": 1, "_id": 0})}
+            # Free slots first; a parallel upload may still take one first, hence the retry.
+            for slot in (n for n in range(limit) if n not in used):
                 try:
                     record = {**doc, "slot": slot}
                     self.records.insert_one(record)

@@ -1,0 +1,203 @@
+"""Uploads per second through gunicorn, against the model-bound ceiling, in one run.
+
+    make bench-server     (or: .venv/bin/python -m bench.server [--seconds N] [--readme]
+                                [--config W:T:O ...] [--mongo-uri URI])
+
+The app runs under gunicorn exactly as the container starts it (gunicorn.conf.py), on a
+loopback port; 8 uploaders post ~1 MP photos for a bounded time. The ceiling is what the
+CPU allows if it did nothing but run the model: cores ÷ single-thread inference time,
+measured in this same run. Each configuration is workers:threads:onnx-threads. More than
+one worker needs a real database (`--mongo-uri`), since the demo store lives in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import requests
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+README_START, README_END = "<!-- bench:server:start -->", "<!-- bench:server:end -->"
+DEFAULT_CONFIGS = ["1:2:1", "1:4:1", "1:8:1", "1:4:2"]
+
+
+def photo_1mp() -> bytes:
+    import skimage.data
+
+    base = Image.fromarray(skimage.data.astronaut()).resize((1152, 864), Image.Resampling.LANCZOS)
+    noise = np.random.default_rng(0).normal(0, 3, (864, 1152, 3))
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(np.asarray(base) + noise, 0, 255).astype(np.uint8)).save(
+        buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def single_thread_inference_seconds(runs: int = 9) -> float:
+    from app.config import default_model_path
+    from app.engines.local import LocalEngine
+
+    engine = LocalEngine(default_model_path(), threads=1)
+    feed = {engine.session.get_inputs()[0].name:
+            np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)}
+    engine.session.run(None, feed)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        engine.session.run(None, feed)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(workers: int, threads: int, onnx: int, mongo_uri: str, folder: Path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "X_RAPID_API_KEY")}
+    env.update(APP_SECRET_KEY="bench-secret-key-0123456789", PORT=str(port),
+               WEB_CONCURRENCY=str(workers), GUNICORN_THREADS=str(threads),
+               ONNX_THREADS=str(onnx), USER_LIMIT="1000000", PYTHONPATH=str(ROOT),
+               LOG_LEVEL="warning", BG_ENGINE="local")
+    if mongo_uri:
+        env.update(MONGO_URI=mongo_uri, MONGO_DB=f"bench_{port}")
+    log = open(folder / f"gunicorn-{port}.log", "wb")  # noqa: SIM115 (the child writes it)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "--config",
+         str(ROOT / "gunicorn.conf.py"), "--access-logfile", "/dev/null"],
+        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit((folder / f"gunicorn-{port}.log").read_text())
+        try:
+            if requests.get(f"{base}/health", timeout=1).ok:
+                return process, base
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    process.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def drive(base: str, data: bytes, clients: int, seconds: float) -> dict:
+    """`clients` visitors upload back to back until `seconds` have passed."""
+    counts = {"ok": 0, "error": 0}
+    lock = threading.Lock()
+    start = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def client():
+        session = requests.Session()
+        html = session.get(f"{base}/", timeout=30).text
+        token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+        start.wait()
+        while time.monotonic() < stop_at[0]:
+            try:
+                response = session.post(
+                    f"{base}/", data={"name": "bench", "csrf_token": token},
+                    files={"image": ("p.jpg", data, "image/jpeg")},
+                    headers={"Accept": "application/json"}, timeout=120)
+                outcome = "ok" if response.status_code == 201 else "error"
+            except requests.RequestException:
+                outcome = "error"
+            with lock:
+                counts[outcome] += 1
+
+    workers = [threading.Thread(target=client) for _ in range(clients)]
+    for worker in workers:
+        worker.start()
+    stop_at[0] = time.monotonic() + seconds
+    began = time.monotonic()
+    start.wait()
+    for worker in workers:
+        worker.join()
+    elapsed = time.monotonic() - began
+    return {**counts, "seconds": elapsed, "per_second": counts["ok"] / elapsed}
+
+
+def stop(process) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def write_readme(text: str) -> None:
+    readme = ROOT / "README.md"
+    content = readme.read_text()
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    if not pattern.search(content):
+        raise SystemExit(f"README.md has no {README_START} … {README_END} block")
+    readme.write_text(pattern.sub(lambda _: f"{README_START}\n{text}\n{README_END}", content))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--config", nargs="*", default=DEFAULT_CONFIGS,
+                        help="workers:threads:onnx-threads, e.g. 1:4:1")
+    parser.add_argument("--mongo-uri", default=os.environ.get("MONGO_TEST_URI", ""))
+    parser.add_argument("--readme", action="store_true")
+    args = parser.parse_args()
+
+    data = photo_1mp()
+    cores = len(os.sched_getaffinity(0))
+    inference = single_thread_inference_seconds()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for config in args.config:
+            workers, threads, onnx = (int(x) for x in config.split(":"))
+            if workers > 1 and not args.mongo_uri:
+                print(f"skip {config}: more than one worker needs --mongo-uri", file=sys.stderr)
+                continue
+            process, base = start_server(workers, threads, onnx, args.mongo_uri, Path(tmp))
+            try:
+                drive(base, data, args.clients, min(5.0, args.seconds))  # warm-up
+                result = drive(base, data, args.clients, args.seconds)
+            finally:
+                stop(process)
+            # The ceiling is measured again after each run, so both see the same machine.
+            inference = statistics.median([inference, single_thread_inference_seconds()])
+            rows.append((config, result))
+            print(f"{config}: {result['per_second']:.2f}/s, errors {result['error']}",
+                  file=sys.stderr)
+
+    ceiling = cores / inference
+    lines = [
+        f"`make bench-server`: gunicorn with gunicorn.conf.py on loopback, {args.clients} "
+        f"uploaders of a 1 MP JPEG for {args.seconds:.0f} s per configuration; "
+        f"ceiling = {cores} cores ÷ {inference * 1000:.0f} ms single-thread inference "
+        f"= {ceiling:.2f} uploads/s.",
+        "",
+        "| workers × threads × onnx threads | uploads/s | of ceiling | errors |",
+        "|---|---:|---:|---:|",
+    ]
+    for config, result in rows:
+        lines.append(f"| {config.replace(':', ' × ')} | {result['per_second']:.2f} | "
+                     f"{result['per_second'] / ceiling:.2f} | {result['error']} |")
+    text = "\n".join(lines)
+    print(text)
+    if args.readme:
+        write_readme(text)
+
+
+if __name__ == "__main__":
+    main()
