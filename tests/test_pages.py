@@ -7,7 +7,7 @@ import pytest
 
 from app import create_app
 from app.engines import EngineError, EngineTimeout
-from app.web import pages
+from app.web import uploading
 from tests.support import Visitor, encode, open_png, photo, photo_array
 
 
@@ -238,11 +238,11 @@ def test_unknown_paths_and_methods_get_pages_not_tracebacks(client):
         "not_found")
 
 
-def test_pages_module_keeps_the_original_texts():
-    assert pages.SUCCESS == "Image generated successfully"
-    assert pages.ENGINE_FAILED == "Failed to generate the image"
-    assert pages.LIMIT_REACHED == "Max limit reached. Please remove a record."
-    assert pages.UNEXPECTED == "Something went wrong"
+def test_the_original_texts_are_kept():
+    assert uploading.SUCCESS == "Image generated successfully"
+    assert uploading.ENGINE_FAILED == "Failed to generate the image"
+    assert uploading.LIMIT_REACHED == "Max limit reached. Please remove a record."
+    assert uploading.UNEXPECTED == "Something went wrong"
 
 
 def test_ready_reports_each_dependency(client, records, monkeypatch):

@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, request
 from app import extensions
 from app.storage import RecordNotFound
 from app.web.answers import json_error
-from app.web.pages import Rejected, clean_name
+from app.web.uploading import Rejected, clean_name
 from app.web.visitor import current_visitor
 
 bp = Blueprint("records", __name__)
