@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings
 from app.engines import build_engine
-from app.storage import RecordRepository, open_database
+from app.storage import RecordRepository, StorageUnavailable, open_database
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
@@ -46,12 +46,17 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         app.logger.warning("APP_SECRET_KEY is not set: using a temporary key (development "
                            "only); visitors get new ids after a restart.")
 
-    database, embedded = open_database(settings.mongo_uri, settings.mongo_db)
+    database, embedded = open_database(settings.mongo_uri, settings.mongo_db,
+                                       settings.mongo_timeout_ms)
     if embedded:
         app.logger.warning("MONGO_URI is not set: using demo storage in memory; all records "
                            "are lost when the process stops.")
     records = RecordRepository(database)
-    records.ensure_indexes()
+    try:
+        records.ensure_indexes()
+    except StorageUnavailable as exc:
+        # Start anyway: /ready reports the outage and the indexes are made on reconnect.
+        app.logger.warning("The database is unreachable at start-up: %s", exc)
 
     app.extensions["settings"] = settings
     app.extensions["records"] = records

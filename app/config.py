@@ -48,6 +48,7 @@ class Settings:
     secret_key_generated: bool = False
     mongo_uri: str = ""
     mongo_db: str = "image_background_processor"
+    mongo_timeout_ms: int = 5000
     rapidapi_key: str = ""
     rapidapi_host: str = "background-removal.p.rapidapi.com"
     rapidapi_connect_timeout: float = 3.05
@@ -118,6 +119,8 @@ class Settings:
             secret_key_generated=generated,
             mongo_uri=text("MONGO_URI"),
             mongo_db=text("MONGO_DB", cls.mongo_db),
+            mongo_timeout_ms=_number(environ, "MONGO_TIMEOUT_MS", cls.mongo_timeout_ms, int,
+                                     minimum=1),
             rapidapi_key=text("X_RAPID_API_KEY"),
             rapidapi_host=text("X_RAPID_API_HOST", cls.rapidapi_host),
             rapidapi_connect_timeout=_number(environ, "RAPIDAPI_CONNECT_TIMEOUT",

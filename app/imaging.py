@@ -85,6 +85,17 @@ def inspect(data: bytes, max_pixels: int) -> ImageInfo:
     return ImageInfo(fmt, ACCEPTED_FORMATS[fmt], width, height)
 
 
+def sniff(data: bytes) -> tuple[str, int, int]:
+    """Content type and stored size from the header alone, for bytes already accepted
+    once (documents of the original app); unknown bytes are an octet stream of size 0."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            mime = Image.MIME.get(img.format or "", "application/octet-stream")
+            return mime, img.width, img.height
+    except (UnidentifiedImageError, *_DECODE_ERRORS):
+        return "application/octet-stream", 0, 0
+
+
 def decode(data: bytes, reduce_by: int = 1, at_least: int = 1) -> Image.Image:
     """Decode to an RGB or RGBA image the right way up.
 

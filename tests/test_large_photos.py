@@ -28,7 +28,7 @@ def test_a_12mp_photo_is_processed_stored_and_served_whole(visitor, records, bus
     original = visitor.client.get(f"/images/{record.id}/original")
     assert original.data == busy_12mp
     processed = visitor.client.get(f"/images/{record.id}/processed")
-    assert processed.data == records.read(record.processed)
+    assert processed.data == records.read(record, "processed")
     assert len(processed.data) == record.processed.size
     img = open_png(processed.data)
     assert img.size == (4000, 3000) and img.mode == "RGBA"

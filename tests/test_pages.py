@@ -7,6 +7,7 @@ import pytest
 
 from app import create_app
 from app.engines import EngineError, EngineTimeout
+from app.storage import StorageUnavailable
 from app.web import uploading
 from tests.support import Visitor, encode, open_png, photo, photo_array
 
@@ -252,7 +253,7 @@ def test_ready_reports_each_dependency(client, records, monkeypatch):
                                    "engine": "local"}
 
     def down():
-        raise ConnectionError("no route to database")
+        raise StorageUnavailable("no route to database")
 
     monkeypatch.setattr(records, "ping", down)
     response = client.get("/ready")

@@ -8,8 +8,9 @@ from app.storage.records import (
     Record,
     RecordNotFound,
     RecordRepository,
+    StorageUnavailable,
     StoredImage,
 )
 
 __all__ = ["KINDS", "LimitReached", "NewImage", "Record", "RecordNotFound", "RecordRepository",
-           "StoredImage", "open_database"]
+           "StorageUnavailable", "StoredImage", "open_database"]

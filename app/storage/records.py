@@ -3,11 +3,14 @@
 A record document keeps names, dates and image metadata; the image bytes live in GridFS,
 so a large photo never comes near MongoDB's 16 MB document limit. Every read and write is
 scoped by `user_id`: a record that is not the visitor's is, to them, a record that does
-not exist.
+not exist. Documents in the original app's layout (both images base64-encoded inside the
+document) are still listed, served, renamed and deleted; `flask migrate-images` moves
+them to GridFS (see legacy.py).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,7 +19,9 @@ import gridfs
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
+
+from app.storage import legacy
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,23 @@ class LimitReached(Exception):
     """The visitor already has as many records as the limit allows."""
 
 
+class StorageUnavailable(Exception):
+    """The database cannot be reached; nothing was read or changed."""
+
+
+def _outages_are_unavailable(method):
+    """pymongo's "cannot reach the server" errors, as the one error callers handle."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except ConnectionFailure as exc:  # includes server selection and network timeouts
+            raise StorageUnavailable(str(exc)) from exc
+
+    return wrapper
+
+
 @dataclass(frozen=True)
 class NewImage:
     data: bytes
@@ -44,16 +66,18 @@ class NewImage:
 
 @dataclass(frozen=True)
 class StoredImage:
-    file_id: str
     content_type: str
     size: int
     width: int
     height: int
+    file_id: str = ""  # the GridFS file; empty for a document in the original layout
+    etag: str = ""  # never changes while the record exists: the bytes never do
 
     @classmethod
     def from_doc(cls, doc: dict) -> StoredImage:
-        return cls(str(doc["file_id"]), doc["content_type"], doc["size"], doc["width"],
-                   doc["height"])
+        file_id = str(doc["file_id"])
+        return cls(doc["content_type"], doc["size"], doc["width"], doc["height"], file_id,
+                   file_id)
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,10 @@ class Record:
 
     @classmethod
     def from_doc(cls, doc: dict) -> Record:
+        if legacy.is_legacy(doc):
+            original, processed = (legacy.stored_image(doc, kind, StoredImage) for kind in KINDS)
+            return cls(str(doc["_id"]), doc["user_id"], doc.get("image_name", ""),
+                       doc.get("created_on", ""), legacy.ENGINE, original, processed, {})
         return cls(str(doc["_id"]), doc["user_id"], doc["image_name"], doc["created_on"],
                    doc.get("engine", ""), StoredImage.from_doc(doc["original"]),
                    StoredImage.from_doc(doc["processed"]), doc.get("options", {}))
@@ -83,34 +111,49 @@ class RecordRepository:
     def __init__(self, database, collection: str = COLLECTION, bucket: str = BUCKET):
         self.records = database[collection]
         self.files = gridfs.GridFS(database, collection=bucket)
+        self._indexed = False
 
+    @_outages_are_unavailable
     def ping(self) -> None:
-        """Raise if the database cannot be reached (used by the readiness check)."""
+        """Raise `StorageUnavailable` if the database cannot be reached."""
         self.records.database.command("ping")
+        self.ensure_indexes()
 
+    @_outages_are_unavailable
     def ensure_indexes(self) -> None:
-        # The limit is enforced by this unique index: a record takes one of the visitor's
-        # numbered slots, and two parallel uploads cannot take the same one. Its user_id
-        # prefix also serves every per-visitor query, so no separate user_id index is needed.
-        self.records.create_index([("user_id", ASCENDING), ("slot", ASCENDING)],
-                                  unique=True, name="user_id_slot")
+        """Create the indexes once per process (idempotent on the server)."""
+        if self._indexed:
+            return
+        self.records.create_index([("user_id", ASCENDING)], name="user_id")
+        # The limit is enforced by this unique index: a record takes one of its visitor's
+        # numbered slots ("<user_id>/<n>"), so two parallel uploads cannot take the same
+        # one. Sparse, because documents in the original layout have no slot.
+        self.records.create_index([("slot", ASCENDING)], unique=True, sparse=True,
+                                  name="slot_unique")
+        self._indexed = True
 
+    @_outages_are_unavailable
     def count(self, user_id: str) -> int:
         return self.records.count_documents({"user_id": user_id})
 
+    @_outages_are_unavailable
     def list(self, user_id: str) -> list[Record]:
         docs = self.records.find({"user_id": user_id}).sort("_id", DESCENDING)
         return [Record.from_doc(doc) for doc in docs]
 
+    @_outages_are_unavailable
     def get(self, user_id: str, record_id: str) -> Record:
         doc = self.records.find_one(self._owned(user_id, record_id))
         if doc is None:
             raise RecordNotFound(record_id)
         return Record.from_doc(doc)
 
+    @_outages_are_unavailable
     def add(self, user_id: str, image_name: str, original: NewImage, processed: NewImage,
             engine: str, limit: int, options: dict | None = None) -> Record:
-        """Store both images and their record, or raise `LimitReached` and store nothing."""
+        """Store both images and their record, or raise and store nothing."""
+        # Without the unique index the limit could not hold: no index, no insert.
+        self.ensure_indexes()
         file_ids = []
         try:
             images = {}
@@ -128,38 +171,60 @@ class RecordRepository:
                 "options": options or {},
                 **images,
             }
-            used = {doc.get("slot") for doc in
-                    self.records.find({"user_id": user_id}, {"slot": 1, "_id": 0})}
-            # Free slots first; a parallel upload may still take one first, hence the retry.
-            for slot in (n for n in range(limit) if n not in used):
-                try:
-                    record = {**doc, "slot": slot}
-                    self.records.insert_one(record)
-                    return Record.from_doc(record)
-                except DuplicateKeyError:
-                    continue
-            raise LimitReached()
+            record = self._insert_in_free_slot(doc, limit)
+            return Record.from_doc(record)
         except BaseException:
             # Bytes without a record would be orphans no one can see or delete.
             for file_id in file_ids:
                 self._delete_file(file_id)
             raise
 
+    def _insert_in_free_slot(self, doc: dict, limit: int) -> dict:
+        user_id = doc["user_id"]
+        taken = {found.get("slot") for found in
+                 self.records.find({"user_id": user_id}, {"slot": 1, "_id": 0})}
+        # Free slots first; a parallel upload may still take one first, hence the retry.
+        for slot in (slot_key(user_id, n) for n in range(limit)):
+            if slot in taken:
+                continue
+            try:
+                record = {**doc, "slot": slot}
+                self.records.insert_one(record)
+                return record
+            except DuplicateKeyError:
+                continue
+        raise LimitReached()
+
+    @_outages_are_unavailable
     def rename(self, user_id: str, record_id: str, image_name: str) -> None:
         result = self.records.update_one(self._owned(user_id, record_id),
                                          {"$set": {"image_name": image_name}})
         if result.matched_count == 0:
             raise RecordNotFound(record_id)
 
+    @_outages_are_unavailable
     def delete(self, user_id: str, record_id: str) -> None:
-        doc = self.records.find_one_and_delete(self._owned(user_id, record_id))
+        doc = self.records.find_one_and_delete(self._owned(user_id, record_id),
+                                               projection=legacy.WITHOUT_INLINE_IMAGES)
         if doc is None:
             raise RecordNotFound(record_id)
         for kind in KINDS:
-            self._delete_file(doc[kind]["file_id"])
+            if isinstance(doc.get(kind), dict):
+                self._delete_file(doc[kind]["file_id"])
+        # Files an interrupted migration stored for a document still in the old layout.
+        for leftover in self.files.find({"metadata.legacy_id": doc["_id"]}):
+            self._delete_file(leftover._id)
 
-    def read(self, image: StoredImage) -> bytes:
-        return self.files.get(ObjectId(image.file_id)).read()
+    @_outages_are_unavailable
+    def read(self, record: Record, kind: str) -> bytes:
+        stored = record.image(kind)
+        if stored.file_id:
+            return self.files.get(ObjectId(stored.file_id)).read()
+        doc = self.records.find_one(self._owned(record.user_id, record.id),
+                                    {legacy.FIELDS[kind]: 1})
+        if doc is None:
+            raise RecordNotFound(record.id)
+        return legacy.image_bytes(doc, kind)
 
     def _delete_file(self, file_id) -> None:
         try:
@@ -174,3 +239,7 @@ class RecordRepository:
         except (InvalidId, TypeError):
             raise RecordNotFound(record_id) from None
         return {"_id": oid, "user_id": user_id}
+
+
+def slot_key(user_id: str, n: int) -> str:
+    return f"{user_id}/{n}"

@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from app.config import human_size
+from app.storage import StorageUnavailable
 from app.web.answers import back_to_page, json_error, wants_json
 
 MESSAGES = {
@@ -16,6 +17,9 @@ MESSAGES = {
     500: "Something went wrong",
 }
 CSRF_MESSAGE = "Your page had expired, so nothing was changed. Please try again."
+STORAGE_MESSAGE = ("The database is unavailable right now, so nothing was changed. "
+                   "Please try again in a minute.")
+RETRY_AFTER_SECONDS = 30
 
 
 def too_large(exc: RequestEntityTooLarge):
@@ -42,7 +46,17 @@ def unexpected_error(exc: InternalServerError):
     return render_template("error.html", code=500, message=MESSAGES[500]), 500
 
 
+def storage_unavailable(exc: StorageUnavailable):
+    current_app.logger.warning("Database unavailable: %s", exc)
+    if wants_json():
+        response = json_error("storage_unavailable", STORAGE_MESSAGE, 503)
+    else:
+        response = render_template("error.html", code=503, message=STORAGE_MESSAGE), 503
+    return response[0], response[1], {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(StorageUnavailable, storage_unavailable)
     app.register_error_handler(RequestEntityTooLarge, too_large)
     app.register_error_handler(CSRFError, csrf_failed)
     app.register_error_handler(HTTPException, http_error)

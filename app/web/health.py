@@ -9,6 +9,7 @@ import logging
 from flask import Blueprint, jsonify
 
 from app import extensions
+from app.storage import StorageUnavailable
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def ready():
     checks = {"database": "ok"}
     try:
         extensions.records().ping()
-    except Exception as exc:
+    except StorageUnavailable as exc:
         log.warning("Readiness: database unavailable: %s", exc)
         checks["database"] = "unavailable"
     ok = all(value == "ok" for value in checks.values())

@@ -37,17 +37,17 @@ def image(record_id: str, kind: str):
         abort(404)
 
     # Answer a revalidation from the metadata alone, without reading the bytes.
-    if request.if_none_match.contains(stored.file_id):
+    if request.if_none_match.contains(stored.etag):
         response = current_app.response_class(status=304)
-        response.set_etag(stored.file_id)
+        response.set_etag(stored.etag)
         response.cache_control.max_age = CACHE_SECONDS
         return _private(response)
 
     download = request.args.get("download") not in (None, "", "0")
     response = send_file(
-        io.BytesIO(records.read(stored)),
+        io.BytesIO(records.read(record, kind)),
         mimetype=stored.content_type,
-        etag=stored.file_id,
+        etag=stored.etag,
         max_age=CACHE_SECONDS,
         as_attachment=download,
         download_name=download_name(record.image_name, kind, stored.content_type),

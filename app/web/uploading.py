@@ -16,7 +16,7 @@ from werkzeug.datastructures import FileStorage
 from app import extensions, imaging
 from app.engines import EngineError
 from app.output import InvalidOptions, OutputOptions
-from app.storage import LimitReached, NewImage, Record
+from app.storage import LimitReached, NewImage, Record, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ def upload(visitor: str, name, file: FileStorage | None, fields: Mapping) -> Upl
             engine=cutout.engine, limit=settings.user_limit, options=options.as_dict(),
         )
         return Uploaded(record, cutout.note)
-    except Rejected:
-        raise
+    except (Rejected, StorageUnavailable):
+        raise  # StorageUnavailable: one answer for every route, see errors.py
     except InvalidOptions as exc:
         raise Rejected(exc.message, 400, "invalid_options") from exc
     except imaging.InvalidImage as exc:

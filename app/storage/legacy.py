@@ -1,0 +1,107 @@
+"""Documents in the original app's layout, and moving them to the current one.
+
+The original kept both images base64-encoded inside the record:
+`{user_id, image_name, original_image_base64, processed_image_base64, created_on}`.
+Such documents keep working as they are; `flask migrate-images` moves their bytes to
+GridFS. The migration can be stopped at any point and run again: a document is rewritten
+in one update only after its files are safely stored, and files stored by a run that was
+cut short are found again by their `legacy_id` instead of being stored twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from dataclasses import dataclass
+
+from pymongo.errors import DuplicateKeyError
+
+from app import imaging
+
+log = logging.getLogger(__name__)
+
+FIELDS = {"original": "original_image_base64", "processed": "processed_image_base64"}
+WITHOUT_INLINE_IMAGES = dict.fromkeys(FIELDS.values(), 0)
+LEGACY_QUERY = {"original": {"$exists": False},
+                "$or": [{field: {"$exists": True}} for field in FIELDS.values()]}
+ENGINE = "rapidapi"  # the only engine the original app had
+
+
+def is_legacy(doc: dict) -> bool:
+    return "original" not in doc and any(field in doc for field in FIELDS.values())
+
+
+def image_bytes(doc: dict, kind: str) -> bytes:
+    """The decoded image; empty when the stored text is missing or not base64."""
+    text = doc.get(FIELDS[kind]) or ""
+    if isinstance(text, bytes):
+        return text
+    if text.startswith("data:") and "," in text:
+        text = text.split(",", 1)[1]  # a data: URL, as some versions stored
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def stored_image(doc: dict, kind: str, stored_image_class):
+    data = image_bytes(doc, kind)
+    content_type, width, height = imaging.sniff(data)
+    return stored_image_class(content_type, len(data), width, height,
+                              etag=f"{doc['_id']}-{kind}")
+
+
+@dataclass
+class MigrationResult:
+    migrated: int = 0
+    remaining: int = 0
+
+
+def migrate(repository, limit: int | None = None) -> MigrationResult:
+    """Move up to `limit` legacy documents (all by default) to GridFS."""
+    from app.storage.records import slot_key
+
+    repository.ensure_indexes()
+    result = MigrationResult()
+    for doc in repository.records.find(LEGACY_QUERY):
+        if limit is not None and result.migrated >= limit:
+            break
+        images = {}
+        for kind in FIELDS:
+            data = image_bytes(doc, kind)
+            content_type, width, height = imaging.sniff(data)
+            images[kind] = {"file_id": _stored_file(repository, doc, kind, data),
+                            "content_type": content_type, "size": len(data),
+                            "width": width, "height": height}
+        taken = {found.get("slot") for found in
+                 repository.records.find({"user_id": doc["user_id"]}, {"slot": 1, "_id": 0})}
+        n = 0
+        while True:
+            slot = slot_key(doc["user_id"], n)
+            n += 1
+            if slot in taken:
+                continue
+            try:
+                # One update: the document is either still legacy or fully migrated.
+                updated = repository.records.update_one(
+                    {"_id": doc["_id"], **LEGACY_QUERY},
+                    {"$set": {**images, "slot": slot, "engine": ENGINE, "options": {}},
+                     "$unset": dict.fromkeys(FIELDS.values(), "")})
+            except DuplicateKeyError:
+                continue  # a new upload took this slot meanwhile
+            break
+        if updated.modified_count:
+            result.migrated += 1
+            log.info("Migrated record %s", doc["_id"])
+    result.remaining = repository.records.count_documents(LEGACY_QUERY)
+    return result
+
+
+def _stored_file(repository, doc: dict, kind: str, data: bytes):
+    """The GridFS file for this document's image, reusing one an earlier run stored."""
+    found = repository.files.find_one({"metadata.legacy_id": doc["_id"], "metadata.kind": kind})
+    if found is not None:
+        return found._id
+    return repository.files.put(data, metadata={"user_id": doc["user_id"], "kind": kind,
+                                                "legacy_id": doc["_id"]})
