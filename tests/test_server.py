@@ -49,7 +49,8 @@ def start(command, env, port, folder):
         try:
             if requests.get(f"{base}/health", timeout=1).status_code == 200:
                 return process, base
-        except requests.ConnectionError:
+        # The listening socket takes connections while the workers still load the model.
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     process.terminate()
     pytest.fail(f"server did not start:\n{Path(log_path).read_text()}")
