@@ -22,7 +22,6 @@ from app import imaging
 log = logging.getLogger(__name__)
 
 FIELDS = {"original": "original_image_base64", "processed": "processed_image_base64"}
-WITHOUT_INLINE_IMAGES = dict.fromkeys(FIELDS.values(), 0)
 LEGACY_QUERY = {"original": {"$exists": False},
                 "$or": [{field: {"$exists": True}} for field in FIELDS.values()]}
 ENGINE = "rapidapi"  # the only engine the original app had

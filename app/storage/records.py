@@ -204,8 +204,7 @@ class RecordRepository:
 
     @_outages_are_unavailable
     def delete(self, user_id: str, record_id: str) -> None:
-        doc = self.records.find_one_and_delete(self._owned(user_id, record_id),
-                                               projection=legacy.WITHOUT_INLINE_IMAGES)
+        doc = self.records.find_one_and_delete(self._owned(user_id, record_id))
         if doc is None:
             raise RecordNotFound(record_id)
         for kind in KINDS:
