@@ -64,6 +64,9 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     app.extensions["demo_storage"] = embedded
 
     csrf.init_app(app)
+    from app import cli
+
+    cli.init_app(app)
 
     from app.web import errors, health, images, pages, visitor
     from app.web import records as record_routes
