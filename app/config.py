@@ -52,7 +52,8 @@ class Settings:
     rapidapi_key: str = ""
     rapidapi_host: str = "background-removal.p.rapidapi.com"
     rapidapi_connect_timeout: float = 3.05
-    rapidapi_read_timeout: float = 30.0
+    rapidapi_timeout: float = 30.0
+    rapidapi_url_override: str = ""
     bg_engine: str = "auto"
     bg_engine_fallback: str = ""
     bg_model_path: str = field(default_factory=default_model_path)
@@ -71,7 +72,7 @@ class Settings:
 
     @property
     def rapidapi_url(self) -> str:
-        return f"https://{self.rapidapi_host}/remove"
+        return self.rapidapi_url_override or f"https://{self.rapidapi_host}/remove"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, dotenv: bool = True) -> Settings:
@@ -125,8 +126,8 @@ class Settings:
             rapidapi_host=text("X_RAPID_API_HOST", cls.rapidapi_host),
             rapidapi_connect_timeout=_number(environ, "RAPIDAPI_CONNECT_TIMEOUT",
                                              cls.rapidapi_connect_timeout, float),
-            rapidapi_read_timeout=_number(environ, "RAPIDAPI_READ_TIMEOUT",
-                                          cls.rapidapi_read_timeout, float),
+            rapidapi_timeout=_number(environ, "RAPIDAPI_TIMEOUT", cls.rapidapi_timeout, float),
+            rapidapi_url_override=text("RAPIDAPI_URL"),
             bg_engine=bg_engine,
             bg_engine_fallback="" if fallback == "none" else fallback,
             bg_model_path=text("BG_MODEL_PATH") or default_model_path(),

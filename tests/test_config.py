@@ -57,7 +57,7 @@ def test_max_content_length_accepts_sizes(raw, expected):
 
 @pytest.mark.parametrize("name, raw", [("MAX_CONTENT_LENGTH", "lots"), ("MAX_CONTENT_LENGTH", "0"),
                                        ("USER_LIMIT", "two"), ("USER_LIMIT", "0"),
-                                       ("RAPIDAPI_READ_TIMEOUT", "-1"), ("APP_ENV", "staging")])
+                                       ("RAPIDAPI_TIMEOUT", "-1"), ("APP_ENV", "staging")])
 def test_malformed_values_name_the_variable(name, raw):
     with pytest.raises(ConfigError, match=name):
         from_env(APP_SECRET_KEY=KEY, **{name: raw})

@@ -52,7 +52,7 @@ def build_engine(settings: Settings) -> BackgroundRemover:
             host=settings.rapidapi_host,
             url=settings.rapidapi_url,
             connect_timeout=settings.rapidapi_connect_timeout,
-            read_timeout=settings.rapidapi_read_timeout,
+            timeout=settings.rapidapi_timeout,
         )
         if settings.bg_engine_fallback == "local":
             return FallbackEngine(engine, _local(settings))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import time
 
 import requests
 from PIL import Image
@@ -15,17 +16,20 @@ from app.imaging import ImageInfo
 from app.output import DEFAULT, Cutout, OutputOptions, render
 
 log = logging.getLogger(__name__)
+# A retry with less time than this left would only add a second failure to the first.
+_MIN_ATTEMPT_SECONDS = 1.0
 
 
 class RapidApiEngine:
     name = "rapidapi"
 
     def __init__(self, key: str, host: str, url: str, connect_timeout: float = 3.05,
-                 read_timeout: float = 30.0, retries: int = 1,
+                 timeout: float = 30.0, retries: int = 1,
                  session: requests.Session | None = None):
         self.url = url
         self.headers = {"X-RapidAPI-Key": key, "X-RapidAPI-Host": host}
-        self.timeout = (connect_timeout, read_timeout)
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout  # for the whole call, the retry included
         self.retries = retries
         # A shared session keeps the TLS connection to RapidAPI open between uploads.
         self.session = session or requests.Session()
@@ -53,12 +57,18 @@ class RapidApiEngine:
         return render(photo, alpha, options, engine=self.name)
 
     def _post(self, form: dict) -> requests.Response:
-        """POST with one bounded retry: a timeout or a 5xx is often a passing hiccup."""
+        """POST with one bounded retry (a timeout or a 5xx is often a passing hiccup), all
+        within `timeout`: the visitor waits for one deadline, not one per attempt."""
         failure: EngineError = EngineUnavailable()
+        deadline = time.monotonic() + self.timeout
         for attempt in range(1 + self.retries):
+            remaining = deadline - time.monotonic()
+            if remaining < _MIN_ATTEMPT_SECONDS:
+                break
             try:
-                response = self.session.post(self.url, data=form, headers=self.headers,
-                                             timeout=self.timeout)
+                response = self.session.post(
+                    self.url, data=form, headers=self.headers,
+                    timeout=(min(self.connect_timeout, remaining), remaining))
             except requests.Timeout:
                 failure = EngineTimeout()
             except requests.RequestException as exc:
