@@ -9,6 +9,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import observability
 from app.config import Settings
 from app.engines import build_engine
 from app.storage import RecordRepository, StorageUnavailable, open_database
@@ -29,7 +30,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         settings = Settings.from_env(dict(config), dotenv=False)
 
     app = Flask(__name__)
-    _configure_logging(app)
+    observability.configure_logging(settings.log_json)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,
@@ -67,25 +68,16 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     from app import cli
 
     cli.init_app(app)
+    observability.init_app(app)
 
-    from app.web import errors, health, images, pages, visitor
+    from app.web import errors, health, images, pages, protections, visitor
     from app.web import records as record_routes
 
     visitor.init_app(app)
+    protections.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(record_routes.bp)
     app.register_blueprint(images.bp)
     return app
-
-
-def _configure_logging(app: Flask) -> None:
-    # Under gunicorn, reuse its handlers so app and server logs go to the same place.
-    gunicorn_logger = logging.getLogger("gunicorn.error")
-    if gunicorn_logger.handlers:
-        app.logger.handlers = gunicorn_logger.handlers
-        app.logger.setLevel(gunicorn_logger.level)
-    elif not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")

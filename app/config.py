@@ -62,6 +62,14 @@ class Settings:
     max_content_length: int = 15 * 1024**2
     max_image_pixels: int = 50_000_000
     trusted_proxies: int = 0
+    upload_rate_limit: str = "20 per minute"
+    upload_rate_limit_ip: str = "60 per minute"
+    ratelimit_storage_uri: str = "memory://"
+    log_format: str = ""  # json or text; empty: json in production, text in development
+
+    @property
+    def log_json(self) -> bool:
+        return (self.log_format or ("text" if self.app_env == "development" else "json")) == "json"
 
     @property
     def engine(self) -> str:
@@ -137,12 +145,27 @@ class Settings:
             max_image_pixels=_number(environ, "MAX_IMAGE_PIXELS", cls.max_image_pixels, int,
                                      minimum=1),
             trusted_proxies=_number(environ, "TRUSTED_PROXIES", 0, int, minimum=0),
+            upload_rate_limit=text("UPLOAD_RATE_LIMIT", cls.upload_rate_limit),
+            upload_rate_limit_ip=text("UPLOAD_RATE_LIMIT_IP", cls.upload_rate_limit_ip),
+            ratelimit_storage_uri=text("RATELIMIT_STORAGE_URI", cls.ratelimit_storage_uri),
+            log_format=text("LOG_FORMAT").lower(),
         )
         settings.check()
         return settings
 
     def check(self) -> None:
         """Fail at start-up, with the fix in the message, rather than on the first upload."""
+        from limits import parse_many
+
+        for name, value in (("UPLOAD_RATE_LIMIT", self.upload_rate_limit),
+                            ("UPLOAD_RATE_LIMIT_IP", self.upload_rate_limit_ip)):
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ConfigError(f"{name} must be a rate such as '20 per minute' or "
+                                  f"'100/hour', not {value!r}.") from None
+        if self.log_format not in ("", "json", "text"):
+            raise ConfigError(f"LOG_FORMAT must be json or text, not {self.log_format!r}.")
         if self.engine == "rapidapi" and not self.rapidapi_key:
             raise ConfigError("BG_ENGINE=rapidapi needs X_RAPID_API_KEY.")
         if self.engine == "local" or self.bg_engine_fallback == "local":

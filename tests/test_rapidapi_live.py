@@ -23,7 +23,7 @@ class FakeRapidApi(BaseHTTPRequestHandler):
     behaviour = "ok"
     calls = 0
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         type(self).calls += 1
         self.rfile.read(int(self.headers["Content-Length"]))
         if self.behaviour == "slow":

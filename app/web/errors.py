@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, render_template
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from app.config import human_size
+from app.observability import UPLOADS
 from app.storage import StorageUnavailable
 from app.web.answers import back_to_page, json_error, wants_json
+from app.web.protections import RATE_LIMITED
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -55,7 +58,13 @@ def storage_unavailable(exc: StorageUnavailable):
     return response[0], response[1], {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
+def rate_limited(exc: RateLimitExceeded):
+    UPLOADS.labels("rate_limited").inc()
+    return back_to_page(RATE_LIMITED, "danger", 429, "rate_limited")
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(RateLimitExceeded, rate_limited)
     app.register_error_handler(StorageUnavailable, storage_unavailable)
     app.register_error_handler(RequestEntityTooLarge, too_large)
     app.register_error_handler(CSRFError, csrf_failed)

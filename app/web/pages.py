@@ -8,6 +8,7 @@ from app import extensions
 from app.config import human_size
 from app.web import uploading
 from app.web.answers import back_to_page, wants_json
+from app.web.protections import limit_uploads
 from app.web.serialise import record_json
 from app.web.visitor import current_visitor
 
@@ -32,6 +33,7 @@ def index():
 
 
 @bp.post("/")
+@limit_uploads
 def upload():
     try:
         done = uploading.upload(current_visitor(), request.form.get("name"),

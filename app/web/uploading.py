@@ -8,6 +8,7 @@ sentence for the visitor; the caller only decides how to deliver it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from werkzeug.datastructures import FileStorage
 
 from app import extensions, imaging
 from app.engines import EngineError
+from app.observability import ENGINE_SECONDS, ENGINE_USED, UPLOADS
 from app.output import InvalidOptions, OutputOptions
 from app.storage import LimitReached, NewImage, Record, StorageUnavailable
 
@@ -54,6 +56,19 @@ def clean_name(value) -> str:
 
 def upload(visitor: str, name, file: FileStorage | None, fields: Mapping) -> Uploaded:
     """Check, cut out and store one upload for `visitor`, or raise `Rejected`."""
+    try:
+        uploaded = _upload(visitor, name, file, fields)
+    except Rejected as exc:
+        UPLOADS.labels(exc.error).inc()
+        raise
+    except StorageUnavailable:
+        UPLOADS.labels("storage_unavailable").inc()
+        raise
+    UPLOADS.labels("success").inc()
+    return uploaded
+
+
+def _upload(visitor: str, name, file: FileStorage | None, fields: Mapping) -> Uploaded:
     settings = extensions.settings()
     records = extensions.records()
     try:
@@ -66,7 +81,10 @@ def upload(visitor: str, name, file: FileStorage | None, fields: Mapping) -> Upl
             raise LimitReached()
         data = file.read()
         info = imaging.inspect(data, settings.max_image_pixels)
+        started = time.perf_counter()
         cutout = extensions.engine().remove(data, info, options)
+        ENGINE_SECONDS.labels(cutout.engine).observe(time.perf_counter() - started)
+        ENGINE_USED.labels(cutout.engine).inc()
         record = records.add(
             visitor, name,
             original=NewImage(data, info.content_type, info.width, info.height),

@@ -1,0 +1,94 @@
+"""Logs a machine can read, a request id that ties them together, and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, Response, g, has_request_context, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from pythonjsonlogger.json import JsonFormatter
+
+log = logging.getLogger(__name__)
+# A caller's X-Request-ID is kept when it looks like an id, so a trace can cross services.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+REQUESTS = Counter("ibp_http_requests_total", "HTTP requests answered",
+                   ["method", "endpoint", "status"])
+REQUEST_SECONDS = Histogram("ibp_http_request_duration_seconds", "Time to answer a request",
+                            ["endpoint"])
+UPLOADS = Counter("ibp_uploads_total", "Uploads by outcome (success or the error code)",
+                  ["outcome"])
+ENGINE_SECONDS = Histogram("ibp_engine_seconds", "Time an engine took to make a cutout",
+                           ["engine"], buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64))
+ENGINE_USED = Counter("ibp_engine_used_total", "Cutouts made, by the engine that made them",
+                      ["engine"])
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def configure_logging(json_logs: bool, level: str = "INFO") -> None:
+    """One handler on the root logger: JSON lines in production, text in development."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RequestIdFilter())
+    if json_logs:
+        handler.setFormatter(JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
+    else:
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_ibp", False)]:
+        root.removeHandler(old)
+    handler._ibp = True
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _start() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    REQUEST_SECONDS.labels(endpoint).observe(elapsed)
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    log.info("%s %s %s", request.method, request.path, response.status_code,
+             extra={"method": request.method, "path": request.path,
+                    "status": response.status_code, "duration_ms": round(elapsed * 1000, 1)})
+    return response
+
+
+def metrics() -> Response:
+    """Prometheus text format; across gunicorn workers when PROMETHEUS_MULTIPROC_DIR is set."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.add_url_rule("/metrics", "metrics", metrics)

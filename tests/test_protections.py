@@ -1,0 +1,122 @@
+"""Security headers, upload rate limits, request ids in structured logs, and metrics."""
+
+import json
+import re
+from dataclasses import replace
+
+import pytest
+
+from app import create_app
+from app.config import ConfigError, Settings
+from tests.support import FakeEngine, Visitor, photo
+
+
+def test_security_headers_on_every_kind_of_response(visitor, fake_engine):
+    visitor.upload(photo())
+    (record_id,) = visitor.record_ids()
+    for response in (visitor.client.get("/"), visitor.client.get("/health"),
+                     visitor.client.get(f"/images/{record_id}/processed"),
+                     visitor.client.get("/nope")):
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "Strict-Transport-Security" not in response.headers
+
+
+def test_hsts_only_over_https(client):
+    response = client.get("/", base_url="https://localhost")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+@pytest.fixture
+def limited_app(settings):
+    app = create_app(replace(settings, upload_rate_limit="2 per minute",
+                             upload_rate_limit_ip="3 per minute", user_limit=10))
+    app.extensions["engine"] = FakeEngine()
+    return app
+
+
+def test_uploads_are_rate_limited_per_visitor_with_a_clear_message(limited_app):
+    visitor = Visitor(limited_app.test_client())
+    for _ in range(2):
+        visitor.upload(photo())
+    response = visitor.upload(photo())
+    assert response.status_code == 302
+    assert visitor.flashes()[-1] == (
+        "danger", "Too many uploads in a short time. Please wait a minute and try again.")
+    assert len(visitor.record_ids()) == 2
+    limited = visitor.upload(photo(), headers={"Accept": "application/json"})
+    assert limited.status_code == 429
+    assert limited.get_json()["error"] == "rate_limited"
+    assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_a_fresh_cookie_does_not_escape_the_per_address_limit(limited_app):
+    first, second = Visitor(limited_app.test_client()), Visitor(limited_app.test_client())
+    first.upload(photo())
+    first.upload(photo())
+    assert second.upload(photo(), headers={"Accept": "application/json"}).status_code == 201
+    assert second.upload(photo(), headers={"Accept": "application/json"}).status_code == 429
+
+
+def test_page_views_are_not_rate_limited(limited_app):
+    client = limited_app.test_client()
+    assert all(client.get("/").status_code == 200 for _ in range(10))
+
+
+def test_a_malformed_rate_is_refused_at_start():
+    with pytest.raises(ConfigError, match="UPLOAD_RATE_LIMIT"):
+        Settings.from_env({"APP_SECRET_KEY": "k" * 32, "UPLOAD_RATE_LIMIT": "lots"},
+                          dotenv=False)
+
+
+def test_request_ids_are_returned_and_kept_when_sane(client):
+    generated = client.get("/health").headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", generated)
+    assert client.get("/health", headers={"X-Request-ID": "trace-42"}).headers[
+        "X-Request-ID"] == "trace-42"
+    for junk in ("<script>alert(1)</script>", "x" * 65, "a b"):
+        answered = client.get("/health", headers={"X-Request-ID": junk}).headers["X-Request-ID"]
+        assert re.fullmatch(r"[0-9a-f]{32}", answered)
+
+
+def test_logs_are_json_lines_with_the_request_id(settings, capfd):
+    app = create_app(replace(settings, log_format="json"))
+    capfd.readouterr()
+    app.test_client().get("/health", headers={"X-Request-ID": "trace-7"})
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines()
+             if line.startswith("{")]
+    (entry,) = [e for e in lines if e.get("path") == "/health"]
+    assert entry["request_id"] == "trace-7"
+    assert entry["status"] == 200 and entry["method"] == "GET" and entry["level"] == "INFO"
+    assert "duration_ms" in entry and "time" in entry
+
+
+def metric(text, name, **labels):
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and all(part in line for part in wanted.split(",")):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics(visitor, fake_engine):
+    before = visitor.client.get("/metrics").get_data(as_text=True)
+    visitor.upload(photo())
+    visitor.upload(b"not an image")
+    response = visitor.client.get("/metrics")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    after = response.get_data(as_text=True)
+
+    def grew(name, **labels):
+        return metric(after, name, **labels) - metric(before, name, **labels)
+
+    assert grew("ibp_uploads_total", outcome="success") == 1
+    assert grew("ibp_uploads_total", outcome="invalid_image") == 1
+    assert grew("ibp_engine_used_total", engine="fake") == 1
+    assert grew("ibp_engine_seconds_count", engine="fake") == 1
+    assert grew("ibp_http_requests_total", method="POST", endpoint="/", status="302") == 2
+    assert "ibp_http_request_duration_seconds_bucket" in after
