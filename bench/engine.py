@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import ROOT, write_block
+
 SIZES = {"0.3 MP": (640, 480), "1 MP": (1152, 864), "4 MP": (2304, 1728), "12 MP": (4000, 3000)}
 README_START, README_END = "<!-- bench:engine:start -->", "<!-- bench:engine:end -->"
 
@@ -132,13 +133,6 @@ def table(rows: list[dict], threads: int, runs: int, memory: float | None) -> st
     return "\n".join(lines)
 
 
-def write_readme(text: str) -> None:
-    readme = ROOT / "README.md"
-    content = readme.read_text()
-    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
-    if not pattern.search(content):
-        raise SystemExit(f"README.md has no {README_START} … {README_END} block")
-    readme.write_text(pattern.sub(lambda _: f"{README_START}\n{text}\n{README_END}", content))
 
 
 def main() -> None:
@@ -160,7 +154,7 @@ def main() -> None:
     text = table(rows, args.threads, args.runs, memory)
     print(json.dumps({"rows": rows, "peak_mb": memory}, indent=2) if args.json else text)
     if args.readme:
-        write_readme(text)
+        write_block(README_START, README_END, text)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,7 @@ import argparse
 import io
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,7 +27,8 @@ import numpy as np
 import requests
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import start_server, stop, write_block
+
 README_START, README_END = "<!-- bench:server:start -->", "<!-- bench:server:end -->"
 DEFAULT_CONFIGS = ["1:2:1", "1:4:1", "1:8:1", "1:4:2"]
 
@@ -61,38 +60,8 @@ def single_thread_inference_seconds(runs: int = 9) -> float:
     return statistics.median(times)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
-def start_server(workers: int, threads: int, onnx: int, mongo_uri: str, folder: Path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "X_RAPID_API_KEY")}
-    env.update(APP_SECRET_KEY="bench-secret-key-0123456789", PORT=str(port),
-               WEB_CONCURRENCY=str(workers), GUNICORN_THREADS=str(threads),
-               ONNX_THREADS=str(onnx), USER_LIMIT="1000000", PYTHONPATH=str(ROOT),
-               LOG_LEVEL="warning", BG_ENGINE="local")
-    if mongo_uri:
-        env.update(MONGO_URI=mongo_uri, MONGO_DB=f"bench_{port}")
-    log = open(folder / f"gunicorn-{port}.log", "wb")  # noqa: SIM115 (the child writes it)
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--config",
-         str(ROOT / "gunicorn.conf.py"), "--access-logfile", "/dev/null"],
-        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit((folder / f"gunicorn-{port}.log").read_text())
-        try:
-            if requests.get(f"{base}/health", timeout=1).ok:
-                return process, base
-        except requests.ConnectionError:
-            time.sleep(0.3)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
 
 
 def drive(base: str, data: bytes, clients: int, seconds: float) -> dict:
@@ -131,21 +100,8 @@ def drive(base: str, data: bytes, clients: int, seconds: float) -> dict:
     return {**counts, "seconds": elapsed, "per_second": counts["ok"] / elapsed}
 
 
-def stop(process) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
-def write_readme(text: str) -> None:
-    readme = ROOT / "README.md"
-    content = readme.read_text()
-    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
-    if not pattern.search(content):
-        raise SystemExit(f"README.md has no {README_START} … {README_END} block")
-    readme.write_text(pattern.sub(lambda _: f"{README_START}\n{text}\n{README_END}", content))
 
 
 def main() -> None:
@@ -196,7 +152,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.readme:
-        write_readme(text)
+        write_block(README_START, README_END, text)
 
 
 if __name__ == "__main__":

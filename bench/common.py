@@ -1,0 +1,71 @@
+"""Pieces the benchmarks share: the app under gunicorn on loopback, README blocks."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(workers: int, threads: int, onnx: int, mongo_uri: str, folder: Path,
+                 extra_env: dict | None = None):
+    """gunicorn as the container starts it (gunicorn.conf.py), on a free loopback port."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "X_RAPID_API_KEY")}
+    env.update(APP_SECRET_KEY="bench-secret-key-0123456789", PORT=str(port),
+               WEB_CONCURRENCY=str(workers), GUNICORN_THREADS=str(threads),
+               ONNX_THREADS=str(onnx), USER_LIMIT="1000000", PYTHONPATH=str(ROOT),
+               LOG_LEVEL="warning", BG_ENGINE="local", UPLOAD_RATE_LIMIT="100000 per minute",
+               UPLOAD_RATE_LIMIT_IP="100000 per minute")
+    env.update(extra_env or {})
+    if mongo_uri:
+        env.update(MONGO_URI=mongo_uri, MONGO_DB=f"bench_{port}")
+    log_path = folder / f"gunicorn-{port}.log"
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "--config",
+             str(ROOT / "gunicorn.conf.py")], cwd=folder, env=env, stdout=log,
+            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(log_path.read_text())
+        try:
+            if requests.get(f"{base}/health", timeout=1).ok:
+                return process, base
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.3)
+    process.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def stop(process) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def write_block(start: str, end: str, text: str, readme: Path = ROOT / "README.md") -> None:
+    """Replace what stands between the `start` and `end` markers in the README."""
+    content = readme.read_text()
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(content):
+        raise SystemExit(f"{readme.name} has no {start} … {end} block")
+    readme.write_text(pattern.sub(lambda _: f"{start}\n{text}\n{end}", content))

@@ -1,0 +1,226 @@
+"""A bounded load test: many visitors mixing page views, uploads, renames, image fetches
+and deletes against the app under gunicorn, on loopback. It stops by itself.
+
+    make bench-load     (or: .venv/bin/python -m bench.load [--clients 200] [--seconds 60]
+                               [--mongo-uri URI] [--readme])
+
+Each simulated visitor keeps its own book of the records the server acknowledged, so at
+the end lost or duplicated records show up; every page view checks the visitor is within
+the limit. The server's worker memory is sampled throughout. The checks are the point; the
+request rates and latencies are what this machine managed while also running the clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import re
+import statistics
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import requests
+from PIL import Image
+
+from bench.common import start_server, stop, write_block
+
+README_START, README_END = "<!-- bench:load:start -->", "<!-- bench:load:end -->"
+ROW = re.compile(r'<tr data-record-id="([0-9a-f]{24})"')
+TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
+# What visitors do, by weight: mostly looking, sometimes changing things.
+ACTIONS = {"page": 60, "image": 15, "rename": 10, "upload": 8, "delete": 7}
+
+
+def small_photo(seed: int) -> bytes:
+    import skimage.data
+
+    img = Image.fromarray(skimage.data.chelsea()).resize((320, 213))
+    noise = np.random.default_rng(seed).normal(0, 2, (213, 320, 3))
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(np.asarray(img) + noise, 0, 255).astype(np.uint8)).save(
+        buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+@dataclass
+class Tally:
+    latencies: dict = field(default_factory=lambda: defaultdict(list))
+    statuses: dict = field(default_factory=lambda: defaultdict(int))
+    problems: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, action, status, seconds):
+        with self.lock:
+            self.latencies[action].append(seconds)
+            self.statuses[(action, status)] += 1
+
+    def problem(self, text):
+        with self.lock:
+            self.problems.append(text)
+
+
+class Visitor(threading.Thread):
+    def __init__(self, base, n, stop_at, tally, limit, photos):
+        super().__init__(daemon=True)
+        self.base, self.stop_at, self.tally, self.limit = base, stop_at, tally, limit
+        self.rng = random.Random(n)
+        self.photos = photos
+        self.session = requests.Session()
+        self.mine: set[str] = set()  # records the server acknowledged as this visitor's
+        self.token = ""
+
+    def call(self, action, method, path, **kwargs):
+        began = time.perf_counter()
+        try:
+            response = self.session.request(method, self.base + path, timeout=120, **kwargs)
+        except requests.RequestException as exc:
+            self.tally.add(action, "error", time.perf_counter() - began)
+            self.tally.problem(f"{action}: {exc!r}")
+            return None
+        self.tally.add(action, response.status_code, time.perf_counter() - began)
+        if response.status_code >= 500:
+            self.tally.problem(f"{action}: HTTP {response.status_code}")
+        return response
+
+    def page(self):
+        response = self.call("page", "GET", "/")
+        if response is None or response.status_code != 200:
+            return
+        self.token = TOKEN.search(response.text).group(1)
+        rows = ROW.findall(response.text)
+        if len(rows) > self.limit:
+            self.tally.problem(f"over the limit: {len(rows)} records")
+        if len(rows) != len(set(rows)):
+            self.tally.problem("a record listed twice")
+        if set(rows) != self.mine:
+            self.tally.problem(f"page shows {sorted(set(rows))}, server acknowledged "
+                               f"{sorted(self.mine)}")
+
+    def run(self):
+        self.page()
+        actions, weights = zip(*ACTIONS.items(), strict=True)
+        while time.monotonic() < self.stop_at:
+            time.sleep(self.rng.uniform(0.5, 2.5))  # a person reads, then acts
+            action = self.rng.choices(actions, weights)[0]
+            headers = {"X-CSRFToken": self.token, "Accept": "application/json"}
+            if action == "page" or not self.token:
+                self.page()
+            elif action == "upload":
+                response = self.call("upload", "POST", "/", headers={"Accept": "application/json"},
+                                     data={"name": "load", "csrf_token": self.token},
+                                     files={"image": ("p.jpg", self.rng.choice(self.photos),
+                                                      "image/jpeg")})
+                if response is not None and response.status_code == 201:
+                    self.mine.add(response.json()["id"])
+            elif not self.mine:
+                self.page()
+            elif action == "image":
+                record = self.rng.choice(sorted(self.mine))
+                self.call("image", "GET", f"/images/{record}/processed")
+            elif action == "rename":
+                record = self.rng.choice(sorted(self.mine))
+                self.call("rename", "PUT", f"/update/{record}", headers=headers,
+                          json={"record_name": f"renamed {self.rng.randint(0, 999)}"})
+            elif action == "delete":
+                record = self.rng.choice(sorted(self.mine))
+                response = self.call("delete", "DELETE", f"/remove/{record}", headers=headers)
+                if response is not None and response.status_code == 200:
+                    self.mine.discard(record)
+        self.page()  # the final check of this visitor's records
+
+
+def worker_memory_mb(master_pid: int) -> float:
+    total = 0.0
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    for pid in children:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            continue
+        total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+    return total
+
+
+def run(clients: int, seconds: float, mongo_uri: str = "", workers: int = 1,
+        threads: int = 4, limit: int = 2) -> dict:
+    """Drive the server; return the tally, memory samples and duration."""
+    photos = [small_photo(seed) for seed in range(4)]
+    with tempfile.TemporaryDirectory() as tmp:
+        process, base = start_server(workers, threads, 1, mongo_uri, Path(tmp),
+                                     extra_env={"USER_LIMIT": str(limit)})
+        tally = Tally()
+        memory: list[tuple[float, float]] = []
+        began = time.monotonic()
+        stop_at = began + seconds
+        visitors = [Visitor(base, n, stop_at, tally, limit, photos) for n in range(clients)]
+        try:
+            for visitor in visitors:
+                visitor.start()
+            while any(v.is_alive() for v in visitors):
+                memory.append((time.monotonic() - began, worker_memory_mb(process.pid)))
+                time.sleep(1)
+            for visitor in visitors:
+                visitor.join()
+        finally:
+            stop(process)
+        elapsed = time.monotonic() - began
+    return {"tally": tally, "memory": memory, "seconds": elapsed, "clients": clients}
+
+
+def summary(result: dict) -> str:
+    tally, elapsed = result["tally"], result["seconds"]
+    lines = [
+        f"`make bench-load`: {result['clients']} visitors for {elapsed:.0f} s against gunicorn "
+        "(gunicorn.conf.py defaults, onnx threads 1) on loopback, clients on the same 2 cores.",
+        "",
+        "| request | count | per second | p50 | p95 | statuses |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    total = 0
+    for action in ACTIONS:
+        times = sorted(tally.latencies.get(action, []))
+        if not times:
+            continue
+        total += len(times)
+        p50, p95 = statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))]
+        statuses = ", ".join(f"{status}: {count}" for (a, status), count in
+                             sorted(tally.statuses.items(), key=str) if a == action)
+        lines.append(f"| {action} | {len(times)} | {len(times) / elapsed:.1f} | "
+                     f"{p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | {statuses} |")
+    memory = [mb for _, mb in result["memory"]]
+    half = len(memory) // 2 or 1
+    lines += ["", f"All requests: {total} ({total / elapsed:.1f}/s). Server errors (5xx or "
+                  f"no answer): {sum(1 for p in tally.problems if 'HTTP 5' in p or 'Error' in p)}."
+                  f" Problems found by the visitors' checks: {len(tally.problems)}.",
+              f"Worker memory (RSS): max {max(memory[:half], default=0):.0f} MB in the first "
+              f"half, {max(memory[half:], default=0):.0f} MB in the second."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--mongo-uri", default=os.environ.get("MONGO_TEST_URI", ""))
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--readme", action="store_true")
+    args = parser.parse_args()
+    result = run(args.clients, args.seconds, args.mongo_uri, args.workers)
+    text = summary(result)
+    print(text)
+    for problem in result["tally"].problems[:20]:
+        print("problem:", problem)
+    if args.readme:
+        write_block(README_START, README_END, text)
+    raise SystemExit(1 if result["tally"].problems else 0)
+
+
+if __name__ == "__main__":
+    main()

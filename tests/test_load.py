@@ -1,0 +1,19 @@
+"""A smaller run of bench/load.py in the suite: visitors mixing page views, uploads,
+renames, image fetches and deletes against gunicorn. Nothing is lost or duplicated, no
+visitor goes over the limit, no request fails on the server's side."""
+
+import os
+
+from bench.load import run
+
+
+def test_mixed_load_loses_nothing(tmp_path):
+    result = run(clients=20, seconds=10, mongo_uri=os.environ.get("MONGO_TEST_URI", ""))
+    tally = result["tally"]
+    assert tally.problems == []
+    statuses = {status for (_, status) in tally.statuses}
+    assert all(isinstance(s, int) and s < 500 for s in statuses), statuses
+    uploads = sum(n for (action, status), n in tally.statuses.items()
+                  if action == "upload" and status == 201)
+    pages = sum(n for (action, status), n in tally.statuses.items() if action == "page")
+    assert uploads > 0 and pages > 20  # the mix really ran
