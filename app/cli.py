@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
@@ -20,5 +22,17 @@ def migrate_images(limit: int | None) -> None:
                "layout.")
 
 
+@click.command("sweep-orphans")
+@with_appcontext
+@click.option("--older-than-minutes", type=int, default=60, show_default=True,
+              help="Only files stored longer ago than this (uploads in progress are younger).")
+def sweep_orphans(older_than_minutes: int) -> None:
+    """Delete stored image files that no record refers to."""
+    swept = current_app.extensions["records"].sweep_orphans(
+        timedelta(minutes=older_than_minutes))
+    click.echo(f"Deleted {swept} orphan file(s).")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(migrate_images)
+    app.cli.add_command(sweep_orphans)

@@ -137,3 +137,9 @@ def test_deleting_a_half_migrated_record_leaves_no_files(app, visitor, legacy_id
     assert len(list(records.files.find({}))) == 2
     assert visitor.delete(legacy_id).status_code == 200
     assert list(records.files.find({})) == []
+
+
+def test_sweep_orphans_command(app, records):
+    records.files.put(b"orphan")
+    result = app.test_cli_runner().invoke(args=["sweep-orphans", "--older-than-minutes", "0"])
+    assert result.exit_code == 0 and result.output == "Deleted 1 orphan file(s).\n"

@@ -164,3 +164,19 @@ def test_documents_without_a_slot_coexist(repo):
     repo.records.insert_one({"user_id": "u1", "image_name": "old 2"})
     add(repo, limit=3)
     assert repo.count("u1") == 3
+
+
+def test_sweeping_orphans_keeps_everything_referenced(repo):
+    from datetime import timedelta
+
+    kept = add(repo)
+    orphan = repo.files.put(b"left behind by a crash", metadata={"user_id": "u1"})
+    legacy_id = repo.records.insert_one({"user_id": "u1", "image_name": "old",
+                                         "original_image_base64": "", "processed_image_base64":
+                                         ""}).inserted_id
+    half_migrated = repo.files.put(b"x", metadata={"legacy_id": legacy_id, "kind": "original"})
+    assert repo.sweep_orphans(timedelta(minutes=10)) == 0  # too young: maybe in progress
+    assert repo.sweep_orphans(timedelta(0)) == 1
+    assert not repo.files.exists(orphan)
+    assert repo.files.exists(half_migrated)
+    assert repo.read(repo.get("u1", kept.id), "processed") == b"processed"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import gridfs
 from bson import ObjectId
@@ -224,6 +224,27 @@ class RecordRepository:
         if doc is None:
             raise RecordNotFound(record.id)
         return legacy.image_bytes(doc, kind)
+
+    @_outages_are_unavailable
+    def sweep_orphans(self, older_than: timedelta) -> int:
+        """Delete image files no record refers to, stored more than `older_than` ago (an
+        upload in progress has stored its files but not yet its record). Orphans come from
+        a process that died mid-upload or an outage during the clean-up. Returns the count."""
+        referenced = set()
+        for doc in self.records.find({}, {"original.file_id": 1, "processed.file_id": 1}):
+            for kind in KINDS:
+                if isinstance(doc.get(kind), dict):
+                    referenced.add(doc[kind]["file_id"])
+            referenced.add(doc["_id"])  # files an interrupted migration stored for it
+        cutoff = datetime.now(timezone.utc) - older_than
+        swept = 0
+        for stored in self.files.find({"uploadDate": {"$lte": cutoff}}):
+            owner = (stored.metadata or {}).get("legacy_id")
+            if stored._id in referenced or (owner is not None and owner in referenced):
+                continue
+            self._delete_file(stored._id)
+            swept += 1
+        return swept
 
     def _delete_file(self, file_id) -> None:
         try:
