@@ -49,7 +49,9 @@ def start(command, env, port, folder):
         try:
             if requests.get(f"{base}/health", timeout=1).status_code == 200:
                 return process, base
-        except requests.ConnectionError:
+        # gunicorn opens its socket before the worker has loaded the model: connections wait
+        # in the backlog, so a slow start shows as a read timeout, not a refused connection.
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     process.terminate()
     pytest.fail(f"server did not start:\n{Path(log_path).read_text()}")
