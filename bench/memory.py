@@ -66,7 +66,9 @@ class Visitor:
         response = self.session.post(
             f"{self.base}/", data={"name": "bench", "csrf_token": self.token},
             files={"image": ("photo.jpg", data, "image/jpeg")},
-            headers={"Accept": "application/json"}, timeout=300)
+            # A fresh connection each time: a kept-alive one that gunicorn closes after 5 s
+            # idle can be reused by the client at that moment, and a POST is not retried.
+            headers={"Accept": "application/json", "Connection": "close"}, timeout=300)
         assert response.status_code == 201, (response.status_code, response.text[:300])
         return response.json()
 
