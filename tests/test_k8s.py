@@ -1,0 +1,282 @@
+"""k8s/: rendered with kustomize, validated against the Kubernetes API schemas, and held to
+the original's contract and to what the app and the image really do."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import os
+import runpy
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from app.config import Settings
+from tests import dockerfile
+
+ROOT = dockerfile.ROOT
+K8S = ROOT / "k8s"
+# The oldest minor version a GKE release channel still offered when this was written, and
+# the newest that kubernetes-validate knows: the manifests must hold on both.
+KUBERNETES_VERSIONS = ("1.33.0", kubernetes_validate.latest_version())
+SECRET_KEYS = {"APP_SECRET_KEY", "X_RAPID_API_KEY", "MONGO_URI"}
+IMAGE_NAME = "image-background-processor"  # the name kustomization.yaml's `images` replaces
+
+
+def kustomize() -> list[str]:
+    """The pinned kustomize that .ci/install-kustomize puts in .ci/bin, else one on PATH."""
+    for candidate in (os.environ.get("KUSTOMIZE"), ROOT / ".ci/bin/kustomize",
+                      shutil.which("kustomize")):
+        if candidate and Path(candidate).is_file():
+            return [str(candidate)]
+    if os.environ.get("CI"):
+        pytest.fail("kustomize is missing: .ci/run installs it with .ci/install-kustomize")
+    pytest.skip("kustomize is not installed: run .ci/install-kustomize (needs Go)")
+
+
+def render(folder: Path = K8S) -> list[dict]:
+    result = subprocess.run([*kustomize(), "build", str(folder)], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict]:
+    return render()
+
+
+def one(docs: list[dict], kind: str, name: str | None = None) -> dict:
+    found = [d for d in docs if d["kind"] == kind
+             and (name is None or d["metadata"]["name"] == name)]
+    assert len(found) == 1, (kind, name, [d["metadata"]["name"] for d in found])
+    return found[0]
+
+
+def secret_example() -> dict:
+    return yaml.safe_load((K8S / "secret.example.yaml").read_text())
+
+
+def container(deployment: dict) -> dict:
+    (only,) = deployment["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_manifest_is_valid_kubernetes(rendered, version):
+    documents = [*rendered, secret_example()]
+    for doc in documents:
+        kubernetes_validate.validate(doc, version, strict=True)
+    kinds = sorted(d["kind"] for d in documents)
+    assert kinds == ["ConfigMap", "Deployment", "HorizontalPodAutoscaler",
+                     "PodDisruptionBudget", "Secret", "Service"]
+
+
+def test_strict_validation_rejects_a_misspelt_field(rendered):
+    """The check above can fail: a typo that `kubectl apply` would reject is caught."""
+    deployment = copy.deepcopy(one(rendered, "Deployment"))
+    probe = container(deployment)["livenessProbe"]
+    probe["periodSecond"] = probe.pop("periodSeconds")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSIONS[-1], strict=True)
+
+
+def test_every_file_in_k8s_is_rendered_or_is_the_secret_example(rendered):
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    files = {p.name for p in K8S.glob("*.yaml")}
+    assert files == {*kustomization["resources"], "kustomization.yaml", "secret.example.yaml"}
+    assert "Secret" not in {d["kind"] for d in rendered}  # never committed with values
+
+
+def test_the_original_names_and_ports_are_kept(rendered):
+    deployment = one(rendered, "Deployment", "image-background-processor")
+    assert deployment["spec"]["replicas"] == 2
+    (port,) = container(deployment)["ports"]
+    assert port["containerPort"] == 5000
+
+    service = one(rendered, "Service", "image-background-processor-lb")
+    assert service["spec"]["type"] == "LoadBalancer"
+    (service_port,) = service["spec"]["ports"]
+    assert (service_port["port"], service_port["targetPort"]) == (80, 5000)
+
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"] == {"app": "image-background-processor"}
+    for selector in (service["spec"]["selector"],
+                     one(rendered, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"]):
+        assert selector.items() <= pod_labels.items()
+
+    one(rendered, "ConfigMap", "my-config")
+    sources = container(deployment)["envFrom"]
+    assert {"configMapRef": {"name": "my-config"}} in sources
+    assert {"secretRef": {"name": secret_example()["metadata"]["name"]}} in sources
+
+
+def test_the_port_setting_matches_the_container_port(rendered):
+    config = one(rendered, "ConfigMap", "my-config")["data"]
+    assert int(config["PORT"]) == container(one(rendered, "Deployment"))["ports"][0][
+        "containerPort"]
+    assert dockerfile.final_stage().expose == [config["PORT"]]
+
+
+def _probe_port(deployment: dict, probe: dict) -> int:
+    port = probe["httpGet"]["port"]
+    if isinstance(port, int):
+        return port
+    (named,) = [p for p in container(deployment)["ports"] if p.get("name") == port]
+    return named["containerPort"]
+
+
+def test_probes_ask_the_app_paths_that_answer_200(rendered, client):
+    deployment = one(rendered, "Deployment")
+    spec = container(deployment)
+    paths = {}
+    for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert _probe_port(deployment, spec[kind]) == 5000
+        paths[kind] = spec[kind]["httpGet"]["path"]
+        assert client.get(paths[kind]).status_code == 200, paths[kind]
+    assert paths == {"startupProbe": "/health", "livenessProbe": "/health",
+                     "readinessProbe": "/ready"}
+
+
+class _Recorder(dict):
+    """An environment that notes every variable asked of it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.asked: set[str] = set()
+
+    def get(self, key, default=None):
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.asked.add(key)
+        return super().__contains__(key)
+
+
+def variables_the_app_reads(monkeypatch) -> set[str]:
+    """Asked of the code itself, not copied from it: Settings.from_env reads every setting
+    (with a secret key and nothing else set it reaches them all), and gunicorn.conf.py,
+    with MONGO_URI set so that its worker count is read too."""
+    settings_env = _Recorder(APP_SECRET_KEY="x" * 32, BG_ENGINE="local")
+    Settings.from_env(settings_env, dotenv=False)
+    gunicorn_env = _Recorder(MONGO_URI="mongodb://db")
+    monkeypatch.setattr(os, "environ", gunicorn_env)
+    runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    monkeypatch.undo()
+    return settings_env.asked | gunicorn_env.asked
+
+
+def test_the_app_reads_the_environment_only_through_settings_and_gunicorn_conf():
+    """So that the two readers above are all there is to ask."""
+    for path in (ROOT / "app").rglob("*.py"):
+        if path == ROOT / "app/config.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in ("environ", "getenv"), path
+            if isinstance(node, ast.ImportFrom) and node.module == "os":
+                assert not {a.name for a in node.names} & {"environ", "getenv"}, path
+
+
+def test_configmap_and_secret_provide_exactly_what_the_app_reads(rendered, monkeypatch):
+    read = variables_the_app_reads(monkeypatch)
+    config = set(one(rendered, "ConfigMap", "my-config")["data"])
+    secret = set(secret_example()["stringData"])
+    assert secret == SECRET_KEYS
+    assert not config & SECRET_KEYS, "secrets belong in the Secret, not the ConfigMap"
+    assert config | secret == read, {"not provided": read - config - secret,
+                                     "not read by the app": (config | secret) - read}
+
+
+def test_the_configmap_values_are_settings_the_app_accepts(rendered):
+    config = one(rendered, "ConfigMap", "my-config")["data"]
+    settings = Settings.from_env({**config, **secret_example()["stringData"]}, dotenv=False)
+    assert settings.app_env == "production" and settings.mongo_uri
+
+
+def test_the_configmap_sizes_the_server_as_the_image_does(rendered):
+    """The pod's resources are sized for the image's worker and thread counts."""
+    config = one(rendered, "ConfigMap", "my-config")["data"]
+    image = dockerfile.final_stage().env
+    shared = set(config) & set(image)
+    assert {"WEB_CONCURRENCY", "GUNICORN_THREADS", "ONNX_THREADS", "PORT"} <= shared
+    assert {k: config[k] for k in shared} == {k: image[k] for k in shared}
+
+
+def test_the_pod_runs_locked_down_as_the_image_user(rendered):
+    deployment = one(rendered, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    spec = container(deployment)
+    uid, _, gid = dockerfile.final_stage().user.partition(":")
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (
+        int(uid), int(gid))
+    assert pod["automountServiceAccountToken"] is False
+    context = spec["securityContext"]
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"]["drop"] == ["ALL"]
+
+    # The one writable place is TMPDIR, on an emptyDir.
+    tmpdir = dockerfile.final_stage().env["TMPDIR"]
+    (mount,) = spec["volumeMounts"]
+    assert mount["mountPath"] == tmpdir
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert "emptyDir" in volume
+
+
+def test_shutdown_lets_gunicorn_finish_before_the_kubelet_kills_it(rendered):
+    deployment = one(rendered, "Deployment")
+    config = one(rendered, "ConfigMap", "my-config")["data"]
+    pause = container(deployment)["lifecycle"]["preStop"]["sleep"]["seconds"]
+    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert pause + int(config["GUNICORN_GRACEFUL_TIMEOUT"]) < grace
+
+
+def test_rollouts_and_disruptions_keep_a_pod_serving(rendered):
+    deployment = one(rendered, "Deployment")
+    rolling = deployment["spec"]["strategy"]["rollingUpdate"]
+    assert rolling["maxUnavailable"] == 0 and rolling["maxSurge"] >= 1
+    assert one(rendered, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+
+
+def test_the_hpa_scales_the_deployment_on_cpu_from_its_replica_count(rendered):
+    deployment = one(rendered, "Deployment")
+    hpa = one(rendered, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": deployment["metadata"]["name"]}
+    assert hpa["spec"]["minReplicas"] == deployment["spec"]["replicas"]
+    assert hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    # Utilization is a share of the CPU request, so the request must be there.
+    assert "cpu" in container(deployment)["resources"]["requests"]
+
+
+def test_memory_is_reserved_as_much_as_it_is_limited(rendered):
+    resources = container(one(rendered, "Deployment"))["resources"]
+    assert resources["requests"]["memory"] == resources["limits"]["memory"]
+
+
+def test_the_image_is_set_by_kustomize(rendered, tmp_path):
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    (entry,) = kustomization["images"]
+    assert entry["name"] == IMAGE_NAME
+    assert container(one(rendered, "Deployment"))["image"] == (
+        f"{entry['newName']}:{entry['newTag']}")
+
+    # What Cloud Build does before it deploys (cloudbuild.yaml, step set-image).
+    folder = shutil.copytree(K8S, tmp_path / "k8s")
+    pushed = "europe-west1-docker.pkg.dev/p/r/image-background-processor:0123abc"
+    subprocess.run([*kustomize(), "edit", "set", "image", f"{IMAGE_NAME}={pushed}"],
+                   cwd=folder, check=True, capture_output=True)
+    assert container(one(render(folder), "Deployment"))["image"] == pushed
