@@ -13,6 +13,7 @@ request rates and latencies are what this machine managed while also running the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import random
@@ -30,6 +31,8 @@ import requests
 from PIL import Image
 
 from bench.common import start_server, stop, write_block
+from tests.processes import memory as memory_of
+from tests.processes import workers
 
 README_START, README_END = "<!-- bench:load:start -->", "<!-- bench:load:end -->"
 ROW = re.compile(r'<tr data-record-id="([0-9a-f]{24})"')
@@ -136,16 +139,14 @@ class Visitor(threading.Thread):
         self.page()  # the final check of this visitor's records
 
 
-def worker_memory_mb(master_pid: int) -> float:
-    total = 0.0
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    for pid in children:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except FileNotFoundError:
-            continue
-        total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
-    return total
+
+
+def _resident_mb(master: int) -> float:
+    total = 0
+    for pid in workers(master):
+        with contextlib.suppress(FileNotFoundError):  # a worker that was just replaced
+            total += memory_of(pid).get("VmRSS", 0)
+    return total / 2**20
 
 
 def run(clients: int, seconds: float, mongo_uri: str = "", workers: int = 1,
@@ -164,7 +165,7 @@ def run(clients: int, seconds: float, mongo_uri: str = "", workers: int = 1,
             for visitor in visitors:
                 visitor.start()
             while any(v.is_alive() for v in visitors):
-                memory.append((time.monotonic() - began, worker_memory_mb(process.pid)))
+                memory.append((time.monotonic() - began, _resident_mb(process.pid)))
                 time.sleep(1)
             for visitor in visitors:
                 visitor.join()
