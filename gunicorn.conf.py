@@ -22,3 +22,22 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 # survive a fork reliably, so the app is not preloaded in the master.
 preload_app = False
 wsgi_app = "app:create_app()"
+
+# With several workers, each counts its own Prometheus metrics into files in this folder
+# and /metrics adds them up; the folder must start empty and forget workers that exit.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
+def on_starting(server):
+    if _metrics_dir:
+        import shutil
+
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
+        os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    if _metrics_dir:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -66,6 +66,8 @@ class Settings:
     upload_rate_limit_ip: str = "60 per minute"
     ratelimit_storage_uri: str = "memory://"
     log_format: str = ""  # json or text; empty: json in production, text in development
+    # Where gunicorn workers share Prometheus counters (prometheus_client's own variable).
+    prometheus_multiproc_dir: str = ""
 
     @property
     def log_json(self) -> bool:
@@ -149,6 +151,7 @@ class Settings:
             upload_rate_limit_ip=text("UPLOAD_RATE_LIMIT_IP", cls.upload_rate_limit_ip),
             ratelimit_storage_uri=text("RATELIMIT_STORAGE_URI", cls.ratelimit_storage_uri),
             log_format=text("LOG_FORMAT").lower(),
+            prometheus_multiproc_dir=text("PROMETHEUS_MULTIPROC_DIR"),
         )
         settings.check()
         return settings

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import time
 import uuid
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -81,7 +80,7 @@ def _finish(response: Response) -> Response:
 
 def metrics() -> Response:
     """Prometheus text format; across gunicorn workers when PROMETHEUS_MULTIPROC_DIR is set."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if current_app.extensions["settings"].prometheus_multiproc_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

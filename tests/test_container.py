@@ -119,7 +119,9 @@ def image_server(tmp_path):
     """The image's CMD with the image's ENV, from a copy of the image's WORKDIR."""
     stage = dockerfile.final_stage()
     port = free_port()
-    env = dockerfile.image_env(stage, APP_SECRET_KEY=SECRET, PORT=str(port))
+    # The metrics folder of this run's own: the image's /tmp/prometheus is per container.
+    env = dockerfile.image_env(stage, APP_SECRET_KEY=SECRET, PORT=str(port),
+                               PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"))
     workdir = dockerfile.lay_out(stage, tmp_path / "srv")
     before = _snapshot(workdir)
     process, base = start(stage.cmd, env, port, workdir)
@@ -148,6 +150,9 @@ def test_the_start_command_serves_health_ready_and_an_upload(image_server):
     (record_id,) = re.findall(r'<tr data-record-id="([0-9a-f]{24})"', page)
     png = session.get(f"{base}/images/{record_id}/processed", timeout=10)
     assert Image.open(io.BytesIO(png.content)).mode == "RGBA"
+    # Metrics from the worker files in PROMETHEUS_MULTIPROC_DIR, added up.
+    metrics = requests.get(f"{base}/metrics", timeout=10).text
+    assert re.search(r'^ibp_uploads_total\{outcome="success"\} 1\.0$', metrics, re.M), metrics
 
     assert _healthcheck(env) == 0
 
