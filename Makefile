@@ -12,7 +12,7 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check --quiet
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test lint bench bench-engine bench-server clean
+.PHONY: run serve test lint bench bench-engine bench-server screenshots clean
 
 run: $(VENV)/.runtime ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
 	APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
@@ -35,6 +35,9 @@ bench-engine: $(VENV)/.dev ## engine vs raw inference vs rembg, 0.3-12 MP; updat
 
 bench-server: $(VENV)/.dev ## uploads/s under gunicorn against the model-bound ceiling
 	$(BIN)/python -m bench.server --readme
+
+screenshots: $(VENV)/.dev ## the README's screenshots in assets/, from the real app in Chromium
+	$(BIN)/python -m scripts.screenshots
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.10-3.12 is needed (set PYTHON=...)"; exit 1; }
