@@ -79,3 +79,8 @@ class Workflow(schema.as_state_machine()):
 
 TestWorkflow = Workflow.TestCase
 TestWorkflow.settings = settings(SETTINGS, max_examples=15, stateful_step_count=6)
+
+
+def test_the_document_is_valid_openapi():
+    # Checked against the OpenAPI 3.0 meta-schema that schemathesis carries.
+    schema.validate()
