@@ -9,6 +9,7 @@ which `.ci/run` sets) a missing browser fails the run instead, so they cannot pa
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -276,7 +277,24 @@ def test_files_dropped_on_the_zone_are_chosen_and_previewed(tab):
     assert image_rendered(page, "#previews img") == {"w": 120, "h": 80}
     expect(page.get_by_alt_text("Preview of dropped.jpg")).to_be_visible()
     assert page.eval_on_selector("#image", "input => input.files.length") == 1
-    expect(page.locator("#dropzone")).not_to_have_class("dropzone is-dragover")
+    expect(page.locator("#dropzone")).not_to_have_class(re.compile(r"\bis-dragover\b"))
+
+
+def test_every_image_has_alt_text_and_every_control_a_name(tab):
+    page = tab.open()
+    tab.upload([("chelsea.jpg", photo("chelsea"))], name="named")
+    unnamed = page.evaluate("""() => {
+        const controls = [...document.querySelectorAll("input, select, textarea, button")]
+            .filter(el => el.type !== "hidden" && !el.closest("template"));
+        const named = el => el.labels?.length || el.getAttribute("aria-label")
+            || el.getAttribute("aria-labelledby") || el.textContent.trim();
+        return {
+            images: [...document.images].filter(i => !i.alt.trim()).map(i => i.src),
+            controls: controls.filter(el => !named(el)).map(el => el.outerHTML),
+        };
+    }""")
+    assert unnamed == {"images": [], "controls": []}
+    expect(page.get_by_alt_text("Original: named")).to_be_visible()
 
 
 def test_choosing_nothing_says_so(tab):
