@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 from flask import Flask
+from werkzeug.datastructures import MultiDict
 
 from app import create_app
 from app.api.openapi import ERROR_CODES, document
@@ -113,6 +114,10 @@ def test_image_bytes_share_the_pages_caching(api):
     # `download=false` is a boolean false, not a request to download.
     not_a_download = api.http.get(url + "?download=false")
     assert not_a_download.headers["Content-Disposition"].startswith("inline;")
+    assert api.http.get(url + "?download=true").headers["Content-Disposition"].startswith(
+        "attachment;")
+    for bad in ("null", "yes", "1&download=1"):
+        assert_error(api.http.get(f"{url}?download={bad}"), 400, "invalid_parameter")
 
 
 def test_records_made_on_the_page_are_the_same_records(visitor, fake_engine):
@@ -144,13 +149,46 @@ def test_other_visitors_records_are_not_found(api, other_api):
 @pytest.mark.parametrize("fields, status, error", [
     ({"name": ""}, 400, "invalid_name"),
     ({"name": "x" * 51}, 400, "invalid_name"),
+    # What the page's form forgives, the API does not: the document says what is valid.
+    ({"name": " " + "x" * 50}, 400, "invalid_name"),  # 50 once trimmed, 51 as sent
+    ({"name": "\x1f\u3000"}, 400, "invalid_name"),  # only whitespace, as Python sees it
     ({"output": "sepia"}, 400, "invalid_options"),
-    ({"output": "color"}, 400, "invalid_options"),
+    ({"output": ""}, 400, "invalid_options"),
+    ({"output": "color", "background": "#fff"}, 400, "invalid_options"),
+    ({"output": "transparent", "background": "red"}, 400, "invalid_options"),
+    ({"crop": "maybe"}, 400, "invalid_options"),
     ({"crop_margin": "101"}, 400, "invalid_options"),
+    ({"crop_margin": "5.5"}, 400, "invalid_options"),
+    ({"crop_margin": ""}, 400, "invalid_options"),
+    ({"user_id": "someone-else"}, 400, "invalid_body"),
+    ({"colour": "#ffffff"}, 400, "invalid_body"),
 ])
 def test_create_refuses_bad_fields(api, fields, status, error):
     assert_error(api.create(photo(), **fields), status, error)
     assert api.list() == []
+
+
+def test_colour_output_defaults_to_white(api):
+    response = api.create(photo(), output="color")
+    assert response.status_code == 201
+    assert response.get_json()["options"]["background"] == "#ffffff"
+
+
+def test_create_refuses_a_field_sent_twice(api):
+    form = [("name", "one"), ("name", "two"), ("image", (io.BytesIO(photo()), "cat.jpg"))]
+    response = api.http.post(f"{API}/records", data=MultiDict(form),
+                             content_type="multipart/form-data", headers=api.headers())
+    assert_error(response, 400, "invalid_body")
+
+
+def test_create_accepts_every_documented_option(api):
+    response = api.create(photo(), name="x", output="mask", crop="yes", crop_margin="0",
+                          format="webp", background="#ABCDEF")
+    assert response.status_code == 201
+    assert response.get_json()["options"] == {"output": "mask", "background": None,
+                                              "crop": True, "crop_margin": 0,
+                                              "format": "webp"}
+    assert response.get_json()["processed"]["content_type"] == "image/webp"
 
 
 def test_create_refuses_a_missing_or_bad_image(api):
@@ -180,6 +218,8 @@ def test_an_engine_failure_keeps_its_status(api, fake_engine):
 
 @pytest.mark.parametrize("body, status, error", [
     ({"image_name": ""}, 400, "invalid_name"),
+    ({"image_name": "  "}, 400, "invalid_name"),
+    ({"image_name": "x" * 51}, 400, "invalid_name"),
     ({"image_name": 7}, 400, "invalid_name"),
     ({}, 400, "invalid_name"),
     ({"image_name": "ok", "id": "x"}, 400, "invalid_body"),
@@ -208,7 +248,7 @@ def test_unsafe_methods_need_the_csrf_header(api, method, path):
     record_id = api.create(photo(), name="Mine").get_json()["id"]
     url = API + path.format(id=record_id)
     for headers in ({}, {"X-CSRFToken": "forged"}):
-        body = assert_error(getattr(api.http, method)(url, headers=headers), 400, "csrf_failed")
+        body = assert_error(getattr(api.http, method)(url, headers=headers), 403, "csrf_failed")
         assert "/api/v1/session" in body["message"]
     assert [r["image_name"] for r in api.list()] == ["Mine"]
 
@@ -216,7 +256,7 @@ def test_unsafe_methods_need_the_csrf_header(api, method, path):
 def test_a_token_is_bound_to_its_session(api, other_api):
     record_id = api.create(photo()).get_json()["id"]
     response = api.http.delete(f"{API}/records/{record_id}", headers=other_api.headers())
-    assert_error(response, 400, "csrf_failed")
+    assert_error(response, 403, "csrf_failed")
 
 
 @pytest.mark.parametrize("method, path, status, error", [

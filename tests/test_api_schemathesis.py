@@ -12,9 +12,13 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ensure_resource_availability,
+    missing_required_header,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
+    use_after_free,
 )
 
 from app import create_app
@@ -23,7 +27,14 @@ from tests.conftest import SECRET
 from tests.support import FakeEngine, photo
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance]
+          response_headers_conformance, response_schema_conformance,
+          # Wrong methods get 405. Not the data acceptance and rejection checks: on multipart
+          # bodies schemathesis 4.32 calls a case valid whose required text parts it left ""
+          # and a case invalid whose boolean `false` is, on the wire, the text "false";
+          # tests/test_api.py checks what is refused field by field instead.
+          missing_required_header, unsupported_method]
+# In sequences, also: a deleted record is gone, a created one can be fetched.
+STATEFUL_CHECKS = [*CHECKS, use_after_free, ensure_resource_availability]
 # Bounded and derandomised: the same cases on every run, so CI is stable and quick.
 SETTINGS = settings(max_examples=30, derandomize=True, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck))
@@ -54,14 +65,16 @@ def new_visitor() -> dict:
     return {"headers": {"X-CSRFToken": token}, "cookies": cookies}
 
 
-# One visitor for the whole run: its first uploads succeed, later ones hit the limit (409).
-VISITOR = new_visitor()
-
-
 @schema.parametrize()
 @SETTINGS
 def test_every_operation_answers_as_documented(case):
-    response = case.call(**VISITOR)
+    # A fresh visitor each time, so an upload is refused for what it is, never because
+    # earlier cases used up the limit (the sequences below reach it).
+    visitor = new_visitor()
+    # The real token replaces whatever was generated for the security header; schemathesis
+    # re-checks an edited case, so it is then judged as the valid request it has become.
+    case.headers = {**(case.headers or {}), **visitor.pop("headers")}
+    response = case.call(**visitor)
     case.validate_response(response, checks=CHECKS)
 
 
@@ -71,10 +84,11 @@ class Workflow(schema.as_state_machine()):
         self.visitor = new_visitor()
 
     def get_call_kwargs(self, case):
-        return dict(self.visitor)
+        case.headers = {**(case.headers or {}), **self.visitor["headers"]}
+        return {"cookies": self.visitor["cookies"]}
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
-        case.validate_response(response, checks=CHECKS)
+        case.validate_response(response, checks=STATEFUL_CHECKS)
 
 
 TestWorkflow = Workflow.TestCase

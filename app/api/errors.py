@@ -62,7 +62,8 @@ def _code(status: int) -> str:
 def http_error(exc: HTTPException):
     """A failure inside one of the API's routes, or in a before-request check on them."""
     if isinstance(exc, CSRFError):
-        return error("csrf_failed", f"{exc.description} {CSRF_HELP}", 400)
+        # 403, not flask-wtf's 400: the request is understood, its sender is not trusted.
+        return error("csrf_failed", f"{exc.description} {CSRF_HELP}", 403)
     if isinstance(exc, RequestEntityTooLarge):
         limit = human_size(current_app.config["MAX_CONTENT_LENGTH"])
         return error("too_large",

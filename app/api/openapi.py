@@ -8,6 +8,7 @@ described and every described path is a route, and schemathesis checks the answe
 from __future__ import annotations
 
 import copy
+import sys
 from functools import cache
 
 from app.api.errors import PREFIX
@@ -17,6 +18,7 @@ from app.storage import KINDS
 from app.web.uploading import NAME_MAX
 
 VERSION = "1.0.0"
+DEFAULT_BACKGROUND = "#ffffff"  # as the page's colour picker starts
 CONTENT_TYPES = sorted(ACCEPTED_FORMATS.values())  # what an upload or a result can be
 JSON = "application/json"
 
@@ -27,8 +29,12 @@ def _object(properties: dict, required: list[str] | None = None, **extra) -> dic
             "properties": properties, **extra}
 
 
-NAME = {"type": "string", "minLength": 1, "maxLength": NAME_MAX,
-        "description": f"1 to {NAME_MAX} characters; leading and trailing spaces are removed."}
+# Python's whitespace (what the name is trimmed of), literally: a name must have something
+# else in it. Written out so the document and the server agree on every character.
+WHITESPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+NAME = {"type": "string", "minLength": 1, "maxLength": NAME_MAX, "pattern": f"[^{WHITESPACE}]",
+        "description": f"1 to {NAME_MAX} characters, not only spaces; leading and trailing "
+                       "spaces are removed."}
 IMAGE = _object({
     "url": {"type": "string", "description": "The bytes (`GET`), cacheable, with an ETag."},
     "download_url": {"type": "string",
@@ -65,8 +71,10 @@ CREATED["required"].append("note")
 
 ERROR_CODES = {
     "bad_request": "the request could not be read",
-    "csrf_failed": "the X-CSRFToken header is missing or wrong (see `GET /session`)",
-    "invalid_body": "the JSON body is not an object with only `image_name`",
+    "csrf_failed": "403: the X-CSRFToken header is missing or wrong (see `GET /session`)",
+    "invalid_body": "a field the operation does not take, a field sent twice, or (rename) "
+                    "not a JSON object with only `image_name`",
+    "invalid_parameter": "a query parameter is not one of its documented values",
     "invalid_name": f"the name is missing, empty or longer than {NAME_MAX} characters",
     "missing_image": "no file in the `image` field",
     "invalid_options": "an output option is not one of the documented values",
@@ -102,6 +110,8 @@ ERROR = _object({
 INTERNAL = _error("Unexpected failure", "internal_error")
 NOT_FOUND = _error("No such record for this visitor", "not_found")
 CSRF = _error("Missing or wrong CSRF token", "csrf_failed")
+# Query `download`: a boolean, or 0/1 as in the records' own `download_url`s.
+DOWNLOAD = {"anyOf": [{"type": "boolean"}, {"type": "integer", "enum": [0, 1]}]}
 RECORD_ID = {"name": "record_id", "in": "path", "required": True, "schema": {"type": "string"},
              "description": "A record id; ids of other visitors' records answer 404."}
 # What a client can do next with a record it created (also what schemathesis's stateful
@@ -132,14 +142,16 @@ UPLOAD = {
     "required": ["name", "image"],
     "properties": {
         "name": NAME,
-        "image": {"type": "string", "format": "binary",
+        "image": {"type": "string", "format": "binary", "minLength": 1,
                   "description": "A JPEG, PNG or WebP still image, within the upload limit "
                                  "and the pixel limit."},
         "output": {"type": "string", "enum": list(OUTPUTS), "default": "transparent",
                    "description": "`transparent` cutout, subject over a `color`, or the "
                                   "`mask` alone."},
         "background": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$",
-                       "description": "Required with output `color`; ignored otherwise."},
+                       "default": DEFAULT_BACKGROUND,
+                       "description": "The colour behind the subject with output `color`; "
+                                      "checked, then ignored, with the other outputs."},
         "crop": {**BOOLEAN_FIELD, "default": "false",
                  "description": "Crop to the subject."},
         "crop_margin": {"type": "integer", "minimum": 0, "maximum": 100, "default": 5,
@@ -189,9 +201,10 @@ def _paths() -> dict:
                                                   "required": True,
                                                   "schema": {"type": "string"}}}),
                             "links": LINKS},
-                    "400": _error("Bad request", "csrf_failed", "invalid_name",
-                                  "missing_image", "invalid_options", "invalid_image",
+                    "400": _error("Bad request", "invalid_name", "missing_image",
+                                  "invalid_options", "invalid_image", "invalid_body",
                                   "bad_request"),
+                    "403": CSRF,
                     "409": _error("The visitor's limit is reached", "limit_reached"),
                     "413": _error("Too large", "too_large", "invalid_image"),
                     "415": _error("Not multipart, or not an image we can read",
@@ -223,8 +236,8 @@ def _paths() -> dict:
                     {"image_name": NAME})}}},
                 "responses": {
                     "200": _json(_ref("Record"), "The renamed record"),
-                    "400": _error("Bad request", "csrf_failed", "invalid_body",
-                                  "invalid_name"),
+                    "400": _error("Bad request", "invalid_body", "invalid_name"),
+                    "403": CSRF,
                     "404": NOT_FOUND,
                     "415": _error("The body is not JSON", "unsupported_media_type"),
                     "500": INTERNAL,
@@ -236,7 +249,7 @@ def _paths() -> dict:
                 "security": CSRF_SECURITY,
                 "responses": {
                     "204": {"description": "Deleted"},
-                    "400": CSRF,
+                    "403": CSRF,
                     "404": NOT_FOUND,
                     "500": INTERNAL,
                 },
@@ -254,7 +267,7 @@ def _paths() -> dict:
                 "summary": "An image's bytes",
                 "parameters": [
                     {"name": "download", "in": "query", "required": False,
-                     "schema": {"type": "boolean"},
+                     "schema": DOWNLOAD,
                      "description": "Save as an attachment named after the record "
                                     "(`my-cat.png`, `my-cat-original.jpg`)."},
                     {"name": "If-None-Match", "in": "header", "required": False,
@@ -277,6 +290,7 @@ def _paths() -> dict:
                                     for ct in CONTENT_TYPES},
                     },
                     "304": {"description": "Not modified (the If-None-Match ETag matches)"},
+                    "400": _error("Bad `download` value", "invalid_parameter"),
                     "404": NOT_FOUND,
                     "500": INTERNAL,
                 },

@@ -7,8 +7,8 @@ from flask import Blueprint, jsonify, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from app import extensions
-from app.api import errors
-from app.api.openapi import document
+from app.api import errors, fields
+from app.api.openapi import DEFAULT_BACKGROUND, document
 from app.storage import RecordNotFound
 from app.web import images, uploading
 from app.web.serialise import record_json
@@ -59,8 +59,11 @@ def create_record():
             "unsupported_media_type",
             "Send multipart/form-data with the fields name and image (a file).", 415)
     try:
+        fields.check_upload(request.form, request.files)
+        options = request.form.to_dict()
+        options.setdefault("background", DEFAULT_BACKGROUND)
         done = uploading.upload(current_visitor(), request.form.get("name"),
-                                request.files.get("image"), request.form)
+                                request.files.get("image"), options)
     except uploading.Rejected as exc:
         return errors.error(exc.error, exc.message, exc.status)
     response = jsonify({**_record(done.record), "note": done.note})
@@ -91,6 +94,7 @@ def rename_record(record_id: str):
     records = extensions.records()
     visitor = current_visitor()
     try:
+        fields.check_name(body.get("image_name"))
         name = uploading.clean_name(body.get("image_name"))
         records.rename(visitor, record_id, name)
         record = records.get(visitor, record_id)
@@ -112,4 +116,8 @@ def delete_record(record_id: str):
 
 @bp.get("/records/<record_id>/images/<kind>")
 def image(record_id: str, kind: str):
+    try:
+        fields.download_flag(request.args.getlist("download"))
+    except uploading.Rejected as exc:
+        return errors.error(exc.error, exc.message, exc.status)
     return images.send_image(record_id, kind)
