@@ -320,7 +320,8 @@ def document() -> dict:
                 "answers JSON `{\"error\": \"<code>\", \"message\": \"...\"}`: `error` is "
                 "stable, `message` is for people. Codes: "
                 + "; ".join(f"`{code}`: {meaning}" for code, meaning in ERROR_CODES.items())
-                + "."
+                + ". An error status from outside the API's routes that none of these fit "
+                "carries its HTTP reason in snake case (e.g. `bad_gateway`)."
             ),
         },
         "servers": [{"url": PREFIX}],
