@@ -12,7 +12,7 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check --quiet
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test lint bench bench-engine bench-server bench-load clean
+.PHONY: run serve test lint bench bench-engine bench-server bench-load screenshots clean
 
 run: $(VENV)/.runtime ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
 	APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
@@ -38,6 +38,9 @@ bench-server: $(VENV)/.dev ## uploads/s under gunicorn against the model-bound c
 
 bench-load: $(VENV)/.dev ## 200 visitors for 60 s: no 5xx, nothing lost; updates README
 	$(BIN)/python -m bench.load --readme
+
+screenshots: $(VENV)/.dev ## the README's screenshots in assets/, from the real app in Chromium
+	$(BIN)/python -m scripts.screenshots
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.10-3.12 is needed (set PYTHON=...)"; exit 1; }

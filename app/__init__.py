@@ -80,4 +80,8 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(record_routes.bp)
     app.register_blueprint(images.bp)
+
+    from app import api
+
+    api.init_app(app)
     return app

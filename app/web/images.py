@@ -16,6 +16,8 @@ bp = Blueprint("images", __name__)
 # An image's bytes never change under its URL (renaming changes only the name), so the
 # browser may keep it; "private" keeps shared caches from storing one visitor's photos.
 CACHE_SECONDS = 7 * 24 * 3600
+# `?download=false` must not download: the API documents the parameter as a boolean.
+_NOT_DOWNLOAD = ("", "0", "false", "no", "off")
 _UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 
 
@@ -29,6 +31,12 @@ def download_name(image_name: str, kind: str, content_type: str) -> str:
 
 @bp.get("/images/<record_id>/<kind>")
 def image(record_id: str, kind: str):
+    return send_image(record_id, kind)
+
+
+def send_image(record_id: str, kind: str):
+    """The visitor's image bytes with caching headers; `?download=1` saves it under the
+    record's name. Shared with the JSON API; `abort(404)` for anything not theirs."""
     records = extensions.records()
     try:
         record = records.get(current_visitor(), record_id)
@@ -43,7 +51,7 @@ def image(record_id: str, kind: str):
         response.cache_control.max_age = CACHE_SECONDS
         return _private(response)
 
-    download = request.args.get("download") not in (None, "", "0")
+    download = request.args.get("download", "").lower() not in _NOT_DOWNLOAD
     response = send_file(
         io.BytesIO(records.read(record, kind)),
         mimetype=stored.content_type,

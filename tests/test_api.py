@@ -1,0 +1,345 @@
+"""JSON API v1: every endpoint, the same rules as the page, errors always as JSON."""
+
+import io
+import re
+from dataclasses import replace
+
+import pytest
+from flask import Flask
+from werkzeug.datastructures import MultiDict
+
+from app import create_app
+from app.api.openapi import ERROR_CODES, document
+from app.engines import EngineTimeout
+from tests.support import photo
+
+API = "/api/v1"
+
+
+class Client:
+    """A script using the API: a session first, then the token on unsafe methods."""
+
+    def __init__(self, flask_client):
+        self.http = flask_client
+        self.token = flask_client.get(f"{API}/session").get_json()["csrf_token"]
+
+    def headers(self, **extra):
+        return {"X-CSRFToken": self.token, **extra}
+
+    def create(self, data=None, name="cat", **fields):
+        form = {"name": name, **fields}
+        if data is not None:
+            form["image"] = (io.BytesIO(data), "cat.jpg")
+        return self.http.post(f"{API}/records", data=form, content_type="multipart/form-data",
+                              headers=self.headers())
+
+    def rename(self, record_id, body):
+        return self.http.patch(f"{API}/records/{record_id}", json=body, headers=self.headers())
+
+    def delete(self, record_id):
+        return self.http.delete(f"{API}/records/{record_id}", headers=self.headers())
+
+    def list(self):
+        return self.http.get(f"{API}/records").get_json()["records"]
+
+
+@pytest.fixture
+def api(client, fake_engine):
+    return Client(client)
+
+
+@pytest.fixture
+def other_api(app, fake_engine):
+    return Client(app.test_client())
+
+
+def assert_error(response, status, error):
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error", "message"}
+    assert body["error"] == error and body["error"] in ERROR_CODES
+    assert body["message"]
+    return body
+
+
+def test_session_sets_the_cookies_and_gives_a_token(client):
+    response = client.get(f"{API}/session")
+    body = response.get_json()
+    assert body["csrf_header"] == "X-CSRFToken" and body["csrf_token"]
+    assert (body["user_limit"], body["record_count"]) == (2, 0)
+    assert body["max_upload_bytes"] == 15 * 1024 * 1024
+    assert client.get_cookie("user_id") is not None
+    assert client.get_cookie("session") is not None
+
+
+def test_create_get_list_rename_download_delete(api, records):
+    created = api.create(photo(), name="  my cat  ", output="color", background="#FF0000")
+    assert created.status_code == 201
+    record = created.get_json()
+    assert record["image_name"] == "my cat"
+    assert record["note"] == ""
+    assert record["options"] == {"output": "color", "background": "#ff0000", "crop": False,
+                                 "crop_margin": 5, "format": "png"}
+    assert created.headers["Location"] == f"{API}/records/{record['id']}"
+    assert record["processed"]["url"] == f"{API}/records/{record['id']}/images/processed"
+
+    fetched = api.http.get(created.headers["Location"]).get_json()
+    assert fetched == {k: v for k, v in record.items() if k != "note"}
+    assert api.list() == [fetched]
+
+    renamed = api.rename(record["id"], {"image_name": "Ginger"})
+    assert renamed.status_code == 200 and renamed.get_json()["image_name"] == "Ginger"
+
+    download = api.http.get(record["processed"]["download_url"])
+    assert download.status_code == 200 and download.mimetype == "image/png"
+    assert download.headers["Content-Disposition"] == "attachment; filename=Ginger.png"
+    original = api.http.get(record["original"]["url"])
+    assert original.data == photo()
+    assert original.headers["Content-Disposition"].startswith("inline;")
+
+    deleted = api.delete(record["id"])
+    assert deleted.status_code == 204 and deleted.data == b""
+    assert api.list() == []
+    assert_error(api.http.get(record["original"]["url"]), 404, "not_found")
+
+
+def test_image_bytes_share_the_pages_caching(api):
+    record = api.create(photo()).get_json()
+    url = record["processed"]["url"]
+    first = api.http.get(url)
+    assert "private" in first.headers["Cache-Control"]
+    again = api.http.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    # `download=false` is a boolean false, not a request to download.
+    not_a_download = api.http.get(url + "?download=false")
+    assert not_a_download.headers["Content-Disposition"].startswith("inline;")
+    assert api.http.get(url + "?download=true").headers["Content-Disposition"].startswith(
+        "attachment;")
+    for bad in ("null", "yes", "1&download=1"):
+        assert_error(api.http.get(f"{url}?download={bad}"), 400, "invalid_parameter")
+
+
+def test_records_made_on_the_page_are_the_same_records(visitor, fake_engine):
+    visitor.upload(photo(), name="From the page")
+    (record_id,) = visitor.record_ids()
+    body = visitor.client.get(f"{API}/records/{record_id}").get_json()
+    assert body["image_name"] == "From the page"
+
+
+def test_the_limit_is_the_pages_limit(api):
+    assert api.create(photo(), name="one").status_code == 201
+    assert api.create(photo(), name="two").status_code == 201
+    body = assert_error(api.create(photo(), name="three"), 409, "limit_reached")
+    assert body["message"] == "Max limit reached. Please remove a record."
+    assert [r["image_name"] for r in api.list()] == ["two", "one"]
+
+
+def test_other_visitors_records_are_not_found(api, other_api):
+    record_id = api.create(photo()).get_json()["id"]
+    assert_error(other_api.http.get(f"{API}/records/{record_id}"), 404, "not_found")
+    assert_error(other_api.rename(record_id, {"image_name": "x"}), 404, "not_found")
+    assert_error(other_api.delete(record_id), 404, "not_found")
+    assert_error(other_api.http.get(f"{API}/records/{record_id}/images/original"), 404,
+                 "not_found")
+    assert other_api.list() == []
+    assert [r["id"] for r in api.list()] == [record_id]
+
+
+@pytest.mark.parametrize("fields, status, error", [
+    ({"name": ""}, 400, "invalid_name"),
+    ({"name": "x" * 51}, 400, "invalid_name"),
+    # What the page's form forgives, the API does not: the document says what is valid.
+    ({"name": " " + "x" * 50}, 400, "invalid_name"),  # 50 once trimmed, 51 as sent
+    ({"name": "\x1f\u3000"}, 400, "invalid_name"),  # only whitespace, as Python sees it
+    ({"output": "sepia"}, 400, "invalid_options"),
+    ({"output": ""}, 400, "invalid_options"),
+    ({"output": "color", "background": "#fff"}, 400, "invalid_options"),
+    ({"output": "transparent", "background": "red"}, 400, "invalid_options"),
+    ({"crop": "maybe"}, 400, "invalid_options"),
+    ({"crop_margin": "101"}, 400, "invalid_options"),
+    ({"crop_margin": "5.5"}, 400, "invalid_options"),
+    ({"crop_margin": ""}, 400, "invalid_options"),
+    ({"user_id": "someone-else"}, 400, "invalid_body"),
+    ({"colour": "#ffffff"}, 400, "invalid_body"),
+])
+def test_create_refuses_bad_fields(api, fields, status, error):
+    assert_error(api.create(photo(), **fields), status, error)
+    assert api.list() == []
+
+
+def test_colour_output_defaults_to_white(api):
+    response = api.create(photo(), output="color")
+    assert response.status_code == 201
+    assert response.get_json()["options"]["background"] == "#ffffff"
+
+
+def test_create_refuses_a_field_sent_twice(api):
+    form = [("name", "one"), ("name", "two"), ("image", (io.BytesIO(photo()), "cat.jpg"))]
+    response = api.http.post(f"{API}/records", data=MultiDict(form),
+                             content_type="multipart/form-data", headers=api.headers())
+    assert_error(response, 400, "invalid_body")
+
+
+def test_create_accepts_every_documented_option(api):
+    response = api.create(photo(), name="x", output="mask", crop="yes", crop_margin="0",
+                          format="webp", background="#ABCDEF")
+    assert response.status_code == 201
+    assert response.get_json()["options"] == {"output": "mask", "background": None,
+                                              "crop": True, "crop_margin": 0,
+                                              "format": "webp"}
+    assert response.get_json()["processed"]["content_type"] == "image/webp"
+
+
+def test_create_refuses_a_missing_or_bad_image(api):
+    assert_error(api.create(None), 400, "missing_image")
+    assert_error(api.create(b"%PDF-1.4"), 415, "invalid_image")
+    assert_error(api.create(photo()[:500]), 400, "invalid_image")
+
+
+def test_create_needs_multipart(api):
+    response = api.http.post(f"{API}/records", json={"name": "x"}, headers=api.headers())
+    assert_error(response, 415, "unsupported_media_type")
+
+
+def test_a_too_large_body_is_413_json(settings, fake_engine):
+    app = create_app(replace(settings, max_content_length=50_000))
+    app.extensions["engine"] = fake_engine
+    api = Client(app.test_client())
+    body = assert_error(api.create(photo(size=(1200, 800))), 413, "too_large")
+    assert "48.8 KB" in body["message"]
+
+
+def test_an_engine_failure_keeps_its_status(api, fake_engine):
+    fake_engine.error = EngineTimeout()
+    body = assert_error(api.create(photo()), 504, "engine_failed")
+    assert body["message"].startswith("Failed to generate the image")
+
+
+@pytest.mark.parametrize("body, status, error", [
+    ({"image_name": ""}, 400, "invalid_name"),
+    ({"image_name": "  "}, 400, "invalid_name"),
+    ({"image_name": "x" * 51}, 400, "invalid_name"),
+    ({"image_name": 7}, 400, "invalid_name"),
+    ({}, 400, "invalid_name"),
+    ({"image_name": "ok", "id": "x"}, 400, "invalid_body"),
+    (["image_name"], 400, "invalid_body"),
+])
+def test_rename_refuses_bad_bodies(api, body, status, error):
+    record_id = api.create(photo(), name="Raven").get_json()["id"]
+    assert_error(api.rename(record_id, body), status, error)
+    assert [r["image_name"] for r in api.list()] == ["Raven"]
+
+
+def test_rename_needs_json(api):
+    record_id = api.create(photo()).get_json()["id"]
+    response = api.http.patch(f"{API}/records/{record_id}", data="image_name=x",
+                              content_type="application/x-www-form-urlencoded",
+                              headers=api.headers())
+    assert_error(response, 415, "unsupported_media_type")
+    malformed = api.http.patch(f"{API}/records/{record_id}", data="{nope",
+                               content_type="application/json", headers=api.headers())
+    assert_error(malformed, 400, "invalid_body")
+
+
+@pytest.mark.parametrize("method, path", [
+    ("post", "/records"), ("patch", "/records/{id}"), ("delete", "/records/{id}")])
+def test_unsafe_methods_need_the_csrf_header(api, method, path):
+    record_id = api.create(photo(), name="Mine").get_json()["id"]
+    url = API + path.format(id=record_id)
+    for headers in ({}, {"X-CSRFToken": "forged"}):
+        body = assert_error(getattr(api.http, method)(url, headers=headers), 403, "csrf_failed")
+        assert "/api/v1/session" in body["message"]
+    assert [r["image_name"] for r in api.list()] == ["Mine"]
+
+
+def test_a_token_is_bound_to_its_session(api, other_api):
+    record_id = api.create(photo()).get_json()["id"]
+    response = api.http.delete(f"{API}/records/{record_id}", headers=other_api.headers())
+    assert_error(response, 403, "csrf_failed")
+
+
+@pytest.mark.parametrize("method, path, status, error", [
+    ("get", "/nothing", 404, "not_found"),
+    ("get", "/records/", 404, "not_found"),
+    ("get", "/records/abc/images/thumbnail", 404, "not_found"),
+    ("post", "/nothing", 404, "not_found"),
+    ("get", "", 404, "not_found"),
+    ("put", "/records/abc", 405, "method_not_allowed"),
+    ("delete", "/records", 405, "method_not_allowed"),
+    ("post", "/session", 405, "method_not_allowed"),
+])
+def test_unknown_paths_and_methods_answer_json(client, method, path, status, error):
+    response = getattr(client, method)(API + path, headers={"Accept": "text/html"})
+    assert_error(response, status, error)
+    if status == 405:
+        assert "GET" in response.headers["Allow"] or "PATCH" in response.headers["Allow"]
+
+
+def test_nothing_under_api_answers_html(client):
+    assert_error(client.get("/api/v2/records", headers={"Accept": "text/html"}), 404,
+                 "not_found")
+    assert_error(client.get("/api", headers={"Accept": "text/html"}), 404, "not_found")
+    # The page's own 404 stays HTML.
+    assert client.get("/nothing", headers={"Accept": "text/html"}).mimetype == "text/html"
+
+
+def test_an_unexpected_failure_is_a_json_500(api, records, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(records, "list", broken)
+    body = assert_error(api.http.get(f"{API}/records"), 500, "internal_error")
+    assert "fire" not in body["message"]
+
+
+def test_an_html_error_from_an_app_wide_handler_is_turned_into_json(app, fake_engine):
+    """A handler added elsewhere for some exception class (say, the database being down)
+    answers HTML; under /api/ the client still gets JSON with a stable code."""
+
+    class Outage(Exception):
+        pass
+
+    app.register_error_handler(Outage, lambda exc: ("<h1>Down</h1>", 503))
+
+    def down(*args, **kwargs):
+        raise Outage()
+
+    app.extensions["records"].list = down
+    response = app.test_client().get(f"{API}/records")
+    assert_error(response, 503, "service_unavailable")
+
+
+def test_every_route_is_documented_and_every_documented_operation_is_a_route(app: Flask):
+    doc = document()
+    prefix = doc["servers"][0]["url"]
+    documented = {(prefix + path, method.upper())
+                  for path, item in doc["paths"].items()
+                  for method in item if method != "parameters"}
+    routes = {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method)
+              for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes == documented
+
+
+def test_the_served_document_is_the_module_document(client):
+    served = client.get(f"{API}/openapi.json")
+    assert served.status_code == 200
+    assert served.get_json() == document()
+    assert served.get_json()["openapi"].startswith("3.")
+
+
+def test_every_error_code_the_document_names_is_listed(client):
+    """Each response's `error` enum only uses codes from the documented list."""
+    doc = document()
+    used = set()
+    for item in doc["paths"].values():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            for response in operation["responses"].values():
+                schema = response.get("content", {}).get("application/json", {}).get("schema",
+                                                                                      {})
+                used.update(schema.get("properties", {}).get("error", {}).get("enum", ()))
+    assert used <= set(ERROR_CODES)
+    assert {"limit_reached", "csrf_failed", "not_found", "too_large"} <= used
