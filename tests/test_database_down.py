@@ -166,3 +166,16 @@ def test_outage_and_recovery_against_a_real_server(settings):
     finally:
         proxy.close()
         MongoClient(os.environ["MONGO_TEST_URI"]).drop_database(db_name)
+
+
+def test_the_api_answers_503_json_with_its_documented_code(down_app):
+    client = down_app.test_client()
+    for response in (client.get("/api/v1/records"), client.get("/api/v1/session"),
+                     client.get("/api/v1/records/6b0ae7287c127ecec3c4cab5")):
+        assert response.status_code == 503
+        assert response.get_json() == {"error": "storage_unavailable", "message": MESSAGE}
+        assert response.headers["Retry-After"] == "30"
+    document = client.get("/api/v1/openapi.json").get_json()
+    listed = document["paths"]["/records"]["get"]["responses"]["503"]
+    assert "storage_unavailable" in listed["content"]["application/json"]["schema"][
+        "properties"]["error"]["enum"]

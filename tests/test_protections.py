@@ -1,5 +1,6 @@
 """Security headers, upload rate limits, request ids in structured logs, and metrics."""
 
+import io
 import json
 import re
 from dataclasses import replace
@@ -120,3 +121,20 @@ def test_metrics(visitor, fake_engine):
     assert grew("ibp_engine_seconds_count", engine="fake") == 1
     assert grew("ibp_http_requests_total", method="POST", endpoint="/", status="302") == 2
     assert "ibp_http_request_duration_seconds_bucket" in after
+
+
+def test_the_api_upload_shares_the_rate_limit(limited_app):
+    from tests.support import photo as jpeg
+
+    client = limited_app.test_client()
+    token = client.get("/api/v1/session").get_json()["csrf_token"]
+    statuses = []
+    for _ in range(3):
+        response = client.post("/api/v1/records", headers={"X-CSRFToken": token},
+                               data={"name": "n", "image": (io.BytesIO(jpeg()),
+                                                            "p.jpg")})
+        statuses.append(response.status_code)
+    assert statuses == [201, 201, 429]
+    assert response.get_json()["error"] == "rate_limited"
+    assert "rate_limited" in limited_app.test_client().get("/api/v1/openapi.json").get_data(
+        as_text=True)

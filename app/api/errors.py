@@ -11,6 +11,7 @@ other error response under /api/ into JSON, whatever handler produced it.
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import (
     HTTPException,
@@ -61,6 +62,10 @@ def _code(status: int) -> str:
 
 def http_error(exc: HTTPException):
     """A failure inside one of the API's routes, or in a before-request check on them."""
+    if isinstance(exc, RateLimitExceeded):
+        from app.web.errors import rate_limited
+
+        return rate_limited(exc)  # the page's answer, which is JSON under /api/
     if isinstance(exc, CSRFError):
         # 403, not flask-wtf's 400: the request is understood, its sender is not trusted.
         return error("csrf_failed", f"{exc.description} {CSRF_HELP}", 403)

@@ -88,6 +88,10 @@ ERROR_CODES = {
     "engine_failed": "the background-removal engine failed: 502, quota used up (429), "
                      "unavailable (503) or too slow (504)",
     "internal_error": "an unexpected failure, logged on the server",
+    "storage_unavailable": "503: the database is unavailable, nothing was changed; try "
+                           "again after `Retry-After` seconds",
+    "rate_limited": "429: too many uploads in a short time; try again after `Retry-After` "
+                    "seconds",
     # Codes an error of that status gets when nothing more specific applies, e.g. from a
     # rate limiter or while the database is down.
     "too_many_requests": "429: too many requests, try again later (see `Retry-After`)",
@@ -304,6 +308,34 @@ def _paths() -> dict:
     }
 
 
+def _add_error(responses: dict, status: str, description: str, code: str) -> None:
+    """Document one more error code for `status`, next to those already there."""
+    if status not in responses:
+        responses[status] = _error(description, code)
+        return
+    schema = responses[status]["content"][JSON]["schema"]
+    schema["properties"]["error"]["enum"].append(code)
+    responses[status]["description"] = responses[status]["description"].replace(
+        ").", f", `{code}`); or {description.lower()}.")
+
+
+def _with_outages(paths: dict) -> dict:
+    """Every operation that reads or writes records can meet a database outage (503), and
+    uploads a rate limit (429)."""
+    for path, item in paths.items():
+        if path == "/openapi.json":
+            continue
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            _add_error(operation["responses"], "503", "The database is unavailable",
+                       "storage_unavailable")
+            if operation["operationId"] == "createRecord":
+                _add_error(operation["responses"], "429", "Too many uploads in a short time",
+                           "rate_limited")
+    return paths
+
+
 @cache
 def document() -> dict:
     return {
@@ -325,7 +357,7 @@ def document() -> dict:
             ),
         },
         "servers": [{"url": PREFIX}],
-        "paths": _paths(),
+        "paths": _with_outages(_paths()),
         "components": {
             "schemas": {
                 "Record": RECORD,

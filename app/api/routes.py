@@ -11,6 +11,7 @@ from app.api import errors, fields
 from app.api.openapi import DEFAULT_BACKGROUND, document
 from app.storage import RecordNotFound
 from app.web import images, uploading
+from app.web.protections import limit_uploads
 from app.web.serialise import record_json
 from app.web.visitor import current_visitor
 
@@ -53,6 +54,7 @@ def list_records():
 
 
 @bp.post("/records")
+@limit_uploads
 def create_record():
     if request.mimetype != "multipart/form-data":
         return errors.error(

@@ -11,7 +11,7 @@ from flask import flash, jsonify, redirect, request, url_for
 
 
 def wants_json() -> bool:
-    if request.method in ("PUT", "DELETE") or request.is_json:
+    if request.method in ("PUT", "DELETE") or request.is_json or request.path.startswith("/api/"):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
