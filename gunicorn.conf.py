@@ -9,7 +9,7 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 # The embedded demo store lives inside one process: with several workers each would have
 # its own data and a visitor's gallery would depend on which worker answered.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2")) if os.environ.get("MONGO_URI") else 1
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 # A 12 MP photo takes a few seconds on a small CPU; a hung worker is still recycled.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))

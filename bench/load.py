@@ -149,11 +149,13 @@ def _resident_mb(master: int) -> float:
     return total / 2**20
 
 
-def run(clients: int, seconds: float, mongo_uri: str = "", workers: int = 1,
-        threads: int = 4, limit: int = 2) -> dict:
+def run(clients: int, seconds: float, mongo_uri: str = "", workers: int = 0,
+        threads: int = 2, limit: int = 2) -> dict:
     """Drive the server; return the tally, memory samples and duration."""
     photos = [small_photo(seed) for seed in range(4)]
     with tempfile.TemporaryDirectory() as tmp:
+        # The container's defaults: 2 workers × 2 threads with a database, else one worker.
+        workers = workers or (2 if mongo_uri else 1)
         process, base = start_server(workers, threads, 1, mongo_uri, Path(tmp),
                                      extra_env={"USER_LIMIT": str(limit)})
         tally = Tally()
@@ -172,14 +174,17 @@ def run(clients: int, seconds: float, mongo_uri: str = "", workers: int = 1,
         finally:
             stop(process)
         elapsed = time.monotonic() - began
-    return {"tally": tally, "memory": memory, "seconds": elapsed, "clients": clients}
+    return {"tally": tally, "memory": memory, "seconds": elapsed, "clients": clients,
+            "workers": workers, "threads": threads, "database": "MongoDB-compatible server"
+            if mongo_uri else "embedded store"}
 
 
 def summary(result: dict) -> str:
     tally, elapsed = result["tally"], result["seconds"]
     lines = [
         f"`make bench-load`: {result['clients']} visitors for {elapsed:.0f} s against gunicorn "
-        "(gunicorn.conf.py defaults, onnx threads 1) on loopback, clients on the same 2 cores.",
+        f"({result['workers']} workers × {result['threads']} threads × 1 onnx thread, "
+        f"{result['database']}) on loopback; the visitors run on the same 2 cores.",
         "",
         "| request | count | per second | p50 | p95 | statuses |",
         "|---|---:|---:|---:|---:|---|",
@@ -210,7 +215,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--mongo-uri", default=os.environ.get("MONGO_TEST_URI", ""))
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=0, help="default: 2 with a database")
     parser.add_argument("--readme", action="store_true")
     args = parser.parse_args()
     result = run(args.clients, args.seconds, args.mongo_uri, args.workers)

@@ -30,7 +30,7 @@ from PIL import Image
 from bench.common import start_server, stop, write_block
 
 README_START, README_END = "<!-- bench:server:start -->", "<!-- bench:server:end -->"
-DEFAULT_CONFIGS = ["1:2:1", "1:4:1", "1:8:1", "1:4:2"]
+DEFAULT_CONFIGS = ["1:2:1", "2:1:1", "2:2:1", "2:4:1"]
 
 
 def photo_1mp() -> bytes:
