@@ -4,12 +4,15 @@ Every value can be changed by environment variable without rebuilding the image.
 """
 
 import os
+import sys
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 # The embedded demo store lives inside one process: with several workers each would have
 # its own data and a visitor's gallery would depend on which worker answered.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2")) if os.environ.get("MONGO_URI") else 1
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+# Threads serve requests; the engine lets only ENGINE_CONCURRENCY cutouts be made at once
+# per worker, so page views and downloads get a thread while uploads wait for a core.
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # A 12 MP photo takes a few seconds on a small CPU; a hung worker is still recycled.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
@@ -22,6 +25,16 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 # survive a fork reliably, so the app is not preloaded in the master.
 preload_app = False
 wsgi_app = "app:create_app()"
+
+
+# The workers share the CPUs: unless told otherwise, each makes as many cutouts at once as
+# its share of the cores (this file sits beside the app package, which knows how to count
+# them inside a container).
+if os.environ.get("ENGINE_CONCURRENCY", "0") in ("", "0"):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from app.config import available_cpus
+
+    raw_env = [f"ENGINE_CONCURRENCY={max(1, available_cpus() // workers)}"]
 
 # With several workers, each counts its own Prometheus metrics into files in this folder
 # and /metrics adds them up; the folder must start empty and forget workers that exit.

@@ -58,6 +58,7 @@ class Settings:
     bg_engine_fallback: str = ""
     bg_model_path: str = field(default_factory=default_model_path)
     onnx_threads: int = 0
+    engine_concurrency: int = 0  # cutouts in the making at once per process; 0: one per core
     user_limit: int = 2
     max_content_length: int = 15 * 1024**2
     max_image_pixels: int = 50_000_000
@@ -142,6 +143,7 @@ class Settings:
             bg_engine_fallback="" if fallback == "none" else fallback,
             bg_model_path=text("BG_MODEL_PATH") or default_model_path(),
             onnx_threads=_number(environ, "ONNX_THREADS", 0, int, minimum=0),
+            engine_concurrency=_number(environ, "ENGINE_CONCURRENCY", 0, int, minimum=0),
             user_limit=_number(environ, "USER_LIMIT", cls.user_limit, int, minimum=1),
             max_content_length=_size(environ, "MAX_CONTENT_LENGTH", cls.max_content_length),
             max_image_pixels=_number(environ, "MAX_IMAGE_PIXELS", cls.max_image_pixels, int,
@@ -179,6 +181,19 @@ class Settings:
                 )
             if not Path(self.bg_model_path).is_file():
                 raise ConfigError(f"BG_MODEL_PATH {self.bg_model_path!r} is not a file.")
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: a container's CPU limit (cgroup v2 `cpu.max`) where there
+    is one, else the CPUs it may be scheduled on. os.cpu_count() would report the host's."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            cpus = min(cpus, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return cpus
 
 
 def human_size(size: int) -> str:

@@ -85,3 +85,43 @@ def test_another_model_file_can_be_used(tmp_path):
     assert engine.input_size == (320, 320)
     cutout = cut(engine, encode(photo_array("rocket")))
     assert (cutout.width, cutout.height) == (640, 427)
+
+
+def test_cutouts_in_the_making_are_bounded_per_process(monkeypatch):
+    import threading
+    import time
+
+    engine = LocalEngine(default_model_path(), concurrency=1)
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def slow(data, options):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+
+    monkeypatch.setattr(engine, "_remove", slow)
+    threads = [threading.Thread(target=engine.remove, args=(b"", None)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 1
+
+
+def test_gunicorn_gives_each_worker_its_share_of_the_cores(monkeypatch):
+    import runpy
+    from pathlib import Path
+
+    from app.config import available_cpus
+
+    conf = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+    monkeypatch.setenv("MONGO_URI", "mongodb://db.example/")
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    monkeypatch.delenv("ENGINE_CONCURRENCY", raising=False)
+    settings = runpy.run_path(str(conf))
+    assert settings["raw_env"] == [f"ENGINE_CONCURRENCY={max(1, available_cpus() // 2)}"]
+    monkeypatch.setenv("ENGINE_CONCURRENCY", "3")
+    assert "raw_env" not in runpy.run_path(str(conf))

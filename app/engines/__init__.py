@@ -63,4 +63,5 @@ def build_engine(settings: Settings) -> BackgroundRemover:
 def _local(settings: Settings) -> BackgroundRemover:
     from app.engines.local import LocalEngine
 
-    return LocalEngine(settings.bg_model_path, threads=settings.onnx_threads)
+    return LocalEngine(settings.bg_model_path, threads=settings.onnx_threads,
+                       concurrency=settings.engine_concurrency)

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageChops
 
 from app import imaging
+from app.config import available_cpus
 from app.engines.base import EngineError
 from app.imaging import ImageInfo
 from app.output import DEFAULT, Cutout, OutputOptions, render
@@ -55,8 +56,13 @@ def load_session(model_path: str, threads: int = 0):
 class LocalEngine:
     name = "local"
 
-    def __init__(self, model_path: str, threads: int = 0):
+    def __init__(self, model_path: str, threads: int = 0, concurrency: int = 0):
         self.session = load_session(model_path, threads)
+        # At most this many cutouts in the making at once (0: one per available core).
+        # More would only share the same cores, and each holds a photo's worth of memory
+        # and ~270 MB at inference's peak; the request threads stay free for everything else.
+        self.concurrency = concurrency or available_cpus()
+        self._slots = threading.BoundedSemaphore(self.concurrency)
         model_input = self.session.get_inputs()[0]
         self._input_name = model_input.name
         height, width = model_input.shape[2:4]
@@ -77,6 +83,10 @@ class LocalEngine:
         return Image.fromarray((pred * 255).astype(np.uint8), "L")
 
     def remove(self, data: bytes, info: ImageInfo, options: OutputOptions = DEFAULT) -> Cutout:
+        with self._slots:
+            return self._remove(data, options)
+
+    def _remove(self, data: bytes, options: OutputOptions) -> Cutout:
         try:
             small = imaging.decode(data, reduce_by=_MODEL_INPUT_REDUCTION,
                                    at_least=max(self.input_size))
