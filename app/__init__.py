@@ -30,7 +30,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         settings = Settings.from_env(dict(config), dotenv=False)
 
     app = Flask(__name__)
-    observability.configure_logging(settings.log_json)
+    observability.configure_logging(settings.log_json, settings.log_level)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,

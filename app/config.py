@@ -67,6 +67,7 @@ class Settings:
     upload_rate_limit_ip: str = "60 per minute"
     ratelimit_storage_uri: str = "memory://"
     log_format: str = ""  # json or text; empty: json in production, text in development
+    log_level: str = "INFO"
     # Where gunicorn workers share Prometheus counters (prometheus_client's own variable).
     prometheus_multiproc_dir: str = ""
 
@@ -153,6 +154,7 @@ class Settings:
             upload_rate_limit_ip=text("UPLOAD_RATE_LIMIT_IP", cls.upload_rate_limit_ip),
             ratelimit_storage_uri=text("RATELIMIT_STORAGE_URI", cls.ratelimit_storage_uri),
             log_format=text("LOG_FORMAT").lower(),
+            log_level=text("LOG_LEVEL", "info").upper(),
             prometheus_multiproc_dir=text("PROMETHEUS_MULTIPROC_DIR"),
         )
         settings.check()
@@ -169,6 +171,9 @@ class Settings:
             except ValueError:
                 raise ConfigError(f"{name} must be a rate such as '20 per minute' or "
                                   f"'100/hour', not {value!r}.") from None
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"LOG_LEVEL must be debug, info, warning, error or critical, "
+                              f"not {self.log_level.lower()!r}.")
         if self.log_format not in ("", "json", "text"):
             raise ConfigError(f"LOG_FORMAT must be json or text, not {self.log_format!r}.")
         if self.engine == "rapidapi" and not self.rapidapi_key:
