@@ -21,7 +21,7 @@ from PIL import Image
 from tests import dockerfile
 from tests.processes import cpu_seconds, workers
 from tests.support import photo
-from tests.test_server import csrf_token, free_port, start, stop
+from tests.test_server import csrf_token, free_port, start, stop, upload_through_the_page
 
 ROOT = dockerfile.ROOT
 BIN = Path(sys.executable).parent
@@ -139,15 +139,7 @@ def test_the_start_command_serves_health_ready_and_an_upload(image_server):
     assert ready.json()["engine"] == "local"  # the weights came from the installed package
 
     session = requests.Session()
-    token = csrf_token(session, base)
-    data = photo("astronaut", size=(1024, 1024))
-    response = session.post(f"{base}/", data={"name": "astronaut", "csrf_token": token},
-                            files={"image": ("astronaut.jpg", data, "image/jpeg")},
-                            allow_redirects=False, timeout=120)
-    assert response.status_code == 302
-    page = session.get(f"{base}/").text
-    assert "Image generated successfully" in page
-    (record_id,) = re.findall(r'<tr data-record-id="([0-9a-f]{24})"', page)
+    record_id, _ = upload_through_the_page(session, base, photo("astronaut", size=(1024, 1024)))
     png = session.get(f"{base}/images/{record_id}/processed", timeout=10)
     assert Image.open(io.BytesIO(png.content)).mode == "RGBA"
     # Metrics from the worker files in PROMETHEUS_MULTIPROC_DIR, added up.

@@ -28,7 +28,15 @@ from app.storage import (
     open_database,
 )
 from tests.support import photo
-from tests.test_server import BIN, ROOT, clean_env, csrf_token, free_port, start, stop
+from tests.test_server import (
+    BIN,
+    ROOT,
+    clean_env,
+    free_port,
+    start,
+    stop,
+    upload_through_the_page,
+)
 
 SERVER_URI = os.environ.get("MONGO_TEST_URI", "")
 CTL = os.environ.get("FERRETDB_CTL", "")
@@ -66,16 +74,9 @@ def test_an_upload_outlives_the_app_server(database_name, tmp_path):
     try:
         assert requests.get(f"{base}/ready", timeout=10).json()["checks"] == {"database": "ok"}
         session = requests.Session()
-        token = csrf_token(session, base)
         data = photo("astronaut", size=(640, 640))
-        response = session.post(f"{base}/", data={"name": "astronaut", "csrf_token": token},
-                                files={"image": ("astronaut.jpg", data, "image/jpeg")},
-                                allow_redirects=False, timeout=60)
-        assert response.status_code == 302
-        page = session.get(f"{base}/").text
-        assert "Image generated successfully" in page
+        record_id, page = upload_through_the_page(session, base, data)
         assert "Demo storage" not in page
-        (record_id,) = re.findall(r'<tr data-record-id="([0-9a-f]{24})"', page)
         png = session.get(f"{base}/images/{record_id}/processed", timeout=10)
         assert png.status_code == 200 and png.headers["Content-Type"] == "image/png"
         cutout = Image.open(io.BytesIO(png.content))

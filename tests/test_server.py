@@ -80,18 +80,25 @@ def csrf_token(session, base):
     return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
 
 
-def test_upload_a_photo_and_fetch_the_processed_png(gunicorn_server):
-    base = gunicorn_server
-    session = requests.Session()
+def upload_through_the_page(session, base, data: bytes, name: str = "astronaut"):
+    """Post the page's form over HTTP as a browser does; return the new record's id and
+    the page shown after the redirect."""
     token = csrf_token(session, base)
-    data = photo("astronaut", size=(1024, 1024))  # about 1 MP
-    response = session.post(f"{base}/", data={"name": "astronaut", "csrf_token": token},
-                            files={"image": ("astronaut.jpg", data, "image/jpeg")},
-                            allow_redirects=False, timeout=60)
+    response = session.post(f"{base}/", data={"name": name, "csrf_token": token},
+                            files={"image": (f"{name}.jpg", data, "image/jpeg")},
+                            allow_redirects=False, timeout=120)
     assert response.status_code == 302
     page = session.get(f"{base}/").text
     assert "Image generated successfully" in page
     (record_id,) = re.findall(r'<tr data-record-id="([0-9a-f]{24})"', page)
+    return record_id, page
+
+
+def test_upload_a_photo_and_fetch_the_processed_png(gunicorn_server):
+    base = gunicorn_server
+    session = requests.Session()
+    data = photo("astronaut", size=(1024, 1024))  # about 1 MP
+    record_id, _ = upload_through_the_page(session, base, data)
 
     png = session.get(f"{base}/images/{record_id}/processed", timeout=10)
     assert png.status_code == 200 and png.headers["Content-Type"] == "image/png"
