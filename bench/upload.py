@@ -45,7 +45,7 @@ def main() -> None:
 
     settings = Settings(app_env="production", secret_key="bench-secret-key-0123456789",
                         bg_engine="local", bg_model_path=default_model_path(),
-                        user_limit=10**6)
+                        user_limit=10**6, log_level="WARNING")
     app = create_app(settings)
     app.config["WTF_CSRF_ENABLED"] = False  # the bench times the upload, not the token dance
     engine = app.extensions["engine"]
