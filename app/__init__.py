@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 
 from flask import Flask
@@ -15,7 +14,6 @@ from app.engines import build_engine
 from app.storage import RecordRepository, StorageUnavailable, open_database
 
 csrf = CSRFProtect()
-log = logging.getLogger(__name__)
 
 
 def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:

@@ -5,6 +5,7 @@ Every variable is listed, with a comment, in `.env.example`.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -137,8 +138,9 @@ class Settings:
             rapidapi_key=text("X_RAPID_API_KEY"),
             rapidapi_host=text("X_RAPID_API_HOST", cls.rapidapi_host),
             rapidapi_connect_timeout=_number(environ, "RAPIDAPI_CONNECT_TIMEOUT",
-                                             cls.rapidapi_connect_timeout, float),
-            rapidapi_timeout=_number(environ, "RAPIDAPI_TIMEOUT", cls.rapidapi_timeout, float),
+                                             cls.rapidapi_connect_timeout, float, minimum=0.1),
+            rapidapi_timeout=_number(environ, "RAPIDAPI_TIMEOUT", cls.rapidapi_timeout, float,
+                                     minimum=1),
             rapidapi_url_override=text("RAPIDAPI_URL"),
             bg_engine=bg_engine,
             bg_engine_fallback="" if fallback == "none" else fallback,
@@ -191,7 +193,9 @@ class Settings:
 def available_cpus() -> int:
     """CPUs this process may use: a container's CPU limit (cgroup v2 `cpu.max`) where there
     is one, else the CPUs it may be scheduled on. os.cpu_count() would report the host's."""
-    cpus = len(os.sched_getaffinity(0))
+    # sched_getaffinity is Linux's; elsewhere (macOS) the machine's count is the best guess.
+    affinity = getattr(os, "sched_getaffinity", None)
+    cpus = len(affinity(0)) if affinity else (os.cpu_count() or 1)
     try:
         quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
         if quota != "max":
@@ -216,6 +220,8 @@ def _number(environ, name, default, kind, minimum=None):
         value = kind(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}.") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, not {raw!r}.")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {raw!r}.")
     if value < 0:

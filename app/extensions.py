@@ -19,3 +19,8 @@ def records() -> RecordRepository:
 
 def engine() -> BackgroundRemover:
     return current_app.extensions["engine"]
+
+
+def demo_storage() -> bool:
+    """True when records live in the embedded store and vanish with the process."""
+    return current_app.extensions["demo_storage"]

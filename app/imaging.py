@@ -12,7 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
+                    # A JPEG with extra pictures after the first (phones add gain maps and
+                    # previews this way): Pillow opens it as MPO; it is a JPEG photo.
+                    "MPO": "image/jpeg"}
 ACCEPTED_TEXT = "JPEG, PNG or WebP"
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
@@ -47,13 +50,17 @@ def inspect(data: bytes, max_pixels: int) -> ImageInfo:
     """Check that `data` is a whole, still JPEG/PNG/WebP within `max_pixels`; describe it.
 
     The pixel check runs on the header, before anything is decoded, so a small file that
-    declares a huge image (a decompression bomb) is refused without allocating it. The
-    decode that follows uses JPEG draft mode, so proving a 12 MP photo is intact stays cheap.
+    declares a huge image (a decompression bomb) is refused without allocating it. Nothing
+    here decodes at full size, since every request thread runs it: a JPEG is decoded at
+    1/8 scale, a PNG's chunks are checked without inflating them, and a WebP's container is
+    parsed when it is opened. Damage those checks miss surfaces as `InvalidImage` when the
+    engine decodes the image, one upload at a time.
     """
     if not data:
         raise InvalidImage("The file is empty. Please choose a photo to upload.")
     try:
-        img = Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS))
+        # Pillow's JPEG plugin opens an MPO itself: it needs no format of its own here.
+        img = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
     except UnidentifiedImageError:
         raise InvalidImage(
             f"That file is not an image we can read. Please upload a {ACCEPTED_TEXT} image.",
@@ -68,21 +75,25 @@ def inspect(data: bytes, max_pixels: int) -> ImageInfo:
         width, height = img.size
         if width * height > max_pixels:
             raise _too_many_pixels(max_pixels, width, height)
-        if getattr(img, "is_animated", False):
+        if getattr(img, "is_animated", False) and img.format != "MPO":
             raise InvalidImage(
                 "Animated images are not supported. Please upload a still photo.", status=415
             )
         try:
             orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
-            img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-            img.load()
+            fmt = img.format
+            if fmt in ("JPEG", "MPO"):
+                img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                img.load()
+            elif fmt == "PNG":
+                with Image.open(io.BytesIO(data)) as fresh:  # verify() wants a fresh image
+                    fresh.verify()
         except _DECODE_ERRORS:
             raise _damaged() from None
-        fmt = img.format
 
     if orientation in _SWAPS_AXES:
         width, height = height, width
-    return ImageInfo(fmt, ACCEPTED_FORMATS[fmt], width, height)
+    return ImageInfo("JPEG" if fmt == "MPO" else fmt, ACCEPTED_FORMATS[fmt], width, height)
 
 
 def sniff(data: bytes) -> tuple[str, int, int]:

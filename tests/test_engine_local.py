@@ -94,7 +94,7 @@ def test_cutouts_in_the_making_are_bounded_per_process(monkeypatch):
     engine = LocalEngine(default_model_path(), concurrency=1)
     active, peak, lock = [0], [0], threading.Lock()
 
-    def slow(data, options):
+    def slow(data, info, options):
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
@@ -103,7 +103,8 @@ def test_cutouts_in_the_making_are_bounded_per_process(monkeypatch):
             active[0] -= 1
 
     monkeypatch.setattr(engine, "_remove", slow)
-    threads = [threading.Thread(target=engine.remove, args=(b"", None)) for _ in range(4)]
+    threads = [threading.Thread(target=engine.remove, args=(b"", None, None))
+               for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:

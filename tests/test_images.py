@@ -65,3 +65,25 @@ def test_unicode_names_download(visitor, fake_engine):
                                   "/images/000000000000000000000000/original"])
 def test_unknown_images_are_404(visitor, record_id, path):
     assert visitor.client.get(path.format(id=record_id)).status_code == 404
+
+
+def test_a_download_after_a_rename_gets_the_new_name(visitor, record_id):
+    first = visitor.client.get(f"/images/{record_id}/processed?download=1")
+    assert "no-cache" in first.headers["Cache-Control"]
+    visitor.rename(record_id, {"record_name": "new name"})
+    again = visitor.client.get(f"/images/{record_id}/processed?download=1",
+                               headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200
+    assert again.headers["Content-Disposition"] == "attachment; filename=new-name.png"
+
+
+def test_an_image_deleted_while_being_fetched_is_404(visitor, record_id, records, monkeypatch):
+    real_get = records.get
+
+    def get_then_lose_it(user_id, rid):
+        record = real_get(user_id, rid)
+        records.delete(user_id, rid)  # another tab deletes it right now
+        return record
+
+    monkeypatch.setattr(records, "get", get_then_lose_it)
+    assert visitor.client.get(f"/images/{record_id}/processed").status_code == 404

@@ -122,3 +122,27 @@ def test_reduced_decode_stops_at_the_size_asked_for():
     data = photo("astronaut", size=(2048, 2048))
     assert decode(data, reduce_by=8, at_least=320).size == (512, 512)
     assert decode(data, reduce_by=8, at_least=200).size == (256, 256)
+
+
+def test_a_phone_jpeg_with_extra_pictures_is_a_still_jpeg():
+    """Phones store gain maps and previews after the photo (MPO); Pillow calls that
+    "animated", but it is one photo."""
+    main, extra = Image.fromarray(photo_array("coffee")), Image.new("RGB", (64, 48), "gray")
+    buf = io.BytesIO()
+    main.save(buf, "MPO", save_all=True, append_images=[extra])
+    info = inspect(buf.getvalue(), MAX)
+    assert (info.format, info.content_type, info.width, info.height) == (
+        "JPEG", "image/jpeg", 600, 400)
+    assert decode(buf.getvalue()).size == (600, 400)
+
+
+def test_a_png_damaged_inside_its_image_data_is_refused_without_decoding_it():
+    """Its chunks' checksums are right; the image data inside is not zlib."""
+    def chunk(kind, payload):
+        return (struct.pack(">I", len(payload)) + kind + payload
+                + struct.pack(">I", zlib.crc32(kind + payload)))
+
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 64, 64, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", b"not zlib at all") + chunk(b"IEND", b""))
+    with pytest.raises(InvalidImage, match="damaged"):
+        inspect(data, MAX)

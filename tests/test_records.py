@@ -86,3 +86,17 @@ def test_deleting_frees_a_place_under_the_limit(visitor, record_id, records):
     visitor.upload(photo(), name="four")
     assert visitor.flashes()[-1] == ("success", "Image generated successfully")
     assert sorted(names(visitor, records)) == ["four", "two"]
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000, '{"record_name": "' + "x" * 20_000 + '"}'])
+def test_rename_refuses_deeply_nested_or_huge_json(visitor, record_id, records, body):
+    for response in (
+        visitor.client.put(f"/update/{record_id}", data=body, content_type="application/json",
+                           headers={"X-CSRFToken": visitor.ensure_token()}),
+        visitor.client.patch(f"/api/v1/records/{record_id}", data=body,
+                             content_type="application/json",
+                             headers={"X-CSRFToken": visitor.ensure_token()}),
+    ):
+        assert response.status_code == 400
+        assert response.get_json()["error"] == "invalid_body"
+    assert names(visitor, records) == ["Raven"]

@@ -11,6 +11,7 @@ from app.api import errors, fields
 from app.api.openapi import DEFAULT_BACKGROUND, document
 from app.storage import RecordNotFound
 from app.web import images, uploading
+from app.web.answers import json_object
 from app.web.protections import limit_uploads
 from app.web.serialise import record_json
 from app.web.visitor import current_visitor
@@ -88,8 +89,8 @@ def rename_record(record_id: str):
     if not request.is_json:
         return errors.error("unsupported_media_type",
                             'Send a JSON body such as {"image_name": "New name"}.', 415)
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not body.keys() <= RENAMABLE:
+    body = json_object()
+    if body is None or not body.keys() <= RENAMABLE:
         return errors.error("invalid_body",
                             'Send a JSON object with only image_name, such as '
                             '{"image_name": "New name"}.', 400)

@@ -53,6 +53,7 @@ def build_engine(settings: Settings) -> BackgroundRemover:
             url=settings.rapidapi_url,
             connect_timeout=settings.rapidapi_connect_timeout,
             timeout=settings.rapidapi_timeout,
+            concurrency=settings.engine_concurrency,
         )
         if settings.bg_engine_fallback == "local":
             return FallbackEngine(engine, _local(settings))

@@ -17,7 +17,6 @@ from PIL import Image, ImageChops
 
 from app import imaging
 from app.config import available_cpus
-from app.engines.base import EngineError
 from app.imaging import ImageInfo
 from app.output import DEFAULT, Cutout, OutputOptions, render
 
@@ -83,17 +82,19 @@ class LocalEngine:
         return Image.fromarray((pred * 255).astype(np.uint8), "L")
 
     def remove(self, data: bytes, info: ImageInfo, options: OutputOptions = DEFAULT) -> Cutout:
+        """The cutout; `imaging.InvalidImage` if the file turns out to be damaged."""
         with self._slots:
-            return self._remove(data, options)
+            return self._remove(data, info, options)
 
-    def _remove(self, data: bytes, options: OutputOptions) -> Cutout:
-        try:
+    def _remove(self, data: bytes, info: ImageInfo, options: OutputOptions) -> Cutout:
+        if info.format == "JPEG":
             small = imaging.decode(data, reduce_by=_MODEL_INPUT_REDUCTION,
                                    at_least=max(self.input_size))
             mask = self.mask(small)
             full = imaging.decode(data)
-        except imaging.InvalidImage as exc:
-            raise EngineError(exc.message) from exc
+        else:  # no cheaper decode to be had: one decode serves both
+            full = imaging.decode(data)
+            mask = self.mask(full)
         alpha = mask.resize(full.size, Image.Resampling.BILINEAR)
         if full.mode == "RGBA":
             # Keep what was already transparent in the upload transparent.

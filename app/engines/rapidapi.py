@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import threading
 import time
 
 import requests
 from PIL import Image
 
 from app import imaging
+from app.config import available_cpus
 from app.engines.base import EngineError, EngineTimeout, EngineUnavailable, QuotaExceeded
 from app.imaging import ImageInfo
 from app.output import DEFAULT, Cutout, OutputOptions, render
@@ -25,7 +27,7 @@ class RapidApiEngine:
 
     def __init__(self, key: str, host: str, url: str, connect_timeout: float = 3.05,
                  timeout: float = 30.0, retries: int = 1,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, concurrency: int = 0):
         self.url = url
         self.headers = {"X-RapidAPI-Key": key, "X-RapidAPI-Host": host}
         self.connect_timeout = connect_timeout
@@ -33,6 +35,7 @@ class RapidApiEngine:
         self.retries = retries
         # A shared session keeps the TLS connection to RapidAPI open between uploads.
         self.session = session or requests.Session()
+        self._slots = threading.BoundedSemaphore(concurrency or available_cpus())
 
     def remove(self, data: bytes, info: ImageInfo, options: OutputOptions = DEFAULT) -> Cutout:
         response = self._post({"image_base64": base64.b64encode(data).decode("ascii"),
@@ -45,16 +48,16 @@ class RapidApiEngine:
         if response.status_code >= 400:
             log.warning("RapidAPI answered HTTP %s", response.status_code)
             raise EngineError()
-        alpha = self._alpha(response)
-        try:
+        # Decoding and rendering at full size cost memory: a few at a time per process,
+        # however many requests wait for the service.
+        with self._slots:
+            alpha = self._alpha(response)
             photo = imaging.decode(data)
-        except imaging.InvalidImage as exc:
-            raise EngineError(exc.message) from exc
-        if alpha.size != photo.size:
-            alpha = alpha.resize(photo.size, Image.Resampling.BILINEAR)
-        # Only the service's matte is used: the photo's own pixels keep their colours and
-        # full resolution, and every output option works as with the local engine.
-        return render(photo, alpha, options, engine=self.name)
+            if alpha.size != photo.size:
+                alpha = alpha.resize(photo.size, Image.Resampling.BILINEAR)
+            # Only the service's matte is used: the photo's own pixels keep their colours
+            # and full resolution, and every output option works as with the local engine.
+            return render(photo, alpha, options, engine=self.name)
 
     def _post(self, form: dict) -> requests.Response:
         """POST with one bounded retry (a timeout or a 5xx is often a passing hiccup), all

@@ -10,7 +10,9 @@ from app.storage.records import (
     RecordRepository,
     StorageUnavailable,
     StoredImage,
+    is_id,
+    new_id,
 )
 
 __all__ = ["KINDS", "LimitReached", "NewImage", "Record", "RecordNotFound", "RecordRepository",
-           "StorageUnavailable", "StoredImage", "open_database"]
+           "StorageUnavailable", "StoredImage", "is_id", "new_id", "open_database"]

@@ -18,8 +18,9 @@ from datetime import datetime, timedelta, timezone
 import gridfs
 from bson import ObjectId
 from bson.errors import InvalidId
+from gridfs.errors import CorruptGridFile, NoFile
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, WTimeoutError
 
 from app.storage import legacy
 
@@ -173,6 +174,12 @@ class RecordRepository:
             }
             record = self._insert_in_free_slot(doc, limit)
             return Record.from_doc(record)
+        except (ConnectionFailure, WTimeoutError):
+            # The insert may have been applied before the connection broke: deleting the
+            # bytes could leave a record without them. Keep them; if no record refers to
+            # them, `flask sweep-orphans` removes them later.
+            log.warning("Upload interrupted by the database; kept files %s", file_ids)
+            raise
         except BaseException:
             # Bytes without a record would be orphans no one can see or delete.
             for file_id in file_ids:
@@ -218,7 +225,11 @@ class RecordRepository:
     def read(self, record: Record, kind: str) -> bytes:
         stored = record.image(kind)
         if stored.file_id:
-            return self.files.get(ObjectId(stored.file_id)).read()
+            try:
+                return self.files.get(ObjectId(stored.file_id)).read()
+            except (NoFile, CorruptGridFile):
+                # Deleted between reading the record and reading its bytes.
+                raise RecordNotFound(record.id) from None
         doc = self.records.find_one(self._owned(record.user_id, record.id),
                                     {legacy.FIELDS[kind]: 1})
         if doc is None:
@@ -259,6 +270,15 @@ class RecordRepository:
         except (InvalidId, TypeError):
             raise RecordNotFound(record_id) from None
         return {"_id": oid, "user_id": user_id}
+
+
+def new_id() -> str:
+    """A fresh id, as MongoDB makes them (the visitor's id is one)."""
+    return str(ObjectId())
+
+
+def is_id(value) -> bool:
+    return isinstance(value, str) and ObjectId.is_valid(value)
 
 
 def slot_key(user_id: str, n: int) -> str:

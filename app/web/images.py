@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 
@@ -44,23 +45,30 @@ def send_image(record_id: str, kind: str):
     except RecordNotFound:
         abort(404)
 
+    download = request.args.get("download", "").lower() not in _NOT_DOWNLOAD
+    name = download_name(record.image_name, kind, stored.content_type)
+    etag, max_age = stored.etag, CACHE_SECONDS
+    if download:
+        # The bytes never change but the file name does on a rename: the browser must ask
+        # again each time, and a new name is a new version.
+        etag = f"{stored.etag}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+        max_age = 0
     # Answer a revalidation from the metadata alone, without reading the bytes.
-    if request.if_none_match.contains(stored.etag):
+    if request.if_none_match.contains(etag):
         response = current_app.response_class(status=304)
-        response.set_etag(stored.etag)
-        response.cache_control.max_age = CACHE_SECONDS
+        response.set_etag(etag)
+        response.cache_control.max_age = max_age
         return _private(response)
 
-    download = request.args.get("download", "").lower() not in _NOT_DOWNLOAD
-    response = send_file(
-        io.BytesIO(records.read(record, kind)),
-        mimetype=stored.content_type,
-        etag=stored.etag,
-        max_age=CACHE_SECONDS,
-        as_attachment=download,
-        download_name=download_name(record.image_name, kind, stored.content_type),
-        conditional=True,
-    )
+    try:
+        data = records.read(record, kind)
+    except RecordNotFound:  # deleted a moment ago
+        abort(404)
+    response = send_file(io.BytesIO(data), mimetype=stored.content_type, etag=etag,
+                         max_age=max_age, as_attachment=download, download_name=name,
+                         conditional=True)
+    if download:
+        response.cache_control.no_cache = True
     return _private(response)
 
 

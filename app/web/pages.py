@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 
 from app import extensions
 from app.config import human_size
@@ -27,7 +27,7 @@ def index():
         name_max=uploading.NAME_MAX,
         max_upload=settings.max_content_length,
         max_upload_text=human_size(settings.max_content_length),
-        demo_storage=current_app.extensions["demo_storage"],
+        demo_storage=extensions.demo_storage(),
         engine=extensions.engine().name,
     )
 

@@ -43,12 +43,19 @@ def _ip_key() -> str:
     return f"ip:{get_remote_address()}"
 
 
+# Shared by every upload route (the page's form and the API), so switching from one to the
+# other does not start a fresh count.
+_per_visitor = limiter.shared_limit(lambda: extensions.settings().upload_rate_limit,
+                                    scope="uploads-per-visitor", key_func=_visitor_key,
+                                    error_message=RATE_LIMITED)
+_per_address = limiter.shared_limit(lambda: extensions.settings().upload_rate_limit_ip,
+                                    scope="uploads-per-address", key_func=_ip_key,
+                                    error_message=RATE_LIMITED)
+
+
 def limit_uploads(view):
     """Per visitor and per client address: a new cookie does not reset the second."""
-    view = limiter.limit(lambda: extensions.settings().upload_rate_limit,
-                         key_func=_visitor_key, error_message=RATE_LIMITED)(view)
-    return limiter.limit(lambda: extensions.settings().upload_rate_limit_ip,
-                         key_func=_ip_key, error_message=RATE_LIMITED)(view)
+    return _per_address(_per_visitor(view))
 
 
 def _security_headers(response):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from app import extensions
 from app.storage import RecordNotFound
-from app.web.answers import json_error
+from app.web.answers import json_error, json_object
 from app.web.uploading import Rejected, clean_name
 from app.web.visitor import current_visitor
 
@@ -16,8 +16,8 @@ NOT_FOUND = "That image does not exist, or it is not yours."
 
 @bp.put("/update/<record_id>")
 def update(record_id: str):
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
+    body = json_object()
+    if body is None:
         return json_error("invalid_body",
                           'Send a JSON body such as {"record_name": "New name"}.', 400)
     if "record_id" in body and body["record_id"] != record_id:

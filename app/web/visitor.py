@@ -7,10 +7,11 @@ verify is ignored and its bearer gets a new, empty gallery.
 
 from __future__ import annotations
 
-from bson import ObjectId
 from flask import Flask, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeSerializer
+
+from app.storage import is_id, new_id
 
 COOKIE = "user_id"
 MAX_AGE = 365 * 24 * 3600  # the gallery outlives a browser restart, as users expect
@@ -21,7 +22,7 @@ def current_visitor() -> str:
     if "visitor" not in g:
         visitor = _read_cookie()
         g.new_visitor = visitor is None
-        g.visitor = visitor or str(ObjectId())
+        g.visitor = visitor or new_id()
     return g.visitor
 
 
@@ -37,7 +38,7 @@ def _read_cookie() -> str | None:
         value = _serializer().loads(raw)
     except BadSignature:
         return None
-    return value if isinstance(value, str) and ObjectId.is_valid(value) else None
+    return value if is_id(value) else None
 
 
 def _set_cookie(response):
