@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import observability
-from app.config import Settings
+from app.config import Settings, check_metrics_folder
 from app.engines import build_engine
 from app.storage import RecordRepository, StorageUnavailable, open_database
 
@@ -27,6 +27,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     else:
         settings = Settings.from_env(dict(config), dotenv=False)
 
+    check_metrics_folder(settings)
     app = Flask(__name__)
     observability.configure_logging(settings.log_json, settings.log_level)
     app.config.update(

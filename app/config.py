@@ -190,6 +190,23 @@ class Settings:
                 raise ConfigError(f"BG_MODEL_PATH {self.bg_model_path!r} is not a file.")
 
 
+def check_metrics_folder(settings: Settings) -> None:
+    """prometheus_client reads PROMETHEUS_MULTIPROC_DIR from the process environment when it
+    is imported, before any .env is read: a value only in .env would silently do nothing,
+    and a missing folder would break /metrics. Checked when the app starts, not when
+    settings are read, since it is about this process."""
+    folder = settings.prometheus_multiproc_dir
+    if not folder:
+        return
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") != folder:
+        raise ConfigError("PROMETHEUS_MULTIPROC_DIR must be set in the environment of the "
+                          "process (not only in .env): prometheus_client reads it when it "
+                          "is imported.")
+    if not Path(folder).is_dir():
+        raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR {folder!r} is not a folder "
+                          "(gunicorn.conf.py creates it; create it when running otherwise).")
+
+
 def available_cpus() -> int:
     """CPUs this process may use: a container's CPU limit (cgroup v2 `cpu.max`) where there
     is one, else the CPUs it may be scheduled on. os.cpu_count() would report the host's."""

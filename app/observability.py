@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import re
 import sys
 import time
@@ -99,23 +98,7 @@ def metrics() -> Response:
     return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
-def check_multiprocess_dir(folder: str) -> None:
-    """prometheus_client reads PROMETHEUS_MULTIPROC_DIR from the process environment when it
-    is imported, before any `.env` is read; a value only in `.env` would go unnoticed."""
-    from app.config import ConfigError
-
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") != folder:
-        raise ConfigError("PROMETHEUS_MULTIPROC_DIR must be set in the environment of the "
-                          "process (not only in .env): prometheus_client reads it at import.")
-    if not os.path.isdir(folder):
-        raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR {folder!r} is not a folder "
-                          "(gunicorn.conf.py creates it; create it when running otherwise).")
-
-
 def init_app(app: Flask) -> None:
-    folder = app.extensions["settings"].prometheus_multiproc_dir
-    if folder:
-        check_multiprocess_dir(folder)
     app.before_request(_start)
     app.after_request(_finish)
     app.add_url_rule("/metrics", "metrics", metrics)

@@ -11,7 +11,6 @@ Decoders check every byte of it; the tests read the result back with Pillow.
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from collections.abc import Callable
@@ -20,13 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from zlib_ng import zlib_ng
 
+from app.config import available_cpus
+
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> grey, grey+alpha, RGB, RGBA
 _SUB = 1
 # Each band is compressed on its own, so bands trade a little ratio for parallelism;
 # a few MB per band keeps that loss under one percent.
 _BAND_BYTES = 4 * 1024 * 1024
-_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="png")
+_pool = ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="png")
 
 
 def encode(pixels: np.ndarray, level: int = 1) -> bytes:
@@ -41,7 +42,7 @@ def encode_rows(height: int, width: int, channels: int,
                 rows: Callable[[int, int], np.ndarray], level: int = 1) -> bytes:
     """PNG bytes of an image whose rows `rows(top, bottom)` makes on demand, band by band
     and in parallel, so making the pixels is spread over the cores along with compressing
-    them, and a full-size copy of the image is never held."""
+    them; the filtered bytes are kept until the checksum over all of them is computed."""
     row_bytes = width * channels + 1
     rows_per_band = max(1, _BAND_BYTES // row_bytes)
     bands = [(y, min(y + rows_per_band, height)) for y in range(0, height, rows_per_band)]

@@ -10,7 +10,7 @@ other error response under /api/ into JSON, whatever handler produced it.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import (
@@ -22,10 +22,10 @@ from werkzeug.exceptions import (
     default_exceptions,
 )
 
-from app.config import human_size
+from app.web.errors import rate_limited, too_large
+from app.web.records import NOT_FOUND
 
 PREFIX = "/api/v1"
-NOT_FOUND = "That image does not exist, or it is not yours."
 NO_ENDPOINT = f"There is no such API endpoint. The API is described at {PREFIX}/openapi.json."
 CSRF_HELP = (f"Get a token from GET {PREFIX}/session, keep the cookies it sets, and send the "
              "token in the X-CSRFToken header.")
@@ -63,16 +63,12 @@ def _code(status: int) -> str:
 def http_error(exc: HTTPException):
     """A failure inside one of the API's routes, or in a before-request check on them."""
     if isinstance(exc, RateLimitExceeded):
-        from app.web.errors import rate_limited
-
         return rate_limited(exc)  # the page's answer, which is JSON under /api/
     if isinstance(exc, CSRFError):
         # 403, not flask-wtf's 400: the request is understood, its sender is not trusted.
         return error("csrf_failed", f"{exc.description} {CSRF_HELP}", 403)
     if isinstance(exc, RequestEntityTooLarge):
-        limit = human_size(current_app.config["MAX_CONTENT_LENGTH"])
-        return error("too_large",
-                     f"The file is too large. Please upload an image of at most {limit}.", 413)
+        return too_large(exc)  # the page's answer, which is JSON under /api/
     if isinstance(exc, NotFound):
         return error("not_found", NOT_FOUND, 404)
     if isinstance(exc, MethodNotAllowed):
