@@ -59,8 +59,6 @@ class MigrationResult:
 
 def migrate(repository, limit: int | None = None) -> MigrationResult:
     """Move up to `limit` legacy documents (all by default) to GridFS."""
-    from app.storage.records import slot_key
-
     repository.ensure_indexes()
     result = MigrationResult()
     for doc in repository.records.find(LEGACY_QUERY):
@@ -73,14 +71,8 @@ def migrate(repository, limit: int | None = None) -> MigrationResult:
             images[kind] = {"file_id": _stored_file(repository, doc, kind, data),
                             "content_type": content_type, "size": len(data),
                             "width": width, "height": height}
-        taken = {found.get("slot") for found in
-                 repository.records.find({"user_id": doc["user_id"]}, {"slot": 1, "_id": 0})}
-        n = 0
-        while True:
-            slot = slot_key(doc["user_id"], n)
-            n += 1
-            if slot in taken:
-                continue
+        # Past the visitor's limit if need be: the original app's limit was not enforced.
+        for slot in repository.free_slots(doc["user_id"]):
             try:
                 # One update: the document is either still legacy or fully migrated.
                 updated = repository.records.update_one(

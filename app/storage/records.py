@@ -11,6 +11,7 @@ them to GridFS (see legacy.py).
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -186,14 +187,17 @@ class RecordRepository:
                 self._delete_file(file_id)
             raise
 
-    def _insert_in_free_slot(self, doc: dict, limit: int) -> dict:
-        user_id = doc["user_id"]
+    def free_slots(self, user_id: str, limit: int | None = None):
+        """The visitor's slot keys not taken yet, lowest first (all numbers when `limit` is
+        None). A parallel writer may still take one first: callers retry on
+        DuplicateKeyError, which the unique index raises."""
         taken = {found.get("slot") for found in
                  self.records.find({"user_id": user_id}, {"slot": 1, "_id": 0})}
-        # Free slots first; a parallel upload may still take one first, hence the retry.
-        for slot in (slot_key(user_id, n) for n in range(limit)):
-            if slot in taken:
-                continue
+        numbers = range(limit) if limit is not None else itertools.count()
+        return (slot for n in numbers if (slot := slot_key(user_id, n)) not in taken)
+
+    def _insert_in_free_slot(self, doc: dict, limit: int) -> dict:
+        for slot in self.free_slots(doc["user_id"], limit):
             try:
                 record = {**doc, "slot": slot}
                 self.records.insert_one(record)

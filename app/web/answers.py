@@ -45,8 +45,6 @@ def json_error(error: str, message: str, status: int):
 def back_to_page(message: str, category: str, status: int, error: str):
     """Answer the form post: JSON clients get `status`, browsers a flash and 302 to `/`."""
     if wants_json():
-        if status < 400:
-            return jsonify(message=message), status
         return json_error(error, message, status)
     flash(message, category)
     return redirect(url_for("pages.index"))
