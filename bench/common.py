@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import socket
@@ -10,9 +11,26 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import requests
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def photo(name: str, size: tuple[int, int], noise: float = 0.0, seed: int = 0,
+          quality: int = 90) -> bytes:
+    """A public-domain photo from scikit-image's wheel as a JPEG of `size`; light
+    sensor-like noise makes an enlarged photo carry the fine detail a real camera's would."""
+    import skimage.data
+
+    base = Image.fromarray(getattr(skimage.data, name)()).resize(size, Image.Resampling.LANCZOS)
+    pixels = np.asarray(base).astype(np.float64)
+    if noise:
+        pixels += np.random.default_rng(seed).normal(0, noise, pixels.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
 
 
 def free_port() -> int:

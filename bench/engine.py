@@ -28,22 +28,17 @@ import numpy as np
 from PIL import Image
 
 from bench.common import ROOT, write_block
+from bench.common import photo as _photo
+
+
+def photo(size: tuple[int, int]) -> bytes:
+    return _photo("coffee", size, noise=3)
+
 
 SIZES = {"0.3 MP": (640, 480), "1 MP": (1152, 864), "4 MP": (2304, 1728), "12 MP": (4000, 3000)}
 README_START, README_END = "<!-- bench:engine:start -->", "<!-- bench:engine:end -->"
 
 
-def photo(size: tuple[int, int]) -> bytes:
-    """A public-domain photo (scikit-image's coffee cup) at `size`, with light sensor-like
-    noise so that a large JPEG carries the fine detail a real camera's would."""
-    import skimage.data
-
-    base = Image.fromarray(skimage.data.coffee()).resize(size, Image.Resampling.LANCZOS)
-    noise = np.random.default_rng(0).normal(0, 3, (size[1], size[0], 3))
-    pixels = np.clip(np.asarray(base) + noise, 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
 
 
 def timed(fn, *args, **kwargs) -> float:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import os
 import random
@@ -26,11 +25,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import requests
-from PIL import Image
 
-from bench.common import start_server, stop, write_block
+from bench.common import photo, start_server, stop, write_block
 from tests.processes import memory as memory_of
 from tests.processes import workers
 
@@ -41,15 +38,6 @@ TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
 ACTIONS = {"page": 60, "image": 15, "rename": 10, "upload": 8, "delete": 7}
 
 
-def small_photo(seed: int) -> bytes:
-    import skimage.data
-
-    img = Image.fromarray(skimage.data.chelsea()).resize((320, 213))
-    noise = np.random.default_rng(seed).normal(0, 2, (213, 320, 3))
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(np.asarray(img) + noise, 0, 255).astype(np.uint8)).save(
-        buf, "JPEG", quality=85)
-    return buf.getvalue()
 
 
 @dataclass
@@ -176,7 +164,7 @@ def _server_latencies(folder: Path) -> dict:
 def run(clients: int, seconds: float, mongo_uri: str = "", workers: int = 0,
         threads: int = 8, limit: int = 2) -> dict:
     """Drive the server; return the tally, memory samples and duration."""
-    photos = [small_photo(seed) for seed in range(4)]
+    photos = [photo("chelsea", (320, 213), noise=2, seed=seed, quality=85) for seed in range(4)]
     with tempfile.TemporaryDirectory() as tmp:
         # The container's defaults: 2 workers × 8 threads with a database, else one worker.
         workers = workers or (2 if mongo_uri else 1)

@@ -21,7 +21,6 @@ shared 2-core machine are noisy: run it twice and compare.
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import tempfile
 import threading
@@ -29,10 +28,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import requests
-from PIL import Image
 
+from bench.common import photo
 from tests import dockerfile
 from tests.processes import cpu_seconds, memory, workers
 from tests.test_server import csrf_token, free_port, start, stop
@@ -40,18 +38,6 @@ from tests.test_server import csrf_token, free_port, start, stop
 MB = 1024 * 1024
 
 
-def camera_photo(width: int, height: int, seed: int = 0) -> bytes:
-    """A real photo scaled to width×height, with a little sensor-like noise so the JPEG and
-    the PNG are as large as a camera's (a smooth upscale compresses far better)."""
-    import skimage.data
-
-    img = Image.fromarray(skimage.data.astronaut()).resize((width, height),
-                                                           Image.Resampling.BICUBIC)
-    arr = np.asarray(img, dtype=np.int16)
-    arr = arr + np.random.default_rng(seed).normal(0, 4, arr.shape).astype(np.int16)
-    buf = io.BytesIO()
-    Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(buf, "JPEG", quality=92)
-    return buf.getvalue()
 
 
 class Visitor:
@@ -112,8 +98,8 @@ def main() -> None:
     env = dockerfile.image_env(stage, **overrides)
     threads = int(env["GUNICORN_THREADS"])
 
-    big = camera_photo(*map(int, args.big.split("x")))
-    small = camera_photo(1024, 1024, seed=1)
+    big = photo("astronaut", tuple(map(int, args.big.split("x"))), noise=4, quality=92)
+    small = photo("astronaut", (1024, 1024), noise=4, seed=1, quality=92)
     with tempfile.TemporaryDirectory() as folder:
         workdir = dockerfile.lay_out(stage, Path(folder))
         began = time.perf_counter()

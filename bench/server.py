@@ -13,7 +13,6 @@ one worker needs a real database (`--mongo-uri`), since the demo store lives in 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import re
 import statistics
@@ -25,23 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import requests
-from PIL import Image
 
-from bench.common import start_server, stop, write_block
+from bench.common import photo, start_server, stop, write_block
 
 README_START, README_END = "<!-- bench:server:start -->", "<!-- bench:server:end -->"
 DEFAULT_CONFIGS = ["1:2:1", "2:1:1", "2:2:1", "2:4:1"]
 
 
-def photo_1mp() -> bytes:
-    import skimage.data
-
-    base = Image.fromarray(skimage.data.astronaut()).resize((1152, 864), Image.Resampling.LANCZOS)
-    noise = np.random.default_rng(0).normal(0, 3, (864, 1152, 3))
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(np.asarray(base) + noise, 0, 255).astype(np.uint8)).save(
-        buf, "JPEG", quality=90)
-    return buf.getvalue()
 
 
 def single_thread_inference_seconds(runs: int = 9) -> float:
@@ -114,7 +103,7 @@ def main() -> None:
     parser.add_argument("--readme", action="store_true")
     args = parser.parse_args()
 
-    data = photo_1mp()
+    data = photo("astronaut", (1152, 864), noise=3)
     cores = len(os.sched_getaffinity(0))
     inference = single_thread_inference_seconds()
     rows = []

@@ -14,19 +14,10 @@ import statistics
 import time
 
 import numpy as np
-from PIL import Image
 
 from app import create_app
 from app.config import Settings, default_model_path
-
-
-def photo_1mp() -> bytes:
-    import skimage.data
-
-    img = Image.fromarray(skimage.data.astronaut()).resize((1024, 1024), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=90)
-    return buf.getvalue()
+from bench.common import photo
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -49,7 +40,7 @@ def main() -> None:
     app = create_app(settings)
     app.config["WTF_CSRF_ENABLED"] = False  # the bench times the upload, not the token dance
     engine = app.extensions["engine"]
-    data = photo_1mp()
+    data = photo("astronaut", (1024, 1024))
 
     session = engine.session
     feed = {session.get_inputs()[0].name: np.random.default_rng(0).random(
