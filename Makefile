@@ -12,7 +12,7 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check --quiet
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test lint bench bench-engine bench-server bench-load screenshots clean
+.PHONY: run serve test test-quick lint bench bench-engine bench-server bench-load screenshots clean
 
 run: $(VENV)/.runtime ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
 	APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
@@ -23,6 +23,9 @@ serve: $(VENV)/.runtime ## run under gunicorn, as the container does
 test: $(VENV)/.dev ## lint, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+test-quick: $(VENV)/.dev ## the fast layer only (tests/unit): no servers, browser or containers
+	$(BIN)/python -m pytest tests/unit
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -33,7 +33,7 @@ import requests
 from bench.common import photo
 from tests import dockerfile
 from tests.processes import cpu_seconds, memory, workers
-from tests.test_server import csrf_token, free_port, start, stop
+from tests.servers import csrf_token, free_port, start, stop
 
 MB = 1024 * 1024
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-TEMPLATES = sorted((Path(__file__).resolve().parent.parent / "app" / "templates").glob("*.html"))
+TEMPLATES = sorted((Path(__file__).resolve().parents[2] / "app" / "templates").glob("*.html"))
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda path: path.name)

@@ -27,8 +27,7 @@ from app.storage import (
     StorageUnavailable,
     open_database,
 )
-from tests.support import photo
-from tests.test_server import (
+from tests.servers import (
     BIN,
     ROOT,
     clean_env,
@@ -37,6 +36,7 @@ from tests.test_server import (
     stop,
     upload_through_the_page,
 )
+from tests.support import photo
 
 SERVER_URI = os.environ.get("MONGO_TEST_URI", "")
 CTL = os.environ.get("FERRETDB_CTL", "")

@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from tests.test_k8s import IMAGE_NAME, K8S, ROOT
+from tests.system.test_k8s import IMAGE_NAME, K8S, ROOT
 
 # Substitutions Cloud Build provides itself (https://cloud.google.com/build/docs/configuring-builds/substitute-variable-values).
 BUILT_IN = {"PROJECT_ID", "PROJECT_NUMBER", "BUILD_ID", "LOCATION", "TRIGGER_NAME",

@@ -118,7 +118,7 @@ def test_gunicorn_gives_each_worker_its_share_of_the_cores(monkeypatch):
 
     from app.config import available_cpus
 
-    conf = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+    conf = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
     monkeypatch.setenv("MONGO_URI", "mongodb://db.example/")
     monkeypatch.setenv("WEB_CONCURRENCY", "2")
     monkeypatch.delenv("ENGINE_CONCURRENCY", raising=False)

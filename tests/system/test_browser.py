@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import clean_env, free_port, start, stop
 from tests.support import photo
-from tests.test_server import clean_env, free_port, start, stop
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 # The flags this machine needs: no sandbox as root, no GPU, and nothing that phones home
@@ -68,7 +68,7 @@ def server(tmp_path_factory):
                     USER_LIMIT=str(LIMIT), MAX_CONTENT_LENGTH=MAX_UPLOAD, BG_ENGINE="local")
     # On loopback only: the container's config binds every interface.
     command = [str(Path(sys.executable).parent / "gunicorn"), "--config",
-               str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"),
+               str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"),
                "--bind", f"127.0.0.1:{port}"]
     process, base = start(command, env, port, tmp_path_factory.mktemp("browser-server"))
     yield base

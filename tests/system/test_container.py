@@ -20,8 +20,8 @@ from PIL import Image
 
 from tests import dockerfile
 from tests.processes import cpu_seconds, workers
+from tests.servers import csrf_token, free_port, start, stop, upload_through_the_page
 from tests.support import photo
-from tests.test_server import csrf_token, free_port, start, stop, upload_through_the_page
 
 ROOT = dockerfile.ROOT
 BIN = Path(sys.executable).parent
