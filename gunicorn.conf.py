@@ -29,10 +29,10 @@ wsgi_app = "app:create_app()"
 
 # The workers share the CPUs: unless told otherwise, each makes as many cutouts at once as
 # its share of the cores (this file sits beside the app package, which knows how to count
-# them inside a container).
+# them inside a container; app.hosting imports nothing but the standard library).
 if os.environ.get("ENGINE_CONCURRENCY", "0") in ("", "0"):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from app.config import available_cpus
+    from app.hosting import available_cpus
 
     raw_env = [f"ENGINE_CONCURRENCY={max(1, available_cpus() // workers)}"]
 

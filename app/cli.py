@@ -17,7 +17,7 @@ from app.storage import legacy
 def migrate_images(limit: int | None) -> None:
     """Move records in the original app's layout (base64 images inside the document) to
     GridFS. Safe to stop and to run again."""
-    result = legacy.migrate(current_app.extensions["records"], limit=limit)
+    result = legacy.migrate(current_app.extensions["services"].records, limit=limit)
     click.echo(f"Migrated {result.migrated} record(s); {result.remaining} left in the old "
                "layout.")
 
@@ -28,7 +28,7 @@ def migrate_images(limit: int | None) -> None:
               help="Only files stored longer ago than this (uploads in progress are younger).")
 def sweep_orphans(older_than_minutes: int) -> None:
     """Delete stored image files that no record refers to."""
-    swept = current_app.extensions["records"].sweep_orphans(
+    swept = current_app.extensions["services"].records.sweep_orphans(
         timedelta(minutes=older_than_minutes))
     click.echo(f"Deleted {swept} orphan file(s).")
 

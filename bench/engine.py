@@ -50,26 +50,35 @@ def timed(fn, *args, **kwargs) -> float:
 def measure(runs: int, threads: int) -> list[dict]:
     from rembg import new_session, remove
 
-    from app.config import default_model_path
+    from app.core.forms import OutputOptions
+    from app.core.uploads import cut_out
+    from app.engines import EngineRunner
     from app.engines.local import LocalEngine
-    from app.imaging import inspect
+    from app.images.decoding import Photo, probe
+    from app.settings import default_model_path
 
     engine = LocalEngine(default_model_path(), threads=threads)
+    runner, options = EngineRunner(engine), OutputOptions()
+
+    def ours_cutout(data, info):
+        """The upload walk minus storage: decode, mask, compose, encode."""
+        return cut_out(runner, Photo(data, info), options)[0]
+
     reference = new_session("u2netp")
     feed = {engine.session.get_inputs()[0].name:
             np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)}
     rows = []
     for label, size in SIZES.items():
         data = photo(size)
-        info = inspect(data, 10**9)
-        ours_png = engine.remove(data, info).data  # warm-up, and a check of the output
+        info = probe(data, 10**9)
+        ours_png = ours_cutout(data, info).data  # warm-up, and a check of the output
         theirs_png = remove(data, session=reference)
         for png in (ours_png, theirs_png):
             assert Image.open(io.BytesIO(png)).size == size
         raw, ours, theirs = [], [], []
         for _ in range(runs):  # interleaved, so all three see the same machine load
             raw.append(timed(engine.session.run, None, feed))
-            ours.append(timed(engine.remove, data, info))
+            ours.append(timed(ours_cutout, data, info))
             theirs.append(timed(remove, data, session=reference))
         row = {"photo": f"{label} ({size[0]}×{size[1]})", "jpeg_mb": len(data) / 1e6,
                "raw": statistics.median(raw), "ours": statistics.median(ours),
@@ -94,10 +103,9 @@ def peak_memory_mb(tmp: Path) -> float:
 def serve_one(path: str) -> None:
     """In a fresh process: the app as a worker runs it, one upload, then VmHWM in MB."""
     from app import create_app
-    from app.config import Settings, default_model_path
+    from app.settings import Settings
 
-    app = create_app(Settings(secret_key="bench-secret-key-0123456789", bg_engine="local",
-                              bg_model_path=default_model_path()))
+    app = create_app(Settings(secret_key="bench-secret-key-0123456789", bg_engine="local"))
     app.config["WTF_CSRF_ENABLED"] = False
     data = Path(path).read_bytes()
     response = app.test_client().post("/", data={"name": "m", "image": (io.BytesIO(data),

@@ -34,8 +34,8 @@ DEFAULT_CONFIGS = ["1:2:1", "2:1:1", "2:2:1", "2:4:1"]
 
 
 def single_thread_inference_seconds(runs: int = 9) -> float:
-    from app.config import default_model_path
     from app.engines.local import LocalEngine
+    from app.settings import default_model_path
 
     engine = LocalEngine(default_model_path(), threads=1)
     feed = {engine.session.get_inputs()[0].name:

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from app import create_app
-from app.config import Settings, default_model_path
+from app.settings import Settings
 from bench.common import photo
 
 
@@ -35,11 +35,11 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings(app_env="production", secret_key="bench-secret-key-0123456789",
-                        bg_engine="local", bg_model_path=default_model_path(),
+                        bg_engine="local",
                         user_limit=10**6, log_level="WARNING")
     app = create_app(settings)
     app.config["WTF_CSRF_ENABLED"] = False  # the bench times the upload, not the token dance
-    engine = app.extensions["engine"]
+    engine = app.extensions["services"].engines.primary
     data = photo("astronaut", (1024, 1024))
 
     session = engine.session

@@ -1,16 +1,15 @@
 import pytest
 
 from app import create_app
-from app.config import Settings, default_model_path
-from tests.support import FakeEngine, Visitor
+from app.settings import Settings
+from tests.support import FakeEngine, Visitor, use_engine
 
 SECRET = "test-secret-key-not-for-production"
 
 
 @pytest.fixture
 def settings():
-    return Settings(app_env="production", secret_key=SECRET, bg_engine="local",
-                    bg_model_path=default_model_path())
+    return Settings(app_env="production", secret_key=SECRET, bg_engine="local")
 
 
 @pytest.fixture
@@ -21,9 +20,7 @@ def app(settings):
 @pytest.fixture
 def fake_engine(app):
     """Swap the model for a fast stand-in (tests about the web layer, not the cutout)."""
-    engine = FakeEngine()
-    app.extensions["engine"] = engine
-    return engine
+    return use_engine(app, FakeEngine())
 
 
 @pytest.fixture
@@ -43,4 +40,4 @@ def other_visitor(app):
 
 @pytest.fixture
 def records(app):
-    return app.extensions["records"]
+    return app.extensions["services"].records

@@ -12,9 +12,11 @@ import numpy as np
 from itsdangerous import URLSafeSerializer
 from PIL import Image
 
-from app.engines import Cutout, EngineError
-from app.imaging import decode
-from app.output import DEFAULT, render
+from app.core.forms import OutputOptions
+from app.core.uploads import cut_out
+from app.engines import EngineError, EngineRunner
+from app.images.compose import Rendered
+from app.images.decoding import Photo, probe
 
 PHOTOS = ("chelsea", "astronaut", "rocket", "coffee")
 
@@ -48,29 +50,47 @@ def open_png(data: bytes) -> Image.Image:
 
 
 class FakeEngine:
-    """Stands in for the model where a test is about the web layer, not the cutout: it
-    makes a real PNG (the left half kept, the right half transparent) in milliseconds.
-    `delay` widens race windows; `error` makes it fail."""
+    """Stands in for the model where a test is about the web layer, not the cutout: its
+    mask keeps the left half of the photo and drops the right half, in microseconds.
+    `delay` widens race windows (or `gate`, an Event each call waits for); `error` makes
+    it fail."""
 
     name = "fake"
+    remote = False
 
-    def __init__(self, delay: float = 0.0, error: EngineError | None = None):
-        self.delay = delay
-        self.error = error
+    def __init__(self, delay: float = 0.0, error: EngineError | None = None,
+                 gate: threading.Event | None = None):
+        self.delay, self.error, self.gate = delay, error, gate
         self.calls = 0
         self._lock = threading.Lock()
 
-    def remove(self, data, info, options=DEFAULT) -> Cutout:
+    def mask(self, photo: Photo) -> Image.Image:
         with self._lock:
             self.calls += 1
+        if self.gate is not None:
+            assert self.gate.wait(30), "the test never opened the gate"
         if self.delay:
             time.sleep(self.delay)
         if self.error:
             raise self.error
-        img = decode(data)
-        alpha = Image.new("L", img.size, 0)
-        alpha.paste(255, (0, 0, img.width // 2, img.height))
-        return render(img, alpha, options, engine=self.name)
+        width, height = photo.info.width, photo.info.height
+        alpha = Image.new("L", (width, height), 0)
+        alpha.paste(255, (0, 0, width // 2, height))
+        return alpha
+
+
+def use_engine(app, engine):
+    """Make `engine` the app's engine (no fallback), and return it."""
+    runner = app.extensions["services"].engines
+    runner.primary, runner.fallback = engine, None
+    return engine
+
+
+def cutout(engine, data: bytes, max_pixels: int = 10**8, **options) -> Rendered:
+    """The result the app would store for `data`: the upload walk minus storage."""
+    photo = Photo(data, probe(data, max_pixels))
+    result, _ = cut_out(EngineRunner(engine), photo, OutputOptions(**options))
+    return result
 
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')

@@ -1,17 +1,25 @@
 """JSON API v1 at /api/v1: the page's features for programs, described by an OpenAPI
-document at /api/v1/openapi.json.
+document at /api/v1/openapi.json that is generated from the same models the routes use.
 
-It answers with the same visitor identity (the signed `user_id` cookie), the same
-ownership and limit rules and the same upload walk as the page; only the delivery differs:
-status codes and JSON bodies, never a redirect or an HTML page.
+Beside the page, not above it: it answers with the same visitor identity (the signed
+`user_id` cookie), the same core (rules, limit, upload walk) and the shared HTTP pieces
+(app/http); only the delivery differs: status codes and JSON bodies, never a redirect.
 """
+
+from __future__ import annotations
 
 from flask import Flask
 
-from app.api.errors import PREFIX
-from app.api.routes import bp
+from app.api.routes import PREFIX, bp
+from app.api.schemas import CSRF_STATUS
+from app.http.errors import Door
 
-__all__ = ["PREFIX", "bp", "init_app"]
+DOOR = Door(
+    "api", prefix=PREFIX.rsplit("/", 1)[0] + "/", json=True, csrf_status=CSRF_STATUS,
+    csrf_help=(f"Get a token from GET {PREFIX}/session, keep the cookies it sets, and send "
+               "the token in the X-CSRFToken header."),
+    no_such_path=(f"There is no such API endpoint. The API is described at "
+                  f"{PREFIX}/openapi.json."))
 
 
 def init_app(app: Flask) -> None:

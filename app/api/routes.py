@@ -1,126 +1,156 @@
-"""The API's routes. Each one is a thin shell over what the page already does: the
-repository for records, `uploading.upload` for a new one, `images.send_image` for bytes."""
+"""The API's routes: each parses with the core's forms, calls the core, answers JSON. The
+`@operation` beside each is what the OpenAPI document says of it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_wtf.csrf import generate_csrf
 
-from app import extensions
-from app.api import errors, fields
-from app.api.openapi import DEFAULT_BACKGROUND, document
-from app.storage import RecordNotFound
-from app.web import images, uploading
-from app.web.answers import json_object
-from app.web.protections import limit_uploads
-from app.web.serialise import record_json
-from app.web.visitor import current_visitor
+from app.api import openapi
+from app.api.openapi import operation
+from app.api.schemas import ImageQuery, RecordList, Session
+from app.core.errors import Rejected
+from app.core.forms import RenameRequest, UploadRequest, parse
+from app.http.bodies import file_bytes, json_object
+from app.http.context import services
+from app.http.downloads import send_image
+from app.http.limits import limit_uploads
+from app.http.records_json import CreatedRecord, Record, record_json
+from app.http.visitor import current_visitor
+from app.storage import KINDS
 
+PREFIX = "/api/v1"
 bp = Blueprint("api", __name__)
-errors.init_blueprint(bp)
-
+RECORD_ID = ("A record id; ids of other visitors' records answer 404.", {})
 IMAGE_ENDPOINT = "api.image"
-RENAMABLE = {"image_name"}
-
-
-def _record(record) -> dict:
-    return record_json(record, IMAGE_ENDPOINT)
 
 
 @bp.get("/openapi.json")
-def openapi():
-    return jsonify(document())
+@operation(id="getOpenApi", summary="This document", returns="document", storage=False,
+           returns_description="OpenAPI 3.1 document")
+def openapi_document():
+    return jsonify(openapi.document(current_app, PREFIX))
 
 
 @bp.get("/session")
+@operation(id="getSession", summary="Start a session: cookies and a CSRF token for the "
+                                    "unsafe methods",
+           description="Sets the signed `user_id` cookie (the visitor) on a first call and "
+                       "Flask's `session` cookie (which holds the CSRF secret). Send both "
+                       "cookies back, and the token in the `X-CSRFToken` header of every "
+                       "`POST`, `PATCH` and `DELETE`.",
+           returns=Session, returns_description="A token and the visitor's limits")
 def session():
-    """A CSRF token for the unsafe methods; the response also sets the cookies it is
-    bound to (the visitor's `user_id` and Flask's `session`)."""
-    visitor = current_visitor()
-    settings = extensions.settings()
-    return jsonify(
-        csrf_token=generate_csrf(),
-        csrf_header="X-CSRFToken",
-        user_limit=settings.user_limit,
-        record_count=extensions.records().count(visitor),
-        max_upload_bytes=settings.max_content_length,
-    )
+    here = services()
+    return jsonify(Session(
+        csrf_token=generate_csrf(), csrf_header="X-CSRFToken",
+        user_limit=here.settings.user_limit,
+        record_count=here.gallery.count(current_visitor()),
+        max_upload_bytes=here.settings.max_content_length).model_dump())
 
 
 @bp.get("/records")
+@operation(id="listRecords", summary="The visitor's records, newest first",
+           returns=RecordList, returns_description="The records")
 def list_records():
-    records = extensions.records().list(current_visitor())
-    return jsonify(records=[_record(r) for r in records],
-                   user_limit=extensions.settings().user_limit)
+    here = services()
+    records = here.gallery.list(current_visitor())
+    return jsonify(records=[record_json(r, IMAGE_ENDPOINT) for r in records],
+                   user_limit=here.settings.user_limit)
 
 
 @bp.post("/records")
+@operation(id="createRecord", summary="Upload a photo and remove its background",
+           description="Same rules as the page: the visitor may keep `user_limit` records; "
+                       "one file per request.",
+           body=("multipart/form-data", UploadRequest), status=201,
+           returns=CreatedRecord, returns_description="Created",
+           headers={"Location": "The new record's URL"}, csrf=True,
+           errors=("invalid_name", "missing_image", "invalid_options", "invalid_image",
+                   "invalid_body", "bad_request", "limit_reached", "too_large",
+                   "unsupported_media_type", "engine_failed", "rate_limited"),
+           links=("getRecord", "renameRecord", "deleteRecord", "getImage"))
 @limit_uploads
 def create_record():
     if request.mimetype != "multipart/form-data":
-        return errors.error(
-            "unsupported_media_type",
-            "Send multipart/form-data with the fields name and image (a file).", 415)
-    try:
-        fields.check_upload(request.form, request.files)
-        options = request.form.to_dict()
-        options.setdefault("background", DEFAULT_BACKGROUND)
-        done = uploading.upload(current_visitor(), request.form.get("name"),
-                                request.files.get("image"), options)
-    except uploading.Rejected as exc:
-        return errors.error(exc.error, exc.message, exc.status)
-    response = jsonify({**_record(done.record), "note": done.note})
+        raise Rejected("unsupported_media_type",
+                       "Send multipart/form-data with the fields name and image (a file).",
+                       "unsupported")
+    done = services().uploads.upload(current_visitor(), parse(UploadRequest, _multipart()))
+    response = jsonify(record_json(done.record, IMAGE_ENDPOINT, note=done.note))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_record", record_id=done.record.id)
     return response
 
 
+def _multipart() -> dict:
+    """The form exactly as sent (the document says what is valid; nothing is forgiven),
+    each field once; the photo's bytes from the `image` file."""
+    names = [name for source in (request.form, request.files)
+             for name, _ in source.items(multi=True)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise Rejected("invalid_body", f"The field {repeated[0]!r} was sent more than once.")
+    fields = {name: value for name, value in request.form.items() if name != "image"}
+    fields.update({name: b"" for name in request.files if name != "image"})
+    image = file_bytes(request.files, "image")
+    if image is not None:
+        fields["image"] = image
+    return fields
+
+
 @bp.get("/records/<record_id>")
+@operation(id="getRecord", summary="One record", returns=Record,
+           returns_description="The record", errors=("not_found",),
+           path={"record_id": RECORD_ID})
 def get_record(record_id: str):
-    try:
-        record = extensions.records().get(current_visitor(), record_id)
-    except RecordNotFound:
-        return errors.error("not_found", errors.NOT_FOUND, 404)
-    return jsonify(_record(record))
+    record = services().gallery.get(current_visitor(), record_id)
+    return jsonify(record_json(record, IMAGE_ENDPOINT))
 
 
 @bp.patch("/records/<record_id>")
+@operation(id="renameRecord", summary="Rename a record (the name is all that can change)",
+           body=("application/json", RenameRequest), returns=Record,
+           returns_description="The renamed record", csrf=True,
+           errors=("invalid_body", "invalid_name", "not_found", "unsupported_media_type"),
+           path={"record_id": RECORD_ID})
 def rename_record(record_id: str):
     if not request.is_json:
-        return errors.error("unsupported_media_type",
-                            'Send a JSON body such as {"image_name": "New name"}.', 415)
+        raise Rejected("unsupported_media_type",
+                       'Send a JSON body such as {"image_name": "New name"}.', "unsupported")
     body = json_object()
-    if body is None or not body.keys() <= RENAMABLE:
-        return errors.error("invalid_body",
-                            'Send a JSON object with only image_name, such as '
-                            '{"image_name": "New name"}.', 400)
-    records = extensions.records()
-    visitor = current_visitor()
-    try:
-        fields.check_name(body.get("image_name"))
-        name = uploading.clean_name(body.get("image_name"))
-        records.rename(visitor, record_id, name)
-        record = records.get(visitor, record_id)
-    except uploading.Rejected as exc:
-        return errors.error(exc.error, exc.message, exc.status)
-    except RecordNotFound:
-        return errors.error("not_found", errors.NOT_FOUND, 404)
-    return jsonify(_record(record))
+    if body is None:
+        raise Rejected("invalid_body", 'Send a JSON object with only image_name, such as '
+                                       '{"image_name": "New name"}.')
+    record = services().gallery.rename(current_visitor(), record_id,
+                                       parse(RenameRequest, body))
+    return jsonify(record_json(record, IMAGE_ENDPOINT))
 
 
 @bp.delete("/records/<record_id>")
+@operation(id="deleteRecord", summary="Delete a record and both its images", status=204,
+           returns_description="Deleted", csrf=True, errors=("not_found",),
+           path={"record_id": RECORD_ID})
 def delete_record(record_id: str):
-    try:
-        extensions.records().delete(current_visitor(), record_id)
-    except RecordNotFound:
-        return errors.error("not_found", errors.NOT_FOUND, 404)
+    services().gallery.delete(current_visitor(), record_id)
     return "", 204
 
 
 @bp.get("/records/<record_id>/images/<kind>")
+@operation(id="getImage", summary="An image's bytes", query=ImageQuery, returns="image",
+           returns_description="The image (`304` with no body when the If-None-Match ETag "
+                               "matches)",
+           headers={"ETag": "The version of these bytes",
+                    "Cache-Control": "`private`, with a max-age",
+                    "Content-Disposition": "`inline`, or `attachment` with `download`; with "
+                                           "the file name either way"},
+           errors=("invalid_parameter", "not_found"),
+           path={"record_id": RECORD_ID,
+                 "kind": ("`original` (the upload, unchanged) or `processed`.",
+                          {"enum": list(KINDS)})})
 def image(record_id: str, kind: str):
-    try:
-        fields.download_flag(request.args.getlist("download"))
-    except uploading.Rejected as exc:
-        return errors.error(exc.error, exc.message, exc.status)
-    return images.send_image(record_id, kind)
+    values = request.args.getlist("download")
+    if len(values) > 1:
+        raise Rejected("invalid_parameter", "download must be true, false, 1 or 0 (once).")
+    parse(ImageQuery, request.args.to_dict())
+    return send_image(record_id, kind)

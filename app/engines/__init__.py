@@ -1,68 +1,42 @@
-"""Background-removal engines and the choice between them."""
+"""Background-removal engines (they make masks) and the runner that uses them."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import replace
-
-from app.config import Settings
 from app.engines.base import (
-    BackgroundRemover,
-    Cutout,
     EngineError,
     EngineTimeout,
     EngineUnavailable,
+    MaskEngine,
     QuotaExceeded,
 )
-from app.imaging import ImageInfo
-from app.output import DEFAULT, OutputOptions
+from app.engines.runner import EngineRunner, Masked
+from app.hosting import available_cpus
+from app.settings import Settings
 
-__all__ = ["BackgroundRemover", "Cutout", "EngineError", "EngineTimeout", "EngineUnavailable",
-           "FallbackEngine", "QuotaExceeded", "build_engine"]
-log = logging.getLogger(__name__)
-
-
-class FallbackEngine:
-    """The primary engine, and when it fails the fallback, saying so to the visitor."""
-
-    def __init__(self, primary: BackgroundRemover, fallback: BackgroundRemover):
-        self.primary, self.fallback = primary, fallback
-        self.name = primary.name
-
-    def remove(self, data: bytes, info: ImageInfo, options: OutputOptions = DEFAULT) -> Cutout:
-        try:
-            return self.primary.remove(data, info, options)
-        except EngineError as exc:
-            log.warning("Engine %s failed (%s: %s); the %s engine makes the cutout instead",
-                        self.primary.name, type(exc).__name__, exc.message, self.fallback.name)
-            cutout = self.fallback.remove(data, info, options)
-            note = (f"Made by the {self.fallback.name} engine because the "
-                    f"{self.primary.name} engine {exc.reason}.")
-            return replace(cutout, note=note)
+__all__ = ["EngineError", "EngineRunner", "EngineTimeout", "EngineUnavailable", "MaskEngine",
+           "Masked", "QuotaExceeded", "build_runner"]
 
 
-def build_engine(settings: Settings) -> BackgroundRemover:
-    """The engine `settings` ask for (`BG_ENGINE`, or RapidAPI when it has a key), wrapped
-    with the local fallback when `BG_ENGINE_FALLBACK=local`."""
+def build_runner(settings: Settings) -> EngineRunner:
+    """The engine `settings` ask for (`BG_ENGINE`, or RapidAPI when it has a key), with the
+    local engine as its fallback when `BG_ENGINE_FALLBACK=local`."""
+    concurrency = settings.engine_concurrency or available_cpus()
     if settings.engine == "rapidapi":
         from app.engines.rapidapi import RapidApiEngine
 
-        engine = RapidApiEngine(
+        primary = RapidApiEngine(
             key=settings.rapidapi_key,
             host=settings.rapidapi_host,
             url=settings.rapidapi_url,
             connect_timeout=settings.rapidapi_connect_timeout,
             timeout=settings.rapidapi_timeout,
-            concurrency=settings.engine_concurrency,
         )
-        if settings.bg_engine_fallback == "local":
-            return FallbackEngine(engine, _local(settings))
-        return engine
-    return _local(settings)
+        fallback = _local(settings) if settings.fallback == "local" else None
+        return EngineRunner(primary, fallback, concurrency)
+    return EngineRunner(_local(settings), None, concurrency)
 
 
-def _local(settings: Settings) -> BackgroundRemover:
+def _local(settings: Settings) -> MaskEngine:
     from app.engines.local import LocalEngine
 
-    return LocalEngine(settings.bg_model_path, threads=settings.onnx_threads,
-                       concurrency=settings.engine_concurrency)
+    return LocalEngine(settings.model_path, threads=settings.onnx_threads)

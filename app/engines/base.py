@@ -1,27 +1,35 @@
-"""What every background-removal engine promises, and the errors it may raise."""
+"""What every engine promises: a mask for a checked photo, or one of these errors.
+
+Engines only predict masks (an L image, white where the subject is, of any size); the
+compositor (app/images/compose.py) makes every result from the photo and that mask.
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from app.imaging import ImageInfo
-from app.output import DEFAULT, Cutout, OutputOptions
+from PIL import Image
 
-__all__ = ["BackgroundRemover", "Cutout", "EngineError", "EngineTimeout", "EngineUnavailable",
-           "QuotaExceeded"]
+from app.images.decoding import Photo
+
+__all__ = ["EngineError", "EngineTimeout", "EngineUnavailable", "MaskEngine", "QuotaExceeded"]
 
 
-class BackgroundRemover(Protocol):
+class MaskEngine(Protocol):
     name: str
+    # True when the mask is made elsewhere (a web service): waiting for it costs no CPU here,
+    # so it needs no work slot (app/engines/runner.py).
+    remote: bool
 
-    def remove(self, data: bytes, info: ImageInfo, options: OutputOptions = DEFAULT) -> Cutout:
-        """The cutout of the checked upload `data` as `options` ask, or an `EngineError`."""
+    def mask(self, photo: Photo) -> Image.Image:
+        """The subject's mask, or an `EngineError` (or `InvalidImage` for a damaged file)."""
 
 
 class EngineError(Exception):
-    """The engine could not make a cutout. `message` completes "Failed to generate the image"."""
+    """No mask could be made. `message` completes "Failed to generate the image"; `kind`
+    says what went wrong (failed, timeout, unavailable, quota)."""
 
-    status = 502
+    kind = "failed"
     message = "The background could not be removed from this image."
     reason = "could not process the image"  # completes "the <engine> engine ..."
 
@@ -32,18 +40,18 @@ class EngineError(Exception):
 
 
 class EngineTimeout(EngineError):
-    status = 504
+    kind = "timeout"
     message = "The background-removal service did not answer in time. Please try again."
     reason = "did not answer in time"
 
 
 class EngineUnavailable(EngineError):
-    status = 503
+    kind = "unavailable"
     message = "The background-removal service is unavailable. Please try again later."
     reason = "was unavailable"
 
 
 class QuotaExceeded(EngineError):
-    status = 429
+    kind = "quota"
     message = "The background-removal service's quota is used up. Please try again later."
     reason = "has used up its quota"

@@ -13,12 +13,9 @@ import threading
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageChops
+from PIL import Image
 
-from app import imaging
-from app.config import available_cpus
-from app.imaging import ImageInfo
-from app.output import DEFAULT, Cutout, OutputOptions, render
+from app.images.decoding import Photo
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -54,14 +51,10 @@ def load_session(model_path: str, threads: int = 0):
 
 class LocalEngine:
     name = "local"
+    remote = False
 
-    def __init__(self, model_path: str, threads: int = 0, concurrency: int = 0):
+    def __init__(self, model_path: str, threads: int = 0):
         self.session = load_session(model_path, threads)
-        # At most this many cutouts in the making at once (0: one per available core).
-        # More would only share the same cores, and each holds a photo's worth of memory
-        # and ~270 MB at inference's peak; the request threads stay free for everything else.
-        self.concurrency = concurrency or available_cpus()
-        self._slots = threading.BoundedSemaphore(self.concurrency)
         model_input = self.session.get_inputs()[0]
         self._input_name = model_input.name
         height, width = model_input.shape[2:4]
@@ -69,8 +62,13 @@ class LocalEngine:
         self.input_size = (width if isinstance(width, int) else 320,
                            height if isinstance(height, int) else 320)
 
-    def mask(self, img: Image.Image) -> Image.Image:
-        """The model's mask for `img`, as an L image of the model's input size."""
+    def mask(self, photo: Photo) -> Image.Image:
+        """The model's mask for `photo`, at the model's input size."""
+        return self.predict(photo.reduced(at_least=max(self.input_size),
+                                          reduce_by=_MODEL_INPUT_REDUCTION))
+
+    def predict(self, img: Image.Image) -> Image.Image:
+        """The model's mask for a decoded image, as an L image of the model's input size."""
         small = img.convert("RGB").resize(self.input_size, Image.Resampling.LANCZOS)
         arr = np.asarray(small, dtype=np.float32)
         arr /= max(float(arr.max()), 1.0)
@@ -80,23 +78,3 @@ class LocalEngine:
         low, high = float(pred.min()), float(pred.max())
         pred = (pred - low) / (high - low) if high > low else np.zeros_like(pred)
         return Image.fromarray((pred * 255).astype(np.uint8), "L")
-
-    def remove(self, data: bytes, info: ImageInfo, options: OutputOptions = DEFAULT) -> Cutout:
-        """The cutout; `imaging.InvalidImage` if the file turns out to be damaged."""
-        with self._slots:
-            return self._remove(data, info, options)
-
-    def _remove(self, data: bytes, info: ImageInfo, options: OutputOptions) -> Cutout:
-        if info.format == "JPEG":
-            small = imaging.decode(data, reduce_by=_MODEL_INPUT_REDUCTION,
-                                   at_least=max(self.input_size))
-            mask = self.mask(small)
-            full = imaging.decode(data)
-        else:  # no cheaper decode to be had: one decode serves both
-            full = imaging.decode(data)
-            mask = self.mask(full)
-        alpha = mask.resize(full.size, Image.Resampling.BILINEAR)
-        if full.mode == "RGBA":
-            # Keep what was already transparent in the upload transparent.
-            alpha = ImageChops.darker(alpha, full.getchannel("A"))
-        return render(full, alpha, options, engine=self.name)

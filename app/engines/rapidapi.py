@@ -5,17 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import threading
 import time
 
 import requests
 from PIL import Image
 
-from app import imaging
-from app.config import available_cpus
 from app.engines.base import EngineError, EngineTimeout, EngineUnavailable, QuotaExceeded
-from app.imaging import ImageInfo
-from app.output import DEFAULT, Cutout, OutputOptions, render
+from app.images.decoding import InvalidImage, Photo, decode
 
 log = logging.getLogger(__name__)
 # A retry with less time than this left would only add a second failure to the first.
@@ -24,10 +20,11 @@ _MIN_ATTEMPT_SECONDS = 1.0
 
 class RapidApiEngine:
     name = "rapidapi"
+    remote = True
 
     def __init__(self, key: str, host: str, url: str, connect_timeout: float = 3.05,
                  timeout: float = 30.0, retries: int = 1,
-                 session: requests.Session | None = None, concurrency: int = 0):
+                 session: requests.Session | None = None):
         self.url = url
         self.headers = {"X-RapidAPI-Key": key, "X-RapidAPI-Host": host}
         self.connect_timeout = connect_timeout
@@ -35,10 +32,12 @@ class RapidApiEngine:
         self.retries = retries
         # A shared session keeps the TLS connection to RapidAPI open between uploads.
         self.session = session or requests.Session()
-        self._slots = threading.BoundedSemaphore(concurrency or available_cpus())
 
-    def remove(self, data: bytes, info: ImageInfo, options: OutputOptions = DEFAULT) -> Cutout:
-        response = self._post({"image_base64": base64.b64encode(data).decode("ascii"),
+    def mask(self, photo: Photo) -> Image.Image:
+        """The alpha of the service's cutout: only its matte is used, so the photo's own
+        pixels keep their colours and full resolution, and every output works as with the
+        local engine."""
+        response = self._post({"image_base64": base64.b64encode(photo.data).decode("ascii"),
                                "output_format": "base64"})
         if response.status_code == 429:
             raise QuotaExceeded()
@@ -48,16 +47,7 @@ class RapidApiEngine:
         if response.status_code >= 400:
             log.warning("RapidAPI answered HTTP %s", response.status_code)
             raise EngineError()
-        # Decoding and rendering at full size cost memory: a few at a time per process,
-        # however many requests wait for the service.
-        with self._slots:
-            alpha = self._alpha(response)
-            photo = imaging.decode(data)
-            if alpha.size != photo.size:
-                alpha = alpha.resize(photo.size, Image.Resampling.BILINEAR)
-            # Only the service's matte is used: the photo's own pixels keep their colours
-            # and full resolution, and every output option works as with the local engine.
-            return render(photo, alpha, options, engine=self.name)
+        return self._alpha(response)
 
     def _post(self, form: dict) -> requests.Response:
         """POST with one bounded retry (a timeout or a 5xx is often a passing hiccup), all
@@ -90,8 +80,8 @@ class RapidApiEngine:
         """The alpha channel of the cutout in the service's answer."""
         try:
             encoded = response.json()["response"]["image_base64"]
-            cutout = imaging.decode(base64.b64decode(encoded, validate=True))
-        except (ValueError, KeyError, TypeError, binascii.Error, imaging.InvalidImage):
+            cutout = decode(base64.b64decode(encoded, validate=True))
+        except (ValueError, KeyError, TypeError, binascii.Error, InvalidImage):
             log.warning("RapidAPI answered without a usable image")
             raise EngineError() from None
         if cutout.mode != "RGBA":

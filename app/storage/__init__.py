@@ -1,18 +1,16 @@
 """Where records and image bytes are kept."""
 
 from app.storage.database import open_database
-from app.storage.records import (
+from app.storage.documents import (
     KINDS,
-    LimitReached,
     NewImage,
     Record,
     RecordNotFound,
-    RecordRepository,
-    StorageUnavailable,
     StoredImage,
     is_id,
     new_id,
 )
+from app.storage.records import LimitReached, RecordRepository, StorageUnavailable
 
 __all__ = ["KINDS", "LimitReached", "NewImage", "Record", "RecordNotFound", "RecordRepository",
            "StorageUnavailable", "StoredImage", "is_id", "new_id", "open_database"]

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from pymongo.errors import DuplicateKeyError
 
-from app import imaging
+from app.images.decoding import sniff
+from app.storage.documents import Record, StoredImage
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,28 @@ def image_bytes(doc: dict, kind: str) -> bytes:
         return b""
 
 
-def stored_image(doc: dict, kind: str, stored_image_class):
+def record(doc: dict) -> Record:
+    """A document of the original layout as a record (its images have no GridFS file)."""
+    original, processed = (_stored_image(doc, kind) for kind in FIELDS)
+    return Record(str(doc["_id"]), doc["user_id"], doc.get("image_name", ""),
+                  doc.get("created_on", ""), ENGINE, original, processed, {})
+
+
+def read(records, query: dict, kind: str) -> bytes | None:
+    """The image bytes of the document `query` finds; None if there is none."""
+    doc = records.find_one(query, {FIELDS[kind]: 1})
+    return None if doc is None else image_bytes(doc, kind)
+
+
+def leftover_files(files, doc_id) -> list:
+    """Files an interrupted migration stored for a document still in the old layout."""
+    return [found._id for found in files.find({"metadata.legacy_id": doc_id})]
+
+
+def _stored_image(doc: dict, kind: str) -> StoredImage:
     data = image_bytes(doc, kind)
-    content_type, width, height = imaging.sniff(data)
-    return stored_image_class(content_type, len(data), width, height,
-                              etag=f"{doc['_id']}-{kind}")
+    content_type, width, height = sniff(data)
+    return StoredImage(content_type, len(data), width, height, etag=f"{doc['_id']}-{kind}")
 
 
 @dataclass
@@ -67,7 +85,7 @@ def migrate(repository, limit: int | None = None) -> MigrationResult:
         images = {}
         for kind in FIELDS:
             data = image_bytes(doc, kind)
-            content_type, width, height = imaging.sniff(data)
+            content_type, width, height = sniff(data)
             images[kind] = {"file_id": _stored_file(repository, doc, kind, data),
                             "content_type": content_type, "size": len(data),
                             "width": width, "height": height}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import gridfs
@@ -24,17 +23,13 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, WTimeoutError
 
 from app.storage import legacy
+from app.storage.documents import KINDS, NewImage, Record, RecordNotFound, slot_key
 
 log = logging.getLogger(__name__)
 
 COLLECTION = "img_converter"  # the original app's collection name
 BUCKET = "images"
-KINDS = ("original", "processed")
 CREATED_ON_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-class RecordNotFound(LookupError):
-    """No record with that id belongs to this visitor."""
 
 
 class LimitReached(Exception):
@@ -56,57 +51,6 @@ def _outages_are_unavailable(method):
             raise StorageUnavailable(str(exc)) from exc
 
     return wrapper
-
-
-@dataclass(frozen=True)
-class NewImage:
-    data: bytes
-    content_type: str
-    width: int
-    height: int
-
-
-@dataclass(frozen=True)
-class StoredImage:
-    content_type: str
-    size: int
-    width: int
-    height: int
-    file_id: str = ""  # the GridFS file; empty for a document in the original layout
-    etag: str = ""  # never changes while the record exists: the bytes never do
-
-    @classmethod
-    def from_doc(cls, doc: dict) -> StoredImage:
-        file_id = str(doc["file_id"])
-        return cls(doc["content_type"], doc["size"], doc["width"], doc["height"], file_id,
-                   file_id)
-
-
-@dataclass(frozen=True)
-class Record:
-    id: str
-    user_id: str
-    image_name: str
-    created_on: str
-    engine: str
-    original: StoredImage
-    processed: StoredImage
-    options: dict
-
-    @classmethod
-    def from_doc(cls, doc: dict) -> Record:
-        if legacy.is_legacy(doc):
-            original, processed = (legacy.stored_image(doc, kind, StoredImage) for kind in KINDS)
-            return cls(str(doc["_id"]), doc["user_id"], doc.get("image_name", ""),
-                       doc.get("created_on", ""), legacy.ENGINE, original, processed, {})
-        return cls(str(doc["_id"]), doc["user_id"], doc["image_name"], doc["created_on"],
-                   doc.get("engine", ""), StoredImage.from_doc(doc["original"]),
-                   StoredImage.from_doc(doc["processed"]), doc.get("options", {}))
-
-    def image(self, kind: str) -> StoredImage:
-        if kind not in KINDS:
-            raise RecordNotFound(kind)
-        return getattr(self, kind)
 
 
 class RecordRepository:
@@ -141,14 +85,14 @@ class RecordRepository:
     @_outages_are_unavailable
     def list(self, user_id: str) -> list[Record]:
         docs = self.records.find({"user_id": user_id}).sort("_id", DESCENDING)
-        return [Record.from_doc(doc) for doc in docs]
+        return [_record(doc) for doc in docs]
 
     @_outages_are_unavailable
     def get(self, user_id: str, record_id: str) -> Record:
         doc = self.records.find_one(self._owned(user_id, record_id))
         if doc is None:
             raise RecordNotFound(record_id)
-        return Record.from_doc(doc)
+        return _record(doc)
 
     @_outages_are_unavailable
     def add(self, user_id: str, image_name: str, original: NewImage, processed: NewImage,
@@ -221,9 +165,8 @@ class RecordRepository:
         for kind in KINDS:
             if isinstance(doc.get(kind), dict):
                 self._delete_file(doc[kind]["file_id"])
-        # Files an interrupted migration stored for a document still in the old layout.
-        for leftover in self.files.find({"metadata.legacy_id": doc["_id"]}):
-            self._delete_file(leftover._id)
+        for leftover in legacy.leftover_files(self.files, doc["_id"]):
+            self._delete_file(leftover)
 
     @_outages_are_unavailable
     def read(self, record: Record, kind: str) -> bytes:
@@ -234,11 +177,10 @@ class RecordRepository:
             except (NoFile, CorruptGridFile):
                 # Deleted between reading the record and reading its bytes.
                 raise RecordNotFound(record.id) from None
-        doc = self.records.find_one(self._owned(record.user_id, record.id),
-                                    {legacy.FIELDS[kind]: 1})
-        if doc is None:
+        data = legacy.read(self.records, self._owned(record.user_id, record.id), kind)
+        if data is None:
             raise RecordNotFound(record.id)
-        return legacy.image_bytes(doc, kind)
+        return data
 
     @_outages_are_unavailable
     def sweep_orphans(self, older_than: timedelta) -> int:
@@ -276,14 +218,5 @@ class RecordRepository:
         return {"_id": oid, "user_id": user_id}
 
 
-def new_id() -> str:
-    """A fresh id, as MongoDB makes them (the visitor's id is one)."""
-    return str(ObjectId())
-
-
-def is_id(value) -> bool:
-    return isinstance(value, str) and ObjectId.is_valid(value)
-
-
-def slot_key(user_id: str, n: int) -> str:
-    return f"{user_id}/{n}"
+def _record(doc: dict) -> Record:
+    return legacy.record(doc) if legacy.is_legacy(doc) else Record.from_doc(doc)

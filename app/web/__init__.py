@@ -1,2 +1,17 @@
-"""The web layer: blueprints that talk to the repository and the engine, never to
-pymongo or requests directly."""
+"""The page, the original app's front door: GET/POST /, PUT /update, DELETE /remove, image
+URLs and health checks. It shares nothing with the API but the core and app/http."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.http.errors import Door
+from app.web import health, images, pages, records
+
+# The page's form keeps the original contract: every failure is a flash and 302 back to /.
+DOOR = Door("web", prefix="/", flash_endpoints=frozenset({"pages.upload"}), flash_to="/")
+
+
+def init_app(app: Flask) -> None:
+    for blueprint in (health.bp, pages.bp, records.bp, images.bp):
+        app.register_blueprint(blueprint)

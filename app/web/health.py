@@ -8,7 +8,7 @@ import logging
 
 from flask import Blueprint, jsonify
 
-from app import extensions
+from app.http.context import services
 from app.storage import StorageUnavailable
 
 bp = Blueprint("health", __name__)
@@ -25,11 +25,11 @@ def ready():
     # The engine needs no check: create_app loads the model (or fails) before serving.
     checks = {"database": "ok"}
     try:
-        extensions.records().ping()
+        services().records.ping()
     except StorageUnavailable as exc:
         log.warning("Readiness: database unavailable: %s", exc)
         checks["database"] = "unavailable"
     ok = all(value == "ok" for value in checks.values())
     body = {"status": "Ready" if ok else "Unavailable", "checks": checks,
-            "engine": extensions.engine().name}
+            "engine": services().engines.name}
     return jsonify(body), 200 if ok else 503

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from app import extensions
-from app.config import human_size
-from app.web import uploading
-from app.web.answers import back_to_page, wants_json
-from app.web.protections import limit_uploads
-from app.web.serialise import record_json
-from app.web.visitor import current_visitor
+from app.core.forms import NAME_MAX, UploadRequest, parse
+from app.http.bodies import file_bytes
+from app.http.context import services
+from app.http.errors import wants_json
+from app.http.limits import limit_uploads
+from app.http.records_json import record_json
+from app.http.sizes import human_size
+from app.http.visitor import current_visitor
 
 bp = Blueprint("pages", __name__)
 
@@ -18,28 +19,41 @@ bp = Blueprint("pages", __name__)
 @bp.get("/")
 def index():
     visitor = current_visitor()
-    records = extensions.records().list(visitor)
-    settings = extensions.settings()
+    here = services()
+    settings = here.settings
     return render_template(
         "index.html",
-        records=records,
+        records=here.gallery.list(visitor),
         user_limit=settings.user_limit,
-        name_max=uploading.NAME_MAX,
+        name_max=NAME_MAX,
         max_upload=settings.max_content_length,
         max_upload_text=human_size(settings.max_content_length),
-        demo_storage=extensions.demo_storage(),
-        engine=extensions.engine().name,
+        demo_storage=here.demo_storage,
+        engine=here.engines.name,
     )
 
 
 @bp.post("/")
 @limit_uploads
 def upload():
-    try:
-        done = uploading.upload(current_visitor(), request.form.get("name"),
-                                request.files.get("image"), request.form)
-    except uploading.Rejected as exc:
-        return back_to_page(exc.message, "danger", exc.status, exc.error)
+    """Failures are flashed (app/http/errors.py answers this endpoint with a redirect)."""
+    upload = parse(UploadRequest, form_fields())
+    done = services().uploads.upload(current_visitor(), upload)
     if wants_json():
-        return {**record_json(done.record), "note": done.note}, 201
-    return back_to_page(done.message, "success", 302, "")
+        return record_json(done.record, "images.image", note=done.note), 201
+    flash(done.message, "success")
+    return redirect(url_for("pages.index"))
+
+
+def form_fields() -> dict:
+    """The form as a person filled it in: surrounding spaces trimmed, empty fields left to
+    their defaults, and what the page does not send (its CSRF token, say) left out."""
+    fields = {}
+    for name in UploadRequest.model_fields.keys() - {"image"}:
+        value = request.form.get(name, "").strip()
+        if value:
+            fields[name] = value
+    image = file_bytes(request.files, "image")
+    if image is not None:
+        fields["image"] = image
+    return fields

@@ -22,9 +22,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app import create_app
-from app.config import Settings
+from app.settings import Settings
 from tests.conftest import SECRET
-from tests.support import FakeEngine, photo
+from tests.support import FakeEngine, photo, use_engine
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance,
@@ -45,7 +45,7 @@ def _app():
     # fixture. A RapidAPI engine loads nothing; it is swapped for the fast stand-in at once.
     app = create_app(Settings(app_env="production", secret_key=SECRET, bg_engine="rapidapi",
                               rapidapi_key="not-used", user_limit=3))
-    app.extensions["engine"] = FakeEngine()
+    use_engine(app, FakeEngine())
     return app
 
 

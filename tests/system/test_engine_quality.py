@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.config import default_model_path
 from app.engines.local import LocalEngine
-from app.imaging import inspect
-from tests.support import encode, open_png, photo_array
+from app.settings import default_model_path
+from tests.support import cutout, encode, open_png, photo_array
 
 # person, animal, object on a table, object against sky
 KINDS = ("astronaut", "chelsea", "coffee", "rocket")
@@ -29,8 +28,7 @@ def rembg_session():
 
 
 def alpha_of(engine, data):
-    cutout = engine.remove(data, inspect(data, 10**8))
-    return np.asarray(Image.open(io.BytesIO(cutout.data)).getchannel("A"))
+    return np.asarray(Image.open(io.BytesIO(cutout(engine, data).data)).getchannel("A"))
 
 
 @pytest.mark.parametrize("name", KINDS)
@@ -71,7 +69,7 @@ def visible_colours_match(cutout_png, expected_rgb):
 
 
 def cut(engine, data):
-    return engine.remove(data, inspect(data, 10**8)).data
+    return cutout(engine, data).data
 
 
 def test_greyscale(engine):

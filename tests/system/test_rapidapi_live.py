@@ -7,7 +7,6 @@ import io
 import json
 import threading
 import time
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -66,7 +65,7 @@ def service():
 @pytest.fixture
 def api_app(settings, service):
     url = f"http://127.0.0.1:{service.server_address[1]}/remove"
-    return create_app(replace(settings, bg_engine="rapidapi", rapidapi_key="key",
+    return create_app(settings.changed(bg_engine="rapidapi", rapidapi_key="key",
                               rapidapi_url_override=url, rapidapi_timeout=TIMEOUT,
                               rapidapi_connect_timeout=1.0))
 
@@ -90,7 +89,7 @@ def test_failures_get_the_right_message_in_time(api_app, behaviour, status, word
     assert body["message"].startswith("Failed to generate the image.") and words in body["message"]
     assert elapsed < TIMEOUT + 1
     assert FakeRapidApi.calls == calls  # a slow service is not asked twice past the deadline
-    assert api_app.extensions["records"].list(visitor.id()) == []
+    assert api_app.extensions["services"].records.list(visitor.id()) == []
 
 
 def test_the_page_shows_the_quota_message(api_app):

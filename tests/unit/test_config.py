@@ -3,7 +3,8 @@
 import pytest
 
 from app import create_app
-from app.config import ConfigError, Settings, human_size
+from app.http.sizes import human_size
+from app.settings import ConfigError, Settings
 
 KEY = "k" * 32
 
@@ -18,7 +19,7 @@ def test_defaults():
     assert settings.max_content_length == 15 * 1024 * 1024
     assert settings.engine == "local"
     assert settings.mongo_uri == ""
-    assert settings.bg_model_path.endswith("u2netp.onnx")
+    assert settings.model_path.endswith("u2netp.onnx")
 
 
 def test_production_without_a_secret_key_fails_with_a_clear_message():
@@ -29,10 +30,21 @@ def test_production_without_a_secret_key_fails_with_a_clear_message():
 
 
 def test_development_generates_a_temporary_key_and_says_so(caplog):
-    settings = from_env(APP_ENV="development")
-    assert len(settings.secret_key) >= 32 and settings.secret_key_generated
-    create_app({"APP_ENV": "development"})
+    assert from_env(APP_ENV="development").secret_key == ""
+    app = create_app({"APP_ENV": "development"})
+    assert len(app.secret_key) == 64
+    assert create_app({"APP_ENV": "development"}).secret_key != app.secret_key
     assert "APP_SECRET_KEY is not set: using a temporary key" in caplog.text
+
+
+def test_settings_built_in_code_are_checked_like_the_environment():
+    with pytest.raises(ConfigError, match="BG_ENGINE must be one of auto, local or rapidapi, "
+                                          "not 'bogus'"):
+        Settings(secret_key=KEY, bg_engine="bogus")
+    with pytest.raises(ConfigError, match="USER_LIMIT must be a whole number of at least 1"):
+        Settings(secret_key=KEY).changed(user_limit=0)
+    with pytest.raises(ConfigError, match="APP_SECRET_KEY is not set"):
+        Settings()
 
 
 def test_a_short_key_is_refused():

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.config import default_model_path
 from app.engines.local import LocalEngine, load_session
-from app.imaging import inspect
-from tests.support import encode, open_png, photo_array
+from app.settings import default_model_path
+from tests.support import cutout, encode, open_png, photo_array
 
 # (background corners as (x, y) fractions, a point on the subject)
 SCENES = {
@@ -26,14 +25,13 @@ def engine():
 
 
 def cut(engine, data):
-    return engine.remove(data, inspect(data, 50_000_000))
+    return cutout(engine, data, max_pixels=50_000_000)
 
 
 @pytest.mark.parametrize("name", SCENES)
 def test_background_corners_are_transparent_and_the_subject_opaque(engine, name):
     data = encode(photo_array(name), quality=95)
-    cutout = cut(engine, data)
-    img = open_png(cutout.data)
+    img = open_png(cut(engine, data).data)
     alpha = np.asarray(img.getchannel("A"))
     h, w = alpha.shape
     corners, subject = SCENES[name]
@@ -45,9 +43,9 @@ def test_background_corners_are_transparent_and_the_subject_opaque(engine, name)
 def test_full_resolution_and_unchanged_colours(engine):
     source = Image.fromarray(photo_array("coffee")).resize((1200, 800))
     data = encode(source, "PNG")
-    cutout = cut(engine, data)
-    img = open_png(cutout.data)
-    assert img.size == (1200, 800) == (cutout.width, cutout.height)
+    result = cut(engine, data)
+    img = open_png(result.data)
+    assert img.size == (1200, 800) == (result.width, result.height)
     assert img.mode == "RGBA"
     pixels, original = np.asarray(img), np.asarray(source)
     visible = pixels[..., 3] > 0
@@ -83,40 +81,15 @@ def test_another_model_file_can_be_used(tmp_path):
     engine = LocalEngine(str(copy))
     assert engine.session is not load_session(default_model_path())
     assert engine.input_size == (320, 320)
-    cutout = cut(engine, encode(photo_array("rocket")))
-    assert (cutout.width, cutout.height) == (640, 427)
-
-
-def test_cutouts_in_the_making_are_bounded_per_process(monkeypatch):
-    import threading
-    import time
-
-    engine = LocalEngine(default_model_path(), concurrency=1)
-    active, peak, lock = [0], [0], threading.Lock()
-
-    def slow(data, info, options):
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        time.sleep(0.05)
-        with lock:
-            active[0] -= 1
-
-    monkeypatch.setattr(engine, "_remove", slow)
-    threads = [threading.Thread(target=engine.remove, args=(b"", None, None))
-               for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert peak[0] == 1
+    result = cut(engine, encode(photo_array("rocket")))
+    assert (result.width, result.height) == (640, 427)
 
 
 def test_gunicorn_gives_each_worker_its_share_of_the_cores(monkeypatch):
     import runpy
     from pathlib import Path
 
-    from app.config import available_cpus
+    from app.hosting import available_cpus
 
     conf = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
     monkeypatch.setenv("MONGO_URI", "mongodb://db.example/")

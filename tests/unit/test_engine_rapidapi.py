@@ -11,10 +11,9 @@ import responses
 from PIL import Image
 
 from app import create_app
-from app.engines import EngineError, EngineTimeout, EngineUnavailable, QuotaExceeded
+from app.engines import EngineError, EngineTimeout, EngineUnavailable, QuotaExceeded, rapidapi
 from app.engines.rapidapi import RapidApiEngine
-from app.imaging import inspect
-from tests.support import Visitor, encode, open_png, photo
+from tests.support import Visitor, cutout, encode, open_png, photo
 
 URL = "https://background-removal.p.rapidapi.com/remove"
 
@@ -31,17 +30,17 @@ def engine():
 
 
 def remove(engine, data=None):
-    data = data or photo()
-    return engine.remove(data, inspect(data, 50_000_000))
+    """The stored result when RapidAPI made the mask."""
+    return cutout(engine, data or photo())
 
 
 @responses.activate
 def test_success_sends_the_original_request(engine):
     responses.post(URL, json=cutout_body())
     data = photo()
-    cutout = remove(engine, data)
-    assert cutout.content_type == "image/png" and (cutout.width, cutout.height) == (451, 300)
-    assert open_png(cutout.data).mode == "RGBA"
+    result = remove(engine, data)
+    assert result.content_type == "image/png" and (result.width, result.height) == (451, 300)
+    assert open_png(result.data).mode == "RGBA"
     (call,) = responses.calls
     assert call.request.headers["X-RapidAPI-Key"] == "secret-key"
     assert call.request.headers["X-RapidAPI-Host"] == "background-removal.p.rapidapi.com"
@@ -150,31 +149,52 @@ def test_a_refused_key_is_unavailable(engine):
         remove(engine)
 
 
-def test_timeouts_are_passed_to_requests(engine, monkeypatch):
-    seen = {}
+class Clock:
+    """time.monotonic for the engine: each POST takes `per_call` seconds."""
+
+    def __init__(self, per_call):
+        self.now, self.per_call = 0.0, per_call
+
+    def __call__(self):
+        return self.now
+
+
+def timed_posts(engine, monkeypatch, per_call):
+    clock, seen = Clock(per_call), []
 
     def post(url, **kwargs):
-        seen.update(kwargs)
+        seen.append(kwargs["timeout"])
+        clock.now += clock.per_call
         raise requests.Timeout()
 
+    monkeypatch.setattr(rapidapi.time, "monotonic", clock)
     monkeypatch.setattr(engine.session, "post", post)
     with pytest.raises(EngineTimeout):
         remove(engine)
-    connect, read = seen["timeout"]
-    assert connect == 0.5 and 1 < read <= 2  # what is left of the 2 s budget
+    return seen
+
+
+def test_the_retry_gets_what_is_left_of_one_deadline(engine, monkeypatch):
+    """2 s for the whole call: the first attempt may take all of it, the retry only what
+    the first left (2 - 0.7 = 1.3 s), each connect phase capped at 0.5 s."""
+    first, retry = timed_posts(engine, monkeypatch, per_call=0.7)
+    assert first == (0.5, 2.0)
+    assert retry[0] == 0.5 and retry[1] == pytest.approx(1.3, abs=1e-9)
+
+
+def test_no_retry_when_less_than_a_second_is_left(engine, monkeypatch):
+    assert timed_posts(engine, monkeypatch, per_call=1.2) == [(0.5, 2.0)]
 
 
 # Through the page: the flash texts the original showed.
 
 @pytest.fixture
 def api_app(settings):
-    from dataclasses import replace
-
-    return create_app(replace(settings, bg_engine="auto", rapidapi_key="secret-key"))
+    return create_app(settings.changed(bg_engine="auto", rapidapi_key="secret-key"))
 
 
 def test_the_app_picks_rapidapi_when_a_key_is_set(api_app):
-    assert api_app.extensions["engine"].name == "rapidapi"
+    assert api_app.extensions["services"].engines.name == "rapidapi"
 
 
 @responses.activate
@@ -183,7 +203,7 @@ def test_page_success_stores_the_cutout_and_the_engine(api_app):
     visitor = Visitor(api_app.test_client())
     visitor.upload(photo(), name="via api")
     assert visitor.flashes() == [("success", "Image generated successfully")]
-    (record,) = api_app.extensions["records"].list(visitor.id())
+    (record,) = api_app.extensions["services"].records.list(visitor.id())
     assert record.engine == "rapidapi"
     png = visitor.client.get(f"/images/{record.id}/processed").data
     assert Image.open(io.BytesIO(png)).size == (451, 300)
@@ -207,17 +227,15 @@ def test_page_failures_flash_failed_to_generate(api_app, fake, text):
     ((category, message),) = visitor.flashes()
     assert category == "danger"
     assert message.startswith(text)
-    assert api_app.extensions["records"].list(visitor.id()) == []
+    assert api_app.extensions["services"].records.list(visitor.id()) == []
 
 
 # BG_ENGINE_FALLBACK=local: the local model steps in when RapidAPI fails.
 
 @pytest.fixture
 def fallback_app(settings):
-    from dataclasses import replace
-
-    return create_app(replace(settings, bg_engine="rapidapi", rapidapi_key="secret-key",
-                              bg_engine_fallback="local"))
+    return create_app(settings.changed(bg_engine="rapidapi", rapidapi_key="secret-key",
+                                       bg_engine_fallback="local"))
 
 
 @pytest.mark.parametrize("fake, reason", [
@@ -235,12 +253,12 @@ def test_the_local_engine_serves_when_rapidapi_fails(fallback_app, caplog, fake,
     assert category == "success"
     assert message == ("Image generated successfully. Made by the local engine because the "
                        f"rapidapi engine {reason}.")
-    (record,) = fallback_app.extensions["records"].list(visitor.id())
+    (record,) = fallback_app.extensions["services"].records.list(visitor.id())
     assert record.engine == "local"
     png = open_png(visitor.client.get(f"/images/{record.id}/processed").data)
     assert png.getpixel((0, 0))[3] < 16 and png.getpixel((320, 213))[3] > 240
     assert "Engine rapidapi failed" in caplog.text
-    assert "the local engine makes the cutout instead" in caplog.text
+    assert "the local engine makes the mask instead" in caplog.text
 
 
 @responses.activate
@@ -254,7 +272,7 @@ def test_no_fallback_note_when_rapidapi_works(fallback_app):
 
 
 def test_the_fallback_setting_is_validated():
-    from app.config import ConfigError, Settings
+    from app.settings import ConfigError, Settings
 
     with pytest.raises(ConfigError, match="BG_ENGINE_FALLBACK"):
         Settings.from_env({"APP_SECRET_KEY": "k" * 32, "BG_ENGINE_FALLBACK": "rapidapi"},

@@ -6,7 +6,6 @@ import io
 import json
 import struct
 import zlib
-from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -15,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from app import create_app
-from tests.support import FakeEngine, Visitor, encode, photo
+from tests.support import FakeEngine, Visitor, encode, photo, use_engine
 
 SAMPLES = {
     "jpeg": photo("chelsea", size=(160, 107)),
@@ -75,21 +74,20 @@ content_types = st.sampled_from(["image/jpeg", "image/png", "text/html", "applic
 
 @pytest.fixture(scope="module")
 def fuzz_app():
-    from app.config import Settings, default_model_path
+    from app.settings import Settings
     from tests.conftest import SECRET
 
-    app = create_app(replace(Settings(secret_key=SECRET, bg_model_path=default_model_path()),
-                             upload_rate_limit="100000 per minute",
-                             upload_rate_limit_ip="100000 per minute"))
-    app.extensions["engine"] = FakeEngine()
+    app = create_app(Settings(secret_key=SECRET, upload_rate_limit="100000 per minute",
+                              upload_rate_limit_ip="100000 per minute"))
+    use_engine(app, FakeEngine())
     return app
 
 
 def assert_consistent(app, visitor_id):
     """Every record has both images readable; no bytes without a record."""
-    records = app.extensions["records"]
+    records = app.extensions["services"].records
     mine = records.list(visitor_id)
-    assert len(mine) <= app.extensions["settings"].user_limit
+    assert len(mine) <= app.extensions["services"].settings.user_limit
     for record in mine:
         assert 1 <= len(record.image_name) <= 50
         for kind in ("original", "processed"):
@@ -171,7 +169,7 @@ def owner(fuzz_app):
 def test_rename_bodies_never_fail_badly(fuzz_app, owner, body, record_id, content_type):
     visitor, own_id = owner
     target = own_id if record_id == "OWN" else record_id
-    records = fuzz_app.extensions["records"]
+    records = fuzz_app.extensions["services"].records
     before = records.get(visitor.id(), own_id).image_name
     response = visitor.client.put(f"/update/{target}", data=body.encode(),
                                   headers={"X-CSRFToken": visitor.ensure_token(),
@@ -194,4 +192,4 @@ def test_delete_of_anything_but_your_own_changes_nothing(fuzz_app, owner, record
                                      headers={"X-CSRFToken": visitor.ensure_token()})
     assert response.status_code in (404, 405), response.get_data()
     assert response.get_json()["message"]
-    assert fuzz_app.extensions["records"].get(visitor.id(), own_id)
+    assert fuzz_app.extensions["services"].records.get(visitor.id(), own_id)

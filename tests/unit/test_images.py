@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.web.images import download_name
+from app.http.downloads import download_name
 from tests.support import open_png, photo
 
 

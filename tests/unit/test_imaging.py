@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.imaging import InvalidImage, decode, inspect
+from app.images.decoding import InvalidImage, decode, probe
 from tests.support import encode, photo, photo_array
 
 MAX = 50_000_000
@@ -17,21 +17,21 @@ MAX = 50_000_000
 @pytest.mark.parametrize("fmt, mime", [("JPEG", "image/jpeg"), ("PNG", "image/png"),
                                        ("WEBP", "image/webp")])
 def test_accepted_formats(fmt, mime):
-    info = inspect(photo(fmt=fmt), MAX)
+    info = probe(photo(fmt=fmt), MAX)
     assert (info.format, info.content_type, info.width, info.height) == (fmt, mime, 451, 300)
 
 
-@pytest.mark.parametrize("data, status, words", [
-    (b"", 400, "empty"),
-    (b"hello world", 415, "JPEG, PNG or WebP"),
-    (encode(Image.new("RGB", (8, 8)), "GIF"), 415, "JPEG, PNG or WebP"),
-    (encode(Image.new("RGB", (8, 8)), "BMP"), 415, "JPEG, PNG or WebP"),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, 415, "not an image we can read"),
+@pytest.mark.parametrize("data, kind, words", [
+    (b"", "invalid", "empty"),
+    (b"hello world", "unsupported", "JPEG, PNG or WebP"),
+    (encode(Image.new("RGB", (8, 8)), "GIF"), "unsupported", "JPEG, PNG or WebP"),
+    (encode(Image.new("RGB", (8, 8)), "BMP"), "unsupported", "JPEG, PNG or WebP"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "unsupported", "not an image we can read"),
 ])
-def test_refusals_say_what_is_wrong(data, status, words):
+def test_refusals_say_what_is_wrong(data, kind, words):
     with pytest.raises(InvalidImage) as caught:
-        inspect(data, MAX)
-    assert caught.value.status == status
+        probe(data, MAX)
+    assert caught.value.kind == kind
     assert words in caught.value.message
 
 
@@ -39,7 +39,7 @@ def test_refusals_say_what_is_wrong(data, status, words):
 def test_truncated_files_are_damaged(fmt):
     data = photo(fmt=fmt)
     with pytest.raises(InvalidImage, match="damaged or incomplete"):
-        inspect(data[: len(data) * 2 // 3], MAX)
+        probe(data[: len(data) * 2 // 3], MAX)
 
 
 def _png_header_only(width, height):
@@ -56,8 +56,8 @@ def _png_header_only(width, height):
 @pytest.mark.parametrize("side", [20_000, 60_000])
 def test_decompression_bombs_are_refused_from_the_header(side):
     with pytest.raises(InvalidImage) as caught:
-        inspect(_png_header_only(side, side), MAX)
-    assert caught.value.status == 413
+        probe(_png_header_only(side, side), MAX)
+    assert caught.value.kind == "too_large"
     assert "too large" in caught.value.message
 
 
@@ -66,7 +66,7 @@ def test_animated_webp_is_refused():
     buf = io.BytesIO()
     frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:])
     with pytest.raises(InvalidImage, match="Animated"):
-        inspect(buf.getvalue(), MAX)
+        probe(buf.getvalue(), MAX)
 
 
 def _with_orientation(img, orientation):
@@ -79,7 +79,7 @@ def test_exif_orientation_is_applied():
     img = Image.new("RGB", (40, 20), "white")
     img.paste((255, 0, 0), (0, 0, 10, 20))  # red band on the left
     data = _with_orientation(img, 6)  # "rotate 90° clockwise to display"
-    info = inspect(data, MAX)
+    info = probe(data, MAX)
     assert (info.width, info.height) == (20, 40)
     shown = decode(data)
     assert shown.size == (20, 40)
@@ -130,7 +130,7 @@ def test_a_phone_jpeg_with_extra_pictures_is_a_still_jpeg():
     main, extra = Image.fromarray(photo_array("coffee")), Image.new("RGB", (64, 48), "gray")
     buf = io.BytesIO()
     main.save(buf, "MPO", save_all=True, append_images=[extra])
-    info = inspect(buf.getvalue(), MAX)
+    info = probe(buf.getvalue(), MAX)
     assert (info.format, info.content_type, info.width, info.height) == (
         "JPEG", "image/jpeg", 600, 400)
     assert decode(buf.getvalue()).size == (600, 400)
@@ -145,4 +145,4 @@ def test_a_png_damaged_inside_its_image_data_is_refused_without_decoding_it():
     data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 64, 64, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", b"not zlib at all") + chunk(b"IEND", b""))
     with pytest.raises(InvalidImage, match="damaged"):
-        inspect(data, MAX)
+        probe(data, MAX)

@@ -1,5 +1,5 @@
-"""Output options: parsed from the form or JSON, and each made from a real photo by the
-real model."""
+"""Every output is made by the one compositor from the photo and the real model's mask, on
+a real photo: exact pixels, exact sizes."""
 
 import io
 
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.config import default_model_path
+from app.core.forms import OutputOptions
 from app.engines.local import LocalEngine
-from app.imaging import inspect
-from app.output import InvalidOptions, OutputOptions, render
-from tests.support import encode, open_png, photo, photo_array
+from app.images.compose import render
+from app.settings import default_model_path
+from tests.support import cutout, encode, open_png, photo, photo_array
 
 
 @pytest.fixture(scope="module")
@@ -27,53 +27,28 @@ def coffee():
 @pytest.fixture(scope="module")
 def transparent(engine, coffee):
     """The default cutout, the reference the other options are compared with."""
-    return np.asarray(open_png(engine.remove(coffee, inspect(coffee, 10**8)).data))
+    return np.asarray(open_png(cutout(engine, coffee).data))
 
 
 def make(engine, data, **fields):
-    return engine.remove(data, inspect(data, 10**8), OutputOptions.parse(fields))
+    return cutout(engine, data, **fields)
 
 
-def test_defaults():
-    assert OutputOptions.parse({}) == OutputOptions("transparent", None, False, 5, "png")
-
-
-def test_parse_form_and_json_values():
-    form = OutputOptions.parse({"output": "color", "background": "#A0B1C2", "crop": "true",
-                                "crop_margin": "12", "format": "WEBP"})
-    assert form == OutputOptions("color", "#a0b1c2", True, 12, "webp")
-    json = OutputOptions.parse({"output": "mask", "crop": True, "crop_margin": 0})
-    assert json == OutputOptions("mask", None, True, 0, "png")
-    # A colour picker always sends a value; without output=color it is ignored.
-    assert OutputOptions.parse({"background": "#123456"}).background is None
-
-
-@pytest.mark.parametrize("fields, words", [
-    ({"output": "sepia"}, "Output must be"),
-    ({"output": "color"}, "background colour"),
-    ({"output": "color", "background": "red"}, "background colour"),
-    ({"output": "color", "background": "#12345"}, "background colour"),
-    ({"format": "gif"}, "Format must be"),
-    ({"crop": "maybe"}, "crop must be true or false"),
-    ({"crop_margin": "-1"}, "crop margin"),
-    ({"crop_margin": "101"}, "crop margin"),
-    ({"crop_margin": "5.5"}, "crop margin"),
-    ({"output": ["mask"]}, "wrong type"),
-])
-def test_bad_options_say_what_is_wrong(fields, words):
-    with pytest.raises(InvalidOptions, match=words):
-        OutputOptions.parse(fields)
-
-
-def test_solid_colour(engine, coffee, transparent):
-    cutout = make(engine, coffee, output="color", background="#00ff00")
-    img = open_png(cutout.data)
+@pytest.mark.parametrize("background, rgb", [("#00ff00", (0, 255, 0)),
+                                             ("#1e90ff", (30, 144, 255)),
+                                             ("#ff1493", (255, 20, 147))])
+def test_solid_colour_in_the_right_channels(engine, coffee, transparent, background, rgb):
+    """Each channel gets its own byte of the colour: a test with only #00ff00 or #ffffff
+    would pass with red and blue swapped."""
+    img = open_png(make(engine, coffee, output="color", background=background).data)
     assert img.mode == "RGB" and img.size == (600, 400)
-    pixels = np.asarray(img).astype(float)
-    alpha = transparent[..., 3:].astype(float) / 255
-    expected = transparent[..., :3] * alpha + np.array([0, 255, 0]) * (1 - alpha)
-    assert np.abs(pixels - expected).max() <= 1
-    assert (pixels[transparent[..., 3] == 0] == [0, 255, 0]).all()
+    pixels = np.asarray(img).astype(int)
+    alpha = transparent[..., 3:].astype(int)
+    expected = (transparent[..., :3] * alpha + np.array(rgb) * (255 - alpha) + 127) // 255
+    assert np.array_equal(pixels, expected)
+    background_pixels = pixels[transparent[..., 3] == 0]
+    assert len(background_pixels) > 1000
+    assert (background_pixels == rgb).all()
 
 
 def test_mask_only(engine, coffee, transparent):
@@ -82,28 +57,44 @@ def test_mask_only(engine, coffee, transparent):
     assert np.array_equal(np.asarray(img), transparent[..., 3])
 
 
-def test_crop_to_the_subject_with_a_margin(engine, coffee, transparent):
-    tight = open_png(make(engine, coffee, crop="true", crop_margin="0").data)
-    roomy = open_png(make(engine, coffee, crop="true", crop_margin="10").data)
+def subject_box(transparent):
     subject = transparent[..., 3] > 16
     rows, cols = np.flatnonzero(subject.any(1)), np.flatnonzero(subject.any(0))
-    assert tight.size == (cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1)
+    return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+
+
+def test_crop_to_the_subject(engine, coffee, transparent):
+    tight = open_png(make(engine, coffee, crop="true", crop_margin="0").data)
+    top, bottom, left, right = subject_box(transparent)
+    assert tight.size == (right - left, bottom - top)
     assert tight.size[0] < 600 or tight.size[1] < 400
-    assert roomy.size[0] > tight.size[0] and roomy.size[1] > tight.size[1]
     # the whole subject is kept: as much opaque area as the uncropped cutout
-    assert (np.asarray(tight)[..., 3] > 16).sum() == subject.sum()
+    assert (np.asarray(tight)[..., 3] > 16).sum() == (transparent[..., 3] > 16).sum()
+    assert np.array_equal(np.asarray(tight), transparent[top:bottom, left:right])
+
+
+@pytest.mark.parametrize("percent", [3, 10, 25])
+def test_the_crop_margin_is_that_percent_of_the_subjects_longer_side(engine, coffee,
+                                                                       transparent, percent):
+    top, bottom, left, right = subject_box(transparent)
+    margin = round(max(bottom - top, right - left) * percent / 100)
+    box = (max(0, top - margin), min(400, bottom + margin),
+           max(0, left - margin), min(600, right + margin))
+    roomy = open_png(make(engine, coffee, crop="true", crop_margin=str(percent)).data)
+    assert roomy.size == (box[3] - box[2], box[1] - box[0])
+    assert np.array_equal(np.asarray(roomy), transparent[box[0]:box[1], box[2]:box[3]])
 
 
 def test_crop_of_an_image_without_subject_keeps_everything():
     img = Image.new("RGB", (40, 30), "white")
-    cutout = render(img, Image.new("L", (40, 30), 0), OutputOptions(crop=True))
-    assert (cutout.width, cutout.height) == (40, 30)
+    result = render(img, Image.new("L", (40, 30), 0), OutputOptions(crop=True))
+    assert (result.width, result.height) == (40, 30)
 
 
 def test_webp_with_alpha(engine, coffee, transparent):
-    cutout = make(engine, coffee, format="webp")
-    assert cutout.content_type == "image/webp"
-    img = Image.open(io.BytesIO(cutout.data))
+    result = make(engine, coffee, format="webp")
+    assert result.content_type == "image/webp"
+    img = Image.open(io.BytesIO(result.data))
     assert img.format == "WEBP" and img.mode == "RGBA" and img.size == (600, 400)
     alpha = np.asarray(img.getchannel("A")).astype(int)
     assert np.abs(alpha - transparent[..., 3]).mean() < 2  # alpha is kept losslessly enough

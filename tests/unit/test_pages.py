@@ -1,15 +1,14 @@
 """GET / and POST /: the page and the upload form, every message it can show."""
 
 import re
-from dataclasses import replace
 
 import pytest
 
 from app import create_app
+from app.core import errors
 from app.engines import EngineError, EngineTimeout
 from app.storage import StorageUnavailable
-from app.web import uploading
-from tests.support import Visitor, encode, open_png, photo, photo_array
+from tests.support import Visitor, encode, open_png, photo, photo_array, use_engine
 
 
 def test_health(client):
@@ -112,8 +111,8 @@ def test_png_and_webp_are_accepted(visitor, fake_engine):
 
 
 def test_an_oversized_upload_gets_a_message_on_the_page(settings, fake_engine):
-    app = create_app(replace(settings, max_content_length=50_000))
-    app.extensions["engine"] = fake_engine
+    app = create_app(settings.changed(max_content_length=50_000))
+    use_engine(app, fake_engine)
     visitor = Visitor(app.test_client())
     response = visitor.upload(photo(size=(1200, 800)))
     assert response.status_code == 302
@@ -123,8 +122,10 @@ def test_an_oversized_upload_gets_a_message_on_the_page(settings, fake_engine):
     assert visitor.upload_json(photo(size=(1200, 800))).status_code == 413
 
 
-def test_too_many_pixels_is_refused_before_decoding(visitor, fake_engine, app):
-    app.extensions["settings"] = replace(app.extensions["settings"], max_image_pixels=100_000)
+def test_too_many_pixels_is_refused_before_decoding(settings, fake_engine):
+    app = create_app(settings.changed(max_image_pixels=100_000))
+    use_engine(app, fake_engine)
+    visitor = Visitor(app.test_client())
     visitor.upload(photo())  # 451 x 300 = 135,300 pixels
     assert visitor.flashes() == [
         ("danger", "The image is too large (451×300). The limit is 0.1 megapixels.")]
@@ -240,10 +241,10 @@ def test_unknown_paths_and_methods_get_pages_not_tracebacks(client):
 
 
 def test_the_original_texts_are_kept():
-    assert uploading.SUCCESS == "Image generated successfully"
-    assert uploading.ENGINE_FAILED == "Failed to generate the image"
-    assert uploading.LIMIT_REACHED == "Max limit reached. Please remove a record."
-    assert uploading.UNEXPECTED == "Something went wrong"
+    assert errors.SUCCESS == "Image generated successfully"
+    assert errors.ENGINE_FAILED == "Failed to generate the image"
+    assert errors.LIMIT_REACHED == "Max limit reached. Please remove a record."
+    assert errors.UNEXPECTED == "Something went wrong"
 
 
 def test_ready_reports_each_dependency(client, records, monkeypatch):

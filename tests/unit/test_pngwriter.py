@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import pngwriter
+from app.images import pngwriter
 
 MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 

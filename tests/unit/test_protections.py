@@ -3,13 +3,12 @@
 import io
 import json
 import re
-from dataclasses import replace
 
 import pytest
 
 from app import create_app
-from app.config import ConfigError, Settings
-from tests.support import FakeEngine, Visitor, photo
+from app.settings import ConfigError, Settings
+from tests.support import FakeEngine, Visitor, photo, use_engine
 
 
 def test_security_headers_on_every_kind_of_response(visitor, fake_engine):
@@ -34,9 +33,9 @@ def test_hsts_only_over_https(client):
 
 @pytest.fixture
 def limited_app(settings):
-    app = create_app(replace(settings, upload_rate_limit="2 per minute",
+    app = create_app(settings.changed(upload_rate_limit="2 per minute",
                              upload_rate_limit_ip="3 per minute", user_limit=10))
-    app.extensions["engine"] = FakeEngine()
+    use_engine(app, FakeEngine())
     return app
 
 
@@ -85,7 +84,7 @@ def test_request_ids_are_returned_and_kept_when_sane(client):
 
 
 def test_logs_are_json_lines_with_the_request_id(settings, capfd):
-    app = create_app(replace(settings, log_format="json"))
+    app = create_app(settings.changed(log_format="json"))
     capfd.readouterr()
     app.test_client().get("/health", headers={"X-Request-ID": "trace-7"})
     lines = [json.loads(line) for line in capfd.readouterr().err.splitlines()
@@ -144,7 +143,7 @@ def test_metrics_are_for_private_networks_only(client):
 def test_a_metrics_folder_only_in_dotenv_is_refused(settings, tmp_path, monkeypatch):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     with pytest.raises(ConfigError, match=r"not only in \.env"):
-        create_app(replace(settings, prometheus_multiproc_dir=str(tmp_path)))
+        create_app(settings.changed(prometheus_multiproc_dir=str(tmp_path)))
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="is not a folder"):
-        create_app(replace(settings, prometheus_multiproc_dir=str(tmp_path / "missing")))
+        create_app(settings.changed(prometheus_multiproc_dir=str(tmp_path / "missing")))

@@ -10,30 +10,15 @@ import time
 import uuid
 
 from flask import Flask, Response, abort, current_app, g, has_request_context, request
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from pythonjsonlogger.json import JsonFormatter
+
+from app.metrics import REQUEST_SECONDS, REQUESTS
 
 log = logging.getLogger(__name__)
 # A caller's X-Request-ID is kept when it looks like an id, so a trace can cross services.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-REQUESTS = Counter("ibp_http_requests_total", "HTTP requests answered",
-                   ["method", "endpoint", "status"])
-REQUEST_SECONDS = Histogram("ibp_http_request_duration_seconds", "Time to answer a request",
-                            ["endpoint"])
-UPLOADS = Counter("ibp_uploads_total", "Uploads by outcome (success or the error code)",
-                  ["outcome"])
-ENGINE_SECONDS = Histogram("ibp_engine_seconds", "Time an engine took to make a cutout",
-                           ["engine"], buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64))
-ENGINE_USED = Counter("ibp_engine_used_total", "Cutouts made, by the engine that made them",
-                      ["engine"])
 
 
 class _RequestIdFilter(logging.Filter):
@@ -91,7 +76,7 @@ def metrics() -> Response:
         abort(404)
     if not (address.is_private or address.is_loopback):
         abort(404)
-    if current_app.extensions["settings"].prometheus_multiproc_dir:
+    if current_app.extensions["services"].settings.prometheus_multiproc_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -1,4 +1,4 @@
-"""Pillow helpers: check an upload, decode it the right way up, encode results.
+"""Check an upload (`probe`), and decode it the right way up (`Photo`, `decode`).
 
 Everything here works on bytes and Pillow images; nothing knows about Flask or engines.
 """
@@ -28,12 +28,16 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, Inde
 
 
 class InvalidImage(ValueError):
-    """The upload is not an image we can use; `message` is meant for the visitor."""
+    """The upload is not an image we can use; `message` is meant for the visitor. `kind`
+    says what is wrong with it: `invalid` (damaged, empty), `unsupported` (not a still
+    JPEG/PNG/WebP) or `too_large` (too many pixels)."""
 
-    def __init__(self, message: str, status: int = 400):
+    KINDS = ("invalid", "unsupported", "too_large")
+
+    def __init__(self, message: str, kind: str = "invalid"):
         super().__init__(message)
         self.message = message
-        self.status = status
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,12 @@ class ImageInfo:
     width: int
     height: int
 
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
 
-def inspect(data: bytes, max_pixels: int) -> ImageInfo:
+
+def probe(data: bytes, max_pixels: int) -> ImageInfo:
     """Check that `data` is a whole, still JPEG/PNG/WebP within `max_pixels`; describe it.
 
     The pixel check runs on the header, before anything is decoded, so a small file that
@@ -64,7 +72,7 @@ def inspect(data: bytes, max_pixels: int) -> ImageInfo:
     except UnidentifiedImageError:
         raise InvalidImage(
             f"That file is not an image we can read. Please upload a {ACCEPTED_TEXT} image.",
-            status=415,
+            kind="unsupported",
         ) from None
     except Image.DecompressionBombError:
         raise _too_many_pixels(max_pixels) from None
@@ -77,7 +85,8 @@ def inspect(data: bytes, max_pixels: int) -> ImageInfo:
             raise _too_many_pixels(max_pixels, width, height)
         if getattr(img, "is_animated", False) and img.format != "MPO":
             raise InvalidImage(
-                "Animated images are not supported. Please upload a still photo.", status=415
+                "Animated images are not supported. Please upload a still photo.",
+                kind="unsupported"
             )
         try:
             orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
@@ -94,6 +103,29 @@ def inspect(data: bytes, max_pixels: int) -> ImageInfo:
     if orientation in _SWAPS_AXES:
         width, height = height, width
     return ImageInfo("JPEG" if fmt == "MPO" else fmt, ACCEPTED_FORMATS[fmt], width, height)
+
+
+class Photo:
+    """A checked upload: its bytes, what `probe` found, and its pixels decoded once, when
+    first needed. Engines that work at a small size ask for `reduced`, which for a JPEG
+    skips most of the decoding work instead of shrinking a full decode."""
+
+    def __init__(self, data: bytes, info: ImageInfo):
+        self.data, self.info = data, info
+        self._full: Image.Image | None = None
+
+    def full(self) -> Image.Image:
+        """RGB, or RGBA when the upload has transparency; `InvalidImage` if damaged."""
+        if self._full is None:
+            self._full = decode(self.data)
+        return self._full
+
+    def reduced(self, at_least: int, reduce_by: int = 2) -> Image.Image:
+        """At most 1/`reduce_by` of the full size but no less than `at_least` pixels a
+        side, when the format allows a cheaper decode (JPEG); else the full image."""
+        if self.info.format == "JPEG" and self._full is None:
+            return decode(self.data, reduce_by=reduce_by, at_least=at_least)
+        return self.full()
 
 
 def sniff(data: bytes) -> tuple[str, int, int]:
@@ -142,7 +174,7 @@ def to_rgb_or_rgba(img: Image.Image) -> Image.Image:
 def _too_many_pixels(max_pixels: int, width: int | None = None, height: int | None = None):
     limit = f"{max_pixels / 1e6:g} megapixels"
     size = f" ({width}×{height})" if width else ""
-    return InvalidImage(f"The image is too large{size}. The limit is {limit}.", status=413)
+    return InvalidImage(f"The image is too large{size}. The limit is {limit}.", kind="too_large")
 
 
 def _damaged():

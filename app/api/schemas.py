@@ -1,0 +1,93 @@
+"""What only the API sends and receives (the record shapes are shared: app/http/records_json.py),
+and every error code it can answer with, each with the kinds of problem it covers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.forms import Rule
+from app.engines.base import EngineError
+from app.http.errors import STATUS
+from app.http.records_json import Record
+from app.images.decoding import InvalidImage
+
+CSRF_STATUS = 403  # understood, but its sender is not trusted (flask-wtf's 400 for the page)
+
+_VIEW = ConfigDict(extra="forbid")
+
+
+class RecordList(BaseModel):
+    model_config = _VIEW
+
+    records: list[Record]
+    user_limit: int = Field(ge=1, description="How many records the visitor may keep.")
+
+
+class Session(BaseModel):
+    model_config = _VIEW
+
+    csrf_token: str = Field(min_length=1)
+    csrf_header: Literal["X-CSRFToken"]
+    user_limit: int = Field(ge=1)
+    record_count: int = Field(ge=0)
+    max_upload_bytes: int = Field(ge=1)
+
+
+class ImageQuery(BaseModel):
+    """`?download=`: absent, or once as a boolean (0/1 as in the records' `download_url`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    download: Annotated[
+        Literal["true", "false", "1", "0"] | None,
+        Field(description="Save as an attachment named after the record (`my-cat.png`, "
+                          "`my-cat-original.jpg`)."),
+        Rule("invalid_parameter", "download must be true, false, 1 or 0 (once).")] = None
+
+
+def _statuses(*kinds: str) -> tuple[int, ...]:
+    return tuple(sorted({STATUS[kind] for kind in kinds}))
+
+
+_ENGINE_KINDS = {cls.kind for cls in (EngineError, *EngineError.__subclasses__())}
+# Error code -> what it means, and the status codes it comes with: from the kinds of problem
+# the core reports (app/http/errors.py STATUS), or the HTTP layer's own.
+ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "bad_request": ("the request could not be read", (400,)),
+    "csrf_failed": ("the X-CSRFToken header is missing or wrong (see `GET /session`)",
+                    (CSRF_STATUS,)),
+    "invalid_body": ("a field the operation does not take, a field sent twice, or (rename) "
+                     "not a JSON object with only `image_name`", _statuses("invalid")),
+    "invalid_parameter": ("a query parameter is not one of its documented values",
+                          _statuses("invalid")),
+    "invalid_name": ("the name is missing, empty, longer than allowed or not valid text",
+                     _statuses("invalid")),
+    "missing_image": ("no file in the `image` field", _statuses("invalid")),
+    "invalid_options": ("an output option is not one of the documented values",
+                        _statuses("invalid")),
+    "invalid_image": ("not a JPEG, PNG or WebP, damaged, animated or too many pixels",
+                      _statuses(*InvalidImage.KINDS)),
+    "too_large": ("the request body is over the upload limit", (413,)),
+    "unsupported_media_type": ("the body is not of the documented media type",
+                               (415,)),
+    "not_found": ("no such record for this visitor, or no such endpoint", _statuses("not_found")),
+    "method_not_allowed": ("the path exists, the method does not (see the `Allow` header)",
+                           (405,)),
+    "limit_reached": ("the visitor already keeps as many images as allowed", _statuses("conflict")),
+    "engine_failed": ("the background-removal engine failed, is unavailable, too slow or "
+                      "out of quota", _statuses(*_ENGINE_KINDS)),
+    "internal_error": ("an unexpected failure, logged on the server", _statuses("unexpected")),
+    "storage_unavailable": ("the database is unavailable, nothing was changed; try again "
+                            "after `Retry-After` seconds", (503,)),
+    "rate_limited": ("too many uploads in a short time; try again after `Retry-After` "
+                     "seconds", (429,)),
+}
+
+
+class Error(BaseModel):
+    model_config = _VIEW
+
+    error: Literal[tuple(ERRORS)] = Field(description="Stable code, for programs.")
+    message: str = Field(description="What happened and what to do, for people.")

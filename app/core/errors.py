@@ -1,0 +1,31 @@
+"""What the core says when it refuses: a stable code for programs, a sentence for people, and
+what kind of problem it is. The HTTP layer turns the kind into a status code
+(app/http/errors.py); nothing here knows about HTTP."""
+
+from __future__ import annotations
+
+# The kinds of problem, each answered with one status code by the HTTP layer.
+KINDS = ("invalid", "too_large", "unsupported", "not_found", "conflict", "quota", "failed",
+         "timeout", "unavailable", "busy", "unexpected")
+
+SUCCESS = "Image generated successfully"
+ENGINE_FAILED = "Failed to generate the image"
+LIMIT_REACHED = "Max limit reached. Please remove a record."
+UNEXPECTED = "Something went wrong"
+NOT_FOUND = "That image does not exist, or it is not yours."
+
+
+class Rejected(Exception):
+    """A request the core will not carry out; nothing was changed."""
+
+    def __init__(self, code: str, message: str, kind: str = "invalid",
+                 retry_after: int | None = None):
+        super().__init__(message)
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        self.code, self.message, self.kind = code, message, kind
+        self.retry_after = retry_after  # seconds, when waiting is the fix
+
+
+def not_found() -> Rejected:
+    return Rejected("not_found", NOT_FOUND, "not_found")

@@ -1,0 +1,78 @@
+"""The one place that runs engines: how many photos are worked on at once, how long each
+engine takes (metrics), and the fallback engine with the note that tells the visitor."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from PIL import Image
+
+from app.engines.base import EngineError, MaskEngine
+from app.images.decoding import Photo
+from app.metrics import ENGINE_SECONDS, ENGINE_USED
+
+log = logging.getLogger(__name__)
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class Masked:
+    mask: Image.Image
+    engine: str  # the engine that made it
+    note: str = ""  # why a fallback engine made it instead, for the visitor
+
+
+class EngineRunner:
+    def __init__(self, primary: MaskEngine, fallback: MaskEngine | None = None,
+                 concurrency: int = 1):
+        self.primary, self.fallback = primary, fallback
+        # Decoding, masking and composing a photo hold its full size in memory and keep a
+        # core busy: more at once per process would only share the same cores.
+        self.concurrency = concurrency
+        self._slots = threading.BoundedSemaphore(concurrency)
+
+    @property
+    def name(self) -> str:
+        return self.primary.name
+
+    def make(self, photo: Photo, finish: Callable[[Masked], Result]) -> Result:
+        """Mask `photo` and `finish` the result from the mask, within a work slot. A remote
+        engine is asked before the slot is taken: waiting for it costs no CPU here."""
+        masked, failure = None, None
+        if self.primary.remote:
+            masked, failure = self._attempt(self.primary, photo)
+        with self._slots:
+            if masked is None and failure is None:
+                masked, failure = self._attempt(self.primary, photo)
+            if masked is None:
+                masked = self._fall_back(photo, failure)
+            return finish(masked)
+
+    def _attempt(self, engine: MaskEngine, photo: Photo):
+        try:
+            return Masked(self._timed(engine, photo), engine.name), None
+        except EngineError as exc:
+            if self.fallback is None:
+                raise
+            return None, exc
+
+    def _fall_back(self, photo: Photo, failure: EngineError) -> Masked:
+        log.warning("Engine %s failed (%s: %s); the %s engine makes the mask instead",
+                    self.primary.name, type(failure).__name__, failure.message,
+                    self.fallback.name)
+        note = (f"Made by the {self.fallback.name} engine because the {self.primary.name} "
+                f"engine {failure.reason}.")
+        return Masked(self._timed(self.fallback, photo), self.fallback.name, note)
+
+    @staticmethod
+    def _timed(engine: MaskEngine, photo: Photo) -> Image.Image:
+        started = time.perf_counter()
+        mask = engine.mask(photo)
+        ENGINE_SECONDS.labels(engine.name).observe(time.perf_counter() - started)
+        ENGINE_USED.labels(engine.name).inc()
+        return mask

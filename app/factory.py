@@ -1,0 +1,57 @@
+"""`create_app`: settings → services → the shared HTTP pieces → the two front doors."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.services import build_services
+from app.settings import Settings, check_metrics_folder
+
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+
+def build_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env(None if config is None else dict(config),
+                                     dotenv=config is None)
+    check_metrics_folder(settings)
+
+    from app.http import observability
+
+    observability.configure_logging(settings.log_json, settings.log_level)
+    app = Flask("app")
+    secret_key = settings.secret_key
+    if not secret_key:  # development only: Settings refuses production without a key
+        secret_key = secrets.token_hex(32)
+        app.logger.warning("APP_SECRET_KEY is not set: using a temporary key (development "
+                           "only); visitors get new ids after a restart.")
+    app.config.update(
+        SECRET_KEY=secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # CSRF tokens last as long as the page's session cookie, not one hour, so a tab
+        # left open all afternoon can still upload.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    app.extensions["services"] = build_services(settings)
+
+    csrf.init_app(app)
+    from app import api, cli, http, web
+
+    cli.init_app(app)
+    http.init_app(app, doors=[web.DOOR, api.DOOR])
+    web.init_app(app)
+    api.init_app(app)
+    return app

@@ -1,0 +1,16 @@
+"""What both front doors share: the visitor cookie, rate limits, security headers, request
+ids and metrics, image downloads, record JSON, and the one error handler."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.http import errors, headers, limits, observability, visitor
+
+
+def init_app(app: Flask, doors: list[errors.Door]) -> None:
+    visitor.init_app(app)
+    headers.init_app(app)
+    limits.init_app(app)
+    errors.init_app(app, doors)
+    observability.init_app(app)

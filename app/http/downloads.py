@@ -1,0 +1,66 @@
+"""Image bytes by URL, so pages stay small and browsers can cache what they have seen.
+Both front doors serve images through `send_image`."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+
+from flask import current_app, request, send_file
+
+from app.http.context import services
+from app.http.visitor import current_visitor
+from app.images.decoding import EXTENSIONS
+
+# An image's bytes never change under its URL (renaming changes only the name), so the
+# browser may keep it; "private" keeps shared caches from storing one visitor's photos.
+CACHE_SECONDS = 7 * 24 * 3600
+# `?download=false` must not download: the API documents the parameter as a boolean.
+_NOT_DOWNLOAD = ("", "0", "false", "no", "off")
+_UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def download_name(image_name: str, kind: str, content_type: str) -> str:
+    """`my-cat.png` for the cutout, `my-cat-original.jpg` for the upload."""
+    stem = _UNSAFE_IN_FILENAME.sub("", image_name)
+    stem = "-".join(stem.split()) or "image"
+    suffix = "" if kind == "processed" else "-original"
+    return f"{stem}{suffix}.{EXTENSIONS.get(content_type, 'png')}"
+
+
+def send_image(record_id: str, kind: str):
+    """The visitor's image bytes with caching headers; `?download=1` saves it under the
+    record's name. Anything not theirs is not found."""
+    gallery = services().gallery
+    record, stored = gallery.image(current_visitor(), record_id, kind)
+
+    download = request.args.get("download", "").lower() not in _NOT_DOWNLOAD
+    name = download_name(record.image_name, kind, stored.content_type)
+    etag, max_age = stored.etag, CACHE_SECONDS
+    if download:
+        # The bytes never change but the file name does on a rename: the browser must ask
+        # again each time, and a new name is a new version.
+        etag = f"{stored.etag}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+        max_age = 0
+    # Answer a revalidation from the metadata alone, without reading the bytes.
+    if request.if_none_match.contains(etag):
+        response = current_app.response_class(status=304)
+        response.set_etag(etag)
+        response.cache_control.max_age = max_age
+        return _private(response)
+
+    data = gallery.read(record, kind)
+    response = send_file(io.BytesIO(data), mimetype=stored.content_type, etag=etag,
+                         max_age=max_age, as_attachment=download, download_name=name,
+                         conditional=True)
+    if download:
+        response.cache_control.no_cache = True
+    return _private(response)
+
+
+def _private(response):
+    response.cache_control.private = True
+    response.cache_control.public = False
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

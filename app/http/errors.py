@@ -1,0 +1,153 @@
+"""One error handler for the whole app: every failure becomes a stable code, a sentence a
+person understands and a status, delivered the way the front door that was asked delivers:
+JSON for the API and for scripts, a flash and a redirect for the page's form (the original
+app's contract), an HTML page for the rest.
+
+The front doors (app/web, app/api) describe themselves with a `Door`; nothing else here
+knows about either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app, flash, jsonify, redirect, render_template, request
+from flask_limiter import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import (
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+)
+
+from app.core.errors import UNEXPECTED, Rejected
+from app.http.sizes import too_large_message
+from app.metrics import UPLOADS
+from app.storage import StorageUnavailable
+
+# The status code each kind of problem the core reports is answered with.
+STATUS = {"invalid": 400, "too_large": 413, "unsupported": 415, "not_found": 404,
+          "conflict": 409, "quota": 429, "failed": 502, "timeout": 504, "unavailable": 503,
+          "busy": 503, "unexpected": 500}
+MESSAGES = {
+    400: "The request could not be understood.",
+    404: "There is nothing here.",
+    405: "That action is not allowed here.",
+    500: UNEXPECTED,
+}
+CSRF_MESSAGE = "Your page had expired, so nothing was changed. Please try again."
+STORAGE_MESSAGE = ("The database is unavailable right now, so nothing was changed. "
+                   "Please try again in a minute.")
+RATE_LIMITED = "Too many uploads in a short time. Please wait a minute and try again."
+STORAGE_RETRY_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Door:
+    """How one front door answers failures."""
+
+    name: str
+    prefix: str = "/"  # the paths it answers for
+    json: bool = False  # always JSON (else JSON only for clients that ask for it)
+    csrf_status: int = 400
+    csrf_help: str = ""  # appended to the CSRF message
+    no_such_path: str = MESSAGES[404]
+    # Form posts answered the original app's way: a flash message and 302 back to the page.
+    flash_endpoints: frozenset[str] = field(default_factory=frozenset)
+    flash_to: str = "/"
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    message: str
+    status: int
+    headers: dict = field(default_factory=dict)
+    flash: bool = True  # whether a form post may deliver it as a flash
+
+
+def door() -> Door:
+    doors = current_app.extensions["doors"]
+    matching = [d for d in doors if request.path == d.prefix.rstrip("/")
+                or request.path.startswith(d.prefix)]
+    return max(matching, key=lambda d: len(d.prefix))
+
+
+def wants_json() -> bool:
+    if door().json:
+        return True
+    if request.method in ("PUT", "PATCH", "DELETE") or request.is_json:
+        return True
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
+        "application/json")
+
+
+def json_error(code: str, message: str, status: int, headers: dict | None = None):
+    response = jsonify(error=code, message=message)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def answer(problem: Problem):
+    """Deliver `problem` as the door and the client expect."""
+    here = door()
+    if wants_json():
+        return json_error(problem.code, problem.message, problem.status, problem.headers)
+    if problem.flash and request.endpoint in here.flash_endpoints:
+        flash(problem.message, "danger")
+        return redirect(here.flash_to)
+    page = render_template("error.html", code=problem.status, message=problem.message)
+    return page, problem.status, problem.headers
+
+
+def describe(exc: Exception) -> Problem:
+    """The problem an exception stands for, as this door words it."""
+    if isinstance(exc, Rejected):
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+        return Problem(exc.code, exc.message, STATUS[exc.kind], headers)
+    if isinstance(exc, StorageUnavailable):
+        current_app.logger.warning("Database unavailable: %s", exc)
+        return Problem("storage_unavailable", STORAGE_MESSAGE, 503,
+                       {"Retry-After": str(STORAGE_RETRY_SECONDS)}, flash=False)
+    if not isinstance(exc, HTTPException) or exc.code is None or exc.code >= 500:
+        # Flask has logged the traceback; the visitor gets no internals.
+        return Problem("internal_error", MESSAGES[500], 500, flash=False)
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    if isinstance(exc, RateLimitExceeded):
+        UPLOADS.labels("rate_limited").inc()
+        return Problem("rate_limited", RATE_LIMITED, 429, headers)
+    if isinstance(exc, CSRFError):
+        here = door()
+        message = f"{exc.description} {here.csrf_help}" if here.csrf_help else CSRF_MESSAGE
+        return Problem("csrf_failed", message, here.csrf_status)
+    if isinstance(exc, RequestEntityTooLarge):
+        return Problem("too_large", too_large_message(), 413)
+    if isinstance(exc, MethodNotAllowed):
+        allowed = sorted(set(exc.valid_methods or ()) - {"OPTIONS"})
+        message = (f"{request.method} is not allowed here. Allowed: {', '.join(allowed)}."
+                   if door().json else MESSAGES[405])
+        return Problem("method_not_allowed", message, 405,
+                       {"Allow": ", ".join(allowed)}, flash=False)
+    if isinstance(exc, NotFound):
+        message = door().no_such_path if request.url_rule is None else MESSAGES[404]
+        return Problem("not_found", message, 404, flash=False)
+    return Problem(_snake(exc.name), MESSAGES.get(exc.code, exc.description or exc.name), exc.code,
+                   headers, flash=False)
+
+
+def handle(exc: Exception):
+    return answer(describe(exc))
+
+
+def _snake(name: str) -> str:
+    return name.lower().replace(" ", "_")
+
+
+def init_app(app: Flask, doors: list[Door]) -> None:
+    app.extensions["doors"] = doors
+    # Unexpected exceptions reach the HTTPException handler as InternalServerError, after
+    # Flask has logged them.
+    for exception in (HTTPException, Rejected, StorageUnavailable):
+        app.register_error_handler(exception, handle)

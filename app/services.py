@@ -1,0 +1,42 @@
+"""Everything the app builds once at start-up and its requests share, built from settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from app.core.gallery import Gallery
+from app.core.uploads import UploadService
+from app.engines import EngineRunner, build_runner
+from app.settings import Settings
+from app.storage import RecordRepository, StorageUnavailable, open_database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    records: RecordRepository
+    engines: EngineRunner
+    gallery: Gallery
+    uploads: UploadService
+    demo_storage: bool  # records live in memory and vanish with the process
+
+
+def build_services(settings: Settings) -> Services:
+    database, embedded = open_database(settings.mongo_uri, settings.mongo_db,
+                                       settings.mongo_timeout_ms)
+    if embedded:
+        log.warning("MONGO_URI is not set: using demo storage in memory; all records are "
+                    "lost when the process stops.")
+    records = RecordRepository(database)
+    try:
+        records.ensure_indexes()
+    except StorageUnavailable as exc:
+        # Start anyway: /ready reports the outage and the indexes are made on reconnect.
+        log.warning("The database is unreachable at start-up: %s", exc)
+    engines = build_runner(settings)
+    uploads = UploadService(records, engines, user_limit=settings.user_limit,
+                            max_image_pixels=settings.max_image_pixels)
+    return Services(settings, records, engines, Gallery(records), uploads, embedded)

@@ -1,0 +1,74 @@
+"""What a record is, as the app sees it, whichever layout its document is stored in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bson import ObjectId
+
+KINDS = ("original", "processed")
+
+
+class RecordNotFound(LookupError):
+    """No record with that id belongs to this visitor."""
+
+
+@dataclass(frozen=True)
+class NewImage:
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    content_type: str
+    size: int
+    width: int
+    height: int
+    file_id: str = ""  # the GridFS file; empty for a document in the original layout
+    etag: str = ""  # never changes while the record exists: the bytes never do
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> StoredImage:
+        file_id = str(doc["file_id"])
+        return cls(doc["content_type"], doc["size"], doc["width"], doc["height"], file_id,
+                   file_id)
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    user_id: str
+    image_name: str
+    created_on: str
+    engine: str
+    original: StoredImage
+    processed: StoredImage
+    options: dict
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> Record:
+        """A record of the current layout (legacy.record() reads the original app's)."""
+        return cls(str(doc["_id"]), doc["user_id"], doc["image_name"], doc["created_on"],
+                   doc.get("engine", ""), StoredImage.from_doc(doc["original"]),
+                   StoredImage.from_doc(doc["processed"]), doc.get("options", {}))
+
+    def image(self, kind: str) -> StoredImage:
+        if kind not in KINDS:
+            raise RecordNotFound(kind)
+        return getattr(self, kind)
+
+
+def new_id() -> str:
+    """A fresh id, as MongoDB makes them (the visitor's id is one)."""
+    return str(ObjectId())
+
+
+def is_id(value) -> bool:
+    return isinstance(value, str) and ObjectId.is_valid(value)
+
+
+def slot_key(user_id: str, n: int) -> str:
+    return f"{user_id}/{n}"

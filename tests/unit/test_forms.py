@@ -1,0 +1,102 @@
+"""The forms both front doors validate with: each rule answers with its code and its
+sentence, whoever sent the request."""
+
+import pytest
+
+from app.core.errors import Rejected
+from app.core.forms import OutputOptions, RenameRequest, UploadRequest, parse
+
+IMAGE = b"bytes of a photo"
+
+
+def upload(**fields):
+    return parse(UploadRequest, {"name": "cat", "image": IMAGE, **fields})
+
+
+def refused(form, values) -> Rejected:
+    with pytest.raises(Rejected) as caught:
+        parse(form, values)
+    return caught.value
+
+
+def test_defaults():
+    request = upload()
+    assert request.options == OutputOptions(output="transparent", background=None,
+                                            crop=False, crop_margin=5, format="png")
+    assert request.background == "#ffffff"
+
+
+def test_form_values_become_options():
+    request = upload(output="color", background="#A0B1C2", crop="true", crop_margin="12",
+                     format="webp")
+    assert request.options == OutputOptions(output="color", background="#a0b1c2", crop=True,
+                                            crop_margin=12, format="webp")
+    # A colour picker always sends a value; without output=color it is not kept.
+    assert upload(background="#123456").options.background is None
+
+
+@pytest.mark.parametrize("word, value", [("true", True), ("1", True), ("on", True),
+                                         ("yes", True), ("false", False), ("0", False),
+                                         ("off", False), ("no", False)])
+def test_crop_words(word, value):
+    assert upload(crop=word).crop is value
+
+
+@pytest.mark.parametrize("fields, code, message", [
+    ({"output": "sepia"}, "invalid_options", "output must be one of: transparent, color, mask."),
+    ({"output": ""}, "invalid_options", "output must be one of: transparent, color, mask."),
+    ({"format": "gif"}, "invalid_options", "format must be one of: png, webp."),
+    ({"format": "WEBP"}, "invalid_options", "format must be one of: png, webp."),
+    ({"background": "red"}, "invalid_options",
+     "Choose a background colour as #rrggbb, e.g. #ffffff."),
+    ({"background": "#12345"}, "invalid_options",
+     "Choose a background colour as #rrggbb, e.g. #ffffff."),
+    ({"crop": "maybe"}, "invalid_options", "crop must be true or false."),
+    ({"crop_margin": "-1"}, "invalid_options",
+     "The crop margin must be a whole number from 0 to 100 (%)."),
+    ({"crop_margin": "101"}, "invalid_options",
+     "The crop margin must be a whole number from 0 to 100 (%)."),
+    ({"crop_margin": "5.5"}, "invalid_options",
+     "The crop margin must be a whole number from 0 to 100 (%)."),
+    ({"crop_margin": True}, "invalid_options",
+     "The crop margin must be a whole number from 0 to 100 (%)."),
+    ({"output": ["mask"]}, "invalid_options", "output must be one of: transparent, color, mask."),
+    ({"name": ""}, "invalid_name", "Please give the image a name of 1 to 50 characters."),
+    ({"name": "x" * 51}, "invalid_name", "Please give the image a name of 1 to 50 characters."),
+    ({"name": "\x1f\u3000"}, "invalid_name",
+     "Please give the image a name of 1 to 50 characters."),
+    ({"name": "cat\ud800"}, "invalid_name", "The name holds a character that is not valid "
+                                            "text (an unpaired surrogate). Please type it again."),
+    ({"colour": "#ffffff"}, "invalid_body", "Unknown field 'colour': send only name, image, "
+                                            "output, background, crop, crop_margin, format."),
+])
+def test_each_rule_answers_with_its_code_and_sentence(fields, code, message):
+    exc = refused(UploadRequest, {"name": "cat", "image": IMAGE, **fields})
+    assert (exc.code, exc.message, exc.kind) == (code, message, "invalid")
+
+
+def test_a_missing_image_and_a_missing_name():
+    assert refused(UploadRequest, {"name": "cat"}).code == "missing_image"
+    assert refused(UploadRequest, {"image": IMAGE}).code == "invalid_name"
+
+
+def test_an_unknown_field_is_reported_before_anything_else():
+    assert refused(UploadRequest, {"name": "", "user_id": "x"}).code == "invalid_body"
+
+
+def test_names_are_trimmed_after_the_rules():
+    assert upload(name="  my cat  ").name == "my cat"
+    # The rule is on the name as sent: 50 once trimmed, 51 as sent.
+    assert refused(UploadRequest, {"name": " " + "x" * 50, "image": IMAGE}).code == (
+        "invalid_name")
+
+
+@pytest.mark.parametrize("body", [{"image_name": 7}, {}, {"image_name": "  "},
+                                  {"image_name": "a\udfff"}])
+def test_rename_refuses_what_is_not_a_name(body):
+    assert refused(RenameRequest, body).code == "invalid_name"
+
+
+def test_rename_refuses_other_fields():
+    assert refused(RenameRequest, {"image_name": "ok", "id": "x"}).code == "invalid_body"
+    assert parse(RenameRequest, {"image_name": " Crow "}).image_name == "Crow"
