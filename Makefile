@@ -12,7 +12,7 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check --quiet
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test test-quick lint bench bench-engine bench-server bench-load screenshots clean
+.PHONY: run serve test test-quick lint config-docs bench bench-engine bench-server bench-load screenshots clean
 
 run: $(VENV)/.runtime ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
 	APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
@@ -41,6 +41,9 @@ bench-server: $(VENV)/.dev ## uploads/s under gunicorn against the model-bound c
 
 bench-load: $(VENV)/.dev ## 200 visitors for 60 s: no 5xx, nothing lost; updates README
 	$(BIN)/python -m bench.load --readme
+
+config-docs: $(VENV)/.dev ## .env.example and docs/configuration.md, from the settings' declaration
+	$(BIN)/python -m scripts.config_docs
 
 screenshots: $(VENV)/.dev ## the README's screenshots in assets/, from the real app in Chromium
 	$(BIN)/python -m scripts.screenshots

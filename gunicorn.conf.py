@@ -6,18 +6,23 @@ Every value can be changed by environment variable without rebuilding the image.
 import os
 import sys
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+# This folder holds the app package; app.hosting imports only the standard library, so the
+# master loads nothing the workers need (they load the app after the fork).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from app.hosting import available_cpus, server_setting
+
+bind = f"0.0.0.0:{server_setting('PORT')}"
 # The embedded demo store lives inside one process: with several workers each would have
 # its own data and a visitor's gallery would depend on which worker answered.
-workers = int(os.environ.get("WEB_CONCURRENCY", "2")) if os.environ.get("MONGO_URI") else 1
+workers = int(server_setting("WEB_CONCURRENCY")) if os.environ.get("MONGO_URI") else 1
 # Threads serve requests; the engine lets only ENGINE_CONCURRENCY cutouts be made at once
 # per worker, so page views and downloads get a thread while uploads wait for a core.
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(server_setting("GUNICORN_THREADS"))
 # A 12 MP photo takes a few seconds on a small CPU; a hung worker is still recycled.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+timeout = int(server_setting("GUNICORN_TIMEOUT"))
+graceful_timeout = int(server_setting("GUNICORN_GRACEFUL_TIMEOUT"))
 keepalive = 5
-# The app logs every request itself, with its request id (app/observability.py).
+# The app logs every request itself, with its request id (app/http/observability.py).
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
@@ -28,12 +33,8 @@ wsgi_app = "app:create_app()"
 
 
 # The workers share the CPUs: unless told otherwise, each makes as many cutouts at once as
-# its share of the cores (this file sits beside the app package, which knows how to count
-# them inside a container; app.hosting imports nothing but the standard library).
+# its share of the cores (app.hosting counts them inside a container too).
 if os.environ.get("ENGINE_CONCURRENCY", "0") in ("", "0"):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from app.hosting import available_cpus
-
     raw_env = [f"ENGINE_CONCURRENCY={max(1, available_cpus() // workers)}"]
 
 # With several workers, each counts its own Prometheus metrics into files in this folder

@@ -6,6 +6,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# What gunicorn.conf.py reads (the container and `make serve`): variable -> (default, what).
+SERVER_VARIABLES = {
+    "PORT": ("5000", "Port gunicorn listens on."),
+    "WEB_CONCURRENCY": ("2", "gunicorn workers (used only with MONGO_URI: the demo store "
+                             "lives inside one process)."),
+    "GUNICORN_THREADS": ("8", "Threads per worker: they serve pages and downloads while "
+                              "uploads wait for a work slot."),
+    "GUNICORN_TIMEOUT": ("120", "Seconds before a silent worker is recycled."),
+    "GUNICORN_GRACEFUL_TIMEOUT": ("30", "Seconds a stopping worker has to finish its "
+                                        "requests."),
+}
+
+
+def server_setting(name: str) -> str:
+    """A gunicorn setting from the environment, or its default."""
+    return os.environ.get(name) or SERVER_VARIABLES[name][0]
+
 
 def available_cpus() -> int:
     """CPUs this process may use: a container's CPU limit (cgroup v2 `cpu.max`) where there

@@ -142,7 +142,8 @@ class Settings(BaseModel):
     user_limit: int = setting(2, "USER_LIMIT", "How many images one visitor may keep.", ge=1)
     max_content_length: Size = setting(
         15 * 1024**2, "MAX_CONTENT_LENGTH",
-        "Largest upload accepted, in bytes or with a unit (15MB, 512KB).")
+        "Largest upload accepted, in bytes or with a unit (15MB, 512KB).",
+        json_schema_extra={"shown": "15MB"})
     max_image_pixels: int = setting(
         50_000_000, "MAX_IMAGE_PIXELS",
         "Largest image accepted, in pixels (width × height); refused before decoding.", ge=1)

@@ -52,15 +52,15 @@ def open_png(data: bytes) -> Image.Image:
 class FakeEngine:
     """Stands in for the model where a test is about the web layer, not the cutout: its
     mask keeps the left half of the photo and drops the right half, in microseconds.
-    `delay` widens race windows (or `gate`, an Event each call waits for); `error` makes
-    it fail."""
+    `gate` (an Event) holds every call until the test opens it, `barrier` until that many
+    calls are inside; `delay` slows it; `error` makes it fail."""
 
     name = "fake"
     remote = False
 
     def __init__(self, delay: float = 0.0, error: EngineError | None = None,
-                 gate: threading.Event | None = None):
-        self.delay, self.error, self.gate = delay, error, gate
+                 gate: threading.Event | None = None, barrier: threading.Barrier | None = None):
+        self.delay, self.error, self.gate, self.barrier = delay, error, gate, barrier
         self.calls = 0
         self._lock = threading.Lock()
 
@@ -69,6 +69,8 @@ class FakeEngine:
             self.calls += 1
         if self.gate is not None:
             assert self.gate.wait(30), "the test never opened the gate"
+        if self.barrier is not None:
+            self.barrier.wait(30)
         if self.delay:
             time.sleep(self.delay)
         if self.error:

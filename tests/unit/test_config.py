@@ -98,3 +98,22 @@ def test_dotenv_is_read_but_the_environment_wins(tmp_path, monkeypatch):
 def test_human_size():
     assert human_size(15 * 1024**2) == "15 MB"
     assert human_size(50_000) == "48.8 KB"
+
+
+def test_the_documented_configuration_is_what_the_code_declares():
+    """`.env.example` and docs/configuration.md are written from the declaration; a setting
+    added without `make config-docs` fails here."""
+    from scripts.config_docs import CONFIGURATION, ENV_EXAMPLE, configuration_page, env_example
+
+    assert ENV_EXAMPLE.read_text() == env_example()
+    assert CONFIGURATION.read_text() == configuration_page()
+
+
+def test_the_example_file_is_accepted_as_it_is(tmp_path):
+    """Copied to .env with a key filled in, the example starts the app's settings."""
+    from scripts.config_docs import ENV_EXAMPLE
+
+    values = dict(line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
+                  if line and not line.startswith("#"))
+    settings = Settings.from_env({**values, "APP_SECRET_KEY": KEY}, dotenv=False)
+    assert settings == from_env(APP_SECRET_KEY=KEY)

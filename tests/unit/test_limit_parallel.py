@@ -3,37 +3,41 @@
 import io
 import threading
 
-from tests.support import photo
+from app import create_app
+from tests.support import FakeEngine, Visitor, photo, use_engine
+
+RACERS = 6
 
 
-def test_parallel_uploads_through_the_app_store_at_most_the_limit(app, visitor, fake_engine,
-                                                                  records):
-    # The stand-in engine is slow, so every upload passes the early count check before any
-    # is stored: only the database's unique slot index can keep the limit.
-    fake_engine.delay = 0.3
+def test_parallel_uploads_through_the_app_store_at_most_the_limit(settings):
+    """Every upload is held in the engine until all six are there, so all six have passed
+    the early count check before any is stored: only the database's unique slot index can
+    keep the limit."""
+    app = create_app(settings.changed(engine_concurrency=RACERS))
+    engine = use_engine(app, FakeEngine(barrier=threading.Barrier(RACERS)))
+    records = app.extensions["services"].records
+    visitor = Visitor(app.test_client())
     visitor.page()
     cookies = {c.key: c.value for c in visitor.client._cookies.values()}
     statuses, lock = [], threading.Lock()
-    start = threading.Barrier(6)
 
     def upload(n):
         client = app.test_client()
         for key, value in cookies.items():
             client.set_cookie(key, value)
-        start.wait()
         response = client.post("/", data={"name": f"p{n}", "csrf_token": visitor.token,
                                           "image": (io.BytesIO(photo()), "p.jpg")},
                                headers={"Accept": "application/json"})
         with lock:
             statuses.append((response.status_code, response.get_json().get("error")))
 
-    threads = [threading.Thread(target=upload, args=(n,)) for n in range(6)]
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(RACERS)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(60)
 
-    assert fake_engine.calls == 6  # all six really raced
-    assert sorted(statuses) == [(201, None)] * 2 + [(409, "limit_reached")] * 4
+    assert engine.calls == RACERS  # all six really raced
+    assert sorted(statuses) == [(201, None)] * 2 + [(409, "limit_reached")] * (RACERS - 2)
     assert records.count(visitor.id()) == 2
     assert len(list(records.files.find({}))) == 4

@@ -1,0 +1,67 @@
+"""The shape of the code, checked: the page and the API are siblings over one HTTP-free core,
+engines only make masks, and no module grows past 300 lines."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+APP = Path(__file__).resolve().parents[2] / "app"
+HTTP = ("flask", "flask_wtf", "flask_limiter", "werkzeug", "itsdangerous")
+
+
+def imports(path: Path) -> set[str]:
+    """Every module `path` imports, at any depth of the file (also inside functions)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def modules(*parts: str):
+    for part in parts:
+        target = APP / part
+        yield from ([target] if target.suffix == ".py" else sorted(target.rglob("*.py")))
+
+
+def test_the_page_and_the_api_never_import_each_other():
+    for path in modules("web"):
+        assert not any(name.startswith("app.api") for name in imports(path)), path
+    for path in modules("api"):
+        assert not any(name.startswith("app.web") for name in imports(path)), path
+
+
+@pytest.mark.parametrize("part", ["core", "engines", "images", "storage", "settings.py",
+                                  "services.py", "metrics.py", "hosting.py"])
+def test_below_the_front_doors_nothing_knows_http(part):
+    for path in modules(part):
+        used = {name.split(".")[0] for name in imports(path)}
+        assert not used & set(HTTP), (path, used & set(HTTP))
+        assert not any(name.startswith(("app.http", "app.web", "app.api"))
+                       for name in imports(path)), path
+
+
+def test_engines_make_masks_and_never_compose():
+    for path in modules("engines"):
+        assert not any(name.startswith("app.images.compose") for name in imports(path)), path
+
+
+def test_what_gunicorns_master_imports_loads_nothing_heavy():
+    """gunicorn.conf.py imports app.hosting in the master, before forking workers."""
+    code = ("import sys, app.hosting; heavy = {'flask', 'numpy', 'onnxruntime', 'PIL', "
+            "'pymongo', 'pydantic'} & set(sys.modules); print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=APP.parent, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_module_is_small():
+    sizes = {path.relative_to(APP): len(path.read_text().splitlines())
+             for path in APP.rglob("*.py")}
+    assert max(sizes.values()) <= 300, {p: n for p, n in sizes.items() if n > 300}
