@@ -10,8 +10,10 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.hosting import check_metrics_folder
+from app.http.sizes import MAX_FORM_MEMORY_SIZE, MAX_FORM_PARTS
 from app.services import build_services
-from app.settings import Settings, check_metrics_folder
+from app.settings import Settings
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
@@ -23,7 +25,7 @@ def build_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     else:
         settings = Settings.from_env(None if config is None else dict(config),
                                      dotenv=config is None)
-    check_metrics_folder(settings)
+    check_metrics_folder(settings.prometheus_multiproc_dir)
 
     from app.http import observability
 
@@ -37,6 +39,8 @@ def build_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,
+        MAX_FORM_PARTS=MAX_FORM_PARTS,
+        MAX_FORM_MEMORY_SIZE=MAX_FORM_MEMORY_SIZE,
         SESSION_COOKIE_SAMESITE="Lax",
         # CSRF tokens last as long as the page's session cookie, not one hour, so a tab
         # left open all afternoon can still upload.

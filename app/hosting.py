@@ -6,6 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
 # What gunicorn.conf.py reads (the container and `make serve`): variable -> (default, what).
 SERVER_VARIABLES = {
     "PORT": ("5000", "Port gunicorn listens on."),
@@ -37,3 +42,19 @@ def available_cpus() -> int:
     except (OSError, ValueError):
         pass
     return cpus
+
+
+def check_metrics_folder(folder: str) -> None:
+    """prometheus_client reads PROMETHEUS_MULTIPROC_DIR from the process environment when it
+    is imported, before any .env is read: a value only in .env would silently do nothing,
+    and a missing folder would break /metrics. Checked when the app starts, not when
+    settings are read, since it is about this process."""
+    if not folder:
+        return
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") != folder:
+        raise ConfigError("PROMETHEUS_MULTIPROC_DIR must be set in the environment of the "
+                          "process (not only in .env): prometheus_client reads it when it "
+                          "is imported.")
+    if not Path(folder).is_dir():
+        raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR {folder!r} is not a folder "
+                          "(gunicorn.conf.py creates it; create it when running otherwise).")

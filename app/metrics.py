@@ -1,7 +1,7 @@
 """Prometheus metrics, counted where the work happens; /metrics (app/http/observability.py)
 serves them, added up across gunicorn workers."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter("ibp_http_requests_total", "HTTP requests answered",
                    ["method", "endpoint", "status"])
@@ -13,3 +13,5 @@ ENGINE_SECONDS = Histogram("ibp_engine_seconds", "Time an engine took to make a 
                            ["engine"], buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64))
 ENGINE_USED = Counter("ibp_engine_used_total", "Masks made, by the engine that made them",
                       ["engine"])
+UPLOADS_WAITING = Gauge("ibp_uploads_waiting", "Uploads waiting for a work slot",
+                        multiprocess_mode="livesum")

@@ -24,14 +24,12 @@ from pydantic import (
     model_validator,
 )
 
+from app.hosting import ConfigError
+
 SECRET_VARIABLES = ("APP_SECRET_KEY", "X_RAPID_API_KEY", "MONGO_URI")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?b?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
                "g": 1024**3, "gb": 1024**3}
-
-
-class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the variable and the fix."""
 
 
 def _size(value: Any) -> Any:
@@ -139,6 +137,15 @@ class Settings(BaseModel):
         0, "ENGINE_CONCURRENCY",
         "Cutouts made at once per process. 0: the process's share of the CPUs (gunicorn "
         "divides the cores, or the container's CPU limit, among its workers).", ge=0)
+    upload_queue: int = setting(
+        4, "UPLOAD_QUEUE",
+        "Uploads that may wait for a turn per process; more get 503 with Retry-After at "
+        "once. Waiting uploads hold request threads: keep it below GUNICORN_THREADS minus "
+        "ENGINE_CONCURRENCY, so pages and health checks always find a free thread.", ge=0)
+    upload_queue_seconds: float = setting(
+        10.0, "UPLOAD_QUEUE_SECONDS",
+        "Longest predicted wait for a turn (from the pixels of the uploads ahead) before an "
+        "upload is refused at once with 503 and Retry-After.", ge=0, allow_inf_nan=False)
     user_limit: int = setting(2, "USER_LIMIT", "How many images one visitor may keep.", ge=1)
     max_content_length: Size = setting(
         15 * 1024**2, "MAX_CONTENT_LENGTH",
@@ -153,9 +160,11 @@ class Settings(BaseModel):
         "X-Forwarded-* headers are trusted. 0 when the app faces clients directly.", ge=0)
     upload_rate_limit: str = setting(
         "20 per minute", "UPLOAD_RATE_LIMIT",
-        "Uploads per visitor (\"N per second|minute|hour|day\").")
+        "Uploads per visitor (\"N per second|minute|hour|day\"); an upload counts once for "
+        "every 4 megapixels it declares, started.")
     upload_rate_limit_ip: str = setting(
-        "60 per minute", "UPLOAD_RATE_LIMIT_IP", "Uploads per client address.")
+        "60 per minute", "UPLOAD_RATE_LIMIT_IP",
+        "Uploads per client address, counted the same way.")
     ratelimit_storage_uri: str = setting(
         "memory://", "RATELIMIT_STORAGE_URI",
         "Where rate-limit counters live: memory:// (per process), or redis://… to share them "
@@ -245,23 +254,6 @@ class Settings(BaseModel):
             if raw:
                 values[field.alias] = raw
         return cls(**values)
-
-
-def check_metrics_folder(settings: Settings) -> None:
-    """prometheus_client reads PROMETHEUS_MULTIPROC_DIR from the process environment when it
-    is imported, before any .env is read: a value only in .env would silently do nothing,
-    and a missing folder would break /metrics. Checked when the app starts, not when
-    settings are read, since it is about this process."""
-    folder = settings.prometheus_multiproc_dir
-    if not folder:
-        return
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") != folder:
-        raise ConfigError("PROMETHEUS_MULTIPROC_DIR must be set in the environment of the "
-                          "process (not only in .env): prometheus_client reads it when it "
-                          "is imported.")
-    if not Path(folder).is_dir():
-        raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR {folder!r} is not a folder "
-                          "(gunicorn.conf.py creates it; create it when running otherwise).")
 
 
 def variables() -> dict[str, Any]:

@@ -68,7 +68,7 @@ def list_records():
            headers={"Location": "The new record's URL"}, csrf=True,
            errors=("invalid_name", "missing_image", "invalid_options", "invalid_image",
                    "invalid_body", "bad_request", "limit_reached", "too_large",
-                   "unsupported_media_type", "engine_failed", "rate_limited"),
+                   "unsupported_media_type", "engine_failed", "busy", "rate_limited"),
            links=("getRecord", "renameRecord", "deleteRecord", "getImage"))
 @limit_uploads
 def create_record():

@@ -78,6 +78,8 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
     "limit_reached": ("the visitor already keeps as many images as allowed", _statuses("conflict")),
     "engine_failed": ("the background-removal engine failed, is unavailable, too slow or "
                       "out of quota", _statuses(*_ENGINE_KINDS)),
+    "busy": ("too many photos are being processed; nothing was started, try again after "
+             "`Retry-After` seconds", _statuses("busy")),
     "internal_error": ("an unexpected failure, logged on the server", _statuses("unexpected")),
     "storage_unavailable": ("the database is unavailable, nothing was changed; try again "
                             "after `Retry-After` seconds", (503,)),

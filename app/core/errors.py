@@ -13,6 +13,8 @@ ENGINE_FAILED = "Failed to generate the image"
 LIMIT_REACHED = "Max limit reached. Please remove a record."
 UNEXPECTED = "Something went wrong"
 NOT_FOUND = "That image does not exist, or it is not yours."
+BUSY = ("Too many photos are being processed right now, so this one was not started. "
+        "Please try again in {seconds} seconds.")
 
 
 class Rejected(Exception):

@@ -9,9 +9,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from app.core.errors import ENGINE_FAILED, LIMIT_REACHED, SUCCESS, UNEXPECTED, Rejected
+from app.core.errors import (
+    BUSY,
+    ENGINE_FAILED,
+    LIMIT_REACHED,
+    SUCCESS,
+    UNEXPECTED,
+    Rejected,
+)
 from app.core.forms import OutputOptions, UploadRequest
-from app.engines import EngineError, EngineRunner, Masked
+from app.engines import Busy, EngineError, EngineRunner, Masked
 from app.images.compose import Rendered, render
 from app.images.decoding import InvalidImage, Photo, probe
 from app.metrics import UPLOADS
@@ -79,6 +86,9 @@ class UploadService:
             raise Rejected("invalid_image", exc.message, exc.kind) from exc
         except LimitReached as exc:
             raise Rejected("limit_reached", LIMIT_REACHED, "conflict") from exc
+        except Busy as exc:
+            raise Rejected("busy", BUSY.format(seconds=exc.retry_after), "busy",
+                           retry_after=exc.retry_after) from exc
         except EngineError as exc:
             log.warning("Engine failed: %s", exc.message)
             raise Rejected("engine_failed", f"{ENGINE_FAILED}. {exc.message}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.engines.admission import Admission, Busy
 from app.engines.base import (
     EngineError,
     EngineTimeout,
@@ -13,14 +14,16 @@ from app.engines.runner import EngineRunner, Masked
 from app.hosting import available_cpus
 from app.settings import Settings
 
-__all__ = ["EngineError", "EngineRunner", "EngineTimeout", "EngineUnavailable", "MaskEngine",
-           "Masked", "QuotaExceeded", "build_runner"]
+__all__ = ["Admission", "Busy", "EngineError", "EngineRunner", "EngineTimeout",
+           "EngineUnavailable", "MaskEngine", "Masked", "QuotaExceeded", "build_runner"]
 
 
 def build_runner(settings: Settings) -> EngineRunner:
     """The engine `settings` ask for (`BG_ENGINE`, or RapidAPI when it has a key), with the
     local engine as its fallback when `BG_ENGINE_FALLBACK=local`."""
-    concurrency = settings.engine_concurrency or available_cpus()
+    admission = Admission(slots=settings.engine_concurrency or available_cpus(),
+                          max_waiting=settings.upload_queue,
+                          max_wait=settings.upload_queue_seconds)
     if settings.engine == "rapidapi":
         from app.engines.rapidapi import RapidApiEngine
 
@@ -32,8 +35,8 @@ def build_runner(settings: Settings) -> EngineRunner:
             timeout=settings.rapidapi_timeout,
         )
         fallback = _local(settings) if settings.fallback == "local" else None
-        return EngineRunner(primary, fallback, concurrency)
-    return EngineRunner(_local(settings), None, concurrency)
+        return EngineRunner(primary, fallback, admission)
+    return EngineRunner(_local(settings), None, admission)
 
 
 def _local(settings: Settings) -> MaskEngine:

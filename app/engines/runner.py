@@ -1,10 +1,9 @@
-"""The one place that runs engines: how many photos are worked on at once, how long each
+"""The one place that runs engines: when a photo is worked on (admission.py), how long each
 engine takes (metrics), and the fallback engine with the note that tells the visitor."""
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import TypeVar
 
 from PIL import Image
 
+from app.engines.admission import Admission
 from app.engines.base import EngineError, MaskEngine
 from app.images.decoding import Photo
 from app.metrics import ENGINE_SECONDS, ENGINE_USED
@@ -29,24 +29,24 @@ class Masked:
 
 class EngineRunner:
     def __init__(self, primary: MaskEngine, fallback: MaskEngine | None = None,
-                 concurrency: int = 1):
+                 admission: Admission | None = None):
         self.primary, self.fallback = primary, fallback
         # Decoding, masking and composing a photo hold its full size in memory and keep a
         # core busy: more at once per process would only share the same cores.
-        self.concurrency = concurrency
-        self._slots = threading.BoundedSemaphore(concurrency)
+        self.admission = admission or Admission(slots=1, max_waiting=8, max_wait=60)
 
     @property
     def name(self) -> str:
         return self.primary.name
 
     def make(self, photo: Photo, finish: Callable[[Masked], Result]) -> Result:
-        """Mask `photo` and `finish` the result from the mask, within a work slot. A remote
-        engine is asked before the slot is taken: waiting for it costs no CPU here."""
+        """Mask `photo` and `finish` the result from the mask, in a turn of the admission
+        (which may raise `Busy`). A remote engine is asked before the turn: waiting for it
+        costs no CPU here."""
         masked, failure = None, None
         if self.primary.remote:
             masked, failure = self._attempt(self.primary, photo)
-        with self._slots:
+        with self.admission.turn(photo.info.pixels):
             if masked is None and failure is None:
                 masked, failure = self._attempt(self.primary, photo)
             if masked is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import unicodedata
 
 from flask import current_app, request, send_file
 
@@ -13,17 +14,19 @@ from app.http.context import services
 from app.http.visitor import current_visitor
 from app.images.decoding import EXTENSIONS
 
-# An image's bytes never change under its URL (renaming changes only the name), so the
-# browser may keep it; "private" keeps shared caches from storing one visitor's photos.
-CACHE_SECONDS = 7 * 24 * 3600
+# The browser keeps an image but asks each time whether it may still show it (a 304 costs
+# a few bytes): once a record is deleted the answer is 404 and the copy goes. "private"
+# keeps shared caches from storing one visitor's photos.
 # `?download=false` must not download: the API documents the parameter as a boolean.
 _NOT_DOWNLOAD = ("", "0", "false", "no", "off")
 _UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 
 
 def download_name(image_name: str, kind: str, content_type: str) -> str:
-    """`my-cat.png` for the cutout, `my-cat-original.jpg` for the upload."""
-    stem = _UNSAFE_IN_FILENAME.sub("", image_name)
+    """`my-cat.png` for the cutout, `my-cat-original.jpg` for the upload. Compatibility
+    forms are folded first (NFKC), so a fullwidth `／` is removed as a `/`, not turned
+    into one by the ASCII fallback the browser may use."""
+    stem = _UNSAFE_IN_FILENAME.sub("", unicodedata.normalize("NFKC", image_name))
     stem = "-".join(stem.split()) or "image"
     suffix = "" if kind == "processed" else "-original"
     return f"{stem}{suffix}.{EXTENSIONS.get(content_type, 'png')}"
@@ -37,30 +40,24 @@ def send_image(record_id: str, kind: str):
 
     download = request.args.get("download", "").lower() not in _NOT_DOWNLOAD
     name = download_name(record.image_name, kind, stored.content_type)
-    etag, max_age = stored.etag, CACHE_SECONDS
+    etag = stored.etag
     if download:
-        # The bytes never change but the file name does on a rename: the browser must ask
-        # again each time, and a new name is a new version.
+        # The bytes never change but the file name does on a rename: a new name is a new
+        # version of the download.
         etag = f"{stored.etag}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
-        max_age = 0
     # Answer a revalidation from the metadata alone, without reading the bytes.
     if request.if_none_match.contains(etag):
         response = current_app.response_class(status=304)
         response.set_etag(etag)
-        response.cache_control.max_age = max_age
         return _private(response)
 
     data = gallery.read(record, kind)
     response = send_file(io.BytesIO(data), mimetype=stored.content_type, etag=etag,
-                         max_age=max_age, as_attachment=download, download_name=name,
-                         conditional=True)
-    if download:
-        response.cache_control.no_cache = True
+                         as_attachment=download, download_name=name, conditional=True)
     return _private(response)
 
 
 def _private(response):
-    response.cache_control.private = True
-    response.cache_control.public = False
+    response.headers["Cache-Control"] = "private, no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -22,6 +22,7 @@ from werkzeug.exceptions import (
 )
 
 from app.core.errors import UNEXPECTED, Rejected
+from app.http.limits import RATE_LIMITED, seconds_to_wait
 from app.http.sizes import too_large_message
 from app.metrics import UPLOADS
 from app.storage import StorageUnavailable
@@ -39,7 +40,6 @@ MESSAGES = {
 CSRF_MESSAGE = "Your page had expired, so nothing was changed. Please try again."
 STORAGE_MESSAGE = ("The database is unavailable right now, so nothing was changed. "
                    "Please try again in a minute.")
-RATE_LIMITED = "Too many uploads in a short time. Please wait a minute and try again."
 STORAGE_RETRY_SECONDS = 30
 
 
@@ -117,7 +117,8 @@ def describe(exc: Exception) -> Problem:
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     if isinstance(exc, RateLimitExceeded):
         UPLOADS.labels("rate_limited").inc()
-        return Problem("rate_limited", RATE_LIMITED, 429, headers)
+        return Problem("rate_limited", RATE_LIMITED, 429,
+                       {**headers, "Retry-After": str(seconds_to_wait())})
     if isinstance(exc, CSRFError):
         here = door()
         message = f"{exc.description} {here.csrf_help}" if here.csrf_help else CSRF_MESSAGE

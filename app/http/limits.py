@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import math
+import time
+
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from app.http.context import services
-from app.http.errors import RATE_LIMITED
 from app.http.visitor import current_visitor
+from app.images.decoding import declared_pixels
 
+RATE_LIMITED = "Too many uploads in a short time. Please wait a minute and try again."
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+# An upload counts once for every 4 megapixels it declares, started: a phone photo (12 MP)
+# counts 3, a 49 MP one 13, so big photos cannot take a limit's worth of work each.
+PIXELS_PER_COUNT = 4_000_000
 
 
 def _visitor_key() -> str:
@@ -21,14 +28,20 @@ def _ip_key() -> str:
     return f"ip:{get_remote_address()}"
 
 
+def _cost() -> int:
+    file = request.files.get("image")
+    pixels = declared_pixels(file.stream) if file else 0
+    return max(1, math.ceil(pixels / PIXELS_PER_COUNT))
+
+
 # Shared by every upload route (the page's form and the API), so switching from one to the
 # other does not start a fresh count.
 _per_visitor = limiter.shared_limit(lambda: services().settings.upload_rate_limit,
                                     scope="uploads-per-visitor", key_func=_visitor_key,
-                                    error_message=RATE_LIMITED)
+                                    error_message=RATE_LIMITED, cost=_cost)
 _per_address = limiter.shared_limit(lambda: services().settings.upload_rate_limit_ip,
                                     scope="uploads-per-address", key_func=_ip_key,
-                                    error_message=RATE_LIMITED)
+                                    error_message=RATE_LIMITED, cost=_cost)
 
 
 def limit_uploads(view):
@@ -36,6 +49,24 @@ def limit_uploads(view):
     return _per_address(_per_visitor(view))
 
 
+def seconds_to_wait() -> int:
+    """Until the limit that was hit lets an upload through again."""
+    hit = limiter.current_limit
+    return max(1, math.ceil(hit.reset_at - time.time())) if hit else 60
+
+
 def init_app(app: Flask) -> None:
-    app.config["RATELIMIT_STORAGE_URI"] = app.extensions["services"].settings.ratelimit_storage_uri
+    uri = app.extensions["services"].settings.ratelimit_storage_uri
+    app.config["RATELIMIT_STORAGE_URI"] = uri
+    # A shared store that is down must not stop uploads: each process then counts in its
+    # own memory (limits per process, not per cluster) and looks for the store again, at
+    # growing intervals, until it is back. A dead store costs one short timeout to notice.
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = True
+    # The limiter would put its own Retry-After on every answer of a limited route, even a
+    # 201 or a 503 that says when the queue frees; a 429 gets it from seconds_to_wait().
+    app.config["RATELIMIT_HEADER_RETRY_AFTER"] = "X-RateLimit-Retry-After"
+    if uri.startswith(("redis://", "rediss://")):
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 0.3,
+                                                   "socket_timeout": 0.3}
     limiter.init_app(app)

@@ -5,7 +5,7 @@ import threading
 import pytest
 from PIL import Image
 
-from app.engines import EngineRunner, EngineTimeout
+from app.engines import Admission, EngineRunner, EngineTimeout
 from app.images.decoding import Photo, probe
 from tests.support import FakeEngine, photo
 
@@ -20,7 +20,7 @@ def test_work_is_bounded_per_process():
     moment they are inside, with events, not timing."""
     gate = threading.Event()
     engine = FakeEngine(gate=gate)
-    runner = EngineRunner(engine, concurrency=2)
+    runner = EngineRunner(engine, admission=Admission(slots=2, max_waiting=4, max_wait=60))
     inside, peak, lock = [0], [0], threading.Lock()
     two_in = threading.Event()
 
@@ -57,10 +57,10 @@ def test_a_remote_engine_is_asked_without_a_work_slot():
     """Waiting for a web service costs no CPU: it is asked while every slot is taken, and
     only composing the result waits for one."""
     engine = Remote()
-    runner = EngineRunner(engine, concurrency=1)
+    runner = EngineRunner(engine)
     asked, done = threading.Event(), []
     engine.gate = threading.Event()
-    with runner._slots:  # every slot taken by local work
+    with runner.admission.turn(0):  # every slot taken by local work
         thread = threading.Thread(target=lambda: done.append(runner.make(a_photo(), str)))
         thread.start()
         engine.gate.set()
@@ -72,7 +72,7 @@ def test_a_remote_engine_is_asked_without_a_work_slot():
 
 
 def test_the_fallback_makes_the_mask_and_says_why():
-    runner = EngineRunner(Remote(error=EngineTimeout()), FakeEngine(), concurrency=1)
+    runner = EngineRunner(Remote(error=EngineTimeout()), FakeEngine())
     result = runner.make(a_photo(), lambda masked: masked)
     assert result.engine == "fake"
     assert result.note == ("Made by the fake engine because the remote engine did not "
@@ -81,6 +81,6 @@ def test_the_fallback_makes_the_mask_and_says_why():
 
 
 def test_without_a_fallback_the_failure_is_the_callers():
-    runner = EngineRunner(Remote(error=EngineTimeout()), concurrency=1)
+    runner = EngineRunner(Remote(error=EngineTimeout()))
     with pytest.raises(EngineTimeout):
         runner.make(a_photo(), lambda masked: masked)

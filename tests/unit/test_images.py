@@ -27,17 +27,42 @@ def test_processed_is_a_png_with_alpha(visitor, record_id):
     assert img.mode == "RGBA" and img.size == (600, 400)
 
 
-def test_caching_headers_and_revalidation(visitor, record_id):
+def test_caching_headers_and_revalidation(visitor, record_id, records, monkeypatch):
     response = visitor.client.get(f"/images/{record_id}/processed")
     etag = response.headers["ETag"]
     assert etag.startswith('"') and not etag.startswith('W/')
-    assert "private" in response.headers["Cache-Control"]
-    assert "max-age" in response.headers["Cache-Control"]
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    assert response.headers["Vary"] == "Cookie"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+    # A revalidation is answered from the record's metadata: the bytes are not read.
+    def no_bytes(*args):
+        raise AssertionError("a 304 must not read the image")
+
+    monkeypatch.setattr(records, "read", no_bytes)
     again = visitor.client.get(f"/images/{record_id}/processed", headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.data == b""
     assert again.headers["ETag"] == etag
+    assert again.headers["Cache-Control"] == "private, no-cache"
+
+
+def test_a_download_revalidation_reads_no_bytes(visitor, record_id, records, monkeypatch):
+    first = visitor.client.get(f"/images/{record_id}/processed?download=1")
+    monkeypatch.setattr(records, "read", lambda *args: (_ for _ in ()).throw(
+        AssertionError("a 304 must not read the image")))
+    again = visitor.client.get(f"/images/{record_id}/processed?download=1",
+                               headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+
+
+def test_a_deleted_image_is_not_kept_by_the_browser(visitor, record_id):
+    """Revalidated on every use: after a delete the browser's copy is answered 404."""
+    first = visitor.client.get(f"/images/{record_id}/processed")
+    visitor.delete(record_id)
+    again = visitor.client.get(f"/images/{record_id}/processed",
+                               headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 404
 
 
 def test_download_uses_the_record_name(visitor, record_id):
@@ -51,6 +76,17 @@ def test_download_name_is_safe_and_keeps_unicode():
     assert download_name('../../etc/pass"wd', "processed", "image/png") == "....etcpasswd.png"
     assert download_name("Café  au lait", "original", "image/webp") == "Café-au-lait-original.webp"
     assert download_name("///", "processed", "image/png") == "image.png"
+    # Fullwidth solidus, quotation mark and backslash are the ASCII ones once folded.
+    assert download_name("a\uff0fb\uff02c\uff3cd", "processed", "image/png") == "abcd.png"
+
+
+def test_the_ascii_fallback_of_a_download_holds_no_path_or_quote(visitor, fake_engine):
+    visitor.upload(photo(), name="x\uff0f..\uff0fy\uff02z")
+    (record_id,) = visitor.record_ids()
+    header = visitor.client.get(f"/images/{record_id}/processed?download=1").headers[
+        "Content-Disposition"]
+    fallback = header.split(";")[1]
+    assert fallback == " filename=x..yz.png"
 
 
 def test_unicode_names_download(visitor, fake_engine):

@@ -261,3 +261,29 @@ def test_ready_reports_each_dependency(client, records, monkeypatch):
     assert response.status_code == 503
     assert response.get_json()["checks"] == {"database": "unavailable"}
     assert client.get("/health").status_code == 200  # liveness is unaffected
+
+
+@pytest.mark.parametrize("path", ["/", "/api/v1/session", "/api/v1/records", "/health"])
+def test_pages_and_json_are_never_stored_by_caches(client, path):
+    """The page holds a CSRF token and the gallery; the JSON a visitor's records."""
+    response = client.get(path)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Vary"] == "Cookie"
+
+
+@pytest.mark.parametrize("form, words", [
+    ({f"field{n}": "x" for n in range(1500)}, "The form is too large: it may have at most 50 "
+                                              "fields, each text field at most 256 KB."),
+    ({"name": "x" * 600_000}, "The form is too large: it may have at most 50 fields, each "
+                              "text field at most 256 KB."),
+])
+def test_a_form_too_large_says_so_not_that_the_file_is(visitor, fake_engine, form, words):
+    response = visitor.client.post("/", data={**form, "csrf_token": visitor.ensure_token()},
+                                   content_type="multipart/form-data")
+    assert response.status_code == 302
+    ((category, message),) = visitor.flashes()
+    assert category == "danger" and message.startswith(words)
+    api = visitor.client.post("/api/v1/records", data=form, content_type="multipart/form-data",
+                              headers={"X-CSRFToken": visitor.token})
+    assert api.status_code == 413 and api.get_json()["error"] == "too_large"
+    assert api.get_json()["message"].startswith(words)

@@ -147,3 +147,23 @@ def test_a_metrics_folder_only_in_dotenv_is_refused(settings, tmp_path, monkeypa
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="is not a folder"):
         create_app(settings.changed(prometheus_multiproc_dir=str(tmp_path / "missing")))
+
+
+def test_uploads_count_by_the_pixels_they_declare(settings):
+    """A 12 MP photo counts 3 (one per started 4 MP), so big photos use a limit up sooner:
+    with 5 per minute per address, a 12 MP photo and two small ones leave no room."""
+    from PIL import Image
+
+    from tests.support import encode
+
+    app = create_app(settings.changed(upload_rate_limit="10 per minute",
+                                      upload_rate_limit_ip="5 per minute", user_limit=10))
+    use_engine(app, FakeEngine())
+    visitor = Visitor(app.test_client())
+    big = encode(Image.new("RGB", (4000, 3000)), "PNG")
+    assert visitor.upload_json(big).status_code == 201
+    assert visitor.upload_json(photo()).status_code == 201
+    assert visitor.upload_json(photo()).status_code == 201
+    refused = visitor.upload_json(photo())
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60

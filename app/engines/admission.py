@@ -1,0 +1,105 @@
+"""Who may work on a photo now, who may wait for a turn, and who is told to come back.
+
+A process works on `slots` photos at once (each holds a photo's worth of memory and a core).
+Others wait in line, first come first served, but only when they can start soon: an upload
+is priced by its pixels (a 49 MP photo costs about as much as sixteen 1 MP ones), the wait
+it would have is predicted from the work ahead of it and the time work has been taking, and
+if that is longer than `max_wait` seconds, or `max_waiting` uploads already wait, it is
+refused at once with the predicted wait as the time to retry. Waiting uploads hold request
+threads, so this bound keeps threads free for pages, downloads and health probes.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from app.metrics import UPLOADS_WAITING
+
+# Priced megapixels of an upload: its pixels plus a fixed part (decoding, the model's own
+# 320×320 inference and encoding cost about as much as 2 MP of per-pixel work).
+_FIXED_MEGAPIXELS = 2.0
+# Seconds per priced megapixel before any work has been measured (1 MP: ~0.45 s, 12 MP:
+# ~2.1 s on one core of the machines measured; bench/engine.py). Learned as work is done.
+_FIRST_GUESS = 0.15
+_LEARNING = 0.2  # weight of the newest measurement in the running estimate
+
+
+class Busy(Exception):
+    """No turn soon: try again in `retry_after` seconds. Nothing was done."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"busy, retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+def price(pixels: int) -> float:
+    return _FIXED_MEGAPIXELS + pixels / 1e6
+
+
+class Admission:
+    def __init__(self, slots: int, max_waiting: int, max_wait: float):
+        self.slots, self.max_waiting, self.max_wait = slots, max_waiting, max_wait
+        self._turns = threading.Condition()
+        self._free = slots
+        self._line: deque[tuple[object, float]] = deque()  # (ticket, priced MP), in order
+        self._working = 0.0  # priced MP being worked on
+        self._seconds_per_mp = _FIRST_GUESS
+
+    def predicted_wait(self) -> float:
+        """Seconds until a new upload would start: the work ahead, spread over the slots."""
+        with self._turns:
+            return self._wait()
+
+    def _wait(self) -> float:
+        ahead = self._working + sum(cost for _, cost in self._line)
+        return ahead * self._seconds_per_mp / self.slots
+
+    @contextmanager
+    def turn(self, pixels: int) -> Iterator[None]:
+        """Work on a photo of `pixels` inside the block, or raise `Busy` (at once when the
+        wait would be too long, or if the turn does not come within twice that long)."""
+        cost = price(pixels)
+        with self._turns:
+            if self._free == 0 or self._line:
+                self._queue(cost)
+            self._free -= 1
+            self._working += cost
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            elapsed = time.monotonic() - started
+            with self._turns:
+                self._free += 1
+                self._working -= cost
+                self._seconds_per_mp += _LEARNING * (elapsed / cost - self._seconds_per_mp)
+                self._turns.notify_all()
+
+    def _queue(self, cost: float) -> None:
+        """Wait in line (the lock held) until this ticket is first and a slot is free."""
+        wait = self._wait()
+        if len(self._line) >= self.max_waiting or wait > self.max_wait:
+            raise Busy(_seconds(wait))
+        ticket = object()
+        self._line.append((ticket, cost))
+        UPLOADS_WAITING.inc()
+        deadline = time.monotonic() + 2 * self.max_wait
+        try:
+            while not (self._free > 0 and self._line[0][0] is ticket):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise Busy(_seconds(self._wait()))
+                self._turns.wait(remaining)
+        finally:
+            self._line.remove(next(entry for entry in self._line if entry[0] is ticket))
+            UPLOADS_WAITING.dec()
+            self._turns.notify_all()
+
+
+def _seconds(wait: float) -> int:
+    return max(1, min(120, math.ceil(wait)))

@@ -1,0 +1,137 @@
+"""Admission: a turn now, a short wait in line, or `Busy` at once with when to retry; uploads
+priced by their pixels. Threads are coordinated with events, never with sleeps."""
+
+import threading
+
+import pytest
+
+from app.engines import admission as module
+from app.engines.admission import Admission, Busy, price
+
+MP = 1_000_000
+
+
+class Holder(threading.Thread):
+    """Takes a turn for `pixels` and keeps it until released."""
+
+    def __init__(self, gate: Admission, pixels: int):
+        super().__init__(daemon=True)
+        self.gate, self.pixels = gate, pixels
+        self.inside, self.release, self.error = threading.Event(), threading.Event(), None
+
+    def run(self):
+        try:
+            with self.gate.turn(self.pixels):
+                self.inside.set()
+                self.release.wait(30)
+        except Busy as exc:
+            self.error = exc
+            self.inside.set()
+
+
+def holding(gate, pixels):
+    holder = Holder(gate, pixels)
+    holder.start()
+    return holder
+
+
+def waiting_count(gate):
+    with gate._turns:
+        return len(gate._line)
+
+
+def wait_until(condition):
+    done = threading.Event()
+    for _ in range(3000):
+        if condition():
+            return
+        done.wait(0.01)
+    raise AssertionError("condition never became true")
+
+
+def test_a_free_slot_is_taken_at_once():
+    gate = Admission(slots=1, max_waiting=0, max_wait=0)
+    with gate.turn(MP):
+        pass
+
+
+def test_uploads_are_priced_by_their_pixels():
+    assert price(0) == 2.0 and price(MP) == 3.0 and price(49 * MP) == 51.0
+
+
+def test_others_wait_in_line_and_go_in_order():
+    gate = Admission(slots=1, max_waiting=2, max_wait=60)
+    first = holding(gate, MP)
+    first.inside.wait(10)
+    second, third = Holder(gate, MP), Holder(gate, MP)
+    second.start()
+    wait_until(lambda: waiting_count(gate) == 1)
+    third.start()
+    wait_until(lambda: waiting_count(gate) == 2)
+    first.release.set()
+    second.inside.wait(10)
+    assert second.inside.is_set() and not third.inside.is_set()  # first come, first served
+    second.release.set()
+    third.inside.wait(10)
+    third.release.set()
+    for holder in (first, second, third):
+        holder.join(10)
+        assert holder.error is None
+
+
+def test_a_full_line_answers_busy_at_once_with_the_predicted_wait():
+    gate = Admission(slots=1, max_waiting=1, max_wait=60)
+    first = holding(gate, MP)
+    first.inside.wait(10)
+    second = holding(gate, MP)
+    wait_until(lambda: waiting_count(gate) == 1)
+    with pytest.raises(Busy) as caught, gate.turn(MP):
+        pass
+    # Two 1 MP uploads ahead (3 priced MP each) at the first guess of 0.15 s per MP: 0.9 s.
+    assert caught.value.retry_after == 1
+    first.release.set()
+    second.inside.wait(10)
+    second.release.set()
+
+
+def test_a_big_photo_ahead_makes_a_small_one_come_back_later():
+    """The wait is the pixels ahead, not the count: behind a 49 MP photo (51 priced MP,
+    7.65 s at 0.15 s each) a 5 s bound refuses; behind a 1 MP one (0.45 s) it waits."""
+    gate = Admission(slots=1, max_waiting=10, max_wait=5)
+    big = holding(gate, 49 * MP)
+    big.inside.wait(10)
+    assert gate.predicted_wait() == pytest.approx(7.65)
+    with pytest.raises(Busy) as caught, gate.turn(MP):
+        pass
+    assert caught.value.retry_after == 8
+    big.release.set()
+    big.join(10)
+    small = holding(gate, MP)
+    small.inside.wait(10)
+    waiter = holding(gate, MP)
+    wait_until(lambda: waiting_count(gate) == 1)
+    small.release.set()
+    waiter.inside.wait(10)
+    waiter.release.set()
+    assert waiter.error is None
+
+
+def test_a_turn_that_does_not_come_in_time_is_busy(monkeypatch):
+    gate = Admission(slots=1, max_waiting=1, max_wait=0.05)
+    holder = holding(gate, 0)
+    holder.inside.wait(10)
+    monkeypatch.setattr(module, "_FIXED_MEGAPIXELS", 0.0)  # a wait predicted as none
+    gate._working = 0.0
+    with pytest.raises(Busy), gate.turn(0):
+        pass
+    assert waiting_count(gate) == 0  # it left the line
+    holder.release.set()
+
+
+def test_the_time_per_megapixel_is_learned_from_the_work(monkeypatch):
+    clock = iter([100.0, 103.0])  # a 1 MP upload (3 priced MP) that took 3 s: 1 s per MP
+    monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
+    gate = Admission(slots=1, max_waiting=0, max_wait=60)
+    with gate.turn(MP):
+        pass
+    assert gate._seconds_per_mp == pytest.approx(0.15 + 0.2 * (1.0 - 0.15))
