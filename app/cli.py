@@ -16,10 +16,15 @@ from app.storage import legacy
 @click.option("--limit", type=int, default=None, help="Migrate at most this many records.")
 def migrate_images(limit: int | None) -> None:
     """Move records in the original app's layout (base64 images inside the document) to
-    GridFS. Safe to stop and to run again."""
-    result = legacy.migrate(current_app.extensions["services"].records, limit=limit)
+    GridFS, and make the gallery's renditions of records that lack them. Safe to stop and
+    to run again."""
+    services = current_app.extensions["services"]
+    result = legacy.migrate(services.records, limit=limit)
     click.echo(f"Migrated {result.migrated} record(s); {result.remaining} left in the old "
                "layout.")
+    done, failed = services.gallery.fill_thumbnails()
+    click.echo(f"Made renditions for {done} record(s)"
+               + (f"; {failed} image(s) could not be read." if failed else "."))
 
 
 @click.command("sweep-orphans")

@@ -39,4 +39,5 @@ def build_services(settings: Settings) -> Services:
     engines = build_runner(settings)
     uploads = UploadService(records, engines, user_limit=settings.user_limit,
                             max_image_pixels=settings.max_image_pixels)
-    return Services(settings, records, engines, Gallery(records), uploads, embedded)
+    return Services(settings, records, engines, Gallery(records, engines.admission), uploads,
+                    embedded)

@@ -62,7 +62,7 @@ def measure(runs: int, threads: int) -> list[dict]:
 
     def ours_cutout(data, info):
         """The upload walk minus storage: decode, mask, compose, encode."""
-        return cut_out(runner, Photo(data, info), options)[0]
+        return cut_out(runner, Photo(data, info), options).result
 
     reference = new_session("u2netp")
     feed = {engine.session.get_inputs()[0].name:

@@ -91,8 +91,7 @@ def use_engine(app, engine):
 def cutout(engine, data: bytes, max_pixels: int = 10**8, **options) -> Rendered:
     """The result the app would store for `data`: the upload walk minus storage."""
     photo = Photo(data, probe(data, max_pixels))
-    result, _ = cut_out(EngineRunner(engine), photo, OutputOptions(**options))
-    return result
+    return cut_out(EngineRunner(engine), photo, OutputOptions(**options)).result
 
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')

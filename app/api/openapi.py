@@ -29,7 +29,7 @@ class Operation:
     body: tuple[str, type[BaseModel]] | None = None  # (media type, model)
     query: type[BaseModel] | None = None
     status: int = 200
-    returns: type[BaseModel] | str | None = None  # a model, "image" (bytes) or nothing
+    returns: type[BaseModel] | str | None = None  # a model, "image"/"thumbnail" or nothing
     returns_description: str = "OK"
     headers: dict = field(default_factory=dict)  # on success: name -> description
     errors: tuple[str, ...] = ()
@@ -83,7 +83,7 @@ def _operation(op: Operation, arguments: set[str], models: set) -> dict:
     for name in sorted(arguments):
         description, schema = op.path.get(name, ("", {}))
         parameters.append({"name": name, "in": "path", "required": True,
-                           "schema": {"type": "string", **schema},
+                           "schema": {"type": "string"} | schema,
                            **({"description": description} if description else {})})
     if op.query is not None:
         schema = op.query.model_json_schema()
@@ -113,9 +113,10 @@ def _success(op: Operation, models: set) -> dict:
     if isinstance(op.returns, type):
         models.add((op.returns, "serialization"))
         answer["content"] = {JSON: {"schema": ("ref", op.returns, "serialization")}}
-    elif op.returns == "image":
+    elif op.returns in ("image", "thumbnail"):
+        types = CONTENT_TYPES if op.returns == "image" else ("image/webp",)
         answer["content"] = {ct: {"schema": {"type": "string", "format": "binary"}}
-                             for ct in CONTENT_TYPES}
+                             for ct in types}
     elif op.returns == "document":
         answer["content"] = {JSON: {"schema": {"type": "object"}}}
     if op.headers:

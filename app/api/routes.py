@@ -17,11 +17,13 @@ from app.http.downloads import send_image
 from app.http.limits import limit_uploads
 from app.http.records_json import CreatedRecord, Record, record_json
 from app.http.visitor import current_visitor
+from app.images.thumbnails import SIZES
 from app.storage import KINDS
 
 PREFIX = "/api/v1"
 bp = Blueprint("api", __name__)
 RECORD_ID = ("A record id; ids of other visitors' records answer 404.", {})
+KIND = ("`original` (the upload, unchanged) or `processed`.", {"enum": list(KINDS)})
 IMAGE_ENDPOINT = "api.image"
 
 
@@ -141,16 +143,28 @@ def delete_record(record_id: str):
            returns_description="The image (`304` with no body when the If-None-Match ETag "
                                "matches)",
            headers={"ETag": "The version of these bytes",
-                    "Cache-Control": "`private`, with a max-age",
+                    "Cache-Control": "`private, no-cache`: kept, and revalidated on each use",
                     "Content-Disposition": "`inline`, or `attachment` with `download`; with "
                                            "the file name either way"},
            errors=("invalid_parameter", "not_found"),
-           path={"record_id": RECORD_ID,
-                 "kind": ("`original` (the upload, unchanged) or `processed`.",
-                          {"enum": list(KINDS)})})
+           path={"record_id": RECORD_ID, "kind": KIND})
 def image(record_id: str, kind: str):
     values = request.args.getlist("download")
     if len(values) > 1:
         raise Rejected("invalid_parameter", "download must be true, false, 1 or 0 (once).")
     parse(ImageQuery, request.args.to_dict())
     return send_image(record_id, kind)
+
+
+@bp.get("/records/<record_id>/images/<kind>/<int:size>")
+@operation(id="getThumbnail", summary="A small WebP rendition of an image",
+           description="Made with the record, or on first request for older records.",
+           returns="thumbnail", returns_description="The rendition",
+           headers={"ETag": "The version of these bytes",
+                    "Cache-Control": "`private, no-cache`: kept, and revalidated on each use"},
+           errors=("not_found", "busy"),
+           path={"record_id": RECORD_ID, "kind": KIND,
+                 "size": ("The longest side, in pixels.",
+                          {"type": "integer", "enum": list(SIZES)})})
+def thumbnail(record_id: str, kind: str, size: int):
+    return send_image(record_id, kind, size)

@@ -19,6 +19,7 @@ from app.core.errors import (
 )
 from app.core.forms import OutputOptions, UploadRequest
 from app.engines import Busy, EngineError, EngineRunner, Masked
+from app.images import thumbnails as renditions
 from app.images.compose import Rendered, render
 from app.images.decoding import InvalidImage, Photo, probe
 from app.metrics import UPLOADS
@@ -37,11 +38,27 @@ class Uploaded:
         return f"{SUCCESS}. {self.note}" if self.note else SUCCESS
 
 
-def cut_out(engines: EngineRunner, photo: Photo,
-            options: OutputOptions) -> tuple[Rendered, Masked]:
-    """Mask `photo` and compose the result `options` ask for (the walk minus storage)."""
-    return engines.make(photo, lambda masked: (render(photo.full(), masked.mask, options),
-                                               masked))
+@dataclass(frozen=True)
+class Cutout:
+    result: Rendered
+    masked: Masked
+    thumbnails: dict  # {kind: {size: Rendered}}, when asked for
+
+
+def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions,
+            thumbnails: bool = False) -> Cutout:
+    """Mask `photo` and compose the result `options` ask for, and its gallery renditions
+    (the walk minus storage)."""
+    def finish(masked: Masked) -> Cutout:
+        full = photo.full()
+        small = renditions.of_upload(full, masked.mask, options) if thumbnails else {}
+        return Cutout(render(full, masked.mask, options), masked, small)
+
+    return engines.make(photo, finish)
+
+
+def _new(image: Rendered) -> NewImage:
+    return NewImage(image.data, image.content_type, image.width, image.height)
 
 
 class UploadService:
@@ -71,15 +88,16 @@ class UploadService:
             if self.records.count(visitor) >= self.user_limit:
                 raise LimitReached()
             photo = Photo(request.image, probe(request.image, self.max_image_pixels))
-            result, masked = cut_out(self.engines, photo, options)
+            made = cut_out(self.engines, photo, options, thumbnails=True)
             info = photo.info
             record = self.records.add(
                 visitor, request.name,
                 original=NewImage(photo.data, info.content_type, info.width, info.height),
-                processed=NewImage(result.data, result.content_type, result.width,
-                                   result.height),
-                engine=masked.engine, limit=self.user_limit, options=options.model_dump())
-            return Uploaded(record, masked.note)
+                processed=_new(made.result), engine=made.masked.engine,
+                limit=self.user_limit, options=options.model_dump(),
+                thumbnails={kind: {size: _new(image) for size, image in sizes.items()}
+                            for kind, sizes in made.thumbnails.items()})
+            return Uploaded(record, made.masked.note)
         except StorageUnavailable:
             raise
         except InvalidImage as exc:

@@ -32,13 +32,14 @@ def download_name(image_name: str, kind: str, content_type: str) -> str:
     return f"{stem}{suffix}.{EXTENSIONS.get(content_type, 'png')}"
 
 
-def send_image(record_id: str, kind: str):
-    """The visitor's image bytes with caching headers; `?download=1` saves it under the
-    record's name. Anything not theirs is not found."""
+def send_image(record_id: str, kind: str, size: int | None = None):
+    """The visitor's image bytes (or its rendition of `size`) with caching headers;
+    `?download=1` saves the image under the record's name. Anything not theirs is not
+    found."""
     gallery = services().gallery
-    record, stored = gallery.image(current_visitor(), record_id, kind)
+    record, stored = gallery.image(current_visitor(), record_id, kind, size)
 
-    download = request.args.get("download", "").lower() not in _NOT_DOWNLOAD
+    download = size is None and request.args.get("download", "").lower() not in _NOT_DOWNLOAD
     name = download_name(record.image_name, kind, stored.content_type)
     etag = stored.etag
     if download:
@@ -51,7 +52,7 @@ def send_image(record_id: str, kind: str):
         response.set_etag(etag)
         return _private(response)
 
-    data = gallery.read(record, kind)
+    data = gallery.read(record, kind, size)
     response = send_file(io.BytesIO(data), mimetype=stored.content_type, etag=etag,
                          as_attachment=download, download_name=name, conditional=True)
     return _private(response)

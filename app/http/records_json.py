@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app import storage
 from app.core.forms import NAME_MAX, OutputOptions
 from app.images.decoding import ACCEPTED_FORMATS
+from app.images.thumbnails import SIZES
 
 CONTENT_TYPES = tuple(sorted(set(ACCEPTED_FORMATS.values())))
 _VIEW = ConfigDict(extra="forbid")
@@ -22,6 +23,8 @@ class Image(BaseModel):
     url: str = Field(description="The bytes (`GET`), cacheable, with an ETag.")
     download_url: str = Field(
         description="The same bytes as an attachment named after the record.")
+    thumbnails: dict[Literal[tuple(str(size) for size in SIZES)], str] = Field(
+        description="Small WebP renditions (longest side in pixels -> URL), for galleries.")
     content_type: Literal[CONTENT_TYPES]
     size: int = Field(ge=0, description="Bytes.")
     width: int = Field(ge=1)
@@ -48,13 +51,17 @@ class CreatedRecord(Record):
 
 
 def record_json(record: storage.Record, image_endpoint: str, note: str | None = None) -> dict:
-    """`image_endpoint` is the route the image URLs point to: the page's `/images/...` or
-    the API's own. With a `note`, the answer to a create."""
+    """`image_endpoint` is the route the image URLs point to (`<it>_thumbnail` for the
+    renditions): the page's `/images/...` or the API's own. With a `note`, the answer to
+    a create."""
     def image(kind: str) -> Image:
         stored = record.image(kind)
         return Image.model_construct(
             url=url_for(image_endpoint, record_id=record.id, kind=kind),
             download_url=url_for(image_endpoint, record_id=record.id, kind=kind, download=1),
+            thumbnails={str(size): url_for(f"{image_endpoint.rsplit('.', 1)[0]}.thumbnail",
+                                           record_id=record.id, kind=kind, size=size)
+                        for size in SIZES},
             content_type=stored.content_type, size=stored.size, width=stored.width,
             height=stored.height)
 

@@ -48,8 +48,24 @@ def full_size_alpha(photo: Image.Image, mask: Image.Image) -> Image.Image:
 
 
 def render(photo: Image.Image, mask: Image.Image, look: Look) -> Rendered:
-    """The result `look` asks for, from a full-size RGB(A) photo and its mask (an L image
-    of any size)."""
+    """The result `look` asks for, encoded, from a full-size RGB(A) photo and its mask (an
+    L image of any size). Rows are made band by band as the PNG writer compresses them."""
+    height, width, channels, rows = _result(photo, mask, look)
+    if look.format == "webp":
+        data = _webp(rows(0, height), lossless=look.output == "mask")
+    else:
+        data = pngwriter.encode_rows(height, width, channels, rows)
+    return Rendered(data, FORMATS[look.format], width, height)
+
+
+def picture(photo: Image.Image, mask: Image.Image, look: Look) -> Image.Image:
+    """The same result as a Pillow image (to scale down, say)."""
+    height, _, _, rows = _result(photo, mask, look)
+    return Image.fromarray(rows(0, height))
+
+
+def _result(photo: Image.Image, mask: Image.Image, look: Look):
+    """(height, width, channels, rows(top, bottom) -> the result's pixels in those rows)."""
     alpha = full_size_alpha(photo, mask)
     rgb = np.asarray(photo)[..., :3]
     matte = np.asarray(alpha)
@@ -66,11 +82,7 @@ def render(photo: Image.Image, mask: Image.Image, look: Look) -> Rendered:
         channels, rows = 4, lambda top, bottom: _with_alpha(rgb[top:bottom], matte[top:bottom])
 
     height, width = matte.shape
-    if look.format == "webp":
-        data = _webp(rows(0, height), lossless=look.output == "mask")
-    else:
-        data = pngwriter.encode_rows(height, width, channels, rows)
-    return Rendered(data, FORMATS[look.format], width, height)
+    return height, width, channels, rows
 
 
 def _with_alpha(rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:

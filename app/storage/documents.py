@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bson import ObjectId
 
@@ -47,18 +47,31 @@ class Record:
     original: StoredImage
     processed: StoredImage
     options: dict
+    # Small renditions for the gallery: {kind: {longest side: image}}; records made before
+    # renditions existed have none until first asked for.
+    thumbnails: dict = field(default_factory=dict)
 
     @classmethod
     def from_doc(cls, doc: dict) -> Record:
         """A record of the current layout (legacy.record() reads the original app's)."""
         return cls(str(doc["_id"]), doc["user_id"], doc["image_name"], doc["created_on"],
                    doc.get("engine", ""), StoredImage.from_doc(doc["original"]),
-                   StoredImage.from_doc(doc["processed"]), doc.get("options", {}))
+                   StoredImage.from_doc(doc["processed"]), doc.get("options", {}),
+                   thumbnails_from_doc(doc))
 
     def image(self, kind: str) -> StoredImage:
         if kind not in KINDS:
             raise RecordNotFound(kind)
         return getattr(self, kind)
+
+    def thumbnail(self, kind: str, size: int) -> StoredImage | None:
+        self.image(kind)  # RecordNotFound for a kind that does not exist
+        return self.thumbnails.get(kind, {}).get(size)
+
+
+def thumbnails_from_doc(doc: dict) -> dict:
+    return {kind: {int(size): StoredImage.from_doc(image) for size, image in sizes.items()}
+            for kind, sizes in (doc.get("thumbnails") or {}).items()}
 
 
 def new_id() -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pymongo.errors import DuplicateKeyError
 
 from app.images.decoding import sniff
-from app.storage.documents import Record, StoredImage
+from app.storage.documents import Record, StoredImage, thumbnails_from_doc
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ def record(doc: dict) -> Record:
     """A document of the original layout as a record (its images have no GridFS file)."""
     original, processed = (_stored_image(doc, kind) for kind in FIELDS)
     return Record(str(doc["_id"]), doc["user_id"], doc.get("image_name", ""),
-                  doc.get("created_on", ""), ENGINE, original, processed, {})
+                  doc.get("created_on", ""), ENGINE, original, processed, {},
+                  thumbnails_from_doc(doc))
 
 
 def read(records, query: dict, kind: str) -> bytes | None:

@@ -96,19 +96,19 @@ class RecordRepository:
 
     @_outages_are_unavailable
     def add(self, user_id: str, image_name: str, original: NewImage, processed: NewImage,
-            engine: str, limit: int, options: dict | None = None) -> Record:
-        """Store both images and their record, or raise and store nothing."""
+            engine: str, limit: int, options: dict | None = None,
+            thumbnails: dict | None = None) -> Record:
+        """Store both images, their `thumbnails` ({kind: {size: NewImage}}) and their
+        record, or raise and store nothing."""
         # Without the unique index the limit could not hold: no index, no insert.
         self.ensure_indexes()
-        file_ids = []
+        file_ids: list = []
         try:
-            images = {}
-            for kind, image in (("original", original), ("processed", processed)):
-                file_id = self.files.put(image.data, metadata={"user_id": user_id, "kind": kind})
-                file_ids.append(file_id)
-                images[kind] = {"file_id": file_id, "content_type": image.content_type,
-                                "size": len(image.data), "width": image.width,
-                                "height": image.height}
+            images = {kind: self._put(image, user_id, kind, file_ids)
+                      for kind, image in (("original", original), ("processed", processed))}
+            small = {kind: {str(size): self._put(image, user_id, "thumbnail", file_ids)
+                            for size, image in sizes.items()}
+                     for kind, sizes in (thumbnails or {}).items()}
             doc = {
                 "user_id": user_id,
                 "image_name": image_name,
@@ -116,6 +116,7 @@ class RecordRepository:
                 "engine": engine,
                 "options": options or {},
                 **images,
+                "thumbnails": small,
             }
             record = self._insert_in_free_slot(doc, limit)
             return Record.from_doc(record)
@@ -130,6 +131,34 @@ class RecordRepository:
             for file_id in file_ids:
                 self._delete_file(file_id)
             raise
+
+    @_outages_are_unavailable
+    def add_thumbnails(self, record: Record, kind: str, sizes: dict[int, NewImage]) -> Record:
+        """Store renditions a record made before they existed lacks; if another request
+        stored them first, keep theirs."""
+        file_ids: list = []
+        small = {str(size): self._put(image, record.user_id, "thumbnail", file_ids)
+                 for size, image in sizes.items()}
+        query = {**self._owned(record.user_id, record.id),
+                 f"thumbnails.{kind}": {"$exists": False}}
+        if self.records.update_one(query, {"$set": {f"thumbnails.{kind}": small}}
+                                   ).modified_count == 0:
+            for file_id in file_ids:
+                self._delete_file(file_id)
+        return self.get(record.user_id, record.id)
+
+    @_outages_are_unavailable
+    def lacking_thumbnails(self) -> list[Record]:
+        """Every record (of any visitor) made before renditions existed."""
+        query = {"$or": [{f"thumbnails.{kind}": {"$exists": False}} for kind in KINDS]}
+        return [_record(doc) for doc in self.records.find(query)]
+
+    def _put(self, image: NewImage, user_id: str, kind: str, file_ids: list) -> dict:
+        """Store `image`'s bytes (noting the file in `file_ids`); its part of a document."""
+        file_id = self.files.put(image.data, metadata={"user_id": user_id, "kind": kind})
+        file_ids.append(file_id)
+        return {"file_id": file_id, "content_type": image.content_type,
+                "size": len(image.data), "width": image.width, "height": image.height}
 
     def free_slots(self, user_id: str, limit: int | None = None):
         """The visitor's slot keys not taken yet, lowest first (all numbers when `limit` is
@@ -162,15 +191,17 @@ class RecordRepository:
         doc = self.records.find_one_and_delete(self._owned(user_id, record_id))
         if doc is None:
             raise RecordNotFound(record_id)
-        for kind in KINDS:
-            if isinstance(doc.get(kind), dict):
-                self._delete_file(doc[kind]["file_id"])
+        for file_id in _file_ids(doc):
+            self._delete_file(file_id)
         for leftover in legacy.leftover_files(self.files, doc["_id"]):
             self._delete_file(leftover)
 
     @_outages_are_unavailable
-    def read(self, record: Record, kind: str) -> bytes:
-        stored = record.image(kind)
+    def read(self, record: Record, kind: str, thumbnail: int | None = None) -> bytes:
+        """The bytes of the record's `kind` image, or of its `thumbnail` rendition."""
+        stored = record.image(kind) if thumbnail is None else record.thumbnail(kind, thumbnail)
+        if stored is None:
+            raise RecordNotFound(record.id)
         if stored.file_id:
             try:
                 return self.files.get(ObjectId(stored.file_id)).read()
@@ -188,10 +219,9 @@ class RecordRepository:
         upload in progress has stored its files but not yet its record). Orphans come from
         a process that died mid-upload or an outage during the clean-up. Returns the count."""
         referenced = set()
-        for doc in self.records.find({}, {"original.file_id": 1, "processed.file_id": 1}):
-            for kind in KINDS:
-                if isinstance(doc.get(kind), dict):
-                    referenced.add(doc[kind]["file_id"])
+        for doc in self.records.find({}, {"original.file_id": 1, "processed.file_id": 1,
+                                          "thumbnails": 1}):
+            referenced.update(_file_ids(doc))
             referenced.add(doc["_id"])  # files an interrupted migration stored for it
         cutoff = datetime.now(timezone.utc) - older_than
         swept = 0
@@ -216,6 +246,14 @@ class RecordRepository:
         except (InvalidId, TypeError):
             raise RecordNotFound(record_id) from None
         return {"_id": oid, "user_id": user_id}
+
+
+def _file_ids(doc: dict) -> list:
+    """The GridFS files a document refers to: its images and their renditions."""
+    ids = [doc[kind]["file_id"] for kind in KINDS if isinstance(doc.get(kind), dict)]
+    for sizes in (doc.get("thumbnails") or {}).values():
+        ids += [image["file_id"] for image in sizes.values()]
+    return ids
 
 
 def _record(doc: dict) -> Record:

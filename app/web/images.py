@@ -1,4 +1,4 @@
-"""`/images/<id>/<kind>`: the bytes behind the page's pictures and download buttons."""
+"""`/images/<id>/<kind>[/<size>]`: the bytes behind the page's pictures and downloads."""
 
 from __future__ import annotations
 
@@ -12,3 +12,9 @@ bp = Blueprint("images", __name__)
 @bp.get("/images/<record_id>/<kind>")
 def image(record_id: str, kind: str):
     return send_image(record_id, kind)
+
+
+@bp.get("/images/<record_id>/<kind>/<int:size>")
+def thumbnail(record_id: str, kind: str, size: int):
+    """What the gallery shows: a small WebP rendition (the full image is behind a click)."""
+    return send_image(record_id, kind, size)

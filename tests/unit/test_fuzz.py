@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from app import create_app
+from app.images.thumbnails import SIZES
 from tests.support import FakeEngine, Visitor, encode, photo, use_engine
 
 SAMPLES = {
@@ -92,10 +93,14 @@ def assert_consistent(app, visitor_id):
         assert 1 <= len(record.image_name) <= 50
         for kind in ("original", "processed"):
             assert len(records.read(record, kind)) == record.image(kind).size > 0
+            for size in SIZES:
+                assert len(records.read(record, kind, size)) == record.thumbnail(
+                    kind, size).size > 0
     stored = {str(f._id) for f in records.files.find({})}
-    referenced = {r.image(k).file_id for user in
+    referenced = {stored_image.file_id for user in
                   {d["user_id"] for d in records.records.find({}, {"user_id": 1})}
-                  for r in records.list(user) for k in ("original", "processed")}
+                  for r in records.list(user) for k in ("original", "processed")
+                  for stored_image in (r.image(k), *(r.thumbnail(k, n) for n in SIZES))}
     assert stored == referenced
 
 

@@ -2,8 +2,10 @@
 `flask migrate-images`, which can be stopped and run again without loss."""
 
 import base64
+import io
 
 import pytest
+from PIL import Image
 
 from tests.support import encode, open_png, photo, photo_array
 
@@ -78,7 +80,8 @@ def migrate(app, *args):
 
 
 def test_migration_moves_bytes_to_gridfs_and_is_idempotent(app, visitor, legacy_id, records):
-    assert migrate(app) == "Migrated 1 record(s); 0 left in the old layout.\n"
+    assert migrate(app) == ("Migrated 1 record(s); 0 left in the old layout.\n"
+                            "Made renditions for 1 record(s).\n")
     doc = records.records.find_one({})
     assert "original_image_base64" not in doc and "processed_image_base64" not in doc
     assert doc["slot"] == f"{visitor.id()}/0"
@@ -88,8 +91,9 @@ def test_migration_moves_bytes_to_gridfs_and_is_idempotent(app, visitor, legacy_
     assert visitor.client.get(f"/images/{legacy_id}/processed").data == PNG
     assert "Raven" in visitor.client.get("/").get_data(as_text=True)
 
-    assert migrate(app) == "Migrated 0 record(s); 0 left in the old layout.\n"
-    assert len(list(records.files.find({}))) == 2
+    assert migrate(app) == ("Migrated 0 record(s); 0 left in the old layout.\n"
+                            "Made renditions for 0 record(s).\n")
+    assert len(list(records.files.find({}))) == 2 + 4  # two images, two renditions of each
 
 
 def test_an_interrupted_migration_resumes_without_loss_or_duplicates(app, visitor, records,
@@ -113,14 +117,15 @@ def test_an_interrupted_migration_resumes_without_loss_or_duplicates(app, visito
         legacy.migrate(records)
     monkeypatch.setattr(records.records, "update_one", real_update)
 
-    assert migrate(app) == "Migrated 2 record(s); 0 left in the old layout.\n"
+    assert migrate(app) == ("Migrated 2 record(s); 0 left in the old layout.\n"
+                            "Made renditions for 3 record(s).\n")
     for oid in ids:
         files = list(records.files.find({"metadata.legacy_id": oid}))
         assert len(files) == 2  # the files stored before the crash were reused
         record = records.get(visitor.id(), str(oid))
         assert records.read(record, "original") == JPEG
         assert records.read(record, "processed") == PNG
-    assert len(list(records.files.find({}))) == 6
+    assert len(list(records.files.find({}))) == 3 * (2 + 4)
 
 
 def test_deleting_a_half_migrated_record_leaves_no_files(app, visitor, legacy_id, records,
@@ -137,6 +142,32 @@ def test_deleting_a_half_migrated_record_leaves_no_files(app, visitor, legacy_id
     assert len(list(records.files.find({}))) == 2
     assert visitor.delete(legacy_id).status_code == 200
     assert list(records.files.find({})) == []
+
+
+def test_renditions_of_an_old_record_are_made_on_first_request(visitor, legacy_id, records):
+    assert records.get(visitor.id(), legacy_id).thumbnails == {}
+    first = visitor.client.get(f"/images/{legacy_id}/processed/320")
+    assert first.status_code == 200 and first.mimetype == "image/webp"
+    img = Image.open(io.BytesIO(first.data))
+    assert img.format == "WEBP" and max(img.size) <= 320
+    record = records.get(visitor.id(), legacy_id)
+    assert set(record.thumbnails["processed"]) == {160, 320}
+    assert "original" not in record.thumbnails  # only what was asked for
+    files = len(list(records.files.find({})))
+    again = visitor.client.get(f"/images/{legacy_id}/processed/160")
+    assert again.status_code == 200
+    assert len(list(records.files.find({}))) == files  # stored once, then served
+    assert visitor.delete(legacy_id).status_code == 200
+    assert list(records.files.find({})) == []  # the renditions go with the record
+
+
+def test_a_damaged_old_image_has_no_rendition(app, visitor, records):
+    visitor.page()
+    broken = {**original_document(visitor.id(), "Broken"), "original_image_base64": "%%%"}
+    record_id = str(records.records.insert_one(broken).inserted_id)
+    assert visitor.client.get(f"/images/{record_id}/original/160").status_code == 404
+    assert migrate(app).endswith("Made renditions for 1 record(s); 1 image(s) could not be "
+                                 "read.\n")
 
 
 def test_sweep_orphans_command(app, records):

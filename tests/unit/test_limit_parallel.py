@@ -4,6 +4,7 @@ import io
 import threading
 
 from app import create_app
+from app.images.thumbnails import SIZES
 from tests.support import FakeEngine, Visitor, photo, use_engine
 
 RACERS = 6
@@ -40,4 +41,5 @@ def test_parallel_uploads_through_the_app_store_at_most_the_limit(settings):
     assert engine.calls == RACERS  # all six really raced
     assert sorted(statuses) == [(201, None)] * 2 + [(409, "limit_reached")] * (RACERS - 2)
     assert records.count(visitor.id()) == 2
-    assert len(list(records.files.find({}))) == 4
+    # Each stored record: its two images and two renditions of each; nothing else was kept.
+    assert len(list(records.files.find({}))) == 2 * (2 + 2 * len(SIZES))

@@ -1,0 +1,106 @@
+"""The gallery's renditions: small WebP files made with each record, looking exactly like
+the result (transparency, colour, crop), served from the record, never the full size."""
+
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.core.forms import OutputOptions
+from app.images import thumbnails
+from app.images.compose import render
+from tests.support import photo
+
+SIZES = thumbnails.SIZES
+
+
+def webp(data: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    assert img.format == "WEBP"
+    return img
+
+
+def test_sizes_keep_the_shape_and_never_enlarge():
+    wide = Image.new("RGB", (4000, 3000))
+    assert thumbnails.scaled(wide, 320).size == (320, 240)
+    assert thumbnails.scaled(wide, 160).size == (160, 120)
+    tall = Image.new("RGB", (300, 1200))
+    assert thumbnails.scaled(tall, 320).size == (80, 320)
+    small = Image.new("RGB", (100, 50))
+    assert thumbnails.scaled(small, 320) is small
+
+
+def test_a_result_rendition_keeps_its_transparency_and_its_colours():
+    """The left half of a red/blue photo kept: the rendition is red where kept, clear
+    where cut, like the full result."""
+    img = Image.new("RGB", (800, 400), (220, 20, 20))
+    img.paste((20, 20, 220), (400, 0, 800, 400))
+    mask = Image.new("L", (800, 400), 0)
+    mask.paste(255, (0, 0, 400, 400))
+    made = thumbnails.of_upload(img, mask, OutputOptions())
+    for size in SIZES:
+        cut = np.asarray(webp(made["processed"][size].data).convert("RGBA")).astype(int)
+        assert cut.shape[:2] == (size // 2, size)
+        left, right = cut[size // 4, size // 8], cut[size // 4, size - size // 8]
+        assert left[3] == 255 and right[3] == 0
+        assert abs(left[0] - 220) <= 8 and left[2] <= 30  # red, not swapped with blue
+        original = np.asarray(webp(made["original"][size].data).convert("RGB")).astype(int)
+        assert abs(original[size // 4, size - size // 8][2] - 220) <= 8  # blue stays blue
+
+
+@pytest.mark.parametrize("look", [OutputOptions(crop=True, crop_margin=0),
+                                  OutputOptions(output="color", background="#1e90ff"),
+                                  OutputOptions(output="mask")])
+def test_a_result_rendition_is_the_result_made_small(look):
+    img = Image.new("RGB", (1200, 800), (200, 180, 40))
+    mask = Image.new("L", (1200, 800), 0)
+    mask.paste(255, (300, 200, 900, 600))
+    full = render(img, mask, look)
+    made = thumbnails.of_upload(img, mask, look)
+    for size in SIZES:
+        small = webp(made["processed"][size].data)
+        ratio = size / max(full.width, full.height)
+        assert small.size == (round(full.width * ratio), round(full.height * ratio))
+    assert full.content_type == "image/png"  # the result itself stays as asked
+
+
+def test_the_gallery_shows_renditions_and_links_the_full_images(visitor, fake_engine):
+    visitor.upload(photo(), name="cat")
+    (record_id,) = visitor.record_ids()
+    page = visitor.client.get("/").get_data(as_text=True)
+    sources = re.findall(r'<img src="([^"]+)" srcset="([^"]+)"', page)
+    assert sources == [
+        (f"/images/{record_id}/{kind}/160",
+         f"/images/{record_id}/{kind}/160 1x, /images/{record_id}/{kind}/320 2x")
+        for kind in ("original", "processed")]
+    assert f'href="/images/{record_id}/processed"' in page  # the full size, behind a click
+    for kind in ("original", "processed"):
+        for size in SIZES:
+            response = visitor.client.get(f"/images/{record_id}/{kind}/{size}")
+            assert response.status_code == 200 and response.mimetype == "image/webp"
+            assert max(webp(response.data).size) == size
+            assert response.headers["Cache-Control"] == "private, no-cache"
+    assert visitor.client.get(f"/images/{record_id}/processed/200").status_code == 404
+
+
+def test_the_api_lists_and_serves_the_renditions(visitor, fake_engine):
+    visitor.upload(photo())
+    (record_id,) = visitor.record_ids()
+    record = visitor.client.get(f"/api/v1/records/{record_id}").get_json()
+    urls = record["processed"]["thumbnails"]
+    assert urls == {str(size): f"/api/v1/records/{record_id}/images/processed/{size}"
+                    for size in SIZES}
+    response = visitor.client.get(urls["320"])
+    assert response.status_code == 200 and response.mimetype == "image/webp"
+
+
+def test_the_repository_keeps_them_with_the_record(visitor, fake_engine, records):
+    visitor.upload(photo())
+    (record,) = records.list(visitor.id())
+    assert {kind: sorted(sizes) for kind, sizes in record.thumbnails.items()} == {
+        "original": sorted(SIZES), "processed": sorted(SIZES)}
+    assert len(list(records.files.find({}))) == 2 + 2 * len(SIZES)
+    visitor.delete(record.id)
+    assert list(records.files.find({})) == []
