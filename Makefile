@@ -33,14 +33,14 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev ## time one upload against raw model inference
 	$(BIN)/python -m bench.upload
 
-bench-engine: $(VENV)/.dev ## engine vs raw inference vs rembg, 0.3-12 MP; updates README
-	$(BIN)/python -m bench.engine --memory --readme
+bench-engine: $(VENV)/.dev ## engine vs raw inference vs rembg, 0.3-12 MP; updates docs/performance.md
+	$(BIN)/python -m bench.engine --memory --write
 
-bench-server: $(VENV)/.dev ## uploads/s under gunicorn against the model-bound ceiling
-	$(BIN)/python -m bench.server --readme
+bench-server: $(VENV)/.dev ## uploads/s under gunicorn against the model-bound ceiling; updates docs/performance.md
+	$(BIN)/python -m bench.server --write
 
-bench-load: $(VENV)/.dev ## 200 visitors for 60 s: no 5xx, nothing lost; updates README
-	$(BIN)/python -m bench.load --readme
+bench-load: $(VENV)/.dev ## 200 visitors for 60 s: no 5xx, nothing lost; updates docs/reliability.md
+	$(BIN)/python -m bench.load --write
 
 config-docs: $(VENV)/.dev ## .env.example and docs/configuration.md, from the settings' declaration
 	$(BIN)/python -m scripts.config_docs

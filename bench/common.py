@@ -1,4 +1,4 @@
-"""Pieces the benchmarks share: the app under gunicorn on loopback, README blocks."""
+"""Pieces the benchmarks share: the app under gunicorn on loopback, tables in docs pages."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import requests
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"  # where --write puts the tables (docs/performance.md, reliability.md)
 
 
 def photo(name: str, size: tuple[int, int], noise: float = 0.0, seed: int = 0,
@@ -80,10 +81,13 @@ def stop(process) -> None:
         process.kill()
 
 
-def write_block(start: str, end: str, text: str, readme: Path = ROOT / "README.md") -> None:
-    """Replace what stands between the `start` and `end` markers in the README."""
-    content = readme.read_text()
+
+def write_block(page: Path, block: str, text: str) -> None:
+    """Replace what stands between the `<!-- bench:{block}:start -->` and `…:end -->`
+    markers in the docs page `page` (the prose around them is left alone)."""
+    start, end = f"<!-- bench:{block}:start -->", f"<!-- bench:{block}:end -->"
+    content = page.read_text()
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     if not pattern.search(content):
-        raise SystemExit(f"{readme.name} has no {start} … {end} block")
-    readme.write_text(pattern.sub(lambda _: f"{start}\n{text}\n{end}", content))
+        raise SystemExit(f"{page.relative_to(ROOT)} has no {start} … {end} block")
+    page.write_text(pattern.sub(lambda _: f"{start}\n{text}\n{end}", content))

@@ -1,6 +1,6 @@
 """The local engine against raw inference and against rembg, in one process.
 
-    make bench-engine          (or: .venv/bin/python -m bench.engine [--runs N] [--readme])
+    make bench-engine          (or: .venv/bin/python -m bench.engine [--runs N] [--write])
 
 For JPEG photos of about 0.3, 1, 4 and 12 MP it times, interleaved and as medians:
 raw model inference alone (a prepared 320×320 tensor); our engine end to end (upload
@@ -8,6 +8,7 @@ bytes in, full-size transparent PNG out); rembg's `remove()` end to end on the s
 with the same output (full-size PNG), using the same model file. The machine is shared, so
 the ratios are the figures to read. `--memory` also reports the peak RSS of a fresh
 process that builds the app and serves one 12 MP upload, read from /proc (VmHWM).
+`--write` puts the table in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.common import ROOT, write_block
+from bench.common import DOCS, ROOT, write_block
 from bench.common import photo as _photo
 
 
@@ -36,7 +37,7 @@ def photo(size: tuple[int, int]) -> bytes:
 
 
 SIZES = {"0.3 MP": (640, 480), "1 MP": (1152, 864), "4 MP": (2304, 1728), "12 MP": (4000, 3000)}
-README_START, README_END = "<!-- bench:engine:start -->", "<!-- bench:engine:end -->"
+PAGE = DOCS / "performance.md"
 
 
 
@@ -143,7 +144,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory")
-    parser.add_argument("--readme", action="store_true", help="write the table to README.md")
+    parser.add_argument("--write", "--readme", action="store_true",
+                        help="write the table to docs/performance.md")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--serve-one", metavar="JPEG", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -156,8 +158,8 @@ def main() -> None:
         memory = peak_memory_mb(Path(tmp)) if args.memory else None
     text = table(rows, args.threads, args.runs, memory)
     print(json.dumps({"rows": rows, "peak_mb": memory}, indent=2) if args.json else text)
-    if args.readme:
-        write_block(README_START, README_END, text)
+    if args.write:
+        write_block(PAGE, "engine", text)
 
 
 if __name__ == "__main__":

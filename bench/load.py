@@ -2,12 +2,14 @@
 and deletes against the app under gunicorn, on loopback. It stops by itself.
 
     make bench-load     (or: .venv/bin/python -m bench.load [--clients 200] [--seconds 60]
-                               [--mongo-uri URI] [--readme])
+                               [--mongo-uri URI] [--write])
 
 Each simulated visitor keeps its own book of the records the server acknowledged, so at
 the end lost or duplicated records show up; every page view checks the visitor is within
 the limit. The server's worker memory is sampled throughout. The checks are the point; the
 request rates and latencies are what this machine managed while also running the clients.
+`--write` puts the table in docs/reliability.md: a run against a database in the `load`
+block, one on the demo store in the `load-embedded` block.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ from pathlib import Path
 
 import requests
 
-from bench.common import photo, start_server, stop, write_block
+from bench.common import DOCS, photo, start_server, stop, write_block
 from tests.processes import memory as memory_of
 from tests.processes import workers
 
-README_START, README_END = "<!-- bench:load:start -->", "<!-- bench:load:end -->"
+PAGE = DOCS / "reliability.md"
 ROW = re.compile(r'<tr data-record-id="([0-9a-f]{24})"')
 TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
 # What visitors do, by weight: mostly looking, sometimes changing things.
@@ -239,15 +241,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--mongo-uri", default=os.environ.get("MONGO_TEST_URI", ""))
     parser.add_argument("--workers", type=int, default=0, help="default: 2 with a database")
-    parser.add_argument("--readme", action="store_true")
+    parser.add_argument("--write", "--readme", action="store_true",
+                        help="write the table to docs/reliability.md")
     args = parser.parse_args()
     result = run(args.clients, args.seconds, args.mongo_uri, args.workers)
     text = summary(result)
     print(text)
     for problem in result["tally"].problems[:20]:
         print("problem:", problem)
-    if args.readme:
-        write_block(README_START, README_END, text)
+    if args.write:
+        write_block(PAGE, "load" if args.mongo_uri else "load-embedded", text)
     raise SystemExit(1 if result["tally"].problems else 0)
 
 

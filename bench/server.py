@@ -1,6 +1,6 @@
 """Uploads per second through gunicorn, against the model-bound ceiling, in one run.
 
-    make bench-server     (or: .venv/bin/python -m bench.server [--seconds N] [--readme]
+    make bench-server     (or: .venv/bin/python -m bench.server [--seconds N] [--write]
                                 [--config W:T:O ...] [--mongo-uri URI])
 
 The app runs under gunicorn exactly as the container starts it (gunicorn.conf.py), on a
@@ -8,6 +8,7 @@ loopback port; 8 uploaders post ~1 MP photos for a bounded time. The ceiling is 
 CPU allows if it did nothing but run the model: cores ÷ single-thread inference time,
 measured in this same run. Each configuration is workers:threads:onnx-threads. More than
 one worker needs a real database (`--mongo-uri`), since the demo store lives in one process.
+`--write` puts the table in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from bench.common import photo, start_server, stop, write_block
+from bench.common import DOCS, photo, start_server, stop, write_block
 
-README_START, README_END = "<!-- bench:server:start -->", "<!-- bench:server:end -->"
+PAGE = DOCS / "performance.md"
 DEFAULT_CONFIGS = ["1:2:1", "2:1:1", "2:2:1", "2:4:1"]
 
 
@@ -100,7 +101,8 @@ def main() -> None:
     parser.add_argument("--config", nargs="*", default=DEFAULT_CONFIGS,
                         help="workers:threads:onnx-threads, e.g. 1:4:1")
     parser.add_argument("--mongo-uri", default=os.environ.get("MONGO_TEST_URI", ""))
-    parser.add_argument("--readme", action="store_true")
+    parser.add_argument("--write", "--readme", action="store_true",
+                        help="write the table to docs/performance.md")
     args = parser.parse_args()
 
     data = photo("astronaut", (1152, 864), noise=3)
@@ -140,8 +142,8 @@ def main() -> None:
                      f"{result['per_second'] / ceiling:.2f} | {result['error']} |")
     text = "\n".join(lines)
     print(text)
-    if args.readme:
-        write_block(README_START, README_END, text)
+    if args.write:
+        write_block(PAGE, "server", text)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ CTL = os.environ.get("FERRETDB_CTL", "")
 
 pytestmark = pytest.mark.skipif(
     not SERVER_URI, reason="needs a MongoDB-compatible server: set MONGO_TEST_URI "
-                           "(.ci/ferretdb starts one; see README, Tests)")
+                           "(.ci/ferretdb starts one; see docs/testing.md)")
 
 
 def uri_with_database(name: str) -> str:

@@ -14,7 +14,7 @@ PNG = encode(photo_array("coffee"), "PNG")
 
 
 def original_document(user_id, name="Raven"):
-    """Exactly the shape the original app wrote (README's schema)."""
+    """Exactly the shape the original app wrote (the original README's schema)."""
     return {"user_id": user_id, "image_name": name,
             "original_image_base64": base64.b64encode(JPEG).decode(),
             "processed_image_base64": base64.b64encode(PNG).decode(),
