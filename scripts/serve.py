@@ -131,13 +131,15 @@ def _wait_healthy(process: subprocess.Popen, url: str, seconds: float, name: str
 
 
 def _stop(process: subprocess.Popen | None, sig: int, seconds: float) -> None:
+    """Ask `process` to stop with `sig`; after `seconds`, end it and its children (each
+    server is the leader of its own process group)."""
     if process is None or process.poll() is not None:
         return
     process.send_signal(sig)
     try:
         process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 
