@@ -1,10 +1,11 @@
 """`/health` while slow clients hold connections: gunicorn facing them itself (the image's
 CMD, as the Service sent traffic before) against the same gunicorn behind the front
-(`make serve`: nginx with k8s/front/nginx.conf), in one session on the same machine.
+(`make serve`: nginx with k8s/front/nginx.conf), in one session on the same machine. Then,
+through the front: what compressing static files saves and costs, and nginx's memory.
 
     python -m bench.front [--seconds 20] [--clients 10] [--docs]
 
---docs writes the table into docs/front.md.
+--docs writes the tables into docs/front.md.
 """
 
 from __future__ import annotations
@@ -71,6 +72,44 @@ def attack(base: str, kind: type, clients: int, seconds: float) -> dict:
             "cut": len(cut)}
 
 
+STATIC = ("vendor/bootstrap/bootstrap.min.css", "vendor/bootstrap/bootstrap.bundle.min.js",
+          "js/app.js", "css/app.css")
+
+
+def compression(base: str, rounds: int = 30) -> list[tuple[str, int, int, float, float]]:
+    """(file, bytes sent plain, bytes sent gzipped, median seconds plain, gzipped)."""
+    rows = []
+    session = requests.Session()
+    for name in STATIC:
+        url = f"{base}/static/{name}"
+        sizes, times = {}, {"identity": [], "gzip": []}
+        for _ in range(rounds):
+            for encoding in ("identity", "gzip"):  # interleaved: the machine is shared
+                started = time.perf_counter()
+                response = session.get(url, headers={"Accept-Encoding": encoding}, stream=True)
+                body = response.raw.read()
+                times[encoding].append(time.perf_counter() - started)
+                assert response.headers.get("Content-Encoding", "identity") == encoding
+                sizes[encoding] = len(body)
+        rows.append((name, sizes["identity"], sizes["gzip"],
+                     statistics.median(times["identity"]), statistics.median(times["gzip"])))
+    return rows
+
+
+def nginx_peak_memory(serve_pid: int) -> int:
+    """VmHWM of nginx's master and worker under scripts/serve.py, in bytes."""
+    total = 0
+    for child in Path(f"/proc/{serve_pid}/task/{serve_pid}/children").read_text().split():
+        if b"nginx" not in Path(f"/proc/{child}/cmdline").read_bytes():
+            continue
+        grandchildren = Path(f"/proc/{child}/task/{child}/children").read_text().split()
+        for pid in [child, *grandchildren]:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20)
@@ -78,7 +117,7 @@ def main() -> None:
     parser.add_argument("--docs", action="store_true")
     args = parser.parse_args()
 
-    rows = []
+    rows, gzip_rows, memory = [], [], 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         targets = (("gunicorn alone", lambda: start_server(1, 8, 1, "", folder)),
@@ -90,6 +129,9 @@ def main() -> None:
                     result = attack(base, kind, args.clients, args.seconds)
                     rows.append((name, label, result))
                     print(f"{name}, {args.clients} {label}: {result}", flush=True)
+                if "front" in name:
+                    memory = nginx_peak_memory(process.pid)
+                    gzip_rows = compression(base)
             finally:
                 stop(process)
 
@@ -104,10 +146,29 @@ def main() -> None:
         lines.append(f"| {name} | {args.clients} {label} | {r['asked']} | {r['ok']} | "
                      f"{r['timed_out']} | {r['median']:.3f} s | {r['worst']:.3f} s | "
                      f"{r['cut']} |")
+    lines += ["", f"nginx's peak resident memory (master and worker) after these runs: "
+              f"{memory / 1024**2:.1f} MB."]
     table = "\n".join(lines)
     print(table)
+
+    zipped = ["Static files through the front, gzip (level 1, nginx's default) against none: "
+              "bytes on the wire and the median time of 30 interleaved fetches on loopback "
+              "(where bandwidth costs nothing, so this shows only the CPU).", "",
+              "| file | plain | gzip | ratio | time plain | time gzip |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for name, plain, packed, t_plain, t_packed in gzip_rows:
+        zipped.append(f"| {name} | {plain:,} B | {packed:,} B | {plain / packed:.1f}× | "
+                      f"{t_plain * 1000:.1f} ms | {t_packed * 1000:.1f} ms |")
+    total_plain = sum(r[1] for r in gzip_rows)
+    total_packed = sum(r[2] for r in gzip_rows)
+    zipped += ["", f"A first visit fetches all four: {total_plain / 1024:.0f} KB plain, "
+               f"{total_packed / 1024:.0f} KB gzipped; at 1 Mbit/s (a poor mobile link) that "
+               f"is {total_plain * 8 / 1e6:.1f} s against {total_packed * 8 / 1e6:.1f} s."]
+    compressed = "\n".join(zipped)
+    print(compressed)
     if args.docs:
         write_block("<!-- bench:front:start -->", "<!-- bench:front:end -->", table, DOCS)
+        write_block("<!-- bench:gzip:start -->", "<!-- bench:gzip:end -->", compressed, DOCS)
 
 
 if __name__ == "__main__":
