@@ -11,11 +11,13 @@ accepting and finishes what it has), then gunicorn, gracefully too: the order th
 from __future__ import annotations
 
 import argparse
+import fcntl
 import ipaddress
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -111,6 +113,20 @@ def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: S603 (our own commands)
 
 
+def _share_output_safely() -> None:
+    """When our output is a file (`make serve > serve.log`), make every write to it an
+    append: gunicorn writes through the descriptor it inherits, at that descriptor's offset,
+    while nginx opens /dev/stdout anew and appends; without this, gunicorn's lines overwrite
+    nginx's."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a real descriptor
+            continue
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+
+
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
@@ -162,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         print(INSTALL_HINT, file=sys.stderr)
         return 2
 
+    _share_output_safely()
     stopping = []
 
     def on_signal(signum, frame):

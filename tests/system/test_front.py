@@ -115,10 +115,11 @@ def stack(tmp_path_factory):
 
 
 def log_lines(log, logger: str) -> list[dict]:
-    """The JSON lines one logger wrote: "front" (nginx) or "app.observability"."""
+    """The JSON lines one logger wrote: "front" (nginx) or "app.observability". Every
+    line that looks like one must be whole: nginx and gunicorn share the log file."""
     lines = []
     for line in log.read_text(errors="replace").splitlines():
-        if line.startswith("{"):
+        if '"logger"' in line:
             entry = json.loads(line)
             if entry.get("logger") == logger:
                 lines.append(entry)
