@@ -181,21 +181,37 @@ def test_the_front_config_in_the_pod_is_the_one_make_serve_runs(rendered):
     assert "emptyDir" in volumes[prefix_mount["name"]]
 
 
-def test_the_pods_front_config_is_valid_nginx(rendered, tmp_path):
-    """`nginx -t` on the ConfigMap's files as the pod mounts them (Debian's nginx, the
+def _nginx_accepts(files: dict[str, str], folder: Path) -> None:
+    """`nginx -t` on these files, laid out as the pod mounts them (Debian's nginx, the
     oldest the config is written for)."""
     nginx = serve.find_nginx()
     if nginx is None:
         if os.environ.get("CI") or os.environ.get("REQUIRE_FRONT") == "1":
             pytest.fail("nginx is missing: .ci/run installs it")
         pytest.skip("nginx is not installed (Debian/Ubuntu: apt-get install nginx)")
-    for name, text in front_config(rendered)["data"].items():
-        (tmp_path / name).write_text(text)
-    result = subprocess.run([nginx, "-t", "-e", "stderr", "-p", f"{tmp_path}/",
-                             "-c", str(tmp_path / "nginx.conf")],
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    result = subprocess.run([nginx, "-t", "-e", "stderr", "-p", f"{folder}/",
+                             "-c", str(folder / "nginx.conf")],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+def test_the_pods_front_config_is_valid_nginx(rendered, tmp_path):
+    _nginx_accepts(front_config(rendered)["data"], tmp_path)
+
+
+def test_the_documented_files_for_a_google_load_balancer_are_valid_nginx(rendered, tmp_path):
+    """docs/front.md gives listen.conf and trusted-lbs.conf for a GKE Ingress or Gateway;
+    with them in place of the pod's, nginx must still accept the config."""
+    docs = (ROOT / "docs" / "front.md").read_text()
+    blocks = {m.group(1): m.group(0) for m in re.finditer(
+        r"^# ([\w-]+\.conf)\b[^\n]*\n(?:.*\n)*?(?=```)", docs, re.M)}
+    assert set(blocks) == {"trusted-lbs.conf", "listen.conf"}
+    assert "35.191.0.0/16 1;" in blocks["trusted-lbs.conf"]
+    assert "130.211.0.0/22 1;" in blocks["trusted-lbs.conf"]
+    _nginx_accepts({**front_config(rendered)["data"], **blocks}, tmp_path)
 
 
 def test_the_front_lets_the_app_answer_its_own_upload_limit(rendered):
