@@ -135,14 +135,17 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _wait_healthy(process: subprocess.Popen, url: str, seconds: float, name: str) -> None:
+def _wait_healthy(process: subprocess.Popen, url: str, seconds: float, name: str,
+                  stopping: list) -> None:
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stopping:
         if process.poll() is not None:
             raise ServeError(f"{name} exited during start-up (see its messages above).")
         if _healthy(url):
             return
         time.sleep(0.2)
+    if stopping:
+        raise ServeError("stopped while starting.")
     raise ServeError(f"{name} did not answer {url} within {seconds:.0f} s.")
 
 
@@ -204,10 +207,11 @@ def main(argv: list[str] | None = None) -> int:
             app = _spawn([str(Path(sys.executable).parent / "gunicorn"),
                           "--config", str(ROOT / "gunicorn.conf.py"),
                           "--bind", f"127.0.0.1:{app_port}"], app_env)
-            _wait_healthy(app, f"http://127.0.0.1:{app_port}/health", 120, "gunicorn")
+            _wait_healthy(app, f"http://127.0.0.1:{app_port}/health", 120, "gunicorn",
+                          stopping)
             front = _spawn(nginx_command(nginx, config, folder), dict(os.environ))
             _wait_healthy(front, f"http://{_address(host, port)}/_front/health", 10,
-                          "nginx (the front)")
+                          "nginx (the front)", stopping)
             print(f"Serving on http://{_address(host, port)}/ (nginx in front of gunicorn "
                   f"on 127.0.0.1:{app_port}); Ctrl-C stops both.", file=sys.stderr,
                   flush=True)
