@@ -1,6 +1,6 @@
 """Slow clients, as an attacker (or a bad mobile network) makes them: a header sent one line
 at a time, a body trickled, and a poller that times `/health` meanwhile. Each connection
-notes when and how the server ended it. Used by bench/front.py and tests/system/test_front.py.
+notes when and how the server ended it. Used by bench/front.py and tests/system/test_front*.py.
 """
 
 from __future__ import annotations
