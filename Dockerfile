@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
-# The image Kubernetes runs (k8s/): gunicorn serving the app as an unprivileged user, with
-# the U²-Net-p weights inside the image. `make test` runs this file's CMD with its ENV on a
-# loopback port (tests/system/test_container.py) and lints it with hadolint.
+# The app's image: gunicorn serving the app as an unprivileged user, with the U²-Net-p
+# weights inside the image. It holds the app only: in Kubernetes (k8s/) it runs behind the
+# front, a second container in the pod from nginx's official unprivileged image with the
+# config in k8s/front/ (docs/front.md); `make serve` runs the same pair locally. On its own
+# it serves on PORT. `make test` runs this file's CMD with its ENV on a loopback port
+# (tests/system/test_container.py) and lints it with hadolint.
 
 # Both stages must use the same interpreter: the virtualenv built in the first is copied
 # into the second at the same path. Pinned by tag; pin the digest too (python:...@sha256:)

@@ -17,8 +17,8 @@ PORT ?= 5000
 run: $(VENV)/.runtime ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
 	APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
 
-serve: $(VENV)/.runtime ## run under gunicorn, as the container does
-	$(BIN)/gunicorn --config gunicorn.conf.py
+serve: $(VENV)/.runtime ## the pod's stack: nginx (the front, docs/front.md) on PORT before gunicorn
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m scripts.serve
 
 test: $(VENV)/.dev ## lint, then the whole test suite
 	$(BIN)/ruff check .

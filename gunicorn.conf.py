@@ -3,8 +3,10 @@
 Every value can be changed by environment variable without rebuilding the image.
 """
 
+import contextlib
 import os
 import sys
+import time
 
 # This folder holds the app package; app.hosting imports only the standard library, so the
 # master loads nothing the workers need (they load the app after the fork).
@@ -55,3 +57,35 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+# A body the app did not read (it answered 413 from the Content-Length alone, or refused an
+# oversized JSON body) is read here once the answer has gone out. gunicorn itself reads at
+# most 64 KB of it and then closes the connection, and closing a socket with unread data
+# resets it: a proxy still sending the body (the front, docs/front.md) loses the answer and
+# replies 502, and a client on a kept-alive connection finds it gone. Bounded: above the
+# front's 20 MB request limit, and a client that stops sending is not waited for long.
+_DRAIN_BYTES = 32 * 1024 * 1024
+_DRAIN_SECONDS = 10
+
+
+def post_request(worker, req, environ, resp):
+    body = getattr(req, "body", None)
+    sock = getattr(getattr(req, "unreader", None), "sock", None)
+    if body is None or sock is None or getattr(body, "failed", False):
+        return
+    deadline = time.monotonic() + _DRAIN_SECONDS
+    left = _DRAIN_BYTES
+    before = sock.gettimeout()
+    try:
+        while left > 0 and (remaining := deadline - time.monotonic()) > 0:
+            sock.settimeout(remaining)
+            data = body.read(min(left, 64 * 1024))
+            if not data:
+                return
+            left -= len(data)
+    except Exception:  # noqa: S110 - a broken body: gunicorn closes the connection
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            sock.settimeout(before)

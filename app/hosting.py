@@ -13,7 +13,9 @@ class ConfigError(ValueError):
 
 # What gunicorn.conf.py reads (the container and `make serve`): variable -> (default, what).
 SERVER_VARIABLES = {
-    "PORT": ("5000", "Port gunicorn listens on."),
+    "PORT": ("5000", "Port gunicorn listens on: the image on its own serves there; the pod "
+                     "runs it on 8000 behind the front, and make serve puts the front on PORT "
+                     "and gunicorn on a free loopback port."),
     "WEB_CONCURRENCY": ("2", "gunicorn workers (used only with MONGO_URI: the demo store "
                              "lives inside one process)."),
     "GUNICORN_THREADS": ("8", "Threads per worker: they serve pages and downloads while "

@@ -156,8 +156,10 @@ class Settings(BaseModel):
         "Largest image accepted, in pixels (width × height); refused before decoding.", ge=1)
     trusted_proxies: int = setting(
         0, "TRUSTED_PROXIES",
-        "Number of reverse proxies (load balancer, ingress) in front of the app whose "
-        "X-Forwarded-* headers are trusted. 0 when the app faces clients directly.", ge=0)
+        "Number of reverse proxies in front of the app whose X-Forwarded-* headers are "
+        "trusted. 0 when the app faces clients directly (make run, the image on its own); 1 "
+        "behind the front (nginx: make serve and the pod set it), also behind a GKE Ingress "
+        "or Gateway (docs/front.md, \"Client addresses\").", ge=0)
     upload_rate_limit: str = setting(
         "20 per minute", "UPLOAD_RATE_LIMIT",
         "Uploads per visitor (\"N per second|minute|hour|day\"); an upload counts once for "

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, request
+from flask import request
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import RequestEntityTooLarge
 
 # A rename body is a name; anything much bigger is not one.
 JSON_BODY_LIMIT = 16 * 1024
@@ -34,23 +33,3 @@ def file_bytes(files: MultiDict, name: str) -> bytes | None:
     if file is None or not file.filename:
         return None
     return file.read()
-
-
-def _finish_the_body(response):
-    """A body answered without being read (a JSON body refused as too big, say) is read to
-    its end, within the upload limit: gunicorn closes a keep-alive connection that still
-    holds a large unread body without saying so, and the client's next request on it
-    would meet a closed socket. (Bodies over the upload limit are gunicorn's to handle.)"""
-    if not request.content_length:
-        return response
-    try:
-        stream = request.stream
-    except RequestEntityTooLarge:
-        return response
-    if not getattr(stream, "is_exhausted", True):
-        stream.exhaust()
-    return response
-
-
-def init_app(app: Flask) -> None:
-    app.after_request(_finish_the_body)

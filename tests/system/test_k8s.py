@@ -9,7 +9,6 @@ import os
 import runpy
 import shutil
 import subprocess
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -17,53 +16,29 @@ import yaml
 
 from app.settings import Settings
 from tests import dockerfile
+from tests.manifests import (
+    APP,
+    FRONT,
+    K8S,
+    ROOT,
+    container,
+    kustomize,
+    one,
+    render,
+    secret_example,
+)
 
-ROOT = dockerfile.ROOT
-K8S = ROOT / "k8s"
 # The oldest minor version a GKE release channel still offered when this was written, and
 # the newest that kubernetes-validate knows: the manifests must hold on both.
 KUBERNETES_VERSIONS = ("1.33.0", kubernetes_validate.latest_version())
 SECRET_KEYS = {"APP_SECRET_KEY", "X_RAPID_API_KEY", "MONGO_URI"}
 IMAGE_NAME = "image-background-processor"  # the name kustomization.yaml's `images` replaces
-
-
-def kustomize() -> list[str]:
-    """The pinned kustomize that .ci/install-kustomize puts in .ci/bin, else one on PATH."""
-    for candidate in (os.environ.get("KUSTOMIZE"), ROOT / ".ci/bin/kustomize",
-                      shutil.which("kustomize")):
-        if candidate and Path(candidate).is_file():
-            return [str(candidate)]
-    if os.environ.get("CI"):
-        pytest.fail("kustomize is missing: .ci/run installs it with .ci/install-kustomize")
-    pytest.skip("kustomize is not installed: run .ci/install-kustomize (needs Go)")
-
-
-def render(folder: Path = K8S) -> list[dict]:
-    result = subprocess.run([*kustomize(), "build", str(folder)], capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+# The front's side of the pod (its config, ports, probes, shutdown) is test_k8s_front.py.
 
 
 @pytest.fixture(scope="module")
 def rendered() -> list[dict]:
     return render()
-
-
-def one(docs: list[dict], kind: str, name: str | None = None) -> dict:
-    found = [d for d in docs if d["kind"] == kind
-             and (name is None or d["metadata"]["name"] == name)]
-    assert len(found) == 1, (kind, name, [d["metadata"]["name"] for d in found])
-    return found[0]
-
-
-def secret_example() -> dict:
-    return yaml.safe_load((K8S / "secret.example.yaml").read_text())
-
-
-def container(deployment: dict) -> dict:
-    (only,) = deployment["spec"]["template"]["spec"]["containers"]
-    return only
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
@@ -72,7 +47,7 @@ def test_every_manifest_is_valid_kubernetes(rendered, version):
     for doc in documents:
         kubernetes_validate.validate(doc, version, strict=True)
     kinds = sorted(d["kind"] for d in documents)
-    assert kinds == ["ConfigMap", "Deployment", "HorizontalPodAutoscaler",
+    assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "HorizontalPodAutoscaler",
                      "PodDisruptionBudget", "Secret", "Service"]
 
 
@@ -95,7 +70,10 @@ def test_every_file_in_k8s_is_rendered_or_is_the_secret_example(rendered):
 def test_the_original_names_and_ports_are_kept(rendered):
     deployment = one(rendered, "Deployment", "image-background-processor")
     assert deployment["spec"]["replicas"] == 2
-    (port,) = container(deployment)["ports"]
+    names = [c["name"] for c in deployment["spec"]["template"]["spec"]["containers"]]
+    assert names == [APP, FRONT]
+    # The pod's port 5000, as in the original, is now the front's.
+    (port,) = container(deployment, FRONT)["ports"]
     assert port["containerPort"] == 5000
 
     service = one(rendered, "Service", "image-background-processor-lb")
@@ -113,33 +91,6 @@ def test_the_original_names_and_ports_are_kept(rendered):
     sources = container(deployment)["envFrom"]
     assert {"configMapRef": {"name": "my-config"}} in sources
     assert {"secretRef": {"name": secret_example()["metadata"]["name"]}} in sources
-
-
-def test_the_port_setting_matches_the_container_port(rendered):
-    config = one(rendered, "ConfigMap", "my-config")["data"]
-    assert int(config["PORT"]) == container(one(rendered, "Deployment"))["ports"][0][
-        "containerPort"]
-    assert dockerfile.final_stage().expose == [config["PORT"]]
-
-
-def _probe_port(deployment: dict, probe: dict) -> int:
-    port = probe["httpGet"]["port"]
-    if isinstance(port, int):
-        return port
-    (named,) = [p for p in container(deployment)["ports"] if p.get("name") == port]
-    return named["containerPort"]
-
-
-def test_probes_ask_the_app_paths_that_answer_200(rendered, client):
-    deployment = one(rendered, "Deployment")
-    spec = container(deployment)
-    paths = {}
-    for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert _probe_port(deployment, spec[kind]) == 5000
-        paths[kind] = spec[kind]["httpGet"]["path"]
-        assert client.get(paths[kind]).status_code == 200, paths[kind]
-    assert paths == {"startupProbe": "/health", "livenessProbe": "/health",
-                     "readinessProbe": "/ready"}
 
 
 class _Recorder(dict):
@@ -204,42 +155,43 @@ def test_the_configmap_values_are_settings_the_app_accepts(rendered):
 
 
 def test_the_configmap_sizes_the_server_as_the_image_does(rendered):
-    """The pod's resources are sized for the image's worker and thread counts."""
+    """The pod's resources are sized for the image's worker and thread counts. PORT is the
+    one difference: in the pod gunicorn listens behind the front."""
     config = one(rendered, "ConfigMap", "my-config")["data"]
     image = dockerfile.final_stage().env
-    shared = set(config) & set(image)
-    assert {"WEB_CONCURRENCY", "GUNICORN_THREADS", "ONNX_THREADS", "PORT"} <= shared
+    shared = set(config) & set(image) - {"PORT"}
+    assert {"WEB_CONCURRENCY", "GUNICORN_THREADS", "ONNX_THREADS"} <= shared
     assert {k: config[k] for k in shared} == {k: image[k] for k in shared}
 
 
 def test_the_pod_runs_locked_down_as_the_image_user(rendered):
     deployment = one(rendered, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
-    spec = container(deployment)
     uid, _, gid = dockerfile.final_stage().user.partition(":")
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (
         int(uid), int(gid))
     assert pod["automountServiceAccountToken"] is False
-    context = spec["securityContext"]
-    assert context["readOnlyRootFilesystem"] is True
-    assert context["allowPrivilegeEscalation"] is False
-    assert context["capabilities"]["drop"] == ["ALL"]
+    for spec in pod["containers"]:
+        context = spec["securityContext"]
+        assert context["readOnlyRootFilesystem"] is True, spec["name"]
+        assert context["allowPrivilegeEscalation"] is False, spec["name"]
+        assert context["runAsNonRoot"] is True, spec["name"]
+        assert context["capabilities"]["drop"] == ["ALL"], spec["name"]
+    # The front runs as its image's own unprivileged user.
+    front = container(deployment, FRONT)
+    assert front["image"].startswith("nginxinc/nginx-unprivileged:")
+    assert (front["securityContext"]["runAsUser"], front["securityContext"]["runAsGroup"]) == (
+        101, 101)
 
-    # The one writable place is TMPDIR, on an emptyDir.
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    # The app's one writable place is TMPDIR, on an emptyDir.
     tmpdir = dockerfile.final_stage().env["TMPDIR"]
-    (mount,) = spec["volumeMounts"]
-    assert mount["mountPath"] == tmpdir
-    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
-    assert "emptyDir" in volume
-
-
-def test_shutdown_lets_gunicorn_finish_before_the_kubelet_kills_it(rendered):
-    deployment = one(rendered, "Deployment")
-    config = one(rendered, "ConfigMap", "my-config")["data"]
-    pause = container(deployment)["lifecycle"]["preStop"]["sleep"]["seconds"]
-    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    assert pause + int(config["GUNICORN_GRACEFUL_TIMEOUT"]) < grace
+    (mount,) = container(deployment)["volumeMounts"]
+    assert mount["mountPath"] == tmpdir and "emptyDir" in volumes[mount["name"]]
+    # The front's: its prefix, on an emptyDir; its config is read-only.
+    writable = [m for m in front["volumeMounts"] if not m.get("readOnly")]
+    assert [("emptyDir" in volumes[m["name"]]) for m in writable] == [True]
 
 
 def test_rollouts_and_disruptions_keep_a_pod_serving(rendered):
@@ -263,8 +215,9 @@ def test_the_hpa_scales_the_deployment_on_cpu_from_its_replica_count(rendered):
 
 
 def test_memory_is_reserved_as_much_as_it_is_limited(rendered):
-    resources = container(one(rendered, "Deployment"))["resources"]
-    assert resources["requests"]["memory"] == resources["limits"]["memory"]
+    for spec in one(rendered, "Deployment")["spec"]["template"]["spec"]["containers"]:
+        resources = spec["resources"]
+        assert resources["requests"]["memory"] == resources["limits"]["memory"], spec["name"]
 
 
 def test_the_image_is_set_by_kustomize(rendered, tmp_path):

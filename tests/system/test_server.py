@@ -1,8 +1,11 @@
 """Real HTTP through real servers on loopback: gunicorn as the container runs it, and
 `flask run` as `make run` does. The local model does the work; nothing is faked."""
 
+import http.client
 import io
+import json
 import os
+import socket
 
 import numpy as np
 import pytest
@@ -65,6 +68,32 @@ def test_an_oversized_upload_over_real_http_gets_the_message(gunicorn_server):
     assert "The file is too large" in session.get(f"{base}/").text
 
 
+def _answer(sock: socket.socket) -> tuple[int, bytes]:
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response.status, response.read()
+
+
+def test_a_body_the_app_does_not_read_is_read_before_the_next_request(gunicorn_server):
+    """The app answers 413 from the Content-Length alone. gunicorn would then read 64 KB of
+    the body and close with the rest unread, which resets the connection: the client (or
+    the front, still sending) loses the answer. gunicorn.conf.py's post_request reads the
+    rest, so the whole body goes in, the answer comes back, and the connection serves the
+    next request."""
+    port = int(gunicorn_server.rsplit(":", 1)[1])
+    body = b"x" * (16 * 1024 * 1024)
+    head = (f"POST / HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
+            f"Content-Type: multipart/form-data; boundary=b\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head + body)  # a reset before the end raises here
+        status, answer = _answer(sock)
+        assert status == 413
+        assert json.loads(answer)["error"] == "too_large"
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert _answer(sock) == (200, b'{"status":"Healthy"}\n')
+
+
 def test_flask_run_serves_the_app_with_no_configuration(tmp_path):
     """What `make run` starts: development mode, embedded store, local engine."""
     port = free_port()
@@ -83,9 +112,10 @@ def test_flask_run_serves_the_app_with_no_configuration(tmp_path):
     ("put", "/update/6b0ae7287c127ecec3c4cab5", "record_name"),
     ("patch", "/api/v1/records/6b0ae7287c127ecec3c4cab5", "image_name")])
 def test_a_refused_big_body_leaves_the_connection_usable(gunicorn_server, method, path, field):
-    """A 2 MB JSON body is refused without being parsed; it is still read to its end, so
-    the next request on the same keep-alive connection gets its own answer (gunicorn closes
-    a connection holding a big unread body without saying so)."""
+    """A 2 MB JSON body is refused without being parsed; it is still read to its end (the
+    post_request hook in gunicorn.conf.py), so the next request on the same keep-alive
+    connection gets its own answer: gunicorn closes a connection holding a big unread body
+    without saying so."""
     base = gunicorn_server
     session = requests.Session()
     token = csrf_token(session, base)

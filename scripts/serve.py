@@ -1,0 +1,237 @@
+"""`make serve`: the pod's stack on this machine. gunicorn (gunicorn.conf.py) serves the app
+on a loopback port, and the front, nginx with k8s/front/nginx.conf, faces clients on PORT.
+
+    python -m scripts.serve [--trust-lb CIDR ...]
+
+HOST (default 127.0.0.1) and PORT (default 5000) say where the front listens. Both servers
+log to this terminal. Ctrl-C or SIGTERM stops the front first, gracefully (it stops
+accepting and finishes what it has), then gunicorn, gracefully too: the order the pod uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NGINX_CONF = ROOT / "k8s" / "front" / "nginx.conf"
+# Debian puts nginx in /usr/sbin, which is not on an ordinary user's PATH.
+NGINX_PLACES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/opt/homebrew/bin/nginx",
+                "/usr/local/bin/nginx")
+INSTALL_HINT = (
+    "nginx is not installed. `make serve` runs the app behind nginx, as the pod does "
+    "(docs/front.md). Install it:\n"
+    "  Debian/Ubuntu: sudo apt-get install nginx\n"
+    "  macOS:         brew install nginx\n"
+    "or set NGINX to an nginx binary. (`make run` serves the app without the front.)"
+)
+# How long each server may take to finish what it is doing once asked to stop.
+FRONT_STOP_SECONDS = 15
+APP_STOP_SECONDS = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30")) + 5
+
+
+class ServeError(Exception):
+    """Why the stack could not start, in a sentence for the terminal."""
+
+
+def find_nginx() -> str | None:
+    """NGINX if set (and nothing else), else nginx on PATH or where packages put it."""
+    chosen = os.environ.get("NGINX")
+    candidates = [chosen] if chosen else [shutil.which("nginx"), *NGINX_PLACES]
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _check_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        # As nginx binds: a port that only has connections closing on it is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {_address(host, port)}: {exc.strerror}. "
+                             "Set PORT (or HOST) to a free one.") from None
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def write_front_config(folder: Path, host: str, port: int, app_port: int,
+                       trusted_lbs: list[str] = ()) -> Path:
+    """The front's files for this machine in `folder`: nginx.conf (a link to the one in the
+    repository) and the three data files it includes, as k8s/front/pod/ has them for the
+    pod. Returns the path to pass to nginx -c."""
+    conf = folder / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "nginx.conf").symlink_to(NGINX_CONF)
+    note = "# Written by scripts/serve.py for `make serve`.\n"
+    (conf / "listen.conf").write_text(f"{note}listen {_address(host, port)};\n")
+    (conf / "upstream.conf").write_text(f"{note}server 127.0.0.1:{app_port};\n")
+    (conf / "trusted-lbs.conf").write_text(note + "".join(
+        f"{ipaddress.ip_network(cidr, strict=False)} 1;\n" for cidr in trusted_lbs))
+    return conf / "nginx.conf"
+
+
+def nginx_command(nginx: str, config: Path, prefix: Path) -> list[str]:
+    return [nginx, "-e", "stderr", "-p", f"{prefix}/", "-c", str(config),
+            "-g", "daemon off;"]
+
+
+def _die_with_parent() -> None:
+    """Run in each child before it starts: if this script is killed outright, the child
+    is asked to stop rather than left running (Linux only)."""
+    os.setsid()  # its own process group: Ctrl-C reaches this script, which stops it in order
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: S603 (our own commands)
+
+
+def _share_output_safely() -> None:
+    """When our output is a file (`make serve > serve.log`), make every write to it an
+    append: gunicorn writes through the descriptor it inherits, at that descriptor's offset,
+    while nginx opens /dev/stdout anew and appends; without this, gunicorn's lines overwrite
+    nginx's."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a real descriptor
+            continue
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _wait_healthy(process: subprocess.Popen, url: str, seconds: float, name: str,
+                  stopping: list) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not stopping:
+        if process.poll() is not None:
+            raise ServeError(f"{name} exited during start-up (see its messages above).")
+        if _healthy(url):
+            return
+        time.sleep(0.2)
+    if stopping:
+        raise ServeError("stopped while starting.")
+    raise ServeError(f"{name} did not answer {url} within {seconds:.0f} s.")
+
+
+def _stop(process: subprocess.Popen | None, sig: int, seconds: float) -> None:
+    """Ask `process` to stop with `sig`; after `seconds`, end it and its children (each
+    server is the leader of its own process group)."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trust-lb", action="append", default=[], metavar="CIDR",
+                        help="a range of HTTP load balancers whose X-Forwarded-For entries "
+                             "are trusted (docs/front.md); repeatable")
+    parser.add_argument("--app-port", type=int, default=0,
+                        help="gunicorn's loopback port (default: a free one)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "5000"))
+    nginx = find_nginx()
+    if nginx is None:
+        print(INSTALL_HINT, file=sys.stderr)
+        return 2
+
+    _share_output_safely()
+    stopping = []
+
+    def on_signal(signum, frame):
+        stopping.append(signum)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    app = front = None
+    with tempfile.TemporaryDirectory(prefix="ibp-front-") as tmp:
+        folder = Path(tmp)
+        if os.geteuid() == 0:
+            # As root, nginx's workers run as an unprivileged user that must reach the
+            # temporary folders it creates in here.
+            folder.chmod(0o755)
+        app_port = args.app_port or free_port()
+        config = write_front_config(folder, host, port, app_port, args.trust_lb)
+        # The front is the one proxy in front of the app: it sets X-Forwarded-For itself.
+        app_env = {**os.environ, "TRUSTED_PROXIES": "1", "PORT": str(app_port)}
+        try:
+            _check_free(host, port)
+            _check_free("127.0.0.1", app_port)
+            app = _spawn([str(Path(sys.executable).parent / "gunicorn"),
+                          "--config", str(ROOT / "gunicorn.conf.py"),
+                          "--bind", f"127.0.0.1:{app_port}"], app_env)
+            _wait_healthy(app, f"http://127.0.0.1:{app_port}/health", 120, "gunicorn",
+                          stopping)
+            front = _spawn(nginx_command(nginx, config, folder), dict(os.environ))
+            _wait_healthy(front, f"http://{_address(host, port)}/_front/health", 10,
+                          "nginx (the front)", stopping)
+            print(f"Serving on http://{_address(host, port)}/ (nginx in front of gunicorn "
+                  f"on 127.0.0.1:{app_port}); Ctrl-C stops both.", file=sys.stderr,
+                  flush=True)
+            while not stopping:
+                for name, process in (("gunicorn", app), ("nginx (the front)", front)):
+                    if process.poll() is not None:
+                        raise ServeError(f"{name} exited with code {process.returncode}.")
+                time.sleep(0.2)
+            return 0
+        except ServeError as exc:
+            if not stopping:
+                print(f"make serve: {exc}", file=sys.stderr)
+                return 1
+            return 0
+        finally:
+            # The front first: it stops accepting and finishes its requests, which gunicorn
+            # is still there to answer; then gunicorn finishes whatever is left.
+            _stop(front, signal.SIGQUIT, FRONT_STOP_SECONDS)
+            _stop(app, signal.SIGTERM, APP_STOP_SECONDS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

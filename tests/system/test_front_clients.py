@@ -1,0 +1,196 @@
+"""Who the client is, through the front (`make serve`'s stack, as in test_front.py): a
+forged X-Forwarded-For is not believed, a trusted load balancer's is; the scheme; request
+ids; a real photo up and back, read slowly; a stop while an upload is being made.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+from urllib3 import encode_multipart_formdata
+
+from tests.front import (
+    LOAD_BALANCER,
+    NEIGHBOUR,
+    UNTRUSTED_PEER,
+    UPLOADS_PER_ADDRESS,
+    log_lines,
+    session_from,
+    start_stack,
+)
+from tests.processes import cpu_seconds, workers
+from tests.servers import csrf_token, stop, upload_through_the_page
+from tests.support import photo
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("front")
+    process, base, app = start_stack(folder)
+    yield base, app, folder / "log"
+    stop(process)
+
+
+def _probe(session, base, **headers) -> int:
+    """An upload without a file: cheap, yet counted by the app's per-address limit (the
+    third within a minute from one client address is 429)."""
+    token = csrf_token(session, base)
+    return session.post(f"{base}/", data={"name": "probe", "csrf_token": token},
+                        headers={"Accept": "application/json", **headers},
+                        timeout=10).status_code
+
+
+def test_a_forged_x_forwarded_for_is_not_believed(stack):
+    """A client connecting directly (the shipped L4 Service) may send any X-Forwarded-For:
+    the app still counts it by its own address."""
+    base, _, _ = stack
+    session = session_from(UNTRUSTED_PEER)
+    statuses = [_probe(session, base, **{"X-Forwarded-For": f"203.0.113.{i}"})
+                for i in range(1, UPLOADS_PER_ADDRESS + 2)]
+    assert statuses == [400] * UPLOADS_PER_ADDRESS + [429]
+    # Counted by its address, not by the front's: its neighbour still has its own count.
+    assert _probe(session_from(NEIGHBOUR), base) == 400
+
+
+def test_behind_a_trusted_load_balancer_the_client_is_the_entry_before_its_own(stack):
+    """Google's HTTP(S) load balancer appends "<client>, <its own address>" to whatever the
+    client sent, and connects from its own ranges (here LOAD_BALANCER stands for them): the
+    app counts the client, whatever the client put before it, and not the balancer."""
+    base, _, _ = stack
+    balancer = session_from(LOAD_BALANCER)
+    client, balancer_ip = "203.0.113.50", "192.0.2.1"
+    forged = [f"198.51.100.{i}, {client}, {balancer_ip}" for i in range(UPLOADS_PER_ADDRESS)]
+    statuses = [_probe(balancer, base, **{"X-Forwarded-For": xff}) for xff in forged]
+    # Another forged first entry does not make it someone else...
+    statuses.append(_probe(balancer, base,
+                           **{"X-Forwarded-For": f"10.0.0.1, {client}, {balancer_ip}"}))
+    assert statuses == [400] * UPLOADS_PER_ADDRESS + [429]
+    # ...and another client behind the same balancer has a count of its own.
+    assert _probe(balancer, base, **{"X-Forwarded-For": f"203.0.113.51, {balancer_ip}"}) == 400
+
+
+def test_the_scheme_comes_from_the_load_balancer_only(stack):
+    """The balancer ends TLS and says so in X-Forwarded-Proto; the app then sends HSTS.
+    The same header from anyone else is replaced by the front's own scheme."""
+    base, _, _ = stack
+    https = {"X-Forwarded-Proto": "https"}
+    via_lb = session_from(LOAD_BALANCER).get(
+        f"{base}/health", timeout=10,
+        headers={**https, "X-Forwarded-For": "203.0.113.60, 192.0.2.1"})
+    assert via_lb.headers["Strict-Transport-Security"] == "max-age=31536000"
+    direct = session_from(UNTRUSTED_PEER).get(f"{base}/health", headers=https, timeout=10)
+    assert "Strict-Transport-Security" not in direct.headers
+
+
+def test_request_ids_are_passed_through_or_made(stack):
+    base, _, log = stack
+    kept = requests.get(f"{base}/health", headers={"X-Request-ID": "trace-abc.123"},
+                        timeout=10)
+    assert kept.headers["X-Request-ID"] == "trace-abc.123"
+    made = requests.get(f"{base}/health", headers={"X-Request-ID": "not an id!"}, timeout=10)
+    request_id = made.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    time.sleep(0.2)  # the log lines are written as the requests end
+    for logger in ("front", "app.observability"):
+        ids = {e["request_id"] for e in log_lines(log, logger)}
+        assert {"trace-abc.123", request_id} <= ids, logger
+
+
+def test_a_real_photo_goes_through_the_front_and_back(stack):
+    base, _, log = stack
+    session = requests.Session()
+    record_id, _ = upload_through_the_page(session, base, photo("astronaut", size=(2048, 2048)))
+    png = session.get(f"{base}/images/{record_id}/processed", timeout=30)
+    assert png.status_code == 200 and png.headers["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(png.content))
+    assert (image.mode, image.size) == ("RGBA", (2048, 2048))
+    assert image.getchannel("A").getpixel((0, 0)) < 16
+    assert image.getchannel("A").getpixel((1024, 1024)) > 240
+
+    # A reader that takes its time costs nginx a connection, not the app a thread: gunicorn
+    # hands the whole file over at once and nginx feeds the reader from its own buffers.
+    port = int(base.rsplit(":", 1)[1])
+    cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+    with socket.socket() as reader:
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.connect(("127.0.0.1", port))
+        reader.sendall(f"GET /images/{record_id}/processed HTTP/1.1\r\nHost: localhost\r\n"
+                       f"Cookie: {cookie}\r\nX-Request-ID: slow-reader\r\n"
+                       f"Connection: close\r\n\r\n".encode())
+        time.sleep(3)
+        received = b""
+        while chunk := reader.recv(1 << 20):
+            received += chunk
+    assert received.endswith(png.content)
+    time.sleep(0.2)
+    (line,) = [e for e in log_lines(log, "front") if e["request_id"] == "slow-reader"]
+    assert line["seconds"] >= 3
+    assert float(line["upstream_seconds"]) < 1
+
+
+def _gunicorn_workers(serve_pid: int) -> list[int]:
+    """The gunicorn workers under scripts/serve.py (its other child is nginx)."""
+    for child in workers(serve_pid):
+        if b"gunicorn" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return workers(child)
+    raise AssertionError("no gunicorn under scripts/serve.py")
+
+
+def test_a_stop_lets_the_upload_in_flight_finish(tmp_path):
+    """What a rolling update does: SIGTERM to `make serve` while an upload is being made.
+    The front stops first and gracefully (no new connections, but the request it passed on
+    is answered), then gunicorn; everything exits cleanly."""
+    process, base, _ = start_stack(tmp_path)
+    try:
+        session = requests.Session()
+        token = csrf_token(session, base)
+        body, content_type = encode_multipart_formdata(
+            {"name": "inflight", "csrf_token": token,
+             "image": ("big.jpg", photo("astronaut", size=(3000, 3000)), "image/jpeg")})
+        sent = threading.Event()
+
+        def chunks():
+            for i in range(0, len(body), 64 * 1024):
+                yield body[i:i + 64 * 1024]
+            sent.set()
+
+        result = {}
+
+        def post():
+            try:
+                result["response"] = session.post(
+                    f"{base}/", data=chunks(), timeout=120,
+                    headers={"Content-Type": content_type, "Accept": "application/json"})
+            except requests.RequestException as exc:
+                result["error"] = exc
+
+        pids = _gunicorn_workers(process.pid)
+        cpu_before = cpu_seconds(pids)
+        client = threading.Thread(target=post)
+        client.start()
+        assert sent.wait(60)
+        # The front passes the body on once it has all of it; half a second of worker CPU
+        # means the app has it and is decoding the photo (9 MP take about 3 s of CPU).
+        while cpu_seconds(pids) - cpu_before < 0.5 and client.is_alive():
+            time.sleep(0.05)
+        assert client.is_alive(), result
+        process.send_signal(signal.SIGTERM)
+        # The front no longer takes connections, while the upload is still being made.
+        time.sleep(0.5)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{base}/health", timeout=5)
+        client.join(120)
+        assert "error" not in result, result.get("error")
+        assert result["response"].status_code == 201
+        assert process.wait(timeout=60) == 0
+    finally:
+        stop(process)

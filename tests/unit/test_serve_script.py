@@ -1,0 +1,46 @@
+"""scripts/serve.py (`make serve`) before it starts anything: without nginx it says how to
+install it and fails, rather than serving without the front."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from scripts import serve
+
+
+def test_without_nginx_it_says_how_to_install_it_and_fails(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("NGINX", str(tmp_path / "no-nginx-here"))
+    assert serve.main([]) == 2
+    message = capsys.readouterr().err
+    assert "nginx is not installed" in message
+    assert "Debian/Ubuntu: sudo apt-get install nginx" in message
+    assert "macOS:         brew install nginx" in message
+
+
+def test_the_front_files_for_this_machine(tmp_path):
+    config = serve.write_front_config(tmp_path, "127.0.0.1", 5000, 41234, ["127.0.0.5"])
+    assert config.resolve() == serve.NGINX_CONF
+    folder = config.parent
+    assert (folder / "listen.conf").read_text().splitlines()[-1] == "listen 127.0.0.1:5000;"
+    assert (folder / "upstream.conf").read_text().splitlines()[-1] == (
+        "server 127.0.0.1:41234;")
+    assert (folder / "trusted-lbs.conf").read_text().splitlines()[-1] == "127.0.0.5/32 1;"
+    ipv6 = serve.write_front_config(tmp_path / "v6", "::1", 8080, 41234)
+    assert (ipv6.parent / "listen.conf").read_text().splitlines()[-1] == "listen [::1]:8080;"
+    assert (ipv6.parent / "trusted-lbs.conf").read_text().splitlines()[1:] == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc")
+def test_a_log_file_shared_by_both_servers_loses_no_line(tmp_path, monkeypatch):
+    """`make serve > serve.log`: gunicorn writes through the descriptor it inherits, nginx
+    opens /dev/stdout anew and appends; each must append, or one overwrites the other."""
+    path = tmp_path / "serve.log"
+    with open(path, "w") as log:
+        monkeypatch.setattr(sys, "stdout", log)
+        monkeypatch.setattr(sys, "stderr", log)
+        serve._share_output_safely()
+        with open(f"/proc/self/fd/{log.fileno()}", "a") as nginx:  # as nginx opens it
+            nginx.write("a line from nginx\n")
+        log.write("a line from gunicorn\n")
+    assert path.read_text() == "a line from nginx\na line from gunicorn\n"
