@@ -74,7 +74,7 @@ def start_stack(folder, **extra):
     nginx_or_skip()
     port, app_port = free_port(), free_port()
     env = clean_env(APP_SECRET_KEY=SECRET, PORT=str(port), BG_ENGINE="local",
-                    UPLOAD_RATE_LIMIT_IP=f"{UPLOADS_PER_ADDRESS} per minute", **extra)
+                    **{"UPLOAD_RATE_LIMIT_IP": f"{UPLOADS_PER_ADDRESS} per minute", **extra})
     command = [sys.executable, "-m", "scripts.serve", "--app-port", str(app_port),
                "--trust-lb", LOAD_BALANCER]
     process, base = start(command, env, port, folder)
@@ -82,7 +82,7 @@ def start_stack(folder, **extra):
 
 
 def log_lines(log, logger: str) -> list[dict]:
-    """The JSON lines one logger wrote: "front" (nginx) or "app.observability". Every
+    """The JSON lines one logger wrote: "front" (nginx) or "app.http.observability". Every
     line that looks like one must be whole: nginx and gunicorn share the log file."""
     lines = []
     for line in log.read_text(errors="replace").splitlines():

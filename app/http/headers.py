@@ -34,10 +34,11 @@ def _security_headers(response):
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     # Pages and JSON hold one visitor's gallery and CSRF token: no cache may keep them, and
-    # what a cache does keep (images, revalidated) depends on the visitor's cookie.
-    if "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "no-store"
-    response.vary.add("Cookie")
+    # what a cache does keep (images, revalidated) depends on the visitor's cookie. Static
+    # files are the same for everyone and set their own caching.
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.vary.add("Cookie")
     return response
 
 

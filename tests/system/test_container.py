@@ -63,6 +63,8 @@ def _image_requirements() -> tuple[set[str], set[str]]:
     no_deps = re.search(r"grep -E '([^']+)' requirements.txt", run).group(1)
     pins = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text()
             .splitlines() if "==" in line and not line.startswith("#")]
+    # A pin for other interpreters only (a marker that does not hold here) installs nothing.
+    pins = [p for p in pins if not Requirement(p).marker or Requirement(p).marker.evaluate()]
     with_deps = {Requirement(p).name.lower() for p in pins if not re.match(excluded, p)}
     without = {Requirement(p).name.lower() for p in pins if re.match(no_deps, p)}
     return with_deps, without

@@ -83,7 +83,7 @@ def test_slow_clients_cost_the_app_nothing_and_are_cut(stack):
     assert sum(1 for e in cut if e["client"] == SLOW_HEADERS_FROM) >= 40
     assert sum(1 for e in cut if e["client"] == SLOW_BODIES_FROM) >= 10
     assert all(e["upstream_seconds"] == "" for e in cut)  # never passed to the app
-    assert [e for e in log_lines(log, "app.observability") if e["method"] == "POST"] == []
+    assert [e for e in log_lines(log, "app.http.observability") if e["method"] == "POST"] == []
 
 
 def test_a_file_just_over_the_app_limit_gets_the_apps_message(stack):
@@ -119,7 +119,7 @@ def test_a_far_bigger_body_is_refused_by_the_front(stack):
     script = requests.post(f"{base}/", files={"image": ("huge.jpg", blob)}, timeout=60,
                            headers={"Accept": "application/json"})
     assert script.json() == {"error": "too_large", "message": FRONT_TOO_LARGE}
-    assert not [e for e in log_lines(log, "app.observability") if e["status"] == 413
+    assert not [e for e in log_lines(log, "app.http.observability") if e["status"] == 413
                 and e["path"] == "/api/v1/records"]
 
 

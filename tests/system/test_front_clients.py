@@ -100,7 +100,7 @@ def test_request_ids_are_passed_through_or_made(stack):
     request_id = made.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
     time.sleep(0.2)  # the log lines are written as the requests end
-    for logger in ("front", "app.observability"):
+    for logger in ("front", "app.http.observability"):
         ids = {e["request_id"] for e in log_lines(log, logger)}
         assert {"trace-abc.123", request_id} <= ids, logger
 
@@ -149,7 +149,8 @@ def test_a_stop_lets_the_upload_in_flight_finish(tmp_path):
     """What a rolling update does: SIGTERM to `make serve` while an upload is being made.
     The front stops first and gracefully (no new connections, but the request it passed on
     is answered), then gunicorn; everything exits cleanly."""
-    process, base, _ = start_stack(tmp_path)
+    # A 9 MP photo counts 3 uploads against the per-address limit (one per started 4 MP).
+    process, base, _ = start_stack(tmp_path, UPLOAD_RATE_LIMIT_IP="10 per minute")
     try:
         session = requests.Session()
         token = csrf_token(session, base)

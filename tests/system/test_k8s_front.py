@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import Settings
+from app.settings import Settings
 from scripts import serve
 from tests import dockerfile
 from tests.manifests import (
