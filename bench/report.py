@@ -40,15 +40,16 @@ def quality_table(results: dict) -> list[str]:
     return lines
 
 
-def subject_table(results: dict, scenes: list) -> list[str]:
-    subjects = list(dict.fromkeys(s for s, _ in scenes))
-    lines = ["| model | edge step | " + " | ".join(subjects) + " |",
-             "|---|---|" + "---|" * len(subjects)]
+def breakdown(results: dict, scenes: list, by: int, key: str, steps: tuple) -> list[str]:
+    """Means of `key` per subject (by=0) or per background (by=1), for some steps."""
+    groups = list(dict.fromkeys(scene[by] for scene in scenes))
+    lines = ["| model | edge step | " + " | ".join(groups) + " |",
+             "|---|---|" + "---|" * len(groups)]
     for (model, step), rows in results.items():
-        if step not in ("bilinear", "levels", "refine", "rembg matting"):
+        if step not in steps:
             continue
-        cells = [np.mean([r["mae_band"] for r, (s, _) in zip(rows, scenes, strict=True)
-                          if s == subject]) for subject in subjects]
+        cells = [np.mean([r[key] for r, scene in zip(rows, scenes, strict=True)
+                          if scene[by] == group]) for group in groups]
         lines.append(f"| {model} | {step} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
     return lines
 
@@ -99,7 +100,11 @@ def markdown(results, step_times, timings, scenes, notes) -> str:
            f"bilinear's (same model) by more than {TOLERANCE} levels.", ""]
     out += quality_table(results)
     out += ["", "MAE in the band per subject (mean over its backgrounds):", ""]
-    out += subject_table(results, scenes)
+    out += breakdown(results, scenes, 0, "mae_band",
+                     ("bilinear", "levels", "refine", "rembg matting"))
+    out += ["", "Colour error in the band per background (mean over the subjects):", ""]
+    out += breakdown(results, scenes, 1, "colour_band",
+                     ("bilinear", "despill", "refine", "refine+despill", "rembg matting"))
     out += ["", f"Time per image, after the mask is made ({timings['model']}'s mask of "
             "horse/gravel), medians; raw inference of each model in the same run:", ""]
     out += time_table(step_times, timings)
