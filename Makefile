@@ -12,7 +12,8 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check --quiet
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test test-quick lint config-docs bench bench-engine bench-server bench-load screenshots clean
+.PHONY: run serve test test-quick lint config-docs bench bench-engine bench-quality bench-server \
+	bench-load screenshots clean
 
 run: $(VENV)/.runtime ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
 	APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
@@ -35,6 +36,9 @@ bench: $(VENV)/.dev ## time one upload against raw model inference
 
 bench-engine: $(VENV)/.dev ## engine vs raw inference vs rembg, 0.3-12 MP; updates docs/performance.md
 	$(BIN)/python -m bench.engine --memory --write
+
+bench-quality: $(VENV)/.dev ## edge quality on composites with known alpha; updates docs/quality.md
+	$(BIN)/python -m bench.quality --write docs/quality.md
 
 bench-server: $(VENV)/.dev ## uploads/s under gunicorn against the model-bound ceiling; updates docs/performance.md
 	$(BIN)/python -m bench.server --write

