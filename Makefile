@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: run serve test test-quick lint config-docs bench bench-engine bench-quality bench-server \
-	bench-load screenshots clean
+	bench-load bench-gallery screenshots clean
 
 run: $(VENV)/.runtime ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
 	APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
@@ -48,6 +48,9 @@ bench-load: $(VENV)/.dev ## 200 visitors for 60 s: no 5xx, nothing lost; updates
 
 config-docs: $(VENV)/.dev ## .env.example and docs/configuration.md, from the settings' declaration
 	$(BIN)/python -m scripts.config_docs
+
+bench-gallery: $(VENV)/.dev ## bytes a browser fetches for a gallery of two 12 MP results; updates docs/performance.md
+	$(BIN)/python -m bench.gallery --write
 
 screenshots: $(VENV)/.dev ## the README's screenshots in assets/, from the real app in Chromium
 	$(BIN)/python -m scripts.screenshots

@@ -41,8 +41,9 @@ def free_port() -> int:
 
 
 def start_server(workers: int, threads: int, onnx: int, mongo_uri: str, folder: Path,
-                 extra_env: dict | None = None):
-    """gunicorn as the container starts it (gunicorn.conf.py), on a free loopback port."""
+                 extra_env: dict | None = None, front: bool = False):
+    """gunicorn as the container starts it (gunicorn.conf.py), on a free loopback port; with
+    `front`, behind nginx as the pod runs it (`make serve`, scripts/serve.py)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "X_RAPID_API_KEY")}
     env.update(APP_SECRET_KEY="bench-secret-key-0123456789", PORT=str(port),
@@ -54,11 +55,13 @@ def start_server(workers: int, threads: int, onnx: int, mongo_uri: str, folder: 
     if mongo_uri:
         env.update(MONGO_URI=mongo_uri, MONGO_DB=f"bench_{port}")
     log_path = folder / f"gunicorn-{port}.log"
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--config",
+               str(ROOT / "gunicorn.conf.py")]
+    if front:
+        command = [sys.executable, "-m", "scripts.serve", "--app-port", str(free_port())]
     with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "--config",
-             str(ROOT / "gunicorn.conf.py")], cwd=folder, env=env, stdout=log,
-            stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=folder, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

@@ -30,8 +30,8 @@ from pathlib import Path
 import requests
 
 from bench.common import DOCS, photo, start_server, stop, write_block
+from tests.processes import gunicorn_master, workers
 from tests.processes import memory as memory_of
-from tests.processes import workers
 
 PAGE = DOCS / "reliability.md"
 ROW = re.compile(r'<tr data-record-id="([0-9a-f]{24})"')
@@ -131,9 +131,10 @@ class Visitor(threading.Thread):
 
 
 
-def _resident_mb(master: int) -> float:
+def _resident_mb(master: int, seen: set) -> float:
     total = 0
     for pid in workers(master):
+        seen.add(pid)
         with contextlib.suppress(FileNotFoundError):  # a worker that was just replaced
             total += memory_of(pid).get("VmRSS", 0)
     return total / 2**20
@@ -157,6 +158,8 @@ def _server_latencies(folder: Path) -> dict:
             if not line.startswith("{"):
                 continue
             entry = json.loads(line)
+            if entry.get("logger") != "app.http.observability":
+                continue  # the front's own lines
             action = _action(entry.get("method", ""), entry.get("path", ""))
             if action and "duration_ms" in entry:
                 found[action].append(entry["duration_ms"] / 1000)
@@ -164,7 +167,7 @@ def _server_latencies(folder: Path) -> dict:
 
 
 def run(clients: int, seconds: float, mongo_uri: str = "", workers: int = 0,
-        threads: int = 8, limit: int = 2) -> dict:
+        threads: int = 8, limit: int = 2, front: bool = True) -> dict:
     """Drive the server; return the tally, memory samples and duration."""
     photos = [photo("chelsea", (320, 213), noise=2, seed=seed, quality=85) for seed in range(4)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,9 +175,11 @@ def run(clients: int, seconds: float, mongo_uri: str = "", workers: int = 0,
         workers = workers or (2 if mongo_uri else 1)
         process, base = start_server(workers, threads, 1, mongo_uri, Path(tmp),
                                      extra_env={"USER_LIMIT": str(limit), "LOG_LEVEL": "info",
-                                                "LOG_FORMAT": "json"})
+                                                "LOG_FORMAT": "json"}, front=front)
+        master = gunicorn_master(process.pid)
         tally = Tally()
         memory: list[tuple[float, float]] = []
+        seen: set[int] = set()  # every worker process seen: more than `workers` = restarts
         began = time.monotonic()
         stop_at = began + seconds
         visitors = [Visitor(base, n, stop_at, tally, limit, photos) for n in range(clients)]
@@ -182,7 +187,7 @@ def run(clients: int, seconds: float, mongo_uri: str = "", workers: int = 0,
             for visitor in visitors:
                 visitor.start()
             while any(v.is_alive() for v in visitors):
-                memory.append((time.monotonic() - began, _resident_mb(process.pid)))
+                memory.append((time.monotonic() - began, _resident_mb(master, seen)))
                 time.sleep(1)
             for visitor in visitors:
                 visitor.join()
@@ -192,8 +197,9 @@ def run(clients: int, seconds: float, mongo_uri: str = "", workers: int = 0,
         server_side = _server_latencies(Path(tmp))
     return {"tally": tally, "memory": memory, "seconds": elapsed, "clients": clients,
             "server": server_side,
-            "workers": workers, "threads": threads, "database": "MongoDB-compatible server"
-            if mongo_uri else "embedded store"}
+            "workers": workers, "threads": threads, "front": front,
+            "database": "MongoDB-compatible server" if mongo_uri else "embedded store",
+            "restarts": len(seen) - workers}
 
 
 def _percentile(ordered: list[float], fraction: float) -> float:
@@ -203,7 +209,8 @@ def _percentile(ordered: list[float], fraction: float) -> float:
 def summary(result: dict) -> str:
     tally, elapsed = result["tally"], result["seconds"]
     lines = [
-        f"`make bench-load`: {result['clients']} visitors for {elapsed:.0f} s against gunicorn "
+        f"`make bench-load`: {result['clients']} visitors for {elapsed:.0f} s against "
+        f"{'the front (nginx) and ' if result['front'] else ''}gunicorn "
         f"({result['workers']} workers × {result['threads']} threads × 1 onnx thread, "
         f"{result['database']}) on loopback; the visitors run on the same 2 cores.",
         "",
@@ -231,7 +238,8 @@ def summary(result: dict) -> str:
                   f"no answer): {sum(1 for p in tally.problems if 'HTTP 5' in p or 'Error' in p)}."
                   f" Problems found by the visitors' checks: {len(tally.problems)}.",
               f"Worker memory (RSS): max {max(memory[:half], default=0):.0f} MB in the first "
-              f"half, {max(memory[half:], default=0):.0f} MB in the second."]
+              f"half, {max(memory[half:], default=0):.0f} MB in the second. Workers restarted: "
+              f"{result['restarts']}."]
     return "\n".join(lines)
 
 
@@ -241,10 +249,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--mongo-uri", default=os.environ.get("MONGO_TEST_URI", ""))
     parser.add_argument("--workers", type=int, default=0, help="default: 2 with a database")
+    parser.add_argument("--no-front", dest="front", action="store_false",
+                        help="gunicorn alone, without nginx in front")
     parser.add_argument("--write", "--readme", action="store_true",
                         help="write the table to docs/reliability.md")
     args = parser.parse_args()
-    result = run(args.clients, args.seconds, args.mongo_uri, args.workers)
+    result = run(args.clients, args.seconds, args.mongo_uri, args.workers, front=args.front)
     text = summary(result)
     print(text)
     for problem in result["tally"].problems[:20]:

@@ -71,7 +71,7 @@ STEPS = {
 
 
 def model_paths(models_dir: Path) -> tuple[dict, list]:
-    from app.config import default_model_path
+    from app.settings import default_model_path
 
     paths, notes = {}, []
     for name in ("u2netp", "u2net"):
@@ -98,7 +98,7 @@ def quality(engines: dict, scenes: list) -> tuple[dict, dict]:
         comp = composites.composite(*scene, SIZES["1 MP"])
         in_band = band(comp.alpha)
         for model, engine in engines.items():
-            mask = engine.mask(comp.image)
+            mask = engine.predict(comp.image)
             for step, (_, fn) in STEPS.items():
                 (matte, colour), seconds = _timed(fn, comp.image, mask)
                 row = scores(comp.alpha, comp.foreground, np.asarray(matte),
@@ -123,7 +123,7 @@ def timing(engines: dict, sizes: list, runs: int, matting_runs: int) -> dict:
     model = "u2net" if "u2net" in engines else next(iter(engines))
     for label in sizes:
         comp = composites.composite(*TIMING_SCENE, SIZES[label])
-        mask = engines[model].mask(comp.image)
+        mask = engines[model].predict(comp.image)
         steps = [s for s in STEPS if s != "rembg matting"]
         samples = {s: [] for s in steps}
         samples.update({f"raw {m}": [] for m in engines})

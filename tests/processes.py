@@ -30,3 +30,14 @@ def cpu_seconds(pids: list[int]) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def gunicorn_master(pid: int) -> int:
+    """gunicorn's master: `pid` itself, or its child when `pid` is scripts/serve.py (whose
+    other child is nginx)."""
+    if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes():
+        return pid
+    for child in workers(pid):
+        if b"gunicorn" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return child
+    raise LookupError(f"no gunicorn at or under process {pid}")

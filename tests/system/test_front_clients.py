@@ -11,7 +11,6 @@ import signal
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -27,7 +26,7 @@ from tests.front import (
     session_from,
     start_stack,
 )
-from tests.processes import cpu_seconds, workers
+from tests.processes import cpu_seconds, gunicorn_master, workers
 from tests.servers import csrf_token, stop, upload_through_the_page
 from tests.support import photo
 
@@ -137,14 +136,6 @@ def test_a_real_photo_goes_through_the_front_and_back(stack):
     assert float(line["upstream_seconds"]) < 1
 
 
-def _gunicorn_workers(serve_pid: int) -> list[int]:
-    """The gunicorn workers under scripts/serve.py (its other child is nginx)."""
-    for child in workers(serve_pid):
-        if b"gunicorn" in Path(f"/proc/{child}/cmdline").read_bytes():
-            return workers(child)
-    raise AssertionError("no gunicorn under scripts/serve.py")
-
-
 def test_a_stop_lets_the_upload_in_flight_finish(tmp_path):
     """What a rolling update does: SIGTERM to `make serve` while an upload is being made.
     The front stops first and gracefully (no new connections, but the request it passed on
@@ -174,7 +165,7 @@ def test_a_stop_lets_the_upload_in_flight_finish(tmp_path):
             except requests.RequestException as exc:
                 result["error"] = exc
 
-        pids = _gunicorn_workers(process.pid)
+        pids = workers(gunicorn_master(process.pid))
         cpu_before = cpu_seconds(pids)
         client = threading.Thread(target=post)
         client.start()
