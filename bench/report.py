@@ -121,4 +121,4 @@ def write(path: Path, text: str) -> None:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"{START}\n{END}\n")
-    write_block(START, END, text, readme=path)
+    write_block(path, "quality", text)
