@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from app.storage import legacy
+from app.storage import legacy, maintenance
 
 
 @click.command("migrate-images")
@@ -33,8 +33,8 @@ def migrate_images(limit: int | None) -> None:
               help="Only files stored longer ago than this (uploads in progress are younger).")
 def sweep_orphans(older_than_minutes: int) -> None:
     """Delete stored image files that no record refers to."""
-    swept = current_app.extensions["services"].records.sweep_orphans(
-        timedelta(minutes=older_than_minutes))
+    swept = maintenance.sweep_orphans(current_app.extensions["services"].records,
+                                      timedelta(minutes=older_than_minutes))
     click.echo(f"Deleted {swept} orphan file(s).")
 
 

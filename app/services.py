@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from app.core.edits import EditService
 from app.core.gallery import Gallery
 from app.core.uploads import UploadService
 from app.engines import EngineRunner, build_runner
@@ -21,6 +22,7 @@ class Services:
     engines: EngineRunner
     gallery: Gallery
     uploads: UploadService
+    edits: EditService
     demo_storage: bool  # records live in memory and vanish with the process
 
 
@@ -39,5 +41,6 @@ def build_services(settings: Settings) -> Services:
     engines = build_runner(settings)
     uploads = UploadService(records, engines, user_limit=settings.user_limit,
                             max_image_pixels=settings.max_image_pixels)
+    edits = EditService(records, engines, max_image_pixels=settings.max_image_pixels)
     return Services(settings, records, engines, Gallery(records, engines.admission), uploads,
-                    embedded)
+                    edits, embedded)

@@ -52,7 +52,7 @@ def measure(runs: int, threads: int) -> list[dict]:
     from rembg import new_session, remove
 
     from app.core.forms import OutputOptions
-    from app.core.uploads import cut_out
+    from app.core.making import cut_out
     from app.engines import EngineRunner
     from app.engines.local import LocalEngine
     from app.images.decoding import Photo, probe

@@ -13,7 +13,7 @@ from itsdangerous import URLSafeSerializer
 from PIL import Image
 
 from app.core.forms import OutputOptions
-from app.core.uploads import cut_out
+from app.core.making import cut_out
 from app.engines import EngineError, EngineRunner
 from app.images.compose import Rendered
 from app.images.decoding import Photo, probe

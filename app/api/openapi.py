@@ -26,7 +26,7 @@ class Operation:
     id: str
     summary: str
     description: str = ""
-    body: tuple[str, type[BaseModel]] | None = None  # (media type, model)
+    body: tuple[tuple[str, type[BaseModel]], ...] = ()  # (media type, model) each
     query: type[BaseModel] | None = None
     status: int = 200
     returns: type[BaseModel] | str | None = None  # a model, "image"/"thumbnail" or nothing
@@ -97,13 +97,16 @@ def _operation(op: Operation, arguments: set[str], models: set) -> dict:
         out["parameters"] = parameters
     if op.csrf:
         out["security"] = [{"csrfToken": []}]
-    if op.body is not None:
-        media_type, model = op.body
-        content = {"schema": ("ref", model, "validation")}
-        models.add((model, "validation"))
-        if media_type == "multipart/form-data":
-            content["encoding"] = {"image": {"contentType": ", ".join(CONTENT_TYPES)}}
-        out["requestBody"] = {"required": True, "content": {media_type: content}}
+    if op.body:
+        out["requestBody"] = {"required": True, "content": {}}
+        for media_type, model in op.body:
+            content = {"schema": ("ref", model, "validation")}
+            models.add((model, "validation"))
+            if media_type == "multipart/form-data":
+                content["encoding"] = {
+                    name: {"contentType": ", ".join(CONTENT_TYPES)}
+                    for name in ("image", "background_image") if name in model.model_fields}
+            out["requestBody"]["content"][media_type] = content
     out["responses"] = {str(op.status): _success(op, models), **_errors(op)}
     return out
 

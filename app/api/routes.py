@@ -10,7 +10,7 @@ from app.api import openapi
 from app.api.openapi import operation
 from app.api.schemas import ImageQuery, RecordList, Session
 from app.core.errors import Rejected
-from app.core.forms import RenameRequest, UploadRequest, parse
+from app.core.forms import EditFields, EditRequest, UploadRequest, parse
 from app.http.bodies import file_bytes, json_object
 from app.http.context import services
 from app.http.downloads import send_image
@@ -65,13 +65,14 @@ def list_records():
 @operation(id="createRecord", summary="Upload a photo and remove its background",
            description="Same rules as the page: the visitor may keep `user_limit` records; "
                        "one file per request.",
-           body=("multipart/form-data", UploadRequest), status=201,
+           body=(("multipart/form-data", UploadRequest),), status=201,
            returns=CreatedRecord, returns_description="Created",
            headers={"Location": "The new record's URL"}, csrf=True,
            errors=("invalid_name", "missing_image", "invalid_options", "invalid_image",
                    "invalid_body", "bad_request", "limit_reached", "too_large",
-                   "unsupported_media_type", "engine_failed", "busy", "rate_limited"),
-           links=("getRecord", "renameRecord", "deleteRecord", "getImage"))
+                   "unsupported_media_type", "engine_failed", "busy", "rate_limited",
+                   "invalid_url"),
+           links=("getRecord", "editRecord", "deleteRecord", "getImage"))
 @limit_uploads
 def create_record():
     if request.mimetype != "multipart/form-data":
@@ -85,19 +86,20 @@ def create_record():
     return response
 
 
-def _multipart() -> dict:
+def _multipart(file_fields: tuple[str, ...] = ("image", "background_image")) -> dict:
     """The form exactly as sent (the document says what is valid; nothing is forgiven),
-    each field once; the photo's bytes from the `image` file."""
+    each field once; photos' bytes from the files named `file_fields`."""
     names = [name for source in (request.form, request.files)
              for name, _ in source.items(multi=True)]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise Rejected("invalid_body", f"The field {repeated[0]!r} was sent more than once.")
-    fields = {name: value for name, value in request.form.items() if name != "image"}
-    fields.update({name: b"" for name in request.files if name != "image"})
-    image = file_bytes(request.files, "image")
-    if image is not None:
-        fields["image"] = image
+    fields = {name: value for name, value in request.form.items() if name not in file_fields}
+    fields.update({name: b"" for name in request.files if name not in file_fields})
+    for name in file_fields:
+        data = file_bytes(request.files, name)
+        if data is not None:
+            fields[name] = data
     return fields
 
 
@@ -111,21 +113,33 @@ def get_record(record_id: str):
 
 
 @bp.patch("/records/<record_id>")
-@operation(id="renameRecord", summary="Rename a record (the name is all that can change)",
-           body=("application/json", RenameRequest), returns=Record,
-           returns_description="The renamed record", csrf=True,
-           errors=("invalid_body", "invalid_name", "not_found", "unsupported_media_type"),
+@operation(id="editRecord", summary="Rename a record, or change how its result looks",
+           description="The result is made again from the stored photo and mask: the model "
+                       "does not run again (records made before masks were kept get theirs "
+                       "on their first edit). Absent fields keep their values. A new "
+                       "background photo needs multipart/form-data; JSON does the rest. "
+                       "Edits that change the result count against the upload rate limit.",
+           body=(("application/json", EditFields), ("multipart/form-data", EditRequest)),
+           returns=Record, returns_description="The record after the edit", csrf=True,
+           errors=("invalid_body", "invalid_name", "invalid_options", "invalid_image",
+                   "not_found", "unsupported_media_type", "too_large", "busy", "conflict",
+                   "rate_limited", "engine_failed"),
            path={"record_id": RECORD_ID})
-def rename_record(record_id: str):
-    if not request.is_json:
-        raise Rejected("unsupported_media_type",
-                       'Send a JSON body such as {"image_name": "New name"}.', "unsupported")
-    body = json_object()
-    if body is None:
-        raise Rejected("invalid_body", 'Send a JSON object with only image_name, such as '
-                                       '{"image_name": "New name"}.')
-    record = services().gallery.rename(current_visitor(), record_id,
-                                       parse(RenameRequest, body))
+@limit_uploads
+def edit_record(record_id: str):
+    if request.is_json:
+        body = json_object()
+        if body is None:
+            raise Rejected("invalid_body", 'Send a JSON object such as '
+                                           '{"image_name": "New name"}.')
+        edit = parse(EditFields, body)
+    elif request.mimetype == "multipart/form-data":
+        edit = parse(EditRequest, _multipart(file_fields=("background_image",)))
+    else:
+        raise Rejected("unsupported_media_type", 'Send JSON such as {"image_name": "New '
+                       'name"}, or multipart/form-data with a background_image.',
+                       "unsupported")
+    record = services().edits.edit(current_visitor(), record_id, edit)
     return jsonify(record_json(record, IMAGE_ENDPOINT))
 
 

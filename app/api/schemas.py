@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.forms import Rule
+from app.core.fields import Rule
 from app.engines.base import EngineError
 from app.http.errors import STATUS
 from app.http.records_json import Record
@@ -64,9 +64,13 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
                           _statuses("invalid")),
     "invalid_name": ("the name is missing, empty, longer than allowed or not valid text",
                      _statuses("invalid")),
-    "missing_image": ("no file in the `image` field", _statuses("invalid")),
+    "missing_image": ("no file in the `image` field and no `image_url`", _statuses("invalid")),
     "invalid_options": ("an output option is not one of the documented values",
                         _statuses("invalid")),
+    "invalid_url": ("`image_url` is not an http(s) address the app will fetch from, or "
+                    "fetching it failed", _statuses("invalid")),
+    "conflict": ("the record changed while the edit was being made; try again",
+                 _statuses("conflict")),
     "invalid_image": ("not a JPEG, PNG or WebP, damaged, animated or too many pixels",
                       _statuses(*InvalidImage.KINDS)),
     "too_large": ("the request body is over the upload limit", (413,)),

@@ -1,108 +1,48 @@
-"""What a visitor may send, declared once: the upload and the rename, their fields, limits,
-defaults and the sentence each rule answers with. The page and the API both validate with
-these models, and the API's OpenAPI document is generated from them.
-
-A field's `Rule` names the stable error code and the message a refusal of that field gets.
+"""What a visitor may send, declared once: an upload, an edit of a record (its name or how
+its result looks) and the original app's rename, made of the fields in fields.py. The page
+and the API both validate with these models, and the API's OpenAPI document is generated
+from them.
 """
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    WithJsonSchema,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.core.errors import Rejected
-from app.images.compose import FORMATS
-
-
-@dataclass(frozen=True)
-class Rule:
-    code: str
-    message: str
-
-
-NAME_MAX = 50
-# Python's whitespace (what a name is trimmed of), written out: the document and the server
-# then agree on every character, whatever a client's regex engine calls whitespace.
-WHITESPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
-OUTPUTS = ("transparent", "color", "mask")
-BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False, "on": True,
-                 "off": False, "yes": True, "no": False}
-_WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
-
+from app.core.fields import (
+    Backdrop,
+    Colour,
+    Crop,
+    Format,
+    Margin,
+    Name,
+    Output,
+    Photo,
+    RefineEdges,
+    Rule,
+    Url,
+)
+from app.images.compose import FORMATS, OPAQUE
 
 # A lone surrogate (JSON "\ud800") is a valid Python string but not text that can be stored.
 NOT_TEXT = ("{field} holds a character that is not valid text (an unpaired surrogate). "
             "Please type it again.")
-
-
-def _flag(value: Any) -> Any:
-    if isinstance(value, str) and value in BOOLEAN_WORDS:
-        return BOOLEAN_WORDS[value]
-    if isinstance(value, bool):
-        return value
-    raise PydanticCustomError("flag", "not a flag")
-
-
-def _whole_number(value: Any) -> Any:
-    if isinstance(value, str) and _WHOLE_NUMBER.match(value):
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise PydanticCustomError("whole_number", "not a whole number")
-
-
-def _one_of(field: str, choices) -> Rule:
-    return Rule("invalid_options", f"{field} must be one of: {', '.join(choices)}.")
-
-
-Name = Annotated[
-    str, Field(min_length=1, max_length=NAME_MAX, pattern=f"[^{WHITESPACE}]",
-               description=f"1 to {NAME_MAX} characters, not only spaces; leading and "
-                           "trailing spaces are removed."),
-    AfterValidator(str.strip),
-    Rule("invalid_name", f"Please give the image a name of 1 to {NAME_MAX} characters.")]
-Photo = Annotated[
-    bytes, Field(description="A JPEG, PNG or WebP still image, within the upload limit and "
-                             "the pixel limit."),
-    Rule("missing_image", "Please choose an image to upload.")]
-Output = Annotated[
-    Literal[OUTPUTS], Field(description="`transparent` cutout, subject over a `color`, or the "
-                                        "`mask` alone."),
-    _one_of("output", OUTPUTS)]
-Colour = Annotated[
-    str, Field(pattern=r"^#[0-9a-fA-F]{6}$",
-               description="The colour behind the subject with output `color`; checked, "
-                           "then ignored, with the other outputs."),
-    AfterValidator(str.lower),
-    Rule("invalid_options", "Choose a background colour as #rrggbb, e.g. #ffffff.")]
-Flag = Annotated[
-    bool, BeforeValidator(_flag),
-    WithJsonSchema({"type": "string", "enum": list(BOOLEAN_WORDS)}, mode="validation"),
-    Field(description="Crop to the subject."),
-    Rule("invalid_options", "crop must be true or false.")]
-Margin = Annotated[
-    int, Field(ge=0, le=100, description=(
-        "Margin around the subject when cropping, in percent of its longer side.")),
-    BeforeValidator(_whole_number),
-    Rule("invalid_options", "The crop margin must be a whole number from 0 to 100 (%).")]
-Format = Annotated[Literal[tuple(FORMATS)], Field(description="The result's file format."),
-                   _one_of("format", FORMATS)]
-
+DEFAULT_BACKGROUND = "#ffffff"  # where the page's colour picker starts
 _STRICT = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
+
+
+def _refuse(code: str, message: str):
+    return PydanticCustomError(code, message)
+
+
+def _check_format(output: str, file_format: str) -> None:
+    if file_format == "jpeg" and output not in OPAQUE:
+        raise _refuse("invalid_options", "A JPEG cannot hold transparency: choose PNG or "
+                                         "WebP, or put the subject on a background.")
 
 
 class OutputOptions(BaseModel):
@@ -112,42 +52,113 @@ class OutputOptions(BaseModel):
 
     output: Output = "transparent"
     background: Colour | None = Field(None, description="Set only when output is `color`.")
-    crop: Flag = False
+    crop: Crop = False
     crop_margin: Margin = 5
     format: Format = "png"
+    refine_edges: RefineEdges = False
 
     @property
     def content_type(self) -> str:
         return FORMATS[self.format]
 
-
-DEFAULT_BACKGROUND = "#ffffff"  # where the page's colour picker starts
+    @model_validator(mode="after")
+    def _fits(self) -> OutputOptions:
+        _check_format(self.output, self.format)
+        return self
 
 
 class UploadRequest(BaseModel):
-    """A new image: its name, the photo and how the result should look."""
+    """A new image: its name, the photo (a file, or an address to fetch it from) and how
+    the result should look."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(_STRICT, json_schema_extra={
+        "oneOf": [{"required": ["image"]}, {"required": ["image_url"]}]})
 
     name: Name
-    image: Photo
+    image: Photo | None = None
+    image_url: Url | None = None
     output: Output = "transparent"
     background: Colour = DEFAULT_BACKGROUND
-    # On the wire a form field is text: the default is documented as the text sent for it.
-    crop: Flag = Field(False, json_schema_extra={"default": "false"})
+    background_image: Backdrop | None = None
+    # On the wire a form field is text: the defaults are documented as the text sent.
+    crop: Crop = Field(False, json_schema_extra={"default": "false"})
     crop_margin: Margin = 5
     format: Format = "png"
+    refine_edges: RefineEdges = Field(False, json_schema_extra={"default": "false"})
+
+    @model_validator(mode="after")
+    def _one_photo(self) -> UploadRequest:
+        if self.image is None and self.image_url is None:
+            raise _refuse("missing_image", "Please choose an image to upload, or give the "
+                                           "address of one.")
+        if self.image is not None and self.image_url is not None:
+            raise _refuse("invalid_body", "Send a file or an address (image_url), not both.")
+        if self.output == "image" and self.background_image is None:
+            raise _refuse("invalid_options", "Choose a background photo (background_image) to "
+                                             "put behind the subject.")
+        _check_format(self.output, self.format)
+        return self
 
     @property
     def options(self) -> OutputOptions:
         return OutputOptions(
             output=self.output, crop=self.crop, crop_margin=self.crop_margin,
-            format=self.format,
+            format=self.format, refine_edges=self.refine_edges,
             background=self.background if self.output == "color" else None)
 
 
+class EditFields(BaseModel):
+    """A change to a record: its name, and how its result looks (the result is made again
+    from the stored photo and mask: the model does not run again). Absent fields keep
+    their values. (As JSON; a form may also carry a new background photo: EditRequest.)"""
+
+    model_config = _STRICT
+
+    image_name: Name | None = None
+    output: Output | None = None
+    background: Colour | None = None
+    crop: Crop | None = None
+    crop_margin: Margin | None = None
+    format: Format | None = None
+    refine_edges: RefineEdges | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> EditFields:
+        if not self.model_fields_set:
+            raise _refuse("invalid_body", "Send at least one of: "
+                                          f"{', '.join(type(self).model_fields)}.")
+        return self
+
+    @property
+    def backdrop(self) -> bytes | None:
+        return None
+
+    @property
+    def restyles(self) -> bool:
+        return bool(self.model_fields_set - {"image_name"})
+
+    def options(self, current: OutputOptions) -> OutputOptions:
+        """The options after this edit; `Rejected` if they do not go together."""
+        changes = {name: getattr(self, name) for name in OutputOptions.model_fields
+                   if name in self.model_fields_set and name != "background"}
+        merged = {**current.model_dump(), **changes}
+        colour = self.background or current.background or DEFAULT_BACKGROUND
+        merged["background"] = colour if merged["output"] == "color" else None
+        return parse(OutputOptions, merged)
+
+
+class EditRequest(EditFields):
+    """An edit sent as a form, which may carry a new photo to put behind the subject."""
+
+    background_image: Backdrop | None = None
+
+    @property
+    def backdrop(self) -> bytes | None:
+        return self.background_image
+
+
 class RenameRequest(BaseModel):
-    """A new name for a record (the name is all that can change)."""
+    """A new name (the original app's `PUT /update`)."""
 
     model_config = _STRICT
 
@@ -173,6 +184,8 @@ def _rejected(form: type[BaseModel], exc: ValidationError) -> Rejected:
     if error["type"] == "extra_forbidden":
         return Rejected("invalid_body", f"Unknown field {field!r}: send only "
                                         f"{', '.join(form.model_fields)}.")
+    if not field:  # a rule about several fields: its error says which code and why
+        return Rejected(error["type"], error["msg"])
     rule = rule_of(form, field)
     if error["type"] == "string_unicode":
         return Rejected(rule.code, NOT_TEXT.format(field=f"The {field.replace('_', ' ')}"))
@@ -181,4 +194,8 @@ def _rejected(form: type[BaseModel], exc: ValidationError) -> Rejected:
 
 def rule_of(form: type[BaseModel], field: str) -> Rule:
     info = form.model_fields[field]
-    return next(meta for meta in info.metadata if isinstance(meta, Rule))
+    found = [meta for meta in info.metadata if isinstance(meta, Rule)]
+    if not found:  # an optional field: the rule is on the type inside `X | None`
+        found = [meta for arg in getattr(info.annotation, "__args__", ())
+                 for meta in getattr(arg, "__metadata__", ()) if isinstance(meta, Rule)]
+    return found[0]

@@ -8,7 +8,7 @@ from app.core.forms import RenameRequest
 from app.engines import Admission, Busy
 from app.images import thumbnails
 from app.images.decoding import InvalidImage
-from app.storage import NewImage, Record, RecordNotFound, RecordRepository, StoredImage
+from app.storage import NewImage, Record, RecordNotFound, RecordRepository, StoredImage, maintenance
 
 
 class Gallery:
@@ -68,7 +68,7 @@ class Gallery:
         """Renditions for every record that lacks them: (records done, images that could
         not be read, e.g. damaged documents of the original app)."""
         done = failed = 0
-        for record in self.records.lacking_thumbnails():
+        for record in maintenance.lacking_thumbnails(self.records):
             for kind in (kind for kind in ("original", "processed")
                          if not record.thumbnails.get(kind)):
                 try:

@@ -1,31 +1,21 @@
 """One upload, one straight walk: check → mask → compose → store.
 
 Every expected failure becomes a `Rejected` with a stable code, a sentence for the visitor
-and the kind of problem; the front door that called only decides how to deliver it.
+and the kind of problem (making.py); the front door that called only decides how to deliver
+it.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-from app.core.errors import (
-    BUSY,
-    ENGINE_FAILED,
-    LIMIT_REACHED,
-    SUCCESS,
-    UNEXPECTED,
-    Rejected,
-)
-from app.core.forms import OutputOptions, UploadRequest
-from app.engines import Busy, EngineError, EngineRunner, Masked
-from app.images import thumbnails as renditions
-from app.images.compose import Rendered, render
-from app.images.decoding import InvalidImage, Photo, probe
+from app.core.errors import SUCCESS, Rejected
+from app.core.forms import UploadRequest
+from app.core.making import cut_out, mask_image, new_image, refusals
+from app.engines import EngineRunner
+from app.images.decoding import Photo, probe
 from app.metrics import UPLOADS
 from app.storage import LimitReached, NewImage, Record, RecordRepository, StorageUnavailable
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,34 +28,22 @@ class Uploaded:
         return f"{SUCCESS}. {self.note}" if self.note else SUCCESS
 
 
-@dataclass(frozen=True)
-class Cutout:
-    result: Rendered
-    masked: Masked
-    thumbnails: dict  # {kind: {size: Rendered}}, when asked for
+def photo_of(data: bytes, max_pixels: int) -> Photo:
+    """A checked photo: a still JPEG, PNG or WebP within `max_pixels` (`InvalidImage`)."""
+    return Photo(data, probe(data, max_pixels))
 
 
-def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions,
-            thumbnails: bool = False) -> Cutout:
-    """Mask `photo` and compose the result `options` ask for, and its gallery renditions
-    (the walk minus storage)."""
-    def finish(masked: Masked) -> Cutout:
-        full = photo.full()
-        small = renditions.of_upload(full, masked.mask, options) if thumbnails else {}
-        return Cutout(render(full, masked.mask, options), masked, small)
-
-    return engines.make(photo, finish)
-
-
-def _new(image: Rendered) -> NewImage:
-    return NewImage(image.data, image.content_type, image.width, image.height)
+def as_new(photo: Photo) -> NewImage:
+    info = photo.info
+    return NewImage(photo.data, info.content_type, info.width, info.height)
 
 
 class UploadService:
     def __init__(self, records: RecordRepository, engines: EngineRunner, *, user_limit: int,
-                 max_image_pixels: int):
+                 max_image_pixels: int, fetch=None):
         self.records, self.engines = records, engines
         self.user_limit, self.max_image_pixels = user_limit, max_image_pixels
+        self.fetch = fetch  # url -> bytes, or Rejected: photos by address (core/fetching.py)
 
     def upload(self, visitor: str, request: UploadRequest) -> Uploaded:
         """Cut out and store `request` for `visitor`, or raise `Rejected` (or
@@ -83,34 +61,27 @@ class UploadService:
 
     def _upload(self, visitor: str, request: UploadRequest) -> Uploaded:
         options = request.options
-        try:
-            # Checked before any engine work; the unique slot index settles parallel races.
+        with refusals("Upload"):
+            # Checked before any work; the unique slot index settles parallel races.
             if self.records.count(visitor) >= self.user_limit:
                 raise LimitReached()
-            photo = Photo(request.image, probe(request.image, self.max_image_pixels))
-            made = cut_out(self.engines, photo, options, thumbnails=True)
-            info = photo.info
+            data = request.image
+            if data is None:
+                if self.fetch is None:
+                    raise Rejected("invalid_url", "Photos cannot be fetched by address here.")
+                data = self.fetch(request.image_url)
+            photo = photo_of(data, self.max_image_pixels)
+            backdrop = (photo_of(request.background_image, self.max_image_pixels)
+                        if options.output == "image" else None)
+            made = cut_out(self.engines, photo, options, thumbnails=True, backdrop=backdrop)
+            extras = {"mask": mask_image(made.masked.mask)}
+            if backdrop is not None:
+                extras["backdrop"] = as_new(backdrop)
             record = self.records.add(
-                visitor, request.name,
-                original=NewImage(photo.data, info.content_type, info.width, info.height),
-                processed=_new(made.result), engine=made.masked.engine,
+                visitor, request.name, original=as_new(photo),
+                processed=new_image(made.result), engine=made.masked.engine,
                 limit=self.user_limit, options=options.model_dump(),
-                thumbnails={kind: {size: _new(image) for size, image in sizes.items()}
-                            for kind, sizes in made.thumbnails.items()})
+                thumbnails={kind: {size: new_image(image) for size, image in sizes.items()}
+                            for kind, sizes in made.thumbnails.items()},
+                extras=extras)
             return Uploaded(record, made.masked.note)
-        except StorageUnavailable:
-            raise
-        except InvalidImage as exc:
-            raise Rejected("invalid_image", exc.message, exc.kind) from exc
-        except LimitReached as exc:
-            raise Rejected("limit_reached", LIMIT_REACHED, "conflict") from exc
-        except Busy as exc:
-            raise Rejected("busy", BUSY.format(seconds=exc.retry_after), "busy",
-                           retry_after=exc.retry_after) from exc
-        except EngineError as exc:
-            log.warning("Engine failed: %s", exc.message)
-            raise Rejected("engine_failed", f"{ENGINE_FAILED}. {exc.message}",
-                           exc.kind) from exc
-        except Exception as exc:
-            log.exception("Upload failed unexpectedly")
-            raise Rejected("internal_error", UNEXPECTED, "unexpected") from exc

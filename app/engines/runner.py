@@ -39,14 +39,15 @@ class EngineRunner:
     def name(self) -> str:
         return self.primary.name
 
-    def make(self, photo: Photo, finish: Callable[[Masked], Result]) -> Result:
-        """Mask `photo` and `finish` the result from the mask, in a turn of the admission
-        (which may raise `Busy`). A remote engine is asked before the turn: waiting for it
-        costs no CPU here."""
-        masked, failure = None, None
-        if self.primary.remote:
+    def make(self, photo: Photo, finish: Callable[[Masked], Result], pixels: int | None = None,
+             mask: Masked | None = None) -> Result:
+        """Mask `photo` (unless its `mask` was kept) and `finish` the result from the mask,
+        in a turn of the admission priced at `pixels` (the photo's by default; it may raise
+        `Busy`). A remote engine is asked before the turn: waiting for it costs no CPU."""
+        masked, failure = mask, None
+        if masked is None and self.primary.remote:
             masked, failure = self._attempt(self.primary, photo)
-        with self.admission.turn(photo.info.pixels):
+        with self.admission.turn(photo.info.pixels if pixels is None else pixels):
             if masked is None and failure is None:
                 masked, failure = self._attempt(self.primary, photo)
             if masked is None:

@@ -9,7 +9,8 @@ from flask import url_for
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import storage
-from app.core.forms import NAME_MAX, OutputOptions
+from app.core.fields import NAME_MAX
+from app.core.forms import OutputOptions
 from app.images.decoding import ACCEPTED_FORMATS
 from app.images.thumbnails import SIZES
 

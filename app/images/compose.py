@@ -1,5 +1,6 @@
-"""The one compositor: every result (transparent, colour, mask, cropped, PNG or WebP) is
-made here from the full-size photo and the engine's mask, whichever engine made the mask."""
+"""The one compositor: every result (transparent, over a colour, a photo or the photo's own
+blurred background, the mask alone; cropped or not; PNG, WebP or JPEG) is made here from the
+full-size photo and the engine's mask, whichever engine made the mask."""
 
 from __future__ import annotations
 
@@ -11,22 +12,29 @@ import numpy as np
 from PIL import Image, ImageChops
 
 from app.images import pngwriter
+from app.images.backdrops import blurred_background, cover
+from app.images.refine import decontaminate, refine
 
-FORMATS = {"png": "image/png", "webp": "image/webp"}
+FORMATS = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
+OUTPUTS = ("transparent", "color", "image", "blur", "mask")
+# Results without transparency, the only ones a JPEG can hold.
+OPAQUE = ("color", "image", "blur", "mask")
 # Alpha at or below this is treated as background when finding the subject to crop to:
 # the soft edge of a mask leaves faint haze far from the subject.
 _CROP_THRESHOLD = 16
 WEBP_QUALITY = 90
+JPEG_QUALITY = 90
 
 
 class Look(Protocol):
     """What the result should look like (the core's OutputOptions)."""
 
-    output: str  # transparent | color | mask
+    output: str  # one of OUTPUTS
     background: str | None  # "#rrggbb", with output="color"
     crop: bool
     crop_margin: int  # percent of the subject's longer side
-    format: str  # png | webp
+    format: str  # one of FORMATS
+    refine_edges: bool  # snap the mask to the photo's edges and take their colour cast out
 
 
 @dataclass(frozen=True)
@@ -47,42 +55,57 @@ def full_size_alpha(photo: Image.Image, mask: Image.Image) -> Image.Image:
     return alpha
 
 
-def render(photo: Image.Image, mask: Image.Image, look: Look) -> Rendered:
+def render(photo: Image.Image, mask: Image.Image, look: Look,
+           backdrop: Image.Image | None = None) -> Rendered:
     """The result `look` asks for, encoded, from a full-size RGB(A) photo and its mask (an
-    L image of any size). Rows are made band by band as the PNG writer compresses them."""
-    height, width, channels, rows = _result(photo, mask, look)
+    L image of any size), over `backdrop` for output `image`. Rows are made band by band
+    as the PNG writer compresses them."""
+    height, width, channels, rows = _result(photo, mask, look, backdrop)
     if look.format == "webp":
-        data = _webp(rows(0, height), lossless=look.output == "mask")
+        data = _encoded(rows(0, height), "WEBP", lossless=look.output == "mask",
+                        quality=WEBP_QUALITY, alpha_quality=100, method=4)
+    elif look.format == "jpeg":
+        data = _encoded(rows(0, height), "JPEG", quality=JPEG_QUALITY, optimize=True)
     else:
         data = pngwriter.encode_rows(height, width, channels, rows)
     return Rendered(data, FORMATS[look.format], width, height)
 
 
-def picture(photo: Image.Image, mask: Image.Image, look: Look) -> Image.Image:
+def picture(photo: Image.Image, mask: Image.Image, look: Look,
+            backdrop: Image.Image | None = None) -> Image.Image:
     """The same result as a Pillow image (to scale down, say)."""
-    height, _, _, rows = _result(photo, mask, look)
+    height, _, _, rows = _result(photo, mask, look, backdrop)
     return Image.fromarray(rows(0, height))
 
 
-def _result(photo: Image.Image, mask: Image.Image, look: Look):
+def _result(photo: Image.Image, mask: Image.Image, look: Look, backdrop: Image.Image | None):
     """(height, width, channels, rows(top, bottom) -> the result's pixels in those rows)."""
     alpha = full_size_alpha(photo, mask)
+    if look.refine_edges:
+        alpha = refine(photo, alpha)
+        photo = decontaminate(photo, alpha)
     rgb = np.asarray(photo)[..., :3]
     matte = np.asarray(alpha)
     if look.crop:
         top, bottom, left, right = _subject_box(matte, look.crop_margin)
         rgb, matte = rgb[top:bottom, left:right], matte[top:bottom, left:right]
+    height, width = matte.shape
 
     if look.output == "mask":
-        channels, rows = 1, lambda top, bottom: matte[top:bottom]
-    elif look.output == "color":
-        colour = np.array([int(look.background[i:i + 2], 16) for i in (1, 3, 5)], np.uint16)
-        channels, rows = 3, lambda top, bottom: _over(rgb[top:bottom], matte[top:bottom], colour)
-    else:
-        channels, rows = 4, lambda top, bottom: _with_alpha(rgb[top:bottom], matte[top:bottom])
-
-    height, width = matte.shape
-    return height, width, channels, rows
+        return height, width, 1, lambda top, bottom: matte[top:bottom]
+    if look.output == "transparent":
+        return height, width, 4, lambda top, bottom: _with_alpha(rgb[top:bottom],
+                                                                 matte[top:bottom])
+    if look.output == "color":
+        behind = np.array([int(look.background[i:i + 2], 16) for i in (1, 3, 5)], np.uint16)
+    elif look.output == "image":
+        if backdrop is None:
+            raise ValueError("output image needs a backdrop")
+        behind = cover(backdrop, (width, height))
+    else:  # blur
+        behind = blurred_background(rgb, matte)
+    return height, width, 3, lambda top, bottom: _over(
+        rgb[top:bottom], matte[top:bottom], behind[top:bottom] if behind.ndim == 3 else behind)
 
 
 def _with_alpha(rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
@@ -96,10 +119,10 @@ def _with_alpha(rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _over(rgb: np.ndarray, matte: np.ndarray, colour: np.ndarray) -> np.ndarray:
-    """`rgb` laid over a solid `colour` through the matte."""
+def _over(rgb: np.ndarray, matte: np.ndarray, behind: np.ndarray) -> np.ndarray:
+    """`rgb` laid through the matte over `behind`: one colour, or pixels of the same size."""
     a = matte.astype(np.uint16)[..., np.newaxis]
-    return ((rgb * a + colour * (255 - a) + 127) // 255).astype(np.uint8)
+    return ((rgb * a + behind.astype(np.uint16) * (255 - a) + 127) // 255).astype(np.uint8)
 
 
 def _subject_box(matte: np.ndarray, margin_percent: int) -> tuple[int, int, int, int]:
@@ -115,8 +138,7 @@ def _subject_box(matte: np.ndarray, margin_percent: int) -> tuple[int, int, int,
             max(0, left - margin), min(width, right + margin))
 
 
-def _webp(pixels: np.ndarray, lossless: bool) -> bytes:
+def _encoded(pixels: np.ndarray, file_format: str, **options) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "WEBP", lossless=lossless, quality=WEBP_QUALITY,
-                                 alpha_quality=100, method=4)
+    Image.fromarray(pixels).save(buf, file_format, **options)
     return buf.getvalue()

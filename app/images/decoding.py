@@ -174,6 +174,15 @@ def decode(data: bytes, reduce_by: int = 1, at_least: int = 1) -> Image.Image:
         raise _damaged() from None
 
 
+def decode_mask(data: bytes) -> Image.Image:
+    """A mask kept with a record (a greyscale PNG this app wrote) as an L image."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.convert("L")
+    except _DECODE_ERRORS:
+        raise _damaged() from None
+
+
 def to_rgb_or_rgba(img: Image.Image) -> Image.Image:
     """Normalise any Pillow mode to RGB, or RGBA when the image has transparency."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):

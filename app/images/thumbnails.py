@@ -37,10 +37,12 @@ def encode(img: Image.Image) -> Rendered:
     return Rendered(buf.getvalue(), "image/webp", img.width, img.height)
 
 
-def of_upload(photo: Image.Image, mask: Image.Image, look: Look) -> dict:
-    """{"original": {size: Rendered}, "processed": {size: Rendered}} for a new upload."""
+def of_result(photo: Image.Image, mask: Image.Image, look: Look,
+              backdrop: Image.Image | None = None) -> dict:
+    """{"original": {size: Rendered}, "processed": {size: Rendered}}: renditions of the
+    photo, and of the result `look` makes of it (over `backdrop` for output `image`)."""
     work = scaled(photo, _WORKING_SIZE)
-    result = picture(work, mask, look)
+    result = picture(work, mask, look, backdrop)
     return {kind: {size: encode(scaled(img, size)) for size in SIZES}
             for kind, img in (("original", work), ("processed", result))}
 

@@ -10,7 +10,13 @@ from app.storage.documents import (
     is_id,
     new_id,
 )
-from app.storage.records import LimitReached, RecordRepository, StorageUnavailable
+from app.storage.records import (
+    LimitReached,
+    RecordRepository,
+    StaleRecord,
+    StorageUnavailable,
+)
 
 __all__ = ["KINDS", "LimitReached", "NewImage", "Record", "RecordNotFound", "RecordRepository",
-           "StorageUnavailable", "StoredImage", "is_id", "new_id", "open_database"]
+           "StaleRecord", "StorageUnavailable", "StoredImage", "is_id", "new_id",
+           "open_database"]

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from bson import ObjectId
 
 KINDS = ("original", "processed")
+# Kept with a record to make its result again without the model: the engine's mask, and the
+# photo put behind the subject (output `image`).
+EXTRAS = ("mask", "backdrop")
 
 
 class RecordNotFound(LookupError):
@@ -50,6 +53,8 @@ class Record:
     # Small renditions for the gallery: {kind: {longest side: image}}; records made before
     # renditions existed have none until first asked for.
     thumbnails: dict = field(default_factory=dict)
+    mask: StoredImage | None = None  # absent for records made before masks were kept
+    backdrop: StoredImage | None = None
 
     @classmethod
     def from_doc(cls, doc: dict) -> Record:
@@ -57,15 +62,20 @@ class Record:
         return cls(str(doc["_id"]), doc["user_id"], doc["image_name"], doc["created_on"],
                    doc.get("engine", ""), StoredImage.from_doc(doc["original"]),
                    StoredImage.from_doc(doc["processed"]), doc.get("options", {}),
-                   thumbnails_from_doc(doc))
+                   thumbnails_from_doc(doc),
+                   *(StoredImage.from_doc(doc[extra]) if doc.get(extra) else None
+                     for extra in EXTRAS))
 
     def image(self, kind: str) -> StoredImage:
-        if kind not in KINDS:
+        """`original` or `processed`, or (not for visitors' URLs) a kept extra."""
+        found = getattr(self, kind) if kind in KINDS + EXTRAS else None
+        if found is None:
             raise RecordNotFound(kind)
-        return getattr(self, kind)
+        return found
 
     def thumbnail(self, kind: str, size: int) -> StoredImage | None:
-        self.image(kind)  # RecordNotFound for a kind that does not exist
+        if kind not in KINDS:
+            raise RecordNotFound(kind)
         return self.thumbnails.get(kind, {}).get(size)
 
 
@@ -85,3 +95,11 @@ def is_id(value) -> bool:
 
 def slot_key(user_id: str, n: int) -> str:
     return f"{user_id}/{n}"
+
+
+def file_ids(doc: dict) -> list:
+    """The GridFS files a document refers to: its images and their renditions."""
+    ids = [doc[kind]["file_id"] for kind in KINDS + EXTRAS if isinstance(doc.get(kind), dict)]
+    for sizes in (doc.get("thumbnails") or {}).values():
+        ids += [image["file_id"] for image in sizes.values()]
+    return ids

@@ -83,29 +83,35 @@ def migrate(repository, limit: int | None = None) -> MigrationResult:
     for doc in repository.records.find(LEGACY_QUERY):
         if limit is not None and result.migrated >= limit:
             break
-        images = {}
-        for kind in FIELDS:
-            data = image_bytes(doc, kind)
-            content_type, width, height = sniff(data)
-            images[kind] = {"file_id": _stored_file(repository, doc, kind, data),
-                            "content_type": content_type, "size": len(data),
-                            "width": width, "height": height}
-        # Past the visitor's limit if need be: the original app's limit was not enforced.
-        for slot in repository.free_slots(doc["user_id"]):
-            try:
-                # One update: the document is either still legacy or fully migrated.
-                updated = repository.records.update_one(
-                    {"_id": doc["_id"], **LEGACY_QUERY},
-                    {"$set": {**images, "slot": slot, "engine": ENGINE, "options": {}},
-                     "$unset": dict.fromkeys(FIELDS.values(), "")})
-            except DuplicateKeyError:
-                continue  # a new upload took this slot meanwhile
-            break
-        if updated.modified_count:
+        if migrate_one(repository, doc):
             result.migrated += 1
-            log.info("Migrated record %s", doc["_id"])
     result.remaining = repository.records.count_documents(LEGACY_QUERY)
     return result
+
+
+def migrate_one(repository, doc: dict) -> bool:
+    """Move one legacy document's images to GridFS; False if it was no longer legacy."""
+    images = {}
+    for kind in FIELDS:
+        data = image_bytes(doc, kind)
+        content_type, width, height = sniff(data)
+        images[kind] = {"file_id": _stored_file(repository, doc, kind, data),
+                        "content_type": content_type, "size": len(data),
+                        "width": width, "height": height}
+    # Past the visitor's limit if need be: the original app's limit was not enforced.
+    for slot in repository.free_slots(doc["user_id"]):
+        try:
+            # One update: the document is either still legacy or fully migrated.
+            updated = repository.records.update_one(
+                {"_id": doc["_id"], **LEGACY_QUERY},
+                {"$set": {**images, "slot": slot, "engine": ENGINE, "options": {}},
+                 "$unset": dict.fromkeys(FIELDS.values(), "")})
+        except DuplicateKeyError:
+            continue  # a new upload took this slot meanwhile
+        break
+    if updated.modified_count:
+        log.info("Migrated record %s", doc["_id"])
+    return bool(updated.modified_count)
 
 
 def _stored_file(repository, doc: dict, kind: str, data: bytes):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import gridfs
 from bson import ObjectId
@@ -23,7 +23,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, WTimeoutError
 
 from app.storage import legacy
-from app.storage.documents import KINDS, NewImage, Record, RecordNotFound, slot_key
+from app.storage.documents import NewImage, Record, RecordNotFound, file_ids, slot_key
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,11 @@ class StorageUnavailable(Exception):
     """The database cannot be reached; nothing was read or changed."""
 
 
-def _outages_are_unavailable(method):
+class StaleRecord(Exception):
+    """The record changed (or was deleted) while a change to it was being made."""
+
+
+def outages_are_unavailable(method):
     """pymongo's "cannot reach the server" errors, as the one error callers handle."""
 
     @functools.wraps(method)
@@ -59,13 +63,13 @@ class RecordRepository:
         self.files = gridfs.GridFS(database, collection=bucket)
         self._indexed = False
 
-    @_outages_are_unavailable
+    @outages_are_unavailable
     def ping(self) -> None:
         """Raise `StorageUnavailable` if the database cannot be reached."""
         self.records.database.command("ping")
         self.ensure_indexes()
 
-    @_outages_are_unavailable
+    @outages_are_unavailable
     def ensure_indexes(self) -> None:
         """Create the indexes once per process (idempotent on the server)."""
         if self._indexed:
@@ -78,36 +82,37 @@ class RecordRepository:
                                   name="slot_unique")
         self._indexed = True
 
-    @_outages_are_unavailable
+    @outages_are_unavailable
     def count(self, user_id: str) -> int:
         return self.records.count_documents({"user_id": user_id})
 
-    @_outages_are_unavailable
+    @outages_are_unavailable
     def list(self, user_id: str) -> list[Record]:
         docs = self.records.find({"user_id": user_id}).sort("_id", DESCENDING)
-        return [_record(doc) for doc in docs]
+        return [record_of(doc) for doc in docs]
 
-    @_outages_are_unavailable
+    @outages_are_unavailable
     def get(self, user_id: str, record_id: str) -> Record:
         doc = self.records.find_one(self._owned(user_id, record_id))
         if doc is None:
             raise RecordNotFound(record_id)
-        return _record(doc)
+        return record_of(doc)
 
-    @_outages_are_unavailable
+    @outages_are_unavailable
     def add(self, user_id: str, image_name: str, original: NewImage, processed: NewImage,
             engine: str, limit: int, options: dict | None = None,
-            thumbnails: dict | None = None) -> Record:
-        """Store both images, their `thumbnails` ({kind: {size: NewImage}}) and their
-        record, or raise and store nothing."""
+            thumbnails: dict | None = None, extras: dict | None = None) -> Record:
+        """Store both images, their `thumbnails` ({kind: {size: NewImage}}), the `extras`
+        that make the result again ({"mask": NewImage, ...}) and their record, or raise and
+        store nothing."""
         # Without the unique index the limit could not hold: no index, no insert.
         self.ensure_indexes()
-        file_ids: list = []
+        stored: list = []
         try:
-            images = {kind: self._put(image, user_id, kind, file_ids)
-                      for kind, image in (("original", original), ("processed", processed))}
-            small = {kind: {str(size): self._put(image, user_id, "thumbnail", file_ids)
-                            for size, image in sizes.items()}
+            images = {kind: self._put(image, user_id, kind, stored) for kind, image in
+                      (("original", original), ("processed", processed),
+                       *(extras or {}).items())}
+            small = {kind: self._put_sizes(sizes, user_id, stored)
                      for kind, sizes in (thumbnails or {}).items()}
             doc = {
                 "user_id": user_id,
@@ -124,41 +129,68 @@ class RecordRepository:
             # The insert may have been applied before the connection broke: deleting the
             # bytes could leave a record without them. Keep them; if no record refers to
             # them, `flask sweep-orphans` removes them later.
-            log.warning("Upload interrupted by the database; kept files %s", file_ids)
+            log.warning("Upload interrupted by the database; kept files %s", stored)
             raise
         except BaseException:
             # Bytes without a record would be orphans no one can see or delete.
-            for file_id in file_ids:
-                self._delete_file(file_id)
+            for file_id in stored:
+                self.delete_file(file_id)
             raise
 
-    @_outages_are_unavailable
+    @outages_are_unavailable
+    def replace_result(self, record: Record, processed: NewImage, thumbnails: dict,
+                       changes: dict, extras: dict) -> Record:
+        """A new result for `record` (and its renditions, `extras`, other fields such as
+        options or name), put in place in one update once all its bytes are stored; then
+        the old result's files go. `StaleRecord` if the record changed or went meanwhile."""
+        stored: list = []
+        try:
+            new = {"processed": self._put(processed, record.user_id, "processed", stored),
+                   "thumbnails.processed": self._put_sizes(thumbnails, record.user_id, stored),
+                   **{kind: self._put(image, record.user_id, kind, stored)
+                      for kind, image in extras.items()}, **changes}
+            query = {**self._owned(record.user_id, record.id),
+                     "processed.file_id": ObjectId(record.processed.file_id)}
+            replaced = self.records.update_one(query, {"$set": new}).modified_count == 1
+        except BaseException:
+            for file_id in stored:
+                self.delete_file(file_id)
+            raise
+        if not replaced:
+            for file_id in stored:
+                self.delete_file(file_id)
+            raise StaleRecord(record.id)
+        old = [record.processed, *record.thumbnails.get("processed", {}).values(),
+               *(getattr(record, kind) for kind in extras)]
+        for image in old:
+            if image is not None and image.file_id:
+                self.delete_file(ObjectId(image.file_id))
+        return self.get(record.user_id, record.id)
+
+    @outages_are_unavailable
     def add_thumbnails(self, record: Record, kind: str, sizes: dict[int, NewImage]) -> Record:
         """Store renditions a record made before they existed lacks; if another request
         stored them first, keep theirs."""
-        file_ids: list = []
-        small = {str(size): self._put(image, record.user_id, "thumbnail", file_ids)
-                 for size, image in sizes.items()}
+        stored: list = []
+        small = self._put_sizes(sizes, record.user_id, stored)
         query = {**self._owned(record.user_id, record.id),
                  f"thumbnails.{kind}": {"$exists": False}}
         if self.records.update_one(query, {"$set": {f"thumbnails.{kind}": small}}
                                    ).modified_count == 0:
-            for file_id in file_ids:
-                self._delete_file(file_id)
+            for file_id in stored:
+                self.delete_file(file_id)
         return self.get(record.user_id, record.id)
 
-    @_outages_are_unavailable
-    def lacking_thumbnails(self) -> list[Record]:
-        """Every record (of any visitor) made before renditions existed."""
-        query = {"$or": [{f"thumbnails.{kind}": {"$exists": False}} for kind in KINDS]}
-        return [_record(doc) for doc in self.records.find(query)]
-
-    def _put(self, image: NewImage, user_id: str, kind: str, file_ids: list) -> dict:
-        """Store `image`'s bytes (noting the file in `file_ids`); its part of a document."""
+    def _put(self, image: NewImage, user_id: str, kind: str, stored: list) -> dict:
+        """Store `image`'s bytes (noting the file in `stored`); its part of a document."""
         file_id = self.files.put(image.data, metadata={"user_id": user_id, "kind": kind})
-        file_ids.append(file_id)
+        stored.append(file_id)
         return {"file_id": file_id, "content_type": image.content_type,
                 "size": len(image.data), "width": image.width, "height": image.height}
+
+    def _put_sizes(self, sizes: dict, user_id: str, stored: list) -> dict:
+        return {str(size): self._put(image, user_id, "thumbnail", stored)
+                for size, image in sizes.items()}
 
     def free_slots(self, user_id: str, limit: int | None = None):
         """The visitor's slot keys not taken yet, lowest first (all numbers when `limit` is
@@ -179,24 +211,34 @@ class RecordRepository:
                 continue
         raise LimitReached()
 
-    @_outages_are_unavailable
+    @outages_are_unavailable
+    def in_current_layout(self, record: Record) -> Record:
+        """`record`, its document moved to GridFS first if it is one of the original app's."""
+        if record.original.file_id:
+            return record
+        doc = self.records.find_one(self._owned(record.user_id, record.id))
+        if doc is not None and legacy.is_legacy(doc):
+            legacy.migrate_one(self, doc)
+        return self.get(record.user_id, record.id)
+
+    @outages_are_unavailable
     def rename(self, user_id: str, record_id: str, image_name: str) -> None:
         result = self.records.update_one(self._owned(user_id, record_id),
                                          {"$set": {"image_name": image_name}})
         if result.matched_count == 0:
             raise RecordNotFound(record_id)
 
-    @_outages_are_unavailable
+    @outages_are_unavailable
     def delete(self, user_id: str, record_id: str) -> None:
         doc = self.records.find_one_and_delete(self._owned(user_id, record_id))
         if doc is None:
             raise RecordNotFound(record_id)
-        for file_id in _file_ids(doc):
-            self._delete_file(file_id)
+        for file_id in file_ids(doc):
+            self.delete_file(file_id)
         for leftover in legacy.leftover_files(self.files, doc["_id"]):
-            self._delete_file(leftover)
+            self.delete_file(leftover)
 
-    @_outages_are_unavailable
+    @outages_are_unavailable
     def read(self, record: Record, kind: str, thumbnail: int | None = None) -> bytes:
         """The bytes of the record's `kind` image, or of its `thumbnail` rendition."""
         stored = record.image(kind) if thumbnail is None else record.thumbnail(kind, thumbnail)
@@ -213,27 +255,7 @@ class RecordRepository:
             raise RecordNotFound(record.id)
         return data
 
-    @_outages_are_unavailable
-    def sweep_orphans(self, older_than: timedelta) -> int:
-        """Delete image files no record refers to, stored more than `older_than` ago (an
-        upload in progress has stored its files but not yet its record). Orphans come from
-        a process that died mid-upload or an outage during the clean-up. Returns the count."""
-        referenced = set()
-        for doc in self.records.find({}, {"original.file_id": 1, "processed.file_id": 1,
-                                          "thumbnails": 1}):
-            referenced.update(_file_ids(doc))
-            referenced.add(doc["_id"])  # files an interrupted migration stored for it
-        cutoff = datetime.now(timezone.utc) - older_than
-        swept = 0
-        for stored in self.files.find({"uploadDate": {"$lte": cutoff}}):
-            owner = (stored.metadata or {}).get("legacy_id")
-            if stored._id in referenced or (owner is not None and owner in referenced):
-                continue
-            self._delete_file(stored._id)
-            swept += 1
-        return swept
-
-    def _delete_file(self, file_id) -> None:
+    def delete_file(self, file_id) -> None:
         try:
             self.files.delete(file_id)
         except Exception:
@@ -248,13 +270,5 @@ class RecordRepository:
         return {"_id": oid, "user_id": user_id}
 
 
-def _file_ids(doc: dict) -> list:
-    """The GridFS files a document refers to: its images and their renditions."""
-    ids = [doc[kind]["file_id"] for kind in KINDS if isinstance(doc.get(kind), dict)]
-    for sizes in (doc.get("thumbnails") or {}).values():
-        ids += [image["file_id"] for image in sizes.values()]
-    return ids
-
-
-def _record(doc: dict) -> Record:
+def record_of(doc: dict) -> Record:
     return legacy.record(doc) if legacy.is_legacy(doc) else Record.from_doc(doc)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from pydantic import BaseModel
 
-from app.core.forms import NAME_MAX, UploadRequest, parse
+from app.core.fields import NAME_MAX
+from app.core.forms import UploadRequest, parse
 from app.http.bodies import file_bytes
 from app.http.context import services
 from app.http.errors import wants_json
@@ -45,15 +47,20 @@ def upload():
     return redirect(url_for("pages.index"))
 
 
-def form_fields() -> dict:
-    """The form as a person filled it in: surrounding spaces trimmed, empty fields left to
-    their defaults, and what the page does not send (its CSRF token, say) left out."""
+FILES = ("image", "background_image")
+
+
+def form_fields(form: type[BaseModel] = UploadRequest) -> dict:
+    """The page's form for `form` as a person filled it in: surrounding spaces trimmed,
+    empty fields left to their defaults, what the model does not take (the CSRF token, say)
+    left out, and chosen files' bytes."""
     fields = {}
-    for name in UploadRequest.model_fields.keys() - {"image"}:
+    for name in form.model_fields.keys() - set(FILES):
         value = request.form.get(name, "").strip()
         if value:
             fields[name] = value
-    image = file_bytes(request.files, "image")
-    if image is not None:
-        fields["image"] = image
+    for name in FILES:
+        data = file_bytes(request.files, name) if name in form.model_fields else None
+        if data is not None:
+            fields[name] = data
     return fields

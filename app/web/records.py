@@ -1,15 +1,22 @@
-"""Rename and delete a record: the page's Edit and Delete buttons call these with fetch,
-in the original app's shapes. The core does the work, as for the API."""
+"""Rename, restyle and delete a record: the page's Edit and Delete buttons call these with
+fetch, rename and delete in the original app's shapes. The core does the work, as for the
+API."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, flash, jsonify, redirect, url_for
 
 from app.core.errors import Rejected
-from app.core.forms import RenameRequest, parse
+from app.core.forms import EditRequest, RenameRequest, parse
 from app.http.bodies import json_object
 from app.http.context import services
+from app.http.errors import wants_json
+from app.http.limits import limit_uploads
+from app.http.records_json import record_json
 from app.http.visitor import current_visitor
+from app.web.pages import form_fields
+
+EDITED = "Image updated"
 
 bp = Blueprint("records", __name__)
 
@@ -33,3 +40,16 @@ def update(record_id: str):
 def remove(record_id: str):
     services().gallery.delete(current_visitor(), record_id)
     return jsonify(message="success")
+
+
+@bp.post("/edit/<record_id>")
+@limit_uploads
+def restyle(record_id: str):
+    """The page's "Edit result" form: how a result looks, made again without the model.
+    Failures are flashed, as the upload form's are (app/http/errors.py)."""
+    edit = parse(EditRequest, form_fields(EditRequest))
+    record = services().edits.edit(current_visitor(), record_id, edit)
+    if wants_json():
+        return record_json(record, "images.image")
+    flash(EDITED, "success")
+    return redirect(url_for("pages.index"))

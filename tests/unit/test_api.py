@@ -80,7 +80,7 @@ def test_create_get_list_rename_download_delete(api, records):
     assert record["image_name"] == "my cat"
     assert record["note"] == ""
     assert record["options"] == {"output": "color", "background": "#ff0000", "crop": False,
-                                 "crop_margin": 5, "format": "png"}
+                                 "crop_margin": 5, "format": "png", "refine_edges": False}
     assert created.headers["Location"] == f"{API}/records/{record['id']}"
     assert record["processed"]["url"] == f"{API}/records/{record['id']}/images/processed"
 
@@ -187,7 +187,7 @@ def test_create_accepts_every_documented_option(api):
     assert response.status_code == 201
     assert response.get_json()["options"] == {"output": "mask", "background": None,
                                               "crop": True, "crop_margin": 0,
-                                              "format": "webp"}
+                                              "format": "webp", "refine_edges": False}
     assert response.get_json()["processed"]["content_type"] == "image/webp"
 
 
@@ -221,7 +221,7 @@ def test_an_engine_failure_keeps_its_status(api, fake_engine):
     ({"image_name": "  "}, 400, "invalid_name"),
     ({"image_name": "x" * 51}, 400, "invalid_name"),
     ({"image_name": 7}, 400, "invalid_name"),
-    ({}, 400, "invalid_name"),
+    ({}, 400, "invalid_body"),  # an edit must change something
     ({"image_name": "ok", "id": "x"}, 400, "invalid_body"),
     (["image_name"], 400, "invalid_body"),
 ])
@@ -328,8 +328,8 @@ def test_the_document_is_valid_openapi_3_1(client):
 
 def test_the_document_holds_the_limits_the_code_enforces(app):
     """Generated from the same models: the numbers are the code's, not copies."""
-    from app.core.forms import NAME_MAX, OUTPUTS
-    from app.images.compose import FORMATS
+    from app.core.fields import NAME_MAX
+    from app.images.compose import FORMATS, OUTPUTS
 
     schemas = document(app)["components"]["schemas"]
     upload = schemas["UploadRequest"]["properties"]

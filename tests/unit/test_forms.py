@@ -22,7 +22,8 @@ def refused(form, values) -> Rejected:
 def test_defaults():
     request = upload()
     assert request.options == OutputOptions(output="transparent", background=None,
-                                            crop=False, crop_margin=5, format="png")
+                                            crop=False, crop_margin=5, format="png",
+                                            refine_edges=False)
     assert request.background == "#ffffff"
 
 
@@ -43,10 +44,10 @@ def test_crop_words(word, value):
 
 
 @pytest.mark.parametrize("fields, code, message", [
-    ({"output": "sepia"}, "invalid_options", "output must be one of: transparent, color, mask."),
-    ({"output": ""}, "invalid_options", "output must be one of: transparent, color, mask."),
-    ({"format": "gif"}, "invalid_options", "format must be one of: png, webp."),
-    ({"format": "WEBP"}, "invalid_options", "format must be one of: png, webp."),
+    ({"output": "sepia"}, "invalid_options", "output must be one of: transparent, color, image, blur, mask."),
+    ({"output": ""}, "invalid_options", "output must be one of: transparent, color, image, blur, mask."),
+    ({"format": "gif"}, "invalid_options", "format must be one of: png, webp, jpeg."),
+    ({"format": "WEBP"}, "invalid_options", "format must be one of: png, webp, jpeg."),
     ({"background": "red"}, "invalid_options",
      "Choose a background colour as #rrggbb, e.g. #ffffff."),
     ({"background": "#12345"}, "invalid_options",
@@ -60,7 +61,7 @@ def test_crop_words(word, value):
      "The crop margin must be a whole number from 0 to 100 (%)."),
     ({"crop_margin": True}, "invalid_options",
      "The crop margin must be a whole number from 0 to 100 (%)."),
-    ({"output": ["mask"]}, "invalid_options", "output must be one of: transparent, color, mask."),
+    ({"output": ["mask"]}, "invalid_options", "output must be one of: transparent, color, image, blur, mask."),
     ({"name": ""}, "invalid_name", "Please give the image a name of 1 to 50 characters."),
     ({"name": "x" * 51}, "invalid_name", "Please give the image a name of 1 to 50 characters."),
     ({"name": "\x1f\u3000"}, "invalid_name",
@@ -68,7 +69,8 @@ def test_crop_words(word, value):
     ({"name": "cat\ud800"}, "invalid_name", "The name holds a character that is not valid "
                                             "text (an unpaired surrogate). Please type it again."),
     ({"colour": "#ffffff"}, "invalid_body", "Unknown field 'colour': send only name, image, "
-                                            "output, background, crop, crop_margin, format."),
+                                            "image_url, output, background, background_image, "
+                                            "crop, crop_margin, format, refine_edges."),
 ])
 def test_each_rule_answers_with_its_code_and_sentence(fields, code, message):
     exc = refused(UploadRequest, {"name": "cat", "image": IMAGE, **fields})

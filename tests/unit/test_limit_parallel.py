@@ -41,5 +41,6 @@ def test_parallel_uploads_through_the_app_store_at_most_the_limit(settings):
     assert engine.calls == RACERS  # all six really raced
     assert sorted(statuses) == [(201, None)] * 2 + [(409, "limit_reached")] * (RACERS - 2)
     assert records.count(visitor.id()) == 2
-    # Each stored record: its two images and two renditions of each; nothing else was kept.
-    assert len(list(records.files.find({}))) == 2 * (2 + 2 * len(SIZES))
+    # Each stored record: its two images, two renditions of each and the engine's mask;
+    # nothing else was kept.
+    assert len(list(records.files.find({}))) == 2 * (2 + 2 * len(SIZES) + 1)

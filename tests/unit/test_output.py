@@ -105,7 +105,7 @@ def test_options_through_the_page_are_stored_with_the_record(visitor, fake_engin
                    format="webp")
     (record,) = records.list(visitor.id())
     assert record.options == {"output": "color", "background": "#00ff00", "crop": True,
-                              "crop_margin": 5, "format": "webp"}
+                              "crop_margin": 5, "format": "webp", "refine_edges": False}
     assert record.processed.content_type == "image/webp"
     response = visitor.client.get(f"/images/{record.id}/processed?download=1")
     assert response.mimetype == "image/webp"
@@ -127,3 +127,74 @@ def test_the_page_offers_the_options(client):
     for snippet in ('name="output" id="output-transparent" value="transparent" checked',
                     'type="color"', 'name="crop"', 'name="format"', 'value="webp"'):
         assert snippet in html
+
+
+def test_a_backdrop_covers_the_result_centred():
+    """200×100, left half red, right half blue, covering 100×100: scaled by 1, the middle
+    100 columns kept, so 50 red then 50 blue."""
+    from app.images.backdrops import cover
+
+    backdrop = Image.new("RGB", (200, 100), (255, 0, 0))
+    backdrop.paste((0, 0, 255), (100, 0, 200, 100))
+    covered = cover(backdrop, (100, 100))
+    assert covered.shape == (100, 100, 3)
+    # LANCZOS blends a few pixels either side of the colours' border; elsewhere exact.
+    assert (covered[:, :46] == (255, 0, 0)).all() and (covered[:, 54:] == (0, 0, 255)).all()
+    tall = cover(backdrop, (50, 200))  # scaled by 2 to 400×200, columns 175..225 kept
+    assert tall.shape == (200, 50, 3)
+    assert (tall[:, :18] == (255, 0, 0)).all() and (tall[:, 32:] == (0, 0, 255)).all()
+
+
+def test_the_subject_over_a_photo(engine, coffee, transparent):
+    from app.core.making import cut_out
+    from app.engines import EngineRunner
+    from app.images.backdrops import cover
+    from app.images.decoding import Photo, probe
+
+    backdrop = Image.new("RGB", (300, 200), (20, 40, 250))
+    backdrop.paste((250, 200, 10), (150, 0, 300, 200))
+    data = encode(backdrop, "PNG")
+    made = cut_out(EngineRunner(engine), Photo(coffee, probe(coffee, 10**8)),
+                   OutputOptions(output="image", format="png"),
+                   backdrop=Photo(data, probe(data, 10**8)))
+    img = np.asarray(open_png(made.result.data)).astype(int)
+    assert img.shape == (400, 600, 3)
+    behind = cover(backdrop, (600, 400)).astype(int)
+    alpha = transparent[..., 3:].astype(int)
+    expected = (transparent[..., :3] * alpha + behind * (255 - alpha) + 127) // 255
+    assert np.array_equal(img, expected)
+    assert (img[transparent[..., 3] == 0][:, 2] > 200).any()  # the blue half shows
+
+
+def test_portrait_mode_blurs_the_background_not_the_subject(engine, coffee, transparent):
+    blurred = np.asarray(open_png(make(engine, coffee, output="blur").data)).astype(int)
+    source = np.asarray(Image.open(io.BytesIO(coffee)).convert("RGB")).astype(int)
+    subject = transparent[..., 3] == 255
+    background = transparent[..., 3] == 0
+    assert np.abs(blurred[subject] - source[subject]).max() <= 1  # the subject stays sharp
+    # The background is smoothed: much less difference between neighbouring pixels.
+    def roughness(img):
+        return np.abs(np.diff(img, axis=1))[background[:, 1:]].mean()
+    assert roughness(blurred) < roughness(source) / 3
+
+
+def test_jpeg_results(engine, coffee):
+    result = make(engine, coffee, output="color", background="#1e90ff", format="jpeg")
+    assert result.content_type == "image/jpeg"
+    img = Image.open(io.BytesIO(result.data))
+    assert img.format == "JPEG" and img.mode == "RGB" and img.size == (600, 400)
+
+
+def test_refined_edges_change_only_the_edge(engine, coffee, transparent):
+    from scipy.ndimage import binary_erosion
+
+    refined = np.asarray(open_png(make(engine, coffee, refine_edges=True).data))
+    alpha, plain = refined[..., 3].astype(int), transparent[..., 3].astype(int)
+    assert not np.array_equal(alpha, plain)
+    # Far from any edge (8 px inside the subject, or 8 px out in the background) the result
+    # is what it was; what changes is the band around the edge.
+    inside = binary_erosion(plain >= 250, iterations=8)
+    outside = binary_erosion(plain <= 5, iterations=8)
+    assert inside.sum() > 50_000 and outside.sum() > 50_000
+    assert alpha[inside].min() >= 245 and alpha[outside].max() <= 10
+    assert (np.abs(alpha - plain) > 32).mean() < 0.05

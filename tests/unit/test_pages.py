@@ -84,7 +84,8 @@ def test_a_name_is_trimmed_and_50_characters_are_fine(visitor, fake_engine, reco
 
 def test_a_missing_file_is_refused(visitor, fake_engine):
     visitor.upload(None)
-    assert visitor.flashes() == [("danger", "Please choose an image to upload.")]
+    assert visitor.flashes() == [
+        ("danger", "Please choose an image to upload, or give the address of one.")]
 
 
 def test_a_non_image_is_refused_with_what_is_accepted(visitor, fake_engine):

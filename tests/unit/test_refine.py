@@ -1,11 +1,11 @@
-"""Edge refinement (app/refine.py): exact behaviour on small drawn scenes, and the gain
+"""Edge refinement (app/images/refine.py): exact behaviour on small drawn scenes, and the gain
 measured by bench/quality.py on a real composite with the real model."""
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from app.refine import decontaminate, refine
+from app.images.refine import decontaminate, refine
 from app.settings import default_model_path
 
 SIZE = 64

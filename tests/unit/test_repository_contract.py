@@ -10,6 +10,7 @@ from pymongo import MongoClient
 
 from app.storage import LimitReached, NewImage, RecordNotFound, RecordRepository
 from app.storage.embedded import embedded_database
+from app.storage.maintenance import sweep_orphans
 
 BACKENDS = ["embedded"] + (["server"] if os.environ.get("MONGO_TEST_URI") else [])
 
@@ -175,8 +176,8 @@ def test_sweeping_orphans_keeps_everything_referenced(repo):
                                          "original_image_base64": "", "processed_image_base64":
                                          ""}).inserted_id
     half_migrated = repo.files.put(b"x", metadata={"legacy_id": legacy_id, "kind": "original"})
-    assert repo.sweep_orphans(timedelta(minutes=10)) == 0  # too young: maybe in progress
-    assert repo.sweep_orphans(timedelta(0)) == 1
+    assert sweep_orphans(repo, timedelta(minutes=10)) == 0  # too young: maybe in progress
+    assert sweep_orphans(repo, timedelta(0)) == 1
     assert not repo.files.exists(orphan)
     assert repo.files.exists(half_migrated)
     assert repo.read(repo.get("u1", kept.id), "processed") == b"processed"

@@ -39,7 +39,7 @@ def test_a_result_rendition_keeps_its_transparency_and_its_colours():
     img.paste((20, 20, 220), (400, 0, 800, 400))
     mask = Image.new("L", (800, 400), 0)
     mask.paste(255, (0, 0, 400, 400))
-    made = thumbnails.of_upload(img, mask, OutputOptions())
+    made = thumbnails.of_result(img, mask, OutputOptions())
     for size in SIZES:
         cut = np.asarray(webp(made["processed"][size].data).convert("RGBA")).astype(int)
         assert cut.shape[:2] == (size // 2, size)
@@ -58,7 +58,7 @@ def test_a_result_rendition_is_the_result_made_small(look):
     mask = Image.new("L", (1200, 800), 0)
     mask.paste(255, (300, 200, 900, 600))
     full = render(img, mask, look)
-    made = thumbnails.of_upload(img, mask, look)
+    made = thumbnails.of_result(img, mask, look)
     for size in SIZES:
         small = webp(made["processed"][size].data)
         ratio = size / max(full.width, full.height)
@@ -101,6 +101,6 @@ def test_the_repository_keeps_them_with_the_record(visitor, fake_engine, records
     (record,) = records.list(visitor.id())
     assert {kind: sorted(sizes) for kind, sizes in record.thumbnails.items()} == {
         "original": sorted(SIZES), "processed": sorted(SIZES)}
-    assert len(list(records.files.find({}))) == 2 + 2 * len(SIZES)
+    assert len(list(records.files.find({}))) == 2 + 2 * len(SIZES) + 1  # and the mask
     visitor.delete(record.id)
     assert list(records.files.find({})) == []

@@ -44,12 +44,12 @@ def refine(photo: Image.Image, alpha: Image.Image, work_size: int = WORK_SIZE,
     small = _work_size(photo.size, work_size)
     guide = _reduced(photo, small)
     p = (_reduced(alpha, small) > 0.5).astype(np.float64)
-    mean_i = _box(guide, radius)
-    mean_p = _box(p, radius)
-    cov_ip = _box(guide * p[..., None], radius) - mean_i * mean_p[..., None]
+    mean_i = box_mean(guide, radius)
+    mean_p = box_mean(p, radius)
+    cov_ip = box_mean(guide * p[..., None], radius) - mean_i * mean_p[..., None]
     a = _solve_3x3(_covariance(guide, mean_i, radius, eps), cov_ip)
     b = mean_p - (a * mean_i).sum(axis=-1)
-    mean_a, mean_b = _box(a, radius), _box(b, radius)
+    mean_a, mean_b = box_mean(a, radius), box_mean(b, radius)
     rgb = np.asarray(photo)
     q = _scaled_up(mean_b * 255, photo.size)
     for c in range(3):
@@ -75,9 +75,9 @@ def decontaminate(photo: Image.Image, alpha: Image.Image, work_size: int = WORK_
     a = _reduced(alpha, small)[..., None]
     fg = bg = image
     for r in radii:
-        blur_a = _box(a, r)
-        f_mean = _box(fg * a, r) / (blur_a + 1e-5)
-        b_mean = _box(bg * (1 - a), r) / (1 - blur_a + 1e-5)
+        blur_a = box_mean(a, r)
+        f_mean = box_mean(fg * a, r) / (blur_a + 1e-5)
+        b_mean = box_mean(bg * (1 - a), r) / (1 - blur_a + 1e-5)
         residual = image - a * f_mean - (1 - a) * b_mean
         fg = np.clip(f_mean + a * residual, 0, 1)
         bg = np.clip(b_mean + (1 - a) * residual, 0, 1)
@@ -119,7 +119,7 @@ def _scaled_up(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.array(up)  # a writable copy
 
 
-def _box(x: np.ndarray, r: int) -> np.ndarray:
+def box_mean(x: np.ndarray, r: int) -> np.ndarray:
     """Mean over a (2r+1)×(2r+1) window, shrunk at the borders (cumulative sums)."""
     for axis in (0, 1):
         n = x.shape[axis]
@@ -138,7 +138,8 @@ def _covariance(guide, mean_i, radius, eps) -> dict:
     s = {}
     for i in range(3):
         for j in range(i, 3):
-            s[i, j] = _box(guide[..., i] * guide[..., j], radius) - mean_i[..., i] * mean_i[..., j]
+            s[i, j] = (box_mean(guide[..., i] * guide[..., j], radius)
+                       - mean_i[..., i] * mean_i[..., j])
             if i == j:
                 s[i, j] += eps
     return s

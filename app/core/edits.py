@@ -1,0 +1,63 @@
+"""Change a record: its name, and how its result looks. The result is made again from the
+stored photo and the kept mask (the model does not run again; records made before masks
+were kept get theirs now, once), and it replaces the old one only once it is stored."""
+
+from __future__ import annotations
+
+from app.core.errors import Rejected, not_found
+from app.core.forms import EditFields, OutputOptions, parse
+from app.core.making import cut_out, mask_image, new_image, refusals
+from app.core.uploads import as_new, photo_of
+from app.engines import EngineRunner, Masked
+from app.images.decoding import decode_mask
+from app.storage import Record, RecordNotFound, RecordRepository
+
+NEEDS_BACKDROP = "Choose a background photo (background_image) to put behind the subject."
+
+
+class EditService:
+    def __init__(self, records: RecordRepository, engines: EngineRunner, *,
+                 max_image_pixels: int):
+        self.records, self.engines = records, engines
+        self.max_image_pixels = max_image_pixels
+
+    def edit(self, visitor: str, record_id: str, request: EditFields) -> Record:
+        """The record after `request`, or `Rejected` (nothing changed)."""
+        try:
+            record = self.records.get(visitor, record_id)
+            if not request.restyles:
+                self.records.rename(visitor, record_id, request.image_name)
+                return self.records.get(visitor, record_id)
+            with refusals("Edit"):
+                return self._restyle(self.records.in_current_layout(record), request)
+        except RecordNotFound:
+            raise not_found() from None
+
+    def _restyle(self, record: Record, request: EditFields) -> Record:
+        current = parse(OutputOptions, {**OutputOptions().model_dump(), **record.options})
+        options = request.options(current)
+        backdrop = None
+        if request.backdrop is not None:
+            backdrop = photo_of(request.backdrop, self.max_image_pixels)
+        elif options.output == "image":
+            if record.backdrop is None:
+                raise Rejected("invalid_options", NEEDS_BACKDROP)
+            backdrop = photo_of(self.records.read(record, "backdrop"), self.max_image_pixels)
+        photo = photo_of(self.records.read(record, "original"), self.max_image_pixels)
+        kept = None
+        if record.mask is not None:
+            kept = Masked(decode_mask(self.records.read(record, "mask")), record.engine)
+        made = cut_out(self.engines, photo, options, thumbnails=True,
+                       backdrop=backdrop if options.output == "image" else None, mask=kept)
+        extras = {}
+        if kept is None:
+            extras["mask"] = mask_image(made.masked.mask)
+        if request.backdrop is not None:
+            extras["backdrop"] = as_new(backdrop)
+        changes = {"options": options.model_dump(), "engine": made.masked.engine}
+        if request.image_name is not None:
+            changes["image_name"] = request.image_name
+        return self.records.replace_result(
+            record, new_image(made.result),
+            {size: new_image(image) for size, image in made.thumbnails["processed"].items()},
+            changes, extras)

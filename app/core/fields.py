@@ -1,0 +1,107 @@
+"""Each field a visitor may send, declared once: its type, limits, description (for the
+OpenAPI document) and the `Rule` a refusal answers with (a stable code and a sentence).
+The forms in forms.py are made of these."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from app.images.compose import FORMATS, OUTPUTS
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    message: str
+
+
+NAME_MAX = 50
+URL_MAX = 2048
+# Python's whitespace (what a name is trimmed of), written out: the document and the server
+# then agree on every character, whatever a client's regex engine calls whitespace.
+WHITESPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False, "on": True,
+                 "off": False, "yes": True, "no": False}
+_WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
+
+
+def _flag(value: Any) -> Any:
+    if isinstance(value, str) and value in BOOLEAN_WORDS:
+        return BOOLEAN_WORDS[value]
+    if isinstance(value, bool):
+        return value
+    raise PydanticCustomError("flag", "not a flag")
+
+
+def _whole_number(value: Any) -> Any:
+    if isinstance(value, str) and _WHOLE_NUMBER.match(value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise PydanticCustomError("whole_number", "not a whole number")
+
+
+def _one_of(field: str, choices) -> Rule:
+    return Rule("invalid_options", f"{field} must be one of: {', '.join(choices)}.")
+
+
+def flag(name: str, description: str):
+    """A yes/no field: true/false (JSON), or one of BOOLEAN_WORDS (a form's text)."""
+    return Annotated[
+        bool, BeforeValidator(_flag),
+        WithJsonSchema({"type": "string", "enum": list(BOOLEAN_WORDS)}, mode="validation"),
+        Field(description=description),
+        Rule("invalid_options", f"{name} must be true or false.")]
+
+
+Name = Annotated[
+    str, Field(min_length=1, max_length=NAME_MAX, pattern=f"[^{WHITESPACE}]",
+               description=f"1 to {NAME_MAX} characters, not only spaces; leading and "
+                           "trailing spaces are removed."),
+    AfterValidator(str.strip),
+    Rule("invalid_name", f"Please give the image a name of 1 to {NAME_MAX} characters.")]
+Photo = Annotated[
+    bytes, Field(description="A JPEG, PNG or WebP still image, within the upload limit and "
+                             "the pixel limit."),
+    Rule("missing_image", "Please choose an image to upload.")]
+Backdrop = Annotated[
+    bytes, Field(description="The photo behind the subject with output `image` (JPEG, PNG or "
+                             "WebP), scaled to cover the result and centred."),
+    Rule("invalid_options", "Choose a background photo (background_image) to put behind "
+                            "the subject.")]
+Url = Annotated[
+    str, Field(max_length=URL_MAX, pattern=r"^[hH][tT][tT][pP][sS]?://",
+               description="The address of a photo to fetch instead of sending a file: "
+                           "http or https, on a public address."),
+    Rule("invalid_url", f"Give the photo's address as an http or https URL of at most "
+                        f"{URL_MAX} characters.")]
+Output = Annotated[
+    Literal[OUTPUTS], Field(description="`transparent` cutout; the subject over a `color`, "
+                                        "over a photo (`image`, with `background_image`) or "
+                                        "over its own background blurred (`blur`); or the "
+                                        "`mask` alone."),
+    _one_of("output", OUTPUTS)]
+Colour = Annotated[
+    str, Field(pattern=r"^#[0-9a-fA-F]{6}$",
+               description="The colour behind the subject with output `color`; checked, "
+                           "then ignored, with the other outputs."),
+    AfterValidator(str.lower),
+    Rule("invalid_options", "Choose a background colour as #rrggbb, e.g. #ffffff.")]
+Crop = flag("crop", "Crop to the subject.")
+RefineEdges = flag("refine_edges", "Refine edges: snap the mask to the photo's own edges and "
+                                   "take the old background's colour out of them (slower).")
+Margin = Annotated[
+    int, Field(ge=0, le=100, description=(
+        "Margin around the subject when cropping, in percent of its longer side.")),
+    BeforeValidator(_whole_number),
+    Rule("invalid_options", "The crop margin must be a whole number from 0 to 100 (%).")]
+Format = Annotated[Literal[tuple(FORMATS)],
+                   Field(description="The result's file format; `jpeg` only for results "
+                                     "without transparency."),
+                   _one_of("format", FORMATS)]

@@ -1,0 +1,52 @@
+"""What a subject can be laid over besides a flat colour: a photo of the visitor's, scaled to
+cover the result and centred, or the photo's own background, blurred (portrait mode)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from app.images.refine import box_mean
+
+# The blur is made at this size (longer side) and scaled up: a blur this strong hides the
+# detail a full-size one would keep, at a small fraction of its cost.
+_BLUR_WORK_SIZE = 256
+_BLUR_RADIUS = 6  # at the working size: about 2.5% of the picture's longer side
+_BLUR_PASSES = 3  # three box blurs are close to a Gaussian
+
+
+def cover(backdrop: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """`backdrop` scaled to cover `size` (width, height) and cropped around its centre, as
+    CSS's `background-size: cover` does: RGB pixels of exactly that size."""
+    width, height = size
+    scale = max(width / backdrop.width, height / backdrop.height)
+    scaled_w, scaled_h = max(width, round(backdrop.width * scale)), max(
+        height, round(backdrop.height * scale))
+    left, top = (scaled_w - width) // 2, (scaled_h - height) // 2
+    box = tuple(v / scale for v in (left, top, left + width, top + height))
+    resized = backdrop.convert("RGB").resize(size, Image.Resampling.LANCZOS, box=box,
+                                             reducing_gap=2.0)
+    return np.asarray(resized)
+
+
+def blurred_background(rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    """The photo's background, blurred, with the subject left out of the blur (a blur of the
+    whole photo would smear the subject into a halo around it): each pixel is the
+    background-weighted mean of its neighbourhood. RGB pixels of the same size."""
+    height, width = matte.shape
+    ratio = min(1.0, _BLUR_WORK_SIZE / max(height, width))
+    small = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+    colours = np.asarray(Image.fromarray(rgb).resize(small, Image.Resampling.BOX),
+                         np.float64)
+    weight = 1.0 - np.asarray(Image.fromarray(matte).resize(small, Image.Resampling.BOX),
+                              np.float64)[..., None] / 255
+    summed, total = colours * weight, weight
+    for _ in range(_BLUR_PASSES):
+        summed, total = box_mean(summed, _BLUR_RADIUS), box_mean(total, _BLUR_RADIUS)
+    # Where no background is near (inside a large subject), the plain blur of the photo.
+    plain = colours
+    for _ in range(_BLUR_PASSES):
+        plain = box_mean(plain, _BLUR_RADIUS)
+    mean = np.where(total > 1e-3, summed / np.maximum(total, 1e-3), plain)
+    small_image = Image.fromarray(np.clip(mean + 0.5, 0, 255).astype(np.uint8))
+    return np.asarray(small_image.resize((width, height), Image.Resampling.BILINEAR))
