@@ -7,6 +7,7 @@ from app.core.errors import Rejected
 from app.core.forms import OutputOptions, RenameRequest, UploadRequest, parse
 
 IMAGE = b"bytes of a photo"
+OUTPUT_RULE = "output must be one of: transparent, color, image, blur, mask."
 
 
 def upload(**fields):
@@ -44,8 +45,8 @@ def test_crop_words(word, value):
 
 
 @pytest.mark.parametrize("fields, code, message", [
-    ({"output": "sepia"}, "invalid_options", "output must be one of: transparent, color, image, blur, mask."),
-    ({"output": ""}, "invalid_options", "output must be one of: transparent, color, image, blur, mask."),
+    ({"output": "sepia"}, "invalid_options", OUTPUT_RULE),
+    ({"output": ""}, "invalid_options", OUTPUT_RULE),
     ({"format": "gif"}, "invalid_options", "format must be one of: png, webp, jpeg."),
     ({"format": "WEBP"}, "invalid_options", "format must be one of: png, webp, jpeg."),
     ({"background": "red"}, "invalid_options",
@@ -61,7 +62,7 @@ def test_crop_words(word, value):
      "The crop margin must be a whole number from 0 to 100 (%)."),
     ({"crop_margin": True}, "invalid_options",
      "The crop margin must be a whole number from 0 to 100 (%)."),
-    ({"output": ["mask"]}, "invalid_options", "output must be one of: transparent, color, image, blur, mask."),
+    ({"output": ["mask"]}, "invalid_options", OUTPUT_RULE),
     ({"name": ""}, "invalid_name", "Please give the image a name of 1 to 50 characters."),
     ({"name": "x" * 51}, "invalid_name", "Please give the image a name of 1 to 50 characters."),
     ({"name": "\x1f\u3000"}, "invalid_name",
