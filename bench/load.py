@@ -30,6 +30,7 @@ from pathlib import Path
 import requests
 
 from bench.common import DOCS, photo, start_server, stop, write_block
+from tests.front import session_from
 from tests.processes import gunicorn_master, workers
 from tests.processes import memory as memory_of
 
@@ -65,7 +66,9 @@ class Visitor(threading.Thread):
         self.base, self.stop_at, self.tally, self.limit = base, stop_at, tally, limit
         self.rng = random.Random(n)
         self.photos = photos
-        self.session = requests.Session()
+        # Each visitor from its own loopback address, as people on the internet are: the
+        # front and the app limit connections and uploads per address.
+        self.session = session_from(f"127.1.{n // 250}.{n % 250 + 1}")
         self.mine: set[str] = set()  # records the server acknowledged as this visitor's
         self.token = ""
 
@@ -77,9 +80,15 @@ class Visitor(threading.Thread):
             self.tally.add(action, "error", time.perf_counter() - began)
             self.tally.problem(f"{action}: {exc!r}")
             return None
-        self.tally.add(action, response.status_code, time.perf_counter() - began)
-        if response.status_code >= 500:
-            self.tally.problem(f"{action}: HTTP {response.status_code}")
+        status = response.status_code
+        if status == 503 and response.headers.get("Retry-After") and _code(response) == "busy":
+            status = "503 busy"  # refused at once with a time to retry: by design, not a fault
+        self.tally.add(action, status, time.perf_counter() - began)
+        if isinstance(status, int) and status >= 500:
+            self.tally.problem(f"{action}: HTTP {status}")
+        if status in (429, "503 busy"):
+            # A polite client comes back when told to (at most 5 s here: the test is short).
+            time.sleep(min(5.0, float(response.headers.get("Retry-After", "1"))))
         return response
 
     def page(self):
@@ -129,6 +138,13 @@ class Visitor(threading.Thread):
         self.page()  # the final check of this visitor's records
 
 
+
+
+def _code(response) -> str:
+    try:
+        return response.json().get("error", "")
+    except ValueError:
+        return ""
 
 
 def _resident_mb(master: int, seen: set) -> float:
@@ -234,8 +250,11 @@ def summary(result: dict) -> str:
                      f"{_percentile(inside, 0.95) * 1000:.0f} ms | {statuses} |")
     memory = [mb for _, mb in result["memory"]]
     half = len(memory) // 2 or 1
-    lines += ["", f"All requests: {total} ({total / elapsed:.1f}/s). Server errors (5xx or "
-                  f"no answer): {sum(1 for p in tally.problems if 'HTTP 5' in p or 'Error' in p)}."
+    busy = sum(count for (_, status), count in tally.statuses.items() if status == "503 busy")
+    lines += ["", f"All requests: {total} ({total / elapsed:.1f}/s). Server errors (5xx other "
+                  f"than a busy refusal, or no answer): "
+                  f"{sum(1 for p in tally.problems if 'HTTP 5' in p or 'Error' in p)}. Uploads "
+                  f"refused at once as busy (503 with Retry-After, retried after it): {busy}."
                   f" Problems found by the visitors' checks: {len(tally.problems)}.",
               f"Worker memory (RSS): max {max(memory[:half], default=0):.0f} MB in the first "
               f"half, {max(memory[half:], default=0):.0f} MB in the second. Workers restarted: "
