@@ -9,6 +9,8 @@ PYTHON ?= $(shell for p in python3.12 python3.11 python3.10 python3; do \
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check --quiet
+# axe-core, which the browser tests run over the page (package.json pins it; nothing served).
+AXE := node_modules/axe-core/axe.min.js
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
@@ -21,7 +23,7 @@ run: $(VENV)/.runtime ## serve the app on http://127.0.0.1:5000 (no MongoDB, no 
 serve: $(VENV)/.runtime ## the pod's stack: nginx (the front, docs/front.md) on PORT before gunicorn
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m scripts.serve
 
-test: $(VENV)/.dev ## lint, then the whole test suite
+test: $(VENV)/.dev $(AXE) ## lint, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -67,5 +69,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PIP) -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
+# Without npm the accessibility checks skip and say so (under CI they fail: .ci/run).
+$(AXE): package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm is not installed: the browser tests' accessibility checks will skip"; fi
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
