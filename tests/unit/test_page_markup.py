@@ -22,3 +22,44 @@ def test_nothing_inline(template):
 
 def test_there_are_templates_to_check():
     assert {path.name for path in TEMPLATES} >= {"base.html", "index.html", "error.html"}
+
+
+FAST = {"name": "u2netp", "label": "Fast", "installed": True}
+BEST = {"name": "u2net", "label": "Best quality", "installed": True}
+
+
+def _page(app, **extra) -> str:
+    """index.html as the page's view renders it, plus `extra` (what the backend adds)."""
+    from flask import render_template
+
+    with app.test_request_context("/"):
+        return render_template("index.html", records=[], user_limit=2, name_max=50,
+                               max_upload=1024, max_upload_text="1 KB", demo_storage=False,
+                               **extra)
+
+
+def _model_inputs(html: str) -> list[str]:
+    return re.findall(r'<input[^>]*name="model"[^>]*>', html)
+
+
+def test_without_a_list_of_models_there_is_no_choice(app):
+    html = _page(app)
+    assert _model_inputs(html) == [] and "Model</legend>" not in html
+
+
+def test_the_model_choice_marks_what_is_not_installed(app):
+    html = _page(app, models=[FAST, {**BEST, "installed": False}], default_model="u2netp")
+    fast, best = _model_inputs(html)
+    assert 'value="u2netp"' in fast and fast.endswith(" checked>")
+    assert 'value="u2net"' in best and best.endswith(" disabled>")
+    assert re.search(r'for="model-u2net">Best quality <span class="not-installed">'
+                     r'\(not installed\)</span></label>', html)
+    assert re.search(r'for="model-u2netp">Fast</label>', html)
+
+
+def test_the_default_model_is_chosen_only_when_installed(app):
+    chosen = _page(app, models=[FAST, BEST], default_model="u2net")
+    assert [tag.endswith(" checked>") for tag in _model_inputs(chosen)] == [False, True]
+    # A default that is not installed cannot be chosen: the first installed one is.
+    fallback = _page(app, models=[{**BEST, "installed": False}, FAST], default_model="u2net")
+    assert [tag.endswith(" checked>") for tag in _model_inputs(fallback)] == [False, True]

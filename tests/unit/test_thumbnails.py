@@ -71,10 +71,14 @@ def test_the_gallery_shows_renditions_and_links_the_full_images(visitor, fake_en
     (record_id,) = visitor.record_ids()
     page = visitor.client.get("/").get_data(as_text=True)
     sources = re.findall(r'<img src="([^"]+)" srcset="([^"]+)"', page)
-    assert sources == [
-        (f"/images/{record_id}/{kind}/160",
-         f"/images/{record_id}/{kind}/160 1x, /images/{record_id}/{kind}/320 2x")
-        for kind in ("original", "processed")]
+    # The result's URLs carry its version (test_pages_edits.py): an edit makes new ones.
+    version = re.search(rf"/images/{record_id}/processed/160\?v=([0-9a-f]{{24}})", page)[1]
+    original, processed = (
+        (f"/images/{record_id}/{kind}/160{query}",
+         f"/images/{record_id}/{kind}/160{query} 1x, /images/{record_id}/{kind}/320{query} 2x")
+        for kind, query in (("original", ""), ("processed", f"?v={version}")))
+    # Side by side, then the same two again in the before/after slider.
+    assert sources == [original, processed, original, processed]
     assert f'href="/images/{record_id}/processed"' in page  # the full size, behind a click
     for kind in ("original", "processed"):
         for size in SIZES:
