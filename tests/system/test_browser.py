@@ -187,8 +187,10 @@ def test_upload_see_download_rename_hit_the_limit_and_delete(tab):
     assert tab.names() == ["ginger-cat"]
 
     row = page.locator("#records tbody tr").first
-    assert image_rendered(page, "#records tbody tr .processed-img") == {"w": 451, "h": 300}
-    assert image_rendered(page, "#records tbody tr img[alt^='Original']") == {"w": 451, "h": 300}
+    # The gallery shows renditions (160 px here, at 1 device pixel per CSS pixel) of the
+    # 451×300 photo and its cutout; the full size is behind a click.
+    assert image_rendered(page, "#records tbody tr .processed-img") == {"w": 160, "h": 106}
+    assert image_rendered(page, "#records tbody tr img[alt^='Original']") == {"w": 160, "h": 106}
     expect(row.locator(".processed-img")).to_have_class(
         "result-img processed-img checkerboard")
     expect(row.get_by_alt_text("Background removed: ginger-cat")).to_be_visible()
