@@ -1,0 +1,290 @@
+"""The fetch itself: resolve once, check every address, connect to a checked one, follow
+redirects by hand, stream a capped body, all within one deadline.
+
+urllib3's connection classes are used directly, below its pools and PoolManager: they take
+the address to connect to and the name for TLS separately, read no proxy or .netrc from the
+environment, keep no cookies and follow nothing by themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import http.client
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import urljoin
+
+import certifi
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError
+
+from app.core.errors import Rejected
+from app.core.fetching.addresses import (
+    METADATA_NAMES,
+    Address,
+    Network,
+    plain,
+    refusal,
+    shown,
+)
+from app.core.fetching.targets import Target, invalid, parse
+
+USER_AGENT = "image-background-processor/2 (fetches the photo a visitor linked to)"
+PUBLIC_ONLY = "Photos can only be fetched from public addresses"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+_NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+
+
+@dataclass(frozen=True)
+class _Options:
+    max_bytes: int
+    allowed: tuple[Network, ...]
+    connect_timeout: float
+    read_timeout: float
+    resolver: Callable
+    ca_certs: str | None
+
+
+class _Deadline:
+    """One deadline for the whole fetch. Socket timeouts bound each wait, not their sum: a
+    server trickling its headers or body a byte at a time would hold the fetch for ever, so
+    a timer cuts the connection in use when the time is up."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.at, self.expired = seconds, time.monotonic() + seconds, False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()  # the socket is never cut and closed at the same time
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+    def check(self) -> None:
+        if self.expired or self.left() <= 0:
+            raise Rejected("url_timeout", f"The photo could not be fetched within "
+                                          f"{self.seconds:g} seconds.", "timeout")
+
+    def watch(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.expired = True
+            if self._sock is not None:
+                # The base class's shutdown: SSLSocket's own drops its TLS state under a reader.
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+
+    def close(self, *resources) -> None:
+        with self._lock:
+            self._sock = None
+            for resource in resources:
+                if resource is not None:
+                    resource.close()
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+
+def fetch(url: str, *, max_bytes: int, allowed_networks: tuple[Network, ...] = (),
+          connect_timeout: float = 3.05, read_timeout: float = 10.0, timeout: float = 15.0,
+          max_redirects: int = 3, resolver: Callable = socket.getaddrinfo,
+          ca_certs: str | None = None) -> bytes:
+    """The body `url` answers with (at most `max_bytes`), or `Rejected`. `read_timeout`
+    bounds each wait for bytes, `timeout` the whole fetch, redirects included; `resolver`
+    is called like socket.getaddrinfo; `ca_certs` is a PEM bundle to trust instead of
+    certifi's (a private CA)."""
+    options = _Options(max_bytes, tuple(allowed_networks), connect_timeout, read_timeout,
+                       resolver, ca_certs)
+    deadline = _Deadline(timeout)
+    try:
+        for hops in range(max_redirects + 1):
+            try:
+                target = parse(url)
+                location, body = _get(target, options, deadline)
+            except Rejected as exc:
+                if hops == 0:
+                    raise
+                raise Rejected(exc.code, f"{exc.message.removesuffix('.')} (after a redirect "
+                                         f"to {_shown(url)}).", exc.kind) from exc
+            if location is None:
+                return body
+            if hops == max_redirects:
+                raise Rejected("url_failed", f"The address redirected {hops + 1} times; at "
+                               f"most {max_redirects} redirects are followed.", "failed")
+            url = urljoin(target.url, location)
+        raise AssertionError("unreachable")  # pragma: no cover
+    finally:
+        deadline.stop()
+
+
+def _shown(url: str) -> str:
+    url = "".join(c if c.isprintable() else "?" for c in url)
+    return url if len(url) <= 100 else url[:99] + "…"
+
+
+def _get(target: Target, options: _Options, deadline: _Deadline):
+    """One request: (the redirect's Location, None) or (None, the body)."""
+    conn = _connect(target, _addresses(target, options, deadline), options, deadline)
+    response = None
+    try:
+        deadline.check()
+        deadline.watch(conn.sock)
+        conn.timeout = min(options.read_timeout, max(deadline.left(), 0.01))
+        conn.request("GET", target.path, headers={
+            "Host": target.host_header, "User-Agent": USER_AGENT,
+            "Accept": "image/jpeg, image/png, image/webp, image/*;q=0.8",
+            "Accept-Encoding": "identity", "Connection": "close"},
+            preload_content=False, decode_content=False)
+        response = conn.getresponse()
+        status = response.status
+        try:
+            answered = f"The address answered {status} {HTTPStatus(status).phrase}"
+        except ValueError:
+            answered = f"The address answered {status}"
+        if status in _REDIRECTS:
+            if not response.headers.get("Location"):
+                raise Rejected("url_failed", f"{answered} without saying where the photo "
+                                             "moved.", "failed")
+            return response.headers["Location"], None
+        if not 200 <= status < 300:
+            raise Rejected("url_failed", f"{answered}.", "failed")
+        return None, _body(response, target, options.max_bytes, deadline)
+    except Rejected:
+        raise
+    except Exception as exc:
+        deadline.check()  # a cut connection fails in many ways: the deadline is the reason
+        if isinstance(exc, (ReadTimeoutError, TimeoutError)):
+            raise Rejected("url_timeout", f"{target.name} sent nothing for "
+                           f"{options.read_timeout:g} seconds.", "timeout") from exc
+        if isinstance(exc, (HTTPError, http.client.HTTPException, OSError)):
+            raise Rejected("url_failed", f"{target.name} broke off or did not answer with "
+                                         "valid HTTP.", "failed") from exc
+        raise
+    finally:
+        deadline.close(response, conn)
+
+
+def _addresses(target: Target, options: _Options, deadline: _Deadline) -> list[Address]:
+    """The host's addresses, looked up once, every one allowed."""
+    if target.name in METADATA_NAMES:
+        raise Rejected("url_refused", f"{PUBLIC_ONLY}; {target.name} is the cloud metadata "
+                                      "service.", "invalid")
+    literal = target.literal
+    addresses = [plain(literal)] if literal else _resolve(target, options, deadline)
+    for ip in addresses:
+        what = refusal(ip, options.allowed)
+        if what:
+            said = (f"{shown(literal)} is {what}" if literal else
+                    f"{target.name} resolves to {ip}, {what}")
+            raise Rejected("url_refused", f"{PUBLIC_ONLY}; {said}.", "invalid")
+    return addresses
+
+
+def _resolve(target: Target, options: _Options, deadline: _Deadline) -> list[Address]:
+    answer: dict = {}
+
+    def ask():  # in a thread: getaddrinfo cannot be interrupted, and the deadline must hold
+        try:
+            answer["infos"] = options.resolver(target.host, target.port, 0, socket.SOCK_STREAM)
+        except Exception as exc:
+            answer["error"] = exc
+
+    thread = threading.Thread(target=ask, name="fetch-dns", daemon=True)
+    thread.start()
+    thread.join(max(deadline.left(), 0))
+    deadline.check()
+    error = answer.get("error")
+    if isinstance(error, socket.gaierror) and error.errno in _NO_SUCH_NAME:
+        raise invalid(f"No host named {target.name} was found.")
+    if isinstance(error, OSError):
+        raise Rejected("url_unavailable", f"{target.name} could not be looked up right now; "
+                                          "please try again later.", "unavailable")
+    if error is not None:
+        raise error
+    found: list[Address] = []
+    for *_, sockaddr in answer["infos"]:
+        ip = plain(ipaddress.ip_address(sockaddr[0]))
+        if ip not in found:
+            found.append(ip)
+    if not found:
+        raise invalid(f"No host named {target.name} was found.")
+    return found
+
+
+def _connect(target: Target, addresses: list[Address], options: _Options,
+             deadline: _Deadline) -> HTTPConnection:
+    """A connection to the first of the checked addresses that accepts one."""
+    failure = None
+    for ip in addresses:
+        deadline.check()
+        wait = min(options.connect_timeout, deadline.left())
+        if target.https:  # SNI and the certificate check use the name, the socket the address
+            conn = HTTPSConnection(str(ip), target.port, timeout=wait,
+                                   server_hostname=target.name, cert_reqs="CERT_REQUIRED",
+                                   ca_certs=options.ca_certs or certifi.where())
+        else:
+            conn = HTTPConnection(str(ip), target.port, timeout=wait)
+        try:
+            conn.connect()
+            return conn
+        except ssl.SSLCertVerificationError as exc:
+            conn.close()
+            raise Rejected("url_failed", f"The certificate of {target.name} could not be "
+                           f"verified ({exc.verify_message}).", "failed") from exc
+        except ssl.SSLError as exc:
+            conn.close()
+            raise Rejected("url_failed", f"No secure connection to {target.name} could be "
+                                         "made.", "failed") from exc
+        except (ConnectTimeoutError, OSError) as exc:  # NewConnectionError is one of these
+            conn.close()
+            cause = exc.__cause__ or exc
+            if isinstance(cause, TimeoutError):
+                failure = Rejected("url_timeout", f"{target.name} did not accept a connection "
+                                   f"within {wait:.3g} seconds.", "timeout")
+            elif getattr(cause, "errno", None) == errno.ECONNREFUSED:
+                failure = Rejected("url_unavailable", f"{target.name} refused the connection "
+                                   f"on port {target.port}.", "unavailable")
+            else:
+                failure = Rejected("url_unavailable", f"{target.name} could not be reached.",
+                                   "unavailable")
+    deadline.check()
+    raise failure
+
+
+def _body(response, target: Target, max_bytes: int, deadline: _Deadline) -> bytes:
+    encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding != "identity":  # we asked for identity; decoding would let a bomb through
+        raise Rejected("url_failed", f"{target.name} sent the photo compressed ({encoding}) "
+                                     "although it was asked not to.", "failed")
+    declared = (response.headers.get("Content-Length") or "").strip()
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+        raise Rejected("too_large", f"The photo at that address is {_size(int(declared))}; "
+                                    f"the largest accepted is {_size(max_bytes)}.", "too_large")
+    body = bytearray()
+    while chunk := response.read1(_CHUNK):  # read1: returns as soon as any bytes arrive
+        body += chunk
+        if len(body) > max_bytes:
+            raise Rejected("too_large", f"The photo at that address is larger than "
+                                        f"{_size(max_bytes)}, the largest accepted.",
+                           "too_large")
+        deadline.check()
+    deadline.check()  # a cut connection ends a body without a length like a finished one
+    return bytes(body)
+
+
+def _size(size: int) -> str:
+    if size >= 1024**2:
+        return f"{size / 1024**2:.3g} MB"
+    return f"{size / 1024:.3g} KB" if size >= 1024 else f"{size} bytes"
