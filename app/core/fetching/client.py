@@ -123,7 +123,10 @@ def fetch(url: str, *, max_bytes: int, allowed_networks: tuple[Network, ...] = (
             if hops == max_redirects:
                 raise Rejected("url_failed", f"The address redirected {hops + 1} times; at "
                                f"most {max_redirects} redirects are followed.", "failed")
-            url = urljoin(target.url, location)
+            try:
+                url = urljoin(target.url, location)
+            except ValueError:  # urljoin's own checks; parse() says what is wrong
+                url = location
         raise AssertionError("unreachable")  # pragma: no cover
     finally:
         deadline.stop()

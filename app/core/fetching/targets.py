@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import idna
 
@@ -18,6 +18,9 @@ from app.core.fetching.addresses import Address
 MAX_URL_LENGTH = 2048
 # Left unescaped on the request line: what RFC 3986 allows there, and existing %-escapes.
 _SAFE = "!$&'()*+,/:;=?@[]~%"
+# RFC 3986, appendix B; not urlsplit, whose checks of [hosts] differ between Python versions.
+_URL = re.compile(r"(?:(?P<scheme>[^:/?#]+):)?(?://(?P<netloc>[^/?#]*))?(?P<path>[^?#]*)"
+                  r"(?:\?(?P<query>[^#]*))?(?:#.*)?", re.DOTALL)
 _NETLOC = re.compile(r"(?P<host>\[[^\[\]]*\]|[^:\[\]]*)(?::(?P<port>[0-9]*))?")
 _HOSTNAME = re.compile(r"[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*")
 # WHATWG URL: a host whose last label is a number is an IPv4 address, and browsers and
@@ -59,28 +62,27 @@ def parse(url: object) -> Target:
     if any(c.isspace() or not c.isprintable() or c == "\\" for c in url):
         raise invalid("The address contains spaces, invisible characters or backslashes, "
                       "which a web address cannot have.")
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        raise invalid("The address could not be read as a web address.") from None
-    scheme = parts.scheme.lower()
+    parts = _URL.fullmatch(url)
+    scheme, netloc = (parts["scheme"] or "").lower(), parts["netloc"] or ""
     if scheme not in ("http", "https"):
         raise invalid(f"Photos can only be fetched from addresses starting with http:// or "
                       f"https://, not {scheme}:." if scheme else "Please give the photo's "
                       "full address, starting with http:// or https://.")
-    if "@" in parts.netloc:
+    if "@" in netloc:
         raise invalid("Addresses with a user name or password (user:pass@) are not accepted.")
-    netloc = _NETLOC.fullmatch(parts.netloc)
-    if not netloc or netloc["host"] in ("", "[]"):
+    hostport = _NETLOC.fullmatch(netloc)
+    if not hostport:
+        raise invalid(f"The host and port in the address ({netloc}) could not be read.")
+    if hostport["host"] in ("", "[]"):
         raise invalid("The address has no host name; give a full address such as "
                       "https://example.com/photo.jpg.")
-    port = int(netloc["port"] or (443 if scheme == "https" else 80))
+    port = int(hostport["port"] or (443 if scheme == "https" else 80))
     if not 1 <= port <= 65535:
         raise invalid("The port in the address must be a number from 1 to 65535.")
-    host, literal = _host(netloc["host"].lower())
-    path = quote(parts.path or "/", safe=_SAFE)
-    if parts.query:
-        path += "?" + quote(parts.query, safe=_SAFE)
+    host, literal = _host(hostport["host"].lower())
+    path = quote(parts["path"] or "/", safe=_SAFE)
+    if parts["query"]:
+        path += "?" + quote(parts["query"], safe=_SAFE)
     return Target(url, scheme == "https", host, port, path, literal)
 
 
