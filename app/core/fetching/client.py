@@ -8,14 +8,12 @@ environment, keep no cookies and follow nothing by themselves.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import http.client
 import ipaddress
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -34,12 +32,19 @@ from app.core.fetching.addresses import (
     refusal,
     shown,
 )
+from app.core.fetching.deadline import Deadline, seconds
 from app.core.fetching.targets import Target, invalid, parse
 
 USER_AGENT = "image-background-processor/2 (fetches the photo a visitor linked to)"
 PUBLIC_ONLY = "Photos can only be fetched from public addresses"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+# OpenSSL's X509_V_ERR_* codes, said for people.
+_CERTIFICATE_ERRORS = {10: "it has expired", 9: "it is not valid yet",
+                       18: "it is not signed by an authority we trust",
+                       19: "it is not signed by an authority we trust",
+                       20: "it is not signed by an authority we trust",
+                       62: "it was made for another name"}
 _NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 
 
@@ -53,50 +58,6 @@ class _Options:
     ca_certs: str | None
 
 
-class _Deadline:
-    """One deadline for the whole fetch. Socket timeouts bound each wait, not their sum: a
-    server trickling its headers or body a byte at a time would hold the fetch for ever, so
-    a timer cuts the connection in use when the time is up."""
-
-    def __init__(self, seconds: float):
-        self.seconds, self.at, self.expired = seconds, time.monotonic() + seconds, False
-        self._sock: socket.socket | None = None
-        self._lock = threading.Lock()  # the socket is never cut and closed at the same time
-        self._timer = threading.Timer(seconds, self._cut)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def left(self) -> float:
-        return self.at - time.monotonic()
-
-    def check(self) -> None:
-        if self.expired or self.left() <= 0:
-            raise Rejected("url_timeout", f"The photo could not be fetched within "
-                                          f"{self.seconds:g} seconds.", "timeout")
-
-    def watch(self, sock: socket.socket | None) -> None:
-        with self._lock:
-            self._sock = sock
-
-    def _cut(self) -> None:
-        with self._lock:
-            self.expired = True
-            if self._sock is not None:
-                # The base class's shutdown: SSLSocket's own drops its TLS state under a reader.
-                with contextlib.suppress(OSError):
-                    socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
-
-    def close(self, *resources) -> None:
-        with self._lock:
-            self._sock = None
-            for resource in resources:
-                if resource is not None:
-                    resource.close()
-
-    def stop(self) -> None:
-        self._timer.cancel()
-
-
 def fetch(url: str, *, max_bytes: int, allowed_networks: tuple[Network, ...] = (),
           connect_timeout: float = 3.05, read_timeout: float = 10.0, timeout: float = 15.0,
           max_redirects: int = 3, resolver: Callable = socket.getaddrinfo,
@@ -107,7 +68,7 @@ def fetch(url: str, *, max_bytes: int, allowed_networks: tuple[Network, ...] = (
     certifi's (a private CA)."""
     options = _Options(max_bytes, tuple(allowed_networks), connect_timeout, read_timeout,
                        resolver, ca_certs)
-    deadline = _Deadline(timeout)
+    deadline = Deadline(timeout)
     try:
         for hops in range(max_redirects + 1):
             try:
@@ -137,7 +98,7 @@ def _shown(url: str) -> str:
     return url if len(url) <= 100 else url[:99] + "…"
 
 
-def _get(target: Target, options: _Options, deadline: _Deadline):
+def _get(target: Target, options: _Options, deadline: Deadline):
     """One request: (the redirect's Location, None) or (None, the body)."""
     conn = _connect(target, _addresses(target, options, deadline), options, deadline)
     response = None
@@ -170,7 +131,7 @@ def _get(target: Target, options: _Options, deadline: _Deadline):
         deadline.check()  # a cut connection fails in many ways: the deadline is the reason
         if isinstance(exc, (ReadTimeoutError, TimeoutError)):
             raise Rejected("url_timeout", f"{target.name} sent nothing for "
-                           f"{options.read_timeout:g} seconds.", "timeout") from exc
+                           f"{seconds(options.read_timeout)}.", "timeout") from exc
         if isinstance(exc, (HTTPError, http.client.HTTPException, OSError)):
             raise Rejected("url_failed", f"{target.name} broke off or did not answer with "
                                          "valid HTTP.", "failed") from exc
@@ -179,7 +140,7 @@ def _get(target: Target, options: _Options, deadline: _Deadline):
         deadline.close(response, conn)
 
 
-def _addresses(target: Target, options: _Options, deadline: _Deadline) -> list[Address]:
+def _addresses(target: Target, options: _Options, deadline: Deadline) -> list[Address]:
     """The host's addresses, looked up once, every one allowed."""
     if target.name in METADATA_NAMES:
         raise Rejected("url_refused", f"{PUBLIC_ONLY}; {target.name} is the cloud metadata "
@@ -195,7 +156,7 @@ def _addresses(target: Target, options: _Options, deadline: _Deadline) -> list[A
     return addresses
 
 
-def _resolve(target: Target, options: _Options, deadline: _Deadline) -> list[Address]:
+def _resolve(target: Target, options: _Options, deadline: Deadline) -> list[Address]:
     answer: dict = {}
 
     def ask():  # in a thread: getaddrinfo cannot be interrupted, and the deadline must hold
@@ -227,7 +188,7 @@ def _resolve(target: Target, options: _Options, deadline: _Deadline) -> list[Add
 
 
 def _connect(target: Target, addresses: list[Address], options: _Options,
-             deadline: _Deadline) -> HTTPConnection:
+             deadline: Deadline) -> HTTPConnection:
     """A connection to the first of the checked addresses that accepts one."""
     failure = None
     for ip in addresses:
@@ -244,8 +205,9 @@ def _connect(target: Target, addresses: list[Address], options: _Options,
             return conn
         except ssl.SSLCertVerificationError as exc:
             conn.close()
+            why = _CERTIFICATE_ERRORS.get(exc.verify_code, "it is not valid")
             raise Rejected("url_failed", f"The certificate of {target.name} could not be "
-                           f"verified ({exc.verify_message}).", "failed") from exc
+                                         f"verified: {why}.", "failed") from exc
         except ssl.SSLError as exc:
             conn.close()
             raise Rejected("url_failed", f"No secure connection to {target.name} could be "
@@ -255,7 +217,7 @@ def _connect(target: Target, addresses: list[Address], options: _Options,
             cause = exc.__cause__ or exc
             if isinstance(cause, TimeoutError):
                 failure = Rejected("url_timeout", f"{target.name} did not accept a connection "
-                                   f"within {wait:.3g} seconds.", "timeout")
+                                   f"within {seconds(options.connect_timeout)}.", "timeout")
             elif getattr(cause, "errno", None) == errno.ECONNREFUSED:
                 failure = Rejected("url_unavailable", f"{target.name} refused the connection "
                                    f"on port {target.port}.", "unavailable")
@@ -266,22 +228,25 @@ def _connect(target: Target, addresses: list[Address], options: _Options,
     raise failure
 
 
-def _body(response, target: Target, max_bytes: int, deadline: _Deadline) -> bytes:
+def _body(response, target: Target, max_bytes: int, deadline: Deadline) -> bytes:
     encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding != "identity":  # we asked for identity; decoding would let a bomb through
         raise Rejected("url_failed", f"{target.name} sent the photo compressed ({encoding}) "
                                      "although it was asked not to.", "failed")
+    limit = _size(max_bytes)
+    too_large = Rejected("too_large", f"The photo at that address is larger than {limit}, "
+                                      "the largest accepted.", "too_large")
     declared = (response.headers.get("Content-Length") or "").strip()
     if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-        raise Rejected("too_large", f"The photo at that address is {_size(int(declared))}; "
-                                    f"the largest accepted is {_size(max_bytes)}.", "too_large")
+        size = _size(int(declared))
+        raise too_large if size == limit else Rejected(
+            "too_large", f"The photo at that address is {size}; the largest accepted is "
+                         f"{limit}.", "too_large")
     body = bytearray()
     while chunk := response.read1(_CHUNK):  # read1: returns as soon as any bytes arrive
         body += chunk
         if len(body) > max_bytes:
-            raise Rejected("too_large", f"The photo at that address is larger than "
-                                        f"{_size(max_bytes)}, the largest accepted.",
-                           "too_large")
+            raise too_large
         deadline.check()
     deadline.check()  # a cut connection ends a body without a length like a finished one
     return bytes(body)
