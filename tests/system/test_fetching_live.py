@@ -37,6 +37,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         type(self).seen.append((self.path, dict(self.headers)))
         route, _, arg = self.path.lstrip("/").partition("/")
+        route = "photo" if route == "fot%C3%B3" else route  # /fotó, as a client must send it
         # The client giving up (as it should) breaks the connection under the server.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError, ssl.SSLError):
             getattr(self, f"_{route.replace('-', '_')}")(arg)
@@ -55,6 +56,10 @@ class Handler(BaseHTTPRequestHandler):
     def _to(self, arg):  # /to/<status>/<location>
         status, _, location = arg.partition("/")
         self._send(int(status), b"", {"Location": location} if location else {})
+
+    def _utf8_location(self, _):  # a non-ASCII path, sent as servers send it: UTF-8 bytes
+        self.wfile.write(b"HTTP/1.1 302 Found\r\nLocation: /fot\xc3\xb3\r\n"
+                         b"Content-Length: 0\r\nConnection: close\r\n\r\n")
 
     def _status(self, arg):
         self._send(int(arg), b"nothing here")
@@ -203,6 +208,11 @@ def test_the_fourth_redirect_is_refused(base):
 @pytest.mark.parametrize("status", [301, 303, 307, 308])
 def test_every_redirect_status_is_followed_with_an_absolute_location(base, status):
     assert get(f"{base}/to/{status}/{base}/photo") == PHOTO
+
+
+def test_a_utf8_location_is_followed_to_the_path_it_names(base):
+    assert get(f"{base}/utf8-location") == PHOTO
+    assert [path for path, _ in Handler.seen] == ["/utf8-location", "/fot%C3%B3"]
 
 
 def test_a_redirect_to_an_address_not_allowed_is_refused_before_connecting(base):

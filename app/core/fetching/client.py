@@ -93,6 +93,14 @@ def fetch(url: str, *, max_bytes: int, allowed_networks: tuple[Network, ...] = (
         deadline.stop()
 
 
+def _text(header: str) -> str:
+    """A header as sent: http.client decodes latin-1, servers send Location in UTF-8."""
+    try:
+        return header.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return header
+
+
 def _shown(url: str) -> str:
     url = "".join(c if c.isprintable() else "?" for c in url)
     return url if len(url) <= 100 else url[:99] + "…"
@@ -121,7 +129,7 @@ def _get(target: Target, options: _Options, deadline: Deadline):
             if not response.headers.get("Location"):
                 raise Rejected("url_failed", f"{answered} without saying where the photo "
                                              "moved.", "failed")
-            return response.headers["Location"], None
+            return _text(response.headers["Location"]), None
         if not 200 <= status < 300:
             raise Rejected("url_failed", f"{answered}.", "failed")
         return None, _body(response, target, options.max_bytes, deadline)
@@ -167,8 +175,9 @@ def _resolve(target: Target, options: _Options, deadline: Deadline) -> list[Addr
 
     thread = threading.Thread(target=ask, name="fetch-dns", daemon=True)
     thread.start()
-    thread.join(max(deadline.left(), 0))
-    deadline.check()
+    while thread.is_alive():
+        thread.join(max(deadline.left(), 0))
+        deadline.check()
     error = answer.get("error")
     if isinstance(error, socket.gaierror) and error.errno in _NO_SUCH_NAME:
         raise invalid(f"No host named {target.name} was found.")
