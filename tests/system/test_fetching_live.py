@@ -1,124 +1,27 @@
-"""Photos by URL over real HTTP(S): a server on loopback, allowed by `allowed_networks` the
-way an operator allows a private network, answering with photos, redirects, errors, bodies
-that are too large, and trickles. Waits in the server are released by events at teardown;
-timings are asserted only where the fetch promises a deadline, with a second to spare."""
+"""Photos by URL over real HTTP: a server on loopback (tests/photo_server.py), allowed by
+`allowed_networks` the way an operator allows a private network, answering with photos,
+redirects, errors, bodies that are too large, and trickles. Timings are asserted only where
+the fetch promises a deadline, with a second to spare. https: test_fetching_tls.py."""
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
-import socket
-import ssl
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 import pytest
-import trustme
 
-from app.core.errors import Rejected
-from app.core.fetching import USER_AGENT, fetch
+from app.core.fetching import USER_AGENT
 from app.images.decoding import probe
+from tests.photo_server import (
+    ONLY_127_0_0_1,
+    PHOTO,
+    RELEASE,
+    Handler,
+    Resolver,
+    get,
+    refused,
+    serve,
+)
 from tests.servers import free_port
-from tests.support import photo
-
-PHOTO = photo("chelsea")
-LIMIT = 1024 * 1024
-LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
-ONLY_127_0_0_1 = (ipaddress.ip_network("127.0.0.1/32"),)
-RELEASE = threading.Event()  # ends every wait in the server
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    seen: ClassVar[list] = []  # (path, headers) of every request
-
-    def do_GET(self):
-        type(self).seen.append((self.path, dict(self.headers)))
-        route, _, arg = self.path.lstrip("/").partition("/")
-        route = "photo" if route == "fot%C3%B3" else route  # /fotó, as a client must send it
-        # The client giving up (as it should) breaks the connection under the server.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError, ssl.SSLError):
-            getattr(self, f"_{route.replace('-', '_')}")(arg)
-
-    def _photo(self, _):
-        self._send(200, PHOTO, {"Content-Type": "image/jpeg"})
-
-    def _hops(self, arg, route="hops"):  # /hops/N: N redirects, then the photo
-        n = int(arg)
-        self._send(302, b"", {"Location": f"/{route}/{n - 1}" if n > 1 else "/photo"})
-
-    def _slow_hops(self, arg):  # the same, each hop 0.8 s late
-        RELEASE.wait(0.8)
-        self._hops(arg, "slow-hops")
-
-    def _to(self, arg):  # /to/<status>/<location>
-        status, _, location = arg.partition("/")
-        self._send(int(status), b"", {"Location": location} if location else {})
-
-    def _utf8_location(self, _):  # a non-ASCII path, sent as servers send it: UTF-8 bytes
-        self.wfile.write(b"HTTP/1.1 302 Found\r\nLocation: /fot\xc3\xb3\r\n"
-                         b"Content-Length: 0\r\nConnection: close\r\n\r\n")
-
-    def _status(self, arg):
-        self._send(int(arg), b"nothing here")
-
-    def _gzip(self, _):
-        self._send(200, PHOTO, {"Content-Encoding": "gzip"})
-
-    def _big(self, _):  # says it is too large, then waits: reading it would time out
-        self._head(200, {"Content-Length": str(3 * LIMIT)})
-        RELEASE.wait(30)
-
-    def _endless(self, arg):  # no Content-Length, or chunked: bytes until the client stops
-        chunked = arg == "chunked"
-        self._head(200, {"Transfer-Encoding": "chunked"} if chunked else {})
-        block = b"\xff" * 65536
-        while not RELEASE.is_set():
-            self.wfile.write(b"10000\r\n" + block + b"\r\n" if chunked else block)
-
-    def _short(self, _):  # promises more than it sends, then hangs up
-        self._head(200, {"Content-Length": "1000"})
-        self.wfile.write(b"only ten b")
-        self.close_connection = True
-
-    def _trickle(self, arg):  # a byte every 0.2 s for 8 s, of the body or of the headers
-        if arg == "headers":
-            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
-        else:
-            self._head(200, {})
-        for _ in range(40):
-            if RELEASE.wait(0.2):
-                break
-            self.wfile.write(b"X")
-            self.wfile.flush()
-
-    def _silent(self, _):  # reads the request, answers nothing
-        RELEASE.wait(30)
-
-    def _head(self, status, headers):
-        self.send_response(status)
-        for name, value in {"Connection": "close", **headers}.items():
-            self.send_header(name, value)
-        self.end_headers()
-
-    def _send(self, status, body, headers=None):
-        self._head(status, {"Content-Length": str(len(body)), **(headers or {})})
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def serve(tls: ssl.SSLContext | None = None):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    if tls:
-        server.socket = tls.wrap_socket(server.socket, server_side=True,
-                                        do_handshake_on_connect=False)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 @pytest.fixture(scope="module")
@@ -134,28 +37,6 @@ def base():
 @pytest.fixture(autouse=True)
 def fresh_log():
     Handler.seen = []
-
-
-def get(url, **options):
-    options.setdefault("max_bytes", LIMIT)
-    options.setdefault("allowed_networks", LOOPBACK)
-    return fetch(url, **options)
-
-
-def refused(url, **options) -> Rejected:
-    with pytest.raises(Rejected) as caught:
-        get(url, **options)
-    return caught.value
-
-
-class Resolver:
-    def __init__(self, *answers):
-        self.answers, self.calls = list(answers), 0
-
-    def __call__(self, host, port, *args):
-        self.calls += 1
-        ip = self.answers[min(self.calls, len(self.answers)) - 1]
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
 
 
 def test_a_photo_is_fetched_whole_and_passes_the_upload_checks(base):
@@ -320,65 +201,3 @@ def test_a_closed_port_is_unavailable():
     error = refused(f"http://127.0.0.1:{port}/photo")
     assert (error.code, error.kind, error.message) == (
         "url_unavailable", "unavailable", f"127.0.0.1 refused the connection on port {port}.")
-
-
-@pytest.fixture(scope="module")
-def tls_server():
-    """https on loopback with a certificate for photos.test from a CA made for the test;
-    records the name each client asked for (SNI)."""
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("photos.test", "127.0.0.1").configure_cert(context)
-    names = []
-    context.sni_callback = lambda sock, name, ctx: names.append(name)
-    RELEASE.clear()
-    server = serve(context)
-    with ca.cert_pem.tempfile() as ca_file:
-        yield server.server_address[1], ca_file, names
-    RELEASE.set()
-    server.shutdown()
-    server.server_close()
-
-
-def test_https_connects_to_the_checked_address_and_verifies_the_name(tls_server):
-    port, ca_file, names = tls_server
-    names.clear()
-    resolver = Resolver("127.0.0.1", "10.0.0.1")
-    assert get(f"https://photos.test:{port}/photo", resolver=resolver, ca_certs=ca_file,
-               allowed_networks=ONLY_127_0_0_1) == PHOTO
-    assert resolver.calls == 1
-    assert names == ["photos.test"]
-    assert Handler.seen[-1][1]["Host"] == f"photos.test:{port}"
-    # An address in the URL: no SNI (TLS forbids addresses there), the certificate's IP entry.
-    assert get(f"https://127.0.0.1:{port}/photo", ca_certs=ca_file) == PHOTO
-
-
-def test_https_refuses_a_certificate_for_another_name(tls_server):
-    port, ca_file, names = tls_server
-    names.clear()
-    error = refused(f"https://other.test:{port}/photo", resolver=Resolver("127.0.0.1"),
-                    ca_certs=ca_file)
-    assert (error.code, error.kind, error.message) == (
-        "url_failed", "failed", "The certificate of other.test could not be verified: it was "
-                                "made for another name.")
-    assert names == ["other.test"]
-
-
-def test_https_refuses_a_certificate_from_an_authority_not_trusted(tls_server):
-    port, _, _ = tls_server
-    error = refused(f"https://photos.test:{port}/photo", resolver=Resolver("127.0.0.1"))
-    assert (error.code, error.message) == (
-        "url_failed", "The certificate of photos.test could not be verified: it is not signed "
-                      "by an authority we trust.")
-
-
-def test_https_trickle_is_cut_by_the_deadline_too(tls_server):
-    """The deadline cuts a TLS socket under a reader as it cuts a plain one."""
-    port, ca_file, _ = tls_server
-    started = time.monotonic()
-    error = refused(f"https://photos.test:{port}/trickle/headers", ca_certs=ca_file,
-                    resolver=Resolver("127.0.0.1"), read_timeout=1, timeout=2)
-    elapsed = time.monotonic() - started
-    assert (error.code, error.message) == (
-        "url_timeout", "The photo could not be fetched within 2 seconds.")
-    assert 1.9 <= elapsed < 3
