@@ -152,6 +152,21 @@ def test_the_connection_goes_to_the_address_that_was_checked(connects):
     assert connects == [("93.184.215.14", 80)]
 
 
+@pytest.mark.parametrize(("failure", "code", "message"), [
+    (TimeoutError("timed out"), "url_timeout",
+     "photos.example did not accept a connection within 3.05 seconds."),
+    (OSError(101, "Network is unreachable"), "url_unavailable",
+     "photos.example could not be reached."),
+])
+def test_a_connection_that_fails_says_how(monkeypatch, failure, code, message):
+    def connect(sock, address):
+        raise failure
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    error = refused("http://photos.example/", Resolver(["93.184.215.14"]))
+    assert (error.code, error.message) == (code, message)
+
+
 def test_each_checked_address_is_tried_in_turn(connects):
     resolver = Resolver(["2606:4700::1111", "93.184.215.14", "::ffff:93.184.215.15"])
     error = refused("https://photos.example:8443/", resolver)

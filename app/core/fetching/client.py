@@ -240,7 +240,8 @@ def _connect(target: Target, addresses: list[Address], options: _Options,
 def _body(response, target: Target, max_bytes: int, deadline: Deadline) -> bytes:
     encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding != "identity":  # we asked for identity; decoding would let a bomb through
-        raise Rejected("url_failed", f"{target.name} sent the photo compressed ({encoding}) "
+        raise Rejected("url_failed", f"{target.name} sent the photo compressed "
+                                     f"({_shown(encoding)[:30]}) "
                                      "although it was asked not to.", "failed")
     limit = _size(max_bytes)
     too_large = Rejected("too_large", f"The photo at that address is larger than {limit}, "
