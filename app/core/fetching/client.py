@@ -32,6 +32,7 @@ from app.core.fetching.addresses import (
     refusal,
     shown,
 )
+from app.core.fetching.codes import refused
 from app.core.fetching.deadline import Deadline, seconds
 from app.core.fetching.targets import Target, invalid, parse
 
@@ -82,8 +83,8 @@ def fetch(url: str, *, max_bytes: int, allowed_networks: tuple[Network, ...] = (
             if location is None:
                 return body
             if hops == max_redirects:
-                raise Rejected("url_failed", f"The address redirected {hops + 1} times; at "
-                               f"most {max_redirects} redirects are followed.", "failed")
+                raise refused("url_failed", f"The address redirected {hops + 1} times; at "
+                                            f"most {max_redirects} redirects are followed.")
             try:
                 url = urljoin(target.url, location)
             except ValueError:  # urljoin's own checks; parse() says what is wrong
@@ -127,22 +128,22 @@ def _get(target: Target, options: _Options, deadline: Deadline):
             answered = f"The address answered {status}"
         if status in _REDIRECTS:
             if not response.headers.get("Location"):
-                raise Rejected("url_failed", f"{answered} without saying where the photo "
-                                             "moved.", "failed")
+                raise refused("url_failed", f"{answered} without saying where the photo "
+                                            "moved.")
             return _text(response.headers["Location"]), None
         if not 200 <= status < 300:
-            raise Rejected("url_failed", f"{answered}.", "failed")
+            raise refused("url_failed", f"{answered}.")
         return None, _body(response, target, options.max_bytes, deadline)
     except Rejected:
         raise
     except Exception as exc:
         deadline.check()  # a cut connection fails in many ways: the deadline is the reason
         if isinstance(exc, (ReadTimeoutError, TimeoutError)):
-            raise Rejected("url_timeout", f"{target.name} sent nothing for "
-                           f"{seconds(options.read_timeout)}.", "timeout") from exc
+            raise refused("url_timeout", f"{target.name} sent nothing for "
+                                         f"{seconds(options.read_timeout)}.") from exc
         if isinstance(exc, (HTTPError, http.client.HTTPException, OSError)):
-            raise Rejected("url_failed", f"{target.name} broke off or did not answer with "
-                                         "valid HTTP.", "failed") from exc
+            raise refused("url_failed", f"{target.name} broke off or did not answer with "
+                                        "valid HTTP.") from exc
         raise
     finally:
         deadline.close(response, conn)
@@ -151,8 +152,8 @@ def _get(target: Target, options: _Options, deadline: Deadline):
 def _addresses(target: Target, options: _Options, deadline: Deadline) -> list[Address]:
     """The host's addresses, looked up once, every one allowed."""
     if target.name in METADATA_NAMES:
-        raise Rejected("url_refused", f"{PUBLIC_ONLY}; {target.name} is the cloud metadata "
-                                      "service.", "invalid")
+        raise refused("url_refused", f"{PUBLIC_ONLY}; {target.name} is the cloud metadata "
+                                     "service.")
     literal = target.literal
     addresses = [plain(literal)] if literal else _resolve(target, options, deadline)
     for ip in addresses:
@@ -160,7 +161,7 @@ def _addresses(target: Target, options: _Options, deadline: Deadline) -> list[Ad
         if what:
             said = (f"{shown(literal)} is {what}" if literal else
                     f"{target.name} resolves to {ip}, {what}")
-            raise Rejected("url_refused", f"{PUBLIC_ONLY}; {said}.", "invalid")
+            raise refused("url_refused", f"{PUBLIC_ONLY}; {said}.")
     return addresses
 
 
@@ -182,8 +183,8 @@ def _resolve(target: Target, options: _Options, deadline: Deadline) -> list[Addr
     if isinstance(error, socket.gaierror) and error.errno in _NO_SUCH_NAME:
         raise invalid(f"No host named {target.name} was found.")
     if isinstance(error, OSError):
-        raise Rejected("url_unavailable", f"{target.name} could not be looked up right now; "
-                                          "please try again later.", "unavailable")
+        raise refused("url_unavailable", f"{target.name} could not be looked up right now; "
+                                         "please try again later.")
     if error is not None:
         raise error
     found: list[Address] = []
@@ -215,24 +216,23 @@ def _connect(target: Target, addresses: list[Address], options: _Options,
         except ssl.SSLCertVerificationError as exc:
             conn.close()
             why = _CERTIFICATE_ERRORS.get(exc.verify_code, "it is not valid")
-            raise Rejected("url_failed", f"The certificate of {target.name} could not be "
-                                         f"verified: {why}.", "failed") from exc
+            raise refused("url_failed", f"The certificate of {target.name} could not be "
+                                        f"verified: {why}.") from exc
         except ssl.SSLError as exc:
             conn.close()
-            raise Rejected("url_failed", f"No secure connection to {target.name} could be "
-                                         "made.", "failed") from exc
+            raise refused("url_failed", f"No secure connection to {target.name} could be "
+                                        "made.") from exc
         except (ConnectTimeoutError, OSError) as exc:  # NewConnectionError is one of these
             conn.close()
             cause = exc.__cause__ or exc
             if isinstance(cause, TimeoutError):
-                failure = Rejected("url_timeout", f"{target.name} did not accept a connection "
-                                   f"within {seconds(options.connect_timeout)}.", "timeout")
+                failure = refused("url_timeout", f"{target.name} did not accept a connection "
+                                                 f"within {seconds(options.connect_timeout)}.")
             elif getattr(cause, "errno", None) == errno.ECONNREFUSED:
-                failure = Rejected("url_unavailable", f"{target.name} refused the connection "
-                                   f"on port {target.port}.", "unavailable")
+                failure = refused("url_unavailable", f"{target.name} refused the connection "
+                                                     f"on port {target.port}.")
             else:
-                failure = Rejected("url_unavailable", f"{target.name} could not be reached.",
-                                   "unavailable")
+                failure = refused("url_unavailable", f"{target.name} could not be reached.")
     deadline.check()
     raise failure
 
@@ -240,18 +240,16 @@ def _connect(target: Target, addresses: list[Address], options: _Options,
 def _body(response, target: Target, max_bytes: int, deadline: Deadline) -> bytes:
     encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding != "identity":  # we asked for identity; decoding would let a bomb through
-        raise Rejected("url_failed", f"{target.name} sent the photo compressed "
-                                     f"({_shown(encoding)[:30]}) "
-                                     "although it was asked not to.", "failed")
+        raise refused("url_failed", f"{target.name} sent the photo compressed "
+                                    f"({_shown(encoding)[:30]}) although it was asked not to.")
     limit = _size(max_bytes)
-    too_large = Rejected("too_large", f"The photo at that address is larger than {limit}, "
-                                      "the largest accepted.", "too_large")
+    too_large = refused("too_large", f"The photo at that address is larger than {limit}, "
+                                     "the largest accepted.")
     declared = (response.headers.get("Content-Length") or "").strip()
     if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         size = _size(int(declared))
-        raise too_large if size == limit else Rejected(
-            "too_large", f"The photo at that address is {size}; the largest accepted is "
-                         f"{limit}.", "too_large")
+        raise too_large if size == limit else refused(
+            "too_large", f"The photo at that address is {size}; the largest accepted is {limit}.")
     body = bytearray()
     while chunk := response.read1(_CHUNK):  # read1: returns as soon as any bytes arrive
         body += chunk

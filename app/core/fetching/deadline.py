@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from app.core.errors import Rejected
+from app.core.fetching.codes import refused
 
 
 def seconds(value: float) -> str:
@@ -33,8 +33,8 @@ class Deadline:
 
     def check(self) -> None:
         if self.expired or self.left() <= 0:
-            raise Rejected("url_timeout", f"The photo could not be fetched within "
-                                          f"{seconds(self.limit)}.", "timeout")
+            raise refused("url_timeout", f"The photo could not be fetched within "
+                                         f"{seconds(self.limit)}.")
 
     def watch(self, sock: socket.socket | None) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ import idna
 
 from app.core.errors import Rejected
 from app.core.fetching.addresses import Address
+from app.core.fetching.codes import refused
 
 MAX_URL_LENGTH = 2048
 # Left unescaped on the request line: what RFC 3986 allows there, and existing %-escapes.
@@ -49,7 +50,7 @@ class Target:
 
 
 def invalid(message: str) -> Rejected:
-    return Rejected("invalid_url", message, "invalid")
+    return refused("invalid_url", message)
 
 
 def parse(url: object) -> Target:
