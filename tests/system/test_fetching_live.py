@@ -81,7 +81,7 @@ def test_up_to_three_redirects_are_followed(base, hops):
 def test_the_fourth_redirect_is_refused(base):
     error = refused(f"{base}/hops/4")
     assert (error.code, error.kind, error.message) == (
-        "url_failed", "failed", "The address redirected 4 times; at most 3 redirects are "
+        "url_failed", "invalid", "The address redirected 4 times; at most 3 redirects are "
                                 "followed.")
     assert len(Handler.seen) == 4  # the photo itself was never asked for
 
@@ -136,7 +136,7 @@ def test_a_redirect_without_a_location_is_refused(base):
 ])
 def test_an_answer_other_than_2xx_is_refused_with_its_status(base, status, message):
     error = refused(f"{base}/status/{status}")
-    assert (error.code, error.kind, error.message) == ("url_failed", "failed", message)
+    assert (error.code, error.kind, error.message) == ("url_failed", "invalid", message)
 
 
 def test_a_content_length_over_the_limit_is_refused_without_reading_the_body(base):
@@ -173,7 +173,7 @@ def test_a_trickle_is_cut_by_the_deadline(base, part):
     error = refused(f"{base}/trickle/{part}", read_timeout=1, timeout=2)
     elapsed = time.monotonic() - started
     assert (error.code, error.kind, error.message) == (
-        "url_timeout", "timeout", "The photo could not be fetched within 2 seconds.")
+        "url_timeout", "invalid", "The photo could not be fetched within 2 seconds.")
     assert 1.9 <= elapsed < 3
 
 
@@ -192,7 +192,7 @@ def test_a_server_that_never_answers_hits_the_read_timeout(base):
     error = refused(f"{base}/silent", read_timeout=1, timeout=10)
     elapsed = time.monotonic() - started
     assert (error.code, error.kind, error.message) == (
-        "url_timeout", "timeout", "127.0.0.1 sent nothing for 1 second.")
+        "url_timeout", "invalid", "127.0.0.1 sent nothing for 1 second.")
     assert 0.9 <= elapsed < 2
 
 
@@ -200,4 +200,4 @@ def test_a_closed_port_is_unavailable():
     port = free_port()
     error = refused(f"http://127.0.0.1:{port}/photo")
     assert (error.code, error.kind, error.message) == (
-        "url_unavailable", "unavailable", f"127.0.0.1 refused the connection on port {port}.")
+        "url_unavailable", "invalid", f"127.0.0.1 refused the connection on port {port}.")

@@ -64,7 +64,7 @@ def test_https_refuses_a_certificate_for_another_name(tls_server):
     error = refused(f"https://other.test:{port}/photo", resolver=Resolver("127.0.0.1"),
                     ca_certs=ca_file)
     assert (error.code, error.kind, error.message) == (
-        "url_failed", "failed", "The certificate of other.test could not be verified: it was "
+        "url_failed", "invalid", "The certificate of other.test could not be verified: it was "
                                 "made for another name.")
     assert names == ["other.test"]
 
