@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
+from app.core import fetching
 from app.core.edits import EditService
 from app.core.gallery import Gallery
 from app.core.uploads import UploadService
@@ -39,8 +41,13 @@ def build_services(settings: Settings) -> Services:
         # Start anyway: /ready reports the outage and the indexes are made on reconnect.
         log.warning("The database is unreachable at start-up: %s", exc)
     engines = build_runner(settings)
+    fetch = partial(fetching.fetch, max_bytes=settings.max_content_length,
+                    allowed_networks=fetching.parse_networks(settings.url_allowed_networks),
+                    connect_timeout=settings.url_connect_timeout,
+                    read_timeout=min(10.0, settings.url_fetch_timeout),
+                    timeout=settings.url_fetch_timeout)
     uploads = UploadService(records, engines, user_limit=settings.user_limit,
-                            max_image_pixels=settings.max_image_pixels)
+                            max_image_pixels=settings.max_image_pixels, fetch=fetch)
     edits = EditService(records, engines, max_image_pixels=settings.max_image_pixels)
     return Services(settings, records, engines, Gallery(records, engines.admission), uploads,
                     edits, embedded)

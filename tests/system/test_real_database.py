@@ -84,12 +84,13 @@ def test_an_upload_outlives_the_app_server(database_name, tmp_path):
     finally:
         stop(process)
 
-    # The record and both files sit in the server, not in the stopped processes' memory.
+    # The record and its files sit in the server, not in the stopped processes' memory:
+    # both images, two renditions of each, and the engine's mask.
     with MongoClient(SERVER_URI, serverSelectionTimeoutMS=5000) as client:
         db = client[database_name]
         (doc,) = db.img_converter.find({})
         assert str(doc["_id"]) == record_id and doc["image_name"] == "astronaut"
-        assert db["images.files"].count_documents({}) == 2
+        assert db["images.files"].count_documents({}) == 2 + 2 * 2 + 1
 
     # A new server process (new port, same secret) shows the same visitor the same bytes.
     process, base = gunicorn(database_name, tmp_path / "second", free_port())

