@@ -4,10 +4,9 @@ photos by address and pasted from the clipboard, results over a photo or a blurr
 background, JPEG only for opaque results, the before/after slider, the "Edit result"
 dialog and the model choice. Pictures are checked by their pixels, read back from the page.
 
-Two features need backend parts that are being built beside the page: fetching photos by
-address, and the list of models the page offers. Until the server has them, their tests
-stop with an expected failure that says WAITING (which .ci/run reports as not run), and
-they run as soon as the server does.
+The model choice needs what the server does not give the page yet: the list of models.
+Until it does, its test stops with an expected failure that says WAITING (which .ci/run
+reports as not run), and it runs as soon as the server lists them.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from tests.browser import (
 )
 from tests.support import photo
 
-NO_FETCHER = "Photos cannot be fetched by address here."
 ROW = "#records tbody tr:nth-child({}) "
 
 
@@ -117,6 +115,9 @@ class PhotoServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 asked.append(self.path)
+                if self.path.endswith("/missing.jpg"):
+                    self.send_error(404)
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "image/jpeg")
                 self.send_header("Content-Length", str(len(data)))
@@ -137,22 +138,36 @@ class PhotoServer:
 
 def test_a_photo_by_its_address(tab):
     page = tab.open()
+    address_field = page.get_by_label("Or paste the photo's address")
     photos = PhotoServer(photo("chelsea"))
     try:
-        address = photos.base + "/photos/garden-cat.jpg"
-        page.get_by_label("Or paste the photo's address").fill(address)
-        tab.expected_statuses.add(400)  # only while the fetcher is not wired: see below
+        # An address without a photo: the server's reason, and the address stays to be fixed.
+        missing = photos.base + "/photos/missing.jpg"
+        address_field.fill(missing)
+        tab.expected_statuses.add(400)
         tab.submit()
-        if tab.messages() == [NO_FETCHER]:
-            pytest.xfail("WAITING for the backend: POST / with image_url answers "
-                         f"{NO_FETCHER!r} (the fetcher is not wired on this branch yet)")
-        tab.expected_statuses.discard(400)
+        assert tab.messages() == ["The address answered 404 Not Found."]
+        expect(page.get_by_role("alert")).to_have_text("The address answered 404 Not Found.")
+        expect(address_field).to_have_value(missing)
+        expect(page.locator("#no-records")).to_be_visible()
+
+        address = photos.base + "/photos/garden-cat.jpg"
+        address_field.fill(address)
+        tab.submit()
         assert tab.messages() == ["Image generated successfully"]
-        assert photos.asked == ["/photos/garden-cat.jpg"]
+        assert photos.asked == ["/photos/missing.jpg", "/photos/garden-cat.jpg"]
         # Named after the address's file; its pictures made from the fetched photo.
         assert tab.names() == ["garden-cat"]
         assert image_rendered(page, ROW.format(1) + "img[alt^='Original']") == {"w": 160, "h": 106}
-        expect(page.get_by_label("Or paste the photo's address")).to_have_value("")
+        assert image_rendered(page, ROW.format(1) + ".processed-img") == {"w": 160, "h": 106}
+        expect(address_field).to_have_value("")
+        # A file and an address at once: each becomes its own image, with its own message.
+        tab.choose([("coffee.jpg", photo("coffee"))])
+        address_field.fill(address)
+        tab.expected_statuses.add(409)  # the visitor's limit of 2, reached
+        tab.submit()
+        assert tab.messages() == ["coffee.jpg: Image generated successfully",
+                                  f"{address}: Max limit reached. Please remove a record."]
     finally:
         photos.close()
 
