@@ -211,6 +211,19 @@ def test_the_page_works_under_a_strict_content_security_policy(tab):
     page.keyboard.type("stricter")
     page.keyboard.press("Enter")
     expect(page.locator("#records .record-name")).to_have_text(["stricter"])
+    # The slider moves its divider through the CSSOM, which the policy allows (a style
+    # attribute it would refuse); the edit dialog posts with fetch.
+    slider = page.get_by_role("slider", name="Compare original and result: stricter")
+    slider.focus()
+    page.keyboard.press("End")
+    expect(page.locator("#records .compare-after")).to_have_css("clip-path",
+                                                                "inset(0px 0px 0px 100%)")
+    page.get_by_role("button", name="Edit result stricter").click()
+    page.locator("#result-modal").get_by_label("Mask only").check()
+    page.locator("#result-modal").get_by_role("button", name="Apply changes").click()
+    expect(page.locator("#result-done")).to_have_text("Image updated")
+    page.keyboard.press("Escape")
+    expect(page.locator("#records .options-summary")).to_have_text("Mask")
     page.get_by_role("button", name="Delete stricter").click()
     page.locator("#delete-confirm").click()
     expect(page.locator("#no-records")).to_be_visible()
@@ -236,12 +249,20 @@ def test_a_phone_sized_screen_has_no_horizontal_scroll(chromium, server):
         overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         assert page.evaluate(overflow) <= 0
         # Each result is a card: its images fit the screen's width.
-        for selector in (".processed-img", "img[alt^='Original']", ".download-processed"):
+        for selector in (".processed-img", "img[alt^='Original']", ".download-processed",
+                         ".compare-frame", ".compare-range", ".result-btn", ".delete-btn"):
             box = page.locator(f"#records tbody tr {selector}").bounding_box()
             assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (selector, box)
         page.get_by_role("button", name="Rename a rather long name for a phone").click()
         expect(page.locator("#edit-name")).to_be_focused()
         assert page.evaluate(overflow) <= 0
+        page.keyboard.press("Escape")
+        expect(page.locator("#edit-modal")).to_be_hidden()
+        page.get_by_role("button", name="Edit result a rather long name for a phone").click()
+        expect(page.locator("#result-output-transparent")).to_be_focused()
+        assert page.evaluate(overflow) <= 0
+        box = page.locator("#result-modal .modal-content").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
         tab.assert_clean()
     finally:
         tab.close()
