@@ -5,7 +5,11 @@
 Starts the app under gunicorn on a loopback port (embedded store, local model), then walks
 through the original app's five views with public-domain photos from scikit-image and
 writes them to assets/: get_home.png, upload_image.png, upload_success.png, edit_data.png,
-delete_data.png. Needs Debian's chromium at /usr/bin/chromium (or CHROMIUM_PATH).
+delete_data.png; then the views of what the original did not have: upload_options.png (the
+form's new options: an address, Photo with its background photo, Refine edges),
+compare_slider.png (a result's before/after slider, moved by the keyboard) and
+edit_result.png (the "Edit result" dialog after a change). Needs Debian's chromium at
+/usr/bin/chromium (or CHROMIUM_PATH).
 """
 
 from __future__ import annotations
@@ -99,6 +103,60 @@ def show_messages_and_results(page) -> None:
                   ".getBoundingClientRect().top + window.scrollY - 320)")
 
 
+def solid_photo(colour: tuple[int, int, int], size=(640, 427)) -> bytes:
+    """A background photo: a soft vertical gradient from `colour` to white."""
+    top = Image.new("RGB", size, colour)
+    fade = Image.linear_gradient("L").resize(size)
+    buf = io.BytesIO()
+    Image.composite(Image.new("RGB", size, (255, 255, 255)), top, fade).save(buf, "JPEG",
+                                                                             quality=90)
+    return buf.getvalue()
+
+
+def scroll_to(page, selector: str, above: int) -> None:
+    """Scroll so that `selector` sits `above` pixels below the top of the view."""
+    page.evaluate("([sel, above]) => window.scrollTo(0, document.querySelector(sel)"
+                  ".getBoundingClientRect().top + window.scrollY - above)", [selector, above])
+
+
+def new_views(page, base: str, out: Path, cat: bytes) -> None:
+    """What the original app did not have: the new options, the slider, editing a result."""
+    page.goto(base + "/")
+    page.wait_for_function(IMAGES_LOADED)
+    form = page.locator("#upload-form")
+    page.set_input_files("#image", files=[{"name": "chelsea.jpg", "mimeType": "image/jpeg",
+                                           "buffer": cat}])
+    form.get_by_label("Image Name", exact=True).fill("Chelsea on a sunny wall")
+    form.get_by_label("Photo", exact=True).check()
+    form.get_by_label("Background photo").set_input_files(files=[
+        {"name": "sunny-wall.jpg", "mimeType": "image/jpeg",
+         "buffer": solid_photo((244, 180, 76))}])
+    form.get_by_label("Refine edges").check()
+    page.wait_for_function("() => document.querySelector('#previews img').naturalWidth > 0")
+    scroll_to(page, "#image-label", 24)
+    save(page, out / "upload_options.png")
+
+    form.get_by_role("button", name="Remove background").click()
+    page.wait_for_selector("#upload-form[aria-busy=false]")
+    page.wait_for_function(IMAGES_LOADED)
+    slider = page.get_by_role("slider", name="Compare original and result: Chelsea on a sunny")
+    slider.focus()
+    for _ in range(15):
+        page.keyboard.press("ArrowLeft")
+    scroll_to(page, "#results-title", 160)
+    save(page, out / "compare_slider.png")
+
+    page.get_by_role("button", name="Edit result Chelsea the cat").click()
+    dialog = page.locator("#result-modal")
+    page.wait_for_selector("#result-modal.show")
+    dialog.get_by_label("Background colour").fill("#3d7fd6")
+    dialog.get_by_label("Crop to the subject").check()
+    dialog.get_by_role("button", name="Apply changes").click()
+    page.wait_for_selector("#result-done:not([hidden])")
+    page.wait_for_function("() => document.getElementById('result-preview').complete")
+    save(page, out / "edit_result.png")
+
+
 def upload(page, name: str, filename: str, data: bytes) -> None:
     page.set_input_files("#image", files=[{"name": filename, "mimeType": "image/jpeg",
                                            "buffer": data}])
@@ -143,7 +201,7 @@ def main() -> None:
         page.wait_for_function(IMAGES_LOADED)
         save(page, args.out / "get_home.png", full_page=True)
 
-        page.get_by_role("button", name="Edit Chelsea").click()
+        page.get_by_role("button", name="Rename Chelsea").click()
         page.wait_for_selector("#edit-modal.show")
         page.keyboard.type("Chelsea the cat")
         save(page, args.out / "edit_data.png")
@@ -157,6 +215,8 @@ def main() -> None:
         page.wait_for_selector("#alerts .alert-success")
         show_messages_and_results(page)
         save(page, args.out / "delete_data.png")
+
+        new_views(page, base, args.out, cat)
         browser.close()
 
 
