@@ -48,14 +48,14 @@ def timed(fn, *args, **kwargs) -> float:
 
 
 def measure(runs: int, threads: int) -> list[dict]:
-    from rembg import new_session, remove
+    from rembg import remove
 
-    from app.config import default_model_path
     from app.engines.local import LocalEngine
     from app.imaging import inspect
+    from tests.support import model_path, rembg_session
 
-    engine = LocalEngine(default_model_path(), threads=threads)
-    reference = new_session("u2netp")
+    engine = LocalEngine(model_path(), threads=threads)
+    reference = rembg_session("u2netp")
     feed = {engine.session.get_inputs()[0].name:
             np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)}
     rows = []
@@ -94,10 +94,11 @@ def peak_memory_mb(tmp: Path) -> float:
 def serve_one(path: str) -> None:
     """In a fresh process: the app as a worker runs it, one upload, then VmHWM in MB."""
     from app import create_app
-    from app.config import Settings, default_model_path
+    from app.config import Settings
+    from tests.support import model_path
 
     app = create_app(Settings(secret_key="bench-secret-key-0123456789", bg_engine="local",
-                              bg_model_path=default_model_path()))
+                              bg_model_path=model_path()))
     app.config["WTF_CSRF_ENABLED"] = False
     data = Path(path).read_bytes()
     response = app.test_client().post("/", data={"name": "m", "image": (io.BytesIO(data),

@@ -16,8 +16,9 @@ import time
 import numpy as np
 
 from app import create_app
-from app.config import Settings, default_model_path
+from app.config import Settings
 from bench.common import photo
+from tests.support import model_path
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -35,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings(app_env="production", secret_key="bench-secret-key-0123456789",
-                        bg_engine="local", bg_model_path=default_model_path(),
+                        bg_engine="local", bg_model_path=model_path(),
                         user_limit=10**6, log_level="WARNING")
     app = create_app(settings)
     app.config["WTF_CSRF_ENABLED"] = False  # the bench times the upload, not the token dance

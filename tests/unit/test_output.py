@@ -7,16 +7,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.config import default_model_path
 from app.engines.local import LocalEngine
 from app.imaging import inspect
 from app.output import InvalidOptions, OutputOptions, render
-from tests.support import encode, open_png, photo, photo_array
+from tests.support import encode, model_path, open_png, photo, photo_array
 
 
 @pytest.fixture(scope="module")
 def engine():
-    return LocalEngine(default_model_path())
+    return LocalEngine(model_path())
 
 
 @pytest.fixture(scope="module")
