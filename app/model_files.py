@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
     problems = {name: verify(path(folder, name), MODELS[name]) for name in names}
     for name, problem in problems.items():
-        print(f"{name}: {problem or f'{path(folder, name)} is right.'}")
+        print(f"{name}: {problem or f'{path(folder, name)} is right.'}", flush=True)
     wrong = [name for name, problem in problems.items() if problem]
     if args.check:
         if wrong:
