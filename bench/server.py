@@ -36,9 +36,9 @@ DEFAULT_CONFIGS = ["1:2:1", "2:1:1", "2:2:1", "2:4:1"]
 
 def single_thread_inference_seconds(runs: int = 9) -> float:
     from app.engines.local import LocalEngine
-    from app.settings import default_model_path
+    from tests.support import model_path
 
-    engine = LocalEngine(default_model_path(), threads=1)
+    engine = LocalEngine(model_path(), threads=1)
     feed = {engine.session.get_inputs()[0].name:
             np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)}
     engine.session.run(None, feed)

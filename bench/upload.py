@@ -18,6 +18,7 @@ import numpy as np
 from app import create_app
 from app.settings import Settings
 from bench.common import photo
+from tests.support import MODELS_DIR
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -35,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings(app_env="production", secret_key="bench-secret-key-0123456789",
-                        bg_engine="local",
+                        bg_engine="local", bg_models_dir=str(MODELS_DIR),
                         user_limit=10**6, log_level="WARNING")
     app = create_app(settings)
     app.config["WTF_CSRF_ENABLED"] = False  # the bench times the upload, not the token dance

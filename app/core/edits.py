@@ -46,15 +46,19 @@ class EditService:
         photo = photo_of(self.records.read(record, "original"), self.max_image_pixels)
         kept = None
         if record.mask is not None:
-            kept = Masked(decode_mask(self.records.read(record, "mask")), record.engine)
+            kept = Masked(decode_mask(self.records.read(record, "mask")), record.engine,
+                          model=record.model)
+        model = record.model if record.model in self.engines.models() else None
         made = cut_out(self.engines, photo, options, thumbnails=True,
-                       backdrop=backdrop if options.output == "image" else None, mask=kept)
+                       backdrop=backdrop if options.output == "image" else None, mask=kept,
+                       model=model)
         extras = {}
         if kept is None:
             extras["mask"] = mask_image(made.masked.mask)
         if request.backdrop is not None:
             extras["backdrop"] = as_new(backdrop)
-        changes = {"options": options.model_dump(), "engine": made.masked.engine}
+        changes = {"options": options.model_dump(), "engine": made.masked.engine,
+                   "model": made.masked.model}
         if request.image_name is not None:
             changes["image_name"] = request.image_name
         return self.records.replace_result(

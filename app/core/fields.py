@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from app.images.compose import FORMATS, OUTPUTS
+from app.model_files import MODELS
 
 
 @dataclass(frozen=True)
@@ -105,3 +106,9 @@ Format = Annotated[Literal[tuple(FORMATS)],
                    Field(description="The result's file format; `jpeg` only for results "
                                      "without transparency."),
                    _one_of("format", FORMATS)]
+Model = Annotated[
+    Literal[tuple(MODELS)],
+    Field(description="The local engine's model: " + "; ".join(
+        f"`{name}` ({model.label})" for name, model in MODELS.items())
+        + ". Absent: the server's default (BG_MODEL)."),
+    _one_of("model", MODELS)]

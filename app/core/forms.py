@@ -19,6 +19,7 @@ from app.core.fields import (
     Crop,
     Format,
     Margin,
+    Model,
     Name,
     Output,
     Photo,
@@ -77,6 +78,7 @@ class UploadRequest(BaseModel):
     name: Name
     image: Photo | None = None
     image_url: Url | None = None
+    model: Model | None = None
     output: Output = "transparent"
     background: Colour = DEFAULT_BACKGROUND
     background_image: Backdrop | None = None

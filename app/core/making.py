@@ -19,10 +19,20 @@ from app.images import pngwriter
 from app.images import thumbnails as renditions
 from app.images.compose import Rendered, render
 from app.images.decoding import InvalidImage, Photo
+from app.model_files import MODELS
 from app.storage import LimitReached, NewImage, StaleRecord, StorageUnavailable
 
 log = logging.getLogger(__name__)
 CHANGED = "The image changed while this was being made. Please try again."
+NOT_INSTALLED = ("The {label} model ({name}) is not installed on this server. Please choose "
+                 "another.")
+
+
+def check_model(engines: EngineRunner, model: str | None) -> None:
+    """`Rejected` when an upload names a model this server cannot run."""
+    if model is not None and model not in engines.models():
+        raise Rejected("invalid_options", NOT_INSTALLED.format(
+            label=MODELS[model].label, name=model))
 
 
 @dataclass(frozen=True)
@@ -34,9 +44,9 @@ class Cutout:
 
 def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
             thumbnails: bool = False, backdrop: Photo | None = None,
-            mask: Masked | None = None) -> Cutout:
+            mask: Masked | None = None, model: str | None = None) -> Cutout:
     """The result `options` ask for (and its gallery renditions), from `photo` and its mask
-    (the engine's, or the kept `mask`), over `backdrop` for output `image`."""
+    (the engine's, with `model`, or the kept `mask`), over `backdrop` for output `image`."""
     pixels = photo.info.pixels + (backdrop.info.pixels if backdrop else 0)
 
     def finish(masked: Masked) -> Cutout:
@@ -45,7 +55,7 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
                  if thumbnails else {})
         return Cutout(render(full, masked.mask, options, behind), masked, small)
 
-    return engines.make(photo, finish, pixels=pixels, mask=mask)
+    return engines.make(photo, finish, pixels=pixels, mask=mask, model=model)
 
 
 def new_image(image: Rendered) -> NewImage:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from app.core.errors import SUCCESS, Rejected
 from app.core.forms import UploadRequest
-from app.core.making import cut_out, mask_image, new_image, refusals
+from app.core.making import check_model, cut_out, mask_image, new_image, refusals
 from app.engines import EngineRunner
 from app.images.decoding import Photo, probe
 from app.metrics import UPLOADS
@@ -66,6 +66,7 @@ class UploadService:
             # Checked before any work; the unique slot index settles parallel races.
             if self.records.count(visitor) >= self.user_limit:
                 raise LimitReached()
+            check_model(self.engines, request.model)
             # A photo by address is fetched with the same size limit as an upload, before
             # any work slot is taken: waiting for another server costs no CPU here.
             data = request.image if request.image is not None else self.fetch(
@@ -73,14 +74,15 @@ class UploadService:
             photo = photo_of(data, self.max_image_pixels)
             backdrop = (photo_of(request.background_image, self.max_image_pixels)
                         if options.output == "image" else None)
-            made = cut_out(self.engines, photo, options, thumbnails=True, backdrop=backdrop)
+            made = cut_out(self.engines, photo, options, thumbnails=True, backdrop=backdrop,
+                           model=request.model)
             extras = {"mask": mask_image(made.masked.mask)}
             if backdrop is not None:
                 extras["backdrop"] = as_new(backdrop)
             record = self.records.add(
                 visitor, request.name, original=as_new(photo),
                 processed=new_image(made.result), engine=made.masked.engine,
-                limit=self.user_limit, options=options.model_dump(),
+                limit=self.user_limit, options=options.model_dump(), model=made.masked.model,
                 thumbnails={kind: {size: new_image(image) for size, image in sizes.items()}
                             for kind, sizes in made.thumbnails.items()},
                 extras=extras)

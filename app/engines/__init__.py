@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+from app import model_files
 from app.engines.admission import Admission, Busy
 from app.engines.base import (
     EngineError,
@@ -11,9 +14,10 @@ from app.engines.base import (
     QuotaExceeded,
 )
 from app.engines.runner import EngineRunner, Masked
-from app.hosting import available_cpus
+from app.hosting import ConfigError, available_cpus
 from app.settings import Settings
 
+log = logging.getLogger(__name__)
 __all__ = ["Admission", "Busy", "EngineError", "EngineRunner", "EngineTimeout",
            "EngineUnavailable", "MaskEngine", "Masked", "QuotaExceeded", "build_runner"]
 
@@ -40,6 +44,18 @@ def build_runner(settings: Settings) -> EngineRunner:
 
 
 def _local(settings: Settings) -> MaskEngine:
-    from app.engines.local import LocalEngine
+    """The models in BG_MODELS_DIR, their files checked whole once, at start-up: a damaged
+    default stops the app with the command that fixes it; a damaged other is not offered."""
+    from app.engines.local import LocalModels
 
-    return LocalEngine(settings.model_path, threads=settings.onnx_threads)
+    installed = []
+    for name in settings.installed_models():
+        problem = model_files.check(settings.bg_models_dir, name)
+        if problem is None:
+            installed.append(name)
+        elif name == settings.bg_model:
+            raise ConfigError(problem)
+        else:
+            log.warning("%s", problem)
+    return LocalModels(settings.bg_models_dir, settings.bg_model, tuple(installed),
+                       threads=settings.onnx_threads)

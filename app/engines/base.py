@@ -21,8 +21,9 @@ class MaskEngine(Protocol):
     # so it needs no work slot (app/engines/runner.py).
     remote: bool
 
-    def mask(self, photo: Photo) -> Image.Image:
-        """The subject's mask, or an `EngineError` (or `InvalidImage` for a damaged file)."""
+    def mask(self, photo: Photo, model: str | None = None) -> Image.Image:
+        """The subject's mask, or an `EngineError` (or `InvalidImage` for a damaged file).
+        `model` names one of the local engine's models; other engines have their own."""
 
 
 class EngineError(Exception):

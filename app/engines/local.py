@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from app import model_files
 from app.images.decoding import Photo
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -62,8 +63,8 @@ class LocalEngine:
         self.input_size = (width if isinstance(width, int) else 320,
                            height if isinstance(height, int) else 320)
 
-    def mask(self, photo: Photo) -> Image.Image:
-        """The model's mask for `photo`, at the model's input size."""
+    def mask(self, photo: Photo, model: str | None = None) -> Image.Image:
+        """The model's mask for `photo`, at the model's input size (`model`: this one)."""
         return self.predict(photo.reduced(at_least=max(self.input_size),
                                           reduce_by=_MODEL_INPUT_REDUCTION))
 
@@ -78,3 +79,29 @@ class LocalEngine:
         low, high = float(pred.min()), float(pred.max())
         pred = (pred - low) / (high - low) if high > low else np.zeros_like(pred)
         return Image.fromarray((pred * 255).astype(np.uint8), "L")
+
+
+class LocalModels:
+    """The engine the app runs: the models in one folder, each file's session loaded the
+    first time an upload asks for that model (u2net holds ~170 MB more than u2netp: a
+    process that never uses it never pays for it), then kept for the process's life."""
+
+    name = "local"
+    remote = False
+
+    def __init__(self, folder: str, default: str, installed: tuple[str, ...], threads: int = 0):
+        self.folder, self.default, self.installed = folder, default, installed
+        self.threads = threads
+        self._engines: dict[str, LocalEngine] = {}
+
+    def engine(self, model: str | None = None) -> LocalEngine:
+        name = model or self.default
+        if name not in self._engines:
+            # Two first uploads at once may both build one: load_session gives them the same
+            # session, so the second is only a small wrapper.
+            path = str(model_files.path(self.folder, name))
+            self._engines.setdefault(name, LocalEngine(path, self.threads))
+        return self._engines[name]
+
+    def mask(self, photo: Photo, model: str | None = None) -> Image.Image:
+        return self.engine(model).mask(photo)

@@ -33,7 +33,7 @@ class RapidApiEngine:
         # A shared session keeps the TLS connection to RapidAPI open between uploads.
         self.session = session or requests.Session()
 
-    def mask(self, photo: Photo) -> Image.Image:
+    def mask(self, photo: Photo, model: str | None = None) -> Image.Image:
         """The alpha of the service's cutout: only its matte is used, so the photo's own
         pixels keep their colours and full resolution, and every output works as with the
         local engine."""

@@ -25,6 +25,7 @@ class Masked:
     mask: Image.Image
     engine: str  # the engine that made it
     note: str = ""  # why a fallback engine made it instead, for the visitor
+    model: str | None = None  # the local engine's model that made it
 
 
 class EngineRunner:
@@ -40,40 +41,49 @@ class EngineRunner:
         return self.primary.name
 
     def make(self, photo: Photo, finish: Callable[[Masked], Result], pixels: int | None = None,
-             mask: Masked | None = None) -> Result:
+             mask: Masked | None = None, model: str | None = None) -> Result:
         """Mask `photo` (unless its `mask` was kept) and `finish` the result from the mask,
         in a turn of the admission priced at `pixels` (the photo's by default; it may raise
         `Busy`). A remote engine is asked before the turn: waiting for it costs no CPU."""
         masked, failure = mask, None
         if masked is None and self.primary.remote:
-            masked, failure = self._attempt(self.primary, photo)
+            masked, failure = self._attempt(self.primary, photo, model)
         with self.admission.turn(photo.info.pixels if pixels is None else pixels):
             if masked is None and failure is None:
-                masked, failure = self._attempt(self.primary, photo)
+                masked, failure = self._attempt(self.primary, photo, model)
             if masked is None:
-                masked = self._fall_back(photo, failure)
+                masked = self._fall_back(photo, failure, model)
             return finish(masked)
 
-    def _attempt(self, engine: MaskEngine, photo: Photo):
+    def _attempt(self, engine: MaskEngine, photo: Photo, model: str | None):
         try:
-            return Masked(self._timed(engine, photo), engine.name), None
+            return self._timed(engine, photo, model), None
         except EngineError as exc:
             if self.fallback is None:
                 raise
             return None, exc
 
-    def _fall_back(self, photo: Photo, failure: EngineError) -> Masked:
+    def _fall_back(self, photo: Photo, failure: EngineError, model: str | None) -> Masked:
         log.warning("Engine %s failed (%s: %s); the %s engine makes the mask instead",
                     self.primary.name, type(failure).__name__, failure.message,
                     self.fallback.name)
         note = (f"Made by the {self.fallback.name} engine because the {self.primary.name} "
                 f"engine {failure.reason}.")
-        return Masked(self._timed(self.fallback, photo), self.fallback.name, note)
+        masked = self._timed(self.fallback, photo, model)
+        return Masked(masked.mask, masked.engine, note, masked.model)
+
+    def models(self) -> tuple[str, ...]:
+        """The local engine's models that can be used here (none without a local engine)."""
+        for engine in (self.primary, self.fallback):
+            if engine is not None and hasattr(engine, "installed"):
+                return engine.installed
+        return ()
 
     @staticmethod
-    def _timed(engine: MaskEngine, photo: Photo) -> Image.Image:
+    def _timed(engine: MaskEngine, photo: Photo, model: str | None) -> Masked:
         started = time.perf_counter()
-        mask = engine.mask(photo)
+        mask = engine.mask(photo, model)
         ENGINE_SECONDS.labels(engine.name).observe(time.perf_counter() - started)
         ENGINE_USED.labels(engine.name).inc()
-        return mask
+        chosen = (model or engine.default) if hasattr(engine, "default") else None
+        return Masked(mask, engine.name, model=chosen)

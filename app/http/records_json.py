@@ -41,6 +41,8 @@ class Record(BaseModel):
                             description="`YYYY-MM-DD HH:MM:SS`, UTC (the original app's "
                                         "format).")
     engine: str = Field(description="What removed the background: `local` or `rapidapi`.")
+    model: str | None = Field(description="The local engine's model that made the mask "
+                                          "(`u2netp`, `u2net`); null for RapidAPI's.")
     options: OutputOptions = Field(description="How the processed image was made.")
     original: Image
     processed: Image
@@ -68,7 +70,7 @@ def record_json(record: storage.Record, image_endpoint: str, note: str | None = 
 
     fields = dict(
         id=record.id, image_name=record.image_name, created_on=record.created_on,
-        engine=record.engine,
+        engine=record.engine, model=record.model,
         # Records made before output options existed were all made with the defaults.
         options=OutputOptions.model_construct(**{**OutputOptions().model_dump(),
                                                  **record.options}),

@@ -55,6 +55,7 @@ class Record:
     thumbnails: dict = field(default_factory=dict)
     mask: StoredImage | None = None  # absent for records made before masks were kept
     backdrop: StoredImage | None = None
+    model: str | None = None  # the local engine's model that made the mask
 
     @classmethod
     def from_doc(cls, doc: dict) -> Record:
@@ -64,7 +65,7 @@ class Record:
                    StoredImage.from_doc(doc["processed"]), doc.get("options", {}),
                    thumbnails_from_doc(doc),
                    *(StoredImage.from_doc(doc[extra]) if doc.get(extra) else None
-                     for extra in EXTRAS))
+                     for extra in EXTRAS), doc.get("model"))
 
     def image(self, kind: str) -> StoredImage:
         """`original` or `processed`, or (not for visitors' URLs) a kept extra."""

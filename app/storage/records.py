@@ -101,7 +101,8 @@ class RecordRepository:
     @outages_are_unavailable
     def add(self, user_id: str, image_name: str, original: NewImage, processed: NewImage,
             engine: str, limit: int, options: dict | None = None,
-            thumbnails: dict | None = None, extras: dict | None = None) -> Record:
+            thumbnails: dict | None = None, extras: dict | None = None,
+            model: str | None = None) -> Record:
         """Store both images, their `thumbnails` ({kind: {size: NewImage}}), the `extras`
         that make the result again ({"mask": NewImage, ...}) and their record, or raise and
         store nothing."""
@@ -119,6 +120,7 @@ class RecordRepository:
                 "image_name": image_name,
                 "created_on": datetime.now(timezone.utc).strftime(CREATED_ON_FORMAT),
                 "engine": engine,
+                "model": model,
                 "options": options or {},
                 **images,
                 "thumbnails": small,

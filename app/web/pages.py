@@ -14,6 +14,7 @@ from app.http.limits import limit_uploads
 from app.http.records_json import record_json
 from app.http.sizes import human_size
 from app.http.visitor import current_visitor
+from app.model_files import MODELS
 
 bp = Blueprint("pages", __name__)
 
@@ -32,6 +33,11 @@ def index():
         max_upload_text=human_size(settings.max_content_length),
         demo_storage=here.demo_storage,
         engine=here.engines.name,
+        # The model choice: what the catalogue offers, and what this server can run.
+        models=[{"name": name, "label": model.label,
+                 "installed": name in here.engines.models()}
+                for name, model in MODELS.items()] if here.engines.models() else [],
+        default_model=settings.bg_model,
     )
 
 

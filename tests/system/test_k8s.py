@@ -150,6 +150,8 @@ def test_configmap_and_secret_provide_exactly_what_the_app_reads(rendered, monke
 
 def test_the_configmap_values_are_settings_the_app_accepts(rendered):
     config = one(rendered, "ConfigMap", "my-config")["data"]
+    # Paths into the image's models folder, as this machine's (the same files).
+    config = {key: dockerfile.local_models(value) for key, value in config.items()}
     settings = Settings.from_env({**config, **secret_example()["stringData"]}, dotenv=False)
     assert settings.app_env == "production" and settings.mongo_uri
 

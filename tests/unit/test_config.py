@@ -19,7 +19,7 @@ def test_defaults():
     assert settings.max_content_length == 15 * 1024 * 1024
     assert settings.engine == "local"
     assert settings.mongo_uri == ""
-    assert settings.model_path.endswith("u2netp.onnx")
+    assert settings.bg_model == "u2netp"
 
 
 def test_production_without_a_secret_key_fails_with_a_clear_message():
@@ -75,9 +75,27 @@ def test_malformed_values_name_the_variable(name, raw):
         from_env(APP_SECRET_KEY=KEY, **{name: raw})
 
 
-def test_a_missing_model_file_is_reported_at_start(tmp_path):
-    with pytest.raises(ConfigError, match="BG_MODEL_PATH"):
-        from_env(APP_SECRET_KEY=KEY, BG_MODEL_PATH=tmp_path / "missing.onnx")
+def test_a_missing_model_file_is_reported_at_start_with_the_fix(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        from_env(APP_SECRET_KEY=KEY, BG_MODELS_DIR=tmp_path)
+    assert str(caught.value) == (
+        f"The u2netp model (Fast) cannot be used: {tmp_path / 'u2netp.onnx'} is missing. "
+        f"Fetch it with `python -m app.model_files --dir {tmp_path} u2netp`.")
+
+
+def test_a_damaged_default_model_stops_the_app_and_another_is_not_offered(tmp_path):
+    import shutil
+
+    from tests.support import MODELS_DIR
+
+    shutil.copy(MODELS_DIR / "u2netp.onnx", tmp_path / "u2netp.onnx")
+    size = (MODELS_DIR / "u2net.onnx").stat().st_size
+    with open(tmp_path / "u2net.onnx", "wb") as damaged:  # the right size, wrong bytes
+        damaged.truncate(size)
+    app = create_app({"APP_SECRET_KEY": KEY, "BG_MODELS_DIR": str(tmp_path)})
+    assert app.extensions["services"].engines.models() == ("u2netp",)
+    with pytest.raises(ConfigError, match=r"The u2net model \(Best quality\) cannot be used"):
+        create_app({"APP_SECRET_KEY": KEY, "BG_MODELS_DIR": str(tmp_path), "BG_MODEL": "u2net"})
 
 
 def test_the_rapidapi_url_follows_the_host():

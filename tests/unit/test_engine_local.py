@@ -7,8 +7,7 @@ import pytest
 from PIL import Image
 
 from app.engines.local import LocalEngine, load_session
-from app.settings import default_model_path
-from tests.support import cutout, encode, open_png, photo_array
+from tests.support import cutout, encode, model_path, open_png, photo_array
 
 # (background corners as (x, y) fractions, a point on the subject)
 SCENES = {
@@ -21,7 +20,7 @@ SCENES = {
 
 @pytest.fixture(scope="module")
 def engine():
-    return LocalEngine(default_model_path())
+    return LocalEngine(model_path())
 
 
 def cut(engine, data):
@@ -70,16 +69,16 @@ def test_transparent_input_stays_transparent(engine):
 
 
 def test_the_session_is_loaded_once_per_process():
-    path = default_model_path()
+    path = model_path()
     assert load_session(path) is load_session(path)
     assert LocalEngine(path).session is LocalEngine(path).session
 
 
 def test_another_model_file_can_be_used(tmp_path):
     copy = tmp_path / "my-u2net.onnx"
-    shutil.copy(default_model_path(), copy)
+    shutil.copy(model_path(), copy)
     engine = LocalEngine(str(copy))
-    assert engine.session is not load_session(default_model_path())
+    assert engine.session is not load_session(model_path())
     assert engine.input_size == (320, 320)
     result = cut(engine, encode(photo_array("rocket")))
     assert (result.width, result.height) == (640, 427)

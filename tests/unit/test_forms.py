@@ -70,8 +70,9 @@ def test_crop_words(word, value):
     ({"name": "cat\ud800"}, "invalid_name", "The name holds a character that is not valid "
                                             "text (an unpaired surrogate). Please type it again."),
     ({"colour": "#ffffff"}, "invalid_body", "Unknown field 'colour': send only name, image, "
-                                            "image_url, output, background, background_image, "
-                                            "crop, crop_margin, format, refine_edges."),
+                                            "image_url, model, output, background, "
+                                            "background_image, crop, crop_margin, format, "
+                                            "refine_edges."),
 ])
 def test_each_rule_answers_with_its_code_and_sentence(fields, code, message):
     exc = refused(UploadRequest, {"name": "cat", "image": IMAGE, **fields})

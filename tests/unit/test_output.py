@@ -10,13 +10,12 @@ from PIL import Image
 from app.core.forms import OutputOptions
 from app.engines.local import LocalEngine
 from app.images.compose import render
-from app.settings import default_model_path
-from tests.support import cutout, encode, open_png, photo, photo_array
+from tests.support import cutout, encode, model_path, open_png, photo, photo_array
 
 
 @pytest.fixture(scope="module")
 def engine():
-    return LocalEngine(default_model_path())
+    return LocalEngine(model_path())
 
 
 @pytest.fixture(scope="module")

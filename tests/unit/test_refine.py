@@ -6,7 +6,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from app.images.refine import decontaminate, refine
-from app.settings import default_model_path
+from tests.support import model_path
 
 SIZE = 64
 RED, BLUE, YELLOW = (200, 40, 40), (40, 40, 200), (230, 210, 30)
@@ -148,7 +148,7 @@ def test_on_a_real_composite_the_edge_error_drops_as_benchmarked():
     from bench.metrics import band, scores
 
     comp = composite("horse", "grass")
-    mask = LocalEngine(default_model_path()).predict(comp.image)
+    mask = LocalEngine(model_path()).predict(comp.image)
     alpha = mask.resize(comp.image.size, Image.Resampling.BILINEAR)
     refined = refine(comp.image, alpha)
     cleaned = decontaminate(comp.image, refined)

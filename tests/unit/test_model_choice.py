@@ -1,0 +1,75 @@
+"""The model choice per upload: Fast (u2netp) by default, Best quality (u2net) when asked
+and installed, each loaded the first time it is needed; a model the server lacks is refused
+with a sentence, and the page says it is not installed."""
+
+import io
+import re
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app import create_app
+from tests.support import MODELS_DIR, Visitor, open_png, photo
+
+API = "/api/v1"
+
+
+def create(client, **form):
+    token = client.get(f"{API}/session").get_json()["csrf_token"]
+    return client.post(f"{API}/records", headers={"X-CSRFToken": token},
+                       data={"name": "cat", "image": (io.BytesIO(photo("astronaut")), "a.jpg"),
+                             **form})
+
+
+def test_each_model_is_loaded_when_first_asked_for_and_recorded(app):
+    engine = app.extensions["services"].engines.primary
+    assert engine.installed == ("u2netp", "u2net") and engine._engines == {}
+    client = app.test_client()
+    fast = create(client).get_json()
+    assert fast["model"] == "u2netp" and set(engine._engines) == {"u2netp"}
+    best = create(client, model="u2net").get_json()
+    assert best["model"] == "u2net" and set(engine._engines) == {"u2netp", "u2net"}
+    # Two masks of the same photo by the two models: both real cutouts, not the same one.
+    fast_alpha, best_alpha = (np.asarray(open_png(client.get(r["processed"]["url"]).data))[
+        ..., 3] for r in (fast, best))
+    assert fast_alpha[0, 0] < 16 and best_alpha[0, 0] < 16  # a corner: background
+    assert not np.array_equal(fast_alpha, best_alpha)
+
+
+def test_an_uninstalled_model_is_refused_and_the_page_says_so(settings, tmp_path):
+    shutil.copy(MODELS_DIR / "u2netp.onnx", tmp_path / "u2netp.onnx")
+    app = create_app(settings.changed(bg_models_dir=str(tmp_path)))
+    response = create(app.test_client(), model="u2net")
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "invalid_options", "message": (
+        "The Best quality model (u2net) is not installed on this server. Please choose "
+        "another.")}
+    page = Visitor(app.test_client()).page().get_data(as_text=True)
+    assert re.search(r'value="u2net"[^>]*disabled', page)
+    assert "not installed" in page
+
+
+def test_the_default_model_is_a_setting(settings):
+    app = create_app(settings.changed(bg_model="u2net"))
+    record = create(app.test_client()).get_json()
+    assert record["model"] == "u2net"
+
+
+def test_an_edit_keeps_the_model_that_made_the_mask(app):
+    client = app.test_client()
+    record = create(client, model="u2net").get_json()
+    token = client.get(f"{API}/session").get_json()["csrf_token"]
+    edited = client.patch(f"{API}/records/{record['id']}", json={"output": "mask"},
+                          headers={"X-CSRFToken": token}).get_json()
+    assert edited["model"] == "u2net"
+    mask = Image.open(io.BytesIO(client.get(edited["processed"]["url"]).data))
+    assert mask.mode == "L"
+
+
+@pytest.mark.parametrize("value", ["u2net_human_seg", "U2NET", ""])
+def test_only_the_catalogues_names(app, value):
+    response = create(app.test_client(), model=value)
+    assert response.status_code == 400
+    assert response.get_json()["message"] == "model must be one of: u2netp, u2net."
