@@ -54,8 +54,9 @@ config-docs: $(VENV)/.dev ## .env.example and docs/configuration.md, from the se
 bench: $(VENV)/.dev $(MODELS) ## time one upload against raw model inference
 	$(BIN)/python -m bench.upload
 
-bench-engine: $(VENV)/.dev $(MODELS) ## engine vs raw inference vs rembg, 0.3-12 MP; updates docs/performance.md
+bench-engine: $(VENV)/.dev $(MODELS) ## engine vs raw inference vs rembg, 0.3-12 MP, both models; updates docs/performance.md
 	$(BIN)/python -m bench.engine --memory --write
+	$(BIN)/python -m bench.engine --model u2net --memory --write
 
 bench-quality: $(VENV)/.dev $(MODELS) ## edge quality on composites with known alpha; updates docs/quality.md
 	$(BIN)/python -m bench.quality --write docs/quality.md

@@ -48,7 +48,7 @@ def timed(fn, *args, **kwargs) -> float:
     return time.perf_counter() - start
 
 
-def measure(runs: int, threads: int) -> list[dict]:
+def measure(runs: int, threads: int, model: str = "u2netp") -> list[dict]:
     from rembg import remove
 
     from app.core.forms import OutputOptions
@@ -58,14 +58,14 @@ def measure(runs: int, threads: int) -> list[dict]:
     from app.images.decoding import Photo, probe
     from tests.support import model_path, rembg_session
 
-    engine = LocalEngine(model_path(), threads=threads)
+    engine = LocalEngine(model_path(model), threads=threads)
     runner, options = EngineRunner(engine), OutputOptions()
 
     def ours_cutout(data, info):
         """The upload walk minus storage: decode, mask, compose, encode."""
         return cut_out(runner, Photo(data, info), options).result
 
-    reference = rembg_session("u2netp")
+    reference = rembg_session(model)
     feed = {engine.session.get_inputs()[0].name:
             np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)}
     rows = []
@@ -91,17 +91,18 @@ def measure(runs: int, threads: int) -> list[dict]:
     return rows
 
 
-def peak_memory_mb(tmp: Path) -> float:
+def peak_memory_mb(tmp: Path, model: str = "u2netp") -> float:
     """Peak RSS of a fresh process that builds the app and serves one 12 MP upload. The
     photo is made here, in this process, so making it does not count."""
     path = tmp / "12mp.jpg"
     path.write_bytes(photo(SIZES["12 MP"]))
-    out = subprocess.run([sys.executable, "-m", "bench.engine", "--serve-one", str(path)],
+    out = subprocess.run([sys.executable, "-m", "bench.engine", "--serve-one", str(path),
+                          "--model", model],
                          cwd=ROOT, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def serve_one(path: str) -> None:
+def serve_one(path: str, model: str) -> None:
     """In a fresh process: the app as a worker runs it, one upload, then VmHWM in MB."""
     from app import create_app
     from app.settings import Settings
@@ -111,16 +112,18 @@ def serve_one(path: str) -> None:
                               bg_models_dir=str(MODELS_DIR)))
     app.config["WTF_CSRF_ENABLED"] = False
     data = Path(path).read_bytes()
-    response = app.test_client().post("/", data={"name": "m", "image": (io.BytesIO(data),
-                                                                       "m.jpg")})
+    response = app.test_client().post("/", data={"name": "m", "model": model,
+                                                 "image": (io.BytesIO(data), "m.jpg")})
     assert response.status_code == 302, response.status_code
     status = Path("/proc/self/status").read_text()
     print(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
 
 
-def table(rows: list[dict], threads: int, runs: int, memory: float | None) -> str:
+def table(rows: list[dict], threads: int, runs: int, memory: float | None,
+          model: str = "u2netp") -> str:
     lines = [
-        f"`make bench-engine`: JPEG in, full-size transparent PNG out; medians of {runs} "
+        f"`make bench-engine` (model {model}): JPEG in, full-size transparent PNG out; "
+        f"medians of {runs} "
         f"interleaved runs; onnxruntime threads: {threads or 'default (all cores)'}; "
         f"{os.cpu_count()} cores.",
         "",
@@ -149,19 +152,20 @@ def main() -> None:
     parser.add_argument("--write", "--readme", action="store_true",
                         help="write the table to docs/performance.md")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--model", default="u2netp", choices=("u2netp", "u2net"))
     parser.add_argument("--serve-one", metavar="JPEG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_one:
-        serve_one(args.serve_one)
+        serve_one(args.serve_one, args.model)
         return
 
-    rows = measure(args.runs, args.threads)
+    rows = measure(args.runs, args.threads, args.model)
     with tempfile.TemporaryDirectory() as tmp:
-        memory = peak_memory_mb(Path(tmp)) if args.memory else None
-    text = table(rows, args.threads, args.runs, memory)
+        memory = peak_memory_mb(Path(tmp), args.model) if args.memory else None
+    text = table(rows, args.threads, args.runs, memory, args.model)
     print(json.dumps({"rows": rows, "peak_mb": memory}, indent=2) if args.json else text)
     if args.write:
-        write_block(PAGE, "engine", text)
+        write_block(PAGE, "engine" if args.model == "u2netp" else f"engine-{args.model}", text)
 
 
 if __name__ == "__main__":
