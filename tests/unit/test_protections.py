@@ -167,3 +167,12 @@ def test_uploads_count_by_the_pixels_they_declare(settings):
     refused = visitor.upload_json(photo())
     assert refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 60
+
+
+def test_the_content_security_policy_is_exactly_this(client):
+    """Every directive, written out: a weakened one (an 'unsafe-inline', a wildcard, a
+    dropped frame-ancestors) fails here, not only a missing header."""
+    assert client.get("/").headers["Content-Security-Policy"] == (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' blob: data:; connect-src 'self'; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
