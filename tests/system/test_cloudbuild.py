@@ -63,7 +63,9 @@ def test_the_tests_and_the_deploy_use_the_repository_kustomize(build):
     assert by_id["kustomize"]["args"] == [".ci/install-kustomize"]
     assert (ROOT / ".ci/install-kustomize").is_file()
     assert "CI=true" in by_id["test"]["env"]  # the k8s tests fail, not skip, without it
-    assert by_id["test"]["args"] == ["test"]
+    command = by_id["test"]["args"][-1]
+    assert command.startswith("make test-quick lint && ")
+    assert "tests/system/test_k8s.py" in command
 
 
 def test_both_kubectl_steps_know_the_cluster(build):
