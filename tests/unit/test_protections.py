@@ -169,6 +169,43 @@ def test_uploads_count_by_the_pixels_they_declare(settings):
     assert 0 < int(refused.headers["Retry-After"]) <= 60
 
 
+class _Clock:
+    """time.time() for the limiter's memory store and Retry-After, moved by the test."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def time(self):
+        return self.now
+
+    def __getattr__(self, name):
+        import time
+
+        return getattr(time, name)
+
+
+def test_the_limit_counts_the_last_minute_not_a_fixed_window(settings, monkeypatch):
+    """3 per minute: one upload at 0 s and two at 59 s. At 61 s the first has aged out, so one
+    more goes through and the next waits until 119 s, when the 59 s ones age out (Retry-After
+59: flask-limiter rounds the reset a second up, never down). A fixed window
+    would have started afresh at 60 s and let three through (twice the limit in 2 s)."""
+    import limits.storage.memory
+
+    import app.http.limits
+
+    clock = _Clock(1_000_000.0)
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    monkeypatch.setattr(app.http.limits, "time", clock)
+    limited = create_app(settings.changed(upload_rate_limit="3 per minute", user_limit=10))
+    use_engine(limited, FakeEngine())
+    visitor = Visitor(limited.test_client())
+    for moment, expected in ((0, 201), (59, 201), (59, 201), (61, 201), (61, 429)):
+        clock.now = 1_000_000.0 + moment
+        answer = visitor.upload_json(photo())
+        assert answer.status_code == expected, moment
+    assert answer.headers["Retry-After"] == "59"
+
+
 def test_the_content_security_policy_is_exactly_this(client):
     """Every directive, written out: a weakened one (an 'unsafe-inline', a wildcard, a
     dropped frame-ancestors) fails here, not only a missing header."""
