@@ -13,17 +13,11 @@ import re
 
 import pytest
 
-from tests.browser import Tab, app_server, chromium_browser, expect, image_rendered
+from tests.browser import Tab, app_server, expect, image_rendered
 from tests.support import photo
 
 LIMIT = 2
 MAX_UPLOAD = "1MB"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with chromium_browser() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import Tab, app_server, axe_violations, chromium_browser, expect
+from tests.browser import Tab, app_server, axe_violations, expect
 from tests.support import photo
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
          "device_scale_factor": 2}
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with chromium_browser() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ from scipy import ndimage
 from tests.browser import (
     Tab,
     app_server,
-    chromium_browser,
     expect,
     image_rendered,
     metric,
@@ -28,12 +27,6 @@ from tests.browser import (
 from tests.support import MODELS_DIR, photo
 
 ROW = "#records tbody tr:nth-child({}) "
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with chromium_browser() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import time
 
-import pytest
 import requests
 
 from bench.slow_clients import SlowBody, SlowHeaders, poll_health
@@ -27,25 +26,16 @@ from tests.front import (
     nginx_setting,
     seconds,
     session_from,
-    start_stack,
 )
-from tests.servers import ROOT, csrf_token, free_port, stop
+from tests.servers import ROOT, csrf_token, free_port
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("front")
-    process, base, app = start_stack(folder)
-    yield base, app, folder / "log"
-    stop(process)
-
-
-def test_slow_clients_cost_the_app_nothing_and_are_cut(stack):
+def test_slow_clients_cost_the_app_nothing_and_are_cut(front_stack):
     """40 connections sending a header line every 4 s and 10 trickling a multipart body
     (two more pieces, then silence) for 20 s: /health, asked every 0.5 s, answers 200 in
     well under a second throughout; nginx ends each header after client_header_timeout and
     each silent body after client_body_timeout, without an answer; the app never sees them."""
-    base, _, log = stack
+    base, _, log = front_stack
     port = int(base.rsplit(":", 1)[1])
     headers = [SlowHeaders("127.0.0.1", port, SLOW_HEADERS_FROM, interval=4, pieces=None,
                            reconnect=True) for _ in range(40)]
@@ -86,8 +76,8 @@ def test_slow_clients_cost_the_app_nothing_and_are_cut(stack):
     assert [e for e in log_lines(log, "app.http.observability") if e["method"] == "POST"] == []
 
 
-def test_a_file_just_over_the_app_limit_gets_the_apps_message(stack):
-    base, _, _ = stack
+def test_a_file_just_over_the_app_limit_gets_the_apps_message(front_stack):
+    base, _, _ = front_stack
     session = session_from(UPLOADER_FROM)
     token = csrf_token(session, base)
     response = session.post(f"{base}/", data={"name": "big", "csrf_token": token},
@@ -101,8 +91,8 @@ def test_a_file_just_over_the_app_limit_gets_the_apps_message(stack):
 FRONT_TOO_LARGE = "The file is too large: this server accepts at most 20 MB per upload."
 
 
-def test_a_far_bigger_body_is_refused_by_the_front(stack):
-    base, _, log = stack
+def test_a_far_bigger_body_is_refused_by_the_front(front_stack):
+    base, _, log = front_stack
     assert nginx_setting("client_max_body_size") == "20m"  # the number in the sentence
     blob = os.urandom(40 * 1024**2)
     page = requests.post(f"{base}/", files={"image": ("huge.jpg", blob, "image/jpeg")},
@@ -123,8 +113,8 @@ def test_a_far_bigger_body_is_refused_by_the_front(stack):
                 and e["path"] == "/api/v1/records"]
 
 
-def test_metrics_are_not_served_through_the_front(stack):
-    base, app, _ = stack
+def test_metrics_are_not_served_through_the_front(front_stack):
+    base, app, _ = front_stack
     page = requests.get(f"{base}/metrics", timeout=10)
     assert page.status_code == 404
     assert "<p>There is nothing here.</p>" in page.text
@@ -138,10 +128,10 @@ def test_metrics_are_not_served_through_the_front(stack):
     assert direct.status_code == 200 and "ibp_http_requests_total" in direct.text
 
 
-def test_too_many_requests_at_once_from_one_address(stack):
+def test_too_many_requests_at_once_from_one_address(front_stack):
     """limit_conn: while one address has 20 requests in progress (slow uploads here), its
     next one is refused at once with a sentence; other addresses are served as usual."""
-    base, _, _ = stack
+    base, _, _ = front_stack
     port = int(base.rsplit(":", 1)[1])
     limit = int(nginx_setting("limit_conn per_client"))
     crowd = [SlowBody("127.0.0.1", port, CROWD_FROM, interval=1, pieces=None,
@@ -168,8 +158,8 @@ def test_too_many_requests_at_once_from_one_address(stack):
     assert session_from(CROWD_FROM).get(f"{base}/health", timeout=10).status_code == 200
 
 
-def test_static_files_are_compressed_and_pages_are_not(stack):
-    base, _, _ = stack
+def test_static_files_are_compressed_and_pages_are_not(front_stack):
+    base, _, _ = front_stack
     css = requests.get(f"{base}/static/vendor/bootstrap/bootstrap.min.css", stream=True,
                        headers={"Accept-Encoding": "gzip"}, timeout=10)
     assert css.headers["Content-Encoding"] == "gzip"

@@ -31,14 +31,6 @@ from tests.servers import csrf_token, stop, upload_through_the_page
 from tests.support import photo
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("front")
-    process, base, app = start_stack(folder)
-    yield base, app, folder / "log"
-    stop(process)
-
-
 def _probe(session, base, **headers) -> int:
     """An upload without a file: cheap, yet counted by the app's per-address limit (the
     third within a minute from one client address is 429)."""
@@ -48,10 +40,10 @@ def _probe(session, base, **headers) -> int:
                         timeout=10).status_code
 
 
-def test_a_forged_x_forwarded_for_is_not_believed(stack):
+def test_a_forged_x_forwarded_for_is_not_believed(front_stack):
     """A client connecting directly (the shipped L4 Service) may send any X-Forwarded-For:
     the app still counts it by its own address."""
-    base, _, _ = stack
+    base, _, _ = front_stack
     session = session_from(UNTRUSTED_PEER)
     statuses = [_probe(session, base, **{"X-Forwarded-For": f"203.0.113.{i}"})
                 for i in range(1, UPLOADS_PER_ADDRESS + 2)]
@@ -60,11 +52,11 @@ def test_a_forged_x_forwarded_for_is_not_believed(stack):
     assert _probe(session_from(NEIGHBOUR), base) == 400
 
 
-def test_behind_a_trusted_load_balancer_the_client_is_the_entry_before_its_own(stack):
+def test_behind_a_trusted_load_balancer_the_client_is_the_entry_before_its_own(front_stack):
     """Google's HTTP(S) load balancer appends "<client>, <its own address>" to whatever the
     client sent, and connects from its own ranges (here LOAD_BALANCER stands for them): the
     app counts the client, whatever the client put before it, and not the balancer."""
-    base, _, _ = stack
+    base, _, _ = front_stack
     balancer = session_from(LOAD_BALANCER)
     client, balancer_ip = "203.0.113.50", "192.0.2.1"
     forged = [f"198.51.100.{i}, {client}, {balancer_ip}" for i in range(UPLOADS_PER_ADDRESS)]
@@ -77,10 +69,10 @@ def test_behind_a_trusted_load_balancer_the_client_is_the_entry_before_its_own(s
     assert _probe(balancer, base, **{"X-Forwarded-For": f"203.0.113.51, {balancer_ip}"}) == 400
 
 
-def test_the_scheme_comes_from_the_load_balancer_only(stack):
+def test_the_scheme_comes_from_the_load_balancer_only(front_stack):
     """The balancer ends TLS and says so in X-Forwarded-Proto; the app then sends HSTS.
     The same header from anyone else is replaced by the front's own scheme."""
-    base, _, _ = stack
+    base, _, _ = front_stack
     https = {"X-Forwarded-Proto": "https"}
     via_lb = session_from(LOAD_BALANCER).get(
         f"{base}/health", timeout=10,
@@ -90,8 +82,8 @@ def test_the_scheme_comes_from_the_load_balancer_only(stack):
     assert "Strict-Transport-Security" not in direct.headers
 
 
-def test_request_ids_are_passed_through_or_made(stack):
-    base, _, log = stack
+def test_request_ids_are_passed_through_or_made(front_stack):
+    base, _, log = front_stack
     kept = requests.get(f"{base}/health", headers={"X-Request-ID": "trace-abc.123"},
                         timeout=10)
     assert kept.headers["X-Request-ID"] == "trace-abc.123"
@@ -104,8 +96,8 @@ def test_request_ids_are_passed_through_or_made(stack):
         assert {"trace-abc.123", request_id} <= ids, logger
 
 
-def test_a_real_photo_goes_through_the_front_and_back(stack):
-    base, _, log = stack
+def test_a_real_photo_goes_through_the_front_and_back(front_stack):
+    base, _, log = front_stack
     session = requests.Session()
     record_id, _ = upload_through_the_page(session, base, photo("astronaut", size=(2048, 2048)))
     png = session.get(f"{base}/images/{record_id}/processed", timeout=30)
