@@ -104,3 +104,13 @@ def test_rename_refuses_what_is_not_a_name(body):
 def test_rename_refuses_other_fields():
     assert refused(RenameRequest, {"image_name": "ok", "id": "x"}).code == "invalid_body"
     assert parse(RenameRequest, {"image_name": " Crow "}).image_name == "Crow"
+
+
+def test_the_written_out_whitespace_is_exactly_pythons():
+    """What names are trimmed of and what the document's pattern excludes: every character
+    str.isspace() calls whitespace, no more and no fewer."""
+    import sys
+
+    from app.core.fields import WHITESPACE
+
+    assert WHITESPACE == "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
