@@ -121,12 +121,27 @@ def fetch_command(folder: str | os.PathLike, names: Iterable[str] = ()) -> str:
     return " ".join(["python -m app.model_files" + where, *names])
 
 
+# Files whose checksums matched in this process, by what would change if they were replaced
+# or rewritten: every app a process builds (each test's, each worker's) hashes 180 MB once.
+_VERIFIED: set[tuple] = set()
+
+
 def check(folder: str | os.PathLike, name: str, checksums: bool = True) -> str | None:
     """None when `folder` holds the right weights for model `name`; otherwise a sentence
     for a person: which model, what is wrong, and the command that fixes it."""
     model = MODELS[name]
-    problem = verify(path(folder, name), model, checksums)
+    file = path(folder, name)
+    try:
+        stat = file.stat()
+        seen = (str(file.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, model.sha256)
+    except OSError:
+        seen = None
+    if checksums and seen in _VERIFIED:
+        return None
+    problem = verify(file, model, checksums)
     if problem is None:
+        if checksums and seen:
+            _VERIFIED.add(seen)
         return None
     return (f"The {name} model ({model.label}) cannot be used: {problem} Fetch it with "
             f"`{fetch_command(folder, [name])}`.")
