@@ -104,6 +104,9 @@
     // The dialogs have their own fields: a paste there is theirs.
     if (busy || document.querySelector(".modal.show") || !event.clipboardData) return;
     const data = event.clipboardData;
+    // Text pasted into a field is text, even when the clipboard holds a picture of it too
+    // (office programs copy both).
+    if (isTextField(event.target) && data.types.indexOf("text/plain") >= 0) return;
     const files = pastedImages(data);
     if (files.length) {
       event.preventDefault();

@@ -34,6 +34,9 @@
       const opaque = OPAQUE.indexOf(chosen) >= 0;
       jpeg.disabled = !opaque;
       jpegReason.hidden = opaque;
+      // A hidden description is still read out when named: name it only while it applies.
+      if (opaque) format.removeAttribute("aria-describedby");
+      else format.setAttribute("aria-describedby", jpegReason.id);
       // The choice that no longer fits falls back to the default format.
       if (!opaque && format.value === "jpeg") format.value = "png";
       margin.disabled = !crop.checked;

@@ -30,12 +30,18 @@
 
   // A name from the typed one (numbered when there are several photos), else the file's
   // or the address's last part.
+  // At most `count` characters as the server counts them (code points, not UTF-16 units:
+  // a cut through an emoji would leave half of it).
+  function first(text, count) {
+    return Array.from(text).slice(0, count).join("");
+  }
+
   function recordName(base, item, index, total) {
     const max = Number(form.dataset.nameMax) || 50;
     if (base) {
       if (total === 1) return base;
       const suffix = " " + (index + 1);
-      return base.slice(0, max - suffix.length).trim() + suffix;
+      return first(base, max - suffix.length).trim() + suffix;
     }
     let stem = "";
     if (item.file) {
@@ -43,11 +49,15 @@
     } else {
       try {
         const address = new URL(item.url);
-        stem = decodeURIComponent(address.pathname.split("/").pop() || "") || address.hostname;
+        const last = address.pathname.split("/").pop() || "";
+        try {
+          stem = decodeURIComponent(last);
+        } catch (err) { /* a malformed %-escape: the name falls back to the host */ }
+        stem = stem || address.hostname;
       } catch (err) { /* not an address: the server says so */ }
     }
     stem = stem.replace(/\.[^.]+$/, "").trim();
-    return (stem || "image").slice(0, max);
+    return first(stem || "image", max);
   }
 
   function setProgress(percent, label, count) {
