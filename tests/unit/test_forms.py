@@ -113,4 +113,4 @@ def test_the_written_out_whitespace_is_exactly_pythons():
 
     from app.core.fields import WHITESPACE
 
-    assert WHITESPACE == "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+    assert "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()) == WHITESPACE
