@@ -5,14 +5,13 @@ were kept get theirs now, once), and it replaces the old one only once it is sto
 from __future__ import annotations
 
 from app.core.errors import Rejected, not_found
+from app.core.fields import NEEDS_BACKDROP
 from app.core.forms import EditFields, OutputOptions, parse
 from app.core.making import cut_out, mask_image, new_image, refusals
 from app.core.uploads import as_new, photo_of
 from app.engines import EngineRunner, Masked
 from app.images.decoding import decode_mask
 from app.storage import Record, RecordNotFound, RecordRepository
-
-NEEDS_BACKDROP = "Choose a background photo (background_image) to put behind the subject."
 
 
 class EditService:
@@ -24,24 +23,24 @@ class EditService:
     def edit(self, visitor: str, record_id: str, request: EditFields) -> Record:
         """The record after `request`, or `Rejected` (nothing changed)."""
         try:
-            record = self.records.get(visitor, record_id)
             if not request.restyles:
                 self.records.rename(visitor, record_id, request.image_name)
                 return self.records.get(visitor, record_id)
+            record = self.records.get(visitor, record_id)
             with refusals("Edit"):
                 return self._restyle(self.records.in_current_layout(record), request)
         except RecordNotFound:
             raise not_found() from None
 
     def _restyle(self, record: Record, request: EditFields) -> Record:
-        current = parse(OutputOptions, {**OutputOptions().model_dump(), **record.options})
+        current = parse(OutputOptions, record.options)
         options = request.options(current)
         backdrop = None
         if request.backdrop is not None:
             backdrop = photo_of(request.backdrop, self.max_image_pixels)
         elif options.output == "image":
             if record.backdrop is None:
-                raise Rejected("invalid_options", NEEDS_BACKDROP)
+                raise Rejected(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message)
             backdrop = photo_of(self.records.read(record, "backdrop"), self.max_image_pixels)
         photo = photo_of(self.records.read(record, "original"), self.max_image_pixels)
         kept = None

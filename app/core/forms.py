@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from app.core.errors import Rejected
 from app.core.fields import (
+    NEEDS_BACKDROP,
     Backdrop,
     Colour,
     Crop,
@@ -27,7 +28,7 @@ from app.core.fields import (
     Rule,
     Url,
 )
-from app.images.compose import FORMATS, OPAQUE
+from app.images.compose import OPAQUE
 
 # A lone surrogate (JSON "\ud800") is a valid Python string but not text that can be stored.
 NOT_TEXT = ("{field} holds a character that is not valid text (an unpaired surrogate). "
@@ -57,10 +58,6 @@ class OutputOptions(BaseModel):
     crop_margin: Margin = 5
     format: Format = "png"
     refine_edges: RefineEdges = False
-
-    @property
-    def content_type(self) -> str:
-        return FORMATS[self.format]
 
     @model_validator(mode="after")
     def _fits(self) -> OutputOptions:
@@ -96,8 +93,7 @@ class UploadRequest(BaseModel):
         if self.image is not None and self.image_url is not None:
             raise _refuse("invalid_body", "Send a file or an address (image_url), not both.")
         if self.output == "image" and self.background_image is None:
-            raise _refuse("invalid_options", "Choose a background photo (background_image) to "
-                                             "put behind the subject.")
+            raise _refuse(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message)
         _check_format(self.output, self.format)
         return self
 

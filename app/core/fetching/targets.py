@@ -15,8 +15,8 @@ import idna
 from app.core.errors import Rejected
 from app.core.fetching.addresses import Address
 from app.core.fetching.codes import refused
+from app.core.fields import URL_MAX
 
-MAX_URL_LENGTH = 2048
 # Left unescaped on the request line: what RFC 3986 allows there, and existing %-escapes.
 _SAFE = "!$&'()*+,/:;=?@[]~%"
 # RFC 3986, appendix B; not urlsplit, whose checks of [hosts] differ between Python versions.
@@ -58,8 +58,8 @@ def parse(url: object) -> Target:
     if not isinstance(url, str) or not url.strip():
         raise invalid("Please give the photo's address, starting with http:// or https://.")
     url = url.strip()
-    if len(url) > MAX_URL_LENGTH:
-        raise invalid(f"The address is longer than {MAX_URL_LENGTH} characters.")
+    if len(url) > URL_MAX:
+        raise invalid(f"The address is longer than {URL_MAX} characters.")
     if any(c.isspace() or not c.isprintable() or c == "\\" for c in url):
         raise invalid("The address contains spaces, invisible characters or backslashes, "
                       "which a web address cannot have.")
