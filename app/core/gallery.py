@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from app.core.errors import BUSY, Rejected, not_found
 from app.core.forms import RenameRequest
+from app.core.making import new_image
 from app.engines import Admission, Busy
 from app.images import thumbnails
 from app.images.decoding import InvalidImage
-from app.storage import NewImage, Record, RecordNotFound, RecordRepository, StoredImage, maintenance
+from app.storage import Record, RecordNotFound, RecordRepository, StoredImage, maintenance
 
 
 class Gallery:
@@ -81,13 +82,12 @@ class Gallery:
     def _make_thumbnails(self, record: Record, kind: str) -> Record:
         stored = record.image(kind)
         try:
-            with self.admission.turn(stored.width * stored.height):
+            with self.admission.turn(stored.width * stored.height, learn=False):
                 made = thumbnails.of_stored(self.records.read(record, kind))
         except InvalidImage:  # a damaged document of the original app: no picture to make
             raise not_found() from None
         except Busy as exc:
             raise Rejected("busy", BUSY.format(seconds=exc.retry_after), "busy",
                            retry_after=exc.retry_after) from exc
-        return self.records.add_thumbnails(record, kind, {
-            size: NewImage(image.data, image.content_type, image.width, image.height)
-            for size, image in made.items()})
+        return self.records.add_thumbnails(
+            record, kind, {size: new_image(image) for size, image in made.items()})

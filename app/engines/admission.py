@@ -60,9 +60,11 @@ class Admission:
         return ahead * self._seconds_per_mp / self.slots
 
     @contextmanager
-    def turn(self, pixels: int) -> Iterator[None]:
+    def turn(self, pixels: int, learn: bool = True) -> Iterator[None]:
         """Work on a photo of `pixels` inside the block, or raise `Busy` (at once when the
-        wait would be too long, or if the turn does not come within twice that long)."""
+        wait would be too long, or if the turn does not come within twice that long).
+        `learn=False` for work that is not an upload's (thumbnails of a stored image): it
+        waits its turn like one, but its time says nothing of what an upload takes."""
         cost = price(pixels)
         with self._turns:
             if self._free == 0 or self._line:
@@ -77,7 +79,8 @@ class Admission:
             with self._turns:
                 self._free += 1
                 self._working -= cost
-                self._seconds_per_mp += _LEARNING * (elapsed / cost - self._seconds_per_mp)
+                if learn:
+                    self._seconds_per_mp += _LEARNING * (elapsed / cost - self._seconds_per_mp)
                 self._turns.notify_all()
 
     def _queue(self, cost: float) -> None:
