@@ -48,7 +48,7 @@ class EditService:
             kept = Masked(decode_mask(self.records.read(record, "mask")), record.engine,
                           model=record.model)
         model = record.model if record.model in self.engines.models() else None
-        made = cut_out(self.engines, photo, options, thumbnails=True,
+        made = cut_out(self.engines, photo, options, thumbnails=("processed",),
                        backdrop=backdrop if options.output == "image" else None, mask=kept,
                        model=model)
         extras = {}

@@ -43,15 +43,16 @@ class Cutout:
 
 
 def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
-            thumbnails: bool = False, backdrop: Photo | None = None,
+            thumbnails: tuple[str, ...] = (), backdrop: Photo | None = None,
             mask: Masked | None = None, model: str | None = None) -> Cutout:
-    """The result `options` ask for (and its gallery renditions), from `photo` and its mask
+    """The result `options` ask for (and the gallery renditions of `thumbnails`, kinds of
+    image: "original", "processed"), from `photo` and its mask
     (the engine's, with `model`, or the kept `mask`), over `backdrop` for output `image`."""
     pixels = photo.info.pixels + (backdrop.info.pixels if backdrop else 0)
 
     def finish(masked: Masked) -> Cutout:
         full, behind = photo.full(), backdrop.full() if backdrop else None
-        small = (renditions.of_result(full, masked.mask, options, behind)
+        small = (renditions.of_result(full, masked.mask, options, behind, thumbnails)
                  if thumbnails else {})
         return Cutout(render(full, masked.mask, options, behind), masked, small)
 

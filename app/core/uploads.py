@@ -14,6 +14,7 @@ from app.core.errors import SUCCESS, Rejected
 from app.core.forms import UploadRequest
 from app.core.making import check_model, cut_out, mask_image, new_image, refusals
 from app.engines import EngineRunner
+from app.images import thumbnails
 from app.images.decoding import Photo, probe
 from app.metrics import UPLOADS
 from app.storage import LimitReached, NewImage, Record, RecordRepository, StorageUnavailable
@@ -74,8 +75,8 @@ class UploadService:
             photo = photo_of(data, self.max_image_pixels)
             backdrop = (photo_of(request.background_image, self.max_image_pixels)
                         if options.output == "image" else None)
-            made = cut_out(self.engines, photo, options, thumbnails=True, backdrop=backdrop,
-                           model=request.model)
+            made = cut_out(self.engines, photo, options, thumbnails=thumbnails.KINDS,
+                           backdrop=backdrop, model=request.model)
             extras = {"mask": mask_image(made.masked.mask)}
             if backdrop is not None:
                 extras["backdrop"] = as_new(backdrop)

@@ -37,14 +37,22 @@ def encode(img: Image.Image) -> Rendered:
     return Rendered(buf.getvalue(), "image/webp", img.width, img.height)
 
 
+KINDS = ("original", "processed")
+
+
 def of_result(photo: Image.Image, mask: Image.Image, look: Look,
-              backdrop: Image.Image | None = None) -> dict:
+              backdrop: Image.Image | None = None, kinds: tuple[str, ...] = KINDS) -> dict:
     """{"original": {size: Rendered}, "processed": {size: Rendered}}: renditions of the
-    photo, and of the result `look` makes of it (over `backdrop` for output `image`)."""
+    photo, and of the result `look` makes of it (over `backdrop` for output `image`); only
+    the `kinds` asked for (an edit keeps the original's)."""
     work = scaled(photo, _WORKING_SIZE)
-    result = picture(work, mask, look, backdrop)
-    return {kind: {size: encode(scaled(img, size)) for size in SIZES}
-            for kind, img in (("original", work), ("processed", result))}
+    made = {}
+    if "original" in kinds:
+        made["original"] = {size: encode(scaled(work, size)) for size in SIZES}
+    if "processed" in kinds:
+        result = picture(work, mask, look, backdrop)
+        made["processed"] = {size: encode(scaled(result, size)) for size in SIZES}
+    return made
 
 
 def of_stored(data: bytes) -> dict[int, Rendered]:
