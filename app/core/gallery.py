@@ -9,7 +9,7 @@ from app.core.making import new_image
 from app.engines import Admission, Busy
 from app.images import thumbnails
 from app.images.decoding import InvalidImage
-from app.storage import Record, RecordNotFound, RecordRepository, StoredImage, maintenance
+from app.storage import KINDS, Record, RecordNotFound, RecordRepository, StoredImage, maintenance
 
 
 class Gallery:
@@ -32,8 +32,7 @@ class Gallery:
 
     def rename(self, visitor: str, record_id: str, request: RenameRequest) -> Record:
         try:
-            self.records.rename(visitor, record_id, request.image_name)
-            return self.records.get(visitor, record_id)
+            return self.records.rename(visitor, record_id, request.image_name)
         except RecordNotFound:
             raise not_found() from None
 
@@ -49,6 +48,8 @@ class Gallery:
         of `size` (made now if the record predates renditions). Bytes: `read`."""
         record = self.get(visitor, record_id)
         try:
+            if kind not in KINDS:  # a record's kept mask and backdrop are not for download
+                raise RecordNotFound(kind)
             if size is None:
                 return record, record.image(kind)
             if size not in thumbnails.SIZES:
