@@ -24,8 +24,7 @@ class EditService:
         """The record after `request`, or `Rejected` (nothing changed)."""
         try:
             if not request.restyles:
-                self.records.rename(visitor, record_id, request.image_name)
-                return self.records.get(visitor, record_id)
+                return self.records.rename(visitor, record_id, request.image_name)
             record = self.records.get(visitor, record_id)
             with refusals("Edit"):
                 return self._restyle(self.records.in_current_layout(record), request)

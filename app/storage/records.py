@@ -19,7 +19,7 @@ import gridfs
 from bson import ObjectId
 from bson.errors import InvalidId
 from gridfs.errors import CorruptGridFile, NoFile
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, WTimeoutError
 
 from app.storage import legacy
@@ -224,11 +224,14 @@ class RecordRepository:
         return self.get(record.user_id, record.id)
 
     @outages_are_unavailable
-    def rename(self, user_id: str, record_id: str, image_name: str) -> None:
-        result = self.records.update_one(self._owned(user_id, record_id),
-                                         {"$set": {"image_name": image_name}})
-        if result.matched_count == 0:
+    def rename(self, user_id: str, record_id: str, image_name: str) -> Record:
+        """The record, renamed (one round trip: the update answers with the document)."""
+        doc = self.records.find_one_and_update(self._owned(user_id, record_id),
+                                               {"$set": {"image_name": image_name}},
+                                               return_document=ReturnDocument.AFTER)
+        if doc is None:
             raise RecordNotFound(record_id)
+        return record_of(doc)
 
     @outages_are_unavailable
     def delete(self, user_id: str, record_id: str) -> None:
