@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -29,9 +29,12 @@ def _ip_key() -> str:
 
 
 def _cost() -> int:
-    file = request.files.get("image")
-    pixels = declared_pixels(file.stream) if file else 0
-    return max(1, math.ceil(pixels / PIXELS_PER_COUNT))
+    """Counts for this upload, worked out once per request (both limits ask)."""
+    if "upload_cost" not in g:
+        file = request.files.get("image")
+        pixels = declared_pixels(file.stream) if file else 0
+        g.upload_cost = max(1, math.ceil(pixels / PIXELS_PER_COUNT))
+    return g.upload_cost
 
 
 # Shared by every upload route (the page's form and the API), so switching from one to the
