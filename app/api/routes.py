@@ -31,7 +31,12 @@ IMAGE_ENDPOINT = "api.image"
 @operation(id="getOpenApi", summary="This document", returns="document", storage=False,
            returns_description="OpenAPI 3.1 document")
 def openapi_document():
-    return jsonify(openapi.document(current_app, PREFIX))
+    # The same for the app's whole life: generated once, on first request.
+    document = current_app.extensions.get("openapi_document")
+    if document is None:
+        document = current_app.extensions["openapi_document"] = openapi.document(current_app,
+                                                                                 PREFIX)
+    return jsonify(document)
 
 
 @bp.get("/session")
