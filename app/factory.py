@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Mapping
 
@@ -16,7 +15,6 @@ from app.services import build_services
 from app.settings import Settings
 
 csrf = CSRFProtect()
-log = logging.getLogger(__name__)
 
 
 def build_app(config: Settings | Mapping[str, str] | None = None) -> Flask:

@@ -60,5 +60,4 @@ def send_image(record_id: str, kind: str, size: int | None = None):
 
 def _private(response):
     response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response

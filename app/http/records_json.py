@@ -72,8 +72,7 @@ def record_json(record: storage.Record, image_endpoint: str, note: str | None = 
         id=record.id, image_name=record.image_name, created_on=record.created_on,
         engine=record.engine, model=record.model,
         # Records made before output options existed were all made with the defaults.
-        options=OutputOptions.model_construct(**{**OutputOptions().model_dump(),
-                                                 **record.options}),
+        options=OutputOptions.model_construct(**record.options),  # defaults fill the rest
         **{kind: image(kind) for kind in storage.KINDS})
     # Built without validation: what is stored was validated when it was made, and a
     # record of the original app must still be listed even if its metadata is odd.
