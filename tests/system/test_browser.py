@@ -27,16 +27,6 @@ def server(tmp_path_factory):
         yield base
 
 
-@pytest.fixture
-def tab(chromium, server):
-    opened = Tab(chromium, server, viewport={"width": 1280, "height": 800})
-    yield opened
-    try:
-        opened.assert_clean()
-    finally:
-        opened.close()
-
-
 def test_upload_see_download_rename_hit_the_limit_and_delete(tab):
     page = tab.open()
     expect(page.locator("#no-records")).to_be_visible()

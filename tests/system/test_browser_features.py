@@ -40,16 +40,6 @@ def server(tmp_path_factory):
         yield base
 
 
-@pytest.fixture
-def tab(chromium, server):
-    opened = Tab(chromium, server, viewport={"width": 1280, "height": 800})
-    yield opened
-    try:
-        opened.assert_clean()
-    finally:
-        opened.close()
-
-
 def solid_jpeg(colour: tuple[int, int, int], size=(64, 48)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, colour).save(buf, "JPEG", quality=95)
