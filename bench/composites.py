@@ -196,7 +196,3 @@ def composite(subject_name: str, background_name: str,
     return Composite(f"{subject_name}/{background_name}", image, alpha, fg)
 
 
-def all_composites(size: tuple[int, int] = (1152, 864)):
-    for s in SUBJECTS:
-        for b in BACKGROUNDS:
-            yield composite(s, b, size)

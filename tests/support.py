@@ -21,7 +21,6 @@ from app.engines import EngineError, EngineRunner
 from app.images.compose import Rendered
 from app.images.decoding import Photo, probe
 
-PHOTOS = ("chelsea", "astronaut", "rocket", "coffee")
 # The models folder the app reads: `make` exports BG_MODELS_DIR and fetches into it.
 MODELS_DIR = Path(os.environ.get("BG_MODELS_DIR") or model_files.DEFAULT_DIR)
 
