@@ -252,6 +252,7 @@ def test_sigterm_lets_the_upload_in_flight_finish(image_server):
     # a worker has it and is decoding the photo (a 12 MP upload takes about 2 s of CPU).
     while cpu_seconds(pids) - cpu_before < 0.5 and client.is_alive():
         time.sleep(0.05)
+    assert client.is_alive(), result  # else the stop below would have nothing in flight
     os.kill(process.pid, signal.SIGTERM)
     client.join(120)
     assert "error" not in result, result.get("error")
