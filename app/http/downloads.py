@@ -19,7 +19,10 @@ from app.images.decoding import EXTENSIONS
 # keeps shared caches from storing one visitor's photos.
 # `?download=false` must not download: the API documents the parameter as a boolean.
 _NOT_DOWNLOAD = ("", "0", "false", "no", "off")
-_UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+# Controls, path and shell characters, and the bidirectional overrides and isolates that
+# make "\u202egnp.exe" show as "exe.png" in a file manager.
+_UNSAFE_IN_FILENAME = re.compile(
+    r'[\x00-\x1f\x7f/\\:*?"<>|\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+')
 
 
 def download_name(image_name: str, kind: str, content_type: str) -> str:

@@ -78,6 +78,9 @@ def test_download_name_is_safe_and_keeps_unicode():
     assert download_name("///", "processed", "image/png") == "image.png"
     # Fullwidth solidus, quotation mark and backslash are the ASCII ones once folded.
     assert download_name("a\uff0fb\uff02c\uff3cd", "processed", "image/png") == "abcd.png"
+    # Bidirectional overrides and isolates, which can disguise a name's extension, go.
+    assert download_name("\u202egnp.exe", "processed", "image/png") == "gnp.exe.png"
+    assert download_name("a\u2066b\u2069\u200fc", "original", "image/png") == "abc-original.png"
 
 
 def test_the_ascii_fallback_of_a_download_holds_no_path_or_quote(visitor, fake_engine):
