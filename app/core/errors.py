@@ -17,6 +17,13 @@ BUSY = ("Too many photos are being processed right now, so this one was not star
         "Please try again in {seconds} seconds.")
 
 
+def human_size(size: int) -> str:
+    """A size as refusals write it: 15728640 -> "15 MB", 51200 -> "50 KB", 512 -> "512 bytes"."""
+    if size >= 1024**2:
+        return f"{size / 1024**2:.3g} MB"
+    return f"{size / 1024:.3g} KB" if size >= 1024 else f"{size} bytes"
+
+
 class Rejected(Exception):
     """A request the core will not carry out; nothing was changed."""
 
@@ -27,6 +34,10 @@ class Rejected(Exception):
             raise ValueError(f"unknown kind {kind!r}")
         self.code, self.message, self.kind = code, message, kind
         self.retry_after = retry_after  # seconds, when waiting is the fix
+
+
+def busy(retry_after: int) -> Rejected:
+    return Rejected("busy", BUSY.format(seconds=retry_after), "busy", retry_after=retry_after)
 
 
 def not_found() -> Rejected:

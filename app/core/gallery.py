@@ -3,7 +3,7 @@ API call these same functions; a record that is not the visitor's is not found."
 
 from __future__ import annotations
 
-from app.core.errors import BUSY, Rejected, not_found
+from app.core.errors import Rejected, busy, not_found
 from app.core.forms import RenameRequest
 from app.core.making import new_image
 from app.engines import Admission, Busy
@@ -88,7 +88,6 @@ class Gallery:
         except InvalidImage:  # a damaged document of the original app: no picture to make
             raise not_found() from None
         except Busy as exc:
-            raise Rejected("busy", BUSY.format(seconds=exc.retry_after), "busy",
-                           retry_after=exc.retry_after) from exc
+            raise busy(exc.retry_after) from exc
         return self.records.add_thumbnails(
             record, kind, {size: new_image(image) for size, image in made.items()})

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from app.core.errors import BUSY, ENGINE_FAILED, LIMIT_REACHED, UNEXPECTED, Rejected
+from app.core.errors import ENGINE_FAILED, LIMIT_REACHED, UNEXPECTED, Rejected, busy
 from app.core.forms import OutputOptions
 from app.engines import Busy, EngineError, EngineRunner, Masked
 from app.images import pngwriter
@@ -84,8 +84,7 @@ def refusals(what: str) -> Iterator[None]:
     except StaleRecord as exc:
         raise Rejected("conflict", CHANGED, "conflict") from exc
     except Busy as exc:
-        raise Rejected("busy", BUSY.format(seconds=exc.retry_after), "busy",
-                       retry_after=exc.retry_after) from exc
+        raise busy(exc.retry_after) from exc
     except EngineError as exc:
         log.warning("Engine failed: %s", exc.message)
         raise Rejected("engine_failed", f"{ENGINE_FAILED}. {exc.message}", exc.kind) from exc

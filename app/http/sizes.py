@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-
-def human_size(size: int) -> str:
-    """15728640 -> "15 MB"."""
-    if size >= 1024**2:
-        return f"{size / 1024**2:.3g} MB"
-    return f"{size / 1024:.3g} KB"
-
+from app.core.errors import human_size
 
 # The upload form has a dozen fields of a few bytes each; anything far beyond is not it.
 MAX_FORM_PARTS = 50

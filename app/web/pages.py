@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from pydantic import BaseModel
 
+from app.core.errors import human_size
 from app.core.fields import NAME_MAX
 from app.core.forms import UploadRequest, parse
 from app.http.bodies import file_bytes
@@ -12,7 +13,6 @@ from app.http.context import services
 from app.http.errors import wants_json
 from app.http.limits import limit_uploads
 from app.http.records_json import record_json
-from app.http.sizes import human_size
 from app.http.visitor import current_visitor
 from app.model_files import MODELS
 

@@ -23,7 +23,7 @@ import certifi
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError
 
-from app.core.errors import Rejected
+from app.core.errors import Rejected, human_size
 from app.core.fetching.addresses import (
     METADATA_NAMES,
     Address,
@@ -242,12 +242,12 @@ def _body(response, target: Target, max_bytes: int, deadline: Deadline) -> bytes
     if encoding != "identity":  # we asked for identity; decoding would let a bomb through
         raise refused("url_failed", f"{target.name} sent the photo compressed "
                                     f"({_shown(encoding)[:30]}) although it was asked not to.")
-    limit = _size(max_bytes)
+    limit = human_size(max_bytes)
     too_large = refused("too_large", f"The photo at that address is larger than {limit}, "
                                      "the largest accepted.")
     declared = (response.headers.get("Content-Length") or "").strip()
     if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-        size = _size(int(declared))
+        size = human_size(int(declared))
         raise too_large if size == limit else refused(
             "too_large", f"The photo at that address is {size}; the largest accepted is {limit}.")
     body = bytearray()
@@ -258,9 +258,3 @@ def _body(response, target: Target, max_bytes: int, deadline: Deadline) -> bytes
         deadline.check()
     deadline.check()  # a cut connection ends a body without a length like a finished one
     return bytes(body)
-
-
-def _size(size: int) -> str:
-    if size >= 1024**2:
-        return f"{size / 1024**2:.3g} MB"
-    return f"{size / 1024:.3g} KB" if size >= 1024 else f"{size} bytes"
