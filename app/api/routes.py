@@ -10,7 +10,7 @@ from app.api import openapi
 from app.api.openapi import operation
 from app.api.schemas import ImageQuery, RecordList, Session
 from app.core.errors import Rejected
-from app.core.forms import EditFields, EditRequest, UploadRequest, parse
+from app.core.forms import EditFields, EditRequest, UploadRequest, parse, rule_of
 from app.http.bodies import file_bytes, json_object
 from app.http.context import services
 from app.http.downloads import send_image
@@ -171,7 +171,8 @@ def delete_record(record_id: str):
 def image(record_id: str, kind: str):
     values = request.args.getlist("download")
     if len(values) > 1:
-        raise Rejected("invalid_parameter", "download must be true, false, 1 or 0 (once).")
+        rule = rule_of(ImageQuery, "download")
+        raise Rejected(rule.code, rule.message)
     parse(ImageQuery, request.args.to_dict())
     return send_image(record_id, kind)
 

@@ -33,12 +33,17 @@ def index():
         max_upload_text=human_size(settings.max_content_length),
         demo_storage=here.demo_storage,
         engine=here.engines.name,
-        # The model choice: what the catalogue offers, and what this server can run.
-        models=[{"name": name, "label": model.label,
-                 "installed": name in here.engines.models()}
-                for name, model in MODELS.items()] if here.engines.models() else [],
+        models=_model_choice(here.engines.models()),
         default_model=settings.bg_model,
     )
+
+
+def _model_choice(installed: tuple[str, ...]) -> list[dict]:
+    """What the catalogue offers, and whether this server can run each (none: no choice)."""
+    if not installed:
+        return []
+    return [{"name": name, "label": model.label, "installed": name in installed}
+            for name, model in MODELS.items()]
 
 
 @bp.post("/")
