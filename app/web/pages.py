@@ -14,6 +14,7 @@ from app.http.errors import wants_json
 from app.http.limits import limit_uploads
 from app.http.records_json import record_json
 from app.http.visitor import current_visitor
+from app.images.compose import OPAQUE
 from app.model_files import MODELS
 
 bp = Blueprint("pages", __name__)
@@ -35,6 +36,7 @@ def index():
         engine=here.engines.name,
         models=_model_choice(here.engines.models()),
         default_model=settings.bg_model,
+        opaque_outputs=OPAQUE,  # the results JPEG can hold, and that show no checkerboard
     )
 
 

@@ -7,7 +7,6 @@
 
   const ibp = window.ibp;
   const UPDATED = "Image updated";
-  const SEE_THROUGH = ["transparent"];
 
   const modal = document.getElementById("result-modal");
   if (!modal) return;
@@ -32,7 +31,7 @@
     preview.src = data.preview;
     preview.srcset = data.preview + " 1x, " + data.preview2x + " 2x";
     preview.alt = "Current result: " + data.recordName;
-    preview.classList.toggle("checkerboard", SEE_THROUGH.indexOf(data.output) >= 0);
+    preview.classList.toggle("checkerboard", !options.opaque(data.output));
     options.set({
       output: data.output,
       background: data.background,

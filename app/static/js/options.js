@@ -5,10 +5,9 @@
 (function () {
   "use strict";
 
-  // The outputs without transparency (app/images/compose.py OPAQUE): JPEG can hold these.
-  const OPAQUE = ["color", "image", "blur", "mask"];
-
   function resultOptions(fieldset) {
+    // The outputs without transparency, which JPEG can hold (the server's list, in the page).
+    const OPAQUE = (fieldset.dataset.opaque || "").split(" ");
     const field = function (name) { return fieldset.querySelector('[name="' + name + '"]'); };
     const outputs = Array.from(fieldset.querySelectorAll('input[name="output"]'));
     const colour = field("background");
@@ -54,6 +53,8 @@
     return {
       sync: sync,
       output: output,
+      // Whether a result of `name` has no transparency (no checkerboard behind it).
+      opaque: function (name) { return OPAQUE.indexOf(name) >= 0; },
       backdropFile: function () { return backdrop.files.length ? backdrop.files[0] : null; },
       // Show a record's options (as the server stores them) in the fields.
       set: function (options) {
