@@ -162,7 +162,6 @@
     files: function () { return Array.from(fileInput.files); },
     address: function () { return urlInput.value.trim(); },
     showPreviews: showPreviews,
-    clearPreviews: clearPreviews,
     setItemStatus: setItemStatus,
     setBusy: function (working) {
       busy = working;

@@ -25,7 +25,7 @@
   // The record as its row's "Edit result" button describes it (the server renders both).
   function showRecord(button) {
     const data = button.dataset;
-    record = { id: data.recordId, url: data.editUrl, name: data.recordName };
+    record = { id: data.recordId, url: data.editUrl };
     form.action = data.editUrl;  // without the script's handler, a plain post still works
     nameLabel.textContent = data.recordName;
     preview.src = data.preview;

@@ -51,7 +51,6 @@
     sync();
 
     return {
-      sync: sync,
       output: output,
       // Whether a result of `name` has no transparency (no checkerboard behind it).
       opaque: function (name) { return OPAQUE.indexOf(name) >= 0; },
