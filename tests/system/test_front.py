@@ -113,6 +113,22 @@ def test_a_far_bigger_body_is_refused_by_the_front(front_stack):
                 and e["path"] == "/api/v1/records"]
 
 
+HEADERS_TOO_LARGE = "The request could not be understood (its headers may be too large)."
+
+
+def test_headers_too_large_get_the_fronts_sentence(front_stack):
+    """A header line over large_client_header_buffers: nginx's own status for it is 494,
+    sent as 400; the answer is the front's sentence, in HTML or JSON, not nginx's page."""
+    base, _, _ = front_stack
+    big = {"X-Big": "a" * 20000}
+    page = requests.get(f"{base}/", headers=big, timeout=10)
+    assert page.status_code == 400
+    assert f"<p>{HEADERS_TOO_LARGE}</p>" in page.text
+    api = requests.get(f"{base}/api/v1/records", headers=big, timeout=10)
+    assert api.status_code == 400
+    assert api.json() == {"error": "bad_request", "message": HEADERS_TOO_LARGE}
+
+
 def test_metrics_are_not_served_through_the_front(front_stack):
     base, app, _ = front_stack
     page = requests.get(f"{base}/metrics", timeout=10)
