@@ -187,6 +187,37 @@ def test_an_image_pasted_from_the_clipboard(tab):
     assert tab.names() == ["pasted-2", "pasted-1"]
 
 
+def test_text_pasted_into_a_field_stays_text_beside_an_image(tab):
+    """Office programs copy a chart as text and as a picture: pasted into the name field, it
+    is the text (the browser's own paste goes on), not one more photo."""
+    page = tab.open()
+    data = list(photo("coffee", fmt="PNG", size=(120, 80)))
+    prevented = page.evaluate("""([data]) => {
+        const transfer = new DataTransfer();
+        transfer.setData("text/plain", "Quarterly chart");
+        transfer.items.add(new File([new Uint8Array(data)], "image.png", {type: "image/png"}));
+        const event = new ClipboardEvent("paste",
+            {bubbles: true, cancelable: true, clipboardData: transfer});
+        document.querySelector("#name").dispatchEvent(event);
+        return event.defaultPrevented;
+    }""", [data])
+    assert prevented is False
+    expect(page.locator("#previews li")).to_have_count(0)
+
+
+def test_numbered_names_are_cut_by_characters_not_code_units(tab):
+    """Two photos under one long name of emoji: each is numbered, and the name is cut to
+    make room by whole characters (a cut inside an emoji would store U+FFFD). The field's
+    maxlength counts UTF-16 units, as browsers do: it holds "a" and 24 cats, 49 units."""
+    page = tab.open()
+    tab.upload([("one.jpg", photo("chelsea", size=(200, 150))),
+                ("two.jpg", photo("coffee", size=(200, 150)))], name="a" + "\N{CAT}" * 49)
+    expect(page.locator("#records .record-name")).to_have_count(2)
+    stem = "a" + "\N{CAT}" * 24
+    assert page.locator("#name").input_value() in ("", stem)
+    assert sorted(tab.names()) == [stem + " 1", stem + " 2"]
+
+
 # ---- what is behind the subject -----------------------------------------------------------
 
 def test_output_photo_puts_the_subject_over_the_chosen_photo(tab):
