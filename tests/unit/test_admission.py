@@ -140,3 +140,14 @@ def test_the_time_per_megapixel_is_learned_from_the_work(monkeypatch):
     with gate.turn(MP):
         pass
     assert gate._seconds_per_mp == pytest.approx(0.15 + 0.2 * (1.0 - 0.15))
+
+
+def test_work_that_is_not_an_upload_does_not_teach_the_time_per_megapixel(monkeypatch):
+    """Thumbnails of a stored photo are priced at its pixels but decoded at a fraction:
+    their quick turns must not make uploads look quicker than they are."""
+    clock = iter([100.0, 100.1])
+    monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
+    gate = Admission(slots=1, max_waiting=0, max_wait=60)
+    with gate.turn(12 * MP, learn=False):
+        pass
+    assert gate._seconds_per_mp == 0.15  # the first guess, unchanged
