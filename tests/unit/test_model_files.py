@@ -335,3 +335,26 @@ def test_python_m_app_model_files_runs(tmp_path):
     assert (result.returncode, result.stdout) == (1, (
         f"u2netp: {tmp_path}/u2netp.onnx is missing.\n"
         f"Fetch with `python -m app.model_files --dir {tmp_path} u2netp`.\n"))
+
+
+def test_a_file_is_hashed_once_per_process_until_it_changes(tmp_path, monkeypatch):
+    """Each app a process builds checks the weights; an unchanged file is not hashed again,
+    a file written again (another inode or time) is, and is judged on its new bytes."""
+    monkeypatch.setattr(model_files, "MODELS", {"tiny": tiny_model()})
+    monkeypatch.setattr(model_files, "_VERIFIED", set())
+    hashed = []
+    real = model_files._digests
+    monkeypatch.setattr(model_files, "_digests", lambda chunks: hashed.append(1) or real(chunks))
+    file = tmp_path / "tiny.onnx"
+    file.write_bytes(WEIGHTS)
+    assert check(tmp_path, "tiny") is None
+    assert check(tmp_path, "tiny") is None
+    assert len(hashed) == 1
+
+    corrupt = bytearray(WEIGHTS)
+    corrupt[0] ^= 0xFF
+    replacement = tmp_path / "new.onnx"
+    replacement.write_bytes(corrupt)
+    os.replace(replacement, file)  # as `make models` puts a file in place
+    assert "is corrupt" in check(tmp_path, "tiny")
+    assert len(hashed) == 2
