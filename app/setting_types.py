@@ -45,6 +45,9 @@ def networks(value: str) -> str:
 
 
 Size = Annotated[int, BeforeValidator(_size), Field(gt=0)]
+Seconds = Annotated[float, Field(allow_inf_nan=False)]  # a number: no nan, no inf
+Rate = Annotated[str, AfterValidator(rate)]
+Networks = Annotated[str, AfterValidator(networks)]
 # The documented default ("models") reads the same on every machine; the value used is absolute.
 FromProject = AfterValidator(lambda value: str(PROJECT / value) if value else value)
 Lowered = BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value)

@@ -13,19 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app import model_files
 from app.hosting import ConfigError
-from app.setting_types import (
-    FromProject,
-    Lowered,
-    Size,
-    Uppered,
-    explain,
-    networks,
-    rate,
-)
+from app.setting_types import FromProject, Lowered, Networks, Rate, Seconds, Size, Uppered, explain
 
 SECRET_VARIABLES = ("APP_SECRET_KEY", "X_RAPID_API_KEY", "MONGO_URI")
 
@@ -60,13 +52,13 @@ class Settings(BaseModel):
         "RapidAPI key for the \"Background Removal\" API. Set: RapidAPI is the default engine.")
     rapidapi_host: str = setting("background-removal.p.rapidapi.com", "X_RAPID_API_HOST",
                                  "RapidAPI host of that API.")
-    rapidapi_connect_timeout: float = setting(
+    rapidapi_connect_timeout: Seconds = setting(
         3.05, "RAPIDAPI_CONNECT_TIMEOUT",
-        "Seconds to wait for RapidAPI to accept the connection.", ge=0.1, allow_inf_nan=False)
-    rapidapi_timeout: float = setting(
+        "Seconds to wait for RapidAPI to accept the connection.", ge=0.1)
+    rapidapi_timeout: Seconds = setting(
         30.0, "RAPIDAPI_TIMEOUT",
         "Seconds for the whole RapidAPI call, its one retry (on a timeout or 5xx) included.",
-        ge=1, allow_inf_nan=False)
+        ge=1)
     rapidapi_url_override: str = setting(
         "", "RAPIDAPI_URL",
         "The endpoint, when not https://<X_RAPID_API_HOST>/remove (a proxy, a test double).")
@@ -98,24 +90,22 @@ class Settings(BaseModel):
         "Uploads that may wait for a turn per process; more get 503 with Retry-After at "
         "once. Waiting uploads hold request threads: keep it below GUNICORN_THREADS minus "
         "ENGINE_CONCURRENCY, so pages and health checks always find a free thread.", ge=0)
-    upload_queue_seconds: float = setting(
+    upload_queue_seconds: Seconds = setting(
         10.0, "UPLOAD_QUEUE_SECONDS",
         "Longest predicted wait for a turn (from the pixels of the uploads ahead) before an "
-        "upload is refused at once with 503 and Retry-After.", ge=0, allow_inf_nan=False)
+        "upload is refused at once with 503 and Retry-After.", ge=0)
     user_limit: int = setting(2, "USER_LIMIT", "How many images one visitor may keep.", ge=1)
-    url_allowed_networks: str = setting(
+    url_allowed_networks: Networks = setting(
         "", "URL_ALLOWED_NETWORKS",
         "Private networks photos may be fetched from by address (image_url), as "
         "comma-separated CIDRs (10.0.0.0/8, fd00::/8). Empty: public addresses only. The "
         "cloud metadata service is never allowed.")
-    url_fetch_timeout: float = setting(
+    url_fetch_timeout: Seconds = setting(
         15.0, "URL_FETCH_TIMEOUT",
-        "Seconds for fetching a photo by address, redirects and lookups included.", ge=1,
-        allow_inf_nan=False)
-    url_connect_timeout: float = setting(
+        "Seconds for fetching a photo by address, redirects and lookups included.", ge=1)
+    url_connect_timeout: Seconds = setting(
         3.05, "URL_CONNECT_TIMEOUT",
-        "Seconds to wait for the photo's server to accept a connection.", ge=0.1,
-        allow_inf_nan=False)
+        "Seconds to wait for the photo's server to accept a connection.", ge=0.1)
     max_content_length: Size = setting(
         15 * 1024**2, "MAX_CONTENT_LENGTH",
         "Largest upload accepted, in bytes or with a unit (15MB, 512KB).",
@@ -129,11 +119,11 @@ class Settings(BaseModel):
         "trusted. 0 when the app faces clients directly (make run, the image on its own); 1 "
         "behind the front (nginx: make serve and the pod set it), also behind a GKE Ingress "
         "or Gateway (docs/front.md, \"Client addresses\").", ge=0)
-    upload_rate_limit: str = setting(
+    upload_rate_limit: Rate = setting(
         "20 per minute", "UPLOAD_RATE_LIMIT",
         "Uploads per visitor (\"N per second|minute|hour|day\"); an upload counts once for "
         "every 4 megapixels it declares, started.")
-    upload_rate_limit_ip: str = setting(
+    upload_rate_limit_ip: Rate = setting(
         "60 per minute", "UPLOAD_RATE_LIMIT_IP",
         "Uploads per client address, counted the same way.")
     ratelimit_storage_uri: str = setting(
@@ -155,16 +145,6 @@ class Settings(BaseModel):
             super().__init__(**values)
         except ValidationError as exc:
             raise ConfigError(explain(exc, values, type(self).model_fields)) from None
-
-    @field_validator("upload_rate_limit", "upload_rate_limit_ip")
-    @classmethod
-    def _check_rate(cls, value: str) -> str:
-        return rate(value)
-
-    @field_validator("url_allowed_networks")
-    @classmethod
-    def _check_networks(cls, value: str) -> str:
-        return networks(value)
 
     @model_validator(mode="after")
     def _check_together(self) -> Settings:
