@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import requests
 from PIL import Image
+
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"  # where --write puts the tables (docs/performance.md, reliability.md)
@@ -32,12 +33,6 @@ def photo(name: str, size: tuple[int, int], noise: float = 0.0, seed: int = 0,
     buf = io.BytesIO()
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(workers: int, threads: int, onnx: int, mongo_uri: str, folder: Path,
@@ -75,13 +70,6 @@ def start_server(workers: int, threads: int, onnx: int, mongo_uri: str, folder: 
     process.kill()
     raise SystemExit("gunicorn did not start")
 
-
-def stop(process) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 

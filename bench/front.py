@@ -11,45 +11,20 @@ through the front: what compressing static files saves and costs, and nginx's me
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
 
-from bench.common import ROOT, free_port, start_server, stop, write_block
+from bench.common import ROOT, start_server, write_block
 from bench.slow_clients import SlowBody, SlowHeaders, poll_health
+from tests.servers import stop
 
 DOCS = ROOT / "docs" / "front.md"
 SLOW_SOURCE = "127.0.0.2"  # the slow clients' own loopback address; the poller uses 127.0.0.1
-
-
-def start_front(folder: Path):
-    """The stack `make serve` runs, on a free port."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "X_RAPID_API_KEY")}
-    env.update(APP_SECRET_KEY="bench-secret-key-0123456789", PORT=str(port),
-               PYTHONPATH=str(ROOT), LOG_LEVEL="warning", BG_ENGINE="local")
-    log = open(folder / "front.log", "wb")  # noqa: SIM115 - the child writes to it
-    process = subprocess.Popen([sys.executable, "-m", "scripts.serve"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit((folder / "front.log").read_text())
-        try:
-            if requests.get(f"{base}/health", timeout=1).ok:
-                return process, base
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.3)
-    process.kill()
-    raise SystemExit("the front did not start")
 
 
 def attack(base: str, kind: type, clients: int, seconds: float) -> dict:
@@ -123,8 +98,10 @@ def main() -> None:
     rows, gzip_rows, memory = [], [], 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        # One worker × 8 threads, the demo store, the same settings: with the front or not.
         targets = (("gunicorn alone", lambda: start_server(1, 8, 1, "", folder)),
-                   ("gunicorn behind the front", lambda: start_front(folder)))
+                   ("gunicorn behind the front",
+                    lambda: start_server(1, 8, 1, "", folder, front=True)))
         for name, starter in targets:
             process, base = starter()
             try:

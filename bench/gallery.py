@@ -21,17 +21,15 @@ from pathlib import Path
 
 import requests
 
-from bench.common import DOCS, photo, start_server, stop, write_block
+from bench.common import DOCS, photo, start_server, write_block
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.servers import csrf_token, stop
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 GOAL = 1.5e6  # bytes for the whole page, issue 9
 
 
 def upload(base: str, session: requests.Session, data: bytes, name: str) -> None:
-    page = session.get(f"{base}/", timeout=30).text
-    token = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+    token = csrf_token(session, base)
     response = session.post(f"{base}/", data={"name": name, "csrf_token": token},
                             files={"image": (f"{name}.jpg", data, "image/jpeg")},
                             headers={"Accept": "application/json"}, timeout=300)
@@ -45,7 +43,7 @@ def fetched(base: str, cookies: dict, scale: int) -> list[tuple[str, int]]:
 
     seen = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900},
                                       device_scale_factor=scale)
         context.add_cookies([{"name": k, "value": v, "url": base} for k, v in cookies.items()])

@@ -29,10 +29,11 @@ from pathlib import Path
 
 import requests
 
-from bench.common import DOCS, photo, start_server, stop, write_block
+from bench.common import DOCS, photo, start_server, write_block
 from tests.front import session_from
 from tests.processes import gunicorn_master, workers
 from tests.processes import memory as memory_of
+from tests.servers import stop
 
 PAGE = DOCS / "reliability.md"
 ROW = re.compile(r'<tr data-record-id="([0-9a-f]{24})"')

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from bench.common import DOCS, photo, start_server, stop, write_block
+from bench.common import DOCS, photo, start_server, write_block
+from tests.servers import csrf_token, stop
 
 PAGE = DOCS / "performance.md"
 DEFAULT_CONFIGS = ["1:2:1", "2:1:1", "2:2:1", "2:4:1"]
@@ -63,8 +63,7 @@ def drive(base: str, data: bytes, clients: int, seconds: float) -> dict:
 
     def client():
         session = requests.Session()
-        html = session.get(f"{base}/", timeout=30).text
-        token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+        token = csrf_token(session, base)
         start.wait()
         while time.monotonic() < stop_at[0]:
             try:
