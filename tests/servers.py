@@ -77,3 +77,17 @@ def upload_through_the_page(session, base, data: bytes, name: str = "astronaut")
     assert "Image generated successfully" in page
     (record_id,) = re.findall(r'<tr data-record-id="([0-9a-f]{24})"', page)
     return record_id, page
+
+
+def eventually(check, seconds: float = 10.0, every: float = 0.05):
+    """`check()`'s first true result, asked again until `seconds` have passed: for what a
+    server does soon but not at once (a log line written as a request ends, a socket
+    closed, a connection counted). Fails the test if it never comes."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"still not true after {seconds} s: {check.__doc__ or check}")
+        time.sleep(every)

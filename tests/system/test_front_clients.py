@@ -27,8 +27,16 @@ from tests.front import (
     start_stack,
 )
 from tests.processes import cpu_seconds, gunicorn_master, workers
-from tests.servers import csrf_token, stop, upload_through_the_page
+from tests.servers import csrf_token, eventually, stop, upload_through_the_page
 from tests.support import photo
+
+
+def _refused(url: str) -> bool:
+    try:
+        requests.get(url, timeout=5)
+    except requests.ConnectionError:
+        return True
+    return False
 
 
 def _probe(session, base, **headers) -> int:
@@ -90,7 +98,10 @@ def test_request_ids_are_passed_through_or_made(front_stack):
     made = requests.get(f"{base}/health", headers={"X-Request-ID": "not an id!"}, timeout=10)
     request_id = made.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
-    time.sleep(0.2)  # the log lines are written as the requests end
+    # The log lines are written as the requests end.
+    eventually(lambda: all({"trace-abc.123", request_id} <= {
+        e["request_id"] for e in log_lines(log, logger)} for logger in
+        ("front", "app.http.observability")))
     for logger in ("front", "app.http.observability"):
         ids = {e["request_id"] for e in log_lines(log, logger)}
         assert {"trace-abc.123", request_id} <= ids, logger
@@ -122,7 +133,7 @@ def test_a_real_photo_goes_through_the_front_and_back(front_stack):
         while chunk := reader.recv(1 << 20):
             received += chunk
     assert received.endswith(png.content)
-    time.sleep(0.2)
+    eventually(lambda: [e for e in log_lines(log, "front") if e["request_id"] == "slow-reader"])
     (line,) = [e for e in log_lines(log, "front") if e["request_id"] == "slow-reader"]
     assert line["seconds"] >= 3
     assert float(line["upstream_seconds"]) < 1
@@ -169,7 +180,7 @@ def test_a_stop_lets_the_upload_in_flight_finish(tmp_path):
         assert client.is_alive(), result
         process.send_signal(signal.SIGTERM)
         # The front no longer takes connections, while the upload is still being made.
-        time.sleep(0.5)
+        eventually(lambda: _refused(f"{base}/health"))
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{base}/health", timeout=5)
         client.join(120)
