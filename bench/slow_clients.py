@@ -40,6 +40,7 @@ class _SlowClient(threading.Thread):
         self.pieces = pieces
         self.reconnect = reconnect
         self.stopping = threading.Event()
+        self.sending = threading.Event()  # set once a connection's opening part is sent
         self.endings: list[Ending] = []
 
     def first(self) -> bytes:
@@ -66,6 +67,7 @@ class _SlowClient(threading.Thread):
         try:
             sock.sendall(self.first())
             ending.last_sent = time.monotonic()
+            self.sending.set()
             sent = 0
             while not self.stopping.is_set():
                 due = ending.last_sent + self.interval
