@@ -63,7 +63,8 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
                      "not a JSON object with only `image_name`", _statuses("invalid")),
     "invalid_parameter": ("a query parameter is not one of its documented values",
                           _statuses("invalid")),
-    "invalid_name": ("the name is missing, empty, longer than allowed or not valid text",
+    "invalid_name": ("the name is missing, empty, longer than allowed, not one line (a "
+                     "control character or line break inside it) or not valid text",
                      _statuses("invalid")),
     "missing_image": ("no file in the `image` field and no `image_url`", _statuses("invalid")),
     "invalid_options": ("an output option is not one of the documented values",

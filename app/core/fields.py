@@ -29,6 +29,11 @@ URL_MAX = 2048
 # import; tests/unit/test_forms.py checks it against that scan.
 WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
               "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+# What a name may not hold once trimmed: control characters (NUL, tab, line feed, DEL, the
+# C1 set) and the Unicode line and paragraph separators. A name is one line of text; these
+# would reach page titles, logs and download names. tests/unit/test_forms.py scans for them.
+NOT_IN_NAMES = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_NOT_IN_NAMES = re.compile(f"[{NOT_IN_NAMES}]")
 BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False, "on": True,
                  "off": False, "yes": True, "no": False}
 _WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
@@ -63,11 +68,23 @@ def flag(name: str, description: str):
         Rule("invalid_options", f"{name} must be true or false.")]
 
 
+def _one_line(value: Any) -> Any:
+    if isinstance(value, str) and _NOT_IN_NAMES.search(value.strip()):
+        raise PydanticCustomError("invalid_name", "Please give the image a name without line "
+                                                  "breaks or control characters.")
+    return value
+
+
+# Spaces (which include tab and line feed) may surround the name; inside it, none of
+# NOT_IN_NAMES. Checked on at most NAME_MAX characters (the length comes first), and
+# [WHITESPACE] never meets [^WHITESPACE...] so there is little to backtrack anyway.
+_NAME_PATTERN = (f"^[{WHITESPACE}]*[^{WHITESPACE}{NOT_IN_NAMES}]"
+                 f"([^{NOT_IN_NAMES}]*[^{WHITESPACE}{NOT_IN_NAMES}])?[{WHITESPACE}]*$")
 Name = Annotated[
-    str, Field(min_length=1, max_length=NAME_MAX, pattern=f"[^{WHITESPACE}]",
-               description=f"1 to {NAME_MAX} characters, not only spaces; leading and "
-                           "trailing spaces are removed."),
-    AfterValidator(str.strip),
+    str, Field(min_length=1, max_length=NAME_MAX, pattern=_NAME_PATTERN,
+               description=f"1 to {NAME_MAX} characters, not only spaces, one line without "
+                           "control characters; leading and trailing spaces are removed."),
+    BeforeValidator(_one_line), AfterValidator(str.strip),
     Rule("invalid_name", f"Please give the image a name of 1 to {NAME_MAX} characters.")]
 Photo = Annotated[
     bytes, Field(description="A JPEG, PNG or WebP still image, within the upload limit and "

@@ -185,6 +185,8 @@ def _rejected(form: type[BaseModel], exc: ValidationError) -> Rejected:
     if not field:  # a rule about several fields: its error says which code and why
         return Rejected(error["type"], error["msg"])
     rule = rule_of(form, field)
+    if error["type"] == rule.code:  # the field's own check, with a more precise sentence
+        return Rejected(rule.code, error["msg"])
     if error["type"] == "string_unicode":
         return Rejected(rule.code, NOT_TEXT.format(field=f"The {field.replace('_', ' ')}"))
     return Rejected(rule.code, rule.message)

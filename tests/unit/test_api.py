@@ -168,6 +168,29 @@ def test_create_refuses_bad_fields(api, fields, status, error):
     assert api.list() == []
 
 
+ONE_LINE = "Please give the image a name without line breaks or control characters."
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "two\nlines", "tab\there", "esc\x1b[2J"])
+def test_create_refuses_a_name_that_is_not_one_line_of_text(api, name):
+    body = assert_error(api.create(photo(), name=name), 400, "invalid_name")
+    assert body["message"] == ONE_LINE
+    assert api.list() == []
+
+
+@pytest.mark.parametrize("name, message", [
+    ("a\x00b", ONE_LINE), ("two\u2029paragraphs", ONE_LINE),
+    ("cat\ud800", "The image name holds a character that is not valid text (an unpaired "
+                  "surrogate). Please type it again."),
+])
+def test_rename_refuses_what_cannot_be_a_name_and_says_why(api, name, message):
+    record_id = api.create(photo(), name="Raven").get_json()["id"]
+    body = assert_error(api.rename(record_id, {"image_name": name}), 400, "invalid_name")
+    assert body["message"] == message
+    assert api.rename(record_id, {"image_name": " Crow\n"}).status_code == 200  # trimmed
+    assert [r["image_name"] for r in api.list()] == ["Crow"]
+
+
 def test_colour_output_defaults_to_white(api):
     response = api.create(photo(), output="color")
     assert response.status_code == 201

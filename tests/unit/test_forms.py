@@ -1,6 +1,9 @@
 """The forms both front doors validate with: each rule answers with its code and its
 sentence, whoever sent the request."""
 
+import re
+import unicodedata
+
 import pytest
 
 from app.core.errors import Rejected
@@ -8,6 +11,7 @@ from app.core.forms import OutputOptions, RenameRequest, UploadRequest, parse
 
 IMAGE = b"bytes of a photo"
 OUTPUT_RULE = "output must be one of: transparent, color, image, blur, mask."
+ONE_LINE = "Please give the image a name without line breaks or control characters."
 
 
 def upload(**fields):
@@ -69,6 +73,12 @@ def test_crop_words(word, value):
      "Please give the image a name of 1 to 50 characters."),
     ({"name": "cat\ud800"}, "invalid_name", "The name holds a character that is not valid "
                                             "text (an unpaired surrogate). Please type it again."),
+    ({"name": "my\tcat"}, "invalid_name", ONE_LINE),
+    ({"name": "a\x00b"}, "invalid_name", ONE_LINE),
+    ({"name": "cat\x7f"}, "invalid_name", ONE_LINE),
+    ({"name": "cat\x9b2J"}, "invalid_name", ONE_LINE),  # the C1 control sequence introducer
+    ({"name": "two\u2028lines"}, "invalid_name", ONE_LINE),
+    ({"name": "x" * 51 + "\x00"}, "invalid_name", ONE_LINE),  # the more telling sentence
     ({"colour": "#ffffff"}, "invalid_body", "Unknown field 'colour': send only name, image, "
                                             "image_url, model, output, background, "
                                             "background_image, crop, crop_margin, format, "
@@ -77,6 +87,46 @@ def test_crop_words(word, value):
 def test_each_rule_answers_with_its_code_and_sentence(fields, code, message):
     exc = refused(UploadRequest, {"name": "cat", "image": IMAGE, **fields})
     assert (exc.code, exc.message, exc.kind) == (code, message, "invalid")
+
+
+@pytest.mark.parametrize("sent, kept", [
+    (" cat\n", "cat"), ("\tcat\r\n", "cat"), ("cat\x85", "cat"),  # spaces around: trimmed
+    ("my cat", "my cat"), ("a\u3000b", "a\u3000b"),
+    ("\U0001f468\u200d\U0001f469\u200d\U0001f467", "\U0001f468\u200d\U0001f469\u200d\U0001f467"),
+    ("\u05d7\u05ea\u05d5\u05dc", "\u05d7\u05ea\u05d5\u05dc"),
+])
+def test_one_line_names_are_kept(sent, kept):
+    assert upload(name=sent).name == kept
+
+
+def test_the_characters_kept_out_of_names_are_exactly_the_controls_and_separators():
+    import sys
+
+    from app.core.fields import NOT_IN_NAMES
+
+    scanned = {c for c in map(chr, range(sys.maxunicode + 1))
+               if unicodedata.category(c) in ("Cc", "Zl", "Zp")}
+    assert {c for c in map(chr, range(sys.maxunicode + 1))
+            if re.fullmatch(f"[{NOT_IN_NAMES}]", c)} == scanned
+
+
+@pytest.mark.parametrize("name", [
+    "cat", " cat ", "\tcat\n", "a b", "", " ", "\x1f\u3000", "a\x00b", "a\tb", "\x00",
+    "cat\x7f", "a\u2028", "a\u2028b", "\u2029cat", "x" * 50, "x" * 51, " " + "x" * 50,
+    "\U0001f600", "a\x85b", "a\x85",
+])
+def test_the_documented_pattern_says_what_the_server_does(name):
+    """The OpenAPI document's `pattern` and `maxLength` for a name (what a client may check
+    before sending) accept exactly the names the server keeps."""
+    schema = UploadRequest.model_json_schema()["properties"]["name"]
+    documented = (schema["minLength"] <= len(name) <= schema["maxLength"]
+                  and re.search(schema["pattern"], name) is not None)
+    try:
+        upload(name=name)
+        kept = True
+    except Rejected:
+        kept = False
+    assert documented == kept
 
 
 def test_a_missing_image_and_a_missing_name():

@@ -77,6 +77,23 @@ def test_a_bad_name_is_refused(visitor, fake_engine, name):
     assert fake_engine.calls == 0
 
 
+def test_a_name_with_a_control_character_is_refused(visitor, fake_engine, records):
+    visitor.upload(photo(), name="bell\x07")
+    assert visitor.flashes() == [("danger", "Please give the image a name without line "
+                                            "breaks or control characters.")]
+    assert visitor.record_ids() == [] and fake_engine.calls == 0
+    # The edit dialog's rename: refused the same way, the name kept.
+    visitor.upload(photo(), name="Raven")
+    (record_id,) = visitor.record_ids()
+    response = visitor.client.post(f"/edit/{record_id}", content_type="multipart/form-data",
+                                   data={"image_name": "Ra\nven",
+                                         "csrf_token": visitor.ensure_token()})
+    assert response.status_code == 302
+    assert visitor.flashes() == [("danger", "Please give the image a name without line "
+                                            "breaks or control characters.")]
+    assert [r.image_name for r in records.list(visitor.id())] == ["Raven"]
+
+
 def test_a_name_is_trimmed_and_50_characters_are_fine(visitor, fake_engine, records):
     visitor.upload(photo(), name="  " + "n" * 50 + "  ")
     assert [r.image_name for r in records.list(visitor.id())] == ["n" * 50]

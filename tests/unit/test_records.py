@@ -47,6 +47,19 @@ def test_rename_refuses_bad_bodies_and_changes_nothing(visitor, record_id, recor
     assert names(visitor, records) == ["Raven"]
 
 
+@pytest.mark.parametrize("name, message", [
+    ("Crow\x00", "Please give the image a name without line breaks or control characters."),
+    ("Cr\now", "Please give the image a name without line breaks or control characters."),
+    ("Crow\udfff", "The image name holds a character that is not valid text (an unpaired "
+                   "surrogate). Please type it again."),
+])
+def test_rename_says_why_a_name_is_not_text(visitor, record_id, records, name, message):
+    response = visitor.rename(record_id, {"record_id": record_id, "record_name": name})
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "invalid_name", "message": message}
+    assert names(visitor, records) == ["Raven"]
+
+
 def test_rename_refuses_malformed_json(visitor, record_id, records):
     response = visitor.client.put(f"/update/{record_id}", data="{not json",
                                   content_type="application/json",
