@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from pydantic import BaseModel
 
 from app.core.errors import human_size
-from app.core.fields import NAME_MAX
+from app.core.fields import NAME_MAX, NOT_IN_NAMES
 from app.core.forms import UploadRequest, parse
 from app.http.bodies import file_bytes
 from app.http.context import services
@@ -30,6 +30,7 @@ def index():
         records=here.gallery.list(visitor),
         user_limit=settings.user_limit,
         name_max=NAME_MAX,
+        not_in_names=NOT_IN_NAMES,  # a regex class's inside: the page's script uses it too
         max_upload=settings.max_content_length,
         max_upload_text=human_size(settings.max_content_length),
         demo_storage=here.demo_storage,

@@ -148,6 +148,21 @@ def test_a_photo_by_its_address(tab):
         photos.close()
 
 
+def test_a_name_made_from_an_address_is_one_line(tab):
+    """An address whose file name decodes to line breaks and tabs (%0A, %0D, %09): the
+    page names the image with spaces in their place, as the server keeps names one line."""
+    page = tab.open()
+    photos = PhotoServer(photo("chelsea", size=(200, 150)))
+    try:
+        page.get_by_label("Or paste the photo's address").fill(
+            photos.base + "/photos/two%0D%0Alines%09and%C2%85more.jpg")
+        tab.submit()
+        assert tab.messages() == ["Image generated successfully"]
+        assert tab.names() == ["two lines and more"]
+    finally:
+        photos.close()
+
+
 def test_an_image_pasted_from_the_clipboard(tab):
     page = tab.open()
     data = list(photo("coffee", fmt="PNG", size=(120, 80)))

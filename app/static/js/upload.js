@@ -36,8 +36,13 @@
     return Array.from(text).slice(0, count).join("");
   }
 
-  function recordName(base, item, index, total) {
+  // What a name may not hold (line breaks, control characters), as the server says; a
+  // file's or an address's name (%0A decodes to a line break) has them become spaces.
+  const notInNames = new RegExp("[" + form.dataset.nameNot + "]+", "g");
+
+  function recordName(typed, item, index, total) {
     const max = Number(form.dataset.nameMax) || 50;
+    const base = typed.replace(notInNames, " ").trim();
     if (base) {
       if (total === 1) return base;
       const suffix = " " + (index + 1);
@@ -56,7 +61,7 @@
         stem = stem || address.hostname;
       } catch (err) { /* not an address: the server says so */ }
     }
-    stem = stem.replace(/\.[^.]+$/, "").trim();
+    stem = stem.replace(/\.[^.]+$/, "").replace(notInNames, " ").trim();
     return first(stem || "image", max);
   }
 
