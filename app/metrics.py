@@ -9,6 +9,8 @@ REQUEST_SECONDS = Histogram("ibp_http_request_duration_seconds", "Time to answer
                             ["endpoint"])
 UPLOADS = Counter("ibp_uploads_total", "Uploads by outcome (success or the error code)",
                   ["outcome"])
+EDITS = Counter("ibp_edits_total", "Edits of a record by outcome (success or the error code)",
+                ["outcome"])
 ENGINE_SECONDS = Histogram("ibp_engine_seconds", "Time an engine took to make a mask",
                            ["engine"], buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64))
 ENGINE_USED = Counter("ibp_engine_used_total", "Masks made, by the engine that made them",

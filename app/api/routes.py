@@ -14,7 +14,7 @@ from app.core.forms import EditFields, EditRequest, UploadRequest, parse, rule_o
 from app.http.bodies import file_bytes, json_object
 from app.http.context import services
 from app.http.downloads import send_image
-from app.http.limits import limit_uploads
+from app.http.limits import limit_edits, limit_uploads
 from app.http.records_json import CreatedRecord, Record, record_json
 from app.http.visitor import current_visitor
 from app.images.thumbnails import SIZES
@@ -131,7 +131,7 @@ def get_record(record_id: str):
                    "not_found", "unsupported_media_type", "too_large", "busy", "conflict",
                    "rate_limited", "engine_failed"),
            path={"record_id": RECORD_ID})
-@limit_uploads
+@limit_edits
 def edit_record(record_id: str):
     if request.is_json:
         body = json_object()

@@ -7,10 +7,11 @@ from __future__ import annotations
 from app.core.errors import Rejected, not_found
 from app.core.fields import NEEDS_BACKDROP
 from app.core.forms import EditFields, OutputOptions, parse
-from app.core.making import cut_out, mask_image, new_image, refusals
+from app.core.making import counted, cut_out, mask_image, new_image, refusals
 from app.core.uploads import as_new, photo_of
 from app.engines import EngineRunner, Masked
 from app.images.decoding import decode_mask
+from app.metrics import EDITS
 from app.storage import Record, RecordNotFound, RecordRepository
 
 
@@ -22,14 +23,15 @@ class EditService:
 
     def edit(self, visitor: str, record_id: str, request: EditFields) -> Record:
         """The record after `request`, or `Rejected` (nothing changed)."""
-        try:
-            if not request.restyles:
-                return self.records.rename(visitor, record_id, request.image_name)
-            record = self.records.get(visitor, record_id)
-            with refusals("Edit"):
-                return self._restyle(self.records.in_current_layout(record), request)
-        except RecordNotFound:
-            raise not_found() from None
+        with counted(EDITS):
+            try:
+                if not request.restyles:
+                    return self.records.rename(visitor, record_id, request.image_name)
+                record = self.records.get(visitor, record_id)
+                with refusals("Edit"):
+                    return self._restyle(self.records.in_current_layout(record), request)
+            except RecordNotFound:
+                raise not_found() from None
 
     def _restyle(self, record: Record, request: EditFields) -> Record:
         current = parse(OutputOptions, record.options)

@@ -6,7 +6,7 @@ from them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -133,7 +133,7 @@ class EditFields(BaseModel):
 
     @property
     def restyles(self) -> bool:
-        return bool(self.model_fields_set - {"image_name"})
+        return restyles(self.model_fields_set)
 
     def options(self, current: OutputOptions) -> OutputOptions:
         """The options after this edit; `Rejected` if they do not go together."""
@@ -143,6 +143,11 @@ class EditFields(BaseModel):
         colour = self.background or current.background or DEFAULT_BACKGROUND
         merged["background"] = colour if merged["output"] == "color" else None
         return parse(OutputOptions, merged)
+
+
+def restyles(fields: Iterable[str]) -> bool:
+    """Whether an edit sending `fields` makes the result again: anything but a new name."""
+    return bool(set(fields) - {"image_name"})
 
 
 class EditRequest(EditFields):

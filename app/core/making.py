@@ -91,3 +91,17 @@ def refusals(what: str) -> Iterator[None]:
     except Exception as exc:
         log.exception("%s failed unexpectedly", what)
         raise Rejected("internal_error", UNEXPECTED, "unexpected") from exc
+
+
+@contextmanager
+def counted(outcomes) -> Iterator[None]:
+    """The block's outcome counted in the `outcomes` metric: success, or the refusal's code."""
+    try:
+        yield
+    except Rejected as exc:
+        outcomes.labels(exc.code).inc()
+        raise
+    except StorageUnavailable:
+        outcomes.labels("storage_unavailable").inc()
+        raise
+    outcomes.labels("success").inc()

@@ -10,14 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.core.errors import SUCCESS, Rejected
+from app.core.errors import SUCCESS
 from app.core.forms import UploadRequest
-from app.core.making import check_model, cut_out, mask_image, new_image, refusals
+from app.core.making import (
+    check_model,
+    counted,
+    cut_out,
+    mask_image,
+    new_image,
+    refusals,
+)
 from app.engines import EngineRunner
 from app.images import thumbnails
 from app.images.decoding import Photo, probe
 from app.metrics import UPLOADS
-from app.storage import LimitReached, NewImage, Record, RecordRepository, StorageUnavailable
+from app.storage import LimitReached, NewImage, Record, RecordRepository
 
 
 @dataclass(frozen=True)
@@ -50,16 +57,8 @@ class UploadService:
     def upload(self, visitor: str, request: UploadRequest) -> Uploaded:
         """Cut out and store `request` for `visitor`, or raise `Rejected` (or
         `StorageUnavailable`, which every route answers the same way)."""
-        try:
-            uploaded = self._upload(visitor, request)
-        except Rejected as exc:
-            UPLOADS.labels(exc.code).inc()
-            raise
-        except StorageUnavailable:
-            UPLOADS.labels("storage_unavailable").inc()
-            raise
-        UPLOADS.labels("success").inc()
-        return uploaded
+        with counted(UPLOADS):
+            return self._upload(visitor, request)
 
     def _upload(self, visitor: str, request: UploadRequest) -> Uploaded:
         options = request.options

@@ -24,7 +24,6 @@ from werkzeug.exceptions import (
 from app.core.errors import UNEXPECTED, Rejected
 from app.http.limits import RATE_LIMITED, seconds_to_wait
 from app.http.sizes import too_large_message
-from app.metrics import UPLOADS
 from app.storage import StorageUnavailable
 
 # The status code each kind of problem the core reports is answered with.
@@ -116,7 +115,6 @@ def describe(exc: Exception) -> Problem:
         return Problem("internal_error", MESSAGES[500], 500, flash=False)
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     if isinstance(exc, RateLimitExceeded):
-        UPLOADS.labels("rate_limited").inc()
         return Problem("rate_limited", RATE_LIMITED, 429,
                        {**headers, "Retry-After": str(seconds_to_wait())})
     if isinstance(exc, CSRFError):

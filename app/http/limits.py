@@ -1,4 +1,5 @@
-"""Upload rate limits, per visitor and per client address, shared by every upload route."""
+"""Upload rate limits, per visitor and per client address, shared by every route that makes
+a result: uploads, and edits that change how a result looks."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import time
 from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from prometheus_client import Counter
 
+from app.core.forms import EditRequest, restyles
 from app.http.context import services
 from app.http.visitor import current_visitor
 from app.images.decoding import declared_pixels
+from app.metrics import EDITS, UPLOADS
 
 RATE_LIMITED = "Too many uploads in a short time. Please wait a minute and try again."
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
@@ -37,19 +41,41 @@ def _cost() -> int:
     return g.upload_cost
 
 
-# Shared by every upload route (the page's form and the API), so switching from one to the
-# other does not start a fresh count.
-_per_visitor = limiter.shared_limit(lambda: services().settings.upload_rate_limit,
-                                    scope="uploads-per-visitor", key_func=_visitor_key,
-                                    error_message=RATE_LIMITED, cost=_cost)
-_per_address = limiter.shared_limit(lambda: services().settings.upload_rate_limit_ip,
-                                    scope="uploads-per-address", key_func=_ip_key,
-                                    error_message=RATE_LIMITED, cost=_cost)
+def _only_renames() -> bool:
+    """An edit that changes nothing but the name makes no new result (like PUT /update):
+    not counted. The fields an edit form knows are looked at (JSON keys; a form's non-blank
+    fields and its files); a body that cannot be read counts, and is refused by the view."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return False
+        sent = set(body)
+    else:
+        sent = {name for name, value in request.form.items() if value.strip()}
+        sent |= set(request.files)
+    return not restyles(sent & EditRequest.model_fields.keys())
 
 
-def limit_uploads(view):
-    """Per visitor and per client address: a new cookie does not reset the second."""
-    return _per_address(_per_visitor(view))
+def _limits(counter: Counter, exempt_when=None):
+    """Both limits, shared by every route that makes a result (the page's form and the
+    API), so switching from one to the other does not start a fresh count; a refusal is
+    counted in `counter` (uploads or edits)."""
+    def refused(_limit) -> None:
+        counter.labels("rate_limited").inc()
+
+    common = {"error_message": RATE_LIMITED, "cost": _cost, "exempt_when": exempt_when,
+              "on_breach": refused}
+    per_visitor = limiter.shared_limit(lambda: services().settings.upload_rate_limit,
+                                       scope="uploads-per-visitor", key_func=_visitor_key,
+                                       **common)
+    per_address = limiter.shared_limit(lambda: services().settings.upload_rate_limit_ip,
+                                       scope="uploads-per-address", key_func=_ip_key, **common)
+    # Per visitor and per client address: a new cookie does not reset the second.
+    return lambda view: per_address(per_visitor(view))
+
+
+limit_uploads = _limits(UPLOADS)
+limit_edits = _limits(EDITS, exempt_when=_only_renames)
 
 
 def seconds_to_wait() -> int:

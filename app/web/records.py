@@ -11,7 +11,7 @@ from app.core.forms import EditRequest, RenameRequest, parse
 from app.http.bodies import json_object
 from app.http.context import services
 from app.http.errors import wants_json
-from app.http.limits import limit_uploads
+from app.http.limits import limit_edits
 from app.http.records_json import record_json
 from app.http.visitor import current_visitor
 from app.web.pages import form_fields
@@ -43,7 +43,7 @@ def remove(record_id: str):
 
 
 @bp.post("/edit/<record_id>")
-@limit_uploads
+@limit_edits
 def restyle(record_id: str):
     """The page's "Edit result" form: how a result looks, made again without the model.
     Failures are flashed, as the upload form's are (app/http/errors.py)."""

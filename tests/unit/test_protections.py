@@ -135,6 +135,44 @@ def test_the_page_and_the_api_share_the_upload_rate_limit(limited_app):
         as_text=True)
 
 
+def test_a_rename_is_not_an_upload_but_a_new_look_is(limited_app):
+    """Edits that make a result again share the upload limit (they cost the same work);
+    one that only renames, like PUT /update, makes nothing and is not counted. Each
+    refusal is counted as what it was: an upload or an edit."""
+    visitor = Visitor(limited_app.test_client())
+    metrics = limited_app.test_client()
+    before = metrics.get("/metrics").get_data(as_text=True)
+    visitor.upload(photo())
+    visitor.upload(photo())  # the visitor's 2 per minute, used up
+    first, _ = visitor.record_ids()
+    headers = {"X-CSRFToken": visitor.ensure_token()}
+    api = f"/api/v1/records/{first}"
+    for name in ("Crow", "Rook", "Raven"):  # more renames than the limit: none refused
+        assert visitor.client.patch(api, json={"image_name": name},
+                                    headers=headers).status_code == 200
+    page_rename = visitor.client.post(f"/edit/{first}", data={
+        "image_name": "Jay", "csrf_token": visitor.token, "crop_margin": " "})
+    assert page_rename.status_code == 302 and visitor.flashes() == [("success", "Image updated")]
+    restyle = visitor.client.patch(api, json={"image_name": "Jay", "output": "mask"},
+                                   headers=headers)
+    assert (restyle.status_code, restyle.get_json()["error"]) == (429, "rate_limited")
+    page_restyle = visitor.client.post(f"/edit/{first}", headers={"Accept": "application/json"},
+                                       data={"output": "mask", "csrf_token": visitor.token})
+    assert page_restyle.status_code == 429
+    unreadable = visitor.client.patch(api, data="{nope", content_type="application/json",
+                                      headers=headers)
+    assert unreadable.status_code == 429  # counted: it may not pass as a rename
+    after = metrics.get("/metrics").get_data(as_text=True)
+
+    def grew(name, **labels):
+        return metric(after, name, **labels) - metric(before, name, **labels)
+
+    assert grew("ibp_uploads_total", outcome="rate_limited") == 0
+    assert grew("ibp_edits_total", outcome="rate_limited") == 3
+    assert grew("ibp_edits_total", outcome="success") == 4
+    assert grew("ibp_uploads_total", outcome="success") == 2
+
+
 def test_metrics_are_for_private_networks_only(client):
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.4.0.7"}).status_code == 200
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "8.8.8.8"}).status_code == 404
