@@ -7,6 +7,7 @@ import hashlib
 import io
 import re
 import unicodedata
+from urllib.parse import quote
 
 from flask import current_app, request, send_file
 
@@ -19,18 +20,27 @@ from app.images.decoding import EXTENSIONS
 # keeps shared caches from storing one visitor's photos.
 # `?download=false` must not download: the API documents the parameter as a boolean.
 _NOT_DOWNLOAD = ("", "0", "false", "no", "off")
+# RFC 8187's attr-char: what may stand unescaped in `filename*` besides letters and digits.
+_ATTR_CHAR_PUNCTUATION = "!#$&+-.^_`|~"
 # Controls, path and shell characters, and the bidirectional overrides and isolates that
 # make "\u202egnp.exe" show as "exe.png" in a file manager.
 _UNSAFE_IN_FILENAME = re.compile(
     r'[\x00-\x1f\x7f/\\:*?"<>|\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+')
 
 
-def download_name(image_name: str, kind: str, content_type: str) -> str:
+def download_name(image_name: str, kind: str, content_type: str, ascii_only: bool = False
+                  ) -> str:
     """`my-cat.png` for the cutout, `my-cat-original.jpg` for the upload. Compatibility
     forms are folded first (NFKC), so a fullwidth `／` is removed as a `/`, not turned
-    into one by the ASCII fallback the browser may use."""
+    into one by the ASCII fallback. `ascii_only`: that fallback, for clients that ignore
+    `filename*` (accents dropped; `image` when no letter or digit is left, where "猫"
+    would have been saved as the hidden file `.png`)."""
     stem = _UNSAFE_IN_FILENAME.sub("", unicodedata.normalize("NFKC", image_name))
-    stem = "-".join(stem.split()) or "image"
+    if ascii_only:
+        stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
+    stem = "-".join(stem.split())
+    if not any(character.isalnum() for character in stem):
+        stem = "image"
     suffix = "" if kind == "processed" else "-original"
     return f"{stem}{suffix}.{EXTENSIONS.get(content_type, 'png')}"
 
@@ -58,6 +68,10 @@ def send_image(record_id: str, kind: str, size: int | None = None):
     data = gallery.read(record, kind, size)
     response = send_file(io.BytesIO(data), mimetype=stored.content_type, etag=etag,
                          as_attachment=download, download_name=name, conditional=True)
+    if download and not name.isascii():  # Werkzeug's own fallback for "猫" is ".png"
+        response.headers.set("Content-Disposition", "attachment", **{
+            "filename": download_name(record.image_name, kind, stored.content_type, True),
+            "filename*": f"UTF-8''{quote(name, safe=_ATTR_CHAR_PUNCTUATION)}"})
     return _private(response)
 
 

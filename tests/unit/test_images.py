@@ -92,12 +92,23 @@ def test_the_ascii_fallback_of_a_download_holds_no_path_or_quote(visitor, fake_e
     assert fallback == " filename=x..yz.png"
 
 
-def test_unicode_names_download(visitor, fake_engine):
-    visitor.upload(photo(), name="Кот")
+@pytest.mark.parametrize("name, kind, header", [
+    ("Кот", "processed", "attachment; filename=image.png; filename*=UTF-8''%D0%9A%D0%BE%D1%82.png"),
+    ("猫 cat", "original", "attachment; filename=cat-original.jpg; "
+                          "filename*=UTF-8''%E7%8C%AB-cat-original.jpg"),
+    ("Café au lait", "processed", "attachment; filename=Cafe-au-lait.png; "
+                                  "filename*=UTF-8''Caf%C3%A9-au-lait.png"),
+    ("猫 - 犬", "processed", "attachment; filename=image.png; "
+                           "filename*=UTF-8''%E7%8C%AB---%E7%8A%AC.png"),
+])
+def test_unicode_names_download_with_a_fallback_worth_saving(visitor, fake_engine, name, kind,
+                                                              header):
+    """filename* carries the name; the plain filename, for clients that ignore it, is its
+    ASCII letters, or `image` when there are none (not the hidden file `.png`)."""
+    visitor.upload(photo(), name=name)
     (record_id,) = visitor.record_ids()
-    header = visitor.client.get(f"/images/{record_id}/processed?download=1").headers[
-        "Content-Disposition"]
-    assert "filename*=UTF-8''%D0%9A%D0%BE%D1%82.png" in header
+    answer = visitor.client.get(f"/images/{record_id}/{kind}?download=1")
+    assert answer.headers["Content-Disposition"] == header
 
 
 @pytest.mark.parametrize("path", ["/images/{id}/thumbnail", "/images/nope/processed",
