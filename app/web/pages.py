@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from app.core.errors import human_size
 from app.core.fields import NAME_MAX, NOT_IN_NAMES
-from app.core.forms import UploadRequest, parse
+from app.core.forms import UploadRequest, parse, rule_of
 from app.http.bodies import file_bytes
 from app.http.context import services
 from app.http.errors import wants_json
@@ -30,6 +30,7 @@ def index():
         records=here.gallery.list(visitor),
         user_limit=settings.user_limit,
         name_max=NAME_MAX,
+        name_rule=rule_of(UploadRequest, "name").message,
         not_in_names=NOT_IN_NAMES,  # a regex class's inside: the page's script uses it too
         max_upload=settings.max_content_length,
         max_upload_text=human_size(settings.max_content_length),

@@ -222,15 +222,42 @@ def test_text_pasted_into_a_field_stays_text_beside_an_image(tab):
 
 def test_numbered_names_are_cut_by_characters_not_code_units(tab):
     """Two photos under one long name of emoji: each is numbered, and the name is cut to
-    make room by whole characters (a cut inside an emoji would store U+FFFD). The field's
-    maxlength counts UTF-16 units, as browsers do: it holds "a" and 24 cats, 49 units."""
+    make room by whole characters (a cut inside an emoji would store U+FFFD). The field
+    holds 50 characters as the server counts them, though they are 99 UTF-16 units (what
+    maxlength counts: the page's script counts instead)."""
     page = tab.open()
     tab.upload([("one.jpg", photo("chelsea", size=(200, 150))),
                 ("two.jpg", photo("coffee", size=(200, 150)))], name="a" + "\N{CAT}" * 49)
     expect(page.locator("#records .record-name")).to_have_count(2)
-    stem = "a" + "\N{CAT}" * 24
-    assert page.locator("#name").input_value() in ("", stem)
+    stem = "a" + "\N{CAT}" * 47
     assert sorted(tab.names()) == [stem + " 1", stem + " 2"]
+
+
+def test_a_name_over_50_characters_is_stopped_before_sending(tab):
+    """51 characters (emoji): the field says the server's sentence and nothing is sent;
+    50 are sent and kept whole, in the upload form and in the rename dialog."""
+    page = tab.open()
+    rule = "Please give the image a name of 1 to 50 characters."
+    name_field = page.locator("#upload-form").get_by_label("Image Name", exact=True)
+    tab.choose([("one.jpg", photo("chelsea", size=(200, 150)))])
+    name_field.fill("\N{CAT}" * 51)
+    page.get_by_role("button", name="Remove background").click()
+    expect(page.get_by_role("alert")).to_have_text(rule)
+    expect(name_field).to_be_focused()
+    expect(page.locator("#no-records")).to_be_visible()
+    name_field.fill("\N{DOG}" * 50)
+    tab.submit()
+    assert tab.names() == ["\N{DOG}" * 50]
+
+    page.get_by_role("button", name="Rename").first.click()
+    edit_name = page.locator("#edit-name")
+    expect(edit_name).to_be_focused()
+    edit_name.fill("\N{CAT}" * 51)
+    page.get_by_role("button", name="Save changes").click()
+    assert edit_name.evaluate("field => field.validationMessage") == rule
+    edit_name.fill("\N{CAT}" * 50)
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#records .record-name")).to_have_text(["\N{CAT}" * 50])
 
 
 # ---- what is behind the subject -----------------------------------------------------------

@@ -109,6 +109,22 @@
     if (button) button.focus();
   }
 
+  // ---- names ----------------------------------------------------------------------------
+
+  // The server counts a name's characters (code points); maxlength counts UTF-16 units, so
+  // 25 emoji would fill a 50-character field. With scripts, the page counts as the server
+  // does instead (without them, maxlength stays: stricter, never looser).
+  document.querySelectorAll("input[data-count-chars]").forEach(function (field) {
+    const max = field.maxLength;
+    field.removeAttribute("maxlength");
+    function check() {
+      const count = Array.from(field.value.trim()).length;
+      field.setCustomValidity(count > max ? field.dataset.countChars : "");
+    }
+    field.addEventListener("input", check);
+    field.addEventListener("focus", check);  // also after a script set the value
+  });
+
   window.ibp = {
     UNREACHABLE: UNREACHABLE,
     UNEXPECTED: UNEXPECTED,

@@ -147,6 +147,11 @@
       fileInput.focus();
       return;
     }
+    if (!nameInput.checkValidity()) {  // too long, counted as the server counts (app.js)
+      ibp.showAlert(nameInput.validationMessage, "danger");
+      nameInput.focus();
+      return;
+    }
     if (options.output() === "image" && !options.backdropFile()) {
       ibp.showAlert(NO_BACKDROP, "danger");
       form.querySelector('[name="background_image"]').focus();
