@@ -3,6 +3,7 @@ a result: uploads, and edits that change how a result looks."""
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -12,6 +13,7 @@ from flask_limiter.util import get_remote_address
 from prometheus_client import Counter
 
 from app.core.forms import EditRequest, restyles
+from app.http.bodies import json_object
 from app.http.context import services
 from app.http.visitor import current_visitor
 from app.images.decoding import declared_pixels
@@ -32,6 +34,23 @@ def _ip_key() -> str:
     return f"ip:{get_remote_address()}"
 
 
+def _body_question(unreadable):
+    """A limit's question about the request's body, answered `unreadable` when the body
+    cannot be read (too large, nested past the JSON parser, cut off): flask-limiter takes
+    any error from here for a broken store and starts counting afresh in memory, which
+    would hand the sender a new allowance. The view then refuses the body in its own words."""
+    def wrap(question):
+        @functools.wraps(question)
+        def asked():
+            try:
+                return question()
+            except Exception:  # whatever it is, it must not reach the limiter
+                return unreadable
+        return asked
+    return wrap
+
+
+@_body_question(unreadable=1)
 def _cost() -> int:
     """Counts for this upload, worked out once per request (both limits ask)."""
     if "upload_cost" not in g:
@@ -41,13 +60,14 @@ def _cost() -> int:
     return g.upload_cost
 
 
+@_body_question(unreadable=False)
 def _only_renames() -> bool:
     """An edit that changes nothing but the name makes no new result (like PUT /update):
     not counted. The fields an edit form knows are looked at (JSON keys; a form's non-blank
     fields and its files); a body that cannot be read counts, and is refused by the view."""
     if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
+        body = json_object()
+        if body is None:
             return False
         sent = set(body)
     else:
