@@ -38,7 +38,8 @@ def download_name(image_name: str, kind: str, content_type: str, ascii_only: boo
     stem = _UNSAFE_IN_FILENAME.sub("", unicodedata.normalize("NFKC", image_name))
     if ascii_only:
         stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
-    stem = "-".join(stem.split())
+    # No leading dot (a hidden file) or dash (an option to a command that gets the name).
+    stem = "-".join(stem.split()).lstrip(".-")
     if not any(character.isalnum() for character in stem):
         stem = "image"
     suffix = "" if kind == "processed" else "-original"
@@ -68,8 +69,8 @@ def send_image(record_id: str, kind: str, size: int | None = None):
     data = gallery.read(record, kind, size)
     response = send_file(io.BytesIO(data), mimetype=stored.content_type, etag=etag,
                          as_attachment=download, download_name=name, conditional=True)
-    if download and not name.isascii():  # Werkzeug's own fallback for "猫" is ".png"
-        response.headers.set("Content-Disposition", "attachment", **{
+    if not name.isascii():  # Werkzeug's own fallback for "猫" is ".png"
+        response.headers.set("Content-Disposition", "attachment" if download else "inline", **{
             "filename": download_name(record.image_name, kind, stored.content_type, True),
             "filename*": f"UTF-8''{quote(name, safe=_ATTR_CHAR_PUNCTUATION)}"})
     return _private(response)

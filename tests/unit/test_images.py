@@ -73,7 +73,10 @@ def test_download_uses_the_record_name(visitor, record_id):
 
 
 def test_download_name_is_safe_and_keeps_unicode():
-    assert download_name('../../etc/pass"wd', "processed", "image/png") == "....etcpasswd.png"
+    assert download_name('../../etc/pass"wd', "processed", "image/png") == "etcpasswd.png"
+    assert download_name("-rf .x", "processed", "image/png") == "rf-.x.png"
+    assert download_name("猫.cat", "processed", "image/png", ascii_only=True) == "cat.png"
+    assert download_name("猫-cat", "original", "image/png", ascii_only=True) == "cat-original.png"
     assert download_name("Café  au lait", "original", "image/webp") == "Café-au-lait-original.webp"
     assert download_name("///", "processed", "image/png") == "image.png"
     # Fullwidth solidus, quotation mark and backslash are the ASCII ones once folded.
@@ -109,6 +112,8 @@ def test_unicode_names_download_with_a_fallback_worth_saving(visitor, fake_engin
     (record_id,) = visitor.record_ids()
     answer = visitor.client.get(f"/images/{record_id}/{kind}?download=1")
     assert answer.headers["Content-Disposition"] == header
+    shown = visitor.client.get(f"/images/{record_id}/{kind}")  # in the page: same names
+    assert shown.headers["Content-Disposition"] == header.replace("attachment", "inline")
 
 
 @pytest.mark.parametrize("path", ["/images/{id}/thumbnail", "/images/nope/processed",
