@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from app.core.errors import Rejected, busy, not_found
 from app.core.forms import RenameRequest
-from app.core.making import new_image
+from app.core.making import counted, new_image
 from app.engines import Admission, Busy
 from app.images import thumbnails
 from app.images.decoding import InvalidImage
+from app.metrics import EDITS
 from app.storage import KINDS, Record, RecordNotFound, RecordRepository, StoredImage, maintenance
 
 
@@ -31,10 +32,11 @@ class Gallery:
             raise not_found() from None
 
     def rename(self, visitor: str, record_id: str, request: RenameRequest) -> Record:
-        try:
-            return self.records.rename(visitor, record_id, request.image_name)
-        except RecordNotFound:
-            raise not_found() from None
+        with counted(EDITS):
+            try:
+                return self.records.rename(visitor, record_id, request.image_name)
+            except RecordNotFound:
+                raise not_found() from None
 
     def delete(self, visitor: str, record_id: str) -> None:
         try:

@@ -16,6 +16,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from app.core.errors import Rejected
+from app.core.forms import UploadRequest, parse
 from tests.browser import (
     Tab,
     app_server,
@@ -231,6 +233,28 @@ def test_numbered_names_are_cut_by_characters_not_code_units(tab):
     expect(page.locator("#records .record-name")).to_have_count(2)
     stem = "a" + "\N{CAT}" * 47
     assert sorted(tab.names()) == [stem + " 1", stem + " 2"]
+
+
+def test_the_documented_name_pattern_means_the_same_to_javascript(tab):
+    """The OpenAPI document's name pattern is an ECMAScript regex to its readers: in
+    Chromium it accepts exactly the names the server keeps (Python's `re` is checked in
+    tests/unit/test_forms.py)."""
+    names = ["cat", " cat ", "\tcat\n", "cat\n", "a b", " ", "\x1f\u3000", "a\x00b", "a\tb",
+             "cat\x7f", "a\u2028b", "\u2029cat", "a\x85b", "a\x85", "\ufeffcat", "\x1cx\x1d",
+             "\U0001f600", "\u05d7\u05ea\u05d5\u05dc", "x" * 50]
+    pattern = UploadRequest.model_json_schema()["properties"]["name"]["pattern"]
+    in_javascript = tab.open().evaluate(
+        "([pattern, names]) => names.map(name => new RegExp(pattern, 'u').test(name))",
+        [pattern, names])
+
+    def kept(name):
+        try:
+            parse(UploadRequest, {"name": name, "image": b"x"})
+            return True
+        except Rejected:
+            return False
+
+    assert in_javascript == [kept(name) for name in names]
 
 
 def test_a_name_over_50_characters_is_stopped_before_sending(tab):

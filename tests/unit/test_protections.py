@@ -153,6 +153,7 @@ def test_a_rename_is_not_an_upload_but_a_new_look_is(limited_app):
     page_rename = visitor.client.post(f"/edit/{first}", data={
         "image_name": "Jay", "csrf_token": visitor.token, "crop_margin": " "})
     assert page_rename.status_code == 302 and visitor.flashes() == [("success", "Image updated")]
+    assert visitor.rename(first, {"record_name": "Jay"}).status_code == 200  # PUT /update
     restyle = visitor.client.patch(api, json={"image_name": "Jay", "output": "mask"},
                                    headers=headers)
     assert (restyle.status_code, restyle.get_json()["error"]) == (429, "rate_limited")
@@ -169,7 +170,7 @@ def test_a_rename_is_not_an_upload_but_a_new_look_is(limited_app):
 
     assert grew("ibp_uploads_total", outcome="rate_limited") == 0
     assert grew("ibp_edits_total", outcome="rate_limited") == 3
-    assert grew("ibp_edits_total", outcome="success") == 4
+    assert grew("ibp_edits_total", outcome="success") == 5
     assert grew("ibp_uploads_total", outcome="success") == 2
 
 

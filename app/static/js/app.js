@@ -116,6 +116,7 @@
   // does instead (without them, maxlength stays: stricter, never looser).
   document.querySelectorAll("input[data-count-chars]").forEach(function (field) {
     const max = field.maxLength;
+    if (max < 0) return;  // no maxlength: nothing to count against
     field.removeAttribute("maxlength");
     function check() {
       const count = Array.from(field.value.trim()).length;
