@@ -90,11 +90,15 @@ class _SlowClient(threading.Thread):
 
     @staticmethod
     def _drain(sock: socket.socket) -> bytes:
+        """What the server sent, up to its close, or until it has said nothing more for a
+        moment: nginx may keep a refused upload's connection open to discard its body, and
+        a client waiting for that close would stay away longer than a real one does."""
         data = b""
         sock.settimeout(2)
         try:
             while chunk := sock.recv(65536):
                 data += chunk
+                sock.settimeout(0.2)
         except OSError:
             pass
         return data
@@ -148,6 +152,7 @@ class Poll:
 def poll_health(base: str, seconds: float, every: float = 0.5, timeout: float = 5.0) -> Poll:
     poll = Poll()
     end = time.monotonic() + seconds
+    due = time.monotonic()
     while time.monotonic() < end:
         started = time.monotonic()
         try:
@@ -158,5 +163,7 @@ def poll_health(base: str, seconds: float, every: float = 0.5, timeout: float = 
             status = None
         taken = time.monotonic() - started
         poll.answers.append((taken, status))
-        time.sleep(max(0.0, every - taken))
+        # On a fixed beat, so a late probe does not push every later one back.
+        due += every
+        time.sleep(max(0.0, due - time.monotonic()))
     return poll

@@ -37,9 +37,12 @@ INSTALL_HINT = (
     "  macOS:         brew install nginx\n"
     "or set NGINX to an nginx binary. (`make run` serves the app without the front.)"
 )
-# How long each server may take to finish what it is doing once asked to stop.
-FRONT_STOP_SECONDS = 15
+# How long each server may take to finish what it is doing once asked to stop. The front
+# passes on the app's answers, so it may need as long as the app.
 APP_STOP_SECONDS = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30")) + 5
+FRONT_STOP_SECONDS = APP_STOP_SECONDS
+# How long each may take to start: gunicorn's workers load the model first.
+APP_START_SECONDS, FRONT_START_SECONDS = 120, 10
 
 
 class ServeError(Exception):
@@ -207,11 +210,11 @@ def main(argv: list[str] | None = None) -> int:
             app = _spawn([str(Path(sys.executable).parent / "gunicorn"),
                           "--config", str(ROOT / "gunicorn.conf.py"),
                           "--bind", f"127.0.0.1:{app_port}"], app_env)
-            _wait_healthy(app, f"http://127.0.0.1:{app_port}/health", 120, "gunicorn",
-                          stopping)
+            _wait_healthy(app, f"http://127.0.0.1:{app_port}/health", APP_START_SECONDS,
+                          "gunicorn", stopping)
             front = _spawn(nginx_command(nginx, config, folder), dict(os.environ))
-            _wait_healthy(front, f"http://{_address(host, port)}/_front/health", 10,
-                          "nginx (the front)", stopping)
+            _wait_healthy(front, f"http://{_address(host, port)}/_front/health",
+                          FRONT_START_SECONDS, "nginx (the front)", stopping)
             print(f"Serving on http://{_address(host, port)}/ (nginx in front of gunicorn "
                   f"on 127.0.0.1:{app_port}); Ctrl-C stops both.", file=sys.stderr,
                   flush=True)

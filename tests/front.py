@@ -77,7 +77,9 @@ def start_stack(folder, **extra):
                     **{"UPLOAD_RATE_LIMIT_IP": f"{UPLOADS_PER_ADDRESS} per minute", **extra})
     command = [sys.executable, "-m", "scripts.serve", "--app-port", str(app_port),
                "--trust-lb", LOAD_BALANCER]
-    process, base = start(command, env, port, folder)
+    # As long as `make serve` itself waits for both servers.
+    process, base = start(command, env, port, folder,
+                          seconds=serve.APP_START_SECONDS + serve.FRONT_START_SECONDS + 10)
     return process, base, f"http://127.0.0.1:{app_port}"
 
 

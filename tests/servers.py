@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from scripts import serve
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -31,13 +33,13 @@ def clean_env(**extra) -> dict:
     return env
 
 
-def start(command, env, port, folder):
+def start(command, env, port, folder, seconds: float = 60):
     log_path = folder / "log"
     with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(command, cwd=folder, env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"server exited early:\n{Path(log_path).read_text()}")
@@ -53,9 +55,11 @@ def start(command, env, port, folder):
 
 
 def stop(process):
+    """SIGTERM, and time to finish: `make serve` stops its front, then gunicorn, each
+    within its own limit (scripts/serve.py); killed sooner, it would leave them running."""
     process.terminate()
     try:
-        process.wait(timeout=20)
+        process.wait(timeout=2 * serve.APP_STOP_SECONDS + 10)
     except subprocess.TimeoutExpired:
         process.kill()
 

@@ -11,7 +11,8 @@ def test_mixed_load_loses_nothing(tmp_path):
     result = run(clients=20, seconds=10, mongo_uri=os.environ.get("MONGO_TEST_URI", ""))
     tally = result["tally"]
     assert tally.problems == []
-    statuses = {status for (_, status) in tally.statuses}
+    # "503 busy" (refused at once, with a time to retry) is the admission working.
+    statuses = {status for (_, status) in tally.statuses} - {"503 busy"}
     assert all(isinstance(s, int) and s < 500 for s in statuses), statuses
     uploads = sum(n for (action, status), n in tally.statuses.items()
                   if action == "upload" and status == 201)
