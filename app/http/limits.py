@@ -99,9 +99,10 @@ limit_edits = _limits(EDITS, exempt_when=_only_renames)
 
 
 def seconds_to_wait() -> int:
-    """Until the limit that was hit lets an upload through again."""
+    """Until the limit that was hit lets an upload through again, rounded up once (not
+    `reset_at`, which flask-limiter rounds up a second of its own: 61 for a fresh minute)."""
     hit = limiter.current_limit
-    return max(1, math.ceil(hit.reset_at - time.time())) if hit else 60
+    return max(1, math.ceil(hit.window.reset_time - time.time())) if hit else 60
 
 
 def init_app(app: Flask) -> None:

@@ -217,13 +217,19 @@ def test_a_metrics_folder_only_in_dotenv_is_refused(settings, tmp_path, monkeypa
         create_app(settings.changed(prometheus_multiproc_dir=str(tmp_path / "missing")))
 
 
-def test_uploads_count_by_the_pixels_they_declare(settings):
+def test_uploads_count_by_the_pixels_they_declare(settings, monkeypatch):
     """A 12 MP photo counts 3 (one per started 4 MP), so big photos use a limit up sooner:
-    with 5 per minute per address, a 12 MP photo and two small ones leave no room."""
+    with 5 per minute per address, a 12 MP photo and two small ones leave no room. All in
+    one moment: the first place frees a minute later, and Retry-After says 60."""
+    import limits.storage.memory
     from PIL import Image
 
+    from app.http import limits as upload_limits
     from tests.support import encode
 
+    clock = _Clock(1_000_000.25)
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    monkeypatch.setattr(upload_limits, "time", clock)
     app = create_app(settings.changed(upload_rate_limit="10 per minute",
                                       upload_rate_limit_ip="5 per minute", user_limit=10))
     use_engine(app, FakeEngine())
@@ -234,7 +240,9 @@ def test_uploads_count_by_the_pixels_they_declare(settings):
     assert visitor.upload_json(photo()).status_code == 201
     refused = visitor.upload_json(photo())
     assert refused.status_code == 429
-    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["Retry-After"] == "60"
+    clock.now += 20.5
+    assert visitor.upload_json(photo()).headers["Retry-After"] == "40"  # 39.5, rounded up
 
 
 class _Clock:
@@ -255,7 +263,7 @@ class _Clock:
 def test_the_limit_counts_the_last_minute_not_a_fixed_window(settings, monkeypatch):
     """3 per minute: one upload at 0 s and two at 59 s. At 61 s the first has aged out, so one
     more goes through and the next waits until 119 s, when the 59 s ones age out (Retry-After
-59: flask-limiter rounds the reset a second up, never down). A fixed window
+58). A fixed window
     would have started afresh at 60 s and let three through (twice the limit in 2 s)."""
     import limits.storage.memory
 
@@ -271,7 +279,7 @@ def test_the_limit_counts_the_last_minute_not_a_fixed_window(settings, monkeypat
         clock.now = 1_000_000.0 + moment
         answer = visitor.upload_json(photo())
         assert answer.status_code == expected, moment
-    assert answer.headers["Retry-After"] == "59"
+    assert answer.headers["Retry-After"] == "58"
 
 
 def test_the_content_security_policy_is_exactly_this(client):
