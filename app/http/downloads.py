@@ -33,15 +33,13 @@ def download_name(image_name: str, kind: str, content_type: str, ascii_only: boo
     """`my-cat.png` for the cutout, `my-cat-original.jpg` for the upload. Compatibility
     forms are folded first (NFKC), so a fullwidth `／` is removed as a `/`, not turned
     into one by the ASCII fallback. `ascii_only`: that fallback, for clients that ignore
-    `filename*` (accents dropped; `image` when no letter or digit is left, where "猫"
-    would have been saved as the hidden file `.png`)."""
+    `filename*` (accents dropped; `image` when nothing is left, where "猫" would have been
+    saved as the hidden file `.png`)."""
     stem = _UNSAFE_IN_FILENAME.sub("", unicodedata.normalize("NFKC", image_name))
     if ascii_only:
         stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
     # No leading dot (a hidden file) or dash (an option to a command that gets the name).
-    stem = "-".join(stem.split()).lstrip(".-")
-    if not any(character.isalnum() for character in stem):
-        stem = "image"
+    stem = "-".join(stem.split()).lstrip(".-") or "image"
     suffix = "" if kind == "processed" else "-original"
     return f"{stem}{suffix}.{EXTENSIONS.get(content_type, 'png')}"
 

@@ -103,6 +103,8 @@ def test_the_ascii_fallback_of_a_download_holds_no_path_or_quote(visitor, fake_e
                                   "filename*=UTF-8''Caf%C3%A9-au-lait.png"),
     ("猫 - 犬", "processed", "attachment; filename=image.png; "
                            "filename*=UTF-8''%E7%8C%AB---%E7%8A%AC.png"),
+    ("\N{CAT}\N{DOG}", "processed", "attachment; filename=image.png; "
+                          "filename*=UTF-8''%F0%9F%90%88%F0%9F%90%95.png"),
 ])
 def test_unicode_names_download_with_a_fallback_worth_saving(visitor, fake_engine, name, kind,
                                                               header):
