@@ -103,6 +103,11 @@ def metric(text, name, **labels):
     return 0.0
 
 
+def growth(before: str, after: str):
+    """How much a metric (with these labels) grew between two /metrics pages."""
+    return lambda name, **labels: metric(after, name, **labels) - metric(before, name, **labels)
+
+
 def test_metrics(visitor, fake_engine):
     before = visitor.client.get("/metrics").get_data(as_text=True)
     visitor.upload(photo())
@@ -110,9 +115,7 @@ def test_metrics(visitor, fake_engine):
     response = visitor.client.get("/metrics")
     assert response.status_code == 200 and response.mimetype == "text/plain"
     after = response.get_data(as_text=True)
-
-    def grew(name, **labels):
-        return metric(after, name, **labels) - metric(before, name, **labels)
+    grew = growth(before, after)
 
     assert grew("ibp_uploads_total", outcome="success") == 1
     assert grew("ibp_uploads_total", outcome="invalid_image") == 1
@@ -164,9 +167,7 @@ def test_a_rename_is_not_an_upload_but_a_new_look_is(limited_app):
                                       headers=headers)
     assert unreadable.status_code == 429  # counted: it may not pass as a rename
     after = metrics.get("/metrics").get_data(as_text=True)
-
-    def grew(name, **labels):
-        return metric(after, name, **labels) - metric(before, name, **labels)
+    grew = growth(before, after)
 
     assert grew("ibp_uploads_total", outcome="rate_limited") == 0
     assert grew("ibp_edits_total", outcome="rate_limited") == 3
