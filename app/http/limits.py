@@ -35,29 +35,32 @@ def _ip_key() -> str:
 
 
 def _body_question(unreadable):
-    """A limit's question about the request's body, answered `unreadable` when the body
-    cannot be read (too large, nested past the JSON parser, cut off): flask-limiter takes
-    any error from here for a broken store and starts counting afresh in memory, which
-    would hand the sender a new allowance. The view then refuses the body in its own words."""
+    """A limit's question about the request's body, worked out once per request (both
+    limits ask), and answered `unreadable` when the body cannot be read (too large, nested
+    past the JSON parser, cut off): flask-limiter takes any error from here for a broken
+    store and starts counting afresh in memory, which would hand the sender a new
+    allowance. The view then refuses the body in its own words."""
     def wrap(question):
+        key = f"limits{question.__name__}"
+
         @functools.wraps(question)
         def asked():
-            try:
-                return question()
-            except Exception:  # whatever it is, it must not reach the limiter
-                return unreadable
+            if key not in g:
+                try:
+                    g.setdefault(key, question())
+                except Exception:  # whatever it is, it must not reach the limiter
+                    g.setdefault(key, unreadable)
+            return g.get(key)
         return asked
     return wrap
 
 
 @_body_question(unreadable=1)
 def _cost() -> int:
-    """Counts for this upload, worked out once per request (both limits ask)."""
-    if "upload_cost" not in g:
-        file = request.files.get("image")
-        pixels = declared_pixels(file.stream) if file else 0
-        g.upload_cost = max(1, math.ceil(pixels / PIXELS_PER_COUNT))
-    return g.upload_cost
+    """Counts for this upload."""
+    file = request.files.get("image")
+    pixels = declared_pixels(file.stream) if file else 0
+    return max(1, math.ceil(pixels / PIXELS_PER_COUNT))
 
 
 @_body_question(unreadable=False)
