@@ -17,11 +17,20 @@ BUSY = ("Too many photos are being processed right now, so this one was not star
         "Please try again in {seconds} seconds.")
 
 
+_UNITS = ("KB", "MB", "GB", "TB")
+
+
 def human_size(size: int) -> str:
-    """A size as refusals write it: 15728640 -> "15 MB", 51200 -> "50 KB", 512 -> "512 bytes"."""
-    if size >= 1024**2:
-        return f"{size / 1024**2:.3g} MB"
-    return f"{size / 1024:.3g} KB" if size >= 1024 else f"{size} bytes"
+    """A size as refusals write it: 15728640 -> "15 MB", 51200 -> "50 KB", 512 -> "512 bytes",
+    1610612736 -> "1.5 GB". Three significant digits in the largest unit that keeps them
+    under 1000: "%.3g" of 1000 or more would write an exponent ("1.02e+03 MB")."""
+    if size < 1024:
+        return f"{size} bytes"
+    value, unit = size / 1024, 0
+    while unit < len(_UNITS) - 1 and float(f"{value:.3g}") >= 1000:
+        value, unit = value / 1024, unit + 1
+    shown = f"{value:.3g}" if value < 1000 else f"{value:.0f}"  # past the last unit
+    return f"{shown} {_UNITS[unit]}"
 
 
 class Rejected(Exception):

@@ -113,9 +113,15 @@ def test_dotenv_is_read_but_the_environment_wins(tmp_path, monkeypatch):
     assert settings.user_limit == 3
 
 
-def test_human_size():
-    assert human_size(15 * 1024**2) == "15 MB"
-    assert human_size(50_000) == "48.8 KB"
+@pytest.mark.parametrize("size, said", [
+    (512, "512 bytes"), (1023, "1023 bytes"), (1024, "1 KB"), (50_000, "48.8 KB"),
+    (15 * 1024**2, "15 MB"), (1000 * 1024, "0.977 MB"), (1000 * 1024**2, "0.977 GB"),
+    (1024**3, "1 GB"), (3 * 1024**3 // 2, "1.5 GB"), (20 * 1024**3, "20 GB"),
+    (1024**4, "1 TB"), (5000 * 1024**4, "5000 TB"),
+])
+def test_human_size(size, said):
+    """Never an exponent: a 1 GB photo at an address was "1.02e+03 MB"."""
+    assert human_size(size) == said
 
 
 def test_the_documented_configuration_is_what_the_code_declares():
