@@ -34,6 +34,21 @@ WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u
 # would reach page titles, logs and download names. tests/unit/test_forms.py scans for them.
 NOT_IN_NAMES = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 _NOT_IN_NAMES = re.compile(f"[{NOT_IN_NAMES}]")
+# U+FFFD stands where a decoder met bytes that were not text: Werkzeug decodes form fields
+# with errors="replace", and browsers send a lone surrogate as U+FFFD. So it is refused like
+# JSON's lone surrogate, and a form cannot store what a JSON body may not.
+BROKEN_TEXT = "\ufffd"
+# What shows nothing: format characters (Unicode category Cf: zero-width space, joiners,
+# word joiner, BOM, bidi marks, tags...) and the letters and symbol drawn blank (Hangul
+# fillers, braille blank). Allowed inside a name (an emoji sequence needs U+200D), but a
+# name must hold something else to be seen. Cf as of Unicode 16, written out like
+# WHITESPACE; tests/unit/test_forms.py checks it against this Python's Unicode tables.
+INVISIBLE = ("\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+             "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd"
+             "\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+             "\U000e0001\U000e0020-\U000e007f"
+             "\u115f\u1160\u2800\u3164\uffa0")
+_VISIBLE = re.compile(f"[^{WHITESPACE}{INVISIBLE}]")
 BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False, "on": True,
                  "off": False, "yes": True, "no": False}
 _WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
@@ -75,16 +90,40 @@ def _one_line(value: Any) -> Any:
     return value
 
 
+def _whole_text(value: Any) -> Any:
+    """Refused as pydantic refuses a lone surrogate (forms.py words it: NOT_TEXT)."""
+    if isinstance(value, str) and BROKEN_TEXT in value:
+        raise PydanticCustomError("string_unicode", "not valid text")
+    return value
+
+
+def _visible(value: Any) -> Any:
+    if isinstance(value, str) and value.strip() and not _VISIBLE.search(value):
+        raise PydanticCustomError("invalid_name", "Please give the image a name with at least "
+                                                  "one visible character, not only spaces or "
+                                                  "invisible characters (such as U+200B).")
+    return value
+
+
 # Spaces (which include tab and line feed) may surround the name; inside it, none of
-# NOT_IN_NAMES. Checked on at most NAME_MAX characters (the length comes first), and
-# [WHITESPACE] never meets [^WHITESPACE...] so there is little to backtrack anyway.
-_NAME_PATTERN = (f"^[{WHITESPACE}]*[^{WHITESPACE}{NOT_IN_NAMES}]"
-                 f"([^{NOT_IN_NAMES}]*[^{WHITESPACE}{NOT_IN_NAMES}])?[{WHITESPACE}]*$")
+# NOT_IN_NAMES or BROKEN_TEXT, and at least one character that is neither a space nor
+# INVISIBLE: any invisible ones before it come first (after a leading invisible one, spaces
+# that are not controls). No lookahead, so any regex engine reads it alike. Checked on at
+# most NAME_MAX characters (the length comes first), and each class meets the next only
+# where one must end, so there is little to backtrack anyway.
+_BARRED = NOT_IN_NAMES + BROKEN_TEXT
+_INNER_SPACES = "".join(c for c in WHITESPACE if not _NOT_IN_NAMES.match(c))
+_NAME_PATTERN = (f"^[{WHITESPACE}]*(?:[{INVISIBLE}][{_INNER_SPACES}{INVISIBLE}]*)?"
+                 f"[^{WHITESPACE}{INVISIBLE}{_BARRED}]"
+                 f"(?:[^{_BARRED}]*[^{WHITESPACE}{_BARRED}])?[{WHITESPACE}]*$")
 Name = Annotated[
     str, Field(min_length=1, max_length=NAME_MAX, pattern=_NAME_PATTERN,
-               description=f"1 to {NAME_MAX} characters, not only spaces, one line without "
-                           "control characters; leading and trailing spaces are removed."),
-    BeforeValidator(_one_line), AfterValidator(str.strip),
+               description=f"1 to {NAME_MAX} characters, one line without control "
+                           "characters, with at least one visible character (not only spaces "
+                           "or invisible ones such as U+200B); leading and trailing spaces "
+                           "are removed."),
+    BeforeValidator(_visible), BeforeValidator(_whole_text), BeforeValidator(_one_line),
+    AfterValidator(str.strip),
     Rule("invalid_name", f"Please give the image a name of 1 to {NAME_MAX} characters.")]
 Photo = Annotated[
     bytes, Field(description="A JPEG, PNG or WebP still image, within the upload limit and "
@@ -97,9 +136,10 @@ Backdrop = Annotated[
                              "WebP), scaled to cover the result and centred."),
     NEEDS_BACKDROP]
 Url = Annotated[
-    str, Field(max_length=URL_MAX, pattern=r"^[hH][tT][tT][pP][sS]?://",
+    str, Field(max_length=URL_MAX, pattern=f"^[hH][tT][tT][pP][sS]?://[^{BROKEN_TEXT}]*$",
                description="The address of a photo to fetch instead of sending a file: "
                            "http or https, on a public address."),
+    BeforeValidator(_whole_text),
     Rule("invalid_url", f"Give the photo's address as an http or https URL of at most "
                         f"{URL_MAX} characters.")]
 Output = Annotated[

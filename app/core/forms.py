@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.core.errors import Rejected
@@ -30,15 +30,35 @@ from app.core.fields import (
 )
 from app.images.compose import OPAQUE
 
-# A lone surrogate (JSON "\ud800") is a valid Python string but not text that can be stored.
-NOT_TEXT = ("{field} holds a character that is not valid text (an unpaired surrogate). "
-            "Please type it again.")
+# A lone surrogate (JSON "\ud800") is a valid Python string but not text that can be stored;
+# a form's broken bytes arrive as U+FFFD (fields.BROKEN_TEXT), refused alike.
+NOT_TEXT = ("{field} holds a character that is not valid text (an unpaired surrogate or a "
+            "U+FFFD replacement character). Please type it again.")
+# Null is no value of any field: an optional field is left out to keep its value or take
+# its default, never sent as null (which a JSON body could, and a form cannot).
+NULL = "{field} cannot be null: send a value, or leave the field out."
+REPEATED = "The field {field!r} was sent more than once."
+FILES = ("image", "background_image")  # a photo's bytes: only multipart/form-data has them
 DEFAULT_BACKGROUND = "#ffffff"  # where the page's colour picker starts
 _STRICT = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
 
 
 def _refuse(code: str, message: str):
     return PydanticCustomError(code, message)
+
+
+def repeated(field: str) -> Rejected:
+    """A field sent twice, in a form or as a JSON object's key: which value was meant?"""
+    return Rejected("invalid_body", REPEATED.format(field=field))
+
+
+def _absent(schema: dict) -> None:
+    schema.pop("default", None)  # not a value to send: the field is simply left out
+
+
+def absent():
+    """The default of an optional field that may be left out but not sent as null."""
+    return Field(None, json_schema_extra=_absent)
 
 
 def _check_format(output: str, file_format: str) -> None:
@@ -73,12 +93,12 @@ class UploadRequest(BaseModel):
         "oneOf": [{"required": ["image"]}, {"required": ["image_url"]}]})
 
     name: Name
-    image: Photo | None = None
-    image_url: Url | None = None
-    model: Model | None = None
+    image: Photo = absent()
+    image_url: Url = absent()
+    model: Model = absent()
     output: Output = "transparent"
     background: Colour = DEFAULT_BACKGROUND
-    background_image: Backdrop | None = None
+    background_image: Backdrop = absent()
     # On the wire a form field is text: the defaults are documented as the text sent.
     crop: Crop = Field(False, json_schema_extra={"default": "false"})
     crop_margin: Margin = 5
@@ -87,14 +107,7 @@ class UploadRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_photo(self) -> UploadRequest:
-        if self.image is None and self.image_url is None:
-            raise _refuse("missing_image", "Please choose an image to upload, or give the "
-                                           "address of one.")
-        if self.image is not None and self.image_url is not None:
-            raise _refuse("invalid_body", "Send a file or an address (image_url), not both.")
-        if self.output == "image" and self.background_image is None:
-            raise _refuse(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message)
-        _check_format(self.output, self.format)
+        _one_photo(self, self.image, self.background_image)
         return self
 
     @property
@@ -105,6 +118,48 @@ class UploadRequest(BaseModel):
             background=self.background if self.output == "color" else None)
 
 
+def _one_photo(upload: BaseModel, image: bytes | None, backdrop: bytes | None) -> None:
+    files = "image" in type(upload).model_fields
+    if image is None and upload.image_url is None:
+        raise _refuse("missing_image", "Please choose an image to upload, or give the "
+                                       "address of one." if files else
+                                       "Give the photo's address as image_url (a file needs "
+                                       "multipart/form-data).")
+    if image is not None and upload.image_url is not None:
+        raise _refuse("invalid_body", "Send a file or an address (image_url), not both.")
+    if upload.output == "image" and backdrop is None:
+        raise _refuse(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message if files else
+                      "Output image puts a photo of yours behind the subject: send it as "
+                      "background_image, with multipart/form-data.")
+    _check_format(upload.output, upload.format)
+
+
+def _by_address(self) -> BaseModel:
+    _one_photo(self, None, None)
+    return self
+
+
+def _needs_url(schema: dict) -> None:
+    schema["required"] = [*schema.get("required", ()), "image_url"]
+
+
+# The same upload without the file fields, for the bodies that carry no file (JSON, a
+# urlencoded form): its rules are UploadRequest's own fields, not copies of them.
+UploadByAddress = create_model(
+    "UploadByAddress",
+    __doc__="A new image from a photo at an address: UploadRequest without the file fields.",
+    __config__=ConfigDict(_STRICT, json_schema_extra=_needs_url),
+    __validators__={"_one_photo": model_validator(mode="after")(_by_address)},
+    **{name: (info.annotation, info) for name, info in UploadRequest.model_fields.items()
+       if name not in FILES})
+
+
+def upload_by_address(values: Mapping[str, Any]) -> UploadRequest:
+    """An upload sent without a file, as the core takes every upload."""
+    checked = parse(UploadByAddress, values)
+    return UploadRequest.model_validate(checked.model_dump(exclude_unset=True))
+
+
 class EditFields(BaseModel):
     """A change to a record: its name, and how its result looks (the result is made again
     from the stored photo and mask: the model does not run again). Absent fields keep
@@ -112,13 +167,13 @@ class EditFields(BaseModel):
 
     model_config = _STRICT
 
-    image_name: Name | None = None
-    output: Output | None = None
-    background: Colour | None = None
-    crop: Crop | None = None
-    crop_margin: Margin | None = None
-    format: Format | None = None
-    refine_edges: RefineEdges | None = None
+    image_name: Name = absent()
+    output: Output = absent()
+    background: Colour = absent()
+    crop: Crop = absent()
+    crop_margin: Margin = absent()
+    format: Format = absent()
+    refine_edges: RefineEdges = absent()
 
     @model_validator(mode="after")
     def _something(self) -> EditFields:
@@ -153,7 +208,7 @@ def restyles(fields: Iterable[str]) -> bool:
 class EditRequest(EditFields):
     """An edit sent as a form, which may carry a new photo to put behind the subject."""
 
-    background_image: Backdrop | None = None
+    background_image: Backdrop = absent()
 
     @property
     def backdrop(self) -> bytes | None:
@@ -185,11 +240,16 @@ def _rejected(form: type[BaseModel], exc: ValidationError) -> Rejected:
     error = errors[0]
     field = str(error["loc"][0]) if error["loc"] else ""
     if error["type"] == "extra_forbidden":
+        if field in FILES:
+            return Rejected("invalid_body", f"{field} is a file: send it with "
+                                            "multipart/form-data.")
         return Rejected("invalid_body", f"Unknown field {field!r}: send only "
                                         f"{', '.join(form.model_fields)}.")
     if not field:  # a rule about several fields: its error says which code and why
         return Rejected(error["type"], error["msg"])
     rule = rule_of(form, field)
+    if error.get("input", "") is None and not form.model_fields[field].is_required():
+        return Rejected(rule.code, NULL.format(field=field))
     if error["type"] == rule.code:  # the field's own check, with a more precise sentence
         return Rejected(rule.code, error["msg"])
     if error["type"] == "string_unicode":

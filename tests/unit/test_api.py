@@ -181,7 +181,7 @@ def test_create_refuses_a_name_that_is_not_one_line_of_text(api, name):
 @pytest.mark.parametrize("name, message", [
     ("a\x00b", ONE_LINE), ("two\u2029paragraphs", ONE_LINE),
     ("cat\ud800", "The image name holds a character that is not valid text (an unpaired "
-                  "surrogate). Please type it again."),
+                  "surrogate or a U+FFFD replacement character). Please type it again."),
 ])
 def test_rename_refuses_what_cannot_be_a_name_and_says_why(api, name, message):
     record_id = api.create(photo(), name="Raven").get_json()["id"]

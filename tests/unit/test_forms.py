@@ -7,11 +7,24 @@ import unicodedata
 import pytest
 
 from app.core.errors import Rejected
-from app.core.forms import OutputOptions, RenameRequest, UploadRequest, parse
+from app.core.forms import (
+    EditFields,
+    EditRequest,
+    OutputOptions,
+    RenameRequest,
+    UploadByAddress,
+    UploadRequest,
+    parse,
+    upload_by_address,
+)
 
 IMAGE = b"bytes of a photo"
 OUTPUT_RULE = "output must be one of: transparent, color, image, blur, mask."
 ONE_LINE = "Please give the image a name without line breaks or control characters."
+INVISIBLE = ("Please give the image a name with at least one visible character, not only "
+             "spaces or invisible characters (such as U+200B).")
+NOT_TEXT = ("The name holds a character that is not valid text (an unpaired surrogate or a "
+            "U+FFFD replacement character). Please type it again.")
 
 
 def upload(**fields):
@@ -71,8 +84,13 @@ def test_crop_words(word, value):
     ({"name": "x" * 51}, "invalid_name", "Please give the image a name of 1 to 50 characters."),
     ({"name": "\x1f\u3000"}, "invalid_name",
      "Please give the image a name of 1 to 50 characters."),
-    ({"name": "cat\ud800"}, "invalid_name", "The name holds a character that is not valid "
-                                            "text (an unpaired surrogate). Please type it again."),
+    ({"name": "cat\ud800"}, "invalid_name", NOT_TEXT),
+    # What a form's broken bytes and a browser's lone surrogate become: refused alike.
+    ({"name": "cat\ufffd"}, "invalid_name", NOT_TEXT),
+    ({"name": "\u200b"}, "invalid_name", INVISIBLE),  # zero-width space
+    ({"name": " \u200c\u200d\u2060\ufeff "}, "invalid_name", INVISIBLE),  # joiners, BOM
+    ({"name": "\u3164\u115f\u1160\uffa0\u2800"}, "invalid_name", INVISIBLE),  # blank letters
+    ({"name": "\u200b \U000e0041"}, "invalid_name", INVISIBLE),  # a space between, a tag
     ({"name": "my\tcat"}, "invalid_name", ONE_LINE),
     ({"name": "a\x00b"}, "invalid_name", ONE_LINE),
     ({"name": "cat\x7f"}, "invalid_name", ONE_LINE),
@@ -94,6 +112,7 @@ def test_each_rule_answers_with_its_code_and_sentence(fields, code, message):
     ("my cat", "my cat"), ("a\u3000b", "a\u3000b"),
     ("\U0001f468\u200d\U0001f469\u200d\U0001f467", "\U0001f468\u200d\U0001f469\u200d\U0001f467"),
     ("\u05d7\u05ea\u05d5\u05dc", "\u05d7\u05ea\u05d5\u05dc"),
+    ("\u200b cat\u200b ", "\u200b cat\u200b"), ("\u3164a", "\u3164a"),  # one visible is enough
 ])
 def test_one_line_names_are_kept(sent, kept):
     assert upload(name=sent).name == kept
@@ -114,6 +133,10 @@ def test_the_characters_kept_out_of_names_are_exactly_the_controls_and_separator
     "cat", " cat ", "\tcat\n", "a b", "", " ", "\x1f\u3000", "a\x00b", "a\tb", "\x00",
     "cat\x7f", "a\u2028", "a\u2028b", "\u2029cat", "x" * 50, "x" * 51, " " + "x" * 50,
     "\U0001f600", "a\x85b", "a\x85",
+    "\u200b", " \u200b ", "\u200b \u200b", "\u200bcat", "cat\u200b", "\u200b cat", "\ufeff",
+    "\u3164", "\u2800", "\u3164 \u2800", "\u3164a", "\U000e0041", "\U000e0041x", "\xad",
+    "\u200b\tcat", "\u200b\x00", "\u2028\u200b", "\u200b\u3000a", "a\ufffd", "\ufffd",
+    "\u200b\ufffd", "\U0001f468\u200d\U0001f469", "\u200d\U0001f469", "\u200b" * 50 + "a",
 ])
 def test_the_documented_pattern_says_what_the_server_does(name):
     """The OpenAPI document's `pattern` and `maxLength` for a name (what a client may check
@@ -143,6 +166,73 @@ def test_names_are_trimmed_after_the_rules():
     # The rule is on the name as sent: 50 once trimmed, 51 as sent.
     assert refused(UploadRequest, {"name": " " + "x" * 50, "image": IMAGE}).code == (
         "invalid_name")
+
+
+def test_the_invisible_characters_are_the_format_characters_and_the_blank_letters():
+    """INVISIBLE is written out as of Unicode 16: every Cf of this Python's tables is in it,
+    and what else it holds is a blank letter or not yet assigned in an older Python."""
+    import sys
+
+    from app.core.fields import INVISIBLE
+
+    blank = set("\u115f\u1160\u2800\u3164\uffa0")
+    written = {c for c in map(chr, range(sys.maxunicode + 1))
+               if re.fullmatch(f"[{INVISIBLE}]", c)}
+    assert {c for c in map(chr, range(sys.maxunicode + 1))
+            if unicodedata.category(c) == "Cf"} <= written
+    assert {unicodedata.category(c) for c in written - blank} <= {"Cf", "Cn"}
+    assert not {c for c in written if c.isspace()}
+
+
+@pytest.mark.parametrize("form, field", [
+    (EditFields, "image_name"), (EditFields, "output"), (EditFields, "background"),
+    (EditFields, "crop"), (EditFields, "crop_margin"), (EditFields, "format"),
+    (EditFields, "refine_edges"), (EditRequest, "background_image"), (UploadRequest, "model"),
+    (UploadRequest, "image_url"), (UploadRequest, "background_image"),
+])
+def test_null_is_no_value_of_an_optional_field(form, field):
+    """Left out, a field keeps its value (or takes its default); null is refused with the
+    field's code, not taken for left out."""
+    values = {"name": "cat", "image": IMAGE} if form is UploadRequest else {"crop": "true"}
+    exc = refused(form, {**values, field: None})
+    code = {"image_name": "invalid_name", "image_url": "invalid_url"}.get(field,
+                                                                         "invalid_options")
+    assert (exc.code, exc.message) == (
+        code, f"{field} cannot be null: send a value, or leave the field out.")
+    assert "default" not in form.model_json_schema()["properties"][field]
+
+
+def test_an_upload_by_address_is_the_upload_without_its_file_fields():
+    upload = upload_by_address({"name": " cat ", "image_url": "https://example.com/cat.jpg",
+                                "crop": "yes", "background": "#AABBCC", "output": "color"})
+    assert isinstance(upload, UploadRequest)
+    assert (upload.name, upload.image, upload.crop, upload.options.background) == (
+        "cat", None, True, "#aabbcc")
+    schema = UploadByAddress.model_json_schema()
+    assert set(schema["properties"]) == set(UploadRequest.model_fields) - {
+        "image", "background_image"}
+    assert schema["required"] == ["name", "image_url"]
+    assert schema["properties"]["name"] == UploadRequest.model_json_schema()[
+        "properties"]["name"]
+
+
+@pytest.mark.parametrize("values, code, message", [
+    ({"name": "cat"}, "missing_image",
+     "Give the photo's address as image_url (a file needs multipart/form-data)."),
+    ({"name": "cat", "image": "abc"}, "invalid_body",
+     "image is a file: send it with multipart/form-data."),
+    ({"name": "cat", "image_url": "https://example.com/a.jpg", "background_image": "x"},
+     "invalid_body", "background_image is a file: send it with multipart/form-data."),
+    ({"name": "cat", "image_url": "https://example.com/a.jpg", "output": "image"},
+     "invalid_options", "Output image puts a photo of yours behind the subject: send it as "
+                        "background_image, with multipart/form-data."),
+    ({"name": "\u200b", "image_url": "https://example.com/a.jpg"}, "invalid_name", INVISIBLE),
+    ({"name": "cat", "image_url": "http://example.com/\ufffd.jpg"}, "invalid_url",
+     NOT_TEXT.replace("The name", "The image url")),
+])
+def test_an_upload_by_address_refuses_what_needs_a_file(values, code, message):
+    exc = refused(UploadByAddress, values)
+    assert (exc.code, exc.message) == (code, message)
 
 
 @pytest.mark.parametrize("body", [{"image_name": 7}, {}, {"image_name": "  "},

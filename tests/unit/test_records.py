@@ -51,7 +51,7 @@ def test_rename_refuses_bad_bodies_and_changes_nothing(visitor, record_id, recor
     ("Crow\x00", "Please give the image a name without line breaks or control characters."),
     ("Cr\now", "Please give the image a name without line breaks or control characters."),
     ("Crow\udfff", "The image name holds a character that is not valid text (an unpaired "
-                   "surrogate). Please type it again."),
+                   "surrogate or a U+FFFD replacement character). Please type it again."),
 ])
 def test_rename_says_why_a_name_is_not_text(visitor, record_id, records, name, message):
     response = visitor.rename(record_id, {"record_id": record_id, "record_name": name})
