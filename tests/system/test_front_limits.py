@@ -1,0 +1,96 @@
+"""Request lines and header lines at the edges of the front's and gunicorn's limits: each is
+answered by the app, or refused by the front with its sentence (JSON under /api/ and for
+scripts, HTML otherwise), never with gunicorn's own HTML page. Raw sockets, so the lines are
+exactly as long as written."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+
+import pytest
+from gunicorn.config import LimitRequestFieldSize, LimitRequestLine
+
+from tests.front import LOAD_BALANCER, NGINX_CONF, nginx_setting
+from tests.servers import ROOT
+
+TOO_LONG = {"error": "uri_too_long", "message": "The address is too long."}
+HEADERS_TOO_LARGE = {"error": "bad_request",
+                     "message": "The request could not be understood (its headers may be too "
+                                "large)."}
+NO_ENDPOINT = {"error": "not_found", "message": "There is no such API endpoint. The API is "
+                                                "described at /api/v1/openapi.json."}
+# What nginx sends gunicorn after the method and URI: " HTTP/1.0" (proxy_http_version 1.0).
+AFTER_URI = len(" HTTP/1.0")
+LINE_LIMIT = LimitRequestLine.default  # gunicorn.conf.py leaves it as it is
+LONGEST = LINE_LIMIT - AFTER_URI  # "<method> <uri>" the app still gets
+BUFFER = 8000  # large_client_header_buffers: the longest header line, with its CRLF
+
+
+def ask(base: str, method: str, target: str, headers=(), source="127.0.0.1",
+        host="localhost") -> tuple[int, str, bytes]:
+    """(status, content type, body) for a request written byte for byte."""
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=20,
+                                  source_address=(source, 0)) as sock:
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", *headers, "Connection: close"]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    found = re.search(rb"\r\ncontent-type: *([^\r;]+)", head, re.I)
+    return status, found.group(1).decode() if found else "", body
+
+
+def target(method: str, path: str, length: int) -> str:
+    """`path` and a query making "<method> <uri>" exactly `length` bytes."""
+    return path + "?q=" + "a" * (length - len(f"{method} {path}?q="))
+
+
+def test_the_fronts_limits_are_below_gunicorns():
+    """The numbers the tests below stand on: nginx refuses before gunicorn would."""
+    assert "limit_request" not in (ROOT / "gunicorn.conf.py").read_text()
+    assert re.search(r'"~\^\.\{(\d+)\}" 1;', NGINX_CONF).group(1) == str(LONGEST + 1)
+    assert nginx_setting("large_client_header_buffers") == f"4 {BUFFER}"
+    # The longest header line nginx passes, grown by X-Forwarded-For's ", <IPv6 address>"
+    # or by Host sent again as X-Forwarded-Host, still fits gunicorn's field limit.
+    assert BUFFER - 2 + len(", ") + 39 + 1 <= LimitRequestFieldSize.default - 2
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_request_line_gunicorn_would_refuse_gets_the_fronts_414(front_stack, method):
+    base, _, _ = front_stack
+    assert ask(base, method, target(method, "/api/v1/x", LONGEST)) == (
+        404, "application/json", json.dumps(NO_ENDPOINT, separators=(",", ":")).encode()
+        + b"\n")
+    for length in (LONGEST + 1, 6000, BUFFER - 20):  # before: gunicorn's own HTML 414
+        status, kind, body = ask(base, method, target(method, "/api/v1/x", length))
+        assert (status, kind, json.loads(body)) == (414, "application/json", TOO_LONG)
+
+
+def test_a_long_address_on_the_page_gets_the_fronts_page_or_json(front_stack):
+    base, _, _ = front_stack
+    status, kind, body = ask(base, "GET", target("GET", "/", 5000))
+    assert (status, kind) == (414, "text/html")
+    assert f"<p>{TOO_LONG['message']}</p>".encode() in body
+    status, kind, body = ask(base, "GET", target("GET", "/", 5000),
+                             headers=["Accept: application/json"])
+    assert (status, kind, json.loads(body)) == (414, "application/json", TOO_LONG)
+
+
+def test_header_lines_are_the_apps_up_to_the_fronts_limit(front_stack):
+    """Up to the limit the app answers, however the front grows the line on its way (a
+    trusted balancer's X-Forwarded-For gets the peer's address); one byte more is the
+    front's 400 with its sentence (before: 8189 and 8190 bytes got gunicorn's HTML 431)."""
+    base, _, _ = front_stack
+    longest = BUFFER - 2
+    for header in ("X-Big: ", "X-Forwarded-For: "):
+        fits = header + "1" * (longest - len(header))
+        status, kind, body = ask(base, "GET", "/api/v1/x", headers=[fits], source=LOAD_BALANCER)
+        assert (status, kind, json.loads(body)) == (404, "application/json", NO_ENDPOINT)
+        status, kind, body = ask(base, "GET", "/api/v1/x", headers=[fits + "1"],
+                                 source=LOAD_BALANCER)
+        assert (status, kind, json.loads(body)) == (400, "application/json", HEADERS_TOO_LARGE)
