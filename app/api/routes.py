@@ -10,7 +10,18 @@ from app.api import openapi
 from app.api.openapi import operation
 from app.api.schemas import ImageQuery, RecordList, Session
 from app.core.errors import Rejected
-from app.core.forms import EditFields, EditRequest, UploadRequest, parse, rule_of
+from app.core.forms import (
+    FILES,
+    NOT_TEXT,
+    EditFields,
+    EditRequest,
+    UploadByAddress,
+    UploadRequest,
+    parse,
+    repeated,
+    rule_of,
+    upload_by_address,
+)
 from app.http.bodies import file_bytes, json_object
 from app.http.context import services
 from app.http.downloads import send_image
@@ -69,8 +80,11 @@ def list_records():
 @bp.post("/records")
 @operation(id="createRecord", summary="Upload a photo and remove its background",
            description="Same rules as the page: the visitor may keep `user_limit` records; "
-                       "one file per request.",
-           body=(("multipart/form-data", UploadRequest),), status=201,
+                       "one photo per request. A file needs multipart/form-data; a photo "
+                       "by address (`image_url`) may also come as JSON or as a urlencoded "
+                       "form, with the same fields but the files.",
+           body=(("multipart/form-data", UploadRequest), ("application/json", UploadByAddress),
+                 ("application/x-www-form-urlencoded", UploadByAddress)), status=201,
            returns=CreatedRecord, returns_description="Created",
            headers={"Location": "The new record's URL"}, csrf=True,
            errors=("invalid_name", "missing_image", "invalid_options", "invalid_image",
@@ -81,25 +95,47 @@ def list_records():
            links=("getRecord", "editRecord", "deleteRecord", "getImage"))
 @limit_uploads
 def create_record():
-    if request.mimetype != "multipart/form-data":
-        raise Rejected("unsupported_media_type",
-                       "Send multipart/form-data with the fields name and image (a file).",
-                       "unsupported")
-    done = services().uploads.upload(current_visitor(), parse(UploadRequest, _multipart()))
+    done = services().uploads.upload(current_visitor(), _upload_request())
     response = jsonify(record_json(done.record, IMAGE_ENDPOINT, note=done.note))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_record", record_id=done.record.id)
     return response
 
 
-def _multipart(file_fields: tuple[str, ...] = ("image", "background_image")) -> dict:
+def _upload_request() -> UploadRequest:
+    """The upload as sent: a form with files, or (a photo by address) JSON or a plain form."""
+    if request.mimetype == "multipart/form-data":
+        return parse(UploadRequest, _multipart())
+    if request.is_json:
+        body = json_object()
+        if body is None:
+            raise Rejected("invalid_body", 'Send a JSON object such as {"name": "cat", '
+                                           '"image_url": "https://example.com/cat.jpg"}.')
+        return upload_by_address(body)
+    if request.mimetype == "application/x-www-form-urlencoded":
+        return upload_by_address(_plain_form())
+    raise Rejected("unsupported_media_type",
+                   "Send multipart/form-data with the fields name and image (a file), or "
+                   "a photo's address (image_url) as JSON or a urlencoded form.",
+                   "unsupported")
+
+
+def _plain_form() -> dict:
+    """A urlencoded form. Werkzeug drops all of it when its bytes are not UTF-8 (the CSRF
+    check has parsed it by now), which would read as "no name": said as it is instead."""
+    if not request.form and request.content_length:
+        raise Rejected("invalid_body", NOT_TEXT.format(field="The form"))
+    return _multipart(file_fields=())
+
+
+def _multipart(file_fields: tuple[str, ...] = FILES) -> dict:
     """The form exactly as sent (the document says what is valid; nothing is forgiven),
     each field once; photos' bytes from the files named `file_fields`."""
     names = [name for source in (request.form, request.files)
              for name, _ in source.items(multi=True)]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise Rejected("invalid_body", f"The field {repeated[0]!r} was sent more than once.")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise repeated(twice[0])
     fields = {name: value for name, value in request.form.items() if name not in file_fields}
     fields.update({name: b"" for name in request.files if name not in file_fields})
     for name in file_fields:

@@ -7,20 +7,41 @@ import json
 from flask import request
 from werkzeug.datastructures import MultiDict
 
+from app.core.forms import repeated
+
 # A rename body is a name; anything much bigger is not one.
 JSON_BODY_LIMIT = 16 * 1024
 
 
+class _Repeated(Exception):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _once(pairs: list) -> dict:
+    body = {}
+    for key, value in pairs:
+        if key in body:
+            raise _Repeated(key)
+        body[key] = value
+    return body
+
+
 def json_object() -> dict | None:
     """The request's body as a JSON object, or None when it is not one: malformed, nested
-    too deep for the parser (which Flask's get_json lets escape as a 500), or too big."""
+    too deep for the parser (which Flask's get_json lets escape as a 500), or too big.
+    A key sent twice is `Rejected`, as a form's field is: json.loads would keep the last
+    value without a word, and another reader of the same body may keep the first."""
     if request.content_length is not None and request.content_length > JSON_BODY_LIMIT:
         return None
     raw = request.get_data()  # kept: the rate limits read it before the view does
     if len(raw) > JSON_BODY_LIMIT:
         return None
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, object_pairs_hook=_once)
+    except _Repeated as exc:
+        raise repeated(exc.key) from None
     except (ValueError, RecursionError):
         return None
     return body if isinstance(body, dict) else None

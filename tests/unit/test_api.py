@@ -220,9 +220,13 @@ def test_create_refuses_a_missing_or_bad_image(api):
     assert_error(api.create(photo()[:500]), 400, "invalid_image")
 
 
-def test_create_needs_multipart(api):
-    response = api.http.post(f"{API}/records", json={"name": "x"}, headers=api.headers())
-    assert_error(response, 415, "unsupported_media_type")
+def test_create_needs_a_form_or_json(api):
+    response = api.http.post(f"{API}/records", data="name=x", content_type="text/plain",
+                             headers=api.headers())
+    body = assert_error(response, 415, "unsupported_media_type")
+    assert body["message"] == ("Send multipart/form-data with the fields name and image (a "
+                               "file), or a photo's address (image_url) as JSON or a "
+                               "urlencoded form.")
 
 
 def test_a_too_large_body_is_413_json(settings, fake_engine):

@@ -1,0 +1,221 @@
+"""Every body, at both doors: a null, a duplicate key, an invisible name or broken text is
+a 400 with its sentence; an upload by address needs no file, so the API also takes it as
+JSON or as a urlencoded form."""
+
+import pytest
+from openapi_spec_validator import validate
+
+from tests.support import photo
+from tests.unit.test_api import API, Client, assert_error
+
+NULL = "{} cannot be null: send a value, or leave the field out."
+TWICE = "The field 'image_name' was sent more than once."
+INVISIBLE = ("Please give the image a name with at least one visible character, not only "
+             "spaces or invisible characters (such as U+200B).")
+NOT_TEXT = ("The {} holds a character that is not valid text (an unpaired surrogate or a "
+            "U+FFFD replacement character). Please type it again.")
+ADDRESS = "https://photos.example.com/cat.jpg"
+
+
+@pytest.fixture
+def api(client, fake_engine):
+    return Client(client)
+
+
+@pytest.fixture
+def fetched(app):
+    """Photos by address come from here instead of the network: the addresses asked for."""
+    asked = []
+    uploads = app.extensions["services"].uploads
+
+    def fetch(url):
+        asked.append(url)
+        return photo()
+
+    uploads.fetch = fetch
+    return asked
+
+
+def refused(response, status, error, message):
+    assert assert_error(response, status, error)["message"] == message
+
+
+@pytest.fixture
+def record_id(api):
+    return api.create(photo(), name="Raven").get_json()["id"]
+
+
+@pytest.mark.parametrize("field, error", [
+    ("image_name", "invalid_name"), ("output", "invalid_options"),
+    ("background", "invalid_options"), ("crop", "invalid_options"),
+    ("crop_margin", "invalid_options"), ("format", "invalid_options"),
+    ("refine_edges", "invalid_options"),
+])
+def test_an_edit_refuses_null_and_keeps_the_record_whole(api, record_id, field, error):
+    """Before, {"image_name": null} answered 200 and stored a null name: the record's
+    images then answered 500 and the page showed "None"."""
+    refused(api.rename(record_id, {field: None}), 400, error, NULL.format(field))
+    record = api.http.get(f"{API}/records/{record_id}").get_json()
+    assert record["image_name"] == "Raven"
+    download = api.http.get(f"{API}/records/{record_id}/images/processed?download=1")
+    assert download.status_code == 200
+    assert "Raven.png" in download.headers["Content-Disposition"]
+
+
+def test_the_page_refuses_null_names_and_edits_too(visitor, fake_engine):
+    visitor.upload(photo(), name="Raven")
+    (record_id,) = visitor.record_ids()
+    refused(visitor.rename(record_id, {"record_name": None}), 400, "invalid_name",
+            "Please give the image a name of 1 to 50 characters.")
+    mismatch = visitor.rename(record_id, {"record_id": None, "record_name": "Crow"})
+    assert (mismatch.status_code, mismatch.get_json()) == (400, {
+        "error": "id_mismatch", "message": "The record_id in the body does not match the URL."})
+
+
+def test_a_key_sent_twice_in_json_is_refused_at_both_doors(api, record_id, other_visitor):
+    visitor = other_visitor
+    body = '{"image_name": "Crow", "image_name": "Rook"}'
+    refused(api.http.patch(f"{API}/records/{record_id}", data=body,
+                           content_type="application/json", headers=api.headers()),
+            400, "invalid_body", TWICE)
+    assert api.http.get(f"{API}/records/{record_id}").get_json()["image_name"] == "Raven"
+    nested = '{"image_name": "Crow", "output": {"a": 1, "a": 2}}'  # at any depth
+    refused(api.http.patch(f"{API}/records/{record_id}", data=nested,
+                           content_type="application/json", headers=api.headers()),
+            400, "invalid_body", "The field 'a' was sent more than once.")
+    visitor.upload(photo(), name="Jay")
+    (page_record,) = visitor.record_ids()
+    refused(visitor.client.put(f"/update/{page_record}",
+                               data='{"record_name": "Crow", "record_name": "Rook"}',
+                               content_type="application/json",
+                               headers={"X-CSRFToken": visitor.ensure_token()}),
+            400, "invalid_body", "The field 'record_name' was sent more than once.")
+
+
+@pytest.mark.parametrize("name", ["\u200b", " \u200c\u200d ", "\u2060\ufeff", "\u3164",
+                                  "\u115f\u1160", "\uffa0", "\u2800", "\u200b \u3164"])
+def test_an_invisible_name_is_refused_at_both_doors(api, record_id, visitor, name):
+    refused(api.rename(record_id, {"image_name": name}), 400, "invalid_name", INVISIBLE)
+    refused(api.create(photo(), name=name), 400, "invalid_name", INVISIBLE)
+    refused(visitor.upload_json(photo(), name=name), 400, "invalid_name", INVISIBLE)
+    refused(visitor.rename(record_id, {"record_name": name}), 400, "invalid_name", INVISIBLE)
+
+
+def multipart(name: bytes, **fields: str) -> tuple[bytes, str]:
+    """A form whose `name` part holds exactly these bytes, and a photo."""
+    boundary = "b0undary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\n'.encode()
+             + name + b"\r\n"]
+    parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
+              f"{value}\r\n".encode() for key, value in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; '
+                 f'filename="cat.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+                 + photo() + f"\r\n--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize("sent", [b"cat\xed\xa0\x80", b"cat\xff", "cat\ufffd".encode()])
+def test_broken_text_in_a_form_is_refused_as_a_lone_surrogate_in_json_is(
+        api, other_visitor, record_id, sent):
+    """Werkzeug decodes a form's fields with errors="replace", and browsers send a lone
+    surrogate as U+FFFD: the name was stored with U+FFFD in it."""
+    body, content_type = multipart(sent, csrf_token=other_visitor.ensure_token())
+    page = other_visitor.client.post("/", data=body, content_type=content_type,
+                                     headers={"Accept": "application/json"})
+    refused(page, 400, "invalid_name", NOT_TEXT.format("name"))
+    body, content_type = multipart(sent)
+    created = api.http.post(f"{API}/records", headers=api.headers(), data=body,
+                            content_type=content_type)
+    refused(created, 400, "invalid_name", NOT_TEXT.format("name"))
+    refused(api.rename(record_id, {"image_name": "cat\ud800"}), 400, "invalid_name",
+            NOT_TEXT.format("image name"))
+
+
+def test_an_upload_by_address_as_json(api, fetched):
+    response = api.http.post(f"{API}/records", headers=api.headers(), json={
+        "name": " cat ", "image_url": ADDRESS, "output": "color", "background": "#AABBCC",
+        "refine_edges": "false"})
+    assert response.status_code == 201, response.get_json()
+    record = response.get_json()
+    assert (record["image_name"], record["options"]["background"]) == ("cat", "#aabbcc")
+    assert response.headers["Location"].endswith(f"/records/{record['id']}")
+    assert fetched == [ADDRESS]
+
+
+def test_an_upload_by_address_as_a_urlencoded_form(api, fetched):
+    response = api.http.post(f"{API}/records", headers=api.headers(),
+                             data={"name": "cat", "image_url": ADDRESS, "crop_margin": "7"},
+                             content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["options"]["crop_margin"] == 7
+    assert fetched == [ADDRESS]
+
+
+@pytest.mark.parametrize("body, error, message", [
+    ({"name": "cat"}, "missing_image",
+     "Give the photo's address as image_url (a file needs multipart/form-data)."),
+    ({"name": "cat", "image": "aGVsbG8="}, "invalid_body",
+     "image is a file: send it with multipart/form-data."),
+    ({"name": "cat", "image_url": ADDRESS, "output": "image"}, "invalid_options",
+     "Output image puts a photo of yours behind the subject: send it as background_image, "
+     "with multipart/form-data."),
+    ({"name": "cat", "image_url": ADDRESS, "model": None}, "invalid_options",
+     NULL.format("model")),
+    ({"name": None, "image_url": ADDRESS}, "invalid_name",
+     "Please give the image a name of 1 to 50 characters."),
+    ({"name": "cat", "image_url": ADDRESS, "crop_margin": "5", "x": 1}, "invalid_body",
+     "Unknown field 'x': send only name, image_url, model, output, background, crop, "
+     "crop_margin, format, refine_edges."),
+    ({"name": "cat", "image_url": ADDRESS, "crop_margin": 2.5}, "invalid_options",
+     "The crop margin must be a whole number from 0 to 100 (%)."),
+    ("[1]", "invalid_body",
+     'Send a JSON object such as {"name": "cat", "image_url": "https://example.com/cat.jpg"}.'),
+    ('{"name": "a", "name": "b", "image_url": "' + ADDRESS + '"}', "invalid_body",
+     "The field 'name' was sent more than once."),
+])
+def test_an_upload_by_address_refuses_as_a_multipart_one_does(api, fetched, body, error,
+                                                              message):
+    kwargs = {"data": body, "content_type": "application/json"} if isinstance(body, str) else {
+        "json": body}
+    refused(api.http.post(f"{API}/records", headers=api.headers(), **kwargs), 400, error,
+            message)
+    assert fetched == []
+
+
+def test_a_urlencoded_upload_refuses_a_field_sent_twice_and_a_file_field(api, fetched):
+    twice = api.http.post(f"{API}/records", headers=api.headers(),
+                          data=f"name=a&name=b&image_url={ADDRESS}",
+                          content_type="application/x-www-form-urlencoded")
+    refused(twice, 400, "invalid_body", "The field 'name' was sent more than once.")
+    file = api.http.post(f"{API}/records", headers=api.headers(),
+                         data=f"name=a&image=abc&image_url={ADDRESS}",
+                         content_type="application/x-www-form-urlencoded")
+    refused(file, 400, "invalid_body", "image is a file: send it with multipart/form-data.")
+    # Werkzeug drops a whole form that is not UTF-8: it said "give the image a name".
+    broken = api.http.post(f"{API}/records", headers=api.headers(),
+                           data=f"name=cat\xff&image_url={ADDRESS}".encode("latin-1"),
+                           content_type="application/x-www-form-urlencoded")
+    refused(broken, 400, "invalid_body", NOT_TEXT.format("form"))
+    assert fetched == []
+
+
+def test_the_document_offers_the_three_bodies_from_one_model(api):
+    document = api.http.get(f"{API}/openapi.json").get_json()
+    validate(document)
+    content = document["paths"]["/records"]["post"]["requestBody"]["content"]
+    assert set(content) == {"multipart/form-data", "application/json",
+                            "application/x-www-form-urlencoded"}
+    assert content["multipart/form-data"]["schema"] == {
+        "$ref": "#/components/schemas/UploadRequest"}
+    for media_type in ("application/json", "application/x-www-form-urlencoded"):
+        assert content[media_type] == {"schema": {"$ref": "#/components/schemas/UploadByAddress"}}
+    schemas = document["components"]["schemas"]
+    upload, by_address = schemas["UploadRequest"], schemas["UploadByAddress"]
+    assert set(by_address["properties"]) == set(upload["properties"]) - {"image",
+                                                                          "background_image"}
+    assert all(by_address["properties"][name] == upload["properties"][name]
+               for name in by_address["properties"])
+    assert by_address["required"] == ["name", "image_url"]
+    assert by_address["additionalProperties"] is False
+    edit = schemas["EditFields"]["properties"]
+    assert all("default" not in field and "anyOf" not in field for field in edit.values())
