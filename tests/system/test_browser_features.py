@@ -241,7 +241,12 @@ def test_the_documented_name_pattern_means_the_same_to_javascript(tab):
     tests/unit/test_forms.py)."""
     names = ["cat", " cat ", "\tcat\n", "cat\n", "a b", " ", "\x1f\u3000", "a\x00b", "a\tb",
              "cat\x7f", "a\u2028b", "\u2029cat", "a\x85b", "a\x85", "\ufeffcat", "\x1cx\x1d",
-             "\U0001f600", "\u05d7\u05ea\u05d5\u05dc", "x" * 50]
+             "\U0001f600", "\u05d7\u05ea\u05d5\u05dc", "x" * 50,
+             # Invisible alone (format characters, some astral; blank letters), and broken text.
+             "\u200b", " \u200b ", "\u200b \u200b", "\u200bcat", "cat\u200b", "\u2060\ufeff",
+             "\u3164", "\u2800", "\u115f\u1160\uffa0", "\u3164a", "\U000e0041",
+             "\U000e0041x", "\U0001d173", "\u200b\tcat", "\u200b\u3000a", "a\ufffd", "\ufffd",
+             "\U0001f468\u200d\U0001f469", "\u200d\U0001f469"]
     pattern = UploadRequest.model_json_schema()["properties"]["name"]["pattern"]
     in_javascript = tab.open().evaluate(
         "([pattern, names]) => names.map(name => new RegExp(pattern, 'u').test(name))",
