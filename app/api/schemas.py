@@ -59,13 +59,14 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
     "bad_request": ("the request could not be read", (400,)),
     "csrf_failed": ("the X-CSRFToken header is missing or wrong (see `GET /session`)",
                     (CSRF_STATUS,)),
-    "invalid_body": ("a field the operation does not take, a field sent twice, or (rename) "
-                     "not a JSON object with only `image_name`", _statuses("invalid")),
+    "invalid_body": ("a field the operation does not take, a field or JSON key sent twice, a "
+                     "file without multipart/form-data, or not the documented JSON object",
+                     _statuses("invalid")),
     "invalid_parameter": ("a query parameter is not one of its documented values",
                           _statuses("invalid")),
-    "invalid_name": ("the name is missing, empty, longer than allowed, not one line (a "
-                     "control character or line break inside it) or not valid text",
-                     _statuses("invalid")),
+    "invalid_name": ("the name is missing, null, empty, longer than allowed, not one line (a "
+                     "control character or line break inside it), without a visible character "
+                     "or not valid text", _statuses("invalid")),
     "missing_image": ("no file in the `image` field and no `image_url`", _statuses("invalid")),
     "invalid_options": ("an output option is not one of the documented values",
                         _statuses("invalid")),
