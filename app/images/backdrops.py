@@ -3,10 +3,13 @@ cover the result and centred, or the photo's own background, blurred (portrait m
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from PIL import Image
 
 from app.images.refine import box_mean
+from app.images.resample import Resampler, box_reduced
 
 # The blur is made at this size (longer side) and scaled up: a blur this strong hides the
 # detail a full-size one would keep, at a small fraction of its cost.
@@ -18,28 +21,33 @@ _BLUR_PASSES = 3  # three box blurs are close to a Gaussian
 def cover(backdrop: Image.Image, size: tuple[int, int]) -> np.ndarray:
     """`backdrop` scaled to cover `size` (width, height) and cropped around its centre, as
     CSS's `background-size: cover` does: RGB pixels of exactly that size."""
+    return covering(backdrop, size).rows(0, size[1])
+
+
+def covering(backdrop: Image.Image, size: tuple[int, int]) -> Resampler:
+    """`cover`, made band by band: the compositor asks for the rows it is writing."""
     width, height = size
     scale = max(width / backdrop.width, height / backdrop.height)
     scaled_w, scaled_h = max(width, round(backdrop.width * scale)), max(
         height, round(backdrop.height * scale))
     left, top = (scaled_w - width) // 2, (scaled_h - height) // 2
     box = tuple(v / scale for v in (left, top, left + width, top + height))
-    resized = backdrop.convert("RGB").resize(size, Image.Resampling.LANCZOS, box=box,
-                                             reducing_gap=2.0)
-    return np.asarray(resized)
+    rgb = backdrop if backdrop.mode == "RGB" else backdrop.convert("RGB")
+    return Resampler(rgb, size, Image.Resampling.LANCZOS, box=box, reducing_gap=2.0)
 
 
-def blurred_background(rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
+def blurred_background(rgb: Callable[[int, int], np.ndarray],
+                       matte: Callable[[int, int], np.ndarray],
+                       size: tuple[int, int]) -> Resampler:
     """The photo's background, blurred, with the subject left out of the blur (a blur of the
     whole photo would smear the subject into a halo around it): each pixel is the
-    background-weighted mean of its neighbourhood. RGB pixels of the same size."""
-    height, width = matte.shape
+    background-weighted mean of its neighbourhood. From the photo's and the matte's rows
+    (`rgb(top, bottom)`, `matte(top, bottom)`) of the result's `size`; RGB rows on demand."""
+    width, height = size
     ratio = min(1.0, _BLUR_WORK_SIZE / max(height, width))
     small = (max(1, round(width * ratio)), max(1, round(height * ratio)))
-    colours = np.asarray(Image.fromarray(rgb).resize(small, Image.Resampling.BOX),
-                         np.float64)
-    weight = 1.0 - np.asarray(Image.fromarray(matte).resize(small, Image.Resampling.BOX),
-                              np.float64)[..., None] / 255
+    colours = np.asarray(box_reduced(rgb, size, small), np.float64)
+    weight = 1.0 - np.asarray(box_reduced(matte, size, small), np.float64)[..., None] / 255
     summed, total = colours * weight, weight
     for _ in range(_BLUR_PASSES):
         summed, total = box_mean(summed, _BLUR_RADIUS), box_mean(total, _BLUR_RADIUS)
@@ -49,4 +57,4 @@ def blurred_background(rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
         plain = box_mean(plain, _BLUR_RADIUS)
     mean = np.where(total > 1e-3, summed / np.maximum(total, 1e-3), plain)
     small_image = Image.fromarray(np.clip(mean + 0.5, 0, 255).astype(np.uint8))
-    return np.asarray(small_image.resize((width, height), Image.Resampling.BILINEAR))
+    return Resampler(small_image, size, Image.Resampling.BILINEAR)

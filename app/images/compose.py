@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image, ImageChops
 
 from app.images import pngwriter
-from app.images.backdrops import blurred_background, cover
-from app.images.refine import decontaminate, refine
+from app.images.backdrops import blurred_background, covering
+from app.images.refine import despill_rows, edge_rows, reduced_photo, work_size
 
 FORMATS = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
 OUTPUTS = ("transparent", "color", "image", "blur", "mask")
@@ -62,10 +62,12 @@ def render(photo: Image.Image, mask: Image.Image, look: Look,
     as the PNG writer compresses them."""
     height, width, channels, rows = _result(photo, mask, look, backdrop)
     if look.format == "webp":
-        data = _encoded(rows(0, height), "WEBP", lossless=look.output == "mask",
-                        quality=WEBP_QUALITY, alpha_quality=100, method=4)
+        data = _encoded(_whole(height, width, channels, rows), "WEBP",
+                        lossless=look.output == "mask", quality=WEBP_QUALITY,
+                        alpha_quality=100, method=4)
     elif look.format == "jpeg":
-        data = _encoded(rows(0, height), "JPEG", quality=JPEG_QUALITY, optimize=True)
+        data = _encoded(_whole(height, width, channels, rows), "JPEG", quality=JPEG_QUALITY,
+                        optimize=True)
     else:
         data = pngwriter.encode_rows(height, width, channels, rows)
     return Rendered(data, FORMATS[look.format], width, height)
@@ -74,38 +76,75 @@ def render(photo: Image.Image, mask: Image.Image, look: Look,
 def picture(photo: Image.Image, mask: Image.Image, look: Look,
             backdrop: Image.Image | None = None) -> Image.Image:
     """The same result as a Pillow image (to scale down, say)."""
-    height, _, _, rows = _result(photo, mask, look, backdrop)
-    return Image.fromarray(rows(0, height))
+    return _whole(*_result(photo, mask, look, backdrop))
 
 
 def _result(photo: Image.Image, mask: Image.Image, look: Look, backdrop: Image.Image | None):
-    """(height, width, channels, rows(top, bottom) -> the result's pixels in those rows)."""
+    """(height, width, channels, rows(top, bottom) -> the result's pixels in those rows).
+
+    Nothing of the result's size is made whole but the matte (one byte a pixel): the
+    photo's rows are read, refined, cleaned and laid over the backdrop band by band, so
+    the memory a result needs beyond its photo and backdrop is about 1-2 bytes a pixel
+    (bench/memory.py, docs/scaling.md)."""
     alpha = full_size_alpha(photo, mask)
+    full_w, full_h = photo.size
+
+    def photo_rows(top: int, bottom: int, left: int = 0, right: int = full_w) -> np.ndarray:
+        return np.asarray(photo.crop((left, top, right, bottom)))[..., :3]
+
     if look.refine_edges:
-        alpha = refine(photo, alpha)
-        photo = decontaminate(photo, alpha)
-    rgb = np.asarray(photo)[..., :3]
-    matte = np.asarray(alpha)
-    if look.crop:
-        top, bottom, left, right = _subject_box(matte, look.crop_margin)
-        rgb, matte = rgb[top:bottom, left:right], matte[top:bottom, left:right]
-    height, width = matte.shape
+        guide = reduced_photo(photo, work_size(photo.size))
+        edges = edge_rows(photo, alpha, guide=guide)
+        del alpha  # the refined matte replaces it
+        matte = np.empty((full_h, full_w), np.uint8)
+
+        def refine_band(band: tuple[int, int]) -> None:
+            matte[band[0]:band[1]] = edges(*band, photo_rows(*band))
+
+        list(pngwriter.POOL.map(refine_band, _bands(full_h, full_w * 4)))
+        despill = despill_rows(photo, matte, image=guide)
+        rgb_rows = lambda t, b, left, right: despill(t, b, left, right,  # noqa: E731
+                                                     photo_rows(t, b, left, right))
+    else:
+        matte = np.asarray(alpha)
+        del alpha
+        rgb_rows = photo_rows
+    top, bottom, left, right = (_subject_box(matte, look.crop_margin) if look.crop
+                                else (0, full_h, 0, full_w))
+    height, width = bottom - top, right - left
+    matte = matte[top:bottom, left:right]
+
+    def rgb(t: int, b: int) -> np.ndarray:
+        return rgb_rows(top + t, top + b, left, right)
 
     if look.output == "mask":
-        return height, width, 1, lambda top, bottom: matte[top:bottom]
+        return height, width, 1, lambda t, b: matte[t:b]
     if look.output == "transparent":
-        return height, width, 4, lambda top, bottom: _with_alpha(rgb[top:bottom],
-                                                                 matte[top:bottom])
+        return height, width, 4, lambda t, b: _with_alpha(rgb(t, b), matte[t:b])
     if look.output == "color":
-        behind = np.array([int(look.background[i:i + 2], 16) for i in (1, 3, 5)], np.uint16)
-    elif look.output == "image":
+        colour = np.array([int(look.background[i:i + 2], 16) for i in (1, 3, 5)], np.uint16)
+        return height, width, 3, lambda t, b: _over(rgb(t, b), matte[t:b], colour)
+    if look.output == "image":
         if backdrop is None:
             raise ValueError("output image needs a backdrop")
-        behind = cover(backdrop, (width, height))
+        behind = covering(backdrop, (width, height))
     else:  # blur
-        behind = blurred_background(rgb, matte)
-    return height, width, 3, lambda top, bottom: _over(
-        rgb[top:bottom], matte[top:bottom], behind[top:bottom] if behind.ndim == 3 else behind)
+        behind = blurred_background(rgb, lambda t, b: matte[t:b], (width, height))
+    return height, width, 3, lambda t, b: _over(rgb(t, b), matte[t:b], behind.rows(t, b))
+
+
+def _bands(height: int, row_bytes: int) -> list[tuple[int, int]]:
+    step = max(1, pngwriter.BAND_BYTES // row_bytes)
+    return [(top, min(height, top + step)) for top in range(0, height, step)]
+
+
+def _whole(height: int, width: int, channels: int, rows) -> Image.Image:
+    """The result as one Pillow image, filled band by band (for the JPEG and WebP encoders,
+    which take a whole image)."""
+    whole = Image.new({1: "L", 3: "RGB", 4: "RGBA"}[channels], (width, height))
+    for top, bottom in _bands(height, width * channels):
+        whole.paste(Image.fromarray(np.ascontiguousarray(rows(top, bottom))), (0, top))
+    return whole
 
 
 def _with_alpha(rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
@@ -127,9 +166,13 @@ def _over(rgb: np.ndarray, matte: np.ndarray, behind: np.ndarray) -> np.ndarray:
 
 def _subject_box(matte: np.ndarray, margin_percent: int) -> tuple[int, int, int, int]:
     """Rows and columns around the subject plus the margin; the whole image if no subject."""
-    subject = matte > _CROP_THRESHOLD
-    rows, cols = np.flatnonzero(subject.any(axis=1)), np.flatnonzero(subject.any(axis=0))
     height, width = matte.shape
+    in_rows, in_cols = np.zeros(height, bool), np.zeros(width, bool)
+    for top, bottom in _bands(height, width * 8):  # a whole boolean copy would be 1 B/px
+        subject = matte[top:bottom] > _CROP_THRESHOLD
+        in_rows[top:bottom] = subject.any(axis=1)
+        in_cols |= subject.any(axis=0)
+    rows, cols = np.flatnonzero(in_rows), np.flatnonzero(in_cols)
     if rows.size == 0:
         return 0, height, 0, width
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
@@ -138,7 +181,7 @@ def _subject_box(matte: np.ndarray, margin_percent: int) -> tuple[int, int, int,
             max(0, left - margin), min(width, right + margin))
 
 
-def _encoded(pixels: np.ndarray, file_format: str, **options) -> bytes:
+def _encoded(image: Image.Image, file_format: str, **options) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, file_format, **options)
+    image.save(buf, file_format, **options)
     return buf.getvalue()

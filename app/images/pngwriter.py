@@ -26,8 +26,9 @@ _COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> grey, grey+alpha, RGB, R
 _SUB = 1
 # Each band is compressed on its own, so bands trade a little ratio for parallelism;
 # a few MB per band keeps that loss under one percent.
-_BAND_BYTES = 4 * 1024 * 1024
-_pool = ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="png")
+BAND_BYTES = 4 * 1024 * 1024
+# Shared with the compositor, which makes a refined matte's bands on it before encoding.
+POOL = ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="png")
 
 
 def encode(pixels: np.ndarray, level: int = 1) -> bytes:
@@ -42,12 +43,13 @@ def encode_rows(height: int, width: int, channels: int,
                 rows: Callable[[int, int], np.ndarray], level: int = 1) -> bytes:
     """PNG bytes of an image whose rows `rows(top, bottom)` makes on demand, band by band
     and in parallel, so making the pixels is spread over the cores along with compressing
-    them; the filtered bytes are kept until the checksum over all of them is computed."""
+    them. Each band's checksum is taken as it is compressed and the band let go: only
+    the compressed bytes are kept, never the whole image."""
     row_bytes = width * channels + 1
-    rows_per_band = max(1, _BAND_BYTES // row_bytes)
+    rows_per_band = max(1, BAND_BYTES // row_bytes)
     bands = [(y, min(y + rows_per_band, height)) for y in range(0, height, rows_per_band)]
 
-    def compress(index: int) -> tuple[bytes, bytes]:
+    def compress(index: int) -> tuple[bytes, int, int]:
         top, bottom = bands[index]
         band = rows(top, bottom)
         if band.dtype != np.uint8 or band.shape[1:] not in ((width, channels), (width,)):
@@ -60,16 +62,27 @@ def encode_rows(height: int, width: int, channels: int,
         last = index == len(bands) - 1
         body = compressor.compress(filtered) + compressor.flush(
             zlib_ng.Z_FINISH if last else zlib_ng.Z_SYNC_FLUSH)
-        return body, filtered
+        return body, zlib_ng.adler32(filtered), len(filtered)
 
-    parts = list(_pool.map(compress, range(len(bands))))
+    parts = list(POOL.map(compress, range(len(bands))))
     checksum = 1  # zlib's checksum runs over all bands' uncompressed bytes, in order
-    for _, filtered in parts:
-        checksum = zlib_ng.adler32(filtered, checksum)
-    stream = b"".join([b"\x78\x01", *(body for body, _ in parts), struct.pack(">I", checksum)])
+    for _, band_checksum, length in parts:
+        checksum = adler32_combine(checksum, band_checksum, length)
+    stream = b"".join([b"\x78\x01", *(body for body, _, _ in parts),
+                       struct.pack(">I", checksum)])
     header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPES[channels], 0, 0, 0)
     return b"".join([SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", stream),
                      _chunk(b"IEND", b"")])
+
+
+def adler32_combine(first: int, second: int, second_length: int) -> int:
+    """The Adler-32 of two byte strings one after the other, from each one's checksum and
+    the second's length (zlib's adler32_combine, which Python's zlib does not offer)."""
+    base = 65521
+    rem = second_length % base
+    low = ((first & 0xFFFF) + (second & 0xFFFF) - 1) % base
+    high = (rem * (first & 0xFFFF) + (first >> 16) + (second >> 16) - rem) % base
+    return (high << 16) | low
 
 
 def _sub_filter(rows: np.ndarray) -> bytes:

@@ -1,0 +1,156 @@
+"""Pillow's `resize`, made one band of rows at a time, with exactly Pillow's pixels.
+
+A full-size backdrop, blur or coefficient map of a 50 MP result is 150-200 MB; made band by
+band as the PNG writer asks for rows, it is a few MB. Asking Pillow for a band with a `box`
+does not give the same pixels: the filter's centres are computed from the box in floating
+point, so they move by an ulp and a few values change. So Pillow still does the horizontal
+pass (each row on its own, identical whatever the band), and the vertical pass is Pillow's
+own arithmetic (libImaging/Resample.c: `precompute_coeffs`, the 8-bit fixed-point and the
+float passes) in numpy, on the few source rows each band needs. tests/unit/test_resample.py
+holds it to Pillow's full-size result, pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+
+_PRECISION_BITS = 22  # Resample.c: 32 - 8 bits of result - 2 bits for overflow
+# Rows of a reduction's horizontal pass made at once: a few MB of a 50 MP photo.
+_REDUCE_ROWS = 128
+
+
+def _sinc(x: float) -> float:
+    if x == 0.0:
+        return 1.0
+    x = x * math.pi
+    return math.sin(x) / x
+
+
+def _bilinear(x: float) -> float:
+    if x < 0.0:
+        x = -x
+    return 1.0 - x if x < 1.0 else 0.0
+
+
+def _lanczos(x: float) -> float:
+    return _sinc(x) * _sinc(x / 3) if -3.0 <= x < 3.0 else 0.0
+
+
+# math.sin is the C library's sin, as Pillow's; numpy's vectorised sin may differ by an ulp.
+_FILTERS = {Image.Resampling.BILINEAR: (_bilinear, 1.0), Image.Resampling.LANCZOS: (_lanczos, 3.0)}
+
+
+def _coefficients(in_size: int, in0: float, in1: float, out_size: int, resample):
+    """Pillow's precompute_coeffs: the first source row and the weights of each output row."""
+    function, filter_support = _FILTERS[resample]
+    in0, in1 = np.float32(in0), np.float32(in1)  # Pillow takes the box as C floats
+    scale = float(np.float32(in1 - in0)) / out_size
+    filterscale = max(scale, 1.0)
+    support = filter_support * filterscale
+    ksize = math.ceil(support) * 2 + 1
+    first = np.zeros(out_size, np.intp)
+    weights = np.zeros((out_size, ksize), np.float64)
+    for xx in range(out_size):
+        center = float(in0) + (xx + 0.5) * scale
+        xmin = max(int(center - support + 0.5), 0)
+        count = min(int(center + support + 0.5), in_size) - xmin
+        k = [function((x + xmin - center + 0.5) * (1.0 / filterscale)) for x in range(count)]
+        total = 0.0
+        for w in k:
+            total += w
+        if total != 0.0:
+            k = [w / total for w in k]
+        first[xx], weights[xx, :count] = xmin, k
+    return first, weights
+
+
+class Resampler:
+    """`image.resize(size, resample, box, reducing_gap)` as rows(top, bottom) of uint8 (L,
+    RGB) or float32 (F) pixels, for BILINEAR and LANCZOS."""
+
+    def __init__(self, image: Image.Image, size: tuple[int, int], resample,
+                 box: tuple[float, float, float, float] | None = None,
+                 reducing_gap: float | None = None):
+        if image.mode not in ("L", "RGB", "F"):
+            raise ValueError(f"cannot resample {image.mode} in bands")
+        box = box or (0, 0, *image.size)
+        if reducing_gap is not None:  # Image.resize's own first step, on the whole image
+            fx = int((box[2] - box[0]) / size[0] / reducing_gap) or 1
+            fy = int((box[3] - box[1]) / size[1] / reducing_gap) or 1
+            if fx > 1 or fy > 1:
+                reduce_box = image._get_safe_box(size, resample, box)
+                image = image.reduce((fx, fy), box=reduce_box)
+                box = ((box[0] - reduce_box[0]) / fx, (box[1] - reduce_box[1]) / fy,
+                       (box[2] - reduce_box[0]) / fx, (box[3] - reduce_box[1]) / fy)
+        self.image, self.size, self.resample, self.box = image, size, resample, box
+        width, height = size
+        f32 = [float(np.float32(v)) for v in box]
+        self.horizontal = (width != image.width or f32[0] != 0 or f32[2] != width)
+        self.vertical = (height != image.height or f32[1] != 0 or f32[3] != height)
+        self.whole = None
+        if image.height > image.width * 100 and height < image.height:
+            self.whole = np.asarray(image.resize(size, resample, box))  # Pillow's other order
+        elif self.vertical:
+            self.first, weights = _coefficients(image.height, box[1], box[3], height, resample)
+            if image.mode == "F":
+                self.weights = weights
+            else:  # normalize_coeffs_8bpc
+                scaled = weights * (1 << _PRECISION_BITS)
+                self.weights = np.trunc(np.where(scaled < 0, scaled - 0.5, scaled + 0.5)
+                                        ).astype(np.int32)
+
+    def rows(self, top: int, bottom: int) -> np.ndarray:
+        if self.whole is not None:
+            return self.whole[top:bottom]
+        if not self.vertical:
+            return np.array(self._horizontal(top, bottom))  # writable, as the others
+        first, weights = self.first[top:bottom], self.weights[top:bottom]
+        lo = int(first.min())
+        hi = int((first + weights.shape[1]).max())
+        source = self._horizontal(lo, min(hi, self.image.height))
+        last = source.shape[0] - 1
+        shape = (bottom - top,) + (1,) * (source.ndim - 1)
+        if self.image.mode == "F":
+            out = np.zeros((bottom - top, *source.shape[1:]), np.float64)
+        else:
+            out = np.full((bottom - top, *source.shape[1:]), 1 << (_PRECISION_BITS - 1),
+                          np.int32)
+        for j in range(weights.shape[1]):
+            # Rows past a window's end weigh 0: the index is clamped, the sum unchanged.
+            out += source[np.minimum(first - lo + j, last)] * weights[:, j].reshape(shape)
+        if self.image.mode == "F":
+            return out.astype(np.float32)
+        out >>= _PRECISION_BITS
+        return np.clip(out, 0, 255).astype(np.uint8)
+
+    def _horizontal(self, top: int, bottom: int) -> np.ndarray:
+        """Source rows top..bottom, resampled across: Pillow's first pass."""
+        band = self.image.crop((0, top, self.image.width, bottom))
+        if self.horizontal:
+            band = band.resize((self.size[0], bottom - top), self.resample,
+                               box=(self.box[0], 0, self.box[2], bottom - top))
+        return np.asarray(band)
+
+
+def box_reduced(rows: Callable[[int, int], np.ndarray], size: tuple[int, int],
+                small: tuple[int, int]) -> Image.Image:
+    """What `Image.fromarray(whole).resize(small, BOX)` gives for the 8-bit image (width,
+    height) = `size` whose rows `rows(top, bottom)` makes, without the whole image: Pillow's
+    horizontal pass band by band, then its vertical pass on the narrow result."""
+    width, height = size
+    if size == small:
+        return Image.fromarray(rows(0, height))
+    narrow = None
+    for top in range(0, height, _REDUCE_ROWS):
+        bottom = min(height, top + _REDUCE_ROWS)
+        band = Image.fromarray(rows(top, bottom))
+        if small[0] != width:
+            band = band.resize((small[0], bottom - top), Image.Resampling.BOX)
+        if narrow is None:
+            narrow = Image.new(band.mode, (small[0], height))
+        narrow.paste(band, (0, top))
+    return narrow.resize(small, Image.Resampling.BOX)

@@ -1,0 +1,77 @@
+"""Band-by-band resizing (app/images/resample.py) gives exactly Pillow's whole-image pixels,
+whatever the bands: the compositor relies on it to keep results identical."""
+
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.images.pngwriter import adler32_combine
+from app.images.resample import Resampler, box_reduced
+from tests.support import photo_array
+
+BILINEAR, LANCZOS = Image.Resampling.BILINEAR, Image.Resampling.LANCZOS
+
+
+def in_bands(resampler: Resampler, height: int, rows: int) -> np.ndarray:
+    return np.concatenate([resampler.rows(top, min(height, top + rows))
+                           for top in range(0, height, rows)])
+
+
+@pytest.fixture(scope="module")
+def coffee():
+    return Image.fromarray(photo_array("coffee"))  # 600×400
+
+
+@pytest.mark.parametrize("mode", ["F", "L", "RGB"])
+@pytest.mark.parametrize("rows", [1, 7, 64, 1000])
+def test_scaling_up_in_bands_is_pillows_scaling_up(mode, rows):
+    rng = np.random.default_rng(3)
+    if mode == "F":
+        small = Image.fromarray(rng.normal(size=(43, 64)).astype(np.float32), "F")
+    else:
+        shape = (43, 64) if mode == "L" else (43, 64, 3)
+        small = Image.fromarray((rng.random(shape) * 255).astype(np.uint8), mode)
+    whole = np.asarray(small.resize((1031, 707), BILINEAR))
+    got = in_bands(Resampler(small, (1031, 707), BILINEAR), 707, rows)
+    assert got.dtype == whole.dtype and np.array_equal(got, whole)
+
+
+@pytest.mark.parametrize("size, box", [
+    ((300, 200), (50.5, 10.25, 550.5, 343.6)),  # reduced first (reducing_gap), then LANCZOS
+    ((600, 400), (0, 0, 600, 400)),  # nothing to do: the photo's own rows
+    ((900, 350), (0, 62.5, 600, 295.8)),  # enlarged across, cropped down
+    ((123, 457), (205.1, 0, 314.9, 400)),
+])
+def test_covering_in_bands_is_pillows_resize(coffee, size, box):
+    whole = np.asarray(coffee.resize(size, LANCZOS, box=box, reducing_gap=2.0))
+    got = in_bands(Resampler(coffee, size, LANCZOS, box=box, reducing_gap=2.0), size[1], 37)
+    assert np.array_equal(got, whole)
+
+
+def test_a_box_reduction_from_rows_is_pillows(coffee):
+    pixels = np.asarray(coffee)[:, 13:590]
+    got = box_reduced(lambda top, bottom: pixels[top:bottom], (577, 400), (97, 61))
+    whole = Image.fromarray(np.ascontiguousarray(pixels)).resize((97, 61), Image.Resampling.BOX)
+    assert np.array_equal(np.asarray(got), np.asarray(whole))
+
+
+def test_rows_are_fresh_arrays_the_caller_may_change(coffee):
+    same = Resampler(coffee.convert("L"), coffee.size, BILINEAR)
+    band = same.rows(0, 10)
+    band += 1  # no error: writable
+    assert np.array_equal(same.rows(0, 10), np.asarray(coffee.convert("L"))[:10])
+
+
+def test_only_the_modes_it_reproduces():
+    with pytest.raises(ValueError, match="RGBA"):
+        Resampler(Image.new("RGBA", (4, 4)), (8, 8), BILINEAR)
+
+
+@pytest.mark.parametrize("lengths", [(0, 0), (1, 5), (5552, 65521 * 2 + 7), (100_000, 1)])
+def test_band_checksums_combine_into_the_whole_ones(lengths):
+    rng = np.random.default_rng(lengths[0])
+    first, second = (rng.integers(0, 256, n, np.uint8).tobytes() for n in lengths)
+    assert (adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
+            == zlib.adler32(first + second))
