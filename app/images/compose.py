@@ -177,8 +177,9 @@ def _subject_box(matte: np.ndarray, margin_percent: int) -> tuple[int, int, int,
         return 0, height, 0, width
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     margin = round(max(bottom - top, right - left) * margin_percent / 100)
-    return (max(0, top - margin), min(height, bottom + margin),
-            max(0, left - margin), min(width, right + margin))
+    # Plain ints: the result's size is stored with the record, and BSON has no numpy types.
+    return (int(max(0, top - margin)), int(min(height, bottom + margin)),
+            int(max(0, left - margin)), int(min(width, right + margin)))
 
 
 def _encoded(image: Image.Image, file_format: str, **options) -> bytes:
