@@ -11,7 +11,13 @@ import time
 # This folder holds the app package; app.hosting imports only the standard library, so the
 # master loads nothing the workers need (they load the app after the fork).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from app.hosting import available_cpus, server_setting
+from app.hosting import (
+    available_cpus,
+    release_memory,
+    resident_bytes,
+    server_setting,
+    tune_allocator,
+)
 
 bind = f"0.0.0.0:{server_setting('PORT')}"
 # The embedded demo store lives inside one process: with several workers each would have
@@ -70,6 +76,11 @@ _DRAIN_SECONDS = 10
 
 
 def post_request(worker, req, environ, resp):
+    _drain(req)
+    _settle(worker)
+
+
+def _drain(req):
     body = getattr(req, "body", None)
     sock = getattr(getattr(req, "unreader", None), "sock", None)
     if body is None or sock is None or getattr(body, "failed", False):
@@ -89,3 +100,32 @@ def post_request(worker, req, environ, resp):
     finally:
         with contextlib.suppress(OSError):
             sock.settimeout(before)
+
+
+# Memory (docs/scaling.md): a large photo's job takes its worker up by hundreds of MB for
+# a few seconds. Image-sized buffers are mapped on their own (app.hosting), and when a
+# request leaves the worker more than _TRIM_ABOVE over where it last settled, the
+# allocator's free pages are handed back, so an idle worker returns near its start. A worker
+# that stays above _RECYCLE_ABOVE even then (more than a job's designed peak: something is
+# held that should not be) finishes its requests and is replaced. gunicorn's max_requests
+# counts requests, not bytes, and would recycle healthy workers.
+_MIB = 1024 * 1024
+_TRIM_ABOVE = 64 * _MIB
+_RECYCLE_ABOVE = 1536 * _MIB
+
+
+def post_fork(server, worker):
+    tune_allocator()
+    worker.settled_rss = 0
+
+
+def _settle(worker):
+    settled = getattr(worker, "settled_rss", 0)
+    if resident_bytes() <= settled + _TRIM_ABOVE and settled:
+        return
+    release_memory()
+    worker.settled_rss = resident_bytes()
+    if worker.settled_rss > _RECYCLE_ABOVE and worker.alive:
+        worker.log.warning("Worker %s holds %d MiB after a request; replacing it.",
+                           worker.pid, worker.settled_rss // _MIB)
+        worker.alive = False
