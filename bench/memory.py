@@ -1,6 +1,7 @@
 """Memory and time of the container's server, as the Kubernetes sizing needs them.
 
     .venv/bin/python -m bench.memory [--mongo-uri URI] [--workers N] [--threads N] [--big WxH]
+                                     [--jobs-only] [--write]
 
 Runs the Dockerfile's CMD with its ENV (as tests/test_container.py does) on a loopback
 port, and through real HTTP measures:
@@ -10,7 +11,11 @@ port, and through real HTTP measures:
     on one at once: the worst case a pod meets;
   - how long /health takes while large uploads run (what the probes meet);
   - the time and the worker CPU time (utime + stime from /proc) of one ~1 MP upload, and
-    uploads/s with every thread of every worker busy.
+    uploads/s with every thread of every worker busy;
+  - then, on a fresh server with one worker, each kind of job alone (bench/jobs.py): an
+    upload, an upload over a background with refined edges and a re-render, at 12 and
+    49.7 MP, plus the 49.7 MP case of the issue as small flat PNGs: the peak per pixel and
+    the idle RSS before and after (--write puts that table in docs/scaling.md).
 
 Without --mongo-uri the app keeps images in its in-process demo store, so the peak also
 holds the stored bytes (printed): an overestimate of what a worker with MongoDB needs.
@@ -30,14 +35,13 @@ from pathlib import Path
 
 import requests
 
-from bench.common import photo
+from bench import jobs
+from bench.common import DOCS, photo, write_block
 from tests import dockerfile
 from tests.processes import cpu_seconds, memory, workers
 from tests.servers import csrf_token, free_port, start, stop
 
 MB = 1024 * 1024
-
-
 
 
 class Visitor:
@@ -82,12 +86,17 @@ def main() -> None:
     parser.add_argument("--big", default="4000x3000", help="the large photo, WxH")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="another variable for the server (repeat as needed)")
+    parser.add_argument("--jobs-only", action="store_true",
+                        help="only the per-megapixel table of each kind of job")
+    parser.add_argument("--write", action="store_true",
+                        help="write that table into docs/scaling.md")
     args = parser.parse_args()
 
     stage = dockerfile.final_stage()
     port = free_port()
     overrides = {"APP_SECRET_KEY": "bench-secret-key-0123456789", "PORT": str(port),
-                 "USER_LIMIT": "1000"}
+                 "USER_LIMIT": "1000", "UPLOAD_RATE_LIMIT": "1000 per minute",
+                 "UPLOAD_RATE_LIMIT_IP": "1000 per minute"}
     if args.mongo_uri:
         overrides["MONGO_URI"] = args.mongo_uri
     for name, value in (("GUNICORN_THREADS", args.threads), ("WEB_CONCURRENCY", args.workers),
@@ -97,6 +106,45 @@ def main() -> None:
     overrides.update(pair.split("=", 1) for pair in args.env)
     env = dockerfile.image_env(stage, **overrides)
     threads = int(env["GUNICORN_THREADS"])
+    if not args.jobs_only:
+        whole_server(args, stage, env, threads)
+    per_job(stage, {**env, "WEB_CONCURRENCY": "1"}, args.write)
+
+
+def per_job(stage, env: dict, write: bool) -> None:
+    sizes = {"12 MP JPEG": (photo("astronaut", (4000, 3000), quality=85),
+                            photo("coffee", (4000, 3000), quality=85)),
+             "49.7 MP JPEG": (photo("astronaut", (8640, 5760), quality=85),
+                              photo("coffee", (8640, 5760), quality=85)),
+             "49.7 MP flat PNG": (jobs.flat_png((8640, 5760)),
+                                  jobs.flat_png((8640, 5760), seed=1))}
+    with tempfile.TemporaryDirectory() as folder:
+        workdir = dockerfile.lay_out(stage, Path(folder))
+        process, base = start(stage.cmd, env, int(env["PORT"]), workdir)
+        try:
+            (pid,) = workers(process.pid)
+            warm = jobs.Client(base)  # the model loaded, the first request's imports done
+            warm.delete(warm.upload(photo("astronaut", (1024, 1024), quality=85)))
+            started = jobs.settled_rss(pid)
+            rows = jobs.per_megapixel(base, pid, sizes)
+        finally:
+            stop(process)
+    sent = ", ".join(f"{label} {len(p) / MB:.1f} + {len(b) / MB:.1f} MB"
+                     for label, (p, b) in sizes.items())
+    text = (f"`bench/memory.py` (`--jobs-only`): one worker (`WEB_CONCURRENCY=1`) of the "
+            f"Dockerfile's CMD, model u2netp, each job alone; idle RSS {started / MB:.0f} "
+            f"MiB after a 1 MP warm-up. Files sent (photo + background): {sent}. Peak per "
+            f"pixel: (VmHWM − idle before) ÷ the photo's pixels.\n\n"
+            + "\n".join(f"**{label}**\n\n" + jobs.table([r for r in rows
+                                                         if r.job.startswith(label + ":")])
+                        + "\n" for label in sizes))
+    print(text)
+    if write:
+        write_block(DOCS / "scaling.md", "memory-jobs", text.rstrip())
+
+
+def whole_server(args, stage, env: dict, threads: int) -> None:
+    port = int(env["PORT"])
 
     big = photo("astronaut", tuple(map(int, args.big.split("x"))), noise=4, quality=92)
     small = photo("astronaut", (1024, 1024), noise=4, seed=1, quality=92)

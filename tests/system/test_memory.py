@@ -1,0 +1,62 @@
+"""A worker's memory is bounded by design: the issue's case, a 49.7 MP photo over a 49.7 MP
+background with refined edges, through gunicorn as the container runs it (the Dockerfile's
+CMD and ENV), measured from /proc as bench/memory.py does (bench/jobs.py).
+
+The budget is docs/scaling.md's: the pod's limit is two workers at this peak, plus the
+master and the front. Before the compositor made rows band by band, this job took a worker
+to 1.7 GB and left it at 1.8 GB when idle."""
+
+import pytest
+
+from bench import jobs
+from bench.common import photo as scaled_photo
+from tests import dockerfile
+from tests.processes import memory, workers
+from tests.servers import free_port, start, stop
+from tests.support import photo
+
+SIZE = (8640, 5760)  # 49.8 MP, under the 50 MP limit
+PEAK_BUDGET = 1_200_000_000
+IDLE_SLACK = 150_000_000
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory):
+    stage = dockerfile.final_stage()
+    port = free_port()
+    env = dockerfile.image_env(stage, APP_SECRET_KEY="memory-test-secret-key-0123456789",
+                               PORT=str(port), USER_LIMIT="1000",
+                               UPLOAD_RATE_LIMIT="1000 per minute",
+                               UPLOAD_RATE_LIMIT_IP="1000 per minute")
+    workdir = dockerfile.lay_out(stage, tmp_path_factory.mktemp("memory"))
+    process, base = start(stage.cmd, env, port, workdir)
+    try:
+        (pid,) = workers(process.pid)  # no MONGO_URI: one worker (gunicorn.conf.py)
+        client = jobs.Client(base)
+        # The model loaded and the first request's imports done, as in a running pod.
+        client.delete(client.upload(photo("astronaut", size=(1024, 1024))))
+        yield client, pid
+    finally:
+        stop(process)
+
+
+@pytest.mark.parametrize("kind", ["flat PNG", "JPEG"])
+def test_a_large_photo_over_a_large_background_stays_within_the_budget(worker, kind):
+    client, pid = worker
+    if kind == "flat PNG":  # the issue's files: small to send, decoded whole for the model
+        picture, backdrop = jobs.flat_png(SIZE), jobs.flat_png(SIZE, seed=1)
+    else:  # a real photo scaled up: more edge to refine and clean
+        picture, backdrop = (scaled_photo("astronaut", SIZE, quality=85),
+                             scaled_photo("coffee", SIZE, quality=85))
+    assert len(picture) + len(backdrop) < 15 * 1024 * 1024  # within MAX_CONTENT_LENGTH
+
+    measured, record = jobs.measure(pid, "upload", 49.8, lambda: client.upload(
+        picture, backdrop, refine_edges=True))
+    assert (record["processed"]["width"], record["processed"]["height"]) == SIZE
+    client.delete(record)
+    idle_after = jobs.settled_rss(pid)
+
+    assert measured.peak <= PEAK_BUDGET, f"peak {measured.peak >> 20} MiB"
+    assert idle_after - measured.idle_before <= IDLE_SLACK, (
+        f"idle {measured.idle_before >> 20} MiB before, {idle_after >> 20} MiB after")
+    assert memory(pid)["VmHWM"] <= PEAK_BUDGET  # deleting did not raise it either
