@@ -120,7 +120,11 @@ def use_engine(app, engine):
 def cutout(engine, data: bytes, max_pixels: int = 10**8, **options) -> Rendered:
     """The result the app would store for `data`: the upload walk minus storage."""
     photo = Photo(data, probe(data, max_pixels))
-    return cut_out(EngineRunner(engine), photo, OutputOptions(**options)).result
+    return cut_out(EngineRunner(engine), photo, OutputOptions(**options), pay=free).result
+
+
+def free(counts: int) -> None:
+    """The rate limits' side of `cut_out` when no request is being served."""
 
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')

@@ -25,7 +25,7 @@ from app.core.forms import (
 from app.http.bodies import file_bytes, json_object
 from app.http.context import services
 from app.http.downloads import send_image
-from app.http.limits import limit_edits, limit_uploads
+from app.http.limits import spend
 from app.http.records_json import CreatedRecord, Record, record_json
 from app.http.visitor import current_visitor
 from app.images.thumbnails import SIZES
@@ -93,9 +93,9 @@ def list_records():
                    "invalid_url", "url_refused", "url_failed", "url_unavailable",
                    "url_timeout"),
            links=("getRecord", "editRecord", "deleteRecord", "getImage"))
-@limit_uploads
 def create_record():
-    done = services().uploads.upload(current_visitor(), _upload_request())
+    done = services().uploads.upload(current_visitor(), _upload_request(),
+                                     pay=spend)
     response = jsonify(record_json(done.record, IMAGE_ENDPOINT, note=done.note))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_record", record_id=done.record.id)
@@ -167,7 +167,6 @@ def get_record(record_id: str):
                    "not_found", "unsupported_media_type", "too_large", "busy", "conflict",
                    "rate_limited", "engine_failed"),
            path={"record_id": RECORD_ID})
-@limit_edits
 def edit_record(record_id: str):
     if request.is_json:
         body = json_object()
@@ -181,7 +180,7 @@ def edit_record(record_id: str):
         raise Rejected("unsupported_media_type", 'Send JSON such as {"image_name": "New '
                        'name"}, or multipart/form-data with a background_image.',
                        "unsupported")
-    record = services().edits.edit(current_visitor(), record_id, edit)
+    record = services().edits.edit(current_visitor(), record_id, edit, pay=spend)
     return jsonify(record_json(record, IMAGE_ENDPOINT))
 
 

@@ -4,6 +4,8 @@ were kept get theirs now, once), and it replaces the old one only once it is sto
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.core.errors import Rejected, not_found
 from app.core.fields import NEEDS_BACKDROP
 from app.core.forms import EditFields, OutputOptions, parse
@@ -21,19 +23,21 @@ class EditService:
         self.records, self.engines = records, engines
         self.max_image_pixels = max_image_pixels
 
-    def edit(self, visitor: str, record_id: str, request: EditFields) -> Record:
-        """The record after `request`, or `Rejected` (nothing changed)."""
+    def edit(self, visitor: str, record_id: str, request: EditFields,
+             pay: Callable[[int], None]) -> Record:
+        """The record after `request`, or `Rejected` (nothing changed). A new look is
+        priced like an upload of the same pixels (`pay`); a new name alone is free."""
         with counted(EDITS):
             try:
                 if not request.restyles:
                     return self.records.rename(visitor, record_id, request.image_name)
                 record = self.records.get(visitor, record_id)
                 with refusals("Edit"):
-                    return self._restyle(self.records.in_current_layout(record), request)
+                    return self._restyle(self.records.in_current_layout(record), request, pay)
             except RecordNotFound:
                 raise not_found() from None
 
-    def _restyle(self, record: Record, request: EditFields) -> Record:
+    def _restyle(self, record: Record, request: EditFields, pay) -> Record:
         current = parse(OutputOptions, record.options)
         options = request.options(current)
         backdrop = None
@@ -49,7 +53,7 @@ class EditService:
             kept = Masked(decode_mask(self.records.read(record, "mask")), record.engine,
                           model=record.model)
         model = record.model if record.model in self.engines.models() else None
-        made = cut_out(self.engines, photo, options, thumbnails=("processed",),
+        made = cut_out(self.engines, photo, options, pay=pay, thumbnails=("processed",),
                        backdrop=backdrop if options.output == "image" else None, mask=kept,
                        model=model)
         extras = {}

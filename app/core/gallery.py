@@ -6,7 +6,7 @@ from __future__ import annotations
 from app.core.errors import Rejected, busy, not_found
 from app.core.forms import RenameRequest
 from app.core.making import counted, new_image
-from app.engines import Admission, Busy
+from app.engines import Admission, Busy, Work
 from app.images import thumbnails
 from app.images.decoding import InvalidImage
 from app.metrics import EDITS
@@ -85,7 +85,7 @@ class Gallery:
     def _make_thumbnails(self, record: Record, kind: str) -> Record:
         stored = record.image(kind)
         try:
-            with self.admission.turn(stored.width * stored.height, learn=False):
+            with self.admission.turn(Work(stored.width * stored.height), learn=False):
                 made = thumbnails.of_stored(self.records.read(record, kind))
         except InvalidImage:  # a damaged document of the original app: no picture to make
             raise not_found() from None

@@ -5,7 +5,7 @@ failure on the way tells the visitor."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -14,7 +14,7 @@ from PIL import Image
 
 from app.core.errors import ENGINE_FAILED, LIMIT_REACHED, UNEXPECTED, Rejected, busy
 from app.core.forms import OutputOptions
-from app.engines import Busy, EngineError, EngineRunner, Masked
+from app.engines import Busy, EngineError, EngineRunner, Masked, Work
 from app.images import pngwriter
 from app.images import thumbnails as renditions
 from app.images.compose import Rendered, render
@@ -43,12 +43,15 @@ class Cutout:
 
 
 def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
-            thumbnails: tuple[str, ...] = (), backdrop: Photo | None = None,
-            mask: Masked | None = None, model: str | None = None) -> Cutout:
+            pay: Callable[[int], None], thumbnails: tuple[str, ...] = (),
+            backdrop: Photo | None = None, mask: Masked | None = None,
+            model: str | None = None) -> Cutout:
     """The result `options` ask for (and the gallery renditions of `thumbnails`, kinds of
     image: "original", "processed"), from `photo` and its mask
-    (the engine's, with `model`, or the kept `mask`), over `backdrop` for output `image`."""
-    pixels = photo.info.pixels + (backdrop.info.pixels if backdrop else 0)
+    (the engine's, with `model`, or the kept `mask`), over `backdrop` for output `image`.
+    `pay` is given the work's rate-limit counts once it is sure to be admitted."""
+    work = Work(photo.info.pixels + (backdrop.info.pixels if backdrop else 0),
+                options.refine_edges)
 
     def finish(masked: Masked) -> Cutout:
         full, behind = photo.full(), backdrop.full() if backdrop else None
@@ -56,7 +59,7 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
                  if thumbnails else {})
         return Cutout(render(full, masked.mask, options, behind), masked, small)
 
-    return engines.make(photo, finish, pixels=pixels, mask=mask, model=model)
+    return engines.make(photo, finish, work, pay=pay, mask=mask, model=model)
 
 
 def new_image(image: Rendered) -> NewImage:

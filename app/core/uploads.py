@@ -54,36 +54,41 @@ class UploadService:
         self.user_limit, self.max_image_pixels = user_limit, max_image_pixels
         self.fetch = fetch  # url -> bytes, or Rejected: photos by address (core/fetching)
 
-    def upload(self, visitor: str, request: UploadRequest) -> Uploaded:
+    def upload(self, visitor: str, request: UploadRequest,
+               pay: Callable[[int], None]) -> Uploaded:
         """Cut out and store `request` for `visitor`, or raise `Rejected` (or
-        `StorageUnavailable`, which every route answers the same way)."""
+        `StorageUnavailable`, which every route answers the same way). `pay` is asked for
+        the work's rate-limit counts once every check that spends nothing has passed."""
         with counted(UPLOADS):
-            return self._upload(visitor, request)
+            return self._upload(visitor, request, pay)
 
-    def _upload(self, visitor: str, request: UploadRequest) -> Uploaded:
+    def _upload(self, visitor: str, request: UploadRequest, pay) -> Uploaded:
         options = request.options
         with refusals("Upload"):
-            # Checked before any work; the unique slot index settles parallel races.
             if self.records.count(visitor) >= self.user_limit:
                 raise LimitReached()
             check_model(self.engines, request.model)
             # A photo by address is fetched with the same size limit as an upload, before
-            # any work slot is taken: waiting for another server costs no CPU here.
+            # any work slot is taken, in a bounded number of threads (core/fetching/gate.py).
             data = request.image if request.image is not None else self.fetch(
                 request.image_url)
             photo = photo_of(data, self.max_image_pixels)
             backdrop = (photo_of(request.background_image, self.max_image_pixels)
                         if options.output == "image" else None)
-            made = cut_out(self.engines, photo, options, thumbnails=thumbnails.KINDS,
-                           backdrop=backdrop, model=request.model)
-            extras = {"mask": mask_image(made.masked.mask)}
-            if backdrop is not None:
-                extras["backdrop"] = as_new(backdrop)
-            record = self.records.add(
-                visitor, request.name, original=as_new(photo),
-                processed=new_image(made.result), engine=made.masked.engine,
-                limit=self.user_limit, options=options.model_dump(), model=made.masked.model,
-                thumbnails={kind: {size: new_image(image) for size, image in sizes.items()}
-                            for kind, sizes in made.thumbnails.items()},
-                extras=extras)
+            # Held while the result is made: parallel uploads past the limit stop here.
+            with self.records.reserved(visitor, self.user_limit) as slot:
+                made = cut_out(self.engines, photo, options, pay=pay,
+                               thumbnails=thumbnails.KINDS, backdrop=backdrop,
+                               model=request.model)
+                extras = {"mask": mask_image(made.masked.mask)}
+                if backdrop is not None:
+                    extras["backdrop"] = as_new(backdrop)
+                record = self.records.add(
+                    visitor, request.name, original=as_new(photo),
+                    processed=new_image(made.result), engine=made.masked.engine,
+                    limit=self.user_limit, options=options.model_dump(),
+                    model=made.masked.model, slot=slot,
+                    thumbnails={kind: {size: new_image(image) for size, image in sizes.items()}
+                                for kind, sizes in made.thumbnails.items()},
+                    extras=extras)
             return Uploaded(record, made.masked.note)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from app import model_files
-from app.engines.admission import Admission, Busy
+from app.engines.admission import Admission, Busy, Work
 from app.engines.base import (
     EngineError,
     EngineTimeout,
@@ -19,7 +19,7 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 __all__ = ["Admission", "Busy", "EngineError", "EngineRunner", "EngineTimeout",
-           "EngineUnavailable", "MaskEngine", "Masked", "QuotaExceeded", "build_runner"]
+           "EngineUnavailable", "MaskEngine", "Masked", "QuotaExceeded", "Work", "build_runner"]
 
 
 def build_runner(settings: Settings) -> EngineRunner:

@@ -17,16 +17,45 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from app.metrics import UPLOADS_WAITING
 
-# Priced megapixels of an upload: its pixels plus a fixed part (decoding, the model's own
+# Priced megapixels of a photo: its pixels plus a fixed part (decoding, the model's own
 # 320×320 inference and encoding cost about as much as 2 MP of per-pixel work).
 _FIXED_MEGAPIXELS = 2.0
+# Refined edges: the guided filter and the colour clean-up roughly double the per-pixel
+# work of composing and encoding (docs/scaling.md).
+REFINE_FACTOR = 2.0
 # Seconds per priced megapixel before any work has been measured (1 MP: ~0.45 s, 12 MP:
 # ~2.1 s on one core of the machines measured; bench/engine.py). Learned as work is done.
 _FIRST_GUESS = 0.15
 _LEARNING = 0.2  # weight of the newest measurement in the running estimate
+# The rate limits count one per started 4 megapixels of work: a phone photo (12 MP) counts
+# 3, a 49 MP one 13, so big photos cannot take a limit's worth of work each.
+PIXELS_PER_COUNT = 4_000_000
+
+
+@dataclass(frozen=True)
+class Work:
+    """One job's size, known before it starts, and its price everywhere it is priced: a
+    photo's pixels (sent, fetched or stored) plus a background photo's, and whether the
+    edges are refined. Uploads and re-renders of the same pixels cost the same."""
+
+    pixels: int
+    refine: bool = False
+
+    @property
+    def megapixels(self) -> float:
+        """Priced megapixels: the admission's measure of work."""
+        factor = REFINE_FACTOR if self.refine else 1.0
+        return _FIXED_MEGAPIXELS + factor * self.pixels / 1e6
+
+    @property
+    def counts(self) -> int:
+        """What it takes from a rate limit: one per started 4 MP of work, at least one."""
+        factor = REFINE_FACTOR if self.refine else 1.0
+        return max(1, math.ceil(factor * self.pixels / PIXELS_PER_COUNT))
 
 
 class Busy(Exception):
@@ -35,10 +64,6 @@ class Busy(Exception):
     def __init__(self, retry_after: int):
         super().__init__(f"busy, retry after {retry_after} s")
         self.retry_after = retry_after
-
-
-def price(pixels: int) -> float:
-    return _FIXED_MEGAPIXELS + pixels / 1e6
 
 
 class Admission:
@@ -59,13 +84,25 @@ class Admission:
         ahead = self._working + sum(cost for _, cost in self._line)
         return ahead * self._seconds_per_mp / self.slots
 
+    def check(self, work: Work) -> None:
+        """`Busy` now if `work` would be refused a place in line (before anything is spent
+        on it, such as the visitor's rate-limit allowance)."""
+        with self._turns:
+            if self._free == 0 or self._line:
+                self._refusal()
+
+    def _refusal(self) -> None:
+        wait = self._wait()
+        if len(self._line) >= self.max_waiting or wait > self.max_wait:
+            raise Busy(_seconds(wait))
+
     @contextmanager
-    def turn(self, pixels: int, learn: bool = True) -> Iterator[None]:
-        """Work on a photo of `pixels` inside the block, or raise `Busy` (at once when the
-        wait would be too long, or if the turn does not come within twice that long).
-        `learn=False` for work that is not an upload's (thumbnails of a stored image): it
-        waits its turn like one, but its time says nothing of what an upload takes."""
-        cost = price(pixels)
+    def turn(self, work: Work, learn: bool = True) -> Iterator[None]:
+        """Do `work` inside the block, or raise `Busy` (at once when the wait would be too
+        long, or if the turn does not come within twice that long). `learn=False` for work
+        that is not an upload's (thumbnails of a stored image): it waits its turn like one,
+        but its time says nothing of what an upload takes."""
+        cost = work.megapixels
         with self._turns:
             if self._free == 0 or self._line:
                 self._queue(cost)
@@ -85,9 +122,7 @@ class Admission:
 
     def _queue(self, cost: float) -> None:
         """Wait in line (the lock held) until this ticket is first and a slot is free."""
-        wait = self._wait()
-        if len(self._line) >= self.max_waiting or wait > self.max_wait:
-            raise Busy(_seconds(wait))
+        self._refusal()
         ticket = object()
         self._line.append((ticket, cost))
         UPLOADS_WAITING.inc()

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from PIL import Image
 
-from app.engines.admission import Admission
+from app.engines.admission import Admission, Work
 from app.engines.base import EngineError, MaskEngine
 from app.images.decoding import Photo
 from app.metrics import ENGINE_SECONDS, ENGINE_USED
@@ -40,15 +40,19 @@ class EngineRunner:
     def name(self) -> str:
         return self.primary.name
 
-    def make(self, photo: Photo, finish: Callable[[Masked], Result], pixels: int | None = None,
-             mask: Masked | None = None, model: str | None = None) -> Result:
+    def make(self, photo: Photo, finish: Callable[[Masked], Result], work: Work,
+             pay: Callable[[int], None] = lambda counts: None, mask: Masked | None = None,
+             model: str | None = None) -> Result:
         """Mask `photo` (unless its `mask` was kept) and `finish` the result from the mask,
-        in a turn of the admission priced at `pixels` (the photo's by default; it may raise
-        `Busy`). A remote engine is asked before the turn: waiting for it costs no CPU."""
+        in a turn of the admission for `work` (it may raise `Busy`, before `pay` is asked
+        for the work's counts when the line is already too long). A remote engine is asked
+        before the turn: waiting for it costs no CPU."""
+        self.admission.check(work)
+        pay(work.counts)
         masked, failure = mask, None
         if masked is None and self.primary.remote:
             masked, failure = self._attempt(self.primary, photo, model)
-        with self.admission.turn(photo.info.pixels if pixels is None else pixels):
+        with self.admission.turn(work):
             if masked is None and failure is None:
                 masked, failure = self._attempt(self.primary, photo, model)
             if masked is None:

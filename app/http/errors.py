@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app, flash, jsonify, redirect, render_template, request
-from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import (
     HTTPException,
@@ -22,7 +21,6 @@ from werkzeug.exceptions import (
 )
 
 from app.core.errors import UNEXPECTED, Rejected
-from app.http.limits import RATE_LIMITED, seconds_to_wait
 from app.http.sizes import too_large_message
 from app.storage import StorageUnavailable
 
@@ -114,9 +112,6 @@ def describe(exc: Exception) -> Problem:
         # Flask has logged the traceback; the visitor gets no internals.
         return Problem("internal_error", MESSAGES[500], 500, flash=False)
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-    if isinstance(exc, RateLimitExceeded):
-        return Problem("rate_limited", RATE_LIMITED, 429,
-                       {**headers, "Retry-After": str(seconds_to_wait())})
     if isinstance(exc, CSRFError):
         here = door()
         message = f"{exc.description} {here.csrf_help}" if here.csrf_help else CSRF_MESSAGE

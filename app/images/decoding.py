@@ -105,21 +105,6 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
     return ImageInfo("JPEG" if fmt == "MPO" else fmt, ACCEPTED_FORMATS[fmt], width, height)
 
 
-def declared_pixels(stream) -> int:
-    """Width × height as the file's header declares them, reading nothing else (0 when it
-    is not an image we read); the stream is left where it was."""
-    position = stream.tell()
-    try:
-        with Image.open(stream, formats=["JPEG", "PNG", "WEBP"]) as img:
-            return img.width * img.height
-    except Image.DecompressionBombError:
-        return 2 * Image.MAX_IMAGE_PIXELS  # Pillow refuses to say more of such a file
-    except (UnidentifiedImageError, *_DECODE_ERRORS):
-        return 0
-    finally:
-        stream.seek(position)
-
-
 class Photo:
     """A checked upload: its bytes, what `probe` found, and its pixels decoded once, when
     first needed. Engines that work at a small size ask for `reduced`, which for a JPEG

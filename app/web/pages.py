@@ -11,7 +11,7 @@ from app.core.forms import UploadRequest, parse, rule_of
 from app.http.bodies import file_bytes
 from app.http.context import services
 from app.http.errors import wants_json
-from app.http.limits import limit_uploads
+from app.http.limits import spend
 from app.http.records_json import record_json
 from app.http.visitor import current_visitor
 from app.images.compose import OPAQUE
@@ -51,11 +51,10 @@ def _model_choice(installed: tuple[str, ...]) -> list[dict]:
 
 
 @bp.post("/")
-@limit_uploads
 def upload():
     """Failures are flashed (app/http/errors.py answers this endpoint with a redirect)."""
     upload = parse(UploadRequest, form_fields())
-    done = services().uploads.upload(current_visitor(), upload)
+    done = services().uploads.upload(current_visitor(), upload, pay=spend)
     if wants_json():
         return record_json(done.record, "images.image", note=done.note), 201
     flash(done.message, "success")

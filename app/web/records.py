@@ -11,7 +11,7 @@ from app.core.forms import EditRequest, RenameRequest, parse
 from app.http.bodies import json_object
 from app.http.context import services
 from app.http.errors import wants_json
-from app.http.limits import limit_edits
+from app.http.limits import spend
 from app.http.records_json import record_json
 from app.http.visitor import current_visitor
 from app.web.pages import form_fields
@@ -43,12 +43,11 @@ def remove(record_id: str):
 
 
 @bp.post("/edit/<record_id>")
-@limit_edits
 def restyle(record_id: str):
     """The page's "Edit result" form: how a result looks, made again without the model.
     Failures are flashed, as the upload form's are (app/http/errors.py)."""
     edit = parse(EditRequest, form_fields(EditRequest))
-    record = services().edits.edit(current_visitor(), record_id, edit)
+    record = services().edits.edit(current_visitor(), record_id, edit, pay=spend)
     if wants_json():
         return record_json(record, "images.image")
     flash(EDITED, "success")

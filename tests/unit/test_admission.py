@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from app.engines import admission as module
-from app.engines.admission import Admission, Busy, price
+from app.engines.admission import Admission, Busy, Work
 
 MP = 1_000_000
 
@@ -21,7 +21,7 @@ class Holder(threading.Thread):
 
     def run(self):
         try:
-            with self.gate.turn(self.pixels):
+            with self.gate.turn(Work(self.pixels)):
                 self.inside.set()
                 self.release.wait(30)
         except Busy as exc:
@@ -51,12 +51,21 @@ def wait_until(condition):
 
 def test_a_free_slot_is_taken_at_once():
     gate = Admission(slots=1, max_waiting=0, max_wait=0)
-    with gate.turn(MP):
+    with gate.turn(Work(MP)):
         pass
 
 
-def test_uploads_are_priced_by_their_pixels():
-    assert price(0) == 2.0 and price(MP) == 3.0 and price(49 * MP) == 51.0
+def test_work_is_priced_by_its_pixels_and_refined_edges_cost_twice():
+    assert [Work(pixels).megapixels for pixels in (0, MP, 49 * MP)] == [2.0, 3.0, 51.0]
+    assert Work(12 * MP, refine=True).megapixels == 26.0
+
+
+@pytest.mark.parametrize(("pixels", "refine", "counts"), [
+    (0, False, 1), (1, False, 1), (4_000_000, False, 1), (4_000_001, False, 2),
+    (4000 * 3000, False, 3), (4000 * 3001, False, 4), (49_700_000, False, 13),
+    (2_000_000, True, 1), (2_000_001, True, 2), (4000 * 3000, True, 6)])
+def test_a_rate_limit_counts_one_per_started_4_megapixels_of_work(pixels, refine, counts):
+    assert Work(pixels, refine).counts == counts
 
 
 def test_others_wait_in_line_and_go_in_order():
@@ -85,7 +94,7 @@ def test_a_full_line_answers_busy_at_once_with_the_predicted_wait():
     first.inside.wait(10)
     second = holding(gate, MP)
     wait_until(lambda: waiting_count(gate) == 1)
-    with pytest.raises(Busy) as caught, gate.turn(MP):
+    with pytest.raises(Busy) as caught, gate.turn(Work(MP)):
         pass
     # Two 1 MP uploads ahead (3 priced MP each) at the first guess of 0.15 s per MP: 0.9 s.
     assert caught.value.retry_after == 1
@@ -103,7 +112,7 @@ def test_a_big_photo_ahead_makes_a_small_one_come_back_later():
     big = holding(gate, 49 * MP)
     big.inside.wait(10)
     assert gate.predicted_wait() == pytest.approx(7.65)
-    with pytest.raises(Busy) as caught, gate.turn(MP):
+    with pytest.raises(Busy) as caught, gate.turn(Work(MP)):
         pass
     assert caught.value.retry_after == 8
     big.release.set()
@@ -126,7 +135,7 @@ def test_a_turn_that_does_not_come_in_time_is_busy(monkeypatch):
     holder.inside.wait(10)
     monkeypatch.setattr(module, "_FIXED_MEGAPIXELS", 0.0)  # a wait predicted as none
     gate._working = 0.0
-    with pytest.raises(Busy), gate.turn(0):
+    with pytest.raises(Busy), gate.turn(Work(0)):
         pass
     assert waiting_count(gate) == 0  # it left the line
     holder.release.set()
@@ -137,7 +146,7 @@ def test_the_time_per_megapixel_is_learned_from_the_work(monkeypatch):
     clock = iter([100.0, 103.0])  # a 1 MP upload (3 priced MP) that took 3 s: 1 s per MP
     monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
     gate = Admission(slots=1, max_waiting=0, max_wait=60)
-    with gate.turn(MP):
+    with gate.turn(Work(MP)):
         pass
     assert gate._seconds_per_mp == pytest.approx(0.15 + 0.2 * (1.0 - 0.15))
 
@@ -148,6 +157,6 @@ def test_work_that_is_not_an_upload_does_not_teach_the_time_per_megapixel(monkey
     clock = iter([100.0, 100.1])
     monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
     gate = Admission(slots=1, max_waiting=0, max_wait=60)
-    with gate.turn(12 * MP, learn=False):
+    with gate.turn(Work(12 * MP), learn=False):
         pass
     assert gate._seconds_per_mp == 0.15  # the first guess, unchanged

@@ -5,7 +5,7 @@ import threading
 import pytest
 from PIL import Image
 
-from app.engines import Admission, EngineRunner, EngineTimeout
+from app.engines import Admission, Busy, EngineRunner, EngineTimeout, Work
 from app.images.decoding import Photo, probe
 from tests.support import FakeEngine, photo
 
@@ -13,6 +13,9 @@ from tests.support import FakeEngine, photo
 def a_photo():
     data = photo(size=(64, 48))
     return Photo(data, probe(data, 10**8))
+
+
+SMALL = Work(64 * 48)
 
 
 def test_work_is_bounded_per_process():
@@ -34,7 +37,7 @@ def test_work_is_bounded_per_process():
             inside[0] -= 1
         return masked
 
-    threads = [threading.Thread(target=runner.make, args=(a_photo(), finish))
+    threads = [threading.Thread(target=runner.make, args=(a_photo(), finish, SMALL))
                for _ in range(4)]
     for thread in threads:
         thread.start()
@@ -60,8 +63,8 @@ def test_a_remote_engine_is_asked_without_a_work_slot():
     runner = EngineRunner(engine)
     asked, done = threading.Event(), []
     engine.gate = threading.Event()
-    with runner.admission.turn(0):  # every slot taken by local work
-        thread = threading.Thread(target=lambda: done.append(runner.make(a_photo(), str)))
+    with runner.admission.turn(Work(0)):  # every slot taken by local work
+        thread = threading.Thread(target=lambda: done.append(runner.make(a_photo(), str, SMALL)))
         thread.start()
         engine.gate.set()
         while engine.calls == 0 and thread.is_alive():
@@ -73,7 +76,7 @@ def test_a_remote_engine_is_asked_without_a_work_slot():
 
 def test_the_fallback_makes_the_mask_and_says_why():
     runner = EngineRunner(Remote(error=EngineTimeout()), FakeEngine())
-    result = runner.make(a_photo(), lambda masked: masked)
+    result = runner.make(a_photo(), lambda masked: masked, SMALL)
     assert result.engine == "fake"
     assert result.note == ("Made by the fake engine because the remote engine did not "
                            "answer in time.")
@@ -83,4 +86,45 @@ def test_the_fallback_makes_the_mask_and_says_why():
 def test_without_a_fallback_the_failure_is_the_callers():
     runner = EngineRunner(Remote(error=EngineTimeout()))
     with pytest.raises(EngineTimeout):
-        runner.make(a_photo(), lambda masked: masked)
+        runner.make(a_photo(), lambda masked: masked, SMALL)
+
+
+def test_the_work_is_paid_for_once_with_its_counts_before_the_engine_runs():
+    engine = FakeEngine()
+    paid = []
+
+    def pay(counts):
+        paid.append((counts, engine.calls))
+
+    EngineRunner(engine).make(a_photo(), str, Work(4000 * 3001, refine=True), pay=pay)
+    assert paid == [(7, 0)]  # 24.006 MP of work, one count per started 4 MP
+    assert engine.calls == 1
+
+
+def test_a_refused_payment_runs_nothing():
+    engine = FakeEngine()
+
+    def pay(counts):
+        raise RuntimeError("over the limit")
+
+    with pytest.raises(RuntimeError):
+        EngineRunner(engine).make(a_photo(), str, SMALL, pay=pay)
+    assert engine.calls == 0
+
+
+def test_work_refused_as_busy_is_not_paid_for():
+    """A full line answers busy before the rate limit is asked: waiting for a turn must not
+    also use up the visitor's allowance."""
+    gate = threading.Event()
+    engine = FakeEngine(gate=gate)
+    runner = EngineRunner(engine, admission=Admission(slots=1, max_waiting=0, max_wait=60))
+    paid = []
+    holder = threading.Thread(target=runner.make, args=(a_photo(), str, SMALL))
+    holder.start()
+    while engine.calls < 1:
+        threading.Event().wait(0.01)
+    with pytest.raises(Busy):
+        runner.make(a_photo(), str, SMALL, pay=paid.append)
+    gate.set()
+    holder.join(10)
+    assert paid == [] and engine.calls == 1

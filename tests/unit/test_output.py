@@ -149,13 +149,14 @@ def test_the_subject_over_a_photo(engine, coffee, transparent):
     from app.engines import EngineRunner
     from app.images.backdrops import cover
     from app.images.decoding import Photo, probe
+    from tests.support import free
 
     backdrop = Image.new("RGB", (300, 200), (20, 40, 250))
     backdrop.paste((250, 200, 10), (150, 0, 300, 200))
     data = encode(backdrop, "PNG")
     made = cut_out(EngineRunner(engine), Photo(coffee, probe(coffee, 10**8)),
                    OutputOptions(output="image", format="png"),
-                   backdrop=Photo(data, probe(data, 10**8)))
+                   backdrop=Photo(data, probe(data, 10**8)), pay=free)
     img = np.asarray(open_png(made.result.data)).astype(int)
     assert img.shape == (400, 600, 3)
     behind = cover(backdrop, (600, 400)).astype(int)
