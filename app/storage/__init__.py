@@ -10,12 +10,8 @@ from app.storage.documents import (
     is_id,
     new_id,
 )
-from app.storage.records import (
-    LimitReached,
-    RecordRepository,
-    StaleRecord,
-    StorageUnavailable,
-)
+from app.storage.records import RecordRepository, StaleRecord, StorageUnavailable
+from app.storage.slots import LimitReached
 
 __all__ = ["KINDS", "LimitReached", "NewImage", "Record", "RecordNotFound", "RecordRepository",
            "StaleRecord", "StorageUnavailable", "StoredImage", "is_id", "new_id",

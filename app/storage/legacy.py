@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pymongo.errors import DuplicateKeyError
 
 from app.images.decoding import sniff
+from app.storage import slots
 from app.storage.documents import Record, StoredImage, thumbnails_from_doc
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def migrate_one(repository, doc: dict) -> bool:
                         "content_type": content_type, "size": len(data),
                         "width": width, "height": height}
     # Past the visitor's limit if need be: the original app's limit was not enforced.
-    for slot in repository.free_slots(doc["user_id"]):
+    for slot in slots.free(repository.records, doc["user_id"]):
         try:
             # One update: the document is either still legacy or fully migrated.
             updated = repository.records.update_one(

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from app.storage.documents import EXTRAS, KINDS, Record, file_ids
 from app.storage.records import RecordRepository, outages_are_unavailable, record_of
+from app.storage.slots import NOT_HELD
 
 
 @outages_are_unavailable
@@ -32,5 +33,6 @@ def sweep_orphans(repository: RecordRepository, older_than: timedelta) -> int:
 @outages_are_unavailable
 def lacking_thumbnails(repository: RecordRepository) -> list[Record]:
     """Every record (of any visitor) made before renditions existed."""
-    query = {"$or": [{f"thumbnails.{kind}": {"$exists": False}} for kind in KINDS]}
+    query = {"$or": [{f"thumbnails.{kind}": {"$exists": False}} for kind in KINDS],
+             **NOT_HELD}
     return [record_of(doc) for doc in repository.records.find(query)]

@@ -10,9 +10,11 @@ them to GridFS (see legacy.py).
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import itertools
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import gridfs
@@ -20,20 +22,16 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from gridfs.errors import CorruptGridFile, NoFile
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, WTimeoutError
+from pymongo.errors import ConnectionFailure, WTimeoutError
 
-from app.storage import legacy
-from app.storage.documents import NewImage, Record, RecordNotFound, file_ids, slot_key
+from app.storage import legacy, slots
+from app.storage.documents import NewImage, Record, RecordNotFound, file_ids
 
 log = logging.getLogger(__name__)
 
 COLLECTION = "img_converter"  # the original app's collection name
 BUCKET = "images"
 CREATED_ON_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-class LimitReached(Exception):
-    """The visitor already has as many records as the limit allows."""
 
 
 class StorageUnavailable(Exception):
@@ -84,12 +82,30 @@ class RecordRepository:
 
     @outages_are_unavailable
     def count(self, user_id: str) -> int:
-        return self.records.count_documents({"user_id": user_id})
+        """The visitor's records, and the uploads being made for them (their slots held)."""
+        return self.records.count_documents({"user_id": user_id, **slots.counted()})
 
     @outages_are_unavailable
     def list(self, user_id: str) -> list[Record]:
-        docs = self.records.find({"user_id": user_id}).sort("_id", DESCENDING)
+        docs = self.records.find({"user_id": user_id, **slots.NOT_HELD}).sort("_id", DESCENDING)
         return [record_of(doc) for doc in docs]
+
+    @contextmanager
+    def reserved(self, user_id: str, limit: int) -> Iterator[dict]:
+        """One of the visitor's free slots held while an upload is made (slots.py), or
+        `LimitReached` at once; given to `add`, let go if the block fails."""
+        placeholder = self._hold(user_id, limit)
+        try:
+            yield placeholder
+        except BaseException:
+            with contextlib.suppress(ConnectionFailure):
+                slots.release(self.records, placeholder)
+            raise
+
+    @outages_are_unavailable
+    def _hold(self, user_id: str, limit: int) -> dict:
+        self.ensure_indexes()  # without the unique index the limit could not hold
+        return slots.hold(self.records, user_id, limit)
 
     @outages_are_unavailable
     def get(self, user_id: str, record_id: str) -> Record:
@@ -102,10 +118,10 @@ class RecordRepository:
     def add(self, user_id: str, image_name: str, original: NewImage, processed: NewImage,
             engine: str, limit: int, options: dict | None = None,
             thumbnails: dict | None = None, extras: dict | None = None,
-            model: str | None = None) -> Record:
+            model: str | None = None, slot: dict | None = None) -> Record:
         """Store both images, their `thumbnails` ({kind: {size: NewImage}}), the `extras`
-        that make the result again ({"mask": NewImage, ...}) and their record, or raise and
-        store nothing."""
+        that make the result again ({"mask": NewImage, ...}) and their record (in the `slot`
+        `reserved` held, or a free one), or raise and store nothing."""
         # Without the unique index the limit could not hold: no index, no insert.
         self.ensure_indexes()
         stored: list = []
@@ -125,7 +141,8 @@ class RecordRepository:
                 **images,
                 "thumbnails": small,
             }
-            record = self._insert_in_free_slot(doc, limit)
+            record = (slots.fill(self.records, slot, doc) if slot
+                      else slots.insert(self.records, doc, limit))
             return Record.from_doc(record)
         except (ConnectionFailure, WTimeoutError):
             # The insert may have been applied before the connection broke: deleting the
@@ -194,25 +211,6 @@ class RecordRepository:
         return {str(size): self._put(image, user_id, "thumbnail", stored)
                 for size, image in sizes.items()}
 
-    def free_slots(self, user_id: str, limit: int | None = None):
-        """The visitor's slot keys not taken yet, lowest first (all numbers when `limit` is
-        None). A parallel writer may still take one first: callers retry on
-        DuplicateKeyError, which the unique index raises."""
-        taken = {found.get("slot") for found in
-                 self.records.find({"user_id": user_id}, {"slot": 1, "_id": 0})}
-        numbers = range(limit) if limit is not None else itertools.count()
-        return (slot for n in numbers if (slot := slot_key(user_id, n)) not in taken)
-
-    def _insert_in_free_slot(self, doc: dict, limit: int) -> dict:
-        for slot in self.free_slots(doc["user_id"], limit):
-            try:
-                record = {**doc, "slot": slot}
-                self.records.insert_one(record)
-                return record
-            except DuplicateKeyError:
-                continue
-        raise LimitReached()
-
     @outages_are_unavailable
     def in_current_layout(self, record: Record) -> Record:
         """`record`, its document moved to GridFS first if it is one of the original app's."""
@@ -272,7 +270,7 @@ class RecordRepository:
             oid = ObjectId(record_id)
         except (InvalidId, TypeError):
             raise RecordNotFound(record_id) from None
-        return {"_id": oid, "user_id": user_id}
+        return {"_id": oid, "user_id": user_id, **slots.NOT_HELD}
 
 
 def record_of(doc: dict) -> Record:
