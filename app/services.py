@@ -8,6 +8,7 @@ from functools import partial
 
 from app.core import fetching
 from app.core.edits import EditService
+from app.core.fetching.gate import FetchGate
 from app.core.gallery import Gallery
 from app.core.uploads import UploadService
 from app.engines import EngineRunner, build_runner
@@ -41,11 +42,12 @@ def build_services(settings: Settings) -> Services:
         # Start anyway: /ready reports the outage and the indexes are made on reconnect.
         log.warning("The database is unreachable at start-up: %s", exc)
     engines = build_runner(settings)
-    fetch = partial(fetching.fetch, max_bytes=settings.max_content_length,
-                    allowed_networks=fetching.parse_networks(settings.url_allowed_networks),
-                    connect_timeout=settings.url_connect_timeout,
-                    read_timeout=min(10.0, settings.url_fetch_timeout),
-                    timeout=settings.url_fetch_timeout)
+    fetch = FetchGate(partial(
+        fetching.fetch, max_bytes=settings.max_content_length,
+        allowed_networks=fetching.parse_networks(settings.url_allowed_networks),
+        connect_timeout=settings.url_connect_timeout,
+        read_timeout=min(10.0, settings.url_fetch_timeout), timeout=settings.url_fetch_timeout),
+        slots=settings.url_fetch_concurrency, deadline=settings.url_fetch_timeout)
     uploads = UploadService(records, engines, user_limit=settings.user_limit,
                             max_image_pixels=settings.max_image_pixels, fetch=fetch)
     edits = EditService(records, engines, max_image_pixels=settings.max_image_pixels)

@@ -106,6 +106,11 @@ class Settings(BaseModel):
     url_connect_timeout: Seconds = setting(
         3.05, "URL_CONNECT_TIMEOUT",
         "Seconds to wait for the photo's server to accept a connection.", ge=0.1)
+    url_fetch_concurrency: int = setting(
+        2, "URL_FETCH_CONCURRENCY",
+        "Photos each worker process fetches by address at once; more are refused at once "
+        "with 503 busy and Retry-After. Keep it well below GUNICORN_THREADS: a silent "
+        "server holds a thread for URL_FETCH_TIMEOUT.", ge=1)
     max_content_length: Size = setting(
         15 * 1024**2, "MAX_CONTENT_LENGTH",
         "Largest upload accepted, in bytes or with a unit (15MB, 512KB).",
