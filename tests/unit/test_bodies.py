@@ -134,10 +134,11 @@ def test_broken_text_in_a_form_is_refused_as_a_lone_surrogate_in_json_is(
 def test_an_upload_by_address_as_json(api, fetched):
     response = api.http.post(f"{API}/records", headers=api.headers(), json={
         "name": " cat ", "image_url": ADDRESS, "output": "color", "background": "#AABBCC",
-        "refine_edges": "false"})
+        "crop": True, "crop_margin": 0})  # JSON's own true, as well as a form's words
     assert response.status_code == 201, response.get_json()
     record = response.get_json()
-    assert (record["image_name"], record["options"]["background"]) == ("cat", "#aabbcc")
+    assert (record["image_name"], record["options"]["background"], record["options"]["crop"],
+            record["options"]["crop_margin"]) == ("cat", "#aabbcc", True, 0)
     assert response.headers["Location"].endswith(f"/records/{record['id']}")
     assert fetched == [ADDRESS]
 
