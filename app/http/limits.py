@@ -69,6 +69,12 @@ class Limits:
         for item, key, cost in pairs:
             limiter.hit(item, key, cost=cost)
 
+    def left(self, keys: tuple[str, str]) -> tuple[int, ...]:
+        """What each limit has left for these keys, where counting happens now."""
+        limiter = self._limiters()[0]
+        return tuple(limiter.get_window_stats(item, key).remaining
+                     for (_, item), key in zip(self.items, keys, strict=True))
+
     def _limiters(self) -> list[MovingWindowRateLimiter]:
         with self._lock:
             if self._dead_since is None:

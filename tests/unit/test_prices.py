@@ -1,0 +1,130 @@
+"""One price for one amount of work, wherever it comes from: the same pixels cost the same by
+file, by address, behind the subject or re-rendered; refined edges cost twice; and what
+waiting cannot fix (a bad option, too many pixels, a full gallery) spends nothing."""
+
+import io
+
+import pytest
+from PIL import Image
+
+from app import create_app
+from tests.support import FakeEngine, Visitor, encode, photo, use_engine
+
+PER_MINUTE = 20
+# 12,003,000 pixels: 3.0 started 4 MP blocks would be 3; a pixel row more makes it 4.
+BIG = encode(Image.new("RGB", (4000, 3001), (90, 120, 150)), "PNG")
+SMALL = photo(size=(64, 48))
+
+
+@pytest.fixture
+def priced(settings):
+    app = create_app(settings.changed(upload_rate_limit=f"{PER_MINUTE} per minute",
+                                      upload_rate_limit_ip="100 per minute", user_limit=10))
+    use_engine(app, FakeEngine())
+    app.extensions["services"].uploads.fetch = lambda url: BIG  # the address's photo
+    return app
+
+
+def left(app, visitor: Visitor) -> int:
+    """What the visitor's own limit has left."""
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+        return app.extensions["limits"].left((f"visitor:{visitor.id()}", "ip:127.0.0.1"))[0]
+
+
+def api(visitor: Visitor, method: str, path: str, **options):
+    headers = {"X-CSRFToken": visitor.ensure_token(), "Accept": "application/json"}
+    return getattr(visitor.client, method)(f"/api/v1{path}", headers=headers, **options)
+
+
+@pytest.mark.parametrize("how", ["file", "address", "background", "address as JSON"])
+def test_the_same_pixels_cost_the_same_however_they_come(priced, how):
+    visitor = Visitor(priced.test_client())
+    if how == "file":
+        answer = visitor.upload_json(BIG)
+    elif how == "address":
+        answer = visitor.upload(None, image_url="https://photos.example/big.png",
+                                headers={"Accept": "application/json"})
+    elif how == "address as JSON":
+        answer = api(visitor, "post", "/records", json={
+            "name": "big", "image_url": "https://photos.example/big.png"})
+    else:  # a 64×48 photo over the big one: 12,006,072 pixels of work
+        answer = visitor.upload(SMALL, output="image", headers={"Accept": "application/json"},
+                                background_image=(io.BytesIO(BIG), "behind.png"))
+    assert answer.status_code == 201, answer.get_json()
+    assert left(priced, visitor) == PER_MINUTE - 4
+
+
+def test_refined_edges_cost_twice_and_a_re_render_costs_as_an_upload(priced):
+    """24,006,000 pixels of work with refined edges: 7 counts; the re-renders of the same
+    record cost what an upload of the same look costs."""
+    visitor = Visitor(priced.test_client())
+    assert visitor.upload(BIG, refine_edges="true",
+                          headers={"Accept": "application/json"}).status_code == 201
+    assert left(priced, visitor) == PER_MINUTE - 7
+    record = visitor.record_ids()[0]
+    assert api(visitor, "patch", f"/records/{record}",
+               json={"output": "mask"}).status_code == 200  # edges still refined
+    assert left(priced, visitor) == PER_MINUTE - 14
+    assert api(visitor, "patch", f"/records/{record}",
+               json={"refine_edges": False}).status_code == 200
+    assert left(priced, visitor) == PER_MINUTE - 18
+    renamed = api(visitor, "patch", f"/records/{record}", json={"image_name": "free"})
+    assert renamed.status_code == 200  # a new name makes nothing, and costs nothing
+    assert left(priced, visitor) == PER_MINUTE - 18
+    refused = api(visitor, "patch", f"/records/{record}", json={"output": "transparent"})
+    assert (refused.status_code, refused.get_json()["error"]) == (429, "rate_limited")
+    assert left(priced, visitor) == PER_MINUTE - 18
+
+
+@pytest.mark.parametrize("size", [(9000, 9000), (20000, 10000)])
+def test_a_pixel_bomb_is_too_large_and_spends_nothing(priced, size):
+    """81 MP (over MAX_IMAGE_PIXELS) and 200 MP (past Pillow's own bomb guard) in a small
+    1-bit PNG: 413 at once, never 'wait a minute', and the allowance is whole."""
+    bomb = encode(Image.new("1", size), "PNG")
+    visitor = Visitor(priced.test_client())
+    answer = visitor.upload_json(bomb)
+    assert (answer.status_code, answer.get_json()["error"]) == (413, "invalid_image")
+    assert "The limit is 50 megapixels." in answer.get_json()["message"]
+    assert "Retry-After" not in answer.headers
+    assert left(priced, visitor) == PER_MINUTE
+
+
+def test_refusals_that_waiting_cannot_fix_spend_nothing(priced):
+    visitor = Visitor(priced.test_client())
+    bad = visitor.upload(BIG, output="nope", headers={"Accept": "application/json"})
+    assert (bad.status_code, bad.get_json()["error"]) == (400, "invalid_options")
+    jpeg = visitor.upload(BIG, format="jpeg", headers={"Accept": "application/json"})
+    assert jpeg.status_code == 400  # a JPEG cannot hold transparency
+    assert left(priced, visitor) == PER_MINUTE
+
+
+def test_a_full_gallery_spends_nothing(settings):
+    app = create_app(settings.changed(upload_rate_limit="20 per minute", user_limit=1))
+    use_engine(app, FakeEngine())
+    visitor = Visitor(app.test_client())
+    assert visitor.upload_json(SMALL).status_code == 201
+    full = visitor.upload_json(BIG)
+    assert (full.status_code, full.get_json()["error"]) == (409, "limit_reached")
+    assert left(app, visitor) == 19
+
+
+def test_work_past_a_whole_allowance_takes_the_whole_allowance(settings):
+    """4 counts against 3 per minute: waiting would never make room for it, so it takes
+    what there is, and the next upload waits."""
+    app = create_app(settings.changed(upload_rate_limit="3 per minute", user_limit=10))
+    use_engine(app, FakeEngine())
+    visitor = Visitor(app.test_client())
+    assert visitor.upload_json(BIG).status_code == 201
+    assert left(app, visitor) == 0
+    refused = visitor.upload_json(SMALL)
+    assert (refused.status_code, refused.headers["Retry-After"]) == (429, "60")
+
+
+def test_exactly_the_pixel_limit_is_accepted_and_one_row_more_is_not(settings):
+    app = create_app(settings.changed(max_image_pixels=64 * 48))
+    use_engine(app, FakeEngine())
+    visitor = Visitor(app.test_client())
+    assert visitor.upload_json(photo(size=(64, 48))).status_code == 201
+    over = visitor.upload_json(photo(size=(64, 49)))
+    assert (over.status_code, over.get_json()["message"]) == (
+        413, "The image is too large (64×49). The limit is 0.003072 megapixels.")
