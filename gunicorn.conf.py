@@ -30,6 +30,9 @@ threads = int(server_setting("GUNICORN_THREADS"))
 timeout = int(server_setting("GUNICORN_TIMEOUT"))
 graceful_timeout = int(server_setting("GUNICORN_GRACEFUL_TIMEOUT"))
 keepalive = 5
+# The front (nginx) bounds a request's headers by size (docs/front.md), not by count; past
+# gunicorn's default of 100 fields a client got gunicorn's own HTML 431. Its most.
+limit_request_fields = 32768
 # The app logs every request itself, with its request id (app/http/observability.py).
 accesslog = None
 errorlog = "-"

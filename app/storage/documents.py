@@ -60,7 +60,8 @@ class Record:
     @classmethod
     def from_doc(cls, doc: dict) -> Record:
         """A record of the current layout (legacy.record() reads the original app's)."""
-        return cls(str(doc["_id"]), doc["user_id"], doc["image_name"], doc["created_on"],
+        # A name stored as null (an API bug, now refused) is shown and downloaded as none.
+        return cls(str(doc["_id"]), doc["user_id"], doc["image_name"] or "", doc["created_on"],
                    doc.get("engine", ""), StoredImage.from_doc(doc["original"]),
                    StoredImage.from_doc(doc["processed"]), doc.get("options", {}),
                    thumbnails_from_doc(doc),

@@ -72,6 +72,22 @@ def test_download_uses_the_record_name(visitor, record_id):
     assert original.headers["Content-Disposition"] == "attachment; filename=my-cat-original.jpg"
 
 
+def test_a_record_stored_with_a_null_name_is_still_shown_and_served(visitor, record_id,
+                                                                    records):
+    """The API once stored {"image_name": null} (now refused): such a record's page, images
+    and downloads answer as for a record without a name, never 500."""
+    from bson import ObjectId
+
+    records.records.update_one({"_id": ObjectId(record_id)}, {"$set": {"image_name": None}})
+    page = visitor.page()
+    assert page.status_code == 200 and ">None<" not in page.get_data(as_text=True)
+    processed = visitor.client.get(f"/images/{record_id}/processed?download=1")
+    assert processed.status_code == 200
+    assert processed.headers["Content-Disposition"] == "attachment; filename=image.png"
+    thumbnail = visitor.client.get(f"/images/{record_id}/processed/160")
+    assert thumbnail.status_code == 200
+
+
 def test_download_name_is_safe_and_keeps_unicode():
     assert download_name('../../etc/pass"wd', "processed", "image/png") == "etcpasswd.png"
     assert download_name("-rf .x", "processed", "image/png") == "rf-.x.png"
