@@ -38,6 +38,7 @@ NOT_TEXT = ("{field} holds a character that is not valid text (an unpaired surro
 # its default, never sent as null (which a JSON body could, and a form cannot).
 NULL = "{field} cannot be null: send a value, or leave the field out."
 REPEATED = "The field {field!r} was sent more than once."
+NO_PHOTO = "Please choose an image to upload, or give the address of one."  # the page's too
 FILES = ("image", "background_image")  # a photo's bytes: only multipart/form-data has them
 DEFAULT_BACKGROUND = "#ffffff"  # where the page's colour picker starts
 _STRICT = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
