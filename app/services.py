@@ -47,7 +47,8 @@ def build_services(settings: Settings) -> Services:
         allowed_networks=fetching.parse_networks(settings.url_allowed_networks),
         connect_timeout=settings.url_connect_timeout,
         read_timeout=min(10.0, settings.url_fetch_timeout), timeout=settings.url_fetch_timeout),
-        slots=settings.url_fetch_concurrency, deadline=settings.url_fetch_timeout)
+        slots=settings.url_fetch_concurrency, deadline=settings.url_fetch_timeout,
+        place=engines.admission.place)
     uploads = UploadService(records, engines, user_limit=settings.user_limit,
                             max_image_pixels=settings.max_image_pixels, fetch=fetch)
     edits = EditService(records, engines, max_image_pixels=settings.max_image_pixels)

@@ -6,7 +6,9 @@ is priced by its pixels (a 49 MP photo costs about as much as sixteen 1 MP ones)
 it would have is predicted from the work ahead of it and the time work has been taking, and
 if that is longer than `max_wait` seconds, or `max_waiting` uploads already wait, it is
 refused at once with the predicted wait as the time to retry. Waiting uploads hold request
-threads, so this bound keeps threads free for pages, downloads and health probes.
+threads, so this bound keeps threads free for pages, downloads and health probes; uploads
+whose photo is being fetched from another server hold one too, and take places in the same
+line (`place`).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class Admission:
         self._turns = threading.Condition()
         self._free = slots
         self._line: deque[tuple[object, float]] = deque()  # (ticket, priced MP), in order
+        self._elsewhere = 0  # places held by uploads waiting on another server
         self._working = 0.0  # priced MP being worked on
         self._seconds_per_mp = _FIRST_GUESS
 
@@ -93,8 +96,24 @@ class Admission:
 
     def _refusal(self) -> None:
         wait = self._wait()
-        if len(self._line) >= self.max_waiting or wait > self.max_wait:
+        if len(self._line) + self._elsewhere >= self.max_waiting or wait > self.max_wait:
             raise Busy(_seconds(wait))
+
+    @contextmanager
+    def place(self) -> Iterator[None]:
+        """A place in line for an upload waiting on another server (its photo being
+        fetched): it holds a request thread as a waiting upload does, so it counts against
+        `max_waiting`; `Busy` at once when no place is free."""
+        with self._turns:
+            if len(self._line) + self._elsewhere >= self.max_waiting:
+                raise Busy(_seconds(self._wait()))
+            self._elsewhere += 1
+        try:
+            yield
+        finally:
+            with self._turns:
+                self._elsewhere -= 1
+                self._turns.notify_all()
 
     @contextmanager
     def turn(self, work: Work, learn: bool = True) -> Iterator[None]:

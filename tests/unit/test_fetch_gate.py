@@ -62,3 +62,31 @@ def test_a_failed_fetch_gives_its_slot_back():
         with pytest.raises(Rejected) as refused:
             gate("x")
         assert refused.value.code == "url_failed"
+
+
+def test_a_fetch_takes_a_place_in_the_admissions_line():
+    """Fetches and uploads waiting for a turn share UPLOAD_QUEUE's places: with one place,
+    a fetch in flight turns the next fetch (or a waiting upload) away at once."""
+    from app.engines import Admission, Busy, Work
+
+    line = Admission(slots=1, max_waiting=1, max_wait=60)
+    release, inside = threading.Event(), threading.Event()
+
+    def silent(url):
+        inside.set()
+        release.wait(30)
+        return b"photo"
+
+    gate = FetchGate(silent, slots=2, deadline=15, place=line.place)
+    first = threading.Thread(target=gate, args=("a",))
+    first.start()
+    assert inside.wait(10)
+    with pytest.raises(Rejected) as refused:
+        gate("b")  # a fetch slot is free, but no place in line is
+    assert refused.value.code == "busy"
+    # The engine's slot is free, so one upload starts at once; but none may wait.
+    with line.turn(Work(0)), pytest.raises(Busy), line.turn(Work(0)):
+        pass
+    release.set()
+    first.join(10)
+    assert gate("c") == b"photo"
