@@ -5,16 +5,18 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from pydantic import BaseModel
 
-from app.core.errors import human_size
-from app.core.fields import NAME_MAX, NOT_IN_NAMES
-from app.core.forms import UploadRequest, parse, rule_of
+from app.core.errors import SUCCESS, UNEXPECTED, human_size
+from app.core.fields import NAME_MAX, NEEDS_BACKDROP, NOT_IN_NAMES, URL_MAX
+from app.core.forms import NO_PHOTO, OutputOptions, UploadRequest, parse, rule_of
 from app.http.bodies import file_bytes
 from app.http.context import services
 from app.http.errors import wants_json
 from app.http.limits import spend
 from app.http.records_json import record_json
+from app.http.sizes import too_large_message
 from app.http.visitor import current_visitor
 from app.images.compose import OPAQUE
+from app.images.decoding import ACCEPTED_TEXT, EXTENSIONS
 from app.model_files import MODELS
 
 bp = Blueprint("pages", __name__)
@@ -22,23 +24,47 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/")
 def index():
+    from app.web.records import EDITED  # here: records.py imports this module
+
     visitor = current_visitor()
     here = services()
     settings = here.settings
+    fields = UploadRequest.model_fields
+    margin = fields["crop_margin"].metadata
     return render_template(
         "index.html",
         records=here.gallery.list(visitor),
         user_limit=settings.user_limit,
-        name_max=NAME_MAX,
-        name_rule=rule_of(UploadRequest, "name").message,
-        not_in_names=NOT_IN_NAMES,  # a regex class's inside: the page's script uses it too
-        max_upload=settings.max_content_length,
-        max_upload_text=human_size(settings.max_content_length),
         demo_storage=here.demo_storage,
         engine=here.engines.name,
         models=_model_choice(here.engines.models()),
         default_model=settings.bg_model,
-        opaque_outputs=OPAQUE,  # the results JPEG can hold, and that show no checkerboard
+        # What the page's fields and scripts must know of the server's rules, from where
+        # they are declared: the template writes it into the page once, as JSON, for the
+        # scripts (static/js/rules.js), so a changed rule or sentence is changed here only.
+        rules={
+            "name_max": NAME_MAX,
+            "not_in_names": NOT_IN_NAMES,  # a regex class's inside
+            "url_max": URL_MAX,
+            "max_upload": settings.max_content_length,
+            "max_upload_text": human_size(settings.max_content_length),
+            "accept": list(EXTENSIONS),  # the photos' types, and as the page words them:
+            "accepted_text": ACCEPTED_TEXT,
+            "opaque": OPAQUE,  # the results JPEG can hold, and that show no checkerboard
+            "defaults": {name: fields[name].default for name in OutputOptions.model_fields},
+            "margin": {"min": next(m.ge for m in margin if hasattr(m, "ge")),
+                       "max": next(m.le for m in margin if hasattr(m, "le"))},
+            # What the server would answer, said by the page before it sends anything.
+            "messages": {
+                "name": rule_of(UploadRequest, "name").message,
+                "no_photo": NO_PHOTO,
+                "no_backdrop": NEEDS_BACKDROP.message,
+                "too_large": too_large_message(),  # a GET has no body: the file's sentence
+                "success": SUCCESS,
+                "edited": EDITED,
+                "unexpected": UNEXPECTED,
+            },
+        },
     )
 
 

@@ -17,6 +17,7 @@ from PIL import Image
 from scipy import ndimage
 
 from app.core.errors import Rejected
+from app.core.fields import NEEDS_BACKDROP
 from app.core.forms import UploadRequest, parse
 from tests.browser import (
     Tab,
@@ -303,7 +304,7 @@ def test_output_photo_puts_the_subject_over_the_chosen_photo(tab):
     expect(backdrop_field).to_be_enabled()
     tab.choose([("cat.jpg", photo("chelsea"))])
     page.get_by_role("button", name="Remove background").click()
-    assert tab.messages() == ["Choose a background photo to put behind the subject."]
+    assert tab.messages() == [NEEDS_BACKDROP.message]  # the server's sentence, said first
     expect(backdrop_field).to_be_focused()
 
     blue = upload_with(tab, photo("chelsea"), "on-blue", output="image",
@@ -424,8 +425,7 @@ def test_edit_result_remakes_it_without_the_model(tab):
     # A photo behind needs a photo: said in the dialog, nothing sent.
     dialog.get_by_label("Photo", exact=True).check()
     dialog.get_by_role("button", name="Apply changes").click()
-    expect(dialog.get_by_role("alert")).to_have_text(
-        "Choose a background photo to put behind the subject.")
+    expect(dialog.get_by_role("alert")).to_have_text(NEEDS_BACKDROP.message)
     # What the server refuses, it says in the dialog.
     tab.expected_statuses.add(400)
     dialog.get_by_label("Colour", exact=True).check()

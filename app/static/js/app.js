@@ -1,142 +1,125 @@
-// What the page's scripts share (window.ibp): messages in the live region, calls to the
-// server with the CSRF token, and refreshing the results from the server's own rendering.
-// The other scripts, loaded after this one (all deferred, so in order):
-//   options.js  the "Result" fields of the upload form and of the "Edit result" dialog
-//   choose.js   photos chosen, dropped, pasted or given by address, with previews
-//   upload.js   uploading them, one by one, with progress
+// What the page's scripts share: messages in the live region, calls to the server with the
+// CSRF token, and refreshing the results from the server's own rendering. The modules that
+// use it, each loaded by templates/index.html or imported by one that is:
+//   upload.js   uploading the chosen photos, one by one, with progress
+//     choose.js   photos chosen, dropped, pasted or given by address, with previews
+//     options.js  the "Result" fields of the upload form and of the "Edit result" dialog
 //   gallery.js  rename, delete and the before/after sliders of each result
 //   edit.js     the "Edit result" dialog
+//   rules.js    the server's rules and sentences, read from the page
 // No inline script and no innerHTML with data: names and messages are only ever set as text.
-(function () {
-  "use strict";
+import { messages, rules } from "./rules.js";
 
-  const UNREACHABLE = "The server could not be reached. Check your connection and try again.";
-  const UNEXPECTED = "Something went wrong";
+// The page's own words: the server cannot say it, since it was not reached.
+export const UNREACHABLE = "The server could not be reached. Check your connection and try again.";
 
-  const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
-  const alerts = document.getElementById("alerts");
+export const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+const alerts = document.getElementById("alerts");
 
-  // ---- messages -------------------------------------------------------------------------
+// ---- messages -------------------------------------------------------------------------
 
-  function alertBox(message, category) {
-    const box = document.createElement("div");
-    box.className = "alert alert-" + category + " alert-dismissible text-center";
-    box.setAttribute("role", category === "danger" ? "alert" : "status");
-    box.textContent = message;
-    const close = document.createElement("button");
-    close.type = "button";
-    close.className = "btn-close";
-    close.setAttribute("data-bs-dismiss", "alert");
-    close.setAttribute("aria-label", "Close");
-    box.appendChild(close);
-    return box;
-  }
+function alertBox(message, category) {
+  const box = document.createElement("div");
+  box.className = "alert alert-" + category + " alert-dismissible text-center";
+  box.setAttribute("role", category === "danger" ? "alert" : "status");
+  box.textContent = message;
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "btn-close";
+  close.setAttribute("data-bs-dismiss", "alert");
+  close.setAttribute("aria-label", "Close");
+  box.appendChild(close);
+  return box;
+}
 
-  function clearAlerts() { if (alerts) alerts.replaceChildren(); }
+export function clearAlerts() { if (alerts) alerts.replaceChildren(); }
 
-  function addAlert(message, category) {
-    if (alerts) alerts.appendChild(alertBox(message, category));
-  }
+export function addAlert(message, category) {
+  if (alerts) alerts.appendChild(alertBox(message, category));
+}
 
-  // Move focus to the messages, so keyboard and screen-reader users land on the outcome.
-  function focusAlerts() {
-    if (!alerts || !alerts.firstElementChild) return;
-    alerts.focus({ preventScroll: true });
-    alerts.scrollIntoView({ block: "nearest" });
-  }
+// Move focus to the messages, so keyboard and screen-reader users land on the outcome.
+export function focusAlerts() {
+  if (!alerts || !alerts.firstElementChild) return;
+  alerts.focus({ preventScroll: true });
+  alerts.scrollIntoView({ block: "nearest" });
+}
 
-  function showAlert(message, category) {
-    clearAlerts();
-    addAlert(message, category);
-    focusAlerts();
-  }
+export function showAlert(message, category) {
+  clearAlerts();
+  addAlert(message, category);
+  focusAlerts();
+}
 
-  // ---- talking to the server ------------------------------------------------------------
+// ---- talking to the server ------------------------------------------------------------
 
-  // A JSON answer as {ok, status, message, data}; `body` is JSON, or FormData sent as it is.
-  async function send(method, url, body) {
-    const options = {
-      method: method,
-      headers: { "X-CSRFToken": csrfToken, "Accept": "application/json" },
-      credentials: "same-origin",
-    };
-    if (body instanceof FormData) {
-      options.body = body;
-    } else if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    let response;
-    try {
-      response = await fetch(url, options);
-    } catch (err) {
-      return { ok: false, status: 0, message: UNREACHABLE, data: {} };
-    }
-    let data = {};
-    try { data = await response.json(); } catch (err) { /* an error page, not JSON */ }
-    return { ok: response.ok, status: response.status, message: data.message || "", data: data };
-  }
-
-  // Replace the results and the "n used" count with the server's fresh rendering of the
-  // page: one template renders rows, whether the page was loaded or updated in place.
-  async function refresh() {
-    let response;
-    try {
-      response = await fetch(window.location.pathname, {
-        headers: { "Accept": "text/html" }, credentials: "same-origin",
-      });
-    } catch (err) {
-      return false;
-    }
-    if (!response.ok) return false;
-    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
-    ["results", "usage"].forEach(function (id) {
-      const current = document.getElementById(id);
-      const replacement = fresh.getElementById(id);
-      if (current && replacement) current.replaceWith(document.importNode(replacement, true));
-    });
-    document.dispatchEvent(new CustomEvent("ibp:refreshed"));
-    return true;
-  }
-
-  // The row's button for a record, found again after a refresh replaced the rows.
-  function rowButton(id, selector) {
-    return document.querySelector(selector + '[data-record-id="' + CSS.escape(id) + '"]');
-  }
-
-  function focusRowButton(id, selector) {
-    const button = rowButton(id, selector);
-    if (button) button.focus();
-  }
-
-  // ---- names ----------------------------------------------------------------------------
-
-  // The server counts a name's characters (code points); maxlength counts UTF-16 units, so
-  // 25 emoji would fill a 50-character field. With scripts, the page counts as the server
-  // does instead (without them, maxlength stays: stricter, never looser).
-  document.querySelectorAll("input[data-count-chars]").forEach(function (field) {
-    const max = field.maxLength;
-    if (max < 0) return;  // no maxlength: nothing to count against
-    field.removeAttribute("maxlength");
-    function check() {
-      const count = Array.from(field.value.trim()).length;
-      field.setCustomValidity(count > max ? field.dataset.countChars : "");
-    }
-    field.addEventListener("input", check);
-    field.addEventListener("focus", check);  // also after a script set the value
-  });
-
-  window.ibp = {
-    UNREACHABLE: UNREACHABLE,
-    UNEXPECTED: UNEXPECTED,
-    csrfToken: csrfToken,
-    clearAlerts: clearAlerts,
-    addAlert: addAlert,
-    focusAlerts: focusAlerts,
-    showAlert: showAlert,
-    send: send,
-    refresh: refresh,
-    rowButton: rowButton,
-    focusRowButton: focusRowButton,
+// A JSON answer as {ok, status, message, data}; `body` is JSON, or FormData sent as it is.
+export async function send(method, url, body) {
+  const options = {
+    method: method,
+    headers: { "X-CSRFToken": csrfToken, "Accept": "application/json" },
+    credentials: "same-origin",
   };
-})();
+  if (body instanceof FormData) {
+    options.body = body;
+  } else if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch (err) {
+    return { ok: false, status: 0, message: UNREACHABLE, data: {} };
+  }
+  let data = {};
+  try { data = await response.json(); } catch (err) { /* an error page, not JSON */ }
+  return { ok: response.ok, status: response.status, message: data.message || "", data: data };
+}
+
+// Replace the results and the "n used" count with the server's fresh rendering of the
+// page: one template renders rows, whether the page was loaded or updated in place.
+export async function refresh() {
+  let response;
+  try {
+    response = await fetch(window.location.pathname, {
+      headers: { "Accept": "text/html" }, credentials: "same-origin",
+    });
+  } catch (err) {
+    return false;
+  }
+  if (!response.ok) return false;
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  ["results", "usage"].forEach(function (id) {
+    const current = document.getElementById(id);
+    const replacement = fresh.getElementById(id);
+    if (current && replacement) current.replaceWith(document.importNode(replacement, true));
+  });
+  document.dispatchEvent(new CustomEvent("ibp:refreshed"));
+  return true;
+}
+
+// The row's button for a record, found again after a refresh replaced the rows.
+export function rowButton(id, selector) {
+  return document.querySelector(selector + '[data-record-id="' + CSS.escape(id) + '"]');
+}
+
+export function focusRowButton(id, selector) {
+  const button = rowButton(id, selector);
+  if (button) button.focus();
+}
+
+// ---- names ----------------------------------------------------------------------------
+
+// The server counts a name's characters (code points); maxlength counts UTF-16 units, so
+// half as many emoji would fill the field. With scripts, the page counts as the server does
+// instead (without them, maxlength stays: stricter, never looser).
+document.querySelectorAll("input[data-count-chars]").forEach(function (field) {
+  field.removeAttribute("maxlength");
+  function check() {
+    const count = Array.from(field.value.trim()).length;
+    field.setCustomValidity(count > rules.name_max ? messages.name : "");
+  }
+  field.addEventListener("input", check);
+  field.addEventListener("focus", check);  // also after a script set the value
+});

@@ -1,179 +1,174 @@
 // Choosing the photos to upload: the file chooser, files dropped on the zone, images pasted
 // (Ctrl+V / Cmd+V anywhere on the page), an address; a preview of each. upload.js sends
-// them (window.ibp.choice).
-(function () {
-  "use strict";
+// them (`choice`).
 
-  const form = document.getElementById("upload-form");
-  if (!form) return;
-  const fileInput = document.getElementById("image");
-  const urlInput = document.getElementById("image_url");
-  const dropzone = document.getElementById("dropzone");
-  const previews = document.getElementById("previews");
-  const previewTemplate = document.getElementById("preview-template");
-  const choiceStatus = document.getElementById("choice-status");
-  let previewUrls = [];
-  let busy = false;
-  let pasted = 0;
+const fileInput = document.getElementById("image");
+const urlInput = document.getElementById("image_url");
+const dropzone = document.getElementById("dropzone");
+const previews = document.getElementById("previews");
+const previewTemplate = document.getElementById("preview-template");
+const choiceStatus = document.getElementById("choice-status");
+let previewUrls = [];
+let busy = false;
+let pasted = 0;
 
-  function humanSize(bytes) {
-    if (bytes < 1024) return bytes + " B";
-    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
-    return (bytes / 1024 / 1024).toFixed(1) + " MB";
-  }
+function humanSize(bytes) {
+  if (bytes < 1024) return bytes + " B";
+  if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
+  return (bytes / 1024 / 1024).toFixed(1) + " MB";
+}
 
-  function clearPreviews() {
-    previewUrls.forEach(function (url) { URL.revokeObjectURL(url); });
-    previewUrls = [];
-    previews.replaceChildren();
-    previews.hidden = true;
-  }
+function clearPreviews() {
+  previewUrls.forEach(function (url) { URL.revokeObjectURL(url); });
+  previewUrls = [];
+  previews.replaceChildren();
+  previews.hidden = true;
+}
 
-  function previewItem(name, status) {
-    const item = previewTemplate.content.firstElementChild.cloneNode(true);
-    item.querySelector(".preview-file").textContent = name;
-    item.querySelector(".preview-status").textContent = status;
-    previews.appendChild(item);
-    return item;
-  }
+function previewItem(name, status) {
+  const item = previewTemplate.content.firstElementChild.cloneNode(true);
+  item.querySelector(".preview-file").textContent = name;
+  item.querySelector(".preview-status").textContent = status;
+  previews.appendChild(item);
+  return item;
+}
 
-  // One entry per photo to upload: the chosen files, then the address if one is given.
-  function showPreviews(address) {
-    clearPreviews();
-    Array.from(fileInput.files).forEach(function (file) {
-      const thumb = previewItem(file.name, humanSize(file.size)).querySelector(".preview-thumb");
-      if (file.type.startsWith("image/")) {
-        const url = URL.createObjectURL(file);
-        previewUrls.push(url);
-        thumb.src = url;
-        thumb.alt = "Preview of " + file.name;
-      } else {
-        thumb.hidden = true;
-      }
-    });
-    if (address) {
-      // The address's photo is not shown: the page loads images from its own site only.
-      previewItem(address, "From its address").querySelector(".preview-thumb").hidden = true;
+// One entry per photo to upload: the chosen files, then the address if one is given.
+function showPreviews(address) {
+  clearPreviews();
+  Array.from(fileInput.files).forEach(function (file) {
+    const thumb = previewItem(file.name, humanSize(file.size)).querySelector(".preview-thumb");
+    if (file.type.startsWith("image/")) {
+      const url = URL.createObjectURL(file);
+      previewUrls.push(url);
+      thumb.src = url;
+      thumb.alt = "Preview of " + file.name;
+    } else {
+      thumb.hidden = true;
     }
-    previews.hidden = previews.children.length === 0;
-  }
-
-  function setItemStatus(index, text, state) {
-    const item = previews.children[index];
-    if (!item) return;
-    item.classList.remove("is-active", "is-done", "is-failed");
-    if (state) item.classList.add(state);
-    item.querySelector(".preview-status").textContent = text;
-  }
-
-  // ---- pasting --------------------------------------------------------------------------
-
-  // Pasted files join those already chosen (a file chooser's own choice replaces them).
-  function addFiles(files) {
-    const transfer = new DataTransfer();
-    Array.from(fileInput.files).concat(files).forEach(function (file) { transfer.items.add(file); });
-    fileInput.files = transfer.files;
-    showPreviews();
-  }
-
-  // A pasted image is usually called "image.png" whatever it shows: number them instead.
-  function pastedFile(file) {
-    pasted += 1;
-    const extension = (file.type.split("/")[1] || "png").replace("jpeg", "jpg");
-    return new File([file], "pasted-" + pasted + "." + extension, { type: file.type });
-  }
-
-  function isTextField(element) {
-    return element && (element.isContentEditable || element.tagName === "TEXTAREA" ||
-      (element.tagName === "INPUT" &&
-        ["text", "url", "search", "email", "number"].indexOf(element.type) >= 0));
-  }
-
-  function pastedImages(data) {
-    const items = Array.from(data.items || [])
-      .filter(function (item) { return item.kind === "file" && item.type.startsWith("image/"); })
-      .map(function (item) { return item.getAsFile(); })
-      .filter(Boolean);
-    if (items.length) return items;
-    return Array.from(data.files || []).filter(function (file) {
-      return file.type.startsWith("image/");
-    });
-  }
-
-  function onPaste(event) {
-    // The dialogs have their own fields: a paste there is theirs.
-    if (busy || document.querySelector(".modal.show") || !event.clipboardData) return;
-    const data = event.clipboardData;
-    // Text pasted into a field is text, even when the clipboard holds a picture of it too
-    // (office programs copy both).
-    if (isTextField(event.target) && data.types.indexOf("text/plain") >= 0) return;
-    const files = pastedImages(data);
-    if (files.length) {
-      event.preventDefault();
-      const named = files.map(pastedFile);
-      addFiles(named);
-      const count = fileInput.files.length;
-      choiceStatus.textContent = "Pasted " + named.map(function (f) { return f.name; }).join(", ") +
-        ". " + count + " image" + (count === 1 ? "" : "s") + " chosen.";
-      return;
-    }
-    // An address pasted outside a text field goes to the address field.
-    const text = (data.getData("text/plain") || "").trim();
-    if (!isTextField(event.target) && /^https?:\/\/\S+$/i.test(text)) {
-      event.preventDefault();
-      urlInput.value = text;
-      urlInput.focus();
-      choiceStatus.textContent = "Address pasted.";
-    }
-  }
-
-  // ---- dropping -------------------------------------------------------------------------
-
-  ["dragenter", "dragover"].forEach(function (type) {
-    dropzone.addEventListener(type, function (event) {
-      event.preventDefault();
-      if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
-      dropzone.classList.add("is-dragover");
-    });
   });
-  ["dragleave", "dragend"].forEach(function (type) {
-    dropzone.addEventListener(type, function () { dropzone.classList.remove("is-dragover"); });
+  if (address) {
+    // The address's photo is not shown: the page loads images from its own site only.
+    previewItem(address, "From its address").querySelector(".preview-thumb").hidden = true;
+  }
+  previews.hidden = previews.children.length === 0;
+}
+
+function setItemStatus(index, text, state) {
+  const item = previews.children[index];
+  if (!item) return;
+  item.classList.remove("is-active", "is-done", "is-failed");
+  if (state) item.classList.add(state);
+  item.querySelector(".preview-status").textContent = text;
+}
+
+// ---- pasting --------------------------------------------------------------------------
+
+// Pasted files join those already chosen (a file chooser's own choice replaces them).
+function addFiles(files) {
+  const transfer = new DataTransfer();
+  Array.from(fileInput.files).concat(files).forEach(function (file) { transfer.items.add(file); });
+  fileInput.files = transfer.files;
+  showPreviews();
+}
+
+// A pasted image is usually called "image.png" whatever it shows: number them instead.
+function pastedFile(file) {
+  pasted += 1;
+  const extension = (file.type.split("/")[1] || "png").replace("jpeg", "jpg");
+  return new File([file], "pasted-" + pasted + "." + extension, { type: file.type });
+}
+
+function isTextField(element) {
+  return element && (element.isContentEditable || element.tagName === "TEXTAREA" ||
+    (element.tagName === "INPUT" &&
+      ["text", "url", "search", "email", "number"].indexOf(element.type) >= 0));
+}
+
+function pastedImages(data) {
+  const items = Array.from(data.items || [])
+    .filter(function (item) { return item.kind === "file" && item.type.startsWith("image/"); })
+    .map(function (item) { return item.getAsFile(); })
+    .filter(Boolean);
+  if (items.length) return items;
+  return Array.from(data.files || []).filter(function (file) {
+    return file.type.startsWith("image/");
   });
-  dropzone.addEventListener("drop", function (event) {
+}
+
+function onPaste(event) {
+  // The dialogs have their own fields: a paste there is theirs.
+  if (busy || document.querySelector(".modal.show") || !event.clipboardData) return;
+  const data = event.clipboardData;
+  // Text pasted into a field is text, even when the clipboard holds a picture of it too
+  // (office programs copy both).
+  if (isTextField(event.target) && data.types.indexOf("text/plain") >= 0) return;
+  const files = pastedImages(data);
+  if (files.length) {
     event.preventDefault();
-    dropzone.classList.remove("is-dragover");
-    if (busy || !event.dataTransfer || !event.dataTransfer.files.length) return;
-    fileInput.files = event.dataTransfer.files;
-    showPreviews();
-    fileInput.focus();
-  });
-  // A file dropped just beside the zone must not make the browser leave the page for it.
-  ["dragover", "drop"].forEach(function (type) {
-    window.addEventListener(type, function (event) {
-      if (!dropzone.contains(event.target)) event.preventDefault();
-    });
-  });
+    const named = files.map(pastedFile);
+    addFiles(named);
+    const count = fileInput.files.length;
+    choiceStatus.textContent = "Pasted " + named.map(function (f) { return f.name; }).join(", ") +
+      ". " + count + " image" + (count === 1 ? "" : "s") + " chosen.";
+    return;
+  }
+  // An address pasted outside a text field goes to the address field.
+  const text = (data.getData("text/plain") || "").trim();
+  if (!isTextField(event.target) && /^https?:\/\/\S+$/i.test(text)) {
+    event.preventDefault();
+    urlInput.value = text;
+    urlInput.focus();
+    choiceStatus.textContent = "Address pasted.";
+  }
+}
 
-  fileInput.addEventListener("change", function () { showPreviews(); });
-  document.addEventListener("paste", onPaste);
-  dropzone.querySelector(".paste-hint").hidden = false;
+// ---- dropping -------------------------------------------------------------------------
 
-  window.ibp.choice = {
-    files: function () { return Array.from(fileInput.files); },
-    address: function () { return urlInput.value.trim(); },
-    showPreviews: showPreviews,
-    setItemStatus: setItemStatus,
-    setBusy: function (working) {
-      busy = working;
-      fileInput.disabled = working;
-      urlInput.readOnly = working;
-      dropzone.classList.toggle("opacity-50", working);
-    },
-    // What was sent goes; an address that failed stays, to be corrected.
-    clear: function (keepAddress) {
-      if (!keepAddress) urlInput.value = "";
-      fileInput.value = "";
-      clearPreviews();
-    },
-  };
-})();
+["dragenter", "dragover"].forEach(function (type) {
+  dropzone.addEventListener(type, function (event) {
+    event.preventDefault();
+    if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+    dropzone.classList.add("is-dragover");
+  });
+});
+["dragleave", "dragend"].forEach(function (type) {
+  dropzone.addEventListener(type, function () { dropzone.classList.remove("is-dragover"); });
+});
+dropzone.addEventListener("drop", function (event) {
+  event.preventDefault();
+  dropzone.classList.remove("is-dragover");
+  if (busy || !event.dataTransfer || !event.dataTransfer.files.length) return;
+  fileInput.files = event.dataTransfer.files;
+  showPreviews();
+  fileInput.focus();
+});
+// A file dropped just beside the zone must not make the browser leave the page for it.
+["dragover", "drop"].forEach(function (type) {
+  window.addEventListener(type, function (event) {
+    if (!dropzone.contains(event.target)) event.preventDefault();
+  });
+});
+
+fileInput.addEventListener("change", function () { showPreviews(); });
+document.addEventListener("paste", onPaste);
+dropzone.querySelector(".paste-hint").hidden = false;
+
+export const choice = {
+  files: function () { return Array.from(fileInput.files); },
+  address: function () { return urlInput.value.trim(); },
+  showPreviews: showPreviews,
+  setItemStatus: setItemStatus,
+  setBusy: function (working) {
+    busy = working;
+    fileInput.disabled = working;
+    urlInput.readOnly = working;
+    dropzone.classList.toggle("opacity-50", working);
+  },
+  // What was sent goes; an address that failed stays, to be corrected.
+  clear: function (keepAddress) {
+    if (!keepAddress) urlInput.value = "";
+    fileInput.value = "";
+    clearPreviews();
+  },
+};

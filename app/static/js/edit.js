@@ -2,111 +2,107 @@
 // crop, format, edges) from the stored photo and mask, without running the model. Sent
 // with fetch to POST /edit/<id>; the new result shows in the dialog and in the list behind
 // it, and the dialog stays open to try another look.
-(function () {
-  "use strict";
+import { focusRowButton, refresh, rowButton, send, showAlert } from "./app.js";
+import { opaque, resultOptions } from "./options.js";
+import { messages } from "./rules.js";
 
-  const ibp = window.ibp;
-  const UPDATED = "Image updated";
+const modal = document.getElementById("result-modal");
+const form = document.getElementById("result-form");
+const options = resultOptions(form.querySelector("[data-result-options]"));
+const nameLabel = document.getElementById("result-name");
+const preview = document.getElementById("result-preview");
+const progress = document.getElementById("result-progress");
+const error = document.getElementById("result-error");
+const done = document.getElementById("result-done");
+const save = document.getElementById("result-save");
+let record = null;
+let busy = false;
+let changed = false;
 
-  const modal = document.getElementById("result-modal");
-  if (!modal) return;
-  const form = document.getElementById("result-form");
-  const options = ibp.resultOptions(form.querySelector("[data-result-options]"));
-  const nameLabel = document.getElementById("result-name");
-  const preview = document.getElementById("result-preview");
-  const progress = document.getElementById("result-progress");
-  const error = document.getElementById("result-error");
-  const done = document.getElementById("result-done");
-  const save = document.getElementById("result-save");
-  let record = null;
-  let busy = false;
-  let changed = false;
-
-  // The record as its row's "Edit result" button describes it (the server renders both).
-  function showRecord(button) {
-    const data = button.dataset;
-    record = { id: data.recordId, url: data.editUrl };
-    form.action = data.editUrl;  // without the script's handler, a plain post still works
-    nameLabel.textContent = data.recordName;
-    preview.src = data.preview;
-    preview.srcset = data.preview + " 1x, " + data.preview2x + " 2x";
-    preview.alt = "Current result: " + data.recordName;
-    preview.classList.toggle("checkerboard", !options.opaque(data.output));
-    options.set({
-      output: data.output,
-      background: data.background,
-      crop: data.crop === "true",
-      cropMargin: data.cropMargin,
-      format: data.format,
-      refineEdges: data.refineEdges === "true",
-      hasBackdrop: data.hasBackdrop === "true",
-    });
-  }
-
-  function showError(message) {
-    error.textContent = message;
-    error.hidden = false;
-  }
-
-  function setWorking(working) {
-    busy = working;
-    form.setAttribute("aria-busy", working ? "true" : "false");
-    progress.hidden = !working;
-    // Not disabled: the focus may be on it, and a disabled button would drop it.
-    save.setAttribute("aria-disabled", working ? "true" : "false");
-    save.textContent = working ? "Applying…" : "Apply changes";
-  }
-
-  modal.addEventListener("show.bs.modal", function (event) {
-    if (!event.relatedTarget) return;
-    showRecord(event.relatedTarget);
-    error.hidden = true;
-    done.hidden = true;
-    changed = false;
+// The record as its row's "Edit result" button describes it (the server renders both).
+function showRecord(button) {
+  const data = button.dataset;
+  record = { id: data.recordId, url: data.editUrl };
+  form.action = data.editUrl;  // without the script's handler, a plain post still works
+  nameLabel.textContent = data.recordName;
+  preview.src = data.preview;
+  preview.srcset = data.preview + " 1x, " + data.preview2x + " 2x";
+  preview.alt = "Current result: " + data.recordName;
+  preview.classList.toggle("checkerboard", !opaque(data.output));
+  options.set({
+    output: data.output,
+    background: data.background,
+    crop: data.crop === "true",
+    cropMargin: data.cropMargin,
+    format: data.format,
+    refineEdges: data.refineEdges === "true",
+    hasBackdrop: data.hasBackdrop === "true",
   });
-  modal.addEventListener("shown.bs.modal", function () { options.focus(); });
-  // The change being made finishes first: a short wait, and what is shown stays true.
-  modal.addEventListener("hide.bs.modal", function (event) {
-    if (busy) event.preventDefault();
-  });
-  modal.addEventListener("hidden.bs.modal", function () {
-    if (!changed || !record) return;
-    // The list was redrawn: the button that opened the dialog is a new one.
-    ibp.showAlert(UPDATED, "success");
-    ibp.focusRowButton(record.id, ".result-btn");
-  });
+}
 
-  form.addEventListener("submit", async function (event) {
-    event.preventDefault();
-    if (busy || !record) return;
-    error.hidden = true;
-    done.hidden = true;
-    if (options.output() === "image" && !options.backdropFile() && !options.hasKeptBackdrop()) {
-      showError("Choose a background photo to put behind the subject.");
-      form.querySelector('[name="background_image"]').focus();
-      return;
-    }
-    setWorking(true);
-    const result = await ibp.send("POST", record.url, options.formData());
-    if (!result.ok) {
-      setWorking(false);
-      showError(result.message || ibp.UNEXPECTED);
-      return;
-    }
-    changed = true;
-    await ibp.refresh();
-    const button = ibp.rowButton(record.id, ".result-btn");
-    if (button) {
-      showRecord(button);
-    } else {
-      // The list could not be fetched again: show the answer's result, as a new URL so the
-      // browser does not reuse the picture it showed before.
-      const fresh = "?v=" + Date.now();
-      preview.srcset = "";
-      preview.src = result.data.processed.thumbnails["160"] + fresh;
-    }
+function showError(message) {
+  error.textContent = message;
+  error.hidden = false;
+}
+
+function setWorking(working) {
+  busy = working;
+  form.setAttribute("aria-busy", working ? "true" : "false");
+  progress.hidden = !working;
+  // Not disabled: the focus may be on it, and a disabled button would drop it.
+  save.setAttribute("aria-disabled", working ? "true" : "false");
+  save.textContent = working ? "Applying…" : "Apply changes";
+}
+
+modal.addEventListener("show.bs.modal", function (event) {
+  if (!event.relatedTarget) return;
+  showRecord(event.relatedTarget);
+  error.hidden = true;
+  done.hidden = true;
+  changed = false;
+});
+modal.addEventListener("shown.bs.modal", function () { options.focus(); });
+// The change being made finishes first: a short wait, and what is shown stays true.
+modal.addEventListener("hide.bs.modal", function (event) {
+  if (busy) event.preventDefault();
+});
+modal.addEventListener("hidden.bs.modal", function () {
+  if (!changed || !record) return;
+  // The list was redrawn: the button that opened the dialog is a new one.
+  showAlert(messages.edited, "success");
+  focusRowButton(record.id, ".result-btn");
+});
+
+form.addEventListener("submit", async function (event) {
+  event.preventDefault();
+  if (busy || !record) return;
+  error.hidden = true;
+  done.hidden = true;
+  if (options.output() === "image" && !options.backdropFile() && !options.hasKeptBackdrop()) {
+    showError(messages.no_backdrop);
+    form.querySelector('[name="background_image"]').focus();
+    return;
+  }
+  setWorking(true);
+  const result = await send("POST", record.url, options.formData());
+  if (!result.ok) {
     setWorking(false);
-    done.textContent = UPDATED;
-    done.hidden = false;
-  });
-})();
+    showError(result.message || messages.unexpected);
+    return;
+  }
+  changed = true;
+  await refresh();
+  const button = rowButton(record.id, ".result-btn");
+  if (button) {
+    showRecord(button);
+  } else {
+    // The list could not be fetched again: show the answer's result, as a new URL so the
+    // browser does not reuse the picture it showed before.
+    const fresh = "?v=" + Date.now();
+    preview.srcset = "";
+    preview.src = result.data.processed.thumbnails["160"] + fresh;
+  }
+  setWorking(false);
+  done.textContent = messages.edited;
+  done.hidden = false;
+});

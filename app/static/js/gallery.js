@@ -1,100 +1,97 @@
 // Each result in the list: rename and delete (in the original app's modals and messages),
 // and the before/after slider over its two pictures.
-(function () {
-  "use strict";
+import { focusRowButton, refresh, send, showAlert } from "./app.js";
 
-  const ibp = window.ibp;
-  let current = null;
+let current = null;
 
-  // ---- before/after ---------------------------------------------------------------------
+// ---- before/after ---------------------------------------------------------------------
 
-  // The slider's value is where the divider stands, from the left: the original shows to
-  // its left, the result (clipped by the stylesheet through --compare-at) to its right.
-  // Set through the CSSOM, which a policy without 'unsafe-inline' styles allows.
-  function showDivider(range) {
-    const at = Number(range.value);
-    const compare = range.closest(".compare");
-    if (!compare) return;
-    compare.style.setProperty("--compare-at", at + "%");
-    range.setAttribute("aria-valuetext", at + "% original, " + (100 - at) + "% result");
+// The slider's value is where the divider stands, from the left: the original shows to
+// its left, the result (clipped by the stylesheet through --compare-at) to its right.
+// Set through the CSSOM, which a policy without 'unsafe-inline' styles allows.
+function showDivider(range) {
+  const at = Number(range.value);
+  const compare = range.closest(".compare");
+  if (!compare) return;
+  compare.style.setProperty("--compare-at", at + "%");
+  range.setAttribute("aria-valuetext", at + "% original, " + (100 - at) + "% result");
+}
+
+function syncSliders() {
+  document.querySelectorAll(".compare-range").forEach(showDivider);
+}
+
+// Delegated: rows come and go as the list is refreshed.
+document.addEventListener("input", function (event) {
+  if (event.target.classList && event.target.classList.contains("compare-range")) {
+    showDivider(event.target);
   }
+});
+document.addEventListener("ibp:refreshed", syncSliders);
+// A browser may restore a slider's last value when the page is shown again.
+window.addEventListener("pageshow", syncSliders);
+syncSliders();
 
-  function syncSliders() {
-    document.querySelectorAll(".compare-range").forEach(showDivider);
-  }
+// ---- rename ---------------------------------------------------------------------------
 
-  // Delegated: rows come and go as the list is refreshed.
-  document.addEventListener("input", function (event) {
-    if (event.target.classList && event.target.classList.contains("compare-range")) {
-      showDivider(event.target);
-    }
+const editModal = document.getElementById("edit-modal");
+const editName = document.getElementById("edit-name");
+const editError = document.getElementById("edit-error");
+if (editModal) {
+  editModal.addEventListener("show.bs.modal", function (event) {
+    current = event.relatedTarget;
+    editName.value = current ? current.dataset.recordName : "";
+    editError.hidden = true;
   });
-  document.addEventListener("ibp:refreshed", syncSliders);
-  // A browser may restore a slider's last value when the page is shown again.
-  window.addEventListener("pageshow", syncSliders);
-  syncSliders();
+  editModal.addEventListener("shown.bs.modal", function () { editName.focus(); editName.select(); });
+  document.getElementById("edit-form").addEventListener("submit", async function (event) {
+    event.preventDefault();
+    if (!current) return;
+    const id = current.dataset.recordId;
+    const name = editName.value.trim();
+    const result = await send("PUT", current.dataset.updateUrl,
+      { record_id: id, record_name: name });
+    if (!result.ok) {
+      editError.textContent = result.message || "Error occurred while editing";
+      editError.hidden = false;
+      editName.focus();
+      return;
+    }
+    editModal.addEventListener("hidden.bs.modal", async function () {
+      await refresh();
+      showAlert("Image name edited successfully", "success");
+      focusRowButton(id, ".edit-btn");
+    }, { once: true });
+    bootstrap.Modal.getOrCreateInstance(editModal).hide();
+  });
+}
 
-  // ---- rename ---------------------------------------------------------------------------
+// ---- delete ---------------------------------------------------------------------------
 
-  const editModal = document.getElementById("edit-modal");
-  const editName = document.getElementById("edit-name");
-  const editError = document.getElementById("edit-error");
-  if (editModal) {
-    editModal.addEventListener("show.bs.modal", function (event) {
-      current = event.relatedTarget;
-      editName.value = current ? current.dataset.recordName : "";
-      editError.hidden = true;
-    });
-    editModal.addEventListener("shown.bs.modal", function () { editName.focus(); editName.select(); });
-    document.getElementById("edit-form").addEventListener("submit", async function (event) {
-      event.preventDefault();
-      if (!current) return;
-      const id = current.dataset.recordId;
-      const name = editName.value.trim();
-      const result = await ibp.send("PUT", current.dataset.updateUrl,
-        { record_id: id, record_name: name });
-      if (!result.ok) {
-        editError.textContent = result.message || "Error occurred while editing";
-        editError.hidden = false;
-        editName.focus();
-        return;
-      }
-      editModal.addEventListener("hidden.bs.modal", async function () {
-        await ibp.refresh();
-        ibp.showAlert("Image name edited successfully", "success");
-        ibp.focusRowButton(id, ".edit-btn");
-      }, { once: true });
-      bootstrap.Modal.getOrCreateInstance(editModal).hide();
-    });
-  }
-
-  // ---- delete ---------------------------------------------------------------------------
-
-  const deleteModal = document.getElementById("delete-modal");
-  const deleteError = document.getElementById("delete-error");
-  if (deleteModal) {
-    deleteModal.addEventListener("show.bs.modal", function (event) {
-      current = event.relatedTarget;
-      document.getElementById("delete-name").textContent = current ? current.dataset.recordName : "";
-      deleteError.hidden = true;
-    });
-    // The safe choice has the focus: Enter right away keeps the image.
-    deleteModal.addEventListener("shown.bs.modal", function () {
-      document.getElementById("delete-cancel").focus();
-    });
-    document.getElementById("delete-confirm").addEventListener("click", async function () {
-      if (!current) return;
-      const result = await ibp.send("DELETE", current.dataset.removeUrl);
-      if (!result.ok) {
-        deleteError.textContent = result.message || "Error occurred while deleting";
-        deleteError.hidden = false;
-        return;
-      }
-      deleteModal.addEventListener("hidden.bs.modal", async function () {
-        await ibp.refresh();
-        ibp.showAlert("Deleted successfully", "success");
-      }, { once: true });
-      bootstrap.Modal.getOrCreateInstance(deleteModal).hide();
-    });
-  }
-})();
+const deleteModal = document.getElementById("delete-modal");
+const deleteError = document.getElementById("delete-error");
+if (deleteModal) {
+  deleteModal.addEventListener("show.bs.modal", function (event) {
+    current = event.relatedTarget;
+    document.getElementById("delete-name").textContent = current ? current.dataset.recordName : "";
+    deleteError.hidden = true;
+  });
+  // The safe choice has the focus: Enter right away keeps the image.
+  deleteModal.addEventListener("shown.bs.modal", function () {
+    document.getElementById("delete-cancel").focus();
+  });
+  document.getElementById("delete-confirm").addEventListener("click", async function () {
+    if (!current) return;
+    const result = await send("DELETE", current.dataset.removeUrl);
+    if (!result.ok) {
+      deleteError.textContent = result.message || "Error occurred while deleting";
+      deleteError.hidden = false;
+      return;
+    }
+    deleteModal.addEventListener("hidden.bs.modal", async function () {
+      await refresh();
+      showAlert("Deleted successfully", "success");
+    }, { once: true });
+    bootstrap.Modal.getOrCreateInstance(deleteModal).hide();
+  });
+}

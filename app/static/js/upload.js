@@ -1,192 +1,186 @@
 // Uploading what choose.js chose: each photo on its own request, one after another, with a
 // progress bar, and each with its own message.
-(function () {
-  "use strict";
+import {
+  addAlert, clearAlerts, csrfToken, focusAlerts, refresh, showAlert, UNREACHABLE,
+} from "./app.js";
+import { choice } from "./choose.js";
+import { resultOptions } from "./options.js";
+import { messages, rules } from "./rules.js";
 
-  const ibp = window.ibp;
-  const SUCCESS = "Image generated successfully";
-  const NOTHING = "Please choose an image to upload, or give the address of one.";
-  const NO_BACKDROP = "Choose a background photo to put behind the subject.";
+const form = document.getElementById("upload-form");
+const fileInput = document.getElementById("image");
+const nameInput = document.getElementById("name");
+const progressBox = document.getElementById("progress-box");
+const progress = document.getElementById("progress");
+const progressBar = document.getElementById("progress-bar");
+const progressLabel = document.getElementById("progress-label");
+const progressCount = document.getElementById("progress-count");
+const submit = document.getElementById("submit");
+const options = resultOptions(form.querySelector("[data-result-options]"));
+let busy = false;
 
-  const form = document.getElementById("upload-form");
-  if (!form) return;
-  const choice = ibp.choice;
-  const fileInput = document.getElementById("image");
-  const nameInput = document.getElementById("name");
-  const progressBox = document.getElementById("progress-box");
-  const progress = document.getElementById("progress");
-  const progressBar = document.getElementById("progress-bar");
-  const progressLabel = document.getElementById("progress-label");
-  const progressCount = document.getElementById("progress-count");
-  const submit = document.getElementById("submit");
-  const options = ibp.resultOptions(form.querySelector("[data-result-options]"));
-  let busy = false;
+// With the script, names can come from the files, and several photos are sent one by
+// one; the browser's own checks would demand a name and stop at the first file.
+form.noValidate = true;
+nameInput.required = false;
+document.getElementById("name-help").hidden = false;
 
-  // With the script, names can come from the files, and several photos are sent one by
-  // one; the browser's own checks would demand a name and stop at the first file.
-  form.noValidate = true;
-  nameInput.required = false;
-  document.getElementById("name-help").hidden = false;
+// A name from the typed one (numbered when there are several photos), else the file's
+// or the address's last part.
+// At most `count` characters as the server counts them (code points, not UTF-16 units:
+// a cut through an emoji would leave half of it).
+function first(text, count) {
+  return Array.from(text).slice(0, count).join("");
+}
 
-  // A name from the typed one (numbered when there are several photos), else the file's
-  // or the address's last part.
-  // At most `count` characters as the server counts them (code points, not UTF-16 units:
-  // a cut through an emoji would leave half of it).
-  function first(text, count) {
-    return Array.from(text).slice(0, count).join("");
+// What a name may not hold (line breaks, control characters), as the server says; a
+// file's or an address's name (%0A decodes to a line break) has them become spaces.
+const notInNames = new RegExp("[" + rules.not_in_names + "]+", "g");
+
+function recordName(typed, item, index, total) {
+  const max = rules.name_max;
+  const base = typed.replace(notInNames, " ").trim();
+  if (base) {
+    if (total === 1) return base;
+    const suffix = " " + (index + 1);
+    return first(base, max - suffix.length).trim() + suffix;
   }
-
-  // What a name may not hold (line breaks, control characters), as the server says; a
-  // file's or an address's name (%0A decodes to a line break) has them become spaces.
-  const notInNames = new RegExp("[" + form.dataset.nameNot + "]+", "g");
-
-  function recordName(typed, item, index, total) {
-    const max = Number(form.dataset.nameMax) || 50;
-    const base = typed.replace(notInNames, " ").trim();
-    if (base) {
-      if (total === 1) return base;
-      const suffix = " " + (index + 1);
-      return first(base, max - suffix.length).trim() + suffix;
-    }
-    let stem = "";
-    if (item.file) {
-      stem = item.file.name;
-    } else {
+  let stem = "";
+  if (item.file) {
+    stem = item.file.name;
+  } else {
+    try {
+      const address = new URL(item.url);
+      const last = address.pathname.split("/").pop() || "";
       try {
-        const address = new URL(item.url);
-        const last = address.pathname.split("/").pop() || "";
-        try {
-          stem = decodeURIComponent(last);
-        } catch (err) { /* a malformed %-escape: the name falls back to the host */ }
-        stem = stem || address.hostname;
-      } catch (err) { /* not an address: the server says so */ }
+        stem = decodeURIComponent(last);
+      } catch (err) { /* a malformed %-escape: the name falls back to the host */ }
+      stem = stem || address.hostname;
+    } catch (err) { /* not an address: the server says so */ }
+  }
+  stem = stem.replace(/\.[^.]+$/, "").replace(notInNames, " ").trim();
+  return first(stem || "image", max);
+}
+
+function setProgress(percent, label, count) {
+  const value = Math.max(0, Math.min(100, Math.round(percent)));
+  progressBar.style.width = value + "%";
+  progress.setAttribute("aria-valuenow", String(value));
+  progress.setAttribute("aria-valuetext", label);
+  progressLabel.textContent = label;
+  progressCount.textContent = count;
+}
+
+function setWorking(working) {
+  busy = working;
+  choice.setBusy(working);
+  submit.disabled = working;
+  submit.querySelector(".spinner-border").hidden = !working;
+  submit.querySelector(".label").textContent = working ? "Working…" : "Remove background";
+  progressBox.hidden = !working;
+  form.setAttribute("aria-busy", working ? "true" : "false");
+}
+
+// One photo, one request (so each becomes its own record with its own message). The form
+// post answers JSON when asked to; XMLHttpRequest, unlike fetch, reports upload progress.
+function uploadOne(item, name, index, total) {
+  return new Promise(function (resolve) {
+    const data = new FormData(form);
+    data.delete("image");
+    data.delete("image_url");
+    if (item.file) {
+      data.set("image", item.file, item.file.name);
+    } else {
+      data.set("image_url", item.url);
     }
-    stem = stem.replace(/\.[^.]+$/, "").replace(notInNames, " ").trim();
-    return first(stem || "image", max);
-  }
-
-  function setProgress(percent, label, count) {
-    const value = Math.max(0, Math.min(100, Math.round(percent)));
-    progressBar.style.width = value + "%";
-    progress.setAttribute("aria-valuenow", String(value));
-    progress.setAttribute("aria-valuetext", label);
-    progressLabel.textContent = label;
-    progressCount.textContent = count;
-  }
-
-  function setWorking(working) {
-    busy = working;
-    choice.setBusy(working);
-    submit.disabled = working;
-    submit.querySelector(".spinner-border").hidden = !working;
-    submit.querySelector(".label").textContent = working ? "Working…" : "Remove background";
-    progressBox.hidden = !working;
-    form.setAttribute("aria-busy", working ? "true" : "false");
-  }
-
-  // One photo, one request (so each becomes its own record with its own message). The form
-  // post answers JSON when asked to; XMLHttpRequest, unlike fetch, reports upload progress.
-  function uploadOne(item, name, index, total) {
-    return new Promise(function (resolve) {
-      const data = new FormData(form);
-      data.delete("image");
-      data.delete("image_url");
-      if (item.file) {
-        data.set("image", item.file, item.file.name);
-      } else {
-        data.set("image_url", item.url);
-      }
-      data.set("name", name);
-      const label = item.file ? item.file.name : "the photo at its address";
-      const count = total > 1 ? (index + 1) + " of " + total : "";
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", form.action);
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.setRequestHeader("X-CSRFToken", ibp.csrfToken);
-      xhr.responseType = "json";
-      progressBar.classList.remove("progress-bar-striped", "progress-bar-animated");
-      setProgress(0, "Uploading " + label + "…", count);
-      choice.setItemStatus(index, "Uploading…", "is-active");
-      xhr.upload.addEventListener("progress", function (event) {
-        if (!event.lengthComputable) return;
-        const percent = (event.loaded / event.total) * 100;
-        setProgress(percent, "Uploading " + label + "… " + Math.round(percent) + "%", count);
-      });
-      // Everything is sent: from here on the server fetches (for an address) and the
-      // engine works.
-      xhr.upload.addEventListener("load", function () {
-        const working = item.file ? "Removing background…"
-          : "Fetching the photo, removing background…";
-        progressBar.classList.add("progress-bar-striped", "progress-bar-animated");
-        setProgress(100, working, count);
-        choice.setItemStatus(index, working, "is-active");
-      });
-      xhr.addEventListener("load", function () {
-        const body = xhr.response || {};
-        if (xhr.status === 201) {
-          resolve({ ok: true, message: body.note ? SUCCESS + ". " + body.note : SUCCESS });
-        } else {
-          resolve({ ok: false, message: body.message || ibp.UNEXPECTED });
-        }
-      });
-      xhr.addEventListener("error", function () {
-        resolve({ ok: false, message: ibp.UNREACHABLE });
-      });
-      xhr.send(data);
+    data.set("name", name);
+    const label = item.file ? item.file.name : "the photo at its address";
+    const count = total > 1 ? (index + 1) + " of " + total : "";
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-CSRFToken", csrfToken);
+    xhr.responseType = "json";
+    progressBar.classList.remove("progress-bar-striped", "progress-bar-animated");
+    setProgress(0, "Uploading " + label + "…", count);
+    choice.setItemStatus(index, "Uploading…", "is-active");
+    xhr.upload.addEventListener("progress", function (event) {
+      if (!event.lengthComputable) return;
+      const percent = (event.loaded / event.total) * 100;
+      setProgress(percent, "Uploading " + label + "… " + Math.round(percent) + "%", count);
     });
-  }
+    // Everything is sent: from here on the server fetches (for an address) and the
+    // engine works.
+    xhr.upload.addEventListener("load", function () {
+      const working = item.file ? "Removing background…"
+        : "Fetching the photo, removing background…";
+      progressBar.classList.add("progress-bar-striped", "progress-bar-animated");
+      setProgress(100, working, count);
+      choice.setItemStatus(index, working, "is-active");
+    });
+    xhr.addEventListener("load", function () {
+      const body = xhr.response || {};
+      if (xhr.status === 201) {
+        const done = messages.success;
+        resolve({ ok: true, message: body.note ? done + ". " + body.note : done });
+      } else {
+        resolve({ ok: false, message: body.message || messages.unexpected });
+      }
+    });
+    xhr.addEventListener("error", function () {
+      resolve({ ok: false, message: UNREACHABLE });
+    });
+    xhr.send(data);
+  });
+}
 
-  async function onSubmit(event) {
-    event.preventDefault();
-    if (busy) return;
-    const address = choice.address();
-    const items = choice.files().map(function (file) { return { file: file }; });
-    if (address) items.push({ url: address });
-    if (!items.length) {
-      ibp.showAlert(NOTHING, "danger");
-      fileInput.focus();
-      return;
-    }
-    if (!nameInput.checkValidity()) {  // too long, counted as the server counts (app.js)
-      ibp.showAlert(nameInput.validationMessage, "danger");
-      nameInput.focus();
-      return;
-    }
-    if (options.output() === "image" && !options.backdropFile()) {
-      ibp.showAlert(NO_BACKDROP, "danger");
-      form.querySelector('[name="background_image"]').focus();
-      return;
-    }
-    const base = nameInput.value.trim();
-    const maxBytes = Number(form.dataset.maxBytes) || Infinity;
-    const tooLarge = "The file is too large. Please upload an image of at most " +
-      form.dataset.maxText + ".";
-    ibp.clearAlerts();
-    choice.showPreviews(address);
-    setWorking(true);
-    let created = 0;
-    let failed = 0;
-    let addressFailed = false;
-    for (let index = 0; index < items.length; index++) {
-      const item = items[index];
-      // Checked here too, so a file that cannot fit is not sent at all.
-      const result = item.file && item.file.size > maxBytes ? { ok: false, message: tooLarge }
-        : await uploadOne(item, recordName(base, item, index, items.length), index, items.length);
-      if (result.ok) { created++; } else { failed++; }
-      if (!result.ok && item.url) addressFailed = true;
-      choice.setItemStatus(index, result.ok ? "Done" : "Not uploaded",
-        result.ok ? "is-done" : "is-failed");
-      const who = item.file ? item.file.name : item.url;
-      ibp.addAlert(items.length > 1 ? who + ": " + result.message : result.message,
-        result.ok ? "success" : "danger");
-    }
-    if (created) await ibp.refresh();
-    setWorking(false);
-    // The chosen output options stay for the next upload; the name and photos do not.
-    if (!failed) nameInput.value = "";
-    choice.clear(addressFailed);
-    ibp.focusAlerts();
+async function onSubmit(event) {
+  event.preventDefault();
+  if (busy) return;
+  const address = choice.address();
+  const items = choice.files().map(function (file) { return { file: file }; });
+  if (address) items.push({ url: address });
+  if (!items.length) {
+    showAlert(messages.no_photo, "danger");
+    fileInput.focus();
+    return;
   }
+  if (!nameInput.checkValidity()) {  // too long, counted as the server counts (app.js)
+    showAlert(nameInput.validationMessage, "danger");
+    nameInput.focus();
+    return;
+  }
+  if (options.output() === "image" && !options.backdropFile()) {
+    showAlert(messages.no_backdrop, "danger");
+    form.querySelector('[name="background_image"]').focus();
+    return;
+  }
+  const base = nameInput.value.trim();
+  clearAlerts();
+  choice.showPreviews(address);
+  setWorking(true);
+  let created = 0;
+  let failed = 0;
+  let addressFailed = false;
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index];
+    // Checked here too, so a file that cannot fit is not sent at all.
+    const result = item.file && item.file.size > rules.max_upload ? { ok: false, message: messages.too_large }
+      : await uploadOne(item, recordName(base, item, index, items.length), index, items.length);
+    if (result.ok) { created++; } else { failed++; }
+    if (!result.ok && item.url) addressFailed = true;
+    choice.setItemStatus(index, result.ok ? "Done" : "Not uploaded",
+      result.ok ? "is-done" : "is-failed");
+    const who = item.file ? item.file.name : item.url;
+    addAlert(items.length > 1 ? who + ": " + result.message : result.message,
+      result.ok ? "success" : "danger");
+  }
+  if (created) await refresh();
+  setWorking(false);
+  // The chosen output options stay for the next upload; the name and photos do not.
+  if (!failed) nameInput.value = "";
+  choice.clear(addressFailed);
+  focusAlerts();
+}
 
-  form.addEventListener("submit", onSubmit);
-})();
+form.addEventListener("submit", onSubmit);
