@@ -2,7 +2,15 @@ import pytest
 
 from app import create_app
 from app.settings import Settings
-from tests.support import MODELS_DIR, FakeEngine, Visitor, use_engine
+from tests.support import (
+    MODELS_DIR,
+    ApiClient,
+    FakeEngine,
+    Visitor,
+    model_path,
+    photo,
+    use_engine,
+)
 
 SECRET = "test-secret-key-not-for-production"
 
@@ -42,3 +50,26 @@ def other_visitor(app):
 @pytest.fixture
 def records(app):
     return app.extensions["services"].records
+
+
+@pytest.fixture
+def api(client, fake_engine):
+    """The same visitor as `visitor`, as a script using the JSON API."""
+    return ApiClient(client)
+
+
+@pytest.fixture
+def record_id(visitor, fake_engine):
+    """A record of `visitor`'s (and `api`'s), "Raven", uploaded through the page."""
+    visitor.upload(photo(), name="Raven")
+    (record_id,) = visitor.record_ids()
+    return record_id
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The local engine with the default model, loaded once (the RapidAPI tests define
+    their own `engine`)."""
+    from app.engines.local import LocalEngine
+
+    return LocalEngine(model_path())

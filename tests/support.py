@@ -15,6 +15,7 @@ from itsdangerous import URLSafeSerializer
 from PIL import Image
 
 from app import model_files
+from app.api.schemas import ERRORS
 from app.core.forms import OutputOptions
 from app.core.making import cut_out
 from app.engines import EngineError, EngineRunner
@@ -125,6 +126,52 @@ def cutout(engine, data: bytes, max_pixels: int = 10**8, **options) -> Rendered:
 
 def free(counts: int) -> None:
     """The rate limits' side of `cut_out` when no request is being served."""
+
+
+API = "/api/v1"
+
+
+class ApiClient:
+    """A script using the API: a session first, then the token on unsafe methods."""
+
+    def __init__(self, flask_client):
+        self.http = flask_client
+        self.token = flask_client.get(f"{API}/session").get_json()["csrf_token"]
+
+    def headers(self, **extra):
+        return {"X-CSRFToken": self.token, **extra}
+
+    def create(self, data=None, name="cat", **fields):
+        form = {"name": name, **fields}
+        if data is not None:
+            form["image"] = (io.BytesIO(data), "cat.jpg")
+        return self.http.post(f"{API}/records", data=form, content_type="multipart/form-data",
+                              headers=self.headers())
+
+    def edit(self, record_id, fields):
+        """PATCH as a form (the body the page's edit form sends)."""
+        return self.http.patch(f"{API}/records/{record_id}", data=fields,
+                               content_type="multipart/form-data", headers=self.headers())
+
+    def rename(self, record_id, body):
+        return self.http.patch(f"{API}/records/{record_id}", json=body, headers=self.headers())
+
+    def delete(self, record_id):
+        return self.http.delete(f"{API}/records/{record_id}", headers=self.headers())
+
+    def list(self):
+        return self.http.get(f"{API}/records").get_json()["records"]
+
+
+def assert_error(response, status, error):
+    """An error as JSON with a known code: its body."""
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error", "message"}
+    assert body["error"] == error and body["error"] in ERRORS
+    assert body["message"]
+    return body
 
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')

@@ -14,11 +14,6 @@ from tests.support import cutout, encode, model_path, open_png, photo_array, rem
 KINDS = ("astronaut", "chelsea", "coffee", "rocket")
 
 
-@pytest.fixture(scope="module")
-def engine():
-    return LocalEngine(model_path())
-
-
 @pytest.fixture(scope="module", name="rembg_session")
 def reference_session():
     return rembg_session("u2netp")

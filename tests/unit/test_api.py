@@ -11,56 +11,12 @@ from werkzeug.datastructures import MultiDict
 from app import create_app
 from app.api.schemas import ERRORS as ERROR_CODES
 from app.engines import EngineTimeout
-from tests.support import photo, use_engine
-
-API = "/api/v1"
-
-
-class Client:
-    """A script using the API: a session first, then the token on unsafe methods."""
-
-    def __init__(self, flask_client):
-        self.http = flask_client
-        self.token = flask_client.get(f"{API}/session").get_json()["csrf_token"]
-
-    def headers(self, **extra):
-        return {"X-CSRFToken": self.token, **extra}
-
-    def create(self, data=None, name="cat", **fields):
-        form = {"name": name, **fields}
-        if data is not None:
-            form["image"] = (io.BytesIO(data), "cat.jpg")
-        return self.http.post(f"{API}/records", data=form, content_type="multipart/form-data",
-                              headers=self.headers())
-
-    def rename(self, record_id, body):
-        return self.http.patch(f"{API}/records/{record_id}", json=body, headers=self.headers())
-
-    def delete(self, record_id):
-        return self.http.delete(f"{API}/records/{record_id}", headers=self.headers())
-
-    def list(self):
-        return self.http.get(f"{API}/records").get_json()["records"]
-
-
-@pytest.fixture
-def api(client, fake_engine):
-    return Client(client)
+from tests.support import API, ApiClient, assert_error, photo, use_engine
 
 
 @pytest.fixture
 def other_api(app, fake_engine):
-    return Client(app.test_client())
-
-
-def assert_error(response, status, error):
-    assert response.status_code == status
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"error", "message"}
-    assert body["error"] == error and body["error"] in ERROR_CODES
-    assert body["message"]
-    return body
+    return ApiClient(app.test_client())
 
 
 def test_session_sets_the_cookies_and_gives_a_token(client):
@@ -232,7 +188,7 @@ def test_create_needs_a_form_or_json(api):
 def test_a_too_large_body_is_413_json(settings, fake_engine):
     app = create_app(settings.changed(max_content_length=50_000))
     use_engine(app, fake_engine)
-    api = Client(app.test_client())
+    api = ApiClient(app.test_client())
     body = assert_error(api.create(photo(size=(1200, 800))), 413, "too_large")
     assert "48.8 KB" in body["message"]
 

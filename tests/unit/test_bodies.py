@@ -5,8 +5,7 @@ JSON or as a urlencoded form."""
 import pytest
 from openapi_spec_validator import validate
 
-from tests.support import photo
-from tests.unit.test_api import API, Client, assert_error
+from tests.support import API, assert_error, photo
 
 NULL = "{} cannot be null: send a value, or leave the field out."
 TWICE = "The field 'image_name' was sent more than once."
@@ -15,11 +14,6 @@ INVISIBLE = ("Please give the image a name with at least one visible character, 
 NOT_TEXT = ("The {} holds a character that is not valid text (an unpaired surrogate or a "
             "U+FFFD replacement character). Please type it again.")
 ADDRESS = "https://photos.example.com/cat.jpg"
-
-
-@pytest.fixture
-def api(client, fake_engine):
-    return Client(client)
 
 
 @pytest.fixture
@@ -38,11 +32,6 @@ def fetched(app):
 
 def refused(response, status, error, message):
     assert assert_error(response, status, error)["message"] == message
-
-
-@pytest.fixture
-def record_id(api):
-    return api.create(photo(), name="Raven").get_json()["id"]
 
 
 @pytest.mark.parametrize("field, error", [

@@ -18,11 +18,6 @@ SCENES = {
 }
 
 
-@pytest.fixture(scope="module")
-def engine():
-    return LocalEngine(model_path())
-
-
 def cut(engine, data):
     return cutout(engine, data, max_pixels=50_000_000)
 

@@ -8,14 +8,8 @@ import pytest
 from PIL import Image
 
 from app.core.forms import OutputOptions
-from app.engines.local import LocalEngine
 from app.images.compose import render
-from tests.support import cutout, encode, model_path, open_png, photo, photo_array
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return LocalEngine(model_path())
+from tests.support import cutout, encode, open_png, photo, photo_array
 
 
 @pytest.fixture(scope="module")

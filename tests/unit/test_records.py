@@ -5,13 +5,6 @@ import pytest
 from tests.support import photo
 
 
-@pytest.fixture
-def record_id(visitor, fake_engine):
-    visitor.upload(photo(), name="Raven")
-    (record_id,) = visitor.record_ids()
-    return record_id
-
-
 def names(visitor, records):
     return [r.image_name for r in records.list(visitor.id())]
 

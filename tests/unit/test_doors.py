@@ -1,0 +1,121 @@
+"""Both front doors answer the same input the same way: one table of names and options is
+sent to the page (POST / and POST /edit/<id>, asking for JSON as the page's scripts do) and
+to the API (POST /api/v1/records, PATCH /api/v1/records/<id>, as forms), and each answer is
+compared case by case: status, error code and sentence, each exact.
+
+Only input both doors read alike is in the table: the page also forgives what a person
+types (spaces around a value, an empty field left to its default), which the API, read by
+programs, refuses (test_forms.py, test_bodies.py)."""
+
+import io
+
+import pytest
+
+from tests.support import ApiClient, Visitor, photo
+
+JPEG = ("A JPEG cannot hold transparency: choose PNG or WebP, or put the subject on a "
+        "background.")
+COLOUR = "Choose a background colour as #rrggbb, e.g. #ffffff."
+NAME_RULE = "Please give the image a name of 1 to 50 characters."
+MARGIN = "The crop margin must be a whole number from 0 to 100 (%)."
+
+# (fields, status, code, sentence): the answer both doors give. The name field is `name`
+# for an upload and `image_name` for an edit; `None` keeps it out of an edit.
+CASES = {
+    "plain": ({"crop": "false"}, 200, None, None),
+    "colour": ({"output": "color", "background": "#12ab5F"}, 200, None, None),
+    "colour-tail": ({"output": "color", "background": "#123456zz"}, 400, "invalid_options",
+                    COLOUR),
+    "colour-head": ({"output": "color", "background": "x#123456"}, 400, "invalid_options",
+                    COLOUR),
+    "colour-short": ({"output": "color", "background": "#12345"}, 400, "invalid_options",
+                     COLOUR),
+    "colour-named": ({"output": "color", "background": "red"}, 400, "invalid_options", COLOUR),
+    "jpeg-transparent": ({"format": "jpeg"}, 400, "invalid_options", JPEG),
+    "jpeg-mask": ({"format": "jpeg", "output": "mask"}, 200, None, None),
+    "jpeg-colour": ({"format": "jpeg", "output": "color"}, 200, None, None),
+    "jpeg-blur": ({"format": "jpeg", "output": "blur"}, 200, None, None),
+    "webp-transparent": ({"format": "webp"}, 200, None, None),
+    "format-gif": ({"format": "gif"}, 400, "invalid_options",
+                   "format must be one of: png, webp, jpeg."),
+    "output-bogus": ({"output": "sepia"}, 400, "invalid_options",
+                     "output must be one of: transparent, color, image, blur, mask."),
+    "margin-0": ({"crop": "true", "crop_margin": "0"}, 200, None, None),
+    "margin-100": ({"crop": "true", "crop_margin": "100"}, 200, None, None),
+    "margin-101": ({"crop": "true", "crop_margin": "101"}, 400, "invalid_options", MARGIN),
+    "margin-negative": ({"crop_margin": "-1"}, 400, "invalid_options", MARGIN),
+    "margin-fraction": ({"crop_margin": "2.5"}, 400, "invalid_options", MARGIN),
+    "crop-maybe": ({"crop": "maybe"}, 400, "invalid_options", "crop must be true or false."),
+    "refine-maybe": ({"refine_edges": "maybe"}, 400, "invalid_options",
+                     "refine_edges must be true or false."),
+    "image-without-photo": ({"output": "image"}, 400, "invalid_options",
+                            "Choose a background photo (background_image) to put behind the "
+                            "subject."),
+    "name-50": ({"name": "x" * 50}, 200, None, None),
+    "name-51": ({"name": "x" * 51}, 400, "invalid_name", NAME_RULE),
+    "name-slash": ({"name": "a/b"}, 200, None, None),  # the download name drops it
+    "name-control": ({"name": "a\x07b"}, 400, "invalid_name",
+                     "Please give the image a name without line breaks or control characters."),
+    "name-invisible": ({"name": "\u200b"}, 400, "invalid_name",
+                       "Please give the image a name with at least one visible character, not "
+                       "only spaces or invisible characters (such as U+200B)."),
+}
+
+
+def answer(response):
+    """(status, code, sentence), the same for a success whichever door made it."""
+    body = response.get_json()
+    status = 200 if response.status_code in (200, 201) else response.status_code
+    if status == 200:
+        return status, None, None
+    return status, body["error"], body["message"]
+
+
+def _fields(fields: dict, name_field: str) -> dict:
+    fields = dict(fields)
+    if "name" in fields:
+        fields[name_field] = fields.pop("name")
+    return fields
+
+
+def page_upload(visitor: Visitor, fields: dict):
+    form = {"name": "cat", **fields, "csrf_token": visitor.ensure_token(),
+            "image": (io.BytesIO(photo()), "cat.jpg")}
+    return visitor.client.post("/", data=form, content_type="multipart/form-data",
+                               headers={"Accept": "application/json"})
+
+
+def page_edit(visitor: Visitor, record_id: str, fields: dict):
+    form = {**_fields(fields, "image_name"), "csrf_token": visitor.ensure_token()}
+    return visitor.client.post(f"/edit/{record_id}", data=form,
+                               content_type="multipart/form-data",
+                               headers={"Accept": "application/json"})
+
+
+@pytest.fixture
+def page(app, fake_engine):
+    return Visitor(app.test_client())
+
+
+@pytest.fixture
+def script(app, fake_engine):
+    return ApiClient(app.test_client())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_an_upload_is_answered_alike_at_both_doors(page, script, case):
+    fields, *expected = CASES[case]
+    at_page = answer(page_upload(page, fields))
+    at_api = answer(script.create(photo(), **{"name": "cat", **fields}))
+    assert at_page == at_api == tuple(expected)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_an_edit_is_answered_alike_at_both_doors(page, script, case):
+    fields, *expected = CASES[case]
+    page_upload(page, {})
+    (page_record,) = page.record_ids()
+    api_record = script.create(photo()).get_json()["id"]
+    at_page = answer(page_edit(page, page_record, fields))
+    at_api = answer(script.edit(api_record, _fields(fields, "image_name")))
+    assert at_page == at_api == tuple(expected)
