@@ -52,7 +52,7 @@ def measure(runs: int, threads: int, model: str = "u2netp") -> list[dict]:
     from rembg import remove
 
     from app.core.forms import OutputOptions
-    from app.core.making import cut_out
+    from app.core.results import cut_out
     from app.engines import EngineRunner
     from app.engines.local import LocalEngine
     from app.images.decoding import Photo, probe

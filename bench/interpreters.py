@@ -30,7 +30,7 @@ def worker(threads: int) -> None:
     import numpy as np
 
     from app.core.forms import OutputOptions
-    from app.core.making import cut_out
+    from app.core.results import cut_out
     from app.engines import EngineRunner
     from app.engines.local import LocalEngine
     from app.images.decoding import Photo

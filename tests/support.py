@@ -17,10 +17,10 @@ from PIL import Image
 from app import model_files
 from app.api.schemas import ERRORS
 from app.core.forms import OutputOptions
-from app.core.making import cut_out
+from app.core.results import cut_out
 from app.engines import EngineError, EngineRunner
-from app.images.compose import Rendered
 from app.images.decoding import Photo, probe
+from app.images.outputs import EncodedImage
 
 # The models folder the app reads: `make` exports BG_MODELS_DIR and fetches into it.
 MODELS_DIR = Path(os.environ.get("BG_MODELS_DIR") or model_files.DEFAULT_DIR)
@@ -118,7 +118,7 @@ def use_engine(app, engine):
     return engine
 
 
-def cutout(engine, data: bytes, max_pixels: int = 10**8, **options) -> Rendered:
+def cutout(engine, data: bytes, max_pixels: int = 10**8, **options) -> EncodedImage:
     """The result the app would store for `data`: the upload walk minus storage."""
     photo = Photo(data, probe(data, max_pixels))
     return cut_out(EngineRunner(engine), photo, OutputOptions(**options), pay=free).result

@@ -11,18 +11,16 @@ from app.api.openapi import operation
 from app.api.schemas import ImageQuery, RecordList, Session
 from app.core.errors import Rejected
 from app.core.forms import (
-    FILES,
     NOT_TEXT,
     EditFields,
     EditRequest,
     UploadByAddress,
     UploadRequest,
     parse,
-    repeated,
     rule_of,
     upload_by_address,
 )
-from app.http.bodies import file_bytes, json_object
+from app.http.bodies import form_as_sent, json_object
 from app.http.context import services
 from app.http.downloads import send_image
 from app.http.limits import spend
@@ -63,7 +61,7 @@ def session():
     return jsonify(Session(
         csrf_token=generate_csrf(), csrf_header="X-CSRFToken",
         user_limit=here.settings.user_limit,
-        record_count=here.gallery.count(current_visitor()),
+        record_count=here.records.count(current_visitor()),
         max_upload_bytes=here.settings.max_content_length).model_dump())
 
 
@@ -105,7 +103,7 @@ def create_record():
 def _upload_request() -> UploadRequest:
     """The upload as sent: a form with files, or (a photo by address) JSON or a plain form."""
     if request.mimetype == "multipart/form-data":
-        return parse(UploadRequest, _multipart())
+        return parse(UploadRequest, form_as_sent())
     if request.is_json:
         body = json_object()
         if body is None:
@@ -125,24 +123,7 @@ def _plain_form() -> dict:
     check has parsed it by now), which would read as "no name": said as it is instead."""
     if not request.form and request.content_length:
         raise Rejected("invalid_body", NOT_TEXT.format(field="The form"))
-    return _multipart(file_fields=())
-
-
-def _multipart(file_fields: tuple[str, ...] = FILES) -> dict:
-    """The form exactly as sent (the document says what is valid; nothing is forgiven),
-    each field once; photos' bytes from the files named `file_fields`."""
-    names = [name for source in (request.form, request.files)
-             for name, _ in source.items(multi=True)]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise repeated(twice[0])
-    fields = {name: value for name, value in request.form.items() if name not in file_fields}
-    fields.update({name: b"" for name in request.files if name not in file_fields})
-    for name in file_fields:
-        data = file_bytes(request.files, name)
-        if data is not None:
-            fields[name] = data
-    return fields
+    return form_as_sent(file_fields=())
 
 
 @bp.get("/records/<record_id>")
@@ -175,7 +156,7 @@ def edit_record(record_id: str):
                                            '{"image_name": "New name"}.')
         edit = parse(EditFields, body)
     elif request.mimetype == "multipart/form-data":
-        edit = parse(EditRequest, _multipart(file_fields=("background_image",)))
+        edit = parse(EditRequest, form_as_sent(file_fields=("background_image",)))
     else:
         raise Rejected("unsupported_media_type", 'Send JSON such as {"image_name": "New '
                        'name"}, or multipart/form-data with a background_image.',

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.core.errors import Rejected, not_found
+from app.core.errors import Rejected
 from app.core.fields import NEEDS_BACKDROP
 from app.core.forms import EditFields, OutputOptions, parse
-from app.core.making import counted, cut_out, mask_image, new_image, refusals
-from app.core.uploads import as_new, photo_of
+from app.core.results import counted, cut_out, encoded, mask_image, photo_of, refusals
 from app.engines import EngineRunner, Masked
 from app.images.decoding import decode_mask
 from app.metrics import EDITS
-from app.storage import Record, RecordNotFound, RecordRepository
+from app.storage import Record, RecordRepository
 
 
 class EditService:
@@ -27,15 +26,16 @@ class EditService:
              pay: Callable[[int], None]) -> Record:
         """The record after `request`, or `Rejected` (nothing changed). A new look is
         priced like an upload of the same pixels (`pay`); a new name alone is free."""
-        with counted(EDITS):
-            try:
-                if not request.restyles:
-                    return self.records.rename(visitor, record_id, request.image_name)
-                record = self.records.get(visitor, record_id)
-                with refusals("Edit"):
-                    return self._restyle(self.records.in_current_layout(record), request, pay)
-            except RecordNotFound:
-                raise not_found() from None
+        if not request.restyles:
+            return self.rename(visitor, record_id, request.image_name)
+        with counted(EDITS), refusals("Edit"):
+            record = self.records.get(visitor, record_id)
+            return self._restyle(self.records.in_current_layout(record), request, pay)
+
+    def rename(self, visitor: str, record_id: str, name: str) -> Record:
+        """A new name, and nothing else: the page's rename and the API's edit alike."""
+        with counted(EDITS), refusals("Rename"):
+            return self.records.rename(visitor, record_id, name)
 
     def _restyle(self, record: Record, request: EditFields, pay) -> Record:
         current = parse(OutputOptions, record.options)
@@ -60,12 +60,10 @@ class EditService:
         if kept is None:
             extras["mask"] = mask_image(made.masked.mask)
         if request.backdrop is not None:
-            extras["backdrop"] = as_new(backdrop)
+            extras["backdrop"] = encoded(backdrop)
         changes = {"options": options.model_dump(), "engine": made.masked.engine,
                    "model": made.masked.model}
         if request.image_name is not None:
             changes["image_name"] = request.image_name
         return self.records.replace_result(
-            record, new_image(made.result),
-            {size: new_image(image) for size, image in made.thumbnails["processed"].items()},
-            changes, extras)
+            record, made.result, made.thumbnails["processed"], changes, extras)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from app.images.compose import FORMATS, OUTPUTS
+from app.images.outputs import DEFAULT_BACKGROUND, FORMATS, OUTPUTS
 from app.model_files import MODELS
 
 
@@ -83,8 +83,12 @@ def flag(name: str, description: str):
         Rule("invalid_options", f"{name} must be true or false.")]
 
 
+def _trimmed(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
 def _one_line(value: Any) -> Any:
-    if isinstance(value, str) and _NOT_IN_NAMES.search(value.strip()):
+    if isinstance(value, str) and _NOT_IN_NAMES.search(value):
         raise PydanticCustomError("invalid_name", "Please give the image a name without line "
                                                   "breaks or control characters.")
     return value
@@ -98,7 +102,7 @@ def _whole_text(value: Any) -> Any:
 
 
 def _visible(value: Any) -> Any:
-    if isinstance(value, str) and value.strip() and not _VISIBLE.search(value):
+    if isinstance(value, str) and value and not _VISIBLE.search(value):
         raise PydanticCustomError("invalid_name", "Please give the image a name with at least "
                                                   "one visible character, not only spaces or "
                                                   "invisible characters (such as U+200B).")
@@ -120,12 +124,14 @@ Name = Annotated[
     str, Field(min_length=1, max_length=NAME_MAX, pattern=_NAME_PATTERN,
                description=f"1 to {NAME_MAX} characters, one line without control "
                            "characters, with at least one visible character (not only spaces "
-                           "or invisible ones such as U+200B); leading and trailing spaces "
-                           "are removed."),
+                           "or invisible ones such as U+200B), once leading and trailing "
+                           "spaces are removed."),
+    # Pydantic runs these last to first: trimmed before any rule, the length included, so
+    # both doors take " name " alike.
     BeforeValidator(_visible), BeforeValidator(_whole_text), BeforeValidator(_one_line),
-    AfterValidator(str.strip),
+    BeforeValidator(_trimmed),
     Rule("invalid_name", f"Please give the image a name of 1 to {NAME_MAX} characters.")]
-Photo = Annotated[
+PhotoFile = Annotated[
     bytes, Field(description="A JPEG, PNG or WebP still image, within the upload limit and "
                              "the pixel limit."),
     Rule("missing_image", "Please choose an image to upload.")]
@@ -153,7 +159,7 @@ Colour = Annotated[
                description="The colour behind the subject with output `color`; checked, "
                            "then ignored, with the other outputs."),
     AfterValidator(str.lower),
-    Rule("invalid_options", "Choose a background colour as #rrggbb, e.g. #ffffff.")]
+    Rule("invalid_options", f"Choose a background colour as #rrggbb, e.g. {DEFAULT_BACKGROUND}.")]
 Crop = flag("crop", "Crop to the subject.")
 RefineEdges = flag("refine_edges", "Refine edges: snap the mask to the photo's own edges and "
                                    "take the old background's colour out of them (slower).")

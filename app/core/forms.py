@@ -23,12 +23,12 @@ from app.core.fields import (
     Model,
     Name,
     Output,
-    Photo,
+    PhotoFile,
     RefineEdges,
     Rule,
     Url,
 )
-from app.images.compose import OPAQUE
+from app.images.outputs import DEFAULT_BACKGROUND, OPAQUE
 
 # A lone surrogate (JSON "\ud800") is a valid Python string but not text that can be stored;
 # a form's broken bytes arrive as U+FFFD (fields.BROKEN_TEXT), refused alike.
@@ -40,7 +40,6 @@ NULL = "{field} cannot be null: send a value, or leave the field out."
 REPEATED = "The field {field!r} was sent more than once."
 NO_PHOTO = "Please choose an image to upload, or give the address of one."  # the page's too
 FILES = ("image", "background_image")  # a photo's bytes: only multipart/form-data has them
-DEFAULT_BACKGROUND = "#ffffff"  # where the page's colour picker starts
 _STRICT = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
 
 
@@ -94,7 +93,7 @@ class UploadRequest(BaseModel):
         "oneOf": [{"required": ["image"]}, {"required": ["image_url"]}]})
 
     name: Name
-    image: Photo = absent()
+    image: PhotoFile = absent()
     image_url: Url = absent()
     model: Model = absent()
     output: Output = "transparent"

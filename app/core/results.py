@@ -1,6 +1,6 @@
-"""What an upload and an edit share: making a result (and its renditions) from a photo, a
-mask and the look asked for, within a turn of the engines' admission; and what each
-failure on the way tells the visitor."""
+"""A result, made: from a photo, its mask and the options asked for, the result and its
+renditions, within a turn of the engines' admission (what an upload and an edit share);
+and what each failure on the way tells the visitor (`refusals`), wherever it happens."""
 
 from __future__ import annotations
 
@@ -12,15 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from app.core.errors import ENGINE_FAILED, LIMIT_REACHED, UNEXPECTED, Rejected, busy
+from app.core.errors import ENGINE_FAILED, LIMIT_REACHED, UNEXPECTED, Rejected, busy, not_found
 from app.core.forms import OutputOptions
 from app.engines import Busy, EngineError, EngineRunner, Masked, Work
 from app.images import pngwriter
 from app.images import thumbnails as renditions
-from app.images.compose import Rendered, render
-from app.images.decoding import InvalidImage, Photo
+from app.images.compose import render
+from app.images.decoding import InvalidImage, Photo, probe
+from app.images.outputs import EncodedImage
 from app.model_files import MODELS
-from app.storage import LimitReached, NewImage, StaleRecord, StorageUnavailable
+from app.storage import LimitReached, RecordNotFound, StaleRecord, StorageUnavailable
 
 log = logging.getLogger(__name__)
 CHANGED = "The image changed while this was being made. Please try again."
@@ -35,11 +36,22 @@ def check_model(engines: EngineRunner, model: str | None) -> None:
             label=MODELS[model].label, name=model))
 
 
+def photo_of(data: bytes, max_pixels: int) -> Photo:
+    """A checked photo: a still JPEG, PNG or WebP within `max_pixels` (`InvalidImage`)."""
+    return Photo(data, probe(data, max_pixels))
+
+
+def encoded(photo: Photo) -> EncodedImage:
+    """A checked photo as it is stored, unchanged."""
+    info = photo.info
+    return EncodedImage(photo.data, info.content_type, info.width, info.height)
+
+
 @dataclass(frozen=True)
 class Cutout:
-    result: Rendered
+    result: EncodedImage
     masked: Masked
-    thumbnails: dict  # {kind: {size: Rendered}}, when asked for
+    thumbnails: dict  # {kind: {size: EncodedImage}}, when asked for
 
 
 def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
@@ -62,14 +74,10 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
     return engines.make(photo, finish, work, pay=pay, mask=mask, model=model)
 
 
-def new_image(image: Rendered) -> NewImage:
-    return NewImage(image.data, image.content_type, image.width, image.height)
-
-
-def mask_image(mask: Image.Image) -> NewImage:
+def mask_image(mask: Image.Image) -> EncodedImage:
     """The engine's mask as it is kept with the record: a greyscale PNG of its own size."""
     data = pngwriter.encode(np.asarray(mask.convert("L")))
-    return NewImage(data, "image/png", mask.width, mask.height)
+    return EncodedImage(data, "image/png", mask.width, mask.height)
 
 
 @contextmanager
@@ -80,6 +88,8 @@ def refusals(what: str) -> Iterator[None]:
         yield
     except (Rejected, StorageUnavailable):
         raise
+    except RecordNotFound:  # not there, or not the visitor's: the same answer
+        raise not_found() from None
     except InvalidImage as exc:
         raise Rejected("invalid_image", exc.message, exc.kind) from exc
     except LimitReached as exc:

@@ -1,7 +1,7 @@
 """One upload, one straight walk: check → mask → compose → store.
 
 Every expected failure becomes a `Rejected` with a stable code, a sentence for the visitor
-and the kind of problem (making.py); the front door that called only decides how to deliver
+and the kind of problem (results.py); the front door that called only decides how to deliver
 it.
 """
 
@@ -12,19 +12,19 @@ from dataclasses import dataclass
 
 from app.core.errors import SUCCESS
 from app.core.forms import UploadRequest
-from app.core.making import (
+from app.core.results import (
     check_model,
     counted,
     cut_out,
+    encoded,
     mask_image,
-    new_image,
+    photo_of,
     refusals,
 )
 from app.engines import EngineRunner
 from app.images import thumbnails
-from app.images.decoding import Photo, probe
 from app.metrics import UPLOADS
-from app.storage import LimitReached, NewImage, Record, RecordRepository
+from app.storage import LimitReached, Record, RecordRepository
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,6 @@ class Uploaded:
     @property
     def message(self) -> str:
         return f"{SUCCESS}. {self.note}" if self.note else SUCCESS
-
-
-def photo_of(data: bytes, max_pixels: int) -> Photo:
-    """A checked photo: a still JPEG, PNG or WebP within `max_pixels` (`InvalidImage`)."""
-    return Photo(data, probe(data, max_pixels))
-
-
-def as_new(photo: Photo) -> NewImage:
-    info = photo.info
-    return NewImage(photo.data, info.content_type, info.width, info.height)
 
 
 class UploadService:
@@ -82,13 +72,12 @@ class UploadService:
                                model=request.model)
                 extras = {"mask": mask_image(made.masked.mask)}
                 if backdrop is not None:
-                    extras["backdrop"] = as_new(backdrop)
+                    extras["backdrop"] = encoded(backdrop)
                 record = self.records.add(
-                    visitor, request.name, original=as_new(photo),
-                    processed=new_image(made.result), engine=made.masked.engine,
+                    visitor, request.name, original=encoded(photo),
+                    processed=made.result, engine=made.masked.engine,
                     limit=self.user_limit, options=options.model_dump(),
                     model=made.masked.model, slot=slot,
-                    thumbnails={kind: {size: new_image(image) for size, image in sizes.items()}
-                                for kind, sizes in made.thumbnails.items()},
+                    thumbnails=made.thumbnails,
                     extras=extras)
             return Uploaded(record, made.masked.note)

@@ -1,13 +1,16 @@
-"""Reading request bodies safely: JSON objects of a bounded size and depth, uploaded files."""
+"""Reading request bodies safely: JSON objects of a bounded size and depth, uploaded files,
+and forms, as each front door reads them: the page's as a person filled it in, the API's
+exactly as sent."""
 
 from __future__ import annotations
 
 import json
 
 from flask import request
+from pydantic import BaseModel
 from werkzeug.datastructures import MultiDict
 
-from app.core.forms import repeated
+from app.core.forms import FILES, repeated
 
 # A rename body is a name; anything much bigger is not one.
 JSON_BODY_LIMIT = 16 * 1024
@@ -54,3 +57,36 @@ def file_bytes(files: MultiDict, name: str) -> bytes | None:
     if file is None or not file.filename:
         return None
     return file.read()
+
+
+def filled_form(form: type[BaseModel]) -> dict:
+    """The page's form for `form` as a person filled it in: surrounding spaces trimmed,
+    empty fields left to their defaults, what the model does not take (the CSRF token, say)
+    left out, and chosen files' bytes."""
+    fields = {}
+    for name in form.model_fields.keys() - set(FILES):
+        value = request.form.get(name, "").strip()
+        if value:
+            fields[name] = value
+    for name in FILES:
+        data = file_bytes(request.files, name) if name in form.model_fields else None
+        if data is not None:
+            fields[name] = data
+    return fields
+
+
+def form_as_sent(file_fields: tuple[str, ...] = FILES) -> dict:
+    """A form exactly as sent (the API's document says what is valid; nothing is
+    forgiven), each field once; photos' bytes from the files named `file_fields`."""
+    names = [name for source in (request.form, request.files)
+             for name, _ in source.items(multi=True)]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise repeated(twice[0])
+    fields = {name: value for name, value in request.form.items() if name not in file_fields}
+    fields.update({name: b"" for name in request.files if name not in file_fields})
+    for name in file_fields:
+        data = file_bytes(request.files, name)
+        if data is not None:
+            fields[name] = data
+    return fields

@@ -5,44 +5,20 @@ full-size photo and the engine's mask, whichever engine made the mask."""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 from PIL import Image, ImageChops
 
 from app.images import pngwriter
 from app.images.backdrops import blurred_background, covering
+from app.images.outputs import FORMATS, EncodedImage, ResultOptions
 from app.images.refine import despill_rows, edge_rows, reduced_photo, work_size
 
-FORMATS = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
-OUTPUTS = ("transparent", "color", "image", "blur", "mask")
-# Results without transparency, the only ones a JPEG can hold.
-OPAQUE = ("color", "image", "blur", "mask")
 # Alpha at or below this is treated as background when finding the subject to crop to:
 # the soft edge of a mask leaves faint haze far from the subject.
 _CROP_THRESHOLD = 16
 WEBP_QUALITY = 90
 JPEG_QUALITY = 90
-
-
-class Look(Protocol):
-    """What the result should look like (the core's OutputOptions)."""
-
-    output: str  # one of OUTPUTS
-    background: str | None  # "#rrggbb", with output="color"
-    crop: bool
-    crop_margin: int  # percent of the subject's longer side
-    format: str  # one of FORMATS
-    refine_edges: bool  # snap the mask to the photo's edges and take their colour cast out
-
-
-@dataclass(frozen=True)
-class Rendered:
-    data: bytes
-    content_type: str
-    width: int
-    height: int
 
 
 def full_size_alpha(photo: Image.Image, mask: Image.Image) -> Image.Image:
@@ -55,8 +31,8 @@ def full_size_alpha(photo: Image.Image, mask: Image.Image) -> Image.Image:
     return alpha
 
 
-def render(photo: Image.Image, mask: Image.Image, look: Look,
-           backdrop: Image.Image | None = None) -> Rendered:
+def render(photo: Image.Image, mask: Image.Image, look: ResultOptions,
+           backdrop: Image.Image | None = None) -> EncodedImage:
     """The result `look` asks for, encoded, from a full-size RGB(A) photo and its mask (an
     L image of any size), over `backdrop` for output `image`. Rows are made band by band
     as the PNG writer compresses them."""
@@ -70,16 +46,17 @@ def render(photo: Image.Image, mask: Image.Image, look: Look,
                         optimize=True)
     else:
         data = pngwriter.encode_rows(height, width, channels, rows)
-    return Rendered(data, FORMATS[look.format], width, height)
+    return EncodedImage(data, FORMATS[look.format], width, height)
 
 
-def picture(photo: Image.Image, mask: Image.Image, look: Look,
+def picture(photo: Image.Image, mask: Image.Image, look: ResultOptions,
             backdrop: Image.Image | None = None) -> Image.Image:
     """The same result as a Pillow image (to scale down, say)."""
     return _whole(*_result(photo, mask, look, backdrop))
 
 
-def _result(photo: Image.Image, mask: Image.Image, look: Look, backdrop: Image.Image | None):
+def _result(photo: Image.Image, mask: Image.Image, look: ResultOptions,
+            backdrop: Image.Image | None):
     """(height, width, channels, rows(top, bottom) -> the result's pixels in those rows).
 
     Nothing of the result's size is made whole but the matte (one byte a pixel): the
@@ -125,8 +102,6 @@ def _result(photo: Image.Image, mask: Image.Image, look: Look, backdrop: Image.I
         colour = np.array([int(look.background[i:i + 2], 16) for i in (1, 3, 5)], np.uint16)
         return height, width, 3, lambda t, b: _over(rgb(t, b), matte[t:b], colour)
     if look.output == "image":
-        if backdrop is None:
-            raise ValueError("output image needs a backdrop")
         behind = covering(backdrop, (width, height))
     else:  # blur
         behind = blurred_background(rgb, lambda t, b: matte[t:b], (width, height))

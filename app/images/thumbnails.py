@@ -11,8 +11,9 @@ import io
 
 from PIL import Image
 
-from app.images.compose import Look, Rendered, picture
+from app.images.compose import picture
 from app.images.decoding import decode
+from app.images.outputs import EncodedImage, ResultOptions
 
 SIZES = (160, 320)  # longest side, in pixels
 QUALITY = 80
@@ -31,18 +32,18 @@ def scaled(img: Image.Image, size: int) -> Image.Image:
     return img.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
 
 
-def encode(img: Image.Image) -> Rendered:
+def encode(img: Image.Image) -> EncodedImage:
     buf = io.BytesIO()
     img.save(buf, "WEBP", quality=QUALITY, method=4)
-    return Rendered(buf.getvalue(), "image/webp", img.width, img.height)
+    return EncodedImage(buf.getvalue(), "image/webp", img.width, img.height)
 
 
 KINDS = ("original", "processed")
 
 
-def of_result(photo: Image.Image, mask: Image.Image, look: Look,
+def of_result(photo: Image.Image, mask: Image.Image, look: ResultOptions,
               backdrop: Image.Image | None = None, kinds: tuple[str, ...] = KINDS) -> dict:
-    """{"original": {size: Rendered}, "processed": {size: Rendered}}: renditions of the
+    """{"original": {size: EncodedImage}, "processed": {size: EncodedImage}}: renditions of the
     photo, and of the result `look` makes of it (over `backdrop` for output `image`); only
     the `kinds` asked for (an edit keeps the original's)."""
     work = scaled(photo, _WORKING_SIZE)
@@ -55,7 +56,7 @@ def of_result(photo: Image.Image, mask: Image.Image, look: Look,
     return made
 
 
-def of_stored(data: bytes) -> dict[int, Rendered]:
+def of_stored(data: bytes) -> dict[int, EncodedImage]:
     """Renditions of an image already stored (records made before renditions existed)."""
     work = decode(data, reduce_by=8, at_least=_WORKING_SIZE)
     return {size: encode(scaled(work, size)) for size in SIZES}

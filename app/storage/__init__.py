@@ -3,7 +3,6 @@
 from app.storage.database import open_database
 from app.storage.documents import (
     KINDS,
-    NewImage,
     Record,
     RecordNotFound,
     StoredImage,
@@ -13,6 +12,6 @@ from app.storage.documents import (
 from app.storage.records import RecordRepository, StaleRecord, StorageUnavailable
 from app.storage.slots import LimitReached
 
-__all__ = ["KINDS", "LimitReached", "NewImage", "Record", "RecordNotFound", "RecordRepository",
+__all__ = ["KINDS", "LimitReached", "Record", "RecordNotFound", "RecordRepository",
            "StaleRecord", "StorageUnavailable", "StoredImage", "is_id", "new_id",
            "open_database"]

@@ -17,14 +17,6 @@ class RecordNotFound(LookupError):
 
 
 @dataclass(frozen=True)
-class NewImage:
-    data: bytes
-    content_type: str
-    width: int
-    height: int
-
-
-@dataclass(frozen=True)
 class StoredImage:
     content_type: str
     size: int

@@ -24,8 +24,9 @@ from gridfs.errors import CorruptGridFile, NoFile
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import ConnectionFailure, WTimeoutError
 
+from app.images.outputs import EncodedImage
 from app.storage import legacy, slots
-from app.storage.documents import NewImage, Record, RecordNotFound, file_ids
+from app.storage.documents import Record, RecordNotFound, file_ids
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +116,12 @@ class RecordRepository:
         return record_of(doc)
 
     @outages_are_unavailable
-    def add(self, user_id: str, image_name: str, original: NewImage, processed: NewImage,
-            engine: str, limit: int, options: dict | None = None,
+    def add(self, user_id: str, image_name: str, original: EncodedImage,
+            processed: EncodedImage, engine: str, limit: int, options: dict | None = None,
             thumbnails: dict | None = None, extras: dict | None = None,
             model: str | None = None, slot: dict | None = None) -> Record:
-        """Store both images, their `thumbnails` ({kind: {size: NewImage}}), the `extras`
-        that make the result again ({"mask": NewImage, ...}) and their record (in the `slot`
+        """Store both images, their `thumbnails` ({kind: {size: EncodedImage}}), the `extras`
+        that make the result again ({"mask": EncodedImage, ...}) and their record (in the `slot`
         `reserved` held, or a free one), or raise and store nothing."""
         # Without the unique index the limit could not hold: no index, no insert.
         self.ensure_indexes()
@@ -157,7 +158,7 @@ class RecordRepository:
             raise
 
     @outages_are_unavailable
-    def replace_result(self, record: Record, processed: NewImage, thumbnails: dict,
+    def replace_result(self, record: Record, processed: EncodedImage, thumbnails: dict,
                        changes: dict, extras: dict) -> Record:
         """A new result for `record` (and its renditions, `extras`, other fields such as
         options or name), put in place in one update once all its bytes are stored; then
@@ -187,7 +188,7 @@ class RecordRepository:
         return self.get(record.user_id, record.id)
 
     @outages_are_unavailable
-    def add_thumbnails(self, record: Record, kind: str, sizes: dict[int, NewImage]) -> Record:
+    def add_thumbnails(self, record: Record, kind: str, sizes: dict[int, EncodedImage]) -> Record:
         """Store renditions a record made before they existed lacks; if another request
         stored them first, keep theirs."""
         stored: list = []
@@ -200,7 +201,7 @@ class RecordRepository:
                 self.delete_file(file_id)
         return self.get(record.user_id, record.id)
 
-    def _put(self, image: NewImage, user_id: str, kind: str, stored: list) -> dict:
+    def _put(self, image: EncodedImage, user_id: str, kind: str, stored: list) -> dict:
         """Store `image`'s bytes (noting the file in `stored`); its part of a document."""
         file_id = self.files.put(image.data, metadata={"user_id": user_id, "kind": kind})
         stored.append(file_id)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from pydantic import BaseModel
+from flask import Blueprint, flash, redirect, render_template, url_for
 
 from app.core.errors import SUCCESS, UNEXPECTED, human_size
 from app.core.fields import NAME_MAX, NEEDS_BACKDROP, NOT_IN_NAMES, URL_MAX
 from app.core.forms import NO_PHOTO, OutputOptions, UploadRequest, parse, rule_of
-from app.http.bodies import file_bytes
+from app.http.bodies import filled_form
 from app.http.context import services
 from app.http.errors import wants_json
 from app.http.limits import spend
 from app.http.records_json import record_json
 from app.http.sizes import too_large_message
 from app.http.visitor import current_visitor
-from app.images.compose import OPAQUE
 from app.images.decoding import ACCEPTED_TEXT, EXTENSIONS
+from app.images.outputs import OPAQUE
 from app.model_files import MODELS
 
 bp = Blueprint("pages", __name__)
@@ -79,28 +78,9 @@ def _model_choice(installed: tuple[str, ...]) -> list[dict]:
 @bp.post("/")
 def upload():
     """Failures are flashed (app/http/errors.py answers this endpoint with a redirect)."""
-    upload = parse(UploadRequest, form_fields())
+    upload = parse(UploadRequest, filled_form(UploadRequest))
     done = services().uploads.upload(current_visitor(), upload, pay=spend)
     if wants_json():
         return record_json(done.record, "images.image", note=done.note), 201
     flash(done.message, "success")
     return redirect(url_for("pages.index"))
-
-
-FILES = ("image", "background_image")
-
-
-def form_fields(form: type[BaseModel] = UploadRequest) -> dict:
-    """The page's form for `form` as a person filled it in: surrounding spaces trimmed,
-    empty fields left to their defaults, what the model does not take (the CSRF token, say)
-    left out, and chosen files' bytes."""
-    fields = {}
-    for name in form.model_fields.keys() - set(FILES):
-        value = request.form.get(name, "").strip()
-        if value:
-            fields[name] = value
-    for name in FILES:
-        data = file_bytes(request.files, name) if name in form.model_fields else None
-        if data is not None:
-            fields[name] = data
-    return fields

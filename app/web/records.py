@@ -8,13 +8,12 @@ from flask import Blueprint, flash, jsonify, redirect, url_for
 
 from app.core.errors import Rejected
 from app.core.forms import EditRequest, RenameRequest, parse
-from app.http.bodies import json_object
+from app.http.bodies import filled_form, json_object
 from app.http.context import services
 from app.http.errors import wants_json
 from app.http.limits import spend
 from app.http.records_json import record_json
 from app.http.visitor import current_visitor
-from app.web.pages import form_fields
 
 EDITED = "Image updated"
 
@@ -28,11 +27,8 @@ def update(record_id: str):
         raise Rejected("invalid_body", 'Send a JSON body such as {"record_name": "New name"}.')
     if "record_id" in body and body["record_id"] != record_id:
         raise Rejected("id_mismatch", "The record_id in the body does not match the URL.")
-    name = body.get("record_name")
-    # The page trims what was typed before the rules apply, as its upload form does.
-    request = parse(RenameRequest, {"image_name": name.strip() if isinstance(name, str)
-                                    else name})
-    record = services().gallery.rename(current_visitor(), record_id, request)
+    request = parse(RenameRequest, {"image_name": body.get("record_name")})
+    record = services().edits.rename(current_visitor(), record_id, request.image_name)
     return jsonify(message="success", record_name=record.image_name)
 
 
@@ -46,7 +42,7 @@ def remove(record_id: str):
 def restyle(record_id: str):
     """The page's "Edit result" form: how a result looks, made again without the model.
     Failures are flashed, as the upload form's are (app/http/errors.py)."""
-    edit = parse(EditRequest, form_fields(EditRequest))
+    edit = parse(EditRequest, filled_form(EditRequest))
     record = services().edits.edit(current_visitor(), record_id, edit, pay=spend)
     if wants_json():
         return record_json(record, "images.image")

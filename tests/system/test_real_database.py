@@ -20,9 +20,9 @@ import requests
 from PIL import Image
 from pymongo import MongoClient
 
+from app.images.outputs import EncodedImage
 from app.storage import (
     LimitReached,
-    NewImage,
     RecordRepository,
     StorageUnavailable,
     open_database,
@@ -152,8 +152,8 @@ class Writer(threading.Thread):
             original, processed = os.urandom(2048), os.urandom(4096)
             try:
                 record = self.repo.add(f"{self.tag}-{n}", f"r{n}",
-                                       NewImage(original, "image/jpeg", 4, 3),
-                                       NewImage(processed, "image/png", 4, 3),
+                                       EncodedImage(original, "image/jpeg", 4, 3),
+                                       EncodedImage(processed, "image/png", 4, 3),
                                        engine="local", limit=1)
             except Exception as exc:  # what an outage raises is the point of the test
                 self.errors.append(exc)
@@ -194,8 +194,8 @@ def test_acknowledged_records_survive_a_database_restart(database_name, controll
         # server-selection timeout; it does not hang.
         began = time.monotonic()
         with pytest.raises(StorageUnavailable):
-            repo.add("while-down", "x", NewImage(b"o", "image/jpeg", 1, 1),
-                     NewImage(b"p", "image/png", 1, 1), engine="local", limit=1)
+            repo.add("while-down", "x", EncodedImage(b"o", "image/jpeg", 1, 1),
+                     EncodedImage(b"p", "image/png", 1, 1), engine="local", limit=1)
         assert time.monotonic() - began < 15
         for writer in writers:
             writer.wait_for(lambda w=writer: w.errors, "the writer to see the outage")
@@ -229,6 +229,6 @@ def test_acknowledged_records_survive_a_database_restart(database_name, controll
     assert missing == []
     # The unique index that enforces the per-visitor limit came back with the data.
     with pytest.raises(LimitReached):
-        repo.add(acked[0][0].user_id, "again", NewImage(b"o", "image/jpeg", 1, 1),
-                 NewImage(b"p", "image/png", 1, 1), engine="local", limit=1)
+        repo.add(acked[0][0].user_id, "again", EncodedImage(b"o", "image/jpeg", 1, 1),
+                 EncodedImage(b"p", "image/png", 1, 1), engine="local", limit=1)
     database.client.close()

@@ -106,7 +106,7 @@ def test_other_visitors_records_are_not_found(api, other_api):
     ({"name": ""}, 400, "invalid_name"),
     ({"name": "x" * 51}, 400, "invalid_name"),
     # What the page's form forgives, the API does not: the document says what is valid.
-    ({"name": " " + "x" * 50}, 400, "invalid_name"),  # 50 once trimmed, 51 as sent
+    ({"name": " " + "x" * 51 + " "}, 400, "invalid_name"),  # trimmed first: 51 is too long
     ({"name": "\x1f\u3000"}, 400, "invalid_name"),  # only whitespace, as Python sees it
     ({"output": "sepia"}, 400, "invalid_options"),
     ({"output": ""}, 400, "invalid_options"),
@@ -312,7 +312,7 @@ def test_the_document_is_valid_openapi_3_1(client):
 def test_the_document_holds_the_limits_the_code_enforces(app):
     """Generated from the same models: the numbers are the code's, not copies."""
     from app.core.fields import NAME_MAX
-    from app.images.compose import FORMATS, OUTPUTS
+    from app.images.outputs import FORMATS, OUTPUTS
 
     schemas = document(app)["components"]["schemas"]
     upload = schemas["UploadRequest"]["properties"]

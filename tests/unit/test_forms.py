@@ -7,6 +7,7 @@ import unicodedata
 import pytest
 
 from app.core.errors import Rejected
+from app.core.fields import WHITESPACE
 from app.core.forms import (
     EditFields,
     EditRequest,
@@ -132,17 +133,18 @@ def test_the_characters_kept_out_of_names_are_exactly_the_controls_and_separator
 @pytest.mark.parametrize("name", [
     "cat", " cat ", "\tcat\n", "a b", "", " ", "\x1f\u3000", "a\x00b", "a\tb", "\x00",
     "cat\x7f", "a\u2028", "a\u2028b", "\u2029cat", "x" * 50, "x" * 51, " " + "x" * 50,
-    "\U0001f600", "a\x85b", "a\x85",
+    " " + "x" * 51, "\U0001f600", "a\x85b", "a\x85",
     "\u200b", " \u200b ", "\u200b \u200b", "\u200bcat", "cat\u200b", "\u200b cat", "\ufeff",
     "\u3164", "\u2800", "\u3164 \u2800", "\u3164a", "\U000e0041", "\U000e0041x", "\xad",
     "\u200b\tcat", "\u200b\x00", "\u2028\u200b", "\u200b\u3000a", "a\ufffd", "\ufffd",
     "\u200b\ufffd", "\U0001f468\u200d\U0001f469", "\u200d\U0001f469", "\u200b" * 50 + "a",
 ])
 def test_the_documented_pattern_says_what_the_server_does(name):
-    """The OpenAPI document's `pattern` and `maxLength` for a name (what a client may check
-    before sending) accept exactly the names the server keeps."""
+    """The OpenAPI document's `pattern`, and its `minLength` and `maxLength` once the name is
+    trimmed as its description says (what a client may check before sending), accept
+    exactly the names the server keeps."""
     schema = UploadRequest.model_json_schema()["properties"]["name"]
-    documented = (schema["minLength"] <= len(name) <= schema["maxLength"]
+    documented = (schema["minLength"] <= len(name.strip(WHITESPACE)) <= schema["maxLength"]
                   and re.search(schema["pattern"], name) is not None)
     try:
         upload(name=name)
@@ -161,10 +163,11 @@ def test_an_unknown_field_is_reported_before_anything_else():
     assert refused(UploadRequest, {"name": "", "user_id": "x"}).code == "invalid_body"
 
 
-def test_names_are_trimmed_after_the_rules():
+def test_names_are_trimmed_before_the_rules():
     assert upload(name="  my cat  ").name == "my cat"
-    # The rule is on the name as sent: 50 once trimmed, 51 as sent.
-    assert refused(UploadRequest, {"name": " " + "x" * 50, "image": IMAGE}).code == (
+    # The rule is on the name once trimmed: 50 letters with a space either side are kept.
+    assert upload(name=" " + "x" * 50 + " ").name == "x" * 50
+    assert refused(UploadRequest, {"name": " " + "x" * 51, "image": IMAGE}).code == (
         "invalid_name")
 
 

@@ -65,3 +65,23 @@ def test_every_module_is_small():
     sizes = {path.relative_to(APP): len(path.read_text().splitlines())
              for path in APP.rglob("*.py")}
     assert max(sizes.values()) <= 300, {p: n for p, n in sizes.items() if n > 300}
+
+
+@pytest.mark.parametrize("module", ["app.core.fields", "app.core.forms", "app.images.outputs",
+                                    "app.model_files"])
+def test_reading_a_rule_loads_no_image_library(module):
+    """The rules and the choices they offer are declared apart from the compositor, so
+    the forms (and the OpenAPI document made of them) load no numpy, Pillow or zlib-ng."""
+    code = (f"import sys, {module}; heavy = {{'numpy', 'PIL', 'zlib_ng', 'onnxruntime', "
+            "'pymongo', 'flask'} & set(sys.modules); print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=APP.parent, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_app_never_imports_the_fetcher():
+    """Fetching weights is build tooling (app/model_fetch.py): only the catalogue's command
+    line (python -m app.model_files) reaches it."""
+    for path in APP.rglob("*.py"):
+        if path.name not in ("model_files.py", "model_fetch.py"):
+            assert not any(name.startswith("app.model_fetch") for name in imports(path)), path

@@ -139,7 +139,7 @@ def test_a_backdrop_covers_the_result_centred():
 
 
 def test_the_subject_over_a_photo(engine, coffee, transparent):
-    from app.core.making import cut_out
+    from app.core.results import cut_out
     from app.engines import EngineRunner
     from app.images.backdrops import cover
     from app.images.decoding import Photo, probe

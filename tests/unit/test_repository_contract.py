@@ -8,7 +8,8 @@ import uuid
 import pytest
 from pymongo import MongoClient
 
-from app.storage import LimitReached, NewImage, RecordNotFound, RecordRepository
+from app.images.outputs import EncodedImage
+from app.storage import LimitReached, RecordNotFound, RecordRepository
 from app.storage.embedded import embedded_database
 from app.storage.maintenance import sweep_orphans
 
@@ -35,7 +36,7 @@ def repo(database):
 
 
 def image(data=b"\x89PNG fake bytes", content_type="image/png", size=(4, 3)):
-    return NewImage(data, content_type, *size)
+    return EncodedImage(data, content_type, *size)
 
 
 def add(repo, user="u1", name="cat", limit=2, original=None, processed=None):
