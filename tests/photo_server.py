@@ -74,6 +74,24 @@ class Handler(BaseHTTPRequestHandler):
         while not RELEASE.is_set():
             self.wfile.write(b"10000\r\n" + block + b"\r\n" if chunked else block)
 
+    def _sized(self, arg):  # /sized/<n>/<plain|chunked>: exactly n bytes, no Content-Length
+        n, _, framing = arg.partition("/")
+        body = b"\xff" * int(n)
+        if framing == "chunked":
+            self._head(200, {"Transfer-Encoding": "chunked"})
+            for i in range(0, len(body), 65536):
+                block = body[i:i + 65536]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(block), block))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self._head(200, {})
+            self.wfile.write(body)
+        self.close_connection = True
+
+    def _declared(self, arg):  # /declared/<n>: says n bytes, then waits (reading would hang)
+        self._head(200, {"Content-Length": arg})
+        RELEASE.wait(30)
+
     def _short(self, _):  # promises more than it sends, then hangs up
         self._head(200, {"Content-Length": "1000"})
         self.wfile.write(b"only ten b")

@@ -47,9 +47,15 @@ def test_settings_built_in_code_are_checked_like_the_environment():
         Settings()
 
 
-def test_a_short_key_is_refused():
-    with pytest.raises(ConfigError, match="too short"):
-        from_env(APP_SECRET_KEY="short")
+@pytest.mark.parametrize("key", ["short", "k" * 15])
+def test_a_key_under_16_characters_is_refused(key):
+    with pytest.raises(ConfigError) as refused:
+        from_env(APP_SECRET_KEY=key)
+    assert str(refused.value) == "APP_SECRET_KEY is too short: use at least 16 characters."
+
+
+def test_a_key_of_16_characters_is_taken():
+    assert from_env(APP_SECRET_KEY="k" * 16).secret_key == "k" * 16
 
 
 def test_engine_is_rapidapi_when_a_key_is_set_and_bg_engine_overrides():

@@ -128,3 +128,17 @@ def test_work_refused_as_busy_is_not_paid_for():
     gate.set()
     holder.join(10)
     assert paid == [] and engine.calls == 1
+
+
+def test_a_failed_remote_engine_is_asked_once_then_the_fallback_once():
+    """The remote engine is asked before the turn; once it has failed, the turn goes to the
+    fallback at once, not to the remote engine again."""
+    remote, local = Remote(error=EngineTimeout()), FakeEngine()
+    result = EngineRunner(remote, local).make(a_photo(), lambda masked: masked, SMALL)
+    assert (result.engine, remote.calls, local.calls) == ("fake", 1, 1)
+
+
+def test_a_remote_engine_that_answers_is_asked_once_and_the_fallback_never():
+    remote, local = Remote(), FakeEngine()
+    result = EngineRunner(remote, local).make(a_photo(), lambda masked: masked, SMALL)
+    assert (result.engine, result.note, remote.calls, local.calls) == ("remote", "", 1, 0)

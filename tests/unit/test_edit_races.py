@@ -1,0 +1,102 @@
+"""Two changes to one record at once: the second result to be stored was made from a record
+that is no longer there as it was. The repository refuses it (`replace_result` replaces
+only the result it was given) and leaves nothing behind; the visitor is told 409, at both
+doors, and the record keeps the first change whole. No threads: the other edit runs inside
+the first, when the first reads the record's photo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from app.core.forms import EditFields
+from app.storage import StaleRecord
+from tests.support import assert_error
+
+CHANGED = "The image changed while this was being made. Please try again."
+
+
+@dataclass(frozen=True)
+class Image:
+    """What the repository stores of an image: any object with these four attributes."""
+
+    data: bytes
+    content_type: str = "image/png"
+    width: int = 4
+    height: int = 3
+
+
+def file_ids(records) -> set:
+    return {found._id for found in records.files.find({})}
+
+
+def test_a_result_made_from_a_record_that_changed_is_refused_and_leaves_nothing(
+        visitor, record_id, records):
+    record = records.get(visitor.id(), record_id)
+    first = records.replace_result(record, Image(b"first"), {160: Image(b"first-160")},
+                                   {"image_name": "first"}, {})
+    before = file_ids(records)
+    with pytest.raises(StaleRecord):
+        records.replace_result(record, Image(b"second"), {160: Image(b"second-160")},
+                               {"image_name": "second"}, {"mask": Image(b"mask")})
+    assert file_ids(records) == before  # the second's files went with it
+    now = records.get(visitor.id(), record_id)
+    assert (now.image_name, now.processed.file_id) == ("first", first.processed.file_id)
+    assert records.read(now, "processed") == b"first"
+
+
+def test_a_result_for_a_record_deleted_meanwhile_is_refused_and_leaves_nothing(
+        visitor, record_id, records):
+    record = records.get(visitor.id(), record_id)
+    assert visitor.delete(record_id).status_code == 200
+    with pytest.raises(StaleRecord):
+        records.replace_result(record, Image(b"late"), {}, {}, {})
+    assert file_ids(records) == set()
+
+
+def collide(app, visitor, record_id, edit):
+    """`edit()`'s answer when, while it is being made, another edit of the same record (to
+    green) is stored first."""
+    services = app.extensions["services"]
+    records, started = services.records, []
+    read = records.read
+
+    def read_then_another_edit(record, kind, *size):
+        data = read(record, kind, *size)
+        if kind == "original" and not started:
+            started.append(True)  # the other edit reads the photo too: once is enough
+            services.edits.edit(visitor.id(), record_id,
+                                EditFields(output="color", background="#00ff00"),
+                                pay=lambda counts: None)
+        return data
+
+    records.read = read_then_another_edit
+    try:
+        return edit()
+    finally:
+        records.read = read
+
+
+def page_edit(visitor, record_id, fields):
+    return visitor.client.post(f"/edit/{record_id}",
+                               data={**fields, "csrf_token": visitor.ensure_token()},
+                               content_type="multipart/form-data",
+                               headers={"Accept": "application/json"})
+
+
+@pytest.mark.parametrize("door", ["page", "api"])
+def test_of_two_edits_at_once_the_later_is_told_409_and_leaves_nothing(
+        app, api, visitor, record_id, records, door):
+    before = len(file_ids(records))
+    if door == "page":
+        response = collide(app, visitor, record_id,
+                           lambda: page_edit(visitor, record_id, {"output": "mask"}))
+    else:
+        response = collide(app, visitor, record_id,
+                           lambda: api.edit(record_id, {"output": "mask"}))
+    assert assert_error(response, 409, "conflict")["message"] == CHANGED
+    body = api.http.get(f"/api/v1/records/{record_id}").get_json()
+    assert (body["options"]["output"], body["options"]["background"]) == ("color", "#00ff00")
+    # An edit replaces the result's files: as many as before, the refused edit's deleted.
+    assert len(file_ids(records)) == before
