@@ -12,9 +12,9 @@ from flask import Flask
 
 from app.api.routes import PREFIX, bp
 from app.api.schemas import CSRF_STATUS
-from app.http.errors import Door
+from app.http.errors import FrontDoor
 
-DOOR = Door(
+DOOR = FrontDoor(
     "api", prefix=PREFIX.rsplit("/", 1)[0] + "/", json=True, csrf_status=CSRF_STATUS,
     csrf_help=(f"Get a token from GET {PREFIX}/session, keep the cookies it sets, and send "
                "the token in the X-CSRFToken header."),

@@ -121,8 +121,7 @@ class UploadRequest(BaseModel):
 def _one_photo(upload: BaseModel, image: bytes | None, backdrop: bytes | None) -> None:
     files = "image" in type(upload).model_fields
     if image is None and upload.image_url is None:
-        raise _refuse("missing_image", "Please choose an image to upload, or give the "
-                                       "address of one." if files else
+        raise _refuse("missing_image", NO_PHOTO if files else
                                        "Give the photo's address as image_url (a file needs "
                                        "multipart/form-data).")
     if image is not None and upload.image_url is not None:

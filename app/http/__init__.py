@@ -8,7 +8,7 @@ from flask import Flask
 from app.http import errors, headers, limits, observability, visitor
 
 
-def init_app(app: Flask, doors: list[errors.Door]) -> None:
+def init_app(app: Flask, doors: list[errors.FrontDoor]) -> None:
     visitor.init_app(app)
     headers.init_app(app)
     limits.init_app(app)

@@ -3,7 +3,7 @@ person understands and a status, delivered the way the front door that was asked
 JSON for the API and for scripts, a flash and a redirect for the page's form (the original
 app's contract), an HTML page for the rest.
 
-The front doors (app/web, app/api) describe themselves with a `Door`; nothing else here
+The front doors (app/web, app/api) describe themselves with a `FrontDoor`; nothing else here
 knows about either.
 """
 
@@ -41,7 +41,7 @@ STORAGE_RETRY_SECONDS = 30
 
 
 @dataclass(frozen=True)
-class Door:
+class FrontDoor:
     """How one front door answers failures."""
 
     name: str
@@ -64,7 +64,7 @@ class Problem:
     flash: bool = True  # whether a form post may deliver it as a flash
 
 
-def door() -> Door:
+def door() -> FrontDoor:
     doors = current_app.extensions["doors"]
     matching = [d for d in doors if request.path == d.prefix.rstrip("/")
                 or request.path.startswith(d.prefix)]
@@ -139,7 +139,7 @@ def _snake(name: str) -> str:
     return name.lower().replace(" ", "_")
 
 
-def init_app(app: Flask, doors: list[Door]) -> None:
+def init_app(app: Flask, doors: list[FrontDoor]) -> None:
     app.extensions["doors"] = doors
     # Unexpected exceptions reach the HTTPException handler as InternalServerError, after
     # Flask has logged them.

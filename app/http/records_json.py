@@ -54,9 +54,9 @@ class CreatedRecord(Record):
 
 
 def record_json(record: storage.Record, image_endpoint: str, note: str | None = None) -> dict:
-    """`image_endpoint` is the route the image URLs point to (`<it>_thumbnail` for the
-    renditions): the page's `/images/...` or the API's own. With a `note`, the answer to
-    a create."""
+    """`image_endpoint` is the route the image URLs point to (the renditions': the
+    `thumbnail` route of the same blueprint): the page's `/images/...` or the API's own.
+    With a `note`, the answer to a create."""
     def image(kind: str) -> Image:
         stored = record.image(kind)
         return Image.model_construct(

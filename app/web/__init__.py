@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.http.errors import Door
+from app.http.errors import FrontDoor
 from app.web import health, images, pages, records
 
 # The page's form keeps the original contract: every failure is a flash and 302 back to /.
-DOOR = Door("web", prefix="/", flash_endpoints=frozenset({"pages.upload", "records.restyle"}),
-            flash_to="/")
+DOOR = FrontDoor("web", prefix="/",
+                 flash_endpoints=frozenset({"pages.upload", "records.restyle"}), flash_to="/")
 
 
 def init_app(app: Flask) -> None:
