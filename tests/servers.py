@@ -6,6 +6,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 import requests
 
 from scripts import serve
+from tests.processes import cpu_seconds, workers
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -95,3 +97,48 @@ def eventually(check, seconds: float = 10.0, every: float = 0.05):
         if time.monotonic() > deadline:
             pytest.fail(f"still not true after {seconds} s: {check.__doc__ or check}")
         time.sleep(every)
+
+
+class UploadInFlight:
+    """The page's form posted with `data` (a big photo) from a thread, asking for JSON, as
+    a rolling update finds it: once started, the server has the whole body and a worker of
+    gunicorn `master` is making the result. Then stop the server and `finished()`."""
+
+    def __init__(self, session, base: str, master: int, data: bytes, name: str = "inflight"):
+        from urllib3 import encode_multipart_formdata
+
+        body, content_type = encode_multipart_formdata(
+            {"name": name, "csrf_token": csrf_token(session, base),
+             "image": (f"{name}.jpg", data, "image/jpeg")})
+        sent, self.result = threading.Event(), {}
+
+        def chunks():
+            for i in range(0, len(body), 64 * 1024):
+                yield body[i:i + 64 * 1024]
+            sent.set()  # the whole body is with the server: the request is in flight
+
+        def post():
+            try:
+                self.result["response"] = session.post(
+                    f"{base}/", data=chunks(), allow_redirects=False, timeout=120,
+                    headers={"Content-Type": content_type, "Accept": "application/json"})
+            except requests.RequestException as exc:  # the server dropped the upload
+                self.result["error"] = exc
+
+        pids = workers(master)
+        cpu_before = cpu_seconds(pids)
+        self.client = threading.Thread(target=post)
+        self.client.start()
+        assert sent.wait(60)
+        # A sent body may still sit in buffers (the socket's, or the front's until it has
+        # all of it); half a second of worker CPU means a worker has it and is decoding the
+        # photo (several seconds of CPU for the photos these tests send).
+        while cpu_seconds(pids) - cpu_before < 0.5 and self.client.is_alive():
+            time.sleep(0.05)
+        assert self.client.is_alive(), self.result  # else a stop would find nothing in flight
+
+    def finished(self) -> requests.Response:
+        """The upload's answer, once the stopped server has given it."""
+        self.client.join(120)
+        assert "error" not in self.result, self.result.get("error")
+        return self.result["response"]

@@ -8,8 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from importlib.metadata import distribution
 from pathlib import Path
 
@@ -20,8 +18,13 @@ from PIL import Image
 
 from app import model_files
 from tests import dockerfile
-from tests.processes import cpu_seconds, workers
-from tests.servers import csrf_token, free_port, start, stop, upload_through_the_page
+from tests.servers import (
+    UploadInFlight,
+    free_port,
+    start,
+    stop,
+    upload_through_the_page,
+)
 from tests.support import photo
 
 ROOT = dockerfile.ROOT
@@ -213,48 +216,11 @@ def test_the_start_command_serves_health_ready_and_an_upload(image_server):
     assert _healthcheck(env) != 0
 
 
-def _multipart(fields: dict, name: str, filename: str, data: bytes) -> tuple[bytes, str]:
-    from urllib3 import encode_multipart_formdata
-
-    return encode_multipart_formdata({**fields, name: (filename, data, "image/jpeg")})
-
-
 def test_sigterm_lets_the_upload_in_flight_finish(image_server):
     """What a rolling update does to a pod: SIGTERM while an upload is being processed."""
     process, base, _, _, _ = image_server
-    session = requests.Session()
-    token = csrf_token(session, base)
-    body, content_type = _multipart({"name": "big", "csrf_token": token}, "image", "big.jpg",
-                                    photo("astronaut", size=(4000, 3000)))
-    sent = threading.Event()
-
-    def chunks():
-        for i in range(0, len(body), 64 * 1024):
-            yield body[i:i + 64 * 1024]
-        sent.set()  # the whole body is with the server: the request is in flight
-
-    result = {}
-
-    def post():
-        try:
-            result["response"] = session.post(
-                f"{base}/", data=chunks(), allow_redirects=False, timeout=120,
-                headers={"Content-Type": content_type, "Accept": "application/json"})
-        except requests.RequestException as exc:  # the server dropped the upload
-            result["error"] = exc
-
-    pids = workers(process.pid)
-    cpu_before = cpu_seconds(pids)
-    client = threading.Thread(target=post)
-    client.start()
-    assert sent.wait(60)
-    # A sent body may still sit in the socket's buffers; half a second of worker CPU means
-    # a worker has it and is decoding the photo (a 12 MP upload takes about 2 s of CPU).
-    while cpu_seconds(pids) - cpu_before < 0.5 and client.is_alive():
-        time.sleep(0.05)
-    assert client.is_alive(), result  # else the stop below would have nothing in flight
+    upload = UploadInFlight(requests.Session(), base, process.pid,
+                            photo("astronaut", size=(4000, 3000)), name="big")
     os.kill(process.pid, signal.SIGTERM)
-    client.join(120)
-    assert "error" not in result, result.get("error")
-    assert result["response"].status_code == 201
+    assert upload.finished().status_code == 201
     assert process.wait(timeout=60) == 0

@@ -9,13 +9,11 @@ import io
 import re
 import signal
 import socket
-import threading
 import time
 
 import pytest
 import requests
 from PIL import Image
-from urllib3 import encode_multipart_formdata
 
 from tests.front import (
     LOAD_BALANCER,
@@ -26,8 +24,8 @@ from tests.front import (
     session_from,
     start_stack,
 )
-from tests.processes import cpu_seconds, gunicorn_master, workers
-from tests.servers import csrf_token, eventually, stop, upload_through_the_page
+from tests.processes import gunicorn_master
+from tests.servers import UploadInFlight, csrf_token, eventually, stop, upload_through_the_page
 from tests.support import photo
 
 
@@ -146,46 +144,14 @@ def test_a_stop_lets_the_upload_in_flight_finish(tmp_path):
     # A 9 MP photo counts 3 uploads against the per-address limit (one per started 4 MP).
     process, base, _ = start_stack(tmp_path, UPLOAD_RATE_LIMIT_IP="10 per minute")
     try:
-        session = requests.Session()
-        token = csrf_token(session, base)
-        body, content_type = encode_multipart_formdata(
-            {"name": "inflight", "csrf_token": token,
-             "image": ("big.jpg", photo("astronaut", size=(3000, 3000)), "image/jpeg")})
-        sent = threading.Event()
-
-        def chunks():
-            for i in range(0, len(body), 64 * 1024):
-                yield body[i:i + 64 * 1024]
-            sent.set()
-
-        result = {}
-
-        def post():
-            try:
-                result["response"] = session.post(
-                    f"{base}/", data=chunks(), timeout=120,
-                    headers={"Content-Type": content_type, "Accept": "application/json"})
-            except requests.RequestException as exc:
-                result["error"] = exc
-
-        pids = workers(gunicorn_master(process.pid))
-        cpu_before = cpu_seconds(pids)
-        client = threading.Thread(target=post)
-        client.start()
-        assert sent.wait(60)
-        # The front passes the body on once it has all of it; half a second of worker CPU
-        # means the app has it and is decoding the photo (9 MP take about 3 s of CPU).
-        while cpu_seconds(pids) - cpu_before < 0.5 and client.is_alive():
-            time.sleep(0.05)
-        assert client.is_alive(), result
+        upload = UploadInFlight(requests.Session(), base, gunicorn_master(process.pid),
+                                photo("astronaut", size=(3000, 3000)))
         process.send_signal(signal.SIGTERM)
         # The front no longer takes connections, while the upload is still being made.
         eventually(lambda: _refused(f"{base}/health"))
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{base}/health", timeout=5)
-        client.join(120)
-        assert "error" not in result, result.get("error")
-        assert result["response"].status_code == 201
+        assert upload.finished().status_code == 201
         assert process.wait(timeout=60) == 0
     finally:
         stop(process)
