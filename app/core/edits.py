@@ -13,7 +13,7 @@ from app.core.results import counted, cut_out, encoded, mask_image, photo_of, re
 from app.engines import EngineRunner, Masked
 from app.images.decoding import decode_mask
 from app.metrics import EDITS
-from app.storage import Record, RecordRepository
+from app.storage import RecordRepository, StoredRecord
 
 
 class EditService:
@@ -23,7 +23,7 @@ class EditService:
         self.max_image_pixels = max_image_pixels
 
     def edit(self, visitor: str, record_id: str, request: EditFields,
-             pay: Callable[[int], None]) -> Record:
+             pay: Callable[[int], None]) -> StoredRecord:
         """The record after `request`, or `Rejected` (nothing changed). A new look is
         priced like an upload of the same pixels (`pay`); a new name alone is free."""
         if not request.restyles:
@@ -32,12 +32,12 @@ class EditService:
             record = self.records.get(visitor, record_id)
             return self._restyle(self.records.in_current_layout(record), request, pay)
 
-    def rename(self, visitor: str, record_id: str, name: str) -> Record:
+    def rename(self, visitor: str, record_id: str, name: str) -> StoredRecord:
         """A new name, and nothing else: the page's rename and the API's edit alike."""
         with counted(EDITS), refusals("Rename"):
             return self.records.rename(visitor, record_id, name)
 
-    def _restyle(self, record: Record, request: EditFields, pay) -> Record:
+    def _restyle(self, record: StoredRecord, request: EditFields, pay) -> StoredRecord:
         current = parse(OutputOptions, record.options)
         options = request.options(current)
         backdrop = None

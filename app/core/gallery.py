@@ -9,7 +9,14 @@ from app.core.results import refusals
 from app.engines import Admission, Work
 from app.images import thumbnails
 from app.images.decoding import InvalidImage
-from app.storage import KINDS, Record, RecordNotFound, RecordRepository, StoredImage, maintenance
+from app.storage import (
+    KINDS,
+    RecordNotFound,
+    RecordRepository,
+    StoredImage,
+    StoredRecord,
+    maintenance,
+)
 
 
 class Gallery:
@@ -18,10 +25,10 @@ class Gallery:
         # Renditions made on demand (for records older than them) are decoding work too.
         self.admission = admission
 
-    def list(self, visitor: str) -> list[Record]:
+    def list(self, visitor: str) -> list[StoredRecord]:
         return self.records.list(visitor)
 
-    def get(self, visitor: str, record_id: str) -> Record:
+    def get(self, visitor: str, record_id: str) -> StoredRecord:
         with refusals("Lookup"):
             return self.records.get(visitor, record_id)
 
@@ -30,7 +37,7 @@ class Gallery:
             self.records.delete(visitor, record_id)
 
     def image(self, visitor: str, record_id: str, kind: str,
-              size: int | None = None) -> tuple[Record, StoredImage]:
+              size: int | None = None) -> tuple[StoredRecord, StoredImage]:
         """The record and the metadata of its `kind` image, or of that image's rendition
         of `size` (made now if the record predates renditions). Bytes: `read`."""
         with refusals("Image"):
@@ -45,7 +52,7 @@ class Gallery:
                 record = self._make_thumbnails(record, kind)
             return record, record.thumbnail(kind, size)
 
-    def read(self, record: Record, kind: str, size: int | None = None) -> bytes:
+    def read(self, record: StoredRecord, kind: str, size: int | None = None) -> bytes:
         with refusals("Image"):  # the record may have been deleted a moment ago
             return self.records.read(record, kind, size)
 
@@ -64,7 +71,7 @@ class Gallery:
             done += 1
         return done, failed
 
-    def _make_thumbnails(self, record: Record, kind: str) -> Record:
+    def _make_thumbnails(self, record: StoredRecord, kind: str) -> StoredRecord:
         stored = record.image(kind)
         try:
             with self.admission.turn(Work(stored.width * stored.height), learn=False):

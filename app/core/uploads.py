@@ -24,12 +24,12 @@ from app.core.results import (
 from app.engines import EngineRunner
 from app.images import thumbnails
 from app.metrics import UPLOADS
-from app.storage import LimitReached, Record, RecordRepository
+from app.storage import LimitReached, RecordRepository, StoredRecord
 
 
 @dataclass(frozen=True)
 class Uploaded:
-    record: Record
+    record: StoredRecord
     note: str  # set when a fallback engine served, for the visitor
 
     @property

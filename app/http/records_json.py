@@ -53,7 +53,8 @@ class CreatedRecord(Record):
                                   "the usual one.")
 
 
-def record_json(record: storage.Record, image_endpoint: str, note: str | None = None) -> dict:
+def record_json(record: storage.StoredRecord, image_endpoint: str,
+                note: str | None = None) -> dict:
     """`image_endpoint` is the route the image URLs point to (the renditions': the
     `thumbnail` route of the same blueprint): the page's `/images/...` or the API's own.
     With a `note`, the answer to a create."""

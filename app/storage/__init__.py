@@ -3,15 +3,15 @@
 from app.storage.database import open_database
 from app.storage.documents import (
     KINDS,
-    Record,
     RecordNotFound,
     StoredImage,
+    StoredRecord,
     is_id,
     new_id,
 )
 from app.storage.records import RecordRepository, StaleRecord, StorageUnavailable
 from app.storage.slots import LimitReached
 
-__all__ = ["KINDS", "LimitReached", "Record", "RecordNotFound", "RecordRepository",
-           "StaleRecord", "StorageUnavailable", "StoredImage", "is_id", "new_id",
+__all__ = ["KINDS", "LimitReached", "RecordNotFound", "RecordRepository", "StaleRecord",
+           "StorageUnavailable", "StoredImage", "StoredRecord", "is_id", "new_id",
            "open_database"]

@@ -33,7 +33,7 @@ class StoredImage:
 
 
 @dataclass(frozen=True)
-class Record:
+class StoredRecord:
     id: str
     user_id: str
     image_name: str
@@ -50,7 +50,7 @@ class Record:
     model: str | None = None  # the local engine's model that made the mask
 
     @classmethod
-    def from_doc(cls, doc: dict) -> Record:
+    def from_doc(cls, doc: dict) -> StoredRecord:
         """A record of the current layout (legacy.record() reads the original app's)."""
         # A name stored as null (an API bug, now refused) is shown and downloaded as none.
         return cls(str(doc["_id"]), doc["user_id"], doc["image_name"] or "", doc["created_on"],

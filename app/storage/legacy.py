@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from app.images.decoding import sniff
 from app.storage import slots
-from app.storage.documents import Record, StoredImage, thumbnails_from_doc
+from app.storage.documents import StoredImage, StoredRecord, thumbnails_from_doc
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,10 @@ def image_bytes(doc: dict, kind: str) -> bytes:
         return b""
 
 
-def record(doc: dict) -> Record:
+def record(doc: dict) -> StoredRecord:
     """A document of the original layout as a record (its images have no GridFS file)."""
     original, processed = (_stored_image(doc, kind) for kind in FIELDS)
-    return Record(str(doc["_id"]), doc["user_id"], doc.get("image_name", ""),
+    return StoredRecord(str(doc["_id"]), doc["user_id"], doc.get("image_name", ""),
                   doc.get("created_on", ""), ENGINE, original, processed, {},
                   thumbnails_from_doc(doc))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from app.storage.documents import EXTRAS, KINDS, Record, file_ids
+from app.storage.documents import EXTRAS, KINDS, StoredRecord, file_ids
 from app.storage.records import RecordRepository, outages_are_unavailable, record_of
 from app.storage.slots import NOT_HELD
 
@@ -31,7 +31,7 @@ def sweep_orphans(repository: RecordRepository, older_than: timedelta) -> int:
 
 
 @outages_are_unavailable
-def lacking_thumbnails(repository: RecordRepository) -> list[Record]:
+def lacking_thumbnails(repository: RecordRepository) -> list[StoredRecord]:
     """Every record (of any visitor) made before renditions existed."""
     query = {"$or": [{f"thumbnails.{kind}": {"$exists": False}} for kind in KINDS],
              **NOT_HELD}

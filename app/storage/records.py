@@ -26,7 +26,7 @@ from pymongo.errors import ConnectionFailure, WTimeoutError
 
 from app.images.outputs import EncodedImage
 from app.storage import legacy, slots
-from app.storage.documents import Record, RecordNotFound, file_ids
+from app.storage.documents import RecordNotFound, StoredRecord, file_ids
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class RecordRepository:
         return self.records.count_documents({"user_id": user_id, **slots.counted()})
 
     @outages_are_unavailable
-    def list(self, user_id: str) -> list[Record]:
+    def list(self, user_id: str) -> list[StoredRecord]:
         docs = self.records.find({"user_id": user_id, **slots.NOT_HELD}).sort("_id", DESCENDING)
         return [record_of(doc) for doc in docs]
 
@@ -109,7 +109,7 @@ class RecordRepository:
         return slots.hold(self.records, user_id, limit)
 
     @outages_are_unavailable
-    def get(self, user_id: str, record_id: str) -> Record:
+    def get(self, user_id: str, record_id: str) -> StoredRecord:
         doc = self.records.find_one(self._owned(user_id, record_id))
         if doc is None:
             raise RecordNotFound(record_id)
@@ -119,7 +119,7 @@ class RecordRepository:
     def add(self, user_id: str, image_name: str, original: EncodedImage,
             processed: EncodedImage, engine: str, limit: int, options: dict | None = None,
             thumbnails: dict | None = None, extras: dict | None = None,
-            model: str | None = None, slot: dict | None = None) -> Record:
+            model: str | None = None, slot: dict | None = None) -> StoredRecord:
         """Store both images, their `thumbnails` ({kind: {size: EncodedImage}}), the `extras`
         that make the result again ({"mask": EncodedImage, ...}) and their record (in the `slot`
         `reserved` held, or a free one), or raise and store nothing."""
@@ -144,7 +144,7 @@ class RecordRepository:
             }
             record = (slots.fill(self.records, slot, doc) if slot
                       else slots.insert(self.records, doc, limit))
-            return Record.from_doc(record)
+            return StoredRecord.from_doc(record)
         except (ConnectionFailure, WTimeoutError):
             # The insert may have been applied before the connection broke: deleting the
             # bytes could leave a record without them. Keep them; if no record refers to
@@ -158,8 +158,8 @@ class RecordRepository:
             raise
 
     @outages_are_unavailable
-    def replace_result(self, record: Record, processed: EncodedImage, thumbnails: dict,
-                       changes: dict, extras: dict) -> Record:
+    def replace_result(self, record: StoredRecord, processed: EncodedImage, thumbnails: dict,
+                       changes: dict, extras: dict) -> StoredRecord:
         """A new result for `record` (and its renditions, `extras`, other fields such as
         options or name), put in place in one update once all its bytes are stored; then
         the old result's files go. `StaleRecord` if the record changed or went meanwhile."""
@@ -188,7 +188,8 @@ class RecordRepository:
         return self.get(record.user_id, record.id)
 
     @outages_are_unavailable
-    def add_thumbnails(self, record: Record, kind: str, sizes: dict[int, EncodedImage]) -> Record:
+    def add_thumbnails(self, record: StoredRecord, kind: str,
+                       sizes: dict[int, EncodedImage]) -> StoredRecord:
         """Store renditions a record made before they existed lacks; if another request
         stored them first, keep theirs."""
         stored: list = []
@@ -213,7 +214,7 @@ class RecordRepository:
                 for size, image in sizes.items()}
 
     @outages_are_unavailable
-    def in_current_layout(self, record: Record) -> Record:
+    def in_current_layout(self, record: StoredRecord) -> StoredRecord:
         """`record`, its document moved to GridFS first if it is one of the original app's."""
         if record.original.file_id:
             return record
@@ -223,7 +224,7 @@ class RecordRepository:
         return self.get(record.user_id, record.id)
 
     @outages_are_unavailable
-    def rename(self, user_id: str, record_id: str, image_name: str) -> Record:
+    def rename(self, user_id: str, record_id: str, image_name: str) -> StoredRecord:
         """The record, renamed (one round trip: the update answers with the document)."""
         doc = self.records.find_one_and_update(self._owned(user_id, record_id),
                                                {"$set": {"image_name": image_name}},
@@ -243,7 +244,7 @@ class RecordRepository:
             self.delete_file(leftover)
 
     @outages_are_unavailable
-    def read(self, record: Record, kind: str, thumbnail: int | None = None) -> bytes:
+    def read(self, record: StoredRecord, kind: str, thumbnail: int | None = None) -> bytes:
         """The bytes of the record's `kind` image, or of its `thumbnail` rendition."""
         stored = record.image(kind) if thumbnail is None else record.thumbnail(kind, thumbnail)
         if stored is None:
@@ -274,5 +275,5 @@ class RecordRepository:
         return {"_id": oid, "user_id": user_id, **slots.NOT_HELD}
 
 
-def record_of(doc: dict) -> Record:
-    return legacy.record(doc) if legacy.is_legacy(doc) else Record.from_doc(doc)
+def record_of(doc: dict) -> StoredRecord:
+    return legacy.record(doc) if legacy.is_legacy(doc) else StoredRecord.from_doc(doc)
