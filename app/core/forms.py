@@ -112,10 +112,10 @@ class UploadRequest(BaseModel):
 
     @property
     def options(self) -> OutputOptions:
-        return OutputOptions(
-            output=self.output, crop=self.crop, crop_margin=self.crop_margin,
-            format=self.format, refine_edges=self.refine_edges,
-            background=self.background if self.output == "color" else None)
+        chosen = {name: getattr(self, name) for name in OutputOptions.model_fields}
+        if self.output != "color":
+            chosen["background"] = None  # checked, then not kept
+        return OutputOptions(**chosen)
 
 
 def _one_photo(upload: BaseModel, image: bytes | None, backdrop: bytes | None) -> None:
