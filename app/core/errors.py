@@ -9,6 +9,7 @@ KINDS = ("invalid", "too_large", "unsupported", "not_found", "conflict", "quota"
          "timeout", "unavailable", "busy", "unexpected")
 
 SUCCESS = "Image generated successfully"
+EDITED = "Image updated"  # a result made again in a new look
 ENGINE_FAILED = "Failed to generate the image"
 LIMIT_REACHED = "Max limit reached. Please remove a record."
 UNEXPECTED = "Something went wrong"

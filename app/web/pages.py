@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from app.core.errors import SUCCESS, UNEXPECTED, human_size
+from app.core.errors import EDITED, SUCCESS, UNEXPECTED, human_size
 from app.core.fields import NAME_MAX, NEEDS_BACKDROP, NOT_IN_NAMES, URL_MAX
 from app.core.forms import NO_PHOTO, OutputOptions, UploadRequest, parse, rule_of
 from app.http.bodies import filled_form
@@ -23,8 +23,6 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/")
 def index():
-    from app.web.records import EDITED  # here: records.py imports this module
-
     visitor = current_visitor()
     here = services()
     settings = here.settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, jsonify, redirect, url_for
 
-from app.core.errors import Rejected
+from app.core.errors import EDITED, Rejected
 from app.core.forms import EditRequest, RenameRequest, parse
 from app.http.bodies import filled_form, json_object
 from app.http.context import services
@@ -14,8 +14,6 @@ from app.http.errors import wants_json
 from app.http.limits import spend
 from app.http.records_json import record_json
 from app.http.visitor import current_visitor
-
-EDITED = "Image updated"
 
 bp = Blueprint("records", __name__)
 

@@ -88,7 +88,7 @@ def _literal_sentences() -> set[str]:
 
 def test_the_server_has_sentences_to_look_for():
     named, literal = _named_sentences(), _literal_sentences()
-    assert {core_errors.SUCCESS, core_errors.UNEXPECTED, web_records.EDITED,
+    assert {core_errors.SUCCESS, core_errors.UNEXPECTED, core_errors.EDITED,
             core_forms.NO_PHOTO, core_fields.NEEDS_BACKDROP.message,
             http_limits.RATE_LIMITED} <= named
     assert "The file is too large. Please upload an image of at most" in literal
