@@ -37,25 +37,31 @@ def _refused(url: str) -> bool:
     return False
 
 
-def _probe(session, base, **headers) -> int:
-    """An upload without a file: cheap, yet counted by the app's per-address limit (the
-    third within a minute from one client address is 429)."""
+TINY = photo(size=(32, 24))
+
+
+def _probe(address: str, base, **headers) -> int:
+    """A tiny upload from `address`, each time as a new visitor (a gallery of its own), so
+    only the app's per-address limit can refuse it: the third within a minute from one
+    client address is 429. (Refusals that spend nothing, such as a missing file, would not
+    tell who was counted.)"""
+    session = session_from(address)
     token = csrf_token(session, base)
     return session.post(f"{base}/", data={"name": "probe", "csrf_token": token},
+                        files={"image": ("p.jpg", TINY, "image/jpeg")},
                         headers={"Accept": "application/json", **headers},
-                        timeout=10).status_code
+                        timeout=60).status_code
 
 
 def test_a_forged_x_forwarded_for_is_not_believed(front_stack):
     """A client connecting directly (the shipped L4 Service) may send any X-Forwarded-For:
     the app still counts it by its own address."""
     base, _, _ = front_stack
-    session = session_from(UNTRUSTED_PEER)
-    statuses = [_probe(session, base, **{"X-Forwarded-For": f"203.0.113.{i}"})
+    statuses = [_probe(UNTRUSTED_PEER, base, **{"X-Forwarded-For": f"203.0.113.{i}"})
                 for i in range(1, UPLOADS_PER_ADDRESS + 2)]
-    assert statuses == [400] * UPLOADS_PER_ADDRESS + [429]
+    assert statuses == [201] * UPLOADS_PER_ADDRESS + [429]
     # Counted by its address, not by the front's: its neighbour still has its own count.
-    assert _probe(session_from(NEIGHBOUR), base) == 400
+    assert _probe(NEIGHBOUR, base) == 201
 
 
 def test_behind_a_trusted_load_balancer_the_client_is_the_entry_before_its_own(front_stack):
@@ -63,16 +69,16 @@ def test_behind_a_trusted_load_balancer_the_client_is_the_entry_before_its_own(f
     client sent, and connects from its own ranges (here LOAD_BALANCER stands for them): the
     app counts the client, whatever the client put before it, and not the balancer."""
     base, _, _ = front_stack
-    balancer = session_from(LOAD_BALANCER)
+    balancer = LOAD_BALANCER
     client, balancer_ip = "203.0.113.50", "192.0.2.1"
     forged = [f"198.51.100.{i}, {client}, {balancer_ip}" for i in range(UPLOADS_PER_ADDRESS)]
     statuses = [_probe(balancer, base, **{"X-Forwarded-For": xff}) for xff in forged]
     # Another forged first entry does not make it someone else...
     statuses.append(_probe(balancer, base,
                            **{"X-Forwarded-For": f"10.0.0.1, {client}, {balancer_ip}"}))
-    assert statuses == [400] * UPLOADS_PER_ADDRESS + [429]
+    assert statuses == [201] * UPLOADS_PER_ADDRESS + [429]
     # ...and another client behind the same balancer has a count of its own.
-    assert _probe(balancer, base, **{"X-Forwarded-For": f"203.0.113.51, {balancer_ip}"}) == 400
+    assert _probe(balancer, base, **{"X-Forwarded-For": f"203.0.113.51, {balancer_ip}"}) == 201
 
 
 def test_the_scheme_comes_from_the_load_balancer_only(front_stack):
