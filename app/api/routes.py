@@ -70,7 +70,7 @@ def session():
            returns=RecordList, returns_description="The records")
 def list_records():
     here = services()
-    records = here.gallery.list(current_visitor())
+    records = here.records.list(current_visitor())
     return jsonify(records=[record_json(r, IMAGE_ENDPOINT) for r in records],
                    user_limit=here.settings.user_limit)
 

@@ -25,9 +25,6 @@ class Gallery:
         # Renditions made on demand (for records older than them) are decoding work too.
         self.admission = admission
 
-    def list(self, visitor: str) -> list[StoredRecord]:
-        return self.records.list(visitor)
-
     def get(self, visitor: str, record_id: str) -> StoredRecord:
         with refusals("Lookup"):
             return self.records.get(visitor, record_id)

@@ -30,7 +30,7 @@ def index():
     margin = fields["crop_margin"].metadata
     return render_template(
         "index.html",
-        records=here.gallery.list(visitor),
+        records=here.records.list(visitor),
         user_limit=settings.user_limit,
         demo_storage=here.demo_storage,
         engine=here.engines.name,
