@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 APP = Path(__file__).resolve().parents[2] / "app"
-HTTP = ("flask", "flask_wtf", "flask_limiter", "werkzeug", "itsdangerous")
+HTTP = ("flask", "flask_wtf", "limits", "werkzeug", "itsdangerous")
 
 
 def imports(path: Path) -> set[str]:
