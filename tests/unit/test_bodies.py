@@ -2,6 +2,9 @@
 a 400 with its sentence; an upload by address needs no file, so the API also takes it as
 JSON or as a urlencoded form."""
 
+import io
+import json
+
 import pytest
 from openapi_spec_validator import validate
 
@@ -209,3 +212,31 @@ def test_the_document_offers_the_three_bodies_from_one_model(api):
     assert by_address["additionalProperties"] is False
     edit = schemas["EditFields"]["properties"]
     assert all("default" not in field and "anyOf" not in field for field in edit.values())
+
+
+def unframed(client, method, url, body: bytes, token):
+    """A body sent without Content-Length (chunked, as a proxy may pass it on)."""
+    return client.open(url, method=method, input_stream=io.BytesIO(body),
+                       headers={"Content-Type": "application/json", "X-CSRFToken": token,
+                                "Transfer-Encoding": "chunked"},
+                       environ_overrides={"wsgi.input_terminated": True})
+
+
+@pytest.mark.parametrize("framed", [True, False])
+def test_a_json_body_past_16_kb_is_not_read_with_or_without_its_length(visitor, record_id,
+                                                                        framed):
+    """The padding keeps the body a valid rename: only its size can refuse it."""
+    body = json.dumps({"record_name": "Crow", "pad": ""}).encode()
+    body = body.replace(b'"pad": ""', b'"pad": "' + b"x" * (16 * 1024 + 1 - len(body)) + b'"')
+    assert len(body) == 16 * 1024 + 1
+    token = visitor.ensure_token()
+    if framed:
+        response = visitor.client.put(f"/update/{record_id}", data=body, headers={
+            "Content-Type": "application/json", "X-CSRFToken": token})
+    else:
+        response = unframed(visitor.client, "PUT", f"/update/{record_id}", body, token)
+    refused(response, 400, "invalid_body", 'Send a JSON body such as {"record_name": "New name"}.')
+    # One byte less is read, and renames.
+    small = body.replace(b"xx", b"x", 1)
+    assert unframed(visitor.client, "PUT", f"/update/{record_id}", small,
+                    token).get_json() == {"message": "success", "record_name": "Crow"}

@@ -119,3 +119,19 @@ def test_an_edit_is_answered_alike_at_both_doors(page, script, case):
     at_page = answer(page_edit(page, page_record, fields))
     at_api = answer(script.edit(api_record, _fields(fields, "image_name")))
     assert at_page == at_api == tuple(expected)
+
+
+@pytest.mark.parametrize("door", ["page", "api"])
+def test_a_new_look_and_a_new_name_at_once_keep_both(page, script, door):
+    page_upload(page, {})
+    (page_record,) = page.record_ids()
+    api_record = script.create(photo()).get_json()["id"]
+    fields = {"name": "Crow", "output": "mask"}
+    if door == "page":
+        response = page_edit(page, page_record, fields)
+        record = page.client.get(f"/api/v1/records/{page_record}").get_json()
+    else:
+        response = script.edit(api_record, _fields(fields, "image_name"))
+        record = script.http.get(f"/api/v1/records/{api_record}").get_json()
+    assert response.status_code == 200
+    assert (record["image_name"], record["options"]["output"]) == ("Crow", "mask")

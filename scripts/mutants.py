@@ -1,0 +1,326 @@
+"""A hand-made mutation run: each mutant is one small, plausible bug (a file, the exact text
+it changes and what it becomes). Each is applied in turn to a *copy* of the repository,
+the tests that should notice are run, and the file is put back; the table says which test
+killed each mutant, or that none did.
+
+    git clone /path/to/repo /tmp/mutants && cd /tmp/mutants   # never in your working tree
+    ln -s /path/to/repo/.venv /path/to/repo/models .
+    .venv/bin/python -m scripts.mutants --tree . [--system] [--only ID ...]
+
+For each mutant: its `unit` test files first (pytest -x: the first failure is enough), then,
+if they all pass, the whole of tests/unit; with --system, a survivor of tests/unit is run
+against its `system` test files too. Standard library only. docs/testing.md has the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    file: str
+    old: str
+    new: str
+    what: str
+    unit: tuple[str, ...] = ()  # the tests/unit files most likely to kill it, tried first
+    system: tuple[str, ...] = ()  # tests/system files for a survivor of tests/unit
+
+
+U = "tests/unit/"
+S = "tests/system/"
+
+MUTANTS = (
+    # --- core: fields, forms, uploads, edits, making, fetching
+    Mutant("colour-anchor", "app/core/fields.py", 'r"^#[0-9a-fA-F]{6}$"',
+           'r"^#[0-9a-fA-F]{6}"', "a colour without its `$`: #123456zz accepted",
+           (U + "test_doors.py", U + "test_forms.py")),
+    Mutant("jpeg-upload", "app/core/forms.py", "    _check_format(upload.output, upload.format)",
+           "    pass", "the upload's JPEG-cannot-hold-transparency check removed",
+           (U + "test_doors.py", U + "test_forms.py")),
+    Mutant("jpeg-options", "app/core/forms.py",
+           '    if file_format == "jpeg" and output not in OPAQUE:',
+           '    if file_format == "jpeg" and output not in OPAQUE + ("transparent",):',
+           "a transparent JPEG allowed (the edit's check)",
+           (U + "test_doors.py", U + "test_forms.py")),
+    Mutant("stale-409", "app/core/results.py",
+           'raise Rejected("conflict", CHANGED, "conflict")',
+           'raise Rejected("conflict", CHANGED, "engine")',
+           "a concurrent change during an edit answered 502 instead of 409",
+           (U + "test_edit_races.py",)),
+    Mutant("limit-count", "app/core/uploads.py",
+           "if self.records.count(visitor) >= self.user_limit:",
+           "if self.records.count(visitor) > self.user_limit:",
+           "one record more than USER_LIMIT accepted", (U + "test_api.py", U + "test_pages.py")),
+    Mutant("edit-name-dropped", "app/core/edits.py",
+           '            changes["image_name"] = request.image_name',
+           "            pass", "a restyle that also renames keeps the old name",
+           (U + "test_doors.py", U + "test_edits.py", U + "test_bodies.py")),
+    Mutant("edit-backdrop-kept", "app/core/edits.py",
+           "backdrop=backdrop if options.output == \"image\" else None, mask=kept,",
+           "backdrop=backdrop if options.output == \"image\" else None, mask=None,",
+           "an edit runs the model again instead of using the kept mask",
+           (U + "test_edits.py",)),
+    Mutant("fetch-chunk-past", "app/core/fetching/client.py",
+           "        if len(body) > max_bytes:", "        if len(body) > max_bytes + _CHUNK:",
+           "a body without Content-Length allowed one 64 KB chunk past the limit",
+           (U + "test_fetching_http.py",), (S + "test_fetching_live.py",)),
+    Mutant("fetch-length", "app/core/fetching/client.py",
+           "and int(declared) > max_bytes:", "and int(declared) > max_bytes + 1:",
+           "a declared length of one byte past the limit read anyway",
+           (U + "test_fetching_http.py",), (S + "test_fetching_live.py",)),
+    Mutant("fetch-redirects", "app/core/fetching/client.py",
+           "            if hops == max_redirects:", "            if hops == max_redirects + 1:",
+           "one redirect more than the limit followed",
+           (U + "test_fetching_http.py",), (S + "test_fetching_live.py",)),
+    Mutant("fetch-deadline", "app/core/fetching/client.py",
+           "    deadline = Deadline(timeout)", "    deadline = Deadline(timeout * 10)",
+           "the whole fetch's deadline ten times longer",
+           (U + "test_fetching_http.py",), (S + "test_fetching_live.py",)),
+    Mutant("fetch-redirect-check", "app/core/fetching/client.py",
+           "            if location is None:\n                return body",
+           "            if location is not None:\n                return b''\n"
+           "            if location is None:\n                return body",
+           "a redirect answered as an empty photo",
+           (U + "test_fetching_http.py",), (S + "test_fetching_live.py",)),
+    Mutant("gate-bound", "app/core/fetching/gate.py",
+           "if len(self._started) >= self.slots:", "if len(self._started) > self.slots:",
+           "one fetch more than URL_FETCH_CONCURRENCY let through",
+           (U + "test_fetch_gate.py",)),
+    Mutant("gate-leak", "app/core/fetching/gate.py",
+           "                self._started.remove(began)", "                pass",
+           "a finished fetch keeps its place at the gate", (U + "test_fetch_gate.py",)),
+    Mutant("port-range", "app/core/fetching/targets.py", "if not 1 <= port <= 65535:",
+           "if not 1 <= port <= 65536:", "port 65536 accepted", (U + "test_fetching_urls.py",)),
+    Mutant("userinfo", "app/core/fetching/targets.py", '    if "@" in netloc:',
+           '    if "@@" in netloc:', "user:password@host addresses accepted",
+           (U + "test_fetching_urls.py",)),
+    # --- http: limits, bodies, cookie, headers, downloads
+    Mutant("limits-whole", "app/http/limits.py", "min(counts, item.amount)", "counts",
+           "a job past a whole allowance refused forever instead of taking it all",
+           (U + "test_prices.py", U + "test_admission.py")),
+    Mutant("limits-test-only", "app/http/limits.py",
+           "            limiter.hit(item, key, cost=cost)",
+           "            limiter.hit(item, key, cost=1)", "every upload counted as one",
+           (U + "test_prices.py",)),
+    Mutant("limits-retry", "app/http/limits.py", "wait = max(1, math.ceil(reset - time.time()))",
+           "wait = 60", "Retry-After always a minute", (U + "test_protections.py",)),
+    Mutant("json-limit", "app/http/bodies.py", "    if len(raw) > JSON_BODY_LIMIT:",
+           "    if len(raw) > JSON_BODY_LIMIT * 2:", "a JSON body past 16 KB without a length read",
+           (U + "test_bodies.py",)),
+    Mutant("json-repeated", "app/http/bodies.py",
+           "        if key in body:\n            raise _Repeated(key)",
+           "        if key in body and False:\n            raise _Repeated(key)",
+           "a key sent twice: the last value kept silently", (U + "test_bodies.py",)),
+    Mutant("cookie-verify", "app/http/visitor.py", "    return value if is_id(value) else None",
+           "    return value", "a signed cookie holding a non-id accepted",
+           (U + "test_security.py",)),
+    Mutant("cookie-httponly", "app/http/visitor.py", "httponly=True", "httponly=False",
+           "the visitor cookie readable by scripts", (U + "test_security.py",)),
+    Mutant("hsts", "app/http/headers.py", "    if request.is_secure:", "    if False:",
+           "no Strict-Transport-Security over HTTPS", (U + "test_protections.py",)),
+    Mutant("download-dot", "app/http/downloads.py", '.lstrip(".-") or "image"',
+           '.lstrip("-") or "image"', "a download name may start with a dot",
+           (U + "test_images.py", U + "test_records.py")),
+    # --- images: decoding, compose, backdrops, refine, resample, pngwriter, thumbnails
+    Mutant("pixel-limit", "app/images/decoding.py", "if width * height > max_pixels:",
+           "if width * height >= max_pixels:", "exactly MAX_IMAGE_PIXELS refused",
+           (U + "test_prices.py", U + "test_imaging.py")),
+    Mutant("animated", "app/images/decoding.py",
+           'if getattr(img, "is_animated", False) and img.format != "MPO":',
+           'if getattr(img, "is_animated", False) and img.format == "GIF":',
+           "animated PNG and WebP accepted", (U + "test_imaging.py",)),
+    Mutant("blur-weight", "app/images/backdrops.py",
+           "weight = 1.0 - np.asarray(box_reduced(matte, size, small), np.float64)",
+           "weight = 0.0 + np.asarray(box_reduced(matte, size, small), np.float64)",
+           "the blurred background weighted by the subject (a halo of its colour)",
+           (U + "test_output.py",)),
+    Mutant("over-rounding", "app/images/compose.py", "(255 - a) + 127) // 255)",
+           "(255 - a)) // 255)", "laying over a colour rounds down", (U + "test_output.py",)),
+    Mutant("crop-margin", "app/images/compose.py",
+           "margin = round(max(bottom - top, right - left) * margin_percent / 100)",
+           "margin = round(min(bottom - top, right - left) * margin_percent / 100)",
+           "the crop margin taken from the shorter side", (U + "test_output.py",)),
+    Mutant("alpha-zero-colour", "app/images/compose.py", "    words *= matte != 0",
+           "    words *= True", "invisible pixels keep their colour", (U + "test_output.py",)),
+    Mutant("cover-centre", "app/images/backdrops.py",
+           "left, top = (scaled_w - width) // 2, (scaled_h - height) // 2",
+           "left, top = 0, 0", "a background photo cropped from its corner, not its centre",
+           (U + "test_output.py",)),
+    Mutant("refine-threshold", "app/images/refine.py", "p = (_reduced(alpha, small) > 0.5)",
+           "p = (_reduced(alpha, small) > 0.9)", "refined edges from a thinner matte",
+           (U + "test_refine.py",)),
+    Mutant("despill-soft", "app/images/refine.py", "ys, xs = np.nonzero((band > 0) & (band < 255))",
+           "ys, xs = np.nonzero((band >= 0) & (band <= 255))",
+           "despill recolours opaque and transparent pixels too", (U + "test_refine.py",)),
+    Mutant("resample-round", "app/images/resample.py",
+           "np.where(scaled < 0, scaled - 0.5, scaled + 0.5)",
+           "np.where(scaled < 0, scaled, scaled)", "resampling weights truncated, not rounded",
+           (U + "test_resample.py",)),
+    Mutant("png-adler", "app/images/pngwriter.py",
+           "low = ((first & 0xFFFF) + (second & 0xFFFF) - 1) % base",
+           "low = ((first & 0xFFFF) + (second & 0xFFFF)) % base",
+           "the PNG's combined checksum off by one", (U + "test_pngwriter.py",)),
+    Mutant("png-filter", "app/images/pngwriter.py",
+           "out[:, 1:1 + channels] = flat[:, :channels]", "out[:, 1:1 + channels] = 0",
+           "the first pixel of every row lost", (U + "test_pngwriter.py",)),
+    Mutant("thumb-same", "app/images/thumbnails.py",
+           "    if target == img.size:\n        return img", "    if True:\n        return img",
+           "renditions not scaled down",
+           (U + "test_thumbnails.py",)),
+    # --- engines: admission, runner, rapidapi, settings
+    Mutant("price-round", "app/engines/admission.py",
+           "max(1, math.ceil(factor * self.pixels / PIXELS_PER_COUNT))",
+           "max(1, int(factor * self.pixels / PIXELS_PER_COUNT))",
+           "an upload's price rounded down instead of up", (U + "test_prices.py",)),
+    Mutant("price-refine", "app/engines/admission.py",
+           "        factor = REFINE_FACTOR if self.refine else 1.0\n        return max(",
+           "        factor = 1.0\n        return max(", "refined edges priced like plain ones",
+           (U + "test_prices.py",)),
+    Mutant("line-bound", "app/engines/admission.py",
+           "if len(self._line) + self._elsewhere >= self.max_waiting or wait > self.max_wait:",
+           "if len(self._line) + self._elsewhere > self.max_waiting or wait > self.max_wait:",
+           "one more upload waits than BG_MAX_WAITING", (U + "test_admission.py",)),
+    Mutant("slot-given-back", "app/engines/admission.py",
+           "                self._free += 1\n", "", "a finished turn keeps its work slot",
+           (U + "test_admission.py", U + "test_engine_runner.py")),
+    Mutant("remote-twice", "app/engines/runner.py",
+           "            if masked is None and failure is None:",
+           "            if masked is None:",
+           "a failed RapidAPI call asked again inside the turn before the fallback",
+           (U + "test_engine_runner.py", U + "test_engine_rapidapi.py")),
+    Mutant("remote-before-pay", "app/engines/runner.py",
+           "        self.admission.check(work)\n        pay(work.counts)",
+           "        pay(work.counts)\n        self.admission.check(work)",
+           "the allowance spent before a busy line refuses", (U + "test_busy.py",
+                                                               U + "test_admission.py")),
+    Mutant("rapidapi-retry", "app/engines/rapidapi.py", "if response.status_code < 500:",
+           "if response.status_code < 600:", "a 5xx from RapidAPI not retried",
+           (U + "test_engine_rapidapi.py",)),
+    Mutant("rapidapi-429", "app/engines/rapidapi.py",
+           "        if response.status_code == 429:\n            raise QuotaExceeded()",
+           "        if response.status_code == 430:\n            raise QuotaExceeded()",
+           "RapidAPI's 429 told as a plain failure", (U + "test_engine_rapidapi.py",)),
+    Mutant("secret-length", "app/settings.py", "len(self.secret_key) < 16",
+           "len(self.secret_key) < 15", "a 15-character secret key accepted",
+           (U + "test_config.py",)),
+    # --- storage: records, slots
+    Mutant("stale-guard", "app/storage/records.py",
+           ',\n                     "processed.file_id": ObjectId(record.processed.file_id)}',
+           "}", "replace_result without its stale-record guard",
+           (U + "test_repository_contract.py", U + "test_edit_races.py")),
+    Mutant("stale-cleanup", "app/storage/records.py",
+           "        if not replaced:\n            for file_id in stored:\n"
+           "                self.delete_file(file_id)",
+           "        if not replaced:\n            for file_id in stored:\n"
+           "                pass", "a stale edit leaves its new files behind",
+           (U + "test_repository_contract.py", U + "test_edit_races.py")),
+    Mutant("rename-owner", "app/storage/records.py",
+           "        doc = self.records.find_one_and_update(self._owned(user_id, record_id),",
+           "        doc = self.records.find_one_and_update({\"_id\": ObjectId(record_id)},",
+           "anyone may rename a record by its id", (U + "test_security.py",
+                                                    U + "test_repository_contract.py")),
+    Mutant("slot-lapse", "app/storage/slots.py",
+           'records.delete_many({"user_id": user_id, RESERVED: {"$lte": now()}})',
+           'records.delete_many({"user_id": user_id, RESERVED: {"$lte": now() - timedelta('
+           'days=1)}})', "a dead holder's placeholder never lapses",
+           (U + "test_slots.py", U + "test_limit_parallel.py")),
+    # (First tried: fill() without `RESERVED: {"$exists": True}` in its query. Equivalent:
+    # a placeholder becomes a record only through fill() itself, so no input tells it apart.)
+    Mutant("slot-fill", "app/storage/slots.py", "record).matched_count != 1:",
+           "record).matched_count > 1:",
+           "a result whose placeholder lapsed and was cleared reported stored",
+           (U + "test_slots.py",)),
+)
+
+
+FAILED = re.compile(r"^(?:FAILED|ERROR) (tests/\S.*?)(?: - .*)?$", re.M)
+DESELECT: list[str] = []  # tests that fail without any mutant: no kill can be told by them
+
+
+def pytest(tree: Path, paths, timeout: int = 900, first: bool = True) -> tuple[bool, str]:
+    """(all passed, the first failed test's id or a reason)."""
+    command = [sys.executable, "-m", "pytest", *(["-x"] if first else []), "-q",
+               "-p", "no:cacheprovider", "-o", "addopts=-rfE",
+               *(f"--deselect={test}" for test in DESELECT), *paths]
+    try:
+        done = subprocess.run(command, cwd=tree, capture_output=True, text=True,  # noqa: S603
+                              timeout=timeout)  # (pytest, on this repository's tests)
+    except subprocess.TimeoutExpired:
+        return False, "timed out"
+    if done.returncode == 0:
+        return True, ""
+    if done.returncode == 5:  # nothing collected: a missing file is not a kill
+        return True, "no tests ran"
+    found = FAILED.findall(done.stdout)
+    return False, "\n".join(found) if found else f"pytest exit {done.returncode}"
+
+
+def run(tree: Path, mutant: Mutant, system: bool) -> tuple[str, str]:
+    path = tree / mutant.file
+    original = path.read_text()
+    if original.count(mutant.old) != 1:
+        return "stale", f"old text found {original.count(mutant.old)} times"
+    path.write_text(original.replace(mutant.old, mutant.new))
+    try:
+        unit = [p for p in mutant.unit if (tree / p).exists()]
+        if unit:
+            passed, failed = pytest(tree, unit)
+            if not passed:
+                return "unit", failed
+        passed, failed = pytest(tree, ["tests/unit"])
+        if not passed:
+            return "unit", failed
+        if system and mutant.system:
+            passed, failed = pytest(tree, list(mutant.system))
+            if not passed:
+                return "system", failed
+        return "survived", ""
+    finally:
+        path.write_text(original)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tree", type=Path, required=True, help="a copy of the repository")
+    parser.add_argument("--system", action="store_true",
+                        help="run survivors of tests/unit against their system tests")
+    parser.add_argument("--only", nargs="*", help="mutant ids to run")
+    args = parser.parse_args()
+    tree = args.tree.resolve()
+    # A stopped run still puts the mutated file back (the `finally` in run()).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "app"],  # noqa: S607
+                           cwd=tree, capture_output=True, text=True).stdout
+    if dirty:
+        parser.error(f"{tree}/app has changes: run in a clean copy\n{dirty}")
+    chosen = [m for m in MUTANTS if not args.only or m.id in args.only]
+    # tests/unit as it is, once: a test that already fails would "kill" every mutant.
+    _, failing = pytest(tree, ["tests/unit"], first=False)
+    DESELECT.extend(line for line in failing.splitlines() if "::" in line)
+    for test in DESELECT:
+        print(f"already failing without a mutant, left out: {test}")
+    results = []
+    print("| mutant | file | change | result | killed by |")
+    print("|---|---|---|---|---|")
+    for mutant in chosen:
+        result, test = run(tree, mutant, args.system)
+        results.append(result)
+        print(f"| {mutant.id} | `{mutant.file}` | {mutant.what} | {result} | "
+              f"{f'`{test}`' if test else ''} |", flush=True)
+    killed = sum(r in ("unit", "system") for r in results)
+    print(f"\n{len(chosen)} mutants: {results.count('unit')} killed by tests/unit, "
+          f"{results.count('system')} more by tests/system, {results.count('survived')} "
+          f"survived, {results.count('stale')} stale; {killed / len(chosen):.0%} killed.")
+    return 0 if killed == len(chosen) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
