@@ -32,8 +32,10 @@ def covering(backdrop: Image.Image, size: tuple[int, int]) -> Resampler:
         height, round(backdrop.height * scale))
     left, top = (scaled_w - width) // 2, (scaled_h - height) // 2
     box = tuple(v / scale for v in (left, top, left + width, top + height))
-    rgb = backdrop if backdrop.mode == "RGB" else backdrop.convert("RGB")
-    return Resampler(rgb, size, Image.Resampling.LANCZOS, box=box, reducing_gap=2.0)
+    # A background in another mode (RGBA, L, P) is converted band by band as it is read:
+    # converted whole first, a 50 MP one was a second full-size copy (150 MB).
+    return Resampler(backdrop, size, Image.Resampling.LANCZOS, box=box, reducing_gap=2.0,
+                     mode="RGB")
 
 
 def blurred_background(rgb: Callable[[int, int], np.ndarray],

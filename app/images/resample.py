@@ -74,16 +74,20 @@ class Resampler:
 
     def __init__(self, image: Image.Image, size: tuple[int, int], resample,
                  box: tuple[float, float, float, float] | None = None,
-                 reducing_gap: float | None = None):
-        if image.mode not in ("L", "RGB", "F"):
-            raise ValueError(f"cannot resample {image.mode} in bands")
+                 reducing_gap: float | None = None, mode: str | None = None):
+        """`mode`: the mode to resample in, when `image` is in another (a background in
+        RGBA, L or P): each band of source rows is converted as it is read, as
+        `image.convert(mode).resize(...)` would give, without a whole converted copy."""
+        self.mode = mode or image.mode
+        if self.mode not in ("L", "RGB", "F"):
+            raise ValueError(f"cannot resample {self.mode} in bands")
         box = box or (0, 0, *image.size)
         if reducing_gap is not None:  # Image.resize's own first step, on the whole image
             fx = int((box[2] - box[0]) / size[0] / reducing_gap) or 1
             fy = int((box[3] - box[1]) / size[1] / reducing_gap) or 1
             if fx > 1 or fy > 1:
                 reduce_box = image._get_safe_box(size, resample, box)
-                image = image.reduce((fx, fy), box=reduce_box)
+                image = self._reduced(image, (fx, fy), reduce_box)
                 box = ((box[0] - reduce_box[0]) / fx, (box[1] - reduce_box[1]) / fy,
                        (box[2] - reduce_box[0]) / fx, (box[3] - reduce_box[1]) / fy)
         self.image, self.size, self.resample, self.box = image, size, resample, box
@@ -91,30 +95,55 @@ class Resampler:
         f32 = [float(np.float32(v)) for v in box]
         self.horizontal = (width != image.width or f32[0] != 0 or f32[2] != width)
         self.vertical = (height != image.height or f32[1] != 0 or f32[3] != height)
-        self.whole = None
-        if image.height > image.width * 100 and height < image.height:
-            self.whole = np.asarray(image.resize(size, resample, box))  # Pillow's other order
-        elif self.vertical:
+        # Pillow's other order, for an image over 100 times taller than wide made shorter:
+        # down first (on the narrow source rows), then across. Done here band by band too:
+        # made whole, a 60×10000 background covering 7000×7000 was a 147 MB array.
+        self.tall = image.height > image.width * 100 and height < image.height
+        if self.vertical:
             self.first, weights = _coefficients(image.height, box[1], box[3], height, resample)
-            if image.mode == "F":
+            if self.mode == "F":
                 self.weights = weights
             else:  # normalize_coeffs_8bpc
                 scaled = weights * (1 << _PRECISION_BITS)
                 self.weights = np.trunc(np.where(scaled < 0, scaled - 0.5, scaled + 0.5)
                                         ).astype(np.int32)
 
+    def _reduced(self, image: Image.Image, factor: tuple[int, int],
+                 box: tuple[int, int, int, int]) -> Image.Image:
+        """`image.convert(mode).reduce(factor, box)` from bands of whole blocks of rows: a
+        block's mean does not depend on the band, so the pixels are the same."""
+        step = factor[1] * max(1, _REDUCE_ROWS // factor[1])
+        out = None
+        for top in range(box[1], box[3], step):
+            band = self._band(image, (box[0], top, box[2], min(box[3], top + step)))
+            band = band.reduce(factor)
+            if out is None:
+                out = Image.new(band.mode, (band.width, -(-(box[3] - box[1]) // factor[1])))
+            out.paste(band, (0, (top - box[1]) // factor[1]))
+        return out
+
+    def _band(self, image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+        band = image.crop(box)
+        return band if band.mode == self.mode else band.convert(self.mode)
+
     def rows(self, top: int, bottom: int) -> np.ndarray:
-        if self.whole is not None:
-            return self.whole[top:bottom]
         if not self.vertical:
             return np.array(self._horizontal(top, bottom))  # writable, as the others
+        if self.tall:
+            down = Image.fromarray(self._vertical(top, bottom, self._source))
+            return np.array(self._across(down))
+        return self._vertical(top, bottom, self._horizontal)
+
+    def _vertical(self, top: int, bottom: int,
+                  source_rows: Callable[[int, int], np.ndarray]) -> np.ndarray:
+        """Pillow's vertical pass for output rows top..bottom, on `source_rows`."""
         first, weights = self.first[top:bottom], self.weights[top:bottom]
         lo = int(first.min())
         hi = int((first + weights.shape[1]).max())
-        source = self._horizontal(lo, min(hi, self.image.height))
+        source = source_rows(lo, min(hi, self.image.height))
         last = source.shape[0] - 1
         shape = (bottom - top,) + (1,) * (source.ndim - 1)
-        if self.image.mode == "F":
+        if self.mode == "F":
             out = np.zeros((bottom - top, *source.shape[1:]), np.float64)
         else:
             out = np.full((bottom - top, *source.shape[1:]), 1 << (_PRECISION_BITS - 1),
@@ -122,18 +151,24 @@ class Resampler:
         for j in range(weights.shape[1]):
             # Rows past a window's end weigh 0: the index is clamped, the sum unchanged.
             out += source[np.minimum(first - lo + j, last)] * weights[:, j].reshape(shape)
-        if self.image.mode == "F":
+        if self.mode == "F":
             return out.astype(np.float32)
         out >>= _PRECISION_BITS
         return np.clip(out, 0, 255).astype(np.uint8)
 
+    def _source(self, top: int, bottom: int) -> np.ndarray:
+        return np.asarray(self._band(self.image, (0, top, self.image.width, bottom)))
+
     def _horizontal(self, top: int, bottom: int) -> np.ndarray:
         """Source rows top..bottom, resampled across: Pillow's first pass."""
-        band = self.image.crop((0, top, self.image.width, bottom))
-        if self.horizontal:
-            band = band.resize((self.size[0], bottom - top), self.resample,
-                               box=(self.box[0], 0, self.box[2], bottom - top))
-        return np.asarray(band)
+        band = self._band(self.image, (0, top, self.image.width, bottom))
+        return np.asarray(self._across(band))
+
+    def _across(self, band: Image.Image) -> Image.Image:
+        if not self.horizontal:
+            return band
+        return band.resize((self.size[0], band.height), self.resample,
+                           box=(self.box[0], 0, self.box[2], band.height))
 
 
 def box_reduced(rows: Callable[[int, int], np.ndarray], size: tuple[int, int],

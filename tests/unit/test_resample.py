@@ -1,12 +1,14 @@
 """Band-by-band resizing (app/images/resample.py) gives exactly Pillow's whole-image pixels,
 whatever the bands: the compositor relies on it to keep results identical."""
 
+import tracemalloc
 import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from app.images.backdrops import cover, covering
 from app.images.pngwriter import adler32_combine
 from app.images.resample import Resampler, box_reduced
 from tests.support import photo_array
@@ -75,3 +77,50 @@ def test_band_checksums_combine_into_the_whole_ones(lengths):
     first, second = (rng.integers(0, 256, n, np.uint8).tobytes() for n in lengths)
     assert (adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
             == zlib.adler32(first + second))
+
+
+@pytest.mark.parametrize("mode", ["F", "L", "RGB"])
+@pytest.mark.parametrize("size, box", [
+    ((3, 50), None),  # Pillow's other order: down first, then across
+    ((300, 200), (1.5, 100.25, 4.5, 103.75)),  # a tall photo covering a wide result
+])
+def test_a_tall_thin_image_in_bands_is_pillows_resize(mode, size, box):
+    rng = np.random.default_rng(5)
+    if mode == "F":
+        tall = Image.fromarray(rng.normal(size=(700, 6)).astype(np.float32), "F")
+    else:
+        shape = (700, 6) if mode == "L" else (700, 6, 3)
+        tall = Image.fromarray((rng.random(shape) * 255).astype(np.uint8), mode)
+    whole = np.asarray(tall.resize(size, LANCZOS, box=box, reducing_gap=2.0))
+    got = in_bands(Resampler(tall, size, LANCZOS, box=box, reducing_gap=2.0), size[1], 37)
+    assert got.dtype == whole.dtype and np.array_equal(got, whole)
+
+
+def test_a_tall_thin_background_is_made_band_by_band_too():
+    """Before, Pillow's other order was made whole: a 147 MB array from a 0.6 MP picture."""
+    tracemalloc.start()
+    try:
+        band = covering(Image.new("RGB", (60, 10000), (10, 20, 30)), (7000, 7000)).rows(0, 64)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert band.shape == (64, 7000, 3) and (band == (10, 20, 30)).all()
+    assert peak < 8_000_000, f"{peak >> 20} MiB"
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "L", "P"])
+@pytest.mark.parametrize("size", [(300, 200), (90, 50)])  # reduced first at (90, 50)
+def test_a_background_in_another_mode_is_converted_band_by_band(coffee, mode, size,
+                                                                monkeypatch):
+    backdrop = coffee.convert(mode)
+    expected = cover(backdrop.convert("RGB"), size)
+    converted = []
+    convert = Image.Image.convert
+
+    def spy(image, *args, **kwargs):
+        converted.append(image.height)
+        return convert(image, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "convert", spy)
+    assert np.array_equal(in_bands(covering(backdrop, size), size[1], 37), expected)
+    assert converted and max(converted) < coffee.height  # never the whole background
