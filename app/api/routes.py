@@ -23,7 +23,7 @@ from app.core.forms import (
 from app.http.bodies import form_as_sent, json_object
 from app.http.context import services
 from app.http.downloads import send_image
-from app.http.limits import spend
+from app.http.limits import allowance
 from app.http.records_json import CreatedRecord, Record, record_json
 from app.http.visitor import current_visitor
 from app.images.thumbnails import SIZES
@@ -93,7 +93,7 @@ def list_records():
            links=("getRecord", "editRecord", "deleteRecord", "getImage"))
 def create_record():
     done = services().uploads.upload(current_visitor(), _upload_request(),
-                                     pay=spend)
+                                     pay=allowance)
     response = jsonify(record_json(done.record, IMAGE_ENDPOINT, note=done.note))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_record", record_id=done.record.id)
@@ -161,7 +161,7 @@ def edit_record(record_id: str):
         raise Rejected("unsupported_media_type", 'Send JSON such as {"image_name": "New '
                        'name"}, or multipart/form-data with a background_image.',
                        "unsupported")
-    record = services().edits.edit(current_visitor(), record_id, edit, pay=spend)
+    record = services().edits.edit(current_visitor(), record_id, edit, pay=allowance)
     return jsonify(record_json(record, IMAGE_ENDPOINT))
 
 

@@ -4,14 +4,20 @@ were kept get theirs now, once), and it replaces the old one only once it is sto
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from app.core.errors import Rejected
 from app.core.fields import NEEDS_BACKDROP
 from app.core.forms import EditFields, OutputOptions, parse
-from app.core.results import counted, cut_out, encoded, mask_image, photo_of, refusals
-from app.engines import EngineRunner, Masked
-from app.images.decoding import decode_mask
+from app.core.results import (
+    Allowance,
+    counted,
+    cut_out,
+    encoded,
+    mask_image,
+    photo_of,
+    refusals,
+)
+from app.engines import EngineRunner, Masked, Work
+from app.images.decoding import Photo, decode_mask
 from app.metrics import EDITS
 from app.storage import RecordRepository, StoredRecord
 
@@ -23,27 +29,31 @@ class EditService:
         self.max_image_pixels = max_image_pixels
 
     def edit(self, visitor: str, record_id: str, request: EditFields,
-             pay: Callable[[int], None]) -> StoredRecord:
+             pay: Allowance) -> StoredRecord:
         """The record after `request`, or `Rejected` (nothing changed). A new look is
         priced like an upload of the same pixels (`pay`); a new name alone is free."""
         if not request.restyles:
             return self.rename(visitor, record_id, request.image_name)
         with counted(EDITS), refusals("Edit"):
             record = self.records.get(visitor, record_id)
-            return self._restyle(self.records.in_current_layout(record), request, pay)
+            options = request.options(parse(OutputOptions, record.options))
+            backdrop = None
+            if request.backdrop is not None:
+                backdrop = photo_of(request.backdrop, self.max_image_pixels)
+            # Priced from the stored sizes before any bytes are read: a client without an
+            # allowance left costs no reads, decodes or migration.
+            pay.check(Work(_pixels(record, options, backdrop), options.refine_edges).counts)
+            return self._restyle(self.records.in_current_layout(record), options, backdrop,
+                                 request, pay)
 
     def rename(self, visitor: str, record_id: str, name: str) -> StoredRecord:
         """A new name, and nothing else: the page's rename and the API's edit alike."""
         with counted(EDITS), refusals("Rename"):
             return self.records.rename(visitor, record_id, name)
 
-    def _restyle(self, record: StoredRecord, request: EditFields, pay) -> StoredRecord:
-        current = parse(OutputOptions, record.options)
-        options = request.options(current)
-        backdrop = None
-        if request.backdrop is not None:
-            backdrop = photo_of(request.backdrop, self.max_image_pixels)
-        elif options.output == "image":
+    def _restyle(self, record: StoredRecord, options: OutputOptions, backdrop: Photo | None,
+                 request: EditFields, pay: Allowance) -> StoredRecord:
+        if backdrop is None and options.output == "image":
             if record.backdrop is None:
                 raise Rejected(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message)
             backdrop = photo_of(self.records.read(record, "backdrop"), self.max_image_pixels)
@@ -67,3 +77,15 @@ class EditService:
             changes["image_name"] = request.image_name
         return self.records.replace_result(
             record, made.result, made.thumbnails["processed"], changes, extras)
+
+
+def _pixels(record: StoredRecord, options: OutputOptions, backdrop: Photo | None) -> int:
+    """The pixels a new look works on: the photo's, and the background photo's (a new one,
+    or the kept one) for output `image`."""
+    pixels = record.original.width * record.original.height
+    if options.output == "image":
+        if backdrop is not None:
+            pixels += backdrop.info.pixels
+        elif record.backdrop is not None:
+            pixels += record.backdrop.width * record.backdrop.height
+    return pixels

@@ -5,9 +5,10 @@ and what each failure on the way tells the visitor (`refusals`), wherever it hap
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -54,14 +55,25 @@ class Cutout:
     thumbnails: dict  # {kind: {size: EncodedImage}}, when asked for
 
 
+class Allowance(Protocol):
+    """What a job may take from the rate limits (app/http/limits.py answers for the request
+    being served): counts of `Work`."""
+
+    def check(self, counts: int) -> None:
+        """`Rejected` now if `counts` would not fit; nothing is taken."""
+
+    def spend(self, counts: int) -> None:
+        """Take `counts`, or `Rejected`."""
+
+
 def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
-            pay: Callable[[int], None], thumbnails: tuple[str, ...] = (),
+            pay: Allowance, thumbnails: tuple[str, ...] = (),
             backdrop: Photo | None = None, mask: Masked | None = None,
             model: str | None = None) -> Cutout:
     """The result `options` ask for (and the gallery renditions of `thumbnails`, kinds of
     image: "original", "processed"), from `photo` and its mask
     (the engine's, with `model`, or the kept `mask`), over `backdrop` for output `image`.
-    `pay` is given the work's rate-limit counts once it is sure to be admitted."""
+    The work is paid for from `pay` once it holds its place in the admission's line."""
     work = Work(photo.info.pixels + (backdrop.info.pixels if backdrop else 0),
                 options.refine_edges)
 
@@ -71,7 +83,7 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
                  if thumbnails else {})
         return Cutout(render(full, masked.mask, options, behind), masked, small)
 
-    return engines.make(photo, finish, work, pay=pay, mask=mask, model=model)
+    return engines.make(photo, finish, work, pay=pay.spend, mask=mask, model=model)
 
 
 def mask_image(mask: Image.Image) -> EncodedImage:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from app.core.errors import SUCCESS
 from app.core.forms import UploadRequest
 from app.core.results import (
+    Allowance,
     check_model,
     counted,
     cut_out,
@@ -45,7 +46,7 @@ class UploadService:
         self.fetch = fetch  # url -> bytes, or Rejected: photos by address (core/fetching)
 
     def upload(self, visitor: str, request: UploadRequest,
-               pay: Callable[[int], None]) -> Uploaded:
+               pay: Allowance) -> Uploaded:
         """Cut out and store `request` for `visitor`, or raise `Rejected` (or
         `StorageUnavailable`, which every route answers the same way). `pay` is asked for
         the work's rate-limit counts once every check that spends nothing has passed."""
@@ -59,7 +60,10 @@ class UploadService:
                 raise LimitReached()
             check_model(self.engines, request.model)
             # A photo by address is fetched with the same size limit as an upload, before
-            # any work slot is taken, in a bounded number of threads (core/fetching/gate.py).
+            # any work slot is taken, in a bounded number of threads (core/fetching/gate.py),
+            # and only for a client with an allowance left: any job costs at least 1.
+            if request.image is None:
+                pay.check(1)
             data = request.image if request.image is not None else self.fetch(
                 request.image_url)
             photo = photo_of(data, self.max_image_pixels)

@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -116,17 +116,30 @@ class Admission:
                 self._turns.notify_all()
 
     @contextmanager
-    def turn(self, work: Work, learn: bool = True) -> Iterator[None]:
+    def turn(self, work: Work, learn: bool = True,
+             pay: Callable[[int], None] | None = None) -> Iterator[None]:
         """Do `work` inside the block, or raise `Busy` (at once when the wait would be too
-        long, or if the turn does not come within twice that long). `learn=False` for work
-        that is not an upload's (thumbnails of a stored image): it waits its turn like one,
-        but its time says nothing of what an upload takes."""
+        long, or if the turn does not come within twice that long). `pay` is given the
+        work's counts once it holds its place in line, so a refusal at once spends nothing.
+        `learn=False` for work that is not an upload's (thumbnails of a stored image): it
+        waits its turn like one, but its time says nothing of what an upload takes."""
         cost = work.megapixels
+        ticket = object()
         with self._turns:
             if self._free == 0 or self._line:
-                self._queue(cost)
-            self._free -= 1
-            self._working += cost
+                self._refusal()
+            self._line.append((ticket, cost))
+        try:
+            if pay is not None:
+                pay(work.counts)
+            with self._turns:
+                self._wait_for(ticket)
+                self._free -= 1
+                self._working += cost
+        finally:
+            with self._turns:
+                self._line.remove(next(entry for entry in self._line if entry[0] is ticket))
+                self._turns.notify_all()
         started = time.monotonic()
         try:
             yield
@@ -139,11 +152,10 @@ class Admission:
                     self._seconds_per_mp += _LEARNING * (elapsed / cost - self._seconds_per_mp)
                 self._turns.notify_all()
 
-    def _queue(self, cost: float) -> None:
-        """Wait in line (the lock held) until this ticket is first and a slot is free."""
-        self._refusal()
-        ticket = object()
-        self._line.append((ticket, cost))
+    def _wait_for(self, ticket: object) -> None:
+        """Wait (the lock held) until `ticket` is first in line and a slot is free."""
+        if self._free > 0 and self._line[0][0] is ticket:
+            return
         UPLOADS_WAITING.inc()
         deadline = time.monotonic() + 2 * self.max_wait
         try:
@@ -153,9 +165,7 @@ class Admission:
                     raise Busy(_seconds(self._wait()))
                 self._turns.wait(remaining)
         finally:
-            self._line.remove(next(entry for entry in self._line if entry[0] is ticket))
             UPLOADS_WAITING.dec()
-            self._turns.notify_all()
 
 
 def _seconds(wait: float) -> int:

@@ -5,11 +5,13 @@ from the page to the API does not start a fresh count.
 The core asks for the allowance (`spend`) once it knows what the work will cost (the
 photo's pixels, fetched or sent, and a background's: `Work.counts`) and before any of it
 starts; what it refuses earlier (a bad field, too many pixels, a full gallery) spends
-nothing. Counters live where RATELIMIT_STORAGE_URI says, over a moving minute.
+nothing. Counters live where RATELIMIT_STORAGE_URI says, over a moving window (the last
+minute, hour or day, as the settings say).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import threading
@@ -29,6 +31,15 @@ RATE_LIMITED = "Too many uploads in a short time. Please wait a minute and try a
 _RECHECK_FIRST, _RECHECK_MOST = 1.0, 60.0
 
 
+def _refusal(limiter, item: RateLimitItem, key: str, cost: int) -> Rejected:
+    """429 with the wait until there is room: when the oldest count goes, if one count
+    more is all it needs; else the whole window (when the newest goes at the latest)."""
+    stats = limiter.get_window_stats(item, key)
+    until = stats.reset_time if cost <= stats.remaining + 1 else time.time() + item.get_expiry()
+    wait = max(1, math.ceil(until - time.time()))
+    return Rejected("rate_limited", RATE_LIMITED, "quota", retry_after=wait)
+
+
 class Limits:
     """Both limits over one store. A shared store that is down must not stop uploads: each
     process then counts in its own memory (limits per process, not per cluster) and looks
@@ -46,28 +57,30 @@ class Limits:
             ("uploads-per-visitor", parse(per_visitor)),
             ("uploads-per-address", parse(per_address)))
 
-    def spend(self, keys: tuple[str, str], counts: int) -> None:
+    def spend(self, keys: tuple[str, str], counts: int, take: bool = True) -> None:
         """Take `counts` from both limits (never more than a whole allowance: a request
         that could never fit would be told to wait for nothing), or `Rejected` 429 with the
-        wait until the limit that is full lets one through, and nothing taken."""
+        wait until the limit that is full has room, and nothing taken; `take=False` only
+        asks."""
         for limiter in self._limiters():
             try:
-                return self._spend(limiter, keys, counts)
+                return self._spend(limiter, keys, counts, take)
             except Rejected:
                 raise
             except Exception:  # the shared store broke off: count here from now on
                 self._died()
 
-    def _spend(self, limiter: MovingWindowRateLimiter, keys, counts: int) -> None:
+    def _spend(self, limiter: MovingWindowRateLimiter, keys, counts: int, take: bool):
         pairs = [(item, key, min(counts, item.amount))
-                 for (scope, item), key in zip(self.items, keys, strict=True)]
+                 for (_, item), key in zip(self.items, keys, strict=True)]
         for item, key, cost in pairs:
             if not limiter.test(item, key, cost=cost):
-                reset = limiter.get_window_stats(item, key).reset_time
-                wait = max(1, math.ceil(reset - time.time()))
-                raise Rejected("rate_limited", RATE_LIMITED, "quota", retry_after=wait)
-        for item, key, cost in pairs:
-            limiter.hit(item, key, cost=cost)
+                raise _refusal(limiter, item, key, cost)
+        # hit() checks again, atomically in the store: of requests that passed test()
+        # together, those that no longer fit are refused here.
+        for item, key, cost in pairs if take else ():
+            if not limiter.hit(item, key, cost=cost):
+                raise _refusal(limiter, item, key, cost)
 
     def left(self, keys: tuple[str, str]) -> tuple[int, ...]:
         """What each limit has left for these keys, where counting happens now."""
@@ -102,11 +115,40 @@ class Limits:
                 self._dead_since = time.monotonic()
 
 
-def spend(counts: int) -> None:
-    """The core's allowance for this request: the visitor's and the client address's (a
-    new cookie does not reset the second)."""
-    current_app.extensions["limits"].spend(
-        (f"visitor:{current_visitor()}", f"ip:{request.remote_addr}"), counts)
+class RequestAllowance:
+    """The core's `Allowance` for the request being served: the visitor's and the client
+    address's limits (a new cookie does not reset the second)."""
+
+    def check(self, counts: int) -> None:
+        _limits().spend(_keys(), counts, take=False)
+
+    def spend(self, counts: int) -> None:
+        _limits().spend(_keys(), counts)
+
+
+allowance = RequestAllowance()
+
+
+def _limits() -> Limits:
+    return current_app.extensions["limits"]
+
+
+def _keys() -> tuple[str, str]:
+    return f"visitor:{current_visitor()}", f"ip:{client_network(request.remote_addr)}"
+
+
+def client_network(address: str | None) -> str:
+    """Who a client address stands for: itself, or for IPv6 its /64, which one subscriber
+    holds whole (counting each of its addresses apart would hand out fresh allowances)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or ""
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def init_app(app: Flask) -> None:

@@ -10,7 +10,7 @@ from app.core.forms import NO_PHOTO, OutputOptions, UploadRequest, parse, rule_o
 from app.http.bodies import filled_form
 from app.http.context import services
 from app.http.errors import wants_json
-from app.http.limits import spend
+from app.http.limits import allowance
 from app.http.records_json import record_json
 from app.http.sizes import too_large_message
 from app.http.visitor import current_visitor
@@ -77,7 +77,7 @@ def _model_choice(installed: tuple[str, ...]) -> list[dict]:
 def upload():
     """Failures are flashed (app/http/errors.py answers this endpoint with a redirect)."""
     upload = parse(UploadRequest, filled_form(UploadRequest))
-    done = services().uploads.upload(current_visitor(), upload, pay=spend)
+    done = services().uploads.upload(current_visitor(), upload, pay=allowance)
     if wants_json():
         return record_json(done.record, "images.image", note=done.note), 201
     flash(done.message, "success")

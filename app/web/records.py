@@ -11,7 +11,7 @@ from app.core.forms import EditRequest, RenameRequest, parse
 from app.http.bodies import filled_form, json_object
 from app.http.context import services
 from app.http.errors import wants_json
-from app.http.limits import spend
+from app.http.limits import allowance
 from app.http.records_json import record_json
 from app.http.visitor import current_visitor
 
@@ -41,7 +41,7 @@ def restyle(record_id: str):
     """The page's "Edit result" form: how a result looks, made again without the model.
     Failures are flashed, as the upload form's are (app/http/errors.py)."""
     edit = parse(EditRequest, filled_form(EditRequest))
-    record = services().edits.edit(current_visitor(), record_id, edit, pay=spend)
+    record = services().edits.edit(current_visitor(), record_id, edit, pay=allowance)
     if wants_json():
         return record_json(record, "images.image")
     flash(EDITED, "success")

@@ -12,7 +12,7 @@ import pytest
 
 from app.core.forms import EditFields
 from app.storage import StaleRecord
-from tests.support import assert_error
+from tests.support import assert_error, free
 
 CHANGED = "The image changed while this was being made. Please try again."
 
@@ -68,7 +68,7 @@ def collide(app, visitor, record_id, edit):
             started.append(True)  # the other edit reads the photo too: once is enough
             services.edits.edit(visitor.id(), record_id,
                                 EditFields(output="color", background="#00ff00"),
-                                pay=lambda counts: None)
+                                pay=free)
         return data
 
     records.read = read_then_another_edit

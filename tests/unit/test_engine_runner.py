@@ -7,7 +7,9 @@ from PIL import Image
 
 from app.engines import Admission, Busy, EngineRunner, EngineTimeout, Work
 from app.images.decoding import Photo, probe
-from tests.support import FakeEngine, photo
+from tests.support import FakeEngine, free, photo
+
+FREE = free.spend
 
 
 def a_photo():
@@ -37,7 +39,7 @@ def test_work_is_bounded_per_process():
             inside[0] -= 1
         return masked
 
-    threads = [threading.Thread(target=runner.make, args=(a_photo(), finish, SMALL))
+    threads = [threading.Thread(target=runner.make, args=(a_photo(), finish, SMALL, FREE))
                for _ in range(4)]
     for thread in threads:
         thread.start()
@@ -64,7 +66,8 @@ def test_a_remote_engine_is_asked_without_a_work_slot():
     asked, done = threading.Event(), []
     engine.gate = threading.Event()
     with runner.admission.turn(Work(0)):  # every slot taken by local work
-        thread = threading.Thread(target=lambda: done.append(runner.make(a_photo(), str, SMALL)))
+        thread = threading.Thread(
+            target=lambda: done.append(runner.make(a_photo(), str, SMALL, FREE)))
         thread.start()
         engine.gate.set()
         while engine.calls == 0 and thread.is_alive():
@@ -76,7 +79,7 @@ def test_a_remote_engine_is_asked_without_a_work_slot():
 
 def test_the_fallback_makes_the_mask_and_says_why():
     runner = EngineRunner(Remote(error=EngineTimeout()), FakeEngine())
-    result = runner.make(a_photo(), lambda masked: masked, SMALL)
+    result = runner.make(a_photo(), lambda masked: masked, SMALL, FREE)
     assert result.engine == "fake"
     assert result.note == ("Made by the fake engine because the remote engine did not "
                            "answer in time.")
@@ -86,7 +89,7 @@ def test_the_fallback_makes_the_mask_and_says_why():
 def test_without_a_fallback_the_failure_is_the_callers():
     runner = EngineRunner(Remote(error=EngineTimeout()))
     with pytest.raises(EngineTimeout):
-        runner.make(a_photo(), lambda masked: masked, SMALL)
+        runner.make(a_photo(), lambda masked: masked, SMALL, FREE)
 
 
 def test_the_work_is_paid_for_once_with_its_counts_before_the_engine_runs():
@@ -119,7 +122,7 @@ def test_work_refused_as_busy_is_not_paid_for():
     engine = FakeEngine(gate=gate)
     runner = EngineRunner(engine, admission=Admission(slots=1, max_waiting=0, max_wait=60))
     paid = []
-    holder = threading.Thread(target=runner.make, args=(a_photo(), str, SMALL))
+    holder = threading.Thread(target=runner.make, args=(a_photo(), str, SMALL, FREE))
     holder.start()
     while engine.calls < 1:
         threading.Event().wait(0.01)
@@ -134,11 +137,36 @@ def test_a_failed_remote_engine_is_asked_once_then_the_fallback_once():
     """The remote engine is asked before the turn; once it has failed, the turn goes to the
     fallback at once, not to the remote engine again."""
     remote, local = Remote(error=EngineTimeout()), FakeEngine()
-    result = EngineRunner(remote, local).make(a_photo(), lambda masked: masked, SMALL)
+    result = EngineRunner(remote, local).make(a_photo(), lambda masked: masked, SMALL, FREE)
     assert (result.engine, remote.calls, local.calls) == ("fake", 1, 1)
 
 
 def test_a_remote_engine_that_answers_is_asked_once_and_the_fallback_never():
     remote, local = Remote(), FakeEngine()
-    result = EngineRunner(remote, local).make(a_photo(), lambda masked: masked, SMALL)
+    result = EngineRunner(remote, local).make(a_photo(), lambda masked: masked, SMALL, FREE)
     assert (result.engine, result.note, remote.calls, local.calls) == ("remote", "", 1, 0)
+
+
+def test_a_place_held_while_paying_turns_the_next_away_unpaid():
+    """The work holds its place in line while it pays: one that comes meanwhile finds the
+    line full and is refused busy before it pays anything (no window between the check
+    and the payment)."""
+    from app.engines.admission import Admission as Line
+
+    line = Line(slots=1, max_waiting=1, max_wait=60)
+    paying, go_on, paid = threading.Event(), threading.Event(), []
+
+    def slow_pay(counts):
+        paid.append("first")
+        paying.set()
+        assert go_on.wait(10)
+
+    with line.turn(Work(0), pay=paid.append):  # the slot taken
+        first = threading.Thread(target=lambda: line.turn(Work(0), pay=slow_pay).__enter__())
+        first.start()
+        assert paying.wait(10)
+        with pytest.raises(Busy), line.turn(Work(0), pay=paid.append):
+            pass
+        go_on.set()
+    first.join(10)
+    assert paid == [1, "first"]

@@ -128,3 +128,80 @@ def test_exactly_the_pixel_limit_is_accepted_and_one_row_more_is_not(settings):
     over = visitor.upload_json(photo(size=(64, 49)))
     assert (over.status_code, over.get_json()["message"]) == (
         413, "The image is too large (64×49). The limit is 0.003072 megapixels.")
+
+
+def test_no_allowance_left_means_no_fetch_and_no_reads(priced):
+    """A client whose allowance is spent costs nothing more: an address is not fetched, and
+    a new look reads none of the record's bytes before it is refused."""
+    visitor = Visitor(priced.test_client())
+    services = priced.extensions["services"]
+    fetched, reads = [], []
+    services.uploads.fetch = lambda url: fetched.append(url) or BIG
+    assert visitor.upload_json(BIG).status_code == 201  # 4
+    record = visitor.record_ids()[0]
+    for look in ("mask", "blur", "color", "transparent"):  # 4 each: 20 in all
+        assert api(visitor, "patch", f"/records/{record}", json={"output": look}).status_code == 200
+    assert left(priced, visitor) == 0
+    read = services.records.read
+    services.records.read = lambda *args: reads.append(args) or read(*args)
+    by_address = visitor.upload(None, image_url="https://photos.example/big.png",
+                                headers={"Accept": "application/json"})
+    assert (by_address.status_code, by_address.get_json()["error"]) == (429, "rate_limited")
+    restyle = api(visitor, "patch", f"/records/{record}", json={"output": "mask"})
+    assert (restyle.status_code, restyle.get_json()["error"]) == (429, "rate_limited")
+    assert fetched == [] and reads == []
+
+
+def test_requests_that_passed_the_check_together_are_refused_by_the_store():
+    """Two requests may both find room (test) before either takes it: the store's own
+    atomic hit refuses the one that no longer fits."""
+    from app.core.errors import Rejected
+    from app.http.limits import Limits
+
+    limits = Limits("memory://", "3 per minute", "100 per minute")
+    keys = ("visitor:a", "ip:127.0.0.1")
+    limits.spend(keys, 3)
+    limits._shared.test = lambda *args, **kwargs: True  # as if it had looked a moment ago
+    with pytest.raises(Rejected) as refused:
+        limits.spend(keys, 1)
+    assert (refused.value.code, refused.value.kind) == ("rate_limited", "quota")
+
+
+def test_retry_after_says_when_there_is_room_for_the_whole_job(monkeypatch):
+    """3 per minute: 1 count at 0 s, 2 at 2 s. At 3 s one more count has room when the
+    first goes (57 s); three have room only when the 2 s ones go too (59 s): the whole
+    window is said (60), never a wait after which it is refused again."""
+    import limits.storage.memory
+
+    from app.core.errors import Rejected
+    from app.http import limits as module
+    from tests.unit.test_protections import _Clock
+
+    clock = _Clock(1_000_000.0)
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    monkeypatch.setattr(module, "time", clock)
+    allowance = module.Limits("memory://", "3 per minute", "100 per minute")
+    keys = ("visitor:a", "ip:127.0.0.1")
+    allowance.spend(keys, 1)
+    clock.now += 2
+    allowance.spend(keys, 2)
+    clock.now += 1
+    waits = []
+    for counts in (1, 3):
+        with pytest.raises(Rejected) as refused:
+            allowance.spend(keys, counts)
+        waits.append(refused.value.retry_after)
+    assert waits == [57, 60]
+
+
+@pytest.mark.parametrize(("address", "counted_as"), [
+    ("203.0.113.7", "203.0.113.7"),
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+    ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+    ("::ffff:198.51.100.4", "198.51.100.4"),
+])
+def test_an_ipv6_client_is_counted_by_its_64(address, counted_as):
+    from app.http.limits import client_network
+
+    assert client_network(address) == counted_as
