@@ -78,10 +78,15 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
                 options.refine_edges)
 
     def finish(masked: Masked) -> Cutout:
-        full, behind = photo.full(), backdrop.full() if backdrop else None
-        small = (renditions.of_result(full, masked.mask, options, behind, thumbnails)
-                 if thumbnails else {})
-        return Cutout(render(full, masked.mask, options, behind), masked, small)
+        try:
+            full, behind = photo.full(), backdrop.full() if backdrop else None
+            small = (renditions.of_result(full, masked.mask, options, behind, thumbnails)
+                     if thumbnails else {})
+            return Cutout(render(full, masked.mask, options, behind), masked, small)
+        finally:  # the next turn may start while this request stores what it made
+            photo.release()
+            if backdrop is not None:
+                backdrop.release()
 
     return engines.make(photo, finish, work, pay=pay.spend, mask=mask, model=model)
 

@@ -120,6 +120,11 @@ class Photo:
             self._full = decode(self.data)
         return self._full
 
+    def release(self) -> None:
+        """Forget the decoded pixels (the bytes stay): a job's turn ends with its memory,
+        not with the request that goes on to store the result."""
+        self._full = None
+
     def reduced(self, at_least: int, reduce_by: int = 2) -> Image.Image:
         """At most 1/`reduce_by` of the full size but no less than `at_least` pixels a
         side, when the format allows a cheaper decode (JPEG); else the full image."""

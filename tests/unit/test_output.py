@@ -192,3 +192,18 @@ def test_refined_edges_change_only_the_edge(engine, coffee, transparent):
     assert inside.sum() > 50_000 and outside.sum() > 50_000
     assert alpha[inside].min() >= 245 and alpha[outside].max() <= 10
     assert (np.abs(alpha - plain) > 32).mean() < 0.05
+
+
+def test_a_turn_ends_with_the_decoded_pixels(engine, coffee):
+    """The full-size photo and background are forgotten when the result is made, before
+    the request goes on to store it (the next job's turn may start meanwhile)."""
+    from app.core.results import cut_out
+    from app.engines import EngineRunner
+    from app.images.decoding import Photo, probe
+    from tests.support import free
+
+    photo, behind = (Photo(coffee, probe(coffee, 10**8)) for _ in range(2))
+    made = cut_out(EngineRunner(engine), photo, OutputOptions(output="image"), pay=free,
+                   backdrop=behind)
+    assert made.result.width == 600
+    assert photo._full is None and behind._full is None
