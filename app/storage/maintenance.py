@@ -6,14 +6,16 @@ from datetime import datetime, timedelta, timezone
 
 from app.storage.documents import EXTRAS, KINDS, StoredRecord, file_ids
 from app.storage.records import RecordRepository, outages_are_unavailable, record_of
-from app.storage.slots import NOT_HELD
+from app.storage.slots import NOT_HELD, RESERVED, now
 
 
 @outages_are_unavailable
 def sweep_orphans(repository: RecordRepository, older_than: timedelta) -> int:
     """Delete image files no record refers to, stored more than `older_than` ago (an
     upload in progress has stored its files but not yet its record). Orphans come from
-    a process that died mid-upload or an outage during the clean-up. Returns the count."""
+    a process that died mid-upload or an outage during the clean-up; so do lapsed slot
+    placeholders, which go too. Returns the count of files."""
+    repository.records.delete_many({RESERVED: {"$lte": now()}})
     referenced = set()
     fields = {f"{kind}.file_id": 1 for kind in KINDS + EXTRAS}
     for doc in repository.records.find({}, {**fields, "thumbnails": 1}):

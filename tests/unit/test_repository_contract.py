@@ -182,3 +182,36 @@ def test_sweeping_orphans_keeps_everything_referenced(repo):
     assert not repo.files.exists(orphan)
     assert repo.files.exists(half_migrated)
     assert repo.read(repo.get("u1", kept.id), "processed") == b"processed"
+
+
+def test_a_held_slot_counts_but_is_never_listed_and_its_upload_fills_it(repo):
+    """On every backend (FerretDB in CI too): a placeholder counts towards the limit while
+    its upload is made, lists and lookups never show it, the record takes its id and slot,
+    and a failed upload lets it go."""
+    from app.storage import slots
+
+    with repo.reserved("u1", 2) as held:
+        assert (repo.count("u1"), repo.list("u1")) == (1, [])
+        with pytest.raises(RecordNotFound):
+            repo.get("u1", str(held["_id"]))
+        record = repo.add("u1", "cat", image(b"original", "image/jpeg"), image(b"processed"),
+                          engine="local", limit=2, slot=held)
+    assert record.id == str(held["_id"])
+    assert [r.id for r in repo.list("u1")] == [record.id] and repo.count("u1") == 1
+    with pytest.raises(RuntimeError), repo.reserved("u1", 2):
+        raise RuntimeError("the upload failed")
+    assert repo.count("u1") == 1
+    assert repo.records.count_documents({slots.RESERVED: {"$exists": True}}) == 0
+
+
+def test_sweeping_removes_lapsed_placeholders_only(repo):
+    from datetime import timedelta
+
+    from app.storage import slots
+
+    lapsed = slots.now() - timedelta(seconds=1)
+    repo.records.insert_one({"user_id": "u9", "slot": "u9/0", slots.RESERVED: lapsed})
+    with repo.reserved("u9", 3):
+        sweep_orphans(repo, timedelta(0))
+        assert repo.records.count_documents({slots.RESERVED: {"$exists": True}}) == 1
+        assert repo.count("u9") == 1  # the live one
