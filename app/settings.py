@@ -126,8 +126,8 @@ class Settings(BaseModel):
         "or Gateway (docs/front.md, \"Client addresses\").", ge=0)
     upload_rate_limit: Rate = setting(
         "20 per minute", "UPLOAD_RATE_LIMIT",
-        "Uploads per visitor (\"N per second|minute|hour|day\"); an upload counts once for "
-        "every 4 megapixels it declares, started.")
+        "Uploads and new looks per visitor (\"N per second|minute|hour|day\"), counted by "
+        "the pixels of their work (docs/api.md): a large photo counts several times.")
     upload_rate_limit_ip: Rate = setting(
         "60 per minute", "UPLOAD_RATE_LIMIT_IP",
         "Uploads per client address, counted the same way.")

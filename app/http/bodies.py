@@ -38,7 +38,7 @@ def json_object() -> dict | None:
     value without a word, and another reader of the same body may keep the first."""
     if request.content_length is not None and request.content_length > JSON_BODY_LIMIT:
         return None
-    raw = request.get_data()  # kept: the rate limits read it before the view does
+    raw = request.get_data()  # kept, so a second reader in the request gets it too
     if len(raw) > JSON_BODY_LIMIT:
         return None
     try:
