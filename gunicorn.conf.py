@@ -6,6 +6,7 @@ Every value can be changed by environment variable without rebuilding the image.
 import contextlib
 import os
 import sys
+import threading
 import time
 
 # This folder holds the app package; app.hosting imports only the standard library, so the
@@ -31,8 +32,12 @@ timeout = int(server_setting("GUNICORN_TIMEOUT"))
 graceful_timeout = int(server_setting("GUNICORN_GRACEFUL_TIMEOUT"))
 keepalive = 5
 # The front (nginx) bounds a request's headers by size (docs/front.md), not by count; past
-# gunicorn's default of 100 fields a client got gunicorn's own HTML 431. Its most.
-limit_request_fields = 32768
+# gunicorn's default of 100 fields a client got gunicorn's own HTML 431. nginx passes at
+# most 4 × 8000 bytes of headers (large_client_header_buffers): 1000 fields of 32 bytes,
+# and real header lines ("Name: value") are longer. gunicorn buffers up to fields × 8 KB
+# of headers: 8 MB here, where its most (32768) let a client facing gunicorn without the
+# front (the image on its own) make it hold 268 MB for one request.
+limit_request_fields = 1000
 # The app logs every request itself, with its request id (app/http/observability.py).
 accesslog = None
 errorlog = "-"
@@ -80,7 +85,7 @@ _DRAIN_SECONDS = 10
 
 def post_request(worker, req, environ, resp):
     _drain(req)
-    _settle(worker)
+    _finished(worker)
 
 
 def _drain(req):
@@ -106,29 +111,51 @@ def _drain(req):
 
 
 # Memory (docs/scaling.md): a large photo's job takes its worker up by hundreds of MB for
-# a few seconds. Image-sized buffers are mapped on their own (app.hosting), and when a
-# request leaves the worker more than _TRIM_ABOVE over where it last settled, the
-# allocator's free pages are handed back, so an idle worker returns near its start. A worker
-# that stays above _RECYCLE_ABOVE even then (more than a job's designed peak: something is
-# held that should not be) finishes its requests and is replaced. gunicorn's max_requests
-# counts requests, not bytes, and would recycle healthy workers.
+# a few seconds. Image-sized buffers are mapped on their own (app.hosting), and when the
+# worker falls idle (its last request in flight done: with threads, one request's end is
+# not the others') more than _TRIM_ABOVE over where it last settled, the allocator's free
+# pages are handed back, so an idle worker returns near its start. Only an idle worker is
+# measured: during other requests the resident set is theirs, legitimately large, and a
+# baseline taken then would stay high and skip later trims. A worker that stays above
+# _RECYCLE_ABOVE even idle and trimmed (more than a job's designed peak: something is held
+# that should not be) is replaced. gunicorn's max_requests counts requests, not bytes, and
+# would recycle healthy workers.
 _MIB = 1024 * 1024
 _TRIM_ABOVE = 64 * _MIB
 _RECYCLE_ABOVE = 1536 * _MIB
+# pre_request and post_request run on the worker's request threads.
+_IN_FLIGHT = threading.Lock()
 
 
 def post_fork(server, worker):
     tune_allocator()
+    worker.in_flight = 0
+    # The baseline is taken at the first idle moment: the app is loaded after the fork.
     worker.settled_rss = 0
 
 
+def pre_request(worker, req):
+    with _IN_FLIGHT:
+        worker.in_flight = getattr(worker, "in_flight", 0) + 1
+
+
+def _finished(worker):
+    # Settled under the lock: a request starting meanwhile waits the trim's few ms rather
+    # than be counted in the idle measurement.
+    with _IN_FLIGHT:
+        worker.in_flight = max(0, getattr(worker, "in_flight", 0) - 1)
+        if worker.in_flight == 0:
+            _settle(worker)
+
+
 def _settle(worker):
-    settled = getattr(worker, "settled_rss", 0)
-    if resident_bytes() <= settled + _TRIM_ABOVE and settled:
+    settled, now = getattr(worker, "settled_rss", 0), resident_bytes()
+    if settled and now <= settled + _TRIM_ABOVE:
+        worker.settled_rss = min(settled, now)  # memory handed back since: the new floor
         return
     release_memory()
     worker.settled_rss = resident_bytes()
     if worker.settled_rss > _RECYCLE_ABOVE and worker.alive:
-        worker.log.warning("Worker %s holds %d MiB after a request; replacing it.",
+        worker.log.warning("Worker %s holds %d MiB idle; replacing it.",
                            worker.pid, worker.settled_rss // _MIB)
         worker.alive = False

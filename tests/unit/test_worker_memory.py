@@ -1,0 +1,83 @@
+"""gunicorn.conf.py's memory hygiene and header limit: a worker is measured, trimmed and
+judged only when idle (its threads serve other requests meanwhile, legitimately large), its
+baseline goes down as well as up, and gunicorn alone does not buffer hundreds of MB of
+headers. The hooks are called as gunicorn calls them, with the resident set made up."""
+
+import logging
+import runpy
+from types import SimpleNamespace
+
+import pytest
+
+from tests.servers import ROOT
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def conf(monkeypatch):
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    module = hooks["post_request"].__globals__  # the hooks' own globals, not run_path's copy
+    state = SimpleNamespace(rss=0, trims=0, trimmed_to=None)
+
+    def release_memory():
+        state.trims += 1
+        if state.trimmed_to is not None:
+            state.rss = state.trimmed_to
+        return True
+
+    monkeypatch.setitem(module, "resident_bytes", lambda: state.rss)
+    monkeypatch.setitem(module, "release_memory", release_memory)
+    monkeypatch.setitem(module, "tune_allocator", lambda: True)
+    worker = SimpleNamespace(alive=True, pid=1, log=logging.getLogger("test"))
+    hooks["post_fork"](None, worker)
+    return hooks, worker, state
+
+
+def begin(hooks, worker):
+    hooks["pre_request"](worker, SimpleNamespace())
+
+
+def end(hooks, worker):
+    hooks["post_request"](worker, SimpleNamespace(), {}, None)
+
+
+def test_a_request_ending_while_others_run_neither_trims_nor_settles(conf):
+    hooks, worker, state = conf
+    state.rss = 150 * MIB
+    begin(hooks, worker), end(hooks, worker)  # the first idle moment: the baseline
+    assert (worker.settled_rss, state.trims) == (150 * MIB, 1)
+    begin(hooks, worker), begin(hooks, worker)
+    state.rss = 2000 * MIB  # the other request's large job, under way
+    end(hooks, worker)
+    assert (worker.settled_rss, state.trims, worker.alive) == (150 * MIB, 1, True)
+    state.trimmed_to = 180 * MIB
+    end(hooks, worker)  # now idle: trimmed and measured
+    assert (worker.settled_rss, state.trims, worker.alive) == (180 * MIB, 2, True)
+
+
+def test_the_baseline_goes_down_so_a_later_rise_is_trimmed(conf):
+    hooks, worker, state = conf
+    state.rss = 600 * MIB  # the first idle moment came after a large job, untrimmable
+    begin(hooks, worker), end(hooks, worker)
+    state.rss = 150 * MIB  # handed back since
+    begin(hooks, worker), end(hooks, worker)
+    assert worker.settled_rss == 150 * MIB
+    state.rss, state.trimmed_to = 500 * MIB, 160 * MIB
+    begin(hooks, worker), end(hooks, worker)
+    assert (worker.settled_rss, state.trims) == (160 * MIB, 2)
+
+
+def test_a_worker_holding_too_much_when_idle_is_replaced(conf):
+    hooks, worker, state = conf
+    state.rss = 1600 * MIB
+    begin(hooks, worker), end(hooks, worker)
+    assert worker.alive is False
+
+
+def test_gunicorn_alone_buffers_headers_within_the_fronts_cap():
+    """nginx passes at most 4 × 8000 bytes of headers (tests/system/test_front_limits.py
+    sends 500 through it); gunicorn without it buffers at most fields × (8190 + 2) bytes."""
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert hooks["limit_request_fields"] == 1000
+    assert hooks["limit_request_fields"] * (8190 + 2) + 4 < 9_000_000
