@@ -104,7 +104,12 @@ def _result(photo: Image.Image, mask: Image.Image, look: ResultOptions,
     if look.output == "image":
         behind = covering(backdrop, (width, height))
     else:  # blur
-        behind = blurred_background(rgb, lambda t, b: matte[t:b], (width, height))
+        # From the photo's own rows, not the cleaned ones: each row's colours are cleaned
+        # once (for the subject laid over it), and the blur weighs a soft pixel by its
+        # background share (1 - alpha), which the photo's colour holds and the cleaned one
+        # has had taken out.
+        behind = blurred_background(lambda t, b: photo_rows(top + t, top + b, left, right),
+                                    lambda t, b: matte[t:b], (width, height))
     return height, width, 3, lambda t, b: _over(rgb(t, b), matte[t:b], behind.rows(t, b))
 
 

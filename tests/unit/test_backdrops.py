@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from app.core.forms import OutputOptions
+from app.images import compose
 from app.images.compose import render
 
 RED, BLUE = (200, 30, 40), (20, 60, 220)
@@ -32,3 +33,23 @@ def test_the_blur_behind_the_subject_is_the_background_alone(size):
     assert (pixels[:, : width // 2] == RED).all()  # the subject, untouched
     # Right next to the subject too: blue, not a blend with the red subject.
     assert (pixels[:, width // 2:] == BLUE).all()
+
+
+def test_the_colours_are_cleaned_once_a_row_under_a_blur(monkeypatch):
+    """The blur is made from the photo's own rows: cleaning the soft pixels' colours for it
+    as well cost a second pass over every row."""
+    cleaned = []
+    despill_rows = compose.despill_rows
+
+    def counting(*args, **kwargs):
+        rows = despill_rows(*args, **kwargs)
+
+        def counted(top, bottom, left, right, rgb):
+            cleaned.append(bottom - top)
+            return rows(top, bottom, left, right, rgb)
+        return counted
+
+    monkeypatch.setattr(compose, "despill_rows", counting)
+    photo, mask = halves(600, 200, 300)
+    render(photo, mask, OutputOptions(output="blur", refine_edges=True))
+    assert sum(cleaned) == 200
