@@ -29,7 +29,8 @@ class Operation:
     body: tuple[tuple[str, type[BaseModel]], ...] = ()  # (media type, model) each
     query: type[BaseModel] | None = None
     status: int = 200
-    returns: type[BaseModel] | str | None = None  # a model, "image"/"thumbnail" or nothing
+    # a model, "image"/"thumbnail" or nothing; or a tuple of them: one answer, by Accept
+    returns: type[BaseModel] | str | tuple | None = None
     returns_description: str = "OK"
     headers: dict = field(default_factory=dict)  # on success: name -> description
     errors: tuple[str, ...] = ()
@@ -113,15 +114,19 @@ def _operation(op: Operation, arguments: set[str], models: set) -> dict:
 
 def _success(op: Operation, models: set) -> dict:
     answer: dict = {"description": op.returns_description}
-    if isinstance(op.returns, type):
-        models.add((op.returns, "serialization"))
-        answer["content"] = {JSON: {"schema": ("ref", op.returns, "serialization")}}
-    elif op.returns in ("image", "thumbnail"):
-        types = CONTENT_TYPES if op.returns == "image" else ("image/webp",)
-        answer["content"] = {ct: {"schema": {"type": "string", "format": "binary"}}
-                             for ct in types}
-    elif op.returns == "document":
-        answer["content"] = {JSON: {"schema": {"type": "object"}}}
+    for returns in op.returns if isinstance(op.returns, tuple) else (op.returns,):
+        if returns is None:
+            continue
+        content = answer.setdefault("content", {})
+        if isinstance(returns, type):
+            models.add((returns, "serialization"))
+            content[JSON] = {"schema": ("ref", returns, "serialization")}
+        elif returns in ("image", "thumbnail"):
+            types = CONTENT_TYPES if returns == "image" else ("image/webp",)
+            content.update({ct: {"schema": {"type": "string", "format": "binary"}}
+                            for ct in types})
+        elif returns == "document":
+            content[JSON] = {"schema": {"type": "object"}}
     if op.headers:
         answer["headers"] = {name: {"required": True, "schema": {"type": "string"},
                                     "description": text} for name, text in op.headers.items()}

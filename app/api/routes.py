@@ -101,19 +101,25 @@ def create_record():
 
 
 def _upload_request() -> UploadRequest:
-    """The upload as sent: a form with files, or (a photo by address) JSON or a plain form."""
+    return photo_request(UploadRequest, upload_by_address, '"name": "cat", ', "name and ")
+
+
+def photo_request(form, by_address, example: str = "", fields: str = ""):
+    """A request with a photo, as sent: a `form` with files, or (a photo by address) JSON
+    or a plain form, read `by_address`; `example` and `fields` name the form's other
+    required fields in the sentences."""
     if request.mimetype == "multipart/form-data":
-        return parse(UploadRequest, form_as_sent())
+        return parse(form, form_as_sent())
     if request.is_json:
         body = json_object()
         if body is None:
-            raise Rejected("invalid_body", 'Send a JSON object such as {"name": "cat", '
+            raise Rejected("invalid_body", f"Send a JSON object such as {{{example}"
                                            '"image_url": "https://example.com/cat.jpg"}.')
-        return upload_by_address(body)
+        return by_address(body)
     if request.mimetype == "application/x-www-form-urlencoded":
-        return upload_by_address(_plain_form())
+        return by_address(_plain_form())
     raise Rejected("unsupported_media_type",
-                   "Send multipart/form-data with the fields name and image (a file), or "
+                   f"Send multipart/form-data with the fields {fields}image (a file), or "
                    "a photo's address (image_url) as JSON or a urlencoded form.",
                    "unsupported")
 

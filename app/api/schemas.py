@@ -11,12 +11,15 @@ from app.core.fetching import CODES as FETCH_CODES
 from app.core.fields import Rule
 from app.engines.base import EngineError
 from app.http.errors import STATUS
-from app.http.records_json import Record
+from app.http.records_json import CONTENT_TYPES, Record
 from app.images.decoding import InvalidImage
 
 CSRF_STATUS = 403  # understood, but its sender is not trusted (flask-wtf's 400 for the page)
 
 _VIEW = ConfigDict(extra="forbid")
+MODEL_HEADER = ("The local engine's model that made the mask (`u2netp`, `u2net`), or the "
+                "remote engine's name (`rapidapi`).")
+SECONDS_HEADER = "Seconds from asking for a turn to the encoded result."
 
 
 class RecordList(BaseModel):
@@ -34,6 +37,19 @@ class Session(BaseModel):
     user_limit: int = Field(ge=1)
     record_count: int = Field(ge=0)
     max_upload_bytes: int = Field(ge=1)
+
+
+class Removed(BaseModel):
+    """A result as JSON (`Accept: application/json`); the bytes are answered otherwise."""
+
+    model_config = _VIEW
+
+    image_base64: str = Field(description="The result's bytes, base64-encoded.")
+    content_type: Literal[CONTENT_TYPES]
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    model: str = Field(description=MODEL_HEADER)
+    seconds: float = Field(ge=0, description=SECONDS_HEADER)
 
 
 class ImageQuery(BaseModel):

@@ -178,3 +178,40 @@ Model = Annotated[
         f"`{name}` ({model.label})" for name, model in MODELS.items())
         + ". Absent: the server's default (BG_MODEL)."),
     _one_of("model", MODELS)]
+
+PREVIEW_PIXELS = 250_000  # about a quarter of a megapixel
+MEGAPIXELS_MIN, MEGAPIXELS_MAX = 0.01, 1000
+_MEGAPIXELS = re.compile(r"^[0-9]{1,4}(\.[0-9]{1,6})?$")
+SIZE = Rule("invalid_options", f"size must be preview (about 0.25 megapixels), full, or a "
+                               f"number of megapixels from {MEGAPIXELS_MIN} to "
+                               f"{MEGAPIXELS_MAX}, such as 2 or 0.5.")
+
+
+def _size(value: Any) -> Any:
+    if value in ("preview", "full"):
+        return value
+    if isinstance(value, str) and _MEGAPIXELS.match(value):
+        value = float(value)
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and MEGAPIXELS_MIN <= value <= MEGAPIXELS_MAX):
+        return float(value)
+    raise PydanticCustomError(SIZE.code, SIZE.message)
+
+
+Size = Annotated[
+    Any, BeforeValidator(_size),
+    WithJsonSchema({"anyOf": [
+        {"type": "string", "enum": ["preview", "full"]},
+        {"type": "number", "minimum": MEGAPIXELS_MIN, "maximum": MEGAPIXELS_MAX},
+        {"type": "string", "pattern": _MEGAPIXELS.pattern}]}, mode="validation"),
+    Field(description="The result's size: `preview` (scaled to at most "
+                      f"{PREVIEW_PIXELS:,} pixels), `full` (the photo's own), or a number of "
+                      "megapixels it may not exceed. Never enlarged; the aspect is kept."),
+    SIZE]
+
+
+def size_pixels(size: str | float) -> int | None:
+    """The most pixels a result of `size` may have; None for the photo's own size."""
+    if size == "full":
+        return None
+    return PREVIEW_PIXELS if size == "preview" else max(1, int(size * 1_000_000))

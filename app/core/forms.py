@@ -112,10 +112,15 @@ class UploadRequest(BaseModel):
 
     @property
     def options(self) -> OutputOptions:
-        chosen = {name: getattr(self, name) for name in OutputOptions.model_fields}
-        if self.output != "color":
-            chosen["background"] = None  # checked, then not kept
-        return OutputOptions(**chosen)
+        return options_of(self)
+
+
+def options_of(request: BaseModel) -> OutputOptions:
+    """The output options a request carrying the output fields asks for."""
+    chosen = {name: getattr(request, name) for name in OutputOptions.model_fields}
+    if request.output != "color":
+        chosen["background"] = None  # checked, then not kept
+    return OutputOptions(**chosen)
 
 
 def _one_photo(upload: BaseModel, image: bytes | None, backdrop: bytes | None) -> None:
@@ -138,19 +143,30 @@ def _by_address(self) -> BaseModel:
     return self
 
 
+def with_files(self) -> BaseModel:
+    """A form's photo check, when it carries files."""
+    _one_photo(self, self.image, self.background_image)
+    return self
+
+
 def _needs_url(schema: dict) -> None:
     schema["required"] = [*schema.get("required", ()), "image_url"]
 
 
-# The same upload without the file fields, for the bodies that carry no file (JSON, a
-# urlencoded form): its rules are UploadRequest's own fields, not copies of them.
-UploadByAddress = create_model(
+def by_address_model(name: str, doc: str, form: type[BaseModel]) -> type[BaseModel]:
+    """`form` without the file fields, for the bodies that carry no file (JSON, a
+    urlencoded form): its rules are the form's own fields, not copies of them."""
+    return create_model(
+        name, __doc__=doc, __config__=ConfigDict(_STRICT, json_schema_extra=_needs_url),
+        __validators__={"_one_photo": model_validator(mode="after")(_by_address)},
+        **{field: (info.annotation, info) for field, info in form.model_fields.items()
+           if field not in FILES})
+
+
+UploadByAddress = by_address_model(
     "UploadByAddress",
-    __doc__="A new image from a photo at an address: UploadRequest without the file fields.",
-    __config__=ConfigDict(_STRICT, json_schema_extra=_needs_url),
-    __validators__={"_one_photo": model_validator(mode="after")(_by_address)},
-    **{name: (info.annotation, info) for name, info in UploadRequest.model_fields.items()
-       if name not in FILES})
+    "A new image from a photo at an address: UploadRequest without the file fields.",
+    UploadRequest)
 
 
 def upload_by_address(values: Mapping[str, Any]) -> UploadRequest:

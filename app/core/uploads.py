@@ -7,11 +7,14 @@ it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.core.errors import SUCCESS
+from app.core.fields import size_pixels
 from app.core.forms import UploadRequest
+from app.core.removal import RemoveRequest
 from app.core.results import (
     Allowance,
     check_model,
@@ -22,8 +25,10 @@ from app.core.results import (
     photo_of,
     refusals,
 )
-from app.engines import EngineRunner
+from app.engines import EngineRunner, Masked
 from app.images import thumbnails
+from app.images.decoding import Photo, scaled
+from app.images.outputs import EncodedImage
 from app.metrics import UPLOADS
 from app.storage import LimitReached, RecordRepository, StoredRecord
 
@@ -36,6 +41,13 @@ class Uploaded:
     @property
     def message(self) -> str:
         return f"{SUCCESS}. {self.note}" if self.note else SUCCESS
+
+
+@dataclass(frozen=True)
+class Removed:
+    result: EncodedImage
+    masked: Masked  # which engine and model made the mask, and any fallback note
+    seconds: float  # from asking for a turn to the encoded result
 
 
 class UploadService:
@@ -53,22 +65,41 @@ class UploadService:
         with counted(UPLOADS):
             return self._upload(visitor, request, pay)
 
+    def remove(self, request: RemoveRequest, pay: Allowance) -> Removed:
+        """The result `request` asks for, at its size, stored nowhere (so no gallery limit
+        applies); or `Rejected`. A photo over the size is scaled down before the work, and
+        priced by the pixels worked on; `pay` as for `upload`."""
+        with refusals("Removal"):
+            photo, backdrop = self._photos(request, pay)
+            cap = size_pixels(request.size)
+            if cap is not None:
+                photo = scaled(photo, cap)
+            started = time.monotonic()
+            made = cut_out(self.engines, photo, request.options, pay=pay, backdrop=backdrop,
+                           model=request.model)
+            return Removed(made.result, made.masked, time.monotonic() - started)
+
+    def _photos(self, request: UploadRequest | RemoveRequest,
+                pay: Allowance) -> tuple[Photo, Photo | None]:
+        """The request's checked photo, and its background photo for output `image`."""
+        check_model(self.engines, request.model)
+        # A photo by address is fetched with the same size limit as an upload, before any
+        # work slot is taken, in a bounded number of threads (core/fetching/gate.py), and
+        # only for a client with an allowance left: any job costs at least 1.
+        if request.image is None:
+            pay.check(1)
+        data = request.image if request.image is not None else self.fetch(request.image_url)
+        photo = photo_of(data, self.max_image_pixels)
+        backdrop = (photo_of(request.background_image, self.max_image_pixels)
+                    if request.output == "image" else None)
+        return photo, backdrop
+
     def _upload(self, visitor: str, request: UploadRequest, pay) -> Uploaded:
         options = request.options
         with refusals("Upload"):
             if self.records.count(visitor) >= self.user_limit:
                 raise LimitReached()
-            check_model(self.engines, request.model)
-            # A photo by address is fetched with the same size limit as an upload, before
-            # any work slot is taken, in a bounded number of threads (core/fetching/gate.py),
-            # and only for a client with an allowance left: any job costs at least 1.
-            if request.image is None:
-                pay.check(1)
-            data = request.image if request.image is not None else self.fetch(
-                request.image_url)
-            photo = photo_of(data, self.max_image_pixels)
-            backdrop = (photo_of(request.background_image, self.max_image_pixels)
-                        if options.output == "image" else None)
+            photo, backdrop = self._photos(request, pay)
             # Held while the result is made: parallel uploads past the limit stop here.
             with self.records.reserved(visitor, self.user_limit) as slot:
                 made = cut_out(self.engines, photo, options, pay=pay,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -131,6 +131,42 @@ class Photo:
         if self.info.format == "JPEG" and self._full is None:
             return decode(self.data, reduce_by=reduce_by, at_least=at_least)
         return self.full()
+
+
+class ScaledPhoto(Photo):
+    """A checked photo worked on smaller, at `width` × `height` (its `info`, so the work is
+    priced by the pixels actually worked on): decoded at a cheaper JPEG scale where the
+    format allows, then scaled down. Never larger than the photo."""
+
+    def __init__(self, photo: Photo, width: int, height: int):
+        super().__init__(photo.data, replace(photo.info, width=width, height=height))
+        self._reduce_by = max(1, min(photo.info.width // width, photo.info.height // height))
+
+    def full(self) -> Image.Image:
+        if self._full is None:
+            whole = decode(self.data, reduce_by=self._reduce_by)
+            size = (self.info.width, self.info.height)
+            self._full = whole if whole.size == size else whole.resize(
+                size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return self._full
+
+    def reduced(self, at_least: int, reduce_by: int = 2) -> Image.Image:
+        return self.full()  # already small
+
+
+def scaled(photo: Photo, max_pixels: int) -> Photo:
+    """`photo`, or a `ScaledPhoto` of the same aspect within `max_pixels`."""
+    width, height = photo.info.width, photo.info.height
+    if width * height <= max_pixels:
+        return photo
+    factor = (max_pixels / (width * height)) ** 0.5
+    new_width, new_height = max(1, int(width * factor)), max(1, int(height * factor))
+    while new_width * new_height > max_pixels and max(new_width, new_height) > 1:
+        if new_width >= new_height:  # a float's rounding: one row or column less
+            new_width -= 1
+        else:
+            new_height -= 1
+    return ScaledPhoto(photo, new_width, new_height)
 
 
 def sniff(data: bytes) -> tuple[str, int, int]:

@@ -1,0 +1,36 @@
+"""A photo's background removed and the result answered, nothing stored: what a visitor
+sends for it (an upload's fields but the name, and the result's size), made of the upload's
+own fields (forms.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, create_model, model_validator
+
+from app.core.fields import Size
+from app.core.forms import UploadRequest, by_address_model, options_of, parse, with_files
+
+
+class _Removal(BaseModel):
+    model_config = UploadRequest.model_config  # strict, and one photo: a file or an address
+    options = property(options_of)
+
+
+RemoveRequest = create_model(
+    "RemoveRequest", __base__=_Removal,
+    __doc__="A photo (a file, or an address) and how its result should look, at what size; "
+            "nothing is stored.",
+    __validators__={"_one_photo": model_validator(mode="after")(with_files)},
+    **{name: (info.annotation, info) for name, info in UploadRequest.model_fields.items()
+       if name != "name"}, size=(Size, "full"))
+RemoveByAddress = by_address_model(
+    "RemoveByAddress", "A photo at an address: RemoveRequest without the file fields.",
+    RemoveRequest)
+
+
+def remove_by_address(values: Mapping[str, Any]) -> BaseModel:
+    """A removal sent without a file, as the core takes every removal (RemoveRequest)."""
+    checked = parse(RemoveByAddress, values)
+    return RemoveRequest.model_validate(checked.model_dump(exclude_unset=True))

@@ -1,0 +1,145 @@
+"""POST /api/v1/remove: one call per photo, the result answered and stored nowhere; sized
+before the work and priced by the pixels worked on; in the OpenAPI document."""
+
+import base64
+import io
+
+import pytest
+from PIL import Image
+
+from app import create_app
+from tests.support import ApiClient, FakeEngine, Visitor, assert_error, encode, photo, use_engine
+from tests.unit.test_prices import BIG, PER_MINUTE, left
+
+SIZE = ("size must be preview (about 0.25 megapixels), full, or a number of megapixels from "
+        "0.01 to 1000, such as 2 or 0.5.")
+PHOTO = photo(size=(1000, 800))
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings.changed(upload_rate_limit=f"{PER_MINUTE} per minute",
+                                      upload_rate_limit_ip="100 per minute", user_limit=2))
+    use_engine(app, FakeEngine())
+    return app
+
+
+def remove(client: ApiClient, data: bytes | None = PHOTO, headers=None, **fields):
+    form = dict(fields)
+    if data is not None:
+        form["image"] = (io.BytesIO(data), "cat.jpg")
+    return client.http.post("/api/v1/remove", data=form, content_type="multipart/form-data",
+                            headers=client.headers(**(headers or {})))
+
+
+def test_the_bytes_answer_with_their_type_and_size(app):
+    answer = remove(ApiClient(app.test_client()))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.mimetype == "image/png"
+    result = Image.open(io.BytesIO(answer.data))
+    assert (result.format, result.mode, result.size) == ("PNG", "RGBA", (1000, 800))
+    assert result.getpixel((900, 400))[3] == 0 and result.getpixel((100, 400))[3] == 255
+    assert (answer.headers["X-Width"], answer.headers["X-Height"]) == ("1000", "800")
+    assert answer.headers["X-Model"] == "fake"
+    assert float(answer.headers["X-Processing-Seconds"]) >= 0
+
+
+def test_json_when_asked_holds_the_same_bytes(app):
+    client = ApiClient(app.test_client())
+    raw = remove(client, output="color", background="#102030", format="jpeg")
+    answer = remove(client, output="color", background="#102030", format="jpeg",
+                    headers={"Accept": "application/json"})
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    body = answer.get_json()
+    assert set(body) == {"image_base64", "content_type", "width", "height", "model", "seconds"}
+    assert (body["content_type"], body["width"], body["height"], body["model"]) == (
+        "image/jpeg", 1000, 800, "fake")
+    assert base64.b64decode(body["image_base64"]) == raw.data
+    assert raw.mimetype == "image/jpeg"
+
+
+@pytest.mark.parametrize("size, expected", [("preview", (559, 447)), ("0.1", (353, 282)),
+                                            ("full", (1000, 800)), ("2", (1000, 800))])
+def test_a_size_scales_down_keeping_the_aspect_and_never_enlarges(app, size, expected):
+    answer = remove(ApiClient(app.test_client()), size=size)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert Image.open(io.BytesIO(answer.data)).size == expected
+    assert (answer.headers["X-Width"], answer.headers["X-Height"]) == tuple(map(str, expected))
+    width, height = expected
+    assert width * height <= {"preview": 250_000, "0.1": 100_000}.get(size, 800_000)
+    assert abs(width / height - 1.25) < 0.01
+
+
+@pytest.mark.parametrize("size", ["big", "0", "-1", "1001", "", "1e3"])
+def test_a_bad_size_is_refused_with_the_sentence(app, size):
+    body = assert_error(remove(ApiClient(app.test_client()), size=size), 400,
+                        "invalid_options")
+    assert body["message"] == SIZE
+
+
+def test_nothing_is_stored_so_no_gallery_limit_applies(app):
+    client = ApiClient(app.test_client())
+    for _ in range(3):  # USER_LIMIT is 2
+        assert remove(client, size="preview").status_code == 200
+    session = client.http.get("/api/v1/session").get_json()
+    assert (session["user_limit"], session["record_count"]) == (2, 0)
+    assert client.list() == []
+
+
+def test_the_rate_limit_is_spent_by_the_pixels_worked_on(app):
+    visitor = Visitor(app.test_client())
+    api = ApiClient(visitor.client)
+    assert remove(api, BIG).status_code == 200  # 12,003,000 pixels: 4 counts
+    assert left(app, visitor) == PER_MINUTE - 4
+    assert remove(api, BIG, size="preview").status_code == 200  # 250,000 pixels: 1
+    assert left(app, visitor) == PER_MINUTE - 5
+    assert remove(api, BIG, size="bad").status_code == 400  # refused before: nothing
+    assert left(app, visitor) == PER_MINUTE - 5
+
+
+@pytest.mark.parametrize("how", ["json", "urlencoded", "multipart"])
+def test_by_address(app, how):
+    fetched = []
+    app.extensions["services"].uploads.fetch = lambda url: fetched.append(url) or PHOTO
+    client = ApiClient(app.test_client())
+    fields = {"image_url": "https://photos.example/cat.jpg", "size": "preview"}
+    if how == "json":
+        answer = client.http.post("/api/v1/remove", json={**fields, "size": 0.1},
+                                  headers=client.headers())
+        expected = (353, 282)
+    else:
+        answer = client.http.post("/api/v1/remove", data=fields, headers=client.headers(),
+                                  content_type=("multipart/form-data" if how == "multipart"
+                                                else "application/x-www-form-urlencoded"))
+        expected = (559, 447)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert fetched == ["https://photos.example/cat.jpg"]
+    assert Image.open(io.BytesIO(answer.data)).size == expected
+
+
+def test_refusals_are_the_apis_errors(app):
+    client = ApiClient(app.test_client())
+    assert_error(remove(client, None), 400, "missing_image")
+    assert_error(remove(client, name="cat"), 400, "invalid_body")  # no name here
+    assert_error(client.http.post("/api/v1/remove", data=b"x", content_type="text/plain",
+                                  headers=client.headers()), 415, "unsupported_media_type")
+    assert_error(app.test_client().post("/api/v1/remove", data={"image": (
+        io.BytesIO(PHOTO), "cat.jpg")}), 403, "csrf_failed")
+    bad = encode(Image.new("RGB", (4, 4)), "BMP")
+    assert_error(remove(client, bad), 415, "invalid_image")
+
+
+def test_the_document_describes_it(app):
+    doc = app.test_client().get("/api/v1/openapi.json").get_json()
+    operation = doc["paths"]["/remove"]["post"]
+    assert set(operation["requestBody"]["content"]) == {
+        "multipart/form-data", "application/json", "application/x-www-form-urlencoded"}
+    answer = operation["responses"]["200"]
+    assert {"image/png", "image/jpeg", "image/webp", "application/json"} == set(
+        answer["content"])
+    assert set(answer["headers"]) == {"X-Width", "X-Height", "X-Model",
+                                      "X-Processing-Seconds"}
+    schemas = doc["components"]["schemas"]
+    assert "size" in schemas["RemoveRequest"]["properties"]
+    assert "name" not in schemas["RemoveByAddress"]["properties"]
+    assert "409" not in operation["responses"]  # no gallery limit
