@@ -8,6 +8,7 @@ dialog and the model choice. Pictures are checked by their pixels, read back fro
 from __future__ import annotations
 
 import io
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,9 +17,10 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from app.core.errors import Rejected
+from app.core.errors import BUSY, Rejected
 from app.core.fields import NEEDS_BACKDROP
 from app.core.forms import UploadRequest, parse
+from app.http.limits import RATE_LIMITED
 from tests.browser import (
     Tab,
     app_server,
@@ -500,3 +502,82 @@ def test_the_model_choice_says_which_are_not_installed(chromium, tmp_path):
             tab.assert_clean()
         finally:
             tab.close()
+
+
+# ---- a busy server ------------------------------------------------------------------------
+
+class Busy:
+    """The page's uploads answered 503 busy with `Retry-After: seconds` (the first `times`,
+    or all), the others passed on to the server; counts the uploads the page sent."""
+
+    def __init__(self, page, base: str, seconds: int, times: int | None = None,
+                 status: int = 503, error: str = "busy"):
+        self.seconds, self.times, self.posts = seconds, times, 0
+        self.status, self.error = status, error
+        self.message = BUSY.format(seconds=seconds) if error == "busy" else RATE_LIMITED
+        page.route(base + "/", self._route)
+
+    def _route(self, route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        self.posts += 1
+        if self.times is not None and self.posts > self.times:
+            route.continue_()
+            return
+        route.fulfill(status=self.status, headers={"Retry-After": str(self.seconds)},
+                      json={"error": self.error, "message": self.message})
+
+
+@pytest.mark.parametrize("status, error", [(503, "busy"), (429, "rate_limited")])
+def test_a_busy_server_is_waited_for_and_the_photo_sent_again(tab, status, error):
+    page = tab.open()
+    tab.expected_statuses.add(status)
+    busy = Busy(page, tab.base, seconds=2, times=1, status=status, error=error)
+    tab.choose([("first.jpg", photo("chelsea")), ("second.jpg", solid_jpeg((200, 40, 40)))])
+    page.get_by_role("button", name="Remove background").click()
+    row = page.locator("#previews li").nth(0)
+    # The row counts down, its live region says so, and the visitor may stop it.
+    expect(row.locator(".preview-status")).to_have_text(
+        re.compile(r"^Server busy: trying again in [12] s…$"))
+    expect(row.get_by_role("status")).to_have_text("Server busy: trying again in 2 s…")
+    expect(row.get_by_role("button", name="Cancel sending first.jpg again")).to_be_visible()
+    expect(page.locator("#upload-form")).to_have_attribute("aria-busy", "false")
+    # Sent again by itself when the wait ran out: each photo made, nothing pressed again.
+    assert tab.messages() == ["first.jpg: Image generated successfully",
+                              "second.jpg: Image generated successfully"]
+    assert busy.posts == 3
+    states = page.evaluate("window.__progressStates")
+    assert "Server busy: trying again in 2 s…" in states
+    assert sorted(tab.names()) == ["first", "second"]
+
+
+def test_waiting_for_a_busy_server_can_be_cancelled(tab):
+    page = tab.page
+    page.clock.install()  # time is moved on below, to show nothing more is sent
+    tab.open()
+    tab.expected_statuses.add(503)
+    busy = Busy(page, tab.base, seconds=30)
+    tab.choose([("one.jpg", solid_jpeg((10, 200, 10))), ("two.jpg", solid_jpeg((10, 10, 200)))])
+    page.get_by_role("button", name="Remove background").click()
+    rows = page.locator("#previews li")
+    expect(rows.nth(0).locator(".preview-status")).to_have_text(
+        "Server busy: trying again in 30 s…")
+    page.get_by_role("button", name="Cancel sending one.jpg again").click()
+    # That row stops and says so, and focus stays on it; the next photo goes on.
+    expect(rows.nth(0).locator(".preview-status")).to_have_text("Sending it again was cancelled.")
+    expect(rows.nth(0).get_by_role("status")).to_have_text("Sending it again was cancelled.")
+    expect(rows.nth(0)).to_be_focused()
+    expect(rows.nth(0).get_by_role("button")).to_have_count(0)
+    expect(rows.nth(1).locator(".preview-status")).to_have_text(
+        "Server busy: trying again in 30 s…")
+    assert busy.posts == 2
+    page.get_by_role("button", name="Cancel sending two.jpg again").click()
+    expect(page.locator("#upload-form")).to_have_attribute("aria-busy", "false")
+    said = BUSY.format(seconds=30) + " Sending it again was cancelled."
+    assert tab.messages() == ["one.jpg: " + said, "two.jpg: " + said]
+    # Long past any wait: neither photo was sent again.
+    page.clock.run_for(120_000)
+    expect(page.locator("#previews")).to_be_hidden()
+    assert busy.posts == 2
+    expect(page.locator("#no-records")).to_be_visible()

@@ -62,6 +62,63 @@ function setItemStatus(index, text, state) {
   item.querySelector(".preview-status").textContent = text;
 }
 
+// A row's wait before its photo is sent again: its status counts down each second
+// (`words(seconds)`), its live region says the wait once, and a button stops it. True when
+// the wait ran out, false when the visitor cancelled it (`cancelled` is then said).
+function waitItem(index, seconds, words, cancelled, onTick) {
+  const item = previews.children[index];
+  if (!item) return Promise.resolve(true);
+  const status = item.querySelector(".preview-status");
+  const said = item.querySelector(".preview-said");
+  const actions = item.querySelector(".preview-actions");
+  const name = item.querySelector(".preview-file").textContent;
+  const deadline = Date.now() + seconds * 1000;
+  return new Promise(function (resolve) {
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "btn btn-sm btn-outline-secondary mt-1 preview-cancel";
+    cancel.textContent = "Cancel";
+    cancel.setAttribute("aria-label", "Cancel sending " + name + " again");
+    let shown = 0;
+    function show(left) {
+      if (left === shown) return;
+      shown = left;
+      status.textContent = words(left);
+      if (onTick) onTick(words(left));
+    }
+    function end(sent) {
+      clearInterval(timer);
+      // Focus on the button would be lost with it: it goes to its row instead.
+      const focused = document.activeElement === cancel;
+      cancel.remove();
+      if (focused) {
+        item.tabIndex = -1;
+        item.focus();
+      }
+      resolve(sent);
+    }
+    function tick() {
+      const left = Math.ceil((deadline - Date.now()) / 1000);
+      if (left <= 0) {
+        said.textContent = "";  // so the next wait, worded the same, is said again
+        end(true);
+        return;
+      }
+      show(left);
+    }
+    const timer = setInterval(tick, 250);
+    cancel.addEventListener("click", function () {
+      status.textContent = cancelled;
+      said.textContent = cancelled;
+      end(false);
+    });
+    item.classList.remove("is-active", "is-done", "is-failed");
+    show(seconds);
+    said.textContent = words(seconds);
+    actions.replaceChildren(cancel);
+  });
+}
+
 // ---- pasting --------------------------------------------------------------------------
 
 // Pasted files join those already chosen (a file chooser's own choice replaces them).
@@ -159,6 +216,7 @@ export const choice = {
   address: function () { return urlInput.value.trim(); },
   showPreviews: showPreviews,
   setItemStatus: setItemStatus,
+  waitItem: waitItem,
   setBusy: function (working) {
     busy = working;
     fileInput.disabled = working;

@@ -1,5 +1,6 @@
 // Uploading what choose.js chose: each photo on its own request, one after another, with a
-// progress bar, and each with its own message.
+// progress bar, and each with its own message. A photo the server was too busy for is sent
+// again after the wait its Retry-After gives, counted down on the photo's row (cancellable).
 import {
   addAlert, clearAlerts, csrfToken, focusAlerts, refresh, showAlert, UNREACHABLE,
 } from "./app.js";
@@ -18,6 +19,10 @@ const progressCount = document.getElementById("progress-count");
 const submit = document.getElementById("submit");
 const options = resultOptions(form.querySelector("[data-result-options]"));
 let busy = false;
+// A photo the server was too busy for (or counted too many of) is sent again after the wait
+// its Retry-After asks for: at most this many times, and never past this total wait.
+const WAITED = { codes: ["busy", "rate_limited"], resends: 5, seconds: 180 };
+const CANCELLED = "Sending it again was cancelled.";
 
 // With the script, names can come from the files, and several photos are sent one by
 // one; the browser's own checks would demand a name and stop at the first file.
@@ -124,7 +129,10 @@ function uploadOne(item, name, index, total) {
         const done = messages.success;
         resolve({ ok: true, message: body.note ? done + ". " + body.note : done });
       } else {
-        resolve({ ok: false, message: body.message || messages.unexpected });
+        resolve({
+          ok: false, message: body.message || messages.unexpected,
+          wait: WAITED.codes.indexOf(body.error) >= 0 ? retryAfter(xhr) : null,
+        });
       }
     });
     xhr.addEventListener("error", function () {
@@ -132,6 +140,36 @@ function uploadOne(item, name, index, total) {
     });
     xhr.send(data);
   });
+}
+
+// Retry-After's wait in whole seconds (it may be a date instead); null without one.
+function retryAfter(xhr) {
+  const value = (xhr.getResponseHeader("Retry-After") || "").trim();
+  if (!value) return null;
+  const seconds = /^\d+$/.test(value) ? Number(value)
+    : Math.ceil((Date.parse(value) - Date.now()) / 1000);
+  return Number.isFinite(seconds) ? Math.max(1, seconds) : null;
+}
+
+// One photo, sent again after each wait the server asks for while that stays within bounds;
+// the visitor may cancel a wait on the photo's row. The last answer is the result.
+async function sendWaiting(item, name, index, total) {
+  const count = total > 1 ? (index + 1) + " of " + total : "";
+  let waited = 0;
+  for (let resends = 0; ; resends++) {
+    const result = await uploadOne(item, name, index, total);
+    const wait = result.wait;
+    if (result.ok || !wait || resends >= WAITED.resends || waited + wait > WAITED.seconds) {
+      return result;
+    }
+    waited += wait;
+    progressBar.classList.remove("progress-bar-striped", "progress-bar-animated");
+    const sent = await choice.waitItem(index, wait,
+      function (left) { return "Server busy: trying again in " + left + " s…"; },
+      CANCELLED,
+      function (words) { setProgress(0, words, count); });
+    if (!sent) return { ok: false, cancelled: true, message: result.message + " " + CANCELLED };
+  }
 }
 
 async function onSubmit(event) {
@@ -166,11 +204,12 @@ async function onSubmit(event) {
     const item = items[index];
     // Checked here too, so a file that cannot fit is not sent at all.
     const result = item.file && item.file.size > rules.max_upload ? { ok: false, message: messages.too_large }
-      : await uploadOne(item, recordName(base, item, index, items.length), index, items.length);
+      : await sendWaiting(item, recordName(base, item, index, items.length), index, items.length);
     if (result.ok) { created++; } else { failed++; }
     if (!result.ok && item.url) addressFailed = true;
-    choice.setItemStatus(index, result.ok ? "Done" : "Not uploaded",
-      result.ok ? "is-done" : "is-failed");
+    choice.setItemStatus(index, result.ok ? "Done"
+      : result.cancelled ? CANCELLED : "Not uploaded",
+    result.ok ? "is-done" : "is-failed");
     const who = item.file ? item.file.name : item.url;
     addAlert(items.length > 1 ? who + ": " + result.message : result.message,
       result.ok ? "success" : "danger");
