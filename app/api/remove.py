@@ -8,7 +8,7 @@ import base64
 from flask import Response, jsonify, request
 
 from app.api.openapi import operation
-from app.api.routes import bp, photo_request
+from app.api.routes import PHOTO_ERRORS, bp, photo_request
 from app.api.schemas import MODEL_HEADER, SECONDS_HEADER, Removed
 from app.core.removal import RemoveByAddress, RemoveRequest, remove_by_address
 from app.http.context import services
@@ -33,10 +33,7 @@ JSON = "application/json"
                     "X-Height": "The result's height, in pixels",
                     "X-Model": MODEL_HEADER, "X-Processing-Seconds": SECONDS_HEADER},
            csrf=True, storage=False,
-           errors=("missing_image", "invalid_options", "invalid_image", "invalid_body",
-                   "bad_request", "too_large", "unsupported_media_type", "engine_failed",
-                   "busy", "rate_limited", "invalid_url", "url_refused", "url_failed",
-                   "url_unavailable", "url_timeout"))
+           errors=PHOTO_ERRORS)
 def remove_background():
     asked = photo_request(RemoveRequest, remove_by_address)
     done = services().uploads.remove(asked, pay=allowance)

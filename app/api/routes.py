@@ -34,6 +34,12 @@ bp = Blueprint("api", __name__)
 RECORD_ID = ("A record id; ids of other visitors' records answer 404.", {})
 KIND = ("`original` (the upload, unchanged) or `processed`.", {"enum": list(KINDS)})
 IMAGE_ENDPOINT = "api.image"
+# What reading a photo (a file or an address) and cutting it out can answer: every call
+# that takes one says so.
+PHOTO_ERRORS = ("missing_image", "invalid_options", "invalid_image", "invalid_body",
+                "bad_request", "too_large", "unsupported_media_type", "engine_failed",
+                "busy", "rate_limited", "invalid_url", "url_refused", "url_failed",
+                "url_unavailable", "url_timeout")
 
 
 @bp.get("/openapi.json")
@@ -85,11 +91,7 @@ def list_records():
                  ("application/x-www-form-urlencoded", UploadByAddress)), status=201,
            returns=CreatedRecord, returns_description="Created",
            headers={"Location": "The new record's URL"}, csrf=True,
-           errors=("invalid_name", "missing_image", "invalid_options", "invalid_image",
-                   "invalid_body", "bad_request", "limit_reached", "too_large",
-                   "unsupported_media_type", "engine_failed", "busy", "rate_limited",
-                   "invalid_url", "url_refused", "url_failed", "url_unavailable",
-                   "url_timeout"),
+           errors=("invalid_name", *PHOTO_ERRORS, "limit_reached"),
            links=("getRecord", "editRecord", "deleteRecord", "getImage"))
 def create_record():
     done = services().uploads.upload(current_visitor(), _upload_request(),
