@@ -9,6 +9,7 @@ knows about either.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app, flash, jsonify, redirect, render_template, request
@@ -25,9 +26,9 @@ from app.http.sizes import too_large_message
 from app.storage import StorageUnavailable
 
 # The status code each kind of problem the core reports is answered with.
-STATUS = {"invalid": 400, "too_large": 413, "unsupported": 415, "not_found": 404,
-          "conflict": 409, "quota": 429, "failed": 502, "timeout": 504, "unavailable": 503,
-          "busy": 503, "unexpected": 500}
+STATUS = {"invalid": 400, "unauthorized": 401, "too_large": 413, "unsupported": 415,
+          "not_found": 404, "conflict": 409, "quota": 429, "failed": 502, "timeout": 504,
+          "unavailable": 503, "busy": 503, "unexpected": 500}
 MESSAGES = {
     400: "The request could not be understood.",
     404: "There is nothing here.",
@@ -53,6 +54,12 @@ class FrontDoor:
     # Form posts answered the original app's way: a flash message and 302 back to the page.
     flash_endpoints: frozenset[str] = field(default_factory=frozenset)
     flash_to: str = "/"
+    # API keys (app/http/keys.py): whether this door takes them instead of the cookie and
+    # the CSRF token, and whether it takes nothing else.
+    keys: bool = False
+    key_required: bool = False
+    # A door with an error shape of its own (remove.bg's): the response for a problem.
+    problem_body: Callable[[Problem], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,8 @@ def json_error(code: str, message: str, status: int, headers: dict | None = None
 def answer(problem: Problem):
     """Deliver `problem` as the door and the client expect."""
     here = door()
+    if here.problem_body is not None:
+        return here.problem_body(problem)
     if wants_json():
         return json_error(problem.code, problem.message, problem.status, problem.headers)
     if problem.flash and request.endpoint in here.flash_endpoints:
