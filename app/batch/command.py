@@ -1,0 +1,118 @@
+"""`flask remove-bg SRC... --out DIR`: the click command, in this process through the core
+or through a running server (`--server`)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import click
+import requests
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app.batch.files import plan, suffix
+from app.batch.options import check, chosen, output_options
+from app.batch.runner import Runner
+from app.batch.senders import Failed, LocalSender, ServerSender
+from app.core.errors import Rejected
+from app.core.removal import RemoveRequest
+
+# Photos made at once in this process: one thread decodes and encodes while the other's
+# photo is in the model (docs/performance.md, "Batch command").
+LOCAL_THREADS = 2
+EPILOG = ("Outputs already there and whole are skipped, so a stopped run picks up where it "
+          "stopped when started again. Exit status: 0 when every photo was made or already "
+          "there, 1 when any failed (the summary says why), 2 for a usage error, 130 when "
+          "stopped.")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM stops the run as Ctrl+C does: nothing half-written
+
+
+def _used(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+
+@click.command("remove-bg", epilog=EPILOG)
+@click.argument("sources", metavar="SRC...", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "out", required=True, metavar="DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder the cutouts are written to, mirroring the folders given.")
+@click.option("--server", metavar="URL",
+              help="Send each photo to this server's POST /api/v1/remove instead of "
+                   "running the model here, e.g. http://127.0.0.1:5000.")
+@click.option("--key", envvar="REMOVE_BG_API_KEY", metavar="KEY",
+              help="The server's API key, sent as X-Api-Key (or set REMOVE_BG_API_KEY); "
+                   "without one, a session cookie and its CSRF token.")
+@click.option("--connections", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Photos sent to the server at once.")
+@click.option("--threads", type=click.IntRange(1, 64), default=LOCAL_THREADS,
+              show_default=True, help="Photos made at once in this process.")
+@click.option("--max-wait", type=click.FloatRange(0), default=300.0, show_default=True,
+              help="Seconds a photo may wait in all for a busy or rate-limited server "
+                   "(Retry-After) before it counts as failed.")
+@click.option("--progress/--no-progress", default=True,
+              help="A progress bar on stderr.")
+@click.pass_context
+@with_appcontext
+def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, threads,
+              max_wait, progress, **given):
+    """Remove the background of every JPEG, PNG and WebP photo in SRC (files, and folders
+    with everything under them, recognised by their content), writing each cutout under
+    DIR as its name with the format's extension (cat.jpg -> cat.png)."""
+    if server is None:
+        for option in ("key", "connections"):
+            if _used(ctx, option):
+                raise click.UsageError(f"--{option} goes with --server.")
+    elif _used(ctx, "threads"):
+        raise click.UsageError("--threads is for this process; with --server, --connections.")
+    values = chosen(given)
+    check(values)
+    send = _local(values) if server is None else _server(server, key, values)
+    fmt = values.get("format", RemoveRequest.model_fields["format"].default)
+    todo = plan(sources, out, suffix(fmt))
+    runner = Runner(send, threads=connections if server else threads, max_wait=max_wait,
+                    progress=progress)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        tally = runner.run(todo)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo(tally.summary())
+    if tally.interrupted:
+        ctx.exit(130)
+    if tally.failed:
+        ctx.exit(1)
+
+
+def _local(values):
+    from app.core.results import check_model
+
+    services = current_app.extensions["services"]
+    try:
+        check_model(services.engines, values.get("model"))
+    except Rejected as exc:
+        raise click.UsageError(exc.message) from None
+    return LocalSender(services.uploads, values)
+
+
+def _server(url: str, key: str | None, values) -> ServerSender:
+    if not url.startswith(("http://", "https://")):
+        raise click.UsageError(f"--server takes an http(s) address, not {url!r}.")
+    send = ServerSender(url, values, key=key)
+    try:  # the server answers before any photo is sent: else, say so at once
+        if key:
+            requests.get(f"{send.base}/health", timeout=send.timeout).raise_for_status()
+        else:
+            send.session()
+    except (requests.RequestException, Failed) as exc:
+        print(f"Error: {url} cannot be used: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    return send
+
+
+remove_bg.params.extend(output_options())

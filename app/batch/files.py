@@ -1,0 +1,153 @@
+"""What a batch has to do and what it has done: the photos found in the sources (by their
+first bytes, not their names), the output each one gets (the source tree mirrored), outputs
+written whole or not at all, and an output already there and whole counting as done."""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+import threading
+import zipfile
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# A result is written under a temporary name in its own folder, then renamed over the
+# output: a stopped run leaves either the whole output or a file of this suffix, never
+# taken for an output and deleted when the run that stopped is started again.
+PART = ".remove-bg-part"
+NOT_AN_IMAGE = "not a JPEG, PNG or WebP image"
+
+
+def suffix(result_format: str) -> str:
+    """The name's ending for a result in `result_format` (jpeg: .jpg, zip: .zip...)."""
+    return ".jpg" if result_format == "jpeg" else f".{result_format}"
+
+
+def is_photo(path: Path) -> bool:
+    """Whether `path` starts as a JPEG, PNG or WebP file does, whatever its name."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(12)
+    except OSError:
+        return False
+    return (head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"))
+            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"))
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    target: Path
+    shown: str  # the photo as the summary names it
+
+
+@dataclass
+class Plan:
+    jobs: list[Job] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (photo, reason), at once
+    not_images: int = 0  # files in the folders that are not photos, left alone
+
+
+def _walk(folder: Path, skip: Path) -> Iterator[Path]:
+    """The files under `folder`, in a stable order, without the output folder `skip` and
+    the temporary files of stopped runs."""
+    for top, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if (Path(top) / d).resolve() != skip)
+        for name in sorted(files):
+            if not name.endswith(PART):
+                yield Path(top) / name
+
+
+def plan(sources: Iterable[Path], out: Path, suffix: str) -> Plan:
+    """The photos of `sources` (files, and folders walked through) and their outputs under
+    `out`: a folder's tree is mirrored, a file lands in `out` itself, named as its photo
+    with `suffix`. Two photos that would make the same output: the second is refused."""
+    found, skip = Plan(), out.resolve()
+    owners: dict[Path, Job] = {}
+
+    def add(path: Path, target: Path) -> None:
+        job = Job(path, target, str(path))
+        first = owners.setdefault(target.resolve(), job)
+        if first is job:
+            found.jobs.append(job)
+        elif first.source.resolve() != path.resolve():  # the same file named twice: once
+            found.refused.append((job.shown, f"its output {target} is also the output of "
+                                             f"{first.shown}"))
+
+    for source in sources:
+        if source.is_dir():
+            for path in _walk(source, skip):
+                if is_photo(path):
+                    add(path, out / path.relative_to(source).with_suffix(suffix))
+                else:
+                    found.not_images += 1
+        elif is_photo(source):
+            add(source, out / (source.stem + suffix))
+        else:
+            found.refused.append((str(source), NOT_AN_IMAGE))
+    return found
+
+
+def is_done(target: Path) -> bool:
+    """Whether `target` is there and whole: an image that Pillow verifies, or a zip whose
+    every member reads back with its checksum."""
+    from PIL import Image
+
+    try:
+        if target.suffix == ".zip":
+            with zipfile.ZipFile(target) as archive:
+                return bool(archive.namelist()) and archive.testzip() is None
+        with Image.open(target) as image:
+            image.verify()
+    except Exception:  # missing, unreadable, truncated, not an image: not done
+        return False
+    return True
+
+
+def sweep(target: Path) -> None:
+    """Delete what runs stopped while writing `target` left behind."""
+    pattern = f".{glob.escape(target.name)}.*{PART}"
+    for stale in target.parent.glob(pattern):
+        with suppress(OSError):
+            stale.unlink()
+
+
+class Writer:
+    """Writes outputs whole or not at all. `abandon()` (on Ctrl+C) deletes the files being
+    written at that moment and refuses any more, so nothing half-written is left."""
+
+    def __init__(self):
+        self._lock, self._open, self._closed = threading.Lock(), set(), False
+
+    def write(self, target: Path, data: bytes) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            if self._closed:
+                raise InterruptedError("the run was stopped")
+            handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                            suffix=PART)
+            self._open.add(name)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            with self._lock:
+                if self._closed:
+                    raise InterruptedError("the run was stopped")
+                os.replace(name, target)
+        finally:
+            with self._lock:
+                self._open.discard(name)
+            with suppress(OSError):
+                os.unlink(name)  # already renamed, unless something went wrong
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._closed = True
+            for name in self._open:
+                with suppress(OSError):
+                    os.unlink(name)

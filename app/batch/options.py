@@ -1,0 +1,78 @@
+"""The output options of a removal as command-line options, made from the core's own form
+(`RemoveRequest`): each field's name, choices, default and description, so a new field of
+the form is a new option here with no edit; and the values checked by that same form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import click
+
+from app.core.errors import Rejected
+from app.core.forms import parse
+from app.core.removal import RemoveRequest
+
+PHOTO_FIELDS = ("image", "image_url")  # the photo is each file of the batch
+
+
+def _help(info) -> str:
+    text = (info.description or "").replace("`", "")
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    shown = extra.get("default", info.default)  # a flag's, as the form's text writes it
+    return f"{text} [default: {shown}]" if shown is not None else text
+
+
+def output_options(form=RemoveRequest) -> list[click.Option]:
+    """One option per field of `form` but the photo: `--crop-margin` for crop_margin. An
+    option left out is left out of the form too, which then takes its own default."""
+    made = []
+    for name, info in form.model_fields.items():
+        if name in PHOTO_FIELDS:
+            continue
+        flag, kind = "--" + name.replace("_", "-"), info.annotation
+        if kind is bool:
+            made.append(click.Option([f"{flag}/--no-{flag[2:]}", name], default=None,
+                                     help=_help(info)))
+        elif kind is bytes:  # a photo of its own, read from a file
+            made.append(click.Option([flag, name], default=None, help=_help(info),
+                                     type=click.Path(exists=True, dir_okay=False,
+                                                     path_type=Path)))
+        elif get_origin(kind) is Literal:
+            made.append(click.Option([flag, name], default=None, help=_help(info),
+                                     type=click.Choice([str(c) for c in get_args(kind)])))
+        else:  # text, as a form sends it: the form reads numbers and sizes from it
+            made.append(click.Option([flag, name], default=None, help=_help(info)))
+    return made
+
+
+def chosen(given: dict[str, Any]) -> dict[str, Any]:
+    """The values of the options given (files read), as the form takes them."""
+    values = {}
+    for name in RemoveRequest.model_fields:
+        value = given.get(name)
+        if value is not None:
+            values[name] = value.read_bytes() if isinstance(value, Path) else value
+    return values
+
+
+def check(values: dict[str, Any]) -> Any:
+    """`values` checked by the core's form, as a photo's would be: `click.UsageError` with
+    the form's own sentence for a bad value or a combination that does not go together."""
+    try:
+        return parse(RemoveRequest, {**values, "image": b"\xff\xd8\xff"})
+    except Rejected as exc:
+        raise click.UsageError(exc.message) from None
+
+
+def as_form(values: dict[str, Any]) -> tuple[dict[str, str], dict[str, bytes]]:
+    """`values` as a multipart form's text fields and files (the server's wire)."""
+    fields, files = {}, {}
+    for name, value in values.items():
+        if isinstance(value, bytes):
+            files[name] = value
+        elif isinstance(value, bool):
+            fields[name] = "true" if value else "false"
+        else:
+            fields[name] = str(value)
+    return fields, files

@@ -1,0 +1,151 @@
+"""The photos of a plan made by a sender in parallel threads: each output written whole
+(files.Writer), an output already whole skipped, a busy answer waited out and the same
+photo sent again (at most `max_wait` seconds per photo), every failure kept with its reason;
+a progress bar on stderr with the rate and the time left, and a summary at the end."""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import click
+
+from app.batch.files import Job, Plan, Writer, is_done, sweep
+from app.batch.senders import Failed, Wait
+
+Sender = Callable[[bytes, str], bytes]
+
+
+@dataclass
+class Tally:
+    made: int = 0
+    skipped: int = 0  # already done by an earlier run
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (photo, reason)
+    not_images: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def summary(self) -> str:
+        rate = self.made / self.seconds if self.seconds else 0.0
+        lines = [f"{'Stopped' if self.interrupted else 'Done'} in {self.seconds:.1f} s: "
+                 f"made {self.made} ({rate:.2f} photos/s), skipped {self.skipped} already "
+                 f"made, failed {len(self.failed)}."]
+        if self.not_images:
+            lines.append(f"Left alone {self.not_images} file(s) that are not JPEG, PNG or "
+                         "WebP images.")
+        if self.failed:
+            lines.append("Failed:")
+            lines += [f"  {photo}: {reason}" for photo, reason in self.failed]
+        return "\n".join(lines)
+
+
+class Runner:
+    def __init__(self, send: Sender, *, threads: int = 1, max_wait: float = 300.0,
+                 progress: bool = True):
+        self.send, self.threads, self.max_wait = send, max(1, threads), max_wait
+        self.progress = progress
+        self.stop, self.writer = threading.Event(), Writer()
+
+    def pause(self, seconds: float) -> None:
+        """A wait the server asked for, cut short when the run is stopped."""
+        self.stop.wait(seconds)
+
+    def one(self, job: Job) -> tuple[str, str]:
+        """("made" | "skipped" | "failed", the reason of a failure)."""
+        sweep(job.target)
+        if is_done(job.target):
+            return "skipped", ""
+        try:
+            data = job.source.read_bytes()
+        except OSError as exc:
+            return "failed", f"could not be read ({exc.strerror or exc})"
+        waited = 0.0
+        while not self.stop.is_set():
+            try:
+                result = self.send(data, job.source.name)
+            except Failed as exc:
+                return "failed", exc.reason
+            except Wait as exc:
+                if waited + exc.seconds > self.max_wait:
+                    return "failed", (f"{exc.reason} (gave up after waiting {waited:.0f} s "
+                                      f"in all; --max-wait is {self.max_wait:.0f} s)")
+                self.pause(exc.seconds)
+                waited += exc.seconds
+                continue
+            try:
+                self.writer.write(job.target, result)
+            except InterruptedError:
+                break
+            except OSError as exc:
+                return "failed", f"{job.target} could not be written ({exc.strerror or exc})"
+            return "made", ""
+        return "stopped", ""
+
+    def run(self, plan: Plan) -> Tally:
+        tally = Tally(failed=list(plan.refused), not_images=plan.not_images)
+        todo: queue.Queue = queue.Queue()
+        done: queue.Queue = queue.Queue()
+        for index, job in enumerate(plan.jobs):
+            todo.put((index, job))
+
+        def work() -> None:
+            while not self.stop.is_set():
+                try:
+                    index, job = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    outcome = self.one(job)
+                except Exception as exc:  # a bug: this photo fails, the run goes on
+                    outcome = ("failed", f"unexpected {type(exc).__name__}: {exc}")
+                done.put((index, job, outcome))
+
+        for _ in range(min(self.threads, len(plan.jobs))):
+            threading.Thread(target=work, daemon=True).start()
+        started, failures = time.monotonic(), []
+        bar = click.progressbar(length=len(plan.jobs), label="Removing backgrounds",
+                                file=sys.stderr if self.progress else _Nowhere(),
+                                show_pos=True, show_eta=True, item_show_func=lambda x: x)
+        try:
+            with bar:
+                for _ in plan.jobs:
+                    index, job, (outcome, reason) = _next(done)
+                    if outcome == "made":
+                        tally.made += 1
+                    elif outcome == "skipped":
+                        tally.skipped += 1
+                    elif outcome == "failed":
+                        failures.append((index, job.shown, reason))
+                    elapsed = time.monotonic() - started
+                    bar.update(1, f"{tally.made / elapsed:.2f} photos/s" if elapsed else "")
+        except KeyboardInterrupt:
+            tally.interrupted = True
+            self.stop.set()
+            self.writer.abandon()  # what is being written now is deleted, not left half-way
+        tally.failed += [(shown, reason) for _, shown, reason in sorted(failures)]
+        tally.seconds = time.monotonic() - started
+        return tally
+
+
+def _next(done: queue.Queue):
+    """The next outcome; waits in short steps, so Ctrl+C is seen at once."""
+    while True:
+        try:
+            return done.get(timeout=0.2)
+        except queue.Empty:
+            continue
+
+
+class _Nowhere:
+    def write(self, text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False

@@ -1,0 +1,138 @@
+"""One photo's result, made by the core in this process (`LocalSender`) or by a running
+server's `POST /api/v1/remove` (`ServerSender`, an HTTP client). Either answers the
+result's bytes, or raises `Failed` (this photo will not be made: the reason) or `Wait` (try
+the same photo again after that many seconds: the server or the engine is busy)."""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from typing import Any
+
+import requests
+
+from app.batch.options import as_form
+from app.core.errors import Rejected
+from app.core.forms import parse
+from app.core.removal import RemoveRequest
+
+API = "/api/v1"
+TIMEOUT = (10, 300)  # connect, read: a big photo may wait in line and then take a while
+RETRIED = (429, 503)  # rate-limited, busy: answered with Retry-After
+
+
+class Failed(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Wait(Exception):
+    def __init__(self, seconds: float, reason: str):
+        super().__init__(reason)
+        self.seconds, self.reason = seconds, reason
+
+
+class Unlimited:
+    """The rate limits' side of a job on the operator's own machine: all allowed."""
+
+    def check(self, counts: int) -> None:
+        pass
+
+    def spend(self, counts: int) -> None:
+        pass
+
+
+class LocalSender:
+    """The core's removal, as the one-call endpoint runs it, with no rate limit."""
+
+    def __init__(self, uploads, values: dict[str, Any]):
+        self.uploads, self.values = uploads, values
+
+    def __call__(self, data: bytes, filename: str) -> bytes:
+        try:
+            request = parse(RemoveRequest, {**self.values, "image": data})
+            return self.uploads.remove(request, pay=Unlimited()).result.data
+        except Rejected as exc:
+            if exc.kind == "busy" and exc.retry_after is not None:
+                raise Wait(exc.retry_after, exc.message) from None
+            raise Failed(f"{exc.message} ({exc.code})") from None
+
+
+def retry_after(value: str | None) -> float | None:
+    """`Retry-After` in seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _problem(response: requests.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+        return str(body["error"]), str(body["message"])
+    except (ValueError, KeyError, TypeError):
+        return "", response.text.strip()[:200] or response.reason or ""
+
+
+class ServerSender:
+    """`POST {base}/api/v1/remove`, one `requests.Session` per thread: with `key`, sent as
+    `X-Api-Key`; without, the session's cookies and its CSRF token (`GET /api/v1/session`).
+    A refused connection is waited out like a busy server (a restart), in growing steps."""
+
+    def __init__(self, base: str, values: dict[str, Any], key: str | None = None,
+                 timeout=TIMEOUT):
+        self.base, self.key, self.timeout = base.rstrip("/"), key, timeout
+        self.fields, self.files = as_form(values)
+        self._local = threading.local()
+
+    def session(self) -> requests.Session:
+        """This thread's session, started on first use (`requests.RequestException` when
+        the server cannot be reached)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            if self.key:
+                session.headers["X-Api-Key"] = self.key
+            else:
+                answer = session.get(f"{self.base}{API}/session", timeout=self.timeout)
+                if answer.status_code != 200:
+                    code, message = _problem(answer)
+                    raise Failed(f"{self.base}{API}/session answered {answer.status_code} "
+                                 f"{code}: {message}")
+                session.headers["X-CSRFToken"] = answer.json()["csrf_token"]
+                if self.base.startswith("https:"):  # flask-wtf checks it over HTTPS
+                    session.headers["Referer"] = f"{self.base}/"
+            self._local.session, self._local.refused = session, 0
+        return session
+
+    def __call__(self, data: bytes, filename: str) -> bytes:
+        files = {"image": (filename, data)}
+        files.update((name, (name, value)) for name, value in self.files.items())
+        try:
+            answer = self.session().post(f"{self.base}{API}/remove", data=self.fields,
+                                         files=files, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            self._local.session = None  # a new connection, and a new session, next time
+            self._local.refused = getattr(self._local, "refused", 0) + 1
+            raise Wait(min(2.0 ** self._local.refused, 30.0),
+                       f"the server could not be reached ({type(exc).__name__})") from None
+        if answer.status_code == 200:
+            self._local.refused = 0
+            return answer.content
+        code, message = _problem(answer)
+        seconds = retry_after(answer.headers.get("Retry-After"))
+        if answer.status_code in RETRIED and seconds is not None:
+            raise Wait(seconds, f"{answer.status_code} {code}: {message}")
+        if code == "csrf_failed" and not self.key:  # the session expired: a new one
+            self._local.session = None
+            raise Wait(1, f"{answer.status_code} {code}: {message}")
+        raise Failed(f"{answer.status_code} {code}: {message}".replace(" :", ":"))
