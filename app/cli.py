@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from app.batch.command import remove_bg
 from app.storage import legacy, maintenance
 
 
@@ -41,3 +42,4 @@ def sweep_orphans(older_than_minutes: int) -> None:
 def init_app(app: Flask) -> None:
     app.cli.add_command(migrate_images)
     app.cli.add_command(sweep_orphans)
+    app.cli.add_command(remove_bg)
