@@ -14,7 +14,7 @@ from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from app.api.schemas import ERRORS, Error
+from app.api.schemas import ERRORS, RESULT_TYPES, Error
 from app.http.records_json import CONTENT_TYPES
 
 VERSION = "1.1.0"
@@ -29,7 +29,8 @@ class Operation:
     body: tuple[tuple[str, type[BaseModel]], ...] = ()  # (media type, model) each
     query: type[BaseModel] | None = None
     status: int = 200
-    # a model, "image"/"thumbnail" or nothing; or a tuple of them: one answer, by Accept
+    # a model, "image"/"thumbnail"/"result" (a removal's: zip too) or nothing; or a tuple
+    # of them: one answer, by Accept
     returns: type[BaseModel] | str | tuple | None = None
     returns_description: str = "OK"
     headers: dict = field(default_factory=dict)  # on success: name -> description
@@ -121,8 +122,9 @@ def _success(op: Operation, models: set) -> dict:
         if isinstance(returns, type):
             models.add((returns, "serialization"))
             content[JSON] = {"schema": ("ref", returns, "serialization")}
-        elif returns in ("image", "thumbnail"):
-            types = CONTENT_TYPES if returns == "image" else ("image/webp",)
+        elif returns in ("image", "thumbnail", "result"):
+            types = {"image": CONTENT_TYPES, "thumbnail": ("image/webp",),
+                     "result": RESULT_TYPES}[returns]
             content.update({ct: {"schema": {"type": "string", "format": "binary"}}
                             for ct in types})
         elif returns == "document":

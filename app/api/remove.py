@@ -28,7 +28,7 @@ JSON = "application/json"
                        "photo by address may also come as JSON or a urlencoded form.",
            body=(("multipart/form-data", RemoveRequest), (JSON, RemoveByAddress),
                  ("application/x-www-form-urlencoded", RemoveByAddress)),
-           returns=("image", Removed), returns_description="The result",
+           returns=("result", Removed), returns_description="The result",
            headers={"X-Width": "The result's width, in pixels",
                     "X-Height": "The result's height, in pixels",
                     "X-Model": MODEL_HEADER, "X-Processing-Seconds": SECONDS_HEADER},

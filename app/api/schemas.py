@@ -11,8 +11,9 @@ from app.core.fetching import CODES as FETCH_CODES
 from app.core.fields import Rule
 from app.engines.base import EngineError
 from app.http.errors import STATUS
-from app.http.records_json import CONTENT_TYPES, Record
+from app.http.records_json import Record
 from app.images.decoding import InvalidImage
+from app.images.outputs import REMOVAL_FORMATS
 
 CSRF_STATUS = 403  # understood, but its sender is not trusted (flask-wtf's 400 for the page)
 
@@ -39,13 +40,17 @@ class Session(BaseModel):
     max_upload_bytes: int = Field(ge=1)
 
 
+# What a removal may answer: an image, or a zip of two (format zip).
+RESULT_TYPES = tuple(sorted(set(REMOVAL_FORMATS.values())))
+
+
 class Removed(BaseModel):
     """A result as JSON (`Accept: application/json`); the bytes are answered otherwise."""
 
     model_config = _VIEW
 
     image_base64: str = Field(description="The result's bytes, base64-encoded.")
-    content_type: Literal[CONTENT_TYPES]
+    content_type: Literal[RESULT_TYPES]
     width: int = Field(ge=1)
     height: int = Field(ge=1)
     model: str = Field(description=MODEL_HEADER)

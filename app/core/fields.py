@@ -11,7 +11,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from app.images.outputs import DEFAULT_BACKGROUND, FORMATS, OUTPUTS
+from app.images.outputs import (
+    DEFAULT_BACKGROUND,
+    FORMATS,
+    OUTPUTS,
+    REMOVAL_FORMATS,
+    ZIP_ALPHA,
+    ZIP_COLOURS,
+)
 from app.model_files import MODELS
 
 
@@ -172,6 +179,13 @@ Format = Annotated[Literal[tuple(FORMATS)],
                    Field(description="The result's file format; `jpeg` only for results "
                                      "without transparency."),
                    _one_of("format", FORMATS)]
+RemovalFormat = Annotated[
+    Literal[tuple(REMOVAL_FORMATS)],
+    Field(description="The result's file format: an upload's (`jpeg` only for results "
+                      f"without transparency), or `zip`: the result's colours as a JPEG "
+                      f"({ZIP_COLOURS}) and its alpha as a PNG ({ZIP_ALPHA}), remove.bg's "
+                      "layout, smaller than one PNG; not with output `mask`."),
+    _one_of("format", REMOVAL_FORMATS)]
 Model = Annotated[
     Literal[tuple(MODELS)],
     Field(description="The local engine's model: " + "; ".join(

@@ -65,6 +65,10 @@ def _check_format(output: str, file_format: str) -> None:
     if file_format == "jpeg" and output not in OPAQUE:
         raise _refuse("invalid_options", "A JPEG cannot hold transparency: choose PNG or "
                                          "WebP, or put the subject on a background.")
+    if file_format == "zip" and output == "mask":
+        raise _refuse("invalid_options", "A zip holds a result's colours and its alpha, and "
+                                         "the mask has no colours: choose png, webp or jpeg "
+                                         "for output mask.")
 
 
 class OutputOptions(BaseModel):
@@ -115,12 +119,12 @@ class UploadRequest(BaseModel):
         return options_of(self)
 
 
-def options_of(request: BaseModel) -> OutputOptions:
-    """The output options a request carrying the output fields asks for."""
+def options_of(request: BaseModel, kind: type[OutputOptions] = OutputOptions) -> OutputOptions:
+    """The output options (of `kind`) a request carrying the output fields asks for."""
     chosen = {name: getattr(request, name) for name in OutputOptions.model_fields}
     if request.output != "color":
         chosen["background"] = None  # checked, then not kept
-    return OutputOptions(**chosen)
+    return kind(**chosen)
 
 
 def _one_photo(upload: BaseModel, image: bytes | None, backdrop: bytes | None) -> None:

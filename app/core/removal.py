@@ -1,6 +1,7 @@
 """A photo's background removed and the result answered, nothing stored: what a visitor
 sends for it (an upload's fields but the name, and the result's size), made of the upload's
-own fields (forms.py)."""
+own fields (forms.py). Its result may also be a zip (fields.RemovalFormat), an answer's
+format that is never stored."""
 
 from __future__ import annotations
 
@@ -9,22 +10,40 @@ from typing import Any
 
 from pydantic import BaseModel, create_model, model_validator
 
-from app.core.fields import Size
-from app.core.forms import UploadRequest, by_address_model, options_of, parse, with_files
+from app.core.fields import RemovalFormat, Size
+from app.core.forms import (
+    OutputOptions,
+    UploadRequest,
+    by_address_model,
+    options_of,
+    parse,
+    with_files,
+)
+
+
+class RemovalOptions(OutputOptions):
+    """How a removal's result looks: an upload's options, and the zip format."""
+
+    format: RemovalFormat = "png"
 
 
 class _Removal(BaseModel):
     model_config = UploadRequest.model_config  # strict, and one photo: a file or an address
-    options = property(options_of)
+
+    @property
+    def options(self) -> RemovalOptions:
+        return options_of(self, RemovalOptions)
 
 
+_FIELDS = {name: (info.annotation, info) for name, info in UploadRequest.model_fields.items()
+           if name != "name"}
+_FIELDS["format"] = (RemovalFormat, "png")
 RemoveRequest = create_model(
     "RemoveRequest", __base__=_Removal,
     __doc__="A photo (a file, or an address) and how its result should look, at what size; "
             "nothing is stored.",
     __validators__={"_one_photo": model_validator(mode="after")(with_files)},
-    **{name: (info.annotation, info) for name, info in UploadRequest.model_fields.items()
-       if name != "name"}, size=(Size, "full"))
+    **_FIELDS, size=(Size, "full"))
 RemoveByAddress = by_address_model(
     "RemoveByAddress", "A photo at an address: RemoveRequest without the file fields.",
     RemoveRequest)

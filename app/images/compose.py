@@ -9,9 +9,9 @@ import io
 import numpy as np
 from PIL import Image, ImageChops
 
-from app.images import pngwriter
+from app.images import pngwriter, zipped
 from app.images.backdrops import blurred_background, covering
-from app.images.outputs import FORMATS, EncodedImage, ResultOptions
+from app.images.outputs import REMOVAL_FORMATS, EncodedImage, ResultOptions
 from app.images.refine import despill_rows, edge_rows, reduced_photo, work_size
 
 # Alpha at or below this is treated as background when finding the subject to crop to:
@@ -44,9 +44,11 @@ def render(photo: Image.Image, mask: Image.Image, look: ResultOptions,
     elif look.format == "jpeg":
         data = _encoded(_whole(height, width, channels, rows), "JPEG", quality=JPEG_QUALITY,
                         optimize=True)
+    elif look.format == "zip":
+        data = zipped.encode(_whole(height, width, channels, rows), JPEG_QUALITY)
     else:
         data = pngwriter.encode_rows(height, width, channels, rows)
-    return EncodedImage(data, FORMATS[look.format], width, height)
+    return EncodedImage(data, REMOVAL_FORMATS[look.format], width, height)
 
 
 def picture(photo: Image.Image, mask: Image.Image, look: ResultOptions,

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 FORMATS = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
+# A removal's answer (never stored) may also be remove.bg's zip: the result's colours as a
+# JPEG and its alpha as a PNG, under these names, for the caller to join (images/zipped.py).
+REMOVAL_FORMATS = {**FORMATS, "zip": "application/zip"}
+ZIP_COLOURS, ZIP_ALPHA = "color.jpg", "alpha.png"
 OUTPUTS = ("transparent", "color", "image", "blur", "mask")
 # Results without transparency, the only ones a JPEG can hold.
 OPAQUE = ("color", "image", "blur", "mask")
@@ -21,7 +25,7 @@ class ResultOptions(Protocol):
     background: str | None  # "#rrggbb", with output="color"
     crop: bool
     crop_margin: int  # percent of the subject's longer side
-    format: str  # one of FORMATS
+    format: str  # one of FORMATS (or REMOVAL_FORMATS, for a removal)
     refine_edges: bool  # snap the mask to the photo's edges and take their colour cast out
 
 

@@ -3,6 +3,7 @@ before the work and priced by the pixels worked on; in the OpenAPI document."""
 
 import base64
 import io
+import zipfile
 
 import pytest
 from PIL import Image
@@ -135,11 +136,72 @@ def test_the_document_describes_it(app):
     assert set(operation["requestBody"]["content"]) == {
         "multipart/form-data", "application/json", "application/x-www-form-urlencoded"}
     answer = operation["responses"]["200"]
-    assert {"image/png", "image/jpeg", "image/webp", "application/json"} == set(
-        answer["content"])
+    assert {"image/png", "image/jpeg", "image/webp", "application/zip",
+            "application/json"} == set(answer["content"])
     assert set(answer["headers"]) == {"X-Width", "X-Height", "X-Model",
                                       "X-Processing-Seconds"}
     schemas = doc["components"]["schemas"]
     assert "size" in schemas["RemoveRequest"]["properties"]
     assert "name" not in schemas["RemoveByAddress"]["properties"]
     assert "409" not in operation["responses"]  # no gallery limit
+
+
+def unzipped(data: bytes) -> tuple[Image.Image, Image.Image]:
+    """remove.bg's zip: (color.jpg, alpha.png), nothing else in it."""
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert archive.namelist() == ["color.jpg", "alpha.png"]
+    colours = Image.open(io.BytesIO(archive.read("color.jpg")))
+    alpha = Image.open(io.BytesIO(archive.read("alpha.png")))
+    assert (colours.format, colours.mode, alpha.format, alpha.mode) == ("JPEG", "RGB", "PNG",
+                                                                        "L")
+    return colours, alpha
+
+
+def jpeg_of(image: Image.Image) -> Image.Image:
+    """What the compositor's JPEG (quality 90) makes of `image`'s colours."""
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, "JPEG", quality=90, optimize=True)
+    return Image.open(buf)
+
+
+@pytest.mark.parametrize("fields", [{}, {"crop": "true", "size": "preview"}])
+def test_a_zip_is_the_png_split_in_colours_and_alpha(app, fields):
+    client = ApiClient(app.test_client())
+    png = Image.open(io.BytesIO(remove(client, **fields).data))
+    answer = remove(client, format="zip", **fields)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.mimetype == "application/zip"
+    assert (answer.headers["X-Width"], answer.headers["X-Height"]) == tuple(
+        map(str, png.size))
+    colours, alpha = unzipped(answer.data)
+    assert colours.size == alpha.size == png.size
+    assert alpha.tobytes() == png.getchannel("A").tobytes()  # lossless: exactly the PNG's
+    assert colours.tobytes() == jpeg_of(png).tobytes()  # the PNG's colours, as a JPEG
+    assert len(answer.data) < len(remove(client, **fields).data)
+
+
+def test_a_zip_of_an_opaque_result_has_an_opaque_alpha(app):
+    client = ApiClient(app.test_client())
+    fields = {"output": "color", "background": "#102030"}
+    png = Image.open(io.BytesIO(remove(client, **fields).data))
+    colours, alpha = unzipped(remove(client, format="zip", **fields).data)
+    assert alpha.getextrema() == (255, 255)
+    assert colours.tobytes() == jpeg_of(png).tobytes()
+
+
+def test_a_zip_by_address_as_json(app):
+    app.extensions["services"].uploads.fetch = lambda url: PHOTO
+    client = ApiClient(app.test_client())
+    answer = client.http.post("/api/v1/remove", json={
+        "image_url": "https://photos.example/cat.jpg", "format": "zip"},
+        headers=client.headers(Accept="application/json"))
+    body = answer.get_json()
+    assert body["content_type"] == "application/zip"
+    unzipped(base64.b64decode(body["image_base64"]))
+
+
+def test_the_mask_has_no_colours_to_zip(app):
+    body = assert_error(remove(ApiClient(app.test_client()), output="mask", format="zip"),
+                        400, "invalid_options")
+    assert body["message"] == ("A zip holds a result's colours and its alpha, and the mask "
+                               "has no colours: choose png, webp or jpeg for output mask.")
