@@ -6,15 +6,12 @@ import secrets
 from collections.abc import Mapping
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.hosting import check_metrics_folder
 from app.http.sizes import MAX_FORM_MEMORY_SIZE, MAX_FORM_PARTS
 from app.services import build_services
 from app.settings import Settings
-
-csrf = CSRFProtect()
 
 
 def build_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
@@ -49,7 +46,6 @@ def build_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.extensions["services"] = build_services(settings)
 
-    csrf.init_app(app)
     from app import api, cli, http, web
 
     cli.init_app(app)

@@ -7,6 +7,9 @@ REQUESTS = Counter("ibp_http_requests_total", "HTTP requests answered",
                    ["method", "endpoint", "status"])
 REQUEST_SECONDS = Histogram("ibp_http_request_duration_seconds", "Time to answer a request",
                             ["endpoint"])
+# Names of API keys, never the keys: an operator's few, so a bounded set of labels.
+KEY_MEGAPIXELS = Counter("ibp_api_key_megapixels_total",
+                         "Megapixels of work paid for with each API key", ["key"])
 UPLOADS = Counter("ibp_uploads_total", "Uploads by outcome (success or the error code)",
                   ["outcome"])
 EDITS = Counter("ibp_edits_total", "Edits of a record by outcome (success or the error code)",

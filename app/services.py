@@ -14,6 +14,7 @@ from app.core.uploads import UploadService
 from app.engines import EngineRunner, build_runner
 from app.settings import Settings
 from app.storage import RecordRepository, StorageUnavailable, open_database
+from app.storage.keys import KeyBook
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class Services:
     gallery: Gallery
     uploads: UploadService
     edits: EditService
+    keys: KeyBook  # programs' API keys
     demo_storage: bool  # records live in memory and vanish with the process
 
 
@@ -36,8 +38,10 @@ def build_services(settings: Settings) -> Services:
         log.warning("MONGO_URI is not set: using demo storage in memory; all records are "
                     "lost when the process stops.")
     records = RecordRepository(database)
+    keys = KeyBook(database, settings.key_pairs)
     try:
         records.ensure_indexes()
+        keys.ensure_indexes()
     except StorageUnavailable as exc:
         # Start anyway: /ready reports the outage and the indexes are made on reconnect.
         log.warning("The database is unreachable at start-up: %s", exc)
@@ -53,4 +57,4 @@ def build_services(settings: Settings) -> Services:
                             max_image_pixels=settings.max_image_pixels, fetch=fetch)
     edits = EditService(records, engines, max_image_pixels=settings.max_image_pixels)
     return Services(settings, records, engines, Gallery(records, engines.admission), uploads,
-                    edits, embedded)
+                    edits, keys, embedded)

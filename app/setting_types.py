@@ -11,6 +11,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from app.hosting import ConfigError
 from app.model_files import PROJECT
 
+# Whose values are never written out: not in .env.example, not in an error about them.
+SECRET_VARIABLES = ("APP_SECRET_KEY", "X_RAPID_API_KEY", "MONGO_URI", "API_KEYS")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?b?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
                "g": 1024**3, "gb": 1024**3}
@@ -44,7 +46,34 @@ def networks(value: str) -> str:
     return value
 
 
+def key_pairs(value: str) -> dict[str, str]:
+    """API_KEYS: comma-separated NAME:KEY pairs, each name and key once."""
+    from app.storage.keys import NAME, NAME_RULE, SHORTEST
+
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, colon, key = item.partition(":")
+        name, key = name.strip(), key.strip()
+        if not colon or not key:
+            raise ValueError("comma-separated NAME:KEY pairs (a key after each name and ':')")
+        if not NAME.match(name):
+            raise ValueError(f"NAME:KEY pairs with valid names ({name!r}: {NAME_RULE})")
+        if len(key) < SHORTEST:
+            raise ValueError(f"NAME:KEY pairs with keys of at least {SHORTEST} characters "
+                             f"(the key of {name!r} is shorter)")
+        if name in pairs or key in pairs.values():
+            raise ValueError(f"NAME:KEY pairs, each name and key once ({name!r} repeats)")
+        pairs[name] = key
+    return pairs
+
+
+def _keys(value: str) -> str:
+    key_pairs(value)
+    return value
+
+
 Size = Annotated[int, BeforeValidator(_size), Field(gt=0)]
+KeyPairs = Annotated[str, AfterValidator(_keys)]
 Seconds = Annotated[float, Field(allow_inf_nan=False)]  # a number: no nan, no inf
 Rate = Annotated[str, AfterValidator(rate)]
 Networks = Annotated[str, AfterValidator(networks)]
@@ -65,7 +94,8 @@ def explain(exc: ValidationError, values: dict, fields: dict) -> str:
     if field is None:
         return f"Unknown setting {name!r}."
     raw = values.get(field.alias, values.get(name))
-    return f"{field.alias} must be {_expected(field, error, cause)}, not {raw!r}."
+    shown = "" if field.alias in SECRET_VARIABLES else f", not {raw!r}"
+    return f"{field.alias} must be {_expected(field, error, cause)}{shown}."
 
 
 def _expected(field, error: dict, cause: Any) -> str:

@@ -17,9 +17,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from app import model_files
 from app.hosting import ConfigError
-from app.setting_types import FromProject, Lowered, Networks, Rate, Seconds, Size, Uppered, explain
-
-SECRET_VARIABLES = ("APP_SECRET_KEY", "X_RAPID_API_KEY", "MONGO_URI")
+from app.setting_types import (
+    FromProject,
+    KeyPairs,
+    Lowered,
+    Networks,
+    Rate,
+    Seconds,
+    Size,
+    Uppered,
+    explain,
+    key_pairs,
+)
 
 
 def setting(default: Any, variable: str, description: str, **constraints: Any) -> Any:
@@ -131,6 +140,17 @@ class Settings(BaseModel):
     upload_rate_limit_ip: Rate = setting(
         "60 per minute", "UPLOAD_RATE_LIMIT_IP",
         "Uploads per client address, counted the same way.")
+    api_keys: KeyPairs = setting(
+        "", "API_KEYS",
+        "API keys for programs, as comma-separated NAME:KEY pairs (keys of 16 characters or "
+        "more), beside those `flask keys create` keeps in MongoDB: the way to give keys "
+        "where there is no MongoDB. A key is sent as Authorization: Bearer KEY or X-Api-Key "
+        "(docs/api.md, \"API keys\").")
+    api_require_key: bool = setting(
+        False, "API_REQUIRE_KEY",
+        "true: every call to /api/v1 (but its OpenAPI document) needs an API key; the page "
+        "works as before. false (default): a call without a key is a visitor, as the page "
+        "is, with the cookie and the CSRF token.")
     ratelimit_storage_uri: str = setting(
         "memory://", "RATELIMIT_STORAGE_URI",
         "Where rate-limit counters live: memory:// (per process), or redis://… to share them "
@@ -185,6 +205,11 @@ class Settings(BaseModel):
         """The catalogue's models whose files are in BG_MODELS_DIR (sizes checked)."""
         return tuple(name for name in model_files.MODELS
                      if model_files.check(self.bg_models_dir, name, checksums=False) is None)
+
+    @property
+    def key_pairs(self) -> dict[str, str]:
+        """API_KEYS as {name: key}."""
+        return key_pairs(self.api_keys)
 
     @property
     def rapidapi_url(self) -> str:

@@ -12,7 +12,8 @@ import textwrap
 from pathlib import Path
 
 from app.hosting import SERVER_VARIABLES
-from app.settings import SECRET_VARIABLES, variables
+from app.setting_types import SECRET_VARIABLES
+from app.settings import variables
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_EXAMPLE = ROOT / ".env.example"

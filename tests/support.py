@@ -127,10 +127,10 @@ def cutout(engine, data: bytes, max_pixels: int = 10**8, **options) -> EncodedIm
 class _Free:
     """The rate limits' side of `cut_out` when no request is being served: all allowed."""
 
-    def check(self, counts: int) -> None:
+    def check(self, work) -> None:
         pass
 
-    def spend(self, counts: int) -> None:
+    def spend(self, work) -> None:
         pass
 
 

@@ -35,10 +35,16 @@ class Operation:
     returns_description: str = "OK"
     headers: dict = field(default_factory=dict)  # on success: name -> description
     errors: tuple[str, ...] = ()
-    csrf: bool = False  # an unsafe method: needs the X-CSRFToken header
+    csrf: bool = False  # an unsafe method: needs the X-CSRFToken header, or an API key
+    keys: bool = True  # takes an API key (all but the document itself)
     storage: bool = True  # reads or writes records: may meet a database outage
     links: tuple[str, ...] = ()  # operations that take this answer's `id` as `record_id`
     path: dict = field(default_factory=dict)  # path parameter -> (description, schema)
+
+
+KEY_DESCRIPTION = ("An API key from the server's operator (`flask keys create`, or "
+                   "`API_KEYS`): the call then needs no cookie and no CSRF token, and its "
+                   "records and limits are the key's.")
 
 
 def operation(**details) -> callable:
@@ -70,9 +76,14 @@ def document(app: Flask, prefix: str) -> dict:
         "paths": _refs(paths, keys),
         "components": {
             "schemas": top["$defs"],
-            "securitySchemes": {"csrfToken": {
-                "type": "apiKey", "in": "header", "name": "X-CSRFToken",
-                "description": "From `GET /session`; valid with that call's cookies."}},
+            "securitySchemes": {
+                "csrfToken": {
+                    "type": "apiKey", "in": "header", "name": "X-CSRFToken",
+                    "description": "From `GET /session`; valid with that call's cookies."},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
+                           "description": KEY_DESCRIPTION},
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": KEY_DESCRIPTION}},
         },
     }
 
@@ -97,8 +108,10 @@ def _operation(op: Operation, arguments: set[str], models: set) -> dict:
                                "description": prop.get("description", "")})
     if parameters:
         out["parameters"] = parameters
-    if op.csrf:
-        out["security"] = [{"csrfToken": []}]
+    if op.keys:
+        # Either scheme of a key, or (unsafe methods) a CSRF token, or (safe ones) nothing.
+        out["security"] = [{"csrfToken": []} if op.csrf else {}, {"apiKey": []},
+                           {"bearer": []}]
     if op.body:
         out["requestBody"] = {"required": True, "content": {}}
         for media_type, model in op.body:
@@ -141,6 +154,8 @@ def _success(op: Operation, models: set) -> dict:
 
 def _errors(op: Operation) -> dict:
     codes = [*op.errors, "internal_error"]
+    if op.keys:
+        codes += ["missing_key", "invalid_key"]
     if op.csrf:
         codes.append("csrf_failed")
     if op.storage:
@@ -167,10 +182,12 @@ def _description() -> str:
     return (
         "Upload a photo, get it back with the background removed, and manage the results: "
         "the web page's features for programs. A visitor is known by the signed `user_id` "
-        "cookie; every record belongs to one visitor, and other visitors' records answer "
-        "404. Unsafe methods need the `X-CSRFToken` header with a token from `GET /session` "
-        "(and that call's cookies). Every error answers JSON `{\"error\": \"<code>\", "
-        "\"message\": \"...\"}`: `error` is stable, `message` is for people. Codes: "
+        "cookie, a program by its API key (`Authorization: Bearer KEY` or `X-Api-Key`); "
+        "every record belongs to one visitor or key, and others' records answer 404. "
+        "Without a key, unsafe methods need the `X-CSRFToken` header with a token from "
+        "`GET /session` (and that call's cookies). Every error answers JSON "
+        "`{\"error\": \"<code>\", \"message\": \"...\"}`: `error` is stable, "
+        "`message` is for people. Codes: "
         + "; ".join(f"`{code}` ({', '.join(map(str, statuses))}): {meaning}"
                     for code, (meaning, statuses) in ERRORS.items()) + ".")
 

@@ -8,7 +8,7 @@ from flask_wtf.csrf import generate_csrf
 
 from app.api import openapi
 from app.api.openapi import operation
-from app.api.schemas import ImageQuery, RecordList, Session
+from app.api.schemas import Account, ImageQuery, KeyUsage, RecordList, Session
 from app.core.errors import Rejected
 from app.core.forms import (
     NOT_TEXT,
@@ -21,6 +21,7 @@ from app.core.forms import (
     upload_by_address,
 )
 from app.http.bodies import form_as_sent, json_object
+from app.http.callers import account
 from app.http.context import services
 from app.http.downloads import send_image
 from app.http.limits import allowance
@@ -44,7 +45,7 @@ PHOTO_ERRORS = ("missing_image", "invalid_options", "invalid_image", "invalid_bo
 
 @bp.get("/openapi.json")
 @operation(id="getOpenApi", summary="This document", returns="document", storage=False,
-           returns_description="OpenAPI 3.1 document")
+           keys=False, returns_description="OpenAPI 3.1 document")
 def openapi_document():
     # The same for the app's whole life: generated once, on first request.
     document = current_app.extensions.get("openapi_document")
@@ -69,6 +70,21 @@ def session():
         user_limit=here.settings.user_limit,
         record_count=here.records.count(current_visitor()),
         max_upload_bytes=here.settings.max_content_length).model_dump())
+
+
+@bp.get("/account")
+@operation(id="getAccount", summary="The API key this call came with: its limits and usage",
+           description="Needs a key. Usage is counted per UTC day; the megapixel cap is "
+                       "over a rolling 24 hours.",
+           returns=Account, returns_description="The key")
+def get_account():
+    found = account()
+    key, today = found.key, found.today
+    return jsonify(Account(
+        name=key.name, key_prefix=key.shown, per_minute=key.per_minute,
+        megapixels_per_day=key.megapixels_per_day,
+        today=KeyUsage(day=found.day, calls=today.calls,
+                       megapixels=today.megapixels)).model_dump())
 
 
 @bp.get("/records")

@@ -57,6 +57,28 @@ class Removed(BaseModel):
     seconds: float = Field(ge=0, description=SECONDS_HEADER)
 
 
+class KeyUsage(BaseModel):
+    model_config = _VIEW
+
+    day: str = Field(description="The day counted (UTC), as YYYY-MM-DD.")
+    calls: int = Field(ge=0, description="Results made (or re-made) and paid for.")
+    megapixels: float = Field(ge=0, description="Megapixels of their photos.")
+
+
+class Account(BaseModel):
+    """The API key a call came with: its limits and what it used today."""
+
+    model_config = _VIEW
+
+    name: str
+    key_prefix: str = Field(description="The key's first characters, to tell keys apart.")
+    per_minute: int = Field(ge=1, description="Rate-limit counts a minute (one per started "
+                                              "4 megapixels of a photo).")
+    megapixels_per_day: int | None = Field(description="Megapixels a rolling 24 hours may "
+                                                       "take; null: no cap.")
+    today: KeyUsage
+
+
 class ImageQuery(BaseModel):
     """`?download=`: absent, or once as a boolean (0/1 as in the records' `download_url`)."""
 
@@ -78,6 +100,10 @@ _ENGINE_KINDS = {cls.kind for cls in (EngineError, *EngineError.__subclasses__()
 # the core reports (app/http/errors.py STATUS), or the HTTP layer's own.
 ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
     "bad_request": ("the request could not be read", (400,)),
+    "missing_key": ("the call needs an API key (`API_REQUIRE_KEY`, or `GET /account`), "
+                    "and none was sent", _statuses("unauthorized")),
+    "invalid_key": ("the API key is unknown or revoked, two different keys were sent, or "
+                    "`Authorization` is not `Bearer`", _statuses("unauthorized")),
     "csrf_failed": ("the X-CSRFToken header is missing or wrong (see `GET /session`)",
                     (CSRF_STATUS,)),
     "invalid_body": ("a field the operation does not take, a field or JSON key sent twice, a "

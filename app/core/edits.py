@@ -42,7 +42,7 @@ class EditService:
                 backdrop = photo_of(request.backdrop, self.max_image_pixels)
             # Priced from the stored sizes before any bytes are read: a client without an
             # allowance left costs no reads, decodes or migration.
-            pay.check(Work(_pixels(record, options, backdrop), options.refine_edges).counts)
+            pay.check(Work(_pixels(record, options, backdrop), options.refine_edges))
             return self._restyle(self.records.in_current_layout(record), options, backdrop,
                                  request, pay)
 

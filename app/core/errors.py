@@ -5,8 +5,8 @@ what kind of problem it is. The HTTP layer turns the kind into a status code
 from __future__ import annotations
 
 # The kinds of problem, each answered with one status code by the HTTP layer.
-KINDS = ("invalid", "too_large", "unsupported", "not_found", "conflict", "quota", "failed",
-         "timeout", "unavailable", "busy", "unexpected")
+KINDS = ("invalid", "unauthorized", "too_large", "unsupported", "not_found", "conflict",
+         "quota", "failed", "timeout", "unavailable", "busy", "unexpected")
 
 SUCCESS = "Image generated successfully"
 EDITED = "Image updated"  # a result made again in a new look

@@ -57,13 +57,13 @@ class Cutout:
 
 class Allowance(Protocol):
     """What a job may take from the rate limits (app/http/limits.py answers for the request
-    being served): counts of `Work`."""
+    being served), priced by the `Work`."""
 
-    def check(self, counts: int) -> None:
-        """`Rejected` now if `counts` would not fit; nothing is taken."""
+    def check(self, work: Work) -> None:
+        """`Rejected` now if `work` would not fit; nothing is taken."""
 
-    def spend(self, counts: int) -> None:
-        """Take `counts`, or `Rejected`."""
+    def spend(self, work: Work) -> None:
+        """Take what `work` costs, or `Rejected`."""
 
 
 def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,

@@ -25,7 +25,7 @@ from app.core.results import (
     photo_of,
     refusals,
 )
-from app.engines import EngineRunner, Masked
+from app.engines import EngineRunner, Masked, Work
 from app.images import thumbnails
 from app.images.decoding import Photo, scaled
 from app.images.outputs import EncodedImage
@@ -87,7 +87,7 @@ class UploadService:
         # work slot is taken, in a bounded number of threads (core/fetching/gate.py), and
         # only for a client with an allowance left: any job costs at least 1.
         if request.image is None:
-            pay.check(1)
+            pay.check(Work(0))
         data = request.image if request.image is not None else self.fetch(request.image_url)
         photo = photo_of(data, self.max_image_pixels)
         backdrop = (photo_of(request.background_image, self.max_image_pixels)

@@ -117,10 +117,10 @@ class Admission:
 
     @contextmanager
     def turn(self, work: Work, learn: bool = True,
-             pay: Callable[[int], None] | None = None) -> Iterator[None]:
+             pay: Callable[[Work], None] | None = None) -> Iterator[None]:
         """Do `work` inside the block, or raise `Busy` (at once when the wait would be too
         long, or if the turn does not come within twice that long). `pay` is given the
-        work's counts once it holds its place in line, so a refusal at once spends nothing.
+        work once it holds its place in line, so a refusal at once spends nothing.
         `learn=False` for work that is not an upload's (thumbnails of a stored image): it
         waits its turn like one, but its time says nothing of what an upload takes."""
         cost = work.megapixels
@@ -131,7 +131,7 @@ class Admission:
             self._line.append((ticket, cost))
         try:
             if pay is not None:
-                pay(work.counts)
+                pay(work)
             with self._turns:
                 self._wait_for(ticket)
                 self._free -= 1

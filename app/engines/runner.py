@@ -41,17 +41,17 @@ class EngineRunner:
         return self.primary.name
 
     def make(self, photo: Photo, finish: Callable[[Masked], Result], work: Work,
-             pay: Callable[[int], None], mask: Masked | None = None,
+             pay: Callable[[Work], None], mask: Masked | None = None,
              model: str | None = None) -> Result:
         """Mask `photo` (unless its `mask` was kept) and `finish` the result from the mask,
-        in a turn of the admission for `work`, paid for with `pay` (the work's counts) once
+        in a turn of the admission for `work`, paid for with `pay` once
         it holds its place in line: a line already too long refuses it `Busy` unpaid. A
         remote engine is asked before the turn (waiting for it costs no CPU), so then the
         work is paid for first, and the turn may still be refused after a slow answer."""
         masked, failure = mask, None
         if masked is None and self.primary.remote:
             self.admission.check(work)
-            pay(work.counts)
+            pay(work)
             pay = None
             masked, failure = self._attempt(self.primary, photo, model)
         with self.admission.turn(work, pay=pay):

@@ -1,11 +1,11 @@
-"""What both front doors share: the visitor cookie, rate limits, security headers, request
-ids and metrics, image downloads, record JSON, and the one error handler."""
+"""What the front doors share: the visitor cookie, API keys and CSRF, rate limits, security
+headers, request ids and metrics, image downloads, record JSON, and the one error handler."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from app.http import errors, headers, limits, observability, visitor
+from app.http import callers, errors, headers, limits, observability, visitor
 
 
 def init_app(app: Flask, doors: list[errors.FrontDoor]) -> None:
@@ -14,3 +14,4 @@ def init_app(app: Flask, doors: list[errors.FrontDoor]) -> None:
     limits.init_app(app)
     errors.init_app(app, doors)
     observability.init_app(app)
+    callers.init_app(app)

@@ -58,6 +58,7 @@ class FrontDoor:
     # the CSRF token, and whether it takes nothing else.
     keys: bool = False
     key_required: bool = False
+    keyless: frozenset[str] = frozenset()  # endpoints open without a key even when required
     # A door with an error shape of its own (remove.bg's): the response for a problem.
     problem_body: Callable[[Problem], object] | None = None
 
@@ -112,6 +113,8 @@ def describe(exc: Exception) -> Problem:
     """The problem an exception stands for, as this door words it."""
     if isinstance(exc, Rejected):
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+        if exc.kind == "unauthorized":
+            headers["WWW-Authenticate"] = "Bearer"
         return Problem(exc.code, exc.message, STATUS[exc.kind], headers)
     if isinstance(exc, StorageUnavailable):
         current_app.logger.warning("Database unavailable: %s", exc)

@@ -16,6 +16,7 @@ import logging
 import math
 import threading
 import time
+from typing import NamedTuple
 
 from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
@@ -23,21 +24,38 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from app.core.errors import Rejected
+from app.engines.admission import Work
+from app.http.callers import caller, key_book
 from app.http.visitor import current_visitor
+from app.metrics import KEY_MEGAPIXELS
 
 log = logging.getLogger(__name__)
 RATE_LIMITED = "Too many uploads in a short time. Please wait a minute and try again."
+KEY_MINUTE = ("This API key has used its {limit} counts for this minute (a photo counts one "
+              "per started 4 megapixels). Please wait and try again.")
+KEY_DAY = ("This API key has used its {limit} megapixels for the last 24 hours. Please wait, "
+           "or ask the server's operator for a larger allowance.")
 # A dead shared store is looked for again after these many seconds, doubling each time.
 _RECHECK_FIRST, _RECHECK_MOST = 1.0, 60.0
 
 
-def _refusal(limiter, item: RateLimitItem, key: str, cost: int) -> Rejected:
+class Charge(NamedTuple):
+    """What a request takes from one limit."""
+
+    item: RateLimitItem
+    key: str  # whose count: "visitor:<id>", "ip:<network>", "key:<name>:minute"
+    cost: int
+    full: str = RATE_LIMITED  # the sentence when there is no room
+
+
+def _refusal(limiter, charge: Charge) -> Rejected:
     """429 with the wait until there is room: when the oldest count goes, if one count
     more is all it needs; else the whole window (when the newest goes at the latest)."""
-    stats = limiter.get_window_stats(item, key)
-    until = stats.reset_time if cost <= stats.remaining + 1 else time.time() + item.get_expiry()
+    stats = limiter.get_window_stats(charge.item, charge.key)
+    until = (stats.reset_time if charge.cost <= stats.remaining + 1
+             else time.time() + charge.item.get_expiry())
     wait = max(1, math.ceil(until - time.time()))
-    return Rejected("rate_limited", RATE_LIMITED, "quota", retry_after=wait)
+    return Rejected("rate_limited", charge.full, "quota", retry_after=wait)
 
 
 class Limits:
@@ -58,29 +76,34 @@ class Limits:
             ("uploads-per-address", parse(per_address)))
 
     def spend(self, keys: tuple[str, str], counts: int, take: bool = True) -> None:
-        """Take `counts` from both limits (never more than a whole allowance: a request
-        that could never fit would be told to wait for nothing), or `Rejected` 429 with the
-        wait until the limit that is full has room, and nothing taken; `take=False` only
-        asks."""
+        """Take `counts` from both limits, for the visitor and the address `keys`."""
+        self.charge([Charge(item, key, counts) for (_, item), key in zip(self.items, keys,
+                                                                         strict=True)], take)
+
+    def charge(self, charges: list[Charge], take: bool = True) -> None:
+        """Take each charge's cost from its limit (never more than a whole allowance: a
+        request that could never fit would be told to wait for nothing), or `Rejected` 429
+        with the wait until the limit that is full has room, and nothing taken;
+        `take=False` only asks."""
         for limiter in self._limiters():
             try:
-                return self._spend(limiter, keys, counts, take)
+                return self._charge(limiter, charges, take)
             except Rejected:
                 raise
             except Exception:  # the shared store broke off: count here from now on
                 self._died()
 
-    def _spend(self, limiter: MovingWindowRateLimiter, keys, counts: int, take: bool):
-        pairs = [(item, key, min(counts, item.amount))
-                 for (_, item), key in zip(self.items, keys, strict=True)]
-        for item, key, cost in pairs:
-            if not limiter.test(item, key, cost=cost):
-                raise _refusal(limiter, item, key, cost)
+    def _charge(self, limiter: MovingWindowRateLimiter, charges: list[Charge], take: bool):
+        capped = [charge._replace(cost=min(charge.cost, charge.item.amount))
+                  for charge in charges]
+        for charge in capped:
+            if not limiter.test(charge.item, charge.key, cost=charge.cost):
+                raise _refusal(limiter, charge)
         # hit() checks again, atomically in the store: of requests that passed test()
         # together, those that no longer fit are refused here.
-        for item, key, cost in pairs if take else ():
-            if not limiter.hit(item, key, cost=cost):
-                raise _refusal(limiter, item, key, cost)
+        for charge in capped if take else ():
+            if not limiter.hit(charge.item, charge.key, cost=charge.cost):
+                raise _refusal(limiter, charge)
 
     def left(self, keys: tuple[str, str]) -> tuple[int, ...]:
         """What each limit has left for these keys, where counting happens now."""
@@ -116,14 +139,19 @@ class Limits:
 
 
 class RequestAllowance:
-    """The core's `Allowance` for the request being served: the visitor's and the client
-    address's limits (a new cookie does not reset the second)."""
+    """The core's `Allowance` for the request being served: for a visitor, the visitor's
+    and the client address's limits (a new cookie does not reset the second); for a
+    program, its API key's own limits, whichever address it calls from."""
 
-    def check(self, counts: int) -> None:
-        _limits().spend(_keys(), counts, take=False)
+    def check(self, work: Work) -> None:
+        _limits().charge(_charges(work), take=False)
 
-    def spend(self, counts: int) -> None:
-        _limits().spend(_keys(), counts)
+    def spend(self, work: Work) -> None:
+        _limits().charge(_charges(work))
+        key = caller()
+        if key is not None:
+            key_book().used(key, work.pixels / 1e6)
+            KEY_MEGAPIXELS.labels(key.name).inc(work.pixels / 1e6)
 
 
 allowance = RequestAllowance()
@@ -135,6 +163,22 @@ def _limits() -> Limits:
 
 def _keys() -> tuple[str, str]:
     return f"visitor:{current_visitor()}", f"ip:{client_network(request.remote_addr)}"
+
+
+def _charges(work: Work) -> list[Charge]:
+    key = caller()
+    if key is None:
+        return [Charge(item, name, work.counts)
+                for (_, item), name in zip(_limits().items, _keys(), strict=True)]
+    charges = [Charge(parse(f"{key.per_minute} per minute"), f"key:{key.name}:minute",
+                      work.counts, KEY_MINUTE.format(limit=key.per_minute))]
+    if key.megapixels_per_day:
+        # One per started megapixel, as the counts are one per started 4 MP: a photo of
+        # 0.1 MP is not free.
+        charges.append(Charge(parse(f"{key.megapixels_per_day} per day"),
+                              f"key:{key.name}:day", max(1, math.ceil(work.pixels / 1e6)),
+                              KEY_DAY.format(limit=key.megapixels_per_day)))
+    return charges
 
 
 def client_network(address: str | None) -> str:

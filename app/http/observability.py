@@ -58,9 +58,12 @@ def _finish(response: Response) -> Response:
     REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
     REQUEST_SECONDS.labels(endpoint).observe(elapsed)
     response.headers["X-Request-ID"] = g.get("request_id", "")
-    log.info("%s %s %s", request.method, request.path, response.status_code,
+    key = g.get("api_key")  # its name: a log never holds a key
+    log.info("%s %s %s%s", request.method, request.path, response.status_code,
+             f" key={key.name}" if key else "",
              extra={"method": request.method, "path": request.path,
-                    "status": response.status_code, "duration_ms": round(elapsed * 1000, 1)})
+                    "status": response.status_code, "duration_ms": round(elapsed * 1000, 1),
+                    **({"api_key": key.name} if key else {})})
     return response
 
 

@@ -11,6 +11,7 @@ from flask import Flask, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from app.http.callers import caller
 from app.storage import is_id, new_id
 
 COOKIE = "user_id"
@@ -18,8 +19,13 @@ MAX_AGE = 365 * 24 * 3600  # the gallery outlives a browser restart, as users ex
 
 
 def current_visitor() -> str:
-    """The visitor's id, creating one (and its cookie) on the first visit."""
+    """The visitor's id, creating one (and its cookie) on the first visit; a program's
+    records are its API key's, whatever cookie it sends."""
     if "visitor" not in g:
+        key = caller()
+        if key is not None:
+            g.visitor, g.new_visitor = key.visitor, False
+            return g.visitor
         visitor = _read_cookie()
         g.new_visitor = visitor is None
         g.visitor = visitor or new_id()

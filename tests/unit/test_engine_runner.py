@@ -96,8 +96,8 @@ def test_the_work_is_paid_for_once_with_its_counts_before_the_engine_runs():
     engine = FakeEngine()
     paid = []
 
-    def pay(counts):
-        paid.append((counts, engine.calls))
+    def pay(work):
+        paid.append((work.counts, engine.calls))
 
     EngineRunner(engine).make(a_photo(), str, Work(4000 * 3001, refine=True), pay=pay)
     assert paid == [(7, 0)]  # 24.006 MP of work, one count per started 4 MP
@@ -107,7 +107,7 @@ def test_the_work_is_paid_for_once_with_its_counts_before_the_engine_runs():
 def test_a_refused_payment_runs_nothing():
     engine = FakeEngine()
 
-    def pay(counts):
+    def pay(work):
         raise RuntimeError("over the limit")
 
     with pytest.raises(RuntimeError):
@@ -169,4 +169,4 @@ def test_a_place_held_while_paying_turns_the_next_away_unpaid():
             pass
         go_on.set()
     first.join(10)
-    assert paid == [1, "first"]
+    assert paid == [Work(0), "first"]

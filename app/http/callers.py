@@ -1,0 +1,96 @@
+"""Who is calling: a visitor (the signed cookie, and a CSRF token for what changes things)
+or a program with an API key (app/storage/keys.py).
+
+A key is sent as `Authorization: Bearer KEY` or `X-Api-Key: KEY`, and only to a door that
+takes keys (`FrontDoor.keys`); it is never read from a cookie or a query string. A key is not
+an ambient credential, as a cookie is (a browser never adds it to a request on its own), so a
+request with a valid key needs no CSRF token; its records are the key's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g, request
+from flask_wtf.csrf import CSRFProtect
+
+from app.core.errors import Rejected
+from app.http.errors import door
+from app.storage.keys import ApiKey, KeyBook, Usage, today
+
+csrf = CSRFProtect()
+MISSING = ("This call needs an API key: send it as 'Authorization: Bearer KEY' or in the "
+           "X-Api-Key header.")
+INVALID = "This API key is not valid: it is unknown or has been revoked."
+NOT_BEARER = ("Send the API key as 'Authorization: Bearer KEY' (or in the X-Api-Key header); "
+              "no other kind of Authorization is read here.")
+TWO_KEYS = ("Two different API keys were sent (Authorization and X-Api-Key): send one.")
+
+
+def caller() -> ApiKey | None:
+    """The key the request came with, once checked; None for a visitor."""
+    return g.get("api_key")
+
+
+def key_book() -> KeyBook:
+    return current_app.extensions["services"].keys
+
+
+@dataclass(frozen=True)
+class Account:
+    key: ApiKey
+    day: str  # UTC, YYYY-MM-DD
+    today: Usage
+
+
+def account() -> Account:
+    """The calling key and its usage today; `Rejected` 401 when no key was sent."""
+    key = caller()
+    if key is None:
+        raise Rejected("missing_key", MISSING, "unauthorized")
+    day = today()
+    return Account(key, day, key_book().usage(key, day))
+
+
+def _given() -> str | None:
+    """The key in the request's headers, as sent; None if there is none."""
+    bearer = None
+    authorization = request.headers.get("Authorization")
+    if authorization is not None:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            raise Rejected("invalid_key", NOT_BEARER, "unauthorized")
+        bearer = value.strip()
+    header = request.headers.get("X-Api-Key")
+    header = None if header is None else header.strip()
+    if bearer is not None and header is not None and bearer != header:
+        raise Rejected("invalid_key", TWO_KEYS, "unauthorized")
+    return bearer if bearer is not None else header
+
+
+def _check() -> None:
+    here = door()
+    if request.endpoint in here.keyless:
+        return  # open to all (and safe: no unsafe method is keyless)
+    given = _given() if here.keys else None
+    if given is None:
+        needed = here.key_required or (
+            here.keys and current_app.extensions["services"].settings.api_require_key
+            and request.endpoint not in here.keyless)
+        if needed:
+            raise Rejected("missing_key", MISSING, "unauthorized")
+        if request.method in current_app.config["WTF_CSRF_METHODS"] and request.endpoint:
+            csrf.protect()
+        return
+    key = key_book().find(given) if given else None
+    if key is None:
+        raise Rejected("invalid_key", INVALID, "unauthorized")
+    g.api_key = key
+
+
+def init_app(app: Flask) -> None:
+    # The token is checked here, for callers without a key, instead of by Flask-WTF's own
+    # hook, which would ask every request for one.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+    app.before_request(_check)
