@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -77,11 +78,13 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
     todo = plan(sources, out, suffix(fmt))
     runner = Runner(send, threads=connections if server else threads, max_wait=max_wait,
                     progress=progress)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    main = threading.current_thread() is threading.main_thread()  # where signals land
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     try:
         tally = runner.run(todo)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
     click.echo(tally.summary())
     if tally.interrupted:
         ctx.exit(130)
@@ -105,10 +108,7 @@ def _server(url: str, key: str | None, values) -> ServerSender:
         raise click.UsageError(f"--server takes an http(s) address, not {url!r}.")
     send = ServerSender(url, values, key=key)
     try:  # the server answers before any photo is sent: else, say so at once
-        if key:
-            requests.get(f"{send.base}/health", timeout=send.timeout).raise_for_status()
-        else:
-            send.session()
+        send.check()
     except (requests.RequestException, Failed) as exc:
         print(f"Error: {url} cannot be used: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

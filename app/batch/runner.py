@@ -107,6 +107,15 @@ class Runner:
         for _ in range(min(self.threads, len(plan.jobs))):
             threading.Thread(target=work, daemon=True).start()
         started, failures = time.monotonic(), []
+
+        def count(index: int, job: Job, outcome: str, reason: str) -> None:
+            if outcome == "made":
+                tally.made += 1
+            elif outcome == "skipped":
+                tally.skipped += 1
+            elif outcome == "failed":
+                failures.append((index, job.shown, reason))
+
         bar = click.progressbar(length=len(plan.jobs), label="Removing backgrounds",
                                 file=sys.stderr if self.progress else _Nowhere(),
                                 show_pos=True, show_eta=True, item_show_func=lambda x: x)
@@ -114,18 +123,16 @@ class Runner:
             with bar:
                 for _ in plan.jobs:
                     index, job, (outcome, reason) = _next(done)
-                    if outcome == "made":
-                        tally.made += 1
-                    elif outcome == "skipped":
-                        tally.skipped += 1
-                    elif outcome == "failed":
-                        failures.append((index, job.shown, reason))
+                    count(index, job, outcome, reason)
                     elapsed = time.monotonic() - started
                     bar.update(1, f"{tally.made / elapsed:.2f} photos/s" if elapsed else "")
         except KeyboardInterrupt:
             tally.interrupted = True
             self.stop.set()
             self.writer.abandon()  # what is being written now is deleted, not left half-way
+            while not done.empty():  # finished before the stop, not yet counted
+                index, job, (outcome, reason) = done.get_nowait()
+                count(index, job, outcome, reason)
         tally.failed += [(shown, reason) for _, shown, reason in sorted(failures)]
         tally.seconds = time.monotonic() - started
         return tally

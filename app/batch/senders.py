@@ -92,12 +92,26 @@ class ServerSender:
                  timeout=TIMEOUT):
         self.base, self.key, self.timeout = base.rstrip("/"), key, timeout
         self.fields, self.files = as_form(values)
-        self._local = threading.local()
+        self._local, self._lock = threading.local(), threading.Lock()
+        self._spare: list[requests.Session] = []  # started by `check`, for the first thread
+
+    def check(self) -> None:
+        """A session started now (`requests.RequestException` or `Failed` if the server
+        cannot be used), kept for the first thread that sends; with a key, `/health`."""
+        if self.key:
+            requests.get(f"{self.base}/health", timeout=self.timeout).raise_for_status()
+            return
+        self._spare.append(self.session())
+        self._local.session = None
 
     def session(self) -> requests.Session:
         """This thread's session, started on first use (`requests.RequestException` when
         the server cannot be reached)."""
         session = getattr(self._local, "session", None)
+        if session is None and self._spare:
+            with self._lock:
+                session = self._spare.pop() if self._spare else None
+            self._local.session = session
         if session is None:
             session = requests.Session()
             if self.key:
@@ -111,7 +125,7 @@ class ServerSender:
                 session.headers["X-CSRFToken"] = answer.json()["csrf_token"]
                 if self.base.startswith("https:"):  # flask-wtf checks it over HTTPS
                     session.headers["Referer"] = f"{self.base}/"
-            self._local.session, self._local.refused = session, 0
+            self._local.session = session
         return session
 
     def __call__(self, data: bytes, filename: str) -> bytes:

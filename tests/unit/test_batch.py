@@ -1,0 +1,399 @@
+"""flask remove-bg: folders in, cutouts out, through the core in this process or a server's
+POST /api/v1/remove; resumable, nothing half-written, every failure with its reason."""
+
+import io
+import json
+import os
+import re
+import signal
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Literal, get_args
+
+import pytest
+from PIL import Image
+from werkzeug.serving import make_server
+
+from app.batch import files
+from app.batch.files import PART, Writer, plan
+from app.batch.options import output_options
+from app.batch.runner import Runner
+from app.batch.senders import retry_after
+from app.core.removal import RemoveRequest
+from tests.support import FakeEngine, photo, use_engine
+
+DAMAGED = ("The image file is damaged or incomplete. Please upload a whole JPEG, PNG or WebP "
+           "image. (invalid_image)")
+
+
+def tree(root: Path) -> Path:
+    """A folder of photos as people keep them: nested, one PNG without an extension, a text
+    file, a text file named .jpg, and a damaged JPEG."""
+    src = root / "src"
+    (src / "trip" / "day 2").mkdir(parents=True)
+    (src / "a.jpg").write_bytes(photo(size=(320, 240)))
+    (src / "trip" / "b.webp").write_bytes(photo("astronaut", "WEBP", size=(200, 200)))
+    (src / "trip" / "day 2" / "c").write_bytes(photo("coffee", "PNG", size=(300, 200)))
+    (src / "notes.txt").write_text("not a photo")
+    (src / "trip" / "fake.jpg").write_text("not a photo either")
+    return src
+
+
+def invoke(app, *args):
+    return app.test_cli_runner().invoke(args=["remove-bg", *map(str, args), "--no-progress"])
+
+
+SUMMARY = re.compile(r"(Done|Stopped) in [0-9.]+ s: made ([0-9]+) \([0-9.]+ photos/s\), "
+                     r"skipped ([0-9]+) already made, failed ([0-9]+)\.")
+
+
+def tally(result) -> tuple[int, int, int]:
+    """(made, skipped, failed) from the summary's first line, which must be whole."""
+    found = SUMMARY.fullmatch(result.stdout.splitlines()[0])
+    assert found, result.stdout
+    return tuple(int(n) for n in found.groups()[1:])
+
+
+def outputs(out: Path) -> list[str]:
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def fake(app):
+    return use_engine(app, FakeEngine())
+
+
+def test_a_tree_is_mirrored_by_the_real_model_and_what_is_not_a_photo_is_left_alone(app,
+                                                                                   tmp_path):
+    src, out = tree(tmp_path), tmp_path / "out"
+    result = invoke(app, src, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert outputs(out) == ["a.png", "trip/b.png", "trip/day 2/c.png"]
+    for name, size in [("a.png", (320, 240)), ("trip/b.png", (200, 200)),
+                       ("trip/day 2/c.png", (300, 200))]:
+        with Image.open(out / name) as image:
+            assert (image.format, image.mode, image.size) == ("PNG", "RGBA", size)
+    with Image.open(out / "a.png") as cat:  # the cat is kept, the wall behind it is not
+        alpha = cat.getchannel("A")
+        assert alpha.getpixel((160, 150)) > 200 and alpha.getpixel((5, 5)) < 50
+    lines = result.stdout.splitlines()
+    assert tally(result) == (3, 0, 0)
+    assert lines[1:] == ["Left alone 2 file(s) that are not JPEG, PNG or WebP images."]
+
+
+def test_a_damaged_photo_fails_with_its_reason_and_the_run_goes_on(app, fake, tmp_path):
+    src, out = tree(tmp_path), tmp_path / "out"
+    (src / "trip" / "broken.jpg").write_bytes(photo()[:2000])
+    result = invoke(app, src, "--out", out)
+    assert result.exit_code == 1
+    assert outputs(out) == ["a.png", "trip/b.png", "trip/day 2/c.png"]
+    assert result.stdout.splitlines()[-3:] == [
+        "Left alone 2 file(s) that are not JPEG, PNG or WebP images.", "Failed:",
+        f"  {src / 'trip' / 'broken.jpg'}: {DAMAGED}"]
+    assert tally(result) == (3, 0, 1)
+
+
+def test_a_file_named_that_is_not_a_photo_fails_by_name(app, fake, tmp_path):
+    text = tmp_path / "cat.jpg"
+    text.write_text("hello")
+    result = invoke(app, text, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and fake.calls == 0
+    assert result.stdout.splitlines()[-1] == f"  {text}: not a JPEG, PNG or WebP image"
+
+
+def test_a_run_again_skips_what_is_whole_and_remakes_the_rest(app, fake, tmp_path):
+    src, out = tree(tmp_path), tmp_path / "out"
+    assert invoke(app, src, "--out", out).exit_code == 0
+    assert fake.calls == 3
+    made = {name: (out / name).stat().st_mtime_ns for name in outputs(out)}
+    again = invoke(app, src, "--out", out)
+    assert again.exit_code == 0 and fake.calls == 3  # nothing made twice
+    assert tally(again) == (0, 3, 0)
+    assert {name: (out / name).stat().st_mtime_ns for name in outputs(out)} == made
+    # An output cut short (written by something else, or a disk that filled up) is remade.
+    whole = (out / "trip" / "b.png").read_bytes()
+    (out / "trip" / "b.png").write_bytes(whole[: len(whole) // 2])
+    third = invoke(app, src, "--out", out)
+    assert third.exit_code == 0 and fake.calls == 4
+    assert tally(third) == (1, 2, 0)
+    with Image.open(out / "trip" / "b.png") as image:
+        image.verify()
+
+
+def test_a_half_written_temporary_file_is_never_taken_as_done(app, fake, tmp_path):
+    src, out = tree(tmp_path), tmp_path / "out"
+    out.mkdir()
+    part = out / f".a.png.k3j2{PART}"
+    part.write_bytes(b"\x89PNG\r\n\x1a\n half")  # what a SIGKILL mid-write leaves
+    result = invoke(app, src, "--out", out)
+    assert result.exit_code == 0 and fake.calls == 3
+    assert outputs(out) == ["a.png", "trip/b.png", "trip/day 2/c.png"]  # the part is gone
+
+
+def test_the_output_folder_inside_the_source_is_not_walked(app, fake, tmp_path):
+    src = tree(tmp_path)
+    assert invoke(app, src, "--out", src / "cutouts").exit_code == 0
+    again = invoke(app, src, "--out", src / "cutouts")
+    assert tally(again) == (0, 3, 0) and fake.calls == 3
+
+
+def test_two_photos_with_one_output_name_the_second_fails(app, fake, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "cat.jpg").write_bytes(photo(size=(64, 48)))
+    (src / "cat.png").write_bytes(photo(fmt="PNG", size=(64, 48)))
+    result = invoke(app, src, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and fake.calls == 1
+    assert result.stdout.splitlines()[-1] == (
+        f"  {src / 'cat.png'}: its output {tmp_path / 'out' / 'cat.png'} is also the output "
+        f"of {src / 'cat.jpg'}")
+
+
+def test_the_options_reach_the_core(app, fake, tmp_path):
+    """FakeEngine keeps the left half: the right half is the background asked for, red,
+    so a red and blue swapped anywhere on the way fails."""
+    source = tmp_path / "cat.jpg"
+    source.write_bytes(photo(size=(400, 300)))
+    out = tmp_path / "out"
+    result = invoke(app, source, "--out", out, "--output", "color", "--background", "#FF0000",
+                    "--format", "jpeg", "--size", "0.03")
+    assert result.exit_code == 0, result.output
+    assert outputs(out) == ["cat.jpg"]
+    with Image.open(out / "cat.jpg") as image:
+        assert (image.format, image.size) == ("JPEG", (200, 150))  # 0.03 MP, aspect kept
+        red = image.convert("RGB").getpixel((180, 75))
+    assert red[0] > 240 and red[1] < 15 and red[2] < 15, red
+    webp = invoke(app, source, "--out", out, "--format", "webp", "--crop", "--crop-margin", "0")
+    assert webp.exit_code == 0
+    with Image.open(out / "cat.webp") as image:  # cropped to the kept (opaque) left half
+        assert (image.format, image.size) == ("WEBP", (200, 300))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "jpeg"], "A JPEG cannot hold transparency: choose PNG or WebP, or put the "
+                           "subject on a background."),
+    (["--crop-margin", "500"], "The crop margin must be a whole number from 0 to 100 (%)."),
+    (["--background", "red", "--output", "color"], "Choose a background colour as #rrggbb, "
+                                                   "e.g. #ffffff."),
+    (["--size", "big"], "size must be preview (about 0.25 megapixels), full, or a number of "
+                        "megapixels from 0.01 to 1000, such as 2 or 0.5."),
+    (["--output", "image"], "Choose a background photo (background_image) to put behind "
+                            "the subject."),
+    (["--key", "k"], "--key goes with --server."),
+    (["--connections", "2"], "--connections goes with --server."),
+    (["--threads", "2", "--server", "http://127.0.0.1:9"], "--threads is for this process; "
+                                                           "with --server, --connections."),
+    (["--server", "ftp://host"], "--server takes an http(s) address, not 'ftp://host'."),
+])
+def test_a_bad_value_is_a_usage_error_before_any_work(app, fake, tmp_path, args, message):
+    src, out = tree(tmp_path), tmp_path / "out"
+    result = invoke(app, src, "--out", out, *args)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == f"Error: {message}"
+    assert fake.calls == 0 and not out.exists()
+
+
+def test_an_unknown_choice_is_clicks_usage_error(app, fake, tmp_path):
+    result = invoke(app, tree(tmp_path), "--out", tmp_path / "out", "--output", "sepia")
+    assert result.exit_code == 2 and "'sepia' is not one of 'transparent', 'color'" in (
+        result.stderr)
+
+
+def test_the_options_are_the_forms_fields():
+    """Made from RemoveRequest: a new field would be a new option with no edit here."""
+    made = {option.name: option for option in output_options()}
+    assert set(made) == set(RemoveRequest.model_fields) - {"image", "image_url"}
+    for name, option in made.items():
+        info = RemoveRequest.model_fields[name]
+        assert option.opts[0] == "--" + name.replace("_", "-")
+        assert option.default is None  # left out: the form's own default
+        assert (info.description or "").replace("`", "") in option.help
+        if getattr(info.annotation, "__origin__", None) is Literal:
+            assert list(option.type.choices) == [str(c) for c in get_args(info.annotation)]
+    assert made["crop"].secondary_opts == ["--no-crop"]
+    assert made["crop_margin"].help.endswith("[default: 5]")
+
+
+def test_a_write_stopped_half_way_leaves_nothing(tmp_path, monkeypatch):
+    writer, target = Writer(), tmp_path / "deep" / "a.png"
+    real_fsync = os.fsync
+
+    def interrupted(fd):  # Ctrl+C arrives while the bytes are being written
+        writer.abandon()
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", interrupted)
+    with pytest.raises(InterruptedError):
+        writer.write(target, b"\x89PNG" + b"x" * 1000)
+    assert list(target.parent.iterdir()) == []
+    with pytest.raises(InterruptedError):  # and nothing more is started
+        writer.write(tmp_path / "b.png", b"data")
+
+
+def test_ctrl_c_stops_the_run_with_nothing_half_written(tmp_path):
+    src = tree(tmp_path)
+    png = io.BytesIO()
+    Image.new("RGBA", (8, 8)).save(png, "PNG")
+    sent = []
+
+    def send(data, name):
+        sent.append(name)
+        if len(sent) == 2:  # the second photo: Ctrl+C while it is being made
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        return png.getvalue()
+
+    out = tmp_path / "out"
+    tally = Runner(send, threads=1, progress=False).run(plan([src], out, ".png"))
+    assert tally.interrupted and tally.made == 1
+    assert outputs(out) == ["a.png"]
+    assert tally.summary().startswith("Stopped in ")
+
+
+@pytest.mark.parametrize("value, seconds", [("1", 1.0), ("2.5", 2.5), ("-3", 0.0), ("", None),
+                                            ("soon", None)])
+def test_retry_after_in_seconds(value, seconds):
+    assert retry_after(value) == seconds
+
+
+def test_retry_after_as_a_date():
+    from email.utils import formatdate
+
+    assert 8 < retry_after(formatdate(time.time() + 10, usegmt=True)) <= 10
+
+
+# ---- server mode -------------------------------------------------------------------------
+
+@pytest.fixture
+def served(app, fake):
+    """The app over real HTTP on loopback (werkzeug), with the fake engine."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_through_a_server_with_two_connections(app, fake, served, tmp_path):
+    src, out = tree(tmp_path), tmp_path / "out"
+    result = invoke(app, src, "--out", out, "--server", served, "--connections", "2",
+                    "--output", "color", "--background", "#ff0000", "--format", "webp")
+    assert result.exit_code == 0, result.output
+    assert fake.calls == 3
+    assert outputs(out) == ["a.webp", "trip/b.webp", "trip/day 2/c.webp"]
+    with Image.open(out / "a.webp") as image:
+        assert image.size == (320, 240)
+        red = image.convert("RGB").getpixel((300, 120))
+    assert red[0] > 240 and red[1] < 15 and red[2] < 15, red
+    again = invoke(app, src, "--out", out, "--server", served, "--format", "webp")
+    assert tally(again) == (0, 3, 0) and fake.calls == 3
+
+
+def test_a_server_refusal_fails_that_photo_with_the_servers_reason(app, fake, served, tmp_path):
+    src, out = tree(tmp_path), tmp_path / "out"
+    (src / "broken.jpg").write_bytes(photo()[:2000])
+    result = invoke(app, src, "--out", out, "--server", served)
+    assert result.exit_code == 1 and fake.calls == 3
+    assert result.stdout.splitlines()[-1] == (
+        f"  {src / 'broken.jpg'}: 400 invalid_image: {DAMAGED.rsplit(' (', 1)[0]}")
+
+
+def test_a_server_that_cannot_be_reached_stops_at_once(app, fake, tmp_path):
+    result = invoke(app, tree(tmp_path), "--out", tmp_path / "out", "--server",
+                    "http://127.0.0.1:9")
+    assert result.exit_code == 1 and "Error: http://127.0.0.1:9 cannot be used" in (
+        result.stderr)
+    assert not (tmp_path / "out").exists()
+
+
+class FakeServer:
+    """Answers POST /api/v1/remove from `answers` in turn (status, headers), a PNG on 200;
+    records each request's time, path and headers."""
+
+    def __init__(self, answers):
+        self.answers, self.requests = list(answers), []
+        png = io.BytesIO()
+        Image.new("RGBA", (8, 8), (1, 2, 3, 255)).save(png, "PNG")
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def reply(self, status, headers, body):
+                self.send_response(status)
+                for name, value in {"Content-Length": str(len(body)), **headers}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                owner.requests.append((time.monotonic(), "GET", self.path, dict(self.headers)))
+                self.reply(200, {"Content-Type": "application/json",
+                                 "Set-Cookie": "session=s1; Path=/"},
+                           json.dumps({"csrf_token": "token-1"}).encode())
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                owner.requests.append((time.monotonic(), "POST", self.path, dict(self.headers)))
+                status, headers = owner.answers.pop(0) if owner.answers else (200, {})
+                if status == 200:
+                    self.reply(200, {"Content-Type": "image/png"}, png.getvalue())
+                else:
+                    self.reply(status, {"Content-Type": "application/json", **headers},
+                               json.dumps({"error": "rate_limited",
+                                           "message": "Too many uploads."}).encode())
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+
+    def posts(self):
+        return [r for r in self.requests if r[1] == "POST"]
+
+
+def test_retry_after_is_waited_out_and_the_same_photo_sent_again(app, fake, tmp_path):
+    server = FakeServer([(429, {"Retry-After": "1"})])
+    source = tmp_path / "cat.jpg"
+    source.write_bytes(photo(size=(64, 48)))
+    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
+    server.server.shutdown()
+    assert result.exit_code == 0, result.output
+    first, second = server.posts()  # two requests, the second a second later
+    assert 1.0 <= second[0] - first[0] < 3.0
+    assert all(r[3]["X-CSRFToken"] == "token-1" and r[3]["Cookie"] == "session=s1"
+               for r in (first, second))
+    assert [r[1:3] for r in server.requests] == [("GET", "/api/v1/session"),
+                                                 ("POST", "/api/v1/remove"),
+                                                 ("POST", "/api/v1/remove")]
+    assert outputs(tmp_path / "out") == ["cat.png"]
+
+
+def test_a_wait_past_max_wait_fails_that_photo(app, fake, tmp_path):
+    server = FakeServer([(503, {"Retry-After": "1"}), (503, {"Retry-After": "30"})])
+    source = tmp_path / "cat.jpg"
+    source.write_bytes(photo(size=(64, 48)))
+    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base,
+                    "--max-wait", "10")
+    server.server.shutdown()
+    assert result.exit_code == 1 and len(server.posts()) == 2
+    assert result.stdout.splitlines()[-1] == (
+        f"  {source}: 503 rate_limited: Too many uploads. (gave up after waiting 1 s in all; "
+        "--max-wait is 10 s)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_with_a_key_no_session_is_started_and_the_key_is_sent(app, fake, tmp_path):
+    server = FakeServer([])
+    source = tmp_path / "cat.jpg"
+    source.write_bytes(photo(size=(64, 48)))
+    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base,
+                    "--key", "bgk_secret")
+    server.server.shutdown()
+    assert result.exit_code == 0, result.output
+    assert [r[1:3] for r in server.requests] == [("GET", "/health"),
+                                                 ("POST", "/api/v1/remove")]
+    (post,) = server.posts()
+    assert post[3]["X-Api-Key"] == "bgk_secret" and "X-CSRFToken" not in post[3]
