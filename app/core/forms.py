@@ -111,7 +111,7 @@ class UploadRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_photo(self) -> UploadRequest:
-        _one_photo(self, self.image, self.background_image)
+        one_photo(self, self.image, self.background_image)
         return self
 
     @property
@@ -127,7 +127,9 @@ def options_of(request: BaseModel, kind: type[OutputOptions] = OutputOptions) ->
     return kind(**chosen)
 
 
-def _one_photo(upload: BaseModel, image: bytes | None, backdrop: bytes | None) -> None:
+def one_photo(upload: BaseModel, image: bytes | None, backdrop: bytes | str | None) -> None:
+    """A form's photo check: one photo (`image` or its address), a background photo (its
+    bytes or address) for output image, and a format that can hold the output."""
     files = "image" in type(upload).model_fields
     if image is None and upload.image_url is None:
         raise _refuse("missing_image", NO_PHOTO if files else
@@ -136,20 +138,22 @@ def _one_photo(upload: BaseModel, image: bytes | None, backdrop: bytes | None) -
     if image is not None and upload.image_url is not None:
         raise _refuse("invalid_body", "Send a file or an address (image_url), not both.")
     if upload.output == "image" and backdrop is None:
-        raise _refuse(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message if files else
-                      "Output image puts a photo of yours behind the subject: send it as "
-                      "background_image, with multipart/form-data.")
+        by_address = "background_image_url" in type(upload).model_fields  # a removal's
+        raise _refuse(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message if files and not by_address
+                      else "Output image puts a photo of yours behind the subject: send it as "
+                      "background_image, with multipart/form-data"
+                      + (", or its address as background_image_url." if by_address else "."))
     _check_format(upload.output, upload.format)
 
 
 def _by_address(self) -> BaseModel:
-    _one_photo(self, None, None)
+    one_photo(self, None, None)
     return self
 
 
 def with_files(self) -> BaseModel:
     """A form's photo check, when it carries files."""
-    _one_photo(self, self.image, self.background_image)
+    one_photo(self, self.image, self.background_image)
     return self
 
 
@@ -157,12 +161,14 @@ def _needs_url(schema: dict) -> None:
     schema["required"] = [*schema.get("required", ()), "image_url"]
 
 
-def by_address_model(name: str, doc: str, form: type[BaseModel]) -> type[BaseModel]:
+def by_address_model(name: str, doc: str, form: type[BaseModel],
+                     check=_by_address) -> type[BaseModel]:
     """`form` without the file fields, for the bodies that carry no file (JSON, a
-    urlencoded form): its rules are the form's own fields, not copies of them."""
+    urlencoded form): its rules are the form's own fields, not copies of them; `check`
+    is its photo check."""
     return create_model(
         name, __doc__=doc, __config__=ConfigDict(_STRICT, json_schema_extra=_needs_url),
-        __validators__={"_one_photo": model_validator(mode="after")(_by_address)},
+        __validators__={"_one_photo": model_validator(mode="after")(check)},
         **{field: (info.annotation, info) for field, info in form.model_fields.items()
            if field not in FILES})
 

@@ -6,18 +6,20 @@ format that is never stored."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, create_model, model_validator
+from pydantic import BaseModel, Field, create_model, model_validator
+from pydantic_core import PydanticCustomError
 
-from app.core.fields import RemovalFormat, Size
+from app.core.fields import RemovalFormat, Size, Url
 from app.core.forms import (
     OutputOptions,
     UploadRequest,
+    absent,
     by_address_model,
+    one_photo,
     options_of,
     parse,
-    with_files,
 )
 
 
@@ -38,15 +40,31 @@ class _Removal(BaseModel):
 _FIELDS = {name: (info.annotation, info) for name, info in UploadRequest.model_fields.items()
            if name != "name"}
 _FIELDS["format"] = (RemovalFormat, "png")
+_FIELDS["background_image_url"] = (Annotated[Url, Field(
+    description="The address of the photo behind the subject with output `image`, instead "
+                "of background_image: fetched as image_url is.")], absent())
+
+
+def _photos(self: BaseModel) -> BaseModel:
+    """One photo, and with output `image` one background photo: a file or an address."""
+    backdrop = getattr(self, "background_image", None)
+    if backdrop is not None and self.background_image_url is not None:
+        raise PydanticCustomError("invalid_body", "Send the background photo as a file "
+                                                  "(background_image) or an address "
+                                                  "(background_image_url), not both.")
+    one_photo(self, getattr(self, "image", None), backdrop or self.background_image_url)
+    return self
+
+
 RemoveRequest = create_model(
     "RemoveRequest", __base__=_Removal,
     __doc__="A photo (a file, or an address) and how its result should look, at what size; "
             "nothing is stored.",
-    __validators__={"_one_photo": model_validator(mode="after")(with_files)},
+    __validators__={"_one_photo": model_validator(mode="after")(_photos)},
     **_FIELDS, size=(Size, "full"))
 RemoveByAddress = by_address_model(
     "RemoveByAddress", "A photo at an address: RemoveRequest without the file fields.",
-    RemoveRequest)
+    RemoveRequest, _photos)
 
 
 def remove_by_address(values: Mapping[str, Any]) -> BaseModel:

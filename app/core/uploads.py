@@ -90,9 +90,12 @@ class UploadService:
             pay.check(Work(0))
         data = request.image if request.image is not None else self.fetch(request.image_url)
         photo = photo_of(data, self.max_image_pixels)
-        backdrop = (photo_of(request.background_image, self.max_image_pixels)
-                    if request.output == "image" else None)
-        return photo, backdrop
+        if request.output != "image":
+            return photo, None
+        behind = request.background_image
+        if behind is None:  # a removal's background photo by address, fetched alike
+            behind = self.fetch(request.background_image_url)
+        return photo, photo_of(behind, self.max_image_pixels)
 
     def _upload(self, visitor: str, request: UploadRequest, pay) -> Uploaded:
         options = request.options

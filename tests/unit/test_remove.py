@@ -205,3 +205,39 @@ def test_the_mask_has_no_colours_to_zip(app):
                         400, "invalid_options")
     assert body["message"] == ("A zip holds a result's colours and its alpha, and the mask "
                                "has no colours: choose png, webp or jpeg for output mask.")
+
+
+def test_a_background_photo_by_address(app):
+    green = encode(Image.new("RGB", (50, 40), (10, 200, 30)), "PNG")
+    photos = {"https://photos.example/cat.jpg": PHOTO, "https://photos.example/lawn.png": green}
+    fetched = []
+    app.extensions["services"].uploads.fetch = lambda url: fetched.append(url) or photos[url]
+    client = ApiClient(app.test_client())
+    answer = client.http.post("/api/v1/remove", json={
+        "image_url": "https://photos.example/cat.jpg", "output": "image",
+        "background_image_url": "https://photos.example/lawn.png"}, headers=client.headers())
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert fetched == list(photos)
+    result = Image.open(io.BytesIO(answer.data))
+    assert (result.mode, result.size) == ("RGB", (1000, 800))
+    assert result.getpixel((900, 400)) == (10, 200, 30)  # the background, where the cat is not
+    with_file = remove(client, output="image", background_image_url="https://photos.example/"
+                       "lawn.png")  # multipart: the photo as a file, its background by address
+    assert with_file.data == answer.data
+
+
+def test_a_background_photo_is_one_photo_given_one_way(app):
+    client = ApiClient(app.test_client())
+    body = assert_error(remove(client, output="image", background_image=(
+        io.BytesIO(PHOTO), "lawn.jpg"), background_image_url="https://photos.example/l.png"),
+        400, "invalid_body")
+    assert body["message"] == ("Send the background photo as a file (background_image) or an "
+                               "address (background_image_url), not both.")
+    body = assert_error(client.http.post("/api/v1/remove", json={
+        "image_url": "https://photos.example/cat.jpg", "output": "image"},
+        headers=client.headers()), 400, "invalid_options")
+    assert body["message"] == ("Output image puts a photo of yours behind the subject: send it "
+                               "as background_image, with multipart/form-data, or its address "
+                               "as background_image_url.")
+    assert_error(remove(client, output="image", background_image_url="ftp://x.example/a.png"),
+                 400, "invalid_url")
