@@ -73,3 +73,17 @@ def engine():
     from app.engines.local import LocalEngine
 
     return LocalEngine(model_path())
+
+
+@pytest.fixture(scope="module")
+def photo_server():
+    """The address of a photo server on loopback (tests/photo_server.py), for a module's
+    fetches by address; its held answers are let go when the module ends."""
+    from tests.photo_server import RELEASE, serve
+
+    RELEASE.clear()
+    server = serve()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    RELEASE.set()
+    server.shutdown()
+    server.server_close()

@@ -6,58 +6,48 @@ from __future__ import annotations
 
 import pytest
 
-from tests.photo_server import LIMIT, PHOTO, RELEASE, get, refused, serve
+from tests.photo_server import LIMIT, PHOTO, get, refused
 
 TOO_LARGE = "The photo at that address is larger than 1 MB, the largest accepted."
 
 
-@pytest.fixture(scope="module")
-def base():
-    RELEASE.clear()
-    server = serve()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    RELEASE.set()
-    server.shutdown()
-    server.server_close()
+@pytest.mark.parametrize("framing", ["plain", "chunked"])
+def test_a_body_without_a_length_may_be_exactly_the_limit(photo_server, framing):
+    assert get(f"{photo_server}/sized/{LIMIT}/{framing}") == b"\xff" * LIMIT
 
 
 @pytest.mark.parametrize("framing", ["plain", "chunked"])
-def test_a_body_without_a_length_may_be_exactly_the_limit(base, framing):
-    assert get(f"{base}/sized/{LIMIT}/{framing}") == b"\xff" * LIMIT
-
-
-@pytest.mark.parametrize("framing", ["plain", "chunked"])
-def test_a_body_without_a_length_one_byte_past_the_limit_is_refused(base, framing):
-    error = refused(f"{base}/sized/{LIMIT + 1}/{framing}")
+def test_a_body_without_a_length_one_byte_past_the_limit_is_refused(photo_server, framing):
+    error = refused(f"{photo_server}/sized/{LIMIT + 1}/{framing}")
     assert (error.code, error.kind, error.message) == ("too_large", "too_large", TOO_LARGE)
 
 
-def test_a_length_one_byte_past_the_limit_is_refused_before_the_body(base):
+def test_a_length_one_byte_past_the_limit_is_refused_before_the_body(photo_server):
     # The server sends no body and waits: reading it would end in the deadline instead.
-    error = refused(f"{base}/declared/{LIMIT + 1}", read_timeout=30, timeout=30)
+    error = refused(f"{photo_server}/declared/{LIMIT + 1}", read_timeout=30, timeout=30)
     assert (error.code, error.kind, error.message) == ("too_large", "too_large", TOO_LARGE)
 
 
 @pytest.mark.parametrize("hops", [1, 3])
-def test_up_to_three_redirects_are_followed(base, hops):
-    assert get(f"{base}/hops/{hops}") == PHOTO
+def test_up_to_three_redirects_are_followed(photo_server, hops):
+    assert get(f"{photo_server}/hops/{hops}") == PHOTO
 
 
-def test_the_fourth_redirect_is_refused(base):
-    error = refused(f"{base}/hops/4")
+def test_the_fourth_redirect_is_refused(photo_server):
+    error = refused(f"{photo_server}/hops/4")
     assert (error.code, error.kind, error.message) == (
         "url_failed", "invalid", "The address redirected 4 times; at most 3 redirects are "
                                  "followed.")
 
 
-def test_a_redirect_limit_of_zero_follows_none(base):
-    error = refused(f"{base}/hops/1", max_redirects=0)
+def test_a_redirect_limit_of_zero_follows_none(photo_server):
+    error = refused(f"{photo_server}/hops/1", max_redirects=0)
     assert error.message == ("The address redirected 1 times; at most 0 redirects are "
                              "followed.")
 
 
-def test_the_whole_fetch_has_a_deadline_shorter_than_its_read_timeout(base):
+def test_the_whole_fetch_has_a_deadline_shorter_than_its_read_timeout(photo_server):
     """A silent server: the read timeout (30 s) never comes, the deadline (0.5 s) does."""
-    error = refused(f"{base}/silent", read_timeout=30, timeout=0.5)
+    error = refused(f"{photo_server}/silent", read_timeout=30, timeout=0.5)
     assert (error.code, error.kind, error.message) == (
         "url_timeout", "invalid", "The photo could not be fetched within 0.5 seconds.")
