@@ -71,7 +71,7 @@ class Gallery:
     def _make_thumbnails(self, record: StoredRecord, kind: str) -> StoredRecord:
         stored = record.image(kind)
         try:
-            with self.admission.turn(Work(stored.width * stored.height), learn=False):
+            with self.admission.admitted(Work(stored.width * stored.height), learn=False):
                 made = thumbnails.of_stored(self.records.read(record, kind))
         except InvalidImage:  # a damaged document of the original app: no picture to make
             raise not_found() from None

@@ -116,7 +116,7 @@ class Admission:
                 self._turns.notify_all()
 
     @contextmanager
-    def turn(self, work: Work, learn: bool = True,
+    def admitted(self, work: Work, learn: bool = True,
              pay: Callable[[Work], None] | None = None) -> Iterator[None]:
         """Do `work` inside the block, or raise `Busy` (at once when the wait would be too
         long, or if the turn does not come within twice that long). `pay` is given the

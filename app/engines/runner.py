@@ -54,7 +54,7 @@ class EngineRunner:
             pay(work)
             pay = None
             masked, failure = self._attempt(self.primary, photo, model)
-        with self.admission.turn(work, pay=pay):
+        with self.admission.admitted(work, pay=pay):
             if masked is None and failure is None:
                 masked, failure = self._attempt(self.primary, photo, model)
             if masked is None:

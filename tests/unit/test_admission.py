@@ -21,7 +21,7 @@ class Holder(threading.Thread):
 
     def run(self):
         try:
-            with self.gate.turn(Work(self.pixels)):
+            with self.gate.admitted(Work(self.pixels)):
                 self.inside.set()
                 self.release.wait(30)
         except Busy as exc:
@@ -51,7 +51,7 @@ def wait_until(condition):
 
 def test_a_free_slot_is_taken_at_once():
     gate = Admission(slots=1, max_waiting=0, max_wait=0)
-    with gate.turn(Work(MP)):
+    with gate.admitted(Work(MP)):
         pass
 
 
@@ -94,7 +94,7 @@ def test_a_full_line_answers_busy_at_once_with_the_predicted_wait():
     first.inside.wait(10)
     second = holding(gate, MP)
     wait_until(lambda: waiting_count(gate) == 1)
-    with pytest.raises(Busy) as caught, gate.turn(Work(MP)):
+    with pytest.raises(Busy) as caught, gate.admitted(Work(MP)):
         pass
     # Two 1 MP uploads ahead (3 priced MP each) at the first guess of 0.15 s per MP: 0.9 s.
     assert caught.value.retry_after == 1
@@ -112,7 +112,7 @@ def test_a_big_photo_ahead_makes_a_small_one_come_back_later():
     big = holding(gate, 49 * MP)
     big.inside.wait(10)
     assert gate.predicted_wait() == pytest.approx(7.65)
-    with pytest.raises(Busy) as caught, gate.turn(Work(MP)):
+    with pytest.raises(Busy) as caught, gate.admitted(Work(MP)):
         pass
     assert caught.value.retry_after == 8
     big.release.set()
@@ -135,7 +135,7 @@ def test_a_turn_that_does_not_come_in_time_is_busy(monkeypatch):
     holder.inside.wait(10)
     monkeypatch.setattr(module, "_FIXED_MEGAPIXELS", 0.0)  # a wait predicted as none
     gate._working = 0.0
-    with pytest.raises(Busy), gate.turn(Work(0)):
+    with pytest.raises(Busy), gate.admitted(Work(0)):
         pass
     assert waiting_count(gate) == 0  # it left the line
     holder.release.set()
@@ -146,7 +146,7 @@ def test_the_time_per_megapixel_is_learned_from_the_work(monkeypatch):
     clock = iter([100.0, 103.0])  # a 1 MP upload (3 priced MP) that took 3 s: 1 s per MP
     monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
     gate = Admission(slots=1, max_waiting=0, max_wait=60)
-    with gate.turn(Work(MP)):
+    with gate.admitted(Work(MP)):
         pass
     assert gate._seconds_per_mp == pytest.approx(0.15 + 0.2 * (1.0 - 0.15))
 
@@ -157,6 +157,6 @@ def test_work_that_is_not_an_upload_does_not_teach_the_time_per_megapixel(monkey
     clock = iter([100.0, 100.1])
     monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
     gate = Admission(slots=1, max_waiting=0, max_wait=60)
-    with gate.turn(Work(12 * MP), learn=False):
+    with gate.admitted(Work(12 * MP), learn=False):
         pass
     assert gate._seconds_per_mp == 0.15  # the first guess, unchanged

@@ -65,7 +65,7 @@ def test_a_remote_engine_is_asked_without_a_work_slot():
     runner = EngineRunner(engine)
     asked, done = threading.Event(), []
     engine.gate = threading.Event()
-    with runner.admission.turn(Work(0)):  # every slot taken by local work
+    with runner.admission.admitted(Work(0)):  # every slot taken by local work
         thread = threading.Thread(
             target=lambda: done.append(runner.make(a_photo(), str, SMALL, FREE)))
         thread.start()
@@ -161,11 +161,11 @@ def test_a_place_held_while_paying_turns_the_next_away_unpaid():
         paying.set()
         assert go_on.wait(10)
 
-    with line.turn(Work(0), pay=paid.append):  # the slot taken
-        first = threading.Thread(target=lambda: line.turn(Work(0), pay=slow_pay).__enter__())
+    with line.admitted(Work(0), pay=paid.append):  # the slot taken
+        first = threading.Thread(target=lambda: line.admitted(Work(0), pay=slow_pay).__enter__())
         first.start()
         assert paying.wait(10)
-        with pytest.raises(Busy), line.turn(Work(0), pay=paid.append):
+        with pytest.raises(Busy), line.admitted(Work(0), pay=paid.append):
             pass
         go_on.set()
     first.join(10)

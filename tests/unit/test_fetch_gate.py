@@ -85,7 +85,7 @@ def test_a_fetch_takes_a_place_in_the_admissions_line():
         gate("b")  # a fetch slot is free, but no place in line is
     assert refused.value.code == "busy"
     # The engine's slot is free, so one upload starts at once; but none may wait.
-    with line.turn(Work(0)), pytest.raises(Busy), line.turn(Work(0)):
+    with line.admitted(Work(0)), pytest.raises(Busy), line.admitted(Work(0)):
         pass
     release.set()
     first.join(10)
