@@ -75,8 +75,7 @@ def _check() -> None:
     given = _given() if here.keys else None
     if given is None:
         needed = here.key_required or (
-            here.keys and current_app.extensions["services"].settings.api_require_key
-            and request.endpoint not in here.keyless)
+            here.keys and current_app.extensions["services"].settings.api_require_key)
         if needed:
             raise Rejected("missing_key", MISSING, "unauthorized")
         if request.method in current_app.config["WTF_CSRF_METHODS"] and request.endpoint:
