@@ -27,7 +27,7 @@ MODELS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/image-background-processo
 FETCH := $(BIN)/python -m app.model_files --dir $(BG_MODELS_DIR) --cache $(MODELS_CACHE)
 
 .PHONY: run serve test test-quick lint models config-docs bench bench-engine bench-quality \
-	bench-server bench-load bench-gallery screenshots clean
+	bench-server bench-load bench-gallery bench-batch screenshots clean
 
 run: $(VENV)/.runtime $(MODELS) ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
 	APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
@@ -69,6 +69,9 @@ bench-load: $(VENV)/.dev $(MODELS) ## 200 visitors for 60 s: no 5xx, nothing los
 
 bench-gallery: $(VENV)/.dev $(MODELS) ## bytes a browser fetches for a gallery of two 12 MP results; updates docs/performance.md
 	$(BIN)/python -m bench.gallery --write
+
+bench-batch: $(VENV)/.dev $(MODELS) ## flask remove-bg: 200 photos through gunicorn at 8 connections, killed and resumed, and in-process vs rembg; updates docs/performance.md
+	$(BIN)/python -m bench.batch --write
 
 screenshots: $(VENV)/.dev $(MODELS) ## the README's screenshots in assets/, from the real app in Chromium
 	$(BIN)/python -m scripts.screenshots
