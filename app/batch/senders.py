@@ -97,11 +97,15 @@ class ServerSender:
 
     def check(self) -> None:
         """A session started now (`requests.RequestException` or `Failed` if the server
-        cannot be used), kept for the first thread that sends; with a key, `/health`."""
+        cannot be used), kept for the first thread that sends; a key is shown to
+        `GET /api/v1/account`, so a wrong one stops the run before any photo is sent."""
+        session = self.session()
         if self.key:
-            requests.get(f"{self.base}/health", timeout=self.timeout).raise_for_status()
-            return
-        self._spare.append(self.session())
+            answer = session.get(f"{self.base}{API}/account", timeout=self.timeout)
+            if answer.status_code != 200:
+                code, message = _problem(answer)
+                raise Failed(f"{API}/account answered {answer.status_code} {code}: {message}")
+        self._spare.append(session)
         self._local.session = None
 
     def session(self) -> requests.Session:
@@ -120,8 +124,8 @@ class ServerSender:
                 answer = session.get(f"{self.base}{API}/session", timeout=self.timeout)
                 if answer.status_code != 200:
                     code, message = _problem(answer)
-                    raise Failed(f"{self.base}{API}/session answered {answer.status_code} "
-                                 f"{code}: {message}")
+                    raise Failed(f"{API}/session answered {answer.status_code} {code}: "
+                                 f"{message}")
                 session.headers["X-CSRFToken"] = answer.json()["csrf_token"]
                 if self.base.startswith("https:"):  # flask-wtf checks it over HTTPS
                     session.headers["Referer"] = f"{self.base}/"

@@ -331,9 +331,10 @@ class FakeServer:
 
             def do_GET(self):
                 owner.requests.append((time.monotonic(), "GET", self.path, dict(self.headers)))
+                body = ({"csrf_token": "token-1"} if self.path == "/api/v1/session"
+                        else {"name": "batch"})
                 self.reply(200, {"Content-Type": "application/json",
-                                 "Set-Cookie": "session=s1; Path=/"},
-                           json.dumps({"csrf_token": "token-1"}).encode())
+                                 "Set-Cookie": "session=s1; Path=/"}, json.dumps(body).encode())
 
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
@@ -393,7 +394,43 @@ def test_with_a_key_no_session_is_started_and_the_key_is_sent(app, fake, tmp_pat
                     "--key", "bgk_secret")
     server.server.shutdown()
     assert result.exit_code == 0, result.output
-    assert [r[1:3] for r in server.requests] == [("GET", "/health"),
+    assert [r[1:3] for r in server.requests] == [("GET", "/api/v1/account"),
                                                  ("POST", "/api/v1/remove")]
     (post,) = server.posts()
     assert post[3]["X-Api-Key"] == "bgk_secret" and "X-CSRFToken" not in post[3]
+
+
+KEY = "batch-key-0123456789abcdef"
+
+
+@pytest.fixture
+def keyed(settings):
+    """A server that takes only API keys (API_REQUIRE_KEY), over real HTTP."""
+    from app import create_app
+
+    app = create_app(settings.changed(api_keys=f"batch:{KEY}", api_require_key=True))
+    engine = use_engine(app, FakeEngine())
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield app, engine, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_a_real_key_needs_no_cookie_nor_token(keyed, tmp_path):
+    app, engine, base = keyed
+    src, out = tree(tmp_path), tmp_path / "out"
+    result = invoke(app, src, "--out", out, "--server", base, "--key", KEY,
+                    "--connections", "2")
+    assert result.exit_code == 0, result.output
+    assert tally(result) == (3, 0, 0) and engine.calls == 3
+    assert outputs(out) == ["a.png", "trip/b.png", "trip/day 2/c.png"]
+
+
+def test_a_wrong_key_stops_the_run_before_any_photo(keyed, tmp_path):
+    app, engine, base = keyed
+    result = invoke(app, tree(tmp_path), "--out", tmp_path / "out", "--server", base,
+                    "--key", "not-the-key-0123456789")
+    assert result.exit_code == 1 and engine.calls == 0
+    assert result.stderr.startswith(f"Error: {base} cannot be used: /api/v1/account answered "
+                                    "401 ")
+    assert not (tmp_path / "out").exists()
