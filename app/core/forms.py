@@ -139,7 +139,7 @@ def one_photo(upload: BaseModel, image: bytes | None, backdrop: bytes | str | No
         raise _refuse("invalid_body", "Send a file or an address (image_url), not both.")
     if upload.output == "image" and backdrop is None:
         by_address = "background_image_url" in type(upload).model_fields  # a removal's
-        raise _refuse(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message if files and not by_address
+        raise _refuse(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message if files
                       else "Output image puts a photo of yours behind the subject: send it as "
                       "background_image, with multipart/form-data"
                       + (", or its address as background_image_url." if by_address else "."))

@@ -23,6 +23,8 @@ def encode(result: Image.Image, quality: int) -> bytes:
              else Image.new("L", result.size, 255))
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as written:
-        written.writestr(ZIP_COLOURS, colours.getvalue())
-        written.writestr(ZIP_ALPHA, pngwriter.encode(np.asarray(alpha)))
+        for name, data in ((ZIP_COLOURS, colours.getvalue()),
+                           (ZIP_ALPHA, pngwriter.encode(np.asarray(alpha)))):
+            # Dated as nothing (zip's first day), so the same result is the same bytes.
+            written.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return archive.getvalue()
