@@ -46,10 +46,11 @@ def build_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.extensions["services"] = build_services(settings)
 
-    from app import api, cli, http, web
+    from app import api, cli, http, removebg, web
 
     cli.init_app(app)
-    http.init_app(app, doors=[web.DOOR, api.DOOR])
+    http.init_app(app, doors=[web.DOOR, api.DOOR, removebg.DOOR])
     web.init_app(app)
     api.init_app(app)
+    removebg.init_app(app)
     return app

@@ -31,15 +31,16 @@ def _once(pairs: list) -> dict:
     return body
 
 
-def json_object() -> dict | None:
+def json_object(limit: int = JSON_BODY_LIMIT) -> dict | None:
     """The request's body as a JSON object, or None when it is not one: malformed, nested
-    too deep for the parser (which Flask's get_json lets escape as a 500), or too big.
+    too deep for the parser (which Flask's get_json lets escape as a 500), or over `limit`
+    bytes (a photo in base64 is a larger body than our fields).
     A key sent twice is `Rejected`, as a form's field is: json.loads would keep the last
     value without a word, and another reader of the same body may keep the first."""
-    if request.content_length is not None and request.content_length > JSON_BODY_LIMIT:
+    if request.content_length is not None and request.content_length > limit:
         return None
     raw = request.get_data()  # kept, so a second reader in the request gets it too
-    if len(raw) > JSON_BODY_LIMIT:
+    if len(raw) > limit:
         return None
     try:
         body = json.loads(raw, object_pairs_hook=_once)

@@ -1,5 +1,6 @@
-"""The shape of the code, checked: the page and the API are siblings over one HTTP-free core,
-engines only make masks, and no module grows past 300 lines."""
+"""The shape of the code, checked: the three front doors (the page, the API, remove.bg's API)
+are siblings over one HTTP-free core, engines only make masks, and no module grows past 300
+lines."""
 
 import ast
 import subprocess
@@ -30,11 +31,15 @@ def modules(*parts: str):
         yield from ([target] if target.suffix == ".py" else sorted(target.rglob("*.py")))
 
 
-def test_the_page_and_the_api_never_import_each_other():
-    for path in modules("web"):
-        assert not any(name.startswith("app.api") for name in imports(path)), path
-    for path in modules("api"):
-        assert not any(name.startswith("app.web") for name in imports(path)), path
+DOORS = ("web", "api", "removebg")  # the page, the JSON API, remove.bg's API
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_the_front_doors_never_import_each_other(door):
+    others = tuple(f"app.{other}" for other in DOORS if other != door)
+    for path in modules(door):
+        assert not any(name == other or name.startswith(f"{other}.")
+                       for name in imports(path) for other in others), path
 
 
 @pytest.mark.parametrize("part", ["core", "engines", "images", "storage", "settings.py",
@@ -43,7 +48,7 @@ def test_below_the_front_doors_nothing_knows_http(part):
     for path in modules(part):
         used = {name.split(".")[0] for name in imports(path)}
         assert not used & set(HTTP), (path, used & set(HTTP))
-        assert not any(name.startswith(("app.http", "app.web", "app.api"))
+        assert not any(name.startswith(("app.http", *(f"app.{door}" for door in DOORS)))
                        for name in imports(path)), path
 
 

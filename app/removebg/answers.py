@@ -1,0 +1,73 @@
+"""Our answers in remove.bg's shape: a result as its bytes with remove.bg's headers (or as
+JSON `{"data": {"result_b64", ...}}` for a client that accepts JSON), and every problem as
+`{"errors": [{"title", "code", "detail"}]}` with remove.bg's status codes."""
+
+from __future__ import annotations
+
+import base64
+
+from flask import Response, jsonify, request
+
+from app.core.uploads import Removed
+from app.http.callers import Account
+from app.http.errors import Problem
+from app.removebg.fields import Asked
+
+JSON = "application/json"
+# remove.bg charges a quarter of a credit for a preview and one for any larger size; we
+# charge no credits, but say what remove.bg would have, for clients that count them.
+CREDITS_PREVIEW, CREDITS_FULL = "0.25", "1"
+TYPE = "other"  # remove.bg says what the photo shows (person, product...); we do not guess
+# Our statuses that remove.bg answers otherwise: it answers 403 for a missing or unknown
+# key, and 400 for every request it cannot take (too large, not an image, a conflict).
+STATUSES = {401: 403, 409: 400, 413: 400, 415: 400}
+TITLES = {400: "Invalid request", 402: "Insufficient credits", 403: "Authentication failed",
+          404: "Not found", 405: "Method not allowed", 429: "Rate limit exceeded"}
+
+
+def result(asked: Asked, done: Removed) -> Response:
+    """A removal's result as remove.bg answers it."""
+    made = done.result
+    headers = {"X-Width": str(made.width), "X-Height": str(made.height), "X-Type": TYPE,
+               "X-Credits-Charged": CREDITS_PREVIEW if asked.preview else CREDITS_FULL,
+               "Vary": "Accept"}
+    if request.accept_mimetypes.best_match([made.content_type, JSON]) == JSON:
+        # We do not locate the subject for this answer: its box is the whole result.
+        response = jsonify(data={"result_b64": base64.b64encode(made.data).decode("ascii"),
+                                 "foreground_top": 0, "foreground_left": 0,
+                                 "foreground_width": made.width,
+                                 "foreground_height": made.height})
+    else:
+        response = Response(made.data, mimetype=made.content_type)
+    response.headers.update(headers)
+    return response
+
+
+def account(found: Account) -> Response:
+    """The calling key in remove.bg's account shape. We sell no credits: a key's credits
+    are the megapixels left of its daily cap by today's count (none without a cap: null),
+    and every size is open to it. What the key is and what it used today come beside."""
+    key, used = found.key, found.today
+    left = (None if key.megapixels_per_day is None
+            else round(max(0.0, key.megapixels_per_day - used.megapixels), 3))
+    return jsonify(data={"attributes": {
+        "credits": {"total": left, "subscription": left, "payg": 0, "enterprise": 0},
+        "api": {"free_calls": 0, "sizes": "all"},
+        "key": {"name": key.name, "prefix": key.shown, "per_minute": key.per_minute,
+                "megapixels_per_day": key.megapixels_per_day,
+                "today": {"day": found.day, "calls": used.calls,
+                          "megapixels": used.megapixels}}}})
+
+
+def problem(found: Problem) -> Response:
+    """A problem as remove.bg answers one: its shape, and its status for ours."""
+    status = STATUSES.get(found.status, found.status)
+    # remove.bg's title is the sentence for people (what its clients show), its code the
+    # word for programs; the detail says what kind of failure it was.
+    kind = TITLES.get(status, "Server error" if status >= 500 else "Request failed")
+    response = jsonify(errors=[{"title": found.message, "code": found.code,
+                                "detail": kind}])
+    response.status_code = status
+    response.headers.update({name: value for name, value in found.headers.items()
+                             if status != 403 or name != "WWW-Authenticate"})  # 401's own
+    return response

@@ -1,0 +1,201 @@
+"""remove.bg's request fields, translated into a removal of ours (app/core/removal.py): each
+field that maps onto ours becomes ours, each one that only tunes remove.bg's own work is
+taken and ignored, and each one asking for what we do not make is refused with a sentence
+saying so. Nothing here looks at pixels: the core checks the photos and makes the result.
+
+The table in docs/api.md ("remove.bg's API") says the same, field by field."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import ImageColor
+
+from app.core.errors import Rejected
+
+# remove.bg's sizes and ours: preview (about 0.25 MP), a megapixel cap, or the photo's own.
+PREVIEW = ("preview", "small", "regular")
+SIZES: dict[str, str | float] = {
+    **dict.fromkeys(PREVIEW, "preview"), "medium": 1.5, "hd": 4.0, "4k": "full",
+    "full": "full", "auto": "full", "50MP": 50.0}
+DEFAULT_SIZE = "preview"  # remove.bg's own default
+# remove.bg guesses (or is told) what the photo shows to tune its model; ours has one model
+# for all, so these are checked and ignored.
+TYPES = ("auto", "person", "product", "animal", "car", "car_interior", "car_part",
+         "transportation", "graphic", "graphics", "other")
+TYPE_LEVELS = ("none", "latest", "1", "2")
+FORMATS = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "webp": "webp", "zip": "zip"}
+FILES = ("image_file", "bg_image_file")
+FIELDS = ("image_file", "image_file_b64", "image_url", "size", "type", "type_level",
+          "format", "roi", "crop", "crop_margin", "scale", "position", "channels",
+          "add_shadow", "shadow_type", "shadow_opacity", "semitransparency", "bg_color",
+          "bg_image_url", "bg_image_file")
+WHOLE_PHOTO = ("0% 0% 100% 100%", "0 0 100% 100%", "0px 0px 100% 100%")
+FALSE = (False, "false", "0", "no", "off")
+_HEX = re.compile(r"^#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+_PERCENT = re.compile(r"^([0-9]+)%$")
+_NO_PIXELS = ("0", "0px", "0%")
+ONE_PHOTO = ("Send the photo as image_file (a file, with multipart/form-data), "
+             "image_file_b64 (its bytes in base64) or image_url (an http or https address).")
+
+
+def _refuse(message: str, code: str = "invalid_options") -> Rejected:
+    return Rejected(code, message)
+
+
+def _one_of(field: str, value: Any, choices) -> str:
+    if value not in choices:
+        raise _refuse(f"{field} must be one of: {', '.join(choices)}.")
+    return value
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A remove.bg request, translated: our removal's fields, and what the answer needs."""
+
+    fields: dict[str, Any]  # RemoveRequest's fields
+    size: str  # remove.bg's size, as asked (for the credits charged)
+
+    @property
+    def preview(self) -> bool:
+        return self.size in PREVIEW
+
+
+def translated(sent: Mapping[str, Any]) -> Asked:
+    """remove.bg's `sent` fields (files as bytes) as a removal of ours, or `Rejected`. An
+    absent field, a JSON null and an empty text are alike: the field takes its default."""
+    given = {name: value for name, value in sent.items() if value is not None and value != ""}
+    unknown = sorted(set(given) - set(FIELDS))
+    if unknown:
+        raise _refuse(f"Unknown field {unknown[0]!r}: remove.bg's fields taken here are "
+                      f"{', '.join(FIELDS)}.", "invalid_body")
+    ours: dict[str, Any] = _photo(given)
+    size = given.get("size", DEFAULT_SIZE)
+    ours["size"] = SIZES[_one_of("size", size, SIZES)]
+    _one_of("type", given.get("type", "auto"), TYPES)
+    _one_of("type_level", str(given.get("type_level", "latest")), TYPE_LEVELS)
+    _unsupported(given)
+    ours.update(_background(given))
+    if _one_of("channels", given.get("channels", "rgba"), ("rgba", "alpha")) == "alpha":
+        ours["output"] = "mask"
+        ours.pop("background", None)
+        ours.pop("background_image", None)
+    if "crop" in given:
+        ours["crop"] = given["crop"]  # true or false: our rule says so otherwise
+    ours["crop_margin"] = _margin(given.get("crop_margin", "0"))
+    ours["format"] = _format(given.get("format", "auto"), ours)
+    return Asked(ours, size)
+
+
+def _photo(given: dict) -> dict:
+    sent = [name for name in ("image_file", "image_file_b64", "image_url") if name in given]
+    if not sent:
+        raise _refuse(ONE_PHOTO, "missing_image")
+    if len(sent) > 1:
+        raise _refuse(f"Send one photo, not {' and '.join(sent)}. {ONE_PHOTO}", "invalid_body")
+    if "image_url" in given:
+        return {"image_url": given["image_url"]}
+    if "image_file" in given:
+        return {"image": given["image_file"]}
+    return {"image": _base64(given["image_file_b64"])}
+
+
+def _base64(value: Any) -> bytes:
+    if isinstance(value, str):
+        text = re.sub(r"\s+", "", value)
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    raise _refuse("image_file_b64 is not valid base64: send the photo's bytes encoded in "
+                  "base64 (A-Z, a-z, 0-9, + and /, padded with =).", "invalid_image")
+
+
+def _unsupported(given: dict) -> None:
+    """Fields that ask for work we do not do: refused unless they ask for nothing."""
+    if str(given.get("scale", "original")) != "original":
+        raise _refuse("scale is not supported here: the subject keeps its size in the "
+                      "result. Leave scale out, or send original.")
+    if str(given.get("position", "original")) != "original":
+        raise _refuse("position is not supported here: the subject keeps its place in the "
+                      "result. Leave position out, or send original.")
+    if str(given.get("roi", WHOLE_PHOTO[0])) not in WHOLE_PHOTO:
+        raise _refuse("roi is not supported here: the whole photo is searched for the "
+                      "subject. Leave roi out, or send 0% 0% 100% 100%.")
+    if given.get("add_shadow", False) not in FALSE or str(
+            given.get("shadow_type", "none")) != "none":
+        raise _refuse("Shadows are not made here: leave add_shadow and shadow_type out (or "
+                      "send false and none).")
+    if given.get("semitransparency", True) not in (*FALSE, True, "true", "1", "yes", "on"):
+        raise _refuse("semitransparency must be true or false.")
+
+
+def _background(given: dict) -> dict:
+    if "bg_color" in given and ("bg_image_file" in given or "bg_image_url" in given):
+        raise _refuse("Send one background: bg_color, bg_image_file or bg_image_url.")
+    if "bg_image_file" in given and "bg_image_url" in given:
+        raise _refuse("Send one background photo: bg_image_file or bg_image_url.")
+    if "bg_image_url" in given:
+        return {"output": "image", "background_image_url": given["bg_image_url"]}
+    if "bg_image_file" in given:
+        return {"output": "image", "background_image": given["bg_image_file"]}
+    if "bg_color" in given:
+        colour = _colour(given["bg_color"])
+        return {"output": "color", "background": colour} if colour else {}
+    return {}
+
+
+def _colour(value: Any) -> str | None:
+    """remove.bg's colour as our #rrggbb; None for a fully transparent one (no background)."""
+    text = str(value).strip()
+    if text.lower() in ImageColor.colormap:
+        red, green, blue = ImageColor.getrgb(text.lower())[:3]
+        return f"#{red:02x}{green:02x}{blue:02x}"
+    found = _HEX.match(text)
+    if not found:
+        raise _refuse("bg_color must be a hex colour (such as 81d4fa or fff, with or without "
+                      "#) or a colour name (such as green).")
+    digits = found.group(1).lower()
+    if len(digits) in (3, 4):
+        digits = "".join(digit * 2 for digit in digits)
+    alpha = digits[6:] or "ff"
+    if alpha == "00":
+        return None
+    if alpha != "ff":
+        raise _refuse("A semi-transparent bg_color is not supported here: send an opaque "
+                      "colour (6 hex digits, or 8 ending in ff).")
+    return f"#{digits[:6]}"
+
+
+def _margin(value: Any) -> Any:
+    """remove.bg's crop_margin (one value, or 2 or 4 equal ones, in % or px) as our percent
+    of the subject's longer side; pixels are refused, but for 0."""
+    parts = str(value).split()
+    if not parts or len(parts) not in (1, 2, 4) or len(set(parts)) != 1:
+        raise _refuse("crop_margin must be one margin for all sides, such as 10%: "
+                      "different margins per side are not supported here.")
+    part = parts[0]
+    if part in _NO_PIXELS:
+        return 0
+    found = _PERCENT.match(part)
+    if not found:
+        raise _refuse("crop_margin in pixels is not supported here: give it in percent of "
+                      "the subject's size, such as 10%.")
+    return found.group(1)  # a whole number from 0 to 100, as our rule says otherwise
+
+
+def _format(value: Any, ours: dict) -> str:
+    """remove.bg's format as ours: auto is PNG when the result may be transparent (the
+    cutout, the mask), else JPEG; jpg of a cutout puts it on white, as remove.bg does."""
+    output = ours.get("output", "transparent")
+    if value == "auto":
+        return "png" if output in ("transparent", "mask") else "jpeg"
+    chosen = FORMATS[_one_of("format", value, ("auto", *FORMATS))]
+    if chosen == "jpeg" and output == "transparent":
+        ours.update(output="color", background="#ffffff")
+    return chosen

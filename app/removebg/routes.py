@@ -1,0 +1,55 @@
+"""remove.bg's endpoints, over our core: `POST /v1.0/removebg` reads remove.bg's fields
+(multipart, JSON or a urlencoded form), translates them (fields.py), asks the core for the
+same removal `POST /api/v1/remove` makes, and answers as remove.bg does (answers.py);
+`GET /v1.0/account` says what the calling key may still take today."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request
+
+from app.core.errors import Rejected
+from app.core.forms import NOT_TEXT, parse
+from app.core.removal import RemoveRequest
+from app.http.bodies import form_as_sent, json_object
+from app.http.callers import account
+from app.http.context import services
+from app.http.limits import allowance
+from app.removebg import answers
+from app.removebg.fields import FILES, translated
+
+PREFIX = "/v1.0"
+bp = Blueprint("removebg", __name__)
+
+
+@bp.post("/removebg")
+def remove_background():
+    asked = translated(_sent())
+    removal = parse(RemoveRequest, asked.fields)
+    return answers.result(asked, services().uploads.remove(removal, pay=allowance))
+
+
+@bp.get("/account")
+def get_account():
+    return answers.account(account())
+
+
+def _sent() -> dict:
+    """The request's fields as sent, each once; files as bytes. A photo in base64 is a
+    text field or a JSON string: up to the upload limit, not our forms' small one."""
+    largest = current_app.config["MAX_CONTENT_LENGTH"]
+    request.max_form_memory_size = largest
+    if request.mimetype == "multipart/form-data":
+        return form_as_sent(file_fields=FILES)
+    if request.is_json:
+        body = json_object(largest)
+        if body is None:
+            raise Rejected("invalid_body", 'Send a JSON object such as {"image_url": '
+                                           '"https://example.com/cat.jpg", "size": "auto"}.')
+        return body
+    if request.mimetype == "application/x-www-form-urlencoded":
+        if not request.form and request.content_length:
+            raise Rejected("invalid_body", NOT_TEXT.format(field="The form"))
+        return form_as_sent(file_fields=())
+    raise Rejected("unsupported_media_type",
+                   "Send multipart/form-data (with image_file, a file), or JSON or a "
+                   "urlencoded form with image_url or image_file_b64.", "unsupported")

@@ -1,0 +1,345 @@
+"""The remove.bg door (app/removebg): each of remove.bg's fields onto ours, each answer in
+remove.bg's shape, every refusal with its status, code and sentence; and the same input
+through /api/v1/remove and /v1.0/removebg makes the same bytes."""
+
+import base64
+import io
+
+import pytest
+from PIL import Image
+
+from app.core.errors import Rejected
+from app.http.callers import INVALID, MISSING
+from tests.support import FakeEngine, encode, photo, use_engine
+from tests.unit.test_remove import SIZE, jpeg_of, unzipped
+
+KEY = "removebg-test-key-0123"
+HEADERS = {"X-Api-Key": KEY}
+PHOTO = photo(size=(1000, 800))
+LAWN = encode(Image.new("RGB", (50, 40), (10, 200, 30)), "PNG")
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.changed(api_keys=f"tester:{KEY}")
+
+
+@pytest.fixture
+def app(app):
+    use_engine(app, FakeEngine())
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def removebg(client, data: bytes | None = PHOTO, headers=HEADERS, **fields):
+    form = dict(fields)
+    if data is not None:
+        form["image_file"] = (io.BytesIO(data), "cat.jpg")
+    return client.post("/v1.0/removebg", data=form, content_type="multipart/form-data",
+                       headers=headers)
+
+
+def ours(client, data: bytes = PHOTO, **fields):
+    form = {"image": (io.BytesIO(data), "cat.jpg"), **fields}
+    answer = client.post("/api/v1/remove", data=form, content_type="multipart/form-data",
+                         headers=HEADERS)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return answer
+
+
+def refused(answer, status: int, code: str, title: str | None = None) -> dict:
+    """remove.bg's error shape: one error, its sentence as the title."""
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    assert answer.mimetype == "application/json"
+    (error,) = answer.get_json()["errors"]
+    assert set(error) == {"title", "code", "detail"} and error["code"] == code
+    if title is not None:
+        assert error["title"] == title
+    return error
+
+
+# Each field onto ours: the same bytes as /api/v1/remove answers for the same thing.
+SAME = [
+    ({"size": "full"}, {}),
+    ({}, {"size": "preview"}),  # remove.bg's default size is preview
+    ({"size": "regular"}, {"size": "preview"}),
+    ({"size": "small"}, {"size": "preview"}),
+    ({"size": "medium"}, {"size": "1.5"}),
+    ({"size": "hd"}, {"size": "4"}),
+    ({"size": "4k"}, {}),
+    ({"size": "auto"}, {}),
+    ({"size": "50MP"}, {}),
+    ({"size": "full", "format": "png"}, {}),
+    ({"size": "full", "format": "webp"}, {"format": "webp"}),
+    ({"size": "full", "format": "zip"}, {"format": "zip"}),
+    ({"size": "full", "format": "jpg"},  # a JPEG of a cutout: on white, as remove.bg does
+     {"output": "color", "background": "#ffffff", "format": "jpeg"}),
+    ({"size": "full", "bg_color": "81d4fa"},  # auto: JPEG without transparency
+     {"output": "color", "background": "#81d4fa", "format": "jpeg"}),
+    ({"size": "full", "bg_color": "#81D4FAff", "format": "png"},
+     {"output": "color", "background": "#81d4fa"}),
+    ({"size": "full", "bg_color": "fff", "format": "png"},
+     {"output": "color", "background": "#ffffff"}),
+    ({"size": "full", "bg_color": "green", "format": "png"},
+     {"output": "color", "background": "#008000"}),
+    ({"size": "full", "bg_color": "81d4fa00"}, {}),  # a transparent colour: no background
+    ({"size": "full", "channels": "alpha"}, {"output": "mask"}),
+    ({"size": "full", "channels": "alpha", "bg_color": "red"}, {"output": "mask"}),
+    ({"size": "full", "channels": "alpha", "format": "jpg"},
+     {"output": "mask", "format": "jpeg"}),
+    ({"size": "full", "channels": "rgba"}, {}),
+    ({"size": "full", "crop": "true"}, {"crop": "true", "crop_margin": "0"}),
+    ({"size": "full", "crop": "true", "crop_margin": "10%"},
+     {"crop": "true", "crop_margin": "10"}),
+    ({"size": "full", "crop": "true", "crop_margin": "10% 10% 10% 10%"},
+     {"crop": "true", "crop_margin": "10"}),
+    ({"size": "full", "crop": "true", "crop_margin": "0px"},
+     {"crop": "true", "crop_margin": "0"}),
+    ({"size": "full", "crop": "false", "crop_margin": "10%"}, {}),
+    ({"size": "full", "type": "person", "type_level": "2", "semitransparency": "false",
+      "scale": "original", "position": "original", "roi": "0% 0% 100% 100%",
+      "add_shadow": "false", "shadow_type": "none", "shadow_opacity": "50"}, {}),
+]
+
+
+@pytest.mark.parametrize("theirs, mine", SAME)
+def test_each_field_maps_onto_ours(client, theirs, mine):
+    answer = removebg(client, **theirs)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    expected = ours(client, **mine)
+    assert answer.mimetype == expected.mimetype
+    assert answer.data == expected.data
+    assert (answer.headers["X-Width"], answer.headers["X-Height"]) == (
+        expected.headers["X-Width"], expected.headers["X-Height"])
+    assert answer.headers["X-Type"] == "other"
+
+
+def test_a_background_photo_as_a_file_or_by_address(app, client):
+    mine = ours(client, output="image", background_image=(io.BytesIO(LAWN), "lawn.png"))
+    as_file = removebg(client, size="full", bg_image_file=(io.BytesIO(LAWN), "lawn.png"))
+    assert (as_file.status_code, as_file.mimetype) == (200, "image/jpeg")
+    app.extensions["services"].uploads.fetch = {"https://photos.example/lawn.png": LAWN}.get
+    by_address = removebg(client, size="full", bg_image_url="https://photos.example/lawn.png")
+    mine_jpeg = ours(client, output="image", format="jpeg",
+                     background_image=(io.BytesIO(LAWN), "lawn.png"))
+    assert as_file.data == by_address.data == mine_jpeg.data
+    pixel = Image.open(io.BytesIO(mine.data)).getpixel((900, 400))
+    assert pixel == (10, 200, 30)  # the lawn, where the cat is not
+
+
+@pytest.mark.parametrize("how", ["json", "urlencoded", "multipart"])
+@pytest.mark.parametrize("photo_field", ["image_file_b64", "image_url"])
+def test_a_photo_in_base64_or_by_address_in_any_body(app, client, how, photo_field):
+    app.extensions["services"].uploads.fetch = {"https://photos.example/cat.jpg": PHOTO}.get
+    value = (base64.b64encode(PHOTO).decode() if photo_field == "image_file_b64"
+             else "https://photos.example/cat.jpg")
+    fields = {photo_field: value, "size": "full"}
+    if how == "json":
+        answer = client.post("/v1.0/removebg", json=fields, headers=HEADERS)
+    else:
+        answer = client.post("/v1.0/removebg", data=fields, headers=HEADERS, content_type=(
+            "multipart/form-data" if how == "multipart"
+            else "application/x-www-form-urlencoded"))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.data == ours(client).data
+
+
+def test_json_when_accepted_as_remove_bg_answers(client):
+    answer = removebg(client, headers={**HEADERS, "Accept": "application/json"}, size="full",
+                      format="zip")
+    assert (answer.status_code, answer.mimetype) == (200, "application/json")
+    data = answer.get_json()["data"]
+    assert data == {"result_b64": data["result_b64"], "foreground_top": 0,
+                    "foreground_left": 0, "foreground_width": 1000,
+                    "foreground_height": 800}
+    assert base64.b64decode(data["result_b64"]) == ours(client, format="zip").data
+    assert answer.headers["X-Credits-Charged"] == "1"
+
+
+@pytest.mark.parametrize("size, credits", [("preview", "0.25"), ("regular", "0.25"),
+                                           ("small", "0.25"), ("medium", "1"), ("hd", "1"),
+                                           ("full", "1"), ("auto", "1")])
+def test_credits_charged_are_remove_bgs(client, size, credits):
+    assert removebg(client, size=size).headers["X-Credits-Charged"] == credits
+
+
+def test_the_zip_is_our_png_split_exactly(client):
+    png = Image.open(io.BytesIO(ours(client).data))
+    colours, alpha = unzipped(removebg(client, size="full", format="zip").data)
+    assert alpha.tobytes() == png.getchannel("A").tobytes()
+    assert colours.tobytes() == jpeg_of(png).tobytes()
+
+
+def test_the_real_model_answers_the_same_through_both_doors(app, client, engine):
+    use_engine(app, engine)
+    chelsea = photo()
+    png = ours(client, chelsea, crop="true", crop_margin="10")
+    assert removebg(client, chelsea, size="full", crop="true",
+                    crop_margin="10%").data == png.data
+    cutout = Image.open(io.BytesIO(png.data))
+    colours, alpha = unzipped(removebg(client, chelsea, size="full", crop="true",
+                                       crop_margin="10%", format="zip").data)
+    assert alpha.tobytes() == cutout.getchannel("A").tobytes()
+    assert colours.tobytes() == jpeg_of(cutout).tobytes()
+    mask = Image.open(io.BytesIO(removebg(client, chelsea, size="full", crop="true",
+                                          crop_margin="10%", channels="alpha").data))
+    assert (mask.mode, mask.tobytes()) == ("L", cutout.getchannel("A").tobytes())
+    assert mask.getextrema() == (0, 255)  # a subject, and a background
+
+
+# Refusals: remove.bg's shape and statuses, our codes and sentences.
+PX = ("crop_margin in pixels is not supported here: give it in percent of the subject's size, "
+      "such as 10%.")
+
+
+@pytest.mark.parametrize("fields, code, title", [
+    ({"size": "huge"}, "invalid_options",
+     "size must be one of: preview, small, regular, medium, hd, 4k, full, auto, 50MP."),
+    ({"type": "cat"}, "invalid_options", None),
+    ({"type_level": "9"}, "invalid_options", None),
+    ({"format": "gif"}, "invalid_options",
+     "format must be one of: auto, png, jpg, jpeg, webp, zip."),
+    ({"channels": "rgb"}, "invalid_options", "channels must be one of: rgba, alpha."),
+    ({"channels": "alpha", "format": "zip"}, "invalid_options",
+     "A zip holds a result's colours and its alpha, and the mask has no colours: choose "
+     "png, webp or jpeg for output mask."),
+    ({"bg_color": "blurple"}, "invalid_options",
+     "bg_color must be a hex colour (such as 81d4fa or fff, with or without #) or a colour "
+     "name (such as green)."),
+    ({"bg_color": "81d4fa77"}, "invalid_options",
+     "A semi-transparent bg_color is not supported here: send an opaque colour (6 hex "
+     "digits, or 8 ending in ff)."),
+    ({"bg_color": "fff", "bg_image_url": "https://photos.example/l.png"}, "invalid_options",
+     "Send one background: bg_color, bg_image_file or bg_image_url."),
+    ({"bg_image_url": "ftp://photos.example/l.png"}, "invalid_url", None),
+    ({"crop": "true", "crop_margin": "30px"}, "invalid_options", PX),
+    ({"crop": "true", "crop_margin": "30"}, "invalid_options", PX),
+    ({"crop": "true", "crop_margin": "10% 20%"}, "invalid_options",
+     "crop_margin must be one margin for all sides, such as 10%: different margins per side "
+     "are not supported here."),
+    ({"crop": "true", "crop_margin": "150%"}, "invalid_options",
+     "The crop margin must be a whole number from 0 to 100 (%)."),
+    ({"crop": "maybe"}, "invalid_options", "crop must be true or false."),
+    ({"scale": "50%"}, "invalid_options", "scale is not supported here: the subject keeps "
+                                          "its size in the result. Leave scale out, or send "
+                                          "original."),
+    ({"position": "center"}, "invalid_options", None),
+    ({"roi": "10% 10% 90% 90%"}, "invalid_options", None),
+    ({"add_shadow": "true"}, "invalid_options",
+     "Shadows are not made here: leave add_shadow and shadow_type out (or send false and "
+     "none)."),
+    ({"shadow_type": "car"}, "invalid_options", None),
+    ({"semitransparency": "maybe"}, "invalid_options",
+     "semitransparency must be true or false."),
+    ({"name": "cat"}, "invalid_body", None),
+    ({"image_url": "https://photos.example/cat.jpg"}, "invalid_body", None),
+])
+def test_a_field_we_cannot_take_is_a_400_with_the_reason(client, fields, code, title):
+    refused(removebg(client, **fields), 400, code, title)
+
+
+def test_each_photo_refusal(client):
+    refused(removebg(client, None), 400, "missing_image")
+    refused(removebg(client, None, image_file_b64="not base64!"), 400, "invalid_image",
+            "image_file_b64 is not valid base64: send the photo's bytes encoded in base64 "
+            "(A-Z, a-z, 0-9, + and /, padded with =).")
+    bmp = encode(Image.new("RGB", (4, 4)), "BMP")
+    refused(removebg(client, bmp), 400, "invalid_image")  # our 415: remove.bg's 400
+    refused(client.post("/v1.0/removebg", data=b"x", content_type="text/plain",
+                        headers=HEADERS), 400, "unsupported_media_type")
+    refused(client.post("/v1.0/removebg", data=b"[1]", content_type="application/json",
+                        headers=HEADERS), 400, "invalid_body")
+
+
+def test_too_large_is_a_400(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 10_000
+    refused(removebg(client), 400, "too_large")
+
+
+@pytest.mark.parametrize("headers, code, title", [
+    ({}, "missing_key", MISSING), ({"X-Api-Key": "not-a-key-0123456789"}, "invalid_key",
+                                   INVALID),
+    ({"Authorization": "Basic dXNlcjpwYXNz"}, "invalid_key", None)])
+def test_a_missing_or_bad_key_is_remove_bgs_403(client, headers, code, title):
+    for answer in (removebg(client, headers=headers), client.get("/v1.0/account",
+                                                                 headers=headers)):
+        refused(answer, 403, code, title)
+        assert "WWW-Authenticate" not in answer.headers
+
+
+@pytest.mark.parametrize("rejected, status", [
+    (Rejected("rate_limited", "Too many.", "quota", retry_after=7), 429),
+    (Rejected("busy", "Busy.", "busy", retry_after=3), 503),
+    (Rejected("engine_failed", "Failed.", "failed"), 502),
+    (Rejected("url_timeout", "Slow.", "timeout"), 504)])
+def test_our_other_statuses_with_their_retry_after(app, client, rejected, status):
+    def refuse(*args, **kwargs):
+        raise rejected
+
+    app.extensions["services"].uploads.remove = refuse
+    answer = removebg(client)
+    refused(answer, status, rejected.code, rejected.message)
+    assert answer.headers.get("Retry-After") == (
+        str(rejected.retry_after) if rejected.retry_after else None)
+
+
+def test_a_real_rate_limit_is_a_429(app):
+    app.extensions["services"].demo_storage = False  # keys can be made
+    made = app.test_cli_runner().invoke(args=["keys", "create", "shop", "--per-minute", "1"])
+    key = made.stdout.strip().splitlines()[-1]
+    client = app.test_client()
+    assert removebg(client, headers={"X-Api-Key": key}).status_code == 200
+    answer = removebg(client, headers={"X-Api-Key": key})
+    refused(answer, 429, "rate_limited")
+    assert 1 <= int(answer.headers["Retry-After"]) <= 60
+
+
+def test_an_unexpected_failure_is_a_500_without_details(app, client):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret detail")
+
+    app.extensions["services"].uploads.remove = broken
+    answer = removebg(client)
+    error = refused(answer, 500, "internal_error")
+    assert "secret" not in answer.get_data(as_text=True) and error["detail"] == "Server error"
+
+
+def test_paths_and_methods(client):
+    refused(client.get("/v1.0/removebg", headers=HEADERS), 405, "method_not_allowed",
+            "GET is not allowed here. Allowed: POST.")
+    refused(client.get("/v1.0/nothing", headers=HEADERS), 404, "not_found",
+            "There is no such endpoint: remove.bg's API here is POST /v1.0/removebg and GET "
+            "/v1.0/account.")
+
+
+def test_the_account_in_remove_bgs_shape(app, client):
+    assert removebg(client, size="full").status_code == 200
+    body = client.get("/v1.0/account", headers={"Authorization": f"Bearer {KEY}"}).get_json()
+    attributes = body["data"]["attributes"]
+    assert attributes["credits"] == {"total": None, "subscription": None, "payg": 0,
+                                     "enterprise": 0}
+    assert attributes["api"] == {"free_calls": 0, "sizes": "all"}
+    key = attributes["key"]
+    assert (key["name"], key["megapixels_per_day"], key["today"]["calls"],
+            key["today"]["megapixels"]) == ("tester", None, 1, 0.8)
+
+
+def test_an_accounts_credits_are_the_megapixels_left_today(app):
+    app.extensions["services"].demo_storage = False
+    made = app.test_cli_runner().invoke(args=["keys", "create", "shop",
+                                              "--megapixels-per-day", "5"])
+    key = {"X-Api-Key": made.stdout.strip().splitlines()[-1]}
+    client = app.test_client()
+    assert removebg(client, headers=key, size="full").status_code == 200  # 0.8 MP
+    credits = client.get("/v1.0/account", headers=key).get_json()["data"]["attributes"][
+        "credits"]
+    assert credits == {"total": 4.2, "subscription": 4.2, "payg": 0, "enterprise": 0}
+
+
+def test_the_sizes_sentence_is_not_the_apis(client):
+    """remove.bg's sizes are words; our own API's sentence names ours."""
+    assert SIZE not in removebg(client, size="0.5").get_data(as_text=True)
