@@ -434,3 +434,23 @@ def test_a_wrong_key_stops_the_run_before_any_photo(keyed, tmp_path):
     assert result.stderr.startswith(f"Error: {base} cannot be used: /api/v1/account answered "
                                     "401 ")
     assert not (tmp_path / "out").exists()
+
+
+def test_sigterm_stops_the_command_as_ctrl_c_does(app, tmp_path):
+    """Exit status 130, the summary of what was done, no temporary file left."""
+
+    class Terminated(FakeEngine):
+        def mask(self, photo, model=None):
+            if self.calls == 1:  # the second photo: a SIGTERM while it is in the model
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(3)
+            return super().mask(photo, model)
+
+    use_engine(app, Terminated())
+    src, out = tree(tmp_path), tmp_path / "out"
+    before = signal.getsignal(signal.SIGTERM)
+    result = invoke(app, src, "--out", out, "--threads", "1")
+    assert result.exit_code == 130, result.output
+    assert result.stdout.startswith("Stopped in ") and tally(result) == (1, 0, 0)
+    assert outputs(out) == ["a.png"]
+    assert signal.getsignal(signal.SIGTERM) is before  # put back as it was
