@@ -49,7 +49,7 @@ def _refuse(message: str, code: str = "invalid_options") -> Rejected:
 
 
 def _one_of(field: str, value: Any, choices) -> str:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:  # JSON may send any type
         raise _refuse(f"{field} must be one of: {', '.join(choices)}.")
     return value
 

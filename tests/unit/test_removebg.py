@@ -255,6 +255,23 @@ def test_each_photo_refusal(client):
                         headers=HEADERS), 400, "invalid_body")
 
 
+@pytest.mark.parametrize("field", ["image_file", "image_file_b64", "image_url", "size",
+                                   "type", "type_level", "format", "roi", "crop",
+                                   "crop_margin", "scale", "position", "channels",
+                                   "add_shadow", "shadow_type", "semitransparency",
+                                   "bg_color", "bg_image_url", "bg_image_file"])
+@pytest.mark.parametrize("value", [[1], {"a": 1}, 7, 1.5, True, "\ud800", "x" * 3000])
+def test_any_json_value_of_any_field_is_answered_never_a_500(app, client, field, value):
+    app.extensions["services"].uploads.fetch = lambda url: PHOTO
+    body = {"image_url": "https://photos.example/cat.jpg", "size": "full", field: value}
+    if field in ("image_file", "image_file_b64"):
+        del body["image_url"]
+    answer = client.post("/v1.0/removebg", json=body, headers=HEADERS)
+    assert answer.status_code < 500, answer.get_data(as_text=True)
+    if answer.status_code != 200:
+        refused(answer, answer.status_code, answer.get_json()["errors"][0]["code"])
+
+
 def test_too_large_is_a_400(app, client):
     app.config["MAX_CONTENT_LENGTH"] = 10_000
     refused(removebg(client), 400, "too_large")
