@@ -95,7 +95,7 @@ def test_usage_counted_from_many_threads_loses_nothing():
 @pytest.mark.parametrize(("value", "says"), [
     ("bot", "comma-separated NAME:KEY pairs"),
     ("bot:", "comma-separated NAME:KEY pairs"),
-    ("bot:fifteen-chars", "keys of at least 16 characters"),
+    ("bot:" + "k" * 15, "keys of at least 16 characters"),
     ("b@d:" + GIVEN, "valid names"),
     (f"a:{GIVEN},a:{GIVEN}x", "each name and key once"),
     (f"a:{GIVEN},b:{GIVEN}", "each name and key once"),
