@@ -71,52 +71,59 @@ def _check_format(output: str, file_format: str) -> None:
                                          "for output mask.")
 
 
-class OutputOptions(BaseModel):
-    """How a result looks; stored with the record."""
+# Each output option once: its rule (fields.py) and its default. OutputOptions keeps them as
+# stored, UploadRequest takes them as a form sends them, EditFields as changes to a record.
+OPTIONS: dict[str, tuple[Any, Any]] = {
+    "output": (Output, "transparent"), "background": (Colour, DEFAULT_BACKGROUND),
+    "crop": (Crop, False), "crop_margin": (Margin, 5), "format": (Format, "png"),
+    "refine_edges": (RefineEdges, False)}
 
+
+def _as_sent(value: Any) -> Any:
+    """A default as a form sends it: a field is text, so `false` is documented, not False."""
+    if isinstance(value, bool):
+        return Field(value, json_schema_extra={"default": str(value).lower()})
+    return value
+
+
+class _Options(BaseModel):
     model_config = _STRICT
 
-    output: Output = "transparent"
-    background: Colour | None = Field(None, description="Set only when output is `color`.")
-    crop: Crop = False
-    crop_margin: Margin = 5
-    format: Format = "png"
-    refine_edges: RefineEdges = False
-
     @model_validator(mode="after")
-    def _fits(self) -> OutputOptions:
+    def _fits(self) -> BaseModel:
         _check_format(self.output, self.format)
         return self
 
 
-class UploadRequest(BaseModel):
-    """A new image: its name, the photo (a file, or an address to fetch it from) and how
-    the result should look."""
+OutputOptions = create_model(
+    "OutputOptions", __base__=_Options, __doc__="How a result looks; stored with the record.",
+    **{**OPTIONS, "background": (Colour | None, Field(
+        None, description="Set only when output is `color`."))})
 
+
+class _Upload(BaseModel):
     model_config = ConfigDict(_STRICT, json_schema_extra={
         "oneOf": [{"required": ["image"]}, {"required": ["image_url"]}]})
 
-    name: Name
-    image: PhotoFile = absent()
-    image_url: Url = absent()
-    model: Model = absent()
-    output: Output = "transparent"
-    background: Colour = DEFAULT_BACKGROUND
-    background_image: Backdrop = absent()
-    # On the wire a form field is text: the defaults are documented as the text sent.
-    crop: Crop = Field(False, json_schema_extra={"default": "false"})
-    crop_margin: Margin = 5
-    format: Format = "png"
-    refine_edges: RefineEdges = Field(False, json_schema_extra={"default": "false"})
-
     @model_validator(mode="after")
-    def _one_photo(self) -> UploadRequest:
+    def _one_photo(self) -> BaseModel:
         one_photo(self, self.image, self.background_image)
         return self
 
     @property
     def options(self) -> OutputOptions:
         return options_of(self)
+
+
+_UPLOAD_OPTIONS = {name: (rule, _as_sent(value)) for name, (rule, value) in OPTIONS.items()}
+UploadRequest = create_model(
+    "UploadRequest", __base__=_Upload,
+    __doc__="A new image: its name, the photo (a file, or an address to fetch it from) and "
+            "how the result should look.",
+    name=(Name, ...), image=(PhotoFile, absent()), image_url=(Url, absent()),
+    model=(Model, absent()), output=_UPLOAD_OPTIONS.pop("output"),
+    background=_UPLOAD_OPTIONS.pop("background"), background_image=(Backdrop, absent()),
+    **_UPLOAD_OPTIONS)
 
 
 def options_of(request: BaseModel, kind: type[OutputOptions] = OutputOptions) -> OutputOptions:
@@ -185,23 +192,11 @@ def upload_by_address(values: Mapping[str, Any]) -> UploadRequest:
     return UploadRequest.model_validate(checked.model_dump(exclude_unset=True))
 
 
-class EditFields(BaseModel):
-    """A change to a record: its name, and how its result looks (the result is made again
-    from the stored photo and mask: the model does not run again). Absent fields keep
-    their values. (As JSON; a form may also carry a new background photo: EditRequest.)"""
-
+class _Edit(BaseModel):
     model_config = _STRICT
 
-    image_name: Name = absent()
-    output: Output = absent()
-    background: Colour = absent()
-    crop: Crop = absent()
-    crop_margin: Margin = absent()
-    format: Format = absent()
-    refine_edges: RefineEdges = absent()
-
     @model_validator(mode="after")
-    def _something(self) -> EditFields:
+    def _something(self) -> BaseModel:
         if not self.model_fields_set:
             raise _refuse("invalid_body", "Send at least one of: "
                                           f"{', '.join(type(self).model_fields)}.")
@@ -223,6 +218,16 @@ class EditFields(BaseModel):
         colour = self.background or current.background or DEFAULT_BACKGROUND
         merged["background"] = colour if merged["output"] == "color" else None
         return parse(OutputOptions, merged)
+
+
+EditFields = create_model(
+    "EditFields", __base__=_Edit,
+    __doc__="A change to a record: its name, and how its result looks (the result is made "
+            "again from the stored photo and mask: the model does not run again). Absent "
+            "fields keep their values. (As JSON; a form may also carry a new background "
+            "photo: EditRequest.)",
+    image_name=(Name, absent()), **{name: (rule, absent()) for name, (rule, _) in
+                                    OPTIONS.items()})
 
 
 def restyles(fields: Iterable[str]) -> bool:
