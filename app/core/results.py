@@ -80,7 +80,7 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
     def finish(masked: Masked) -> Cutout:
         try:
             full, behind = photo.full(), backdrop.full() if backdrop else None
-            small = (renditions.of_result(full, masked.mask, options, behind, thumbnails)
+            small = (renditions.of_result(photo, masked.mask, options, backdrop, thumbnails)
                      if thumbnails else {})
             return Cutout(render(full, masked.mask, options, behind), masked, small)
         finally:  # the next turn may start while this request stores what it made

@@ -133,6 +133,17 @@ class Photo:
         return self.full()
 
 
+    def at_least(self, longest: int) -> Image.Image:
+        """Decoded at the smallest JPEG scale (1/8, 1/4, 1/2) whose longest side is still
+        `longest` pixels or more, whether or not the full size is decoded already (a
+        small decode costs less than shrinking the full one); other formats: the full."""
+        if self.info.format != "JPEG":
+            return self.full()
+        side = max(self.info.width, self.info.height)
+        by = next((k for k in (8, 4, 2) if -(-side // k) >= longest), 1)
+        return decode(self.data, reduce_by=by) if by > 1 else self.full()
+
+
 class ScaledPhoto(Photo):
     """A checked photo worked on smaller, at `width` × `height` (its `info`, so the work is
     priced by the pixels actually worked on): decoded at a cheaper JPEG scale where the
@@ -152,6 +163,9 @@ class ScaledPhoto(Photo):
 
     def reduced(self, at_least: int, reduce_by: int = 2) -> Image.Image:
         return self.full()  # already small
+
+    def at_least(self, longest: int) -> Image.Image:
+        return self.full()
 
 
 def scaled(photo: Photo, max_pixels: int) -> Photo:

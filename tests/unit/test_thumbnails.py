@@ -108,3 +108,65 @@ def test_the_repository_keeps_them_with_the_record(visitor, fake_engine, records
     assert len(list(records.files.find({}))) == 2 + 2 * len(SIZES) + 1  # and the mask
     visitor.delete(record.id)
     assert list(records.files.find({})) == []
+
+
+def test_a_jpeg_upload_is_rendered_from_a_small_decode_and_the_model_size_mask(monkeypatch):
+    """A 12 MP JPEG, left half red and right half blue, and a 320×320 mask keeping the
+    left half: the renditions come from a 1/4-scale decode (the full decode is never
+    asked for), keep red red and blue blue, and the alpha is exact where the mask is."""
+    from app.images.decoding import Photo, probe
+
+    img = Image.new("RGB", (4000, 3000), (220, 20, 20))
+    img.paste((20, 20, 220), (2000, 0, 4000, 3000))
+    data = encode_jpeg(img)
+    photo_ = Photo(data, probe(data, 10**8))
+    assert photo_.at_least(640).size == (1000, 750)  # 1/8 would be 500 px: too small
+    assert photo_.at_least(1100).size == (2000, 1500)
+
+    def no_full_size(self):
+        raise AssertionError("the full-size photo was decoded for the renditions")
+
+    monkeypatch.setattr(Photo, "full", no_full_size)
+    mask = Image.new("L", (320, 320), 0)
+    mask.paste(255, (0, 0, 160, 320))
+    made = thumbnails.of_result(photo_, mask, OutputOptions())
+    for size in SIZES:
+        height = size * 3 // 4
+        cut = np.asarray(webp(made["processed"][size].data).convert("RGBA")).astype(int)
+        original = np.asarray(webp(made["original"][size].data).convert("RGB")).astype(int)
+        assert cut.shape == (height, size, 4) and original.shape == (height, size, 3)
+        left, right = (height // 2, size // 4), (height // 2, size * 3 // 4)
+        assert cut[left][3] == 255 and cut[right][3] == 0  # alpha is kept losslessly
+        assert np.abs(cut[left][:3] - (220, 20, 20)).max() <= 6
+        assert np.abs(original[left] - (220, 20, 20)).max() <= 6
+        assert np.abs(original[right] - (20, 20, 220)).max() <= 6
+        # The edge: the mask's step at x = 160 of 320 lands mid-rendition.
+        assert cut[height // 2, size // 2 - 4][3] == 255 and cut[height // 2, size // 2 + 3][3] == 0
+
+
+def test_a_crop_asks_for_enough_pixels_to_fill_the_rendition():
+    """A subject a tenth of the photo wide: the crop is composed from a decode where the
+    subject alone is still 640 px, so the rendition is reduced, never enlarged."""
+    from app.images.decoding import Photo, probe
+
+    data = encode_jpeg(Image.new("RGB", (4000, 3000), (40, 160, 60)))
+    photo_ = Photo(data, probe(data, 10**8))
+    mask = Image.new("L", (320, 320), 0)
+    mask.paste(255, (144, 144, 176, 176))  # 32 of 320: a tenth
+    # 33 mask pixels (one of margin) of 320 are 412.5 px of 4000: 640 px of it needs all.
+    assert thumbnails._working_size(photo_, mask, OutputOptions(crop=True)) == 4000
+    assert thumbnails._working_size(photo_, mask, OutputOptions()) == 640
+    made = thumbnails.of_result(photo_, mask, OutputOptions(crop=True, crop_margin=0))
+    small = webp(made["processed"][320].data)
+    assert small.size == (320, 240)  # the subject, a tenth of the 4:3 photo each way
+    assert np.asarray(small.convert("RGBA"))[120, 160, 3] == 255
+    half = Image.new("L", (320, 320), 0)
+    half.paste(255, (80, 80, 240, 240))  # 161 of 320 with the margin: 2012.5 px of 4000
+    assert thumbnails._working_size(photo_, half, OutputOptions(crop=True)) == 1273
+    assert photo_.at_least(1273).size == (2000, 1500)
+
+
+def encode_jpeg(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
