@@ -1,6 +1,6 @@
-"""flask remove-bg against a real server (gunicorn as the container runs it, the real model),
-over 2 connections: killed half-way (SIGKILL) and started again, nothing is half-written,
-nothing is lost and nothing is made twice."""
+"""flask remove-bg against a real server (`make serve`'s stack: nginx before gunicorn, the real
+model), with an API key over 2 connections: killed half-way (SIGKILL) and started again,
+nothing is half-written, nothing is lost and nothing is made twice."""
 
 import os
 import re
@@ -11,20 +11,21 @@ import time
 import pytest
 from PIL import Image
 
-from tests.servers import BIN, ROOT, clean_env, free_port, start, stop
+from tests.front import start_stack
+from tests.servers import BIN, ROOT, clean_env, stop
 from tests.support import photo
 
 PHOTOS = 12
 SIZE = (800, 600)
 
 
+KEY = "batch-test-key-0123456789"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
-    env = clean_env(APP_SECRET_KEY="live-test-secret-key-0123456789", PORT=str(port),
-                    UPLOAD_RATE_LIMIT="1000 per minute", UPLOAD_RATE_LIMIT_IP="1000 per minute")
-    process, base = start([str(BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py")],
-                          env, port, tmp_path_factory.mktemp("gunicorn"))
+    process, base, _ = start_stack(tmp_path_factory.mktemp("serve"), API_KEYS=f"batch:{KEY}",
+                                   API_REQUIRE_KEY="true")
     yield base
     stop(process)
 
@@ -34,7 +35,7 @@ def batch(src, out, base):
     env = clean_env(APP_SECRET_KEY="batch-client-secret-0123456789")
     return subprocess.Popen(
         [str(BIN / "flask"), "--app", "app", "remove-bg", str(src), "--out", str(out),
-         "--server", base, "--connections", "2", "--no-progress"],
+         "--server", base, "--key", KEY, "--connections", "2", "--no-progress"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
