@@ -39,8 +39,8 @@ IMAGE_ENDPOINT = "api.image"
 # that takes one says so.
 PHOTO_ERRORS = ("missing_image", "invalid_options", "invalid_image", "invalid_body",
                 "bad_request", "too_large", "unsupported_media_type", "engine_failed",
-                "busy", "rate_limited", "invalid_url", "url_refused", "url_failed",
-                "url_unavailable", "url_timeout")
+                "busy", "rate_limited", "daily_quota", "invalid_url", "url_refused",
+                "url_failed", "url_unavailable", "url_timeout")
 
 
 @bp.get("/openapi.json")
@@ -170,7 +170,7 @@ def get_record(record_id: str):
            returns=Record, returns_description="The record after the edit", csrf=True,
            errors=("invalid_body", "invalid_name", "invalid_options", "invalid_image",
                    "not_found", "unsupported_media_type", "too_large", "busy", "conflict",
-                   "rate_limited", "engine_failed"),
+                   "rate_limited", "daily_quota", "engine_failed"),
            path={"record_id": RECORD_ID})
 def edit_record(record_id: str):
     if request.is_json:

@@ -140,6 +140,8 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
                             "after `Retry-After` seconds", (503,)),
     "rate_limited": ("too many uploads in a short time; try again after `Retry-After` "
                      "seconds", (429,)),
+    "daily_quota": ("the API key has used its megapixels for a rolling 24 hours; try again "
+                    "after `Retry-After` seconds", (429,)),
 }
 
 

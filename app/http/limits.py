@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 RATE_LIMITED = "Too many uploads in a short time. Please wait a minute and try again."
 KEY_MINUTE = ("This API key has used its {limit} counts for this minute (a photo counts one "
               "per started 4 megapixels). Please wait and try again.")
+DAILY_QUOTA = "daily_quota"  # a key's megapixels for the day: waiting a minute will not do
 KEY_DAY = ("This API key has used its {limit} megapixels for the last 24 hours. Please wait, "
            "or ask the server's operator for a larger allowance.")
 # A dead shared store is looked for again after these many seconds, doubling each time.
@@ -46,6 +47,7 @@ class Charge(NamedTuple):
     key: str  # whose count: "visitor:<id>", "ip:<network>", "key:<name>:minute"
     cost: int
     full: str = RATE_LIMITED  # the sentence when there is no room
+    code: str = "rate_limited"
 
 
 def _refusal(limiter, charge: Charge) -> Rejected:
@@ -55,7 +57,7 @@ def _refusal(limiter, charge: Charge) -> Rejected:
     until = (stats.reset_time if charge.cost <= stats.remaining + 1
              else time.time() + charge.item.get_expiry())
     wait = max(1, math.ceil(until - time.time()))
-    return Rejected("rate_limited", charge.full, "quota", retry_after=wait)
+    return Rejected(charge.code, charge.full, "quota", retry_after=wait)
 
 
 class Limits:
@@ -177,7 +179,7 @@ def _charges(work: Work) -> list[Charge]:
         # 0.1 MP is not free.
         charges.append(Charge(parse(f"{key.megapixels_per_day} per day"),
                               f"key:{key.name}:day", max(1, math.ceil(work.pixels / 1e6)),
-                              KEY_DAY.format(limit=key.megapixels_per_day)))
+                              KEY_DAY.format(limit=key.megapixels_per_day), DAILY_QUOTA))
     return charges
 
 

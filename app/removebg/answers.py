@@ -11,6 +11,7 @@ from flask import Response, jsonify, request
 from app.core.uploads import Removed
 from app.http.callers import Account
 from app.http.errors import Problem
+from app.http.limits import DAILY_QUOTA
 from app.removebg.fields import Asked
 
 JSON = "application/json"
@@ -21,6 +22,8 @@ TYPE = "other"  # remove.bg says what the photo shows (person, product...); we d
 # Our statuses that remove.bg answers otherwise: it answers 403 for a missing or unknown
 # key, and 400 for every request it cannot take (too large, not an image, a conflict).
 STATUSES = {401: 403, 409: 400, 413: 400, 415: 400}
+# A key's megapixels for the day spent is remove.bg's "insufficient credits".
+CODES = {DAILY_QUOTA: 402}
 TITLES = {400: "Invalid request", 402: "Insufficient credits", 403: "Authentication failed",
           404: "Not found", 405: "Method not allowed", 429: "Rate limit exceeded"}
 
@@ -61,7 +64,7 @@ def account(found: Account) -> Response:
 
 def problem(found: Problem) -> Response:
     """A problem as remove.bg answers one: its shape, and its status for ours."""
-    status = STATUSES.get(found.status, found.status)
+    status = CODES.get(found.code) or STATUSES.get(found.status, found.status)
     # remove.bg's title is the sentence for people (what its clients show), its code the
     # word for programs; the detail says what kind of failure it was.
     kind = TITLES.get(status, "Server error" if status >= 500 else "Request failed")

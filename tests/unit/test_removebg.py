@@ -10,6 +10,7 @@ from PIL import Image
 
 from app.core.errors import Rejected
 from app.http.callers import INVALID, MISSING
+from app.http.limits import KEY_DAY
 from tests.support import FakeEngine, encode, photo, use_engine
 from tests.unit.test_remove import SIZE, jpeg_of, unzipped
 
@@ -313,6 +314,19 @@ def test_a_real_rate_limit_is_a_429(app):
     answer = removebg(client, headers={"X-Api-Key": key})
     refused(answer, 429, "rate_limited")
     assert 1 <= int(answer.headers["Retry-After"]) <= 60
+
+
+def test_a_spent_daily_cap_is_remove_bgs_402(app):
+    """remove.bg answers 402 when the credits are spent: a key's megapixels for the day."""
+    app.extensions["services"].demo_storage = False  # keys can be made
+    made = app.test_cli_runner().invoke(args=["keys", "create", "shop",
+                                              "--megapixels-per-day", "1"])
+    key = made.stdout.strip().splitlines()[-1]
+    client = app.test_client()
+    assert removebg(client, headers={"X-Api-Key": key}).status_code == 200
+    answer = removebg(client, headers={"X-Api-Key": key})
+    error = refused(answer, 402, "daily_quota", KEY_DAY.format(limit=1))
+    assert error["detail"] == "Insufficient credits" and int(answer.headers["Retry-After"]) > 3600
 
 
 def test_an_unexpected_failure_is_a_500_without_details(app, client):
