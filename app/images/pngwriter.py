@@ -2,9 +2,11 @@
 
 Writing the full-size PNG was most of the time of an upload: Pillow tries all five PNG
 row filters on every row and compresses on one core (2.3 s for a 12 MP cutout here, at
-level 1). A cutout needs neither: the "Sub" filter computed by numpy, then zlib-ng's RLE
-strategy on bands of rows in parallel, writes the same pixels about five times faster and
-smaller (see bench/engine.py). The format parts are the PNG specification's
+level 1). A cutout needs neither. Rows are filtered "Up" by numpy (each byte minus the one
+above it: measured on 12 MP cutouts, smaller after compression than Sub, Average or Paeth,
+per band or per row, and the cheapest to compute), then deflated by ISA-L (`isal`) on
+bands of rows in parallel: about 4x faster than zlib-ng's RLE on Sub rows and 13% smaller
+(bench/png_size.py, docs/performance.md). The format parts are the PNG specification's
 (https://www.w3.org/TR/png-3/): signature, IHDR, one IDAT holding a zlib stream, IEND.
 Decoders check every byte of it; the tests read the result back with Pillow.
 """
@@ -17,13 +19,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from zlib_ng import zlib_ng
+from isal import isal_zlib
 
 from app.hosting import available_cpus
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> grey, grey+alpha, RGB, RGBA
-_SUB = 1
+_SUB, _UP = 1, 2
+# ISA-L's levels run 0-3; 3 spends twice the time of 1 or 2 for a larger file on these
+# images (bench/png_size.py), and 2 is a hair smaller than 1.
+LEVEL = 2
 # Each band is compressed on its own, so bands trade a little ratio for parallelism;
 # a few MB per band keeps that loss under one percent.
 BAND_BYTES = 4 * 1024 * 1024
@@ -31,7 +36,7 @@ BAND_BYTES = 4 * 1024 * 1024
 POOL = ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="png")
 
 
-def encode(pixels: np.ndarray, level: int = 1) -> bytes:
+def encode(pixels: np.ndarray, level: int = LEVEL) -> bytes:
     """PNG bytes of an 8-bit (height, width) or (height, width, channels) array."""
     if pixels.ndim == 2:
         pixels = pixels[:, :, np.newaxis]
@@ -40,7 +45,7 @@ def encode(pixels: np.ndarray, level: int = 1) -> bytes:
 
 
 def encode_rows(height: int, width: int, channels: int,
-                rows: Callable[[int, int], np.ndarray], level: int = 1) -> bytes:
+                rows: Callable[[int, int], np.ndarray], level: int = LEVEL) -> bytes:
     """PNG bytes of an image whose rows `rows(top, bottom)` makes on demand, band by band
     and in parallel, so making the pixels is spread over the cores along with compressing
     them. Each band's checksum is taken as it is compressed and the band let go: only
@@ -55,14 +60,14 @@ def encode_rows(height: int, width: int, channels: int,
         if band.dtype != np.uint8 or band.shape[1:] not in ((width, channels), (width,)):
             raise ValueError(f"rows() gave {band.dtype} {band.shape}, not 8-bit rows of "
                              f"{width}x{channels}")
-        filtered = _sub_filter(band.reshape(bottom - top, width, channels))
+        filtered = _filtered(band.reshape(bottom - top, width, channels))
         # Raw deflate per band; a sync flush ends each band on a byte boundary so the
         # bands join into one valid stream, and only the last one is final.
-        compressor = zlib_ng.compressobj(level, zlib_ng.DEFLATED, -15, 9, zlib_ng.Z_RLE)
+        compressor = isal_zlib.compressobj(level, isal_zlib.DEFLATED, -15)
         last = index == len(bands) - 1
         body = compressor.compress(filtered) + compressor.flush(
-            zlib_ng.Z_FINISH if last else zlib_ng.Z_SYNC_FLUSH)
-        return body, zlib_ng.adler32(filtered), len(filtered)
+            isal_zlib.Z_FINISH if last else isal_zlib.Z_SYNC_FLUSH)
+        return body, isal_zlib.adler32(filtered), len(filtered)
 
     parts = list(POOL.map(compress, range(len(bands))))
     checksum = 1  # zlib's checksum runs over all bands' uncompressed bytes, in order
@@ -85,14 +90,17 @@ def adler32_combine(first: int, second: int, second_length: int) -> int:
     return (high << 16) | low
 
 
-def _sub_filter(rows: np.ndarray) -> bytes:
-    """Rows prefixed by filter type 1 ("Sub"): each byte minus the byte one pixel left."""
+def _filtered(rows: np.ndarray) -> bytes:
+    """Rows prefixed by their filter type: the band's first row "Sub" (each byte minus the
+    byte one pixel left), so a band needs no row of the band before it; the others "Up"."""
     height, width, channels = rows.shape
     flat = rows.reshape(height, width * channels)
     out = np.empty((height, width * channels + 1), np.uint8)
-    out[:, 0] = _SUB
-    out[:, 1:1 + channels] = flat[:, :channels]
-    np.subtract(flat[:, channels:], flat[:, :-channels], out=out[:, 1 + channels:])
+    out[0, 0] = _SUB
+    out[0, 1:1 + channels] = flat[0, :channels]
+    np.subtract(flat[0, channels:], flat[0, :-channels], out=out[0, 1 + channels:])
+    out[1:, 0] = _UP
+    np.subtract(flat[1:], flat[:-1], out=out[1:, 1:])
     return out.tobytes()
 
 

@@ -76,8 +76,8 @@ def test_every_module_is_small():
                                     "app.model_files"])
 def test_reading_a_rule_loads_no_image_library(module):
     """The rules and the choices they offer are declared apart from the compositor, so
-    the forms (and the OpenAPI document made of them) load no numpy, Pillow or zlib-ng."""
-    code = (f"import sys, {module}; heavy = {{'numpy', 'PIL', 'zlib_ng', 'onnxruntime', "
+    the forms (and the OpenAPI document made of them) load no numpy, Pillow or ISA-L."""
+    code = (f"import sys, {module}; heavy = {{'numpy', 'PIL', 'isal', 'onnxruntime', "
             "'pymongo', 'flask'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], cwd=APP.parent, capture_output=True,
                          text=True, check=True)

@@ -75,3 +75,20 @@ def test_smaller_than_pillow_on_a_cutout():
     buf = io.BytesIO()
     Image.fromarray(rgba).save(buf, "PNG", compress_level=1)
     assert len(pngwriter.encode(rgba)) < len(buf.getvalue())
+
+
+def test_rows_are_up_filtered_and_each_band_starts_with_sub():
+    """Up rows (the smallest on cutouts, bench/png_size.py); a band's first row is Sub, so
+    bands made in parallel never need their neighbour's rows."""
+    pixels = np.random.default_rng(2).integers(0, 256, (3000, 1000, 4), dtype=np.uint8)
+    data = pngwriter.encode(pixels)
+    length = int.from_bytes(data[33:37], "big")
+    raw = np.frombuffer(zlib.decompress(data[41:41 + length]), np.uint8).reshape(3000, 4001)
+    per_band = pngwriter.BAND_BYTES // 4001
+    starts = set(range(0, 3000, per_band))
+    assert len(starts) == 3
+    assert [int(raw[y, 0]) for y in sorted(starts)] == [1, 1, 1]
+    assert all(raw[y, 0] == 2 for y in range(3000) if y not in starts)
+    # Row 1 of the first band, byte 0: red minus the red above it, mod 256.
+    assert raw[1, 1] == (int(pixels[1, 0, 0]) - int(pixels[0, 0, 0])) % 256
+    assert np.array_equal(decoded(data), pixels)
