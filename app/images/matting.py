@@ -1,0 +1,241 @@
+"""Closed-form alpha matting (Levin, Lischinski & Weiss 2008) solved only where the model is
+unsure, at a reduced size: the matte behind "Refine edges".
+
+The model's mask is right far from the edge and wrong near it, so only the pixels where it
+is neither clearly 0 nor clearly 1 (plus a margin) are solved for; the rest is the trimap's
+known part. Each 3×3 window's statistics are gathered only for windows that touch an unknown
+pixel, the matting Laplacian is kept as a 25-point stencil per unknown pixel, and the system
+is solved by conjugate gradients started from the mask. No sparse-matrix library, no
+whole-image matrix: the memory is a few hundred bytes per unknown pixel at the working size.
+
+The result is carried to full size by the matte's own local linear model (alpha ≈ a·I + b in
+each window, which is what closed-form matting assumes): the coefficients are averaged over
+windows, scaled up and applied to the full-size photo, as refine.py's guided filter does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from app.images.resample import Resampler
+
+# Two levels: solved at COARSE px (the longer side: the model's own 320), carried up to the
+# fine guide it is given (refine.WORK_SIZE, 640) and solved again there in the band still
+# unsure, then carried to full size. On bench/quality.py's composites one level alone (at
+# 400-560 px) stayed within ±0.3 levels of rembg's full-size matting in the band; the
+# second level took 6-7% off (u2net 10.36 → 9.7, u2netp 12.8 → 11.9-12.1).
+COARSE = 320
+# The model is unsure where its mask is between LOW and HIGH; MARGIN working pixels more
+# around that are solved for too. Wider margins helped the hair proxy and hurt crisp edges.
+LOW, HIGH, MARGIN = 0.05, 0.95, 1
+# Levin's epsilon (pymatting's default, what rembg uses), and the carrying model's.
+EPS, CARRY_EPS = 1e-7, 1e-5
+# Conjugate-gradient steps per level: the unknowns form a band a few pixels wide between
+# fixed values, so it settles fast; started from the mask (coarse) or the carried matte.
+ITERATIONS = (60, 30)
+
+# The 3×3 window's offsets (dy, dx), and the 5×5 offsets two pixels of a window can differ by.
+_WINDOW = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+_STENCIL = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)]
+_CENTRE = _STENCIL.index((0, 0))
+_STENCIL_OF = {offset: k for k, offset in enumerate(_STENCIL)}
+# Windows whose Laplacian entries are made at once (~1.5 KB each while made).
+_CHUNK = 16384
+
+
+def dilated(mask: np.ndarray, steps: int) -> np.ndarray:
+    """`mask` grown by `steps` pixels (8-connected: a square per step)."""
+    out = mask.copy()
+    for _ in range(steps):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= grown[:, :-1].copy()
+        grown[:, :-1] |= grown[:, 1:].copy()
+        out = grown
+    return out
+
+
+def window_coefficients(guide: np.ndarray, flat: np.ndarray, eps: float):
+    """For the windows centred at the flat indices `flat` (none on the border): the
+    pixels' deviations from the window's mean colour (N×9×3) and (Σ + eps/9·I)⁻¹ (N×3×3)."""
+    w = guide.shape[1]
+    colours = guide.reshape(-1, 3)
+    g = np.stack([colours.take(flat + dy * w + dx, axis=0) for dy, dx in _WINDOW], axis=1)
+    dev = g - g.mean(axis=1)[:, None]
+    cov = np.matmul(dev.transpose(0, 2, 1), dev) / 9
+    cov += (eps / 9) * np.eye(3)
+    return dev, np.linalg.inv(cov)
+
+
+def solve(guide: np.ndarray, known: np.ndarray, value: np.ndarray, start: np.ndarray,
+          eps: float = 1e-7, iterations: int = 60, tol: float = 1e-4) -> np.ndarray:
+    """Alpha (H×W, 0..1) minimising αᵀLα with α = `value` where `known` (H×W bools), from
+    `start` where not; `guide` is H×W×3 in 0..1."""
+    h, w = known.shape
+    unknown = ~known
+    unknown[[0, -1], :] = unknown[:, [0, -1]] = False  # border pixels keep the mask
+    alpha = np.where(known, value, start).astype(np.float64)
+    n = int(np.count_nonzero(unknown))
+    if n == 0:
+        return np.clip(alpha, 0, 1)
+    index = np.full(h * w, n, np.int64)  # n: "not an unknown", a fixed value
+    index[np.flatnonzero(unknown)] = np.arange(n)
+    # Every window with an unknown pixel in it adds δ_pq - (1 + d_pᵀ Σ⁻¹ d_q) / 9 to L
+    # between its pixels p and q; gathered a chunk of windows at a time, so a mask unsure
+    # everywhere costs a few hundred bytes per unknown pixel, not a 9×9 matrix per window.
+    cy, cx = np.nonzero(dilated(unknown, 1)[1:-1, 1:-1])
+    centres = (cy + 1) * w + cx + 1
+    stencil = np.zeros((len(_STENCIL), n))  # one row per offset: contiguous adds
+    for chunk in range(0, centres.size, _CHUNK):
+        flat = centres[chunk:chunk + _CHUNK]
+        dev, inv = window_coefficients(guide, flat, eps)
+        entries = -(1 + np.matmul(np.matmul(dev, inv), dev.transpose(0, 2, 1))) / 9
+        entries += np.eye(9)
+        for p, (py, px) in enumerate(_WINDOW):
+            rows = index.take(flat + py * w + px)
+            inside = rows < n
+            rows, from_p = rows[inside], entries[inside, p].T
+            for q, (qy, qx) in enumerate(_WINDOW):
+                # Centres are distinct, so `rows` are too: a plain indexed add is exact.
+                stencil[_STENCIL_OF[qy - py, qx - px]][rows] += from_p[q]
+    stencil = np.ascontiguousarray(stencil.T)
+    u_flat = np.flatnonzero(unknown)
+    # Neighbours of each unknown pixel: unknown ones by index, known ones fold into the
+    # right-hand side.
+    # (Offsets past the image's side wrap or overrun; their stencil weight is 0.)
+    near = np.clip(u_flat[:, None] + np.array([dy * w + dx for dy, dx in _STENCIL]), 0,
+                   h * w - 1)
+    near_index = index.take(near).astype(np.int32)
+    fixed = np.where(near_index == n, alpha.ravel()[near], 0.0)
+    rhs = -(stencil * fixed).sum(axis=1)
+    x = _cg(stencil, near_index, rhs, alpha.ravel()[u_flat], iterations, tol)
+    alpha.ravel()[u_flat] = x
+    return np.clip(alpha, 0, 1)
+
+
+def _dot(u, v) -> float:
+    # Not BLAS's dot: its threads spin for work this small, and the machine is shared.
+    return float(np.multiply(u, v).sum())
+
+
+def _cg(stencil, near_index, rhs, x, iterations, tol):
+    """Jacobi-preconditioned conjugate gradients on the stencil's symmetric system."""
+    n = x.size
+
+    def apply(v):
+        padded = np.append(v, 0.0)
+        return (stencil * padded[near_index]).sum(axis=1)
+
+    inv_diag = 1 / np.maximum(stencil[:, _CENTRE], 1e-12)
+    r = rhs - apply(x)
+    z = r * inv_diag
+    p = z.copy()
+    rz = _dot(r, z)
+    stop = tol * np.sqrt(_dot(rhs, rhs) + 1e-30) if n else 0
+    for _ in range(iterations):
+        q = apply(p)
+        step = rz / _dot(p, q)
+        x += step * p
+        r -= step * q
+        if np.sqrt(_dot(r, r)) < stop:
+            break
+        z = r * inv_diag
+        rz, rz_old = _dot(r, z), rz
+        p = z + (rz / rz_old) * p
+    return x
+
+
+def trimap(mask: np.ndarray, low: float, high: float, margin: int):
+    """(known, value): the mask's sure pixels (≤ low or ≥ high, at least `margin` pixels
+    from any unsure one) and their values, 0 or 1."""
+    unsure = dilated((mask > low) & (mask < high), margin)
+    return ~unsure, (mask >= 0.5).astype(np.float64)
+
+
+def linear_model(guide: np.ndarray, alpha: np.ndarray, eps: float):
+    """Per pixel, the mean over the 3×3 windows around it of each window's least-squares
+    alpha ≈ a·I + b (a: H×W×3, b: H×W); computed only where alpha varies, a = 0 and b =
+    alpha elsewhere."""
+    h, w = alpha.shape
+    varies = np.zeros((h, w), bool)
+    varies[:, 1:] |= alpha[:, 1:] != alpha[:, :-1]
+    varies[:, :-1] |= alpha[:, 1:] != alpha[:, :-1]
+    varies[1:] |= alpha[1:] != alpha[:-1]
+    varies[:-1] |= alpha[1:] != alpha[:-1]
+    inner = dilated(varies, 1)
+    inner[[0, -1], :] = inner[:, [0, -1]] = False
+    flat = np.flatnonzero(inner)
+    dev, inv = window_coefficients(guide, flat, eps)
+    values = np.stack([alpha.ravel().take(flat + dy * w + dx) for dy, dx in _WINDOW], axis=1)
+    cov = np.matmul(dev.transpose(0, 2, 1), (values - values.mean(axis=1)[:, None])[..., None]) / 9
+    a = np.zeros((h * w, 3))
+    a[flat] = np.matmul(inv, cov)[..., 0]
+    mean_colour = guide.reshape(-1, 3).take(flat, axis=0) - dev[:, 4]  # centre pixel's dev
+    b = alpha.ravel().copy()
+    b[flat] = values.mean(axis=1) - (a[flat] * mean_colour).sum(axis=1)
+    return _mean3(a.reshape(h, w, 3)), _mean3(b.reshape(h, w))
+
+
+def _mean3(x: np.ndarray) -> np.ndarray:
+    """Mean over the 3×3 neighbourhood, shrunk at the borders."""
+    padded = np.pad(x, [(1, 1), (1, 1)] + [(0, 0)] * (x.ndim - 2))
+    count = np.pad(np.ones(x.shape[:2]), 1)
+    total, n = np.zeros_like(x), np.zeros(x.shape[:2])
+    h, w = x.shape[:2]
+    for dy in range(3):
+        for dx in range(3):
+            total += padded[dy:dy + h, dx:dx + w]
+            n += count[dy:dy + h, dx:dx + w]
+    return total / (n if x.ndim == 2 else n[..., None])
+
+
+def matte_rows(photo: Image.Image, alpha: Image.Image, guide: np.ndarray):
+    """The "Refine edges" matte band by band: rows(top, bottom, rgb) -> those rows of the
+    matte (uint8) from the same rows of the photo (RGB). `alpha` is the mask at full size
+    (L), `guide` the photo's RGB at the working size (0..1). Nothing of the full size is
+    held but the four scaled-up coefficient maps' Resamplers, as refine.edge_rows does."""
+    fine_size = guide.shape[1], guide.shape[0]
+    scale = max(1.0, max(fine_size) / COARSE)
+    coarse_size = max(1, round(fine_size[0] / scale)), max(1, round(fine_size[1] / scale))
+    coarse = resized(guide, coarse_size)
+    mask = np.asarray(alpha.resize(coarse_size, Image.Resampling.BOX), np.float64) / 255
+    solved = solve(coarse, *trimap(mask, LOW, HIGH, MARGIN), mask, EPS, ITERATIONS[0])
+    carried = _applied(*linear_model(coarse, solved, CARRY_EPS), guide)
+    solved = solve(guide, *trimap(carried, LOW, HIGH, MARGIN), carried, EPS, ITERATIONS[1])
+    a, b = linear_model(guide, solved, CARRY_EPS)
+    up_b = _scaled_up(b * 255, photo.size)
+    up_a = [_scaled_up(a[..., c], photo.size) for c in range(3)]
+
+    def rows(top: int, bottom: int, rgb: np.ndarray) -> np.ndarray:
+        q = up_b.rows(top, bottom)
+        for c in range(3):
+            q += up_a[c].rows(top, bottom) * rgb[..., c]
+        q += 0.5
+        np.clip(q, 0, 255, out=q)
+        return q.astype(np.uint8)
+
+    return rows
+
+
+def resized(x: np.ndarray, size: tuple[int, int], how=Image.Resampling.BOX) -> np.ndarray:
+    if x.ndim == 3:
+        return np.stack([resized(x[..., c], size, how) for c in range(x.shape[2])], axis=-1)
+    if (x.shape[1], x.shape[0]) == size:
+        return x
+    return np.asarray(Image.fromarray(x.astype(np.float32), "F").resize(size, how), np.float64)
+
+
+def _applied(a: np.ndarray, b: np.ndarray, guide: np.ndarray) -> np.ndarray:
+    """The linear model a·I + b scaled up (bilinear) to the guide's size and applied."""
+    size = guide.shape[1], guide.shape[0]
+    out = resized(b, size, Image.Resampling.BILINEAR)
+    for c in range(3):
+        out += resized(a[..., c], size, Image.Resampling.BILINEAR) * guide[..., c]
+    return np.clip(out, 0, 1)
+
+
+def _scaled_up(x: np.ndarray, size: tuple[int, int]) -> Resampler:
+    return Resampler(Image.fromarray(x.astype(np.float32), "F"), size,
+                     Image.Resampling.BILINEAR)
