@@ -20,12 +20,14 @@ from PIL import Image
 
 from app.images.resample import Resampler
 
-# Two levels: solved at COARSE px (the longer side: the model's own 320), carried up to the
-# fine guide it is given (refine.WORK_SIZE, 640) and solved again there in the band still
-# unsure, then carried to full size. On bench/quality.py's composites one level alone (at
-# 400-560 px) stayed within ±0.3 levels of rembg's full-size matting in the band; the
-# second level took 6-7% off (u2net 10.36 → 9.7, u2netp 12.8 → 11.9-12.1).
-COARSE = 320
+# Two levels: solved at COARSE px (the longer side), carried up to FINE px and solved again
+# there in the band still unsure, then carried to full size. Measured on bench/quality.py's
+# composites (band MAE u2net / u2netp; rembg's full-size matting 10.38 / 12.95): one level
+# at 400-560 px 10.4-10.5 / 12.8-13.0; two levels 320/640 9.73 / 11.88, 240/480 9.56 /
+# 11.80, 200/400 9.50 / 11.69, 160/320 9.65 / 12.13. Smaller sizes suit the hair proxy
+# (its strands are thinner than a pixel) and cost crisp edges (retina 3.6 → 4.4 from
+# 320/640 to 200/400); 240/480 is the middle, at 60% of 320/640's time.
+COARSE, FINE = 240, 480
 # The model is unsure where its mask is between LOW and HIGH; MARGIN working pixels more
 # around that are solved for too. Wider margins helped the hair proxy and hurt crisp edges.
 LOW, HIGH, MARGIN = 0.05, 0.95, 1
@@ -194,12 +196,12 @@ def _mean3(x: np.ndarray) -> np.ndarray:
 def matte_rows(photo: Image.Image, alpha: Image.Image, guide: np.ndarray):
     """The "Refine edges" matte band by band: rows(top, bottom, rgb) -> those rows of the
     matte (uint8) from the same rows of the photo (RGB). `alpha` is the mask at full size
-    (L), `guide` the photo's RGB at the working size (0..1). Nothing of the full size is
-    held but the four scaled-up coefficient maps' Resamplers, as refine.edge_rows does."""
-    fine_size = guide.shape[1], guide.shape[0]
-    scale = max(1.0, max(fine_size) / COARSE)
-    coarse_size = max(1, round(fine_size[0] / scale)), max(1, round(fine_size[1] / scale))
-    coarse = resized(guide, coarse_size)
+    (L), `guide` the photo's RGB (0..1) reduced to at least FINE px, or the photo's size.
+    Nothing of the full size is held but the four scaled-up coefficient maps' Resamplers,
+    as refine's guided filter does."""
+    guide = resized(guide, _fitted((guide.shape[1], guide.shape[0]), FINE))
+    coarse = resized(guide, _fitted((guide.shape[1], guide.shape[0]), COARSE))
+    coarse_size = coarse.shape[1], coarse.shape[0]
     mask = np.asarray(alpha.resize(coarse_size, Image.Resampling.BOX), np.float64) / 255
     solved = solve(coarse, *trimap(mask, LOW, HIGH, MARGIN), mask, EPS, ITERATIONS[0])
     carried = _applied(*linear_model(coarse, solved, CARRY_EPS), guide)
@@ -217,6 +219,11 @@ def matte_rows(photo: Image.Image, alpha: Image.Image, guide: np.ndarray):
         return q.astype(np.uint8)
 
     return rows
+
+
+def _fitted(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    scale = max(1.0, max(size) / longest)
+    return max(1, round(size[0] / scale)), max(1, round(size[1] / scale))
 
 
 def resized(x: np.ndarray, size: tuple[int, int], how=Image.Resampling.BOX) -> np.ndarray:

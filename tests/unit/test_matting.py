@@ -88,7 +88,7 @@ def test_a_mask_unsure_everywhere_invents_no_edge():
 
 def test_a_large_photo_is_solved_small_and_keeps_its_own_edge():
     photo, true = square_scene()
-    big_photo = photo.resize((1920, 1920), Image.Resampling.NEAREST)  # 30×: solved at 640
+    big_photo = photo.resize((1920, 1920), Image.Resampling.NEAREST)  # 30×: solved at 240 and 480
     big_true = np.asarray(Image.fromarray(true).resize((1920, 1920),
                                                        Image.Resampling.NEAREST))
     coarse = coarse_mask(true).resize((1920, 1920), Image.Resampling.BILINEAR)
