@@ -20,19 +20,22 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from app import refine
+from app.images import compose, refine
 from bench import composites, report
 from bench.metrics import BAND_PX, band, scores
 from bench.rembg_matting import alpha_matting
 
 Resampling = Image.Resampling
 TIMING_SCENE = ("horse", "gravel")
-SIZES = {"1 MP": (1152, 864), "12 MP": (4000, 3000)}
+SIZES = {"1 MP": (1152, 864), "1.5 MP": (1440, 1080), "12 MP": (4000, 3000)}
+# Steps scored at 12 MP too (rembg matting once: a minute or more, ~7 GB).
+BIG_STEPS = ("bilinear", "guided+despill", "matte+despill", "rembg matting")
 
 
 def _levels(alpha: Image.Image) -> Image.Image:
@@ -46,8 +49,17 @@ def _up(mask, size, how=Resampling.BILINEAR):
     return mask.resize(size, how)
 
 
-def _refined(photo, mask):
+def _guided(photo, mask):
     return refine.refine(photo, _up(mask, photo.size))
+
+
+def _matte(photo, mask):
+    return refine.matte(photo, _up(mask, photo.size))
+
+
+def _cleaned_640(photo, alpha):
+    """The decontamination as "Refine edges" had it before matting: made at 640 px."""
+    return refine.decontaminate(photo, alpha, work_size=refine.WORK_SIZE)
 
 
 # name → (what it is, fn(photo, 320×320 mask) → (matte L image or array, colours))
@@ -61,12 +73,35 @@ STEPS = {
                lambda p, m: (_levels(_up(m, p.size)), p)),
     "despill": ("bilinear, then refine.decontaminate",
                 lambda p, m: (a := _up(m, p.size), refine.decontaminate(p, a))),
-    "refine": ("bilinear, then refine.refine (fast guided filter)",
-               lambda p, m: (_refined(p, m), p)),
-    "refine+despill": ("refine.refine, then refine.decontaminate",
-                       lambda p, m: (a := _refined(p, m), refine.decontaminate(p, a))),
+    "guided": ("bilinear, then refine.refine (fast guided filter)",
+               lambda p, m: (_guided(p, m), p)),
+    "guided+despill": ("the previous Refine edges: refine.refine, then decontaminate at 640 px",
+                       lambda p, m: (a := _guided(p, m), _cleaned_640(p, a))),
+    "matte": ("bilinear, then refine.matte (matting.py: closed-form where unsure, 2 levels)",
+              lambda p, m: (_matte(p, m), p)),
+    "matte+despill": ("Refine edges now: refine.matte, then refine.decontaminate",
+                      lambda p, m: (a := _matte(p, m), refine.decontaminate(p, a))),
     "rembg matting": ("rembg's alpha_matting=True: closed-form matting + ML colours",
                       lambda p, m: alpha_matting(p, m)),
+}
+
+
+@dataclass(frozen=True)
+class _Look:
+    """A transparent PNG result, with or without "Refine edges" (outputs.ResultOptions)."""
+
+    refine_edges: bool
+    output: str = "transparent"
+    background: str | None = None
+    crop: bool = False
+    crop_margin: int = 0
+    format: str = "png"
+
+
+# The app's own compositor, timed with and without the edge step: what it adds to a result.
+RENDERS = {
+    "render": lambda p, m: compose.render(p, m, _Look(False)),
+    "render + Refine edges": lambda p, m: compose.render(p, m, _Look(True)),
 }
 
 
@@ -96,8 +131,8 @@ def quality(engines: dict, scenes: list) -> tuple[dict, dict]:
         for model, engine in engines.items():
             mask = engine.predict(comp.image)
             for step, (_, fn) in STEPS.items():
-                (matte, colour), seconds = _timed(fn, comp.image, mask)
-                row = scores(comp.alpha, comp.foreground, np.asarray(matte),
+                (alpha, colour), seconds = _timed(fn, comp.image, mask)
+                row = scores(comp.alpha, comp.foreground, np.asarray(alpha),
                              np.asarray(colour), in_band)
                 results.setdefault((model, step), []).append(row)
                 times.setdefault(step, []).append(seconds)
@@ -113,34 +148,35 @@ def raw_inference(engine, runs: int) -> float:
 
 
 def timing(engines: dict, sizes: list, runs: int, matting_runs: int) -> dict:
-    """Seconds per image for each step (median of `runs`, interleaved) and raw inference,
-    per size; rembg matting `matting_runs` times at 12 MP. Also the 12 MP scores."""
+    """Seconds per image for each step and raw inference, per size: medians of `runs`,
+    interleaved (each run times every step once, in turn), so a busy spell of the shared
+    machine falls on all of them alike; rembg matting among them below 12 MP, and
+    `matting_runs` times at 12 MP after the others. Also the 12 MP scores."""
     out = {}
     model = "u2net" if "u2net" in engines else next(iter(engines))
     for label in sizes:
         comp = composites.composite(*TIMING_SCENE, SIZES[label])
         mask = engines[model].predict(comp.image)
-        steps = [s for s in STEPS if s != "rembg matting"]
-        samples = {s: [] for s in steps}
+        big = label == "12 MP"
+        steps = [s for s in STEPS if not (big and s == "rembg matting")]
+        calls = {**{s: STEPS[s][1] for s in steps}, **RENDERS}
+        samples = {s: [] for s in calls}
         samples.update({f"raw {m}": [] for m in engines})
         for _ in range(runs):
             for m, engine in engines.items():
                 samples[f"raw {m}"].append(raw_inference(engine, 1))
-            for step in steps:
-                samples[step].append(_timed(STEPS[step][1], comp.image, mask)[1])
-        row = {name: statistics.median(v) for name, v in samples.items()}
-        if label == "12 MP":
+            for step, fn in calls.items():
+                samples[step].append(_timed(fn, comp.image, mask)[1])
+        if big:
             in_band = band(comp.alpha, round(BAND_PX * comp.image.height / SIZES["1 MP"][1]))
-            row["scores"] = {}
-            for step in ("bilinear", "refine", "refine+despill", "rembg matting"):
-                n = matting_runs if step == "rembg matting" else 1
-                for _ in range(n):
-                    (matte, colour), seconds = _timed(STEPS[step][1], comp.image, mask)
+            out["scores"] = {}
+            for step in BIG_STEPS:
+                for _ in range(matting_runs if step == "rembg matting" else 1):
+                    (alpha, colour), seconds = _timed(STEPS[step][1], comp.image, mask)
                     samples.setdefault(step, []).append(seconds)
-                row[step] = statistics.median(samples[step])
-                row["scores"][step] = scores(comp.alpha, comp.foreground, np.asarray(matte),
+                out["scores"][step] = scores(comp.alpha, comp.foreground, np.asarray(alpha),
                                              np.asarray(colour), in_band)
-        out[label] = row
+        out[label] = {name: statistics.median(v) for name, v in samples.items()}
         print(f"timing {label} done", file=sys.stderr, flush=True)
     out["model"] = model
     return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
 import numpy as np
@@ -54,34 +53,57 @@ def breakdown(results: dict, scenes: list, by: int, key: str, steps: tuple) -> l
     return lines
 
 
+# The previous "Refine edges", the new one, and the reference they are measured against.
+COMPARED = ("bilinear", "guided+despill", "matte+despill", "rembg matting")
+
+
+def per_composite(results: dict, scenes: list, model: str) -> list[str]:
+    """Band MAE / MAE / colour error in the band, per composite, for the compared steps."""
+    steps = [s for s in COMPARED if (model, s) in results]
+    lines = ["| composite | " + " | ".join(steps) + " |", "|---|" + "---|" * len(steps)]
+    for i, scene in enumerate([*scenes, None]):
+        cells = []
+        for step in steps:
+            rows = results[model, step] if scene is None else [results[model, step][i]]
+            cells.append(" / ".join(f"{_mean(rows, k):.2f}"
+                                    for k in ("mae_band", "mae", "colour_band")))
+        name = "**mean**" if scene is None else "/".join(scene)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def time_table(step_times: dict, timings: dict) -> list[str]:
-    sizes = [s for s in ("1 MP", "12 MP") if s in timings]
+    sizes = [s for s in timings if s.endswith(" MP")]
     peer = "raw u2netp" if "raw u2netp" in timings[sizes[0]] else next(
         k for k in timings[sizes[0]] if k.startswith("raw "))
     head = "| step | " + " | ".join(f"{s} (s) | {s} ÷ {peer}" for s in sizes)
     lines = [head + " |", "|---|" + "---|---|" * len(sizes)]
-    names = [k for k in timings[sizes[-1]] if k != "scores"]
-    if "rembg matting" not in names:
-        names.append("rembg matting")
+    names = list(dict.fromkeys(k for size in sizes for k in timings[size]))
     for name in names:
         cells = []
         for size in sizes:
             seconds = timings[size].get(name)
-            if seconds is None and name == "rembg matting" and size == "1 MP":
-                seconds = statistics.median(step_times["rembg matting"])  # over the quality run
-            cells.append("–" if seconds is None else
+            cells.append("– | –" if seconds is None else
                          f"{seconds:.3f} | {seconds / timings[size][peer]:.2f}×")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    big = timings.get("12 MP", {})
-    if "rembg matting" in big:
-        for step in ("refine", "refine+despill", "despill"):
-            lines.append(f"\nrembg matting ÷ {step} at 12 MP: "
-                         f"**{big['rembg matting'] / big[step]:.0f}×**")
+    lines += ["", "rembg matting's time over each edge step's, same size, same run:", "",
+              "| step | " + " | ".join(sizes) + " |", "|---|" + "---|" * len(sizes)]
+    for step in ("guided", "guided+despill", "matte", "matte+despill"):
+        ratios = [timings[size]["rembg matting"] / timings[size][step]
+                  if "rembg matting" in timings[size] and step in timings[size] else None
+                  for size in sizes]
+        lines.append(f"| {step} | " + " | ".join(
+            "–" if r is None else f"**{r:.1f}×**" for r in ratios) + " |")
+    added = [timings[size]["render + Refine edges"] - timings[size]["render"] for size in sizes]
+    lines.append("| Refine edges in the app (render with it − without) | " + " | ".join(
+        f"{seconds:.3f} s: **{timings[size]['rembg matting'] / seconds:.1f}×**"
+        if "rembg matting" in timings[size] and seconds > 0 else f"{seconds:.3f} s"
+        for size, seconds in zip(sizes, added, strict=True)) + " |")
     return lines
 
 
 def big_table(timings: dict) -> list[str]:
-    scores = timings.get("12 MP", {}).get("scores")
+    scores = timings.get("scores")
     if not scores:
         return []
     lines = ["| edge step | IoU | MAE | MAE band | MAE outside | colour band | fg colour band |",
@@ -101,12 +123,18 @@ def markdown(results, step_times, timings, scenes, notes) -> str:
     out += quality_table(results)
     out += ["", "MAE in the band per subject (mean over its backgrounds):", ""]
     out += breakdown(results, scenes, 0, "mae_band",
-                     ("bilinear", "levels", "refine", "rembg matting"))
+                     ("bilinear", "levels", "guided", "matte", "rembg matting"))
     out += ["", "Colour error in the band per background (mean over the subjects):", ""]
     out += breakdown(results, scenes, 1, "colour_band",
-                     ("bilinear", "despill", "refine", "refine+despill", "rembg matting"))
+                     ("bilinear", "despill", "guided+despill", "matte", "matte+despill",
+                      "rembg matting"))
+    for model in dict.fromkeys(m for m, _ in results):
+        out += ["", f"Per composite, {model}: MAE in the band / MAE overall / colour error in "
+                "the band:", ""]
+        out += per_composite(results, scenes, model)
     out += ["", f"Time per image, after the mask is made ({timings['model']}'s mask of "
-            "horse/gravel), medians; raw inference of each model in the same run:", ""]
+            "horse/gravel), medians of runs interleaved step by step; raw inference of each "
+            "model in the same run (rembg matting at 12 MP once, after the others):", ""]
     out += time_table(step_times, timings)
     big = big_table(timings)
     if big:
