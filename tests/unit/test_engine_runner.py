@@ -77,6 +77,19 @@ def test_a_remote_engine_is_asked_without_a_work_slot():
     assert len(done) == 1
 
 
+def test_a_remote_engine_meeting_a_full_line_is_refused_unpaid_and_unasked():
+    """A line with no room answers busy before the remote engine is paid for or asked."""
+    engine = Remote()
+    runner = EngineRunner(engine, admission=Admission(slots=1, max_waiting=0, max_wait=60))
+    paid = []
+    with runner.admission.admitted(Work(0)):  # the one slot taken, and no room to wait
+        with pytest.raises(Busy):
+            runner.make(a_photo(), str, SMALL, pay=paid.append)
+    assert paid == [] and engine.calls == 0
+    runner.make(a_photo(), str, SMALL, pay=paid.append)  # with room: paid once, asked once
+    assert paid == [SMALL] and engine.calls == 1
+
+
 def test_the_fallback_makes_the_mask_and_says_why():
     runner = EngineRunner(Remote(error=EngineTimeout()), FakeEngine())
     result = runner.make(a_photo(), lambda masked: masked, SMALL, FREE)
