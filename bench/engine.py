@@ -4,7 +4,9 @@
 
 For JPEG photos of about 0.3, 1, 4 and 12 MP it times, interleaved and as medians:
 raw model inference alone (a prepared 320×320 tensor); our engine end to end (upload
-bytes in, full-size transparent PNG out); rembg's `remove()` end to end on the same bytes
+bytes in, full-size transparent PNG out); a whole upload through the app (the form posted
+through Flask's test client: checks, engine, PNG, gallery renditions, record stored in the
+demo store); rembg's `remove()` end to end on the same bytes
 with the same output (full-size PNG), using the same model file. The machine is shared, so
 the ratios are the figures to read. `--memory` also reports the peak RSS of a fresh
 process that builds the app and serves one 12 MP upload, read from /proc (VmHWM).
@@ -56,15 +58,16 @@ def measure(runs: int, threads: int, model: str = "u2netp") -> list[dict]:
     from app.engines import EngineRunner
     from app.engines.local import LocalEngine
     from app.images.decoding import Photo, probe
-    from tests.support import model_path, rembg_session
+    from tests.support import free, model_path, rembg_session
 
     engine = LocalEngine(model_path(model), threads=threads)
     runner, options = EngineRunner(engine), OutputOptions()
 
     def ours_cutout(data, info):
         """The upload walk minus storage: decode, mask, compose, encode."""
-        return cut_out(runner, Photo(data, info), options).result
+        return cut_out(runner, Photo(data, info), options, pay=free).result
 
+    upload = uploader(model)
     reference = rembg_session(model)
     feed = {engine.session.get_inputs()[0].name:
             np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)}
@@ -76,19 +79,44 @@ def measure(runs: int, threads: int, model: str = "u2netp") -> list[dict]:
         theirs_png = remove(data, session=reference)
         for png in (ours_png, theirs_png):
             assert Image.open(io.BytesIO(png)).size == size
-        raw, ours, theirs = [], [], []
-        for _ in range(runs):  # interleaved, so all three see the same machine load
+        upload(data)  # warm-up: the app's own session for this model is loaded here
+        raw, ours, whole, theirs = [], [], [], []
+        for _ in range(runs):  # interleaved, so all four see the same machine load
             raw.append(timed(engine.session.run, None, feed))
             ours.append(timed(ours_cutout, data, info))
+            whole.append(timed(upload, data))
             theirs.append(timed(remove, data, session=reference))
         row = {"photo": f"{label} ({size[0]}×{size[1]})", "jpeg_mb": len(data) / 1e6,
                "raw": statistics.median(raw), "ours": statistics.median(ours),
+               "upload": statistics.median(whole),
                "rembg": statistics.median(theirs), "ours_mb": len(ours_png) / 1e6,
                "rembg_mb": len(theirs_png) / 1e6}
         rows.append(row)
         print(f"{row['photo']}: raw {row['raw']:.3f}s ours {row['ours']:.3f}s "
               f"rembg {row['rembg']:.3f}s", file=sys.stderr)
     return rows
+
+
+def uploader(model: str):
+    """One upload through the app as a worker runs it (WSGI in, form checked, engine,
+    compositor, renditions, record stored in the demo store), timed from the request."""
+    from app import create_app
+    from app.settings import Settings
+    from tests.support import MODELS_DIR, Visitor
+
+    app = create_app(Settings(secret_key="bench-secret-key-0123456789", bg_engine="local",
+                              bg_models_dir=str(MODELS_DIR), user_limit=10**6,
+                              upload_rate_limit="100000 per minute",
+                              upload_rate_limit_ip="100000 per minute"))
+    visitor = Visitor(app.test_client())  # the page's way: its CSRF token included
+
+    def upload(data: bytes) -> None:
+        response = visitor.upload(data, name="m", model=model,
+                                  headers={"Accept": "application/json"})
+        # 201 with the record: a redirect would as well be a refusal flashed on the page.
+        assert response.status_code == 201, (response.status_code, response.get_data())
+
+    return upload
 
 
 def peak_memory_mb(tmp: Path, model: str = "u2netp") -> float:
@@ -104,17 +132,7 @@ def peak_memory_mb(tmp: Path, model: str = "u2netp") -> float:
 
 def serve_one(path: str, model: str) -> None:
     """In a fresh process: the app as a worker runs it, one upload, then VmHWM in MB."""
-    from app import create_app
-    from app.settings import Settings
-    from tests.support import MODELS_DIR
-
-    app = create_app(Settings(secret_key="bench-secret-key-0123456789", bg_engine="local",
-                              bg_models_dir=str(MODELS_DIR)))
-    app.config["WTF_CSRF_ENABLED"] = False
-    data = Path(path).read_bytes()
-    response = app.test_client().post("/", data={"name": "m", "model": model,
-                                                 "image": (io.BytesIO(data), "m.jpg")})
-    assert response.status_code == 302, response.status_code
+    uploader(model)(Path(path).read_bytes())
     status = Path("/proc/self/status").read_text()
     print(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
 
@@ -127,14 +145,16 @@ def table(rows: list[dict], threads: int, runs: int, memory: float | None,
         f"interleaved runs; onnxruntime threads: {threads or 'default (all cores)'}; "
         f"{os.cpu_count()} cores.",
         "",
-        "| photo | raw inference | our engine | rembg `remove()` | ours ÷ raw | rembg ÷ ours "
-        "| PNG size ours / rembg |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| photo | raw inference | our engine | whole upload | rembg `remove()` | ours ÷ raw "
+        "| upload ÷ engine | upload ÷ raw | rembg ÷ ours | PNG size ours / rembg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['photo']} | {r['raw'] * 1000:.0f} ms | {r['ours'] * 1000:.0f} ms | "
+            f"{r['upload'] * 1000:.0f} ms | "
             f"{r['rembg'] * 1000:.0f} ms | {r['ours'] / r['raw']:.2f}× | "
+            f"{r['upload'] / r['ours']:.2f}× | {r['upload'] / r['raw']:.2f}× | "
             f"{r['rembg'] / r['ours']:.1f}× | {r['ours_mb']:.1f} / {r['rembg_mb']:.1f} MB |")
     if memory is not None:
         lines += ["", f"Peak memory (VmHWM) of a fresh process that builds the app and serves "
