@@ -187,7 +187,7 @@ def main(argv=None) -> None:
     parser.add_argument("--models-dir", type=Path,
                         default=Path(os.environ.get("BG_MODELS_DIR", "models")))
     parser.add_argument("--write", type=Path, help="put the results into this Markdown file")
-    parser.add_argument("--runs", type=int, default=3, help="timing runs per size")
+    parser.add_argument("--runs", type=int, default=5, help="timing runs per size")
     parser.add_argument("--matting-runs", type=int, default=1,
                         help="rembg alpha matting runs at 12 MP (minutes each)")
     parser.add_argument("--quick", action="store_true",
