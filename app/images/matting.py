@@ -68,7 +68,23 @@ def window_coefficients(guide: np.ndarray, flat: np.ndarray, eps: float):
     dev = g - g.mean(axis=1)[:, None]
     cov = np.matmul(dev.transpose(0, 2, 1), dev) / 9
     cov += (eps / 9) * np.eye(3)
-    return dev, np.linalg.inv(cov)
+    return dev, _inverse(cov)
+
+
+def _inverse(m: np.ndarray) -> np.ndarray:
+    """Inverses of symmetric positive-definite 3×3 matrices (N×3×3) by the adjugate: a few
+    vector operations, where numpy's batched inverse calls LAPACK once per matrix."""
+    a, b, c = m[:, 0, 0], m[:, 0, 1], m[:, 0, 2]
+    d, e, f = m[:, 1, 1], m[:, 1, 2], m[:, 2, 2]
+    adj = np.empty_like(m)
+    adj[:, 0, 0] = d * f - e * e
+    adj[:, 0, 1] = adj[:, 1, 0] = c * e - b * f
+    adj[:, 0, 2] = adj[:, 2, 0] = b * e - c * d
+    adj[:, 1, 1] = a * f - c * c
+    adj[:, 1, 2] = adj[:, 2, 1] = b * c - a * e
+    adj[:, 2, 2] = a * d - b * b
+    det = a * adj[:, 0, 0] + b * adj[:, 0, 1] + c * adj[:, 0, 2]
+    return adj / det[:, None, None]
 
 
 def solve(guide: np.ndarray, known: np.ndarray, value: np.ndarray, start: np.ndarray,
