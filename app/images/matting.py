@@ -31,6 +31,8 @@ COARSE, FINE = 240, 480
 # The model is unsure where its mask is between LOW and HIGH; MARGIN working pixels more
 # around that are solved for too. Wider margins helped the hair proxy and hurt crisp edges.
 LOW, HIGH, MARGIN = 0.05, 0.95, 1
+# At the fine level, pixels this far from any the mask is unsure of keep the mask's value.
+SURE_MARGIN = 6
 # Levin's epsilon (pymatting's default, what rembg uses), and the carrying model's.
 EPS, CARRY_EPS = 1e-7, 1e-5
 # Conjugate-gradient steps per level: the unknowns form a band a few pixels wide between
@@ -225,8 +227,18 @@ def matte_rows(photo: Image.Image, alpha: Image.Image, guide: np.ndarray):
     mask = np.asarray(alpha.resize(coarse_size, Image.Resampling.BOX), np.float64) / 255
     solved = solve(coarse, *trimap(mask, LOW, HIGH, MARGIN), mask, EPS, ITERATIONS[0])
     carried = _applied(*linear_model(coarse, solved, CARRY_EPS), guide)
-    solved = solve(guide, *trimap(carried, LOW, HIGH, MARGIN), carried, EPS, ITERATIONS[1])
+    # Where the mask itself is sure, it stays as it is: the carried model can dip on an odd
+    # colour (a highlight) inside the subject, and solving or carrying there would open a
+    # hole (a cup's highlight did, 8 px inside a mask at 255).
+    fine_size = guide.shape[1], guide.shape[0]
+    sure, sure_value = trimap(np.asarray(alpha.resize(fine_size, Image.Resampling.BOX),
+                                         np.float64) / 255, LOW, HIGH, SURE_MARGIN)
+    known, value = trimap(carried, LOW, HIGH, MARGIN)
+    known |= sure
+    value[sure] = sure_value[sure]
+    solved = solve(guide, known, value, carried, EPS, ITERATIONS[1])
     a, b = linear_model(guide, solved, CARRY_EPS)
+    a[sure], b[sure] = 0, sure_value[sure]  # and so at full size, between sure pixels
     up_b = _scaled_up(b * 255, photo.size)
     up_a = [_scaled_up(a[..., c], photo.size) for c in range(3)]
 
