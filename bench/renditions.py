@@ -72,13 +72,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--photos", default="coffee,chelsea,astronaut")
+    parser.add_argument("--size", default="4000x3000", help="the photo's size, WxH")
     args = parser.parse_args()
     engine = LocalEngine(model_path("u2netp"))
     print("| photo | look | before (full size) | now (small) | saved | colour max / mean "
           "| alpha max / mean |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name in args.photos.split(","):
-        data = make_photo(name, (4000, 3000), noise=3)
+        size = tuple(int(v) for v in args.size.split("x"))
+        data = make_photo(name, size, noise=3)
         info = probe(data, 10**9)
         mask = engine.mask(Photo(data, info))
         for label, look in LOOKS.items():
@@ -94,7 +96,8 @@ def main() -> None:
                 now.append(time.perf_counter() - start)
             b, n = statistics.median(before), statistics.median(now)
             cmax, cmean, amax, amean = difference(new, old)
-            print(f"| {name} 12 MP | {label} | {b * 1000:.0f} ms | {n * 1000:.0f} ms | "
+            print(f"| {name} {size[0] * size[1] / 1e6:.0f} MP | {label} | "
+                  f"{b * 1000:.0f} ms | {n * 1000:.0f} ms | "
                   f"{(b - n) * 1000:.0f} ms ({b / n:.1f}×) | {cmax} / {cmean:.2f} | "
                   f"{amax} / {amean:.2f} |", flush=True)
 
