@@ -158,12 +158,6 @@ def _by_address(self) -> BaseModel:
     return self
 
 
-def with_files(self) -> BaseModel:
-    """A form's photo check, when it carries files."""
-    one_photo(self, self.image, self.background_image)
-    return self
-
-
 def _needs_url(schema: dict) -> None:
     schema["required"] = [*schema.get("required", ()), "image_url"]
 
