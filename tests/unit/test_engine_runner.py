@@ -82,9 +82,9 @@ def test_a_remote_engine_meeting_a_full_line_is_refused_unpaid_and_unasked():
     engine = Remote()
     runner = EngineRunner(engine, admission=Admission(slots=1, max_waiting=0, max_wait=60))
     paid = []
-    with runner.admission.admitted(Work(0)):  # the one slot taken, and no room to wait
-        with pytest.raises(Busy):
-            runner.make(a_photo(), str, SMALL, pay=paid.append)
+    # The one slot taken, and no room to wait.
+    with runner.admission.admitted(Work(0)), pytest.raises(Busy):
+        runner.make(a_photo(), str, SMALL, pay=paid.append)
     assert paid == [] and engine.calls == 0
     runner.make(a_photo(), str, SMALL, pay=paid.append)  # with room: paid once, asked once
     assert paid == [SMALL] and engine.calls == 1
