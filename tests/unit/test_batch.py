@@ -242,11 +242,14 @@ def test_ctrl_c_stops_the_run_with_nothing_half_written(tmp_path):
         sent.append(name)
         if len(sent) == 2:  # the second photo: Ctrl+C while it is being made
             os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(5)
+            # Its result comes back only once the run has taken the Ctrl+C in, however
+            # busy the machine (a fixed sleep could end first).
+            assert runner.stop.wait(60)
         return png.getvalue()
 
     out = tmp_path / "out"
-    tally = Runner(send, threads=1, progress=False).run(plan([src], out, ".png"))
+    runner = Runner(send, threads=1, progress=False)
+    tally = runner.run(plan([src], out, ".png"))
     assert tally.interrupted and tally.made == 1
     assert outputs(out) == ["a.png"]
     assert tally.summary().startswith("Stopped in ")
