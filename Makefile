@@ -26,7 +26,7 @@ MODELS := $(BG_MODELS_DIR)/u2netp.onnx $(BG_MODELS_DIR)/u2net.onnx
 MODELS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/image-background-processor/models
 FETCH := $(BIN)/python -m app.model_files --dir $(BG_MODELS_DIR) --cache $(MODELS_CACHE)
 
-.PHONY: run serve test test-quick lint models config-docs bench bench-engine bench-quality \
+.PHONY: run serve test test-quick lint models config-docs bench bench-engine bench-quality bench-edges \
 	bench-server bench-load bench-gallery bench-batch screenshots clean
 
 run: $(VENV)/.runtime $(MODELS) ## serve the app on http://127.0.0.1:5000 (no MongoDB, no API key needed)
@@ -60,6 +60,9 @@ bench-engine: $(VENV)/.dev $(MODELS) ## engine vs raw inference vs rembg, 0.3-12
 
 bench-quality: $(VENV)/.dev $(MODELS) ## edge quality on composites with known alpha; updates docs/quality.md
 	$(BIN)/python -m bench.quality --write docs/quality.md
+
+bench-edges: $(VENV)/.dev $(MODELS) ## side-by-side crops of hair, fur and a rim cut out four ways; assets/edges_*.png (docs/quality.md)
+	$(BIN)/python -m bench.edge_crops
 
 bench-server: $(VENV)/.dev $(MODELS) ## uploads/s under gunicorn against the model-bound ceiling; updates docs/performance.md
 	$(BIN)/python -m bench.server --write
