@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 
 from app.core.errors import EDITED, SUCCESS, UNEXPECTED, human_size
-from app.core.fields import NAME_MAX, NEEDS_BACKDROP, NOT_IN_NAMES, URL_MAX
+from app.core.fields import NAME_MAX, NEEDS_BACKDROP, NOT_IN_NAMES, REFINE_EDGES_HELP, URL_MAX
 from app.core.forms import NO_PHOTO, OutputOptions, UploadRequest, parse, rule_of
 from app.http.bodies import filled_form
 from app.http.context import services
@@ -49,6 +49,7 @@ def index():
             "accepted_text": ACCEPTED_TEXT,
             "opaque": OPAQUE,  # the results JPEG can hold, and that show no checkerboard
             "defaults": {name: fields[name].default for name in OutputOptions.model_fields},
+            "refine_edges_help": REFINE_EDGES_HELP,  # what the option does, and its time
             "margin": {"min": next(m.ge for m in margin if hasattr(m, "ge")),
                        "max": next(m.le for m in margin if hasattr(m, "le"))},
             # What the server would answer, said by the page before it sends anything.

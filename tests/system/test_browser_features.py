@@ -18,7 +18,7 @@ from PIL import Image
 from scipy import ndimage
 
 from app.core.errors import BUSY, Rejected
-from app.core.fields import NEEDS_BACKDROP
+from app.core.fields import NEEDS_BACKDROP, REFINE_EDGES_HELP
 from app.core.forms import UploadRequest, parse
 from app.http.limits import RATE_LIMITED
 from tests.browser import (
@@ -358,8 +358,7 @@ def test_jpeg_is_offered_only_for_results_without_transparency(tab):
     expect(file_format).to_have_value("png")  # the choice that no longer fits is undone
     expect(form.get_by_text(reason)).to_be_visible()
     # Refine edges says what it costs.
-    expect(form.get_by_label("Refine edges")).to_have_accessible_description(
-        "Cleaner hair and outlines, without the old background's colour at the edges; slower.")
+    expect(form.get_by_label("Refine edges")).to_have_accessible_description(REFINE_EDGES_HELP)
 
 
 # ---- each result --------------------------------------------------------------------------

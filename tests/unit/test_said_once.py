@@ -7,6 +7,7 @@ is exactly what the server would answer."""
 from __future__ import annotations
 
 import ast
+import html
 import io
 import json
 import re
@@ -152,6 +153,19 @@ def test_the_fields_start_at_the_servers_defaults(client):
     assert f'value="{core_forms.DEFAULT_BACKGROUND}" aria-label="Background colour"' in page
     margin = re.search(r'<input[^>]*id="crop_margin"[^>]*>', page).group(0)
     assert 'min="0" max="100" value="5"' in margin  # Margin's own bounds and default
+
+
+def test_refine_edges_says_what_it_costs_as_the_api_document_does(client):
+    """The option's help on the page (both forms) is its description in the OpenAPI
+    document: what it does and the time it adds, said once (fields.REFINE_EDGES_HELP)."""
+    page = client.get("/").get_data(as_text=True)
+    helps = re.findall(r'<div id="(?:result-)?refine-help"[^>]*>([^<]*)</div>', page)
+    assert len(helps) == 2 and set(map(html.unescape, helps)) == {core_fields.REFINE_EDGES_HELP}
+    assert "1.5 MP" in core_fields.REFINE_EDGES_HELP and "12 MP" in core_fields.REFINE_EDGES_HELP
+    document = json.dumps(client.get("/api/v1/openapi.json").get_json())
+    described = re.findall(r'"refine_edges": \{[^{}]*"description": ("[^"]*")', document)
+    assert described and {json.loads(text) for text in described} == {
+        core_fields.REFINE_EDGES_HELP}
 
 
 def test_what_the_page_says_first_is_what_the_server_answers(settings, fake_engine):
