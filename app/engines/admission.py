@@ -26,8 +26,10 @@ from app.metrics import UPLOADS_WAITING
 # Priced megapixels of a photo: its pixels plus a fixed part (decoding, the model's own
 # 320×320 inference and encoding cost about as much as 2 MP of per-pixel work).
 _FIXED_MEGAPIXELS = 2.0
-# Refined edges: the guided filter and the colour clean-up roughly double the per-pixel
-# work of composing and encoding (docs/scaling.md).
+# Refined edges: the matte and the colour clean-up roughly double the per-pixel work of
+# composing and encoding (docs/scaling.md). Measured for issue 20's matte through cut_out
+# (u2netp, interleaved, medians of 7): the factor that prices a refined result at its time
+# was 1.9-2.1 at 12 MP and 1.8-3.6 at 1.5 MP (docs/quality.md).
 REFINE_FACTOR = 2.0
 # Seconds per priced megapixel before any work has been measured (1 MP: ~0.45 s, 12 MP:
 # ~2.1 s on one core of the machines measured; bench/engine.py). Learned as work is done.
