@@ -51,6 +51,19 @@ def test_a_sure_mask_is_left_as_it_is():
         assert (matting.solve(image, known, value, flat) == level).all()
 
 
+def test_the_model_is_unsure_from_5_to_95_percent_and_a_pixel_around():
+    """The trimap's unknown part: every mask value strictly between 0.05 and 0.95, grown
+    by one pixel; 0.04 and 0.96 are sure, and sure values are cut at one half."""
+    levels = [0.0, 0.04, 0.06, 0.2, 0.3, 0.5, 0.7, 0.8, 0.94, 0.96, 1.0]
+    mask = np.zeros((3, 4 * len(levels)))
+    mask[1, 2::4] = levels
+    known, value = matting.trimap(mask, matting.LOW, matting.HIGH, matting.MARGIN)
+    unsure_at = [levels[(x - 2) // 4] for x in np.flatnonzero(~known[1]) if x % 4 == 2]
+    assert unsure_at == [0.06, 0.2, 0.3, 0.5, 0.7, 0.8, 0.94]
+    assert (~known).sum() == 7 * 9  # each a 3×3 square
+    assert value[1, 2::4].tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+
+
 def test_a_blurred_mask_is_snapped_to_the_photos_edge():
     photo, true = square_scene()
     coarse = coarse_mask(true)
