@@ -14,6 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from app.setting_types import SECRET_VARIABLES
 from app.settings import Settings
 from tests import dockerfile
 from tests.manifests import (
@@ -31,7 +32,7 @@ from tests.manifests import (
 # The oldest minor version a GKE release channel still offered when this was written, and
 # the newest that kubernetes-validate knows: the manifests must hold on both.
 KUBERNETES_VERSIONS = ("1.33.0", kubernetes_validate.latest_version())
-SECRET_KEYS = {"APP_SECRET_KEY", "X_RAPID_API_KEY", "MONGO_URI"}
+SECRET_KEYS = set(SECRET_VARIABLES)  # the settings that are secrets, said in setting_types
 IMAGE_NAME = "image-background-processor"  # the name kustomization.yaml's `images` replaces
 # The front's side of the pod (its config, ports, probes, shutdown) is test_k8s_front.py.
 
