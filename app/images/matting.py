@@ -239,8 +239,15 @@ def matte_rows(photo: Image.Image, alpha: Image.Image, guide: np.ndarray):
     solved = solve(guide, known, value, carried, EPS, ITERATIONS[1])
     a, b = linear_model(guide, solved, CARRY_EPS)
     a[sure], b[sure] = 0, sure_value[sure]  # and so at full size, between sure pixels
-    up_b = _scaled_up(b * 255, photo.size)
-    up_a = [_scaled_up(a[..., c], photo.size) for c in range(3)]
+    return carried_rows(a, b, photo.size)
+
+
+def carried_rows(a: np.ndarray, b: np.ndarray, size: tuple[int, int]):
+    """A local linear model (alpha = a·rgb + b, at a reduced size) carried to full `size`:
+    rows(top, bottom, rgb) -> those rows of the matte (uint8), from the same rows of the
+    photo. Only the four scaled-up coefficient maps' Resamplers are kept."""
+    up_b = _scaled_up(b * 255, size)
+    up_a = [_scaled_up(a[..., c], size) for c in range(3)]
 
     def rows(top: int, bottom: int, rgb: np.ndarray) -> np.ndarray:
         q = up_b.rows(top, bottom)
