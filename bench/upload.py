@@ -40,7 +40,7 @@ def main() -> None:
                         user_limit=10**6, log_level="WARNING")
     app = create_app(settings)
     app.config["WTF_CSRF_ENABLED"] = False  # the bench times the upload, not the token dance
-    engine = app.extensions["services"].engines.primary
+    engine = app.extensions["services"].engines.primary.engine()
     data = photo("astronaut", (1024, 1024))
 
     session = engine.session

@@ -160,6 +160,16 @@ def test_the_page_reads_no_key(keyed, fake_engine):
     assert fake_engine.calls == 0
 
 
+def test_csrf_enabled_false_turns_the_check_off_as_flask_wtf_documents(keyed, fake_engine):
+    """Flask-WTF's switch for tests and benchmarks; the check stays on everywhere else."""
+    keyed.config["WTF_CSRF_ENABLED"] = False
+    answer = keyed.test_client().post("/", data={"name": "x", "image": (io.BytesIO(png()),
+                                                                        "a.png")},
+                                      headers={"Accept": "application/json"})
+    assert answer.status_code == 201
+    assert fake_engine.calls == 1
+
+
 def test_a_keys_records_are_its_own(keyed):
     client = keyed.test_client()
     made = client.post(f"{API}/records", data={"name": "mine", "image": (io.BytesIO(png()),
