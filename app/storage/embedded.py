@@ -17,6 +17,9 @@ import mongomock.gridfs
 _WRITES = ("insert_one", "insert_many", "update_one", "update_many", "replace_one",
            "delete_one", "delete_many", "find_one_and_update", "find_one_and_replace",
            "find_one_and_delete", "bulk_write", "create_index", "create_indexes", "drop")
+# GridFS chunk size for the embedded store: every file in one chunk (the largest result
+# allowed is well below it), since mongomock checks a unique index by scanning all chunks.
+WHOLE_FILE = 1 << 30
 _write_lock = threading.RLock()
 _setup_lock = threading.Lock()
 _ready = False

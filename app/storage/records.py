@@ -57,9 +57,12 @@ def outages_are_unavailable(method):
 
 
 class RecordRepository:
-    def __init__(self, database, collection: str = COLLECTION, bucket: str = BUCKET):
+    def __init__(self, database, collection: str = COLLECTION, bucket: str = BUCKET,
+                 chunk_bytes: int | None = None):
         self.records = database[collection]
         self.files = gridfs.GridFS(database, collection=bucket)
+        # None: GridFS's default chunk (255 KB), for a server; see embedded.WHOLE_FILE.
+        self._chunk = {} if chunk_bytes is None else {"chunk_size": chunk_bytes}
         self._indexed = False
 
     @outages_are_unavailable
@@ -204,7 +207,8 @@ class RecordRepository:
 
     def _put(self, image: EncodedImage, user_id: str, kind: str, stored: list) -> dict:
         """Store `image`'s bytes (noting the file in `stored`); its part of a document."""
-        file_id = self.files.put(image.data, metadata={"user_id": user_id, "kind": kind})
+        file_id = self.files.put(image.data, metadata={"user_id": user_id, "kind": kind},
+                                 **self._chunk)
         stored.append(file_id)
         return {"file_id": file_id, "content_type": image.content_type,
                 "size": len(image.data), "width": image.width, "height": image.height}

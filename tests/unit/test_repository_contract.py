@@ -6,12 +6,14 @@ import threading
 import uuid
 
 import pytest
+from bson import ObjectId
 from pymongo import MongoClient
 
 from app.images.outputs import EncodedImage
 from app.storage import LimitReached, RecordNotFound, RecordRepository
-from app.storage.embedded import embedded_database
+from app.storage.embedded import WHOLE_FILE, embedded_database
 from app.storage.maintenance import sweep_orphans
+from app.storage.records import BUCKET
 
 BACKENDS = ["embedded"] + (["server"] if os.environ.get("MONGO_TEST_URI") else [])
 
@@ -215,3 +217,29 @@ def test_sweeping_removes_lapsed_placeholders_only(repo):
         sweep_orphans(repo, timedelta(0))
         assert repo.records.count_documents({slots.RESERVED: {"$exists": True}}) == 1
         assert repo.count("u9") == 1  # the live one
+
+
+@pytest.mark.parametrize(("chunk_bytes", "chunks"), [(None, 3), (WHOLE_FILE, 1)])
+def test_a_file_is_stored_in_chunks_of_the_size_asked_and_read_back_whole(database,
+                                                                            chunk_bytes,
+                                                                            chunks):
+    """The server keeps GridFS's 255 KB chunks; the app gives the embedded store one chunk
+    a file, since mongomock checks the chunks' unique index by scanning them all."""
+    repo = RecordRepository(database, chunk_bytes=chunk_bytes)
+    repo.ensure_indexes()
+    big = bytes(range(256)) * (2 * 255 * 4 + 1)  # 255 KB × 2 and one byte more
+    record = add(repo, processed=image(big))
+    file_id = ObjectId(record.processed.file_id)
+    assert database[f"{BUCKET}.chunks"].count_documents({"files_id": file_id}) == chunks
+    assert repo.read(repo.get("u1", record.id), "processed") == big
+
+
+def test_the_app_gives_the_embedded_store_whole_file_chunks():
+    from app.services import build_services
+    from app.settings import Settings
+
+    services = build_services(Settings(app_env="development", log_level="ERROR"))
+    assert services.demo_storage
+    record = add(services.records, processed=image(b"x" * (3 * 255 * 1024)))
+    chunks = services.records.records.database[f"{BUCKET}.chunks"]
+    assert chunks.count_documents({"files_id": ObjectId(record.processed.file_id)}) == 1
