@@ -19,9 +19,15 @@ from app.images.outputs import EncodedImage, ResultOptions
 
 SIZES = (160, 320)  # longest side, in pixels
 QUALITY = 80
-# A result is composed at this size or a little more, then scaled down to each rendition:
-# twice the largest, so the last step is a real LANCZOS reduction, never an enlargement.
-_WORKING_SIZE = 2 * max(SIZES)
+# libwebp's effort (0-6): at 320 px, 4 took 12 ms for 3.5% fewer bytes than 2 (7 ms) and
+# 0 (4 ms) made a fifth more; a record's four renditions were a sixth of a 1 MP upload.
+METHOD = 2
+# A result is composed at the largest rendition's size, and the smaller ones are scaled from
+# it: composing at twice that and reducing cost 3x the time at 1 MP for no visible
+# difference (bench/renditions.py). A crop's box is known only once composed, so its
+# subject gets twice that: the rendition is then reduced to fit, never enlarged.
+_WORKING_SIZE = max(SIZES)
+_CROP_WORKING_SIZE = 2 * _WORKING_SIZE
 # Of the model's mask, what counts as subject when guessing how far a crop will zoom in.
 _SUBJECT = 16
 
@@ -43,7 +49,7 @@ def scaled(img: Image.Image, size: int, target: tuple[int, int] | None = None) -
 
 def encode(img: Image.Image) -> EncodedImage:
     buf = io.BytesIO()
-    img.save(buf, "WEBP", quality=QUALITY, method=4)
+    img.save(buf, "WEBP", quality=QUALITY, method=METHOD)
     return EncodedImage(buf.getvalue(), "image/webp", img.width, img.height)
 
 
@@ -57,47 +63,50 @@ def of_result(photo: Photo | Image.Image, mask: Image.Image, look: ResultOptions
     the `kinds` asked for (an edit keeps the original's).
 
     Made from what is small already: a `Photo` that is a JPEG is decoded again at the
-    smallest DCT scale that still covers the renditions (a 12 MP photo at 1/4: 1000×750,
-    ~15 ms, where shrinking the full decode took ~150 ms), and the mask is used at the size
-    it has (the model's: 320×320), scaled to that working size, never to the photo's."""
+    smallest DCT scale that still covers the renditions (a 12 MP photo at 1/8: 500×375,
+    where shrinking the full decode took ~150 ms), and the mask is used at the size it has
+    (the model's: 320×320), scaled to that working size, never to the photo's."""
     work = _small(photo, _working_size(photo, mask, look))
+    # Sizes are fitted to the full-size image's, as the result itself is (a crop's, not
+    # known at full size here, to the working one's).
+    whole = (photo.info.width, photo.info.height) if isinstance(photo, Photo) else photo.size
     made = {}
     if "original" in kinds:
-        made["original"] = _renditions(work)
+        made["original"] = _renditions(work, whole)
     if "processed" in kinds:
         if isinstance(backdrop, Photo):  # enough to cover the result without enlarging it
             long, short = (max(backdrop.info.width, backdrop.info.height),
                            min(backdrop.info.width, backdrop.info.height))
             backdrop = _small(backdrop, math.ceil(max(work.size) * long / max(short, 1)))
         result = picture(work, mask, look, backdrop)
-        made["processed"] = _renditions(result)
+        made["processed"] = _renditions(result, result.size if look.crop else whole)
     return made
 
 
-def _renditions(img: Image.Image) -> dict[int, EncodedImage]:
+def _renditions(img: Image.Image, whole: tuple[int, int]) -> dict[int, EncodedImage]:
     """Each size scaled from the next larger one (the 160 px from the 320 px: a 2x LANCZOS
     step on 0.08 MP instead of a 6x one on the working image, which at 1 MP was most of a
     rendition's time; bench/renditions.py compares the pixels)."""
-    made, whole = {}, img.size
+    made = {}
     for size in sorted(SIZES, reverse=True):
-        # Each size is the whole image's fit, not the larger rendition's: rounding twice
-        # could leave a row less than the result itself has at that scale.
+        # Each size is the whole image's fit, not the larger rendition's nor the working
+        # image's: rounding twice could leave a row less than the result has at that scale.
         img = scaled(img, size, fitted(*whole, size))
         made[size] = encode(img)
     return made
 
 
 def _small(photo: Photo | Image.Image, longest: int) -> Image.Image:
-    """`photo` with its longest side near `longest`: a JPEG `Photo` decoded at a DCT scale;
-    anything else, once it is more than twice that, scaled down (an integer reduction, then
-    LANCZOS) so that nothing after works on a full-size image."""
+    """`photo` with its longest side `longest`: a JPEG `Photo` decoded at a DCT scale, then
+    scaled down (an integer reduction, then LANCZOS) so that nothing after works on more
+    pixels than the renditions need."""
     img = photo.at_least(longest) if isinstance(photo, Photo) else photo
-    return scaled(img, longest) if max(img.size) > 2 * longest else img
+    return scaled(img, longest)
 
 
 def _working_size(photo: Photo | Image.Image, mask: Image.Image, look: ResultOptions) -> int:
-    """The photo's longest side to compose at: enough that the result, cropped to the
-    subject when `look` crops, is still `_WORKING_SIZE` on its longest side."""
+    """The photo's longest side to compose at: `_WORKING_SIZE`; when `look` crops, enough
+    that the subject alone is `_CROP_WORKING_SIZE` on its longest side."""
     if not look.crop:
         return _WORKING_SIZE
     width, height = ((photo.info.width, photo.info.height) if isinstance(photo, Photo)
@@ -109,7 +118,8 @@ def _working_size(photo: Photo | Image.Image, mask: Image.Image, look: ResultOpt
     # the mask's own coarseness; the crop margin only makes the result larger).
     extent = max((cols[-1] - cols[0] + 2) / mask.width * width,
                  (rows[-1] - rows[0] + 2) / mask.height * height)
-    return min(max(width, height), math.ceil(_WORKING_SIZE * max(width, height) / extent))
+    return min(max(width, height),
+               math.ceil(_CROP_WORKING_SIZE * max(width, height) / extent))
 
 
 def of_stored(data: bytes) -> dict[int, EncodedImage]:

@@ -112,7 +112,7 @@ def test_the_repository_keeps_them_with_the_record(visitor, fake_engine, records
 
 def test_a_jpeg_upload_is_rendered_from_a_small_decode_and_the_model_size_mask(monkeypatch):
     """A 12 MP JPEG, left half red and right half blue, and a 320×320 mask keeping the
-    left half: the renditions come from a 1/4-scale decode (the full decode is never
+    left half: the renditions come from a 1/8-scale decode (the full decode is never
     asked for), keep red red and blue blue, and the alpha is exact where the mask is."""
     from app.images.decoding import Photo, probe
 
@@ -120,6 +120,7 @@ def test_a_jpeg_upload_is_rendered_from_a_small_decode_and_the_model_size_mask(m
     img.paste((20, 20, 220), (2000, 0, 4000, 3000))
     data = encode_jpeg(img)
     photo_ = Photo(data, probe(data, 10**8))
+    assert photo_.at_least(320).size == (500, 375)
     assert photo_.at_least(640).size == (1000, 750)  # 1/8 would be 500 px: too small
     assert photo_.at_least(1100).size == (2000, 1500)
 
@@ -155,7 +156,7 @@ def test_a_crop_asks_for_enough_pixels_to_fill_the_rendition():
     mask.paste(255, (144, 144, 176, 176))  # 32 of 320: a tenth
     # 33 mask pixels (one of margin) of 320 are 412.5 px of 4000: 640 px of it needs all.
     assert thumbnails._working_size(photo_, mask, OutputOptions(crop=True)) == 4000
-    assert thumbnails._working_size(photo_, mask, OutputOptions()) == 640
+    assert thumbnails._working_size(photo_, mask, OutputOptions()) == 320
     made = thumbnails.of_result(photo_, mask, OutputOptions(crop=True, crop_margin=0))
     small = webp(made["processed"][320].data)
     assert small.size == (320, 240)  # the subject, a tenth of the 4:3 photo each way
