@@ -1,7 +1,7 @@
 """image-background-processor: upload a photo, get it back without its background.
 
 Importing the package loads nothing heavy (gunicorn's master imports `app.hosting`, the
-model fetcher runs as `python -m app.model_files`); `create_app` builds the app.
+model fetcher is build tooling: `python -m scripts.models`); `create_app` builds the app.
 """
 
 from __future__ import annotations

