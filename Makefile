@@ -24,7 +24,7 @@ export BG_MODELS_DIR
 MODELS := $(BG_MODELS_DIR)/u2netp.onnx $(BG_MODELS_DIR)/u2net.onnx
 # Verified copies kept outside the clone, so a clean clone (CI) does not download 176 MB again.
 MODELS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/image-background-processor/models
-FETCH := $(BIN)/python -m app.model_files --dir $(BG_MODELS_DIR) --cache $(MODELS_CACHE)
+FETCH := $(BIN)/python -m scripts.models --dir $(BG_MODELS_DIR) --cache $(MODELS_CACHE)
 
 .PHONY: run serve test test-quick lint models config-docs bench bench-engine bench-quality bench-edges \
 	bench-server bench-load bench-gallery bench-batch screenshots clean

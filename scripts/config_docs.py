@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app.hosting import SERVER_VARIABLES
 from app.setting_types import SECRET_VARIABLES
-from app.settings import variables
+from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -30,8 +30,8 @@ def _default(field) -> str:
 
 def rows() -> list[tuple[str, str, str]]:
     """(variable, default, description) for the app's settings, then gunicorn's."""
-    app = [(name, "" if name in SECRET_VARIABLES else _default(field), field.description)
-           for name, field in variables().items()]
+    app = [(field.alias, "" if field.alias in SECRET_VARIABLES else _default(field),
+            field.description) for field in Settings.model_fields.values()]
     return app + [(name, default, text) for name, (default, text) in SERVER_VARIABLES.items()]
 
 

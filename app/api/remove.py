@@ -10,7 +10,7 @@ from flask import Response, jsonify, request
 from app.api.openapi import operation
 from app.api.routes import PHOTO_ERRORS, bp, photo_request
 from app.api.schemas import MODEL_HEADER, SECONDS_HEADER, Removed
-from app.core.removal import RemoveByAddress, RemoveRequest, remove_by_address
+from app.core.removal import RemoveByAddress, RemoveRequest
 from app.http.context import services
 from app.http.limits import allowance
 
@@ -35,7 +35,7 @@ JSON = "application/json"
            csrf=True, storage=False,
            errors=PHOTO_ERRORS)
 def remove_background():
-    asked = photo_request(RemoveRequest, remove_by_address)
+    asked = photo_request(RemoveRequest, RemoveByAddress)
     done = services().uploads.remove(asked, pay=allowance)
     result = done.result
     headers = {"X-Width": str(result.width), "X-Height": str(result.height),

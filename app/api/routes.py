@@ -11,16 +11,15 @@ from app.api.openapi import operation
 from app.api.schemas import Account, ImageQuery, KeyUsage, RecordList, Session
 from app.core.errors import Rejected
 from app.core.forms import (
-    NOT_TEXT,
     EditFields,
     EditRequest,
     UploadByAddress,
     UploadRequest,
+    from_address,
     parse,
     rule_of,
-    upload_by_address,
 )
-from app.http.bodies import form_as_sent, json_object
+from app.http.bodies import form_as_sent, json_object, plain_form
 from app.http.callers import account
 from app.http.context import services
 from app.http.downloads import send_image
@@ -110,21 +109,17 @@ def list_records():
            errors=("invalid_name", *PHOTO_ERRORS, "limit_reached"),
            links=("getRecord", "editRecord", "deleteRecord", "getImage"))
 def create_record():
-    done = services().uploads.upload(current_visitor(), _upload_request(),
-                                     pay=allowance)
+    asked = photo_request(UploadRequest, UploadByAddress, '"name": "cat", ', "name and ")
+    done = services().uploads.upload(current_visitor(), asked, pay=allowance)
     response = jsonify(record_json(done.record, IMAGE_ENDPOINT, note=done.note))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_record", record_id=done.record.id)
     return response
 
 
-def _upload_request() -> UploadRequest:
-    return photo_request(UploadRequest, upload_by_address, '"name": "cat", ', "name and ")
-
-
 def photo_request(form, by_address, example: str = "", fields: str = ""):
     """A request with a photo, as sent: a `form` with files, or (a photo by address) JSON
-    or a plain form, read `by_address`; `example` and `fields` name the form's other
+    or a plain form, checked as `by_address`; `example` and `fields` name the form's other
     required fields in the sentences."""
     if request.mimetype == "multipart/form-data":
         return parse(form, form_as_sent())
@@ -133,21 +128,13 @@ def photo_request(form, by_address, example: str = "", fields: str = ""):
         if body is None:
             raise Rejected("invalid_body", f"Send a JSON object such as {{{example}"
                                            '"image_url": "https://example.com/cat.jpg"}.')
-        return by_address(body)
+        return from_address(form, by_address, body)
     if request.mimetype == "application/x-www-form-urlencoded":
-        return by_address(_plain_form())
+        return from_address(form, by_address, plain_form())
     raise Rejected("unsupported_media_type",
                    f"Send multipart/form-data with the fields {fields}image (a file), or "
                    "a photo's address (image_url) as JSON or a urlencoded form.",
                    "unsupported")
-
-
-def _plain_form() -> dict:
-    """A urlencoded form. Werkzeug drops all of it when its bytes are not UTF-8 (the CSRF
-    check has parsed it by now), which would read as "no name": said as it is instead."""
-    if not request.form and request.content_length:
-        raise Rejected("invalid_body", NOT_TEXT.format(field="The form"))
-    return form_as_sent(file_fields=())
 
 
 @bp.get("/records/<record_id>")

@@ -5,6 +5,7 @@ a progress bar on stderr with the rate and the time left, and a summary at the e
 
 from __future__ import annotations
 
+import io
 import queue
 import sys
 import threading
@@ -117,7 +118,7 @@ class Runner:
                 failures.append((index, job.shown, reason))
 
         bar = click.progressbar(length=len(plan.jobs), label="Removing backgrounds",
-                                file=sys.stderr if self.progress else _Nowhere(),
+                                file=sys.stderr if self.progress else io.StringIO(),
                                 show_pos=True, show_eta=True, item_show_func=lambda x: x)
         try:
             with bar:
@@ -145,14 +146,3 @@ def _next(done: queue.Queue):
             return done.get(timeout=0.2)
         except queue.Empty:
             continue
-
-
-class _Nowhere:
-    def write(self, text: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False

@@ -41,10 +41,7 @@ REPEATED = "The field {field!r} was sent more than once."
 NO_PHOTO = "Please choose an image to upload, or give the address of one."  # the page's too
 FILES = ("image", "background_image")  # a photo's bytes: only multipart/form-data has them
 _STRICT = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
-
-
-def _refuse(code: str, message: str):
-    return PydanticCustomError(code, message)
+Form = TypeVar("Form", bound=BaseModel)
 
 
 def repeated(field: str) -> Rejected:
@@ -63,12 +60,12 @@ def absent():
 
 def _check_format(output: str, file_format: str) -> None:
     if file_format == "jpeg" and output not in OPAQUE:
-        raise _refuse("invalid_options", "A JPEG cannot hold transparency: choose PNG or "
-                                         "WebP, or put the subject on a background.")
+        raise PydanticCustomError("invalid_options", "A JPEG cannot hold transparency: choose "
+                                  "PNG or WebP, or put the subject on a background.")
     if file_format == "zip" and output == "mask":
-        raise _refuse("invalid_options", "A zip holds a result's colours and its alpha, and "
-                                         "the mask has no colours: choose png, webp or jpeg "
-                                         "for output mask.")
+        raise PydanticCustomError("invalid_options", "A zip holds a result's colours and its "
+                                  "alpha, and the mask has no colours: choose png, webp or "
+                                  "jpeg for output mask.")
 
 
 # Each output option once: its rule (fields.py) and its default. OutputOptions keeps them as
@@ -139,17 +136,19 @@ def one_photo(upload: BaseModel, image: bytes | None, backdrop: bytes | str | No
     bytes or address) for output image, and a format that can hold the output."""
     files = "image" in type(upload).model_fields
     if image is None and upload.image_url is None:
-        raise _refuse("missing_image", NO_PHOTO if files else
-                                       "Give the photo's address as image_url (a file needs "
-                                       "multipart/form-data).")
+        raise PydanticCustomError("missing_image", NO_PHOTO if files else
+                                  "Give the photo's address as image_url (a file needs "
+                                  "multipart/form-data).")
     if image is not None and upload.image_url is not None:
-        raise _refuse("invalid_body", "Send a file or an address (image_url), not both.")
+        raise PydanticCustomError("invalid_body",
+                                  "Send a file or an address (image_url), not both.")
     if upload.output == "image" and backdrop is None:
         by_address = "background_image_url" in type(upload).model_fields  # a removal's
-        raise _refuse(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message if files
-                      else "Output image puts a photo of yours behind the subject: send it as "
-                      "background_image, with multipart/form-data"
-                      + (", or its address as background_image_url." if by_address else "."))
+        raise PydanticCustomError(
+            NEEDS_BACKDROP.code, NEEDS_BACKDROP.message if files
+            else "Output image puts a photo of yours behind the subject: send it as "
+            "background_image, with multipart/form-data"
+            + (", or its address as background_image_url." if by_address else "."))
     _check_format(upload.output, upload.format)
 
 
@@ -180,10 +179,12 @@ UploadByAddress = by_address_model(
     UploadRequest)
 
 
-def upload_by_address(values: Mapping[str, Any]) -> UploadRequest:
-    """An upload sent without a file, as the core takes every upload."""
-    checked = parse(UploadByAddress, values)
-    return UploadRequest.model_validate(checked.model_dump(exclude_unset=True))
+def from_address(form: type[Form], by_address: type[BaseModel],
+                 values: Mapping[str, Any]) -> Form:
+    """A request sent without a file, checked as `by_address` (`form` without its file
+    fields), as the core takes every request of its kind: a `form`."""
+    checked = parse(by_address, values)
+    return form.model_validate(checked.model_dump(exclude_unset=True))
 
 
 class _Edit(BaseModel):
@@ -192,8 +193,8 @@ class _Edit(BaseModel):
     @model_validator(mode="after")
     def _something(self) -> BaseModel:
         if not self.model_fields_set:
-            raise _refuse("invalid_body", "Send at least one of: "
-                                          f"{', '.join(type(self).model_fields)}.")
+            raise PydanticCustomError("invalid_body", "Send at least one of: "
+                                      f"{', '.join(type(self).model_fields)}.")
         return self
 
     @property
@@ -246,8 +247,6 @@ class RenameRequest(BaseModel):
 
     image_name: Name
 
-
-Form = TypeVar("Form", bound=BaseModel)
 
 
 def parse(form: type[Form], values: Mapping[str, Any]) -> Form:

@@ -5,8 +5,7 @@ format that is never stored."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
@@ -19,7 +18,6 @@ from app.core.forms import (
     by_address_model,
     one_photo,
     options_of,
-    parse,
 )
 
 
@@ -65,9 +63,3 @@ RemoveRequest = create_model(
 RemoveByAddress = by_address_model(
     "RemoveByAddress", "A photo at an address: RemoveRequest without the file fields.",
     RemoveRequest, _photos)
-
-
-def remove_by_address(values: Mapping[str, Any]) -> BaseModel:
-    """A removal sent without a file, as the core takes every removal (RemoveRequest)."""
-    checked = parse(RemoveByAddress, values)
-    return RemoveRequest.model_validate(checked.model_dump(exclude_unset=True))

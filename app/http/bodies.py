@@ -10,7 +10,8 @@ from flask import request
 from pydantic import BaseModel
 from werkzeug.datastructures import MultiDict
 
-from app.core.forms import FILES, repeated
+from app.core.errors import Rejected
+from app.core.forms import FILES, NOT_TEXT, repeated
 
 # A rename body is a name; anything much bigger is not one.
 JSON_BODY_LIMIT = 16 * 1024
@@ -91,3 +92,12 @@ def form_as_sent(file_fields: tuple[str, ...] = FILES) -> dict:
         if data is not None:
             fields[name] = data
     return fields
+
+
+def plain_form() -> dict:
+    """A urlencoded form, as sent. Werkzeug drops all of it when its bytes are not UTF-8
+    (the CSRF check has parsed it by now), which would read as "no name" or "no photo":
+    said as it is instead."""
+    if not request.form and request.content_length:
+        raise Rejected("invalid_body", NOT_TEXT.format(field="The form"))
+    return form_as_sent(file_fields=())

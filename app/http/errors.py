@@ -54,7 +54,7 @@ class FrontDoor:
     # Form posts answered the original app's way: a flash message and 302 back to the page.
     flash_endpoints: frozenset[str] = field(default_factory=frozenset)
     flash_to: str = "/"
-    # API keys (app/http/keys.py): whether this door takes them instead of the cookie and
+    # API keys (app/http/callers.py): whether this door takes them instead of the cookie and
     # the CSRF token, and whether it takes nothing else.
     keys: bool = False
     key_required: bool = False

@@ -73,14 +73,12 @@ class Limits:
         self._dead_since: float | None = None
         self._recheck = _RECHECK_FIRST
         self._lock = threading.Lock()
-        self.items: tuple[tuple[str, RateLimitItem], ...] = (
-            ("uploads-per-visitor", parse(per_visitor)),
-            ("uploads-per-address", parse(per_address)))
+        self.items = (parse(per_visitor), parse(per_address))  # in the order of the keys
 
     def spend(self, keys: tuple[str, str], counts: int, take: bool = True) -> None:
         """Take `counts` from both limits, for the visitor and the address `keys`."""
-        self.charge([Charge(item, key, counts) for (_, item), key in zip(self.items, keys,
-                                                                         strict=True)], take)
+        self.charge([Charge(item, key, counts)
+                     for item, key in zip(self.items, keys, strict=True)], take)
 
     def charge(self, charges: list[Charge], take: bool = True) -> None:
         """Take each charge's cost from its limit (never more than a whole allowance: a
@@ -111,7 +109,7 @@ class Limits:
         """What each limit has left for these keys, where counting happens now."""
         limiter = self._limiters()[0]
         return tuple(limiter.get_window_stats(item, key).remaining
-                     for (_, item), key in zip(self.items, keys, strict=True))
+                     for item, key in zip(self.items, keys, strict=True))
 
     def _limiters(self) -> list[MovingWindowRateLimiter]:
         with self._lock:
@@ -171,7 +169,7 @@ def _charges(work: Work) -> list[Charge]:
     key = caller()
     if key is None:
         return [Charge(item, name, work.counts)
-                for (_, item), name in zip(_limits().items, _keys(), strict=True)]
+                for item, name in zip(_limits().items, _keys(), strict=True)]
     charges = [Charge(parse(f"{key.per_minute} per minute"), f"key:{key.name}:minute",
                       work.counts, KEY_MINUTE.format(limit=key.per_minute))]
     if key.megapixels_per_day:

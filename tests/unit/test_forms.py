@@ -15,8 +15,8 @@ from app.core.forms import (
     RenameRequest,
     UploadByAddress,
     UploadRequest,
+    from_address,
     parse,
-    upload_by_address,
 )
 
 IMAGE = b"bytes of a photo"
@@ -206,8 +206,9 @@ def test_null_is_no_value_of_an_optional_field(form, field):
 
 
 def test_an_upload_by_address_is_the_upload_without_its_file_fields():
-    upload = upload_by_address({"name": " cat ", "image_url": "https://example.com/cat.jpg",
-                                "crop": "yes", "background": "#AABBCC", "output": "color"})
+    upload = from_address(UploadRequest, UploadByAddress, {
+        "name": " cat ", "image_url": "https://example.com/cat.jpg", "crop": "yes",
+        "background": "#AABBCC", "output": "color"})
     assert isinstance(upload, UploadRequest)
     assert (upload.name, upload.image, upload.crop, upload.options.background) == (
         "cat", None, True, "#aabbcc")

