@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -80,9 +81,15 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
     def finish(masked: Masked) -> Cutout:
         try:
             full, behind = photo.full(), backdrop.full() if backdrop else None
-            small = (renditions.of_result(photo, masked.mask, options, backdrop, thumbnails)
-                     if thumbnails else {})
-            return Cutout(render(full, masked.mask, options, behind), masked, small)
+            if not thumbnails:
+                return Cutout(render(full, masked.mask, options, behind), masked, {})
+            # The renditions are made while the result is: at 1 MP they were as long as
+            # composing and encoding it. The result gets a thread of its own, not one of
+            # the writer's pool, whose bands it waits for.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="result") as beside:
+                result = beside.submit(render, full, masked.mask, options, behind)
+                small = renditions.of_result(photo, masked.mask, options, backdrop, thumbnails)
+                return Cutout(result.result(), masked, small)
         finally:  # the next turn may start while this request stores what it made
             photo.release()
             if backdrop is not None:
