@@ -19,9 +19,11 @@ from app.images.outputs import EncodedImage, ResultOptions
 
 SIZES = (160, 320)  # longest side, in pixels
 QUALITY = 80
-# libwebp's effort (0-6): at 320 px, 4 took 12 ms for 3.5% fewer bytes than 2 (7 ms) and
-# 0 (4 ms) made a fifth more; a record's four renditions were a sixth of a 1 MP upload.
-METHOD = 2
+# libwebp's effort (0-6): at 320 px, 4 took 12 ms, 2 took 7 ms for 3.5% more bytes, and 0
+# 4 ms for a fifth more (22 KB against 18 KB). Under load the four renditions' encoding was
+# still 5% of a worker's time at 2 (bench/server.py with py-spy); a few KB a rendition
+# matter less to a gallery page than that time does to every upload.
+METHOD = 0
 # A result is composed at the largest rendition's size, and the smaller ones are scaled from
 # it: composing at twice that and reducing cost 3x the time at 1 MP for no visible
 # difference (bench/renditions.py). A crop's box is known only once composed, so its
