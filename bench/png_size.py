@@ -63,14 +63,41 @@ def _before(pixels: np.ndarray) -> bytes:
                      pngwriter._chunk(b"IDAT", stream), pngwriter._chunk(b"IEND", b"")])
 
 
+def _zlib_ng(level: int):
+    """Our writer's rows and bands, deflated by zlib-ng at `level` instead of ISA-L: what
+    the size of rembg's file costs in time (zlib-ng's lazy matching; ISA-L has none)."""
+    from zlib_ng import zlib_ng
+
+    def encode(pixels: np.ndarray) -> bytes:
+        real = pngwriter.isal_zlib
+        pngwriter.isal_zlib = _LevelledZlibNg(zlib_ng, level)
+        try:
+            return pngwriter.encode(pixels)
+        finally:
+            pngwriter.isal_zlib = real
+
+    return encode
+
+
+class _LevelledZlibNg:
+    """zlib-ng in the place of `isal_zlib`, its compressor at a fixed level."""
+
+    def __init__(self, module, level: int):
+        self._module, self._level = module, level
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def compressobj(self, _level, *args):
+        return self._module.compressobj(self._level, *args)
+
+
 def candidates() -> dict:
     made = {"PNG, ours (Up rows, ISA-L level 2, bands in parallel)": pngwriter.encode,
-            "PNG, Pillow's defaults (rembg's encoder)": lambda p: _pillow(p, "PNG")}
-    try:
-        import zlib_ng  # noqa: F401  (only where the writer's old library is installed)
-        made["PNG, before (Sub rows, zlib-ng RLE level 1)"] = _before
-    except ImportError:
-        pass
+            "PNG, Pillow's defaults (rembg's encoder)": lambda p: _pillow(p, "PNG"),
+            "PNG, before (Sub rows, zlib-ng RLE level 1)": _before}
+    for level in (4, 6):
+        made[f"PNG, ours but zlib-ng level {level} (lazy matching)"] = _zlib_ng(level)
     made["WebP lossless (method 0, quality 0)"] = lambda p: _pillow(
         p, "WEBP", lossless=True, quality=0, method=0)
     made["WebP lossy, alpha lossless (the app's `webp`: quality 90, method 4)"] = (
