@@ -243,3 +243,31 @@ def test_the_app_gives_the_embedded_store_whole_file_chunks():
     record = add(services.records, processed=image(b"x" * (3 * 255 * 1024)))
     chunks = services.records.records.database[f"{BUCKET}.chunks"]
     assert chunks.count_documents({"files_id": ObjectId(record.processed.file_id)}) == 1
+
+
+def test_the_embedded_store_does_not_copy_every_file_to_store_one(monkeypatch):
+    """GridFS's "is the bucket empty?" before each file, answered by the first document:
+    storing a record copies as many documents with 70 records stored as with one."""
+    import mongomock
+
+    repo = RecordRepository(embedded_database(f"copies_{uuid.uuid4().hex[:8]}"),
+                            chunk_bytes=WHOLE_FILE)
+    repo.ensure_indexes()
+    copies = []
+    real = mongomock.Collection._copy_only_fields
+    monkeypatch.setattr(mongomock.Collection, "_copy_only_fields",
+                        lambda self, *args: copies.append(1) or real(self, *args))
+
+    def copies_to_add_one() -> int:
+        copies.clear()
+        add(repo, user=uuid.uuid4().hex, limit=100)
+        return len(copies)
+
+    first = copies_to_add_one()
+    for _ in range(70):
+        add(repo, user="many", limit=100)
+    assert copies_to_add_one() == first
+    files = repo.records.database[f"{BUCKET}.files"]
+    assert set(files.find_one({}, projection={"_id": 1})) == {"_id"}
+    assert files.find_one({}, projection={"_id": 1})["_id"] == files.find_one({})["_id"]
+    assert repo.records.find_one({"image_name": "cat", "user_id": "many"})["image_name"] == "cat"
