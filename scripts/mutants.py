@@ -145,8 +145,9 @@ MUTANTS = (
            "chunk_bytes=None", "the embedded store back to 255 KB chunks",
            (U + "test_repository_contract.py",)),
     Mutant("key-csrf", "app/http/callers.py",
-           'if request.method in current_app.config["WTF_CSRF_METHODS"] and request.endpoint:',
-           "if False:", "no CSRF check for callers without a key",
+           "        if (config[\"WTF_CSRF_ENABLED\"] and request.method in config[\"WTF_CSRF_METHODS\"]\n"
+           "                and request.endpoint):",
+           "        if False:", "no CSRF check for callers without a key",
            (U + "test_security.py", U + "test_keys.py")),
     Mutant("key-required", "app/http/callers.py", "needed = here.key_required or (",
            "needed = False and (", "API_REQUIRE_KEY (and a door that needs a key) ignored",
