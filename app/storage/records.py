@@ -174,15 +174,12 @@ class RecordRepository:
                       for kind, image in extras.items()}, **changes}
             query = {**self._owned(record.user_id, record.id),
                      "processed.file_id": ObjectId(record.processed.file_id)}
-            replaced = self.records.update_one(query, {"$set": new}).modified_count == 1
-        except BaseException:
+            if self.records.update_one(query, {"$set": new}).modified_count != 1:
+                raise StaleRecord(record.id)
+        except BaseException:  # a stale record's new files go too
             for file_id in stored:
                 self.delete_file(file_id)
             raise
-        if not replaced:
-            for file_id in stored:
-                self.delete_file(file_id)
-            raise StaleRecord(record.id)
         old = [record.processed, *record.thumbnails.get("processed", {}).values(),
                *(getattr(record, kind) for kind in extras)]
         for image in old:
@@ -242,10 +239,8 @@ class RecordRepository:
         doc = self.records.find_one_and_delete(self._owned(user_id, record_id))
         if doc is None:
             raise RecordNotFound(record_id)
-        for file_id in file_ids(doc):
+        for file_id in [*file_ids(doc), *legacy.leftover_files(self.files, doc["_id"])]:
             self.delete_file(file_id)
-        for leftover in legacy.leftover_files(self.files, doc["_id"]):
-            self.delete_file(leftover)
 
     @outages_are_unavailable
     def read(self, record: StoredRecord, kind: str, thumbnail: int | None = None) -> bytes:
