@@ -126,8 +126,7 @@ class RecordRepository:
         """Store both images, their `thumbnails` ({kind: {size: EncodedImage}}), the `extras`
         that make the result again ({"mask": EncodedImage, ...}) and their record (in the `slot`
         `reserved` held, or a free one), or raise and store nothing."""
-        # Without the unique index the limit could not hold: no index, no insert.
-        self.ensure_indexes()
+        self.ensure_indexes()  # without the unique index the limit could not hold
         stored: list = []
         try:
             images = {kind: self._put(image, user_id, kind, stored) for kind, image in
