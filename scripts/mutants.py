@@ -273,10 +273,9 @@ MUTANTS = (
            "}", "replace_result without its stale-record guard",
            (U + "test_repository_contract.py", U + "test_edit_races.py")),
     Mutant("stale-cleanup", "app/storage/records.py",
-           "        if not replaced:\n            for file_id in stored:\n"
-           "                self.delete_file(file_id)",
-           "        if not replaced:\n            for file_id in stored:\n"
-           "                pass", "a stale edit leaves its new files behind",
+           "                raise StaleRecord(record.id)",
+           "                stored.clear()\n                raise StaleRecord(record.id)",
+           "a stale edit leaves its new files behind",
            (U + "test_repository_contract.py", U + "test_edit_races.py")),
     Mutant("rename-owner", "app/storage/records.py",
            "        doc = self.records.find_one_and_update(self._owned(user_id, record_id),",

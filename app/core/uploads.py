@@ -62,8 +62,27 @@ class UploadService:
         """Cut out and store `request` for `visitor`, or raise `Rejected` (or
         `StorageUnavailable`, which every route answers the same way). `pay` is asked for
         the work's rate-limit counts once every check that spends nothing has passed."""
-        with counted(UPLOADS):
-            return self._upload(visitor, request, pay)
+        with counted(UPLOADS), refusals("Upload"):
+            options = request.options
+            if self.records.count(visitor) >= self.user_limit:
+                raise LimitReached()
+            photo, backdrop = self._photos(request, pay)
+            # Held while the result is made: parallel uploads past the limit stop here.
+            with self.records.reserved(visitor, self.user_limit) as slot:
+                made = cut_out(self.engines, photo, options, pay=pay,
+                               thumbnails=thumbnails.KINDS, backdrop=backdrop,
+                               model=request.model)
+                extras = {"mask": mask_image(made.masked.mask)}
+                if backdrop is not None:
+                    extras["backdrop"] = encoded(backdrop)
+                record = self.records.add(
+                    visitor, request.name, original=encoded(photo),
+                    processed=made.result, engine=made.masked.engine,
+                    limit=self.user_limit, options=options.model_dump(),
+                    model=made.masked.model, slot=slot,
+                    thumbnails=made.thumbnails,
+                    extras=extras)
+            return Uploaded(record, made.masked.note)
 
     def remove(self, request: RemoveRequest, pay: Allowance) -> Removed:
         """The result `request` asks for, at its size, stored nowhere (so no gallery limit
@@ -96,26 +115,3 @@ class UploadService:
         if behind is None:  # a removal's background photo by address, fetched alike
             behind = self.fetch(request.background_image_url)
         return photo, photo_of(behind, self.max_image_pixels)
-
-    def _upload(self, visitor: str, request: UploadRequest, pay) -> Uploaded:
-        options = request.options
-        with refusals("Upload"):
-            if self.records.count(visitor) >= self.user_limit:
-                raise LimitReached()
-            photo, backdrop = self._photos(request, pay)
-            # Held while the result is made: parallel uploads past the limit stop here.
-            with self.records.reserved(visitor, self.user_limit) as slot:
-                made = cut_out(self.engines, photo, options, pay=pay,
-                               thumbnails=thumbnails.KINDS, backdrop=backdrop,
-                               model=request.model)
-                extras = {"mask": mask_image(made.masked.mask)}
-                if backdrop is not None:
-                    extras["backdrop"] = encoded(backdrop)
-                record = self.records.add(
-                    visitor, request.name, original=encoded(photo),
-                    processed=made.result, engine=made.masked.engine,
-                    limit=self.user_limit, options=options.model_dump(),
-                    model=made.masked.model, slot=slot,
-                    thumbnails=made.thumbnails,
-                    extras=extras)
-            return Uploaded(record, made.masked.note)

@@ -93,13 +93,13 @@ class Admission:
         """`Busy` now if `work` would be refused a place in line (before anything is spent
         on it, such as the visitor's rate-limit allowance)."""
         with self._turns:
-            if self._free == 0 or self._line:
-                self._refusal()
+            self._refuse_if_no_place()
 
-    def _refusal(self) -> None:
-        wait = self._wait()
-        if len(self._line) + self._elsewhere >= self.max_waiting or wait > self.max_wait:
-            raise Busy(_seconds(wait))
+    def _refuse_if_no_place(self) -> None:
+        if self._free == 0 or self._line:  # else it starts at once
+            wait = self._wait()
+            if len(self._line) + self._elsewhere >= self.max_waiting or wait > self.max_wait:
+                raise Busy(_seconds(wait))
 
     @contextmanager
     def place(self) -> Iterator[None]:
@@ -128,8 +128,7 @@ class Admission:
         cost = work.megapixels
         ticket = object()
         with self._turns:
-            if self._free == 0 or self._line:
-                self._refusal()
+            self._refuse_if_no_place()
             self._line.append((ticket, cost))
         try:
             if pay is not None:

@@ -77,7 +77,6 @@ class RapidApiEngine:
 
     @staticmethod
     def _alpha(response: requests.Response) -> Image.Image:
-        """The alpha channel of the cutout in the service's answer."""
         try:
             encoded = response.json()["response"]["image_base64"]
             cutout = decode(base64.b64decode(encoded, validate=True))

@@ -1,7 +1,4 @@
-"""Check an upload (`probe`), and decode it the right way up (`Photo`, `decode`).
-
-Everything here works on bytes and Pillow images; nothing knows about Flask or engines.
-"""
+"""Check an upload (`probe`), and decode it the right way up (`Photo`, `decode`)."""
 
 from __future__ import annotations
 
@@ -131,7 +128,6 @@ class Photo:
         if self.info.format == "JPEG" and self._full is None:
             return decode(self.data, reduce_by=reduce_by, at_least=at_least)
         return self.full()
-
 
     def at_least(self, longest: int) -> Image.Image:
         """Decoded at the smallest JPEG scale (1/8, 1/4, 1/2) whose longest side is still

@@ -31,9 +31,7 @@ def _sinc(x: float) -> float:
 
 
 def _bilinear(x: float) -> float:
-    if x < 0.0:
-        x = -x
-    return 1.0 - x if x < 1.0 else 0.0
+    return max(0.0, 1.0 - abs(x))
 
 
 def _lanczos(x: float) -> float:
@@ -59,7 +57,7 @@ def _coefficients(in_size: int, in0: float, in1: float, out_size: int, resample)
         xmin = max(int(center - support + 0.5), 0)
         count = min(int(center + support + 0.5), in_size) - xmin
         k = [function((x + xmin - center + 0.5) * (1.0 / filterscale)) for x in range(count)]
-        total = 0.0
+        total = 0.0  # summed in order, as Pillow's C does (from Python 3.12, sum() does not)
         for w in k:
             total += w
         if total != 0.0:

@@ -87,10 +87,6 @@ def is_id(value) -> bool:
     return isinstance(value, str) and ObjectId.is_valid(value)
 
 
-def slot_key(user_id: str, n: int) -> str:
-    return f"{user_id}/{n}"
-
-
 def file_ids(doc: dict) -> list:
     """The GridFS files a document refers to: its images and their renditions."""
     ids = [doc[kind]["file_id"] for kind in KINDS + EXTRAS if isinstance(doc.get(kind), dict)]

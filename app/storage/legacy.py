@@ -50,8 +50,8 @@ def record(doc: dict) -> StoredRecord:
     """A document of the original layout as a record (its images have no GridFS file)."""
     original, processed = (_stored_image(doc, kind) for kind in FIELDS)
     return StoredRecord(str(doc["_id"]), doc["user_id"], doc.get("image_name", ""),
-                  doc.get("created_on", ""), ENGINE, original, processed, {},
-                  thumbnails_from_doc(doc))
+                         doc.get("created_on", ""), ENGINE, original, processed, {},
+                         thumbnails_from_doc(doc))
 
 
 def read(records, query: dict, kind: str) -> bytes | None:

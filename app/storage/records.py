@@ -126,8 +126,7 @@ class RecordRepository:
         """Store both images, their `thumbnails` ({kind: {size: EncodedImage}}), the `extras`
         that make the result again ({"mask": EncodedImage, ...}) and their record (in the `slot`
         `reserved` held, or a free one), or raise and store nothing."""
-        # Without the unique index the limit could not hold: no index, no insert.
-        self.ensure_indexes()
+        self.ensure_indexes()  # without the unique index the limit could not hold
         stored: list = []
         try:
             images = {kind: self._put(image, user_id, kind, stored) for kind, image in
@@ -174,15 +173,12 @@ class RecordRepository:
                       for kind, image in extras.items()}, **changes}
             query = {**self._owned(record.user_id, record.id),
                      "processed.file_id": ObjectId(record.processed.file_id)}
-            replaced = self.records.update_one(query, {"$set": new}).modified_count == 1
-        except BaseException:
+            if self.records.update_one(query, {"$set": new}).modified_count != 1:
+                raise StaleRecord(record.id)
+        except BaseException:  # a stale record's new files go too
             for file_id in stored:
                 self.delete_file(file_id)
             raise
-        if not replaced:
-            for file_id in stored:
-                self.delete_file(file_id)
-            raise StaleRecord(record.id)
         old = [record.processed, *record.thumbnails.get("processed", {}).values(),
                *(getattr(record, kind) for kind in extras)]
         for image in old:
@@ -242,10 +238,8 @@ class RecordRepository:
         doc = self.records.find_one_and_delete(self._owned(user_id, record_id))
         if doc is None:
             raise RecordNotFound(record_id)
-        for file_id in file_ids(doc):
+        for file_id in [*file_ids(doc), *legacy.leftover_files(self.files, doc["_id"])]:
             self.delete_file(file_id)
-        for leftover in legacy.leftover_files(self.files, doc["_id"]):
-            self.delete_file(leftover)
 
     @outages_are_unavailable
     def read(self, record: StoredRecord, kind: str, thumbnail: int | None = None) -> bytes:

@@ -14,8 +14,6 @@ from datetime import datetime, timedelta, timezone
 
 from pymongo.errors import DuplicateKeyError
 
-from app.storage.documents import slot_key
-
 RESERVED = "reserved_until"
 RESERVATION_SECONDS = 600  # longer than any upload can take (gunicorn's timeout is 120 s)
 NOT_HELD = {RESERVED: {"$exists": False}}  # records, not placeholders
@@ -41,7 +39,7 @@ def free(records, user_id: str, limit: int | None = None):
     taken = {found.get("slot") for found in
              records.find({"user_id": user_id}, {"slot": 1, "_id": 0})}
     numbers = range(limit) if limit is not None else itertools.count()
-    return (slot for n in numbers if (slot := slot_key(user_id, n)) not in taken)
+    return (slot for n in numbers if (slot := f"{user_id}/{n}") not in taken)
 
 
 def insert(records, doc: dict, limit: int) -> dict:
