@@ -233,6 +233,16 @@ def test_a_write_stopped_half_way_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_ctrl_c_stops_the_run_with_nothing_half_written(tmp_path):
+    # Python's own Ctrl+C handler, whatever this process inherited: a shell's background
+    # job starts with SIGINT ignored, and a terminal's Ctrl+C never reaches one anyway.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _ctrl_c_during_the_second_photo(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_during_the_second_photo(tmp_path):
     src = tree(tmp_path)
     png = io.BytesIO()
     Image.new("RGBA", (8, 8)).save(png, "PNG")
