@@ -145,8 +145,8 @@ MUTANTS = (
            "chunk_bytes=None", "the embedded store back to 255 KB chunks",
            (U + "test_repository_contract.py",)),
     Mutant("key-csrf", "app/http/callers.py",
-           "        if (config[\"WTF_CSRF_ENABLED\"] and request.method in config[\"WTF_CSRF_METHODS\"]\n"
-           "                and request.endpoint):",
+           '        if (config["WTF_CSRF_ENABLED"] and request.method in '
+           'config["WTF_CSRF_METHODS"]\n                and request.endpoint):',
            "        if False:", "no CSRF check for callers without a key",
            (U + "test_security.py", U + "test_keys.py")),
     Mutant("key-required", "app/http/callers.py", "needed = here.key_required or (",
