@@ -110,6 +110,27 @@ def test_the_repository_keeps_them_with_the_record(visitor, fake_engine, records
     assert list(records.files.find({})) == []
 
 
+@pytest.mark.parametrize("broken", ["renditions", "result"])
+def test_a_failure_on_either_side_of_the_parallel_work_is_answered_and_leaves_nothing(
+        visitor, fake_engine, records, monkeypatch, broken):
+    """The result is made in a thread beside the renditions: a failure in either is the
+    upload's failure (a 500 with the generic sentence), and the slot and files go."""
+    from app.core import results
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(results.renditions if broken == "renditions" else results,
+                        "of_result" if broken == "renditions" else "render", fails)
+        answer = visitor.upload_json(photo())
+    assert (answer.status_code, answer.get_json()["error"]) == (500, "internal_error")
+    assert "fire" not in answer.get_json()["message"]
+    assert records.count(visitor.id()) == 0 and list(records.files.find({})) == []
+    assert visitor.upload_json(photo()).status_code == 201
+    assert fake_engine.calls == 2
+
+
 def test_a_jpeg_upload_is_rendered_from_a_small_decode_and_the_model_size_mask(monkeypatch):
     """A 12 MP JPEG, left half red and right half blue, and a 320×320 mask keeping the
     left half: the renditions come from a 1/8-scale decode (the full decode is never
