@@ -40,6 +40,8 @@ WORKDIR /srv
 # and Kubernetes mounts the root filesystem read-only on top of that.
 COPY gunicorn.conf.py ./
 COPY app/ app/
+# The fetcher the start-up error names when a model is missing from BG_MODELS_DIR.
+COPY scripts/models.py scripts/
 
 # Sizing (docs/scaling.md): a worker holds its own model session; threads share it.
 # TMPDIR is where uploads over 500 KB are spooled: an emptyDir in Kubernetes.

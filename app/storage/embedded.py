@@ -42,8 +42,9 @@ def _any_id_without_copying_all(find_one):
 
     @functools.wraps(find_one)
     def wrapper(self, filter=None, *args, **kwargs):
-        if filter or args or kwargs.get("projection") != {"_id": 1} or (
-                set(kwargs) - {"projection", "session"}):
+        if (filter is not None and filter != {}) or args or kwargs.get("session") or (
+                kwargs.get("projection") != {"_id": 1}) or set(kwargs) - {"projection",
+                                                                           "session"}:
             return find_one(self, filter, *args, **kwargs)
         documents = self._store.documents  # a generator holding the store's read lock
         try:

@@ -173,6 +173,24 @@ def _healthcheck(env) -> int:
     return subprocess.run(command, env=env, capture_output=True, timeout=30).returncode
 
 
+def test_the_missing_model_hint_runs_in_the_image(tmp_path):
+    """The start-up error for a model missing from the folder names a command: it runs
+    from the image's WORKDIR as laid out by the runtime stage (here with --check, on
+    this machine's weights, so nothing is fetched)."""
+    stage = dockerfile.final_stage()
+    workdir = dockerfile.lay_out(stage, tmp_path / "srv")
+    folder = tmp_path / "mounted"
+    folder.mkdir()
+    (folder / "u2netp.onnx").symlink_to(dockerfile.MODELS_DIR / "u2netp.onnx")
+    hint = model_files.fetch_command(folder, ["u2netp"])
+    assert hint == f"python -m scripts.models --dir {folder} u2netp"
+    command = hint.split()
+    result = subprocess.run([sys.executable, "-S", *command[1:], "--check"], cwd=workdir,
+                            capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    assert (result.returncode, result.stdout.strip()) == (
+        0, f"u2netp: {folder}/u2netp.onnx is right.")
+
+
 @pytest.fixture
 def image_server(tmp_path):
     """The image's CMD with the image's ENV, from a copy of the image's WORKDIR."""

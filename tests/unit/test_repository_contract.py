@@ -271,3 +271,29 @@ def test_the_embedded_store_does_not_copy_every_file_to_store_one(monkeypatch):
     assert set(files.find_one({}, projection={"_id": 1})) == {"_id"}
     assert files.find_one({}, projection={"_id": 1})["_id"] == files.find_one({})["_id"]
     assert repo.records.find_one({"image_name": "cat", "user_id": "many"})["image_name"] == "cat"
+
+
+def test_a_failure_after_the_record_is_gone_leaves_its_own_files_deleted(repo, monkeypatch):
+    """The legacy leftovers are asked for only after the record's own files are deleted:
+    a database failing at that point strands none of them (the sweep finds the rest)."""
+    from pymongo.errors import ConnectionFailure
+
+    from app.storage import StorageUnavailable, legacy
+
+    record = add(repo)
+
+    def down(*args):
+        raise ConnectionFailure("gone")
+
+    monkeypatch.setattr(legacy, "leftover_files", down)
+    with pytest.raises(StorageUnavailable):
+        repo.delete("u1", record.id)
+    assert file_count(repo) == 0
+
+
+def test_a_falsy_filter_is_still_an_id(database):
+    """`find_one(0)` asks for `_id` 0, on a server and in the embedded store, whose fast
+    path answers GridFS's `find_one({})` alone."""
+    collection = database[f"falsy_{uuid.uuid4().hex[:8]}"]
+    collection.insert_many([{"_id": 5}, {"_id": 0}])
+    assert collection.find_one(0, projection={"_id": 1}) == {"_id": 0}
