@@ -42,9 +42,9 @@ def _any_id_without_copying_all(find_one):
 
     @functools.wraps(find_one)
     def wrapper(self, filter=None, *args, **kwargs):
-        if (filter is not None and filter != {}) or args or kwargs.get("session") or (
-                kwargs.get("projection") != {"_id": 1}) or set(kwargs) - {"projection",
-                                                                           "session"}:
+        options = {"session": None, **kwargs}
+        if filter not in (None, {}) or args or options != {"session": None,
+                                                          "projection": {"_id": 1}}:
             return find_one(self, filter, *args, **kwargs)
         documents = self._store.documents  # a generator holding the store's read lock
         try:
