@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from app.images import compose, refine
-from bench import composites, report
+from bench import composites, guided, report
 from bench.metrics import BAND_PX, band, scores
 from bench.rembg_matting import alpha_matting
 
@@ -50,7 +50,7 @@ def _up(mask, size, how=Resampling.BILINEAR):
 
 
 def _guided(photo, mask):
-    return refine.refine(photo, _up(mask, photo.size))
+    return guided.refine(photo, _up(mask, photo.size))
 
 
 def _matte(photo, mask):
@@ -73,9 +73,9 @@ STEPS = {
                lambda p, m: (_levels(_up(m, p.size)), p)),
     "despill": ("bilinear, then refine.decontaminate",
                 lambda p, m: (a := _up(m, p.size), refine.decontaminate(p, a))),
-    "guided": ("bilinear, then refine.refine (fast guided filter)",
+    "guided": ("bilinear, then bench/guided.py's fast guided filter",
                lambda p, m: (_guided(p, m), p)),
-    "guided+despill": ("the previous Refine edges: refine.refine, then decontaminate at 640 px",
+    "guided+despill": ("the previous Refine edges: the guided filter, then decontaminate at 640 px",
                        lambda p, m: (a := _guided(p, m), _cleaned_640(p, a))),
     "matte": ("bilinear, then refine.matte (matting.py: closed-form where unsure, 2 levels)",
               lambda p, m: (_matte(p, m), p)),

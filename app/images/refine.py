@@ -10,13 +10,6 @@ raising it anywhere else.
   solved only where the model is unsure, at a reduced size, carried to full size by its own
   local linear model (matting.py). As good at the edge as rembg's full-size alpha matting
   on the benchmark, at a small fraction of its cost.
-- `refine` (the previous "Refine edges", kept for the benchmark's comparison): a guided
-  filter (He, Sun & Tang) with the photo's colours as the guide and the mask, cut at one
-  half, as the input: the output is locally a linear function of the
-  photo's colours, so the edge lands where the photo's edge is, with the photo's own
-  softness. It is computed at a reduced size and its coefficients are scaled up and applied
-  to the full-size photo (He & Sun's "fast guided filter"): the cost at full size is one
-  multiply-add per channel per pixel.
 - `decontaminate`: the colours of partly transparent pixels with the background's colour
   taken out ("blur fusion", Forte & Pitié 2021): local means of the subject's and the
   background's colours from box filters, then F = F̄ + a(I - aF̄ - (1-a)B̄).
@@ -29,17 +22,13 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from app.images.matting import carried_rows, matte_rows, resized
+from app.images.matting import matte_rows, resized
 from app.images.resample import box_reduced
 
 # The working size's longer side. The model's mask has 320 pixels a side; 640 gives the
 # filter two pixels per mask pixel. On the benchmark 480 was 0.4 levels better in the edge
 # band but worse away from it; 800 0.1 worse in the band, a little better away, and slower.
 WORK_SIZE = 640
-# Window radius at the working size (a 9×9 window: two mask pixels either side of an edge)
-# and regularisation (colour differences below ~sqrt(EPS) of the range count as flat).
-RADIUS = 4
-EPS = 3e-4
 # Coarse then fine windows for the local colour means of the decontamination, in pixels of
 # a 640 px working size (of the photo itself when smaller). They are made at 320 px, the
 # windows scaled to keep their span in the photo: on bench/quality.py's composites that
@@ -47,15 +36,6 @@ EPS = 3e-4
 # pixels.
 DECONTAMINATE_SIZE = 320
 DECONTAMINATE_RADII = (30, 3)
-
-
-def refine(photo: Image.Image, alpha: Image.Image, work_size: int = WORK_SIZE,
-           radius: int = RADIUS, eps: float = EPS) -> Image.Image:
-    """The matte `alpha` (L, the photo's size) snapped to the photo's edges; an L image."""
-    _check(photo, alpha)
-    rgb = np.asarray(_rgb(photo))
-    rows = guided_rows(photo, alpha, work_size, radius, eps)
-    return Image.fromarray(rows(0, photo.height, rgb), "L")
 
 
 def matte(photo: Image.Image, alpha: Image.Image) -> Image.Image:
@@ -83,23 +63,6 @@ def edge_rows(photo: Image.Image, alpha: Image.Image, work_size: int = WORK_SIZE
     same rows of the photo (RGB); `guide`: the photo at the working size, if made already."""
     small = _work_size(photo.size, work_size)
     return matte_rows(photo, alpha, reduced_photo(photo, small) if guide is None else guide)
-
-
-def guided_rows(photo: Image.Image, alpha: Image.Image, work_size: int = WORK_SIZE,
-                radius: int = RADIUS, eps: float = EPS, guide: np.ndarray | None = None):
-    """`refine` band by band: rows(top, bottom, rgb) -> those rows of the refined matte
-    from the same rows of the photo (RGB). The filter runs once, at the working size; each
-    band scales its coefficients up (resample.Resampler: Pillow's pixels) and applies them,
-    so no full-size float map exists."""
-    small = _work_size(photo.size, work_size)
-    guide = reduced_photo(photo, small) if guide is None else guide
-    p = (_reduced(alpha, small) > 0.5).astype(np.float64)
-    mean_i = box_mean(guide, radius)
-    mean_p = box_mean(p, radius)
-    cov_ip = box_mean(guide * p[..., None], radius) - mean_i * mean_p[..., None]
-    a = _solve_3x3(_covariance(guide, mean_i, radius, eps), cov_ip)
-    b = mean_p - (a * mean_i).sum(axis=-1)
-    return carried_rows(box_mean(a, radius), box_mean(b, radius), photo.size)
 
 
 def despill_rows(photo: Image.Image, matte: np.ndarray, work_size: int = DECONTAMINATE_SIZE,
@@ -192,33 +155,6 @@ def box_mean(x: np.ndarray, r: int) -> np.ndarray:
         shape[axis] = n
         x = (c.take(hi, axis=axis) - c.take(lo, axis=axis)) / (hi - lo).reshape(shape)
     return x
-
-
-def _covariance(guide, mean_i, radius, eps) -> dict:
-    """The guide's 3×3 colour covariance per pixel, plus eps on the diagonal."""
-    s = {}
-    for i in range(3):
-        for j in range(i, 3):
-            s[i, j] = (box_mean(guide[..., i] * guide[..., j], radius)
-                       - mean_i[..., i] * mean_i[..., j])
-            if i == j:
-                s[i, j] += eps
-    return s
-
-
-def _solve_3x3(s: dict, rhs: np.ndarray) -> np.ndarray:
-    """Per pixel, x with S x = rhs for the symmetric S in `s`, by the adjugate."""
-    adj = {
-        (0, 0): s[1, 1] * s[2, 2] - s[1, 2] ** 2,
-        (0, 1): s[0, 2] * s[1, 2] - s[0, 1] * s[2, 2],
-        (0, 2): s[0, 1] * s[1, 2] - s[0, 2] * s[1, 1],
-        (1, 1): s[0, 0] * s[2, 2] - s[0, 2] ** 2,
-        (1, 2): s[0, 2] * s[0, 1] - s[0, 0] * s[1, 2],
-        (2, 2): s[0, 0] * s[1, 1] - s[0, 1] ** 2,
-    }
-    det = s[0, 0] * adj[0, 0] + s[0, 1] * adj[0, 1] + s[0, 2] * adj[0, 2]
-    return np.stack([sum(adj[min(i, j), max(i, j)] * rhs[..., j] for j in range(3)) / det
-                     for i in range(3)], axis=-1)
 
 
 class _Grid:

@@ -1,11 +1,13 @@
-"""Edge refinement (app/images/refine.py): exact behaviour on small drawn scenes, and the gain
-measured by bench/quality.py on a real composite with the real model."""
+"""Edge refinement (app/images/refine.py, and bench/guided.py's guided filter it replaced):
+exact behaviour on small drawn scenes, and the gain measured by bench/quality.py on a real
+composite with the real model."""
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from app.images.refine import decontaminate, refine
+from app.images.refine import decontaminate
+from bench.guided import refine
 from tests.support import model_path
 
 SIZE = 64
