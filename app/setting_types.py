@@ -13,6 +13,8 @@ from app.model_files import PROJECT
 
 # Whose values are never written out: not in .env.example, not in an error about them.
 SECRET_VARIABLES = ("APP_SECRET_KEY", "X_RAPID_API_KEY", "MONGO_URI", "API_KEYS")
+# Secrets shorter than this can be guessed: APP_SECRET_KEY, and each key in API_KEYS.
+SHORTEST_SECRET = 16
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?b?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
                "g": 1024**3, "gb": 1024**3}
@@ -48,7 +50,7 @@ def networks(value: str) -> str:
 
 def key_pairs(value: str) -> dict[str, str]:
     """API_KEYS: comma-separated NAME:KEY pairs, each name and key once."""
-    from app.storage.keys import NAME, NAME_RULE, SHORTEST
+    from app.storage.keys import NAME, NAME_RULE
 
     pairs: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in value.split(","))):
@@ -58,8 +60,8 @@ def key_pairs(value: str) -> dict[str, str]:
             raise ValueError("comma-separated NAME:KEY pairs (a key after each name and ':')")
         if not NAME.match(name):
             raise ValueError(f"NAME:KEY pairs with valid names ({name!r}: {NAME_RULE})")
-        if len(key) < SHORTEST:
-            raise ValueError(f"NAME:KEY pairs with keys of at least {SHORTEST} characters "
+        if len(key) < SHORTEST_SECRET:
+            raise ValueError(f"NAME:KEY pairs with keys of at least {SHORTEST_SECRET} characters "
                              f"(the key of {name!r} is shorter)")
         if name in pairs or key in pairs.values():
             raise ValueError(f"NAME:KEY pairs, each name and key once ({name!r} repeats)")

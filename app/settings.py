@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from app import model_files
 from app.hosting import ConfigError
 from app.setting_types import (
+    SHORTEST_SECRET,
     FromProject,
     KeyPairs,
     Lowered,
@@ -142,10 +143,10 @@ class Settings(BaseModel):
         "Uploads per client address, counted the same way.")
     api_keys: KeyPairs = setting(
         "", "API_KEYS",
-        "API keys for programs, as comma-separated NAME:KEY pairs (keys of 16 characters or "
-        "more), beside those `flask keys create` keeps in MongoDB: the way to give keys "
-        "where there is no MongoDB. A key is sent as Authorization: Bearer KEY or X-Api-Key "
-        "(docs/api.md, \"API keys\").")
+        "API keys for programs, as comma-separated NAME:KEY pairs (keys of "
+        f"{SHORTEST_SECRET} characters or more), beside those `flask keys create` keeps in "
+        "MongoDB: the way to give keys where there is no MongoDB. A key is sent as "
+        "Authorization: Bearer KEY or X-Api-Key (docs/api.md, \"API keys\").")
     api_require_key: bool = setting(
         False, "API_REQUIRE_KEY",
         "true: every call to /api/v1 (but its OpenAPI document) needs an API key; the page "
@@ -178,8 +179,9 @@ class Settings(BaseModel):
                 "APP_SECRET_KEY is not set. It signs visitor cookies; set it to a long random "
                 "value, for example: python -c 'import secrets; print(secrets.token_hex(32))'. "
                 "For local development set APP_ENV=development to use a temporary key.")
-        if self.secret_key and len(self.secret_key) < 16:
-            raise ConfigError("APP_SECRET_KEY is too short: use at least 16 characters.")
+        if self.secret_key and len(self.secret_key) < SHORTEST_SECRET:
+            raise ConfigError(f"APP_SECRET_KEY is too short: use at least {SHORTEST_SECRET} "
+                              "characters.")
         if self.engine == "rapidapi" and not self.rapidapi_key:
             raise ConfigError("BG_ENGINE=rapidapi needs X_RAPID_API_KEY.")
         if self.engine == "local" or self.fallback == "local":

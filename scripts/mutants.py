@@ -164,8 +164,8 @@ MUTANTS = (
            '{"$inc": {"calls": 1, "megapixels": megapixels}}',
            '{"$set": {"calls": 1, "megapixels": megapixels}}',
            "usage overwritten, not added: parallel calls lost", (U + "test_keys.py",)),
-    Mutant("key-short", "app/setting_types.py", "        if len(key) < SHORTEST:",
-           "        if len(key) < SHORTEST - 1:", "a 15-character key in API_KEYS accepted",
+    Mutant("key-short", "app/setting_types.py", "        if len(key) < SHORTEST_SECRET:",
+           "        if len(key) < SHORTEST_SECRET - 1:", "a 15-character key in API_KEYS accepted",
            (U + "test_keys.py",)),
     # --- images: decoding, compose, backdrops, refine, resample, pngwriter, thumbnails
     Mutant("pixel-limit", "app/images/decoding.py", "if width * height > max_pixels:",
@@ -269,8 +269,8 @@ MUTANTS = (
            "        if response.status_code == 429:\n            raise QuotaExceeded()",
            "        if response.status_code == 430:\n            raise QuotaExceeded()",
            "RapidAPI's 429 told as a plain failure", (U + "test_engine_rapidapi.py",)),
-    Mutant("secret-length", "app/settings.py", "len(self.secret_key) < 16",
-           "len(self.secret_key) < 15", "a 15-character secret key accepted",
+    Mutant("secret-length", "app/settings.py", "len(self.secret_key) < SHORTEST_SECRET",
+           "len(self.secret_key) < SHORTEST_SECRET - 1", "a 15-character secret key accepted",
            (U + "test_config.py",)),
     # --- storage: records, slots
     Mutant("stale-guard", "app/storage/records.py",

@@ -24,10 +24,9 @@ from app.storage.records import StorageUnavailable
 
 PREFIX = "ibp_"
 SHOWN = 12  # characters of a made key kept in the clear: the prefix and 8 of its random part
-SHOWN_GIVEN = 4  # of an operator's key (API_KEYS), which may be as short as SHORTEST
+SHOWN_GIVEN = 4  # of an operator's key (API_KEYS), which may be as short as SHORTEST_SECRET
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or a digit"
-SHORTEST = 16  # a key given in API_KEYS: shorter ones can be guessed
 DEFAULT_PER_MINUTE = 60  # rate-limit counts (one per started 4 MP) a key may take a minute
 
 
