@@ -122,7 +122,7 @@ class Photo:
         not with the request that goes on to store the result."""
         self._full = None
 
-    def reduced(self, at_least: int, reduce_by: int = 2) -> Image.Image:
+    def reduced(self, at_least: int, reduce_by: int) -> Image.Image:
         """At most 1/`reduce_by` of the full size but no less than `at_least` pixels a
         side, when the format allows a cheaper decode (JPEG); else the full image."""
         if self.info.format == "JPEG" and self._full is None:
@@ -157,7 +157,7 @@ class ScaledPhoto(Photo):
                 size, Image.Resampling.LANCZOS, reducing_gap=3.0)
         return self._full
 
-    def reduced(self, at_least: int, reduce_by: int = 2) -> Image.Image:
+    def reduced(self, at_least: int, reduce_by: int) -> Image.Image:
         return self.full()  # already small
 
     def at_least(self, longest: int) -> Image.Image:
