@@ -7,7 +7,9 @@ For each model it makes, in a temporary folder, the variants the issue asks abou
   (`SessionOptions.optimized_model_filepath`), then loaded with optimisation off;
 - `int8-qdq`: static int8 quantisation in QDQ form (`quantize_static`, per-channel weights,
   uint8 activations, MinMax calibration) over real photos (`CALIBRATION`), after onnxruntime's
-  own pre-processing (`quant_pre_process`);
+  own pre-processing (`quant_pre_process`); and the same for only the first `PARTIAL` of the
+  graph's nodes (the encoder's full-resolution stages, where most of the arithmetic is),
+  the rest left in float32;
 - `1-thread`: the float32 model with one intra-op thread (the app's ONNX_THREADS=1).
 Then, interleaved (A, B, C, C, B, A...) and as medians, it times raw inference on a prepared
 320×320 tensor, and scores each variant's masks against float32's on the quality photos
@@ -34,6 +36,7 @@ from bench import composites
 CALIBRATION = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina",
                "hubble_deep_field")
 EVALUATION = ("astronaut", "chelsea", "coffee", "rocket")
+PARTIAL = 0.4  # of the nodes, in the graph's order; 0.25-0.46 were tried (docs/models.md)
 
 
 def calibration_images() -> list[Image.Image]:
@@ -95,9 +98,10 @@ def offline(source: Path, target: Path) -> Path:
 
 
 def int8_qdq(source: Path, folder: Path, method: str = "MinMax", exclude: int = 0,
-             **extra) -> Path:
+             first: float = 1.0, **extra) -> Path:
     """Static int8 QDQ; `exclude`: leave the last so many nodes (the side outputs' fusion
-    and sigmoids, where the mask's soft values are made) in float32."""
+    and sigmoids, where the mask's soft values are made) in float32; `first`: quantise only
+    that share of the nodes, from the input on."""
     import onnx
     from onnx import version_converter
     from onnxruntime.quantization import (
@@ -110,7 +114,7 @@ def int8_qdq(source: Path, folder: Path, method: str = "MinMax", exclude: int = 
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     prepared = folder / f"{source.stem}-prep.onnx"
-    target = folder / f"{source.stem}-int8-{method}-{exclude}.onnx"
+    target = folder / f"{source.stem}-int8-{method}-{exclude}-{first}.onnx"
     # Per-channel scales need DequantizeLinear's `axis`, which came with opset 13.
     upgraded = folder / f"{source.stem}-opset13.onnx"
     onnx.save(version_converter.convert_version(onnx.load(str(source)), 13), str(upgraded))
@@ -125,6 +129,7 @@ def int8_qdq(source: Path, folder: Path, method: str = "MinMax", exclude: int = 
             return next(self.feeds, None)
 
     nodes = [n.name for n in onnx.load(str(prepared)).graph.node]
+    exclude = max(exclude, len(nodes) - int(len(nodes) * first))
     quantize_static(str(prepared), str(target), Photos(), quant_format=QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8,
@@ -161,6 +166,11 @@ def measure(model: str, runs: int, folder: Path) -> list[dict]:
     start = time.perf_counter()
     variants["int8 QDQ (static, per-channel)"] = session(path)
     load["int8 QDQ (static, per-channel)"] = time.perf_counter() - start
+    partial = f"int8 QDQ, first {PARTIAL:.0%} of nodes"
+    path = int8_qdq(source, folder, first=PARTIAL)
+    start = time.perf_counter()
+    variants[partial] = session(path)
+    load[partial] = time.perf_counter() - start
     variants["float32, 1 thread"] = session(source, threads=1)
     load["float32, 1 thread"] = load["float32 as shipped"]
     feeds = {name: model_input(img) for name, img in evaluation_images().items()}
