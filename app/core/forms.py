@@ -37,7 +37,9 @@ NOT_TEXT = ("{field} holds a character that is not valid text (an unpaired surro
 # Null is no value of any field: an optional field is left out to keep its value or take
 # its default, never sent as null (which a JSON body could, and a form cannot).
 NULL = "{field} cannot be null: send a value, or leave the field out."
-REPEATED = "The field {field!r} was sent more than once."
+REPEATED = "The field {field} was sent more than once."
+# A field's name as a sentence quotes it: a name sent by mistake may be a whole body.
+SHOWN_NAME = 40
 NO_PHOTO = "Please choose an image to upload, or give the address of one."  # the page's too
 FILES = ("image", "background_image")  # a photo's bytes: only multipart/form-data has them
 _STRICT = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
@@ -46,7 +48,12 @@ Form = TypeVar("Form", bound=BaseModel)
 
 def repeated(field: str) -> Rejected:
     """A field sent twice, in a form or as a JSON object's key: which value was meant?"""
-    return Rejected("invalid_body", REPEATED.format(field=field))
+    return Rejected("invalid_body", REPEATED.format(field=quoted(field)))
+
+
+def quoted(field: str) -> str:
+    """A field's name as sent, quoted, and cut short past SHOWN_NAME characters."""
+    return repr(field if len(field) <= SHOWN_NAME else field[:SHOWN_NAME] + "…")
 
 
 def _absent(schema: dict) -> None:
@@ -266,7 +273,7 @@ def _rejected(form: type[BaseModel], exc: ValidationError) -> Rejected:
         if field in FILES:
             return Rejected("invalid_body", f"{field} is a file: send it with "
                                             "multipart/form-data.")
-        return Rejected("invalid_body", f"Unknown field {field!r}: send only "
+        return Rejected("invalid_body", f"Unknown field {quoted(field)}: send only "
                                         f"{', '.join(form.model_fields)}.")
     if not field:  # a rule about several fields: its error says which code and why
         return Rejected(error["type"], error["msg"])

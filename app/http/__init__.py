@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.http import callers, errors, headers, limits, observability, visitor
+from app.http import bodies, callers, errors, headers, limits, observability, visitor
 
 
 def init_app(app: Flask, doors: list[errors.FrontDoor]) -> None:
@@ -14,4 +14,5 @@ def init_app(app: Flask, doors: list[errors.FrontDoor]) -> None:
     limits.init_app(app)
     errors.init_app(app, doors)
     observability.init_app(app)
+    bodies.init_app(app)  # before the CSRF check reads the form
     callers.init_app(app)

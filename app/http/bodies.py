@@ -6,12 +6,23 @@ from __future__ import annotations
 
 import json
 
-from flask import request
+import flask
+from flask import Flask, current_app, request
 from pydantic import BaseModel
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 
 from app.core.errors import Rejected
 from app.core.forms import FILES, NOT_TEXT, repeated
+from app.http.errors import door
+from app.http.sizes import MAX_FORM_PARTS
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+NO_FIELD_NAME = ("A part of the form has no field name: name each part, as in "
+                 'Content-Disposition: form-data; name="image".')
+UNREADABLE = ("The form could not be read: it is not valid multipart/form-data (each part "
+              "needs a Content-Disposition with a name in UTF-8, between the boundaries).")
 
 # A rename body is a name; anything much bigger is not one.
 JSON_BODY_LIMIT = 16 * 1024
@@ -95,9 +106,49 @@ def form_as_sent(file_fields: tuple[str, ...] = FILES) -> dict:
 
 
 def plain_form() -> dict:
-    """A urlencoded form, as sent. Werkzeug drops all of it when its bytes are not UTF-8
-    (the CSRF check has parsed it by now), which would read as "no name" or "no photo":
-    said as it is instead."""
-    if not request.form and request.content_length:
-        raise Rejected("invalid_body", NOT_TEXT.format(field="The form"))
+    """A urlencoded form, as sent."""
     return form_as_sent(file_fields=())
+
+
+class _Parser(FormDataParser):
+    """Werkzeug's form parser, raising ValueError for a form it cannot parse (a malformed
+    multipart body, a urlencoded one whose bytes are not UTF-8) instead of reading it as
+    empty, which would answer "no name" or "no photo" for a form that had both."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, silent=False, **kwargs)
+
+
+class Request(flask.Request):
+    form_data_parser_class = _Parser
+
+
+def _readable_form() -> None:
+    """Before anything reads a form (the CSRF check, a view), refuse one that cannot be
+    parsed, that has a part without a name (Werkzeug keys it None, which nothing can look
+    up), or, urlencoded, past the bounds Werkzeug sets a multipart form only."""
+    if request.mimetype not in FORM_TYPES:
+        return
+    if door().photos_in_text:
+        request.max_form_memory_size = current_app.config["MAX_CONTENT_LENGTH"]
+    plain = request.mimetype == "application/x-www-form-urlencoded"
+    if plain:
+        length = request.content_length
+        if length is not None and length > request.max_form_memory_size:
+            raise RequestEntityTooLarge()
+        raw = request.get_data(cache=True, parse_form_data=False)  # the form is parsed from it
+        if (len(raw) > request.max_form_memory_size
+                or len([part for part in raw.split(b"&") if part]) > MAX_FORM_PARTS):
+            raise RequestEntityTooLarge()
+    try:
+        names = list(request.form) + list(request.files)
+    except ValueError:
+        raise Rejected("invalid_body", NOT_TEXT.format(field="The form") if plain
+                       else UNREADABLE) from None
+    if not all(names):  # None, or ""
+        raise Rejected("invalid_body", NO_FIELD_NAME)
+
+
+def init_app(app: Flask) -> None:
+    app.request_class = Request
+    app.before_request(_readable_form)

@@ -59,6 +59,8 @@ class FrontDoor:
     keys: bool = False
     key_required: bool = False
     keyless: frozenset[str] = frozenset()  # endpoints open without a key even when required
+    # A photo in base64 may come as a form's text field: text fields as large as an upload.
+    photos_in_text: bool = False
     # A door with an error shape of its own (remove.bg's): the response for a problem.
     problem_body: Callable[[Problem], object] | None = None
 

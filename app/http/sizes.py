@@ -16,8 +16,11 @@ def too_large_message() -> str:
     """What was too large: the body (the file, in practice), or the form's fields."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     length = request.content_length
+    fields = human_size(request.max_form_memory_size or MAX_FORM_MEMORY_SIZE)
+    if request.mimetype == "application/x-www-form-urlencoded":  # no file: all text
+        return (f"The form is too large: it may have at most {MAX_FORM_PARTS} fields and "
+                f"{fields} in all. Nothing was uploaded.")
     if length is not None and length <= limit:
         return (f"The form is too large: it may have at most {MAX_FORM_PARTS} fields, each "
-                f"text field at most {human_size(MAX_FORM_MEMORY_SIZE)}. Nothing was "
-                "uploaded.")
+                f"text field at most {fields}. Nothing was uploaded.")
     return f"The file is too large. Please upload an image of at most {human_size(limit)}."

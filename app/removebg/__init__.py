@@ -13,6 +13,7 @@ from app.removebg import answers
 from app.removebg.routes import PREFIX, bp
 
 DOOR = FrontDoor("removebg", prefix=PREFIX + "/", json=True, keys=True, key_required=True,
+                 photos_in_text=True,
                  problem_body=answers.problem,
                  no_such_path=("There is no such endpoint: remove.bg's API here is POST "
                                f"{PREFIX}/removebg and GET {PREFIX}/account."))

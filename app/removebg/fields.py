@@ -17,6 +17,7 @@ from typing import Any
 from PIL import ImageColor
 
 from app.core.errors import Rejected
+from app.core.forms import quoted
 
 # remove.bg's sizes and ours: preview (about 0.25 MP), a megapixel cap, or the photo's own.
 PREVIEW = ("preview", "small", "regular")
@@ -72,7 +73,7 @@ def translated(sent: Mapping[str, Any]) -> Asked:
     given = {name: value for name, value in sent.items() if value is not None and value != ""}
     unknown = sorted(set(given) - set(FIELDS))
     if unknown:
-        raise _refuse(f"Unknown field {unknown[0]!r}: remove.bg's fields taken here are "
+        raise _refuse(f"Unknown field {quoted(unknown[0])}: remove.bg's fields taken here are "
                       f"{', '.join(FIELDS)}.", "invalid_body")
     ours: dict[str, Any] = _photo(given)
     size = given.get("size", DEFAULT_SIZE)

@@ -35,9 +35,9 @@ def get_account():
 
 def _sent() -> dict:
     """The request's fields as sent, each once; files as bytes. A photo in base64 is a
-    text field or a JSON string: up to the upload limit, not our forms' small one."""
+    text field (this door's `photos_in_text`) or a JSON string: up to the upload limit,
+    not our forms' small one."""
     largest = current_app.config["MAX_CONTENT_LENGTH"]
-    request.max_form_memory_size = largest
     if request.mimetype == "multipart/form-data":
         return form_as_sent(file_fields=FILES)
     if request.is_json:

@@ -52,6 +52,7 @@ CASES = {
                             "Choose a background photo (background_image) to put behind the "
                             "subject."),
     "name-50": ({"name": "x" * 50}, 200, None, None),
+    "name-50-padded": ({"name": " " + "x" * 50 + " "}, 200, None, None),  # trimmed, then measured
     "name-51": ({"name": "x" * 51}, 400, "invalid_name", NAME_RULE),
     "name-slash": ({"name": "a/b"}, 200, None, None),  # the download name drops it
     "name-control": ({"name": "a\x07b"}, 400, "invalid_name",

@@ -1,0 +1,128 @@
+"""Forms the parser cannot read, at every door that takes a form: a part without a name
+(a 500 before), a multipart body that does not parse, or a urlencoded one that is not
+UTF-8 (each read as an empty form before: "no name", "no photo", or "your page had
+expired" for a form that had all three), and a urlencoded form past the bounds a
+multipart one has (parsed whole before, however large)."""
+
+import pytest
+
+from app.http.bodies import NO_FIELD_NAME, UNREADABLE
+from app.http.sizes import MAX_FORM_MEMORY_SIZE, MAX_FORM_PARTS
+from tests.support import API, photo
+
+KEY = "form-parsing-key-0123"
+NOT_TEXT = ("The form holds a character that is not valid text (an unpaired surrogate or a "
+            "U+FFFD replacement character). Please type it again.")
+TOO_MANY = (f"The form is too large: it may have at most {MAX_FORM_PARTS} fields and 256 KB "
+            "in all. Nothing was uploaded.")
+MULTIPART = "multipart/form-data; boundary=XX"
+URLENCODED = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.changed(api_keys=f"bot:{KEY}")
+
+
+def part(disposition: bytes, value: bytes = b"x") -> bytes:
+    return b"--XX\r\nContent-Disposition: form-data" + disposition + b"\r\n\r\n" + value + b"\r\n"
+
+
+def with_photo(*parts: bytes) -> bytes:
+    """`parts`, then a name and a photo that are fine."""
+    return b"".join([*parts, part(b'; name="name"', b"cat"),
+                     part(b'; name="image"; filename="cat.jpg"', photo()), b"--XX--\r\n"])
+
+
+# The same body at each door; the page's form with its token, the others with a key.
+PATHS = ["/", f"{API}/records", f"{API}/remove", "/v1.0/removebg"]
+
+
+def sent(client, visitor, path: str, body: bytes, content_type: str):
+    if path == "/":
+        token = part(b'; name="csrf_token"', visitor.ensure_token().encode())
+        body = token + body if content_type == MULTIPART else body
+        headers = {"Accept": "application/json"}
+    else:
+        headers = {"X-Api-Key": KEY}
+    return client.post(path, data=body, headers={**headers, "Content-Type": content_type})
+
+
+def error(response) -> tuple[int, str, str]:
+    body = response.get_json()
+    if "errors" in body:  # remove.bg's shape
+        (only,) = body["errors"]
+        return response.status_code, only["code"], only["title"]
+    return response.status_code, body["error"], body["message"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("nameless", [b"", b'; name=""', b'; filename="a.jpg"'])
+def test_a_part_without_a_name_is_refused_at_every_door(client, visitor, fake_engine, records,
+                                                        path, nameless):
+    response = sent(client, visitor, path, with_photo(part(nameless)), MULTIPART)
+    assert error(response) == (400, "invalid_body", NO_FIELD_NAME)
+    assert records.records.count_documents({}) == 0
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("body", [
+    with_photo(part(b'; name="\xff"')),  # a name that is not UTF-8 spoils the whole form
+    b"garbage",
+    b"--XX\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\ncat",  # cut short
+], ids=["name-not-utf8", "garbage", "cut-short"])
+def test_a_multipart_body_that_does_not_parse_is_said_so(client, visitor, fake_engine,
+                                                         records, path, body):
+    response = sent(client, visitor, path, body, MULTIPART)
+    assert error(response) == (400, "invalid_body", UNREADABLE)
+    assert records.records.count_documents({}) == 0
+
+
+def test_an_empty_multipart_form_is_an_upload_without_a_photo(client, visitor):
+    response = sent(client, visitor, f"{API}/remove", b"--XX--\r\n", MULTIPART)
+    assert error(response)[:2] == (400, "missing_image")
+
+
+@pytest.mark.parametrize("path", PATHS[1:])
+def test_a_urlencoded_form_that_is_not_utf8_is_said_so(client, visitor, path):
+    response = sent(client, visitor, path, b"image_url=http://a.example/\xff.jpg", URLENCODED)
+    assert error(response) == (400, "invalid_body", NOT_TEXT)
+
+
+@pytest.mark.parametrize("body", [b"", b"&", b"&&"])
+def test_a_urlencoded_form_of_separators_is_an_empty_one(client, visitor, body):
+    response = sent(client, visitor, f"{API}/remove", body, URLENCODED)
+    assert error(response)[:2] == (400, "missing_image")
+
+
+@pytest.mark.parametrize("path, read", [(f"{API}/records", "invalid_name"),
+                                        (f"{API}/remove", "invalid_url")])
+def test_a_urlencoded_form_has_the_bounds_of_a_multipart_one(client, visitor, path, read):
+    fields = [f"f{i}=1".encode() for i in range(MAX_FORM_PARTS + 1)]
+    over = sent(client, visitor, path, b"&".join(fields), URLENCODED)
+    assert error(over) == (413, "too_large", TOO_MANY)
+    # As many fields as allowed are read: the first unknown one is named.
+    at = sent(client, visitor, path, b"&".join(fields[:-1]), URLENCODED)
+    assert error(at)[:2] == (400, "invalid_body")
+    assert error(at)[2].startswith("Unknown field 'f0': send only ")
+    long = b"image_url=" + b"a" * (MAX_FORM_MEMORY_SIZE + 1 - len(b"image_url="))
+    assert len(long) == MAX_FORM_MEMORY_SIZE + 1
+    assert error(sent(client, visitor, path, long, URLENCODED)) == (413, "too_large", TOO_MANY)
+    # One byte less is read (and refused for what it holds: no name, or no such address).
+    assert error(sent(client, visitor, path, long[:-1], URLENCODED))[:2] == (400, read)
+
+
+def test_remove_bg_takes_a_photo_in_base64_past_the_forms_bound(client, visitor):
+    """Its image_file_b64 may be a whole photo: its door raises the bound to an upload's."""
+    body = b"image_file_b64=" + b"A" * (MAX_FORM_MEMORY_SIZE * 2)
+    status, code, _ = error(sent(client, visitor, "/v1.0/removebg", body, URLENCODED))
+    assert (status, code) == (400, "invalid_image")  # read, and found not to be a photo
+
+
+@pytest.mark.parametrize("path", [f"{API}/remove", "/v1.0/removebg"])
+def test_an_unknown_field_with_a_long_name_is_quoted_short(client, visitor, path):
+    response = sent(client, visitor, path, b"f" * 300 + b"=1", URLENCODED)
+    status, code, message = error(response)
+    assert (status, code) == (400, "invalid_body")
+    assert message.startswith("Unknown field '" + "f" * 40 + "…': ")
+    assert "f" * 41 not in message
