@@ -152,7 +152,10 @@ def get_record(record_id: str):
                        "does not run again (records made before masks were kept get theirs "
                        "on their first edit). Absent fields keep their values. A new "
                        "background photo needs multipart/form-data; JSON does the rest. "
-                       "Edits that change the result count against the upload rate limit.",
+                       "Edits that change the result count against the upload rate limit; "
+                       "asking for the options the record already has (and no new "
+                       "background photo) answers with the record as it is, counted for "
+                       "nothing.",
            body=(("application/json", EditFields), ("multipart/form-data", EditRequest)),
            returns=Record, returns_description="The record after the edit", csrf=True,
            errors=("invalid_body", "invalid_name", "invalid_options", "invalid_image",

@@ -31,12 +31,20 @@ class EditService:
     def edit(self, visitor: str, record_id: str, request: EditFields,
              pay: Allowance) -> StoredRecord:
         """The record after `request`, or `Rejected` (nothing changed). A new look is
-        priced like an upload of the same pixels (`pay`); a new name alone is free."""
+        priced like an upload of the same pixels (`pay`); a new name alone is free, and so
+        is asking for the look the record already has."""
         if not request.restyles:
             return self.rename(visitor, record_id, request.image_name)
         with counted(EDITS), refusals("Edit"):
             record = self.records.get(visitor, record_id)
-            options = request.options(parse(OutputOptions, record.options))
+            current = parse(OutputOptions, record.options)
+            options = request.options(current)
+            if options == current and request.backdrop is None:
+                # The same photo, mask and options make the same result: making it again
+                # would charge for bytes the record already holds (and change its ETag).
+                if request.image_name is None:
+                    return record
+                return self.records.rename(visitor, record_id, request.image_name)
             backdrop = None
             if request.backdrop is not None:
                 backdrop = photo_of(request.backdrop, self.max_image_pixels)

@@ -40,7 +40,8 @@ class StorageUnavailable(Exception):
 
 
 class StaleRecord(Exception):
-    """The record changed (or was deleted) while a change to it was being made."""
+    """The record changed while a change to it was being made (one deleted meanwhile is
+    `RecordNotFound`)."""
 
 
 def outages_are_unavailable(method):
@@ -164,7 +165,8 @@ class RecordRepository:
                        changes: dict, extras: dict) -> StoredRecord:
         """A new result for `record` (and its renditions, `extras`, other fields such as
         options or name), put in place in one update once all its bytes are stored; then
-        the old result's files go. `StaleRecord` if the record changed or went meanwhile."""
+        the old result's files go. `StaleRecord` if the record changed meanwhile,
+        `RecordNotFound` if it went."""
         stored: list = []
         try:
             new = {"processed": self._put(processed, record.user_id, "processed", stored),
@@ -174,6 +176,10 @@ class RecordRepository:
             query = {**self._owned(record.user_id, record.id),
                      "processed.file_id": ObjectId(record.processed.file_id)}
             if self.records.update_one(query, {"$set": new}).modified_count != 1:
+                # A deleted record is not worth trying again for, as a changed one is.
+                if self.records.find_one(self._owned(record.user_id, record.id),
+                                         {"_id": 1}) is None:
+                    raise RecordNotFound(record.id)
                 raise StaleRecord(record.id)
         except BaseException:  # a stale record's new files go too
             for file_id in stored:

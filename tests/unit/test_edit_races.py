@@ -1,8 +1,9 @@
 """Two changes to one record at once: the second result to be stored was made from a record
 that is no longer there as it was. The repository refuses it (`replace_result` replaces
 only the result it was given) and leaves nothing behind; the visitor is told 409, at both
-doors, and the record keeps the first change whole. No threads: the other edit runs inside
-the first, when the first reads the record's photo."""
+doors, and the record keeps the first change whole. A record deleted meanwhile is told
+404, as a record that never was: trying again could not help. No threads: the other edit
+or the deletion runs inside the first edit."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from dataclasses import dataclass
 import pytest
 
 from app.core.forms import EditFields
-from app.storage import StaleRecord
+from app.storage import RecordNotFound, StaleRecord
 from tests.support import assert_error, free
 
 CHANGED = "The image changed while this was being made. Please try again."
+NOT_FOUND = "That image does not exist, or it is not yours."
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def test_a_result_for_a_record_deleted_meanwhile_is_refused_and_leaves_nothing(
         visitor, record_id, records):
     record = records.get(visitor.id(), record_id)
     assert visitor.delete(record_id).status_code == 200
-    with pytest.raises(StaleRecord):
+    with pytest.raises(RecordNotFound):
         records.replace_result(record, Image(b"late"), {}, {}, {})
     assert file_ids(records) == set()
 
@@ -100,3 +102,35 @@ def test_of_two_edits_at_once_the_later_is_told_409_and_leaves_nothing(
     assert (body["options"]["output"], body["options"]["background"]) == ("color", "#00ff00")
     # An edit replaces the result's files: as many as before, the refused edit's deleted.
     assert len(file_ids(records)) == before
+
+
+def deleted_meanwhile(app, visitor, record_id, edit):
+    """`edit()`'s answer when the record is deleted once its result is being made: every
+    read is done by then, so only storing the result can find it gone."""
+    services = app.extensions["services"]
+    make = services.engines.make
+
+    def delete_then_make(*args, **kwargs):
+        services.gallery.delete(visitor.id(), record_id)
+        return make(*args, **kwargs)
+
+    services.engines.make = delete_then_make
+    try:
+        return edit()
+    finally:
+        services.engines.make = make
+
+
+@pytest.mark.parametrize("door", ["page", "api"])
+def test_an_edit_of_a_record_deleted_meanwhile_is_told_404_and_leaves_nothing(
+        app, api, visitor, record_id, records, door):
+    if door == "page":
+        response = deleted_meanwhile(app, visitor, record_id,
+                                     lambda: page_edit(visitor, record_id, {"output": "mask"}))
+    else:
+        response = deleted_meanwhile(app, visitor, record_id,
+                                     lambda: api.edit(record_id, {"output": "mask"}))
+    assert assert_error(response, 404, "not_found")["message"] == NOT_FOUND
+    assert assert_error(api.edit(record_id, {"output": "mask"}), 404, "not_found") == {
+        "error": "not_found", "message": NOT_FOUND}  # a retry: the same answer
+    assert (records.list(visitor.id()), file_ids(records)) == ([], set())
