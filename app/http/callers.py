@@ -24,7 +24,7 @@ MISSING = ("This call needs an API key: send it as 'Authorization: Bearer KEY' o
 INVALID = "This API key is not valid: it is unknown or has been revoked."
 NOT_BEARER = ("Send the API key as 'Authorization: Bearer KEY' (or in the X-Api-Key header); "
               "no other kind of Authorization is read here.")
-TWO_KEYS = ("Two different API keys were sent (Authorization and X-Api-Key): send one.")
+TWO_KEYS = "Two different API keys were sent (in Authorization and X-Api-Key): send one."
 
 
 def caller() -> ApiKey | None:
@@ -61,8 +61,13 @@ def _given() -> str | None:
         if scheme.lower() != "bearer":
             raise Rejected("invalid_key", NOT_BEARER, "unauthorized")
         bearer = value.strip()
-    header = request.headers.get("X-Api-Key")
-    header = None if header is None else header.strip()
+    header = None
+    if "X-Api-Key" in request.headers:
+        # The header sent twice arrives as one, its values joined by commas (no key has one).
+        sent = {value.strip() for value in request.headers["X-Api-Key"].split(",")}
+        header = sent.pop() if len(sent) == 1 else None
+        if header is None:
+            raise Rejected("invalid_key", TWO_KEYS, "unauthorized")
     if bearer is not None and header is not None and bearer != header:
         raise Rejected("invalid_key", TWO_KEYS, "unauthorized")
     return bearer if bearer is not None else header

@@ -140,6 +140,21 @@ def test_a_bad_key_is_401_with_a_sentence_and_nothing_done(keyed, fake_engine, h
     assert fake_engine.calls == 0
 
 
+@pytest.mark.parametrize(("sent", "status"), [
+    (f"{GIVEN}, {GIVEN}", 200), (f"{GIVEN},{GIVEN} ", 200), (f"{GIVEN}, {GIVEN}x", 401)])
+def test_x_api_key_sent_twice_is_one_key_if_both_are_the_same(keyed, fake_engine, sent,
+                                                             status):
+    """A header sent twice reaches the app as one, its values joined by a comma (as
+    gunicorn and the WSGI spec join them)."""
+    answer = keyed.test_client().post(
+        f"{API}/remove", data={"image": (io.BytesIO(png()), "a.png")},
+        environ_overrides={"HTTP_X_API_KEY": sent})
+    assert answer.status_code == status
+    assert fake_engine.calls == (1 if status == 200 else 0)
+    if status == 401:
+        assert answer.get_json() == {"error": "invalid_key", "message": TWO_KEYS}
+
+
 def test_a_key_is_never_read_from_the_query_or_a_cookie(keyed, fake_engine):
     client = keyed.test_client()
     client.set_cookie("X-Api-Key", GIVEN)
