@@ -36,6 +36,16 @@ MESSAGES = {
     500: UNEXPECTED,
 }
 CSRF_MESSAGE = "Your page had expired, so nothing was changed. Please try again."
+# Over HTTPS the CSRF check also wants the Referer of this site: trying again will not help.
+REFERRER_MESSAGES = {
+    "The referrer header is missing.": (
+        "Your browser did not say which page this form was sent from (the Referer header), "
+        "which this site checks over HTTPS, so nothing was changed. Please allow it for this "
+        "site and try again."),
+    "The referrer does not match the host.": (
+        "This form was sent from another site, so nothing was changed. Please use the form "
+        "on this site."),
+}
 STORAGE_MESSAGE = ("The database is unavailable right now, so nothing was changed. "
                    "Please try again in a minute.")
 STORAGE_RETRY_SECONDS = 30
@@ -128,7 +138,8 @@ def describe(exc: Exception) -> Problem:
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     if isinstance(exc, CSRFError):
         here = door()
-        message = f"{exc.description} {here.csrf_help}" if here.csrf_help else CSRF_MESSAGE
+        message = (f"{exc.description} {here.csrf_help}" if here.csrf_help
+                   else REFERRER_MESSAGES.get(exc.description, CSRF_MESSAGE))
         return Problem("csrf_failed", message, here.csrf_status)
     if isinstance(exc, RequestEntityTooLarge):
         return Problem("too_large", too_large_message(), 413)

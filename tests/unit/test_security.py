@@ -1,8 +1,13 @@
 """Identity, ownership and CSRF: what the original got wrong."""
 
+import io
+import re
+
+import pytest
 from bson import ObjectId
 from itsdangerous import URLSafeSerializer
 
+from app.http.errors import REFERRER_MESSAGES
 from tests.support import Visitor, photo
 
 
@@ -93,3 +98,28 @@ def test_a_token_from_another_session_does_not_work(visitor, other_visitor, fake
                                      headers={"X-CSRFToken": other_visitor.ensure_token()})
     assert response.status_code == 400
     assert visitor.record_ids() == [record_id]
+
+
+@pytest.mark.parametrize("referrer, message", [
+    (None, REFERRER_MESSAGES["The referrer header is missing."]),
+    ("https://elsewhere.example/", REFERRER_MESSAGES["The referrer does not match the host."]),
+])
+def test_over_https_a_form_without_this_sites_referrer_is_told_why(app, fake_engine, referrer,
+                                                                   message):
+    """Flask-WTF checks the Referer over HTTPS; "your page had expired" sent people round
+    in a loop, since trying again could never pass."""
+    client = app.test_client()
+    page = client.get("https://localhost/").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+    def upload(headers):
+        return client.post("https://localhost/", headers={"Accept": "application/json",
+                                                           **headers},
+                           data={"name": "cat", "csrf_token": token,
+                                 "image": (io.BytesIO(photo()), "cat.jpg")})
+
+    response = upload({"Referer": referrer} if referrer else {})
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "csrf_failed", "message": message}
+    assert fake_engine.calls == 0
+    assert upload({"Referer": "https://localhost/"}).status_code == 201
