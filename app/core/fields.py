@@ -91,7 +91,11 @@ def flag(name: str, description: str):
 
 
 def _trimmed(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    if value and not value.strip():  # only spaces: told as only invisible characters are
+        _visible(INVISIBLE[0])
+    return value.strip()
 
 
 def _one_line(value: Any) -> Any:

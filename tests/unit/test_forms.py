@@ -83,8 +83,9 @@ def test_crop_words(word, value):
     ({"output": ["mask"]}, "invalid_options", OUTPUT_RULE),
     ({"name": ""}, "invalid_name", "Please give the image a name of 1 to 50 characters."),
     ({"name": "x" * 51}, "invalid_name", "Please give the image a name of 1 to 50 characters."),
-    ({"name": "\x1f\u3000"}, "invalid_name",
-     "Please give the image a name of 1 to 50 characters."),
+    ({"name": "\x1f\u3000"}, "invalid_name", INVISIBLE),  # only what trimming takes away
+    ({"name": "\u00a0\u00a0"}, "invalid_name", INVISIBLE),  # no-break spaces
+    ({"name": " "}, "invalid_name", INVISIBLE),
     ({"name": "cat\ud800"}, "invalid_name", NOT_TEXT),
     # What a form's broken bytes and a browser's lone surrogate become: refused alike.
     ({"name": "cat\ufffd"}, "invalid_name", NOT_TEXT),
