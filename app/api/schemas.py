@@ -123,7 +123,8 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
                  _statuses("conflict")),
     "invalid_image": ("not a JPEG, PNG or WebP, damaged, animated or too many pixels",
                       _statuses(*InvalidImage.KINDS)),
-    "too_large": ("the request body, or the photo at `image_url`, is over the upload limit",
+    "too_large": ("the request body, or the photo at `image_url`, is over the upload limit; "
+                  "or the form or JSON body over its own (50 fields, 256 KB; JSON 16 KB)",
                   (413,)),
     "unsupported_media_type": ("the body is not of the documented media type",
                                (415,)),

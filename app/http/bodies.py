@@ -13,19 +13,16 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from app.core.errors import Rejected
+from app.core.errors import Rejected, human_size
 from app.core.forms import FILES, NOT_TEXT, repeated
 from app.http.errors import door
-from app.http.sizes import MAX_FORM_PARTS
+from app.http.sizes import JSON_BODY_LIMIT, JSON_TOO_LARGE, MAX_FORM_PARTS
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 NO_FIELD_NAME = ("A part of the form has no field name: name each part, as in "
                  'Content-Disposition: form-data; name="image".')
 UNREADABLE = ("The form could not be read: it is not valid multipart/form-data (each part "
               "needs a Content-Disposition with a name in UTF-8, between the boundaries).")
-
-# A rename body is a name; anything much bigger is not one.
-JSON_BODY_LIMIT = 16 * 1024
 
 
 class _Repeated(Exception):
@@ -44,16 +41,18 @@ def _once(pairs: list) -> dict:
 
 
 def json_object(limit: int = JSON_BODY_LIMIT) -> dict | None:
-    """The request's body as a JSON object, or None when it is not one: malformed, nested
-    too deep for the parser (which Flask's get_json lets escape as a 500), or over `limit`
-    bytes (a photo in base64 is a larger body than our fields).
-    A key sent twice is `Rejected`, as a form's field is: json.loads would keep the last
-    value without a word, and another reader of the same body may keep the first."""
+    """The request's body as a JSON object, or None when it is not one: malformed, or
+    nested too deep for the parser (which Flask's get_json lets escape as a 500). Over
+    `limit` bytes (a photo in base64 is a larger body than our fields) it is `Rejected`
+    with a 413. A key sent twice is `Rejected`, as a form's field is: json.loads would keep
+    the last value without a word, and another reader of the same body may keep the first."""
+    too_large = Rejected("too_large", JSON_TOO_LARGE.format(size=human_size(limit)),
+                         "too_large")
     if request.content_length is not None and request.content_length > limit:
-        return None
+        raise too_large
     raw = request.get_data()  # kept, so a second reader in the request gets it too
     if len(raw) > limit:
-        return None
+        raise too_large
     try:
         body = json.loads(raw, object_pairs_hook=_once)
     except _Repeated as exc:

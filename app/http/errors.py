@@ -142,7 +142,7 @@ def describe(exc: Exception) -> Problem:
                    else REFERRER_MESSAGES.get(exc.description, CSRF_MESSAGE))
         return Problem("csrf_failed", message, here.csrf_status)
     if isinstance(exc, RequestEntityTooLarge):
-        return Problem("too_large", too_large_message(), 413)
+        return Problem("too_large", too_large_message(door().photos_in_text), 413)
     if isinstance(exc, MethodNotAllowed):
         allowed = sorted(set(exc.valid_methods or ()) - {"OPTIONS"})
         message = (f"{request.method} is not allowed here. Allowed: {', '.join(allowed)}."

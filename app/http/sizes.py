@@ -10,12 +10,19 @@ from app.core.errors import human_size
 MAX_FORM_PARTS = 50
 # Werkzeug also applies it to its read buffer (64 KB chunks), so it stays well above that.
 MAX_FORM_MEMORY_SIZE = 256 * 1024
+# A JSON body is a rename or an address and options; anything much bigger is not one.
+JSON_BODY_LIMIT = 16 * 1024
+JSON_TOO_LARGE = "The JSON body is too large: it may hold at most {size}. Nothing was changed."
 
 
-def too_large_message() -> str:
-    """What was too large: the body (the file, in practice), or the form's fields."""
+def too_large_message(photos_in_text: bool = False) -> str:
+    """What was too large: the body (the file, in practice), the form's fields, or a JSON
+    body (as large as an upload where a photo may come in it as base64)."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     length = request.content_length
+    if request.is_json:
+        return JSON_TOO_LARGE.format(
+            size=human_size(limit if photos_in_text else JSON_BODY_LIMIT))
     fields = human_size(request.max_form_memory_size or MAX_FORM_MEMORY_SIZE)
     if request.mimetype == "application/x-www-form-urlencoded":  # no file: all text
         return (f"The form is too large: it may have at most {MAX_FORM_PARTS} fields and "

@@ -94,8 +94,12 @@ def test_deleting_frees_a_place_under_the_limit(visitor, record_id, records):
     assert sorted(names(visitor, records)) == ["four", "two"]
 
 
-@pytest.mark.parametrize("body", ["[" * 100_000, '{"record_name": "' + "x" * 20_000 + '"}'])
-def test_rename_refuses_deeply_nested_or_huge_json(visitor, record_id, records, body):
+@pytest.mark.parametrize("body, status, error", [
+    ("[" * 10_000, 400, "invalid_body"),  # within 16 KB, but too deep for the parser
+    ("[" * 100_000, 413, "too_large"),
+    ('{"record_name": "' + "x" * 20_000 + '"}', 413, "too_large")])
+def test_rename_refuses_deeply_nested_or_huge_json(visitor, record_id, records, body, status,
+                                                   error):
     for response in (
         visitor.client.put(f"/update/{record_id}", data=body, content_type="application/json",
                            headers={"X-CSRFToken": visitor.ensure_token()}),
@@ -103,6 +107,6 @@ def test_rename_refuses_deeply_nested_or_huge_json(visitor, record_id, records, 
                              content_type="application/json",
                              headers={"X-CSRFToken": visitor.ensure_token()}),
     ):
-        assert response.status_code == 400
-        assert response.get_json()["error"] == "invalid_body"
+        assert response.status_code == status
+        assert response.get_json()["error"] == error
     assert names(visitor, records) == ["Raven"]
