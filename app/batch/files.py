@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 import tempfile
 import threading
 import zipfile
@@ -19,6 +20,17 @@ from pathlib import Path
 # taken for an output and deleted when the run that stopped is started again.
 PART = ".remove-bg-part"
 NOT_AN_IMAGE = "not a JPEG, PNG or WebP image"
+NOT_REGULAR = "not a regular file (a FIFO, socket or device), not opened"
+
+
+def is_regular(path: Path) -> bool:
+    """Whether `path` is a regular file, or a symlink to one."""
+    # Checked before any open: opening a FIFO for reading waits for a writer, forever if
+    # none comes, and opening a device can have effects of its own (a tape rewinds).
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def suffix(result_format: str) -> str:
@@ -27,7 +39,10 @@ def suffix(result_format: str) -> str:
 
 
 def is_photo(path: Path) -> bool:
-    """Whether `path` starts as a JPEG, PNG or WebP file does, whatever its name."""
+    """Whether `path` is a regular file that starts as a JPEG, PNG or WebP file does,
+    whatever its name."""
+    if not is_regular(path):
+        return False
     try:
         with open(path, "rb") as file:
             head = file.read(12)
@@ -84,6 +99,8 @@ def plan(sources: Iterable[Path], out: Path, suffix: str) -> Plan:
                     add(path, out / path.relative_to(source).with_suffix(suffix))
                 else:
                     found.not_images += 1
+        elif not is_regular(source):
+            found.refused.append((str(source), NOT_REGULAR))
         elif is_photo(source):
             add(source, out / (source.stem + suffix))
         else:
@@ -96,6 +113,8 @@ def is_done(target: Path) -> bool:
     every member reads back with its checksum."""
     from PIL import Image
 
+    if not is_regular(target):  # a FIFO where the output goes would hang the check
+        return False
     try:
         if target.suffix == ".zip":
             with zipfile.ZipFile(target) as archive:

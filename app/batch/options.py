@@ -9,6 +9,7 @@ from typing import Any, Literal, get_args, get_origin
 
 import click
 
+from app.batch.files import NOT_REGULAR, is_regular
 from app.core.errors import Rejected
 from app.core.forms import parse
 from app.core.removal import RemoveRequest
@@ -51,6 +52,8 @@ def chosen(given: dict[str, Any]) -> dict[str, Any]:
     values = {}
     for name in RemoveRequest.model_fields:
         value = given.get(name)
+        if isinstance(value, Path) and not is_regular(value):
+            raise click.UsageError(f"--{name.replace('_', '-')} {value}: {NOT_REGULAR}.")
         if value is not None:
             values[name] = value.read_bytes() if isinstance(value, Path) else value
     return values

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from app.batch.files import Job, Plan, Writer, is_done, sweep
+from app.batch.files import NOT_REGULAR, Job, Plan, Writer, is_done, is_regular, sweep
 from app.batch.senders import Failed, Wait
 
 Sender = Callable[[bytes, str], bytes]
@@ -60,6 +60,8 @@ class Runner:
         sweep(job.target)
         if is_done(job.target):
             return "skipped", ""
+        if not is_regular(job.source):  # replaced by a FIFO since the plan: would hang
+            return "failed", NOT_REGULAR
         try:
             data = job.source.read_bytes()
         except OSError as exc:

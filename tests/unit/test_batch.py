@@ -467,3 +467,88 @@ def test_sigterm_stops_the_command_as_ctrl_c_does(app, tmp_path):
     assert result.stdout.startswith("Stopped in ") and tally(result) == (1, 0, 0)
     assert outputs(out) == ["a.png"]
     assert signal.getsignal(signal.SIGTERM) is before  # put back as it was
+
+
+def unopened(fifos: list[Path], call):
+    """`call()` in a thread, while any FIFO it opens for reading is caught: a writer opened
+    without blocking succeeds only when a reader is there, and lets that reader go (it reads
+    nothing), so a regression fails the test instead of hanging it."""
+    result, opened = [], []
+    worker = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while worker.is_alive() and time.monotonic() < deadline:
+        for fifo in fifos:
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                opened.append(fifo.name)
+            except OSError:  # ENXIO: no reader, as it should be
+                pass
+        worker.join(0.01)
+    assert opened == [] and result, opened
+    return result[0]
+
+
+def test_files_that_are_not_regular_are_left_alone_never_opened(app, fake, tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(photo(size=(64, 48)))
+    (src / "link.jpg").symlink_to(src / "a.jpg")  # a symlink to a photo is a photo
+    os.mkfifo(src / "fifo.jpg")
+    (src / "fifo-link.jpg").symlink_to(src / "fifo.jpg")
+    (src / "null.jpg").symlink_to(os.devnull)  # a device
+    result = unopened([src / "fifo.jpg"], lambda: invoke(app, src, "--out", out))
+    assert result.exit_code == 0, result.output
+    assert outputs(out) == ["a.png", "link.png"]
+    assert tally(result) == (2, 0, 0)
+    assert result.stdout.splitlines()[1:] == [
+        "Left alone 3 file(s) that are not JPEG, PNG or WebP images."]
+
+
+def test_a_fifo_named_on_the_command_line_fails_unopened(app, fake, tmp_path):
+    fifo = tmp_path / "cat.jpg"
+    os.mkfifo(fifo)
+    result = unopened([fifo], lambda: invoke(app, fifo, "--out", tmp_path / "out"))
+    assert result.exit_code == 1 and fake.calls == 0
+    assert result.stdout.splitlines()[1:] == [
+        "Failed:", f"  {fifo}: not a regular file (a FIFO, socket or device), not opened"]
+
+
+def test_a_fifo_as_background_image_is_a_usage_error_unopened(app, fake, tmp_path):
+    src, fifo = tmp_path / "a.jpg", tmp_path / "back.png"
+    src.write_bytes(photo(size=(64, 48)))
+    os.mkfifo(fifo)
+    result = unopened([fifo], lambda: invoke(app, src, "--out", tmp_path / "out",
+                                             "--background-image", fifo))
+    assert result.exit_code == 2 and fake.calls == 0
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: --background-image {fifo}: not a regular file (a FIFO, socket or "
+        "device), not opened.")
+
+
+def test_a_fifo_where_an_output_goes_is_not_taken_for_done_nor_opened(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    (src / "a.jpg").write_bytes(photo(size=(64, 48)))
+    os.mkfifo(out / "a.png")
+    png = io.BytesIO()
+    Image.new("RGBA", (8, 8)).save(png, "PNG")
+    runner = Runner(lambda data, name: png.getvalue(), progress=False)
+    tally = unopened([out / "a.png"], lambda: runner.run(plan([src], out, ".png")))
+    assert (tally.made, tally.skipped, tally.failed) == (1, 0, [])
+    assert (out / "a.png").read_bytes() == png.getvalue()  # written over the FIFO
+
+
+def test_a_photo_replaced_by_a_fifo_after_the_plan_fails_unopened(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(photo(size=(64, 48)))
+    todo = plan([src], out, ".png")
+    (src / "a.jpg").unlink()
+    os.mkfifo(src / "a.jpg")
+    runner = Runner(lambda data, name: b"never sent", progress=False)
+    tally = unopened([src / "a.jpg"], lambda: runner.run(todo))
+    assert (tally.made, tally.failed) == (0, [(
+        str(src / "a.jpg"), "not a regular file (a FIFO, socket or device), not opened")])
+    assert not out.exists()
