@@ -107,8 +107,6 @@ class Runner:
                     outcome = ("failed", f"unexpected {type(exc).__name__}: {exc}")
                 done.put((index, job, outcome))
 
-        for _ in range(min(self.threads, len(plan.jobs))):
-            threading.Thread(target=work, daemon=True).start()
         started, failures = time.monotonic(), []
 
         def count(index: int, job: Job, outcome: str, reason: str) -> None:
@@ -122,7 +120,9 @@ class Runner:
         bar = click.progressbar(length=len(plan.jobs), label="Removing backgrounds",
                                 file=sys.stderr if self.progress else io.StringIO(),
                                 show_pos=True, show_eta=True, item_show_func=lambda x: x)
-        try:
+        try:  # from the first thread on: a Ctrl+C as they start still cleans up
+            for _ in range(min(self.threads, len(plan.jobs))):
+                threading.Thread(target=work, daemon=True).start()
             with bar:
                 for _ in plan.jobs:
                     index, job, (outcome, reason) = _next(done)
