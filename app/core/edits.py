@@ -9,6 +9,7 @@ from app.core.fields import NEEDS_BACKDROP
 from app.core.forms import EditFields, OutputOptions, parse
 from app.core.results import (
     Allowance,
+    backdrop_of,
     counted,
     cut_out,
     encoded,
@@ -47,7 +48,7 @@ class EditService:
                 return self.records.rename(visitor, record_id, request.image_name)
             backdrop = None
             if request.backdrop is not None:
-                backdrop = photo_of(request.backdrop, self.max_image_pixels)
+                backdrop = backdrop_of(request.backdrop, self.max_image_pixels)
             # Priced from the stored sizes before any bytes are read: a client without an
             # allowance left costs no reads, decodes or migration.
             pay.check(Work(_pixels(record, options, backdrop), options.refine_edges))

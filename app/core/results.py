@@ -27,6 +27,7 @@ from app.storage import LimitReached, RecordNotFound, StaleRecord, StorageUnavai
 
 log = logging.getLogger(__name__)
 CHANGED = "The image changed while this was being made. Please try again."
+BACKDROP_FAILED = "The background photo could not be used. "
 NOT_INSTALLED = ("The {label} model ({name}) is not installed on this server. Please choose "
                  "another.")
 
@@ -41,6 +42,14 @@ def check_model(engines: EngineRunner, model: str | None) -> None:
 def photo_of(data: bytes, max_pixels: int) -> Photo:
     """A checked photo: a still JPEG, PNG or WebP within `max_pixels` (`InvalidImage`)."""
     return Photo(data, probe(data, max_pixels))
+
+
+def backdrop_of(data: bytes, max_pixels: int) -> Photo:
+    """A checked background photo: its refusals say it is the background's that failed."""
+    try:
+        return photo_of(data, max_pixels)
+    except InvalidImage as exc:
+        raise InvalidImage(BACKDROP_FAILED + exc.message, exc.kind) from None
 
 
 def encoded(photo: Photo) -> EncodedImage:

@@ -11,12 +11,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.core.errors import SUCCESS
+from app.core.errors import SUCCESS, Rejected
 from app.core.fields import size_pixels
 from app.core.forms import UploadRequest
 from app.core.removal import RemoveRequest
 from app.core.results import (
+    BACKDROP_FAILED,
     Allowance,
+    backdrop_of,
     check_model,
     counted,
     cut_out,
@@ -113,5 +115,9 @@ class UploadService:
             return photo, None
         behind = request.background_image
         if behind is None:  # a removal's background photo by address, fetched alike
-            behind = self.fetch(request.background_image_url)
-        return photo, photo_of(behind, self.max_image_pixels)
+            try:
+                behind = self.fetch(request.background_image_url)
+            except Rejected as exc:
+                raise Rejected(exc.code, BACKDROP_FAILED + exc.message, exc.kind,
+                               exc.retry_after) from exc
+        return photo, backdrop_of(behind, self.max_image_pixels)

@@ -11,7 +11,8 @@ import io
 
 import pytest
 
-from tests.support import ApiClient, Visitor, photo
+from app.core.fetching.codes import refused
+from tests.support import API, ApiClient, Visitor, photo
 
 JPEG = ("A JPEG cannot hold transparency: choose PNG or WebP, or put the subject on a "
         "background.")
@@ -136,3 +137,38 @@ def test_a_new_look_and_a_new_name_at_once_keep_both(page, script, door):
         record = script.http.get(f"/api/v1/records/{api_record}").get_json()
     assert response.status_code == 200
     assert (record["image_name"], record["options"]["output"]) == ("Crow", "mask")
+
+
+BROKEN_BACKDROP = ("The background photo could not be used. That file is not an image we can "
+                   "read. Please upload a JPEG, PNG or WebP image.")
+
+
+def _broken() -> dict:
+    return {"output": "image", "background_image": (io.BytesIO(b"not a photo"), "bg.jpg")}
+
+
+def test_a_broken_background_photo_is_named_so_at_both_doors(page, script):
+    """It was told "That file is not an image we can read" with a good photo beside it."""
+    expected = (415, "invalid_image", BROKEN_BACKDROP)  # as the photo itself is
+    assert answer(page_upload(page, _broken())) == expected
+    assert answer(script.create(photo(), **_broken())) == expected
+    page_upload(page, {})
+    (page_record,) = page.record_ids()
+    api_record = script.create(photo()).get_json()["id"]
+    assert answer(page_edit(page, page_record, _broken())) == expected
+    assert answer(script.edit(api_record, _broken())) == expected
+
+
+def test_a_background_photo_by_address_that_fails_is_named_so(app, script):
+    """With two addresses, "The address answered 404" did not say which."""
+    def fetch(url):
+        if "lawn" in url:
+            raise refused("url_failed", "The address answered 404 Not Found.")
+        return photo()
+
+    app.extensions["services"].uploads.fetch = fetch
+    response = script.http.post(f"{API}/remove", headers=script.headers(), json={
+        "image_url": "https://a.example/cat.jpg", "output": "image",
+        "background_image_url": "https://a.example/lawn.jpg"})
+    assert answer(response) == (400, "url_failed", "The background photo could not be used. "
+                                                   "The address answered 404 Not Found.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.core.fetching.client import EMPTY
 from tests.photo_server import LIMIT, PHOTO, get, refused
 
 TOO_LARGE = "The photo at that address is larger than 1 MB, the largest accepted."
@@ -51,3 +52,9 @@ def test_the_whole_fetch_has_a_deadline_shorter_than_its_read_timeout(photo_serv
     error = refused(f"{photo_server}/silent", read_timeout=30, timeout=0.5)
     assert (error.code, error.kind, error.message) == (
         "url_timeout", "invalid", "The photo could not be fetched within 0.5 seconds.")
+
+
+@pytest.mark.parametrize("framing", ["plain", "chunked"])
+def test_an_empty_answer_is_said_so(photo_server, framing):
+    error = refused(f"{photo_server}/sized/0/{framing}")
+    assert (error.code, error.kind, error.message) == ("url_failed", "invalid", EMPTY)

@@ -59,6 +59,9 @@ class _Options:
     ca_certs: str | None
 
 
+EMPTY = "The address answered with nothing: an empty body, where a photo was expected."
+
+
 def fetch(url: str, *, max_bytes: int, allowed_networks: tuple[Network, ...] = (),
           connect_timeout: float = 3.05, read_timeout: float = 10.0, timeout: float = 15.0,
           max_redirects: int = 3, resolver: Callable = socket.getaddrinfo,
@@ -81,6 +84,8 @@ def fetch(url: str, *, max_bytes: int, allowed_networks: tuple[Network, ...] = (
                 raise Rejected(exc.code, f"{exc.message.removesuffix('.')} (after a redirect "
                                          f"to {_shown(url)}).", exc.kind) from exc
             if location is None:
+                if not body:  # else told "the file is empty", of a file never chosen
+                    raise refused("url_failed", EMPTY)
                 return body
             if hops == max_redirects:
                 raise refused("url_failed", f"The address redirected {hops + 1} times; at "
