@@ -39,6 +39,9 @@ class Operation:
     keys: bool = True  # takes an API key (all but the document itself)
     storage: bool = True  # reads or writes records: may meet a database outage
     links: tuple[str, ...] = ()  # operations that take this answer's `id` as `record_id`
+    # Bytes with an ETag, served as app/http/downloads.py does: If-Match, If-None-Match and
+    # a byte Range, so 206, 304, 412 and 416 besides the 200.
+    conditional: bool = False
     path: dict = field(default_factory=dict)  # path parameter -> (description, schema)
 
 
@@ -122,8 +125,26 @@ def _operation(op: Operation, arguments: set[str], models: set) -> dict:
                     name: {"contentType": ", ".join(CONTENT_TYPES)}
                     for name in ("image", "background_image") if name in model.model_fields}
             out["requestBody"]["content"][media_type] = content
-    out["responses"] = {str(op.status): _success(op, models), **_errors(op)}
+    responses = {str(op.status): _success(op, models), **_errors(op)}
+    if op.conditional:
+        responses |= _conditional(responses[str(op.status)])
+    out["responses"] = dict(sorted(responses.items()))
     return out
+
+
+def _conditional(success: dict) -> dict:
+    """The 206 and 304 of an operation that answers `success` with an ETag."""
+    partial = {"description": "The bytes of the one range asked for in `Range` (several "
+                              "ranges, or a `Range` that cannot be read, get the 200)",
+               "content": success["content"],
+               "headers": {"Content-Range": _header("`bytes <first>-<last>/<length>`")}}
+    not_modified = {"description": "The `If-None-Match` ETag is this version: no body",
+                    "headers": {"ETag": _header("The version of these bytes")}}
+    return {"206": partial, "304": not_modified}
+
+
+def _header(description: str) -> dict:
+    return {"required": True, "schema": {"type": "string"}, "description": description}
 
 
 def _success(op: Operation, models: set) -> dict:
@@ -143,8 +164,7 @@ def _success(op: Operation, models: set) -> dict:
         elif returns == "document":
             content[JSON] = {"schema": {"type": "object"}}
     if op.headers:
-        answer["headers"] = {name: {"required": True, "schema": {"type": "string"},
-                                    "description": text} for name, text in op.headers.items()}
+        answer["headers"] = {name: _header(text) for name, text in op.headers.items()}
     if op.links:
         answer["links"] = {f"{target[0].upper()}{target[1:]}": {
             "operationId": target, "parameters": {"record_id": "$response.body#/id"}}
@@ -160,6 +180,8 @@ def _errors(op: Operation) -> dict:
         codes.append("csrf_failed")
     if op.storage:
         codes.append("storage_unavailable")
+    if op.conditional:
+        codes += ["precondition_failed", "requested_range_not_satisfiable"]
     by_status: dict[int, list[str]] = {}
     for code in codes:
         for status in ERRORS[code][1]:
@@ -172,9 +194,11 @@ def _errors(op: Operation) -> dict:
             "description": "; ".join(f"`{code}`: {ERRORS[code][0]}" for code in found),
             "content": {JSON: {"schema": schema}}}
         if status in (429, 503):
-            responses[str(status)]["headers"] = {"Retry-After": {
-                "required": True, "schema": {"type": "string"},
-                "description": "Seconds to wait before trying again."}}
+            responses[str(status)]["headers"] = {
+                "Retry-After": _header("Seconds to wait before trying again.")}
+        if status == 416:
+            responses[str(status)]["headers"] = {
+                "Content-Range": _header("`bytes */<length>`: the length of the bytes")}
     return responses
 
 

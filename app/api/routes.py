@@ -33,6 +33,7 @@ PREFIX = "/api/v1"
 bp = Blueprint("api", __name__)
 RECORD_ID = ("A record id; ids of other visitors' records answer 404.", {})
 KIND = ("`original` (the upload, unchanged) or `processed`.", {"enum": list(KINDS)})
+RANGES = "`bytes`: one range of bytes asked for in `Range` is answered 206"
 IMAGE_ENDPOINT = "api.image"
 # What reading a photo (a file or an address) and cutting it out can answer: every call
 # that takes one says so.
@@ -190,13 +191,13 @@ def delete_record(record_id: str):
 
 @bp.get("/records/<record_id>/images/<kind>")
 @operation(id="getImage", summary="An image's bytes", query=ImageQuery, returns="image",
-           returns_description="The image (`304` with no body when the If-None-Match ETag "
-                               "matches)",
+           returns_description="The image",
            headers={"ETag": "The version of these bytes",
                     "Cache-Control": "`private, no-cache`: kept, and revalidated on each use",
                     "Content-Disposition": "`inline`, or `attachment` with `download`; with "
-                                           "the file name either way"},
-           errors=("invalid_parameter", "not_found"),
+                                           "the file name either way",
+                    "Accept-Ranges": RANGES},
+           errors=("invalid_parameter", "not_found"), conditional=True,
            path={"record_id": RECORD_ID, "kind": KIND})
 def image(record_id: str, kind: str):
     values = request.args.getlist("download")
@@ -212,8 +213,9 @@ def image(record_id: str, kind: str):
            description="Made with the record, or on first request for older records.",
            returns="thumbnail", returns_description="The rendition",
            headers={"ETag": "The version of these bytes",
-                    "Cache-Control": "`private, no-cache`: kept, and revalidated on each use"},
-           errors=("not_found", "busy"),
+                    "Cache-Control": "`private, no-cache`: kept, and revalidated on each use",
+                    "Accept-Ranges": RANGES},
+           errors=("not_found", "busy"), conditional=True,
            path={"record_id": RECORD_ID, "kind": KIND,
                  "size": ("The longest side, in pixels.",
                           {"type": "integer", "enum": list(SIZES)})})

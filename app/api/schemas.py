@@ -131,6 +131,11 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
     "not_found": ("no such record for this visitor, or no such endpoint", _statuses("not_found")),
     "method_not_allowed": ("the path exists, the method does not (see the `Allow` header)",
                            (405,)),
+    "precondition_failed": ("`If-Match` names no version of these bytes (their `ETag`)",
+                            (412,)),
+    "requested_range_not_satisfiable": ("`Range` holds no byte of the image: it starts past "
+                                        "the end (the length is in `Content-Range`), or is "
+                                        "`-0`", (416,)),
     "limit_reached": ("the visitor already keeps as many images as allowed", _statuses("conflict")),
     "engine_failed": ("the background-removal engine failed, is unavailable, too slow or "
                       "out of quota", _statuses(*_ENGINE_KINDS)),

@@ -10,6 +10,7 @@ import unicodedata
 from urllib.parse import quote
 
 from flask import current_app, request, send_file
+from werkzeug.exceptions import PreconditionFailed
 
 from app.http.context import services
 from app.http.visitor import current_visitor
@@ -26,6 +27,14 @@ _ATTR_CHAR_PUNCTUATION = "!#$&+-.^_`|~"
 # make "\u202egnp.exe" show as "exe.png" in a file manager.
 _UNSAFE_IN_FILENAME = re.compile(
     r'[\x00-\x1f\x7f/\\:*?"<>|\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+')
+# One range of RFC 9110 §14.1.2, `first-[last]` or `-suffix` (ASCII digits only), with the
+# spaces and letter case Werkzeug tolerates. int() refuses numbers over 4300 digits: a
+# longer one leaves the header ignored, as a server may (§14.2), rather than a 500.
+_OWS = "[ \t]*"
+_NUMBER = "([0-9]{1,4000})"
+_ONE_BYTE_RANGE = re.compile(
+    rf"{_OWS}bytes{_OWS}={_OWS}(?:{_NUMBER}{_OWS}-{_OWS}{_NUMBER}?|-{_OWS}{_NUMBER}){_OWS}",
+    re.IGNORECASE)
 
 
 def download_name(image_name: str, kind: str, content_type: str, ascii_only: bool = False
@@ -58,7 +67,11 @@ def send_image(record_id: str, kind: str, size: int | None = None):
         # The bytes never change but the file name does on a rename: a new name is a new
         # version of the download.
         etag = f"{stored.etag}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
-    # Answer a revalidation from the metadata alone, without reading the bytes.
+    # RFC 9110 §13.2.2's order: If-Match before If-None-Match before Range, all answered
+    # from the metadata alone, without reading the bytes. Werkzeug would check If-Match
+    # after serving a range, and keep the image as the body of its 412.
+    if request.if_match and not request.if_match.contains(etag):
+        raise PreconditionFailed()
     if request.if_none_match.contains(etag):
         response = current_app.response_class(status=304)
         response.set_etag(etag)
@@ -66,12 +79,32 @@ def send_image(record_id: str, kind: str, size: int | None = None):
 
     data = gallery.read(record, kind, size)
     response = send_file(io.BytesIO(data), mimetype=stored.content_type, etag=etag,
-                         as_attachment=download, download_name=name, conditional=True)
+                         as_attachment=download, download_name=name, conditional=False)
+    # A 416 raised here reaches the app's error handler, with its Content-Range.
+    response.make_conditional(_with_range_to_honour(request.environ, len(data)),
+                              accept_ranges=True, complete_length=len(data))
     if not name.isascii():  # Werkzeug's own fallback for "猫" is ".png"
         response.headers.set("Content-Disposition", "attachment" if download else "inline", **{
             "filename": download_name(record.image_name, kind, stored.content_type, True),
             "filename*": f"UTF-8''{quote(name, safe=_ATTR_CHAR_PUNCTUATION)}"})
     return _private(response)
+
+
+def _with_range_to_honour(environ: dict, length: int) -> dict:
+    """`environ` with its Range header as Werkzeug should see it. None where RFC 9110 §14.2
+    says to ignore it (a unit other than bytes, not parsable, `last` before `first`), so the
+    answer is the whole image with 200, not Werkzeug's 416. Several ranges are ignored too:
+    Werkzeug answers no multipart/byteranges, and the whole image is a valid answer."""
+    match = _ONE_BYTE_RANGE.fullmatch(environ.get("HTTP_RANGE", ""))
+    first, last, suffix = match.groups() if match else (None, None, None)
+    if suffix is not None:
+        # A suffix longer than the image means all of it (§14.1.2), which Werkzeug would
+        # refuse; `-0` stays, valid and never satisfiable: 416.
+        return {**environ, "HTTP_RANGE": f"bytes=-{min(int(suffix), length)}"}
+    if first is not None and (last is None or int(first) <= int(last)):
+        end = "" if last is None else int(last)
+        return {**environ, "HTTP_RANGE": f"bytes={int(first)}-{end}"}
+    return {key: value for key, value in environ.items() if key != "HTTP_RANGE"}
 
 
 def _private(response):

@@ -33,6 +33,9 @@ MESSAGES = {
     400: "The request could not be understood.",
     404: "There is nothing here.",
     405: "That action is not allowed here.",
+    412: "The image is not the version named in If-Match: fetch it again without If-Match.",
+    416: ("None of the range asked for is in the image (its length is in Content-Range): "
+          "ask for bytes within it, or without Range."),
     500: UNEXPECTED,
 }
 CSRF_MESSAGE = "Your page had expired, so nothing was changed. Please try again."
