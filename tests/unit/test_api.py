@@ -342,3 +342,18 @@ def test_every_error_code_the_document_names_is_listed(app):
                     assert all(int(status) in ERROR_CODES[code][1] for code in codes)
     assert used <= set(ERROR_CODES)
     assert {"limit_reached", "csrf_failed", "not_found", "too_large"} <= used
+
+
+@pytest.mark.parametrize("path, allow", [
+    (f"{API}/records", "GET, POST, HEAD, OPTIONS"),
+    (f"{API}/records/abc", "GET, PATCH, DELETE, HEAD, OPTIONS"),
+    ("/v1.0/removebg", "OPTIONS, POST"),  # no key needed to ask what is allowed
+    ("/", "GET, POST, HEAD, OPTIONS"),
+])
+def test_options_says_what_is_allowed_and_nothing_else(client, path, allow):
+    """Flask's own answer was a 200 with an empty text/html body (the API answers no HTML),
+    and remove.bg's door asked for a key first."""
+    response = client.options(path)
+    assert (response.status_code, response.data) == (204, b"")
+    assert "Content-Type" not in response.headers
+    assert sorted(response.headers["Allow"].split(", ")) == sorted(allow.split(", "))
