@@ -85,7 +85,10 @@ def flag(name: str, description: str):
     """A yes/no field: true/false (JSON), or one of BOOLEAN_WORDS (a form's text)."""
     return Annotated[
         bool, BeforeValidator(_flag),
-        WithJsonSchema({"type": "string", "enum": list(BOOLEAN_WORDS)}, mode="validation"),
+        # A form sends words, JSON (a photo by address, an edit) may send true or false.
+        WithJsonSchema({"oneOf": [{"type": "boolean"},
+                                  {"type": "string", "enum": list(BOOLEAN_WORDS)}]},
+                       mode="validation"),
         Field(description=description),
         Rule("invalid_options", f"{name} must be true or false.")]
 

@@ -311,7 +311,7 @@ def test_the_document_is_valid_openapi_3_1(client):
 
 def test_the_document_holds_the_limits_the_code_enforces(app):
     """Generated from the same models: the numbers are the code's, not copies."""
-    from app.core.fields import NAME_MAX
+    from app.core.fields import BOOLEAN_WORDS, NAME_MAX
     from app.images.outputs import FORMATS, OUTPUTS
 
     schemas = document(app)["components"]["schemas"]
@@ -320,6 +320,10 @@ def test_the_document_holds_the_limits_the_code_enforces(app):
     assert upload["output"]["enum"] == list(OUTPUTS)
     assert upload["format"]["enum"] == list(FORMATS)
     assert (upload["crop_margin"]["minimum"], upload["crop_margin"]["maximum"]) == (0, 100)
+    # A yes/no option: words in a form, true or false in JSON (it said words only).
+    for model in ("UploadRequest", "RemoveByAddress", "EditFields"):
+        assert schemas[model]["properties"]["crop"]["oneOf"] == [
+            {"type": "boolean"}, {"type": "string", "enum": list(BOOLEAN_WORDS)}]
     content_types = schemas["Image"]["properties"]["content_type"]["enum"]
     assert len(content_types) == len(set(content_types)), "an enum lists each value once"
 
