@@ -85,9 +85,9 @@ MUTANTS = (
            "the whole fetch's deadline ten times longer",
            (U + "test_fetching_http.py",), (S + "test_fetching_live.py",)),
     Mutant("fetch-redirect-check", "app/core/fetching/client.py",
-           "            if location is None:\n                return body",
+           "            if location is None:\n                if not body:",
            "            if location is not None:\n                return b''\n"
-           "            if location is None:\n                return body",
+           "            if location is None:\n                if not body:",
            "a redirect answered as an empty photo",
            (U + "test_fetching_http.py",), (S + "test_fetching_live.py",)),
     Mutant("gate-bound", "app/core/fetching/gate.py",
@@ -132,8 +132,9 @@ MUTANTS = (
            '.lstrip("-") or "image"', "a download name may start with a dot",
            (U + "test_images.py", U + "test_records.py")),
     # --- http and storage: API keys
-    Mutant("key-query", "app/http/callers.py", 'header = request.headers.get("X-Api-Key")',
-           'header = request.headers.get("X-Api-Key") or request.args.get("api_key")',
+    Mutant("key-query", "app/http/callers.py",
+           '    header = None\n    if "X-Api-Key" in request.headers:',
+           '    header = request.args.get("api_key")\n    if "X-Api-Key" in request.headers:',
            "a key read from the query string (where logs and Referers keep it)",
            (U + "test_keys.py",)),
     Mutant("key-page", "app/http/callers.py", "given = _given() if here.keys else None",
