@@ -87,16 +87,18 @@ def page_edit(visitor, record_id, fields):
                                headers={"Accept": "application/json"})
 
 
+def mask_edit(door: str, visitor, api, record_id: str):
+    """The edit to output "mask", as the page or the API sends it."""
+    if door == "page":
+        return lambda: page_edit(visitor, record_id, {"output": "mask"})
+    return lambda: api.edit(record_id, {"output": "mask"})
+
+
 @pytest.mark.parametrize("door", ["page", "api"])
 def test_of_two_edits_at_once_the_later_is_told_409_and_leaves_nothing(
         app, api, visitor, record_id, records, door):
     before = len(file_ids(records))
-    if door == "page":
-        response = collide(app, visitor, record_id,
-                           lambda: page_edit(visitor, record_id, {"output": "mask"}))
-    else:
-        response = collide(app, visitor, record_id,
-                           lambda: api.edit(record_id, {"output": "mask"}))
+    response = collide(app, visitor, record_id, mask_edit(door, visitor, api, record_id))
     assert assert_error(response, 409, "conflict")["message"] == CHANGED
     body = api.http.get(f"/api/v1/records/{record_id}").get_json()
     assert (body["options"]["output"], body["options"]["background"]) == ("color", "#00ff00")
@@ -124,12 +126,8 @@ def deleted_meanwhile(app, visitor, record_id, edit):
 @pytest.mark.parametrize("door", ["page", "api"])
 def test_an_edit_of_a_record_deleted_meanwhile_is_told_404_and_leaves_nothing(
         app, api, visitor, record_id, records, door):
-    if door == "page":
-        response = deleted_meanwhile(app, visitor, record_id,
-                                     lambda: page_edit(visitor, record_id, {"output": "mask"}))
-    else:
-        response = deleted_meanwhile(app, visitor, record_id,
-                                     lambda: api.edit(record_id, {"output": "mask"}))
+    response = deleted_meanwhile(app, visitor, record_id,
+                                 mask_edit(door, visitor, api, record_id))
     assert assert_error(response, 404, "not_found")["message"] == NOT_FOUND
     assert assert_error(api.edit(record_id, {"output": "mask"}), 404, "not_found") == {
         "error": "not_found", "message": NOT_FOUND}  # a retry: the same answer
