@@ -112,7 +112,7 @@ def test_flask_run_serves_the_app_with_no_configuration(tmp_path):
     ("put", "/update/6b0ae7287c127ecec3c4cab5", "record_name"),
     ("patch", "/api/v1/records/6b0ae7287c127ecec3c4cab5", "image_name")])
 def test_a_refused_big_body_leaves_the_connection_usable(gunicorn_server, method, path, field):
-    """A 2 MB JSON body is refused without being parsed; it is still read to its end (the
+    """A 2 MB JSON body is refused (413) without being parsed; it is still read to its end (the
     post_request hook in gunicorn.conf.py), so the next request on the same keep-alive
     connection gets its own answer: gunicorn closes a connection holding a big unread body
     without saying so."""
@@ -125,5 +125,5 @@ def test_a_refused_big_body_leaves_the_connection_usable(gunicorn_server, method
         refused = getattr(session, method)(f"{base}{path}", data=body, timeout=30,
                                            headers={"Content-Type": "application/json",
                                                     "X-CSRFToken": token})
-        assert refused.status_code == 400 and refused.json()["error"] == "invalid_body"
+        assert refused.status_code == 413 and refused.json()["error"] == "too_large"
         assert session.get(f"{base}/health", timeout=10).status_code == 200
