@@ -21,7 +21,6 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     None for the process environment (and `.env`)."""
     import secrets
 
-    from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from app.hosting import check_metrics_folder
@@ -36,10 +35,11 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
                                      dotenv=config is None)
     check_metrics_folder(settings.prometheus_multiproc_dir)
 
+    from app import http
     from app.http import observability
 
     observability.configure_logging(settings.log_json, settings.log_level)
-    app = Flask("app")
+    app = http.App("app")
     secret_key = settings.secret_key
     if not secret_key:  # development only: Settings refuses production without a key
         secret_key = secrets.token_hex(32)
@@ -60,7 +60,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.extensions["services"] = build_services(settings)
 
-    from app import api, cli, http, removebg, web
+    from app import api, cli, removebg, web
 
     cli.init_app(app)
     http.init_app(app, doors=[web.DOOR, api.DOOR, removebg.DOOR])

@@ -149,5 +149,4 @@ def _readable_form() -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.request_class = Request
     app.before_request(_readable_form)

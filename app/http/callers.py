@@ -65,9 +65,9 @@ def _given() -> str | None:
     if "X-Api-Key" in request.headers:
         # The header sent twice arrives as one, its values joined by commas (no key has one).
         sent = {value.strip() for value in request.headers["X-Api-Key"].split(",")}
-        header = sent.pop() if len(sent) == 1 else None
-        if header is None:
+        if len(sent) > 1:
             raise Rejected("invalid_key", TWO_KEYS, "unauthorized")
+        (header,) = sent
     if bearer is not None and header is not None and bearer != header:
         raise Rejected("invalid_key", TWO_KEYS, "unauthorized")
     return bearer if bearer is not None else header

@@ -23,7 +23,7 @@ def too_large_message(photos_in_text: bool = False) -> str:
     if request.is_json:
         return JSON_TOO_LARGE.format(
             size=human_size(limit if photos_in_text else JSON_BODY_LIMIT))
-    fields = human_size(request.max_form_memory_size or MAX_FORM_MEMORY_SIZE)
+    fields = human_size(request.max_form_memory_size)
     if request.mimetype == "application/x-www-form-urlencoded":  # no file: all text
         return (f"The form is too large: it may have at most {MAX_FORM_PARTS} fields and "
                 f"{fields} in all. Nothing was uploaded.")
