@@ -97,7 +97,7 @@ def _trimmed(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     if value and not value.strip():  # only spaces: told as only invisible characters are
-        _visible(INVISIBLE[0])
+        raise _no_visible_character()
     return value.strip()
 
 
@@ -117,10 +117,14 @@ def _whole_text(value: Any) -> Any:
 
 def _visible(value: Any) -> Any:
     if isinstance(value, str) and value and not _VISIBLE.search(value):
-        raise PydanticCustomError("invalid_name", "Please give the image a name with at least "
-                                                  "one visible character, not only spaces or "
-                                                  "invisible characters (such as U+200B).")
+        raise _no_visible_character()
     return value
+
+
+def _no_visible_character() -> PydanticCustomError:
+    return PydanticCustomError("invalid_name", "Please give the image a name with at least one "
+                                               "visible character, not only spaces or "
+                                               "invisible characters (such as U+200B).")
 
 
 # Spaces (which include tab and line feed) may surround the name; inside it, none of

@@ -16,7 +16,7 @@ from werkzeug.formparser import FormDataParser
 from app.core.errors import Rejected, human_size
 from app.core.forms import FILES, NOT_TEXT, repeated
 from app.http.errors import door
-from app.http.sizes import JSON_BODY_LIMIT, JSON_TOO_LARGE, MAX_FORM_PARTS
+from app.http.sizes import JSON_TOO_LARGE, MAX_FORM_PARTS, json_limit
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 NO_FIELD_NAME = ("A part of the form has no field name: name each part, as in "
@@ -40,12 +40,14 @@ def _once(pairs: list) -> dict:
     return body
 
 
-def json_object(limit: int = JSON_BODY_LIMIT) -> dict | None:
+def json_object() -> dict | None:
     """The request's body as a JSON object, or None when it is not one: malformed, or
     nested too deep for the parser (which Flask's get_json lets escape as a 500). Over
-    `limit` bytes (a photo in base64 is a larger body than our fields) it is `Rejected`
-    with a 413. A key sent twice is `Rejected`, as a form's field is: json.loads would keep
-    the last value without a word, and another reader of the same body may keep the first."""
+    the door's `json_limit` (a photo in base64 is a larger body than our fields) it is
+    `Rejected` with a 413. A key sent twice is `Rejected`, as a form's field is: json.loads
+    would keep the last value without a word, and another reader of the same body may keep
+    the first."""
+    limit = json_limit(door().photos_in_text)
     too_large = Rejected("too_large", JSON_TOO_LARGE.format(size=human_size(limit)),
                          "too_large")
     if request.content_length is not None and request.content_length > limit:

@@ -15,14 +15,19 @@ JSON_BODY_LIMIT = 16 * 1024
 JSON_TOO_LARGE = "The JSON body is too large: it may hold at most {size}. Nothing was changed."
 
 
+def json_limit(photos_in_text: bool) -> int:
+    """The largest JSON body a door reads: an upload's where a photo may come in it as
+    base64, else JSON_BODY_LIMIT."""
+    return current_app.config["MAX_CONTENT_LENGTH"] if photos_in_text else JSON_BODY_LIMIT
+
+
 def too_large_message(photos_in_text: bool = False) -> str:
     """What was too large: the body (the file, in practice), the form's fields, or a JSON
     body (as large as an upload where a photo may come in it as base64)."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     length = request.content_length
     if request.is_json:
-        return JSON_TOO_LARGE.format(
-            size=human_size(limit if photos_in_text else JSON_BODY_LIMIT))
+        return JSON_TOO_LARGE.format(size=human_size(json_limit(photos_in_text)))
     fields = human_size(request.max_form_memory_size)
     if request.mimetype == "application/x-www-form-urlencoded":  # no file: all text
         return (f"The form is too large: it may have at most {MAX_FORM_PARTS} fields and "

@@ -5,7 +5,7 @@ same removal `POST /api/v1/remove` makes, and answers as remove.bg does (answers
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from app.core.errors import Rejected
 from app.core.forms import parse
@@ -37,11 +37,10 @@ def _sent() -> dict:
     """The request's fields as sent, each once; files as bytes. A photo in base64 is a
     text field (this door's `photos_in_text`) or a JSON string: up to the upload limit,
     not our forms' small one."""
-    largest = current_app.config["MAX_CONTENT_LENGTH"]
     if request.mimetype == "multipart/form-data":
         return form_as_sent(file_fields=FILES)
     if request.is_json:
-        body = json_object(largest)
+        body = json_object()
         if body is None:
             raise Rejected("invalid_body", 'Send a JSON object such as {"image_url": '
                                            '"https://example.com/cat.jpg", "size": "auto"}.')
