@@ -19,6 +19,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = PROJECT / "models"
 CHUNK = 1024 * 1024
+# What can run these files (app/engines/runtimes.py), the default first.
+RUNTIMES = ("openvino", "onnxruntime")
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,15 @@ class Settings(BaseModel):
         model_files.DEFAULT_MODEL, "BG_MODEL",
         "The model an upload uses when it names none: u2netp (Fast) or u2net (Best "
         "quality). It must be in BG_MODELS_DIR; the other is offered when it is there too.")
+    bg_runtime: Annotated[Literal[model_files.RUNTIMES], Lowered] = setting(
+        model_files.RUNTIMES[0], "BG_RUNTIME",
+        "What runs the local engine's models: openvino (1.4-1.8× faster on the machines "
+        "measured, docs/models.md) or onnxruntime. Both compute in float32 from the same "
+        "file: their masks agree to within one level of 255.")
     onnx_threads: int = setting(
         0, "ONNX_THREADS",
-        "onnxruntime threads per inference. 0: onnxruntime's default (all cores).", ge=0)
+        "Threads per inference, in either runtime. 0: the runtime's default (all cores).",
+        ge=0)
     engine_concurrency: int = setting(
         0, "ENGINE_CONCURRENCY",
         "Cutouts made at once per process. 0: the process's share of the CPUs (gunicorn "

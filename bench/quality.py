@@ -141,10 +141,9 @@ def quality(engines: dict, scenes: list) -> tuple[dict, dict]:
 
 
 def raw_inference(engine, runs: int) -> float:
-    feed = {engine.session.get_inputs()[0].name:
-            np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)}
-    engine.session.run(None, feed)
-    return statistics.median(_timed(engine.session.run, None, feed)[1] for _ in range(runs))
+    feed = np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)
+    engine.model.infer(feed)
+    return statistics.median(_timed(engine.model.infer, feed)[1] for _ in range(runs))
 
 
 def timing(engines: dict, sizes: list, runs: int, matting_runs: int) -> dict:

@@ -25,7 +25,8 @@ __all__ = ["Admission", "Busy", "EngineError", "EngineRunner", "EngineTimeout",
 def build_runner(settings: Settings) -> EngineRunner:
     """The engine `settings` ask for (`BG_ENGINE`, or RapidAPI when it has a key), with the
     local engine as its fallback when `BG_ENGINE_FALLBACK=local`."""
-    admission = Admission(slots=settings.engine_concurrency or available_cpus(),
+    slots = settings.engine_concurrency or available_cpus()
+    admission = Admission(slots=slots,
                           max_waiting=settings.upload_queue,
                           max_wait=settings.upload_queue_seconds)
     if settings.engine == "rapidapi":
@@ -38,14 +39,15 @@ def build_runner(settings: Settings) -> EngineRunner:
             connect_timeout=settings.rapidapi_connect_timeout,
             timeout=settings.rapidapi_timeout,
         )
-        fallback = _local(settings) if settings.fallback == "local" else None
+        fallback = _local(settings, slots) if settings.fallback == "local" else None
         return EngineRunner(primary, fallback, admission)
-    return EngineRunner(_local(settings), None, admission)
+    return EngineRunner(_local(settings, slots), None, admission)
 
 
-def _local(settings: Settings) -> MaskEngine:
+def _local(settings: Settings, slots: int) -> MaskEngine:
     """The models in BG_MODELS_DIR, their files checked whole once, at start-up: a damaged
-    default stops the app with the command that fixes it; a damaged other is not offered."""
+    default stops the app with the command that fixes it; a damaged other is not offered.
+    `slots` photos may be in the model at once."""
     from app.engines.local import LocalModels
 
     installed = []
@@ -58,4 +60,5 @@ def _local(settings: Settings) -> MaskEngine:
         else:
             log.warning("%s", problem)
     return LocalModels(settings.bg_models_dir, settings.bg_model, tuple(installed),
-                       threads=settings.onnx_threads)
+                       runtime=settings.bg_runtime, threads=settings.onnx_threads,
+                       streams=slots)

@@ -1,4 +1,5 @@
-"""The offline engine: U²-Net-family salient-object model run by onnxruntime.
+"""The offline engine: U²-Net-family salient-object model, run by OpenVINO or onnxruntime
+(runtimes.py).
 
 Pre-processing matches how the model was trained and how rembg feeds it (LANCZOS to the
 model's input size, divide by the image's own maximum, ImageNet mean/std); measured against
@@ -9,13 +10,11 @@ bilinearly, and the PNG is written at a fast compression level.
 
 from __future__ import annotations
 
-import threading
-from functools import lru_cache
-
 import numpy as np
 from PIL import Image
 
 from app import model_files
+from app.engines import runtimes
 from app.images.decoding import Photo
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -25,43 +24,15 @@ STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 # at 0.99; a quarter drops it to 0.95: U²-Net-p reacts to the small differences.
 _MODEL_INPUT_REDUCTION = 2
 
-_load_lock = threading.Lock()
-
-
-@lru_cache(maxsize=4)
-def _cached_session(model_path: str, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    # onnxruntime's arena keeps the peak of every run (about 270 MB for U²-Net-p at
-    # 320×320) for the life of the process; without it the memory returns after each run,
-    # at no measurable cost in speed (bench/engine.py --memory).
-    options.enable_cpu_mem_arena = False
-    # One session serves every thread of the worker: onnxruntime's run() is thread-safe.
-    return ort.InferenceSession(model_path, sess_options=options,
-                                providers=["CPUExecutionProvider"])
-
-
-def load_session(model_path: str, threads: int = 0):
-    """The process's one session for this model file (loading takes a moment, so once)."""
-    with _load_lock:
-        return _cached_session(model_path, threads)
-
 
 class LocalEngine:
     name = "local"
     remote = False
 
-    def __init__(self, model_path: str, threads: int = 0):
-        self.session = load_session(model_path, threads)
-        model_input = self.session.get_inputs()[0]
-        self._input_name = model_input.name
-        height, width = model_input.shape[2:4]
-        # Some exports leave the spatial size symbolic; U²-Net models are trained at 320.
-        self.input_size = (width if isinstance(width, int) else 320,
-                           height if isinstance(height, int) else 320)
+    def __init__(self, model_path: str, runtime: str = runtimes.RUNTIMES[0], threads: int = 0,
+                 streams: int = 1):
+        self.model = runtimes.load(model_path, runtime, threads, streams)
+        self.input_size = self.model.input_size
 
     def mask(self, photo: Photo, model: str | None = None) -> Image.Image:
         """The model's mask for `photo`, at the model's input size (`model`: this one)."""
@@ -74,33 +45,35 @@ class LocalEngine:
         arr = np.asarray(small, dtype=np.float32)
         arr /= max(float(arr.max()), 1.0)
         arr = (arr - MEAN) / STD
-        batch = arr.transpose(2, 0, 1)[np.newaxis]
-        pred = self.session.run(None, {self._input_name: batch})[0][0, 0]
+        batch = np.ascontiguousarray(arr.transpose(2, 0, 1)[np.newaxis])
+        pred = self.model.infer(batch)[0, 0]
         low, high = float(pred.min()), float(pred.max())
         pred = (pred - low) / (high - low) if high > low else np.zeros_like(pred)
         return Image.fromarray((pred * 255).astype(np.uint8), "L")
 
 
 class LocalModels:
-    """The engine the app runs: the models in one folder, each file's session loaded the
-    first time an upload asks for that model (u2net holds ~170 MB more than u2netp: a
+    """The engine the app runs: the models in one folder, each file loaded the first
+    time an upload asks for that model (u2net holds ~170 MB more than u2netp: a
     process that never uses it never pays for it), then kept for the process's life."""
 
     name = "local"
     remote = False
 
-    def __init__(self, folder: str, default: str, installed: tuple[str, ...], threads: int = 0):
+    def __init__(self, folder: str, default: str, installed: tuple[str, ...], *,
+                 runtime: str = runtimes.RUNTIMES[0], threads: int = 0, streams: int = 1):
         self.folder, self.default, self.installed = folder, default, installed
-        self.threads = threads
+        self.runtime, self.threads, self.streams = runtime, threads, streams
         self._engines: dict[str, LocalEngine] = {}
 
     def engine(self, model: str | None = None) -> LocalEngine:
         name = model or self.default
         if name not in self._engines:
-            # Two first uploads at once may both build one: load_session gives them the same
-            # session, so the second is only a small wrapper.
+            # Two first uploads at once may both build one: runtimes.load gives them the same
+            # loaded model, so the second is only a small wrapper.
             path = str(model_files.path(self.folder, name))
-            self._engines.setdefault(name, LocalEngine(path, self.threads))
+            self._engines.setdefault(name, LocalEngine(path, self.runtime, self.threads,
+                                                       self.streams))
         return self._engines[name]
 
     def mask(self, photo: Photo, model: str | None = None) -> Image.Image:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.engines.local import LocalEngine, load_session
+from app.engines import runtimes
+from app.engines.local import LocalEngine
 from tests.support import cutout, encode, model_path, open_png, photo_array
 
 # (background corners as (x, y) fractions, a point on the subject)
@@ -63,17 +64,19 @@ def test_transparent_input_stays_transparent(engine):
     assert alpha.max() == 0
 
 
-def test_the_session_is_loaded_once_per_process():
+@pytest.mark.parametrize("runtime", runtimes.RUNTIMES)
+def test_the_model_is_loaded_once_per_process(runtime):
     path = model_path()
-    assert load_session(path) is load_session(path)
-    assert LocalEngine(path).session is LocalEngine(path).session
+    assert runtimes.load(path, runtime) is runtimes.load(path, runtime)
+    assert LocalEngine(path, runtime).model is LocalEngine(path, runtime).model
+    assert LocalEngine(path, runtime).model is not LocalEngine(path, runtime, threads=1).model
 
 
 def test_another_model_file_can_be_used(tmp_path):
     copy = tmp_path / "my-u2net.onnx"
     shutil.copy(model_path(), copy)
     engine = LocalEngine(str(copy))
-    assert engine.session is not load_session(model_path())
+    assert engine.model is not runtimes.load(model_path())
     assert engine.input_size == (320, 320)
     result = cut(engine, encode(photo_array("rocket")))
     assert (result.width, result.height) == (640, 427)

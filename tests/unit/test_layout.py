@@ -59,8 +59,8 @@ def test_engines_make_masks_and_never_compose():
 
 def test_what_gunicorns_master_imports_loads_nothing_heavy():
     """gunicorn.conf.py imports app.hosting in the master, before forking workers."""
-    code = ("import sys, app.hosting; heavy = {'flask', 'numpy', 'onnxruntime', 'PIL', "
-            "'pymongo', 'pydantic'} & set(sys.modules); print(sorted(heavy))")
+    code = ("import sys, app.hosting; heavy = {'flask', 'numpy', 'onnxruntime', 'openvino', "
+            "'PIL', 'pymongo', 'pydantic'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], cwd=APP.parent, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -78,7 +78,7 @@ def test_reading_a_rule_loads_no_image_library(module):
     """The rules and the choices they offer are declared apart from the compositor, so
     the forms (and the OpenAPI document made of them) load no numpy, Pillow or ISA-L."""
     code = (f"import sys, {module}; heavy = {{'numpy', 'PIL', 'isal', 'onnxruntime', "
-            "'pymongo', 'flask'} & set(sys.modules); print(sorted(heavy))")
+            "'openvino', 'pymongo', 'flask'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], cwd=APP.parent, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -1,0 +1,103 @@
+"""What runs a model file: OpenVINO (the default) or onnxruntime, behind one call.
+
+Both read the same checksummed ONNX file and compute in float32, so their masks agree to
+within one level of 255 (tests/system/test_runtimes.py). OpenVINO's CPU kernels run U²-Net
+1.4-1.8× faster here with a lower peak of memory (docs/models.md, `python -m
+bench.model_variants`); onnxruntime stays for a machine where OpenVINO cannot run.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from functools import lru_cache
+
+import numpy as np
+
+from app.model_files import RUNTIMES
+
+# Some exports leave the spatial size symbolic; U²-Net models are trained at 320.
+_TRAINED_SIZE = 320
+
+
+class OpenVinoModel:
+    """A model compiled once for the CPU, with an inference request per photo in work (a
+    request holds the model's intermediate tensors: kept for the next photo, never more
+    than ran at once)."""
+
+    def __init__(self, path: str, threads: int, streams: int):
+        import openvino as ov
+
+        config = {
+            # This CPU would pick bfloat16 by itself: 3× faster, but masks lose IoU 0.97.
+            "INFERENCE_PRECISION_HINT": "f32",
+            # Pinning binds each process's threads to the first cores: gunicorn's workers
+            # would then all share those and leave the others idle.
+            "ENABLE_CPU_PINNING": False,
+            # `streams` photos at once, each on `threads` threads (0: all cores, one photo
+            # at a time, as onnxruntime's default would run them).
+            "NUM_STREAMS": streams if threads else 1,
+        }
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads * streams
+        core = ov.Core()
+        model = core.read_model(path)
+        shape = model.inputs[0].get_partial_shape()
+        if shape.is_dynamic:
+            model.reshape([1, 3, _TRAINED_SIZE, _TRAINED_SIZE])
+        self.compiled = core.compile_model(model, "CPU", config)
+        height, width = self.compiled.inputs[0].get_partial_shape().to_shape()[2:4]
+        self.input_size = (width, height)
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """The first output (U²-Net's fused mask) for one (1, 3, H, W) float32 batch."""
+        try:
+            request = self._idle.get_nowait()
+        except queue.Empty:
+            request = self.compiled.create_infer_request()
+        try:
+            return request.infer({0: batch})[0]  # a copy: the request may serve another
+        finally:
+            self._idle.put(request)
+
+
+class OnnxRuntimeModel:
+    def __init__(self, path: str, threads: int, streams: int):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        # onnxruntime's arena keeps the peak of every run (about 270 MB for U²-Net-p at
+        # 320×320) for the life of the process; without it the memory returns after each run,
+        # at no measurable cost in speed (bench/engine.py --memory).
+        options.enable_cpu_mem_arena = False
+        # One session serves every thread of the worker: onnxruntime's run() is thread-safe.
+        self.session = ort.InferenceSession(path, sess_options=options,
+                                            providers=["CPUExecutionProvider"])
+        model_input = self.session.get_inputs()[0]
+        self._input_name = model_input.name
+        height, width = model_input.shape[2:4]
+        self.input_size = (width if isinstance(width, int) else _TRAINED_SIZE,
+                           height if isinstance(height, int) else _TRAINED_SIZE)
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self._input_name: batch})[0]
+
+
+_RUNTIME_CLASSES = {"openvino": OpenVinoModel, "onnxruntime": OnnxRuntimeModel}
+_load_lock = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _loaded(path: str, runtime: str, threads: int, streams: int):
+    return _RUNTIME_CLASSES[runtime](path, threads, streams)
+
+
+def load(path: str, runtime: str = RUNTIMES[0], threads: int = 0, streams: int = 1):
+    """The process's one loaded model for this file and runtime (loading takes a moment,
+    so once): `threads` per photo (0: the runtime's default, all cores), `streams` photos
+    at once."""
+    with _load_lock:
+        return _loaded(path, runtime, threads, streams)

@@ -1,0 +1,114 @@
+"""The two runtimes (BG_RUNTIME): the same masks from the same file, the setting reaches
+the engine, and OpenVINO keeps an inference request per photo at once, no more."""
+
+import os
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app import create_app
+from app.engines import runtimes
+from app.engines.local import LocalEngine
+from app.hosting import ConfigError
+from app.settings import Settings
+from tests.support import model_path, photo_array
+
+KEY = "k" * 32
+CORES = len(os.sched_getaffinity(0))  # OpenVINO runs no more threads than there are
+
+
+@pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee", "rocket"])
+def test_both_runtimes_make_the_same_mask_within_one_level(name):
+    img = Image.fromarray(photo_array(name))
+    masks = [np.asarray(LocalEngine(model_path(), runtime).predict(img)).astype(int)
+             for runtime in runtimes.RUNTIMES]
+    difference = np.abs(masks[0] - masks[1])
+    assert difference.max() <= 1
+    assert (difference > 0).mean() < 0.001  # float32 both: rounding, not another mask
+    assert masks[0].min() == 0 and masks[0].max() == 255  # a real mask, stretched
+
+
+def test_openvino_is_the_default_and_onnxruntime_can_be_chosen():
+    assert Settings(secret_key=KEY).bg_runtime == "openvino"
+    chosen = Settings(secret_key=KEY, bg_runtime="ONNXRuntime")
+    assert chosen.bg_runtime == "onnxruntime"
+    app = create_app(chosen)
+    engine = app.extensions["services"].engines.primary.engine()
+    assert type(engine.model) is runtimes.OnnxRuntimeModel
+    app = create_app(Settings(secret_key=KEY))
+    assert type(app.extensions["services"].engines.primary.engine().model) is \
+        runtimes.OpenVinoModel
+
+
+def test_an_unknown_runtime_is_refused_with_the_choices():
+    with pytest.raises(ConfigError, match="BG_RUNTIME must be one of openvino or onnxruntime, "
+                                          "not 'tensorflow'"):
+        Settings(secret_key=KEY, bg_runtime="tensorflow")
+
+
+def test_the_engine_runs_as_many_photos_at_once_as_the_process_has_slots():
+    app = create_app(Settings(secret_key=KEY, engine_concurrency=2, onnx_threads=1))
+    model = app.extensions["services"].engines.primary.engine().model
+    assert model.compiled.get_property("NUM_STREAMS") == min(2, CORES)
+    assert model.compiled.get_property("INFERENCE_NUM_THREADS") == min(2, CORES)
+
+
+@pytest.mark.parametrize("threads, streams, expected", [(1, 2, (2, 2)), (1, 1, (1, 1)),
+                                                        (0, 2, (1, CORES))])
+def test_openvino_streams_threads_precision_and_no_pinning(threads, streams, expected):
+    model = runtimes.OpenVinoModel(model_path(), threads, streams)
+    get = model.compiled.get_property
+    assert get("NUM_STREAMS") == min(expected[0], CORES)
+    assert get("INFERENCE_NUM_THREADS") == min(expected[1], CORES)
+    assert str(get("INFERENCE_PRECISION_HINT")) == "<Type: 'float32'>"
+    assert get("ENABLE_CPU_PINNING") is False
+    assert model.input_size == (320, 320)
+
+
+class Counting:
+    """The compiled model, counting the inference requests made of it; while `together` is
+    set, a request runs only once as many are running as the barrier waits for."""
+
+    def __init__(self, compiled):
+        self.compiled, self.made, self.together = compiled, 0, None
+
+    def create_infer_request(self):
+        self.made += 1
+        return Meeting(self.compiled.create_infer_request(), self)
+
+
+class Meeting:
+    def __init__(self, request, owner):
+        self.request, self.owner = request, owner
+
+    def infer(self, inputs):
+        if self.owner.together:
+            self.owner.together.wait(timeout=60)
+        return self.request.infer(inputs)
+
+
+def test_openvino_reuses_a_request_and_makes_one_per_photo_at_once():
+    model = runtimes.OpenVinoModel(model_path(), 1, 2)
+    model.compiled = counting = Counting(model.compiled)
+    feed = np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)
+    first = model.infer(feed)
+    assert np.array_equal(model.infer(feed), first) and counting.made == 1
+    # Two photos at once, each held until the other runs: the second cannot have the
+    # first's request, and gets its own.
+    counting.together = threading.Barrier(2)
+    answers = []
+    workers = [threading.Thread(target=lambda: answers.append(model.infer(feed)))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(answers) == 2 and all(np.array_equal(a, first) for a in answers)
+    assert counting.made == 2 and model._idle.qsize() == 2
+    counting.together = None
+    # Each answer is a copy: a later photo does not change an earlier photo's mask.
+    other = model.infer(np.zeros_like(feed))
+    assert not np.array_equal(first, other)
+    assert np.array_equal(first, model.infer(feed)) and counting.made == 2
