@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from app.model_files import RUNTIMES
 from bench.common import DOCS, ROOT, write_block
 from bench.common import photo as _photo
 
@@ -141,7 +142,8 @@ def table(rows: list[dict], threads: int, runs: int, memory: float | None,
     lines = [
         f"`make bench-engine` (model {model}): JPEG in, full-size transparent PNG out; "
         f"medians of {runs} "
-        f"interleaved runs; onnxruntime threads: {threads or 'default (all cores)'}; "
+        f"interleaved runs; our runtime: {RUNTIMES[0]} (rembg's: onnxruntime); threads: "
+        f"{threads or 'default (all cores)'}; "
         f"{os.cpu_count()} cores.",
         "",
         "| photo | raw inference | our engine | whole upload | rembg `remove()` | ours ÷ raw "

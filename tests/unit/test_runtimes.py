@@ -72,11 +72,15 @@ class Counting:
     set, a request runs only once as many are running as the barrier waits for."""
 
     def __init__(self, compiled):
-        self.compiled, self.made, self.together = compiled, 0, None
+        self.compiled, self.made, self.together, self.released = compiled, 0, None, 0
 
     def create_infer_request(self):
         self.made += 1
         return Meeting(self.compiled.create_infer_request(), self)
+
+    def release_memory(self):
+        self.released += 1
+        self.compiled.release_memory()
 
 
 class Meeting:
@@ -89,12 +93,13 @@ class Meeting:
         return self.request.infer(inputs)
 
 
-def test_openvino_reuses_a_request_and_makes_one_per_photo_at_once():
+def test_openvino_reuses_a_request_makes_one_per_photo_at_once_and_gives_memory_back():
     model = runtimes.OpenVinoModel(model_path(), 1, 2)
     model.compiled = counting = Counting(model.compiled)
     feed = np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)
     first = model.infer(feed)
     assert np.array_equal(model.infer(feed), first) and counting.made == 1
+    assert counting.released == 2  # after each photo: none was left in the model
     # Two photos at once, each held until the other runs: the second cannot have the
     # first's request, and gets its own.
     counting.together = threading.Barrier(2)
@@ -107,6 +112,7 @@ def test_openvino_reuses_a_request_and_makes_one_per_photo_at_once():
         worker.join()
     assert len(answers) == 2 and all(np.array_equal(a, first) for a in answers)
     assert counting.made == 2 and model._idle.qsize() == 2
+    assert counting.released == 3  # once, when the second of the two left the model
     counting.together = None
     # Each answer is a copy: a later photo does not change an earlier photo's mask.
     other = model.infer(np.zeros_like(feed))
