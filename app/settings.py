@@ -90,8 +90,8 @@ class Settings(BaseModel):
         "quality). It must be in BG_MODELS_DIR; the other is offered when it is there too.")
     bg_runtime: Annotated[Literal[model_files.RUNTIMES], Lowered] = setting(
         model_files.RUNTIMES[0], "BG_RUNTIME",
-        "What runs the local engine's models: openvino (1.4-1.8× faster on the machines "
-        "measured, docs/models.md) or onnxruntime. Both compute in float32 from the same "
+        "What runs the local engine's models: openvino (1.2-1.9× faster where measured, "
+        "docs/models.md) or onnxruntime. Both compute in float32 from the same "
         "file: their masks agree to within one level of 255.")
     onnx_threads: int = setting(
         0, "ONNX_THREADS",

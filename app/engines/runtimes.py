@@ -2,7 +2,7 @@
 
 Both read the same checksummed ONNX file and compute in float32, so their masks agree to
 within one level of 255 (tests/system/test_runtimes.py). OpenVINO's CPU kernels run U²-Net
-1.4-1.8× faster here with a lower peak of memory (docs/models.md, `python -m
+1.2-1.9× faster here (u2netp 1.5-1.9×) with a lower peak of memory (docs/models.md, `python -m
 bench.model_variants`); onnxruntime stays for a machine where OpenVINO cannot run.
 """
 
