@@ -225,6 +225,18 @@ def test_memory_is_reserved_as_much_as_it_is_limited(rendered):
         assert resources["requests"]["memory"] == resources["limits"]["memory"], spec["name"]
 
 
+def test_the_app_container_holds_its_workers_at_their_memory_budget(rendered):
+    from tests.system.test_memory import IDLE_SLACK, PEAK_BUDGET
+
+    limit = container(one(rendered, "Deployment"))["resources"]["limits"]["memory"]
+    assert limit.endswith("Mi")
+    workers = int(one(rendered, "ConfigMap", "my-config")["data"]["WEB_CONCURRENCY"])
+    master = 40 * 2**20  # gunicorn's master, measured (docs/scaling.md)
+    # A job may leave a worker up to IDLE_SLACK above where it idled before, and the next
+    # job's peak starts from there.
+    assert int(limit[:-2]) * 2**20 >= workers * (PEAK_BUDGET + IDLE_SLACK) + master
+
+
 def test_the_image_is_set_by_kustomize(rendered, tmp_path):
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     (entry,) = kustomization["images"]
