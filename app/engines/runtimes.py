@@ -25,8 +25,9 @@ class OpenVinoModel:
     """A model compiled once for the CPU, with an inference request per photo in work
     (never more than ran at once). The intermediate tensors are given back whenever no
     photo is in the model, as onnxruntime without its arena does: about 110 MB for either
-    model, which a worker would otherwise hold for its life (interleaved, one thread: u2netp
-    231 ms a photo giving them back, 247 ms keeping them; u2net 593 and 584 ms)."""
+    model, which a worker would otherwise hold for its life, and which the memory budget
+    (docs/scaling.md) does not count during a large photo's compositing. It costs a lone
+    1 MP upload 35-45 ms of allocating them again (docs/performance.md)."""
 
     def __init__(self, path: str, threads: int, streams: int):
         import openvino as ov
