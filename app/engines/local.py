@@ -54,8 +54,9 @@ class LocalEngine:
 
 class LocalModels:
     """The engine the app runs: the models in one folder, each file loaded the first
-    time an upload asks for that model (u2net holds ~170 MB more than u2netp: a
-    process that never uses it never pays for it), then kept for the process's life."""
+    time an upload asks for that model (u2net holds about 200 MB more than u2netp with
+    onnxruntime, 400 MB with OpenVINO: a process that never uses it never pays for it),
+    then kept for the process's life."""
 
     name = "local"
     remote = False

@@ -25,9 +25,9 @@ class OpenVinoModel:
     """A model compiled once for the CPU, with an inference request per photo in work
     (never more than ran at once). The intermediate tensors are given back whenever no
     photo is in the model, as onnxruntime without its arena does: about 110 MB for either
-    model, which a worker would otherwise hold for its life, and which the memory budget
-    (docs/scaling.md) does not count during a large photo's compositing. It costs a lone
-    1 MP upload 35-45 ms of allocating them again (docs/performance.md)."""
+    model, which a worker would otherwise hold for its life, beside a large photo's
+    compositing too, where the memory budget (docs/scaling.md) has no room for them. It
+    costs a lone 1 MP upload 35-45 ms of mapping them again (docs/performance.md)."""
 
     def __init__(self, path: str, threads: int, streams: int):
         import openvino as ov
