@@ -24,10 +24,11 @@ import time
 
 import numpy as np
 
+from app import model_files
 from bench.common import DOCS, ROOT, write_block
 
 PAGE = DOCS / "performance.md"
-RUNTIMES = ("onnxruntime", "openvino")  # onnxruntime first: the ratios are against it
+RUNTIMES = model_files.RUNTIMES[::-1]  # onnxruntime first: the ratios are against it
 
 
 def loaded(runtime: str, model: str, threads: int, streams: int = 1):
