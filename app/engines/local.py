@@ -45,7 +45,7 @@ class LocalEngine:
         arr = np.asarray(small, dtype=np.float32)
         arr /= max(float(arr.max()), 1.0)
         arr = (arr - MEAN) / STD
-        batch = np.ascontiguousarray(arr.transpose(2, 0, 1)[np.newaxis])
+        batch = arr.transpose(2, 0, 1)[np.newaxis]  # either runtime copies it in as it needs
         pred = self.model.infer(batch)[0, 0]
         low, high = float(pred.min()), float(pred.max())
         pred = (pred - low) / (high - low) if high > low else np.zeros_like(pred)

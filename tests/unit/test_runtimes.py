@@ -12,10 +12,8 @@ from app import create_app
 from app.engines import runtimes
 from app.engines.local import LocalEngine
 from app.hosting import ConfigError
-from app.settings import Settings
 from tests.support import model_path, photo_array
 
-KEY = "k" * 32
 CORES = len(os.sched_getaffinity(0))  # OpenVINO runs no more threads than there are
 
 
@@ -30,26 +28,26 @@ def test_both_runtimes_make_the_same_mask_within_one_level(name):
     assert masks[0].min() == 0 and masks[0].max() == 255  # a real mask, stretched
 
 
-def test_openvino_is_the_default_and_onnxruntime_can_be_chosen():
-    assert Settings(secret_key=KEY).bg_runtime == "openvino"
-    chosen = Settings(secret_key=KEY, bg_runtime="ONNXRuntime")
+def test_openvino_is_the_default_and_onnxruntime_can_be_chosen(settings):
+    assert settings.bg_runtime == "openvino"
+    chosen = settings.changed(bg_runtime="ONNXRuntime")
     assert chosen.bg_runtime == "onnxruntime"
     app = create_app(chosen)
     engine = app.extensions["services"].engines.primary.engine()
     assert type(engine.model) is runtimes.OnnxRuntimeModel
-    app = create_app(Settings(secret_key=KEY))
+    app = create_app(settings)
     assert type(app.extensions["services"].engines.primary.engine().model) is \
         runtimes.OpenVinoModel
 
 
-def test_an_unknown_runtime_is_refused_with_the_choices():
+def test_an_unknown_runtime_is_refused_with_the_choices(settings):
     with pytest.raises(ConfigError, match="BG_RUNTIME must be one of openvino or onnxruntime, "
                                           "not 'tensorflow'"):
-        Settings(secret_key=KEY, bg_runtime="tensorflow")
+        settings.changed(bg_runtime="tensorflow")
 
 
-def test_the_engine_runs_as_many_photos_at_once_as_the_process_has_slots():
-    app = create_app(Settings(secret_key=KEY, engine_concurrency=2, onnx_threads=1))
+def test_the_engine_runs_as_many_photos_at_once_as_the_process_has_slots(settings):
+    app = create_app(settings.changed(engine_concurrency=2, onnx_threads=1))
     model = app.extensions["services"].engines.primary.engine().model
     assert model.compiled.get_property("NUM_STREAMS") == min(2, CORES)
     assert model.compiled.get_property("INFERENCE_NUM_THREADS") == min(2, CORES)
