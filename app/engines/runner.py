@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from PIL import Image
 
+from app.engines import runtimes
 from app.engines.admission import Admission, Work
 from app.engines.base import EngineError, MaskEngine
 from app.images.decoding import Photo
@@ -54,7 +55,7 @@ class EngineRunner:
             pay(work)
             pay = None
             masked, failure = self._attempt(self.primary, photo, model)
-        with self.admission.admitted(work, pay=pay):
+        with self.admission.admitted(work, pay=pay), runtimes.room_for(work.pixels):
             if masked is None and failure is None:
                 masked, failure = self._attempt(self.primary, photo, model)
             if masked is None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -19,15 +21,43 @@ from app.model_files import RUNTIMES
 
 # Some exports leave the spatial size symbolic; U²-Net models are trained at 320.
 _TRAINED_SIZE = 320
+# A job of up to this many pixels (photo and background: a phone photo over another) leaves
+# OpenVINO's intermediate tensors (about 110 MB a model) in place for the next photo:
+# mapping them again cost a 1 MP upload 30-45 ms. A larger job has every model give them
+# back first, since its compositing needs the room (the memory budget, docs/scaling.md);
+# a job of exactly this size, refined, with both models' tensors kept, stays within it
+# (tests/system/test_memory.py).
+KEEP_TENSORS_UP_TO = 24_000_000
+_opened: list[OpenVinoModel] = []  # every OpenVINO model of this process
+_large_jobs = 0  # in work now: while there is one, no model keeps its tensors
+_large_jobs_lock = threading.Lock()
+
+
+@contextmanager
+def room_for(pixels: int) -> Iterator[None]:
+    """Inside the block, work on a job of `pixels`: a large one has every model give its
+    intermediate tensors back first, and keep none until it is done."""
+    global _large_jobs
+    if pixels <= KEEP_TENSORS_UP_TO:
+        yield
+        return
+    with _large_jobs_lock:
+        _large_jobs += 1
+    try:
+        for model in list(_opened):
+            model.give_back()
+        yield
+    finally:
+        with _large_jobs_lock:
+            _large_jobs -= 1
 
 
 class OpenVinoModel:
     """A model compiled once for the CPU, with an inference request per photo in work
-    (never more than ran at once). The intermediate tensors are given back whenever no
-    photo is in the model, as onnxruntime without its arena does: about 110 MB for either
-    model, which a worker would otherwise hold for its life, beside a large photo's
-    compositing too, where the memory budget (docs/scaling.md) has no room for them. It
-    costs a lone 1 MP upload 35-45 ms of mapping them again (docs/performance.md)."""
+    (never more than ran at once). Its intermediate tensors (about 110 MB) stay mapped
+    between photos, except around a large job (`room_for`): then they are given back as
+    soon as no photo is in the model, as onnxruntime without its arena does after every
+    photo."""
 
     def __init__(self, path: str, threads: int, streams: int):
         import openvino as ov
@@ -55,6 +85,14 @@ class OpenVinoModel:
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._running = 0
+        _opened.append(self)
+
+    def give_back(self) -> None:
+        """The intermediate tensors unmapped now, unless a photo is in the model: the last
+        to leave gives them back then (`infer`, while a large job is in work)."""
+        with self._lock:
+            if not self._running:
+                self.compiled.release_memory()
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """The first output (U²-Net's fused mask) for one (1, 3, H, W) float32 batch."""
@@ -72,7 +110,7 @@ class OpenVinoModel:
         finally:
             with self._lock:  # a photo starting meanwhile waits the few ms this takes
                 self._running -= 1
-                if not self._running:
+                if not self._running and _large_jobs:
                     self.compiled.release_memory()
 
 

@@ -1,6 +1,8 @@
 """The two runtimes (BG_RUNTIME): the same masks from the same file, the setting reaches
-the engine, and OpenVINO keeps an inference request per photo at once, no more."""
+the engine, and OpenVINO keeps an inference request per photo at once, no more, and its
+intermediate tensors between photos except around a large job."""
 
+import io
 import os
 import threading
 
@@ -12,7 +14,7 @@ from app import create_app
 from app.engines import runtimes
 from app.engines.local import LocalEngine
 from app.hosting import ConfigError
-from tests.support import model_path, photo_array
+from tests.support import model_path, photo, photo_array
 
 CORES = len(os.sched_getaffinity(0))  # OpenVINO runs no more threads than there are
 
@@ -69,11 +71,13 @@ def test_openvino_streams_threads_precision_and_no_pinning(threads, streams, exp
 
 
 class Counting:
-    """The compiled model, counting the inference requests made of it; while `together` is
-    set, a request runs only once as many are running as the barrier waits for."""
+    """The compiled model, counting the inference requests made of it and its tensors given
+    back; while `together` is set, a request runs only once as many are running as the
+    barrier waits for, and while `hold` is, a photo leaves the model only once it is set."""
 
     def __init__(self, compiled):
         self.compiled, self.made, self.together, self.released = compiled, 0, None, 0
+        self.hold = None
 
     def create_infer_request(self):
         self.made += 1
@@ -91,34 +95,115 @@ class Meeting:
     def infer(self, inputs):
         if self.owner.together:
             self.owner.together.wait(timeout=60)
-        return self.request.infer(inputs)
+        answer = self.request.infer(inputs)
+        if self.owner.hold:
+            self.owner.hold.wait(timeout=60)
+        return answer
 
 
-def test_openvino_reuses_a_request_makes_one_per_photo_at_once_and_gives_memory_back():
+def test_openvino_reuses_a_request_and_makes_one_per_photo_at_once():
     model = runtimes.OpenVinoModel(model_path(), 1, 2)
     model.compiled = counting = Counting(model.compiled)
     feed = np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)
     first = model.infer(feed)
     kept = first.copy()
     assert np.array_equal(model.infer(feed), first) and counting.made == 1
-    assert counting.released == 2  # after each photo: none was left in the model
     # Two photos at once, each held until the other runs: the second cannot have the
     # first's request, and gets its own.
-    counting.together = threading.Barrier(2)
-    answers = []
-    workers = [threading.Thread(target=lambda: answers.append(model.infer(feed)))
-               for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    answers = together(model, feed, counting)
     assert len(answers) == 2 and all(np.array_equal(a, first) for a in answers)
     assert counting.made == 2 and model._idle.qsize() == 2
-    assert counting.released == 3  # once, when the second of the two left the model
-    counting.together = None
     # Each answer is a copy: later photos on both requests (the idle queue hands them out
     # in turn) leave an earlier photo's mask as it was.
     others = [model.infer(np.zeros_like(feed)) for _ in range(2)]
     assert not np.array_equal(others[0], kept) and np.array_equal(others[0], others[1])
     assert np.array_equal(first, kept)
     assert np.array_equal(model.infer(feed), kept) and counting.made == 2
+    assert counting.released == 0  # no large job came: the tensors stayed for the next
+
+
+def together(model, feed, counting, meanwhile=lambda: None):
+    """Two photos in the model at once (each waits until the other runs), and `meanwhile`
+    done while both are in it; their answers."""
+    counting.together, counting.hold = threading.Barrier(3), threading.Event()
+    answers = []
+    workers = [threading.Thread(target=lambda: answers.append(model.infer(feed)))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    counting.together.wait(timeout=60)
+    meanwhile()
+    counting.hold.set()
+    for worker in workers:
+        worker.join()
+    counting.together = counting.hold = None
+    return answers
+
+
+def test_openvino_keeps_its_tensors_between_photos_until_a_large_job_comes():
+    model = runtimes.OpenVinoModel(model_path(), 1, 2)
+    model.compiled = counting = Counting(model.compiled)
+    feed = np.random.default_rng(1).random((1, 3, 320, 320), dtype=np.float32)
+    with runtimes.room_for(runtimes.KEEP_TENSORS_UP_TO):  # as large as a job keeps them for
+        model.infer(feed)
+        model.infer(feed)
+    assert counting.released == 0
+    with runtimes.room_for(runtimes.KEEP_TENSORS_UP_TO + 1):
+        assert counting.released == 1  # given back before the large job's work starts
+        model.infer(feed)
+        assert counting.released == 2  # and after each photo while it is in work
+    model.infer(feed)
+    assert counting.released == 2  # the large job done: kept again
+
+
+def test_a_large_job_arriving_while_photos_are_in_the_model_waits_for_the_last_to_leave():
+    model = runtimes.OpenVinoModel(model_path(), 1, 2)
+    model.compiled = counting = Counting(model.compiled)
+    feed = np.random.default_rng(2).random((1, 3, 320, 320), dtype=np.float32)
+    large = runtimes.room_for(runtimes.KEEP_TENSORS_UP_TO + 1)
+
+    def arrive():  # both photos are in the model: nothing can be given back yet
+        large.__enter__()
+        assert counting.released == 0
+
+    try:
+        together(model, feed, counting, meanwhile=arrive)
+        assert counting.released == 1  # by the second photo to leave, not the first
+    finally:
+        large.__exit__(None, None, None)
+    model.infer(feed)
+    assert counting.released == 1
+
+
+def test_uploads_and_edits_over_the_size_give_the_tensors_back_and_those_at_it_keep_them(
+        app, visitor, monkeypatch):
+    """The photo's and the background's pixels together, at every way into the model."""
+    monkeypatch.setattr(runtimes, "KEEP_TENSORS_UP_TO", 2 * 300 * 200)
+    small = photo("chelsea", size=(300, 200))
+    visitor.upload(small)  # the model loaded
+    model = app.extensions["services"].engines.primary.engine().model
+    monkeypatch.setattr(model, "compiled", Counting(model.compiled))
+
+    def upload(backdrop_size):
+        for record_id in visitor.record_ids():  # room in the gallery, which holds two
+            visitor.delete(record_id)
+        response = visitor.upload(small, output="image", background_image=(
+            io.BytesIO(photo("coffee", size=backdrop_size)), "behind.jpg"))
+        flashes = visitor.flashes()
+        assert response.status_code == 302 and flashes[0][0] == "success", flashes
+        return visitor.record_ids()[0]
+
+    def edit(record_id, **options):
+        response = visitor.client.post(f"/edit/{record_id}", data={
+            **options, "csrf_token": visitor.token}, content_type="multipart/form-data")
+        assert response.status_code == 302 and visitor.flashes()[0][0] == "success"
+
+    upload((300, 200))
+    assert model.compiled.released == 0
+    record_id = upload((301, 200))
+    assert model.compiled.released == 2  # before the job, and when its photo left the model
+    edit(record_id, output="blur")  # the photo alone: 60,000 pixels
+    assert model.compiled.released == 2
+    monkeypatch.setattr(runtimes, "KEEP_TENSORS_UP_TO", 300 * 200 - 1)
+    edit(record_id, output="color", background="#ff0000")
+    assert model.compiled.released == 3  # the kept mask: no photo in the model, given back once
