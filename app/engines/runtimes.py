@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -28,9 +29,9 @@ _TRAINED_SIZE = 320
 # a job of exactly this size, refined, with both models' tensors kept, stays within it
 # (tests/system/test_memory.py).
 KEEP_TENSORS_UP_TO = 24_000_000
-_opened: list[OpenVinoModel] = []  # every OpenVINO model of this process
+_opened: weakref.WeakSet[OpenVinoModel] = weakref.WeakSet()  # this process's, while in use
 _large_jobs = 0  # in work now: while there is one, no model keeps its tensors
-_large_jobs_lock = threading.Lock()
+_jobs_lock = threading.Lock()  # for both
 
 
 @contextmanager
@@ -41,14 +42,15 @@ def room_for(pixels: int) -> Iterator[None]:
     if pixels <= KEEP_TENSORS_UP_TO:
         yield
         return
-    with _large_jobs_lock:
+    with _jobs_lock:
         _large_jobs += 1
+        models = list(_opened)
     try:
-        for model in list(_opened):
+        for model in models:
             model.give_back()
         yield
     finally:
-        with _large_jobs_lock:
+        with _jobs_lock:
             _large_jobs -= 1
 
 
@@ -85,7 +87,8 @@ class OpenVinoModel:
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._running = 0
-        _opened.append(self)
+        with _jobs_lock:
+            _opened.add(self)
 
     def give_back(self) -> None:
         """The intermediate tensors unmapped now, unless a photo is in the model: the last

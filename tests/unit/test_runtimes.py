@@ -2,9 +2,11 @@
 the engine, and OpenVINO keeps an inference request per photo at once, no more, and its
 intermediate tensors between photos except around a large job."""
 
+import gc
 import io
 import os
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -154,6 +156,15 @@ def test_openvino_keeps_its_tensors_between_photos_until_a_large_job_comes():
         assert counting.released == 2  # and after each photo while it is in work
     model.infer(feed)
     assert counting.released == 2  # the large job done: kept again
+
+
+def test_the_models_a_large_job_reaches_are_only_those_still_in_use():
+    model = runtimes.OpenVinoModel(model_path(), 1, 1)
+    model.infer(np.zeros((1, 3, 320, 320), np.float32))
+    gone = weakref.ref(model)
+    del model
+    gc.collect()
+    assert gone() is None  # its tensors went with it, not kept for the next large job
 
 
 def test_a_large_job_arriving_while_photos_are_in_the_model_waits_for_the_last_to_leave():
