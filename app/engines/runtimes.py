@@ -22,16 +22,18 @@ from app.model_files import RUNTIMES
 
 # Some exports leave the spatial size symbolic; U²-Net models are trained at 320.
 _TRAINED_SIZE = 320
-# A job of up to this many pixels (photo and background: a phone photo over another) leaves
-# OpenVINO's intermediate tensors (about 110 MB a model) in place for the next photo:
-# mapping them again cost a 1 MP upload 30-45 ms. A larger job has every model give them
-# back first, since its compositing needs the room (the memory budget, docs/scaling.md);
-# a job of exactly this size, refined, with both models' tensors kept, stays within it
-# (tests/system/test_memory.py).
+# The model used last keeps OpenVINO's intermediate tensors (about 115 MB for each photo
+# it can run at once) in place for the next photo: mapping them again cost a 1 MP upload
+# 30-45 ms. The other models give theirs back (every model keeping them, on each stream,
+# took an idle worker to 1 GB), and so does every model before a job of more than this
+# many pixels (photo and background: a phone photo over another), whose compositing
+# needs the room. A job of exactly this size, refined, stays within the memory budget
+# (docs/scaling.md, tests/system/test_memory.py).
 KEEP_TENSORS_UP_TO = 24_000_000
 _opened: weakref.WeakSet[OpenVinoModel] = weakref.WeakSet()  # this process's, while in use
+_latest: weakref.ref[OpenVinoModel] | None = None  # to the model a photo entered last
 _large_jobs = 0  # in work now: while there is one, no model keeps its tensors
-_jobs_lock = threading.Lock()  # for both
+_jobs_lock = threading.Lock()  # for the three
 
 
 @contextmanager
@@ -56,10 +58,10 @@ def room_for(pixels: int) -> Iterator[None]:
 
 class OpenVinoModel:
     """A model compiled once for the CPU, with an inference request per photo in work
-    (never more than ran at once). Its intermediate tensors (about 110 MB) stay mapped
-    between photos, except around a large job (`room_for`): then they are given back as
-    soon as no photo is in the model, as onnxruntime without its arena does after every
-    photo."""
+    (never more than ran at once). Its intermediate tensors stay mapped between photos
+    while it is the model used last and no large job is in work (`room_for`); otherwise
+    they are given back as soon as no photo is in the model, as onnxruntime without its
+    arena does after every photo."""
 
     def __init__(self, path: str, threads: int, streams: int):
         import openvino as ov
@@ -92,15 +94,23 @@ class OpenVinoModel:
 
     def give_back(self) -> None:
         """The intermediate tensors unmapped now, unless a photo is in the model: the last
-        to leave gives them back then (`infer`, while a large job is in work)."""
+        to leave gives them back then (`infer`)."""
         with self._lock:
             if not self._running:
                 self.compiled.release_memory()
 
+    def _keeps_tensors(self) -> bool:
+        return not _large_jobs and _latest is not None and _latest() is self
+
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """The first output (U²-Net's fused mask) for one (1, 3, H, W) float32 batch."""
+        global _latest
         with self._lock:
             self._running += 1
+        with _jobs_lock:
+            before, _latest = _latest and _latest(), weakref.ref(self)
+        if before is not None and before is not self:
+            before.give_back()
         try:
             try:
                 request = self._idle.get_nowait()
@@ -113,7 +123,7 @@ class OpenVinoModel:
         finally:
             with self._lock:  # a photo starting meanwhile waits the few ms this takes
                 self._running -= 1
-                if not self._running and _large_jobs:
+                if not self._running and not self._keeps_tensors():
                     self.compiled.release_memory()
 
 

@@ -158,6 +158,30 @@ def test_openvino_keeps_its_tensors_between_photos_until_a_large_job_comes():
     assert counting.released == 2  # the large job done: kept again
 
 
+def test_a_photo_in_another_model_has_the_one_used_before_give_its_tensors_back():
+    first, second = (runtimes.OpenVinoModel(model_path(), 1, 2) for _ in range(2))
+    first.compiled, second.compiled = Counting(first.compiled), Counting(second.compiled)
+    feed = np.random.default_rng(3).random((1, 3, 320, 320), dtype=np.float32)
+    first.infer(feed)
+    first.infer(feed)
+    assert (first.compiled.released, second.compiled.released) == (0, 0)
+    second.infer(feed)
+    assert (first.compiled.released, second.compiled.released) == (1, 0)
+    second.infer(feed)
+    first.infer(feed)
+    assert (first.compiled.released, second.compiled.released) == (1, 1)
+    # A photo still in the model used before: its tensors go when it leaves, not sooner.
+    first.compiled.together, first.compiled.hold = threading.Barrier(2), threading.Event()
+    held = threading.Thread(target=first.infer, args=(feed,))
+    held.start()
+    first.compiled.together.wait(timeout=60)
+    second.infer(feed)
+    assert first.compiled.released == 1
+    first.compiled.hold.set()
+    held.join()
+    assert (first.compiled.released, second.compiled.released) == (2, 1)
+
+
 def test_the_models_a_large_job_reaches_are_only_those_still_in_use():
     model = runtimes.OpenVinoModel(model_path(), 1, 1)
     model.infer(np.zeros((1, 3, 320, 320), np.float32))
