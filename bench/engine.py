@@ -59,16 +59,19 @@ def measure(runs: int, threads: int, model: str = "u2netp") -> list[dict]:
     from app.engines import EngineRunner
     from app.engines.local import LocalEngine
     from app.images.decoding import Photo, probe
-    from tests.support import free, model_path, rembg_session
+    from tests.support import free, rembg_session
 
-    engine = LocalEngine(model_path(model), threads=threads)
+    upload, app = uploader(model, threads)
+    # The app's own engine: the process keeps only the tensors of the model used last
+    # (app/engines/runtimes.py), so a second loaded copy would make each column pay for
+    # the other's.
+    engine: LocalEngine = app.extensions["services"].engines.primary.engine(model)
     runner, options = EngineRunner(engine), OutputOptions()
 
     def ours_cutout(data, info):
         """The upload walk minus storage: decode, mask, compose, encode."""
         return cut_out(runner, Photo(data, info), options, pay=free).result
 
-    upload = uploader(model)
     reference = rembg_session(model)
     feed = np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)
     rows = []
@@ -97,15 +100,17 @@ def measure(runs: int, threads: int, model: str = "u2netp") -> list[dict]:
     return rows
 
 
-def uploader(model: str):
+def uploader(model: str, threads: int = 0):
     """One upload through the app as a worker runs it (WSGI in, form checked, engine,
-    compositor, renditions, record stored in the demo store), timed from the request."""
+    compositor, renditions, record stored in the demo store), timed from the request; and
+    the app."""
     from app import create_app
     from app.settings import Settings
     from tests.support import MODELS_DIR, Visitor
 
     app = create_app(Settings(secret_key="bench-secret-key-0123456789", bg_engine="local",
                               bg_models_dir=str(MODELS_DIR), user_limit=10**6,
+                              onnx_threads=threads,
                               upload_rate_limit="100000 per minute",
                               upload_rate_limit_ip="100000 per minute"))
     visitor = Visitor(app.test_client())  # the page's way: its CSRF token included
@@ -116,7 +121,7 @@ def uploader(model: str):
         # 201 with the record: a redirect would as well be a refusal flashed on the page.
         assert response.status_code == 201, (response.status_code, response.get_data())
 
-    return upload
+    return upload, app
 
 
 def peak_memory_mb(tmp: Path, model: str = "u2netp") -> float:
@@ -132,7 +137,7 @@ def peak_memory_mb(tmp: Path, model: str = "u2netp") -> float:
 
 def serve_one(path: str, model: str) -> None:
     """In a fresh process: the app as a worker runs it, one upload, then VmHWM in MB."""
-    uploader(model)(Path(path).read_bytes())
+    uploader(model)[0](Path(path).read_bytes())
     status = Path("/proc/self/status").read_text()
     print(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
 

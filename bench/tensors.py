@@ -25,10 +25,8 @@ WAYS = ("kept", "given back")
 
 
 def measure(model: str, runs: int) -> list[dict]:
-    from tests.support import model_path
-
-    upload, kept_up_to = uploader(model), runtimes.KEEP_TENSORS_UP_TO
-    loaded = runtimes.load(model_path(model))
+    (upload, app), kept_up_to = uploader(model), runtimes.KEEP_TENSORS_UP_TO
+    loaded = app.extensions["services"].engines.primary.engine(model).model
     feed = np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)
 
     def raw():
