@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from app.engines import runtimes
 from app.metrics import UPLOADS_WAITING
 
 # Priced megapixels of a photo: its pixels plus a fixed part (decoding, the model's own
@@ -143,7 +144,8 @@ class Admission:
                 self._turns.notify_all()
         started = time.monotonic()
         try:
-            yield
+            with runtimes.room_for(work.pixels):  # a large job's memory, once its turn came
+                yield
         finally:
             elapsed = time.monotonic() - started
             with self._turns:

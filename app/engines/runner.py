@@ -11,7 +11,6 @@ from typing import TypeVar
 
 from PIL import Image
 
-from app.engines import runtimes
 from app.engines.admission import Admission, Work
 from app.engines.base import EngineError, MaskEngine
 from app.images.decoding import Photo
@@ -55,7 +54,7 @@ class EngineRunner:
             pay(work)
             pay = None
             masked, failure = self._attempt(self.primary, photo, model)
-        with self.admission.admitted(work, pay=pay), runtimes.room_for(work.pixels):
+        with self.admission.admitted(work, pay=pay):
             if masked is None and failure is None:
                 masked, failure = self._attempt(self.primary, photo, model)
             if masked is None:

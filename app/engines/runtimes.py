@@ -9,6 +9,7 @@ OpenVINO cannot run.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import weakref
@@ -20,26 +21,33 @@ import numpy as np
 
 from app.model_files import RUNTIMES
 
+log = logging.getLogger(__name__)
+
 # Some exports leave the spatial size symbolic; U²-Net models are trained at 320.
 _TRAINED_SIZE = 320
-# The model used last keeps OpenVINO's intermediate tensors (about 115 MB for each photo
-# it can run at once) in place for the next photo: mapping them again cost a 1 MP upload
+# The model a photo entered last keeps OpenVINO's intermediate tensors (about 115 MB for
+# each photo it can run at once) between photos: mapping them again cost a 1 MP upload
 # 30-45 ms. The other models give theirs back (every model keeping them, on each stream,
-# took an idle worker to 1 GB), and so does every model before a job of more than this
+# took an idle worker to 1 GB), and so does every model around a job of more than this
 # many pixels (photo and background: a phone photo over another), whose compositing
 # needs the room. A job of exactly this size, refined, stays within the memory budget
 # (docs/scaling.md, tests/system/test_memory.py).
 KEEP_TENSORS_UP_TO = 24_000_000
 _opened: weakref.WeakSet[OpenVinoModel] = weakref.WeakSet()  # this process's, while in use
 _latest: weakref.ref[OpenVinoModel] | None = None  # to the model a photo entered last
-_large_jobs = 0  # in work now: while there is one, no model keeps its tensors
-_jobs_lock = threading.Lock()  # for the three
+_large_jobs = 0  # in their turn now: while there is one, no model keeps tensors between photos
+# Guards the three. A photo leaving a model reads `_latest` and `_large_jobs` under that
+# model's lock alone: whoever changes them does so first, then takes the lock to give the
+# tensors back (`give_back`), so either the leaving photo sees the change or the give-back
+# comes after it.
+_jobs_lock = threading.Lock()
 
 
 @contextmanager
 def room_for(pixels: int) -> Iterator[None]:
-    """Inside the block, work on a job of `pixels`: a large one has every model give its
-    intermediate tensors back first, and keep none until it is done."""
+    """Inside the block, work on a job of `pixels` (its turn has come: admission.py): a
+    large one has every model give its intermediate tensors back first (a model with a
+    photo in it, when that photo leaves), and keep none between photos until it is done."""
     global _large_jobs
     if pixels <= KEEP_TENSORS_UP_TO:
         yield
@@ -59,9 +67,9 @@ def room_for(pixels: int) -> Iterator[None]:
 class OpenVinoModel:
     """A model compiled once for the CPU, with an inference request per photo in work
     (never more than ran at once). Its intermediate tensors stay mapped between photos
-    while it is the model used last and no large job is in work (`room_for`); otherwise
-    they are given back as soon as no photo is in the model, as onnxruntime without its
-    arena does after every photo."""
+    while it is the model a photo entered last and no large job is in work (`room_for`);
+    otherwise they are given back as soon as no photo is in the model, as onnxruntime
+    without its arena does after every photo."""
 
     def __init__(self, path: str, threads: int, streams: int):
         import openvino as ov
@@ -93,8 +101,9 @@ class OpenVinoModel:
             _opened.add(self)
 
     def give_back(self) -> None:
-        """The intermediate tensors unmapped now, unless a photo is in the model: the last
-        to leave gives them back then (`infer`)."""
+        """The intermediate tensors unmapped now, unless a photo is in the model: then the
+        last to leave does it, since whoever calls this has first made this model one that
+        keeps none (another model entered last, or a large job is in work)."""
         with self._lock:
             if not self._running:
                 self.compiled.release_memory()
@@ -107,11 +116,14 @@ class OpenVinoModel:
         global _latest
         with self._lock:
             self._running += 1
-        with _jobs_lock:
-            before, _latest = _latest and _latest(), weakref.ref(self)
-        if before is not None and before is not self:
-            before.give_back()
         try:
+            with _jobs_lock:
+                before, _latest = _latest and _latest(), weakref.ref(self)
+            if before is not None and before is not self:
+                try:
+                    before.give_back()
+                except Exception:  # the other model's failure: not this photo's
+                    log.exception("Giving back another model's tensors failed")
             try:
                 request = self._idle.get_nowait()
             except queue.Empty:

@@ -6,6 +6,7 @@ import gc
 import io
 import os
 import threading
+import time
 import weakref
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from PIL import Image
 
 from app import create_app
-from app.engines import runtimes
+from app.engines import Admission, Work, runtimes
 from app.engines.local import LocalEngine
 from app.hosting import ConfigError
 from tests.support import model_path, photo, photo_array
@@ -79,13 +80,16 @@ class Counting:
 
     def __init__(self, compiled):
         self.compiled, self.made, self.together, self.released = compiled, 0, None, 0
-        self.hold = None
+        self.hold = self.during = self.fail = None
 
     def create_infer_request(self):
         self.made += 1
         return Meeting(self.compiled.create_infer_request(), self)
 
     def release_memory(self):
+        if self.fail:
+            failure, self.fail = self.fail, None
+            raise failure
         self.released += 1
         self.compiled.release_memory()
 
@@ -98,6 +102,8 @@ class Meeting:
         if self.owner.together:
             self.owner.together.wait(timeout=60)
         answer = self.request.infer(inputs)
+        if self.owner.during:
+            self.owner.during()
         if self.owner.hold:
             self.owner.hold.wait(timeout=60)
         return answer
@@ -134,10 +140,12 @@ def together(model, feed, counting, meanwhile=lambda: None):
     for worker in workers:
         worker.start()
     counting.together.wait(timeout=60)
-    meanwhile()
-    counting.hold.set()
-    for worker in workers:
-        worker.join()
+    try:
+        meanwhile()
+    finally:
+        counting.hold.set()
+        for worker in workers:
+            worker.join(timeout=60)
     counting.together = counting.hold = None
     return answers
 
@@ -156,6 +164,13 @@ def test_openvino_keeps_its_tensors_between_photos_until_a_large_job_comes():
         assert counting.released == 2  # and after each photo while it is in work
     model.infer(feed)
     assert counting.released == 2  # the large job done: kept again
+    # Two large jobs at once: the first to finish leaves the other still in work.
+    with runtimes.room_for(runtimes.KEEP_TENSORS_UP_TO + 1):
+        with runtimes.room_for(runtimes.KEEP_TENSORS_UP_TO + 1):
+            pass
+        assert counting.released == 4  # as each began
+        model.infer(feed)
+        assert counting.released == 5
 
 
 def test_a_photo_in_another_model_has_the_one_used_before_give_its_tensors_back():
@@ -165,8 +180,13 @@ def test_a_photo_in_another_model_has_the_one_used_before_give_its_tensors_back(
     first.infer(feed)
     first.infer(feed)
     assert (first.compiled.released, second.compiled.released) == (0, 0)
+    # Given back as the photo enters the other model, not once it has left: the two
+    # models' tensors are never mapped together.
+    inside = []
+    second.compiled.during = lambda: inside.append(first.compiled.released)
     second.infer(feed)
-    assert (first.compiled.released, second.compiled.released) == (1, 0)
+    second.compiled.during = None
+    assert inside == [1] and (first.compiled.released, second.compiled.released) == (1, 0)
     second.infer(feed)
     first.infer(feed)
     assert (first.compiled.released, second.compiled.released) == (1, 1)
@@ -175,20 +195,35 @@ def test_a_photo_in_another_model_has_the_one_used_before_give_its_tensors_back(
     held = threading.Thread(target=first.infer, args=(feed,))
     held.start()
     first.compiled.together.wait(timeout=60)
-    second.infer(feed)
-    assert first.compiled.released == 1
-    first.compiled.hold.set()
-    held.join()
+    try:
+        second.infer(feed)
+        assert first.compiled.released == 1
+    finally:
+        first.compiled.hold.set()
+        held.join(timeout=60)
     assert (first.compiled.released, second.compiled.released) == (2, 1)
 
 
-def test_the_models_a_large_job_reaches_are_only_those_still_in_use():
+def test_a_model_that_fails_to_give_its_tensors_back_fails_no_photo_of_another(caplog):
+    first, second = (runtimes.OpenVinoModel(model_path(), 1, 1) for _ in range(2))
+    first.compiled, second.compiled = Counting(first.compiled), Counting(second.compiled)
+    feed = np.random.default_rng(4).random((1, 3, 320, 320), dtype=np.float32)
+    first.infer(feed)
+    first.compiled.fail = RuntimeError("cannot release")
+    assert second.infer(feed).shape == (1, 1, 320, 320)
+    assert "Giving back another model's tensors failed" in caplog.text
+    assert second._running == 0  # this photo left: its own model still gives back
+    with runtimes.room_for(runtimes.KEEP_TENSORS_UP_TO + 1):
+        assert second.compiled.released == 1
+
+
+def test_the_module_holds_no_model_alive_once_no_one_uses_it():
     model = runtimes.OpenVinoModel(model_path(), 1, 1)
-    model.infer(np.zeros((1, 3, 320, 320), np.float32))
+    model.infer(np.zeros((1, 3, 320, 320), np.float32))  # the model a photo entered last
     gone = weakref.ref(model)
     del model
     gc.collect()
-    assert gone() is None  # its tensors went with it, not kept for the next large job
+    assert gone() is None
 
 
 def test_a_large_job_arriving_while_photos_are_in_the_model_waits_for_the_last_to_leave():
@@ -242,3 +277,36 @@ def test_uploads_and_edits_over_the_size_give_the_tensors_back_and_those_at_it_k
     monkeypatch.setattr(runtimes, "KEEP_TENSORS_UP_TO", 300 * 200 - 1)
     edit(record_id, output="color", background="#ff0000")
     assert model.compiled.released == 3  # the kept mask: no photo in the model, given back once
+
+
+def test_a_large_job_waiting_in_line_leaves_the_tensors_until_its_turn_comes():
+    model = runtimes.OpenVinoModel(model_path(), 1, 1)
+    model.compiled = counting = Counting(model.compiled)
+    model.infer(np.zeros((1, 3, 320, 320), np.float32))
+    line = Admission(slots=1, max_waiting=2, max_wait=60)
+    working, done, seen = threading.Event(), threading.Event(), []
+
+    def small_job():
+        with line.admitted(Work(300 * 200)):
+            working.set()
+            done.wait(timeout=60)
+
+    def large_job():
+        with line.admitted(Work(runtimes.KEEP_TENSORS_UP_TO + 1)):
+            seen.append(counting.released)
+
+    first = threading.Thread(target=small_job)
+    first.start()
+    working.wait(timeout=60)
+    second = threading.Thread(target=large_job)
+    second.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not line._line and time.monotonic() < deadline:  # the large job is in line
+            time.sleep(0.01)
+        assert line._line and counting.released == 0
+    finally:
+        done.set()
+        first.join(timeout=60)
+        second.join(timeout=60)
+    assert seen == [1]  # given back once its turn came, before its work
