@@ -82,7 +82,7 @@ def measure(runs: int, threads: int, model: str = "u2netp") -> list[dict]:
         theirs_png = remove(data, session=reference)
         for png in (ours_png, theirs_png):
             assert Image.open(io.BytesIO(png)).size == size
-        upload(data)  # warm-up: the app's own session for this model is loaded here
+        upload(data)  # warm-up of the whole upload at this size
         raw, ours, whole, theirs = [], [], [], []
         for _ in range(runs):  # interleaved, so all four see the same machine load
             raw.append(timed(engine.model.infer, feed))
@@ -173,7 +173,8 @@ def table(rows: list[dict], threads: int, runs: int, memory: float | None,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="the app's ONNX_THREADS: threads per photo (0: all cores)")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory")
     parser.add_argument("--write", "--readme", action="store_true",
                         help="write the table to docs/performance.md")
