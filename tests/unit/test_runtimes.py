@@ -130,13 +130,13 @@ def test_openvino_reuses_a_request_and_makes_one_per_photo_at_once():
     assert counting.released == 0  # no large job came: the tensors stayed for the next
 
 
-def together(model, feed, counting, meanwhile=lambda: None):
-    """Two photos in the model at once (each waits until the other runs), and `meanwhile`
-    done while both are in it; their answers."""
-    counting.together, counting.hold = threading.Barrier(3), threading.Event()
+def together(model, feed, counting, meanwhile=lambda: None, photos=2):
+    """`photos` in the model at once (each waits until all run), and `meanwhile` done
+    while they are all in it; their answers."""
+    counting.together, counting.hold = threading.Barrier(photos + 1), threading.Event()
     answers = []
     workers = [threading.Thread(target=lambda: answers.append(model.infer(feed)))
-               for _ in range(2)]
+               for _ in range(photos)]
     for worker in workers:
         worker.start()
     counting.together.wait(timeout=60)
@@ -191,16 +191,11 @@ def test_a_photo_in_another_model_has_the_one_used_before_give_its_tensors_back(
     first.infer(feed)
     assert (first.compiled.released, second.compiled.released) == (1, 1)
     # A photo still in the model used before: its tensors go when it leaves, not sooner.
-    first.compiled.together, first.compiled.hold = threading.Barrier(2), threading.Event()
-    held = threading.Thread(target=first.infer, args=(feed,))
-    held.start()
-    first.compiled.together.wait(timeout=60)
-    try:
+    def meanwhile():
         second.infer(feed)
         assert first.compiled.released == 1
-    finally:
-        first.compiled.hold.set()
-        held.join(timeout=60)
+
+    together(first, feed, first.compiled, meanwhile, photos=1)
     assert (first.compiled.released, second.compiled.released) == (2, 1)
 
 
