@@ -97,6 +97,7 @@ class OpenVinoModel:
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._running = 0
+        self._ref = weakref.ref(self)  # what `_latest` holds, made once
         with _jobs_lock:
             _opened.add(self)
 
@@ -118,7 +119,7 @@ class OpenVinoModel:
             self._running += 1
         try:
             with _jobs_lock:
-                before, _latest = _latest and _latest(), weakref.ref(self)
+                before, _latest = _latest and _latest(), self._ref
             if before is not None and before is not self:
                 try:
                     before.give_back()
