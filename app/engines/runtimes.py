@@ -75,7 +75,8 @@ class OpenVinoModel:
         import openvino as ov
 
         config = {
-            # This CPU would pick bfloat16 by itself: 3× faster, but masks lose IoU 0.97.
+            # This CPU would pick bfloat16 by itself: 1.8-2× faster, but masks lose IoU
+            # down to 0.95 (u2netp) and 0.88 (u2net): bench/bfloat16.py, docs/models.md.
             "INFERENCE_PRECISION_HINT": "f32",
             # Pinning binds each process's threads to the first cores: gunicorn's workers
             # would then all share those and leave the others idle.

@@ -1,0 +1,125 @@
+"""OpenVINO computing in bfloat16, whole or in part, against its float32 (the app's setting).
+
+    .venv/bin/python -m bench.bfloat16 [--models u2netp,u2net] [--runs 7] [--kept 0.15,0.3]
+
+On a CPU with AVX512_BF16 or AMX, OpenVINO computes in bfloat16 unless told otherwise
+(app/engines/runtimes.py sets `INFERENCE_PRECISION_HINT` to f32). This times, on one
+thread each, OpenVINO's float32 and bfloat16, and bfloat16 with the last share (`--kept`)
+of the graph's convolutions kept in float32: those layers are marked in the model's IR
+with the `DisablePrecisionConversion` runtime attribute, which OpenVINO's CPU plugin obeys
+(the last ones, since the mask's soft values are made there). Each variant's masks are
+scored as bench/model_variants.py scores its own: IoU of alpha > 127 against onnxruntime's
+float32 on the quality photos; the table gives the lowest and the mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+from bench.model_variants import evaluation_images, iou, model_input, session
+from bench.model_variants import mask as onnx_mask
+
+
+def ir_with_float32(model: str, folder: Path, kept: float) -> Path:
+    """The model as OpenVINO IR, with the last `kept` share of its convolutions marked to
+    stay float32 whatever precision the CPU computes the rest in."""
+    import openvino as ov
+
+    from tests.support import model_path
+
+    source = ov.Core().read_model(model_path(model))
+    source.reshape([1, 3, 320, 320])
+    plain = folder / f"{model}.xml"
+    ov.save_model(source, plain, compress_to_fp16=False)
+    tree = ET.parse(plain)  # noqa: S314 (written just above by OpenVINO, not received)
+    convolutions = [layer for layer in tree.getroot().iter("layer")
+                    if layer.get("type") == "Convolution"]
+    for layer in convolutions[len(convolutions) - round(len(convolutions) * kept):]:
+        info = layer.find("rt_info")
+        if info is None:
+            info = ET.SubElement(layer, "rt_info")
+        ET.SubElement(info, "attribute", name="DisablePrecisionConversion", version="0",
+                      value="dynamic:dynamic")
+    target = folder / f"{model}-{kept}.xml"
+    tree.write(target)
+    target.with_suffix(".bin").write_bytes(plain.with_suffix(".bin").read_bytes())
+    return target
+
+
+def compiled(path: Path, precision: str):
+    import openvino as ov
+
+    core = ov.Core()
+    return core.compile_model(core.read_model(path), "CPU", {
+        "INFERENCE_PRECISION_HINT": precision, "ENABLE_CPU_PINNING": False,
+        "NUM_STREAMS": 1, "INFERENCE_NUM_THREADS": 1})
+
+
+def soft_mask(model, feed: np.ndarray) -> np.ndarray:
+    pred = model(feed)[0][0, 0]
+    low, high = float(pred.min()), float(pred.max())
+    return (pred - low) / (high - low) if high > low else np.zeros_like(pred)
+
+
+def measure(model: str, runs: int, kept: list[float], folder: Path) -> list[dict]:
+    from tests.support import model_path
+
+    plain = ir_with_float32(model, folder, 0.0)
+    variants = {"float32": compiled(plain, "f32"), "bfloat16": compiled(plain, "bf16")}
+    for share in kept:
+        variants[f"bfloat16, last {share:.0%} of convolutions float32"] = compiled(
+            ir_with_float32(model, folder, share), "bf16")
+    feeds = {name: model_input(img) for name, img in evaluation_images().items()}
+    shipped = session(Path(model_path(model)))
+    reference = {name: onnx_mask(shipped, feed) for name, feed in feeds.items()}
+    scores = {v: [iou(soft_mask(c, feed), reference[n]) for n, feed in feeds.items()]
+              for v, c in variants.items()}
+    probe = feeds["rocket"]
+    times = {v: [] for v in variants}
+    for turn in range(runs):  # forwards, then backwards: no variant always runs first
+        order = list(variants.items())
+        for v, c in order if turn % 2 == 0 else reversed(order):
+            begin = time.perf_counter()
+            c(probe)
+            times[v].append(time.perf_counter() - begin)
+    base = statistics.median(times["float32"])
+    rows = []
+    for v in variants:
+        took = statistics.median(times[v])
+        worst = min(range(len(feeds)), key=scores[v].__getitem__)
+        rows.append({"model": model, "variant": v, "ms": took * 1000, "speedup": base / took,
+                     "iou_min": scores[v][worst], "worst": list(feeds)[worst],
+                     "iou_mean": statistics.mean(scores[v])})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="u2netp,u2net")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--kept", default="0.15,0.3",
+                        help="shares of the convolutions, from the end, kept in float32")
+    args = parser.parse_args()
+    kept = [float(share) for share in args.kept.split(",") if share]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in args.models.split(","):
+            rows += measure(model, args.runs, kept, Path(tmp))
+    print("| model | OpenVINO computing in | raw inference, 1 thread | speed-up "
+          "| mask IoU, lowest (photo) / mean |")
+    print("|---|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['model']} | {r['variant']} | {r['ms']:.0f} ms | {r['speedup']:.2f}× | "
+              f"{r['iou_min']:.3f} ({r['worst']}) / {r['iou_mean']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
