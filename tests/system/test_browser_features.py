@@ -225,6 +225,36 @@ def test_text_pasted_into_a_field_stays_text_beside_an_image(tab):
     expect(page.locator("#previews li")).to_have_count(0)
 
 
+def test_a_name_that_turns_text_around_stays_inside_its_quotes(tab):
+    """A name may hold bidirectional controls (a right-to-left override, U+202E, is
+    invisible and allowed). Where the page sets it inside a sentence, it is isolated: the
+    words after it still read left to right, and a right-to-left name does not carry the
+    closing quote to the other side."""
+    page = tab.open()
+    name = "abc\u202edef"
+    tab.upload([("cat.jpg", photo("chelsea", size=(200, 150)))], name=name)
+    assert tab.names() == [name]
+    page.get_by_role("button", name="Delete abc").click()
+    sentence = page.get_by_role("dialog", name="Delete image?").locator("#delete-text")
+    expect(sentence).to_contain_text("will be deleted for good")
+    # Where "its" and "deleted" are drawn, in the text after the name.
+    lefts = page.evaluate("""() => {
+        const after = document.getElementById("delete-text").lastChild;
+        const left = (word) => {
+            const range = document.createRange();
+            const at = after.data.indexOf(word);
+            range.setStart(after, at);
+            range.setEnd(after, at + word.length);
+            return range.getBoundingClientRect().left;
+        };
+        return [left("its"), left("deleted")];
+    }""")
+    assert lefts[0] < lefts[1], lefts
+    for selector in ("#delete-name", "#result-name"):
+        assert page.locator(selector).evaluate(
+            "node => getComputedStyle(node).unicodeBidi") == "isolate", selector
+
+
 def test_numbered_names_are_cut_by_characters_not_code_units(tab):
     """Two photos under one long name of emoji: each is numbered, and the name is cut to
     make room by whole characters (a cut inside an emoji would store U+FFFD). The field
