@@ -140,6 +140,11 @@ class Writer:
 
     def __init__(self):
         self._lock, self._open, self._closed = threading.Lock(), set(), False
+        # mkstemp makes its file 0600; an output should get what any new file gets. The
+        # umask can only be read by setting it: done once, before the run's threads start.
+        umask = os.umask(0o077)
+        os.umask(umask)
+        self._mode = 0o666 & ~umask
 
     def write(self, target: Path, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +156,7 @@ class Writer:
             self._open.add(name)
         try:
             with os.fdopen(handle, "wb") as file:
+                os.fchmod(file.fileno(), self._mode)
                 file.write(data)
                 file.flush()
                 os.fsync(file.fileno())

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import stat
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -230,6 +231,19 @@ def test_a_write_stopped_half_way_leaves_nothing(tmp_path, monkeypatch):
     assert list(target.parent.iterdir()) == []
     with pytest.raises(InterruptedError):  # and nothing more is started
         writer.write(tmp_path / "b.png", b"data")
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_outputs_get_the_mode_the_umask_gives_a_new_file(tmp_path, umask, mode):
+    """An output is written under a private temporary name, then renamed: it ends with the
+    permissions any program's new file would get, not the temporary file's 0600."""
+    previous = os.umask(umask)
+    try:
+        Writer().write(tmp_path / "a.png", b"data")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "a.png").stat().st_mode) == mode
+    assert (tmp_path / "a.png").read_bytes() == b"data"
 
 
 def test_ctrl_c_stops_the_run_with_nothing_half_written(tmp_path):
