@@ -96,8 +96,8 @@ def candidates() -> dict:
     made = {"PNG, ours (Up rows, ISA-L level 2, bands in parallel)": pngwriter.encode,
             "PNG, Pillow's defaults (rembg's encoder)": lambda p: _pillow(p, "PNG"),
             "PNG, before (Sub rows, zlib-ng RLE level 1)": _before}
-    for level in (4, 6):
-        made[f"PNG, ours but zlib-ng level {level} (lazy matching)"] = _zlib_ng(level)
+    for level, matching in ((3, "greedy"), (4, "lazy"), (6, "lazy")):
+        made[f"PNG, ours but zlib-ng level {level} ({matching} matching)"] = _zlib_ng(level)
     made["WebP lossless (method 0, quality 0)"] = lambda p: _pillow(
         p, "WEBP", lossless=True, quality=0, method=0)
     made["WebP lossy, alpha lossless (the app's `webp`: quality 90, method 4)"] = (
