@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import stat
-import tempfile
 import threading
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -134,29 +134,35 @@ def sweep(target: Path) -> None:
             stale.unlink()
 
 
+def _new_file(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
+    """A file of a new random name, opened for writing, made as any program makes one
+    (0666 less the umask, or what the folder's default ACL says): mkstemp's would stay
+    0600, and so would the output it is renamed to."""
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+             | getattr(os, "O_BINARY", 0))
+    for _ in range(100):  # as many names as mkstemp tries
+        name = str(folder / f"{prefix}{secrets.token_hex(6)}{suffix}")
+        with suppress(FileExistsError):
+            return os.open(name, flags, 0o666), name
+    raise FileExistsError(f"no free temporary name in {folder}")
+
+
 class Writer:
     """Writes outputs whole or not at all. `abandon()` (on Ctrl+C) deletes the files being
     written at that moment and refuses any more, so nothing half-written is left."""
 
     def __init__(self):
         self._lock, self._open, self._closed = threading.Lock(), set(), False
-        # mkstemp makes its file 0600; an output should get what any new file gets. The
-        # umask can only be read by setting it: done once, before the run's threads start.
-        umask = os.umask(0o077)
-        os.umask(umask)
-        self._mode = 0o666 & ~umask
 
     def write(self, target: Path, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             if self._closed:
                 raise InterruptedError("the run was stopped")
-            handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                            suffix=PART)
+            handle, name = _new_file(target.parent, f".{target.name}.", PART)
             self._open.add(name)
         try:
             with os.fdopen(handle, "wb") as file:
-                os.fchmod(file.fileno(), self._mode)
                 file.write(data)
                 file.flush()
                 os.fsync(file.fileno())

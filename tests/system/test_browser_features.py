@@ -225,11 +225,25 @@ def test_text_pasted_into_a_field_stays_text_beside_an_image(tab):
     expect(page.locator("#previews li")).to_have_count(0)
 
 
+# Where the page draws two words of an element's last text (their left edges).
+WORD_LEFTS = """([selector, first, second]) => {
+    const element = document.querySelector(selector);
+    const after = [...element.childNodes].reverse().find((n) => n.nodeType === Node.TEXT_NODE);
+    const left = (word) => {
+        const range = document.createRange();
+        const at = after.data.indexOf(word);
+        range.setStart(after, at);
+        range.setEnd(after, at + word.length);
+        return range.getBoundingClientRect().left;
+    };
+    return [left(first), left(second)];
+}"""
+
+
 def test_a_name_that_turns_text_around_stays_inside_its_quotes(tab):
     """A name may hold bidirectional controls (a right-to-left override, U+202E, is
     invisible and allowed). Where the page sets it inside a sentence, it is isolated: the
-    words after it still read left to right, and a right-to-left name does not carry the
-    closing quote to the other side."""
+    words after it still read left to right."""
     page = tab.open()
     name = "abc\u202edef"
     tab.upload([("cat.jpg", photo("chelsea", size=(200, 150)))], name=name)
@@ -237,22 +251,25 @@ def test_a_name_that_turns_text_around_stays_inside_its_quotes(tab):
     page.get_by_role("button", name="Delete abc").click()
     sentence = page.get_by_role("dialog", name="Delete image?").locator("#delete-text")
     expect(sentence).to_contain_text("will be deleted for good")
-    # Where "its" and "deleted" are drawn, in the text after the name.
-    lefts = page.evaluate("""() => {
-        const after = document.getElementById("delete-text").lastChild;
-        const left = (word) => {
-            const range = document.createRange();
-            const at = after.data.indexOf(word);
-            range.setStart(after, at);
-            range.setEnd(after, at + word.length);
-            return range.getBoundingClientRect().left;
-        };
-        return [left("its"), left("deleted")];
-    }""")
+    lefts = page.evaluate(WORD_LEFTS, ["#delete-text", "its", "deleted"])
     assert lefts[0] < lefts[1], lefts
     for selector in ("#delete-name", "#result-name"):
         assert page.locator(selector).evaluate(
             "node => getComputedStyle(node).unicodeBidi") == "isolate", selector
+
+
+def test_a_file_name_that_turns_text_around_stays_in_its_place(tab):
+    """Photos sent together each get a message that starts with the file's name: a
+    right-to-left override in it does not turn the words after it around (the progress
+    bar's "Uploading <file>…", isolated the same way: test_browser.py)."""
+    page = tab.open()
+    tab.choose([("abc\u202edef.jpg", photo("chelsea", size=(200, 150))),
+                ("two.jpg", photo("coffee", size=(200, 150)))])
+    tab.submit()
+    assert tab.messages() == ["abc\u202edef.jpg: Image generated successfully",
+                              "two.jpg: Image generated successfully"]
+    lefts = page.evaluate(WORD_LEFTS, ["#alerts .alert", "generated", "successfully"])
+    assert lefts[0] < lefts[1], lefts
 
 
 def test_numbered_names_are_cut_by_characters_not_code_units(tab):

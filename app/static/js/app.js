@@ -32,6 +32,10 @@ function alertBox(message, category) {
   return box;
 }
 
+// A name the visitor chose (a file's, an address) set inside a sentence: isolated (U+2068
+// ... U+2069), so a right-to-left override in it cannot turn the words after it around.
+export function isolated(text) { return "\u2068" + text + "\u2069"; }
+
 export function clearAlerts() { if (alerts) alerts.replaceChildren(); }
 
 export function addAlert(message, category) {

@@ -2,7 +2,7 @@
 // progress bar, and each with its own message. A photo the server was too busy for is sent
 // again after the wait its Retry-After gives, counted down on the photo's row (cancellable).
 import {
-  addAlert, clearAlerts, csrfToken, focusAlerts, refresh, showAlert, UNREACHABLE,
+  addAlert, clearAlerts, csrfToken, focusAlerts, isolated, refresh, showAlert, UNREACHABLE,
 } from "./app.js";
 import { choice } from "./choose.js";
 import { resultOptions } from "./options.js";
@@ -99,7 +99,7 @@ function uploadOne(item, name, index, total) {
       data.set("image_url", item.url);
     }
     data.set("name", name);
-    const label = item.file ? item.file.name : "the photo at its address";
+    const label = item.file ? isolated(item.file.name) : "the photo at its address";
     const count = total > 1 ? (index + 1) + " of " + total : "";
     const xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
@@ -210,7 +210,7 @@ async function onSubmit(event) {
     choice.setItemStatus(index, result.ok ? "Done"
       : result.cancelled ? CANCELLED : "Not uploaded",
     result.ok ? "is-done" : "is-failed");
-    const who = item.file ? item.file.name : item.url;
+    const who = isolated(item.file ? item.file.name : item.url);
     addAlert(items.length > 1 ? who + ": " + result.message : result.message,
       result.ok ? "success" : "danger");
   }
