@@ -17,13 +17,18 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 
-from bench.model_variants import evaluation_images, iou, model_input, session
+from bench.model_variants import (
+    evaluation_images,
+    interleaved_medians,
+    iou,
+    model_input,
+    session,
+)
 from bench.model_variants import mask as onnx_mask
 
 
@@ -83,17 +88,12 @@ def measure(model: str, runs: int, kept: list[float], folder: Path) -> list[dict
     scores = {v: [iou(soft_mask(c, feed), reference[n]) for n, feed in feeds.items()]
               for v, c in variants.items()}
     probe = feeds["rocket"]
-    times = {v: [] for v in variants}
-    for turn in range(runs):  # forwards, then backwards: no variant always runs first
-        order = list(variants.items())
-        for v, c in order if turn % 2 == 0 else reversed(order):
-            begin = time.perf_counter()
-            c(probe)
-            times[v].append(time.perf_counter() - begin)
-    base = statistics.median(times["float32 (the app's)"])
+    took_each = interleaved_medians({v: (lambda c=c: c(probe)) for v, c in variants.items()},
+                                    runs)
+    base = took_each["float32 (the app's)"]
     rows = []
     for v in variants:
-        took = statistics.median(times[v])
+        took = took_each[v]
         worst = min(range(len(feeds)), key=scores[v].__getitem__)
         rows.append({"model": model, "variant": v, "ms": took * 1000, "speedup": base / took,
                      "iou_min": scores[v][worst], "worst": list(feeds)[worst],

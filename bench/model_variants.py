@@ -139,6 +139,19 @@ def int8_qdq(source: Path, folder: Path, method: str = "MinMax", exclude: int = 
     return target
 
 
+def interleaved_medians(calls: dict, runs: int) -> dict[str, float]:
+    """Each call's median seconds over `runs`, the calls taking turns forwards, then
+    backwards: no variant always runs first."""
+    times = {name: [] for name in calls}
+    for turn in range(runs):
+        order = list(calls.items())
+        for name, call in order if turn % 2 == 0 else reversed(order):
+            begin = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - begin)
+    return {name: statistics.median(taken) for name, taken in times.items()}
+
+
 def mask(sess, feed: np.ndarray) -> np.ndarray:
     pred = sess.run(None, {sess.get_inputs()[0].name: feed})[0][0, 0]
     low, high = float(pred.min()), float(pred.max())
@@ -178,17 +191,13 @@ def measure(model: str, runs: int, folder: Path) -> list[dict]:
     scores = {v: [iou(mask(s, feed), reference[n]) for n, feed in feeds.items()]
               for v, s in variants.items()}
     probe = next(iter(feeds.values()))
-    times = {v: [] for v in variants}
-    for turn in range(runs):  # forwards, then backwards: no variant always runs first
-        for v, s in (list(variants.items()) if turn % 2 == 0 else
-                     list(reversed(variants.items()))):
-            begin = time.perf_counter()
-            s.run(None, {s.get_inputs()[0].name: probe})
-            times[v].append(time.perf_counter() - begin)
-    base = statistics.median(times["float32 as shipped"])
+    took_each = interleaved_medians(
+        {v: (lambda s=s: s.run(None, {s.get_inputs()[0].name: probe}))
+         for v, s in variants.items()}, runs)
+    base = took_each["float32 as shipped"]
     rows = []
     for v in variants:
-        took = statistics.median(times[v])
+        took = took_each[v]
         rows.append({"model": model, "variant": v, "ms": took * 1000, "speedup": base / took,
                      "iou_min": min(scores[v]), "iou_mean": statistics.mean(scores[v]),
                      "load_s": load[v]})
