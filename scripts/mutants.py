@@ -396,6 +396,21 @@ MUTANTS = (
            "        return stat.S_ISREG(os.stat(path).st_mode)", "        return True",
            "the batch command opens a FIFO in a folder (and waits for ever)",
            (U + "test_batch.py",)),
+    Mutant("batch-private", "app/batch/files.py",
+           "            return os.open(name, flags, 0o666), name",
+           "            return os.open(name, flags, 0o600), name",
+           "the batch command's outputs private (0600) whatever the umask",
+           (U + "test_batch.py",)),
+    # --- the page: a visitor's names inside its sentences (tests/unit cannot draw text)
+    Mutant("page-name-bdi", "app/templates/index.html",
+           '“<bdi id="delete-name"></bdi>”', '“<span id="delete-name"></span>”',
+           "the delete dialog's name not isolated: an override turns the sentence around",
+           (), (S + "test_browser_features.py",)),
+    Mutant("page-file-isolated", "app/static/js/app.js",
+           'export function isolated(text) { return "\\u2068" + text + "\\u2069"; }',
+           "export function isolated(text) { return text; }",
+           "file names in the page's messages not isolated",
+           (), (S + "test_browser_features.py", S + "test_browser.py")),
 )
 
 
