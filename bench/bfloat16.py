@@ -15,26 +15,25 @@ float32 on the quality photos; the table gives the lowest and the mean.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
-
-import numpy as np
 
 from bench.model_variants import (
     evaluation_images,
     interleaved_medians,
     iou,
     model_input,
+    normalised,
     session,
 )
 from bench.model_variants import mask as onnx_mask
 
 
-def ir_with_float32(model: str, folder: Path, kept: float) -> Path:
-    """The model as OpenVINO IR, with the last `kept` share of its convolutions marked to
-    stay float32 whatever precision the CPU computes the rest in."""
+def plain_ir(model: str, folder: Path) -> Path:
+    """The model as OpenVINO IR at the app's input size, nothing marked."""
     import openvino as ov
 
     from tests.support import model_path
@@ -43,7 +42,13 @@ def ir_with_float32(model: str, folder: Path, kept: float) -> Path:
     source.reshape([1, 3, 320, 320])
     plain = folder / f"{model}.xml"
     ov.save_model(source, plain, compress_to_fp16=False)
-    tree = ET.parse(plain)  # noqa: S314 (written just above by OpenVINO, not received)
+    return plain
+
+
+def with_float32(plain: Path, kept: float) -> Path:
+    """`plain` with the last `kept` share of its convolutions marked to stay float32
+    whatever precision the CPU computes the rest in (the weights shared, not copied)."""
+    tree = ET.parse(plain)  # noqa: S314 (written by plain_ir, not received)
     convolutions = [layer for layer in tree.getroot().iter("layer")
                     if layer.get("type") == "Convolution"]
     for layer in convolutions[len(convolutions) - round(len(convolutions) * kept):]:
@@ -52,9 +57,9 @@ def ir_with_float32(model: str, folder: Path, kept: float) -> Path:
             info = ET.SubElement(layer, "rt_info")
         ET.SubElement(info, "attribute", name="DisablePrecisionConversion", version="0",
                       value="dynamic:dynamic")
-    target = folder / f"{model}-{kept}.xml"
+    target = plain.with_name(f"{plain.stem}-{kept}.xml")
     tree.write(target)
-    target.with_suffix(".bin").write_bytes(plain.with_suffix(".bin").read_bytes())
+    os.link(plain.with_suffix(".bin"), target.with_suffix(".bin"))
     return target
 
 
@@ -67,25 +72,19 @@ def compiled(path: Path, precision: str):
         "NUM_STREAMS": 1, "INFERENCE_NUM_THREADS": 1})
 
 
-def soft_mask(model, feed: np.ndarray) -> np.ndarray:
-    pred = model(feed)[0][0, 0]
-    low, high = float(pred.min()), float(pred.max())
-    return (pred - low) / (high - low) if high > low else np.zeros_like(pred)
-
-
 def measure(model: str, runs: int, kept: list[float], folder: Path) -> list[dict]:
     from tests.support import model_path
 
-    plain = ir_with_float32(model, folder, 0.0)
+    plain = plain_ir(model, folder)
     variants = {"float32 (the app's)": compiled(plain, "f32"),
                 "bfloat16": compiled(plain, "bf16")}
     for share in kept:
         variants[f"bfloat16, last {share:.0%} of convolutions float32"] = compiled(
-            ir_with_float32(model, folder, share), "bf16")
+            with_float32(plain, share), "bf16")
     feeds = {name: model_input(img) for name, img in evaluation_images().items()}
     shipped = session(Path(model_path(model)))
     reference = {name: onnx_mask(shipped, feed) for name, feed in feeds.items()}
-    scores = {v: [iou(soft_mask(c, feed), reference[n]) for n, feed in feeds.items()]
+    scores = {v: [iou(normalised(c(feed)[0]), reference[n]) for n, feed in feeds.items()]
               for v, c in variants.items()}
     probe = feeds["rocket"]
     took_each = interleaved_medians({v: (lambda c=c: c(probe)) for v, c in variants.items()},

@@ -152,10 +152,15 @@ def interleaved_medians(calls: dict, runs: int) -> dict[str, float]:
     return {name: statistics.median(taken) for name, taken in times.items()}
 
 
-def mask(sess, feed: np.ndarray) -> np.ndarray:
-    pred = sess.run(None, {sess.get_inputs()[0].name: feed})[0][0, 0]
+def normalised(output: np.ndarray) -> np.ndarray:
+    """The model's first output as a mask from 0 to 1, as the engine scales it."""
+    pred = output[0, 0]
     low, high = float(pred.min()), float(pred.max())
     return (pred - low) / (high - low) if high > low else np.zeros_like(pred)
+
+
+def mask(sess, feed: np.ndarray) -> np.ndarray:
+    return normalised(sess.run(None, {sess.get_inputs()[0].name: feed})[0])
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

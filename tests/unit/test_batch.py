@@ -235,8 +235,8 @@ def test_a_write_stopped_half_way_leaves_nothing(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_outputs_get_the_mode_the_umask_gives_a_new_file(tmp_path, umask, mode):
-    """An output is written under a private temporary name, then renamed: it ends with the
-    permissions any program's new file would get, not the temporary file's 0600."""
+    """An output is written under a temporary name, then renamed: it ends with the
+    permissions any program's new file would get, not mkstemp's private 0600."""
     previous = os.umask(umask)
     try:
         Writer().write(tmp_path / "a.png", b"data")
