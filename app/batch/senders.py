@@ -19,7 +19,9 @@ from app.core.removal import RemoveRequest
 
 API = "/api/v1"
 TIMEOUT = (10, 300)  # connect, read: a big photo may wait in line and then take a while
-RETRIED = (429, 503)  # rate-limited, busy: answered with Retry-After
+# Rate-limited, the app unavailable (the front's 502 while it restarts) and busy: sent
+# again after their Retry-After. Not the front's 504: the app may still be on it.
+RETRIED = (429, 502, 503)
 
 
 class Failed(Exception):

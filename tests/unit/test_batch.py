@@ -399,6 +399,27 @@ def test_retry_after_is_waited_out_and_the_same_photo_sent_again(app, fake, tmp_
     assert outputs(tmp_path / "out") == ["cat.png"]
 
 
+@pytest.mark.parametrize(("status", "sent"), [(502, 2), (503, 2), (504, 1)])
+def test_the_fronts_answers_while_the_app_restarts_are_waited_out(app, fake, tmp_path, status,
+                                                                   sent):
+    """nginx in front (k8s/front) answers 502 or 503 "app_unavailable" with Retry-After
+    while gunicorn restarts: waited out like a busy app. Its 504 (the app took too long)
+    is not: the app may still be making that photo, and would make it twice."""
+    server = FakeServer([(status, {"Retry-After": "1"})])
+    source = tmp_path / "cat.jpg"
+    source.write_bytes(photo(size=(64, 48)))
+    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
+    server.server.shutdown()
+    assert len(server.posts()) == sent
+    if sent == 2:
+        assert result.exit_code == 0, result.output
+        assert outputs(tmp_path / "out") == ["cat.png"]
+    else:
+        assert result.exit_code == 1
+        assert result.stdout.splitlines()[-1] == (
+            f"  {source}: {status} rate_limited: Too many uploads.")
+
+
 def test_a_wait_past_max_wait_fails_that_photo(app, fake, tmp_path):
     server = FakeServer([(503, {"Retry-After": "1"}), (503, {"Retry-After": "30"})])
     source = tmp_path / "cat.jpg"
