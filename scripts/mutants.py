@@ -401,6 +401,10 @@ MUTANTS = (
            "            return os.open(name, flags, 0o600), name",
            "the batch command's outputs private (0600) whatever the umask",
            (U + "test_batch.py",)),
+    Mutant("batch-front-502", "app/batch/senders.py", "RETRIED = (429, 502, 503)",
+           "RETRIED = (429, 503)",
+           "the batch command fails a photo the front answers 502 while the app restarts",
+           (U + "test_batch.py",)),
     # --- the page: a visitor's names inside its sentences (tests/unit cannot draw text)
     Mutant("page-name-bdi", "app/templates/index.html",
            '“<bdi id="delete-name"></bdi>”', '“<span id="delete-name"></span>”',
