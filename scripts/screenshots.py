@@ -18,7 +18,6 @@ import argparse
 import io
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
+
+from scripts.serve import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -47,12 +48,6 @@ def photo(name: str) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(getattr(skimage.data, name)()).save(buf, "JPEG", quality=90)
     return buf.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

@@ -14,6 +14,7 @@ import argparse
 import fcntl
 import ipaddress
 import os
+import random
 import shutil
 import signal
 import socket
@@ -59,22 +60,50 @@ def find_nginx() -> str | None:
     return None
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_given: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
+    """A port to listen on, below the range the kernel hands to outgoing connections: a port
+    the kernel picks with bind(0) comes from that range, and a client's connection (a database
+    pool, a browser) can take it before the server binds it, which failed CI once. Never the
+    same port twice in one process, since nothing holds it between the two calls."""
+    try:
+        low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default
+    for _ in range(100):
+        port = random.randrange(10000, max(low, 10001))  # noqa: S311 (not a secret)
+        # Probed on the wildcard address, as gunicorn in the container binds: that conflicts
+        # with a socket on the port whichever address it holds.
+        wildcard = "::" if ":" in host else "0.0.0.0"  # noqa: S104 (a probe, closed at once)
+        if port not in _given and _bind_error(wildcard, port) is None:
+            _given.add(port)
+            return port
+    with socket.socket() as sock:  # a crowded machine: the kernel's choice
         sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
-def _check_free(host: str, port: int) -> None:
+def _bind_error(host: str, port: int) -> str | None:
+    """Why a server could not listen there now, or None if it could."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as sock:
-        # As nginx binds: a port that only has connections closing on it is free.
+        # As nginx and gunicorn bind: a port that only has connections closing on it is free.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise ServeError(f"cannot listen on {_address(host, port)}: {exc.strerror}. "
-                             "Set PORT (or HOST) to a free one.") from None
+            return exc.strerror
+        return None
+
+
+def _check_free(host: str, port: int) -> None:
+    error = _bind_error(host, port)
+    if error:
+        raise ServeError(f"cannot listen on {_address(host, port)}: {error}. "
+                         "Set PORT (or HOST) to a free one.")
 
 
 def _address(host: str, port: int) -> str:

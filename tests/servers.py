@@ -3,7 +3,6 @@ page's form posted over HTTP as a browser does."""
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -20,10 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+free_port = serve.free_port
 
 
 def clean_env(**extra) -> dict:

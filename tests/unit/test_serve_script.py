@@ -1,6 +1,7 @@
 """scripts/serve.py (`make serve`) before it starts anything: without nginx it says how to
 install it and fails, rather than serving without the front."""
 
+import socket
 import sys
 from pathlib import Path
 
@@ -44,3 +45,30 @@ def test_a_log_file_shared_by_both_servers_loses_no_line(tmp_path, monkeypatch):
             nginx.write("a line from nginx\n")
         log.write("a line from gunicorn\n")
     assert path.read_text() == "a line from nginx\na line from gunicorn\n"
+
+
+def test_a_free_port_is_below_the_kernels_range_for_outgoing_connections(tmp_path,
+                                                                           monkeypatch):
+    """A port from bind(0) is one a client's connection can take before the server binds it
+    (CI failed once on a port a database pool held): the ports handed out stay below
+    ip_local_port_range, and none twice."""
+    ports_range = tmp_path / "ip_local_port_range"
+    ports_range.write_text("20000\t60999\n")
+    monkeypatch.setattr(serve, "EPHEMERAL_RANGE", ports_range)
+    ports = [serve.free_port() for _ in range(200)]
+    assert all(10000 <= port < 20000 for port in ports)
+    assert len(set(ports)) == 200
+
+
+def test_a_port_in_use_is_not_handed_out(monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        offered = iter([port, port, port + 1])
+        monkeypatch.setattr(serve.random, "randrange", lambda low, high: next(offered))
+        # Taken on 127.0.0.1 only: the probe on 0.0.0.0 conflicts with it all the same.
+        assert serve.free_port() == port + 1
+        with pytest.raises(serve.ServeError,
+                           match=rf"cannot listen on 127\.0\.0\.1:{port}: Address already in use"):
+            serve._check_free("127.0.0.1", port)
