@@ -405,6 +405,15 @@ MUTANTS = (
            "RETRIED = (429, 503)",
            "the batch command fails a photo the front answers 502 while the app restarts",
            (U + "test_batch.py",)),
+    # --- the test servers' ports (and make serve's app port)
+    Mutant("port-ephemeral", "scripts/serve.py",
+           "port = random.randrange(10000, max(low, 10001))",
+           "port = random.randrange(10000, 60999)",
+           "a server's port drawn from the range outgoing connections take theirs from",
+           (U + "test_serve_script.py",)),
+    Mutant("port-twice", "scripts/serve.py", "if port not in _given and _bind_error(",
+           "if _bind_error(", "the same port handed out twice before either server binds it",
+           (U + "test_serve_script.py",)),
     # --- the page: a visitor's names inside its sentences (tests/unit cannot draw text)
     Mutant("page-name-bdi", "app/templates/index.html",
            '“<bdi id="delete-name"></bdi>”', '“<span id="delete-name"></span>”',
