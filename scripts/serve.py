@@ -65,25 +65,32 @@ _given: set[int] = set()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port to listen on, below the range the kernel hands to outgoing connections: a port
-    the kernel picks with bind(0) comes from that range, and a client's connection (a database
-    pool, a browser) can take it before the server binds it, which failed CI once. Never the
-    same port twice in one process, since nothing holds it between the two calls."""
+    """A port to listen on, outside the range the kernel hands to outgoing connections: a
+    port the kernel picks with bind(0) comes from that range, and a client's connection (a
+    database pool, a browser) can take it before the server binds it, which failed CI once.
+    Never the same port twice in one process, since nothing holds it between the calls."""
     try:
-        low = int(EPHEMERAL_RANGE.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768  # Linux's default
-    for _ in range(100):
-        port = random.randrange(10000, max(low, 10001))  # noqa: S311 (not a secret)
-        # Probed on the wildcard address, as gunicorn in the container binds: that conflicts
-        # with a socket on the port whichever address it holds.
-        wildcard = "::" if ":" in host else "0.0.0.0"  # noqa: S104 (a probe, closed at once)
+        low, high = map(int, EPHEMERAL_RANGE.read_text().split()[:2])
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    # Below the range if there is room there (not among the well-known ports), else above.
+    span = next((span for span in ((max(low - 20000, 10000), low), (high + 1, 65536))
+                 if span[1] - span[0] >= 1000), None)
+    # Probed on the wildcard address, as gunicorn in the container binds: that conflicts
+    # with a socket on the port whichever address it holds.
+    wildcard = "::" if ":" in host else "0.0.0.0"  # noqa: S104 (a probe, closed at once)
+    for _ in range(100 if span else 0):
+        port = random.randrange(*span)  # noqa: S311 (not a secret)
         if port not in _given and _bind_error(wildcard, port) is None:
             _given.add(port)
             return port
-    with socket.socket() as sock:  # a crowded machine: the kernel's choice
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    while True:  # a crowded machine: the kernel's choice, still never twice
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+        if port not in _given:
+            _given.add(port)
+            return port
 
 
 def _bind_error(host: str, port: int) -> str | None:

@@ -47,30 +47,67 @@ def test_a_log_file_shared_by_both_servers_loses_no_line(tmp_path, monkeypatch):
     assert path.read_text() == "a line from nginx\na line from gunicorn\n"
 
 
-def test_a_free_port_is_below_the_kernels_range_for_outgoing_connections(tmp_path,
-                                                                           monkeypatch):
-    """A port from bind(0) is one a client's connection can take before the server binds it
-    (CI failed once on a port a database pool held): the ports handed out stay below
-    ip_local_port_range, and none twice."""
-    ports_range = tmp_path / "ip_local_port_range"
-    ports_range.write_text("11000\t60999\n")
+def ports_range(tmp_path, monkeypatch, text: str):
+    path = tmp_path / "ip_local_port_range"
+    path.write_text(text)
+    monkeypatch.setattr(serve, "EPHEMERAL_RANGE", path)
     monkeypatch.setattr(serve, "_given", set())
-    monkeypatch.setattr(serve, "EPHEMERAL_RANGE", ports_range)
-    # 200 of 1,000 ports: drawn at random without remembering, two would all but surely meet.
-    ports = [serve.free_port() for _ in range(200)]
-    assert all(10000 <= port < 11000 for port in ports)
-    assert len(set(ports)) == 200
 
 
-def test_a_port_in_use_is_not_handed_out(monkeypatch):
+@pytest.mark.parametrize(("kernels", "lowest", "highest"), [
+    ("31000\t60999\n", 11000, 30999),  # a common range: below it
+    ("1024\t60999\n", 61000, 65535),  # no room below: above it
+])
+def test_a_free_port_is_outside_the_kernels_range_for_outgoing_connections(
+        tmp_path, monkeypatch, kernels, lowest, highest):
+    """A port from bind(0) is one a client's connection can take before the server binds it
+    (CI failed once on a port a database pool held): the ports handed out stay out of
+    ip_local_port_range, and none twice."""
+    ports_range(tmp_path, monkeypatch, kernels)
+    ports = [serve.free_port() for _ in range(300)]
+    assert all(lowest <= port <= highest for port in ports)
+    assert len(set(ports)) == 300
+
+
+def test_with_no_room_outside_the_range_the_kernel_chooses_still_never_twice(tmp_path,
+                                                                            monkeypatch):
+    ports_range(tmp_path, monkeypatch, "1024\t65535\n")
+    chosen = iter([40001, 40001, 40002])
+
+    class Socket:  # what bind(0) gives: the same port twice in a row, as it may
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def bind(self, address):
+            pass
+
+        def getsockname(self):
+            return ("127.0.0.1", next(chosen))
+
+    monkeypatch.setattr(serve.socket, "socket", Socket)
+    assert [serve.free_port(), serve.free_port()] == [40001, 40002]
+
+
+def test_an_unreadable_range_is_taken_as_linuxs_default(tmp_path, monkeypatch):
+    ports_range(tmp_path, monkeypatch, "")
+    assert all(12768 <= serve.free_port() < 32768 for _ in range(50))
+
+
+def test_a_port_in_use_on_any_address_is_not_handed_out(tmp_path, monkeypatch):
+    ports_range(tmp_path, monkeypatch, "32768\t60999\n")
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
+        # Taken on 127.0.0.2 only: a probe on the server's own 127.0.0.1 would pass it by.
+        taken.bind(("127.0.0.2", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        offered = iter([port, port, port + 1])
-        monkeypatch.setattr(serve.random, "randrange", lambda low, high: next(offered))
-        # Taken on 127.0.0.1 only: the probe on 0.0.0.0 conflicts with it all the same.
-        assert serve.free_port() == port + 1
+        offered = [port, port]
+        draw = serve.random.randrange
+        monkeypatch.setattr(serve.random, "randrange",
+                            lambda *span: offered.pop() if offered else draw(*span))
+        assert serve.free_port() not in (port, None) and offered == []
         with pytest.raises(serve.ServeError,
-                           match=rf"cannot listen on 127\.0\.0\.1:{port}: Address already in use"):
-            serve._check_free("127.0.0.1", port)
+                           match=rf"cannot listen on 127\.0\.0\.2:{port}: Address already in use"):
+            serve._check_free("127.0.0.2", port)
