@@ -3,6 +3,7 @@ page's form posted over HTTP as a browser does."""
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +21,13 @@ BIN = Path(sys.executable).parent
 
 
 free_port = serve.free_port
+
+
+def closed_port() -> int:
+    """A port nothing listens on: a connection to it is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens here once the socket closes
 
 
 def clean_env(**extra) -> dict:

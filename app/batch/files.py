@@ -126,12 +126,20 @@ def is_done(target: Path) -> bool:
     return True
 
 
+# The random part of a temporary name: _new_file's hex digits, or the 8 letters, digits or
+# underscores of mkstemp's (which the command used before 2026-12-04). Matched exactly, so
+# that sweeping `a.png` never takes `.a.png.png.<random>.remove-bg-part`, which `a.png.jpg`'s
+# output may be writing at that moment.
+_HEX_DIGITS = 12
+_RANDOM_PARTS = ("[0-9a-f]" * _HEX_DIGITS, "[a-z0-9_]" * 8)
+
+
 def sweep(target: Path) -> None:
     """Delete what runs stopped while writing `target` left behind."""
-    pattern = f".{glob.escape(target.name)}.*{PART}"
-    for stale in target.parent.glob(pattern):
-        with suppress(OSError):
-            stale.unlink()
+    for random_part in _RANDOM_PARTS:
+        for stale in target.parent.glob(f".{glob.escape(target.name)}.{random_part}{PART}"):
+            with suppress(OSError):
+                stale.unlink()
 
 
 def _new_file(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
@@ -140,8 +148,8 @@ def _new_file(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
     0600, and so would the output it is renamed to."""
     flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
              | getattr(os, "O_BINARY", 0))
-    for _ in range(100):  # as many names as mkstemp tries
-        name = str(folder / f"{prefix}{secrets.token_hex(6)}{suffix}")
+    for _ in range(100):  # 48 random bits: a clash is a sign of something else wrong
+        name = str(folder / f"{prefix}{secrets.token_hex(_HEX_DIGITS // 2)}{suffix}")
         with suppress(FileExistsError):
             return os.open(name, flags, 0o666), name
     raise FileExistsError(f"no free temporary name in {folder}")

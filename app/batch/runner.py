@@ -1,6 +1,7 @@
 """The photos of a plan made by a sender in parallel threads: each output written whole
 (files.Writer), an output already whole skipped, a busy answer waited out and the same
-photo sent again (at most `max_wait` seconds per photo), every failure kept with its reason;
+photo sent again (at most `max_wait` seconds per photo, and LOST_TIMES sends the server lost),
+every failure kept with its reason;
 a progress bar on stderr with the rate and the time left, and a summary at the end."""
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from app.batch.files import NOT_REGULAR, Job, Plan, Writer, is_done, is_regular,
 from app.batch.senders import Failed, Wait
 
 Sender = Callable[[bytes, str], bytes]
+# A photo the server lost this many times fails (senders.LOST): enough for the front's 502s
+# through a restart of the app (Retry-After 10 s, a restart ~20-30 s), few enough that a
+# photo that kills the app is not sent until --max-wait runs out.
+LOST_TIMES = 5
 
 
 @dataclass
@@ -66,13 +71,17 @@ class Runner:
             data = job.source.read_bytes()
         except OSError as exc:
             return "failed", f"could not be read ({exc.strerror or exc})"
-        waited = 0.0
+        waited, lost = 0.0, 0
         while not self.stop.is_set():
             try:
                 result = self.send(data, job.source.name)
             except Failed as exc:
                 return "failed", exc.reason
             except Wait as exc:
+                lost += exc.lost
+                if lost == LOST_TIMES:
+                    return "failed", (f"{exc.reason} (the server lost this photo {lost} "
+                                      "times: it may be what stops the app)")
                 if waited + exc.seconds > self.max_wait:
                     return "failed", (f"{exc.reason} (gave up after waiting {waited:.0f} s "
                                       f"in all; --max-wait is {self.max_wait:.0f} s)")

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from app.batch.options import as_form
 from app.core.errors import Rejected
@@ -22,6 +23,10 @@ TIMEOUT = (10, 300)  # connect, read: a big photo may wait in line and then take
 # Rate-limited, the app unavailable (the front's 502 while it restarts) and busy: sent
 # again after their Retry-After. Not the front's 504: the app may still be on it.
 RETRIED = (429, 502, 503)
+# nginx answers 502 both while the app restarts and when the app died with the photo (out
+# of memory, a crash), and a connection closed mid-answer is the same without the front:
+# such a photo is sent again only so many times, since it may be what takes the app down.
+LOST = 502
 
 
 class Failed(Exception):
@@ -31,9 +36,11 @@ class Failed(Exception):
 
 
 class Wait(Exception):
-    def __init__(self, seconds: float, reason: str):
+    """`lost`: the server may have had the photo when it went away (see LOST)."""
+
+    def __init__(self, seconds: float, reason: str, lost: bool = False):
         super().__init__(reason)
-        self.seconds, self.reason = seconds, reason
+        self.seconds, self.reason, self.lost = seconds, reason, lost
 
 
 class Unlimited:
@@ -83,6 +90,14 @@ def _problem(response: requests.Response) -> tuple[str, str]:
         return str(body["error"]), str(body["message"])
     except (ValueError, KeyError, TypeError):
         return "", response.text.strip()[:200] or response.reason or ""
+
+
+def _not_connected(exc: requests.RequestException) -> bool:
+    """The connection was never made (refused, or no answer to it): the photo was not sent."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    cause = exc.args[0] if exc.args else None
+    return isinstance(getattr(cause, "reason", None), NewConnectionError)
 
 
 class ServerSender:
@@ -144,14 +159,16 @@ class ServerSender:
             self._local.session = None  # a new connection, and a new session, next time
             self._local.refused = getattr(self._local, "refused", 0) + 1
             raise Wait(min(2.0 ** self._local.refused, 30.0),
-                       f"the server could not be reached ({type(exc).__name__})") from None
+                       f"the server could not be reached ({type(exc).__name__})",
+                       lost=not _not_connected(exc)) from None
         if answer.status_code == 200:
             self._local.refused = 0
             return answer.content
         code, message = _problem(answer)
         seconds = retry_after(answer.headers.get("Retry-After"))
         if answer.status_code in RETRIED and seconds is not None:
-            raise Wait(seconds, f"{answer.status_code} {code}: {message}")
+            raise Wait(seconds, f"{answer.status_code} {code}: {message}",
+                       lost=answer.status_code == LOST)
         if code == "csrf_failed" and not self.key:  # the session expired: a new one
             self._local.session = None
             raise Wait(1, f"{answer.status_code} {code}: {message}")

@@ -9,16 +9,11 @@ import threading
 import pytest
 
 from app import create_app
+from tests.servers import closed_port
 from tests.support import FakeEngine, Visitor, photo, use_engine
 
 MESSAGE = ("The database is unavailable right now, so nothing was changed. "
            "Please try again in a minute.")
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # nothing listens here once the socket closes
 
 
 @pytest.fixture

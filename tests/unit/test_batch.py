@@ -1,69 +1,25 @@
-"""flask remove-bg: folders in, cutouts out, through the core in this process or a server's
-POST /api/v1/remove; resumable, nothing half-written, every failure with its reason."""
+"""flask remove-bg: folders in, cutouts out, through the core in this process; resumable,
+nothing half-written, every failure with its reason. Through a server: test_batch_server.py."""
 
 import io
-import json
 import os
-import re
 import signal
 import stat
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal, get_args
 
 import pytest
 from PIL import Image
-from werkzeug.serving import make_server
 
 from app.batch import files
 from app.batch.files import PART, Writer, plan
 from app.batch.options import output_options
 from app.batch.runner import Runner
-from app.batch.senders import retry_after
 from app.core.removal import RemoveRequest
+from tests.batch import DAMAGED, invoke, outputs, tally, tree
 from tests.support import FakeEngine, photo, use_engine
-
-DAMAGED = ("The image file is damaged or incomplete. Please upload a whole JPEG, PNG or WebP "
-           "image. (invalid_image)")
-
-
-def tree(root: Path) -> Path:
-    """A folder of photos as people keep them: nested, one PNG without an extension, a text
-    file, a text file named .jpg, and a damaged JPEG."""
-    src = root / "src"
-    (src / "trip" / "day 2").mkdir(parents=True)
-    (src / "a.jpg").write_bytes(photo(size=(320, 240)))
-    (src / "trip" / "b.webp").write_bytes(photo("astronaut", "WEBP", size=(200, 200)))
-    (src / "trip" / "day 2" / "c").write_bytes(photo("coffee", "PNG", size=(300, 200)))
-    (src / "notes.txt").write_text("not a photo")
-    (src / "trip" / "fake.jpg").write_text("not a photo either")
-    return src
-
-
-def invoke(app, *args):
-    return app.test_cli_runner().invoke(args=["remove-bg", *map(str, args), "--no-progress"])
-
-
-SUMMARY = re.compile(r"(Done|Stopped) in [0-9.]+ s: made ([0-9]+) \([0-9.]+ photos/s\), "
-                     r"skipped ([0-9]+) already made, failed ([0-9]+)\.")
-
-
-def tally(result) -> tuple[int, int, int]:
-    """(made, skipped, failed) from the summary's first line, which must be whole."""
-    found = SUMMARY.fullmatch(result.stdout.splitlines()[0])
-    assert found, result.stdout
-    return tuple(int(n) for n in found.groups()[1:])
-
-
-def outputs(out: Path) -> list[str]:
-    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-
-
-@pytest.fixture
-def fake(app):
-    return use_engine(app, FakeEngine())
 
 
 def test_a_tree_is_mirrored_by_the_real_model_and_what_is_not_a_photo_is_left_alone(app,
@@ -84,7 +40,7 @@ def test_a_tree_is_mirrored_by_the_real_model_and_what_is_not_a_photo_is_left_al
     assert lines[1:] == ["Left alone 2 file(s) that are not JPEG, PNG or WebP images."]
 
 
-def test_a_damaged_photo_fails_with_its_reason_and_the_run_goes_on(app, fake, tmp_path):
+def test_a_damaged_photo_fails_with_its_reason_and_the_run_goes_on(app, fake_engine, tmp_path):
     src, out = tree(tmp_path), tmp_path / "out"
     (src / "trip" / "broken.jpg").write_bytes(photo()[:2000])
     result = invoke(app, src, "--out", out)
@@ -96,63 +52,77 @@ def test_a_damaged_photo_fails_with_its_reason_and_the_run_goes_on(app, fake, tm
     assert tally(result) == (3, 0, 1)
 
 
-def test_a_file_named_that_is_not_a_photo_fails_by_name(app, fake, tmp_path):
+def test_a_file_named_that_is_not_a_photo_fails_by_name(app, fake_engine, tmp_path):
     text = tmp_path / "cat.jpg"
     text.write_text("hello")
     result = invoke(app, text, "--out", tmp_path / "out")
-    assert result.exit_code == 1 and fake.calls == 0
+    assert result.exit_code == 1 and fake_engine.calls == 0
     assert result.stdout.splitlines()[-1] == f"  {text}: not a JPEG, PNG or WebP image"
 
 
-def test_a_run_again_skips_what_is_whole_and_remakes_the_rest(app, fake, tmp_path):
+def test_a_run_again_skips_what_is_whole_and_remakes_the_rest(app, fake_engine, tmp_path):
     src, out = tree(tmp_path), tmp_path / "out"
     assert invoke(app, src, "--out", out).exit_code == 0
-    assert fake.calls == 3
+    assert fake_engine.calls == 3
     made = {name: (out / name).stat().st_mtime_ns for name in outputs(out)}
     again = invoke(app, src, "--out", out)
-    assert again.exit_code == 0 and fake.calls == 3  # nothing made twice
+    assert again.exit_code == 0 and fake_engine.calls == 3  # nothing made twice
     assert tally(again) == (0, 3, 0)
     assert {name: (out / name).stat().st_mtime_ns for name in outputs(out)} == made
     # An output cut short (written by something else, or a disk that filled up) is remade.
     whole = (out / "trip" / "b.png").read_bytes()
     (out / "trip" / "b.png").write_bytes(whole[: len(whole) // 2])
     third = invoke(app, src, "--out", out)
-    assert third.exit_code == 0 and fake.calls == 4
+    assert third.exit_code == 0 and fake_engine.calls == 4
     assert tally(third) == (1, 2, 0)
     with Image.open(out / "trip" / "b.png") as image:
         image.verify()
 
 
-def test_a_half_written_temporary_file_is_never_taken_as_done(app, fake, tmp_path):
+def test_a_half_written_temporary_file_is_never_taken_as_done(app, fake_engine, tmp_path):
     src, out = tree(tmp_path), tmp_path / "out"
     out.mkdir()
-    part = out / f".a.png.k3j2{PART}"
-    part.write_bytes(b"\x89PNG\r\n\x1a\n half")  # what a SIGKILL mid-write leaves
+    # What a SIGKILL mid-write leaves: this command's temporary name, and mkstemp's that the
+    # command used before.
+    for random_part in ("0123456789ab", "k3j2_x9z"):
+        (out / f".a.png.{random_part}{PART}").write_bytes(b"\x89PNG\r\n\x1a\n half")
     result = invoke(app, src, "--out", out)
-    assert result.exit_code == 0 and fake.calls == 3
-    assert outputs(out) == ["a.png", "trip/b.png", "trip/day 2/c.png"]  # the part is gone
+    assert result.exit_code == 0 and fake_engine.calls == 3
+    assert outputs(out) == ["a.png", "trip/b.png", "trip/day 2/c.png"]  # the parts are gone
 
 
-def test_the_output_folder_inside_the_source_is_not_walked(app, fake, tmp_path):
+def test_a_sweep_takes_only_its_own_outputs_temporary_files(tmp_path):
+    """`a.jpg` and `a.png.jpg` make `a.png` and `a.png.png`: sweeping the first, while
+    another thread writes the second, must leave the second's temporary file alone."""
+    own, old = tmp_path / f".a.png.0123456789ab{PART}", tmp_path / f".a.png.k3j2_x9z{PART}"
+    others = [tmp_path / f".a.png.png.0123456789ab{PART}", tmp_path / f".a.png.png.k3j2{PART}",
+              tmp_path / f".a.png.x.png.0123456789ab{PART}"]
+    for path in (own, old, *others):
+        path.write_bytes(b"part")
+    files.sweep(tmp_path / "a.png")
+    assert sorted(tmp_path.iterdir()) == sorted(others)
+
+
+def test_the_output_folder_inside_the_source_is_not_walked(app, fake_engine, tmp_path):
     src = tree(tmp_path)
     assert invoke(app, src, "--out", src / "cutouts").exit_code == 0
     again = invoke(app, src, "--out", src / "cutouts")
-    assert tally(again) == (0, 3, 0) and fake.calls == 3
+    assert tally(again) == (0, 3, 0) and fake_engine.calls == 3
 
 
-def test_two_photos_with_one_output_name_the_second_fails(app, fake, tmp_path):
+def test_two_photos_with_one_output_name_the_second_fails(app, fake_engine, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     (src / "cat.jpg").write_bytes(photo(size=(64, 48)))
     (src / "cat.png").write_bytes(photo(fmt="PNG", size=(64, 48)))
     result = invoke(app, src, "--out", tmp_path / "out")
-    assert result.exit_code == 1 and fake.calls == 1
+    assert result.exit_code == 1 and fake_engine.calls == 1
     assert result.stdout.splitlines()[-1] == (
         f"  {src / 'cat.png'}: its output {tmp_path / 'out' / 'cat.png'} is also the output "
         f"of {src / 'cat.jpg'}")
 
 
-def test_the_options_reach_the_core(app, fake, tmp_path):
+def test_the_options_reach_the_core(app, fake_engine, tmp_path):
     """FakeEngine keeps the left half: the right half is the background asked for, red,
     so a red and blue swapped anywhere on the way fails."""
     source = tmp_path / "cat.jpg"
@@ -188,15 +158,15 @@ def test_the_options_reach_the_core(app, fake, tmp_path):
                                                            "with --server, --connections."),
     (["--server", "ftp://host"], "--server takes an http(s) address, not 'ftp://host'."),
 ])
-def test_a_bad_value_is_a_usage_error_before_any_work(app, fake, tmp_path, args, message):
+def test_a_bad_value_is_a_usage_error_before_any_work(app, fake_engine, tmp_path, args, message):
     src, out = tree(tmp_path), tmp_path / "out"
     result = invoke(app, src, "--out", out, *args)
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] == f"Error: {message}"
-    assert fake.calls == 0 and not out.exists()
+    assert fake_engine.calls == 0 and not out.exists()
 
 
-def test_an_unknown_choice_is_clicks_usage_error(app, fake, tmp_path):
+def test_an_unknown_choice_is_clicks_usage_error(app, fake_engine, tmp_path):
     result = invoke(app, tree(tmp_path), "--out", tmp_path / "out", "--output", "sepia")
     assert result.exit_code == 2 and "'sepia' is not one of 'transparent', 'color'" in (
         result.stderr)
@@ -279,211 +249,6 @@ def _ctrl_c_during_the_second_photo(tmp_path):
     assert tally.summary().startswith("Stopped in ")
 
 
-@pytest.mark.parametrize("value, seconds", [("1", 1.0), ("2.5", 2.5), ("-3", 0.0), ("", None),
-                                            ("soon", None)])
-def test_retry_after_in_seconds(value, seconds):
-    assert retry_after(value) == seconds
-
-
-def test_retry_after_as_a_date():
-    from email.utils import formatdate
-
-    assert 8 < retry_after(formatdate(time.time() + 10, usegmt=True)) <= 10
-
-
-# ---- server mode -------------------------------------------------------------------------
-
-@pytest.fixture
-def served(app, fake):
-    """The app over real HTTP on loopback (werkzeug), with the fake engine."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-def test_through_a_server_with_two_connections(app, fake, served, tmp_path):
-    src, out = tree(tmp_path), tmp_path / "out"
-    result = invoke(app, src, "--out", out, "--server", served, "--connections", "2",
-                    "--output", "color", "--background", "#ff0000", "--format", "webp")
-    assert result.exit_code == 0, result.output
-    assert fake.calls == 3
-    assert outputs(out) == ["a.webp", "trip/b.webp", "trip/day 2/c.webp"]
-    with Image.open(out / "a.webp") as image:
-        assert image.size == (320, 240)
-        red = image.convert("RGB").getpixel((300, 120))
-    assert red[0] > 240 and red[1] < 15 and red[2] < 15, red
-    again = invoke(app, src, "--out", out, "--server", served, "--format", "webp")
-    assert tally(again) == (0, 3, 0) and fake.calls == 3
-
-
-def test_a_server_refusal_fails_that_photo_with_the_servers_reason(app, fake, served, tmp_path):
-    src, out = tree(tmp_path), tmp_path / "out"
-    (src / "broken.jpg").write_bytes(photo()[:2000])
-    result = invoke(app, src, "--out", out, "--server", served)
-    assert result.exit_code == 1 and fake.calls == 3
-    assert result.stdout.splitlines()[-1] == (
-        f"  {src / 'broken.jpg'}: 400 invalid_image: {DAMAGED.rsplit(' (', 1)[0]}")
-
-
-def test_a_server_that_cannot_be_reached_stops_at_once(app, fake, tmp_path):
-    result = invoke(app, tree(tmp_path), "--out", tmp_path / "out", "--server",
-                    "http://127.0.0.1:9")
-    assert result.exit_code == 1 and "Error: http://127.0.0.1:9 cannot be used" in (
-        result.stderr)
-    assert not (tmp_path / "out").exists()
-
-
-class FakeServer:
-    """Answers POST /api/v1/remove from `answers` in turn (status, headers), a PNG on 200;
-    records each request's time, path and headers."""
-
-    def __init__(self, answers):
-        self.answers, self.requests = list(answers), []
-        png = io.BytesIO()
-        Image.new("RGBA", (8, 8), (1, 2, 3, 255)).save(png, "PNG")
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status, headers, body):
-                self.send_response(status)
-                for name, value in {"Content-Length": str(len(body)), **headers}.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                owner.requests.append((time.monotonic(), "GET", self.path, dict(self.headers)))
-                body = ({"csrf_token": "token-1"} if self.path == "/api/v1/session"
-                        else {"name": "batch"})
-                self.reply(200, {"Content-Type": "application/json",
-                                 "Set-Cookie": "session=s1; Path=/"}, json.dumps(body).encode())
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                owner.requests.append((time.monotonic(), "POST", self.path, dict(self.headers)))
-                status, headers = owner.answers.pop(0) if owner.answers else (200, {})
-                if status == 200:
-                    self.reply(200, {"Content-Type": "image/png"}, png.getvalue())
-                else:
-                    self.reply(status, {"Content-Type": "application/json", **headers},
-                               json.dumps({"error": "rate_limited",
-                                           "message": "Too many uploads."}).encode())
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
-
-    def posts(self):
-        return [r for r in self.requests if r[1] == "POST"]
-
-
-def test_retry_after_is_waited_out_and_the_same_photo_sent_again(app, fake, tmp_path):
-    server = FakeServer([(429, {"Retry-After": "1"})])
-    source = tmp_path / "cat.jpg"
-    source.write_bytes(photo(size=(64, 48)))
-    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
-    server.server.shutdown()
-    assert result.exit_code == 0, result.output
-    first, second = server.posts()  # two requests, the second a second later
-    assert 1.0 <= second[0] - first[0] < 3.0
-    assert all(r[3]["X-CSRFToken"] == "token-1" and r[3]["Cookie"] == "session=s1"
-               for r in (first, second))
-    assert [r[1:3] for r in server.requests] == [("GET", "/api/v1/session"),
-                                                 ("POST", "/api/v1/remove"),
-                                                 ("POST", "/api/v1/remove")]
-    assert outputs(tmp_path / "out") == ["cat.png"]
-
-
-@pytest.mark.parametrize(("status", "sent"), [(502, 2), (503, 2), (504, 1)])
-def test_the_fronts_answers_while_the_app_restarts_are_waited_out(app, fake, tmp_path, status,
-                                                                   sent):
-    """nginx in front (k8s/front) answers 502 or 503 "app_unavailable" with Retry-After
-    while gunicorn restarts: waited out like a busy app. Its 504 (the app took too long)
-    is not: the app may still be making that photo, and would make it twice."""
-    server = FakeServer([(status, {"Retry-After": "1"})])
-    source = tmp_path / "cat.jpg"
-    source.write_bytes(photo(size=(64, 48)))
-    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
-    server.server.shutdown()
-    assert len(server.posts()) == sent
-    if sent == 2:
-        assert result.exit_code == 0, result.output
-        assert outputs(tmp_path / "out") == ["cat.png"]
-    else:
-        assert result.exit_code == 1
-        assert result.stdout.splitlines()[-1] == (
-            f"  {source}: {status} rate_limited: Too many uploads.")
-
-
-def test_a_wait_past_max_wait_fails_that_photo(app, fake, tmp_path):
-    server = FakeServer([(503, {"Retry-After": "1"}), (503, {"Retry-After": "30"})])
-    source = tmp_path / "cat.jpg"
-    source.write_bytes(photo(size=(64, 48)))
-    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base,
-                    "--max-wait", "10")
-    server.server.shutdown()
-    assert result.exit_code == 1 and len(server.posts()) == 2
-    assert result.stdout.splitlines()[-1] == (
-        f"  {source}: 503 rate_limited: Too many uploads. (gave up after waiting 1 s in all; "
-        "--max-wait is 10 s)")
-    assert not (tmp_path / "out").exists()
-
-
-def test_with_a_key_no_session_is_started_and_the_key_is_sent(app, fake, tmp_path):
-    server = FakeServer([])
-    source = tmp_path / "cat.jpg"
-    source.write_bytes(photo(size=(64, 48)))
-    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base,
-                    "--key", "bgk_secret")
-    server.server.shutdown()
-    assert result.exit_code == 0, result.output
-    assert [r[1:3] for r in server.requests] == [("GET", "/api/v1/account"),
-                                                 ("POST", "/api/v1/remove")]
-    (post,) = server.posts()
-    assert post[3]["X-Api-Key"] == "bgk_secret" and "X-CSRFToken" not in post[3]
-
-
-KEY = "batch-key-0123456789abcdef"
-
-
-@pytest.fixture
-def keyed(settings):
-    """A server that takes only API keys (API_REQUIRE_KEY), over real HTTP."""
-    from app import create_app
-
-    app = create_app(settings.changed(api_keys=f"batch:{KEY}", api_require_key=True))
-    engine = use_engine(app, FakeEngine())
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield app, engine, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-def test_a_real_key_needs_no_cookie_nor_token(keyed, tmp_path):
-    app, engine, base = keyed
-    src, out = tree(tmp_path), tmp_path / "out"
-    result = invoke(app, src, "--out", out, "--server", base, "--key", KEY,
-                    "--connections", "2")
-    assert result.exit_code == 0, result.output
-    assert tally(result) == (3, 0, 0) and engine.calls == 3
-    assert outputs(out) == ["a.png", "trip/b.png", "trip/day 2/c.png"]
-
-
-def test_a_wrong_key_stops_the_run_before_any_photo(keyed, tmp_path):
-    app, engine, base = keyed
-    result = invoke(app, tree(tmp_path), "--out", tmp_path / "out", "--server", base,
-                    "--key", "not-the-key-0123456789")
-    assert result.exit_code == 1 and engine.calls == 0
-    assert result.stderr.startswith(f"Error: {base} cannot be used: /api/v1/account answered "
-                                    "401 ")
-    assert not (tmp_path / "out").exists()
-
-
 def test_sigterm_stops_the_command_as_ctrl_c_does(app, tmp_path):
     """Exit status 130, the summary of what was done, no temporary file left."""
 
@@ -524,7 +289,7 @@ def unopened(fifos: list[Path], call):
     return result[0]
 
 
-def test_files_that_are_not_regular_are_left_alone_never_opened(app, fake, tmp_path):
+def test_files_that_are_not_regular_are_left_alone_never_opened(app, fake_engine, tmp_path):
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
     (src / "a.jpg").write_bytes(photo(size=(64, 48)))
@@ -540,22 +305,22 @@ def test_files_that_are_not_regular_are_left_alone_never_opened(app, fake, tmp_p
         "Left alone 3 file(s) that are not JPEG, PNG or WebP images."]
 
 
-def test_a_fifo_named_on_the_command_line_fails_unopened(app, fake, tmp_path):
+def test_a_fifo_named_on_the_command_line_fails_unopened(app, fake_engine, tmp_path):
     fifo = tmp_path / "cat.jpg"
     os.mkfifo(fifo)
     result = unopened([fifo], lambda: invoke(app, fifo, "--out", tmp_path / "out"))
-    assert result.exit_code == 1 and fake.calls == 0
+    assert result.exit_code == 1 and fake_engine.calls == 0
     assert result.stdout.splitlines()[1:] == [
         "Failed:", f"  {fifo}: not a regular file (a FIFO, socket or device), not opened"]
 
 
-def test_a_fifo_as_background_image_is_a_usage_error_unopened(app, fake, tmp_path):
+def test_a_fifo_as_background_image_is_a_usage_error_unopened(app, fake_engine, tmp_path):
     src, fifo = tmp_path / "a.jpg", tmp_path / "back.png"
     src.write_bytes(photo(size=(64, 48)))
     os.mkfifo(fifo)
     result = unopened([fifo], lambda: invoke(app, src, "--out", tmp_path / "out",
                                              "--background-image", fifo))
-    assert result.exit_code == 2 and fake.calls == 0
+    assert result.exit_code == 2 and fake_engine.calls == 0
     assert result.stderr.splitlines()[-1] == (
         f"Error: --background-image {fifo}: not a regular file (a FIFO, socket or "
         "device), not opened.")

@@ -1,0 +1,280 @@
+"""flask remove-bg --server: each photo sent to a server's POST /api/v1/remove, with a key or
+a session; a busy, rate-limited or restarting server waited out, a refusal kept as the
+photo's failure."""
+
+import io
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
+from werkzeug.serving import make_server
+
+from app.batch.runner import LOST_TIMES, Runner
+from app.batch.senders import ServerSender, Wait, retry_after
+from tests.batch import DAMAGED, invoke, outputs, tally, tree
+from tests.servers import closed_port
+from tests.support import FakeEngine, photo, use_engine
+
+
+@pytest.mark.parametrize("value, seconds", [("1", 1.0), ("2.5", 2.5), ("-3", 0.0), ("", None),
+                                            ("soon", None)])
+def test_retry_after_in_seconds(value, seconds):
+    assert retry_after(value) == seconds
+
+
+def test_retry_after_as_a_date():
+    from email.utils import formatdate
+
+    assert 8 < retry_after(formatdate(time.time() + 10, usegmt=True)) <= 10
+
+
+@pytest.fixture
+def served(app, fake_engine):
+    """The app over real HTTP on loopback (werkzeug), with the fake engine."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_through_a_server_with_two_connections(app, fake_engine, served, tmp_path):
+    src, out = tree(tmp_path), tmp_path / "out"
+    result = invoke(app, src, "--out", out, "--server", served, "--connections", "2",
+                    "--output", "color", "--background", "#ff0000", "--format", "webp")
+    assert result.exit_code == 0, result.output
+    assert fake_engine.calls == 3
+    assert outputs(out) == ["a.webp", "trip/b.webp", "trip/day 2/c.webp"]
+    with Image.open(out / "a.webp") as image:
+        assert image.size == (320, 240)
+        red = image.convert("RGB").getpixel((300, 120))
+    assert red[0] > 240 and red[1] < 15 and red[2] < 15, red
+    again = invoke(app, src, "--out", out, "--server", served, "--format", "webp")
+    assert tally(again) == (0, 3, 0) and fake_engine.calls == 3
+
+
+def test_a_server_refusal_fails_that_photo_with_the_servers_reason(app, fake_engine, served,
+                                                                   tmp_path):
+    src, out = tree(tmp_path), tmp_path / "out"
+    (src / "broken.jpg").write_bytes(photo()[:2000])
+    result = invoke(app, src, "--out", out, "--server", served)
+    assert result.exit_code == 1 and fake_engine.calls == 3
+    assert result.stdout.splitlines()[-1] == (
+        f"  {src / 'broken.jpg'}: 400 invalid_image: {DAMAGED.rsplit(' (', 1)[0]}")
+
+
+def test_a_server_that_cannot_be_reached_stops_at_once(app, fake_engine, tmp_path):
+    result = invoke(app, tree(tmp_path), "--out", tmp_path / "out", "--server",
+                    "http://127.0.0.1:9")
+    assert result.exit_code == 1 and "Error: http://127.0.0.1:9 cannot be used" in (
+        result.stderr)
+    assert not (tmp_path / "out").exists()
+
+
+class FakeServer:
+    """Answers POST /api/v1/remove from `answers` in turn (status, headers), a PNG on 200,
+    nothing at all on 0 (the connection closed, as by a worker that died with the photo);
+    records each request's time, path and headers."""
+
+    def __init__(self, answers):
+        self.answers, self.requests = list(answers), []
+        png = io.BytesIO()
+        Image.new("RGBA", (8, 8), (1, 2, 3, 255)).save(png, "PNG")
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def reply(self, status, headers, body):
+                self.send_response(status)
+                for name, value in {"Content-Length": str(len(body)), **headers}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                owner.requests.append((time.monotonic(), "GET", self.path, dict(self.headers)))
+                body = ({"csrf_token": "token-1"} if self.path == "/api/v1/session"
+                        else {"name": "batch"})
+                self.reply(200, {"Content-Type": "application/json",
+                                 "Set-Cookie": "session=s1; Path=/"}, json.dumps(body).encode())
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                owner.requests.append((time.monotonic(), "POST", self.path, dict(self.headers)))
+                status, headers = owner.answers.pop(0) if owner.answers else (200, {})
+                if status == 0:
+                    self.close_connection = True
+                elif status == 200:
+                    self.reply(200, {"Content-Type": "image/png"}, png.getvalue())
+                else:
+                    self.reply(status, {"Content-Type": "application/json", **headers},
+                               json.dumps({"error": "rate_limited",
+                                           "message": "Too many uploads."}).encode())
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+
+    def posts(self):
+        return [r for r in self.requests if r[1] == "POST"]
+
+
+def test_retry_after_is_waited_out_and_the_same_photo_sent_again(app, fake_engine, tmp_path):
+    server = FakeServer([(429, {"Retry-After": "1"})])
+    source = tmp_path / "cat.jpg"
+    source.write_bytes(photo(size=(64, 48)))
+    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
+    server.server.shutdown()
+    assert result.exit_code == 0, result.output
+    first, second = server.posts()  # two requests, the second a second later
+    assert 1.0 <= second[0] - first[0] < 3.0
+    assert all(r[3]["X-CSRFToken"] == "token-1" and r[3]["Cookie"] == "session=s1"
+               for r in (first, second))
+    assert [r[1:3] for r in server.requests] == [("GET", "/api/v1/session"),
+                                                 ("POST", "/api/v1/remove"),
+                                                 ("POST", "/api/v1/remove")]
+    assert outputs(tmp_path / "out") == ["cat.png"]
+
+
+@pytest.mark.parametrize(("status", "sent"), [(502, 2), (503, 2), (504, 1)])
+def test_the_fronts_answers_while_the_app_restarts_are_waited_out(app, fake_engine, tmp_path,
+                                                                   status, sent):
+    """nginx in front (k8s/front) answers 502 or 503 "app_unavailable" with Retry-After
+    while gunicorn restarts: waited out like a busy app. Its 504 (the app took too long)
+    is not: the app may still be making that photo, and would make it twice."""
+    server = FakeServer([(status, {"Retry-After": "1"})])
+    source = tmp_path / "cat.jpg"
+    source.write_bytes(photo(size=(64, 48)))
+    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
+    server.server.shutdown()
+    assert len(server.posts()) == sent
+    if sent == 2:
+        assert result.exit_code == 0, result.output
+        assert outputs(tmp_path / "out") == ["cat.png"]
+    else:
+        assert result.exit_code == 1
+        assert result.stdout.splitlines()[-1] == (
+            f"  {source}: {status} rate_limited: Too many uploads.")
+
+
+@pytest.mark.parametrize(("answer", "reason"), [
+    ((502, {"Retry-After": "0"}), "502 rate_limited: Too many uploads."),
+    ((0, {}), "the server could not be reached (ConnectionError)"),
+])
+def test_a_photo_the_server_keeps_losing_fails_after_five_sends(app, fake_engine, tmp_path,
+                                                                 monkeypatch, answer, reason):
+    """A 502 or a connection closed while the server had the photo may mean the photo took
+    the app down (out of memory): sent five times, not until --max-wait runs out."""
+    monkeypatch.setattr(Runner, "pause", lambda self, seconds: None)
+    server = FakeServer([answer] * 10)
+    source = tmp_path / "cat.jpg"
+    source.write_bytes(photo(size=(64, 48)))
+    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
+    server.server.shutdown()
+    assert result.exit_code == 1 and len(server.posts()) == LOST_TIMES == 5
+    assert result.stdout.splitlines()[-1] == (
+        f"  {source}: {reason} (the server lost this photo 5 times: it may be what stops "
+        "the app)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_photo_lost_four_times_is_made_on_the_fifth_send(app, fake_engine, tmp_path,
+                                                           monkeypatch):
+    monkeypatch.setattr(Runner, "pause", lambda self, seconds: None)
+    server = FakeServer([(502, {"Retry-After": "0"}), (0, {})] * 2)
+    source = tmp_path / "cat.jpg"
+    source.write_bytes(photo(size=(64, 48)))
+    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
+    server.server.shutdown()
+    assert result.exit_code == 0, result.output
+    assert len(server.posts()) == 5 and outputs(tmp_path / "out") == ["cat.png"]
+
+
+def test_busy_answers_and_refused_connections_are_not_counted_as_lost(app, fake_engine,
+                                                                      tmp_path, monkeypatch):
+    """503 busy and 429: the app never had the photo; waited out up to --max-wait only."""
+    monkeypatch.setattr(Runner, "pause", lambda self, seconds: None)
+    server = FakeServer([(503, {"Retry-After": "0"}), (429, {"Retry-After": "0"})] * 4)
+    source = tmp_path / "cat.jpg"
+    source.write_bytes(photo(size=(64, 48)))
+    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
+    server.server.shutdown()
+    assert result.exit_code == 0, result.output
+    assert len(server.posts()) == 9
+    # A connection refused: nothing was sent, so nothing was lost.
+    sender = ServerSender(f"http://127.0.0.1:{closed_port()}", {}, key="k")
+    with pytest.raises(Wait) as refused:
+        sender(b"photo", "cat.jpg")
+    assert refused.value.lost is False
+    assert refused.value.reason == "the server could not be reached (ConnectionError)"
+
+
+def test_a_wait_past_max_wait_fails_that_photo(app, fake_engine, tmp_path):
+    server = FakeServer([(503, {"Retry-After": "1"}), (503, {"Retry-After": "30"})])
+    source = tmp_path / "cat.jpg"
+    source.write_bytes(photo(size=(64, 48)))
+    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base,
+                    "--max-wait", "10")
+    server.server.shutdown()
+    assert result.exit_code == 1 and len(server.posts()) == 2
+    assert result.stdout.splitlines()[-1] == (
+        f"  {source}: 503 rate_limited: Too many uploads. (gave up after waiting 1 s in all; "
+        "--max-wait is 10 s)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_with_a_key_no_session_is_started_and_the_key_is_sent(app, fake_engine, tmp_path):
+    server = FakeServer([])
+    source = tmp_path / "cat.jpg"
+    source.write_bytes(photo(size=(64, 48)))
+    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base,
+                    "--key", "bgk_secret")
+    server.server.shutdown()
+    assert result.exit_code == 0, result.output
+    assert [r[1:3] for r in server.requests] == [("GET", "/api/v1/account"),
+                                                 ("POST", "/api/v1/remove")]
+    (post,) = server.posts()
+    assert post[3]["X-Api-Key"] == "bgk_secret" and "X-CSRFToken" not in post[3]
+
+
+KEY = "batch-key-0123456789abcdef"
+
+
+@pytest.fixture
+def keyed(settings):
+    """A server that takes only API keys (API_REQUIRE_KEY), over real HTTP."""
+    from app import create_app
+
+    app = create_app(settings.changed(api_keys=f"batch:{KEY}", api_require_key=True))
+    engine = use_engine(app, FakeEngine())
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield app, engine, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_a_real_key_needs_no_cookie_nor_token(keyed, tmp_path):
+    app, engine, base = keyed
+    src, out = tree(tmp_path), tmp_path / "out"
+    result = invoke(app, src, "--out", out, "--server", base, "--key", KEY,
+                    "--connections", "2")
+    assert result.exit_code == 0, result.output
+    assert tally(result) == (3, 0, 0) and engine.calls == 3
+    assert outputs(out) == ["a.png", "trip/b.png", "trip/day 2/c.png"]
+
+
+def test_a_wrong_key_stops_the_run_before_any_photo(keyed, tmp_path):
+    app, engine, base = keyed
+    result = invoke(app, tree(tmp_path), "--out", tmp_path / "out", "--server", base,
+                    "--key", "not-the-key-0123456789")
+    assert result.exit_code == 1 and engine.calls == 0
+    assert result.stderr.startswith(f"Error: {base} cannot be used: /api/v1/account answered "
+                                    "401 ")
+    assert not (tmp_path / "out").exists()
+
+
