@@ -72,6 +72,15 @@ def compiled(path: Path, precision: str):
         "NUM_STREAMS": 1, "INFERENCE_NUM_THREADS": 1})
 
 
+def float32_convolutions(compiled_model) -> tuple[int, int]:
+    """(in float32, in all) of the convolutions as the CPU plugin compiled them: whether the
+    marks were obeyed, not assumed."""
+    precisions = [op.get_rt_info()["runtimePrecision"].astype(str)
+                  for op in compiled_model.get_runtime_model().get_ordered_ops()
+                  if op.get_rt_info()["layerType"].astype(str) == "Convolution"]
+    return precisions.count("f32"), len(precisions)
+
+
 def measure(model: str, runs: int, kept: list[float], folder: Path) -> list[dict]:
     from tests.support import model_path
 
@@ -79,8 +88,12 @@ def measure(model: str, runs: int, kept: list[float], folder: Path) -> list[dict
     variants = {"float32 (the app's)": compiled(plain, "f32"),
                 "bfloat16": compiled(plain, "bf16")}
     for share in kept:
-        variants[f"bfloat16, last {share:.0%} of convolutions float32"] = compiled(
-            with_float32(plain, share), "bf16")
+        variant = compiled(with_float32(plain, share), "bf16")
+        in_float32, convolutions = float32_convolutions(variant)
+        if in_float32 != round(convolutions * share):
+            raise SystemExit(f"{model}: {in_float32} of {convolutions} convolutions compiled "
+                             f"in float32, not the {share:.0%} marked")
+        variants[f"bfloat16, last {share:.0%} of convolutions float32"] = variant
     feeds = {name: model_input(img) for name, img in evaluation_images().items()}
     shipped = session(Path(model_path(model)))
     reference = {name: onnx_mask(shipped, feed) for name, feed in feeds.items()}
@@ -108,7 +121,9 @@ def main() -> None:
     parser.add_argument("--kept", default="0.15,0.3",
                         help="shares of the convolutions, from the end, kept in float32")
     args = parser.parse_args()
-    kept = [float(share) for share in args.kept.split(",") if share]
+    kept = sorted({float(share) for share in args.kept.split(",") if share})
+    if not all(0 < share <= 1 for share in kept):
+        parser.error("--kept: shares between 0 (excluded) and 1")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models.split(","):
