@@ -203,8 +203,10 @@ def test_when_the_app_is_down_the_front_says_so(tmp_path):
     nginx = nginx_or_skip()
     port = free_port()
     config = serve.write_front_config(tmp_path, "127.0.0.1", port, free_port())
-    process = subprocess.Popen(serve.nginx_command(nginx, config, tmp_path),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "front.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(serve.nginx_command(nginx, config, tmp_path), stdout=out,
+                                   stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 10
@@ -224,6 +226,17 @@ def test_when_the_app_is_down_the_front_says_so(tmp_path):
         api = requests.get(f"{base}/api/v1/records", timeout=10)
         assert (api.status_code, api.headers["Retry-After"]) == (502, "10")
         assert api.json() == {"error": "app_unavailable", "message": sentence}
+        posted = requests.post(f"{base}/api/v1/remove?secret=1", files={"image": b"photo"},
+                               timeout=10)
+        assert (posted.status_code, posted.json()["error"]) == (502, "app_unavailable")
+
+        def logged():
+            """the POST's line in the front's log"""
+            return [(e["method"], e["path"], e["status"]) for e in log_lines(log, "front")
+                    if e["path"] == "/api/v1/remove"]
+
+        # As sent, not as the error page's internal redirect made it (GET).
+        assert eventually(logged) == [("POST", "/api/v1/remove", 502)]
     finally:
         process.send_signal(signal.SIGQUIT)
         assert process.wait(timeout=10) == 0
