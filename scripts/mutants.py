@@ -420,6 +420,10 @@ MUTANTS = (
     Mutant("batch-lost-times", "app/batch/runner.py", "if lost == LOST_TIMES:",
            "if lost > LOST_TIMES:", "a photo the server lost sent once more than LOST_TIMES",
            (U + "test_batch_server.py",)),
+    Mutant("front-log-method", "k8s/front/nginx.conf", '"method":"$request_line_method"',
+           '"method":"$request_method"',
+           "the front logs a POST it answered 502 as a GET (the error page's redirect)",
+           (), (S + "test_front.py",)),
     # --- the test servers' ports (and make serve's app port)
     Mutant("port-ephemeral", "scripts/serve.py",
            "port = random.randrange(*span)",
