@@ -12,7 +12,7 @@ DAMAGED = ("The image file is damaged or incomplete. Please upload a whole JPEG,
 
 def tree(root: Path) -> Path:
     """A folder of photos as people keep them: nested, one PNG without an extension, a text
-    file, a text file named .jpg, and a damaged JPEG."""
+    file, and a text file named .jpg (a damaged photo is added by the tests that need one)."""
     src = root / "src"
     (src / "trip" / "day 2").mkdir(parents=True)
     (src / "a.jpg").write_bytes(photo(size=(320, 240)))
