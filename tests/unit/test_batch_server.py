@@ -120,16 +120,22 @@ class FakeServer:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.base = f"http://127.0.0.1:{self.server.server_port}"
 
+    def send_one(self, app, tmp_path, *args):
+        """`flask remove-bg` of one photo to this server, which is then stopped: the photo's
+        path and the command's result."""
+        source = tmp_path / "cat.jpg"
+        source.write_bytes(photo(size=(64, 48)))
+        result = invoke(app, source, "--out", tmp_path / "out", "--server", self.base, *args)
+        self.server.shutdown()
+        return source, result
+
     def posts(self):
         return [r for r in self.requests if r[1] == "POST"]
 
 
 def test_retry_after_is_waited_out_and_the_same_photo_sent_again(app, fake_engine, tmp_path):
     server = FakeServer([(429, {"Retry-After": "1"})])
-    source = tmp_path / "cat.jpg"
-    source.write_bytes(photo(size=(64, 48)))
-    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
-    server.server.shutdown()
+    _source, result = server.send_one(app, tmp_path)
     assert result.exit_code == 0, result.output
     first, second = server.posts()  # two requests, the second a second later
     assert 1.0 <= second[0] - first[0] < 3.0
@@ -148,10 +154,7 @@ def test_the_fronts_answers_while_the_app_restarts_are_waited_out(app, fake_engi
     while gunicorn restarts: waited out like a busy app. Its 504 (the app took too long)
     is not: the app may still be making that photo, and would make it twice."""
     server = FakeServer([(status, {"Retry-After": "1"})])
-    source = tmp_path / "cat.jpg"
-    source.write_bytes(photo(size=(64, 48)))
-    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
-    server.server.shutdown()
+    source, result = server.send_one(app, tmp_path)
     assert len(server.posts()) == sent
     if sent == 2:
         assert result.exit_code == 0, result.output
@@ -172,10 +175,7 @@ def test_a_photo_the_server_keeps_losing_fails_after_five_sends(app, fake_engine
     the app down (out of memory): sent five times, not until --max-wait runs out."""
     monkeypatch.setattr(Runner, "pause", lambda self, seconds: None)
     server = FakeServer([answer] * 10)
-    source = tmp_path / "cat.jpg"
-    source.write_bytes(photo(size=(64, 48)))
-    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
-    server.server.shutdown()
+    source, result = server.send_one(app, tmp_path)
     assert result.exit_code == 1 and len(server.posts()) == LOST_TIMES == 5
     assert result.stdout.splitlines()[-1] == (
         f"  {source}: {reason} (the server lost this photo 5 times: it may be what stops "
@@ -187,10 +187,7 @@ def test_a_photo_lost_four_times_is_made_on_the_fifth_send(app, fake_engine, tmp
                                                            monkeypatch):
     monkeypatch.setattr(Runner, "pause", lambda self, seconds: None)
     server = FakeServer([(502, {"Retry-After": "0"}), (0, {})] * 2)
-    source = tmp_path / "cat.jpg"
-    source.write_bytes(photo(size=(64, 48)))
-    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
-    server.server.shutdown()
+    _source, result = server.send_one(app, tmp_path)
     assert result.exit_code == 0, result.output
     assert len(server.posts()) == 5 and outputs(tmp_path / "out") == ["cat.png"]
 
@@ -200,10 +197,7 @@ def test_busy_answers_and_refused_connections_are_not_counted_as_lost(app, fake_
     """503 busy and 429: the app never had the photo; waited out up to --max-wait only."""
     monkeypatch.setattr(Runner, "pause", lambda self, seconds: None)
     server = FakeServer([(503, {"Retry-After": "0"}), (429, {"Retry-After": "0"})] * 4)
-    source = tmp_path / "cat.jpg"
-    source.write_bytes(photo(size=(64, 48)))
-    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base)
-    server.server.shutdown()
+    _source, result = server.send_one(app, tmp_path)
     assert result.exit_code == 0, result.output
     assert len(server.posts()) == 9
     # A connection refused: nothing was sent, so nothing was lost.
@@ -216,11 +210,7 @@ def test_busy_answers_and_refused_connections_are_not_counted_as_lost(app, fake_
 
 def test_a_wait_past_max_wait_fails_that_photo(app, fake_engine, tmp_path):
     server = FakeServer([(503, {"Retry-After": "1"}), (503, {"Retry-After": "30"})])
-    source = tmp_path / "cat.jpg"
-    source.write_bytes(photo(size=(64, 48)))
-    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base,
-                    "--max-wait", "10")
-    server.server.shutdown()
+    source, result = server.send_one(app, tmp_path, "--max-wait", "10")
     assert result.exit_code == 1 and len(server.posts()) == 2
     assert result.stdout.splitlines()[-1] == (
         f"  {source}: 503 rate_limited: Too many uploads. (gave up after waiting 1 s in all; "
@@ -230,11 +220,7 @@ def test_a_wait_past_max_wait_fails_that_photo(app, fake_engine, tmp_path):
 
 def test_with_a_key_no_session_is_started_and_the_key_is_sent(app, fake_engine, tmp_path):
     server = FakeServer([])
-    source = tmp_path / "cat.jpg"
-    source.write_bytes(photo(size=(64, 48)))
-    result = invoke(app, source, "--out", tmp_path / "out", "--server", server.base,
-                    "--key", "bgk_secret")
-    server.server.shutdown()
+    _source, result = server.send_one(app, tmp_path, "--key", "bgk_secret")
     assert result.exit_code == 0, result.output
     assert [r[1:3] for r in server.requests] == [("GET", "/api/v1/account"),
                                                  ("POST", "/api/v1/remove")]
