@@ -209,11 +209,6 @@ class Settings(BaseModel):
     def fallback(self) -> str:
         return "" if self.bg_engine_fallback == "none" else self.bg_engine_fallback
 
-    def installed_models(self) -> tuple[str, ...]:
-        """The catalogue's models whose files are in BG_MODELS_DIR (sizes checked)."""
-        return tuple(name for name in model_files.MODELS
-                     if model_files.check(self.bg_models_dir, name, checksums=False) is None)
-
     @property
     def key_pairs(self) -> dict[str, str]:
         """API_KEYS as {name: key}."""

@@ -13,12 +13,41 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from app.images.matting import carried_rows
-from app.images.refine import WORK_SIZE, box_mean, reduced_photo
-from app.images.refine import _check as check
+from app.images.matting import box_mean, carried_rows, matte_rows
+from app.images.matting import fitted as work_size_of
+from app.images.refine import (
+    DECONTAMINATE_RADII,
+    DECONTAMINATE_SIZE,
+    WORK_SIZE,
+    despill_rows,
+    reduced_photo,
+)
 from app.images.refine import _reduced as reduced
-from app.images.refine import _rgb as rgb_of
-from app.images.refine import _work_size as work_size_of
+
+
+def check(photo: Image.Image, alpha: Image.Image) -> None:
+    if alpha.mode != "L" or alpha.size != photo.size:
+        raise ValueError("alpha must be an L image of the photo's size")
+
+
+def rgb_of(img: Image.Image) -> Image.Image:
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def matte(photo: Image.Image, alpha: Image.Image) -> Image.Image:
+    """"Refine edges"' matte (app/images/matting.py) as one image, from the full-size mask."""
+    check(photo, alpha)
+    rows = matte_rows(photo, alpha, reduced_photo(photo, work_size_of(photo.size, WORK_SIZE)))
+    return Image.fromarray(rows(0, photo.height, np.asarray(rgb_of(photo))), "L")
+
+
+def decontaminate(photo: Image.Image, alpha: Image.Image, work_size: int = DECONTAMINATE_SIZE,
+                  radii: tuple[int, ...] = DECONTAMINATE_RADII) -> Image.Image:
+    """refine.despill_rows as one RGB image."""
+    check(photo, alpha)
+    rows = despill_rows(photo, np.asarray(alpha), work_size, radii)
+    return Image.fromarray(rows(0, photo.height, 0, photo.width, np.asarray(rgb_of(photo))),
+                           "RGB")
 
 # Window radius at the working size (a 9×9 window: two mask pixels either side of an edge)
 # and regularisation (colour differences below ~sqrt(EPS) of the range count as flat).

@@ -54,12 +54,12 @@ def _guided(photo, mask):
 
 
 def _matte(photo, mask):
-    return refine.matte(photo, _up(mask, photo.size))
+    return guided.matte(photo, _up(mask, photo.size))
 
 
 def _cleaned_640(photo, alpha):
     """The decontamination as "Refine edges" had it before matting: made at 640 px."""
-    return refine.decontaminate(photo, alpha, work_size=refine.WORK_SIZE)
+    return guided.decontaminate(photo, alpha, work_size=refine.WORK_SIZE)
 
 
 # name → (what it is, fn(photo, 320×320 mask) → (matte L image or array, colours))
@@ -71,16 +71,16 @@ STEPS = {
                 lambda p, m: (_up(m, p.size, Resampling.LANCZOS), p)),
     "levels": ("bilinear, then contrast 96..160 stretched to 0..255",
                lambda p, m: (_levels(_up(m, p.size)), p)),
-    "despill": ("bilinear, then refine.decontaminate",
-                lambda p, m: (a := _up(m, p.size), refine.decontaminate(p, a))),
+    "despill": ("bilinear, then guided.decontaminate",
+                lambda p, m: (a := _up(m, p.size), guided.decontaminate(p, a))),
     "guided": ("bilinear, then bench/guided.py's fast guided filter",
                lambda p, m: (_guided(p, m), p)),
     "guided+despill": ("the previous Refine edges: the guided filter, then decontaminate at 640 px",
                        lambda p, m: (a := _guided(p, m), _cleaned_640(p, a))),
-    "matte": ("bilinear, then refine.matte (matting.py: closed-form where unsure, 2 levels)",
+    "matte": ("bilinear, then guided.matte (matting.py: closed-form where unsure, 2 levels)",
               lambda p, m: (_matte(p, m), p)),
-    "matte+despill": ("Refine edges now: refine.matte, then refine.decontaminate",
-                      lambda p, m: (a := _matte(p, m), refine.decontaminate(p, a))),
+    "matte+despill": ("Refine edges now: guided.matte, then guided.decontaminate",
+                      lambda p, m: (a := _matte(p, m), guided.decontaminate(p, a))),
     "rembg matting": ("rembg's alpha_matting=True: closed-form matting + ML colours",
                       lambda p, m: alpha_matting(p, m)),
 }

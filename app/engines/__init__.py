@@ -51,7 +51,9 @@ def _local(settings: Settings, slots: int) -> MaskEngine:
     from app.engines.local import LocalModels
 
     installed = []
-    for name in settings.installed_models():
+    for name in model_files.MODELS:
+        if model_files.check(settings.bg_models_dir, name, checksums=False):
+            continue  # not there, or not whole: not offered (Settings checked the default's)
         problem = model_files.check(settings.bg_models_dir, name)
         if problem is None:
             installed.append(name)

@@ -81,26 +81,19 @@ class Admission:
         self._working = 0.0  # priced MP being worked on
         self._seconds_per_mp = _FIRST_GUESS
 
-    def predicted_wait(self) -> float:
-        """Seconds until a new upload would start: the work ahead, spread over the slots."""
-        with self._turns:
-            return self._wait()
-
     def _wait(self) -> float:
+        """Seconds until a new upload would start: the work ahead, spread over the slots."""
         ahead = self._working + sum(cost for _, cost in self._line)
         return ahead * self._seconds_per_mp / self.slots
 
-    def check(self, work: Work) -> None:
-        """`Busy` now if `work` would be refused a place in line (before anything is spent
+    def check(self, work: Work | None = None) -> None:
+        """`Busy` now if work would be refused a place in line (before anything is spent
         on it, such as the visitor's rate-limit allowance)."""
-        with self._turns:
-            self._refuse_if_no_place()
-
-    def _refuse_if_no_place(self) -> None:
-        if self._free == 0 or self._line:  # else it starts at once
-            wait = self._wait()
-            if len(self._line) + self._elsewhere >= self.max_waiting or wait > self.max_wait:
-                raise Busy(_seconds(wait))
+        with self._turns:  # reentrant: `admitted` calls this holding it
+            if self._free == 0 or self._line:  # else it starts at once
+                wait = self._wait()
+                if len(self._line) + self._elsewhere >= self.max_waiting or wait > self.max_wait:
+                    raise Busy(_seconds(wait))
 
     @contextmanager
     def place(self) -> Iterator[None]:
@@ -129,7 +122,7 @@ class Admission:
         cost = work.megapixels
         ticket = object()
         with self._turns:
-            self._refuse_if_no_place()
+            self.check()
             self._line.append((ticket, cost))
         try:
             if pay is not None:

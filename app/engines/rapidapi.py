@@ -16,6 +16,7 @@ from app.images.decoding import InvalidImage, Photo, decode
 log = logging.getLogger(__name__)
 # A retry with less time than this left would only add a second failure to the first.
 _MIN_ATTEMPT_SECONDS = 1.0
+_ATTEMPTS = 2  # the call and one retry (`_post` says why)
 
 
 class RapidApiEngine:
@@ -23,13 +24,12 @@ class RapidApiEngine:
     remote = True
 
     def __init__(self, key: str, host: str, url: str, connect_timeout: float = 3.05,
-                 timeout: float = 30.0, retries: int = 1,
+                 timeout: float = 30.0,
                  session: requests.Session | None = None):
         self.url = url
         self.headers = {"X-RapidAPI-Key": key, "X-RapidAPI-Host": host}
         self.connect_timeout = connect_timeout
         self.timeout = timeout  # for the whole call, the retry included
-        self.retries = retries
         # A shared session keeps the TLS connection to RapidAPI open between uploads.
         self.session = session or requests.Session()
 
@@ -54,7 +54,7 @@ class RapidApiEngine:
         within `timeout`: the visitor waits for one deadline, not one per attempt."""
         failure: EngineError = EngineUnavailable()
         deadline = time.monotonic() + self.timeout
-        for attempt in range(1 + self.retries):
+        for attempt in range(_ATTEMPTS):
             remaining = deadline - time.monotonic()
             if remaining < _MIN_ATTEMPT_SECONDS:
                 break
@@ -71,7 +71,7 @@ class RapidApiEngine:
                 if response.status_code < 500:
                     return response
                 failure = EngineUnavailable()
-            log.warning("RapidAPI attempt %d of %d failed: %s", attempt + 1, 1 + self.retries,
+            log.warning("RapidAPI attempt %d of %d failed: %s", attempt + 1, _ATTEMPTS,
                         type(failure).__name__)
         raise failure
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from app.images.refine import box_mean
+from app.images.matting import box_mean
 from app.images.resample import Resampler, box_reduced
 
 # The blur is made at this size (longer side) and scaled up: a blur this strong hides the

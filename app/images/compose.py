@@ -11,8 +11,9 @@ from PIL import Image, ImageChops
 
 from app.images import pngwriter, zipped
 from app.images.backdrops import blurred_background, covering
+from app.images.matting import fitted, matte_rows
 from app.images.outputs import REMOVAL_FORMATS, EncodedImage, ResultOptions
-from app.images.refine import despill_rows, edge_rows, reduced_photo, work_size
+from app.images.refine import WORK_SIZE, despill_rows, reduced_photo
 
 # Alpha at or below this is treated as background when finding the subject to crop to:
 # the soft edge of a mask leaves faint haze far from the subject.
@@ -72,8 +73,8 @@ def _result(photo: Image.Image, mask: Image.Image, look: ResultOptions,
         return np.asarray(photo.crop((left, top, right, bottom)))[..., :3]
 
     if look.refine_edges:
-        guide = reduced_photo(photo, work_size(photo.size))
-        edges = edge_rows(photo, alpha, guide=guide)
+        guide = reduced_photo(photo, fitted(photo.size, WORK_SIZE))
+        edges = matte_rows(photo, alpha, guide)
         del alpha  # the refined matte replaces it
         matte = np.empty((full_h, full_w), np.uint8)
 

@@ -199,20 +199,21 @@ def linear_model(guide: np.ndarray, alpha: np.ndarray, eps: float):
     mean_colour = guide.reshape(-1, 3).take(flat, axis=0) - dev[:, 4]  # centre pixel's dev
     b = alpha.ravel().copy()
     b[flat] = values.mean(axis=1) - (a[flat] * mean_colour).sum(axis=1)
-    return _mean3(a.reshape(h, w, 3)), _mean3(b.reshape(h, w))
+    return box_mean(a.reshape(h, w, 3), 1), box_mean(b.reshape(h, w), 1)
 
 
-def _mean3(x: np.ndarray) -> np.ndarray:
-    """Mean over the 3×3 neighbourhood, shrunk at the borders."""
-    padded = np.pad(x, [(1, 1), (1, 1)] + [(0, 0)] * (x.ndim - 2))
-    count = np.pad(np.ones(x.shape[:2]), 1)
-    total, n = np.zeros_like(x), np.zeros(x.shape[:2])
-    h, w = x.shape[:2]
-    for dy in range(3):
-        for dx in range(3):
-            total += padded[dy:dy + h, dx:dx + w]
-            n += count[dy:dy + h, dx:dx + w]
-    return total / (n if x.ndim == 2 else n[..., None])
+def box_mean(x: np.ndarray, r: int) -> np.ndarray:
+    """Mean over a (2r+1)×(2r+1) window, shrunk at the borders (cumulative sums)."""
+    for axis in (0, 1):
+        n = x.shape[axis]
+        c = np.cumsum(x, axis=axis, dtype=np.float64)
+        c = np.concatenate([np.zeros_like(c.take([0], axis=axis)), c], axis=axis)
+        hi = np.minimum(np.arange(n) + r + 1, n)
+        lo = np.maximum(np.arange(n) - r, 0)
+        shape = [1] * x.ndim
+        shape[axis] = n
+        x = (c.take(hi, axis=axis) - c.take(lo, axis=axis)) / (hi - lo).reshape(shape)
+    return x
 
 
 def matte_rows(photo: Image.Image, alpha: Image.Image, guide: np.ndarray):
@@ -221,8 +222,8 @@ def matte_rows(photo: Image.Image, alpha: Image.Image, guide: np.ndarray):
     (L), `guide` the photo's RGB (0..1) reduced to at least FINE px, or the photo's size.
     Nothing of the full size is held but the four scaled-up coefficient maps' Resamplers,
     as refine's guided filter does."""
-    guide = resized(guide, _fitted((guide.shape[1], guide.shape[0]), FINE))
-    coarse = resized(guide, _fitted((guide.shape[1], guide.shape[0]), COARSE))
+    guide = resized(guide, fitted((guide.shape[1], guide.shape[0]), FINE))
+    coarse = resized(guide, fitted((guide.shape[1], guide.shape[0]), COARSE))
     coarse_size = coarse.shape[1], coarse.shape[0]
     mask = np.asarray(alpha.resize(coarse_size, Image.Resampling.BOX), np.float64) / 255
     solved = solve(coarse, *trimap(mask, LOW, HIGH, MARGIN), mask, EPS, ITERATIONS[0])
@@ -260,7 +261,7 @@ def carried_rows(a: np.ndarray, b: np.ndarray, size: tuple[int, int]):
     return rows
 
 
-def _fitted(size: tuple[int, int], longest: int) -> tuple[int, int]:
+def fitted(size: tuple[int, int], longest: int) -> tuple[int, int]:
     scale = max(1.0, max(size) / longest)
     return max(1, round(size[0] / scale)), max(1, round(size[1] / scale))
 

@@ -6,15 +6,16 @@ pixels carry the old background's colour. Measured on composites with known alph
 (bench/quality.py, docs/quality.md) these steps lower the error at the edge without
 raising it anywhere else.
 
-- `matte` (what "Refine edges" runs, `edge_rows` band by band): closed-form alpha matting
-  solved only where the model is unsure, at a reduced size, carried to full size by its own
-  local linear model (matting.py). As good at the edge as rembg's full-size alpha matting
-  on the benchmark, at a small fraction of its cost.
-- `decontaminate`: the colours of partly transparent pixels with the background's colour
+- the matte (matting.py's `matte_rows`, which compose.py runs band by band): closed-form
+  alpha matting solved only where the model is unsure, at a reduced size, carried to full
+  size by its own local linear model. As good at the edge as rembg's full-size alpha
+  matting on the benchmark, at a small fraction of its cost.
+- `despill_rows`: the colours of partly transparent pixels with the background's colour
   taken out ("blur fusion", Forte & Pitié 2021): local means of the subject's and the
   background's colours from box filters, then F = F̄ + a(I - aF̄ - (1-a)B̄).
 
-All take and return Pillow images, use only numpy and Pillow, and are pure functions.
+Both use only numpy and Pillow. Whole-image versions for the benchmarks are in
+bench/guided.py.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from app.images.matting import matte_rows, resized
+from app.images.matting import box_mean, fitted, resized
 from app.images.resample import box_reduced
 
 # The working size's longer side. The model's mask has 320 pixels a side; 640 gives the
@@ -38,33 +39,6 @@ DECONTAMINATE_SIZE = 320
 DECONTAMINATE_RADII = (30, 3)
 
 
-def matte(photo: Image.Image, alpha: Image.Image) -> Image.Image:
-    """"Refine edges"' matte: closed-form matting where the mask is unsure (matting.py),
-    from the full-size mask `alpha` (L); an L image."""
-    _check(photo, alpha)
-    rows = edge_rows(photo, alpha)
-    return Image.fromarray(rows(0, photo.height, np.asarray(_rgb(photo))), "L")
-
-
-def decontaminate(photo: Image.Image, alpha: Image.Image, work_size: int = DECONTAMINATE_SIZE,
-                  radii: tuple[int, ...] = DECONTAMINATE_RADII) -> Image.Image:
-    """The photo's colours with the background taken out of partly transparent pixels
-    (0 < alpha < 255); every other pixel is returned unchanged. An RGB image."""
-    _check(photo, alpha)
-    matte = np.asarray(alpha)
-    rows = despill_rows(photo, matte, work_size, radii)
-    return Image.fromarray(rows(0, photo.height, 0, photo.width, np.asarray(_rgb(photo))),
-                           "RGB")
-
-
-def edge_rows(photo: Image.Image, alpha: Image.Image, work_size: int = WORK_SIZE,
-              guide: np.ndarray | None = None):
-    """`matte` band by band: rows(top, bottom, rgb) -> those rows of the matte from the
-    same rows of the photo (RGB); `guide`: the photo at the working size, if made already."""
-    small = _work_size(photo.size, work_size)
-    return matte_rows(photo, alpha, reduced_photo(photo, small) if guide is None else guide)
-
-
 def despill_rows(photo: Image.Image, matte: np.ndarray, work_size: int = DECONTAMINATE_SIZE,
                  radii: tuple[int, ...] = DECONTAMINATE_RADII,
                  image: np.ndarray | None = None):
@@ -72,7 +46,7 @@ def despill_rows(photo: Image.Image, matte: np.ndarray, work_size: int = DECONTA
     pixels there (`rgb`, RGB) with the soft ones' colours cleaned, from the whole refined
     `matte` (an array of the photo's size). The local means are made once, small; `image`:
     the photo reduced already (to any size at least the working size)."""
-    small = _work_size(photo.size, work_size)
+    small = fitted(photo.size, work_size)
     if image is None:
         image = reduced_photo(photo, small)
     elif image.shape[:2] != (small[1], small[0]):
@@ -119,42 +93,10 @@ def reduced_photo(photo: Image.Image, small: tuple[int, int]) -> np.ndarray:
     return np.asarray(reduced, np.float64) / 255
 
 
-def work_size(size: tuple[int, int]) -> tuple[int, int]:
-    return _work_size(size, WORK_SIZE)
-
-
-def _check(photo: Image.Image, alpha: Image.Image) -> None:
-    if alpha.mode != "L" or alpha.size != photo.size:
-        raise ValueError("alpha must be an L image of the photo's size")
-
-
-def _rgb(img: Image.Image) -> Image.Image:
-    return img if img.mode == "RGB" else img.convert("RGB")
-
-
-def _work_size(size: tuple[int, int], work_size: int) -> tuple[int, int]:
-    scale = max(1.0, max(size) / work_size)
-    return max(1, round(size[0] / scale)), max(1, round(size[1] / scale))
-
-
 def _reduced(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
     if img.size != size:
         img = img.resize(size, Image.Resampling.BOX)
     return np.asarray(img, np.float64) / 255
-
-
-def box_mean(x: np.ndarray, r: int) -> np.ndarray:
-    """Mean over a (2r+1)×(2r+1) window, shrunk at the borders (cumulative sums)."""
-    for axis in (0, 1):
-        n = x.shape[axis]
-        c = np.cumsum(x, axis=axis, dtype=np.float64)
-        c = np.concatenate([np.zeros_like(c.take([0], axis=axis)), c], axis=axis)
-        hi = np.minimum(np.arange(n) + r + 1, n)
-        lo = np.maximum(np.arange(n) - r, 0)
-        shape = [1] * x.ndim
-        shape[axis] = n
-        x = (c.take(hi, axis=axis) - c.take(lo, axis=axis)) / (hi - lo).reshape(shape)
-    return x
 
 
 class _Grid:

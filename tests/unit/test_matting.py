@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from app.images import matting
-from app.images.refine import matte
+from bench.guided import matte
 from tests.unit.test_refine import SIZE, coarse_mask, square_scene
 
 
@@ -118,8 +118,8 @@ def test_on_composites_the_edge_error_is_at_most_rembgs_alpha_mattings():
     # bench/quality.py's measure on a third of its composites, with the real U²-Net-p; rembg's
     # alpha matting (closed-form on the full-size photo) measured here, in the same run.
     from app.engines.local import LocalEngine
-    from app.images.refine import decontaminate
     from bench.composites import composite
+    from bench.guided import decontaminate
     from bench.metrics import band, scores
     from bench.rembg_matting import alpha_matting
     from tests.support import model_path

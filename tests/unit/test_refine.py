@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from app.images.refine import decontaminate
-from bench.guided import refine
+from bench.guided import decontaminate, refine
 from tests.support import model_path
 
 SIZE = 64
