@@ -19,7 +19,7 @@ from app.core.forms import (
     parse,
     rule_of,
 )
-from app.http.bodies import form_as_sent, json_object, plain_form
+from app.http.bodies import sent
 from app.http.callers import account
 from app.http.context import services
 from app.http.downloads import send_image
@@ -122,20 +122,12 @@ def photo_request(form, by_address, example: str = "", fields: str = ""):
     """A request with a photo, as sent: a `form` with files, or (a photo by address) JSON
     or a plain form, checked as `by_address`; `example` and `fields` name the form's other
     required fields in the sentences."""
+    values = sent(f'{{{example}"image_url": "https://example.com/cat.jpg"}}',
+                  f"Send multipart/form-data with the fields {fields}image (a file), or a "
+                  "photo's address (image_url) as JSON or a urlencoded form.")
     if request.mimetype == "multipart/form-data":
-        return parse(form, form_as_sent())
-    if request.is_json:
-        body = json_object()
-        if body is None:
-            raise Rejected("invalid_body", f"Send a JSON object such as {{{example}"
-                                           '"image_url": "https://example.com/cat.jpg"}.')
-        return from_address(form, by_address, body)
-    if request.mimetype == "application/x-www-form-urlencoded":
-        return from_address(form, by_address, plain_form())
-    raise Rejected("unsupported_media_type",
-                   f"Send multipart/form-data with the fields {fields}image (a file), or "
-                   "a photo's address (image_url) as JSON or a urlencoded form.",
-                   "unsupported")
+        return parse(form, values)
+    return from_address(form, by_address, values)
 
 
 @bp.get("/records/<record_id>")
@@ -164,18 +156,10 @@ def get_record(record_id: str):
                    "rate_limited", "daily_quota", "engine_failed"),
            path={"record_id": RECORD_ID})
 def edit_record(record_id: str):
-    if request.is_json:
-        body = json_object()
-        if body is None:
-            raise Rejected("invalid_body", 'Send a JSON object such as '
-                                           '{"image_name": "New name"}.')
-        edit = parse(EditFields, body)
-    elif request.mimetype == "multipart/form-data":
-        edit = parse(EditRequest, form_as_sent(file_fields=("background_image",)))
-    else:
-        raise Rejected("unsupported_media_type", 'Send JSON such as {"image_name": "New '
-                       'name"}, or multipart/form-data with a background_image.',
-                       "unsupported")
+    values = sent('{"image_name": "New name"}', 'Send JSON such as {"image_name": "New '
+                  'name"}, or multipart/form-data with a background_image.',
+                  ("background_image",), plain=False)
+    edit = parse(EditFields if request.is_json else EditRequest, values)
     record = services().edits.edit(current_visitor(), record_id, edit, pay=allowance)
     return jsonify(record_json(record, IMAGE_ENDPOINT))
 

@@ -4,6 +4,7 @@ exactly as sent."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import flask
@@ -25,23 +26,17 @@ UNREADABLE = ("The form could not be read: it is not valid multipart/form-data (
               "needs a Content-Disposition with a name in UTF-8, between the boundaries).")
 
 
-class _Repeated(Exception):
-    def __init__(self, key: str):
-        super().__init__(key)
-        self.key = key
-
-
 def _once(pairs: list) -> dict:
     body = {}
     for key, value in pairs:
         if key in body:
-            raise _Repeated(key)
+            raise repeated(key)
         body[key] = value
     return body
 
 
-def json_object() -> dict | None:
-    """The request's body as a JSON object, or None when it is not one: malformed, or
+def json_object(example: str) -> dict:
+    """The request's body as a JSON object, else `Rejected` with `example`: malformed, or
     nested too deep for the parser (which Flask's get_json lets escape as a 500). Over
     the door's `json_limit` (a photo in base64 is a larger body than our fields) it is
     `Rejected` with a 413. A key sent twice is `Rejected`, as a form's field is: json.loads
@@ -57,11 +52,24 @@ def json_object() -> dict | None:
         raise too_large
     try:
         body = json.loads(raw, object_pairs_hook=_once)
-    except _Repeated as exc:
-        raise repeated(exc.key) from None
     except (ValueError, RecursionError):
-        return None
-    return body if isinstance(body, dict) else None
+        body = None
+    if not isinstance(body, dict):
+        raise Rejected("invalid_body", f"Send a JSON object such as {example}.")
+    return body
+
+
+def sent(example: str, unsupported: str, file_fields: tuple[str, ...] = FILES,
+         plain: bool = True) -> dict:
+    """The fields as sent in a multipart form (files' bytes from `file_fields`), a JSON
+    object, or (`plain`) a urlencoded form; else `Rejected` 415 with `unsupported`."""
+    if request.mimetype == "multipart/form-data":
+        return form_as_sent(file_fields)
+    if request.is_json:
+        return json_object(example)
+    if plain and request.mimetype == "application/x-www-form-urlencoded":
+        return form_as_sent(())
+    raise Rejected("unsupported_media_type", unsupported, "unsupported")
 
 
 def file_bytes(files: MultiDict, name: str) -> bytes | None:
@@ -106,22 +114,11 @@ def form_as_sent(file_fields: tuple[str, ...] = FILES) -> dict:
     return fields
 
 
-def plain_form() -> dict:
-    """A urlencoded form, as sent."""
-    return form_as_sent(file_fields=())
-
-
-class _Parser(FormDataParser):
-    """Werkzeug's form parser, raising ValueError for a form it cannot parse (a malformed
-    multipart body, a urlencoded one whose bytes are not UTF-8) instead of reading it as
-    empty, which would answer "no name" or "no photo" for a form that had both."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, silent=False, **kwargs)
-
-
 class Request(flask.Request):
-    form_data_parser_class = _Parser
+    # ValueError for a form Werkzeug cannot parse (a malformed multipart body, a urlencoded
+    # one whose bytes are not UTF-8) instead of an empty form, which would answer "no name"
+    # or "no photo" for a form that had both.
+    form_data_parser_class = functools.partial(FormDataParser, silent=False)
 
 
 def _readable_form() -> None:

@@ -5,12 +5,11 @@ same removal `POST /api/v1/remove` makes, and answers as remove.bg does (answers
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 
-from app.core.errors import Rejected
 from app.core.forms import parse
 from app.core.removal import RemoveRequest
-from app.http.bodies import form_as_sent, json_object, plain_form
+from app.http.bodies import sent
 from app.http.callers import account
 from app.http.context import services
 from app.http.limits import allowance
@@ -34,19 +33,8 @@ def get_account():
 
 
 def _sent() -> dict:
-    """The request's fields as sent, each once; files as bytes. A photo in base64 is a
-    text field (this door's `photos_in_text`) or a JSON string: up to the upload limit,
-    not our forms' small one."""
-    if request.mimetype == "multipart/form-data":
-        return form_as_sent(file_fields=FILES)
-    if request.is_json:
-        body = json_object()
-        if body is None:
-            raise Rejected("invalid_body", 'Send a JSON object such as {"image_url": '
-                                           '"https://example.com/cat.jpg", "size": "auto"}.')
-        return body
-    if request.mimetype == "application/x-www-form-urlencoded":
-        return plain_form()
-    raise Rejected("unsupported_media_type",
-                   "Send multipart/form-data (with image_file, a file), or JSON or a "
-                   "urlencoded form with image_url or image_file_b64.", "unsupported")
+    """A photo in base64 is a text field (this door's `photos_in_text`) or a JSON string:
+    up to the upload limit, not our forms' small one."""
+    return sent('{"image_url": "https://example.com/cat.jpg", "size": "auto"}',
+                "Send multipart/form-data (with image_file, a file), or JSON or a urlencoded "
+                "form with image_url or image_file_b64.", FILES)

@@ -20,9 +20,7 @@ bp = Blueprint("records", __name__)
 
 @bp.put("/update/<record_id>")
 def update(record_id: str):
-    body = json_object()
-    if body is None:
-        raise Rejected("invalid_body", 'Send a JSON body such as {"record_name": "New name"}.')
+    body = json_object('{"record_name": "New name"}')
     if "record_id" in body and body["record_id"] != record_id:
         raise Rejected("id_mismatch", "The record_id in the body does not match the URL.")
     request = parse(RenameRequest, {"image_name": body.get("record_name")})
