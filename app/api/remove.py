@@ -3,15 +3,12 @@ API's blueprint, beside routes.py)."""
 
 from __future__ import annotations
 
-import base64
-
-from flask import Response, jsonify, request
-
 from app.api.openapi import operation
 from app.api.routes import PHOTO_ERRORS, bp, photo_request
 from app.api.schemas import MODEL_HEADER, SECONDS_HEADER, Removed
 from app.core.removal import RemoveByAddress, RemoveRequest
 from app.http.context import services
+from app.http.downloads import send_result
 from app.http.limits import allowance
 
 JSON = "application/json"
@@ -37,16 +34,8 @@ JSON = "application/json"
 def remove_background():
     asked = photo_request(RemoveRequest, RemoveByAddress)
     done = services().uploads.remove(asked, pay=allowance)
-    result = done.result
-    headers = {"X-Width": str(result.width), "X-Height": str(result.height),
-               "X-Model": done.masked.model or done.masked.engine,
-               "X-Processing-Seconds": f"{done.seconds:.3f}", "Vary": "Accept"}
-    if request.accept_mimetypes.best_match([result.content_type, JSON]) == JSON:
-        response = jsonify(Removed(
-            image_base64=base64.b64encode(result.data).decode("ascii"),
-            content_type=result.content_type, width=result.width, height=result.height,
-            model=headers["X-Model"], seconds=round(done.seconds, 3)).model_dump())
-    else:
-        response = Response(result.data, mimetype=result.content_type)
-    response.headers.update(headers)
-    return response
+    made, model = done.result, done.masked.model or done.masked.engine
+    return send_result(made, {"X-Model": model, "X-Processing-Seconds": f"{done.seconds:.3f}"},
+                       lambda data: Removed(image_base64=data, content_type=made.content_type,
+                                            width=made.width, height=made.height, model=model,
+                                            seconds=round(done.seconds, 3)).model_dump())

@@ -1,20 +1,23 @@
 """Image bytes by URL, so pages stay small and browsers can cache what they have seen.
-Both front doors serve images through `send_image`."""
+Stored images go out through `send_image`; a result made for one request and stored
+nowhere (a removal) through `send_result`."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import re
 import unicodedata
 from urllib.parse import quote
 
-from flask import current_app, request, send_file
+from flask import current_app, jsonify, request, send_file
 from werkzeug.exceptions import PreconditionFailed
 
 from app.http.context import services
 from app.http.visitor import current_visitor
 from app.images.decoding import EXTENSIONS
+from app.images.outputs import EncodedImage
 
 # The browser keeps an image but asks each time whether it may still show it (a 304 costs
 # a few bytes): once a record is deleted the answer is 404 and the copy goes. "private"
@@ -109,4 +112,17 @@ def _with_range_to_honour(environ: dict, length: int) -> dict:
 
 def _private(response):
     response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def send_result(made: EncodedImage, headers: dict, as_json) -> object:
+    """A result made for this request, stored nowhere: its bytes, or `as_json` of them in
+    base64 when Accept prefers JSON; its size in X-Width and X-Height, and `headers`."""
+    if request.accept_mimetypes.best_match([made.content_type, "application/json"]) == (
+            "application/json"):
+        response = jsonify(as_json(base64.b64encode(made.data).decode("ascii")))
+    else:
+        response = current_app.response_class(made.data, mimetype=made.content_type)
+    response.headers.update({"X-Width": str(made.width), "X-Height": str(made.height),
+                             "Vary": "Accept", **headers})
     return response

@@ -4,17 +4,15 @@ JSON `{"data": {"result_b64", ...}}` for a client that accepts JSON), and every 
 
 from __future__ import annotations
 
-import base64
-
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 
 from app.core.uploads import Removed
 from app.http.callers import Account
+from app.http.downloads import send_result
 from app.http.errors import Problem
 from app.http.limits import DAILY_QUOTA
 from app.removebg.fields import Asked
 
-JSON = "application/json"
 # remove.bg charges a quarter of a credit for a preview and one for any larger size; we
 # charge no credits, but say what remove.bg would have, for clients that count them.
 CREDITS_PREVIEW, CREDITS_FULL = "0.25", "1"
@@ -31,19 +29,13 @@ TITLES = {400: "Invalid request", 402: "Insufficient credits", 403: "Authenticat
 def result(asked: Asked, done: Removed) -> Response:
     """A removal's result as remove.bg answers it."""
     made = done.result
-    headers = {"X-Width": str(made.width), "X-Height": str(made.height), "X-Type": TYPE,
-               "X-Credits-Charged": CREDITS_PREVIEW if asked.preview else CREDITS_FULL,
-               "Vary": "Accept"}
-    if request.accept_mimetypes.best_match([made.content_type, JSON]) == JSON:
-        # We do not locate the subject for this answer: its box is the whole result.
-        response = jsonify(data={"result_b64": base64.b64encode(made.data).decode("ascii"),
-                                 "foreground_top": 0, "foreground_left": 0,
-                                 "foreground_width": made.width,
-                                 "foreground_height": made.height})
-    else:
-        response = Response(made.data, mimetype=made.content_type)
-    response.headers.update(headers)
-    return response
+    # We do not locate the subject for this answer: its box is the whole result.
+    return send_result(made, {"X-Type": TYPE, "X-Credits-Charged": CREDITS_PREVIEW
+                              if asked.preview else CREDITS_FULL},
+                       lambda data: {"data": {"result_b64": data, "foreground_top": 0,
+                                              "foreground_left": 0,
+                                              "foreground_width": made.width,
+                                              "foreground_height": made.height}})
 
 
 def account(found: Account) -> Response:
