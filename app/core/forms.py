@@ -6,7 +6,7 @@ from them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -210,7 +210,8 @@ class _Edit(BaseModel):
 
     @property
     def restyles(self) -> bool:
-        return restyles(self.model_fields_set)
+        """Whether this edit makes the result again: anything but a new name."""
+        return bool(self.model_fields_set - {"image_name"})
 
     def options(self, current: OutputOptions) -> OutputOptions:
         """The options after this edit; `Rejected` if they do not go together."""
@@ -230,11 +231,6 @@ EditFields = create_model(
             "photo: EditRequest.)",
     image_name=(Name, absent()), **{name: (rule, absent()) for name, (rule, _) in
                                     OPTIONS.items()})
-
-
-def restyles(fields: Iterable[str]) -> bool:
-    """Whether an edit sending `fields` makes the result again: anything but a new name."""
-    return bool(set(fields) - {"image_name"})
 
 
 class EditRequest(EditFields):

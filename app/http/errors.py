@@ -64,9 +64,9 @@ class FrontDoor:
     csrf_status: int = 400
     csrf_help: str = ""  # appended to the CSRF message
     no_such_path: str = MESSAGES[404]
-    # Form posts answered the original app's way: a flash message and 302 back to the page.
+    # Form posts answered the original app's way: a flash message and 302 back to the
+    # door's page (its prefix).
     flash_endpoints: frozenset[str] = field(default_factory=frozenset)
-    flash_to: str = "/"
     # API keys (app/http/callers.py): whether this door takes them instead of the cookie and
     # the CSRF token, and whether it takes nothing else.
     keys: bool = False
@@ -103,23 +103,17 @@ def wants_json() -> bool:
         "application/json")
 
 
-def json_error(code: str, message: str, status: int, headers: dict | None = None):
-    response = jsonify(error=code, message=message)
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
-
-
-def answer(problem: Problem):
-    """Deliver `problem` as the door and the client expect."""
-    here = door()
+def handle(exc: Exception):
+    """Deliver the problem `exc` stands for as the door and the client expect."""
+    problem, here = describe(exc), door()
     if here.problem_body is not None:
         return here.problem_body(problem)
     if wants_json():
-        return json_error(problem.code, problem.message, problem.status, problem.headers)
+        return (jsonify(error=problem.code, message=problem.message), problem.status,
+                problem.headers)
     if problem.flash and request.endpoint in here.flash_endpoints:
         flash(problem.message, "danger")
-        return redirect(here.flash_to)
+        return redirect(here.prefix)
     page = render_template("error.html", code=problem.status, message=problem.message)
     return page, problem.status, problem.headers
 
@@ -155,16 +149,9 @@ def describe(exc: Exception) -> Problem:
     if isinstance(exc, NotFound):
         message = door().no_such_path if request.url_rule is None else MESSAGES[404]
         return Problem("not_found", message, 404, flash=False)
-    return Problem(_snake(exc.name), MESSAGES.get(exc.code, exc.description or exc.name), exc.code,
-                   headers, flash=False)
-
-
-def handle(exc: Exception):
-    return answer(describe(exc))
-
-
-def _snake(name: str) -> str:
-    return name.lower().replace(" ", "_")
+    return Problem(exc.name.lower().replace(" ", "_"),
+                   MESSAGES.get(exc.code, exc.description or exc.name), exc.code, headers,
+                   flash=False)
 
 
 def init_app(app: Flask, doors: list[FrontDoor]) -> None:

@@ -38,7 +38,7 @@ FIELDS = ("image_file", "image_file_b64", "image_url", "size", "type", "type_lev
           "bg_image_url", "bg_image_file")
 WHOLE_PHOTO = ("0% 0% 100% 100%", "0 0 100% 100%", "0px 0px 100% 100%")
 FALSE = (False, "false", "0", "no", "off")
-_HEX = re.compile(r"^#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+_HEX = re.compile(r"^#?([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$")
 _PERCENT = re.compile(r"^([0-9]+)%$")
 _NO_PIXELS = ("0", "0px", "0%")
 ONE_PHOTO = ("Send the photo as image_file (a file, with multipart/form-data), "
@@ -153,24 +153,19 @@ def _background(given: dict) -> dict:
 
 def _colour(value: Any) -> str | None:
     """remove.bg's colour as our #rrggbb; None for a fully transparent one (no background)."""
-    text = str(value).strip()
-    if text.lower() in ImageColor.colormap:
-        red, green, blue = ImageColor.getrgb(text.lower())[:3]
-        return f"#{red:02x}{green:02x}{blue:02x}"
-    found = _HEX.match(text)
-    if not found:
+    text = str(value).strip().lower()
+    if _HEX.match(text):
+        text = "#" + text.removeprefix("#")
+    elif text not in ImageColor.colormap:
         raise _refuse("bg_color must be a hex colour (such as 81d4fa or fff, with or without "
                       "#) or a colour name (such as green).")
-    digits = found.group(1).lower()
-    if len(digits) in (3, 4):
-        digits = "".join(digit * 2 for digit in digits)
-    alpha = digits[6:] or "ff"
-    if alpha == "00":
+    red, green, blue, *alpha = ImageColor.getrgb(text)
+    if alpha == [0]:
         return None
-    if alpha != "ff":
+    if alpha not in ([], [255]):
         raise _refuse("A semi-transparent bg_color is not supported here: send an opaque "
                       "colour (6 hex digits, or 8 ending in ff).")
-    return f"#{digits[:6]}"
+    return f"#{red:02x}{green:02x}{blue:02x}"
 
 
 def _margin(value: Any) -> Any:

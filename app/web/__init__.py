@@ -10,7 +10,7 @@ from app.web import health, images, pages, records
 
 # The page's form keeps the original contract: every failure is a flash and 302 back to /.
 DOOR = FrontDoor("web", prefix="/",
-                 flash_endpoints=frozenset({"pages.upload", "records.restyle"}), flash_to="/")
+                 flash_endpoints=frozenset({"pages.upload", "records.restyle"}))
 
 
 def init_app(app: Flask) -> None:
