@@ -237,3 +237,17 @@ class Visitor:
         found = re.findall(r'<div class="alert alert-(\w+) alert-dismissible[^"]*" role="alert">\s*'
                            r'(.*?)\s*<button', page, re.S)
         return [(category, html.unescape(text.strip())) for category, text in found]
+
+
+def spend_from(limits, keys: tuple[str, str], counts: int) -> None:
+    """Take `counts` from both of `limits`' limits, for the visitor and the address `keys`."""
+    from app.http.limits import Charge
+
+    limits.charge([Charge(item, key, counts)
+                   for item, key in zip(limits.items, keys, strict=True)])
+
+
+def left_in(limits, keys: tuple[str, str]) -> tuple[int, ...]:
+    """What each of `limits`' limits has left for these keys, in its shared store."""
+    return tuple(limits._shared.get_window_stats(item, key).remaining
+                 for item, key in zip(limits.items, keys, strict=True))

@@ -75,11 +75,6 @@ class Limits:
         self._lock = threading.Lock()
         self.items = (parse(per_visitor), parse(per_address))  # in the order of the keys
 
-    def spend(self, keys: tuple[str, str], counts: int, take: bool = True) -> None:
-        """Take `counts` from both limits, for the visitor and the address `keys`."""
-        self.charge([Charge(item, key, counts)
-                     for item, key in zip(self.items, keys, strict=True)], take)
-
     def charge(self, charges: list[Charge], take: bool = True) -> None:
         """Take each charge's cost from its limit (never more than a whole allowance: a
         request that could never fit would be told to wait for nothing), or `Rejected` 429
@@ -104,12 +99,6 @@ class Limits:
         for charge in capped if take else ():
             if not limiter.hit(charge.item, charge.key, cost=charge.cost):
                 raise _refusal(limiter, charge)
-
-    def left(self, keys: tuple[str, str]) -> tuple[int, ...]:
-        """What each limit has left for these keys, where counting happens now."""
-        limiter = self._limiters()[0]
-        return tuple(limiter.get_window_stats(item, key).remaining
-                     for item, key in zip(self.items, keys, strict=True))
 
     def _limiters(self) -> list[MovingWindowRateLimiter]:
         with self._lock:

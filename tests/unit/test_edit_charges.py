@@ -9,7 +9,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.support import encode
+from tests.support import encode, left_in
 
 API = "/api/v1"
 GIVEN = "given-key-0123456789"  # in API_KEYS
@@ -89,7 +89,7 @@ def test_a_new_background_photo_is_a_new_look_even_with_the_same_options(app, fa
 
 def left(app, visitor) -> tuple[int, int]:
     """What the visitor's limit (20 a minute) and the address's (60) have left."""
-    return app.extensions["limits"].left((f"visitor:{visitor.id()}", "ip:127.0.0.1"))
+    return left_in(app.extensions["limits"], (f"visitor:{visitor.id()}", "ip:127.0.0.1"))
 
 
 def edit(visitor, door: str, record_id: str, fields: dict):

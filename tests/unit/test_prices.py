@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from app import create_app
-from tests.support import FakeEngine, Visitor, encode, photo, use_engine
+from tests.support import FakeEngine, Visitor, encode, left_in, photo, spend_from, use_engine
 
 PER_MINUTE = 20
 # 12,003,000 pixels: 3.0 started 4 MP blocks would be 3; a pixel row more makes it 4.
@@ -28,7 +28,7 @@ def priced(settings):
 def left(app, visitor: Visitor) -> int:
     """What the visitor's own limit has left."""
     with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1"}):
-        return app.extensions["limits"].left((f"visitor:{visitor.id()}", "ip:127.0.0.1"))[0]
+        return left_in(app.extensions["limits"], (f"visitor:{visitor.id()}", "ip:127.0.0.1"))[0]
 
 
 def api(visitor: Visitor, method: str, path: str, **options):
@@ -160,10 +160,10 @@ def test_requests_that_passed_the_check_together_are_refused_by_the_store():
 
     limits = Limits("memory://", "3 per minute", "100 per minute")
     keys = ("visitor:a", "ip:127.0.0.1")
-    limits.spend(keys, 3)
+    spend_from(limits, keys, 3)
     limits._shared.test = lambda *args, **kwargs: True  # as if it had looked a moment ago
     with pytest.raises(Rejected) as refused:
-        limits.spend(keys, 1)
+        spend_from(limits, keys, 1)
     assert (refused.value.code, refused.value.kind) == ("rate_limited", "quota")
 
 
@@ -182,14 +182,14 @@ def test_retry_after_says_when_there_is_room_for_the_whole_job(monkeypatch):
     monkeypatch.setattr(module, "time", clock)
     allowance = module.Limits("memory://", "3 per minute", "100 per minute")
     keys = ("visitor:a", "ip:127.0.0.1")
-    allowance.spend(keys, 1)
+    spend_from(allowance, keys, 1)
     clock.now += 2
-    allowance.spend(keys, 2)
+    spend_from(allowance, keys, 2)
     clock.now += 1
     waits = []
     for counts in (1, 3):
         with pytest.raises(Rejected) as refused:
-            allowance.spend(keys, counts)
+            spend_from(allowance, keys, counts)
         waits.append(refused.value.retry_after)
     assert waits == [57, 60]
 
