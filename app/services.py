@@ -14,7 +14,6 @@ from app.core.uploads import UploadService
 from app.engines import EngineRunner, build_runner
 from app.settings import Settings
 from app.storage import RecordRepository, StorageUnavailable, open_database
-from app.storage.embedded import WHOLE_FILE
 from app.storage.keys import KeyBook
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ def build_services(settings: Settings) -> Services:
     if embedded:
         log.warning("MONGO_URI is not set: using demo storage in memory; all records are "
                     "lost when the process stops.")
-    records = RecordRepository(database, chunk_bytes=WHOLE_FILE if embedded else None)
+    records = RecordRepository(database, embedded=embedded)
     keys = KeyBook(database, settings.key_pairs)
     try:
         records.ensure_indexes()

@@ -18,7 +18,7 @@ _WRITES = ("insert_one", "insert_many", "update_one", "update_many", "replace_on
            "delete_one", "delete_many", "find_one_and_update", "find_one_and_replace",
            "find_one_and_delete", "bulk_write", "create_index", "create_indexes", "drop")
 # GridFS chunk size for the embedded store: every file in one chunk (the largest result
-# allowed is well below it), since mongomock checks a unique index by scanning all chunks.
+# allowed is well below it), since mongomock finds a file's chunks by scanning them all.
 WHOLE_FILE = 1 << 30
 _write_lock = threading.RLock()
 _setup_lock = threading.Lock()
@@ -72,3 +72,12 @@ def embedded_database(name: str):
     """A fresh, empty in-memory database (its data lives as long as the process)."""
     _prepare_mongomock()
     return mongomock.MongoClient()[name]
+
+
+def prepare_bucket(database, bucket: str) -> None:
+    """GridFS's index on a bucket's chunks, made before GridFS makes it unique: mongomock
+    checks a unique index by scanning every document at each insert, so each file cost
+    more as the store filled (a 1 MP upload's main thread 12 ms more per 100 records
+    stored). GridFS keeps an index it finds on the same keys. No two chunks can clash: a
+    file's are numbered under an ObjectId made for it."""
+    database[f"{bucket}.chunks"].create_index([("files_id", 1), ("n", 1)])

@@ -25,6 +25,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import ConnectionFailure, WTimeoutError
 
 from app.images.outputs import EncodedImage
+from app.storage import embedded as embedded_store
 from app.storage import legacy, slots
 from app.storage.documents import RecordNotFound, StoredRecord, file_ids
 
@@ -59,11 +60,14 @@ def outages_are_unavailable(method):
 
 class RecordRepository:
     def __init__(self, database, collection: str = COLLECTION, bucket: str = BUCKET,
-                 chunk_bytes: int | None = None):
+                 embedded: bool = False):
+        """`embedded`: `database` is the in-memory store (embedded.py), which wants its
+        files whole and its chunks' index not unique; a server keeps GridFS's defaults."""
         self.records = database[collection]
         self.files = gridfs.GridFS(database, collection=bucket)
-        # None: GridFS's default chunk (255 KB), for a server; see embedded.WHOLE_FILE.
-        self._chunk = {} if chunk_bytes is None else {"chunk_size": chunk_bytes}
+        self._chunk = {"chunk_size": embedded_store.WHOLE_FILE} if embedded else {}
+        if embedded:
+            embedded_store.prepare_bucket(database, bucket)
         self._indexed = False
 
     @outages_are_unavailable

@@ -219,13 +219,13 @@ def test_sweeping_removes_lapsed_placeholders_only(repo):
         assert repo.count("u9") == 1  # the live one
 
 
-@pytest.mark.parametrize(("chunk_bytes", "chunks"), [(None, 3), (WHOLE_FILE, 1)])
+@pytest.mark.parametrize(("embedded", "chunks"), [(False, 3), (True, 1)])
 def test_a_file_is_stored_in_chunks_of_the_size_asked_and_read_back_whole(database,
-                                                                            chunk_bytes,
+                                                                            embedded,
                                                                             chunks):
-    """The server keeps GridFS's 255 KB chunks; the app gives the embedded store one chunk
-    a file, since mongomock checks the chunks' unique index by scanning them all."""
-    repo = RecordRepository(database, chunk_bytes=chunk_bytes)
+    """The server keeps GridFS's 255 KB chunks; the embedded store gets one chunk a file,
+    since mongomock finds a file's chunks by scanning them all."""
+    repo = RecordRepository(database, embedded=embedded)
     repo.ensure_indexes()
     big = bytes(range(256)) * (2 * 255 * 4 + 1)  # 255 KB × 2 and one byte more
     record = add(repo, processed=image(big))
@@ -250,8 +250,7 @@ def test_the_embedded_store_does_not_copy_every_file_to_store_one(monkeypatch):
     storing a record copies as many documents with 70 records stored as with one."""
     import mongomock
 
-    repo = RecordRepository(embedded_database(f"copies_{uuid.uuid4().hex[:8]}"),
-                            chunk_bytes=WHOLE_FILE)
+    repo = RecordRepository(embedded_database(f"copies_{uuid.uuid4().hex[:8]}"), embedded=True)
     repo.ensure_indexes()
     copies = []
     real = mongomock.Collection._copy_only_fields
@@ -297,3 +296,31 @@ def test_a_falsy_filter_is_still_an_id(database):
     collection = database[f"falsy_{uuid.uuid4().hex[:8]}"]
     collection.insert_many([{"_id": 5}, {"_id": 0}])
     assert collection.find_one(0, projection={"_id": 1}) == {"_id": 0}
+
+
+def test_the_embedded_store_stores_a_file_without_reading_the_others(monkeypatch):
+    """mongomock checks a unique index by reading every document: the chunks' index is
+    made not unique, so storing a record reads as many chunks with 100 more files stored
+    as without them (it was 7 scans of them all, one a file)."""
+    import mongomock.collection
+
+    repo = RecordRepository(embedded_database(f"chunks_{uuid.uuid4().hex[:8]}"), embedded=True)
+    repo.ensure_indexes()
+    read = []
+    real = mongomock.collection.filter_applies
+    monkeypatch.setattr(mongomock.collection, "filter_applies",
+                        lambda spec, doc, *args, **kw: (read.append(1) if "files_id" in doc
+                                                        else None) or real(spec, doc, *args, **kw))
+
+    def chunks_read_to_add_one() -> int:
+        read.clear()
+        add(repo, user=uuid.uuid4().hex, limit=100)
+        return len(read)
+
+    add(repo, user="first", limit=100)  # GridFS makes its indexes with the first file
+    first = chunks_read_to_add_one()
+    for _ in range(100):
+        repo.files.put(b"x", chunk_size=WHOLE_FILE)
+    assert chunks_read_to_add_one() == first
+    info = repo.records.database[f"{BUCKET}.chunks"].index_information()["files_id_1_n_1"]
+    assert not info.get("unique")
