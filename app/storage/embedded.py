@@ -77,7 +77,7 @@ def embedded_database(name: str):
 def prepare_bucket(database, bucket: str) -> None:
     """GridFS's index on a bucket's chunks, made before GridFS makes it unique: mongomock
     checks a unique index by scanning every document at each insert, so each file cost
-    more as the store filled (a 1 MP upload's main thread 12 ms more per 100 records
+    more as the store filled (a 1 MP upload's main thread 11-12 ms more per 100 records
     stored). GridFS keeps an index it finds on the same keys. No two chunks can clash: a
     file's are numbered under an ObjectId made for it."""
     database[f"{bucket}.chunks"].create_index([("files_id", 1), ("n", 1)])
