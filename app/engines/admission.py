@@ -86,8 +86,8 @@ class Admission:
         ahead = self._working + sum(cost for _, cost in self._line)
         return ahead * self._seconds_per_mp / self.slots
 
-    def check(self, work: Work | None = None) -> None:
-        """`Busy` now if work would be refused a place in line (before anything is spent
+    def check(self, work: Work) -> None:
+        """`Busy` now if `work` would be refused a place in line (before anything is spent
         on it, such as the visitor's rate-limit allowance)."""
         with self._turns:  # reentrant: `admitted` calls this holding it
             if self._free == 0 or self._line:  # else it starts at once
@@ -122,7 +122,7 @@ class Admission:
         cost = work.megapixels
         ticket = object()
         with self._turns:
-            self.check()
+            self.check(work)
             self._line.append((ticket, cost))
         try:
             if pay is not None:
