@@ -49,7 +49,9 @@ class LocalEngine:
         pred = self.model.infer(batch)[0, 0]
         low, high = float(pred.min()), float(pred.max())
         pred = (pred - low) / (high - low) if high > low else np.zeros_like(pred)
-        return Image.fromarray((pred * 255).astype(np.uint8), "L")
+        # Rounded, not truncated: the model's sure subject comes out a hair under its
+        # maximum, which truncation made 254 everywhere inside (a cutout never quite opaque).
+        return Image.fromarray(np.rint(pred * 255).astype(np.uint8), "L")
 
 
 class LocalModels:
