@@ -10,14 +10,13 @@ from app.http import bodies, callers, errors, headers, limits, observability, vi
 
 class App(Flask):
     """Flask, reading forms with bodies.Request, and answering OPTIONS with 204 and Allow
-    (Flask's default says the same in an empty text/html body; the API answers no HTML)."""
+    (Flask's default says the same with a 200 and an empty body)."""
 
     request_class = bodies.Request
 
     def make_default_options_response(self):
         response = super().make_default_options_response()
         response.status_code = 204
-        del response.headers["Content-Type"]
         return response
 
 

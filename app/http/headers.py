@@ -29,6 +29,8 @@ HEADERS = {
 
 
 def _security_headers(response):
+    if response.status_code == 204:  # no content, so no type (Flask gives every answer one)
+        response.headers.pop("Content-Type", None)
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
     if request.is_secure:

@@ -56,6 +56,7 @@ def test_create_get_list_rename_download_delete(api, records):
 
     deleted = api.delete(record["id"])
     assert deleted.status_code == 204 and deleted.data == b""
+    assert "Content-Type" not in deleted.headers  # Flask would call the nothing text/html
     assert api.list() == []
     assert_error(api.http.get(record["original"]["url"]), 404, "not_found")
 
