@@ -109,6 +109,10 @@ def test_a_far_bigger_body_is_refused_by_the_front(front_stack):
     script = requests.post(f"{base}/", files={"image": ("huge.jpg", blob)}, timeout=60,
                            headers={"Accept": "application/json"})
     assert script.json() == {"error": "too_large", "message": FRONT_TOO_LARGE}
+    removebg = requests.post(f"{base}/v1.0/removebg", files={"image_file": ("huge.jpg", blob)},
+                             timeout=60)
+    assert removebg.status_code == 413
+    assert removebg.json() == {"errors": [{"title": FRONT_TOO_LARGE, "code": "too_large"}]}
     assert not [e for e in log_lines(log, "app.http.observability") if e["status"] == 413
                 and e["path"] == "/api/v1/records"]
 
@@ -229,6 +233,12 @@ def test_when_the_app_is_down_the_front_says_so(tmp_path):
         posted = requests.post(f"{base}/api/v1/remove?secret=1", files={"image": b"photo"},
                                timeout=10)
         assert (posted.status_code, posted.json()["error"]) == (502, "app_unavailable")
+        # remove.bg's clients read errors[0].title, whatever they accept.
+        removebg = requests.post(f"{base}/v1.0/removebg", files={"image_file": b"photo"},
+                                 headers={"X-Api-Key": "k" * 16}, timeout=10)
+        assert (removebg.status_code, removebg.headers["Retry-After"]) == (502, "10")
+        assert removebg.headers["Content-Type"] == "application/json"
+        assert removebg.json() == {"errors": [{"title": sentence, "code": "app_unavailable"}]}
 
         def logged():
             """the POST's line in the front's log"""
