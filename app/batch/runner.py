@@ -83,8 +83,11 @@ class Runner:
                     return "failed", (f"{exc.reason} (the server lost this photo {lost} "
                                       "times: it may be what stops the app)")
                 if waited + exc.seconds > self.max_wait:
+                    # Said with the next wait: the refused-connection step grows across
+                    # photos, so a later one may give up before waiting at all.
                     return "failed", (f"{exc.reason} (gave up after waiting {waited:.0f} s "
-                                      f"in all; --max-wait is {self.max_wait:.0f} s)")
+                                      f"in all: the next wait, {exc.seconds:.0f} s, would "
+                                      f"pass --max-wait, {self.max_wait:.0f} s)")
                 self.pause(exc.seconds)
                 waited += exc.seconds
                 continue
