@@ -38,6 +38,10 @@ keepalive = 5
 # of headers: 8 MB here, where its most (32768) let a client facing gunicorn without the
 # front (the image on its own) make it hold 268 MB for one request.
 limit_request_fields = 1000
+# gunicorn's control socket (gunicornc) is not used: by default it would go in
+# ~/.gunicorn, which the pod's read-only root cannot hold (an ERROR at each start), and
+# servers run by one user elsewhere would share the one path.
+control_socket_disable = True
 # The app logs every request itself, with its request id (app/http/observability.py).
 accesslog = None
 errorlog = "-"
