@@ -49,9 +49,11 @@ class LocalEngine:
         pred = self.model.infer(batch)[0, 0]
         low, high = float(pred.min()), float(pred.max())
         pred = (pred - low) / (high - low) if high > low else np.zeros_like(pred)
-        # Rounded, not truncated: the model's sure subject comes out a hair under its
-        # maximum, which truncation made 254 everywhere inside (a cutout never quite opaque).
-        return Image.fromarray(np.rint(pred * 255).astype(np.uint8), "L")
+        # 256 equal bins, the top one 255: truncating `pred * 255` gave 255 to the maximum
+        # alone, and the model's sure subject, a hair under it, was 254 throughout (a cutout
+        # never quite opaque). Rounding would also lift the faintest background to 1 (2% more
+        # PNG at 12 MP); here it stays 0 as before.
+        return Image.fromarray(np.minimum(pred * 256, 255).astype(np.uint8), "L")
 
 
 class LocalModels:

@@ -46,6 +46,28 @@ def test_the_inside_of_the_subject_is_fully_opaque(engine, name):
     assert np.count_nonzero(alpha == 255) > 5 * np.count_nonzero(alpha == 254)
 
 
+class _Given:
+    """A model whose output is given, so the mask's levels are known exactly."""
+
+    input_size = (4, 2)
+
+    def __init__(self, output):
+        self.output = np.asarray(output, dtype=np.float32)
+
+    def infer(self, batch):
+        return self.output[np.newaxis, np.newaxis]
+
+
+def test_the_models_output_becomes_256_equal_levels():
+    """Each level 1/256 of the range: the top one is 255 (not the maximum alone), and the
+    faintest background stays 0 (rounding would have made it 1)."""
+    engine = LocalEngine.__new__(LocalEngine)
+    engine.model = _Given([[0.0, 0.0039, 0.0040, 0.5], [0.9960, 0.9961, 0.999, 1.0]])
+    engine.input_size = engine.model.input_size
+    mask = engine.predict(Image.new("RGB", (8, 4), (90, 120, 30)))
+    assert np.asarray(mask).tolist() == [[0, 0, 1, 128], [254, 255, 255, 255]]
+
+
 def test_full_resolution_and_unchanged_colours(engine):
     source = Image.fromarray(photo_array("coffee")).resize((1200, 800))
     data = encode(source, "PNG")
