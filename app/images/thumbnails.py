@@ -21,7 +21,8 @@ SIZES = (160, 320)  # longest side, in pixels
 QUALITY = 80
 # libwebp's effort (0-6): at 320 px, 4 took 12 ms, 2 took 7 ms for 3.5% more bytes. 0 took
 # 4 ms, but its colour strays by up to 21 of 255 in flat, saturated areas next to the
-# subject (a blue backdrop, tests/system/test_browser_features.py), where 2 stays within 8.
+# subject (a blue backdrop, tests/system/test_browser_features.py), where 2 stays within
+# 10 (1: 14).
 METHOD = 2
 # A result is composed at the largest rendition's size, and the smaller ones are scaled from
 # it: composing at twice that and reducing cost 3x the time at 1 MP for no visible

@@ -190,8 +190,10 @@ def test_a_crop_asks_for_enough_pixels_to_fill_the_rendition():
 
 def test_a_backdrop_colour_stays_true_next_to_the_subject(engine):
     """A flat, saturated backdrop right beside the subject, in the real model's cutout of a
-    photo: within 8 of 255 in both renditions (at libwebp's effort 0 it strayed by 21,
-    first seen by tests/system/test_browser_features.py)."""
+    photo: within 10 of 255 in both renditions (at libwebp's effort 0 it strayed by 20-21,
+    first seen by tests/system/test_browser_features.py; at effort 1 by 14). The bound was
+    8 until the subject became fully opaque (its mask 255, not 254): libwebp then coded
+    three of the 320 px rendition's 11,347 backdrop pixels 10 away, none over 7 before."""
     from scipy import ndimage
 
     from app.images.decoding import Photo, probe
@@ -206,7 +208,7 @@ def test_a_backdrop_colour_stays_true_next_to_the_subject(engine):
         alpha = np.asarray(mask.resize((got.shape[1], got.shape[0]), Image.Resampling.BILINEAR))
         background = ndimage.binary_erosion(alpha == 0, iterations=3)
         assert background.sum() > 500
-        assert np.abs(got - (0, 0, 255))[background].max() <= 8
+        assert np.abs(got - (0, 0, 255))[background].max() <= 10
 
 
 def encode_jpeg(img: Image.Image) -> bytes:
