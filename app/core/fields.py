@@ -93,6 +93,16 @@ def flag(name: str, description: str):
         Rule("invalid_options", f"{name} must be true or false.")]
 
 
+def _text(value: Any) -> Any:
+    """A JSON number, flag, list or object where a name goes is told it must be text (null
+    is no name, told by the length rule as a missing one is)."""
+    if value is not None and not isinstance(value, str):
+        raise PydanticCustomError("invalid_name", 'Please give the image a name as text (a '
+                                                  'string such as "cat"), not a number, a '
+                                                  'flag, a list or an object.')
+    return value
+
+
 def _trimmed(value: Any) -> Any:
     if not isinstance(value, str):
         return value
@@ -147,7 +157,7 @@ Name = Annotated[
     # Pydantic runs these last to first: trimmed before any rule, the length included, so
     # both doors take " name " alike.
     BeforeValidator(_visible), BeforeValidator(_whole_text), BeforeValidator(_one_line),
-    BeforeValidator(_trimmed),
+    BeforeValidator(_trimmed), BeforeValidator(_text),
     Rule("invalid_name", f"Please give the image a name of 1 to {NAME_MAX} characters.")]
 PhotoFile = Annotated[
     bytes, Field(description="A JPEG, PNG or WebP still image, within the upload limit and "

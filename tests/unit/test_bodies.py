@@ -64,6 +64,23 @@ def test_the_page_refuses_null_names_and_edits_too(visitor, fake_engine):
         "error": "id_mismatch", "message": "The record_id in the body does not match the URL."})
 
 
+NOT_A_STRING = ('Please give the image a name as text (a string such as "cat"), not a '
+                'number, a flag, a list or an object.')
+
+
+@pytest.mark.parametrize("value", [5, 2.5, True, ["cat"], {"name": "cat"}])
+def test_a_name_that_is_not_text_is_told_so_at_every_door(api, visitor, record_id, fetched,
+                                                          value):
+    """Before, {"name": 5} was told to be "1 to 50 characters" long."""
+    refused(api.http.post(f"{API}/records", json={"name": value, "image_url": ADDRESS},
+                          headers=api.headers()), 400, "invalid_name", NOT_A_STRING)
+    refused(api.rename(record_id, {"image_name": value}), 400, "invalid_name", NOT_A_STRING)
+    refused(visitor.rename(record_id, {"record_name": value}), 400, "invalid_name",
+            NOT_A_STRING)
+    assert fetched == []  # refused before the photo was fetched
+    assert api.http.get(f"{API}/records/{record_id}").get_json()["image_name"] == "Raven"
+
+
 def test_a_key_sent_twice_in_json_is_refused_at_both_doors(api, record_id, other_visitor):
     visitor = other_visitor
     body = '{"image_name": "Crow", "image_name": "Rook"}'
