@@ -95,6 +95,13 @@ class OpenVinoModel:
         self.compiled = core.compile_model(model, "CPU", config)
         height, width = self.compiled.inputs[0].get_partial_shape().to_shape()[2:4]
         self.input_size = (width, height)
+        # One photo's worth of work before any thread can ask (load() holds its lock):
+        # OpenVINO's Python binding sets itself up on the first inference of the process,
+        # and two threads doing that at once hung both for good (seen with two batch
+        # threads: each waiting in __cxa_guard_acquire under InferRequest.infer).
+        self.compiled.create_infer_request().infer({0: np.zeros((1, 3, height, width),
+                                                                np.float32)})
+        self.compiled.release_memory()
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._running = 0

@@ -73,6 +73,49 @@ def test_openvino_streams_threads_precision_and_no_pinning(threads, streams, exp
     assert model.input_size == (320, 320)
 
 
+def test_openvino_infers_once_as_it_loads_and_gives_that_back(monkeypatch):
+    """OpenVINO's Python binding sets itself up on the first inference of the process; two
+    threads doing that at once hung both for good (a test run's two batch threads, each in
+    __cxa_guard_acquire). So a model infers once while it loads, under load()'s lock,
+    before any photo can reach it, and gives that inference's tensors back."""
+    import openvino as ov
+
+    log = []
+
+    class Recording:
+        def __init__(self, compiled):
+            self.compiled = compiled
+
+        def __getattr__(self, name):
+            return getattr(self.compiled, name)
+
+        def create_infer_request(self):
+            log.append("request")
+            request = self.compiled.create_infer_request()
+
+            class Request:
+                def infer(self, inputs):
+                    (batch,) = inputs.values()
+                    log.append(("infer", batch.shape, batch.dtype.name, float(abs(batch).max())))
+                    return request.infer(inputs)
+
+            return Request()
+
+        def release_memory(self):
+            log.append("release")
+            self.compiled.release_memory()
+
+    compile_model = ov.Core.compile_model
+    monkeypatch.setattr(ov.Core, "compile_model",
+                        lambda core, *args, **kwargs: Recording(compile_model(core, *args,
+                                                                              **kwargs)))
+    model = runtimes.OpenVinoModel(model_path(), 1, 1)
+    assert log == ["request", ("infer", (1, 3, 320, 320), "float32", 0.0), "release"]
+    feed = np.random.default_rng(2).random((1, 3, 320, 320), dtype=np.float32)
+    assert model.infer(feed).shape == (1, 1, 320, 320)
+    assert log[3:5] == ["request", ("infer", (1, 3, 320, 320), "float32", float(feed.max()))]
+
+
 class Counting:
     """The compiled model, counting the inference requests made of it and its tensors given
     back; while `together` is set, a request runs only once as many are running as the
