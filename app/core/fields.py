@@ -94,9 +94,9 @@ def flag(name: str, description: str):
 
 
 def _text(value: Any) -> Any:
-    """A JSON number, flag, list or object where a name goes is told it must be text (null
-    is no name, told by the length rule as a missing one is)."""
-    if value is not None and not isinstance(value, str):
+    """A JSON number, flag, list or object where a name goes is told it must be text. A
+    null and a form's file part (bytes: bodies.form_as_sent) go on to the length rule."""
+    if value is not None and not isinstance(value, (str, bytes)):
         raise PydanticCustomError("invalid_name", 'Please give the image a name as text (a '
                                                   'string such as "cat"), not a number, a '
                                                   'flag, a list or an object.')

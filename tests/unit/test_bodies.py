@@ -81,6 +81,14 @@ def test_a_name_that_is_not_text_is_told_so_at_every_door(api, visitor, record_i
     assert api.http.get(f"{API}/records/{record_id}").get_json()["image_name"] == "Raven"
 
 
+def test_a_name_sent_as_a_file_part_is_not_told_it_is_a_number(api):
+    """A form's file part where text goes reaches the rules as bytes: not JSON's sentence."""
+    refused(api.http.post(f"{API}/records", headers=api.headers(),
+                          data={"name": (io.BytesIO(b"cat"), "name.txt"),
+                                "image": (io.BytesIO(photo()), "cat.jpg")}),
+            400, "invalid_name", "Please give the image a name of 1 to 50 characters.")
+
+
 def test_a_key_sent_twice_in_json_is_refused_at_both_doors(api, record_id, other_visitor):
     visitor = other_visitor
     body = '{"image_name": "Crow", "image_name": "Rook"}'
