@@ -83,11 +83,12 @@ class Runner:
                     return "failed", (f"{exc.reason} (the server lost this photo {lost} "
                                       "times: it may be what stops the app)")
                 if waited + exc.seconds > self.max_wait:
-                    # Said with the next wait: the refused-connection step grows across
-                    # photos, so a later one may give up before waiting at all.
+                    # The next wait is said too: a thread's refused-connection step carries
+                    # on to its next photo, so under a --max-wait below that step a photo
+                    # gives up before waiting at all.
                     return "failed", (f"{exc.reason} (gave up after waiting {waited:.0f} s "
-                                      f"in all: the next wait, {exc.seconds:.0f} s, would "
-                                      f"pass --max-wait, {self.max_wait:.0f} s)")
+                                      f"in all: {exc.seconds:.0f} s more would pass "
+                                      f"--max-wait, {self.max_wait:.0f} s)")
                 self.pause(exc.seconds)
                 waited += exc.seconds
                 continue

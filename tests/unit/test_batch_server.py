@@ -214,7 +214,7 @@ def test_a_wait_past_max_wait_fails_that_photo(app, fake_engine, tmp_path):
     assert result.exit_code == 1 and len(server.posts()) == 2
     assert result.stdout.splitlines()[-1] == (
         f"  {source}: 503 rate_limited: Too many uploads. (gave up after waiting 1 s in all: "
-        "the next wait, 30 s, would pass --max-wait, 10 s)")
+        "30 s more would pass --max-wait, 10 s)")
     assert not (tmp_path / "out").exists()
 
 
