@@ -54,14 +54,19 @@ def account(found: Account) -> Response:
                           "megapixels": used.megapixels}}}})
 
 
+def kind(status: int) -> str:
+    """remove.bg's `detail` for a status: what kind of failure it was (the front's own
+    errors at this door say the same: k8s/front/nginx.conf, tested against this)."""
+    return TITLES.get(status, "Server error" if status >= 500 else "Request failed")
+
+
 def problem(found: Problem) -> Response:
     """A problem as remove.bg answers one: its shape, and its status for ours."""
     status = CODES.get(found.code) or STATUSES.get(found.status, found.status)
     # remove.bg's title is the sentence for people (what its clients show), its code the
     # word for programs; the detail says what kind of failure it was.
-    kind = TITLES.get(status, "Server error" if status >= 500 else "Request failed")
     response = jsonify(errors=[{"title": found.message, "code": found.code,
-                                "detail": kind}])
+                                "detail": kind(status)}])
     response.status_code = status
     response.headers.update({name: value for name, value in found.headers.items()
                              if status != 403 or name != "WWW-Authenticate"})  # 401's own

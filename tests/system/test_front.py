@@ -112,7 +112,8 @@ def test_a_far_bigger_body_is_refused_by_the_front(front_stack):
     removebg = requests.post(f"{base}/v1.0/removebg", files={"image_file": ("huge.jpg", blob)},
                              timeout=60)
     assert removebg.status_code == 413
-    assert removebg.json() == {"errors": [{"title": FRONT_TOO_LARGE, "code": "too_large"}]}
+    assert removebg.json() == {"errors": [{"title": FRONT_TOO_LARGE, "code": "too_large",
+                                           "detail": "Request failed"}]}
     assert not [e for e in log_lines(log, "app.http.observability") if e["status"] == 413
                 and e["path"] == "/api/v1/records"]
 
@@ -238,7 +239,8 @@ def test_when_the_app_is_down_the_front_says_so(tmp_path):
                                  headers={"X-Api-Key": "k" * 16}, timeout=10)
         assert (removebg.status_code, removebg.headers["Retry-After"]) == (502, "10")
         assert removebg.headers["Content-Type"] == "application/json"
-        assert removebg.json() == {"errors": [{"title": sentence, "code": "app_unavailable"}]}
+        assert removebg.json() == {"errors": [{"title": sentence, "code": "app_unavailable",
+                                               "detail": "Server error"}]}
 
         def logged():
             """the POST's line in the front's log"""

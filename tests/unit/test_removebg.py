@@ -374,3 +374,20 @@ def test_an_accounts_credits_are_the_megapixels_left_today(app):
 def test_the_sizes_sentence_is_not_the_apis(client):
     """remove.bg's sizes are words; our own API's sentence names ours."""
     assert SIZE not in removebg(client, size="0.5").get_data(as_text=True)
+
+
+def test_the_fronts_own_errors_here_say_the_kind_the_app_would():
+    """nginx answers some requests itself (a body over its limit, the app down): at this
+    door in remove.bg's shape, its `detail` from a map that must agree with the app's."""
+    import re
+
+    from app.removebg.answers import kind
+    from tests.front import NGINX_CONF
+
+    block = re.search(r"map \$status \$front_error_kind \{(.*?)\}", NGINX_CONF, re.S).group(1)
+    said = dict(re.findall(r'^\s*(\w+)\s+"([^"]+)";', block, re.M))
+    (statuses,) = re.findall(r"^\s*error_page ([\d ]+) /_front/", NGINX_CONF, re.M)
+    answered = {400 if s == 494 else s for s in map(int, statuses.split())}  # 494 goes as 400
+    assert answered == {400, 404, 413, 414, 429, 500, 502, 503, 504}
+    for status in answered:
+        assert said.get(str(status), said["default"]) == kind(status), status
