@@ -24,9 +24,11 @@ from app.images.resample import Resampler
 # there in the band still unsure, then carried to full size. Measured on bench/quality.py's
 # composites (band MAE u2net / u2netp; rembg's full-size matting 10.38 / 12.95): one level
 # at 400-560 px 10.4-10.5 / 12.8-13.0; two levels 320/640 9.73 / 11.88, 240/480 9.56 /
-# 11.80, 200/400 9.50 / 11.69, 160/320 9.65 / 12.13. Smaller sizes suit the hair proxy
-# (its strands are thinner than a pixel) and cost crisp edges (retina 3.6 → 4.4 from
-# 320/640 to 200/400); 240/480 is the middle, at 60% of 320/640's time.
+# 11.80, 200/400 9.50 / 11.69, 160/320 9.65 / 12.13 (with the mask as truncated then; the
+# 240/480 run again with its top level 255: 9.56 / 11.78 against 10.38 / 12.99). Smaller
+# sizes suit the hair proxy (its strands are thinner than a pixel) and cost crisp edges
+# (retina 3.6 → 4.4 from 320/640 to 200/400); 240/480 is the middle, at 60% of 320/640's
+# time.
 COARSE, FINE = 240, 480
 # The model is unsure where its mask is between LOW and HIGH; MARGIN working pixels more
 # around that are solved for too. Wider margins helped the hair proxy and hurt crisp edges.
