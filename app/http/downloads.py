@@ -11,7 +11,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from flask import current_app, jsonify, request, send_file
+from flask import Response, current_app, jsonify, request, send_file
 from werkzeug.exceptions import PreconditionFailed
 
 from app.http.context import services
@@ -115,7 +115,7 @@ def _private(response):
     return response
 
 
-def send_result(made: EncodedImage, headers: dict, as_json) -> object:
+def send_result(made: EncodedImage, headers: dict, as_json) -> Response:
     """A result made for this request, stored nowhere: its bytes, or `as_json` of them in
     base64 when Accept prefers JSON; its size in X-Width and X-Height, and `headers`."""
     if request.accept_mimetypes.best_match([made.content_type, "application/json"]) == (

@@ -65,8 +65,9 @@ class RecordRepository:
         files whole and its chunks' index not unique; a server keeps GridFS's defaults."""
         self.records = database[collection]
         self.files = gridfs.GridFS(database, collection=bucket)
-        self._chunk = {"chunk_size": embedded_store.WHOLE_FILE} if embedded else {}
+        self._chunk = {}
         if embedded:
+            self._chunk = {"chunk_size": embedded_store.WHOLE_FILE}
             embedded_store.prepare_bucket(database, bucket)
         self._indexed = False
 
