@@ -25,6 +25,10 @@ UNREADABLE = ("The form could not be read: it is not valid multipart/form-data (
               "needs a Content-Disposition with a name in UTF-8, between the boundaries).")
 
 
+# What a browser's form post and the page's scripts (FormData) send.
+PAGE_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
 def _once(pairs: list) -> dict:
     body = {}
     for key, value in pairs:
@@ -83,7 +87,11 @@ def file_bytes(files: MultiDict, name: str) -> bytes | None:
 def filled_form(form: type[BaseModel]) -> dict:
     """The page's form for `form` as a person filled it in: surrounding spaces trimmed,
     empty fields left to their defaults, what the model does not take (the CSRF token, say)
-    left out, and chosen files' bytes."""
+    left out, and chosen files' bytes. A body of another type is refused with a 415, as the
+    API refuses it, not read as a form left empty ("give the image a name")."""
+    if request.mimetype and request.mimetype not in PAGE_FORMS:
+        raise Rejected("unsupported_media_type", "Send the form as multipart/form-data, as "
+                                                 "the page does.", "unsupported")
     fields = {}
     for name in form.model_fields.keys() - set(FILES):
         value = request.form.get(name, "").strip()

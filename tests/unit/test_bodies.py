@@ -280,3 +280,19 @@ def test_a_json_body_past_the_upload_limit_is_told_the_json_limit(api, visitor, 
     refused(response, 413, "too_large",
             "The JSON body is too large: it may hold at most 16 KB. Nothing was changed.")
     assert visitor.client.get(f"{API}/records/{record_id}").get_json()["image_name"] == "Raven"
+
+
+@pytest.mark.parametrize("path", ["/", "/edit/{}"])
+def test_the_pages_forms_refuse_another_media_type_as_the_api_does(visitor, api, record_id,
+                                                                   path):
+    """Before, an XML body to the page's upload was read as an empty form: "Please give the
+    image a name", where the API answered 415 to the same body."""
+    page = visitor.client.post(path.format(record_id), data=b"<image/>",
+                               content_type="application/xml",
+                               headers={"Accept": "application/json",
+                                        "X-CSRFToken": visitor.ensure_token()})
+    refused(page, 415, "unsupported_media_type",
+            "Send the form as multipart/form-data, as the page does.")
+    assert assert_error(api.http.post(f"{API}/records", data=b"<image/>",
+                                      content_type="application/xml", headers=api.headers()),
+                        415, "unsupported_media_type")
