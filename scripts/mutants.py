@@ -459,9 +459,14 @@ MUTANTS = (
            "control_socket_disable = False",
            "gunicorn's control socket made in ~/.gunicorn: an ERROR at each start in the pod",
            (), (S + "test_gunicorn.py",)),
-    Mutant("front-removebg-shape", "k8s/front/nginx.conf", '"~^/v1\\.0/" removebg;', "",
+    Mutant("front-removebg-shape", "k8s/front/nginx.conf",
+           '"~^[A-Z]+ (https?://[^/]+)?/v1\\.0/" removebg;', "",
            "the front's own errors at remove.bg's door in the API's shape, not remove.bg's",
            (), (S + "test_front.py",)),
+    Mutant("front-door-from-uri", "k8s/front/nginx.conf", 'map "$request|$http_accept"',
+           'map "$uri|$http_accept"',
+           "the front tells the door by $uri, which a request refused as its path is decoded "
+           "(a %00) does not have: HTML at every door", (), (S + "test_front_limits.py",)),
     # --- the test servers' ports (and make serve's app port)
     Mutant("port-ephemeral", "scripts/serve.py",
            "port = random.randrange(*span)",

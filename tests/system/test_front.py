@@ -118,7 +118,8 @@ def test_a_far_bigger_body_is_refused_by_the_front(front_stack):
                 and e["path"] == "/api/v1/records"]
 
 
-HEADERS_TOO_LARGE = "The request could not be understood (its headers may be too large)."
+HEADERS_TOO_LARGE = ("The request could not be understood: its first line or its headers are "
+                     "malformed or too large.")
 
 
 def test_headers_too_large_get_the_fronts_sentence(front_stack):

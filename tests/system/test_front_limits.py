@@ -17,8 +17,8 @@ from tests.servers import ROOT
 
 TOO_LONG = {"error": "uri_too_long", "message": "The address is too long."}
 HEADERS_TOO_LARGE = {"error": "bad_request",
-                     "message": "The request could not be understood (its headers may be too "
-                                "large)."}
+                     "message": "The request could not be understood: its first line or its "
+                                "headers are malformed or too large."}
 NO_ENDPOINT = {"error": "not_found", "message": "There is no such API endpoint. The API is "
                                                 "described at /api/v1/openapi.json."}
 # What nginx sends gunicorn after the method and URI: " HTTP/1.0" (proxy_http_version 1.0).
@@ -104,3 +104,20 @@ def test_header_lines_are_the_apps_up_to_the_fronts_limit(front_stack):
         status, kind, body = ask(base, "GET", "/api/v1/x", headers=[fits + "1"],
                                  source=LOAD_BALANCER)
         assert (status, kind, json.loads(body)) == (400, "application/json", HEADERS_TOO_LARGE)
+
+
+def test_a_path_the_front_cannot_decode_is_answered_in_the_doors_shape(front_stack):
+    """A %00 in the path is refused by nginx as it decodes the path, before there is a $uri:
+    the door is read from the request line, so the API and remove.bg's clients still get
+    their JSON (before: the HTML page, whatever the path), in either form of the target."""
+    base, _, _ = front_stack
+    for path in ("/api/v1/records%00", "http://localhost/api/v1/records/%00"):
+        status, kind, body = ask(base, "GET", path)
+        assert (status, kind, json.loads(body)) == (400, "application/json", HEADERS_TOO_LARGE)
+    status, kind, body = ask(base, "POST", "/v1.0/removebg%00")
+    assert (status, kind, json.loads(body)) == (400, "application/json", {"errors": [
+        {"title": HEADERS_TOO_LARGE["message"], "code": "bad_request",
+         "detail": "Invalid request"}]})
+    status, kind, body = ask(base, "GET", "/%00")
+    assert (status, kind) == (400, "text/html")
+    assert f"<p>{HEADERS_TOO_LARGE['message']}</p>".encode() in body
