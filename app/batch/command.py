@@ -71,8 +71,11 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
                 raise click.UsageError(f"--{option} goes with --server.")
     elif _used(ctx, "threads"):
         raise click.UsageError("--threads is for this process; with --server, --connections.")
+    if any(source.is_dir() and source.resolve() == out.resolve() for source in sources):
+        raise click.UsageError("--out must be another folder than the ones read: the "
+                               "cutouts would be read as photos by the next run.")
     values = chosen(given)
-    check(values)
+    check(values, current_app.extensions["services"].uploads.max_image_pixels)
     send = _local(values) if server is None else _server(server, key, values)
     fmt = values.get("format", RemoveRequest.model_fields["format"].default)
     todo = plan(sources, out, suffix(fmt))

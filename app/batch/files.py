@@ -85,6 +85,9 @@ def plan(sources: Iterable[Path], out: Path, suffix: str) -> Plan:
 
     def add(path: Path, target: Path) -> None:
         job = Job(path, target, str(path))
+        if target.resolve() == path.resolve():  # cat.png in --out itself, as png
+            found.refused.append((job.shown, f"its output {target} would be the photo itself"))
+            return
         first = owners.setdefault(target.resolve(), job)
         if first is job:
             found.jobs.append(job)

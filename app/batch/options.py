@@ -13,6 +13,8 @@ from app.batch.files import NOT_REGULAR, is_regular
 from app.core.errors import Rejected
 from app.core.forms import parse
 from app.core.removal import RemoveRequest
+from app.core.results import backdrop_of
+from app.images.decoding import InvalidImage
 
 PHOTO_FIELDS = ("image", "image_url")  # the photo is each file of the batch
 
@@ -59,13 +61,18 @@ def chosen(given: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def check(values: dict[str, Any]) -> Any:
-    """`values` checked by the core's form, as a photo's would be: `click.UsageError` with
-    the form's own sentence for a bad value or a combination that does not go together."""
+def check(values: dict[str, Any], max_pixels: int) -> Any:
+    """`values` checked by the core's form, as a photo's would be, and a background photo
+    as the core checks one (within `max_pixels`): `click.UsageError` with the core's own
+    sentence for a bad value, a combination that does not go together or a background
+    that is no photo, so no photo of the batch fails for it."""
     try:
-        return parse(RemoveRequest, {**values, "image": b"\xff\xd8\xff"})
-    except Rejected as exc:
+        form = parse(RemoveRequest, {**values, "image": b"\xff\xd8\xff"})
+        if values.get("background_image") is not None:
+            backdrop_of(values["background_image"], max_pixels)
+    except (Rejected, InvalidImage) as exc:
         raise click.UsageError(exc.message) from None
+    return form
 
 
 def as_form(values: dict[str, Any]) -> tuple[dict[str, str], dict[str, bytes]]:

@@ -110,6 +110,34 @@ def test_the_output_folder_inside_the_source_is_not_walked(app, fake_engine, tmp
     assert tally(again) == (0, 3, 0) and fake_engine.calls == 3
 
 
+@pytest.mark.parametrize("out", [".", "trip/.."])
+def test_the_folder_read_cannot_be_the_output_folder(app, fake_engine, tmp_path, out):
+    """Its cutouts would be photos to the next run: made again, or clashing with the photos
+    they were made of (before: a.png was skipped as its own output, "made 0", exit 0)."""
+    src = tree(tmp_path)
+    before = outputs(src)
+    result = invoke(app, src, "--out", src / out)
+    assert result.exit_code == 2 and fake_engine.calls == 0
+    assert result.stderr.splitlines()[-1] == (
+        "Error: --out must be another folder than the ones read: the cutouts would be read "
+        "as photos by the next run.")
+    assert outputs(src) == before
+
+
+def test_a_photo_is_never_its_own_output(app, fake_engine, tmp_path):
+    """A PNG named on the command line with --out its own folder: refused, untouched; a
+    JPEG beside it gets its PNG there, and a run again skips that one."""
+    (tmp_path / "a.png").write_bytes(original := photo(fmt="PNG", size=(64, 48)))
+    (tmp_path / "b.jpg").write_bytes(photo(size=(64, 48)))
+    result = invoke(app, tmp_path / "a.png", tmp_path / "b.jpg", "--out", tmp_path)
+    assert result.exit_code == 1 and fake_engine.calls == 1 and tally(result) == (1, 0, 1)
+    assert result.stdout.splitlines()[-1] == (
+        f"  {tmp_path / 'a.png'}: its output {tmp_path / 'a.png'} would be the photo itself")
+    assert (tmp_path / "a.png").read_bytes() == original
+    again = invoke(app, tmp_path / "b.jpg", "--out", tmp_path)
+    assert again.exit_code == 0 and tally(again) == (0, 1, 0) and fake_engine.calls == 1
+
+
 def test_two_photos_with_one_output_name_the_second_fails(app, fake_engine, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
@@ -324,6 +352,26 @@ def test_a_fifo_as_background_image_is_a_usage_error_unopened(app, fake_engine, 
     assert result.stderr.splitlines()[-1] == (
         f"Error: --background-image {fifo}: not a regular file (a FIFO, socket or "
         "device), not opened.")
+
+
+@pytest.mark.parametrize("background, message", [
+    (b"not a photo", "The background photo could not be used. That file is not an image we "
+                     "can read. Please upload a JPEG, PNG or WebP image."),
+    (photo(fmt="PNG", size=(64, 48))[:60], "The background photo could not be used. The "
+                                           "image file is damaged or incomplete. Please upload a "
+                                           "whole JPEG, PNG or WebP image."),
+])
+def test_a_background_that_is_no_photo_is_a_usage_error(app, fake_engine, tmp_path,
+                                                        background, message):
+    """Checked once, as the core checks one, before any photo (before: every photo failed
+    for it, and through a server each one uploaded it again)."""
+    src, back = tree(tmp_path), tmp_path / "back.png"
+    back.write_bytes(background)
+    result = invoke(app, src, "--out", tmp_path / "out", "--output", "image",
+                    "--background-image", back)
+    assert result.exit_code == 2 and fake_engine.calls == 0
+    assert result.stderr.splitlines()[-1] == f"Error: {message}"
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_fifo_where_an_output_goes_is_not_taken_for_done_nor_opened(tmp_path):
