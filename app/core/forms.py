@@ -266,7 +266,7 @@ def _rejected(form: type[BaseModel], exc: ValidationError) -> Rejected:
     error = errors[0]
     field = str(error["loc"][0]) if error["loc"] else ""
     if error["type"] == "extra_forbidden":
-        if field in FILES:
+        if field in FILES and not isinstance(error["input"], bytes):  # a file in JSON, say
             return Rejected("invalid_body", f"{field} is a file: send it with "
                                             "multipart/form-data.")
         return Rejected("invalid_body", f"Unknown field {quoted(field)}: send only "

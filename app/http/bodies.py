@@ -21,6 +21,10 @@ from app.http.sizes import JSON_TOO_LARGE, MAX_FORM_PARTS, json_limit
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 NO_FIELD_NAME = ("A part of the form has no field name: name each part, as in "
                  'Content-Disposition: form-data; name="image".')
+NO_FIELD_NAME_PLAIN = ('A field of the form has no name ("=value"): send each one as '
+                       "name=value.")
+TEXT_FOR_FILE = ("{field} is a file: send the photo as a file part of the form (with a "
+                 "filename), not as text.")
 UNREADABLE = ("The form could not be read: it is not valid multipart/form-data (each part "
               "needs a Content-Disposition with a name in UTF-8, between the boundaries).")
 
@@ -36,6 +40,12 @@ def _once(pairs: list) -> dict:
             raise repeated(key)
         body[key] = value
     return body
+
+
+def _integer(digits: str) -> int | float:
+    """A JSON integer; one too long for Python's int() (over 4,300 digits) is valid JSON
+    all the same, and as large as infinity to every rule that reads a number."""
+    return int(digits) if len(digits) <= 4300 else float(digits)
 
 
 def json_object(example: str) -> dict:
@@ -54,7 +64,7 @@ def json_object(example: str) -> dict:
     if len(raw) > limit:
         raise too_large
     try:
-        body = json.loads(raw, object_pairs_hook=_once)
+        body = json.loads(raw, object_pairs_hook=_once, parse_int=_integer)
     except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
@@ -112,6 +122,9 @@ def form_as_sent(file_fields: tuple[str, ...] = FILES) -> dict:
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise repeated(twice[0])
+    as_text = [name for name in file_fields if name in request.form]
+    if as_text:  # else taken for no photo at all, or a background left out without a word
+        raise Rejected("invalid_body", TEXT_FOR_FILE.format(field=as_text[0]))
     fields = {name: value for name, value in request.form.items() if name not in file_fields}
     fields.update({name: b"" for name in request.files if name not in file_fields})
     for name in file_fields:
@@ -158,7 +171,7 @@ def _readable_form() -> None:
         raise Rejected("invalid_body", NOT_TEXT.format(field="The form") if plain
                        else UNREADABLE) from None
     if not all(names):  # None, or ""
-        raise Rejected("invalid_body", NO_FIELD_NAME)
+        raise Rejected("invalid_body", NO_FIELD_NAME_PLAIN if plain else NO_FIELD_NAME)
 
 
 def init_app(app: Flask) -> None:

@@ -25,6 +25,8 @@ INVALID = "This API key is not valid: it is unknown or has been revoked."
 NOT_BEARER = ("Send the API key as 'Authorization: Bearer KEY' (or in the X-Api-Key header); "
               "no other kind of Authorization is read here.")
 TWO_KEYS = "Two different API keys were sent (in Authorization and X-Api-Key): send one."
+TWO_IN_ONE = ("Two different API keys were sent in X-Api-Key (the header twice, or values "
+              "joined by a comma): send one.")
 
 
 def caller() -> ApiKey | None:
@@ -66,7 +68,7 @@ def _given() -> str | None:
         # The header sent twice arrives as one, its values joined by commas (no key has one).
         sent = {value.strip() for value in request.headers["X-Api-Key"].split(",")}
         if len(sent) > 1:
-            raise Rejected("invalid_key", TWO_KEYS, "unauthorized")
+            raise Rejected("invalid_key", TWO_IN_ONE, "unauthorized")
         (header,) = sent
     if bearer is not None and header is not None and bearer != header:
         raise Rejected("invalid_key", TWO_KEYS, "unauthorized")

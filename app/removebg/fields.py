@@ -132,6 +132,10 @@ def _unsupported(given: dict) -> None:
             given.get("shadow_type", "none")) != "none":
         raise _refuse("Shadows are not made here: leave add_shadow and shadow_type out (or "
                       "send false and none).")
+    # Checked, then ignored with the shadow it would shade: clients send remove.bg's default.
+    opacity = given.get("shadow_opacity", 50)
+    if not re.fullmatch(r"[0-9]{1,3}", str(opacity)) or int(str(opacity)) > 100:
+        raise _refuse("shadow_opacity must be a whole number from 0 to 100.")
     if given.get("semitransparency", True) not in (*FALSE, True, "true", "1", "yes", "on"):
         raise _refuse("semitransparency must be true or false.")
 
@@ -153,10 +157,10 @@ def _background(given: dict) -> dict:
 
 def _colour(value: Any) -> str | None:
     """remove.bg's colour as our #rrggbb; None for a fully transparent one (no background)."""
-    text = str(value).strip().lower()
+    text = value.strip().lower() if isinstance(value, str) else ""  # JSON may send 123
     if _HEX.match(text):
         text = "#" + text.removeprefix("#")
-    elif text not in ImageColor.colormap:
+    elif not text or text not in ImageColor.colormap:
         raise _refuse("bg_color must be a hex colour (such as 81d4fa or fff, with or without "
                       "#) or a colour name (such as green).")
     red, green, blue, *alpha = ImageColor.getrgb(text)
@@ -179,6 +183,8 @@ def _margin(value: Any) -> Any:
     if part in _NO_PIXELS:
         return 0
     found = _PERCENT.match(part)
+    if not found and part.endswith("%"):
+        raise _refuse("crop_margin must be a whole percentage from 0 to 100, such as 10%.")
     if not found:
         raise _refuse("crop_margin in pixels is not supported here: give it in percent of "
                       "the subject's size, such as 10%.")

@@ -296,3 +296,17 @@ def test_the_pages_forms_refuse_another_media_type_as_the_api_does(visitor, api,
     assert assert_error(api.http.post(f"{API}/records", data=b"<image/>",
                                       content_type="application/xml", headers=api.headers()),
                         415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize("digits", [4300, 4301, 15000])
+def test_a_number_too_long_for_python_is_still_json(api, fetched, digits):
+    """Python's int() refuses more than 4,300 digits; such a body is a JSON object all the
+    same, and its field is refused by the field's own rule (before: "Send a JSON object")."""
+    body = ('{"name": "cat", "image_url": "https://photos.example/cat.jpg", "crop_margin": '
+            + "1" * digits + "}")
+    answer = api.http.post(f"{API}/records", data=body, content_type="application/json",
+                           headers=api.headers())
+    assert (answer.status_code, answer.get_json()) == (400, {
+        "error": "invalid_options",
+        "message": "The crop margin must be a whole number from 0 to 100 (%)."})
+    assert fetched == []

@@ -6,7 +6,7 @@ multipart one has (parsed whole before, however large)."""
 
 import pytest
 
-from app.http.bodies import NO_FIELD_NAME, UNREADABLE
+from app.http.bodies import NO_FIELD_NAME, NO_FIELD_NAME_PLAIN, UNREADABLE
 from app.http.sizes import MAX_FORM_MEMORY_SIZE, MAX_FORM_PARTS
 from tests.support import API, photo
 
@@ -63,6 +63,37 @@ def test_a_part_without_a_name_is_refused_at_every_door(client, visitor, fake_en
     response = sent(client, visitor, path, with_photo(part(nameless)), MULTIPART)
     assert error(response) == (400, "invalid_body", NO_FIELD_NAME)
     assert records.records.count_documents({}) == 0
+
+
+@pytest.mark.parametrize("path", PATHS[1:])  # the page's scripts send multipart
+def test_a_urlencoded_field_without_a_name_is_said_so_in_its_terms(client, visitor, fake_engine,
+                                                                   records, path):
+    response = sent(client, visitor, path, b"=x&name=cat&image_url=https%3A%2F%2Fa.example%2F",
+                    URLENCODED)
+    assert error(response) == (400, "invalid_body", NO_FIELD_NAME_PLAIN)
+    assert NO_FIELD_NAME_PLAIN == ('A field of the form has no name ("=value"): send each one '
+                                   "as name=value.")
+    assert records.records.count_documents({}) == 0
+
+
+@pytest.mark.parametrize("path, field", [
+    (f"{API}/records", "image"), (f"{API}/remove", "image"),
+    (f"{API}/remove", "background_image"), ("/v1.0/removebg", "image_file"),
+    ("/v1.0/removebg", "bg_image_file")])
+def test_a_photo_sent_as_text_is_said_so(client, visitor, fake_engine, records, path, field):
+    """A text part where a file goes was dropped: "choose an image", or (a background)
+    a cutout without it and not a word (before, at remove.bg's door: 200)."""
+    photo_field = "image_file" if path.startswith("/v1.0") else "image"
+    body = b"".join([part(b'; name="name"', b"cat") if path.endswith("records") else b"",
+                     part(b'; name="output"', b"image") if field == "background_image" else b"",
+                     part(f'; name="{field}"'.encode(), b"cat.jpg"),
+                     b"" if field == photo_field else part(
+                         f'; name="{photo_field}"; filename="c.jpg"'.encode(), photo()),
+                     b"--XX--\r\n"])
+    assert error(sent(client, visitor, path, body, MULTIPART)) == (
+        400, "invalid_body", f"{field} is a file: send the photo as a file part of the form "
+                             "(with a filename), not as text.")
+    assert fake_engine.calls == 0 and records.records.count_documents({}) == 0
 
 
 @pytest.mark.parametrize("path", PATHS)

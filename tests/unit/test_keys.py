@@ -11,7 +11,7 @@ from PIL import Image
 
 from app import create_app
 from app.hosting import ConfigError
-from app.http.callers import INVALID, MISSING, NOT_BEARER, TWO_KEYS
+from app.http.callers import INVALID, MISSING, NOT_BEARER, TWO_IN_ONE, TWO_KEYS
 from app.http.limits import KEY_DAY, KEY_MINUTE, RATE_LIMITED
 from app.settings import Settings
 from app.storage.embedded import embedded_database
@@ -141,7 +141,8 @@ def test_a_bad_key_is_401_with_a_sentence_and_nothing_done(keyed, fake_engine, h
 
 
 @pytest.mark.parametrize(("sent", "status"), [
-    (f"{GIVEN}, {GIVEN}", 200), (f"{GIVEN},{GIVEN} ", 200), (f"{GIVEN}, {GIVEN}x", 401)])
+    (f"{GIVEN}, {GIVEN}", 200), (f"{GIVEN},{GIVEN} ", 200), (f"{GIVEN}, {GIVEN}x", 401),
+    (f",{GIVEN}", 401)])
 def test_x_api_key_sent_twice_is_one_key_if_both_are_the_same(keyed, fake_engine, sent,
                                                              status):
     """A header sent twice reaches the app as one, its values joined by a comma (as
@@ -152,7 +153,7 @@ def test_x_api_key_sent_twice_is_one_key_if_both_are_the_same(keyed, fake_engine
     assert answer.status_code == status
     assert fake_engine.calls == (1 if status == 200 else 0)
     if status == 401:
-        assert answer.get_json() == {"error": "invalid_key", "message": TWO_KEYS}
+        assert answer.get_json() == {"error": "invalid_key", "message": TWO_IN_ONE}
 
 
 def test_a_key_is_never_read_from_the_query_or_a_cookie(keyed, fake_engine):

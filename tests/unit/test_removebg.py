@@ -222,6 +222,8 @@ PX = ("crop_margin in pixels is not supported here: give it in percent of the su
     ({"crop": "true", "crop_margin": "10% 20%"}, "invalid_options",
      "crop_margin must be one margin for all sides, such as 10%: different margins per side "
      "are not supported here."),
+    ({"crop": "true", "crop_margin": "10.5%"}, "invalid_options",
+     "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
     ({"crop": "true", "crop_margin": "150%"}, "invalid_options",
      "The crop margin must be a whole number from 0 to 100 (%)."),
     ({"crop": "maybe"}, "invalid_options", "crop must be true or false."),
@@ -234,6 +236,12 @@ PX = ("crop_margin in pixels is not supported here: give it in percent of the su
      "Shadows are not made here: leave add_shadow and shadow_type out (or send false and "
      "none)."),
     ({"shadow_type": "car"}, "invalid_options", None),
+    ({"shadow_opacity": "abc"}, "invalid_options",
+     "shadow_opacity must be a whole number from 0 to 100."),
+    ({"shadow_opacity": "101"}, "invalid_options",
+     "shadow_opacity must be a whole number from 0 to 100."),
+    ({"shadow_opacity": "-1"}, "invalid_options",
+     "shadow_opacity must be a whole number from 0 to 100."),
     ({"semitransparency": "maybe"}, "invalid_options",
      "semitransparency must be true or false."),
     ({"name": "cat"}, "invalid_body", None),
@@ -241,6 +249,28 @@ PX = ("crop_margin in pixels is not supported here: give it in percent of the su
 ])
 def test_a_field_we_cannot_take_is_a_400_with_the_reason(client, fields, code, title):
     refused(removebg(client, **fields), 400, code, title)
+
+
+@pytest.mark.parametrize("opacity", [0, "100", 50])
+def test_a_shadow_opacity_without_a_shadow_is_taken_and_ignored(app, client, opacity):
+    """Clients send remove.bg's default (50) whether or not they ask for a shadow."""
+    app.extensions["services"].uploads.fetch = lambda url: PHOTO
+    plain = client.post("/v1.0/removebg", json={"image_url": "https://photos.example/c.jpg"},
+                        headers=HEADERS)
+    shaded = client.post("/v1.0/removebg", json={"image_url": "https://photos.example/c.jpg",
+                                                 "shadow_opacity": opacity}, headers=HEADERS)
+    assert (plain.status_code, shaded.status_code) == (200, 200)
+    assert shaded.data == plain.data
+
+
+@pytest.mark.parametrize("colour", [123, 0xfff, True, ["fff"]])
+def test_a_colour_that_is_not_text_is_refused(client, colour):
+    """JSON's 123 was read as the text "123" (#112233)."""
+    answer = client.post("/v1.0/removebg", json={"image_url": "https://photos.example/c.jpg",
+                                                 "bg_color": colour}, headers=HEADERS)
+    refused(answer, 400, "invalid_options",
+            "bg_color must be a hex colour (such as 81d4fa or fff, with or without #) or a "
+            "colour name (such as green).")
 
 
 def test_each_photo_refusal(client):
