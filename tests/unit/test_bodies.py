@@ -310,3 +310,13 @@ def test_a_number_too_long_for_python_is_still_json(api, fetched, digits):
         "error": "invalid_options",
         "message": "The crop margin must be a whole number from 0 to 100 (%)."})
     assert fetched == []
+
+
+def test_an_edit_sent_a_new_photo_is_told_the_fields_it_takes(api, record_id):
+    """The body was multipart: an edit keeps its photo, so `image` is a field it does not
+    take (before: "image is a file: send it with multipart/form-data")."""
+    answer = api.edit(record_id, {"image": (io.BytesIO(photo()), "new.jpg")})
+    refused(answer, 400, "invalid_body", "Unknown field 'image': send only image_name, output, "
+                                         "background, crop, crop_margin, format, refine_edges, "
+                                         "background_image.")
+    assert api.http.get(f"{API}/records/{record_id}").get_json()["image_name"] == "Raven"
