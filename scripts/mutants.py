@@ -507,6 +507,16 @@ MUTANTS = (
            'map "$uri|$http_accept"',
            "the front tells the door by $uri, which a request refused as its path is decoded "
            "(a %00) does not have: HTML at every door", (), (S + "test_front_limits.py",)),
+    Mutant("front-own-refusals", "k8s/front/nginx.conf",
+           "error_page 400 494 404 405 413 414 429 500 501 502 503 504 505",
+           "error_page 400 494 404 413 414 429 500 502 503 504",
+           "TRACE, Transfer-Encoding: gzip and HTTP/2.0 get nginx's HTML at the JSON doors",
+           (U + "test_removebg.py",), (S + "test_front_limits.py",)),
+    Mutant("front-method-as-sent", "k8s/front/nginx.conf",
+           '405 "$front_method is not allowed here.";',
+           '405 "$request_method is not allowed here.";',
+           "the front's 405 names GET, its error page's method, not the one sent", (),
+           (S + "test_front_limits.py",)),
     # --- the test servers' ports (and make serve's app port)
     Mutant("port-ephemeral", "scripts/serve.py",
            "port = random.randrange(*span)",

@@ -121,3 +121,37 @@ def test_a_path_the_front_cannot_decode_is_answered_in_the_doors_shape(front_sta
     status, kind, body = ask(base, "GET", "/%00")
     assert (status, kind) == (400, "text/html")
     assert f"<p>{HEADERS_TOO_LARGE['message']}</p>".encode() in body
+
+
+METHOD = {"error": "method_not_allowed", "message": "TRACE is not allowed here."}
+CODING = {"error": "not_implemented",
+          "message": "A body sent with that Transfer-Encoding cannot be read here: send it as "
+                     "it is, with Content-Length, or chunked."}
+VERSION = {"error": "http_version_not_supported",
+           "message": "This HTTP version is not spoken here: send HTTP/1.1."}
+
+
+def test_what_nginx_refuses_before_the_app_is_answered_in_the_doors_shape(front_stack):
+    """TRACE, a Transfer-Encoding nginx cannot undo, an HTTP version it does not speak:
+    refused by nginx itself (before: its own HTML page at every door, with no sentence)."""
+    base, _, _ = front_stack
+    status, kind, body = ask(base, "TRACE", "/api/v1/records")
+    assert (status, kind, json.loads(body)) == (405, "application/json", METHOD)
+    status, kind, body = ask(base, "POST", "/api/v1/remove",
+                             headers=["Transfer-Encoding: gzip", "Content-Length: 0"])
+    assert (status, kind, json.loads(body)) == (501, "application/json", CODING)
+    status, kind, body = ask(base, "TRACE", "/v1.0/removebg")
+    assert (status, kind, json.loads(body)) == (405, "application/json", {"errors": [
+        {"title": METHOD["message"], "code": "method_not_allowed",
+         "detail": "Method not allowed"}]})
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(b"GET /api/v1/records HTTP/2.0\r\nHost: localhost\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.split(b" ", 2)[1] == b"505" and json.loads(body) == VERSION
+    status, kind, body = ask(base, "TRACE", "/")
+    assert (status, kind) == (405, "text/html")
+    assert f"<p>{METHOD['message']}</p>".encode() in body
