@@ -16,7 +16,7 @@ from flask.cli import with_appcontext
 from app.batch.files import plan, suffix
 from app.batch.options import check, chosen, output_options
 from app.batch.runner import Runner
-from app.batch.senders import Failed, LocalSender, ServerSender
+from app.batch.senders import API, Failed, LocalSender, ServerSender
 from app.core.errors import Rejected
 from app.core.removal import RemoveRequest
 
@@ -109,6 +109,9 @@ def _local(values):
 def _server(url: str, key: str | None, values) -> ServerSender:
     if not url.startswith(("http://", "https://")):
         raise click.UsageError(f"--server takes an http(s) address, not {url!r}.")
+    if url.rstrip("/").endswith(API):  # the command adds it: .../api/v1/api/v1/remove
+        raise click.UsageError(f"--server is the server's address, without {API}: "
+                               f"{url.rstrip('/').removesuffix(API)!r}.")
     send = ServerSender(url, values, key=key)
     try:  # the server answers before any photo is sent: else, say so at once
         send.check()

@@ -40,6 +40,8 @@ class Tally:
         lines = [f"{'Stopped' if self.interrupted else 'Done'} in {self.seconds:.1f} s: "
                  f"made {self.made} ({rate:.2f} photos/s), skipped {self.skipped} already "
                  f"made, failed {len(self.failed)}."]
+        if not (self.made or self.skipped or self.failed or self.interrupted):
+            lines.append("No JPEG, PNG or WebP photo was found in what was given.")
         if self.not_images:
             lines.append(f"Left alone {self.not_images} file(s) that are not JPEG, PNG or "
                          "WebP images.")

@@ -66,7 +66,8 @@ class LocalSender:
         except Rejected as exc:
             if exc.kind == "busy" and exc.retry_after is not None:
                 raise Wait(exc.retry_after, exc.message) from None
-            raise Failed(f"{exc.message} ({exc.code})") from None
+            # As the server's failures read, less the HTTP status: "code: sentence".
+            raise Failed(f"{exc.code}: {exc.message}") from None
 
 
 def retry_after(value: str | None) -> float | None:

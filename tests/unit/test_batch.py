@@ -48,7 +48,7 @@ def test_a_damaged_photo_fails_with_its_reason_and_the_run_goes_on(app, fake_eng
     assert outputs(out) == ["a.png", "trip/b.png", "trip/day 2/c.png"]
     assert result.stdout.splitlines()[-3:] == [
         "Left alone 2 file(s) that are not JPEG, PNG or WebP images.", "Failed:",
-        f"  {src / 'trip' / 'broken.jpg'}: {DAMAGED}"]
+        f"  {src / 'trip' / 'broken.jpg'}: invalid_image: {DAMAGED}"]
     assert tally(result) == (3, 0, 1)
 
 
@@ -138,6 +138,20 @@ def test_a_photo_is_never_its_own_output(app, fake_engine, tmp_path):
     assert again.exit_code == 0 and tally(again) == (0, 1, 0) and fake_engine.calls == 1
 
 
+def test_a_run_that_finds_no_photo_says_so(app, fake_engine, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "notes.txt").write_text("not a photo")
+    result = invoke(app, src, "--out", tmp_path / "out")
+    assert result.exit_code == 0 and tally(result) == (0, 0, 0)
+    assert result.stdout.splitlines()[1:] == [
+        "No JPEG, PNG or WebP photo was found in what was given.",
+        "Left alone 1 file(s) that are not JPEG, PNG or WebP images."]
+    (src / "a.jpg").write_bytes(photo(size=(64, 48)))
+    assert invoke(app, src, "--out", tmp_path / "out").stdout.splitlines()[1:] == [
+        "Left alone 1 file(s) that are not JPEG, PNG or WebP images."]
+
+
 def test_two_photos_with_one_output_name_the_second_fails(app, fake_engine, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
@@ -185,6 +199,8 @@ def test_the_options_reach_the_core(app, fake_engine, tmp_path):
     (["--threads", "2", "--server", "http://127.0.0.1:9"], "--threads is for this process; "
                                                            "with --server, --connections."),
     (["--server", "ftp://host"], "--server takes an http(s) address, not 'ftp://host'."),
+    (["--server", "http://127.0.0.1:9/bg/api/v1/"], "--server is the server's address, "
+                                                    "without /api/v1: 'http://127.0.0.1:9/bg'."),
 ])
 def test_a_bad_value_is_a_usage_error_before_any_work(app, fake_engine, tmp_path, args, message):
     src, out = tree(tmp_path), tmp_path / "out"
