@@ -5,6 +5,7 @@ exactly as sent."""
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote_to_bytes
 
 import flask
 from flask import Flask, current_app, request
@@ -165,6 +166,12 @@ def _readable_form() -> None:
         if (len(raw) > request.max_form_memory_size
                 or len([part for part in raw.split(b"&") if part]) > MAX_FORM_PARTS):
             raise RequestEntityTooLarge()
+        # Werkzeug keeps a %-escape that is not UTF-8 as its three characters ("%FF" as a
+        # name); its bytes are refused as raw bytes that are not UTF-8 are, below.
+        try:
+            unquote_to_bytes(raw.replace(b"+", b" ")).decode()
+        except UnicodeDecodeError:
+            raise Rejected("invalid_body", NOT_TEXT.format(field="The form")) from None
     try:
         names = list(request.form) + list(request.files)
     except ValueError:

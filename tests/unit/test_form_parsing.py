@@ -118,9 +118,26 @@ def test_an_empty_multipart_form_is_an_upload_without_a_photo(client, visitor):
 # warns in 3.13 and is a method in 3.14, so every form failed) would fail this test.
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("path", PATHS[1:])
-def test_a_urlencoded_form_that_is_not_utf8_is_said_so(client, visitor, path):
-    response = sent(client, visitor, path, b"image_url=http://a.example/\xff.jpg", URLENCODED)
+@pytest.mark.parametrize("body", [
+    b"image_url=http://a.example/\xff.jpg",
+    # Escaped: Werkzeug kept these as "%FF" and "a%E2%82b", names a person never typed.
+    b"name=%ff&image_url=https%3A%2F%2Fa.example%2Fc.jpg",
+    b"name=a%e2%82b&image_url=https%3A%2F%2Fa.example%2Fc.jpg"])
+def test_a_urlencoded_form_that_is_not_utf8_is_said_so(client, visitor, records, path, body):
+    response = sent(client, visitor, path, body, URLENCODED)
     assert error(response) == (400, "invalid_body", NOT_TEXT)
+    assert records.records.count_documents({}) == 0
+
+
+@pytest.mark.parametrize("name", ["%e2%82%ac", "%25ff", "100%", "caf%C3%A9+au+lait"])
+def test_escaped_utf8_in_a_urlencoded_form_is_taken(client, visitor, fake_engine, records,
+                                                    name):
+    client.application.extensions["services"].uploads.fetch = lambda url: photo()
+    response = sent(client, visitor, f"{API}/records",
+                    f"name={name}&image_url=https%3A%2F%2Fa.example%2Fc.jpg".encode(), URLENCODED)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["image_name"] == {
+        "%e2%82%ac": "€", "%25ff": "%ff", "100%": "100%", "caf%C3%A9+au+lait": "café au lait"}[name]
 
 
 @pytest.mark.parametrize("body", [b"", b"&", b"&&"])
