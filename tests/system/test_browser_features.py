@@ -453,6 +453,39 @@ def test_the_before_after_slider_by_keyboard(tab):
     assert np.abs(half[:, middle + 3:] - result[:, middle + 3:]).max() <= 2
 
 
+BOXES = """(selector) => [...document.querySelectorAll(selector)].map(element => {
+  const box = element.getBoundingClientRect();
+  return [box.left, box.top, box.width, box.height].map(Math.round); })"""
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_the_result_lies_on_its_original_whatever_its_shape_and_name(chromium, server,
+                                                                     viewport):
+    """A portrait and a 12×8 photo: the result over the original has the original's very
+    box (before, the slider's own width set the frame's, and the result was stretched
+    across it); a name of one 50-letter word wraps instead of widening the page."""
+    width, height = viewport
+    tab = Tab(chromium, server, viewport={"width": width, "height": height})
+    try:
+        page = tab.open()
+        tab.upload([("tall.jpg", photo("astronaut", size=(540, 960)))], name="W" * 50)
+        tab.upload([("tiny.jpg", photo("chelsea", size=(12, 8)))],
+                   name="PXL_20240512_183455123.PORTRAIT.ORIGINAL")
+        for row in (1, 2):
+            image_rendered(page, ROW.format(row) + ".compare-after")
+        before = page.evaluate(BOXES, ".compare-before")
+        assert page.evaluate(BOXES, ".compare-after") == before
+        assert [box[2:] for box in before] == [[12, 8], [90, 160]]
+        sliders = page.evaluate(BOXES, ".compare-range")
+        assert [box[2] for box in sliders] == [64, 90]  # at least 4rem, to drag
+        assert page.evaluate("document.documentElement.scrollWidth") == width
+        names = page.evaluate(BOXES, ".record-name")
+        assert all(left >= 0 and left + w <= width for left, _, w, _ in names), names
+    finally:
+        tab.assert_clean()
+        tab.close()
+
+
 def test_edit_result_remakes_it_without_the_model(tab):
     page = tab.open()
     transparent = upload_with(tab, photo("chelsea"), "editable")
