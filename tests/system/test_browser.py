@@ -107,6 +107,32 @@ def test_upload_see_download_rename_hit_the_limit_and_delete(tab):
     tab.assert_clean()
 
 
+def test_a_double_click_or_a_second_enter_sends_one_change(tab):
+    """Before, Enter twice in Rename sent two PUTs, and a double click on Delete two
+    DELETEs, the second answered 404 and shown as an alert under the deletion's success."""
+    page = tab.open()
+    tab.upload([("chelsea.jpg", photo("chelsea", size=(120, 80)))], name="twice")
+    changes = []
+    page.on("request", lambda request: changes.append(request.method)
+            if request.method in ("PUT", "DELETE") else None)
+    page.get_by_role("button", name="Rename twice").click()
+    expect(page.locator("#edit-name")).to_be_focused()
+    page.keyboard.type("once")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    expect(page.locator("#edit-modal")).to_be_hidden()
+    expect(page.locator("#records .record-name")).to_have_text(["once"])
+    page.get_by_role("button", name="Delete once").click()
+    dialog = page.get_by_role("dialog", name="Delete image?")
+    expect(page.locator("#delete-cancel")).to_be_focused()
+    dialog.get_by_role("button", name="Delete", exact=True).dblclick()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#no-records")).to_be_visible()
+    assert tab.messages() == ["Deleted successfully"]
+    page.wait_for_timeout(500)  # a second request, had one gone, would be answered by now
+    assert changes == ["PUT", "DELETE"]
+
+
 def test_several_files_at_once_each_get_their_own_record_and_message(tab):
     page = tab.open()
     tab.expected_statuses.add(409)

@@ -81,6 +81,25 @@ export async function send(method, url, body) {
   return { ok: response.ok, status: response.status, message: data.message || "", data: data };
 }
 
+// `handler` for an event, ignored while its last call is still waiting for the server: a
+// double click or a second Enter would send the same change twice (a delete's second one
+// answered "does not exist" under the first's success). A form's submit is still stopped.
+export function oneAtATime(handler) {
+  let waiting = false;
+  return async function (event) {
+    if (waiting) {
+      event.preventDefault();
+      return;
+    }
+    waiting = true;
+    try {
+      await handler.call(this, event);
+    } finally {
+      waiting = false;
+    }
+  };
+}
+
 // Replace the results and the "n used" count with the server's fresh rendering of the
 // page: one template renders rows, whether the page was loaded or updated in place.
 export async function refresh() {

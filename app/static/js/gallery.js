@@ -1,6 +1,6 @@
 // Each result in the list: rename and delete (in the original app's modals and messages),
 // and the before/after slider over its two pictures.
-import { focusRowButton, refresh, send, showAlert } from "./app.js";
+import { focusRowButton, oneAtATime, refresh, send, showAlert } from "./app.js";
 
 let current = null;
 
@@ -44,7 +44,7 @@ if (editModal) {
     editError.hidden = true;
   });
   editModal.addEventListener("shown.bs.modal", function () { editName.focus(); editName.select(); });
-  document.getElementById("edit-form").addEventListener("submit", async function (event) {
+  document.getElementById("edit-form").addEventListener("submit", oneAtATime(async function (event) {
     event.preventDefault();
     if (!current) return;
     const id = current.dataset.recordId;
@@ -62,8 +62,9 @@ if (editModal) {
       showAlert("Image name edited successfully", "success");
       focusRowButton(id, ".edit-btn");
     }, { once: true });
+    current = null;  // done: a click while the dialog fades out sends nothing
     bootstrap.Modal.getOrCreateInstance(editModal).hide();
-  });
+  }));
 }
 
 // ---- delete ---------------------------------------------------------------------------
@@ -80,7 +81,7 @@ if (deleteModal) {
   deleteModal.addEventListener("shown.bs.modal", function () {
     document.getElementById("delete-cancel").focus();
   });
-  document.getElementById("delete-confirm").addEventListener("click", async function () {
+  document.getElementById("delete-confirm").addEventListener("click", oneAtATime(async function () {
     if (!current) return;
     const result = await send("DELETE", current.dataset.removeUrl);
     if (!result.ok) {
@@ -92,6 +93,7 @@ if (deleteModal) {
       await refresh();
       showAlert("Deleted successfully", "success");
     }, { once: true });
+    current = null;
     bootstrap.Modal.getOrCreateInstance(deleteModal).hide();
-  });
+  }));
 }
