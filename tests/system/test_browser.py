@@ -107,6 +107,32 @@ def test_upload_see_download_rename_hit_the_limit_and_delete(tab):
     tab.assert_clean()
 
 
+def test_what_failed_stays_chosen_and_what_was_made_goes(tab):
+    """At the limit, the photo refused stays chosen with its name (before, it was thrown
+    away): delete an image and send it again as it is. The photo made beside it goes."""
+    page = tab.open()
+    tab.upload([("chelsea.jpg", photo("chelsea", size=(120, 80)))], name="first")
+    tab.expected_statuses.add(409)
+    tab.upload([("rocket.jpg", photo("rocket", size=(120, 80))),
+                ("coffee.jpg", photo("coffee", size=(120, 80)))], name="more")
+    assert tab.messages() == ["rocket.jpg: Image generated successfully",
+                              "coffee.jpg: Max limit reached. Please remove a record."]
+    chosen = "Array.from(document.getElementById('image').files).map(f => f.name)"
+    assert page.evaluate(chosen) == ["coffee.jpg"]
+    expect(page.locator("#previews li")).to_have_count(1)
+    expect(page.locator("#upload-form").get_by_label("Image Name", exact=True)
+           ).to_have_value("more")
+    page.get_by_role("button", name="Delete first").click()
+    page.get_by_role("dialog", name="Delete image?").get_by_role(
+        "button", name="Delete", exact=True).click()
+    expect(page.locator("#records .record-name")).to_have_text(["more 1"])
+    tab.submit()
+    assert tab.messages() == ["Image generated successfully"]
+    assert sorted(tab.names()) == ["more", "more 1"]
+    assert page.evaluate(chosen) == []
+    expect(page.locator("#previews li")).to_have_count(0)
+
+
 def test_a_double_click_or_a_second_enter_sends_one_change(tab):
     """Before, Enter twice in Rename sent two PUTs, and a double click on Delete two
     DELETEs, the second answered 404 and shown as an alert under the deletion's success."""
@@ -150,7 +176,10 @@ def test_several_files_at_once_each_get_their_own_record_and_message(tab):
     assert tab.names() == ["second", "first"]
     for index in (1, 2):
         assert image_rendered(page, f"#records tbody tr:nth-child({index}) .processed-img")["w"] > 0
-    expect(page.locator("#previews")).to_be_hidden()
+    # The two that failed stay chosen, to be sent again; the two made go.
+    expect(page.locator("#previews li")).to_have_count(2)
+    assert page.evaluate("Array.from(document.getElementById('image').files).map(f => f.name)"
+                         ) == ["huge.jpg", "third.jpg"]
 
 
 def test_files_dropped_on_the_zone_are_chosen_and_previewed(tab):

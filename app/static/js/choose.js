@@ -223,10 +223,13 @@ export const choice = {
     urlInput.readOnly = working;
     dropzone.classList.toggle("opacity-50", working);
   },
-  // What was sent goes; an address that failed stays, to be corrected.
-  clear: function (keepAddress) {
+  // What was made goes; a photo or an address that failed stays, to be sent again (after
+  // deleting an image, say) or corrected, without choosing it again.
+  clear: function (keepFiles, keepAddress) {
     if (!keepAddress) urlInput.value = "";
-    fileInput.value = "";
-    clearPreviews();
+    const transfer = new DataTransfer();
+    keepFiles.forEach(function (file) { transfer.items.add(file); });
+    fileInput.files = transfer.files;
+    if (keepFiles.length) { showPreviews(); } else { clearPreviews(); }
   },
 };

@@ -200,6 +200,7 @@ async function onSubmit(event) {
   let created = 0;
   let failed = 0;
   let addressFailed = false;
+  const failedFiles = [];
   for (let index = 0; index < items.length; index++) {
     const item = items[index];
     // Checked here too, so a file that cannot fit is not sent at all.
@@ -207,6 +208,7 @@ async function onSubmit(event) {
       : await sendWaiting(item, recordName(base, item, index, items.length), index, items.length);
     if (result.ok) { created++; } else { failed++; }
     if (!result.ok && item.url) addressFailed = true;
+    if (!result.ok && item.file) failedFiles.push(item.file);
     choice.setItemStatus(index, result.ok ? "Done"
       : result.cancelled ? CANCELLED : "Not uploaded",
     result.ok ? "is-done" : "is-failed");
@@ -216,9 +218,10 @@ async function onSubmit(event) {
   }
   if (created) await refresh();
   setWorking(false);
-  // The chosen output options stay for the next upload; the name and photos do not.
+  // The chosen output options stay for the next upload; the name and the photos made do
+  // not (what failed stays, with the name, to be sent again).
   if (!failed) nameInput.value = "";
-  choice.clear(addressFailed);
+  choice.clear(failedFiles, addressFailed);
   focusAlerts();
 }
 
