@@ -133,6 +133,29 @@ def test_what_failed_stays_chosen_and_what_was_made_goes(tab):
     expect(page.locator("#previews li")).to_have_count(0)
 
 
+def test_leaving_while_a_photo_is_being_made_asks_first(tab):
+    """Before, a reload during "Removing background…" showed an empty gallery and no word:
+    the result appeared on some later visit. Once done, leaving asks nothing."""
+    page = tab.open()
+    held = []
+    page.route(tab.base + "/", lambda route: held.append(route)
+               if route.request.method == "POST" else route.continue_())
+    tab.choose([("chelsea.jpg", photo("chelsea", size=(120, 80)))])
+    page.get_by_role("button", name="Remove background").click()
+    expect(page.locator("#upload-form")).to_have_attribute("aria-busy", "true")
+    asked = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    page.close(run_before_unload=True)
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"] and not page.is_closed()
+    held[0].continue_()
+    expect(page.locator("#upload-form")).to_have_attribute("aria-busy", "false")
+    assert tab.messages() == ["Image generated successfully"]
+    with page.expect_event("close"):
+        page.close(run_before_unload=True)
+    assert asked == ["beforeunload"]
+
+
 def test_a_double_click_or_a_second_enter_sends_one_change(tab):
     """Before, Enter twice in Rename sent two PUTs, and a double click on Delete two
     DELETEs, the second answered 404 and shown as an alert under the deletion's success."""

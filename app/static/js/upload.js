@@ -226,3 +226,8 @@ async function onSubmit(event) {
 }
 
 form.addEventListener("submit", onSubmit);
+// Leaving while photos are being sent or made would lose what is not sent yet, and a result
+// still being made would appear only on some later visit: the browser asks first.
+window.addEventListener("beforeunload", function (event) {
+  if (busy) event.preventDefault();
+});
