@@ -156,6 +156,49 @@ def test_leaving_while_a_photo_is_being_made_asks_first(tab):
     assert asked == ["beforeunload"]
 
 
+def test_without_javascript_the_page_is_a_plain_form_and_shows_only_what_works(chromium,
+                                                                              server):
+    """Upload and its message work as a plain form post; the browser's own file input shows
+    the choice and takes one photo (the server keeps one per post); the buttons and the
+    slider that need the script are not shown as if they worked, and the page says so."""
+    tab = Tab(chromium, server, viewport={"width": 1280, "height": 800},
+              java_script_enabled=False)
+    try:
+        page = tab.page
+        page.goto(tab.base + "/")
+        chooser = page.locator("#image")
+        assert chooser.get_attribute("multiple") is None
+        assert chooser.bounding_box()["width"] > 100  # the browser's own, with its file name
+        expect(page.locator("#image-help")).not_to_contain_text("several", use_inner_text=True)
+        expect(page.locator("#dropzone-text")).to_have_text("choose files", use_inner_text=True)
+        tab.choose([("chelsea.jpg", photo("chelsea", size=(120, 80)))])
+        page.locator("#upload-form").get_by_label("Image Name", exact=True).fill("plain")
+        page.get_by_role("button", name="Remove background").click()
+        expect(page.locator("#records .record-name")).to_have_text(["plain"])
+        assert tab.messages() == ["Image generated successfully"]
+        for name in ("Rename plain", "Edit result plain", "Delete plain"):
+            expect(page.get_by_role("button", name=name)).to_be_hidden()
+        expect(page.locator(".compare-range")).to_be_hidden()
+        expect(page.get_by_text("Renaming, editing and deleting images need JavaScript.")
+               ).to_be_visible()
+    finally:
+        tab.assert_clean()
+        tab.close()
+    with_script = Tab(chromium, server, viewport={"width": 1280, "height": 800})
+    try:
+        page = with_script.open()
+        assert page.locator("#image").get_attribute("multiple") == ""
+        expect(page.locator("#dropzone-text")).to_have_text("Drop images here or choose files",
+                                                             use_inner_text=True)
+        expect(page.locator("#image-help")).to_contain_text("several at once are fine.",
+                                                            use_inner_text=True)
+        expect(page.get_by_text("Renaming, editing and deleting images need JavaScript.")
+               ).to_be_hidden()
+    finally:
+        with_script.assert_clean()
+        with_script.close()
+
+
 def test_a_double_click_or_a_second_enter_sends_one_change(tab):
     """Before, Enter twice in Rename sent two PUTs, and a double click on Delete two
     DELETEs, the second answered 404 and shown as an alert under the deletion's success."""

@@ -28,6 +28,7 @@ const CANCELLED = "Sending it again was cancelled.";
 // one; the browser's own checks would demand a name and stop at the first file.
 form.noValidate = true;
 nameInput.required = false;
+fileInput.multiple = true;  // without the script the page's form takes one photo
 document.getElementById("name-help").hidden = false;
 
 // A name from the typed one (numbered when there are several photos), else the file's
