@@ -349,6 +349,9 @@ def test_a_phone_sized_screen_has_no_horizontal_scroll(chromium, server):
               has_touch=True, device_scale_factor=2)
     try:
         page = tab.open()
+        # Nothing to drop from and no Ctrl+V on a touch screen: only "choose files".
+        expect(page.locator("#dropzone")).to_have_text(re.compile(r"^\s*choose files\s*$"),
+                                                       use_inner_text=True)
         tab.upload([("chelsea.jpg", photo("chelsea"))], name="a rather long name for a phone")
         assert tab.messages() == ["Image generated successfully"]
         image_rendered(page, "#records tbody tr .processed-img")
