@@ -155,3 +155,24 @@ def test_what_nginx_refuses_before_the_app_is_answered_in_the_doors_shape(front_
     status, kind, body = ask(base, "TRACE", "/")
     assert (status, kind) == (405, "text/html")
     assert f"<p>{METHOD['message']}</p>".encode() in body
+
+
+@pytest.mark.parametrize("target, shape", [
+    ("//v1.0/removebg", "removebg"), ("/./v1.0/removebg", "removebg"),
+    ("/%61pi/v1/records", "json"), ("//api/v1/records", "json"),
+    ("HTTP://localhost/api/v1/records", "json"), ("/v1.0%2Fremovebg", "removebg"),
+    ("/apiary/v1", "html")])
+def test_the_door_is_told_by_the_path_as_nginx_reads_it(front_stack, target, shape):
+    """A base URL with a trailing slash makes //v1.0/...: the door is the normalised path's,
+    as the app's own routing sees it, not the request line's letters."""
+    base, _, _ = front_stack
+    status, kind, body = ask(base, "TRACE", target)
+    assert status == 405
+    if shape == "html":
+        assert kind == "text/html" and f"<p>{METHOD['message']}</p>".encode() in body
+    elif shape == "json":
+        assert (kind, json.loads(body)) == ("application/json", METHOD)
+    else:
+        assert (kind, json.loads(body)) == ("application/json", {"errors": [
+            {"title": METHOD["message"], "code": "method_not_allowed",
+             "detail": "Method not allowed"}]})

@@ -96,6 +96,20 @@ def test_a_photo_sent_as_text_is_said_so(client, visitor, fake_engine, records, 
     assert fake_engine.calls == 0 and records.records.count_documents({}) == 0
 
 
+@pytest.mark.parametrize("path, field", [
+    (f"{API}/remove", "background_image"), ("/v1.0/removebg", "bg_image_file")])
+def test_a_photos_field_sent_empty_is_a_field_left_empty(client, visitor, fake_engine, path,
+                                                         field):
+    """As an empty bg_color is: the default (no background), not "a file sent as text"."""
+    photo_field = "image_file" if path.startswith("/v1.0") else "image"
+    body = b"".join([part(f'; name="{field}"'.encode(), b""),
+                     part(f'; name="{photo_field}"; filename="c.jpg"'.encode(), photo()),
+                     b"--XX--\r\n"])
+    response = sent(client, visitor, path, body, MULTIPART)
+    assert (response.status_code, response.mimetype) == (200, "image/png")
+    assert fake_engine.calls == 1
+
+
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("body", [
     with_photo(part(b'; name="\xff"')),  # a name that is not UTF-8 spoils the whole form
