@@ -79,35 +79,41 @@ def _walk(folder: Path, skip: Path) -> Iterator[Path]:
 def plan(sources: Iterable[Path], out: Path, suffix: str) -> Plan:
     """The photos of `sources` (files, and folders walked through) and their outputs under
     `out`: a folder's tree is mirrored, a file lands in `out` itself, named as its photo
-    with `suffix`. Two photos that would make the same output: the second is refused."""
+    with `suffix`. Two photos that would make the same output: the second is refused; an
+    output where a photo of the batch is (cat.png beside cat.jpg, with --out their own
+    folder) would be taken for done or written over that photo: refused, naming it."""
     found, skip = Plan(), out.resolve()
-    owners: dict[Path, Job] = {}
-
-    def add(path: Path, target: Path) -> None:
-        job = Job(path, target, str(path))
-        if target.resolve() == path.resolve():  # cat.png in --out itself, as png
-            found.refused.append((job.shown, f"its output {target} would be the photo itself"))
-            return
-        first = owners.setdefault(target.resolve(), job)
-        if first is job:
-            found.jobs.append(job)
-        elif first.source.resolve() != path.resolve():  # the same file named twice: once
-            found.refused.append((job.shown, f"its output {target} is also the output of "
-                                             f"{first.shown}"))
-
+    candidates: list[Job] = []
     for source in sources:
         if source.is_dir():
             for path in _walk(source, skip):
                 if is_photo(path):
-                    add(path, out / path.relative_to(source).with_suffix(suffix))
+                    candidates.append(Job(path, out / path.relative_to(source).with_suffix(
+                        suffix), str(path)))
                 else:
                     found.not_images += 1
         elif not is_regular(source):
             found.refused.append((str(source), NOT_REGULAR))
         elif is_photo(source):
-            add(source, out / (source.stem + suffix))
+            candidates.append(Job(source, out / (source.stem + suffix), str(source)))
         else:
             found.refused.append((str(source), NOT_AN_IMAGE))
+    photos = {job.source.resolve(): job.shown for job in reversed(candidates)}  # the first
+    owners: dict[Path, Job] = {}
+    for job in candidates:
+        target, there = job.target.resolve(), photos.get(job.target.resolve())
+        if there is not None:
+            itself = target == job.source.resolve()
+            found.refused.append((job.shown, f"its output {job.target} would be "
+                                             + ("the photo itself" if itself
+                                                else f"the photo {there}")))
+            continue
+        first = owners.setdefault(target, job)
+        if first is job:
+            found.jobs.append(job)
+        elif first.source.resolve() != job.source.resolve():  # the same file named twice
+            found.refused.append((job.shown, f"its output {job.target} is also the output "
+                                             f"of {first.shown}"))
     return found
 
 

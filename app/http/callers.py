@@ -66,7 +66,8 @@ def _given() -> str | None:
     header = None
     if "X-Api-Key" in request.headers:
         # The header sent twice arrives as one, its values joined by commas (no key has one).
-        sent = {value.strip() for value in request.headers["X-Api-Key"].split(",")}
+        sent = {value.strip() for value in request.headers["X-Api-Key"].split(",")
+                if value.strip()} or {""}  # an empty value beside a key is no second key
         if len(sent) > 1:
             raise Rejected("invalid_key", TWO_IN_ONE, "unauthorized")
         (header,) = sent

@@ -138,6 +138,30 @@ def test_a_photo_is_never_its_own_output(app, fake_engine, tmp_path):
     assert again.exit_code == 0 and tally(again) == (0, 1, 0) and fake_engine.calls == 1
 
 
+def test_an_output_where_another_photo_of_the_batch_is_is_refused(app, fake_engine, tmp_path):
+    """cat.jpg and cat.png with --out their own folder: cat.jpg's PNG would be cat.png
+    (before: cat.jpg "skipped, already made"); the same through a source inside --out."""
+    (tmp_path / "cat.jpg").write_bytes(photo(size=(64, 48)))
+    (tmp_path / "cat.png").write_bytes(original := photo(fmt="PNG", size=(64, 48)))
+    result = invoke(app, tmp_path / "cat.jpg", tmp_path / "cat.png", "--out", tmp_path)
+    assert result.exit_code == 1 and tally(result) == (0, 0, 2) and fake_engine.calls == 0
+    assert result.stdout.splitlines()[2:] == [
+        f"  {tmp_path / 'cat.jpg'}: its output {tmp_path / 'cat.png'} would be the photo "
+        f"{tmp_path / 'cat.png'}",
+        f"  {tmp_path / 'cat.png'}: its output {tmp_path / 'cat.png'} would be the photo itself"]
+    assert (tmp_path / "cat.png").read_bytes() == original
+    inner = tmp_path / "a" / "b"
+    (inner / "b").mkdir(parents=True)
+    (inner / "x.png").write_bytes(photo(fmt="PNG", size=(64, 48)))
+    (inner / "b" / "x.png").write_bytes(photo(fmt="PNG", size=(64, 48)))
+    nested = invoke(app, inner, "--out", tmp_path / "a")  # a/b/b/x.png's output: a/b/x.png
+    assert nested.exit_code == 1 and tally(nested) == (1, 0, 1) and fake_engine.calls == 1
+    assert nested.stdout.splitlines()[2:] == [
+        f"  {inner / 'b' / 'x.png'}: its output {tmp_path / 'a' / 'b' / 'x.png'} would be the "
+        f"photo {inner / 'x.png'}"]
+    assert (tmp_path / "a" / "x.png").is_file()
+
+
 def test_a_run_that_finds_no_photo_says_so(app, fake_engine, tmp_path):
     src = tmp_path / "src"
     src.mkdir()

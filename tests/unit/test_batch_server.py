@@ -56,6 +56,28 @@ def test_through_a_server_with_two_connections(app, fake_engine, served, tmp_pat
     assert tally(again) == (0, 3, 0) and fake_engine.calls == 3
 
 
+def test_a_background_is_held_to_the_pixel_limit_of_where_it_is_used(settings, fake_engine,
+                                                                    served, tmp_path):
+    """This process's limit is 1,000 pixels, the server's 50 MP: the 64×48 background is
+    refused before any photo here, and taken through the server, whose limit it is."""
+    from app import create_app
+
+    small = create_app(settings.changed(max_image_pixels=1000))
+    use_engine(small, FakeEngine())
+    (tmp_path / "a.jpg").write_bytes(photo(size=(64, 48)))
+    back = tmp_path / "back.png"
+    back.write_bytes(photo(fmt="PNG", size=(64, 48)))
+    sent = invoke(small, tmp_path / "a.jpg", "--out", tmp_path / "out", "--server", served,
+                  "--output", "image", "--background-image", back)
+    assert sent.exit_code == 0 and fake_engine.calls == 1, sent.output
+    here = invoke(small, tmp_path / "a.jpg", "--out", tmp_path / "here", "--output", "image",
+                  "--background-image", back)
+    assert here.exit_code == 2 and not (tmp_path / "here").exists()
+    assert here.stderr.splitlines()[-1] == (
+        "Error: The background photo could not be used. The image is too large (64×48). The "
+        "limit is 0.001 megapixels.")
+
+
 def test_a_server_refusal_fails_that_photo_with_the_servers_reason(app, fake_engine, served,
                                                                    tmp_path):
     src, out = tree(tmp_path), tmp_path / "out"
