@@ -2,8 +2,6 @@
 // and the before/after slider over its two pictures.
 import { focusRowButton, oneAtATime, refresh, send, showAlert } from "./app.js";
 
-let current = null;
-
 // ---- before/after ---------------------------------------------------------------------
 
 // The slider's value is where the divider stands, from the left: the original shows to
@@ -34,22 +32,26 @@ syncSliders();
 
 // ---- rename ---------------------------------------------------------------------------
 
+// Each dialog's own record: a rename still waiting must not forget the record a delete
+// opened meanwhile.
+let renaming = null;
+let deleting = null;
 const editModal = document.getElementById("edit-modal");
 const editName = document.getElementById("edit-name");
 const editError = document.getElementById("edit-error");
 if (editModal) {
   editModal.addEventListener("show.bs.modal", function (event) {
-    current = event.relatedTarget;
-    editName.value = current ? current.dataset.recordName : "";
+    renaming = event.relatedTarget;
+    editName.value = renaming ? renaming.dataset.recordName : "";
     editError.hidden = true;
   });
   editModal.addEventListener("shown.bs.modal", function () { editName.focus(); editName.select(); });
   document.getElementById("edit-form").addEventListener("submit", oneAtATime(async function (event) {
     event.preventDefault();
-    if (!current) return;
-    const id = current.dataset.recordId;
+    if (!renaming) return;
+    const id = renaming.dataset.recordId;
     const name = editName.value.trim();
-    const result = await send("PUT", current.dataset.updateUrl,
+    const result = await send("PUT", renaming.dataset.updateUrl,
       { record_id: id, record_name: name });
     if (!result.ok) {
       editError.textContent = result.message || "Error occurred while editing";
@@ -62,7 +64,7 @@ if (editModal) {
       showAlert("Image name edited successfully", "success");
       focusRowButton(id, ".edit-btn");
     }, { once: true });
-    current = null;  // done: a click while the dialog fades out sends nothing
+    renaming = null;  // done: a click while the dialog fades out sends nothing
     bootstrap.Modal.getOrCreateInstance(editModal).hide();
   }));
 }
@@ -73,8 +75,8 @@ const deleteModal = document.getElementById("delete-modal");
 const deleteError = document.getElementById("delete-error");
 if (deleteModal) {
   deleteModal.addEventListener("show.bs.modal", function (event) {
-    current = event.relatedTarget;
-    document.getElementById("delete-name").textContent = current ? current.dataset.recordName : "";
+    deleting = event.relatedTarget;
+    document.getElementById("delete-name").textContent = deleting ? deleting.dataset.recordName : "";
     deleteError.hidden = true;
   });
   // The safe choice has the focus: Enter right away keeps the image.
@@ -82,8 +84,8 @@ if (deleteModal) {
     document.getElementById("delete-cancel").focus();
   });
   document.getElementById("delete-confirm").addEventListener("click", oneAtATime(async function () {
-    if (!current) return;
-    const result = await send("DELETE", current.dataset.removeUrl);
+    if (!deleting) return;
+    const result = await send("DELETE", deleting.dataset.removeUrl);
     if (!result.ok) {
       deleteError.textContent = result.message || "Error occurred while deleting";
       deleteError.hidden = false;
@@ -93,7 +95,7 @@ if (deleteModal) {
       await refresh();
       showAlert("Deleted successfully", "success");
     }, { once: true });
-    current = null;
+    deleting = null;
     bootstrap.Modal.getOrCreateInstance(deleteModal).hide();
   }));
 }

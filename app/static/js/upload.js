@@ -23,6 +23,9 @@ let busy = false;
 // its Retry-After asks for: at most this many times, and never past this total wait.
 const WAITED = { codes: ["busy", "rate_limited"], resends: 5, seconds: 180 };
 const CANCELLED = "Sending it again was cancelled.";
+// A photo refused for one of these (the server's error codes) may be made later as it is:
+// it stays chosen. One refused for itself (damaged, too large) goes with the ones made.
+const LATER = ["busy", "rate_limited", "limit_reached", "storage_unavailable", "engine_failed"];
 
 // With the script, names can come from the files, and several photos are sent one by
 // one; the browser's own checks would demand a name and stop at the first file.
@@ -132,12 +135,13 @@ function uploadOne(item, name, index, total) {
       } else {
         resolve({
           ok: false, message: body.message || messages.unexpected,
-          wait: WAITED.codes.indexOf(body.error) >= 0 ? retryAfter(xhr) : null,
+          later: LATER.includes(body.error),
+          wait: WAITED.codes.includes(body.error) ? retryAfter(xhr) : null,
         });
       }
     });
     xhr.addEventListener("error", function () {
-      resolve({ ok: false, message: UNREACHABLE });
+      resolve({ ok: false, message: UNREACHABLE, later: true });
     });
     xhr.send(data);
   });
@@ -169,7 +173,9 @@ async function sendWaiting(item, name, index, total) {
       function (left) { return "Server busy: trying again in " + left + " s…"; },
       CANCELLED,
       function (words) { setProgress(0, words, count); });
-    if (!sent) return { ok: false, cancelled: true, message: result.message + " " + CANCELLED };
+    if (!sent) {
+      return { ok: false, cancelled: true, later: true, message: result.message + " " + CANCELLED };
+    }
   }
 }
 
@@ -209,7 +215,7 @@ async function onSubmit(event) {
       : await sendWaiting(item, recordName(base, item, index, items.length), index, items.length);
     if (result.ok) { created++; } else { failed++; }
     if (!result.ok && item.url) addressFailed = true;
-    if (!result.ok && item.file) failedFiles.push(item.file);
+    if (!result.ok && result.later && item.file) failedFiles.push(item.file);
     choice.setItemStatus(index, result.ok ? "Done"
       : result.cancelled ? CANCELLED : "Not uploaded",
     result.ok ? "is-done" : "is-failed");
@@ -220,7 +226,7 @@ async function onSubmit(event) {
   if (created) await refresh();
   setWorking(false);
   // The chosen output options stay for the next upload; the name and the photos made do
-  // not (what failed stays, with the name, to be sent again).
+  // not (a photo that may be made later stays, with the name, to be sent again).
   if (!failed) nameInput.value = "";
   choice.clear(failedFiles, addressFailed);
   focusAlerts();

@@ -1,0 +1,136 @@
+"""The gallery's and the form's manners, in real headless Chromium against the app under
+gunicorn with the real model (shared pieces in tests/browser.py): one request per change
+however often a button is pressed, what failed stays chosen, leaving during an upload asks
+first, and the page without JavaScript shows only what works."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import Tab, app_server, expect
+from tests.support import photo
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with app_server(tmp_path_factory.mktemp("gallery-server"), USER_LIMIT="2",
+                    MAX_CONTENT_LENGTH="1MB") as base:
+        yield base
+
+
+def test_what_failed_stays_chosen_and_what_was_made_goes(tab):
+    """At the limit, the photo refused stays chosen with its name (before, it was thrown
+    away): delete an image and send it again as it is. The photo made beside it goes."""
+    page = tab.open()
+    tab.upload([("chelsea.jpg", photo("chelsea", size=(120, 80)))], name="first")
+    tab.expected_statuses.add(409)
+    tab.upload([("rocket.jpg", photo("rocket", size=(120, 80))),
+                ("coffee.jpg", photo("coffee", size=(120, 80)))], name="more")
+    assert tab.messages() == ["rocket.jpg: Image generated successfully",
+                              "coffee.jpg: Max limit reached. Please remove a record."]
+    chosen = "Array.from(document.getElementById('image').files).map(f => f.name)"
+    assert page.evaluate(chosen) == ["coffee.jpg"]
+    expect(page.locator("#previews li")).to_have_count(1)
+    expect(page.locator("#upload-form").get_by_label("Image Name", exact=True)
+           ).to_have_value("more")
+    page.get_by_role("button", name="Delete first").click()
+    page.get_by_role("dialog", name="Delete image?").get_by_role(
+        "button", name="Delete", exact=True).click()
+    expect(page.locator("#records .record-name")).to_have_text(["more 1"])
+    tab.submit()
+    assert tab.messages() == ["Image generated successfully"]
+    assert sorted(tab.names()) == ["more", "more 1"]
+    assert page.evaluate(chosen) == []
+    expect(page.locator("#previews li")).to_have_count(0)
+
+
+def test_leaving_while_a_photo_is_being_made_asks_first(tab):
+    """Before, a reload during "Removing background…" showed an empty gallery and no word:
+    the result appeared on some later visit. Once done, leaving asks nothing."""
+    page = tab.open()
+    held = []
+    page.route(tab.base + "/", lambda route: held.append(route)
+               if route.request.method == "POST" else route.continue_())
+    tab.choose([("chelsea.jpg", photo("chelsea", size=(120, 80)))])
+    page.get_by_role("button", name="Remove background").click()
+    expect(page.locator("#upload-form")).to_have_attribute("aria-busy", "true")
+    asked = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    page.close(run_before_unload=True)
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"] and not page.is_closed()
+    held[0].continue_()
+    expect(page.locator("#upload-form")).to_have_attribute("aria-busy", "false")
+    assert tab.messages() == ["Image generated successfully"]
+    with page.expect_event("close"):
+        page.close(run_before_unload=True)
+    assert asked == ["beforeunload"]
+
+
+def test_without_javascript_the_page_is_a_plain_form_and_shows_only_what_works(chromium,
+                                                                              server):
+    """Upload and its message work as a plain form post; the browser's own file input shows
+    the choice and takes one photo (the server keeps one per post); the buttons and the
+    slider that need the script are not shown as if they worked, and the page says so."""
+    tab = Tab(chromium, server, viewport={"width": 1280, "height": 800},
+              java_script_enabled=False)
+    try:
+        page = tab.page
+        page.goto(tab.base + "/")
+        chooser = page.locator("#image")
+        assert chooser.get_attribute("multiple") is None
+        assert chooser.bounding_box()["width"] > 100  # the browser's own, with its file name
+        expect(page.locator("#image-help")).not_to_contain_text("several", use_inner_text=True)
+        expect(page.locator("#dropzone-text")).to_have_text("choose files", use_inner_text=True)
+        tab.choose([("chelsea.jpg", photo("chelsea", size=(120, 80)))])
+        page.locator("#upload-form").get_by_label("Image Name", exact=True).fill("plain")
+        page.get_by_role("button", name="Remove background").click()
+        expect(page.locator("#records .record-name")).to_have_text(["plain"])
+        assert tab.messages() == ["Image generated successfully"]
+        for name in ("Rename plain", "Edit result plain", "Delete plain"):
+            expect(page.get_by_role("button", name=name)).to_be_hidden()
+        expect(page.locator(".compare-range")).to_be_hidden()
+        expect(page.get_by_text("Renaming, editing and deleting images need JavaScript.")
+               ).to_be_visible()
+    finally:
+        tab.assert_clean()
+        tab.close()
+    with_script = Tab(chromium, server, viewport={"width": 1280, "height": 800})
+    try:
+        page = with_script.open()
+        assert page.locator("#image").get_attribute("multiple") == ""
+        expect(page.locator("#dropzone-text")).to_have_text("Drop images here or choose files",
+                                                             use_inner_text=True)
+        expect(page.locator("#image-help")).to_contain_text("several at once are fine.",
+                                                            use_inner_text=True)
+        expect(page.get_by_text("Renaming, editing and deleting images need JavaScript.")
+               ).to_be_hidden()
+    finally:
+        with_script.assert_clean()
+        with_script.close()
+
+
+def test_a_double_click_or_a_second_enter_sends_one_change(tab):
+    """Before, Enter twice in Rename sent two PUTs, and a double click on Delete two
+    DELETEs, the second answered 404 and shown as an alert under the deletion's success."""
+    page = tab.open()
+    tab.upload([("chelsea.jpg", photo("chelsea", size=(120, 80)))], name="twice")
+    changes = []
+    page.on("request", lambda request: changes.append(request.method)
+            if request.method in ("PUT", "DELETE") else None)
+    page.get_by_role("button", name="Rename twice").click()
+    expect(page.locator("#edit-name")).to_be_focused()
+    page.keyboard.type("once")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    expect(page.locator("#edit-modal")).to_be_hidden()
+    expect(page.locator("#records .record-name")).to_have_text(["once"])
+    page.get_by_role("button", name="Delete once").click()
+    dialog = page.get_by_role("dialog", name="Delete image?")
+    expect(page.locator("#delete-cancel")).to_be_focused()
+    dialog.get_by_role("button", name="Delete", exact=True).dblclick()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#no-records")).to_be_visible()
+    assert tab.messages() == ["Deleted successfully"]
+    page.wait_for_timeout(500)  # a second request, had one gone, would be answered by now
+    assert changes == ["PUT", "DELETE"]
