@@ -370,7 +370,8 @@ MUTANTS = (
            "if part]) > MAX_FORM_PARTS):", "if part]) > MAX_FORM_PARTS + 1):",
            "a urlencoded form may have 51 fields", (U + "test_form_parsing.py",)),
     Mutant("key-twice", "app/http/callers.py",
-           '        sent = {value.strip() for value in request.headers["X-Api-Key"].split(",")}',
+           '        sent = {value.strip() for value in request.headers["X-Api-Key"].split(",")\n'
+           '                if value.strip()} or {""}',
            '        sent = {request.headers["X-Api-Key"].strip()}',
            "X-Api-Key sent twice read as one unknown key", (U + "test_keys.py",)),
     Mutant("referrer-message", "app/http/errors.py",
@@ -395,7 +396,7 @@ MUTANTS = (
            "    if False:", "a name of only spaces told '1 to 50 characters'",
            (U + "test_forms.py",)),
     Mutant("page-media-type", "app/http/bodies.py",
-           "    if request.mimetype and request.mimetype not in PAGE_FORMS:", "    if False:",
+           "    if request.mimetype and request.mimetype not in FORM_TYPES:", "    if False:",
            "the page reads an XML body as an empty form ('give the image a name')",
            (U + "test_bodies.py",)),
     Mutant("names-not-text", "app/core/fields.py",

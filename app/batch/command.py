@@ -76,7 +76,8 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
                                "cutouts would be read as photos by the next run.")
     values = chosen(given)
     # A server's own pixel limit is its to apply; here, only this process's.
-    check(values, None if server else current_app.extensions["services"].uploads.max_image_pixels)
+    check(values, sys.maxsize if server
+          else current_app.extensions["services"].uploads.max_image_pixels)
     send = _local(values) if server is None else _server(server, key, values)
     fmt = values.get("format", RemoveRequest.model_fields["format"].default)
     todo = plan(sources, out, suffix(fmt))

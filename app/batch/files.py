@@ -98,20 +98,21 @@ def plan(sources: Iterable[Path], out: Path, suffix: str) -> Plan:
             candidates.append(Job(source, out / (source.stem + suffix), str(source)))
         else:
             found.refused.append((str(source), NOT_AN_IMAGE))
-    photos = {job.source.resolve(): job.shown for job in reversed(candidates)}  # the first
-    owners: dict[Path, Job] = {}
-    for job in candidates:
-        target, there = job.target.resolve(), photos.get(job.target.resolve())
+    # Each path resolved once (a system call each): (job, its photo's, its output's).
+    resolved = [(job, job.source.resolve(), job.target.resolve()) for job in candidates]
+    photos = {source: job.shown for job, source, _ in reversed(resolved)}  # the first name
+    owners: dict[Path, tuple[Job, Path]] = {}
+    for job, source, target in resolved:
+        there = photos.get(target)
         if there is not None:
-            itself = target == job.source.resolve()
             found.refused.append((job.shown, f"its output {job.target} would be "
-                                             + ("the photo itself" if itself
+                                             + ("the photo itself" if target == source
                                                 else f"the photo {there}")))
             continue
-        first = owners.setdefault(target, job)
+        first, first_source = owners.setdefault(target, (job, source))
         if first is job:
             found.jobs.append(job)
-        elif first.source.resolve() != job.source.resolve():  # the same file named twice
+        elif first_source != source:  # the same file named twice: made once
             found.refused.append((job.shown, f"its output {job.target} is also the output "
                                              f"of {first.shown}"))
     return found

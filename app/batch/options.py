@@ -4,7 +4,6 @@ the form is a new option here with no edit; and the values checked by that same 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -62,15 +61,15 @@ def chosen(given: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def check(values: dict[str, Any], max_pixels: int | None) -> Any:
+def check(values: dict[str, Any], max_pixels: int) -> Any:
     """`values` checked by the core's form, as a photo's would be, and a background photo
-    as the core checks one (within `max_pixels`, if given): `click.UsageError` with the
-    core's own sentence for a bad value, a combination that does not go together or a
-    background that is no photo, so no photo of the batch fails for it."""
+    as the core checks one (within `max_pixels`): `click.UsageError` with the core's own
+    sentence for a bad value, a combination that does not go together or a background
+    that is no photo, so no photo of the batch fails for it."""
     try:
         form = parse(RemoveRequest, {**values, "image": b"\xff\xd8\xff"})
         if values.get("background_image") is not None:
-            backdrop_of(values["background_image"], max_pixels or sys.maxsize)
+            backdrop_of(values["background_image"], max_pixels)
     except (Rejected, InvalidImage) as exc:
         raise click.UsageError(exc.message) from None
     return form

@@ -19,6 +19,7 @@ from app.core.forms import FILES, NOT_TEXT, repeated
 from app.http.errors import door
 from app.http.sizes import JSON_TOO_LARGE, MAX_FORM_PARTS, json_limit
 
+# A form's two media types: what a browser's form post and the page's scripts (FormData) send.
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 NO_FIELD_NAME = ("A part of the form has no field name: name each part, as in "
                  'Content-Disposition: form-data; name="image".')
@@ -28,10 +29,6 @@ TEXT_FOR_FILE = ("{field} is a file: send the photo as a file part of the form (
                  "filename), not as text.")
 UNREADABLE = ("The form could not be read: it is not valid multipart/form-data (each part "
               "needs a Content-Disposition with a name in UTF-8, between the boundaries).")
-
-
-# What a browser's form post and the page's scripts (FormData) send.
-PAGE_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def _once(pairs: list) -> dict:
@@ -100,7 +97,7 @@ def filled_form(form: type[BaseModel]) -> dict:
     empty fields left to their defaults, what the model does not take (the CSRF token, say)
     left out, and chosen files' bytes. A body of another type is refused with a 415, as the
     API refuses it, not read as a form left empty ("give the image a name")."""
-    if request.mimetype and request.mimetype not in PAGE_FORMS:
+    if request.mimetype and request.mimetype not in FORM_TYPES:
         raise Rejected("unsupported_media_type", "Send the form as multipart/form-data, as "
                                                  "the page does.", "unsupported")
     fields = {}

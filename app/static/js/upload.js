@@ -25,7 +25,7 @@ const WAITED = { codes: ["busy", "rate_limited"], resends: 5, seconds: 180 };
 const CANCELLED = "Sending it again was cancelled.";
 // A photo refused for one of these (the server's error codes) may be made later as it is:
 // it stays chosen. One refused for itself (damaged, too large) goes with the ones made.
-const LATER = ["busy", "rate_limited", "limit_reached", "storage_unavailable", "engine_failed"];
+const LATER = WAITED.codes.concat(["limit_reached", "storage_unavailable", "engine_failed"]);
 
 // With the script, names can come from the files, and several photos are sent one by
 // one; the browser's own checks would demand a name and stop at the first file.
