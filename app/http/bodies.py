@@ -41,9 +41,13 @@ def _once(pairs: list) -> dict:
 
 
 def _integer(digits: str) -> int | float:
-    """A JSON integer; one too long for Python's int() (over 4,300 digits) is valid JSON
-    all the same, and as large as infinity to every rule that reads a number."""
-    return int(digits) if len(digits) <= 4300 else float(digits)
+    """A JSON integer; one too long for Python's int() (the interpreter's limit, 4,300
+    digits unless set otherwise) is valid JSON all the same, and as large as infinity to
+    every rule that reads a number."""
+    try:
+        return int(digits)
+    except ValueError:
+        return float(digits)
 
 
 def json_object(example: str) -> dict:
