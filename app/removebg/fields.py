@@ -40,6 +40,7 @@ WHOLE_PHOTO = ("0% 0% 100% 100%", "0 0 100% 100%", "0px 0px 100% 100%")
 FALSE = (False, "false", "0", "no", "off")
 _HEX = re.compile(r"^#?([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$")
 _PERCENT = re.compile(r"^([0-9]+)%$")
+_PIXELS = re.compile(r"^[0-9]+(\.[0-9]+)?(px)?$")  # remove.bg's absolute margins: 30px, 30
 _NO_PIXELS = ("0", "0px", "0%")
 ONE_PHOTO = ("Send the photo as image_file (a file, with multipart/form-data), "
              "image_file_b64 (its bytes in base64) or image_url (an http or https address).")
@@ -183,11 +184,11 @@ def _margin(value: Any) -> Any:
     if part in _NO_PIXELS:
         return 0
     found = _PERCENT.match(part)
-    if not found and part.endswith("%"):
-        raise _refuse("crop_margin must be a whole percentage from 0 to 100, such as 10%.")
-    if not found:
+    if not found and _PIXELS.match(part):
         raise _refuse("crop_margin in pixels is not supported here: give it in percent of "
                       "the subject's size, such as 10%.")
+    if not found:  # 10.5%, or not a margin at all (a word, a flag, a list)
+        raise _refuse("crop_margin must be a whole percentage from 0 to 100, such as 10%.")
     return found.group(1)  # a whole number from 0 to 100, as our rule says otherwise
 
 
