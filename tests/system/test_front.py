@@ -88,7 +88,7 @@ def test_a_file_just_over_the_app_limit_gets_the_apps_message(front_stack):
             in session.get(f"{base}/").text)
 
 
-FRONT_TOO_LARGE = "The file is too large: this server accepts at most 20 MB per upload."
+FRONT_TOO_LARGE = "The upload is too large: this server accepts at most 20 MB in one request."
 
 
 def test_a_far_bigger_body_is_refused_by_the_front(front_stack):
