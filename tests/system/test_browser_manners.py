@@ -134,3 +134,18 @@ def test_a_double_click_or_a_second_enter_sends_one_change(tab):
     assert tab.messages() == ["Deleted successfully"]
     page.wait_for_timeout(500)  # a second request, had one gone, would be answered by now
     assert changes == ["PUT", "DELETE"]
+
+
+def test_a_delete_confirmed_while_its_dialog_opens_still_closes_it(tab):
+    """Bootstrap ignores hide() while a dialog fades in: a DELETE answered before the
+    fade-in ended left the dialog open and the list stale (seen once under CI's load, a
+    confirm clicked at once). Confirmed in the same moment as opened, here."""
+    page = tab.open()
+    tab.upload([("chelsea.jpg", photo("chelsea", size=(120, 80)))], name="quick")
+    page.evaluate("""() => {
+        document.querySelector('.delete-btn').click();
+        document.getElementById('delete-confirm').click();
+    }""")
+    expect(page.locator("#no-records")).to_be_visible()
+    expect(page.get_by_role("dialog", name="Delete image?")).to_be_hidden()
+    assert tab.messages() == ["Deleted successfully"]

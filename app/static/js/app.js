@@ -100,6 +100,19 @@ export function oneAtATime(handler) {
   };
 }
 
+// Close a dialog whose work is done. Bootstrap ignores hide() while the dialog is still
+// opening, so an answer faster than its fade-in (a loaded machine, a confirm clicked at
+// once) left it open, and what waits for its closing (the refreshed list) never came.
+export function closeDialog(element) {
+  const dialog = bootstrap.Modal.getOrCreateInstance(element);
+  function again() { dialog.hide(); }
+  element.addEventListener("shown.bs.modal", again, { once: true });
+  element.addEventListener("hidden.bs.modal", function () {
+    element.removeEventListener("shown.bs.modal", again);
+  }, { once: true });
+  dialog.hide();
+}
+
 // Replace the results and the "n used" count with the server's fresh rendering of the
 // page: one template renders rows, whether the page was loaded or updated in place.
 export async function refresh() {

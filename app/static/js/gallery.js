@@ -1,6 +1,6 @@
 // Each result in the list: rename and delete (in the original app's modals and messages),
 // and the before/after slider over its two pictures.
-import { focusRowButton, oneAtATime, refresh, send, showAlert } from "./app.js";
+import { closeDialog, focusRowButton, oneAtATime, refresh, send, showAlert } from "./app.js";
 
 // ---- before/after ---------------------------------------------------------------------
 
@@ -65,7 +65,7 @@ if (editModal) {
       focusRowButton(id, ".edit-btn");
     }, { once: true });
     renaming = null;  // done: a click while the dialog fades out sends nothing
-    bootstrap.Modal.getOrCreateInstance(editModal).hide();
+    closeDialog(editModal);
   }));
 }
 
@@ -96,6 +96,6 @@ if (deleteModal) {
       showAlert("Deleted successfully", "success");
     }, { once: true });
     deleting = null;
-    bootstrap.Modal.getOrCreateInstance(deleteModal).hide();
+    closeDialog(deleteModal);
   }));
 }
