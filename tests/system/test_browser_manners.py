@@ -1,9 +1,11 @@
 """The gallery's and the form's manners, in real headless Chromium against the app under
 gunicorn with the real model (shared pieces in tests/browser.py): one request per change
 however often a button is pressed, what failed stays chosen, leaving during an upload asks
-first, and the page without JavaScript shows only what works."""
+first, times are the visitor's own, and the page without JavaScript shows only what works."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -92,6 +94,9 @@ def test_without_javascript_the_page_is_a_plain_form_and_shows_only_what_works(c
         expect(page.locator(".compare-range")).to_be_hidden()
         expect(page.get_by_text("Renaming, editing and deleting images need JavaScript.")
                ).to_be_visible()
+        time = page.locator("#records time")
+        expect(time).to_have_text(time.get_attribute("datetime")[:-1].replace("T", " "))
+        expect(page.locator("#records .time-zone")).to_have_text("UTC")
     finally:
         tab.assert_clean()
         tab.close()
@@ -149,3 +154,32 @@ def test_a_delete_confirmed_while_its_dialog_opens_still_closes_it(tab):
     expect(page.locator("#no-records")).to_be_visible()
     expect(page.get_by_role("dialog", name="Delete image?")).to_be_hidden()
     assert tab.messages() == ["Deleted successfully"]
+
+
+# Japan has kept +09:00 all year since 1951: the expected time needs no zone database.
+TOKYO = timezone(timedelta(hours=9))
+
+
+def test_times_are_shown_in_the_visitors_zone(chromium, server):
+    """The server knows only UTC; the page shows a record's time in the browser's zone, in
+    the same shape, and names the zone (before: "01:09 UTC" to a visitor whose clock read
+    10:09), also once a change has refreshed the list."""
+    tab = Tab(chromium, server, viewport={"width": 1280, "height": 800},
+              timezone_id="Asia/Tokyo")
+    try:
+        page = tab.open()
+        tab.upload([("chelsea.jpg", photo("chelsea", size=(120, 80)))], name="zoned")
+        time = page.locator("#records time")
+        utc = datetime.strptime(time.get_attribute("datetime"), "%Y-%m-%dT%H:%M:%SZ")
+        local = utc.replace(tzinfo=timezone.utc).astimezone(TOKYO)
+        expect(time).to_have_text(local.strftime("%Y-%m-%d %H:%M:%S"))
+        expect(page.locator("#records .time-zone")).to_have_text("Asia/Tokyo")
+        page.get_by_role("button", name="Rename zoned").click()
+        page.locator("#edit-name").fill("renamed")
+        page.keyboard.press("Enter")
+        expect(page.locator("#records .record-name")).to_have_text(["renamed"])
+        expect(time).to_have_text(local.strftime("%Y-%m-%d %H:%M:%S"))
+        expect(page.locator("#records .time-zone")).to_have_text("Asia/Tokyo")
+    finally:
+        tab.assert_clean()
+        tab.close()

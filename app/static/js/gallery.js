@@ -30,6 +30,28 @@ document.addEventListener("ibp:refreshed", syncSliders);
 window.addEventListener("pageshow", syncSliders);
 syncSliders();
 
+// ---- times ----------------------------------------------------------------------------
+
+// The server writes a record's time in UTC, the one zone it knows; the browser knows the
+// visitor's, so the time is shown there, in the same shape, with the zone's name.
+function pad(number) { return String(number).padStart(2, "0"); }
+
+function showLocalTimes() {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  document.querySelectorAll("#records time[datetime]").forEach(function (time) {
+    const at = new Date(time.dateTime);
+    const label = time.parentElement.querySelector(".time-zone");
+    if (Number.isNaN(at.getTime()) || !zone || !label) return;
+    time.textContent = at.getFullYear() + "-" + pad(at.getMonth() + 1) + "-" +
+      pad(at.getDate()) + " " + pad(at.getHours()) + ":" + pad(at.getMinutes()) + ":" +
+      pad(at.getSeconds());
+    label.textContent = zone;
+  });
+}
+
+document.addEventListener("ibp:refreshed", showLocalTimes);
+showLocalTimes();
+
 // ---- rename ---------------------------------------------------------------------------
 
 // Each dialog's own record: a rename still waiting must not forget the record a delete
