@@ -19,6 +19,7 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 # EXIF orientations 5-8 rotate by 90°, so the displayed width is the stored height.
 _SWAPS_AXES = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
+_KEPT_PIXELS = 1 << 20  # a decode of at most 3 MB of RGB
 # Anything Pillow can raise on a damaged file while decoding it.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
                   Image.DecompressionBombError)
@@ -110,6 +111,7 @@ class Photo:
     def __init__(self, data: bytes, info: ImageInfo):
         self.data, self.info = data, info
         self._full: Image.Image | None = None
+        self._reduced: Image.Image | None = None
 
     def full(self) -> Image.Image:
         """RGB, or RGBA when the upload has transparency; `InvalidImage` if damaged."""
@@ -120,13 +122,21 @@ class Photo:
     def release(self) -> None:
         """Forget the decoded pixels (the bytes stay): a job's turn ends with its memory,
         not with the request that goes on to store the result."""
-        self._full = None
+        self._full = self._reduced = None
 
     def reduced(self, at_least: int, reduce_by: int) -> Image.Image:
         """At most 1/`reduce_by` of the full size but no less than `at_least` pixels a
         side, when the format allows a cheaper decode (JPEG); else the full image."""
         if self.info.format == "JPEG" and self._full is None:
-            return decode(self.data, reduce_by=reduce_by, at_least=at_least)
+            img = decode(self.data, reduce_by=reduce_by, at_least=at_least)
+            if img.size == (self.info.width, self.info.height):
+                self._full = img  # too small to decode smaller: it is the full decode
+            elif img.width * img.height <= _KEPT_PIXELS:
+                # Under 1280 px a side, the model's half-size decode is also the scale the
+                # renditions ask `at_least` for. A larger one is never asked for again,
+                # and kept it would only add to the peak.
+                self._reduced = img
+            return img
         return self.full()
 
     def at_least(self, longest: int) -> Image.Image:
@@ -137,7 +147,12 @@ class Photo:
             return self.full()
         side = max(self.info.width, self.info.height)
         by = next((k for k in (8, 4, 2) if -(-side // k) >= longest), 1)
-        return decode(self.data, reduce_by=by) if by > 1 else self.full()
+        if by == 1:
+            return self.full()
+        size = (-(-self.info.width // by), -(-self.info.height // by))
+        if self._reduced is not None and self._reduced.size == size:
+            return self._reduced
+        return decode(self.data, reduce_by=by)
 
 
 class ScaledPhoto(Photo):
@@ -200,8 +215,10 @@ def decode(data: bytes, reduce_by: int = 1, at_least: int = 1) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data))
         if reduce_by > 1:
-            img.draft("RGB", (max(-(-img.width // reduce_by), at_least),
-                              max(-(-img.height // reduce_by), at_least)))
+            # Pillow picks the scale by dividing each side by the size asked for, rounding
+            # down: asked for half of an odd side rounded up, it decoded the whole photo.
+            img.draft("RGB", (max(img.width // reduce_by, at_least),
+                              max(img.height // reduce_by, at_least)))
         img.load()
         # In place: a copy of a 12 MP photo is 36 MB more at the peak.
         ImageOps.exif_transpose(img, in_place=True)

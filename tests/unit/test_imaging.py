@@ -118,6 +118,18 @@ def test_reduced_decode_reduces_jpeg_by_at_most_the_factor(factor, side):
     assert decode(photo("astronaut", fmt="PNG"), reduce_by=factor).size == (512, 512)
 
 
+@pytest.mark.parametrize("size, factor, at_least, made", [
+    ((2047, 1535), 2, 1, (1024, 768)), ((2047, 1535), 8, 1, (256, 192)),
+    ((1277, 957), 2, 320, (639, 479)), ((1277, 957), 4, 320, (639, 479)),
+    ((1277, 957), 8, 320, (639, 479)),
+])
+def test_an_odd_side_is_reduced_too(size, factor, at_least, made):
+    """Pillow divides each side by the size asked for, rounding down: asked for half of an
+    odd side rounded up, it decoded the photo whole (a 1277×957 photo's model input)."""
+    data = photo("astronaut", size=size)
+    assert decode(data, reduce_by=factor, at_least=at_least).size == made
+
+
 def test_reduced_decode_stops_at_the_size_asked_for():
     data = photo("astronaut", size=(2048, 2048))
     assert decode(data, reduce_by=8, at_least=320).size == (512, 512)

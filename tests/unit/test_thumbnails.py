@@ -211,7 +211,45 @@ def test_a_backdrop_colour_stays_true_next_to_the_subject(engine):
         assert np.abs(got - (0, 0, 255))[background].max() <= 10
 
 
-def encode_jpeg(img: Image.Image) -> bytes:
+def encode_jpeg(img: Image.Image, **options) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=90)
+    img.save(buf, "JPEG", quality=90, **options)
     return buf.getvalue()
+
+
+
+@pytest.mark.parametrize("size, orientation, decodes, shared, for_renditions", [
+    # The model's half-size decode is the renditions' too.
+    ((1152, 864), 1, 2, "half", (576, 432)),
+    ((864, 1152), 6, 2, "half", (576, 432)),  # stored on its side: compared as shown
+    ((1276, 957), 1, 2, "half", (638, 479)),  # the largest whose quarter is under 320 px
+    ((1280, 960), 1, 3, None, (320, 240)),  # its quarter covers 320 px: a decode of its own
+    ((600, 400), 1, 1, "full", (600, 400)),  # too small to reduce: the one decode is the full
+    ((4000, 3000), 1, 3, None, (500, 375)),  # 1/2 for the model, 1/8 for the renditions
+])
+def test_a_photo_is_decoded_once_at_each_scale(monkeypatch, size, orientation, decodes, shared,
+                                               for_renditions):
+    """The model asks for a half-size decode, the renditions for the smallest scale that
+    covers 320 px and the result for the full size: where two of them are one scale, the
+    photo is decoded once for both (before, a 1 MP upload decoded its half size twice)."""
+    from app.images import decoding
+
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (*size[::-1], 3), np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode_jpeg(img, exif=exif.tobytes())
+    made = []
+    real = decoding.decode
+    monkeypatch.setattr(decoding, "decode",
+                        lambda *args, **kwargs: made.append(real(*args, **kwargs)) or made[-1])
+    photo_ = decoding.Photo(data, decoding.probe(data, 10**8))
+    model_input = photo_.reduced(at_least=320, reduce_by=2)
+    small = photo_.at_least(320)
+    full = photo_.full()
+    assert len(made) == decodes
+    assert small.size == for_renditions
+    assert (small is model_input) == (shared is not None)
+    assert (full is model_input) == (shared == "full")
+    photo_.release()
+    photo_.at_least(320)
+    assert len(made) == decodes + 1  # what was kept went with the turn
