@@ -577,6 +577,19 @@ MUTANTS = (
            "export function isolated(text) { return text; }",
            "file names in the page's messages not isolated",
            (), (S + "test_browser_features.py", S + "test_browser.py")),
+    Mutant("decode-odd-rounded-up", "app/images/decoding.py",
+           "img.draft(\"RGB\", (max(img.width // reduce_by, at_least),",
+           "img.draft(\"RGB\", (max(-(-img.width // reduce_by), at_least),",
+           "half of an odd width asked for rounded up: the whole photo decoded for the model",
+           (U + "test_imaging.py", U + "test_thumbnails.py")),
+    Mutant("decode-reduced-dropped", "app/images/decoding.py",
+           "                self._reduced = img\n", "                pass\n",
+           "the model's half-size decode not kept: decoded again for the renditions",
+           (U + "test_thumbnails.py",)),
+    Mutant("page-time-utc", "app/static/js/gallery.js",
+           "document.addEventListener(\"ibp:refreshed\", showLocalTimes);\n", "",
+           "times back in UTC once a change refreshes the list",
+           (), (S + "test_browser_manners.py",)),
 )
 
 
