@@ -19,7 +19,6 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 # EXIF orientations 5-8 rotate by 90°, so the displayed width is the stored height.
 _SWAPS_AXES = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
-_KEPT_PIXELS = 1 << 20  # a decode of at most 3 MB of RGB
 # Anything Pillow can raise on a damaged file while decoding it.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
                   Image.DecompressionBombError)
@@ -105,13 +104,12 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
 
 class Photo:
     """A checked upload: its bytes, what `probe` found, and its pixels decoded once, when
-    first needed. Engines that work at a small size ask for `reduced`, which for a JPEG
-    skips most of the decoding work instead of shrinking a full decode."""
+    first needed. What is made small (the renditions) asks for `at_least`, which for a
+    JPEG skips most of the decoding work instead of shrinking a full decode."""
 
     def __init__(self, data: bytes, info: ImageInfo):
         self.data, self.info = data, info
         self._full: Image.Image | None = None
-        self._reduced: Image.Image | None = None
 
     def full(self) -> Image.Image:
         """RGB, or RGBA when the upload has transparency; `InvalidImage` if damaged."""
@@ -122,37 +120,15 @@ class Photo:
     def release(self) -> None:
         """Forget the decoded pixels (the bytes stay): a job's turn ends with its memory,
         not with the request that goes on to store the result."""
-        self._full = self._reduced = None
-
-    def reduced(self, at_least: int, reduce_by: int) -> Image.Image:
-        """At most 1/`reduce_by` of the full size but no less than `at_least` pixels a
-        side, when the format allows a cheaper decode (JPEG); else the full image."""
-        if self.info.format == "JPEG" and self._full is None:
-            img = decode(self.data, reduce_by=reduce_by, at_least=at_least)
-            if img.size == (self.info.width, self.info.height):
-                self._full = img  # too small to decode smaller: it is the full decode
-            elif img.width * img.height <= _KEPT_PIXELS:
-                # Under 1280 px a side, the model's half-size decode is also the scale the
-                # renditions ask `at_least` for. A larger one is never asked for again,
-                # and kept it would only add to the peak.
-                self._reduced = img
-            return img
-        return self.full()
+        self._full = None
 
     def at_least(self, longest: int) -> Image.Image:
-        """Decoded at the smallest JPEG scale (1/8, 1/4, 1/2) whose longest side is still
-        `longest` pixels or more, whether or not the full size is decoded already (a
-        small decode costs less than shrinking the full one); other formats: the full."""
-        if self.info.format != "JPEG":
-            return self.full()
+        """The full decode reduced by the largest factor (8, 4, 2) that leaves its longest
+        side `longest` pixels or more: a box reduction, at half the cost of decoding a JPEG
+        again at that DCT scale (the model and the result need the full decode anyway)."""
         side = max(self.info.width, self.info.height)
         by = next((k for k in (8, 4, 2) if -(-side // k) >= longest), 1)
-        if by == 1:
-            return self.full()
-        size = (-(-self.info.width // by), -(-self.info.height // by))
-        if self._reduced is not None and self._reduced.size == size:
-            return self._reduced
-        return decode(self.data, reduce_by=by)
+        return self.full().reduce(by) if by > 1 else self.full()
 
 
 class ScaledPhoto(Photo):
@@ -171,12 +147,6 @@ class ScaledPhoto(Photo):
             self._full = whole if whole.size == size else whole.resize(
                 size, Image.Resampling.LANCZOS, reducing_gap=3.0)
         return self._full
-
-    def reduced(self, at_least: int, reduce_by: int) -> Image.Image:
-        return self.full()  # already small
-
-    def at_least(self, longest: int) -> Image.Image:
-        return self.full()
 
 
 def scaled(photo: Photo, max_pixels: int) -> Photo:

@@ -32,7 +32,8 @@ LEVEL = 2
 # Each band is compressed on its own, so bands trade a little ratio for parallelism;
 # a few MB per band keeps that loss under one percent.
 BAND_BYTES = 4 * 1024 * 1024
-# Shared with the compositor, which makes a refined matte's bands on it before encoding.
+# Shared with the compositor, which makes a refined matte's bands on it before encoding,
+# and with the engine, which makes the model's input on it.
 POOL = ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="png")
 
 

@@ -169,6 +169,24 @@ class Resampler:
                            box=(self.box[0], 0, self.box[2], band.height))
 
 
+def across_threads(image: Image.Image, size: tuple[int, int], resample, pool) -> Image.Image:
+    """`image.resize(size, resample)` with its first pass (across: most of the work when a
+    large image is made small) split by rows over two of `pool`'s threads. The pixels are
+    Pillow's own: a row is resampled across on its own, and the 8-bit rows are what its
+    second pass (down) reads in one call too. Not for RGBA (Pillow premultiplies it around
+    both passes) nor an image 100 times taller than wide (Pillow goes down first)."""
+    if (image.mode not in ("RGB", "L") or size[0] == image.width or image.height < 2
+            or image.height > image.width * 100):
+        return image.resize(size, resample)
+    bands = ((0, image.height // 2), (image.height // 2, image.height))
+    halves = pool.map(lambda band: image.crop((0, band[0], image.width, band[1])).resize(
+        (size[0], band[1] - band[0]), resample), bands)
+    narrow = Image.new(image.mode, (size[0], image.height))
+    for (top, _), half in zip(bands, halves, strict=True):
+        narrow.paste(half, (0, top))
+    return narrow.resize(size, resample)
+
+
 def box_reduced(rows: Callable[[int, int], np.ndarray], size: tuple[int, int],
                 small: tuple[int, int]) -> Image.Image:
     """What `Image.fromarray(whole).resize(small, BOX)` gives for the 8-bit image (width,

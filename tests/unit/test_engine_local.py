@@ -68,6 +68,29 @@ def test_the_models_output_becomes_256_equal_levels():
     assert np.asarray(mask).tolist() == [[0, 0, 1, 128], [254, 255, 255, 255]]
 
 
+def test_the_model_sees_the_whole_photo_as_rembg_feeds_it(engine):
+    """The model's input is the full decode scaled by LANCZOS, as rembg makes it: a
+    half-size JPEG decode (DCT scaling) took the mask's IoU against rembg's down to 0.72
+    for this 1 MP photo with u2net (tests/system/test_engine_quality.py)."""
+    from app.images.decoding import Photo, decode, probe
+
+    data = encode(Image.fromarray(photo_array("rocket")).resize((1152, 768)), quality=92)
+    whole = decode(data)
+    fed = []
+    real = engine.model.infer
+    engine.model.infer = lambda batch: fed.append(batch) or real(batch)
+    try:
+        mask = engine.mask(Photo(data, probe(data, 10**8)))
+    finally:
+        del engine.model.infer
+    small = np.asarray(whole.resize((320, 320), Image.Resampling.LANCZOS), np.float32)
+    small /= small.max()
+    expected = ((small - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]).transpose(2, 0, 1)
+    assert len(fed) == 1
+    np.testing.assert_allclose(fed[0][0], expected, atol=1e-5)
+    assert mask.size == (320, 320)
+
+
 def test_full_resolution_and_unchanged_colours(engine):
     source = Image.fromarray(photo_array("coffee")).resize((1200, 800))
     data = encode(source, "PNG")

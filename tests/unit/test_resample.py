@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from app.images.backdrops import cover, covering
-from app.images.pngwriter import adler32_combine
-from app.images.resample import Resampler, box_reduced
+from app.images.pngwriter import POOL, adler32_combine
+from app.images.resample import Resampler, across_threads, box_reduced
 from tests.support import photo_array
 
 BILINEAR, LANCZOS = Image.Resampling.BILINEAR, Image.Resampling.LANCZOS
@@ -124,3 +124,22 @@ def test_a_background_in_another_mode_is_converted_band_by_band(coffee, mode, si
     monkeypatch.setattr(Image.Image, "convert", spy)
     assert np.array_equal(in_bands(covering(backdrop, size), size[1], 37), expected)
     assert converted and max(converted) < coffee.height  # never the whole background
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+@pytest.mark.parametrize("shape, size", [
+    ((3001, 4001), (320, 320)),  # a photo to the model's input: odd rows split unevenly
+    ((864, 1152), (320, 320)), ((2, 900), (320, 1)), ((1, 900), (320, 320)),
+    ((400, 300), (320, 320)),  # taller than wide, made wider and shorter
+    ((1000, 7), (320, 320)), ((808, 8), (4, 4)),  # over 100 times taller: Pillow goes down first
+])
+@pytest.mark.parametrize("resample", [LANCZOS, BILINEAR])
+def test_across_threads_gives_pillows_pixels(mode, shape, size, resample):
+    """The model's input is resized on two threads: it must be exactly what rembg's one
+    `resize` makes of the same photo, or the masks drift from the reference's."""
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, shape + ((len(mode),) if mode != "L" else ()), np.uint8)
+    image = Image.fromarray(pixels, mode)
+    made = across_threads(image, size, resample, POOL)
+    assert made.mode == mode and made.size == size
+    assert np.array_equal(np.asarray(made), np.asarray(image.resize(size, resample)))

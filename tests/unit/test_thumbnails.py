@@ -131,10 +131,10 @@ def test_a_failure_on_either_side_of_the_parallel_work_is_answered_and_leaves_no
     assert fake_engine.calls == 2
 
 
-def test_a_jpeg_upload_is_rendered_from_a_small_decode_and_the_model_size_mask(monkeypatch):
+def test_a_jpeg_upload_is_rendered_from_a_reduced_photo_and_the_model_size_mask():
     """A 12 MP JPEG, left half red and right half blue, and a 320×320 mask keeping the
-    left half: the renditions come from a 1/8-scale decode (the full decode is never
-    asked for), keep red red and blue blue, and the alpha is exact where the mask is."""
+    left half: the renditions come from the photo reduced by 8, keep red red and blue
+    blue, and the alpha is exact where the mask is."""
     from app.images.decoding import Photo, probe
 
     img = Image.new("RGB", (4000, 3000), (220, 20, 20))
@@ -144,11 +144,6 @@ def test_a_jpeg_upload_is_rendered_from_a_small_decode_and_the_model_size_mask(m
     assert photo_.at_least(320).size == (500, 375)
     assert photo_.at_least(640).size == (1000, 750)  # 1/8 would be 500 px: too small
     assert photo_.at_least(1100).size == (2000, 1500)
-
-    def no_full_size(self):
-        raise AssertionError("the full-size photo was decoded for the renditions")
-
-    monkeypatch.setattr(Photo, "full", no_full_size)
     mask = Image.new("L", (320, 320), 0)
     mask.paste(255, (0, 0, 160, 320))
     made = thumbnails.of_result(photo_, mask, OutputOptions())
@@ -218,38 +213,22 @@ def encode_jpeg(img: Image.Image, **options) -> bytes:
 
 
 
-@pytest.mark.parametrize("size, orientation, decodes, shared, for_renditions", [
-    # The model's half-size decode is the renditions' too.
-    ((1152, 864), 1, 2, "half", (576, 432)),
-    ((864, 1152), 6, 2, "half", (576, 432)),  # stored on its side: compared as shown
-    ((1276, 957), 1, 2, "half", (638, 479)),  # the largest whose quarter is under 320 px
-    ((1280, 960), 1, 3, None, (320, 240)),  # its quarter covers 320 px: a decode of its own
-    ((600, 400), 1, 1, "full", (600, 400)),  # too small to reduce: the one decode is the full
-    ((4000, 3000), 1, 3, None, (500, 375)),  # 1/2 for the model, 1/8 for the renditions
-])
-def test_a_photo_is_decoded_once_at_each_scale(monkeypatch, size, orientation, decodes, shared,
-                                               for_renditions):
-    """The model asks for a half-size decode, the renditions for the smallest scale that
-    covers 320 px and the result for the full size: where two of them are one scale, the
-    photo is decoded once for both (before, a 1 MP upload decoded its half size twice)."""
+
+@pytest.mark.parametrize("size, orientation", [
+    ((1152, 864), 1), ((864, 1152), 6), ((1153, 865), 1), ((4001, 3001), 1)])
+def test_an_upload_decodes_its_photo_once(monkeypatch, visitor, size, orientation):
+    """The model's input, the renditions and the result all come from one full decode.
+    Before, a 1 MP JPEG was decoded at half size for the model, again for the renditions
+    and whole for the result; a 4001×3001 one whole twice."""
     from app.images import decoding
 
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (*size[::-1], 3), np.uint8))
     exif = Image.Exif()
     exif[0x0112] = orientation
     data = encode_jpeg(img, exif=exif.tobytes())
-    made = []
+    asked = []
     real = decoding.decode
     monkeypatch.setattr(decoding, "decode",
-                        lambda *args, **kwargs: made.append(real(*args, **kwargs)) or made[-1])
-    photo_ = decoding.Photo(data, decoding.probe(data, 10**8))
-    model_input = photo_.reduced(at_least=320, reduce_by=2)
-    small = photo_.at_least(320)
-    full = photo_.full()
-    assert len(made) == decodes
-    assert small.size == for_renditions
-    assert (small is model_input) == (shared is not None)
-    assert (full is model_input) == (shared == "full")
-    photo_.release()
-    photo_.at_least(320)
-    assert len(made) == decodes + 1  # what was kept went with the turn
+                        lambda *args, **kwargs: asked.append(kwargs) or real(*args, **kwargs))
+    assert visitor.upload_json(data).status_code == 201
+    assert asked == [{}]
