@@ -580,7 +580,7 @@ MUTANTS = (
     Mutant("decode-odd-rounded-up", "app/images/decoding.py",
            "img.draft(\"RGB\", (max(img.width // reduce_by, at_least),",
            "img.draft(\"RGB\", (max(-(-img.width // reduce_by), at_least),",
-           "half of an odd width asked for rounded up: the whole photo decoded for the model",
+           "an odd side's reduction asked for rounded up: the photo decoded whole instead",
            (U + "test_imaging.py", U + "test_thumbnails.py")),
     Mutant("model-input-half", "app/engines/local.py",
            "        return self.predict(photo.full())",
