@@ -104,8 +104,7 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
 
 class Photo:
     """A checked upload: its bytes, what `probe` found, and its pixels decoded once, when
-    first needed. What is made small (the renditions) asks for `at_least`, which for a
-    JPEG skips most of the decoding work instead of shrinking a full decode."""
+    first needed (the model's input, the result and the renditions all come from it)."""
 
     def __init__(self, data: bytes, info: ImageInfo):
         self.data, self.info = data, info

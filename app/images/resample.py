@@ -21,6 +21,7 @@ from PIL import Image
 _PRECISION_BITS = 22  # Resample.c: 32 - 8 bits of result - 2 bits for overflow
 # Rows of a reduction's horizontal pass made at once: a few MB of a 50 MP photo.
 _REDUCE_ROWS = 128
+_BAND_BYTES = 4 * 1024 * 1024
 
 
 def _sinc(x: float) -> float:
@@ -171,19 +172,28 @@ class Resampler:
 
 def across_threads(image: Image.Image, size: tuple[int, int], resample, pool) -> Image.Image:
     """`image.resize(size, resample)` with its first pass (across: most of the work when a
-    large image is made small) split by rows over two of `pool`'s threads. The pixels are
-    Pillow's own: a row is resampled across on its own, and the 8-bit rows are what its
-    second pass (down) reads in one call too. Not for RGBA (Pillow premultiplies it around
-    both passes) nor an image 100 times taller than wide (Pillow goes down first)."""
+    large image is made small) split by bands of rows over `pool`'s threads, which must not
+    be the caller's own (it waits for them). The pixels are Pillow's own: a row is
+    resampled across on its own, and the 8-bit rows are what its second pass (down) reads
+    in one call too. Not for RGBA (Pillow premultiplies it around both passes) nor an image
+    over 100 times taller than wide (Pillow goes down first)."""
     if (image.mode not in ("RGB", "L") or size[0] == image.width or image.height < 2
             or image.height > image.width * 100):
         return image.resize(size, resample)
-    bands = ((0, image.height // 2), (image.height // 2, image.height))
-    halves = pool.map(lambda band: image.crop((0, band[0], image.width, band[1])).resize(
-        (size[0], band[1] - band[0]), resample), bands)
+    image.load()  # once, here: two threads loading a lazy image at once broke its decoding
+    # Halves, or bands of a few MB if smaller: a crop is a copy (4 bytes a pixel), and half
+    # a 50 MP photo would be 100 MB more at the peak.
+    rows = min(-(-image.height // 2), max(1, _BAND_BYTES // (4 * image.width)))
+    bands = [(top, min(image.height, top + rows)) for top in range(0, image.height, rows)]
+
+    def across(band: tuple[int, int]) -> Image.Image:
+        top, bottom = band
+        return image.crop((0, top, image.width, bottom)).resize((size[0], bottom - top),
+                                                                 resample)
+
     narrow = Image.new(image.mode, (size[0], image.height))
-    for (top, _), half in zip(bands, halves, strict=True):
-        narrow.paste(half, (0, top))
+    for (top, _), made in zip(bands, pool.map(across, bands), strict=True):
+        narrow.paste(made, (0, top))
     return narrow.resize(size, resample)
 
 

@@ -180,6 +180,10 @@ def test_times_are_shown_in_the_visitors_zone(chromium, server):
         expect(page.locator("#records .record-name")).to_have_text(["renamed"])
         expect(time).to_have_text(local.strftime("%Y-%m-%d %H:%M:%S"))
         expect(page.locator("#records .time-zone")).to_have_text("Asia/Tokyo")
+        expect(time).to_have_attribute("title", utc.strftime("%Y-%m-%d %H:%M:%S UTC"))
+        page.reload()  # the page as loaded, not only the list a change refreshed
+        expect(time).to_have_text(local.strftime("%Y-%m-%d %H:%M:%S"))
+        expect(page.locator("#records .time-zone")).to_have_text("Asia/Tokyo")
     finally:
         tab.assert_clean()
         tab.close()

@@ -126,20 +126,55 @@ def test_a_background_in_another_mode_is_converted_band_by_band(coffee, mode, si
     assert converted and max(converted) < coffee.height  # never the whole background
 
 
-@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
-@pytest.mark.parametrize("shape, size", [
-    ((3001, 4001), (320, 320)),  # a photo to the model's input: odd rows split unevenly
-    ((864, 1152), (320, 320)), ((2, 900), (320, 1)), ((1, 900), (320, 320)),
-    ((400, 300), (320, 320)),  # taller than wide, made wider and shorter
-    ((1000, 7), (320, 320)), ((808, 8), (4, 4)),  # over 100 times taller: Pillow goes down first
+class CountingPool:
+    """POOL, counting the bands handed to it."""
+
+    def __init__(self):
+        self.tasks = 0
+
+    def map(self, fn, items):
+        items = list(items)
+        self.tasks += len(items)
+        return POOL.map(fn, items)
+
+
+# (rows, columns) of the image, (width, height) made, bands handed to the pool (0: Pillow's
+# own resize, for what the split cannot give exactly)
+@pytest.mark.parametrize("shape, size, split", [
+    ((3001, 4001), (320, 320), 12),  # a photo to the model's input: 4 MB bands, one short
+    ((864, 1152), (320, 320), 2), ((129, 900), (320, 1), 2), ((2, 900), (320, 320), 2),
+    ((400, 300), (320, 320), 2),  # taller than wide, made wider and shorter
+    ((300, 400), (200, 300), 2),  # as tall as it was
+    ((300, 400), (200, 600), 2),  # made taller
+    ((1, 900), (320, 320), 0), ((300, 400), (400, 100), 0),  # one row; as wide as it was
+    ((800, 8), (4, 4), 2),  # 100 times taller: still across first
+    ((808, 8), (4, 4), 0),  # over 100 times taller: Pillow goes down first
 ])
-@pytest.mark.parametrize("resample", [LANCZOS, BILINEAR])
-def test_across_threads_gives_pillows_pixels(mode, shape, size, resample):
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+@pytest.mark.parametrize("resample", [LANCZOS, BILINEAR, Image.Resampling.BICUBIC,
+                                      Image.Resampling.NEAREST])
+def test_across_threads_gives_pillows_pixels(mode, shape, size, split, resample):
     """The model's input is resized on two threads: it must be exactly what rembg's one
-    `resize` makes of the same photo, or the masks drift from the reference's."""
+    `resize` makes of the same photo, or the masks drift from the reference's. RGBA is
+    not split (Pillow premultiplies it around both passes)."""
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 256, shape + ((len(mode),) if mode != "L" else ()), np.uint8)
     image = Image.fromarray(pixels, mode)
-    made = across_threads(image, size, resample, POOL)
+    pool = CountingPool()
+    made = across_threads(image, size, resample, pool)
     assert made.mode == mode and made.size == size
     assert np.array_equal(np.asarray(made), np.asarray(image.resize(size, resample)))
+    assert pool.tasks == (0 if mode == "RGBA" else split)
+
+
+def test_across_threads_loads_a_lazy_image_once(tmp_path):
+    """Two threads loading an opened file at once broke its decoding (a truncated or
+    broken stream, or wrong pixels)."""
+    pixels = np.random.default_rng(4).integers(0, 256, (600, 800, 3), np.uint8)
+    path = tmp_path / "p.png"
+    Image.fromarray(pixels).save(path)
+    for _ in range(5):
+        with Image.open(path) as lazy:
+            made = across_threads(lazy, (320, 320), LANCZOS, POOL)
+        assert np.array_equal(np.asarray(made),
+                              np.asarray(Image.fromarray(pixels).resize((320, 320), LANCZOS)))

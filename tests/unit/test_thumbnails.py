@@ -212,8 +212,6 @@ def encode_jpeg(img: Image.Image, **options) -> bytes:
     return buf.getvalue()
 
 
-
-
 @pytest.mark.parametrize("size, orientation", [
     ((1152, 864), 1), ((864, 1152), 6), ((1153, 865), 1), ((4001, 3001), 1)])
 def test_an_upload_decodes_its_photo_once(monkeypatch, visitor, size, orientation):

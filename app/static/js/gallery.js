@@ -33,15 +33,20 @@ syncSliders();
 // ---- times ----------------------------------------------------------------------------
 
 // The server writes a record's time in UTC, the one zone it knows; the browser knows the
-// visitor's, so the time is shown there, in the same shape, with the zone's name.
+// visitor's, so the time is shown there, in the same shape, with the zone's name (and the
+// UTC time on hover: an hour that repeats when the clocks go back is still told apart).
+// Only a whole time: a date alone (the original app's records may hold anything) stays.
+const WHOLE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
 function pad(number) { return String(number).padStart(2, "0"); }
 
 function showLocalTimes() {
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   document.querySelectorAll("#records time[datetime]").forEach(function (time) {
-    const at = new Date(time.dateTime);
     const label = time.parentElement.querySelector(".time-zone");
-    if (Number.isNaN(at.getTime()) || !zone || !label) return;
+    if (!WHOLE_TIME.test(time.dateTime) || !zone || !label) return;
+    const at = new Date(time.dateTime);
+    time.title = time.dateTime.replace("T", " ").replace("Z", " UTC");
     time.textContent = at.getFullYear() + "-" + pad(at.getMonth() + 1) + "-" +
       pad(at.getDate()) + " " + pad(at.getHours()) + ":" + pad(at.getMinutes()) + ":" +
       pad(at.getSeconds());
