@@ -348,10 +348,14 @@ def unopened(fifos: list[Path], call):
     while worker.is_alive() and time.monotonic() < deadline:
         for fifo in fifos:
             try:
-                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-                opened.append(fifo.name)
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
             except OSError:  # ENXIO: no reader, as it should be
-                pass
+                continue
+            # Once the run has written its file over the FIFO, this opens that file:
+            # only a FIFO opened here means a reader was waiting.
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                opened.append(fifo.name)
+            os.close(fd)
         worker.join(0.01)
     assert opened == [] and result, opened
     return result[0]
