@@ -87,3 +87,32 @@ def photo_server():
     RELEASE.set()
     server.shutdown()
     server.server_close()
+
+
+class Clock:
+    """time.time() for the limiter's memory store and Retry-After, moved by the test."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def time(self):
+        return self.now
+
+    def __getattr__(self, name):
+        import time
+
+        return getattr(time, name)
+
+
+@pytest.fixture
+def limits_clock(monkeypatch):
+    """The upload limits' clock, standing still at 1,000,000 s until the test moves it: a
+    busy machine's own clock would move Retry-After by a second now and then."""
+    import limits.storage.memory
+
+    from app.http import limits as upload_limits
+
+    clock = Clock(1_000_000.0)
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    monkeypatch.setattr(upload_limits, "time", clock)
+    return clock

@@ -217,19 +217,16 @@ def test_a_metrics_folder_only_in_dotenv_is_refused(settings, tmp_path, monkeypa
         create_app(settings.changed(prometheus_multiproc_dir=str(tmp_path / "missing")))
 
 
-def test_uploads_count_by_the_pixels_they_declare(settings, monkeypatch):
+def test_uploads_count_by_the_pixels_they_declare(settings, limits_clock):
     """A 12 MP photo counts 3 (one per started 4 MP), so big photos use a limit up sooner:
     with 5 per minute per address, a 12 MP photo and two small ones leave no room. All in
     one moment: the first place frees a minute later, and Retry-After says 60."""
-    import limits.storage.memory
     from PIL import Image
 
-    from app.http import limits as upload_limits
     from tests.support import encode
 
-    clock = _Clock(1_000_000.25)
-    monkeypatch.setattr(limits.storage.memory, "time", clock)
-    monkeypatch.setattr(upload_limits, "time", clock)
+    clock = limits_clock
+    clock.now = 1_000_000.25
     app = create_app(settings.changed(upload_rate_limit="10 per minute",
                                       upload_rate_limit_ip="5 per minute", user_limit=10))
     use_engine(app, FakeEngine())
@@ -245,33 +242,12 @@ def test_uploads_count_by_the_pixels_they_declare(settings, monkeypatch):
     assert visitor.upload_json(photo()).headers["Retry-After"] == "40"  # 39.5, rounded up
 
 
-class _Clock:
-    """time.time() for the limiter's memory store and Retry-After, moved by the test."""
-
-    def __init__(self, now):
-        self.now = now
-
-    def time(self):
-        return self.now
-
-    def __getattr__(self, name):
-        import time
-
-        return getattr(time, name)
-
-
-def test_the_limit_counts_the_last_minute_not_a_fixed_window(settings, monkeypatch):
+def test_the_limit_counts_the_last_minute_not_a_fixed_window(settings, limits_clock):
     """3 per minute: one upload at 0 s and two at 59 s. At 61 s the first has aged out, so one
     more goes through and the next waits until 119 s, when the 59 s ones age out (Retry-After
 58). A fixed window
     would have started afresh at 60 s and let three through (twice the limit in 2 s)."""
-    import limits.storage.memory
-
-    import app.http.limits
-
-    clock = _Clock(1_000_000.0)
-    monkeypatch.setattr(limits.storage.memory, "time", clock)
-    monkeypatch.setattr(app.http.limits, "time", clock)
+    clock = limits_clock
     limited = create_app(settings.changed(upload_rate_limit="3 per minute", user_limit=10))
     use_engine(limited, FakeEngine())
     visitor = Visitor(limited.test_client())
