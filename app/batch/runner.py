@@ -78,7 +78,7 @@ class Runner:
             try:
                 result = self.send(data, job.source.name)
             except Failed as exc:
-                return "failed", exc.reason
+                return "failed", str(exc)
             except Wait as exc:
                 lost += exc.lost
                 if lost == LOST_TIMES:

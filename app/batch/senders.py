@@ -30,9 +30,7 @@ LOST = 502
 
 
 class Failed(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+    """This photo will not be made; `str()` is the reason."""
 
 
 class Wait(Exception):
@@ -46,11 +44,10 @@ class Wait(Exception):
 class Unlimited:
     """The rate limits' side of a job on the operator's own machine: all allowed."""
 
-    def check(self, counts: int) -> None:
+    def check(self, work) -> None:
         pass
 
-    def spend(self, counts: int) -> None:
-        pass
+    spend = check
 
 
 class LocalSender:
@@ -72,11 +69,9 @@ class LocalSender:
 
 def retry_after(value: str | None) -> float | None:
     """`Retry-After` in seconds: a number, or an HTTP date."""
-    if not value:
-        return None
     try:
         return max(0.0, float(value))
-    except ValueError:
+    except (TypeError, ValueError):  # absent, or not a number
         pass
     try:
         when = email.utils.parsedate_to_datetime(value)
