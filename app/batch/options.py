@@ -74,15 +74,3 @@ def check(values: dict[str, Any], max_pixels: int) -> Any:
         raise click.UsageError(exc.message) from None
     return form
 
-
-def as_form(values: dict[str, Any]) -> tuple[dict[str, str], dict[str, bytes]]:
-    """`values` as a multipart form's text fields and files (the server's wire)."""
-    fields, files = {}, {}
-    for name, value in values.items():
-        if isinstance(value, bytes):
-            files[name] = value
-        elif isinstance(value, bool):
-            fields[name] = "true" if value else "false"
-        else:
-            fields[name] = str(value)
-    return fields, files
