@@ -33,11 +33,6 @@ def is_regular(path: Path) -> bool:
         return False
 
 
-def suffix(result_format: str) -> str:
-    """The name's ending for a result in `result_format` (jpeg: .jpg, zip: .zip...)."""
-    return ".jpg" if result_format == "jpeg" else f".{result_format}"
-
-
 def is_photo(path: Path) -> bool:
     """Whether `path` is a regular file that starts as a JPEG, PNG or WebP file does,
     whatever its name."""
