@@ -100,8 +100,7 @@ def _server(url: str, key: str | None, values) -> ServerSender:
     try:  # the server answers before any photo is sent: else, say so at once
         send.check()
     except (requests.RequestException, Failed) as exc:
-        print(f"Error: {url} cannot be used: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise click.ClickException(f"{url} cannot be used: {exc}") from None
     return send
 
 

@@ -57,11 +57,10 @@ def chosen(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def check(values: dict[str, Any], max_pixels: int, engines=None) -> Any:
-    """`values` checked by the core's form, as a photo's would be, a background photo as
-    the core checks one (within `max_pixels`) and the model as `engines` (this process's;
-    None: a server's) can run it: `click.UsageError` with the core's own sentence for a
-    bad value, a combination that does not go together, a background that is no photo or
-    a model not installed, so no photo of the batch fails for it."""
+    """`values` checked as the core checks a photo's: by its form, a background photo
+    within `max_pixels` and, given this process's `engines`, the model. A bad value, a
+    combination that does not go together, a background that is no photo or a model not
+    installed is a `click.UsageError` with the core's own sentence, not every photo failing."""
     try:
         form = parse(RemoveRequest, {**values, "image": b"\xff\xd8\xff"})
         if values.get("background_image") is not None:
