@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from app.batch.command import remove_bg
 from app.storage import legacy, maintenance
@@ -40,9 +40,7 @@ def sweep_orphans(older_than_minutes: int) -> None:
     click.echo(f"Deleted {swept} orphan file(s).")
 
 
-@click.group("keys")
-def keys() -> None:
-    """API keys for programs (docs/api.md, "API keys")."""
+keys = AppGroup("keys", help='API keys for programs (docs/api.md, "API keys").')
 
 
 def _book(changing: bool):
@@ -62,7 +60,6 @@ def _name(ctx, param, value: str) -> str:
 
 
 @keys.command("create")
-@with_appcontext
 @click.argument("name", callback=_name)
 @click.option("--per-minute", type=click.IntRange(min=1), default=DEFAULT_PER_MINUTE,
               show_default=True, help="Rate-limit counts a minute (a photo counts one per "
@@ -84,7 +81,6 @@ def create_key(name: str, per_minute: int, megapixels_per_day: int | None) -> No
 
 
 @keys.command("list")
-@with_appcontext
 def list_keys() -> None:
     """Every live key: its name, first characters, limits, dates and usage today (UTC)."""
     rows = [("NAME", "KEY", "PER MINUTE", "MP A DAY", "CREATED", "LAST USED", "CALLS TODAY",
@@ -105,7 +101,6 @@ def _when(moment) -> str:
 
 
 @keys.command("revoke")
-@with_appcontext
 @click.argument("name")
 def revoke_key(name: str) -> None:
     """Refuse a key from now on (on every pod: each call looks its key up)."""
@@ -116,7 +111,5 @@ def revoke_key(name: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.cli.add_command(migrate_images)
-    app.cli.add_command(sweep_orphans)
-    app.cli.add_command(remove_bg)
-    app.cli.add_command(keys)
+    for command in (migrate_images, sweep_orphans, remove_bg, keys):
+        app.cli.add_command(command)

@@ -13,12 +13,10 @@ import requests
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.batch.files import plan, suffix
+from app.batch.files import plan
 from app.batch.options import check, chosen, output_options
 from app.batch.runner import Runner
 from app.batch.senders import API, Failed, LocalSender, ServerSender
-from app.core.errors import Rejected
-from app.core.removal import RemoveRequest
 
 # Photos made at once in this process: one thread decodes and encodes while the other's
 # photo is in the model (docs/performance.md, "Batch command").
@@ -27,10 +25,6 @@ EPILOG = ("Outputs already there and whole are skipped, so a stopped run picks u
           "stopped when started again. Exit status: 0 when every photo was made or already "
           "there, 1 when any failed (the summary says why), 2 for a usage error, 130 when "
           "stopped.")
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM stops the run as Ctrl+C does: nothing half-written
 
 
 def _used(ctx: click.Context, name: str) -> bool:
@@ -56,8 +50,7 @@ def _used(ctx: click.Context, name: str) -> bool:
 @click.option("--max-wait", type=click.FloatRange(0), default=300.0, show_default=True,
               help="Seconds a photo may wait in all for a busy or rate-limited server "
                    "(Retry-After) before it counts as failed.")
-@click.option("--progress/--no-progress", default=True,
-              help="A progress bar on stderr.")
+@click.option("--progress/--no-progress", default=True, help="A progress bar on stderr.")
 @click.pass_context
 @with_appcontext
 def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, threads,
@@ -74,17 +67,17 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
     if any(source.is_dir() and source.resolve() == out.resolve() for source in sources):
         raise click.UsageError("--out must be another folder than the ones read: the "
                                "cutouts would be read as photos by the next run.")
-    values = chosen(given)
-    # A server's own pixel limit is its to apply; here, only this process's.
-    check(values, sys.maxsize if server
-          else current_app.extensions["services"].uploads.max_image_pixels)
-    send = _local(values) if server is None else _server(server, key, values)
-    fmt = values.get("format", RemoveRequest.model_fields["format"].default)
-    todo = plan(sources, out, suffix(fmt))
+    values, services = chosen(given), current_app.extensions["services"]
+    # A server's own pixel limit and models are its to check; here, only this process's.
+    form = check(values, sys.maxsize if server else services.uploads.max_image_pixels,
+                 services.engines if server is None else None)
+    send = LocalSender(services.uploads, values) if server is None else _server(server, key, values)
+    todo = plan(sources, out, ".jpg" if form.format == "jpeg" else f".{form.format}")
     runner = Runner(send, threads=connections if server else threads, max_wait=max_wait,
                     progress=progress)
     main = threading.current_thread() is threading.main_thread()  # where signals land
-    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
+    # SIGTERM stops the run as Ctrl+C does (KeyboardInterrupt): nothing half-written.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main else None
     try:
         tally = runner.run(todo)
     finally:
@@ -97,17 +90,6 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
         ctx.exit(1)
 
 
-def _local(values):
-    from app.core.results import check_model
-
-    services = current_app.extensions["services"]
-    try:
-        check_model(services.engines, values.get("model"))
-    except Rejected as exc:
-        raise click.UsageError(exc.message) from None
-    return LocalSender(services.uploads, values)
-
-
 def _server(url: str, key: str | None, values) -> ServerSender:
     if not url.startswith(("http://", "https://")):
         raise click.UsageError(f"--server takes an http(s) address, not {url!r}.")
@@ -118,8 +100,7 @@ def _server(url: str, key: str | None, values) -> ServerSender:
     try:  # the server answers before any photo is sent: else, say so at once
         send.check()
     except (requests.RequestException, Failed) as exc:
-        print(f"Error: {url} cannot be used: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise click.ClickException(f"{url} cannot be used: {exc}") from None
     return send
 
 

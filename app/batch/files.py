@@ -15,6 +15,8 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
+
 # A result is written under a temporary name in its own folder, then renamed over the
 # output: a stopped run leaves either the whole output or a file of this suffix, never
 # taken for an output and deleted when the run that stopped is started again.
@@ -31,11 +33,6 @@ def is_regular(path: Path) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode)
     except OSError:
         return False
-
-
-def suffix(result_format: str) -> str:
-    """The name's ending for a result in `result_format` (jpeg: .jpg, zip: .zip...)."""
-    return ".jpg" if result_format == "jpeg" else f".{result_format}"
 
 
 def is_photo(path: Path) -> bool:
@@ -56,7 +53,6 @@ def is_photo(path: Path) -> bool:
 class Job:
     source: Path
     target: Path
-    shown: str  # the photo as the summary names it
 
 
 @dataclass
@@ -88,41 +84,39 @@ def plan(sources: Iterable[Path], out: Path, suffix: str) -> Plan:
         if source.is_dir():
             for path in _walk(source, skip):
                 if is_photo(path):
-                    candidates.append(Job(path, out / path.relative_to(source).with_suffix(
-                        suffix), str(path)))
+                    target = out / path.relative_to(source).with_suffix(suffix)
+                    candidates.append(Job(path, target))
                 else:
                     found.not_images += 1
         elif not is_regular(source):
             found.refused.append((str(source), NOT_REGULAR))
         elif is_photo(source):
-            candidates.append(Job(source, out / (source.stem + suffix), str(source)))
+            candidates.append(Job(source, out / (source.stem + suffix)))
         else:
             found.refused.append((str(source), NOT_AN_IMAGE))
     # Each path resolved once (a system call each): (job, its photo's, its output's).
     resolved = [(job, job.source.resolve(), job.target.resolve()) for job in candidates]
-    photos = {source: job.shown for job, source, _ in reversed(resolved)}  # the first name
+    photos = {source: job.source for job, source, _ in reversed(resolved)}  # the first name
     owners: dict[Path, tuple[Job, Path]] = {}
     for job, source, target in resolved:
         there = photos.get(target)
         if there is not None:
-            found.refused.append((job.shown, f"its output {job.target} would be "
-                                             + ("the photo itself" if target == source
-                                                else f"the photo {there}")))
+            found.refused.append((str(job.source), f"its output {job.target} would be "
+                                                  + ("the photo itself" if target == source
+                                                     else f"the photo {there}")))
             continue
         first, first_source = owners.setdefault(target, (job, source))
         if first is job:
             found.jobs.append(job)
         elif first_source != source:  # the same file named twice: made once
-            found.refused.append((job.shown, f"its output {job.target} is also the output "
-                                             f"of {first.shown}"))
+            found.refused.append((str(job.source), f"its output {job.target} is also the "
+                                                  f"output of {first.source}"))
     return found
 
 
 def is_done(target: Path) -> bool:
     """Whether `target` is there and whole: an image that Pillow verifies, or a zip whose
     every member reads back with its checksum."""
-    from PIL import Image
-
     if not is_regular(target):  # a FIFO where the output goes would hang the check
         return False
     try:
@@ -156,8 +150,7 @@ def _new_file(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
     """A file of a new random name, opened for writing, made as any program makes one
     (0666 less the umask, or what the folder's default ACL says): mkstemp's would stay
     0600, and so would the output it is renamed to."""
-    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-             | getattr(os, "O_BINARY", 0))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):  # 48 random bits: a clash is a sign of something else wrong
         name = str(folder / f"{prefix}{secrets.token_hex(_HEX_DIGITS // 2)}{suffix}")
         with suppress(FileExistsError):

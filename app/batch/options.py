@@ -13,7 +13,7 @@ from app.batch.files import NOT_REGULAR, is_regular
 from app.core.errors import Rejected
 from app.core.forms import parse
 from app.core.removal import RemoveRequest
-from app.core.results import backdrop_of
+from app.core.results import backdrop_of, check_model
 from app.images.decoding import InvalidImage
 
 PHOTO_FIELDS = ("image", "image_url")  # the photo is each file of the batch
@@ -26,34 +26,29 @@ def _help(info) -> str:
     return f"{text} [default: {shown}]" if shown is not None else text
 
 
-def output_options(form=RemoveRequest) -> list[click.Option]:
-    """One option per field of `form` but the photo: `--crop-margin` for crop_margin. An
-    option left out is left out of the form too, which then takes its own default."""
+def output_options() -> list[click.Option]:
+    """One option per field of RemoveRequest but the photo: `--crop-margin` for crop_margin.
+    An option left out is left out of the form too, which then takes its own default."""
     made = []
-    for name, info in form.model_fields.items():
+    for name, info in RemoveRequest.model_fields.items():
         if name in PHOTO_FIELDS:
             continue
-        flag, kind = "--" + name.replace("_", "-"), info.annotation
+        # Text unless said otherwise, as a form sends it: the form reads numbers and sizes.
+        flag, kind, type_ = "--" + name.replace("_", "-"), info.annotation, None
         if kind is bool:
-            made.append(click.Option([f"{flag}/--no-{flag[2:]}", name], default=None,
-                                     help=_help(info)))
+            flag = f"{flag}/--no-{flag[2:]}"
         elif kind is bytes:  # a photo of its own, read from a file
-            made.append(click.Option([flag, name], default=None, help=_help(info),
-                                     type=click.Path(exists=True, dir_okay=False,
-                                                     path_type=Path)))
+            type_ = click.Path(exists=True, dir_okay=False, path_type=Path)
         elif get_origin(kind) is Literal:
-            made.append(click.Option([flag, name], default=None, help=_help(info),
-                                     type=click.Choice([str(c) for c in get_args(kind)])))
-        else:  # text, as a form sends it: the form reads numbers and sizes from it
-            made.append(click.Option([flag, name], default=None, help=_help(info)))
+            type_ = click.Choice([str(c) for c in get_args(kind)])
+        made.append(click.Option([flag, name], type=type_, default=None, help=_help(info)))
     return made
 
 
 def chosen(given: dict[str, Any]) -> dict[str, Any]:
     """The values of the options given (files read), as the form takes them."""
     values = {}
-    for name in RemoveRequest.model_fields:
-        value = given.get(name)
+    for name, value in given.items():
         if isinstance(value, Path) and not is_regular(value):
             raise click.UsageError(f"--{name.replace('_', '-')} {value}: {NOT_REGULAR}.")
         if value is not None:
@@ -61,28 +56,18 @@ def chosen(given: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def check(values: dict[str, Any], max_pixels: int) -> Any:
-    """`values` checked by the core's form, as a photo's would be, and a background photo
-    as the core checks one (within `max_pixels`): `click.UsageError` with the core's own
-    sentence for a bad value, a combination that does not go together or a background
-    that is no photo, so no photo of the batch fails for it."""
+def check(values: dict[str, Any], max_pixels: int, engines=None) -> Any:
+    """`values` checked as the core checks a photo's: by its form, a background photo
+    within `max_pixels` and, given this process's `engines`, the model. A bad value, a
+    combination that does not go together, a background that is no photo or a model not
+    installed is a `click.UsageError` with the core's own sentence, not every photo failing."""
     try:
         form = parse(RemoveRequest, {**values, "image": b"\xff\xd8\xff"})
         if values.get("background_image") is not None:
             backdrop_of(values["background_image"], max_pixels)
+        if engines is not None:
+            check_model(engines, form.model)
     except (Rejected, InvalidImage) as exc:
         raise click.UsageError(exc.message) from None
     return form
 
-
-def as_form(values: dict[str, Any]) -> tuple[dict[str, str], dict[str, bytes]]:
-    """`values` as a multipart form's text fields and files (the server's wire)."""
-    fields, files = {}, {}
-    for name, value in values.items():
-        if isinstance(value, bytes):
-            files[name] = value
-        elif isinstance(value, bool):
-            fields[name] = "true" if value else "false"
-        else:
-            fields[name] = str(value)
-    return fields, files

@@ -6,12 +6,12 @@ a progress bar on stderr with the rate and the time left, and a summary at the e
 
 from __future__ import annotations
 
-import io
 import queue
 import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 import click
@@ -54,7 +54,7 @@ class Tally:
 class Runner:
     def __init__(self, send: Sender, *, threads: int = 1, max_wait: float = 300.0,
                  progress: bool = True):
-        self.send, self.threads, self.max_wait = send, max(1, threads), max_wait
+        self.send, self.threads, self.max_wait = send, threads, max_wait
         self.progress = progress
         self.stop, self.writer = threading.Event(), Writer()
 
@@ -78,7 +78,7 @@ class Runner:
             try:
                 result = self.send(data, job.source.name)
             except Failed as exc:
-                return "failed", exc.reason
+                return "failed", str(exc)
             except Wait as exc:
                 lost += exc.lost
                 if lost == LOST_TIMES:
@@ -105,8 +105,7 @@ class Runner:
 
     def run(self, plan: Plan) -> Tally:
         tally = Tally(failed=list(plan.refused), not_images=plan.not_images)
-        todo: queue.Queue = queue.Queue()
-        done: queue.Queue = queue.Queue()
+        todo, done = queue.Queue(), queue.Queue()
         for index, job in enumerate(plan.jobs):
             todo.put((index, job))
 
@@ -130,11 +129,11 @@ class Runner:
             elif outcome == "skipped":
                 tally.skipped += 1
             elif outcome == "failed":
-                failures.append((index, job.shown, reason))
+                failures.append((index, str(job.source), reason))
 
         bar = click.progressbar(length=len(plan.jobs), label="Removing backgrounds",
-                                file=sys.stderr if self.progress else io.StringIO(),
-                                show_pos=True, show_eta=True, item_show_func=lambda x: x)
+                                file=sys.stderr, hidden=not self.progress, show_pos=True,
+                                show_eta=True, item_show_func=lambda x: x)
         try:  # from the first thread on: a Ctrl+C as they start still cleans up
             for _ in range(min(self.threads, len(plan.jobs))):
                 threading.Thread(target=work, daemon=True).start()
@@ -159,7 +158,5 @@ class Runner:
 def _next(done: queue.Queue):
     """The next outcome; waits in short steps, so Ctrl+C is seen at once."""
     while True:
-        try:
+        with suppress(queue.Empty):
             return done.get(timeout=0.2)
-        except queue.Empty:
-            continue

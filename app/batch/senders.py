@@ -13,7 +13,6 @@ from typing import Any
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from app.batch.options import as_form
 from app.core.errors import Rejected
 from app.core.forms import parse
 from app.core.removal import RemoveRequest
@@ -30,9 +29,7 @@ LOST = 502
 
 
 class Failed(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+    """This photo will not be made; `str()` is the reason."""
 
 
 class Wait(Exception):
@@ -46,11 +43,10 @@ class Wait(Exception):
 class Unlimited:
     """The rate limits' side of a job on the operator's own machine: all allowed."""
 
-    def check(self, counts: int) -> None:
+    def check(self, work) -> None:
         pass
 
-    def spend(self, counts: int) -> None:
-        pass
+    spend = check
 
 
 class LocalSender:
@@ -72,11 +68,9 @@ class LocalSender:
 
 def retry_after(value: str | None) -> float | None:
     """`Retry-After` in seconds: a number, or an HTTP date."""
-    if not value:
-        return None
     try:
         return max(0.0, float(value))
-    except ValueError:
+    except (TypeError, ValueError):  # absent, or not a number
         pass
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -86,11 +80,13 @@ def retry_after(value: str | None) -> float | None:
 
 
 def _problem(response: requests.Response) -> tuple[str, str]:
+    """The answer's error code, and "status code: message" to tell it by."""
     try:
         body = response.json()
-        return str(body["error"]), str(body["message"])
+        code, message = str(body["error"]), str(body["message"])
     except (ValueError, KeyError, TypeError):
-        return "", response.text.strip()[:200] or response.reason or ""
+        code, message = "", response.text.strip()[:200] or response.reason or ""
+    return code, f"{response.status_code} {code}: {message}"
 
 
 def _not_connected(exc: requests.RequestException) -> bool:
@@ -106,56 +102,59 @@ class ServerSender:
     `X-Api-Key`; without, the session's cookies and its CSRF token (`GET /api/v1/session`).
     A refused connection is waited out like a busy server (a restart), in growing steps."""
 
-    def __init__(self, base: str, values: dict[str, Any], key: str | None = None,
-                 timeout=TIMEOUT):
-        self.base, self.key, self.timeout = base.rstrip("/"), key, timeout
-        self.fields, self.files = as_form(values)
-        self._local, self._lock = threading.local(), threading.Lock()
+    def __init__(self, base: str, values: dict[str, Any], key: str | None = None):
+        self.base, self.key = base.rstrip("/"), key
+        # The options as the server's multipart form takes them: files, and text fields.
+        self.files = {name: (name, value) for name, value in values.items()
+                      if isinstance(value, bytes)}
+        self.fields = {name: str(value).lower() if isinstance(value, bool) else str(value)
+                       for name, value in values.items() if not isinstance(value, bytes)}
+        self._local = threading.local()
         self._spare: list[requests.Session] = []  # started by `check`, for the first thread
 
     def check(self) -> None:
         """A session started now (`requests.RequestException` or `Failed` if the server
         cannot be used), kept for the first thread that sends; a key is shown to
         `GET /api/v1/account`, so a wrong one stops the run before any photo is sent."""
-        session = self.session()
+        session = self._start()
         if self.key:
-            answer = session.get(f"{self.base}{API}/account", timeout=self.timeout)
-            if answer.status_code != 200:
-                code, message = _problem(answer)
-                raise Failed(f"{API}/account answered {answer.status_code} {code}: {message}")
+            self._get(session, "account")
         self._spare.append(session)
-        self._local.session = None
 
     def session(self) -> requests.Session:
-        """This thread's session, started on first use (`requests.RequestException` when
-        the server cannot be reached)."""
+        """This thread's session: the one `check` started, or else a new one."""
         session = getattr(self._local, "session", None)
-        if session is None and self._spare:
-            with self._lock:
-                session = self._spare.pop() if self._spare else None
-            self._local.session = session
         if session is None:
-            session = requests.Session()
-            if self.key:
-                session.headers["X-Api-Key"] = self.key
-            else:
-                answer = session.get(f"{self.base}{API}/session", timeout=self.timeout)
-                if answer.status_code != 200:
-                    code, message = _problem(answer)
-                    raise Failed(f"{API}/session answered {answer.status_code} {code}: "
-                                 f"{message}")
-                session.headers["X-CSRFToken"] = answer.json()["csrf_token"]
-                if self.base.startswith("https:"):  # flask-wtf checks it over HTTPS
-                    session.headers["Referer"] = f"{self.base}/"
+            try:
+                session = self._spare.pop()  # atomic: one thread only gets it
+            except IndexError:
+                session = self._start()
             self._local.session = session
         return session
 
+    def _start(self) -> requests.Session:
+        """A new session (`requests.RequestException` when the server cannot be reached)."""
+        session = requests.Session()
+        if self.key:
+            session.headers["X-Api-Key"] = self.key
+        else:
+            session.headers["X-CSRFToken"] = self._get(session, "session").json()["csrf_token"]
+            if self.base.startswith("https:"):  # flask-wtf checks it over HTTPS
+                session.headers["Referer"] = f"{self.base}/"
+        return session
+
+    def _get(self, session: requests.Session, path: str) -> requests.Response:
+        """`GET /api/v1/{path}`, or `Failed` unless it answers 200."""
+        answer = session.get(f"{self.base}{API}/{path}", timeout=TIMEOUT)
+        if answer.status_code != 200:
+            raise Failed(f"{API}/{path} answered {_problem(answer)[1]}")
+        return answer
+
     def __call__(self, data: bytes, filename: str) -> bytes:
-        files = {"image": (filename, data)}
-        files.update((name, (name, value)) for name, value in self.files.items())
         try:
             answer = self.session().post(f"{self.base}{API}/remove", data=self.fields,
-                                         files=files, timeout=self.timeout)
+                                         files={"image": (filename, data), **self.files},
+                                         timeout=TIMEOUT)
         except (requests.ConnectionError, requests.Timeout) as exc:
             self._local.session = None  # a new connection, and a new session, next time
             self._local.refused = getattr(self._local, "refused", 0) + 1
@@ -165,12 +164,11 @@ class ServerSender:
         if answer.status_code == 200:
             self._local.refused = 0
             return answer.content
-        code, message = _problem(answer)
+        code, problem = _problem(answer)
         seconds = retry_after(answer.headers.get("Retry-After"))
         if answer.status_code in RETRIED and seconds is not None:
-            raise Wait(seconds, f"{answer.status_code} {code}: {message}",
-                       lost=answer.status_code == LOST)
+            raise Wait(seconds, problem, lost=answer.status_code == LOST)
         if code == "csrf_failed" and not self.key:  # the session expired: a new one
             self._local.session = None
-            raise Wait(1, f"{answer.status_code} {code}: {message}")
-        raise Failed(f"{answer.status_code} {code}: {message}".replace(" :", ":"))
+            raise Wait(1, problem)
+        raise Failed(problem.replace(" :", ":"))
