@@ -59,16 +59,15 @@ def outages_are_unavailable(method):
 
 
 class RecordRepository:
-    def __init__(self, database, collection: str = COLLECTION, bucket: str = BUCKET,
-                 embedded: bool = False):
+    def __init__(self, database, embedded: bool = False):
         """`embedded`: `database` is the in-memory store (embedded.py), which wants its
         files whole and its chunks' index not unique; a server keeps GridFS's defaults."""
-        self.records = database[collection]
-        self.files = gridfs.GridFS(database, collection=bucket)
+        self.records = database[COLLECTION]
+        self.files = gridfs.GridFS(database, collection=BUCKET)
         self._chunk = {}
         if embedded:
             self._chunk = {"chunk_size": embedded_store.WHOLE_FILE}
-            embedded_store.prepare_bucket(database, bucket)
+            embedded_store.prepare_bucket(database, BUCKET)
         self._indexed = False
 
     @outages_are_unavailable
