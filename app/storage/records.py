@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 
 import gridfs
 from bson import ObjectId
-from bson.errors import InvalidId
 from gridfs.errors import CorruptGridFile, NoFile
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import ConnectionFailure, WTimeoutError
@@ -27,7 +26,7 @@ from pymongo.errors import ConnectionFailure, WTimeoutError
 from app.images.outputs import EncodedImage
 from app.storage import embedded as embedded_store
 from app.storage import legacy, slots
-from app.storage.documents import RecordNotFound, StoredRecord, file_ids
+from app.storage.documents import RecordNotFound, StoredRecord, file_ids, is_id
 
 log = logging.getLogger(__name__)
 
@@ -280,11 +279,9 @@ class RecordRepository:
 
     @staticmethod
     def _owned(user_id: str, record_id: str) -> dict:
-        try:
-            oid = ObjectId(record_id)
-        except (InvalidId, TypeError):
-            raise RecordNotFound(record_id) from None
-        return {"_id": oid, "user_id": user_id, **slots.NOT_HELD}
+        if not is_id(record_id):
+            raise RecordNotFound(record_id)
+        return {"_id": ObjectId(record_id), "user_id": user_id, **slots.NOT_HELD}
 
 
 def record_of(doc: dict) -> StoredRecord:
