@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from dataclasses import dataclass
 
 from pymongo.errors import DuplicateKeyError
 
@@ -74,23 +73,16 @@ def _image(doc: dict, kind: str) -> tuple[bytes, dict]:
                   "height": height}
 
 
-@dataclass
-class MigrationResult:
-    migrated: int = 0
-    remaining: int = 0
-
-
-def migrate(repository, limit: int | None = None) -> MigrationResult:
-    """Move up to `limit` legacy documents (all by default) to GridFS."""
+def migrate(repository, limit: int | None = None) -> tuple[int, int]:
+    """Move up to `limit` legacy documents (all by default) to GridFS: (moved, left)."""
     repository.ensure_indexes()
-    result = MigrationResult()
+    migrated = 0
     for doc in repository.records.find(LEGACY_QUERY):
-        if limit is not None and result.migrated >= limit:
+        if limit is not None and migrated >= limit:
             break
         if migrate_one(repository, doc):
-            result.migrated += 1
-    result.remaining = repository.records.count_documents(LEGACY_QUERY)
-    return result
+            migrated += 1
+    return migrated, repository.records.count_documents(LEGACY_QUERY)
 
 
 def migrate_one(repository, doc: dict) -> bool:
