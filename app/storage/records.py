@@ -3,9 +3,8 @@
 A record document keeps names, dates and image metadata; the image bytes live in GridFS,
 so a large photo never comes near MongoDB's 16 MB document limit. Every read and write is
 scoped by `user_id`: a record that is not the visitor's is, to them, a record that does
-not exist. Documents in the original app's layout (both images base64-encoded inside the
-document) are still listed, served, renamed and deleted; `flask migrate-images` moves
-them to GridFS (see legacy.py).
+not exist. Documents in the original app's layout are still listed, served, renamed and
+deleted (legacy.py says what they are, and how `flask migrate-images` moves them).
 """
 
 from __future__ import annotations
