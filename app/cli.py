@@ -21,9 +21,8 @@ def migrate_images(limit: int | None) -> None:
     GridFS, and make the gallery's renditions of records that lack them. Safe to stop and
     to run again."""
     services = current_app.extensions["services"]
-    result = legacy.migrate(services.records, limit=limit)
-    click.echo(f"Migrated {result.migrated} record(s); {result.remaining} left in the old "
-               "layout.")
+    migrated, remaining = legacy.migrate(services.records, limit=limit)
+    click.echo(f"Migrated {migrated} record(s); {remaining} left in the old layout.")
     done, failed = services.gallery.fill_thumbnails()
     click.echo(f"Made renditions for {done} record(s)"
                + (f"; {failed} image(s) could not be read." if failed else "."))

@@ -68,8 +68,6 @@ class StoredRecord:
         return found
 
     def thumbnail(self, kind: str, size: int) -> StoredImage | None:
-        if kind not in KINDS:
-            raise RecordNotFound(kind)
         return self.thumbnails.get(kind, {}).get(size)
 
 

@@ -8,6 +8,7 @@ relies on that index, so writes to the embedded store are serialised, as on a se
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 
@@ -46,11 +47,8 @@ def _any_id_without_copying_all(find_one):
         if filter not in (None, {}) or args or options != {"session": None,
                                                           "projection": {"_id": 1}}:
             return find_one(self, filter, *args, **kwargs)
-        documents = self._store.documents  # a generator holding the store's read lock
-        try:
+        with contextlib.closing(self._store.documents) as documents:  # holds the store's read lock
             first = next(documents, None)
-        finally:
-            documents.close()
         return None if first is None else {"_id": first["_id"]}
 
     return wrapper

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from dataclasses import dataclass
 
 from pymongo.errors import DuplicateKeyError
 
@@ -48,7 +47,8 @@ def image_bytes(doc: dict, kind: str) -> bytes:
 
 def record(doc: dict) -> StoredRecord:
     """A document of the original layout as a record (its images have no GridFS file)."""
-    original, processed = (_stored_image(doc, kind) for kind in FIELDS)
+    original, processed = (StoredImage(**_image(doc, kind)[1], etag=f"{doc['_id']}-{kind}")
+                           for kind in FIELDS)
     return StoredRecord(str(doc["_id"]), doc["user_id"], doc.get("image_name", ""),
                          doc.get("created_on", ""), ENGINE, original, processed, {},
                          thumbnails_from_doc(doc))
@@ -65,40 +65,32 @@ def leftover_files(files, doc_id) -> list:
     return [found._id for found in files.find({"metadata.legacy_id": doc_id})]
 
 
-def _stored_image(doc: dict, kind: str) -> StoredImage:
+def _image(doc: dict, kind: str) -> tuple[bytes, dict]:
+    """The image's bytes, and what a record says of them but their GridFS file."""
     data = image_bytes(doc, kind)
     content_type, width, height = sniff(data)
-    return StoredImage(content_type, len(data), width, height, etag=f"{doc['_id']}-{kind}")
+    return data, {"content_type": content_type, "size": len(data), "width": width,
+                  "height": height}
 
 
-@dataclass
-class MigrationResult:
-    migrated: int = 0
-    remaining: int = 0
-
-
-def migrate(repository, limit: int | None = None) -> MigrationResult:
-    """Move up to `limit` legacy documents (all by default) to GridFS."""
+def migrate(repository, limit: int | None = None) -> tuple[int, int]:
+    """Move up to `limit` legacy documents (all by default) to GridFS: (moved, left)."""
     repository.ensure_indexes()
-    result = MigrationResult()
+    migrated = 0
     for doc in repository.records.find(LEGACY_QUERY):
-        if limit is not None and result.migrated >= limit:
+        if limit is not None and migrated >= limit:
             break
         if migrate_one(repository, doc):
-            result.migrated += 1
-    result.remaining = repository.records.count_documents(LEGACY_QUERY)
-    return result
+            migrated += 1
+    return migrated, repository.records.count_documents(LEGACY_QUERY)
 
 
 def migrate_one(repository, doc: dict) -> bool:
     """Move one legacy document's images to GridFS; False if it was no longer legacy."""
     images = {}
     for kind in FIELDS:
-        data = image_bytes(doc, kind)
-        content_type, width, height = sniff(data)
-        images[kind] = {"file_id": _stored_file(repository, doc, kind, data),
-                        "content_type": content_type, "size": len(data),
-                        "width": width, "height": height}
+        data, described = _image(doc, kind)
+        images[kind] = {"file_id": _stored_file(repository, doc, kind, data), **described}
     # Past the visitor's limit if need be: the original app's limit was not enforced.
     for slot in slots.free(repository.records, doc["user_id"]):
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from app.storage.documents import EXTRAS, KINDS, StoredRecord, file_ids
 from app.storage.records import RecordRepository, outages_are_unavailable, record_of
@@ -21,9 +21,8 @@ def sweep_orphans(repository: RecordRepository, older_than: timedelta) -> int:
     for doc in repository.records.find({}, {**fields, "thumbnails": 1}):
         referenced.update(file_ids(doc))
         referenced.add(doc["_id"])  # files an interrupted migration stored for it
-    cutoff = datetime.now(timezone.utc) - older_than
     swept = 0
-    for stored in repository.files.find({"uploadDate": {"$lte": cutoff}}):
+    for stored in repository.files.find({"uploadDate": {"$lte": now() - older_than}}):
         owner = (stored.metadata or {}).get("legacy_id")
         if stored._id in referenced or (owner is not None and owner in referenced):
             continue

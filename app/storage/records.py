@@ -3,9 +3,8 @@
 A record document keeps names, dates and image metadata; the image bytes live in GridFS,
 so a large photo never comes near MongoDB's 16 MB document limit. Every read and write is
 scoped by `user_id`: a record that is not the visitor's is, to them, a record that does
-not exist. Documents in the original app's layout (both images base64-encoded inside the
-document) are still listed, served, renamed and deleted; `flask migrate-images` moves
-them to GridFS (see legacy.py).
+not exist. Documents in the original app's layout are still listed, served, renamed and
+deleted (legacy.py says what they are, and how `flask migrate-images` moves them).
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from datetime import datetime, timezone
 
 import gridfs
 from bson import ObjectId
-from bson.errors import InvalidId
 from gridfs.errors import CorruptGridFile, NoFile
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import ConnectionFailure, WTimeoutError
@@ -27,7 +25,7 @@ from pymongo.errors import ConnectionFailure, WTimeoutError
 from app.images.outputs import EncodedImage
 from app.storage import embedded as embedded_store
 from app.storage import legacy, slots
-from app.storage.documents import RecordNotFound, StoredRecord, file_ids
+from app.storage.documents import RecordNotFound, StoredRecord, file_ids, is_id
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +57,15 @@ def outages_are_unavailable(method):
 
 
 class RecordRepository:
-    def __init__(self, database, collection: str = COLLECTION, bucket: str = BUCKET,
-                 embedded: bool = False):
+    def __init__(self, database, embedded: bool = False):
         """`embedded`: `database` is the in-memory store (embedded.py), which wants its
         files whole and its chunks' index not unique; a server keeps GridFS's defaults."""
-        self.records = database[collection]
-        self.files = gridfs.GridFS(database, collection=bucket)
+        self.records = database[COLLECTION]
+        self.files = gridfs.GridFS(database, collection=BUCKET)
         self._chunk = {}
         if embedded:
             self._chunk = {"chunk_size": embedded_store.WHOLE_FILE}
-            embedded_store.prepare_bucket(database, bucket)
+            embedded_store.prepare_bucket(database, BUCKET)
         self._indexed = False
 
     @outages_are_unavailable
@@ -281,11 +278,9 @@ class RecordRepository:
 
     @staticmethod
     def _owned(user_id: str, record_id: str) -> dict:
-        try:
-            oid = ObjectId(record_id)
-        except (InvalidId, TypeError):
-            raise RecordNotFound(record_id) from None
-        return {"_id": oid, "user_id": user_id, **slots.NOT_HELD}
+        if not is_id(record_id):
+            raise RecordNotFound(record_id)
+        return {"_id": ObjectId(record_id), "user_id": user_id, **slots.NOT_HELD}
 
 
 def record_of(doc: dict) -> StoredRecord:
