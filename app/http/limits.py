@@ -73,7 +73,7 @@ class Limits:
         self._dead_since: float | None = None
         self._recheck = _RECHECK_FIRST
         self._lock = threading.Lock()
-        self.items = (parse(per_visitor), parse(per_address))  # in the order of the keys
+        self.items = (parse(per_visitor), parse(per_address))
 
     def charge(self, charges: list[Charge], take: bool = True) -> None:
         """Take each charge's cost from its limit (never more than a whole allowance: a
@@ -150,15 +150,12 @@ def _limits() -> Limits:
     return current_app.extensions["limits"]
 
 
-def _keys() -> tuple[str, str]:
-    return f"visitor:{current_visitor()}", f"ip:{client_network(request.remote_addr)}"
-
-
 def _charges(work: Work) -> list[Charge]:
     key = caller()
     if key is None:
-        return [Charge(item, name, work.counts)
-                for item, name in zip(_limits().items, _keys(), strict=True)]
+        per_visitor, per_address = _limits().items
+        return [Charge(per_visitor, f"visitor:{current_visitor()}", work.counts),
+                Charge(per_address, f"ip:{client_network(request.remote_addr)}", work.counts)]
     charges = [Charge(parse(f"{key.per_minute} per minute"), f"key:{key.name}:minute",
                       work.counts, KEY_MINUTE.format(limit=key.per_minute))]
     if key.megapixels_per_day:
