@@ -108,11 +108,7 @@ class Limits:
                 return [self._local]
             self._dead_since = time.monotonic()
             self._recheck = min(2 * self._recheck, _RECHECK_MOST)
-        try:
-            back = self._shared.storage.check()
-        except Exception:
-            back = False
-        if not back:
+        if not self._shared.storage.check():  # False, never raising, for a store that is down
             return [self._local]
         with self._lock:
             self._dead_since, self._recheck = None, _RECHECK_FIRST
