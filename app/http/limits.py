@@ -25,7 +25,8 @@ from limits.strategies import MovingWindowRateLimiter
 
 from app.core.errors import Rejected
 from app.engines.admission import Work
-from app.http.callers import caller, key_book
+from app.http.callers import caller
+from app.http.context import services
 from app.http.visitor import current_visitor
 from app.metrics import KEY_MEGAPIXELS
 
@@ -135,7 +136,7 @@ class RequestAllowance:
         _limits().charge(_charges(work))
         key = caller()
         if key is not None:
-            key_book().used(key, work.pixels / 1e6)
+            services().keys.used(key, work.pixels / 1e6)
             KEY_MEGAPIXELS.labels(key.name).inc(work.pixels / 1e6)
 
 
