@@ -165,8 +165,7 @@ def _readable_form() -> None:
         request.max_form_memory_size = current_app.config["MAX_CONTENT_LENGTH"]
     plain = request.mimetype == "application/x-www-form-urlencoded"
     if plain:
-        length = request.content_length
-        if length is not None and length > request.max_form_memory_size:
+        if (request.content_length or 0) > request.max_form_memory_size:
             raise RequestEntityTooLarge()
         raw = request.get_data(cache=True, parse_form_data=False)  # the form is parsed from it
         if (len(raw) > request.max_form_memory_size
