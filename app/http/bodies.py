@@ -10,7 +10,6 @@ import re
 import flask
 from flask import Flask, current_app, request
 from pydantic import BaseModel
-from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
@@ -87,13 +86,11 @@ def sent(example: str, unsupported: str, file_fields: tuple[str, ...] = FILES,
     raise Rejected("unsupported_media_type", unsupported, "unsupported")
 
 
-def file_bytes(files: MultiDict, name: str) -> bytes | None:
-    """The bytes of the file in field `name`; None when no file was chosen (browsers send
-    the field with an empty file name then)."""
-    file = files.get(name)
-    if file is None or not file.filename:
-        return None
-    return file.read()
+def _chosen_files(names) -> dict[str, bytes]:
+    """The bytes of the files in fields `names`, leaving out a field where no file was
+    chosen (browsers send it with an empty file name then)."""
+    return {name: file.read() for name in names
+            if (file := request.files.get(name)) is not None and file.filename}
 
 
 def filled_form(form: type[BaseModel]) -> dict:
@@ -104,16 +101,9 @@ def filled_form(form: type[BaseModel]) -> dict:
     if request.mimetype and request.mimetype not in FORM_TYPES:
         raise Rejected("unsupported_media_type", "Send the form as multipart/form-data, as "
                                                  "the page does.", "unsupported")
-    fields = {}
-    for name in form.model_fields.keys() - set(FILES):
-        value = request.form.get(name, "").strip()
-        if value:
-            fields[name] = value
-    for name in FILES:
-        data = file_bytes(request.files, name) if name in form.model_fields else None
-        if data is not None:
-            fields[name] = data
-    return fields
+    fields = {name: value for name in form.model_fields.keys() - set(FILES)
+              if (value := request.form.get(name, "").strip())}
+    return fields | _chosen_files(name for name in FILES if name in form.model_fields)
 
 
 def form_as_sent(file_fields: tuple[str, ...] = FILES) -> dict:
@@ -131,11 +121,7 @@ def form_as_sent(file_fields: tuple[str, ...] = FILES) -> dict:
         raise Rejected("invalid_body", TEXT_FOR_FILE.format(field=as_text[0]))
     fields = {name: value for name, value in request.form.items() if name not in file_fields}
     fields.update({name: b"" for name in request.files if name not in file_fields})
-    for name in file_fields:
-        data = file_bytes(request.files, name)
-        if data is not None:
-            fields[name] = data
-    return fields
+    return fields | _chosen_files(file_fields)
 
 
 class _Parser(FormDataParser):
@@ -179,8 +165,7 @@ def _readable_form() -> None:
         request.max_form_memory_size = current_app.config["MAX_CONTENT_LENGTH"]
     plain = request.mimetype == "application/x-www-form-urlencoded"
     if plain:
-        length = request.content_length
-        if length is not None and length > request.max_form_memory_size:
+        if (request.content_length or 0) > request.max_form_memory_size:
             raise RequestEntityTooLarge()
         raw = request.get_data(cache=True, parse_form_data=False)  # the form is parsed from it
         if (len(raw) > request.max_form_memory_size

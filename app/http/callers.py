@@ -15,8 +15,9 @@ from flask import Flask, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 
 from app.core.errors import Rejected
+from app.http.context import services
 from app.http.errors import door
-from app.storage.keys import ApiKey, KeyBook, Usage, today
+from app.storage.keys import ApiKey, Usage, today
 
 csrf = CSRFProtect()
 MISSING = ("This call needs an API key: send it as 'Authorization: Bearer KEY' or in the "
@@ -34,10 +35,6 @@ def caller() -> ApiKey | None:
     return g.get("api_key")
 
 
-def key_book() -> KeyBook:
-    return current_app.extensions["services"].keys
-
-
 @dataclass(frozen=True)
 class Account:
     key: ApiKey
@@ -51,7 +48,7 @@ def account() -> Account:
     if key is None:
         raise Rejected("missing_key", MISSING, "unauthorized")
     day = today()
-    return Account(key, day, key_book().usage(key, day))
+    return Account(key, day, services().keys.usage(key, day))
 
 
 def _given() -> str | None:
@@ -83,7 +80,7 @@ def _check() -> None:
     given = _given() if here.keys else None
     if given is None:
         needed = here.key_required or (
-            here.keys and current_app.extensions["services"].settings.api_require_key)
+            here.keys and services().settings.api_require_key)
         if needed:
             raise Rejected("missing_key", MISSING, "unauthorized")
         config = current_app.config
@@ -92,7 +89,7 @@ def _check() -> None:
                 and request.endpoint):
             csrf.protect()
         return
-    key = key_book().find(given) if given else None
+    key = services().keys.find(given) if given else None
     if key is None:
         raise Rejected("invalid_key", INVALID, "unauthorized")
     g.api_key = key

@@ -19,9 +19,6 @@ from app.http.visitor import current_visitor
 from app.images.decoding import EXTENSIONS
 from app.images.outputs import EncodedImage
 
-# The browser keeps an image but asks each time whether it may still show it (a 304 costs
-# a few bytes): once a record is deleted the answer is 404 and the copy goes. "private"
-# keeps shared caches from storing one visitor's photos.
 # `?download=false` must not download: the API documents the parameter as a boolean.
 _NOT_DOWNLOAD = ("", "0", "false", "no", "off")
 # RFC 8187's attr-char: what may stand unescaped in `filename*` besides letters and digits.
@@ -78,19 +75,22 @@ def send_image(record_id: str, kind: str, size: int | None = None):
     if request.if_none_match.contains(etag):
         response = current_app.response_class(status=304)
         response.set_etag(etag)
-        return _private(response)
-
-    data = gallery.read(record, kind, size)
-    response = send_file(io.BytesIO(data), mimetype=stored.content_type, etag=etag,
-                         as_attachment=download, download_name=name, conditional=False)
-    # A 416 raised here reaches the app's error handler, with its Content-Range.
-    response.make_conditional(_with_range_to_honour(request.environ, len(data)),
-                              accept_ranges=True, complete_length=len(data))
-    if not name.isascii():  # Werkzeug's own fallback for "猫" is ".png"
-        response.headers.set("Content-Disposition", "attachment" if download else "inline", **{
-            "filename": download_name(record.image_name, kind, stored.content_type, True),
-            "filename*": f"UTF-8''{quote(name, safe=_ATTR_CHAR_PUNCTUATION)}"})
-    return _private(response)
+    else:
+        data = gallery.read(record, kind, size)
+        response = send_file(io.BytesIO(data), mimetype=stored.content_type, etag=etag,
+                             as_attachment=download, download_name=name, conditional=False)
+        # A 416 raised here reaches the app's error handler, with its Content-Range.
+        response.make_conditional(_with_range_to_honour(request.environ, len(data)),
+                                  accept_ranges=True, complete_length=len(data))
+        if not name.isascii():  # Werkzeug's own fallback for "猫" is ".png"
+            response.headers.set("Content-Disposition", "attachment" if download else "inline", **{
+                "filename": download_name(record.image_name, kind, stored.content_type, True),
+                "filename*": f"UTF-8''{quote(name, safe=_ATTR_CHAR_PUNCTUATION)}"})
+    # The browser keeps an image but asks each time whether it may still show it (a 304
+    # costs a few bytes): once a record is deleted the answer is 404 and the copy goes.
+    # "private" keeps shared caches from storing one visitor's photos.
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 def _with_range_to_honour(environ: dict, length: int) -> dict:
@@ -108,11 +108,6 @@ def _with_range_to_honour(environ: dict, length: int) -> dict:
         end = "" if last is None else int(last)
         return {**environ, "HTTP_RANGE": f"bytes={int(first)}-{end}"}
     return {key: value for key, value in environ.items() if key != "HTTP_RANGE"}
-
-
-def _private(response):
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
 
 
 def send_result(made: EncodedImage, headers: dict, as_json) -> Response:

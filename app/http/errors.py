@@ -95,9 +95,7 @@ def door() -> FrontDoor:
 
 
 def wants_json() -> bool:
-    if door().json:
-        return True
-    if request.method in ("PUT", "PATCH", "DELETE") or request.is_json:
+    if door().json or request.method in ("PUT", "PATCH", "DELETE") or request.is_json:
         return True
     return request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
         "application/json")

@@ -25,7 +25,8 @@ from limits.strategies import MovingWindowRateLimiter
 
 from app.core.errors import Rejected
 from app.engines.admission import Work
-from app.http.callers import caller, key_book
+from app.http.callers import caller
+from app.http.context import services
 from app.http.visitor import current_visitor
 from app.metrics import KEY_MEGAPIXELS
 
@@ -73,7 +74,7 @@ class Limits:
         self._dead_since: float | None = None
         self._recheck = _RECHECK_FIRST
         self._lock = threading.Lock()
-        self.items = (parse(per_visitor), parse(per_address))  # in the order of the keys
+        self.items = (parse(per_visitor), parse(per_address))
 
     def charge(self, charges: list[Charge], take: bool = True) -> None:
         """Take each charge's cost from its limit (never more than a whole allowance: a
@@ -108,11 +109,7 @@ class Limits:
                 return [self._local]
             self._dead_since = time.monotonic()
             self._recheck = min(2 * self._recheck, _RECHECK_MOST)
-        try:
-            back = self._shared.storage.check()
-        except Exception:
-            back = False
-        if not back:
+        if not self._shared.storage.check():  # False, never raising, for a store that is down
             return [self._local]
         with self._lock:
             self._dead_since, self._recheck = None, _RECHECK_FIRST
@@ -139,7 +136,7 @@ class RequestAllowance:
         _limits().charge(_charges(work))
         key = caller()
         if key is not None:
-            key_book().used(key, work.pixels / 1e6)
+            services().keys.used(key, work.pixels / 1e6)
             KEY_MEGAPIXELS.labels(key.name).inc(work.pixels / 1e6)
 
 
@@ -150,15 +147,12 @@ def _limits() -> Limits:
     return current_app.extensions["limits"]
 
 
-def _keys() -> tuple[str, str]:
-    return f"visitor:{current_visitor()}", f"ip:{client_network(request.remote_addr)}"
-
-
 def _charges(work: Work) -> list[Charge]:
     key = caller()
     if key is None:
-        return [Charge(item, name, work.counts)
-                for item, name in zip(_limits().items, _keys(), strict=True)]
+        per_visitor, per_address = _limits().items
+        return [Charge(per_visitor, f"visitor:{current_visitor()}", work.counts),
+                Charge(per_address, f"ip:{client_network(request.remote_addr)}", work.counts)]
     charges = [Charge(parse(f"{key.per_minute} per minute"), f"key:{key.name}:minute",
                       work.counts, KEY_MINUTE.format(limit=key.per_minute))]
     if key.megapixels_per_day:

@@ -9,10 +9,12 @@ import sys
 import time
 import uuid
 
-from flask import Flask, Response, abort, current_app, g, has_request_context, request
+from flask import Flask, Response, abort, g, has_request_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from pythonjsonlogger.json import JsonFormatter
 
+from app.http.callers import caller
+from app.http.context import services
 from app.metrics import REQUEST_SECONDS, REQUESTS
 
 log = logging.getLogger(__name__)
@@ -20,16 +22,15 @@ log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class _RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
-        return True
+def _with_request_id(record: logging.LogRecord) -> bool:
+    record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+    return True
 
 
 def configure_logging(json_logs: bool, level: str = "INFO") -> None:
     """One handler on the root logger: JSON lines in production, text in development."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_RequestIdFilter())
+    handler.addFilter(_with_request_id)
     if json_logs:
         handler.setFormatter(JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
@@ -57,7 +58,7 @@ def _finish(response: Response) -> Response:
     REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
     REQUEST_SECONDS.labels(endpoint).observe(elapsed)
     response.headers["X-Request-ID"] = g.get("request_id", "")
-    key = g.get("api_key")  # its name: a log never holds a key
+    key = caller()  # its name: a log never holds a key
     log.info("%s %s %s%s", request.method, request.path, response.status_code,
              f" key={key.name}" if key else "",
              extra={"method": request.method, "path": request.path,
@@ -78,7 +79,7 @@ def metrics() -> Response:
         abort(404)
     if not (address.is_private or address.is_loopback):
         abort(404)
-    if current_app.extensions["services"].settings.prometheus_multiproc_dir:
+    if services().settings.prometheus_multiproc_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -1,4 +1,4 @@
-"""Sizes as people write them, and the answer to a body over the upload limit."""
+"""The bounds of a form and of a JSON body, and the answer to a body over a bound."""
 
 from __future__ import annotations
 
@@ -25,14 +25,13 @@ def too_large_message(photos_in_text: bool = False) -> str:
     """What was too large: the body (the file, in practice), the form's fields, or a JSON
     body (as large as an upload where a photo may come in it as base64)."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    length = request.content_length
     if request.is_json:
         return JSON_TOO_LARGE.format(size=human_size(json_limit(photos_in_text)))
     fields = human_size(request.max_form_memory_size)
     if request.mimetype == "application/x-www-form-urlencoded":  # no file: all text
         return (f"The form is too large: it may have at most {MAX_FORM_PARTS} fields and "
                 f"{fields} in all. Nothing was uploaded.")
-    if length is not None and length <= limit:
+    if request.content_length is not None and request.content_length <= limit:
         return (f"The form is too large: it may have at most {MAX_FORM_PARTS} fields, each "
                 f"text field at most {fields}. Nothing was uploaded.")
     return f"The file is too large. Please upload an image of at most {human_size(limit)}."

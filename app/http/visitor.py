@@ -23,10 +23,7 @@ def current_visitor() -> str:
     records are its API key's, whatever cookie it sends."""
     if "visitor" not in g:
         key = caller()
-        if key is not None:
-            g.visitor, g.new_visitor = key.visitor, False
-            return g.visitor
-        visitor = _read_cookie()
+        visitor = key.visitor if key is not None else _read_cookie()
         g.new_visitor = visitor is None
         g.visitor = visitor or new_id()
     return g.visitor
@@ -37,11 +34,8 @@ def _serializer() -> URLSafeSerializer:
 
 
 def _read_cookie() -> str | None:
-    raw = request.cookies.get(COOKIE)
-    if not raw:
-        return None
     try:
-        value = _serializer().loads(raw)
+        value = _serializer().loads(request.cookies.get(COOKIE, ""))
     except BadSignature:
         return None
     return value if is_id(value) else None
