@@ -56,13 +56,10 @@ def quoted(field: str) -> str:
     return repr(field if len(field) <= SHOWN_NAME else field[:SHOWN_NAME] + "…")
 
 
-def _absent(schema: dict) -> None:
-    schema.pop("default", None)  # not a value to send: the field is simply left out
-
-
 def absent():
-    """The default of an optional field that may be left out but not sent as null."""
-    return Field(None, json_schema_extra=_absent)
+    """The default of an optional field that may be left out but not sent as null. The
+    document shows no default: None is not a value to send, the field is simply left out."""
+    return Field(None, json_schema_extra=lambda schema: schema.pop("default", None))
 
 
 def _check_format(output: str, file_format: str) -> None:
@@ -258,8 +255,7 @@ def parse(form: type[Form], values: Mapping[str, Any]) -> Form:
 
 
 def _rejected(form: type[BaseModel], exc: ValidationError) -> Rejected:
-    errors = sorted(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
-    error = errors[0]
+    error = min(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
     field = str(error["loc"][0]) if error["loc"] else ""
     if error["type"] == "extra_forbidden":
         if field in FILES and not isinstance(error["input"], bytes):  # a file in JSON, say
