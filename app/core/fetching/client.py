@@ -84,14 +84,12 @@ def fetch(url: str, *, max_bytes: int, allowed_networks: tuple[Network, ...] = (
                 if not body:  # else told "the file is empty", of a file never chosen
                     raise refused("url_failed", EMPTY)
                 return body
-            if hops == max_redirects:
-                raise refused("url_failed", f"The address redirected {hops + 1} times; at "
-                                            f"most {max_redirects} redirects are followed.")
             try:
                 url = urljoin(target.url, location)
             except ValueError:  # urljoin's own checks; parse() says what is wrong
                 url = location
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise refused("url_failed", f"The address redirected {max_redirects + 1} times; at "
+                                    f"most {max_redirects} redirects are followed.")
     finally:
         deadline.stop()
 
