@@ -93,28 +93,26 @@ def flag(name: str, description: str):
         Rule("invalid_options", f"{name} must be true or false.")]
 
 
-def _text(value: Any) -> Any:
-    """A JSON number, flag, list or object where a name goes is told it must be text. A
-    null and a form's file part (bytes: bodies.form_as_sent) go on to the length rule."""
+def _name(value: Any) -> Any:
+    """A name trimmed, then told precisely what is wrong with it, in this order: not text
+    (a JSON number, flag, list or object), only spaces, a line break or control character,
+    not valid text, nothing visible. A null and a form's file part (bytes:
+    bodies.form_as_sent) go on to the length rule."""
     if value is not None and not isinstance(value, (str, bytes)):
         raise PydanticCustomError("invalid_name", 'Please give the image a name as text (a '
                                                   'string such as "cat"), not a number, a '
                                                   'flag, a list or an object.')
-    return value
-
-
-def _trimmed(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     if value and not value.strip():  # only spaces: told as only invisible characters are
         raise _no_visible_character()
-    return value.strip()
-
-
-def _one_line(value: Any) -> Any:
-    if isinstance(value, str) and _NOT_IN_NAMES.search(value):
+    value = value.strip()
+    if _NOT_IN_NAMES.search(value):
         raise PydanticCustomError("invalid_name", "Please give the image a name without line "
                                                   "breaks or control characters.")
+    _whole_text(value)
+    if value and not _VISIBLE.search(value):
+        raise _no_visible_character()
     return value
 
 
@@ -122,12 +120,6 @@ def _whole_text(value: Any) -> Any:
     """Refused as pydantic refuses a lone surrogate (forms.py words it: NOT_TEXT)."""
     if isinstance(value, str) and BROKEN_TEXT in value:
         raise PydanticCustomError("string_unicode", "not valid text")
-    return value
-
-
-def _visible(value: Any) -> Any:
-    if isinstance(value, str) and value and not _VISIBLE.search(value):
-        raise _no_visible_character()
     return value
 
 
@@ -154,10 +146,8 @@ Name = Annotated[
                            "characters, with at least one visible character (not only spaces "
                            "or invisible ones such as U+200B), once leading and trailing "
                            "spaces are removed."),
-    # Pydantic runs these last to first: trimmed before any rule, the length included, so
-    # both doors take " name " alike.
-    BeforeValidator(_visible), BeforeValidator(_whole_text), BeforeValidator(_one_line),
-    BeforeValidator(_trimmed), BeforeValidator(_text),
+    # Trimmed before any rule, the length included, so both doors take " name " alike.
+    BeforeValidator(_name),
     Rule("invalid_name", f"Please give the image a name of 1 to {NAME_MAX} characters.")]
 PhotoFile = Annotated[
     bytes, Field(description="A JPEG, PNG or WebP still image, within the upload limit and "

@@ -7,7 +7,7 @@ from them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import PydanticCustomError
@@ -56,13 +56,10 @@ def quoted(field: str) -> str:
     return repr(field if len(field) <= SHOWN_NAME else field[:SHOWN_NAME] + "…")
 
 
-def _absent(schema: dict) -> None:
-    schema.pop("default", None)  # not a value to send: the field is simply left out
-
-
 def absent():
-    """The default of an optional field that may be left out but not sent as null."""
-    return Field(None, json_schema_extra=_absent)
+    """The default of an optional field that may be left out but not sent as null. The
+    document shows no default: None is not a value to send, the field is simply left out."""
+    return Field(None, json_schema_extra=lambda schema: schema.pop("default", None))
 
 
 def _check_format(output: str, file_format: str) -> None:
@@ -105,23 +102,31 @@ OutputOptions = create_model(
         None, description="Set only when output is `color`."))})
 
 
-class _Upload(BaseModel):
+def _photo_check(self: BaseModel) -> BaseModel:
+    one_photo(self, getattr(self, "background_image", None))
+    return self
+
+
+class PhotoRequest(BaseModel):
+    """A request with a photo, a file or an address, and output options (of
+    `options_kind`): an upload's, or a removal's (removal.py)."""
+
     model_config = ConfigDict(_STRICT, json_schema_extra={
         "oneOf": [{"required": ["image"]}, {"required": ["image_url"]}]})
-
-    @model_validator(mode="after")
-    def _one_photo(self) -> BaseModel:
-        one_photo(self, self.image, self.background_image)
-        return self
+    options_kind: ClassVar[type[OutputOptions]] = OutputOptions
+    _one_photo = model_validator(mode="after")(_photo_check)
 
     @property
     def options(self) -> OutputOptions:
-        return options_of(self)
+        chosen = {name: getattr(self, name) for name in OutputOptions.model_fields}
+        if self.output != "color":
+            chosen["background"] = None  # checked, then not kept
+        return self.options_kind(**chosen)
 
 
 _UPLOAD_OPTIONS = {name: (rule, _as_sent(value)) for name, (rule, value) in OPTIONS.items()}
 UploadRequest = create_model(
-    "UploadRequest", __base__=_Upload,
+    "UploadRequest", __base__=PhotoRequest,
     __doc__="A new image: its name, the photo (a file, or an address to fetch it from) and "
             "how the result should look.",
     name=(Name, ...), image=(PhotoFile, absent()), image_url=(Url, absent()),
@@ -130,18 +135,11 @@ UploadRequest = create_model(
     **_UPLOAD_OPTIONS)
 
 
-def options_of(request: BaseModel, kind: type[OutputOptions] = OutputOptions) -> OutputOptions:
-    """The output options (of `kind`) a request carrying the output fields asks for."""
-    chosen = {name: getattr(request, name) for name in OutputOptions.model_fields}
-    if request.output != "color":
-        chosen["background"] = None  # checked, then not kept
-    return kind(**chosen)
-
-
-def one_photo(upload: BaseModel, image: bytes | None, backdrop: bytes | str | None) -> None:
+def one_photo(upload: BaseModel, backdrop: bytes | str | None) -> None:
     """A form's photo check: one photo (`image` or its address), a background photo (its
     bytes or address) for output image, and a format that can hold the output."""
     files = "image" in type(upload).model_fields
+    image = getattr(upload, "image", None)
     if image is None and upload.image_url is None:
         raise PydanticCustomError("missing_image", NO_PHOTO if files else
                                   "Give the photo's address as image_url (a file needs "
@@ -159,17 +157,12 @@ def one_photo(upload: BaseModel, image: bytes | None, backdrop: bytes | str | No
     _check_format(upload.output, upload.format)
 
 
-def _by_address(self) -> BaseModel:
-    one_photo(self, None, None)
-    return self
-
-
 def _needs_url(schema: dict) -> None:
     schema["required"] = [*schema.get("required", ()), "image_url"]
 
 
 def by_address_model(name: str, doc: str, form: type[BaseModel],
-                     check=_by_address) -> type[BaseModel]:
+                     check=_photo_check) -> type[BaseModel]:
     """`form` without the file fields, for the bodies that carry no file (JSON, a
     urlencoded form): its rules are the form's own fields, not copies of them; `check`
     is its photo check."""
@@ -262,8 +255,7 @@ def parse(form: type[Form], values: Mapping[str, Any]) -> Form:
 
 
 def _rejected(form: type[BaseModel], exc: ValidationError) -> Rejected:
-    errors = sorted(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
-    error = errors[0]
+    error = min(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
     field = str(error["loc"][0]) if error["loc"] else ""
     if error["type"] == "extra_forbidden":
         if field in FILES and not isinstance(error["input"], bytes):  # a file in JSON, say

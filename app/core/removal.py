@@ -13,11 +13,11 @@ from pydantic_core import PydanticCustomError
 from app.core.fields import RemovalFormat, Size, Url
 from app.core.forms import (
     OutputOptions,
+    PhotoRequest,
     UploadRequest,
     absent,
     by_address_model,
     one_photo,
-    options_of,
 )
 
 
@@ -27,12 +27,8 @@ class RemovalOptions(OutputOptions):
     format: RemovalFormat = "png"
 
 
-class _Removal(BaseModel):
-    model_config = UploadRequest.model_config  # strict, and one photo: a file or an address
-
-    @property
-    def options(self) -> RemovalOptions:
-        return options_of(self, RemovalOptions)
+class _Removal(PhotoRequest):
+    options_kind = RemovalOptions
 
 
 _FIELDS = {name: (info.annotation, info) for name, info in UploadRequest.model_fields.items()
@@ -50,7 +46,7 @@ def _photos(self: BaseModel) -> BaseModel:
         raise PydanticCustomError("invalid_body", "Send the background photo as a file "
                                                   "(background_image) or an address "
                                                   "(background_image_url), not both.")
-    one_photo(self, getattr(self, "image", None), backdrop or self.background_image_url)
+    one_photo(self, backdrop or self.background_image_url)
     return self
 
 

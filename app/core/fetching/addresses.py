@@ -71,8 +71,7 @@ def describe(ip: Address) -> str | None:
 
 
 def refusal(ip: Address, allowed: Iterable[Network]) -> str | None:
-    """None when a photo may be fetched from `ip`; else what `ip` is."""
-    ip = plain(ip)
+    """None when a photo may be fetched from `ip` (plain: see `plain`); else what it is."""
     if any(ip in net for net in allowed) and not any(ip in net for net in METADATA):
         return None
     return describe(ip)

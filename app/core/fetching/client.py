@@ -16,7 +16,6 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http import HTTPStatus
 from urllib.parse import urljoin
 
 import certifi
@@ -42,10 +41,8 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 # OpenSSL's X509_V_ERR_* codes, said for people.
 _CERTIFICATE_ERRORS = {10: "it has expired", 9: "it is not valid yet",
-                       18: "it is not signed by an authority we trust",
-                       19: "it is not signed by an authority we trust",
-                       20: "it is not signed by an authority we trust",
-                       62: "it was made for another name"}
+                       62: "it was made for another name",
+                       **dict.fromkeys((18, 19, 20), "it is not signed by an authority we trust")}
 _NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 
 
@@ -87,14 +84,12 @@ def fetch(url: str, *, max_bytes: int, allowed_networks: tuple[Network, ...] = (
                 if not body:  # else told "the file is empty", of a file never chosen
                     raise refused("url_failed", EMPTY)
                 return body
-            if hops == max_redirects:
-                raise refused("url_failed", f"The address redirected {hops + 1} times; at "
-                                            f"most {max_redirects} redirects are followed.")
             try:
                 url = urljoin(target.url, location)
             except ValueError:  # urljoin's own checks; parse() says what is wrong
                 url = location
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise refused("url_failed", f"The address redirected {max_redirects + 1} times; at "
+                                    f"most {max_redirects} redirects are followed.")
     finally:
         deadline.stop()
 
@@ -127,10 +122,8 @@ def _get(target: Target, options: _Options, deadline: Deadline):
             preload_content=False, decode_content=False)
         response = conn.getresponse()
         status = response.status
-        try:
-            answered = f"The address answered {status} {HTTPStatus(status).phrase}"
-        except ValueError:
-            answered = f"The address answered {status}"
+        phrase = http.client.responses.get(status, "")
+        answered = f"The address answered {status} {phrase}".rstrip()
         if status in _REDIRECTS:
             if not response.headers.get("Location"):
                 raise refused("url_failed", f"{answered} without saying where the photo "
@@ -192,11 +185,8 @@ def _resolve(target: Target, options: _Options, deadline: Deadline) -> list[Addr
                                          "please try again later.")
     if error is not None:
         raise error
-    found: list[Address] = []
-    for *_, sockaddr in answer["infos"]:
-        ip = plain(ipaddress.ip_address(sockaddr[0]))
-        if ip not in found:
-            found.append(ip)
+    found = list(dict.fromkeys(plain(ipaddress.ip_address(sockaddr[0]))
+                               for *_, sockaddr in answer["infos"]))
     if not found:
         raise invalid(f"No host named {target.name} was found.")
     return found
@@ -218,17 +208,15 @@ def _connect(target: Target, addresses: list[Address], options: _Options,
         try:
             conn.connect()
             return conn
-        except ssl.SSLCertVerificationError as exc:
+        except (ConnectTimeoutError, OSError) as exc:  # NewConnectionError, SSLError too
             conn.close()
-            why = _CERTIFICATE_ERRORS.get(exc.verify_code, "it is not valid")
-            raise refused("url_failed", f"The certificate of {target.name} could not be "
-                                        f"verified: {why}.") from exc
-        except ssl.SSLError as exc:
-            conn.close()
-            raise refused("url_failed", f"No secure connection to {target.name} could be "
-                                        "made.") from exc
-        except (ConnectTimeoutError, OSError) as exc:  # NewConnectionError is one of these
-            conn.close()
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                why = _CERTIFICATE_ERRORS.get(exc.verify_code, "it is not valid")
+                raise refused("url_failed", f"The certificate of {target.name} could not be "
+                                            f"verified: {why}.") from exc
+            if isinstance(exc, ssl.SSLError):
+                raise refused("url_failed", f"No secure connection to {target.name} could be "
+                                            "made.") from exc
             cause = exc.__cause__ or exc
             if isinstance(cause, TimeoutError):
                 failure = refused("url_timeout", f"{target.name} did not accept a connection "
