@@ -51,9 +51,7 @@ def encode_rows(height: int, width: int, channels: int,
     and in parallel, so making the pixels is spread over the cores along with compressing
     them. Each band's checksum is taken as it is compressed and the band let go: only
     the compressed bytes are kept, never the whole image."""
-    row_bytes = width * channels + 1
-    rows_per_band = max(1, BAND_BYTES // row_bytes)
-    bands = [(y, min(y + rows_per_band, height)) for y in range(0, height, rows_per_band)]
+    bands = bands_of(height, width * channels + 1)
 
     def compress(index: int) -> tuple[bytes, int, int]:
         top, bottom = bands[index]
@@ -79,6 +77,12 @@ def encode_rows(height: int, width: int, channels: int,
     header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPES[channels], 0, 0, 0)
     return b"".join([SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", stream),
                      _chunk(b"IEND", b"")])
+
+
+def bands_of(height: int, row_bytes: int) -> list[tuple[int, int]]:
+    """(top, bottom) of each band of `height` rows of `row_bytes`: about `BAND_BYTES`."""
+    step = max(1, BAND_BYTES // row_bytes)
+    return [(top, min(height, top + step)) for top in range(0, height, step)]
 
 
 def adler32_combine(first: int, second: int, second_length: int) -> int:

@@ -7,13 +7,12 @@ it looks exactly like the result (crop, colour, mask) and keeps its transparency
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 from PIL import Image
 
-from app.images.compose import picture
+from app.images.compose import encoded, picture
 from app.images.decoding import Photo, decode
 from app.images.outputs import EncodedImage, ResultOptions
 
@@ -50,9 +49,8 @@ def scaled(img: Image.Image, size: int, target: tuple[int, int] | None = None) -
 
 
 def encode(img: Image.Image) -> EncodedImage:
-    buf = io.BytesIO()
-    img.save(buf, "WEBP", quality=QUALITY, method=METHOD)
-    return EncodedImage(buf.getvalue(), "image/webp", img.width, img.height)
+    data = encoded(img, "WEBP", quality=QUALITY, method=METHOD)
+    return EncodedImage(data, "image/webp", img.width, img.height)
 
 
 KINDS = ("original", "processed")
