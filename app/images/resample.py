@@ -203,8 +203,6 @@ def box_reduced(rows: Callable[[int, int], np.ndarray], size: tuple[int, int],
     height) = `size` whose rows `rows(top, bottom)` makes, without the whole image: Pillow's
     horizontal pass band by band, then its vertical pass on the narrow result."""
     width, height = size
-    if size == small:
-        return Image.fromarray(rows(0, height))
     narrow = None
     for top in range(0, height, _REDUCE_ROWS):
         bottom = min(height, top + _REDUCE_ROWS)
