@@ -37,16 +37,16 @@ BAND_BYTES = 4 * 1024 * 1024
 POOL = ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="png")
 
 
-def encode(pixels: np.ndarray, level: int = LEVEL) -> bytes:
+def encode(pixels: np.ndarray) -> bytes:
     """PNG bytes of an 8-bit (height, width) or (height, width, channels) array."""
     if pixels.ndim == 2:
         pixels = pixels[:, :, np.newaxis]
     height, width, channels = pixels.shape
-    return encode_rows(height, width, channels, lambda top, bottom: pixels[top:bottom], level)
+    return encode_rows(height, width, channels, lambda top, bottom: pixels[top:bottom])
 
 
 def encode_rows(height: int, width: int, channels: int,
-                rows: Callable[[int, int], np.ndarray], level: int = LEVEL) -> bytes:
+                rows: Callable[[int, int], np.ndarray]) -> bytes:
     """PNG bytes of an image whose rows `rows(top, bottom)` makes on demand, band by band
     and in parallel, so making the pixels is spread over the cores along with compressing
     them. Each band's checksum is taken as it is compressed and the band let go: only
@@ -62,7 +62,7 @@ def encode_rows(height: int, width: int, channels: int,
         filtered = _filtered(band.reshape(bottom - top, width, channels))
         # Raw deflate per band; a sync flush ends each band on a byte boundary so the
         # bands join into one valid stream, and only the last one is final.
-        compressor = isal_zlib.compressobj(level, isal_zlib.DEFLATED, -15)
+        compressor = isal_zlib.compressobj(LEVEL, isal_zlib.DEFLATED, -15)
         last = index == len(bands) - 1
         body = compressor.compress(filtered) + compressor.flush(
             isal_zlib.Z_FINISH if last else isal_zlib.Z_SYNC_FLUSH)
