@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageColor
 
 from app.images import pngwriter, zipped
 from app.images.backdrops import blurred_background, covering
@@ -97,7 +97,7 @@ def _result(photo: Image.Image, mask: Image.Image, look: ResultOptions,
     if look.output == "transparent":
         return height, width, 4, lambda t, b: _with_alpha(rgb(t, b), matte[t:b])
     if look.output == "color":
-        colour = np.array([int(look.background[i:i + 2], 16) for i in (1, 3, 5)], np.uint16)
+        colour = np.array(ImageColor.getrgb(look.background), np.uint16)
         return height, width, 3, lambda t, b: _over(rgb(t, b), matte[t:b], colour)
     if look.output == "image":
         behind = covering(backdrop, (width, height))
