@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from app.images.matting import box_mean
-from app.images.resample import Resampler, box_reduced
+from app.images.resample import Resampler, box_reduced, fitted
 
 # The blur is made at this size (longer side) and scaled up: a blur this strong hides the
 # detail a full-size one would keep, at a small fraction of its cost.
@@ -41,9 +41,7 @@ def blurred_background(rgb: Callable[[int, int], np.ndarray],
     whole photo would smear the subject into a halo around it): each pixel is the
     background-weighted mean of its neighbourhood. From the photo's and the matte's rows
     (`rgb(top, bottom)`, `matte(top, bottom)`) of the result's `size`; RGB rows on demand."""
-    width, height = size
-    ratio = min(1.0, _BLUR_WORK_SIZE / max(height, width))
-    small = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+    small = fitted(*size, _BLUR_WORK_SIZE)
     colours = np.asarray(box_reduced(rgb, size, small), np.float64)
     weight = 1.0 - np.asarray(box_reduced(matte, size, small), np.float64)[..., None] / 255
     summed, total, plain = colours * weight, weight, colours

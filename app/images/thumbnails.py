@@ -15,6 +15,7 @@ from PIL import Image
 from app.images.compose import encoded, picture
 from app.images.decoding import Photo, decode
 from app.images.outputs import EncodedImage, ResultOptions
+from app.images.resample import fitted
 
 SIZES = (160, 320)  # longest side, in pixels
 QUALITY = 80
@@ -31,12 +32,6 @@ _WORKING_SIZE = max(SIZES)
 _CROP_WORKING_SIZE = 2 * _WORKING_SIZE
 # Of the model's mask, what counts as subject when guessing how far a crop will zoom in.
 _SUBJECT = 16
-
-
-def fitted(width: int, height: int, size: int) -> tuple[int, int]:
-    """(width, height) scaled to at most `size` pixels on the longest side (never up)."""
-    ratio = min(1.0, size / max(width, height))
-    return max(1, round(width * ratio)), max(1, round(height * ratio))
 
 
 def scaled(img: Image.Image, size: int, target: tuple[int, int] | None = None) -> Image.Image:
