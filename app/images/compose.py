@@ -157,7 +157,6 @@ def _subject_box(matte: np.ndarray, margin_percent: int) -> tuple[int, int, int,
 
 
 def encoded(image: Image.Image, file_format: str, **options) -> bytes:
-    """`image` saved as `file_format` with Pillow's `options`: the file's bytes."""
     buf = io.BytesIO()
     image.save(buf, file_format, **options)
     return buf.getvalue()
