@@ -12,8 +12,6 @@ from PIL import Image
 
 from app.images.decoding import Photo
 
-__all__ = ["EngineError", "EngineTimeout", "EngineUnavailable", "MaskEngine", "QuotaExceeded"]
-
 
 class MaskEngine(Protocol):
     name: str

@@ -23,8 +23,7 @@ class RapidApiEngine:
     name = "rapidapi"
     remote = True
 
-    def __init__(self, key: str, host: str, url: str, connect_timeout: float = 3.05,
-                 timeout: float = 30.0,
+    def __init__(self, key: str, host: str, url: str, connect_timeout: float, timeout: float,
                  session: requests.Session | None = None):
         self.url = url
         self.headers = {"X-RapidAPI-Key": key, "X-RapidAPI-Host": host}

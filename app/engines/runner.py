@@ -80,10 +80,8 @@ class EngineRunner:
 
     def models(self) -> tuple[str, ...]:
         """The local engine's models that can be used here (none without a local engine)."""
-        for engine in (self.primary, self.fallback):
-            if engine is not None and hasattr(engine, "installed"):
-                return engine.installed
-        return ()
+        engines = (self.primary, self.fallback)
+        return next((e.installed for e in engines if hasattr(e, "installed")), ())
 
     @staticmethod
     def _timed(engine: MaskEngine, photo: Photo, model: str | None) -> Masked:

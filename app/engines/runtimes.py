@@ -89,8 +89,7 @@ class OpenVinoModel:
             config["INFERENCE_NUM_THREADS"] = threads * streams
         core = ov.Core()
         model = core.read_model(path)
-        shape = model.inputs[0].get_partial_shape()
-        if shape.is_dynamic:
+        if model.inputs[0].get_partial_shape().is_dynamic:
             model.reshape([1, 3, _TRAINED_SIZE, _TRAINED_SIZE])
         self.compiled = core.compile_model(model, "CPU", config)
         height, width = self.compiled.inputs[0].get_partial_shape().to_shape()[2:4]

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from app.images.matting import box_mean
-from app.images.resample import Resampler, box_reduced
+from app.images.resample import Resampler, box_reduced, fitted
 
 # The blur is made at this size (longer side) and scaled up: a blur this strong hides the
 # detail a full-size one would keep, at a small fraction of its cost.
@@ -18,14 +18,10 @@ _BLUR_RADIUS = 6  # at the working size: about 2.5% of the picture's longer side
 _BLUR_PASSES = 3  # three box blurs are close to a Gaussian
 
 
-def cover(backdrop: Image.Image, size: tuple[int, int]) -> np.ndarray:
-    """`backdrop` scaled to cover `size` (width, height) and cropped around its centre, as
-    CSS's `background-size: cover` does: RGB pixels of exactly that size."""
-    return covering(backdrop, size).rows(0, size[1])
-
-
 def covering(backdrop: Image.Image, size: tuple[int, int]) -> Resampler:
-    """`cover`, made band by band: the compositor asks for the rows it is writing."""
+    """`backdrop` scaled to cover `size` (width, height) and cropped around its centre, as
+    CSS's `background-size: cover` does: RGB rows of exactly that size, made band by band
+    (the compositor asks for the rows it is writing)."""
     width, height = size
     scale = max(width / backdrop.width, height / backdrop.height)
     scaled_w, scaled_h = max(width, round(backdrop.width * scale)), max(
@@ -45,18 +41,13 @@ def blurred_background(rgb: Callable[[int, int], np.ndarray],
     whole photo would smear the subject into a halo around it): each pixel is the
     background-weighted mean of its neighbourhood. From the photo's and the matte's rows
     (`rgb(top, bottom)`, `matte(top, bottom)`) of the result's `size`; RGB rows on demand."""
-    width, height = size
-    ratio = min(1.0, _BLUR_WORK_SIZE / max(height, width))
-    small = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+    small = fitted(*size, _BLUR_WORK_SIZE)
     colours = np.asarray(box_reduced(rgb, size, small), np.float64)
     weight = 1.0 - np.asarray(box_reduced(matte, size, small), np.float64)[..., None] / 255
-    summed, total = colours * weight, weight
+    summed, total, plain = colours * weight, weight, colours
     for _ in range(_BLUR_PASSES):
-        summed, total = box_mean(summed, _BLUR_RADIUS), box_mean(total, _BLUR_RADIUS)
+        summed, total, plain = (box_mean(x, _BLUR_RADIUS) for x in (summed, total, plain))
     # Where no background is near (inside a large subject), the plain blur of the photo.
-    plain = colours
-    for _ in range(_BLUR_PASSES):
-        plain = box_mean(plain, _BLUR_RADIUS)
     mean = np.where(total > 1e-3, summed / np.maximum(total, 1e-3), plain)
     small_image = Image.fromarray(np.clip(mean + 0.5, 0, 255).astype(np.uint8))
     return Resampler(small_image, size, Image.Resampling.BILINEAR)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageColor
 
 from app.images import pngwriter, zipped
 from app.images.backdrops import blurred_background, covering
@@ -22,16 +22,6 @@ WEBP_QUALITY = 90
 JPEG_QUALITY = 90
 
 
-def full_size_alpha(photo: Image.Image, mask: Image.Image) -> Image.Image:
-    """The mask scaled to the photo (bilinear: measured as good as LANCZOS for a mask, at a
-    fraction of the cost), keeping what was already transparent in the upload transparent."""
-    alpha = mask if mask.size == photo.size else mask.resize(photo.size,
-                                                             Image.Resampling.BILINEAR)
-    if photo.mode == "RGBA":
-        alpha = ImageChops.darker(alpha, photo.getchannel("A"))
-    return alpha
-
-
 def render(photo: Image.Image, mask: Image.Image, look: ResultOptions,
            backdrop: Image.Image | None = None) -> EncodedImage:
     """The result `look` asks for, encoded, from a full-size RGB(A) photo and its mask (an
@@ -39,12 +29,12 @@ def render(photo: Image.Image, mask: Image.Image, look: ResultOptions,
     as the PNG writer compresses them."""
     height, width, channels, rows = _result(photo, mask, look, backdrop)
     if look.format == "webp":
-        data = _encoded(_whole(height, width, channels, rows), "WEBP",
-                        lossless=look.output == "mask", quality=WEBP_QUALITY,
-                        alpha_quality=100, method=4)
+        data = encoded(_whole(height, width, channels, rows), "WEBP",
+                       lossless=look.output == "mask", quality=WEBP_QUALITY,
+                       alpha_quality=100, method=4)
     elif look.format == "jpeg":
-        data = _encoded(_whole(height, width, channels, rows), "JPEG", quality=JPEG_QUALITY,
-                        optimize=True)
+        data = encoded(_whole(height, width, channels, rows), "JPEG", quality=JPEG_QUALITY,
+                       optimize=True)
     elif look.format == "zip":
         data = zipped.encode(_whole(height, width, channels, rows), JPEG_QUALITY)
     else:
@@ -66,7 +56,12 @@ def _result(photo: Image.Image, mask: Image.Image, look: ResultOptions,
     photo's rows are read, refined, cleaned and laid over the backdrop band by band, so
     the memory a result needs beyond its photo and backdrop is about 1-2 bytes a pixel
     (bench/memory.py, docs/scaling.md)."""
-    alpha = full_size_alpha(photo, mask)
+    # The mask scaled to the photo (bilinear: measured as good as LANCZOS for a mask, at a
+    # fraction of the cost), keeping what was already transparent in the upload transparent.
+    alpha = mask if mask.size == photo.size else mask.resize(photo.size,
+                                                             Image.Resampling.BILINEAR)
+    if photo.mode == "RGBA":
+        alpha = ImageChops.darker(alpha, photo.getchannel("A"))
     full_w, full_h = photo.size
 
     def photo_rows(top: int, bottom: int, left: int = 0, right: int = full_w) -> np.ndarray:
@@ -81,7 +76,7 @@ def _result(photo: Image.Image, mask: Image.Image, look: ResultOptions,
         def refine_band(band: tuple[int, int]) -> None:
             matte[band[0]:band[1]] = edges(*band, photo_rows(*band))
 
-        list(pngwriter.POOL.map(refine_band, _bands(full_h, full_w * 4)))
+        list(pngwriter.POOL.map(refine_band, pngwriter.bands_of(full_h, full_w * 4)))
         despill = despill_rows(photo, matte, image=guide)
         rgb_rows = lambda t, b, left, right: despill(t, b, left, right,  # noqa: E731
                                                      photo_rows(t, b, left, right))
@@ -102,7 +97,7 @@ def _result(photo: Image.Image, mask: Image.Image, look: ResultOptions,
     if look.output == "transparent":
         return height, width, 4, lambda t, b: _with_alpha(rgb(t, b), matte[t:b])
     if look.output == "color":
-        colour = np.array([int(look.background[i:i + 2], 16) for i in (1, 3, 5)], np.uint16)
+        colour = np.array(ImageColor.getrgb(look.background), np.uint16)
         return height, width, 3, lambda t, b: _over(rgb(t, b), matte[t:b], colour)
     if look.output == "image":
         behind = covering(backdrop, (width, height))
@@ -116,16 +111,11 @@ def _result(photo: Image.Image, mask: Image.Image, look: ResultOptions,
     return height, width, 3, lambda t, b: _over(rgb(t, b), matte[t:b], behind.rows(t, b))
 
 
-def _bands(height: int, row_bytes: int) -> list[tuple[int, int]]:
-    step = max(1, pngwriter.BAND_BYTES // row_bytes)
-    return [(top, min(height, top + step)) for top in range(0, height, step)]
-
-
 def _whole(height: int, width: int, channels: int, rows) -> Image.Image:
     """The result as one Pillow image, filled band by band (for the JPEG and WebP encoders,
     which take a whole image)."""
     whole = Image.new({1: "L", 3: "RGB", 4: "RGBA"}[channels], (width, height))
-    for top, bottom in _bands(height, width * channels):
+    for top, bottom in pngwriter.bands_of(height, width * channels):
         whole.paste(Image.fromarray(np.ascontiguousarray(rows(top, bottom))), (0, top))
     return whole
 
@@ -151,7 +141,8 @@ def _subject_box(matte: np.ndarray, margin_percent: int) -> tuple[int, int, int,
     """Rows and columns around the subject plus the margin; the whole image if no subject."""
     height, width = matte.shape
     in_rows, in_cols = np.zeros(height, bool), np.zeros(width, bool)
-    for top, bottom in _bands(height, width * 8):  # a whole boolean copy would be 1 B/px
+    # Band by band: a whole boolean copy would be 1 B/px.
+    for top, bottom in pngwriter.bands_of(height, width * 8):
         subject = matte[top:bottom] > _CROP_THRESHOLD
         in_rows[top:bottom] = subject.any(axis=1)
         in_cols |= subject.any(axis=0)
@@ -165,7 +156,7 @@ def _subject_box(matte: np.ndarray, margin_percent: int) -> tuple[int, int, int,
             int(max(0, left - margin)), int(min(width, right + margin)))
 
 
-def _encoded(image: Image.Image, file_format: str, **options) -> bytes:
+def encoded(image: Image.Image, file_format: str, **options) -> bytes:
     buf = io.BytesIO()
     image.save(buf, file_format, **options)
     return buf.getvalue()

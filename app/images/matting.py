@@ -92,7 +92,7 @@ def _inverse(m: np.ndarray) -> np.ndarray:
 
 
 def solve(guide: np.ndarray, known: np.ndarray, value: np.ndarray, start: np.ndarray,
-          eps: float = 1e-7, iterations: int = 60, tol: float = 1e-4) -> np.ndarray:
+          eps: float = EPS, iterations: int = ITERATIONS[0], tol: float = 1e-4) -> np.ndarray:
     """Alpha (H×W, 0..1) minimising αᵀLα with α = `value` where `known` (H×W bools), from
     `start` where not; `guide` is H×W×3 in 0..1."""
     h, w = known.shape

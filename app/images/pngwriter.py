@@ -37,23 +37,21 @@ BAND_BYTES = 4 * 1024 * 1024
 POOL = ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="png")
 
 
-def encode(pixels: np.ndarray, level: int = LEVEL) -> bytes:
+def encode(pixels: np.ndarray) -> bytes:
     """PNG bytes of an 8-bit (height, width) or (height, width, channels) array."""
     if pixels.ndim == 2:
         pixels = pixels[:, :, np.newaxis]
     height, width, channels = pixels.shape
-    return encode_rows(height, width, channels, lambda top, bottom: pixels[top:bottom], level)
+    return encode_rows(height, width, channels, lambda top, bottom: pixels[top:bottom])
 
 
 def encode_rows(height: int, width: int, channels: int,
-                rows: Callable[[int, int], np.ndarray], level: int = LEVEL) -> bytes:
+                rows: Callable[[int, int], np.ndarray]) -> bytes:
     """PNG bytes of an image whose rows `rows(top, bottom)` makes on demand, band by band
     and in parallel, so making the pixels is spread over the cores along with compressing
     them. Each band's checksum is taken as it is compressed and the band let go: only
     the compressed bytes are kept, never the whole image."""
-    row_bytes = width * channels + 1
-    rows_per_band = max(1, BAND_BYTES // row_bytes)
-    bands = [(y, min(y + rows_per_band, height)) for y in range(0, height, rows_per_band)]
+    bands = bands_of(height, width * channels + 1)
 
     def compress(index: int) -> tuple[bytes, int, int]:
         top, bottom = bands[index]
@@ -64,7 +62,7 @@ def encode_rows(height: int, width: int, channels: int,
         filtered = _filtered(band.reshape(bottom - top, width, channels))
         # Raw deflate per band; a sync flush ends each band on a byte boundary so the
         # bands join into one valid stream, and only the last one is final.
-        compressor = isal_zlib.compressobj(level, isal_zlib.DEFLATED, -15)
+        compressor = isal_zlib.compressobj(LEVEL, isal_zlib.DEFLATED, -15)
         last = index == len(bands) - 1
         body = compressor.compress(filtered) + compressor.flush(
             isal_zlib.Z_FINISH if last else isal_zlib.Z_SYNC_FLUSH)
@@ -79,6 +77,12 @@ def encode_rows(height: int, width: int, channels: int,
     header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPES[channels], 0, 0, 0)
     return b"".join([SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", stream),
                      _chunk(b"IEND", b"")])
+
+
+def bands_of(height: int, row_bytes: int) -> list[tuple[int, int]]:
+    """(top, bottom) of each band of `height` rows of `row_bytes`: about `BAND_BYTES`."""
+    step = max(1, BAND_BYTES // row_bytes)
+    return [(top, min(height, top + step)) for top in range(0, height, step)]
 
 
 def adler32_combine(first: int, second: int, second_length: int) -> int:

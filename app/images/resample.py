@@ -67,6 +67,12 @@ def _coefficients(in_size: int, in0: float, in1: float, out_size: int, resample)
     return first, weights
 
 
+def fitted(width: int, height: int, size: int) -> tuple[int, int]:
+    """(width, height) scaled to at most `size` pixels on the longest side (never up)."""
+    ratio = min(1.0, size / max(width, height))
+    return max(1, round(width * ratio)), max(1, round(height * ratio))
+
+
 class Resampler:
     """`image.resize(size, resample, box, reducing_gap)` as rows(top, bottom) of uint8 (L,
     RGB) or float32 (F) pixels, for BILINEAR and LANCZOS."""
@@ -203,8 +209,6 @@ def box_reduced(rows: Callable[[int, int], np.ndarray], size: tuple[int, int],
     height) = `size` whose rows `rows(top, bottom)` makes, without the whole image: Pillow's
     horizontal pass band by band, then its vertical pass on the narrow result."""
     width, height = size
-    if size == small:
-        return Image.fromarray(rows(0, height))
     narrow = None
     for top in range(0, height, _REDUCE_ROWS):
         bottom = min(height, top + _REDUCE_ROWS)

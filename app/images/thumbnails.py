@@ -7,15 +7,15 @@ it looks exactly like the result (crop, colour, mask) and keeps its transparency
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 from PIL import Image
 
-from app.images.compose import picture
+from app.images.compose import encoded, picture
 from app.images.decoding import Photo, decode
 from app.images.outputs import EncodedImage, ResultOptions
+from app.images.resample import fitted
 
 SIZES = (160, 320)  # longest side, in pixels
 QUALITY = 80
@@ -34,12 +34,6 @@ _CROP_WORKING_SIZE = 2 * _WORKING_SIZE
 _SUBJECT = 16
 
 
-def fitted(width: int, height: int, size: int) -> tuple[int, int]:
-    """(width, height) scaled to at most `size` pixels on the longest side (never up)."""
-    ratio = min(1.0, size / max(width, height))
-    return max(1, round(width * ratio)), max(1, round(height * ratio))
-
-
 def scaled(img: Image.Image, size: int, target: tuple[int, int] | None = None) -> Image.Image:
     """At most `size` pixels on the longest side (never enlarged); or `target` exactly."""
     target = target or fitted(*img.size, size)
@@ -50,9 +44,8 @@ def scaled(img: Image.Image, size: int, target: tuple[int, int] | None = None) -
 
 
 def encode(img: Image.Image) -> EncodedImage:
-    buf = io.BytesIO()
-    img.save(buf, "WEBP", quality=QUALITY, method=METHOD)
-    return EncodedImage(buf.getvalue(), "image/webp", img.width, img.height)
+    data = encoded(img, "WEBP", quality=QUALITY, method=METHOD)
+    return EncodedImage(data, "image/webp", img.width, img.height)
 
 
 KINDS = ("original", "processed")

@@ -125,15 +125,16 @@ def test_the_page_offers_the_options(client):
 def test_a_backdrop_covers_the_result_centred():
     """200×100, left half red, right half blue, covering 100×100: scaled by 1, the middle
     100 columns kept, so 50 red then 50 blue."""
-    from app.images.backdrops import cover
+    from app.images.backdrops import covering
 
     backdrop = Image.new("RGB", (200, 100), (255, 0, 0))
     backdrop.paste((0, 0, 255), (100, 0, 200, 100))
-    covered = cover(backdrop, (100, 100))
+    covered = covering(backdrop, (100, 100)).rows(0, 100)
     assert covered.shape == (100, 100, 3)
     # LANCZOS blends a few pixels either side of the colours' border; elsewhere exact.
     assert (covered[:, :46] == (255, 0, 0)).all() and (covered[:, 54:] == (0, 0, 255)).all()
-    tall = cover(backdrop, (50, 200))  # scaled by 2 to 400×200, columns 175..225 kept
+    # Scaled by 2 to 400×200, columns 175..225 kept.
+    tall = covering(backdrop, (50, 200)).rows(0, 200)
     assert tall.shape == (200, 50, 3)
     assert (tall[:, :18] == (255, 0, 0)).all() and (tall[:, 32:] == (0, 0, 255)).all()
 
@@ -141,7 +142,7 @@ def test_a_backdrop_covers_the_result_centred():
 def test_the_subject_over_a_photo(engine, coffee, transparent):
     from app.core.results import cut_out
     from app.engines import EngineRunner
-    from app.images.backdrops import cover
+    from app.images.backdrops import covering
     from app.images.decoding import Photo, probe
     from tests.support import free
 
@@ -153,7 +154,7 @@ def test_the_subject_over_a_photo(engine, coffee, transparent):
                    backdrop=Photo(data, probe(data, 10**8)), pay=free)
     img = np.asarray(open_png(made.result.data)).astype(int)
     assert img.shape == (400, 600, 3)
-    behind = cover(backdrop, (600, 400)).astype(int)
+    behind = covering(backdrop, (600, 400)).rows(0, 400).astype(int)
     alpha = transparent[..., 3:].astype(int)
     expected = (transparent[..., :3] * alpha + behind * (255 - alpha) + 127) // 255
     assert np.array_equal(img, expected)

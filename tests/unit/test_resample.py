@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.images.backdrops import cover, covering
+from app.images.backdrops import covering
 from app.images.pngwriter import POOL, adler32_combine
 from app.images.resample import Resampler, across_threads, box_reduced
 from tests.support import photo_array
@@ -113,7 +113,7 @@ def test_a_tall_thin_background_is_made_band_by_band_too():
 def test_a_background_in_another_mode_is_converted_band_by_band(coffee, mode, size,
                                                                 monkeypatch):
     backdrop = coffee.convert(mode)
-    expected = cover(backdrop.convert("RGB"), size)
+    expected = covering(backdrop.convert("RGB"), size).rows(0, size[1])
     converted = []
     convert = Image.Image.convert
 
