@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.api import remove  # noqa: F401  (its route, on the same blueprint)
 from app.api.routes import PREFIX, bp
 from app.api.schemas import CSRF_STATUS
 from app.http.errors import FrontDoor
