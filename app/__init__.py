@@ -28,11 +28,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     from app.services import build_services
     from app.settings import Settings
 
-    if isinstance(config, Settings):
-        settings = config
-    else:
-        settings = Settings.from_env(None if config is None else dict(config),
-                                     dotenv=config is None)
+    settings = config if isinstance(config, Settings) else Settings.from_env(config)
     check_metrics_folder(settings.prometheus_multiproc_dir)
 
     from app import http
