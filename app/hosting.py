@@ -81,10 +81,9 @@ def _glibc():
     if platform.libc_ver()[0] != "glibc":
         return None
     try:
-        libc = ctypes.CDLL("libc.so.6")
+        return ctypes.CDLL("libc.so.6")
     except OSError:
         return None
-    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
 def tune_allocator(threshold: int = MMAP_THRESHOLD) -> bool:
