@@ -120,12 +120,10 @@ def _base64(value: Any) -> bytes:
 
 def _unsupported(given: dict) -> None:
     """Fields that ask for work we do not do: refused unless they ask for nothing."""
-    if str(given.get("scale", "original")) != "original":
-        raise _refuse("scale is not supported here: the subject keeps its size in the "
-                      "result. Leave scale out, or send original.")
-    if str(given.get("position", "original")) != "original":
-        raise _refuse("position is not supported here: the subject keeps its place in the "
-                      "result. Leave position out, or send original.")
+    for field, kept in (("scale", "size"), ("position", "place")):
+        if str(given.get(field, "original")) != "original":
+            raise _refuse(f"{field} is not supported here: the subject keeps its {kept} in "
+                          f"the result. Leave {field} out, or send original.")
     if str(given.get("roi", WHOLE_PHOTO[0])) not in WHOLE_PHOTO:
         raise _refuse("roi is not supported here: the whole photo is searched for the "
                       "subject. Leave roi out, or send 0% 0% 100% 100%.")
