@@ -192,8 +192,7 @@ def delete_record(record_id: str):
            errors=("invalid_parameter", "not_found"), conditional=True,
            path={"record_id": RECORD_ID, "kind": KIND})
 def image(record_id: str, kind: str):
-    values = request.args.getlist("download")
-    if len(values) > 1:
+    if len(request.args.getlist("download")) > 1:
         rule = rule_of(ImageQuery, "download")
         raise Rejected(rule.code, rule.message)
     parse(ImageQuery, request.args.to_dict())
