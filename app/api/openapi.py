@@ -50,6 +50,19 @@ KEY_DESCRIPTION = ("An API key from the server's operator (`flask keys create`, 
                    "records and limits are the key's.")
 
 
+DESCRIPTION = (
+    "Upload a photo, get it back with the background removed, and manage the results: "
+    "the web page's features for programs. A visitor is known by the signed `user_id` "
+    "cookie, a program by its API key (`Authorization: Bearer KEY` or `X-Api-Key`); "
+    "every record belongs to one visitor or key, and others' records answer 404. "
+    "Without a key, unsafe methods need the `X-CSRFToken` header with a token from "
+    "`GET /session` (and that call's cookies). Every error answers JSON "
+    "`{\"error\": \"<code>\", \"message\": \"...\"}`: `error` is stable, "
+    "`message` is for people. Codes: "
+    + "; ".join(f"`{code}` ({', '.join(map(str, statuses))}): {meaning}"
+                for code, (meaning, statuses) in ERRORS.items()) + ".")
+
+
 def operation(**details) -> callable:
     """Describe the route below for the document."""
     def describe(view):
@@ -74,7 +87,7 @@ def document(app: Flask, prefix: str) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "image-background-processor API", "version": VERSION,
-                 "description": _description()},
+                 "description": DESCRIPTION},
         "servers": [{"url": prefix}],
         "paths": _refs(paths, keys),
         "components": {
@@ -200,20 +213,6 @@ def _errors(op: Operation) -> dict:
             responses[str(status)]["headers"] = {
                 "Content-Range": _header("`bytes */<length>`: the length of the bytes")}
     return responses
-
-
-def _description() -> str:
-    return (
-        "Upload a photo, get it back with the background removed, and manage the results: "
-        "the web page's features for programs. A visitor is known by the signed `user_id` "
-        "cookie, a program by its API key (`Authorization: Bearer KEY` or `X-Api-Key`); "
-        "every record belongs to one visitor or key, and others' records answer 404. "
-        "Without a key, unsafe methods need the `X-CSRFToken` header with a token from "
-        "`GET /session` (and that call's cookies). Every error answers JSON "
-        "`{\"error\": \"<code>\", \"message\": \"...\"}`: `error` is stable, "
-        "`message` is for people. Codes: "
-        + "; ".join(f"`{code}` ({', '.join(map(str, statuses))}): {meaning}"
-                    for code, (meaning, statuses) in ERRORS.items()) + ".")
 
 
 def _refs(tree, keys: dict):
