@@ -60,7 +60,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
 
     cli.init_app(app)
     http.init_app(app, doors=[web.DOOR, api.DOOR, removebg.DOOR])
-    web.init_app(app)
-    api.init_app(app)
-    removebg.init_app(app)
+    for door in (web, api, removebg):
+        for blueprint in door.BLUEPRINTS:
+            app.register_blueprint(blueprint)
     return app

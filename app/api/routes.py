@@ -40,7 +40,7 @@ from app.images.thumbnails import SIZES
 from app.storage import KINDS
 
 PREFIX = "/api/v1"
-bp = Blueprint("api", __name__)
+bp = Blueprint("api", __name__, url_prefix=PREFIX)
 RECORD_ID = ("A record id; ids of other visitors' records answer 404.", {})
 KIND = ("`original` (the upload, unchanged) or `processed`.", {"enum": list(KINDS)})
 RANGES = "`bytes`: one range of bytes asked for in `Range` is answered 206"

@@ -17,7 +17,7 @@ from app.removebg import answers
 from app.removebg.fields import FILES, translated
 
 PREFIX = "/v1.0"
-bp = Blueprint("removebg", __name__)
+bp = Blueprint("removebg", __name__, url_prefix=PREFIX)
 
 
 @bp.post("/removebg")
