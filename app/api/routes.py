@@ -43,7 +43,11 @@ PREFIX = "/api/v1"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 RECORD_ID = ("A record id; ids of other visitors' records answer 404.", {})
 KIND = ("`original` (the upload, unchanged) or `processed`.", {"enum": list(KINDS)})
-RANGES = "`bytes`: one range of bytes asked for in `Range` is answered 206"
+# What every image's bytes are answered with (app/http/downloads.py).
+DOWNLOAD_HEADERS = {
+    "ETag": "The version of these bytes",
+    "Cache-Control": "`private, no-cache`: kept, and revalidated on each use",
+    "Accept-Ranges": "`bytes`: one range of bytes asked for in `Range` is answered 206"}
 IMAGE_ENDPOINT = "api.image"
 # What reading a photo (a file or an address) and cutting it out can answer: every call
 # that takes one says so.
@@ -184,11 +188,9 @@ def delete_record(record_id: str):
 @bp.get("/records/<record_id>/images/<kind>")
 @operation(id="getImage", summary="An image's bytes", query=ImageQuery, returns="image",
            returns_description="The image",
-           headers={"ETag": "The version of these bytes",
-                    "Cache-Control": "`private, no-cache`: kept, and revalidated on each use",
+           headers={**DOWNLOAD_HEADERS,
                     "Content-Disposition": "`inline`, or `attachment` with `download`; with "
-                                           "the file name either way",
-                    "Accept-Ranges": RANGES},
+                                           "the file name either way"},
            errors=("invalid_parameter", "not_found"), conditional=True,
            path={"record_id": RECORD_ID, "kind": KIND})
 def image(record_id: str, kind: str):
@@ -203,9 +205,7 @@ def image(record_id: str, kind: str):
 @operation(id="getThumbnail", summary="A small WebP rendition of an image",
            description="Made with the record, or on first request for older records.",
            returns="thumbnail", returns_description="The rendition",
-           headers={"ETag": "The version of these bytes",
-                    "Cache-Control": "`private, no-cache`: kept, and revalidated on each use",
-                    "Accept-Ranges": RANGES},
+           headers=DOWNLOAD_HEADERS,
            errors=("not_found", "busy"), conditional=True,
            path={"record_id": RECORD_ID, "kind": KIND,
                  "size": ("The longest side, in pixels.",
