@@ -73,7 +73,9 @@ def operation(**details) -> callable:
 
 def document(app: Flask, prefix: str) -> dict:
     paths: dict = {}
-    models: set = {(Error, "serialization")}
+    # Each model the operations name, by mode, and the one `$ref` dict that stands for it
+    # wherever it is named: filled in once the models' schemas are generated.
+    refs: dict = {(Error, "serialization"): {}}
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
         if not rule.rule.startswith(prefix) or not hasattr(view, "operation"):
@@ -81,15 +83,17 @@ def document(app: Flask, prefix: str) -> dict:
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len(prefix):])
         item = paths.setdefault(path, {})
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            item[method.lower()] = _operation(view.operation, rule.arguments, models)
-    keys, top = models_json_schema(sorted(models, key=lambda m: m[0].__name__),
+            item[method.lower()] = _operation(view.operation, rule.arguments, refs)
+    keys, top = models_json_schema(sorted(refs, key=lambda m: m[0].__name__),
                                    ref_template="#/components/schemas/{model}")
+    for model, ref in refs.items():
+        ref.update(keys[model])
     return {
         "openapi": "3.1.0",
         "info": {"title": "image-background-processor API", "version": VERSION,
                  "description": DESCRIPTION},
         "servers": [{"url": prefix}],
-        "paths": _refs(paths, keys),
+        "paths": paths,
         "components": {
             "schemas": top["$defs"],
             "securitySchemes": {
@@ -104,7 +108,7 @@ def document(app: Flask, prefix: str) -> dict:
     }
 
 
-def _operation(op: Operation, arguments: set[str], models: set) -> dict:
+def _operation(op: Operation, arguments: set[str], refs: dict) -> dict:
     out: dict = {"operationId": op.id, "summary": op.summary}
     if op.description:
         out["description"] = op.description
@@ -131,14 +135,13 @@ def _operation(op: Operation, arguments: set[str], models: set) -> dict:
     if op.body:
         out["requestBody"] = {"required": True, "content": {}}
         for media_type, model in op.body:
-            content = {"schema": ("ref", model, "validation")}
-            models.add((model, "validation"))
+            content = {"schema": refs.setdefault((model, "validation"), {})}
             if media_type == "multipart/form-data":
                 content["encoding"] = {
                     name: {"contentType": ", ".join(CONTENT_TYPES)}
                     for name in ("image", "background_image") if name in model.model_fields}
             out["requestBody"]["content"][media_type] = content
-    responses = {str(op.status): _success(op, models), **_errors(op)}
+    responses = {str(op.status): _success(op, refs), **_errors(op)}
     if op.conditional:
         responses |= _conditional(responses[str(op.status)])
     out["responses"] = dict(sorted(responses.items()))
@@ -160,15 +163,14 @@ def _header(description: str) -> dict:
     return {"required": True, "schema": {"type": "string"}, "description": description}
 
 
-def _success(op: Operation, models: set) -> dict:
+def _success(op: Operation, refs: dict) -> dict:
     answer: dict = {"description": op.returns_description}
     for returns in op.returns if isinstance(op.returns, tuple) else (op.returns,):
         if returns is None:
             continue
         content = answer.setdefault("content", {})
         if isinstance(returns, type):
-            models.add((returns, "serialization"))
-            content[JSON] = {"schema": ("ref", returns, "serialization")}
+            content[JSON] = {"schema": refs.setdefault((returns, "serialization"), {})}
         elif returns in ("image", "thumbnail", "result"):
             types = {"image": CONTENT_TYPES, "thumbnail": ("image/webp",),
                      "result": RESULT_TYPES}[returns]
@@ -214,13 +216,3 @@ def _errors(op: Operation) -> dict:
                 "Content-Range": _header("`bytes */<length>`: the length of the bytes")}
     return responses
 
-
-def _refs(tree, keys: dict):
-    """Put the generated `$ref`s where the operations named a model."""
-    if isinstance(tree, tuple) and len(tree) == 3 and tree[0] == "ref":
-        return keys[(tree[1], tree[2])]
-    if isinstance(tree, dict):
-        return {key: _refs(value, keys) for key, value in tree.items()}
-    if isinstance(tree, list):
-        return [_refs(value, keys) for value in tree]
-    return tree
