@@ -62,11 +62,10 @@ PHOTO_ERRORS = ("missing_image", "invalid_options", "invalid_image", "invalid_bo
            keys=False, returns_description="OpenAPI 3.1 document")
 def openapi_document():
     # The same for the app's whole life: generated once, on first request.
-    document = current_app.extensions.get("openapi_document")
-    if document is None:
-        document = current_app.extensions["openapi_document"] = openapi.document(current_app,
-                                                                                 PREFIX)
-    return jsonify(document)
+    extensions = current_app.extensions
+    if "openapi_document" not in extensions:
+        extensions["openapi_document"] = openapi.document(current_app, PREFIX)
+    return jsonify(extensions["openapi_document"])
 
 
 @bp.get("/session")
