@@ -86,10 +86,10 @@ def _glibc():
         return None
 
 
-def tune_allocator(threshold: int = MMAP_THRESHOLD) -> bool:
-    """Blocks of `threshold` bytes and more mapped on their own; whether it was done."""
+def tune_allocator() -> bool:
+    """Blocks of MMAP_THRESHOLD bytes and more mapped on their own; whether it was done."""
     libc = _glibc()
-    return bool(libc and libc.mallopt(_M_MMAP_THRESHOLD, threshold))
+    return bool(libc and libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
 
 
 def release_memory() -> bool:
