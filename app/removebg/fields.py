@@ -8,7 +8,6 @@ The table in docs/api.md ("remove.bg's API") says the same, field by field."""
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,7 +111,7 @@ def _base64(value: Any) -> bytes:
         text = re.sub(r"\s+", "", value)
         try:
             return base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
+        except ValueError:  # binascii.Error is one, and so is a non-ASCII text
             pass
     raise _refuse("image_file_b64 is not valid base64: send the photo's bytes encoded in "
                   "base64 (A-Z, a-z, 0-9, + and /, padded with =).", "invalid_image")
@@ -175,7 +174,7 @@ def _margin(value: Any) -> Any:
     """remove.bg's crop_margin (one value, or 2 or 4 equal ones, in % or px) as our percent
     of the subject's longer side; pixels are refused, but for 0."""
     parts = str(value).split()
-    if not parts or len(parts) not in (1, 2, 4) or len(set(parts)) != 1:
+    if len(parts) not in (1, 2, 4) or len(set(parts)) != 1:
         raise _refuse("crop_margin must be one margin for all sides, such as 10%: "
                       "different margins per side are not supported here.")
     part = parts[0]
