@@ -42,7 +42,7 @@ class Operation:
     # Bytes with an ETag, served as app/http/downloads.py does: If-Match, If-None-Match and
     # a byte Range, so 206, 304, 412 and 416 besides the 200.
     conditional: bool = False
-    path: dict = field(default_factory=dict)  # path parameter -> (description, schema)
+    path: dict = field(default_factory=dict)  # each path parameter -> (description, schema)
 
 
 KEY_DESCRIPTION = ("An API key from the server's operator (`flask keys create`, or "
@@ -114,10 +114,9 @@ def _operation(op: Operation, arguments: set[str], refs: dict) -> dict:
         out["description"] = op.description
     parameters = []
     for name in sorted(arguments):
-        description, schema = op.path.get(name, ("", {}))
+        description, schema = op.path[name]
         parameters.append({"name": name, "in": "path", "required": True,
-                           "schema": {"type": "string"} | schema,
-                           **({"description": description} if description else {})})
+                           "schema": {"type": "string"} | schema, "description": description})
     if op.query is not None:
         schema = op.query.model_json_schema()
         for name, prop in schema["properties"].items():
