@@ -28,11 +28,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     from app.services import build_services
     from app.settings import Settings
 
-    if isinstance(config, Settings):
-        settings = config
-    else:
-        settings = Settings.from_env(None if config is None else dict(config),
-                                     dotenv=config is None)
+    settings = config if isinstance(config, Settings) else Settings.from_env(config)
     check_metrics_folder(settings.prometheus_multiproc_dir)
 
     from app import http
@@ -40,13 +36,11 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
 
     observability.configure_logging(settings.log_json, settings.log_level)
     app = http.App("app")
-    secret_key = settings.secret_key
-    if not secret_key:  # development only: Settings refuses production without a key
-        secret_key = secrets.token_hex(32)
+    if not settings.secret_key:  # development only: Settings refuses production without a key
         app.logger.warning("APP_SECRET_KEY is not set: using a temporary key (development "
                            "only); visitors get new ids after a restart.")
     app.config.update(
-        SECRET_KEY=secret_key,
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=settings.max_content_length,
         MAX_FORM_PARTS=MAX_FORM_PARTS,
         MAX_FORM_MEMORY_SIZE=MAX_FORM_MEMORY_SIZE,
@@ -64,7 +58,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
 
     cli.init_app(app)
     http.init_app(app, doors=[web.DOOR, api.DOOR, removebg.DOOR])
-    web.init_app(app)
-    api.init_app(app)
-    removebg.init_app(app)
+    for door in (web, api, removebg):
+        for blueprint in door.BLUEPRINTS:
+            app.register_blueprint(blueprint)
     return app

@@ -81,16 +81,15 @@ def _glibc():
     if platform.libc_ver()[0] != "glibc":
         return None
     try:
-        libc = ctypes.CDLL("libc.so.6")
+        return ctypes.CDLL("libc.so.6")
     except OSError:
         return None
-    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
-def tune_allocator(threshold: int = MMAP_THRESHOLD) -> bool:
-    """Blocks of `threshold` bytes and more mapped on their own; whether it was done."""
+def tune_allocator() -> bool:
+    """Blocks of MMAP_THRESHOLD bytes and more mapped on their own; whether it was done."""
     libc = _glibc()
-    return bool(libc and libc.mallopt(_M_MMAP_THRESHOLD, threshold))
+    return bool(libc and libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
 
 
 def release_memory() -> bool:

@@ -237,9 +237,5 @@ class Settings(BaseModel):
                 # Real environment variables win over `.env`, as in twelve-factor setups.
                 load_dotenv(Path.cwd() / ".env", override=False)
             environ = os.environ
-        values = {}
-        for field in cls.model_fields.values():
-            raw = (environ.get(field.alias) or "").strip()
-            if raw:
-                values[field.alias] = raw
-        return cls(**values)
+        return cls(**{field.alias: raw for field in cls.model_fields.values()
+                      if (raw := (environ.get(field.alias) or "").strip())})

@@ -6,11 +6,6 @@ Beside the page, not above it: it answers with the same visitor identity (the si
 (app/http); only the delivery differs: status codes and JSON bodies, never a redirect.
 """
 
-from __future__ import annotations
-
-from flask import Flask
-
-from app.api import remove  # noqa: F401  (its route, on the same blueprint)
 from app.api.routes import PREFIX, bp
 from app.api.schemas import CSRF_STATUS
 from app.http.errors import FrontDoor
@@ -23,7 +18,4 @@ DOOR = FrontDoor(
                "Bearer KEY)."),
     no_such_path=(f"There is no such API endpoint. The API is described at "
                   f"{PREFIX}/openapi.json."))
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp, url_prefix=PREFIX)
+BLUEPRINTS = (bp,)

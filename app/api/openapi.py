@@ -42,12 +42,25 @@ class Operation:
     # Bytes with an ETag, served as app/http/downloads.py does: If-Match, If-None-Match and
     # a byte Range, so 206, 304, 412 and 416 besides the 200.
     conditional: bool = False
-    path: dict = field(default_factory=dict)  # path parameter -> (description, schema)
+    path: dict = field(default_factory=dict)  # each path parameter -> (description, schema)
 
 
 KEY_DESCRIPTION = ("An API key from the server's operator (`flask keys create`, or "
                    "`API_KEYS`): the call then needs no cookie and no CSRF token, and its "
                    "records and limits are the key's.")
+
+
+DESCRIPTION = (
+    "Upload a photo, get it back with the background removed, and manage the results: "
+    "the web page's features for programs. A visitor is known by the signed `user_id` "
+    "cookie, a program by its API key (`Authorization: Bearer KEY` or `X-Api-Key`); "
+    "every record belongs to one visitor or key, and others' records answer 404. "
+    "Without a key, unsafe methods need the `X-CSRFToken` header with a token from "
+    "`GET /session` (and that call's cookies). Every error answers JSON "
+    "`{\"error\": \"<code>\", \"message\": \"...\"}`: `error` is stable, "
+    "`message` is for people. Codes: "
+    + "; ".join(f"`{code}` ({', '.join(map(str, statuses))}): {meaning}"
+                for code, (meaning, statuses) in ERRORS.items()) + ".")
 
 
 def operation(**details) -> callable:
@@ -60,7 +73,9 @@ def operation(**details) -> callable:
 
 def document(app: Flask, prefix: str) -> dict:
     paths: dict = {}
-    models: set = {(Error, "serialization")}
+    # Each model the operations name, by mode, and the one `$ref` dict that stands for it
+    # wherever it is named: filled in once the models' schemas are generated.
+    refs: dict = {(Error, "serialization"): {}}
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
         if not rule.rule.startswith(prefix) or not hasattr(view, "operation"):
@@ -68,15 +83,17 @@ def document(app: Flask, prefix: str) -> dict:
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len(prefix):])
         item = paths.setdefault(path, {})
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            item[method.lower()] = _operation(view.operation, rule.arguments, models)
-    keys, top = models_json_schema(sorted(models, key=lambda m: m[0].__name__),
+            item[method.lower()] = _operation(view.operation, rule.arguments, refs)
+    keys, top = models_json_schema(sorted(refs, key=lambda m: m[0].__name__),
                                    ref_template="#/components/schemas/{model}")
+    for model, ref in refs.items():
+        ref.update(keys[model])
     return {
         "openapi": "3.1.0",
         "info": {"title": "image-background-processor API", "version": VERSION,
-                 "description": _description()},
+                 "description": DESCRIPTION},
         "servers": [{"url": prefix}],
-        "paths": _refs(paths, keys),
+        "paths": paths,
         "components": {
             "schemas": top["$defs"],
             "securitySchemes": {
@@ -91,16 +108,15 @@ def document(app: Flask, prefix: str) -> dict:
     }
 
 
-def _operation(op: Operation, arguments: set[str], models: set) -> dict:
+def _operation(op: Operation, arguments: set[str], refs: dict) -> dict:
     out: dict = {"operationId": op.id, "summary": op.summary}
     if op.description:
         out["description"] = op.description
     parameters = []
     for name in sorted(arguments):
-        description, schema = op.path.get(name, ("", {}))
+        description, schema = op.path[name]
         parameters.append({"name": name, "in": "path", "required": True,
-                           "schema": {"type": "string"} | schema,
-                           **({"description": description} if description else {})})
+                           "schema": {"type": "string"} | schema, "description": description})
     if op.query is not None:
         schema = op.query.model_json_schema()
         for name, prop in schema["properties"].items():
@@ -118,14 +134,13 @@ def _operation(op: Operation, arguments: set[str], models: set) -> dict:
     if op.body:
         out["requestBody"] = {"required": True, "content": {}}
         for media_type, model in op.body:
-            content = {"schema": ("ref", model, "validation")}
-            models.add((model, "validation"))
+            content = {"schema": refs.setdefault((model, "validation"), {})}
             if media_type == "multipart/form-data":
                 content["encoding"] = {
                     name: {"contentType": ", ".join(CONTENT_TYPES)}
                     for name in ("image", "background_image") if name in model.model_fields}
             out["requestBody"]["content"][media_type] = content
-    responses = {str(op.status): _success(op, models), **_errors(op)}
+    responses = {str(op.status): _success(op, refs), **_errors(op)}
     if op.conditional:
         responses |= _conditional(responses[str(op.status)])
     out["responses"] = dict(sorted(responses.items()))
@@ -147,15 +162,14 @@ def _header(description: str) -> dict:
     return {"required": True, "schema": {"type": "string"}, "description": description}
 
 
-def _success(op: Operation, models: set) -> dict:
+def _success(op: Operation, refs: dict) -> dict:
     answer: dict = {"description": op.returns_description}
     for returns in op.returns if isinstance(op.returns, tuple) else (op.returns,):
         if returns is None:
             continue
         content = answer.setdefault("content", {})
         if isinstance(returns, type):
-            models.add((returns, "serialization"))
-            content[JSON] = {"schema": ("ref", returns, "serialization")}
+            content[JSON] = {"schema": refs.setdefault((returns, "serialization"), {})}
         elif returns in ("image", "thumbnail", "result"):
             types = {"image": CONTENT_TYPES, "thumbnail": ("image/webp",),
                      "result": RESULT_TYPES}[returns]
@@ -201,27 +215,3 @@ def _errors(op: Operation) -> dict:
                 "Content-Range": _header("`bytes */<length>`: the length of the bytes")}
     return responses
 
-
-def _description() -> str:
-    return (
-        "Upload a photo, get it back with the background removed, and manage the results: "
-        "the web page's features for programs. A visitor is known by the signed `user_id` "
-        "cookie, a program by its API key (`Authorization: Bearer KEY` or `X-Api-Key`); "
-        "every record belongs to one visitor or key, and others' records answer 404. "
-        "Without a key, unsafe methods need the `X-CSRFToken` header with a token from "
-        "`GET /session` (and that call's cookies). Every error answers JSON "
-        "`{\"error\": \"<code>\", \"message\": \"...\"}`: `error` is stable, "
-        "`message` is for people. Codes: "
-        + "; ".join(f"`{code}` ({', '.join(map(str, statuses))}): {meaning}"
-                    for code, (meaning, statuses) in ERRORS.items()) + ".")
-
-
-def _refs(tree, keys: dict):
-    """Put the generated `$ref`s where the operations named a model."""
-    if isinstance(tree, tuple) and len(tree) == 3 and tree[0] == "ref":
-        return keys[(tree[1], tree[2])]
-    if isinstance(tree, dict):
-        return {key: _refs(value, keys) for key, value in tree.items()}
-    if isinstance(tree, list):
-        return [_refs(value, keys) for value in tree]
-    return tree

@@ -7,8 +7,17 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from app.api import openapi
-from app.api.openapi import operation
-from app.api.schemas import Account, ImageQuery, KeyUsage, RecordList, Session
+from app.api.openapi import JSON, operation
+from app.api.schemas import (
+    MODEL_HEADER,
+    SECONDS_HEADER,
+    Account,
+    ImageQuery,
+    KeyUsage,
+    RecordList,
+    Removed,
+    Session,
+)
 from app.core.errors import Rejected
 from app.core.forms import (
     EditFields,
@@ -19,10 +28,11 @@ from app.core.forms import (
     parse,
     rule_of,
 )
+from app.core.removal import RemoveByAddress, RemoveRequest
 from app.http.bodies import sent
 from app.http.callers import account
 from app.http.context import services
-from app.http.downloads import send_image
+from app.http.downloads import send_image, send_result
 from app.http.limits import allowance
 from app.http.records_json import CreatedRecord, Record, record_json
 from app.http.visitor import current_visitor
@@ -30,10 +40,14 @@ from app.images.thumbnails import SIZES
 from app.storage import KINDS
 
 PREFIX = "/api/v1"
-bp = Blueprint("api", __name__)
+bp = Blueprint("api", __name__, url_prefix=PREFIX)
 RECORD_ID = ("A record id; ids of other visitors' records answer 404.", {})
 KIND = ("`original` (the upload, unchanged) or `processed`.", {"enum": list(KINDS)})
-RANGES = "`bytes`: one range of bytes asked for in `Range` is answered 206"
+# What every image's bytes are answered with (app/http/downloads.py).
+DOWNLOAD_HEADERS = {
+    "ETag": "The version of these bytes",
+    "Cache-Control": "`private, no-cache`: kept, and revalidated on each use",
+    "Accept-Ranges": "`bytes`: one range of bytes asked for in `Range` is answered 206"}
 IMAGE_ENDPOINT = "api.image"
 # What reading a photo (a file or an address) and cutting it out can answer: every call
 # that takes one says so.
@@ -48,11 +62,10 @@ PHOTO_ERRORS = ("missing_image", "invalid_options", "invalid_image", "invalid_bo
            keys=False, returns_description="OpenAPI 3.1 document")
 def openapi_document():
     # The same for the app's whole life: generated once, on first request.
-    document = current_app.extensions.get("openapi_document")
-    if document is None:
-        document = current_app.extensions["openapi_document"] = openapi.document(current_app,
-                                                                                 PREFIX)
-    return jsonify(document)
+    extensions = current_app.extensions
+    if "openapi_document" not in extensions:
+        extensions["openapi_document"] = openapi.document(current_app, PREFIX)
+    return jsonify(extensions["openapi_document"])
 
 
 @bp.get("/session")
@@ -103,7 +116,7 @@ def list_records():
                        "one photo per request. A file needs multipart/form-data; a photo "
                        "by address (`image_url`) may also come as JSON or as a urlencoded "
                        "form, with the same fields but the files.",
-           body=(("multipart/form-data", UploadRequest), ("application/json", UploadByAddress),
+           body=(("multipart/form-data", UploadRequest), (JSON, UploadByAddress),
                  ("application/x-www-form-urlencoded", UploadByAddress)), status=201,
            returns=CreatedRecord, returns_description="Created",
            headers={"Location": "The new record's URL"}, csrf=True,
@@ -112,10 +125,8 @@ def list_records():
 def create_record():
     asked = photo_request(UploadRequest, UploadByAddress, '"name": "cat", ', "name and ")
     done = services().uploads.upload(current_visitor(), asked, pay=allowance)
-    response = jsonify(record_json(done.record, IMAGE_ENDPOINT, note=done.note))
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.get_record", record_id=done.record.id)
-    return response
+    return (jsonify(record_json(done.record, IMAGE_ENDPOINT, note=done.note)), 201,
+            {"Location": url_for("api.get_record", record_id=done.record.id)})
 
 
 def photo_request(form, by_address, example: str = "", fields: str = ""):
@@ -149,7 +160,7 @@ def get_record(record_id: str):
                        "asking for the options the record already has (and no new "
                        "background photo) answers with the record as it is, counted for "
                        "nothing.",
-           body=(("application/json", EditFields), ("multipart/form-data", EditRequest)),
+           body=((JSON, EditFields), ("multipart/form-data", EditRequest)),
            returns=Record, returns_description="The record after the edit", csrf=True,
            errors=("invalid_body", "invalid_name", "invalid_options", "invalid_image",
                    "not_found", "unsupported_media_type", "too_large", "busy", "conflict",
@@ -176,16 +187,13 @@ def delete_record(record_id: str):
 @bp.get("/records/<record_id>/images/<kind>")
 @operation(id="getImage", summary="An image's bytes", query=ImageQuery, returns="image",
            returns_description="The image",
-           headers={"ETag": "The version of these bytes",
-                    "Cache-Control": "`private, no-cache`: kept, and revalidated on each use",
+           headers={**DOWNLOAD_HEADERS,
                     "Content-Disposition": "`inline`, or `attachment` with `download`; with "
-                                           "the file name either way",
-                    "Accept-Ranges": RANGES},
+                                           "the file name either way"},
            errors=("invalid_parameter", "not_found"), conditional=True,
            path={"record_id": RECORD_ID, "kind": KIND})
 def image(record_id: str, kind: str):
-    values = request.args.getlist("download")
-    if len(values) > 1:
+    if len(request.args.getlist("download")) > 1:
         rule = rule_of(ImageQuery, "download")
         raise Rejected(rule.code, rule.message)
     parse(ImageQuery, request.args.to_dict())
@@ -196,12 +204,38 @@ def image(record_id: str, kind: str):
 @operation(id="getThumbnail", summary="A small WebP rendition of an image",
            description="Made with the record, or on first request for older records.",
            returns="thumbnail", returns_description="The rendition",
-           headers={"ETag": "The version of these bytes",
-                    "Cache-Control": "`private, no-cache`: kept, and revalidated on each use",
-                    "Accept-Ranges": RANGES},
+           headers=DOWNLOAD_HEADERS,
            errors=("not_found", "busy"), conditional=True,
            path={"record_id": RECORD_ID, "kind": KIND,
                  "size": ("The longest side, in pixels.",
                           {"type": "integer", "enum": list(SIZES)})})
 def thumbnail(record_id: str, kind: str, size: int):
     return send_image(record_id, kind, size)
+
+
+@bp.post("/remove")
+@operation(id="removeBackground", summary="Remove a photo's background and answer the result",
+           description="The photo (a file, or `image_url`) and the output options of an "
+                       "upload, and a `size`; the result is answered, not stored, so the "
+                       "gallery's limit does not apply (the rate limits do, priced by the "
+                       "pixels worked on: a photo over `size` is scaled down first). The "
+                       "bytes by default; JSON with them base64-encoded when `Accept` "
+                       "prefers `application/json`. A file needs multipart/form-data; a "
+                       "photo by address may also come as JSON or a urlencoded form.",
+           body=(("multipart/form-data", RemoveRequest), (JSON, RemoveByAddress),
+                 ("application/x-www-form-urlencoded", RemoveByAddress)),
+           returns=("result", Removed), returns_description="The result",
+           headers={"X-Width": "The result's width, in pixels",
+                    "X-Height": "The result's height, in pixels",
+                    "X-Model": MODEL_HEADER, "X-Processing-Seconds": SECONDS_HEADER},
+           csrf=True, storage=False,
+           errors=PHOTO_ERRORS)
+def remove_background():
+    """One call per photo: its result answered and stored nowhere."""
+    asked = photo_request(RemoveRequest, RemoveByAddress)
+    done = services().uploads.remove(asked, pay=allowance)
+    made, model = done.result, done.masked.model or done.masked.engine
+    return send_result(made, {"X-Model": model, "X-Processing-Seconds": f"{done.seconds:.3f}"},
+                       lambda data: Removed(image_base64=data, content_type=made.content_type,
+                                            width=made.width, height=made.height, model=model,
+                                            seconds=round(done.seconds, 3)).model_dump())

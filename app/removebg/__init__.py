@@ -4,10 +4,6 @@ fields into ours and our answers into remove.bg's, over the same core as `POST
 /api/v1/remove`; it never imports the other doors (app/web, app/api), and makes no image
 itself. It takes API keys only (X-Api-Key, or Authorization: Bearer), as remove.bg does."""
 
-from __future__ import annotations
-
-from flask import Flask
-
 from app.http.errors import FrontDoor
 from app.removebg import answers
 from app.removebg.routes import PREFIX, bp
@@ -17,7 +13,4 @@ DOOR = FrontDoor("removebg", prefix=PREFIX + "/", json=True, keys=True, key_requ
                  problem_body=answers.problem,
                  no_such_path=("There is no such endpoint: remove.bg's API here is POST "
                                f"{PREFIX}/removebg and GET {PREFIX}/account."))
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp, url_prefix=PREFIX)
+BLUEPRINTS = (bp,)

@@ -60,14 +60,12 @@ def kind(status: int) -> str:
     return TITLES.get(status, "Server error" if status >= 500 else "Request failed")
 
 
-def problem(found: Problem) -> Response:
+def problem(found: Problem) -> tuple[Response, int, dict]:
     """A problem as remove.bg answers one: its shape, and its status for ours."""
     status = CODES.get(found.code) or STATUSES.get(found.status, found.status)
     # remove.bg's title is the sentence for people (what its clients show), its code the
     # word for programs; the detail says what kind of failure it was.
-    response = jsonify(errors=[{"title": found.message, "code": found.code,
-                                "detail": kind(status)}])
-    response.status_code = status
-    response.headers.update({name: value for name, value in found.headers.items()
-                             if status != 403 or name != "WWW-Authenticate"})  # 401's own
-    return response
+    headers = {name: value for name, value in found.headers.items()
+               if status != 403 or name != "WWW-Authenticate"}  # 401's own
+    return jsonify(errors=[{"title": found.message, "code": found.code,
+                            "detail": kind(status)}]), status, headers

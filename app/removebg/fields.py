@@ -8,7 +8,6 @@ The table in docs/api.md ("remove.bg's API") says the same, field by field."""
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,7 +111,7 @@ def _base64(value: Any) -> bytes:
         text = re.sub(r"\s+", "", value)
         try:
             return base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
+        except ValueError:  # binascii.Error is one, and so is a non-ASCII text
             pass
     raise _refuse("image_file_b64 is not valid base64: send the photo's bytes encoded in "
                   "base64 (A-Z, a-z, 0-9, + and /, padded with =).", "invalid_image")
@@ -120,12 +119,10 @@ def _base64(value: Any) -> bytes:
 
 def _unsupported(given: dict) -> None:
     """Fields that ask for work we do not do: refused unless they ask for nothing."""
-    if str(given.get("scale", "original")) != "original":
-        raise _refuse("scale is not supported here: the subject keeps its size in the "
-                      "result. Leave scale out, or send original.")
-    if str(given.get("position", "original")) != "original":
-        raise _refuse("position is not supported here: the subject keeps its place in the "
-                      "result. Leave position out, or send original.")
+    for field, kept in (("scale", "size"), ("position", "place")):
+        if str(given.get(field, "original")) != "original":
+            raise _refuse(f"{field} is not supported here: the subject keeps its {kept} in "
+                          f"the result. Leave {field} out, or send original.")
     if str(given.get("roi", WHOLE_PHOTO[0])) not in WHOLE_PHOTO:
         raise _refuse("roi is not supported here: the whole photo is searched for the "
                       "subject. Leave roi out, or send 0% 0% 100% 100%.")
@@ -177,7 +174,7 @@ def _margin(value: Any) -> Any:
     """remove.bg's crop_margin (one value, or 2 or 4 equal ones, in % or px) as our percent
     of the subject's longer side; pixels are refused, but for 0."""
     parts = str(value).split()
-    if not parts or len(parts) not in (1, 2, 4) or len(set(parts)) != 1:
+    if len(parts) not in (1, 2, 4) or len(set(parts)) != 1:
         raise _refuse("crop_margin must be one margin for all sides, such as 10%: "
                       "different margins per side are not supported here.")
     part = parts[0]

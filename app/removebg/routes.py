@@ -17,12 +17,16 @@ from app.removebg import answers
 from app.removebg.fields import FILES, translated
 
 PREFIX = "/v1.0"
-bp = Blueprint("removebg", __name__)
+bp = Blueprint("removebg", __name__, url_prefix=PREFIX)
 
 
 @bp.post("/removebg")
 def remove_background():
-    asked = translated(_sent())
+    # A photo in base64 is a text field (this door's `photos_in_text`) or a JSON string:
+    # up to the upload limit, not our forms' small one.
+    asked = translated(sent('{"image_url": "https://example.com/cat.jpg", "size": "auto"}',
+                            "Send multipart/form-data (with image_file, a file), or JSON or "
+                            "a urlencoded form with image_url or image_file_b64.", FILES))
     removal = parse(RemoveRequest, asked.fields)
     return answers.result(asked, services().uploads.remove(removal, pay=allowance))
 
@@ -31,10 +35,3 @@ def remove_background():
 def get_account():
     return answers.account(account())
 
-
-def _sent() -> dict:
-    """A photo in base64 is a text field (this door's `photos_in_text`) or a JSON string:
-    up to the upload limit, not our forms' small one."""
-    return sent('{"image_url": "https://example.com/cat.jpg", "size": "auto"}',
-                "Send multipart/form-data (with image_file, a file), or JSON or a urlencoded "
-                "form with image_url or image_file_b64.", FILES)

@@ -23,14 +23,13 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/")
 def index():
-    visitor = current_visitor()
     here = services()
     settings = here.settings
     fields = UploadRequest.model_fields
     margin = fields["crop_margin"].metadata
     return render_template(
         "index.html",
-        records=here.records.list(visitor),
+        records=here.records.list(current_visitor()),
         user_limit=settings.user_limit,
         demo_storage=here.demo_storage,
         engine=here.engines.name,
