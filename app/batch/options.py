@@ -48,7 +48,8 @@ def output_options() -> list[click.Option]:
 def chosen(given: dict[str, Any]) -> dict[str, Any]:
     """The values of the options given (files read), as the form takes them."""
     values = {}
-    for name, value in given.items():
+    for name in RemoveRequest.model_fields:  # the form's order, not the command line's
+        value = given.get(name)
         if isinstance(value, Path) and not is_regular(value):
             raise click.UsageError(f"--{name.replace('_', '-')} {value}: {NOT_REGULAR}.")
         if value is not None:

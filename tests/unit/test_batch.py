@@ -15,7 +15,7 @@ from PIL import Image
 
 from app.batch import files
 from app.batch.files import PART, Writer, plan
-from app.batch.options import output_options
+from app.batch.options import chosen, output_options
 from app.batch.runner import Runner
 from app.core.removal import RemoveRequest
 from tests.batch import DAMAGED, invoke, outputs, tally, tree
@@ -444,3 +444,10 @@ def test_a_photo_replaced_by_a_fifo_after_the_plan_fails_unopened(tmp_path):
     assert (tally.made, tally.failed) == (0, [(
         str(src / "a.jpg"), "not a regular file (a FIFO, socket or device), not opened")])
     assert not out.exists()
+
+
+def test_the_options_are_sent_in_the_forms_order_whatever_the_command_lines():
+    """`--crop --output color` and `--output color --crop` send the same form, field for
+    field in the same order (a server's log or signature sees the same request)."""
+    typed = {"crop": True, "size": None, "output": "color"}
+    assert list(chosen(typed).items()) == [("output", "color"), ("crop", True)]
