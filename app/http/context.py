@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import current_app
 
-from app.services import Services
+if TYPE_CHECKING:  # the services import the core: a module of app.http need not load it
+    from app.services import Services
 
 
 def services() -> Services:
