@@ -1,6 +1,7 @@
 """The local engine against the reference: rembg's own `remove()` with the same model file,
 and every kind of input Pillow hands us."""
 
+import functools
 import io
 
 import numpy as np
@@ -14,9 +15,12 @@ from tests.support import cutout, encode, model_path, open_png, photo_array, rem
 KINDS = ("astronaut", "chelsea", "coffee", "rocket")
 
 
-@pytest.fixture(scope="module", name="rembg_session")
-def reference_session():
-    return rembg_session("u2netp")
+@pytest.fixture(scope="module")
+def loaded():
+    """Each model loaded once on each side for the module's cases, let go after them:
+    (ours, theirs), each a function of the model's name."""
+    return (functools.cache(lambda model: LocalEngine(model_path(model))),
+            functools.cache(rembg_session))
 
 
 def alpha_of(engine, data):
@@ -26,13 +30,14 @@ def alpha_of(engine, data):
 # Both models from the models folder, for us and for the reference alike.
 @pytest.mark.parametrize("model", ["u2netp", "u2net"])
 @pytest.mark.parametrize("name", KINDS)
-def test_masks_agree_with_rembg(model, name):
+def test_masks_agree_with_rembg(model, name, loaded):
     from rembg import remove
 
+    ours_for, theirs_for = loaded
+
     data = encode(photo_array(name), quality=95)
-    ours = alpha_of(LocalEngine(model_path(model)), data) > 127
-    reference = rembg_session(model)
-    theirs = np.asarray(Image.open(io.BytesIO(remove(data, session=reference)))
+    ours = alpha_of(ours_for(model), data) > 127
+    theirs = np.asarray(Image.open(io.BytesIO(remove(data, session=theirs_for(model))))
                         .getchannel("A")) > 127
     iou = (ours & theirs).sum() / (ours | theirs).sum()
     assert iou >= 0.98, f"{model} {name}: IoU {iou:.4f}"
@@ -54,16 +59,17 @@ def test_the_reference_reads_u2net_home_and_downloads_nothing(tmp_path, monkeypa
 @pytest.mark.parametrize("width", [1152, 4000])
 @pytest.mark.parametrize("model", ["u2netp", "u2net"])
 @pytest.mark.parametrize("name", ["chelsea", "rocket"])
-def test_masks_agree_with_rembg_at_photo_sizes(model, name, width):
+def test_masks_agree_with_rembg_at_photo_sizes(model, name, width, loaded):
     """Our input to the model is made from the whole photo, as rembg makes it: the mask
     must match rembg's at 1 and 12 MP too."""
     from rembg import remove
 
+    ours_for, theirs_for = loaded
     img = Image.fromarray(photo_array(name))
     data = encode(img.resize((width, round(width * img.height / img.width)),
                              Image.Resampling.LANCZOS), quality=92)
-    ours = alpha_of(LocalEngine(model_path(model)), data) > 127
-    theirs = np.asarray(Image.open(io.BytesIO(remove(data, session=rembg_session(model))))
+    ours = alpha_of(ours_for(model), data) > 127
+    theirs = np.asarray(Image.open(io.BytesIO(remove(data, session=theirs_for(model))))
                         .getchannel("A")) > 127
     iou = (ours & theirs).sum() / (ours | theirs).sum()
     assert iou >= 0.98, f"{model} {name} {width} px: IoU {iou:.4f}"
