@@ -71,8 +71,6 @@ def start_server(workers: int, threads: int, onnx: int, mongo_uri: str, folder: 
     raise SystemExit("gunicorn did not start")
 
 
-
-
 def write_block(page: Path, block: str, text: str) -> None:
     """Replace what stands between the `<!-- bench:{block}:start -->` and `…:end -->`
     markers in the docs page `page` (the prose around them is left alone)."""

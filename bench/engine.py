@@ -43,8 +43,6 @@ SIZES = {"0.3 MP": (640, 480), "1 MP": (1152, 864), "4 MP": (2304, 1728), "12 MP
 PAGE = DOCS / "performance.md"
 
 
-
-
 def timed(fn, *args, **kwargs) -> float:
     start = time.perf_counter()
     fn(*args, **kwargs)
@@ -166,8 +164,6 @@ def table(rows: list[dict], threads: int, runs: int, memory: float | None,
         lines += ["", f"Peak memory (VmHWM) of a fresh process that builds the app and serves "
                       f"one 12 MP upload: {memory:.0f} MB."]
     return "\n".join(lines)
-
-
 
 
 def main() -> None:

@@ -42,8 +42,6 @@ TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
 ACTIONS = {"page": 60, "image": 15, "rename": 10, "upload": 8, "delete": 7}
 
 
-
-
 @dataclass
 class Tally:
     latencies: dict = field(default_factory=lambda: defaultdict(list))
@@ -137,8 +135,6 @@ class Visitor(threading.Thread):
                 if response is not None and response.status_code == 200:
                     self.mine.discard(record)
         self.page()  # the final check of this visitor's records
-
-
 
 
 def _code(response) -> str:

@@ -33,8 +33,6 @@ PAGE = DOCS / "performance.md"
 DEFAULT_CONFIGS = ["1:2:1", "2:1:1", "2:2:1", "2:4:1"]
 
 
-
-
 def single_thread_inference_seconds(runs: int = 9, runtime: str = RUNTIMES[0]) -> float:
     from app.engines.local import LocalEngine
     from tests.support import model_path
@@ -48,10 +46,6 @@ def single_thread_inference_seconds(runs: int = 9, runtime: str = RUNTIMES[0]) -
         engine.model.infer(feed)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-
-
 
 
 def drive(base: str, data: bytes, clients: int, seconds: float) -> dict:
@@ -87,10 +81,6 @@ def drive(base: str, data: bytes, clients: int, seconds: float) -> dict:
         worker.join()
     elapsed = time.monotonic() - began
     return {**counts, "seconds": elapsed, "per_second": counts["ok"] / elapsed}
-
-
-
-
 
 
 def main() -> None:

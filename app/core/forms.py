@@ -244,7 +244,6 @@ class RenameRequest(BaseModel):
     image_name: Name
 
 
-
 def parse(form: type[Form], values: Mapping[str, Any]) -> Form:
     """`values` as a `form`, or `Rejected` with the code and sentence of the first broken
     rule (unknown fields first: a request that is not this form at all)."""
