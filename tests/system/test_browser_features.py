@@ -453,6 +453,15 @@ def test_the_before_after_slider_by_keyboard(tab):
     assert np.abs(half[:, middle + 3:] - result[:, middle + 3:]).max() <= 2
 
 
+# The lines each visible one-word label's text takes: a word split over two is a fault.
+LINES_OF_ONE_WORD_LABELS = """(selector) => Object.fromEntries([...document.querySelectorAll(selector)]
+  .filter(label => label.offsetParent && !/\\s/.test(label.textContent.trim()))
+  .map(label => {
+    const range = document.createRange();
+    range.selectNodeContents(label);
+    const tops = new Set([...range.getClientRects()].map(rect => Math.round(rect.top)));
+    return [label.textContent.trim(), tops.size];
+  }))"""
 BOXES = """(selector) => [...document.querySelectorAll(selector)].map(element => {
   const box = element.getBoundingClientRect();
   return [box.left, box.top, box.width, box.height].map(Math.round); })"""
@@ -481,6 +490,19 @@ def test_the_result_lies_on_its_original_whatever_its_shape_and_name(chromium, s
         assert page.evaluate("document.documentElement.scrollWidth") == width
         names = page.evaluate(BOXES, ".record-name")
         assert all(left >= 0 and left + w <= width for left, _, w, _ in names), names
+        # In the dialogs too: the long name wraps inside, and no one-word label breaks.
+        page.get_by_role("button", name="Delete " + "W" * 50).click()
+        dialog = page.locator("#delete-modal .modal-content")
+        expect(dialog).to_be_visible()
+        (left, _, w, _), = page.evaluate(BOXES, "#delete-modal .modal-content")
+        (name_left, _, name_w, _), = page.evaluate(BOXES, "#delete-name")
+        assert left <= name_left and name_left + name_w <= left + w
+        page.locator("#delete-cancel").click()
+        expect(dialog).to_be_hidden()
+        page.get_by_role("button", name="Edit result " + "W" * 50).click()
+        expect(page.locator("#result-modal")).to_be_visible()
+        lines = page.evaluate(LINES_OF_ONE_WORD_LABELS, "#result-modal label")
+        assert lines and all(count == 1 for count in lines.values()), lines
     finally:
         tab.assert_clean()
         tab.close()
