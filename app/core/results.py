@@ -21,13 +21,16 @@ from app.images import pngwriter
 from app.images import thumbnails as renditions
 from app.images.compose import render
 from app.images.decoding import InvalidImage, Photo, probe
-from app.images.outputs import EncodedImage
+from app.images.outputs import FORMAT_LABELS, EncodedImage, TooLargeForFormat, check_fits
 from app.model_files import MODELS
 from app.storage import LimitReached, RecordNotFound, StaleRecord, StorageUnavailable
 
 log = logging.getLogger(__name__)
 CHANGED = "The image changed while this was being made. Please try again."
 BACKDROP_FAILED = "The background photo could not be used. "
+TOO_LARGE_FOR_FORMAT = ("A {format} result can be at most {limit:,} pixels wide and high, and "
+                        "this one would be {width:,} × {height:,}. Choose PNG, or send a "
+                        "smaller photo.")
 NOT_INSTALLED = ("The {label} model ({name}) is not installed on this server. Please choose "
                  "another.")
 
@@ -86,6 +89,8 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
     The work is paid for from `pay` once it holds its place in the admission's line."""
     work = Work(photo.info.pixels + (backdrop.info.pixels if backdrop else 0),
                 options.refine_edges)
+    if not options.crop:  # refused before any work; a crop is checked once it is known
+        check_fits(options.format, photo.info.width, photo.info.height)
 
     def finish(masked: Masked) -> Cutout:
         try:
@@ -125,6 +130,10 @@ def refusals(what: str) -> Iterator[None]:
         raise not_found() from None
     except InvalidImage as exc:
         raise Rejected("invalid_image", exc.message, exc.kind) from exc
+    except TooLargeForFormat as exc:
+        raise Rejected("invalid_options", TOO_LARGE_FOR_FORMAT.format(
+            format=FORMAT_LABELS[exc.file_format], limit=exc.limit, width=exc.width,
+            height=exc.height)) from exc
     except LimitReached as exc:
         raise Rejected("limit_reached", LIMIT_REACHED, "conflict") from exc
     except StaleRecord as exc:

@@ -12,7 +12,7 @@ from PIL import Image, ImageChops, ImageColor
 from app.images import pngwriter, zipped
 from app.images.backdrops import blurred_background, covering
 from app.images.matting import fitted, matte_rows
-from app.images.outputs import REMOVAL_FORMATS, EncodedImage, ResultOptions
+from app.images.outputs import REMOVAL_FORMATS, EncodedImage, ResultOptions, check_fits
 from app.images.refine import WORK_SIZE, despill_rows, reduced_photo
 
 # Alpha at or below this is treated as background when finding the subject to crop to:
@@ -28,6 +28,7 @@ def render(photo: Image.Image, mask: Image.Image, look: ResultOptions,
     L image of any size), over `backdrop` for output `image`. Rows are made band by band
     as the PNG writer compresses them."""
     height, width, channels, rows = _result(photo, mask, look, backdrop)
+    check_fits(look.format, width, height)  # a crop's size is known only now
     if look.format == "webp":
         data = encoded(_whole(height, width, channels, rows), "WEBP",
                        lossless=look.output == "mask", quality=WEBP_QUALITY,

@@ -16,6 +16,29 @@ OUTPUTS = ("transparent", "color", "image", "blur", "mask")
 # Results without transparency, the only ones a JPEG can hold.
 OPAQUE = ("color", "image", "blur", "mask")
 DEFAULT_BACKGROUND = "#ffffff"  # the colour behind the subject when none is chosen
+FORMAT_LABELS = {"png": "PNG", "webp": "WebP", "jpeg": "JPEG", "zip": "zip"}
+# The most pixels on a side each encoder writes: libwebp's 14-bit sizes, and libjpeg's
+# JPEG_MAX_DIMENSION, under the format's own 65,535 (the zip's colours are a JPEG). PNG's
+# 31-bit sizes are past any photo the checks accept.
+MAX_SIDE = {"webp": 16383, "jpeg": 65500, "zip": 65500}
+
+
+class TooLargeForFormat(ValueError):
+    """A result wider or taller than its format can hold."""
+
+    def __init__(self, file_format: str, width: int, height: int):
+        super().__init__(f"{width}x{height} is over {file_format}'s {MAX_SIDE[file_format]}")
+        self.file_format, self.width, self.height = file_format, width, height
+
+    @property
+    def limit(self) -> int:
+        return MAX_SIDE[self.file_format]
+
+
+def check_fits(file_format: str, width: int, height: int) -> None:
+    """`TooLargeForFormat` unless `file_format` can hold a result of this size."""
+    if max(width, height) > MAX_SIDE.get(file_format, max(width, height)):
+        raise TooLargeForFormat(file_format, width, height)
 
 
 class ResultOptions(Protocol):
