@@ -455,7 +455,8 @@ def test_the_before_after_slider_by_keyboard(tab):
 
 # The lines each visible one-word label's text takes: a word split over two is a fault.
 LINES_OF_ONE_WORD_LABELS = """(selector) => Object.fromEntries(
-  [...document.querySelectorAll(selector)].filter(label => label.offsetParent && !/\\s/.test(label.textContent.trim()))
+  [...document.querySelectorAll(selector)]
+  .filter(label => label.offsetParent && !/\\s/.test(label.textContent.trim()))
   .map(label => {
     const range = document.createRange();
     range.selectNodeContents(label);
