@@ -46,8 +46,10 @@ class EditService:
                 if request.image_name is None:
                     return record
                 return self.records.rename(visitor, record_id, request.image_name)
-            backdrop = (None if request.backdrop is None
-                        else backdrop_of(request.backdrop, self.max_image_pixels))
+            backdrop = None
+            if request.backdrop is not None:
+                pay.check(Work(0))  # as an upload's: a file is read only with an allowance
+                backdrop = backdrop_of(request.backdrop, self.max_image_pixels)
             # Priced from the stored sizes before any bytes are read: a client without an
             # allowance left costs no reads, decodes or migration.
             pay.check(Work(_pixels(record, options, backdrop), options.refine_edges))

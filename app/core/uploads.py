@@ -104,11 +104,11 @@ class UploadService:
                 pay: Allowance) -> tuple[Photo, Photo | None]:
         """The request's checked photo, and its background photo for output `image`."""
         check_model(self.engines, request.model)
-        # A photo by address is fetched with the same size limit as an upload, before any
-        # work slot is taken, in a bounded number of threads (core/fetching/gate.py), and
-        # only for a client with an allowance left: any job costs at least 1.
-        if request.image is None:
-            pay.check(Work(0))
+        # Only a client with an allowance left has its photo checked (that takes a file's
+        # reading) or fetched: any job costs at least 1. A photo by address is fetched
+        # with the same size limit as an upload, before any work slot is taken, in a
+        # bounded number of threads (core/fetching/gate.py).
+        pay.check(Work(0))
         data = request.image if request.image is not None else self.fetch(request.image_url)
         photo = photo_of(data, self.max_image_pixels)
         if request.output != "image":

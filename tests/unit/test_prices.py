@@ -131,12 +131,17 @@ def test_exactly_the_pixel_limit_is_accepted_and_one_row_more_is_not(settings):
         413, "The image is too large (64×49). The limit is 0.003072 megapixels.")
 
 
-def test_no_allowance_left_means_no_fetch_and_no_reads(priced):
-    """A client whose allowance is spent costs nothing more: an address is not fetched, and
-    a new look reads none of the record's bytes before it is refused."""
+def test_no_allowance_left_means_no_fetch_and_no_reads(priced, monkeypatch):
+    """A client whose allowance is spent costs nothing more: an address is not fetched, a
+    file sent (a photo, a new background photo) is not read, and a new look reads none of
+    the record's bytes before it is refused."""
+    from app.core import results
+
     visitor = Visitor(priced.test_client())
     services = priced.extensions["services"]
-    fetched, reads = [], []
+    fetched, reads, probed = [], [], []
+    monkeypatch.setattr(results, "probe", lambda *args, probe=results.probe:
+                        probed.append(args) or probe(*args))
     services.uploads.fetch = lambda url: fetched.append(url) or BIG
     assert visitor.upload_json(BIG).status_code == 201  # 4
     record = visitor.record_ids()[0]
@@ -150,7 +155,13 @@ def test_no_allowance_left_means_no_fetch_and_no_reads(priced):
     assert (by_address.status_code, by_address.get_json()["error"]) == (429, "rate_limited")
     restyle = api(visitor, "patch", f"/records/{record}", json={"output": "mask"})
     assert (restyle.status_code, restyle.get_json()["error"]) == (429, "rate_limited")
-    assert fetched == [] and reads == []
+    probed.clear()  # the uploads and restyles above, while there was an allowance
+    by_file = visitor.upload_json(BIG)
+    assert (by_file.status_code, by_file.get_json()["error"]) == (429, "rate_limited")
+    behind = api(visitor, "patch", f"/records/{record}", content_type="multipart/form-data",
+                 data={"output": "image", "background_image": (io.BytesIO(SMALL), "b.jpg")})
+    assert (behind.status_code, behind.get_json()["error"]) == (429, "rate_limited")
+    assert fetched == [] and reads == [] and probed == []
 
 
 def test_requests_that_passed_the_check_together_are_refused_by_the_store():
