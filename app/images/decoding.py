@@ -19,6 +19,14 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 # EXIF orientations 5-8 rotate by 90°, so the displayed width is the stored height.
 _SWAPS_AXES = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
+# A decoder's time grows with a file's scans and chunks as well as its pixels, which alone
+# have a limit: a 470 KB progressive JPEG of 7,000 empty refinement scans took 6 s of CPU
+# at 1/8 scale, and a 14 MB PNG of a million empty chunks 6.6 s to verify (an attacker's
+# files, docs/security.md). Cameras and editors write 1 to about 20 scans, and PNG chunks
+# of 8 KB or more; these limits are far past both, and cheap to reach.
+MAX_JPEG_SCANS = 100
+MAX_PNG_CHUNKS = 20_000
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Anything Pillow can raise on a damaged file while decoding it.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
                   Image.DecompressionBombError)
@@ -56,13 +64,21 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
 
     The pixel check runs on the header, before anything is decoded, so a small file that
     declares a huge image (a decompression bomb) is refused without allocating it. Nothing
-    here decodes at full size, since every request thread runs it: a JPEG is decoded at
-    1/8 scale, a PNG's chunks are checked without inflating them, and a WebP's container is
-    parsed when it is opened. Damage those checks miss surfaces as `InvalidImage` when the
-    engine decodes the image, one upload at a time.
+    here decodes at full size, since every request thread runs it: a baseline JPEG is
+    decoded at 1/8 scale (a progressive one not at all), a PNG's chunks are checked
+    without inflating them, and a WebP's container is parsed when it is opened; a JPEG's
+    scans and a PNG's chunks are counted first. Damage those checks miss surfaces as
+    `InvalidImage` when the engine decodes the image, one upload at a time.
     """
     if not data:
         raise InvalidImage("The file is empty. Please choose a photo to upload.")
+    # Counted before Pillow opens the file, which reads a PNG's chunks up to its pixels.
+    # Every start-of-scan marker is the bytes FF DA (0xFF is never data in a scan), so
+    # their count bounds a JPEG's scans from above.
+    if data.startswith(b"\xff\xd8") and data.count(b"\xff\xda") > MAX_JPEG_SCANS:
+        raise _too_complex(f"is built of more than {MAX_JPEG_SCANS} scans")
+    if data.startswith(PNG_SIGNATURE) and _png_chunks(data) > MAX_PNG_CHUNKS:
+        raise _too_complex(f"is split into more than {MAX_PNG_CHUNKS:,} chunks")
     try:
         # Pillow's JPEG plugin opens an MPO itself: it needs no format of its own here.
         img = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
@@ -89,11 +105,17 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
             orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
             fmt = img.format
             if fmt in ("JPEG", "MPO"):
-                img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-                img.load()
+                # A progressive JPEG keeps every coefficient of the whole photo whatever
+                # the scale it is decoded at (280 MB at 48 MP): it is decoded only once,
+                # by the engine, in its turn.
+                if not img.info.get("progressive"):
+                    img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                    img.load()
             elif fmt == "PNG":
                 with Image.open(io.BytesIO(data)) as fresh:  # verify() wants a fresh image
                     fresh.verify()
+        except InvalidImage:
+            raise
         except _DECODE_ERRORS:
             raise _damaged() from None
 
@@ -221,6 +243,22 @@ def _too_many_pixels(max_pixels: int, width: int | None = None, height: int | No
     limit = f"{max_pixels / 1e6:g} megapixels"
     size = f" ({width}×{height})" if width else ""
     return InvalidImage(f"The image is too large{size}. The limit is {limit}.", kind="too_large")
+
+
+def _png_chunks(data: bytes) -> int:
+    """A PNG's chunks up to its end (or one past the limit): lengths read, nothing else."""
+    chunks, at = 0, 8  # after the signature
+    while at + 8 <= len(data) and chunks <= MAX_PNG_CHUNKS:
+        length, kind = struct.unpack_from(">I4s", data, at)
+        chunks, at = chunks + 1, at + 12 + length
+        if kind == b"IEND":
+            break
+    return chunks
+
+
+def _too_complex(what: str) -> InvalidImage:
+    return InvalidImage(f"This file {what}, far more than cameras and image editors write. "
+                        "Please save it again as an ordinary image.", kind="unsupported")
 
 
 def _damaged():

@@ -22,8 +22,8 @@ import numpy as np
 from isal import isal_zlib
 
 from app.hosting import available_cpus
+from app.images.decoding import PNG_SIGNATURE
 
-SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> grey, grey+alpha, RGB, RGBA
 _SUB, _UP = 1, 2
 # ISA-L's levels run 0-3; 3 spends twice the time of 1 or 2 for a larger file on these
@@ -75,7 +75,7 @@ def encode_rows(height: int, width: int, channels: int,
     stream = b"".join([b"\x78\x01", *(body for body, _, _ in parts),
                        struct.pack(">I", checksum)])
     header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPES[channels], 0, 0, 0)
-    return b"".join([SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", stream),
+    return b"".join([PNG_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", stream),
                      _chunk(b"IEND", b"")])
 
 

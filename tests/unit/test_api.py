@@ -6,12 +6,13 @@ import re
 import pytest
 from flask import Flask
 from openapi_spec_validator import validate
+from PIL import Image
 from werkzeug.datastructures import MultiDict
 
 from app import create_app
 from app.api.schemas import ERRORS as ERROR_CODES
 from app.engines import EngineTimeout
-from tests.support import API, ApiClient, assert_error, photo, use_engine
+from tests.support import API, ApiClient, assert_error, photo, photo_array, use_engine
 
 
 @pytest.fixture
@@ -362,3 +363,16 @@ def test_options_says_what_is_allowed_and_nothing_else(client, path, allow):
     assert (response.status_code, response.data) == (204, b"")
     assert "Content-Type" not in response.headers
     assert sorted(response.headers["Allow"].split(", ")) == sorted(allow.split(", "))
+
+
+def test_a_damaged_progressive_jpeg_is_a_400_when_decoded_in_its_turn(api, records):
+    """The check reads a progressive JPEG's header only (test_imaging.py): its damage is
+    found by the one full decode, and answered as the check would have, not as a 500."""
+    buf = io.BytesIO()
+    Image.fromarray(photo_array("coffee")).save(buf, "JPEG", progressive=True)
+    response = api.create(buf.getvalue()[: len(buf.getvalue()) * 2 // 3])
+    assert_error(response, 400, "invalid_image")
+    assert response.get_json()["message"] == (
+        "The image file is damaged or incomplete. Please upload a whole JPEG, PNG or WebP "
+        "image.")
+    assert api.list() == []

@@ -1,6 +1,7 @@
 """Checking uploads and decoding them the right way up."""
 
 import io
+import itertools
 import struct
 import zlib
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.images.decoding import InvalidImage, decode, probe
+from app.images.decoding import MAX_JPEG_SCANS, MAX_PNG_CHUNKS, InvalidImage, decode, probe
 from tests.support import encode, photo, photo_array
 
 MAX = 50_000_000
@@ -158,3 +159,81 @@ def test_a_png_damaged_inside_its_image_data_is_refused_without_decoding_it():
             + chunk(b"IDAT", b"not zlib at all") + chunk(b"IEND", b""))
     with pytest.raises(InvalidImage, match="damaged"):
         probe(data, MAX)
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return (struct.pack(">I", len(payload)) + kind + payload
+            + struct.pack(">I", zlib.crc32(kind + payload)))
+
+
+def _progressive(scans: int) -> bytes:
+    """A 64×48 progressive JPEG of `scans` scans: libjpeg's ten, then its smallest
+    refinement scan again and again, as an attacker's scan bomb is made (each repeat is a
+    pass over every coefficient of the photo, at any scale it is decoded)."""
+    buf = io.BytesIO()
+    Image.fromarray(photo_array("coffee")).resize((64, 48)).save(buf, "JPEG", progressive=True)
+    data = buf.getvalue()
+    starts = [at for at in range(len(data) - 1) if data[at:at + 2] == b"\xff\xda"]
+    bounds = [*starts, data.rindex(b"\xff\xd9")]
+    pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
+    assert len(pieces) < scans
+    smallest = min(pieces[1:], key=len)
+    return data[:-2] + smallest * (scans - len(pieces)) + b"\xff\xd9"
+
+
+def test_a_jpeg_of_a_hundred_scans_is_taken_and_one_more_is_refused_unread():
+    info = probe(_progressive(MAX_JPEG_SCANS), MAX)
+    assert (info.format, info.width, info.height) == ("JPEG", 64, 48)
+    assert decode(_progressive(MAX_JPEG_SCANS)).size == (64, 48)
+    with pytest.raises(InvalidImage) as caught:
+        probe(_progressive(MAX_JPEG_SCANS + 1), MAX)
+    assert (caught.value.kind, caught.value.message) == (
+        "unsupported", "This file is built of more than 100 scans, far more than cameras and "
+                       "image editors write. Please save it again as an ordinary image.")
+
+
+def _png_of_chunks(chunks: int) -> bytes:
+    """An 8×8 PNG of exactly `chunks` chunks: its header, pixels and end, and empty private
+    chunks between (a file of a million of them took Pillow 6.6 s to open)."""
+    pixels = zlib.compress((b"\x00" + b"\x80" * 24) * 8)
+    private = _chunk(b"prVt", b"")
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+            + private * (chunks - 3) + _chunk(b"IDAT", pixels) + _chunk(b"IEND", b""))
+
+
+def test_a_png_of_twenty_thousand_chunks_is_taken_and_one_more_is_refused_unopened(
+        monkeypatch):
+    info = probe(_png_of_chunks(MAX_PNG_CHUNKS), MAX)
+    assert (info.format, info.width, info.height) == ("PNG", 8, 8)
+    opened = []
+    monkeypatch.setattr(Image, "open", lambda *args, **kwargs: opened.append(args))
+    with pytest.raises(InvalidImage) as caught:
+        probe(_png_of_chunks(MAX_PNG_CHUNKS + 1), MAX)
+    assert (caught.value.kind, caught.value.message, opened) == (
+        "unsupported", "This file is split into more than 20,000 chunks, far more than "
+                       "cameras and image editors write. Please save it again as an ordinary "
+                       "image.", [])
+
+
+@pytest.mark.parametrize(("progressive", "decoded"), [(False, 1), (True, 0)])
+def test_only_a_baseline_jpeg_is_decoded_to_be_checked(monkeypatch, progressive, decoded):
+    """A progressive JPEG's decode holds every coefficient of the photo (280 MB at 48 MP,
+    at any scale) in the request's thread: it is decoded once, by the engine, in its turn."""
+    loads = []
+    decoder = Image._getdecoder
+    monkeypatch.setattr(Image, "_getdecoder",
+                        lambda *args: loads.append(args[1]) or decoder(*args))
+    buf = io.BytesIO()
+    Image.fromarray(photo_array("coffee")).save(buf, "JPEG", progressive=progressive)
+    loads.clear()  # the photo's own making
+    assert probe(buf.getvalue(), MAX).width == 600
+    assert loads == ["jpeg"] * decoded
+
+
+def test_a_damaged_progressive_jpeg_is_refused_when_the_engine_decodes_it():
+    buf = io.BytesIO()
+    Image.fromarray(photo_array("coffee")).save(buf, "JPEG", progressive=True)
+    cut = buf.getvalue()[: len(buf.getvalue()) * 2 // 3]
+    assert probe(cut, MAX).width == 600  # its header is whole
+    with pytest.raises(InvalidImage, match="damaged or incomplete"):
+        decode(cut)
