@@ -122,9 +122,10 @@ def _whole(height: int, width: int, channels: int, rows) -> Image.Image:
 
 
 def _with_alpha(rgb: np.ndarray, matte: np.ndarray) -> np.ndarray:
-    pixels = np.empty((*matte.shape, 4), np.uint8)
-    pixels[..., :3] = rgb
-    pixels[..., 3] = matte
+    # Pillow interleaves the channels in C: 2.2 ms of CPU at 1 MP, where numpy's strided
+    # copies into a 4-channel array took 5.2 (docs/performance.md).
+    pixels = np.array(Image.merge("RGBA", (*Image.fromarray(np.ascontiguousarray(rgb)).split(),
+                                           Image.fromarray(matte))))
     # Invisible pixels carry no colour worth keeping; zeros compress to almost nothing.
     # Each pixel seen as one 32-bit word times 0 or 1: about 3× faster than a boolean index.
     words = pixels.view(np.uint32).reshape(matte.shape)
