@@ -97,7 +97,10 @@ def _with_range_to_honour(environ: dict, length: int) -> dict:
     """`environ` with its Range header as Werkzeug should see it. None where RFC 9110 §14.2
     says to ignore it (a unit other than bytes, not parsable, `last` before `first`), so the
     answer is the whole image with 200, not Werkzeug's 416. Several ranges are ignored too:
-    Werkzeug answers no multipart/byteranges, and the whole image is a valid answer."""
+    Werkzeug answers no multipart/byteranges, and the whole image is a valid answer.
+    If-Match is left out, answered already: Werkzeug takes `*` for a failed match and
+    answers 412 with the image as its body."""
+    environ = {key: value for key, value in environ.items() if key != "HTTP_IF_MATCH"}
     match = _ONE_BYTE_RANGE.fullmatch(environ.get("HTTP_RANGE", ""))
     first, last, suffix = match.groups() if match else (None, None, None)
     if suffix is not None:
