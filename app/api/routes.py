@@ -30,10 +30,9 @@ from app.core.forms import (
 )
 from app.core.removal import RemoveByAddress, RemoveRequest
 from app.http.bodies import sent
-from app.http.callers import account
 from app.http.context import services
 from app.http.downloads import send_image, send_result
-from app.http.limits import allowance
+from app.http.limits import account, allowance
 from app.http.records_json import CreatedRecord, Record, record_json
 from app.http.visitor import current_visitor
 from app.images.thumbnails import SIZES
@@ -95,7 +94,7 @@ def get_account():
     key, today = found.key, found.today
     return jsonify(Account(
         name=key.name, key_prefix=key.shown, per_minute=key.per_minute,
-        megapixels_per_day=key.megapixels_per_day,
+        megapixels_per_day=key.megapixels_per_day, megapixels_left=found.left,
         today=KeyUsage(day=found.day, calls=today.calls,
                        megapixels=today.megapixels)).model_dump())
 

@@ -76,6 +76,10 @@ class Account(BaseModel):
                                               "4 megapixels of a photo).")
     megapixels_per_day: int | None = Field(description="Megapixels a rolling 24 hours may "
                                                        "take; null: no cap.")
+    megapixels_left: int | None = Field(
+        ge=0, description="What the last 24 hours leave of `megapixels_per_day`, as the cap "
+                          "counts (one per started megapixel of each photo): a call of that "
+                          "many or fewer is not refused `daily_quota`. null: no cap.")
     today: KeyUsage
 
 

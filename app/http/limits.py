@@ -25,18 +25,20 @@ from limits.strategies import MovingWindowRateLimiter
 
 from app.core.errors import Rejected
 from app.engines.admission import Work
-from app.http.callers import caller
+from app.http.callers import MISSING, Account, caller
 from app.http.context import services
 from app.http.visitor import current_visitor
 from app.metrics import KEY_MEGAPIXELS
+from app.storage.keys import ApiKey, today
 
 log = logging.getLogger(__name__)
 RATE_LIMITED = "Too many uploads in a short time. Please wait a minute and try again."
 KEY_MINUTE = ("This API key has used its {limit} counts for this minute (a photo counts one "
               "per started 4 megapixels). Please wait and try again.")
 DAILY_QUOTA = "daily_quota"  # a key's megapixels for the day: waiting a minute will not do
-KEY_DAY = ("This API key has used its {limit} megapixels for the last 24 hours. Please wait, "
-           "or ask the server's operator for a larger allowance.")
+KEY_DAY = ("This API key has used its {limit} megapixels for the last 24 hours (a photo counts "
+           "one per started megapixel). Please wait, or ask the server's operator for a larger "
+           "allowance.")
 # A dead shared store is looked for again after these many seconds, doubling each time.
 _RECHECK_FIRST, _RECHECK_MOST = 1.0, 60.0
 
@@ -88,6 +90,10 @@ class Limits:
                 raise
             except Exception:  # the shared store broke off: count here from now on
                 self._died()
+
+    def left(self, item: RateLimitItem, key: str) -> int:
+        """What `item` has left for `key`, in the store counted in now."""
+        return self._limiters()[0].get_window_stats(item, key).remaining
 
     def _charge(self, limiter: MovingWindowRateLimiter, charges: list[Charge], take: bool):
         capped = [charge._replace(cost=min(charge.cost, charge.item.amount))
@@ -158,10 +164,28 @@ def _charges(work: Work) -> list[Charge]:
     if key.megapixels_per_day:
         # One per started megapixel, as the counts are one per started 4 MP: a photo of
         # 0.1 MP is not free.
-        charges.append(Charge(parse(f"{key.megapixels_per_day} per day"),
-                              f"key:{key.name}:day", max(1, math.ceil(work.pixels / 1e6)),
-                              KEY_DAY.format(limit=key.megapixels_per_day), DAILY_QUOTA))
+        charges.append(_daily(key, max(1, math.ceil(work.pixels / 1e6))))
     return charges
+
+
+def _daily(key: ApiKey, cost: int) -> Charge:
+    return Charge(parse(f"{key.megapixels_per_day} per day"), f"key:{key.name}:day", cost,
+                  KEY_DAY.format(limit=key.megapixels_per_day), DAILY_QUOTA)
+
+
+def account() -> Account:
+    """The calling key, its usage today and what its daily cap still allows, counted as
+    the limit counts (so a client that sees some left is not refused); `Rejected` 401
+    when no key was sent."""
+    key = caller()
+    if key is None:
+        raise Rejected("missing_key", MISSING, "unauthorized")
+    day = today()
+    left = None
+    if key.megapixels_per_day:
+        daily = _daily(key, 0)
+        left = _limits().left(daily.item, daily.key)
+    return Account(key, day, services().keys.usage(key, day), left)
 
 
 def client_network(address: str | None) -> str:

@@ -40,11 +40,9 @@ def result(asked: Asked, done: Removed) -> Response:
 
 def account(found: Account) -> Response:
     """The calling key in remove.bg's account shape. We sell no credits: a key's credits
-    are the megapixels left of its daily cap by today's count (none without a cap: null),
+    are what its daily cap still allows, as the limit counts it (none without a cap: null),
     and every size is open to it. What the key is and what it used today come beside."""
-    key, used = found.key, found.today
-    left = (None if key.megapixels_per_day is None
-            else round(max(0.0, key.megapixels_per_day - used.megapixels), 3))
+    key, used, left = found.key, found.today, found.left
     return jsonify(data={"attributes": {
         "credits": {"total": left, "subscription": left, "payg": 0, "enterprise": 0},
         "api": {"free_calls": 0, "sizes": "all"},

@@ -10,9 +10,8 @@ from flask import Blueprint
 from app.core.forms import parse
 from app.core.removal import RemoveRequest
 from app.http.bodies import sent
-from app.http.callers import account
 from app.http.context import services
-from app.http.limits import allowance
+from app.http.limits import account, allowance
 from app.removebg import answers
 from app.removebg.fields import FILES, translated
 

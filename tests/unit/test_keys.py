@@ -262,6 +262,7 @@ def test_usage_counts_what_was_made_and_nothing_refused(keyed, made):
     account = client.get(f"{API}/account", headers={"X-Api-Key": made}).get_json()
     assert account["name"] == "shop" and account["key_prefix"] == made[:12]
     assert (account["per_minute"], account["megapixels_per_day"]) == (3, 5)
+    assert account["megapixels_left"] == 4  # 0.005 MP counts one started megapixel
     assert (account["today"]["calls"], account["today"]["megapixels"]) == (1, 0.005)
     listed = keyed.test_cli_runner().invoke(args=["keys", "list"]).output.splitlines()
     row = next(line.split() for line in listed if line.startswith("shop "))

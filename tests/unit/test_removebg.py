@@ -392,16 +392,31 @@ def test_the_account_in_remove_bgs_shape(app, client):
             key["today"]["megapixels"]) == ("tester", None, 1, 0.8)
 
 
-def test_an_accounts_credits_are_the_megapixels_left_today(app):
+def test_an_accounts_credits_are_what_the_daily_cap_still_allows(app):
+    """Counted as the cap counts (one per started megapixel), at both doors: a client that
+    is told it has credit is not refused for want of it. Before, the credits were the cap
+    less today's exact megapixels (1.2 left here), and the call was refused."""
     app.extensions["services"].demo_storage = False
     made = app.test_cli_runner().invoke(args=["keys", "create", "shop",
-                                              "--megapixels-per-day", "5"])
+                                              "--megapixels-per-day", "2"])
     key = {"X-Api-Key": made.stdout.strip().splitlines()[-1]}
     client = app.test_client()
-    assert removebg(client, headers=key, size="full").status_code == 200  # 0.8 MP
-    credits = client.get("/v1.0/account", headers=key).get_json()["data"]["attributes"][
-        "credits"]
-    assert credits == {"total": 4.2, "subscription": 4.2, "payg": 0, "enterprise": 0}
+
+    def left() -> tuple:
+        credits = client.get("/v1.0/account", headers=key).get_json()["data"]["attributes"][
+            "credits"]
+        ours = client.get("/api/v1/account", headers=key).get_json()
+        assert credits == {"total": credits["total"], "subscription": credits["total"],
+                           "payg": 0, "enterprise": 0}
+        return credits["total"], ours["megapixels_left"], ours["today"]["megapixels"]
+
+    assert left() == (2, 2, 0)
+    assert removebg(client, headers=key, size="full").status_code == 200  # 0.8 MP: 1
+    assert left() == (1, 1, 0.8)
+    assert removebg(client, headers=key, size="full").status_code == 200
+    assert left() == (0, 0, 1.6)
+    refused(removebg(client, headers=key, size="full"), 402, "daily_quota",
+            KEY_DAY.format(limit=2))
 
 
 def test_the_sizes_sentence_is_not_the_apis(client):
