@@ -153,8 +153,7 @@ PhotoFile = Annotated[
     bytes, Field(description="A JPEG, PNG or WebP still image, within the upload limit and "
                              "the pixel limit."),
     Rule("missing_image", "Please choose an image to upload.")]
-NEEDS_BACKDROP = Rule("invalid_options", "Choose a background photo (background_image) to put "
-                                        "behind the subject.")
+NEEDS_BACKDROP = Rule("invalid_options", "Choose a background photo to put behind the subject.")
 Backdrop = Annotated[
     bytes, Field(description="The photo behind the subject with output `image` (JPEG, PNG or "
                              "WebP), scaled to cover the result and centred."),

@@ -216,8 +216,7 @@ def test_the_options_reach_the_core(app, fake_engine, tmp_path):
                                                    "e.g. #ffffff."),
     (["--size", "big"], "size must be preview (about 0.25 megapixels), full, or a number of "
                         "megapixels from 0.01 to 1000, such as 2 or 0.5."),
-    (["--output", "image"], "Choose a background photo (background_image) to put behind "
-                            "the subject."),
+    (["--output", "image"], "Choose a background photo to put behind the subject."),
     (["--key", "k"], "--key goes with --server."),
     (["--connections", "2"], "--connections goes with --server."),
     (["--threads", "2", "--server", "http://127.0.0.1:9"], "--threads is for this process; "

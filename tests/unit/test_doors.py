@@ -50,8 +50,7 @@ CASES = {
     "refine-maybe": ({"refine_edges": "maybe"}, 400, "invalid_options",
                      "refine_edges must be true or false."),
     "image-without-photo": ({"output": "image"}, 400, "invalid_options",
-                            "Choose a background photo (background_image) to put behind the "
-                            "subject."),
+                            "Choose a background photo to put behind the subject."),
     "name-50": ({"name": "x" * 50}, 200, None, None),
     "name-50-padded": ({"name": " " + "x" * 50 + " "}, 200, None, None),  # trimmed, then measured
     "name-51": ({"name": "x" * 51}, 400, "invalid_name", NAME_RULE),

@@ -73,8 +73,7 @@ def test_a_background_photo_then_a_crop_keeps_the_photo(api, records):
 
 
 @pytest.mark.parametrize("body, message", [
-    ({"output": "image"}, "Choose a background photo (background_image) to put behind the "
-                          "subject."),
+    ({"output": "image"}, "Choose a background photo to put behind the subject."),
     ({"format": "jpeg"}, "A JPEG cannot hold transparency: choose PNG or WebP, or put the "
                          "subject on a background."),
 ])
