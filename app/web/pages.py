@@ -15,7 +15,7 @@ from app.http.records_json import record_json
 from app.http.sizes import too_large_message
 from app.http.visitor import current_visitor
 from app.images.decoding import ACCEPTED_TEXT, EXTENSIONS
-from app.images.outputs import OPAQUE
+from app.images.outputs import FORMAT_LABELS, FORMATS, OPAQUE
 from app.model_files import MODELS
 
 bp = Blueprint("pages", __name__)
@@ -47,6 +47,8 @@ def index():
             "accept": list(EXTENSIONS),  # the photos' types, and as the page words them:
             "accepted_text": ACCEPTED_TEXT,
             "opaque": OPAQUE,  # the results JPEG can hold, and that show no checkerboard
+            "formats": {name: FORMAT_LABELS[name] for name in FORMATS},  # as the menu says
+            "type_labels": {kind: FORMAT_LABELS[name] for name, kind in FORMATS.items()},
             "defaults": {name: fields[name].default for name in OutputOptions.model_fields},
             "refine_edges_help": REFINE_EDGES_HELP,  # what the option does, and its time
             "margin": {"min": next(m.ge for m in margin if hasattr(m, "ge")),

@@ -52,6 +52,19 @@ def test_upload_flashes_success_and_lists_the_record_with_image_urls(visitor, fa
     assert "base64" not in html and "data:image" not in html
 
 
+def test_each_download_button_names_its_format_as_the_menu_does(visitor, fake_engine):
+    for file_format in ("webp", "jpeg"):  # a gallery of two
+        visitor.upload(photo(), name=file_format, format=file_format, output="color")
+    html = visitor.client.get("/").get_data(as_text=True)
+    labels = re.findall(r"Download ([A-Za-z]+)<span class=\"visually-hidden\"> of ([a-z]+)<",
+                        html)
+    assert sorted(labels) == [("JPEG", "jpeg"), ("WebP", "webp"),  # not WEBP
+                              ("original", "jpeg"), ("original", "webp")]
+    menu = re.findall(r'<option value="([a-z]+)"[^>]*>([A-Za-z]+)</option>',
+                      html.split('id="format"')[1].split("</select>")[0])
+    assert menu == [("png", "PNG"), ("webp", "WebP"), ("jpeg", "JPEG")]
+
+
 def test_success_flash_text_and_category(visitor, fake_engine):
     visitor.upload(photo())
     assert visitor.flashes() == [("success", "Image generated successfully")]
