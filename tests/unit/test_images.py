@@ -95,6 +95,12 @@ def test_download_name_is_safe_and_keeps_unicode():
     assert download_name("猫-cat", "original", "image/png", ascii_only=True) == "cat-original.png"
     assert download_name("Café  au lait", "original", "image/webp") == "Café-au-lait-original.webp"
     assert download_name("///", "processed", "image/png") == "image.png"
+    # A name that is a file's name keeps one extension, the download's own.
+    assert download_name("cat.JPG", "processed", "image/png") == "cat.png"
+    assert download_name("cat.jpg", "original", "image/jpeg") == "cat-original.jpg"
+    assert download_name('"x".png', "processed", "image/webp") == "x.webp"
+    assert download_name("cat.png.bak", "processed", "image/png") == "cat.png.bak.png"
+    assert download_name(".png", "processed", "image/png") == "image.png"
     # Fullwidth solidus, quotation mark and backslash are the ASCII ones once folded.
     assert download_name("a\uff0fb\uff02c\uff3cd", "processed", "image/png") == "abcd.png"
     # Bidirectional overrides and isolates, which can disguise a name's extension, go.
