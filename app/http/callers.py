@@ -25,6 +25,8 @@ MISSING = ("This call needs an API key: send it as 'Authorization: Bearer KEY' o
 INVALID = "This API key is not valid: it is unknown or has been revoked."
 NOT_BEARER = ("Send the API key as 'Authorization: Bearer KEY' (or in the X-Api-Key header); "
               "no other kind of Authorization is read here.")
+EMPTY = ("The API key sent is empty: is the variable that should hold it set? Send it as "
+         "'Authorization: Bearer KEY' or in the X-Api-Key header.")
 TWO_KEYS = "Two different API keys were sent (in Authorization and X-Api-Key): send one."
 TWO_IN_ONE = ("Two different API keys were sent in X-Api-Key (the header twice, or values "
               "joined by a comma): send one.")
@@ -83,7 +85,9 @@ def _check() -> None:
                 and request.endpoint):
             csrf.protect()
         return
-    key = services().keys.find(given) if given else None
+    if not given:  # `X-Api-Key: $KEY` with $KEY unset is not an unknown key
+        raise Rejected("invalid_key", EMPTY, "unauthorized")
+    key = services().keys.find(given)
     if key is None:
         raise Rejected("invalid_key", INVALID, "unauthorized")
     g.api_key = key

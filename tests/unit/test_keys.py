@@ -11,7 +11,7 @@ from PIL import Image
 
 from app import create_app
 from app.hosting import ConfigError
-from app.http.callers import INVALID, MISSING, NOT_BEARER, TWO_IN_ONE, TWO_KEYS
+from app.http.callers import EMPTY, INVALID, MISSING, NOT_BEARER, TWO_IN_ONE, TWO_KEYS
 from app.http.limits import KEY_DAY, KEY_MINUTE, RATE_LIMITED
 from app.settings import Settings
 from app.storage.embedded import embedded_database
@@ -126,8 +126,9 @@ def test_a_key_needs_no_cookie_and_no_csrf_token(keyed, headers):
 
 @pytest.mark.parametrize(("headers", "message"), [
     ({"X-Api-Key": "not-a-key-of-ours-at-all"}, INVALID),
-    ({"X-Api-Key": ""}, INVALID),
-    ({"Authorization": "Bearer "}, INVALID),
+    ({"X-Api-Key": ""}, EMPTY),  # a script's $KEY unset: not "unknown or revoked"
+    ({"X-Api-Key": " , "}, EMPTY),
+    ({"Authorization": "Bearer "}, EMPTY),
     ({"Authorization": "Basic Ym90OnNlY3JldA=="}, NOT_BEARER),
     ({"Authorization": f"Bearer {GIVEN}", "X-Api-Key": GIVEN + "x"}, TWO_KEYS),
 ])
