@@ -26,6 +26,8 @@ NO_FIELD_NAME_PLAIN = ('A field of the form has no name ("=value"): send each on
                        "name=value.")
 TEXT_FOR_FILE = ("{field} is a file: send the photo as a file part of the form (with a "
                  "filename), not as text.")
+ENCODED = ("Request bodies are read as sent: send this one without Content-Encoding "
+           "(here {coding}).")
 UNREADABLE = ("The form could not be read: it is not valid multipart/form-data (each part "
               "needs a Content-Disposition with a name in UTF-8, between the boundaries).")
 
@@ -158,7 +160,12 @@ def _escapes_are_utf8(raw: bytes) -> bool:
 def _readable_form() -> None:
     """Before anything reads a form (the CSRF check, a view), refuse one that cannot be
     parsed, that has a part without a name (Werkzeug keys it None, which nothing can look
-    up), or, urlencoded, past the bounds Werkzeug sets a multipart form only."""
+    up), or, urlencoded, past the bounds Werkzeug sets a multipart form only. A body in a
+    content coding (gzip, say) is refused as RFC 9110 §8.4 asks, not read as garbage."""
+    coding = request.headers.get("Content-Encoding", "").strip()
+    if coding.lower() not in ("", "identity") and request.method in ("POST", "PUT", "PATCH"):
+        raise Rejected("unsupported_media_type", ENCODED.format(coding=coding[:40]),
+                       "unsupported")
     if request.mimetype not in FORM_TYPES:
         return
     if door().photos_in_text:

@@ -320,3 +320,23 @@ def test_an_edit_sent_a_new_photo_is_told_the_fields_it_takes(api, record_id):
                                          "background, crop, crop_margin, format, refine_edges, "
                                          "background_image.")
     assert api.http.get(f"{API}/records/{record_id}").get_json()["image_name"] == "Raven"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br, gzip"])
+def test_a_body_in_a_content_coding_is_a_415_at_every_door(api, visitor, coding):
+    """Read as it came, a gzipped JSON body was "Send a JSON object"; now it is told why."""
+    import gzip
+
+    body = gzip.compress(json.dumps({"image_url": ADDRESS}).encode())
+    message = ("Request bodies are read as sent: send this one without Content-Encoding "
+               f"(here {coding}).")
+    for client, path, headers in (
+            (api.http, f"{API}/records", api.headers()),
+            (visitor.client, "/", {"X-CSRFToken": visitor.ensure_token(),
+                                   "Accept": "application/json"})):
+        response = client.post(path, data=body, content_type="application/json",
+                               headers={**headers, "Content-Encoding": coding})
+        refused(response, 415, "unsupported_media_type", message)
+    plain = api.http.post(f"{API}/records", json={"name": "cat", "image_url": ADDRESS},
+                          headers={**api.headers(), "Content-Encoding": "identity"})
+    assert plain.status_code != 415
