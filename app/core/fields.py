@@ -74,6 +74,9 @@ def _whole_number(value: Any) -> Any:
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
+    # JSON's 5.0 is 5, as JSON Schema's "integer" (the OpenAPI document's) takes it.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     raise PydanticCustomError("whole_number", "not a whole number")
 
 

@@ -62,6 +62,13 @@ def test_crop_words(word, value):
     assert upload(crop=word).crop is value
 
 
+@pytest.mark.parametrize("sent", [5, 5.0, "5"])
+def test_a_whole_margin_is_taken_as_json_schema_takes_an_integer(sent):
+    """JSON's 5.0 is the integer 5 to the OpenAPI document's schema, and so to the rule."""
+    margin = upload(crop="true", crop_margin=sent).crop_margin
+    assert (margin, type(margin)) == (5, int)
+
+
 @pytest.mark.parametrize("fields, code, message", [
     ({"output": "sepia"}, "invalid_options", OUTPUT_RULE),
     ({"output": ""}, "invalid_options", OUTPUT_RULE),
@@ -79,6 +86,14 @@ def test_crop_words(word, value):
     ({"crop_margin": "5.5"}, "invalid_options",
      "The crop margin must be a whole number from 0 to 100 (%)."),
     ({"crop_margin": True}, "invalid_options",
+     "The crop margin must be a whole number from 0 to 100 (%)."),
+    ({"crop_margin": 5.5}, "invalid_options",
+     "The crop margin must be a whole number from 0 to 100 (%)."),
+    ({"crop_margin": float("inf")}, "invalid_options",
+     "The crop margin must be a whole number from 0 to 100 (%)."),
+    ({"crop_margin": float("nan")}, "invalid_options",
+     "The crop margin must be a whole number from 0 to 100 (%)."),
+    ({"crop_margin": 101.0}, "invalid_options",
      "The crop margin must be a whole number from 0 to 100 (%)."),
     ({"output": ["mask"]}, "invalid_options", OUTPUT_RULE),
     ({"name": ""}, "invalid_name", "Please give the image a name of 1 to 50 characters."),
