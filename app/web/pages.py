@@ -35,6 +35,8 @@ def index():
         engine=here.engines.name,
         models=_model_choice(here.engines.models()),
         default_model=settings.bg_model,
+        # Which model made each result, in the words of the model menu.
+        model_labels={name: model.label for name, model in MODELS.items()},
         # What the page's fields and scripts must know of the server's rules, from where
         # they are declared: the template writes it into the page once, as JSON, for the
         # scripts (static/js/rules.js), so a changed rule or sentence is changed here only.

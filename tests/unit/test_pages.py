@@ -74,6 +74,8 @@ def test_upload_records_the_engine_and_metadata(visitor, fake_engine, records):
     visitor.upload(photo("coffee"), name="Coffee")
     (record,) = records.list(visitor.id())
     assert record.engine == "fake"
+    html = visitor.client.get("/").get_data(as_text=True)
+    assert "UTC</span> · engine: fake</span>" in html  # no model: the engine is named
     assert record.image_name == "Coffee"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", record.created_on)
     assert (record.original.width, record.original.height) == (600, 400)
@@ -264,6 +266,9 @@ def test_an_upload_through_the_real_model(visitor):
     assert png.mode == "RGBA" and png.size == (640, 427)
     assert png.getpixel((0, 0))[3] < 16  # sky
     assert png.getpixel((320, 213))[3] > 240  # rocket
+    # The row says which model made it, as the model menu names it (was "engine: local").
+    assert re.findall(r"UTC</span> · ([^<]+)</span>", visitor.client.get("/").get_data(
+        as_text=True)) == ["Fast model"]
 
 
 def test_unknown_paths_and_methods_get_pages_not_tracebacks(client):
