@@ -18,7 +18,21 @@ if TYPE_CHECKING:
 
 def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     """Build the app from `config`: a `Settings`, a mapping of environment variables, or
-    None for the process environment (and `.env`)."""
+    None for the process environment (and `.env`). A setting that is wrong is a
+    `ConfigError` saying which and why; under `flask` commands, that sentence alone."""
+    import click
+
+    from app.hosting import ConfigError
+
+    try:
+        return _built(config)
+    except ConfigError as exc:
+        if click.get_current_context(silent=True) is None:  # gunicorn, tests: as raised
+            raise
+        raise click.ClickException(str(exc)) from None
+
+
+def _built(config: Settings | Mapping[str, str] | None) -> Flask:
     import secrets
 
     from werkzeug.middleware.proxy_fix import ProxyFix

@@ -147,3 +147,19 @@ def test_the_example_file_is_accepted_as_it_is(tmp_path):
                   if line and not line.startswith("#"))
     settings = Settings.from_env({**values, "APP_SECRET_KEY": KEY}, dotenv=False)
     assert settings == from_env(APP_SECRET_KEY=KEY)
+
+
+def test_a_wrong_setting_under_a_flask_command_is_its_sentence_not_a_traceback():
+    """`API_KEYS=me:short flask keys list` printed a Python traceback ending in the
+    ConfigError; a script author needs the sentence, and exit status 1."""
+    from click.testing import CliRunner
+    from flask.cli import FlaskGroup
+
+    group = FlaskGroup(create_app=lambda: create_app(
+        {"APP_ENV": "development", "API_KEYS": "me:short"}))
+    result = CliRunner().invoke(group, ["keys", "list"])
+    assert (result.exit_code, result.output) == (1, (
+        "Error: API_KEYS must be NAME:KEY pairs with keys of at least 16 characters (the key "
+        "of 'me' is shorter).\n"))
+    with pytest.raises(ConfigError):  # outside a command (gunicorn, tests): as raised
+        create_app({"APP_ENV": "development", "API_KEYS": "me:short"})
