@@ -102,8 +102,17 @@ def _photo(given: dict) -> dict:
     if "image_url" in given:
         return {"image_url": given["image_url"]}
     if "image_file" in given:
-        return {"image": given["image_file"]}
+        return {"image": _file(given, "image_file", "the photo's bytes in base64 as "
+                                                    "image_file_b64, or its address as image_url")}
     return {"image": _base64(given["image_file_b64"])}
+
+
+def _file(given: dict, field: str, instead: str) -> bytes:
+    """A file field's bytes; a text in it (JSON, a urlencoded form) is told what to send."""
+    if not isinstance(given[field], bytes):
+        raise _refuse(f"{field} is a file, and a JSON body or a urlencoded form holds none: "
+                      f"send {instead}, or the file in a multipart form.", "invalid_body")
+    return given[field]
 
 
 def _base64(value: Any) -> bytes:
@@ -146,7 +155,8 @@ def _background(given: dict) -> dict:
     if "bg_image_url" in given:
         return {"output": "image", "background_image_url": given["bg_image_url"]}
     if "bg_image_file" in given:
-        return {"output": "image", "background_image": given["bg_image_file"]}
+        return {"output": "image", "background_image": _file(
+            given, "bg_image_file", "its address as bg_image_url")}
     if "bg_color" in given:
         colour = _colour(given["bg_color"])
         return {"output": "color", "background": colour} if colour else {}

@@ -149,6 +149,26 @@ def test_a_photo_in_base64_or_by_address_in_any_body(app, client, how, photo_fie
     assert answer.data == ours(client).data
 
 
+@pytest.mark.parametrize("how", ["json", "urlencoded"])
+@pytest.mark.parametrize(("field", "instead"), [
+    ("image_file", "the photo's bytes in base64 as image_file_b64, or its address as image_url"),
+    ("bg_image_file", "its address as bg_image_url")])
+def test_a_file_field_sent_as_text_is_told_what_to_send(client, how, field, instead):
+    """The likely slip: base64 in image_file. It was "not an image we can read"."""
+    fields = {"image_file_b64": base64.b64encode(PHOTO).decode(),
+              field: base64.b64encode(PHOTO).decode()}
+    if field == "image_file":
+        del fields["image_file_b64"]
+    if how == "json":
+        answer = client.post("/v1.0/removebg", json=fields, headers=HEADERS)
+    else:
+        answer = client.post("/v1.0/removebg", data=fields, headers=HEADERS,
+                             content_type="application/x-www-form-urlencoded")
+    refused(answer, 400, "invalid_body", f"{field} is a file, and a JSON body or a urlencoded "
+                                         f"form holds none: send {instead}, or the file in a "
+                                         "multipart form.")
+
+
 def test_json_when_accepted_as_remove_bg_answers(client):
     answer = removebg(client, headers={**HEADERS, "Accept": "application/json"}, size="full",
                       format="zip")
