@@ -17,6 +17,7 @@ from app.batch.files import plan
 from app.batch.options import check, chosen, output_options
 from app.batch.runner import Runner
 from app.batch.senders import API, Failed, LocalSender, ServerSender
+from app.core.errors import Rejected
 
 # Photos made at once in this process: one thread decodes and encodes while the other's
 # photo is in the model (docs/performance.md, "Batch command").
@@ -68,6 +69,14 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
         raise click.UsageError("--out must be another folder than the ones read: the "
                                "cutouts would be read as photos by the next run.")
     values, services = chosen(given), current_app.extensions["services"]
+    if server is None and values.get("background_image_url"):
+        # Fetched once for the run, as --background-image is read once: one fetch, and an
+        # address that fails stops the run before any photo, not every photo.
+        url = values.pop("background_image_url")
+        try:
+            values["background_image"] = services.uploads.fetch(url)
+        except Rejected as exc:
+            raise click.UsageError(f"--background-image-url {url}: {exc.message}") from None
     # A server's own pixel limit and models are its to check; here, only this process's.
     form = check(values, sys.maxsize if server else services.uploads.max_image_pixels,
                  services.engines if server is None else None)

@@ -450,3 +450,29 @@ def test_the_options_are_sent_in_the_forms_order_whatever_the_command_lines():
     field in the same order (a server's log or signature sees the same request)."""
     typed = {"crop": True, "size": None, "output": "color"}
     assert list(chosen(typed).items()) == [("output", "color"), ("crop", True)]
+
+
+def test_a_background_by_address_is_fetched_once_for_the_run(app, fake_engine, tmp_path):
+    """In this process the address is fetched once, as --background-image is read once,
+    and one that fails is a usage error before any photo (it failed every photo)."""
+    from app.core.errors import Rejected
+
+    src, out = tree(tmp_path), tmp_path / "out"
+    asked = []
+    uploads = app.extensions["services"].uploads
+    uploads.fetch = lambda url: asked.append(url) or photo(size=(40, 30))
+    result = invoke(app, src, "--out", out, "--output", "image",
+                    "--background-image-url", "https://photos.example/lawn.jpg")
+    assert result.exit_code == 0, result.output
+    assert tally(result) == (3, 0, 0) and asked == ["https://photos.example/lawn.jpg"]
+
+    def unreachable(url):
+        raise Rejected("url_unreachable", "The address could not be reached.")
+
+    uploads.fetch = unreachable
+    result = invoke(app, src, "--out", tmp_path / "other", "--output", "image",
+                    "--background-image-url", "https://photos.example/gone.jpg")
+    assert result.exit_code == 2 and not (tmp_path / "other").exists()
+    assert result.output.splitlines()[-1] == (
+        "Error: --background-image-url https://photos.example/gone.jpg: The address could "
+        "not be reached.")
