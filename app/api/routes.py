@@ -30,6 +30,7 @@ from app.core.forms import (
 )
 from app.core.removal import RemoveByAddress, RemoveRequest
 from app.http.bodies import sent
+from app.http.callers import caller
 from app.http.context import services
 from app.http.downloads import send_image, send_result
 from app.http.limits import account, allowance
@@ -77,8 +78,9 @@ def openapi_document():
            returns=Session, returns_description="A token and the visitor's limits")
 def session():
     here = services()
+    # A token lives in the session cookie: a key, which needs none, is given none.
     return jsonify(Session(
-        csrf_token=generate_csrf(), csrf_header="X-CSRFToken",
+        csrf_token=None if caller() else generate_csrf(), csrf_header="X-CSRFToken",
         user_limit=here.settings.user_limit,
         record_count=here.records.count(current_visitor()),
         max_upload_bytes=here.settings.max_content_length).model_dump())

@@ -33,7 +33,9 @@ class RecordList(BaseModel):
 class Session(BaseModel):
     model_config = _VIEW
 
-    csrf_token: str = Field(min_length=1)
+    csrf_token: str | None = Field(min_length=1, description=(
+        "Send it in `csrf_header` on unsafe calls; null for a call with an API key, which "
+        "needs none (and gets no cookie)."))
     csrf_header: Literal["X-CSRFToken"]
     user_limit: int = Field(ge=1)
     record_count: int = Field(ge=0)

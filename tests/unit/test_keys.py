@@ -124,6 +124,17 @@ def test_a_key_needs_no_cookie_and_no_csrf_token(keyed, headers):
     assert "Set-Cookie" not in answer.headers
 
 
+def test_a_keys_session_has_no_token_and_sets_no_cookie(keyed):
+    """A key needs no CSRF token, and a token lives in a cookie (docs/api.md: a call with a
+    key sets no cookie); a visitor's session still gets both."""
+    client = keyed.test_client()
+    keyed_session = client.get(f"{API}/session", headers={"X-Api-Key": GIVEN})
+    assert keyed_session.status_code == 200 and keyed_session.get_json()["csrf_token"] is None
+    assert "Set-Cookie" not in keyed_session.headers
+    visitor = client.get(f"{API}/session")
+    assert visitor.get_json()["csrf_token"] and "Set-Cookie" in visitor.headers
+
+
 @pytest.mark.parametrize(("headers", "message"), [
     ({"X-Api-Key": "not-a-key-of-ours-at-all"}, INVALID),
     ({"X-Api-Key": ""}, EMPTY),  # a script's $KEY unset: not "unknown or revoked"
