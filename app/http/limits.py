@@ -92,8 +92,14 @@ class Limits:
                 self._died()
 
     def left(self, item: RateLimitItem, key: str) -> int:
-        """What `item` has left for `key`, in the store counted in now."""
-        return self._limiters()[0].get_window_stats(item, key).remaining
+        """What `item` has left for `key`, in the store counted in now (this process's
+        memory, as for a charge, while the shared store is down)."""
+        if self._limiters()[0] is self._shared:
+            try:
+                return self._shared.get_window_stats(item, key).remaining
+            except Exception:  # the shared store broke off: count here from now on
+                self._died()
+        return self._local.get_window_stats(item, key).remaining
 
     def _charge(self, limiter: MovingWindowRateLimiter, charges: list[Charge], take: bool):
         capped = [charge._replace(cost=min(charge.cost, charge.item.amount))

@@ -439,6 +439,27 @@ def test_an_accounts_credits_are_what_the_daily_cap_still_allows(app):
             KEY_DAY.format(limit=2))
 
 
+def test_an_account_is_answered_while_the_shared_store_is_down(app):
+    """Redis down: the credits are read from this process's own count, as charges then
+    are, not a 500 (a reviewer's find: the read had no fallback)."""
+    from app.http.limits import Limits
+
+    app.extensions["services"].demo_storage = False
+    made = app.test_cli_runner().invoke(args=["keys", "create", "shop",
+                                              "--megapixels-per-day", "2"])
+    key = {"X-Api-Key": made.stdout.strip().splitlines()[-1]}
+    app.extensions["limits"] = Limits("redis://127.0.0.1:1", "100 per minute", "100 per minute")
+    client = app.test_client()
+    first = client.get("/api/v1/account", headers=key)  # before any charge finds it down
+    assert (first.status_code, first.get_json()["megapixels_left"]) == (200, 2)
+    assert removebg(client, headers=key, size="full").status_code == 200  # counted locally
+    ours = client.get("/api/v1/account", headers=key)
+    assert (ours.status_code, ours.get_json()["megapixels_left"]) == (200, 1)
+    credits = client.get("/v1.0/account", headers=key).get_json()["data"]["attributes"][
+        "credits"]
+    assert credits["total"] == 1
+
+
 def test_the_sizes_sentence_is_not_the_apis(client):
     """remove.bg's sizes are words; our own API's sentence names ours."""
     assert SIZE not in removebg(client, size="0.5").get_data(as_text=True)
