@@ -23,7 +23,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from app.images import decoding, pngwriter
+from app.images import pngwriter, structure
 from bench.common import DOCS, write_block
 from bench.engine import photo
 
@@ -59,7 +59,7 @@ def _before(pixels: np.ndarray) -> bytes:
     stream = b"".join([b"\x78\x01", *pngwriter.POOL.map(compress, bands),
                        zlib_ng.adler32(out.tobytes()).to_bytes(4, "big")])
     header = pngwriter.struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return b"".join([decoding.PNG_SIGNATURE, pngwriter._chunk(b"IHDR", header),
+    return b"".join([structure.PNG_SIGNATURE, pngwriter._chunk(b"IHDR", header),
                      pngwriter._chunk(b"IDAT", stream), pngwriter._chunk(b"IEND", b"")])
 
 

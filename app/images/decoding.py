@@ -7,7 +7,15 @@ import struct
 from dataclasses import dataclass, replace
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+
+from app.images.structure import (
+    MAX_JPEG_SCANS,
+    MAX_PNG_CHUNKS,
+    PNG_SIGNATURE,
+    jpeg_scans,
+    png_chunks,
+)
 
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
                     # A JPEG with extra pictures after the first (phones add gain maps and
@@ -19,14 +27,13 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 # EXIF orientations 5-8 rotate by 90°, so the displayed width is the stored height.
 _SWAPS_AXES = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
-# A decoder's time grows with a file's scans and chunks as well as its pixels, which alone
-# have a limit: a 470 KB progressive JPEG of 7,000 empty refinement scans took 6 s of CPU
-# at 1/8 scale, and a 14 MB PNG of a million empty chunks 6.6 s to verify (an attacker's
-# files, docs/security.md). Cameras and editors write 1 to about 20 scans, and PNG chunks
-# of 8 KB or more; these limits are far past both, and cheap to reach.
-MAX_JPEG_SCANS = 100
-MAX_PNG_CHUNKS = 20_000
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+# A camera's EXIF fits a JPEG's 64 KB segment; a PNG's or WebP's may be any size, and
+# Pillow unpacks it whole to find the orientation (14 MB took 5.6 s and 330 MB).
+MAX_EXIF_BYTES = 65_535
 # Anything Pillow can raise on a damaged file while decoding it.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
                   Image.DecompressionBombError)
@@ -73,11 +80,9 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
     if not data:
         raise InvalidImage("The file is empty. Please choose a photo to upload.")
     # Counted before Pillow opens the file, which reads a PNG's chunks up to its pixels.
-    # Every start-of-scan marker is the bytes FF DA (0xFF is never data in a scan), so
-    # their count bounds a JPEG's scans from above.
-    if data.startswith(b"\xff\xd8") and data.count(b"\xff\xda") > MAX_JPEG_SCANS:
+    if data.startswith(b"\xff\xd8") and jpeg_scans(data) > MAX_JPEG_SCANS:
         raise _too_complex(f"is built of more than {MAX_JPEG_SCANS} scans")
-    if data.startswith(PNG_SIGNATURE) and _png_chunks(data) > MAX_PNG_CHUNKS:
+    if data.startswith(PNG_SIGNATURE) and png_chunks(data) > MAX_PNG_CHUNKS:
         raise _too_complex(f"is split into more than {MAX_PNG_CHUNKS:,} chunks")
     try:
         # Pillow's JPEG plugin opens an MPO itself: it needs no format of its own here.
@@ -102,7 +107,9 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
                 kind="unsupported"
             )
         try:
-            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+            if len(img.info.get("exif", b"")) > MAX_EXIF_BYTES:
+                raise _too_complex("carries more than 64 KB of EXIF metadata")
+            orientation = _orientation(img)
             fmt = img.format
             if fmt in ("JPEG", "MPO"):
                 # A progressive JPEG keeps every coefficient of the whole photo whatever
@@ -205,14 +212,15 @@ def decode(data: bytes, reduce_by: int = 1, at_least: int = 1) -> Image.Image:
     """
     try:
         img = Image.open(io.BytesIO(data))
+        orientation = _orientation(img)
         if reduce_by > 1:
             # Pillow picks the scale by dividing each side by the size asked for, rounding
             # down: asked for half of an odd side rounded up, it decoded the whole photo.
             img.draft("RGB", (max(img.width // reduce_by, at_least),
                               max(img.height // reduce_by, at_least)))
         img.load()
-        # In place: a copy of a 12 MP photo is 36 MB more at the peak.
-        ImageOps.exif_transpose(img, in_place=True)
+        if orientation in _UPRIGHT:  # the unturned pixels are let go as these are made
+            img = img.transpose(_UPRIGHT[orientation])
         return to_rgb_or_rgba(img)
     except _DECODE_ERRORS:
         raise _damaged() from None
@@ -245,15 +253,13 @@ def _too_many_pixels(max_pixels: int, width: int | None = None, height: int | No
     return InvalidImage(f"The image is too large{size}. The limit is {limit}.", kind="too_large")
 
 
-def _png_chunks(data: bytes) -> int:
-    """A PNG's chunks up to its end (or one past the limit): lengths read, nothing else."""
-    chunks, at = 0, 8  # after the signature
-    while at + 8 <= len(data) and chunks <= MAX_PNG_CHUNKS:
-        length, kind = struct.unpack_from(">I4s", data, at)
-        chunks, at = chunks + 1, at + 12 + length
-        if kind == b"IEND":
-            break
-    return chunks
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation known before the pixels are read, the same for the check and
+    the decode. A PNG's eXIf chunk after its pixels is left out: Pillow finds it only by
+    decoding the whole image, which the check must not do (it did, for every PNG)."""
+    if img.format == "PNG" and "exif" not in img.info:
+        return 1
+    return img.getexif().get(_EXIF_ORIENTATION, 1)
 
 
 def _too_complex(what: str) -> InvalidImage:

@@ -22,7 +22,7 @@ import numpy as np
 from isal import isal_zlib
 
 from app.hosting import available_cpus
-from app.images.decoding import PNG_SIGNATURE
+from app.images.structure import PNG_SIGNATURE
 
 _COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> grey, grey+alpha, RGB, RGBA
 _SUB, _UP = 1, 2
