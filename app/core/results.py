@@ -20,7 +20,7 @@ from app.engines import Busy, EngineError, EngineRunner, Masked, Work
 from app.images import pngwriter
 from app.images import thumbnails as renditions
 from app.images.compose import render
-from app.images.decoding import InvalidImage, Photo, probe
+from app.images.decoding import InvalidImage, Photo, decode, probe
 from app.images.outputs import FORMAT_LABELS, EncodedImage, TooLargeForFormat, check_fits
 from app.model_files import MODELS
 from app.storage import LimitReached, RecordNotFound, StaleRecord, StorageUnavailable
@@ -49,8 +49,15 @@ def photo_of(data: bytes, max_pixels: int) -> Photo:
 
 def backdrop_of(data: bytes, max_pixels: int) -> Photo:
     """A checked background photo: its refusals say it is the background's that failed."""
-    try:
+    with _the_backdrops():
         return photo_of(data, max_pixels)
+
+
+@contextmanager
+def _the_backdrops() -> Iterator[None]:
+    """An `InvalidImage` inside says it is the background photo's, wherever it is found."""
+    try:
+        yield
     except InvalidImage as exc:
         raise InvalidImage(BACKDROP_FAILED + exc.message, exc.kind) from None
 
@@ -94,7 +101,9 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
 
     def finish(masked: Masked) -> Cutout:
         try:
-            full, behind = photo.full(), backdrop.full() if backdrop else None
+            full = photo.full()
+            with _the_backdrops():  # damage the check could not see, found decoding it
+                behind = backdrop.full() if backdrop else None
             if not thumbnails:
                 return Cutout(render(full, masked.mask, options, behind), masked, {})
             # The renditions are made while the result is: at 1 MP they were as long as
@@ -109,7 +118,13 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
             if backdrop is not None:
                 backdrop.release()
 
-    return engines.make(photo, finish, work, pay=pay.spend, mask=mask, model=model)
+    try:
+        return engines.make(photo, finish, work, pay=pay.spend, mask=mask, model=model)
+    except EngineError:
+        # A photo a remote engine could not read may be damaged where the check does not
+        # look (inside a PNG's or a progressive JPEG's data): then it is the sender's 400.
+        decode(photo.data, reduce_by=8)
+        raise
 
 
 def mask_image(mask: Image.Image) -> EncodedImage:

@@ -241,3 +241,46 @@ def test_a_background_photo_is_one_photo_given_one_way(app):
                                "as background_image_url.")
     assert_error(remove(client, output="image", background_image_url="ftp://x.example/a.png"),
                  400, "invalid_url")
+
+
+def _cut(data: bytes) -> bytes:
+    """Whole in its header and structure, damaged in its data: what the check passes."""
+    return data[: len(data) * 2 // 3]
+
+
+def _progressive(size=(400, 300)) -> bytes:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(photo(size=size))).save(buf, "JPEG", progressive=True)
+    return buf.getvalue()
+
+
+def test_a_damaged_background_photo_found_at_its_decode_says_it_is_the_backgrounds(app):
+    """A progressive JPEG is checked by its structure only: its damage is found when the
+    work decodes it, and the answer still names the background photo."""
+    client = ApiClient(app.test_client())
+    body = assert_error(remove(client, output="image", background_image=(
+        io.BytesIO(_cut(_progressive())), "lawn.jpg")), 400, "invalid_image")
+    assert body["message"] == ("The background photo could not be used. The image file is "
+                               "damaged or incomplete. Please upload a whole JPEG, PNG or "
+                               "WebP image.")
+
+
+class _Remote(FakeEngine):
+    """A web service that cannot read what it is sent."""
+
+    name = "remote"
+    remote = True
+
+
+@pytest.mark.parametrize(("data", "status", "code"), [
+    (_cut(_progressive()), 400, "invalid_image"),  # the sender's: the photo is damaged
+    (_progressive(), 502, "engine_failed"),  # the service's: the photo is whole
+])
+def test_a_remote_engines_failure_on_a_damaged_photo_is_the_senders_400(settings, data, status,
+                                                                         code):
+    from app.engines import EngineError
+
+    app = create_app(settings)
+    engine = use_engine(app, _Remote(error=EngineError("the service could not read it")))
+    assert_error(remove(ApiClient(app.test_client()), data), status, code)
+    assert engine.calls == 1
