@@ -674,7 +674,7 @@ MUTANTS = (
            "base64 in image_file read as a photo: \"not an image we can read\"",
            (U + "test_removebg.py",)),
     Mutant("batch-url-once", "app/batch/command.py",
-           '    if server is None and values.get("background_image_url"):', "    if False:",
+           '    if (server is None and values.get("background_image_url")', "    if (False",
            "a background address fetched for every photo, each failing alone",
            (U + "test_batch.py",)),
     Mutant("cli-config-traceback", "app/__init__.py",

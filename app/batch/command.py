@@ -69,7 +69,8 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
         raise click.UsageError("--out must be another folder than the ones read: the "
                                "cutouts would be read as photos by the next run.")
     values, services = chosen(given), current_app.extensions["services"]
-    if server is None and values.get("background_image_url"):
+    if (server is None and values.get("background_image_url")
+            and values.get("background_image") is None):  # both: the form's refusal below
         # Fetched once for the run, as --background-image is read once: one fetch, and an
         # address that fails stops the run before any photo, not every photo.
         url = values.pop("background_image_url")

@@ -469,6 +469,14 @@ def test_a_background_by_address_is_fetched_once_for_the_run(app, fake_engine, t
     def unreachable(url):
         raise Rejected("url_unreachable", "The address could not be reached.")
 
+    both = invoke(app, src, "--out", tmp_path / "both", "--output", "image",
+                  "--background-image", src / "a.jpg",
+                  "--background-image-url", "https://photos.example/lawn.jpg")
+    assert both.exit_code == 2 and asked == ["https://photos.example/lawn.jpg"]  # no fetch
+    assert both.output.splitlines()[-1] == (
+        "Error: Send the background photo as a file (background_image) or an address "
+        "(background_image_url), not both.")
+
     uploads.fetch = unreachable
     result = invoke(app, src, "--out", tmp_path / "other", "--output", "image",
                     "--background-image-url", "https://photos.example/gone.jpg")
