@@ -491,6 +491,11 @@ def test_the_result_lies_on_its_original_whatever_its_shape_and_name(chromium, s
         assert page.evaluate("document.documentElement.scrollWidth") == width
         names = page.evaluate(BOXES, ".record-name")
         assert all(left >= 0 and left + w <= width for left, _, w, _ in names), names
+        if width > 576:  # a table (a phone's rows are cards): a row's pictures start level
+            for row in (1, 2):
+                tops = [page.evaluate(BOXES, ROW.format(row) + selector)[0][1] for selector in
+                        ("img[alt^='Original']", ".processed-img", ".compare-frame")]
+                assert max(tops) - min(tops) <= 1, (row, tops)
         # In the dialogs too: the long name wraps inside, and no one-word label breaks.
         page.get_by_role("button", name="Delete " + "W" * 50).click()
         dialog = page.locator("#delete-modal .modal-content")
