@@ -31,8 +31,9 @@ def jpeg_scans(data: bytes) -> int:
     bytes hold one in 64 KB): past the limit, the markers are walked as libjpeg reads
     them, each segment skipped by its length and each scan's data to the next marker,
     up to the end of the picture."""
-    if data.count(b"\xff\xda") <= MAX_JPEG_SCANS:
-        return data.count(b"\xff\xda")
+    markers = data.count(b"\xff\xda")
+    if markers <= MAX_JPEG_SCANS:
+        return markers
     scans, at = 0, 2  # after the start of the picture
     while scans <= MAX_JPEG_SCANS:
         at = data.find(b"\xff", at)  # libjpeg skips stray bytes between segments too
