@@ -684,10 +684,8 @@ MUTANTS = (
            '_IMAGE_EXTENSION.sub("", "-".join(stem.split()))', '"-".join(stem.split())',
            "cat.jpg downloaded as cat.jpg.png", (U + "test_images.py",)),
     Mutant("limits-left-fallback", "app/http/limits.py",
-           "            try:\n                return self._shared.get_window_stats(item, key)"
-           ".remaining\n            except Exception:  # the shared store broke off: count "
-           "here from now on\n                self._died()\n",
-           "            return self._shared.get_window_stats(item, key).remaining\n",
+           "        return self._asked(lambda limiter: limiter.get_window_stats(item, key)"
+           ".remaining)", "        return self._shared.get_window_stats(item, key).remaining",
            "a key's account read from a shared store that is down: a 500",
            (U + "test_removebg.py",)),
     Mutant("jpeg-scans-trailer", "app/images/structure.py",

@@ -16,7 +16,8 @@ import logging
 import math
 import threading
 import time
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
@@ -83,23 +84,22 @@ class Limits:
         request that could never fit would be told to wait for nothing), or `Rejected` 429
         with the wait until the limit that is full has room, and nothing taken;
         `take=False` only asks."""
-        for limiter in self._limiters():
-            try:
-                return self._charge(limiter, charges, take)
-            except Rejected:
-                raise
-            except Exception:  # the shared store broke off: count here from now on
-                self._died()
+        return self._asked(lambda limiter: self._charge(limiter, charges, take))
 
     def left(self, item: RateLimitItem, key: str) -> int:
         """What `item` has left for `key`, in the store counted in now (this process's
         memory, as for a charge, while the shared store is down)."""
-        if self._limiters()[0] is self._shared:
+        return self._asked(lambda limiter: limiter.get_window_stats(item, key).remaining)
+
+    def _asked(self, ask: Callable[[MovingWindowRateLimiter], Any]) -> Any:
+        """`ask` of the shared store, or of this process's memory once it breaks off."""
+        for limiter in self._limiters():
             try:
-                return self._shared.get_window_stats(item, key).remaining
+                return ask(limiter)
+            except Rejected:
+                raise
             except Exception:  # the shared store broke off: count here from now on
                 self._died()
-        return self._local.get_window_stats(item, key).remaining
 
     def _charge(self, limiter: MovingWindowRateLimiter, charges: list[Charge], take: bool):
         capped = [charge._replace(cost=min(charge.cost, charge.item.amount))
