@@ -24,6 +24,10 @@ QUALITY = 80
 # subject (a blue backdrop, tests/system/test_browser_features.py), where 2 stays within
 # 10 (1: 14).
 METHOD = 2
+# A result's transparency, quantised by libwebp to 176 levels (0 and 255 stay exact, every
+# other level within one of 255): lossless, it was half the encode of a result's
+# rendition, and a 320 px picture cannot show one level (bench/rendition_alpha.py).
+ALPHA_QUALITY = 90
 # A result is composed at the largest rendition's size, and the smaller ones are scaled from
 # it: composing at twice that and reducing cost 3x the time at 1 MP for no visible
 # difference (bench/renditions.py). A crop's box is known only once composed, so its
@@ -44,7 +48,8 @@ def scaled(img: Image.Image, size: int, target: tuple[int, int] | None = None) -
 
 
 def encode(img: Image.Image) -> EncodedImage:
-    data = encoded(img, "WEBP", quality=QUALITY, method=METHOD)
+    data = encoded(img, "WEBP", quality=QUALITY, method=METHOD,
+                   alpha_quality=ALPHA_QUALITY)
     return EncodedImage(data, "image/webp", img.width, img.height)
 
 

@@ -50,6 +50,18 @@ def test_a_result_rendition_keeps_its_transparency_and_its_colours():
         assert abs(original[size // 4, size - size // 8][2] - 220) <= 8  # blue stays blue
 
 
+def test_a_rendition_keeps_every_level_of_transparency_within_one():
+    """libwebp quantises a rendition's alpha (it halves the encode): clear and opaque stay
+    exact, and none of the 256 levels between moves by more than one."""
+    ramp = np.tile(np.arange(256, dtype=np.uint8), (60, 2))[:, :320]
+    colour = np.random.default_rng(0).integers(0, 256, (60, 320, 3), dtype=np.uint8)
+    got = np.asarray(webp(thumbnails.encode(
+        Image.fromarray(np.dstack([colour, ramp]), "RGBA")).data).getchannel("A")).astype(int)
+    assert np.array_equal(got[ramp == 0], np.zeros((ramp == 0).sum()))
+    assert np.array_equal(got[ramp == 255], np.full((ramp == 255).sum(), 255))
+    assert np.abs(got - ramp).max() <= 1
+
+
 @pytest.mark.parametrize("look", [OutputOptions(crop=True, crop_margin=0),
                                   OutputOptions(output="color", background="#1e90ff"),
                                   OutputOptions(output="mask")])
@@ -153,7 +165,7 @@ def test_a_jpeg_upload_is_rendered_from_a_reduced_photo_and_the_model_size_mask(
         original = np.asarray(webp(made["original"][size].data).convert("RGB")).astype(int)
         assert cut.shape == (height, size, 4) and original.shape == (height, size, 3)
         left, right = (height // 2, size // 4), (height // 2, size * 3 // 4)
-        assert cut[left][3] == 255 and cut[right][3] == 0  # alpha is kept losslessly
+        assert cut[left][3] == 255 and cut[right][3] == 0  # clear and opaque: exact
         assert np.abs(cut[left][:3] - (220, 20, 20)).max() <= 6
         assert np.abs(original[left] - (220, 20, 20)).max() <= 6
         assert np.abs(original[right] - (20, 20, 220)).max() <= 6
