@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -123,7 +123,10 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
     except EngineError:
         # A photo a remote engine could not read may be damaged where the check does not
         # look (inside a PNG's or a progressive JPEG's data): then it is the sender's 400.
-        decode(photo.data, reduce_by=8)
+        # A PNG decodes whole, so that is work like any other, done in a turn; with no
+        # turn free, the engine's failure is the answer.
+        with suppress(Busy), engines.admission.admitted(work, learn=False):
+            decode(photo.data, reduce_by=8)
         raise
 
 

@@ -284,3 +284,45 @@ def test_a_remote_engines_failure_on_a_damaged_photo_is_the_senders_400(settings
     engine = use_engine(app, _Remote(error=EngineError("the service could not read it")))
     assert_error(remove(ApiClient(app.test_client()), data), status, code)
     assert engine.calls == 1
+
+
+def test_a_remote_failure_is_told_apart_in_a_turn_of_the_line(monkeypatch):
+    """Deciding whether a photo the service could not read is damaged decodes it (a PNG
+    whole), so it waits for a turn like any work; when the line is full, the service's
+    failure is the answer and nothing is decoded outside the line."""
+    from contextlib import ExitStack
+
+    from app.core import results
+    from app.core.forms import OutputOptions
+    from app.engines import Admission, EngineError, EngineRunner, Work
+    from app.images.decoding import Photo, probe
+    from tests.support import free
+
+    line = Admission(slots=1, max_waiting=0, max_wait=60)
+    others = ExitStack()
+    decoded = []
+
+    def spy(data, **kwargs):  # no other work may start while it decodes
+        with pytest.raises(results.Busy):
+            line.check(Work(1))
+        decoded.append(kwargs)
+        return decode(data, **kwargs)
+
+    decode = results.decode
+    monkeypatch.setattr(results, "decode", spy)
+    damaged = _cut(_progressive())
+
+    class Busying(_Remote):
+        def mask(self, photo, model=None):  # another upload takes the only turn meanwhile
+            if taken:
+                others.enter_context(line.admitted(Work(1)))
+            return super().mask(photo, model)
+
+    for taken, raised in ((False, results.InvalidImage), (True, EngineError)):
+        decoded.clear()
+        engine = Busying(error=EngineError("the service could not read it"))
+        with others, pytest.raises(raised):
+            results.cut_out(EngineRunner(engine, admission=line),
+                            Photo(damaged, probe(damaged, 10**8)), OutputOptions(), pay=free)
+        assert engine.calls == 1
+        assert decoded == ([] if taken else [{"reduce_by": 8}])
