@@ -29,13 +29,14 @@ TITLES = {400: "Invalid request", 402: "Insufficient credits", 403: "Authenticat
 def result(asked: Asked, done: Removed) -> Response:
     """A removal's result as remove.bg answers it."""
     made = done.result
-    # We do not locate the subject for this answer: its box is the whole result.
-    return send_result(made, {"X-Type": TYPE, "X-Credits-Charged": CREDITS_PREVIEW
-                              if asked.preview else CREDITS_FULL},
-                       lambda data: {"data": {"result_b64": data, "foreground_top": 0,
-                                              "foreground_left": 0,
-                                              "foreground_width": made.width,
-                                              "foreground_height": made.height}})
+    # We do not locate the subject for this answer: its box is the whole result, said in
+    # the headers of the bytes and in the fields of the JSON alike.
+    box = {"top": 0, "left": 0, "width": made.width, "height": made.height}
+    headers = {"X-Type": TYPE,
+               "X-Credits-Charged": CREDITS_PREVIEW if asked.preview else CREDITS_FULL,
+               **{f"X-Foreground-{side.title()}": str(value) for side, value in box.items()}}
+    return send_result(made, headers, lambda data: {"data": {
+        "result_b64": data, **{f"foreground_{side}": value for side, value in box.items()}}})
 
 
 def account(found: Account) -> Response:

@@ -181,6 +181,19 @@ def test_json_when_accepted_as_remove_bg_answers(client):
     assert answer.headers["X-Credits-Charged"] == "1"
 
 
+@pytest.mark.parametrize("accept", ["image/*", "application/json"])
+def test_the_foregrounds_box_is_in_the_headers_of_either_answer(client, accept):
+    """remove.bg sends X-Foreground-Top, -Left, -Width and -Height with the bytes too; the
+    box is the whole result (we do not locate the subject), 1000 x 800 here, and a crop's."""
+    for fields, box in (({}, ("0", "0", "1000", "800")),
+                        ({"crop": "true"}, ("0", "0", "500", "800"))):
+        answer = removebg(client, headers={**HEADERS, "Accept": accept}, size="full", **fields)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        assert tuple(answer.headers[f"X-Foreground-{side}"]
+                     for side in ("Top", "Left", "Width", "Height")) == box
+        assert (answer.headers["X-Width"], answer.headers["X-Height"]) == box[2:]
+
+
 @pytest.mark.parametrize("size, credits", [("preview", "0.25"), ("regular", "0.25"),
                                            ("small", "0.25"), ("medium", "1"), ("hd", "1"),
                                            ("full", "1"), ("auto", "1")])
