@@ -29,7 +29,10 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     except ConfigError as exc:
         if click.get_current_context(silent=True) is None:  # gunicorn, tests: as raised
             raise
-        raise click.ClickException(str(exc)) from None
+        # Under `flask --help`, Flask lists the app's commands inside `except Exception`
+        # and printed a traceback there: the sentence, then exit 1, as click's own errors.
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 def _built(config: Settings | Mapping[str, str] | None) -> Flask:

@@ -149,15 +149,17 @@ def test_the_example_file_is_accepted_as_it_is(tmp_path):
     assert settings == from_env(APP_SECRET_KEY=KEY)
 
 
-def test_a_wrong_setting_under_a_flask_command_is_its_sentence_not_a_traceback():
+@pytest.mark.parametrize("args", [["keys", "list"], ["--help"], ["routes"]])
+def test_a_wrong_setting_under_a_flask_command_is_its_sentence_not_a_traceback(args):
     """`API_KEYS=me:short flask keys list` printed a Python traceback ending in the
-    ConfigError; a script author needs the sentence, and exit status 1."""
+    ConfigError, and `flask --help` still did (Flask lists the app's commands inside
+    `except Exception`); a script author needs the sentence, and exit status 1."""
     from click.testing import CliRunner
     from flask.cli import FlaskGroup
 
     group = FlaskGroup(create_app=lambda: create_app(
         {"APP_ENV": "development", "API_KEYS": "me:short"}))
-    result = CliRunner().invoke(group, ["keys", "list"])
+    result = CliRunner().invoke(group, args)
     assert (result.exit_code, result.output) == (1, (
         "Error: API_KEYS must be NAME:KEY pairs with keys of at least 16 characters (the key "
         "of 'me' is shorter).\n"))
