@@ -703,8 +703,11 @@ MUTANTS = (
            "}",
            "remove.bg's bytes answered without X-Foreground-* headers", (U + "test_removebg.py",)),
     Mutant("download-two-extensions", "app/http/downloads.py",
-           '_IMAGE_EXTENSION.sub("", "-".join(stem.split()))', '"-".join(stem.split())',
+           '_IMAGE_EXTENSIONS.sub("", "-".join(stem.split()))', '"-".join(stem.split())',
            "cat.jpg downloaded as cat.jpg.png", (U + "test_images.py",)),
+    Mutant("download-last-extension", "app/http/downloads.py",
+           'r"(?:\\.(?:png|jpe?g|webp))+$"', 'r"\\.(?:png|jpe?g|webp)$"',
+           "cat.png.jpg downloaded as cat.png.png", (U + "test_images.py",)),
     Mutant("limits-left-fallback", "app/http/limits.py",
            "        return self._asked(lambda limiter: limiter.get_window_stats(item, key)"
            ".remaining)", "        return self._shared.get_window_stats(item, key).remaining",

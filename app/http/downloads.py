@@ -27,7 +27,7 @@ _ATTR_CHAR_PUNCTUATION = "!#$&+-.^_`|~"
 # make "\u202egnp.exe" show as "exe.png" in a file manager.
 _UNSAFE_IN_FILENAME = re.compile(
     r'[\x00-\x1f\x7f/\\:*?"<>|\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+')
-_IMAGE_EXTENSION = re.compile(r"\.(?:png|jpe?g|webp)$", re.IGNORECASE)
+_IMAGE_EXTENSIONS = re.compile(r"(?:\.(?:png|jpe?g|webp))+$", re.IGNORECASE)
 # One range of RFC 9110 §14.1.2, `first-[last]` or `-suffix` (ASCII digits only), with the
 # spaces and letter case Werkzeug tolerates. int() refuses numbers over 4300 digits: a
 # longer one leaves the header ignored, as a server may (§14.2), rather than a 500.
@@ -49,8 +49,9 @@ def download_name(image_name: str, kind: str, content_type: str, ascii_only: boo
     if ascii_only:
         stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
     # No leading dot (a hidden file) or dash (an option to a command that gets the name),
-    # and no image extension of its own: "cat.jpg" saves as cat.png, not cat.jpg.png.
-    stem = _IMAGE_EXTENSION.sub("", "-".join(stem.split())).lstrip(".-") or "image"
+    # and no image extensions of its own: "cat.jpg" saves as cat.png, not cat.jpg.png, and
+    # "cat.png.jpg" as cat.png too.
+    stem = _IMAGE_EXTENSIONS.sub("", "-".join(stem.split())).lstrip(".-") or "image"
     suffix = "" if kind == "processed" else "-original"
     return f"{stem}{suffix}.{EXTENSIONS.get(content_type, 'png')}"
 

@@ -98,6 +98,8 @@ def test_download_name_is_safe_and_keeps_unicode():
     # A name that is a file's name keeps one extension, the download's own.
     assert download_name("cat.JPG", "processed", "image/png") == "cat.png"
     assert download_name("cat.jpg", "original", "image/jpeg") == "cat-original.jpg"
+    assert download_name("cat.png.jpg", "processed", "image/png") == "cat.png"
+    assert download_name("cat.Jpeg.webp.PNG", "original", "image/jpeg") == "cat-original.jpg"
     assert download_name('"x".png', "processed", "image/webp") == "x.webp"
     assert download_name("cat.png.bak", "processed", "image/png") == "cat.png.bak.png"
     assert download_name(".png", "processed", "image/png") == "image.png"
