@@ -29,6 +29,10 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     except ConfigError as exc:
         if click.get_current_context(silent=True) is None:  # gunicorn, tests: as raised
             raise
+        from werkzeug.serving import is_running_from_reloader
+
+        if is_running_from_reloader():  # `flask run --debug` stays up for the fix
+            raise click.ClickException(str(exc)) from None
         # Under `flask --help`, Flask lists the app's commands inside `except Exception`
         # and printed a traceback there: the sentence, then exit 1, as click's own errors.
         click.echo(f"Error: {exc}", err=True)

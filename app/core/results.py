@@ -120,13 +120,16 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
 
     try:
         return engines.make(photo, finish, work, pay=pay.spend, mask=mask, model=model)
-    except EngineError:
+    except EngineError as exc:
         # A photo a remote engine could not read may be damaged where the check does not
         # look (inside a PNG's or a progressive JPEG's data): then it is the sender's 400.
-        # A PNG decodes whole, so that is work like any other, done in a turn; with no
-        # turn free, the engine's failure is the answer.
-        with suppress(Busy), engines.admission.admitted(work, learn=False):
-            decode(photo.data, reduce_by=8)
+        # A PNG decodes whole, so that is work, done in a turn priced as the photo alone;
+        # with no turn free, the engine's failure is the answer, as it is at once when
+        # the engine timed out, was down or out of quota (the photo played no part).
+        if exc.kind == EngineError.kind:
+            with suppress(Busy), engines.admission.admitted(Work(photo.info.pixels),
+                                                            learn=False):
+                decode(photo.data, reduce_by=8)
         raise
 
 

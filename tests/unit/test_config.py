@@ -165,3 +165,14 @@ def test_a_wrong_setting_under_a_flask_command_is_its_sentence_not_a_traceback(a
         "of 'me' is shorter).\n"))
     with pytest.raises(ConfigError):  # outside a command (gunicorn, tests): as raised
         create_app({"APP_ENV": "development", "API_KEYS": "me:short"})
+
+
+def test_a_wrong_setting_after_a_reload_leaves_the_reloader_running(monkeypatch):
+    """Under `flask run --debug`, Flask keeps its reloader up for the fix when loading
+    the app fails with an Exception; an exit would end the development server."""
+    import click
+
+    monkeypatch.setenv("WERKZEUG_RUN_MAIN", "true")  # werkzeug's mark of the reloaded child
+    with click.Context(click.Command("run")), pytest.raises(click.ClickException) as told:
+        create_app({"APP_ENV": "development", "API_KEYS": "me:short"})
+    assert told.value.message.startswith("API_KEYS must be NAME:KEY pairs")

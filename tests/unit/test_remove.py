@@ -294,13 +294,20 @@ def test_a_remote_failure_is_told_apart_in_a_turn_of_the_line(monkeypatch):
 
     from app.core import results
     from app.core.forms import OutputOptions
-    from app.engines import Admission, EngineError, EngineRunner, Work
+    from app.engines import Admission, EngineError, EngineRunner, EngineTimeout, Work
     from app.images.decoding import Photo, probe
     from tests.support import free
 
     line = Admission(slots=1, max_waiting=0, max_wait=60)
     others = ExitStack()
-    decoded = []
+    decoded, priced = [], []
+    admitted = line.admitted
+
+    def priced_admitted(work, **kwargs):
+        priced.append(work)
+        return admitted(work, **kwargs)
+
+    monkeypatch.setattr(line, "admitted", priced_admitted)
 
     def spy(data, **kwargs):  # no other work may start while it decodes
         with pytest.raises(results.Busy):
@@ -318,11 +325,21 @@ def test_a_remote_failure_is_told_apart_in_a_turn_of_the_line(monkeypatch):
                 others.enter_context(line.admitted(Work(1)))
             return super().mask(photo, model)
 
-    for taken, raised in ((False, results.InvalidImage), (True, EngineError)):
+    photo_pixels = probe(damaged, 10**8).pixels
+    for taken, error, raised, told in (
+            (False, EngineError("the service could not read it"), results.InvalidImage, True),
+            (True, EngineError("the service could not read it"), EngineError, True),
+            # Timed out, down or out of quota: the photo played no part, no turn is taken.
+            (False, EngineTimeout("no answer"), EngineTimeout, False)):
         decoded.clear()
-        engine = Busying(error=EngineError("the service could not read it"))
+        priced.clear()
+        engine = Busying(error=error)
         with others, pytest.raises(raised):
             results.cut_out(EngineRunner(engine, admission=line),
-                            Photo(damaged, probe(damaged, 10**8)), OutputOptions(), pay=free)
+                            Photo(damaged, probe(damaged, 10**8)),
+                            OutputOptions(refine_edges=True), pay=free)
         assert engine.calls == 1
-        assert decoded == ([] if taken else [{"reduce_by": 8}])
+        assert decoded == ([{"reduce_by": 8}] if told and not taken else [])
+        # The service is asked before any turn: the one asked for is the check's, priced as
+        # the photo's decode alone (not as the refined upload), after the other upload's.
+        assert priced == [Work(1)] * taken + [Work(photo_pixels)] * told
