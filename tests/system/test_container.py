@@ -27,6 +27,8 @@ from tests.servers import (
 )
 from tests.support import photo
 
+pytestmark = pytest.mark.alone
+
 ROOT = dockerfile.ROOT
 BIN = Path(sys.executable).parent
 SECRET = "container-test-secret-key-0123456789"

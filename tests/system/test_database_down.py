@@ -12,6 +12,8 @@ from app import create_app
 from tests.servers import closed_port
 from tests.support import FakeEngine, Visitor, photo, use_engine
 
+pytestmark = pytest.mark.alone
+
 MESSAGE = ("The database is unavailable right now, so nothing was changed. "
            "Please try again in a minute.")
 

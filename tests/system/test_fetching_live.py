@@ -21,6 +21,8 @@ from tests.photo_server import (
 )
 from tests.servers import free_port
 
+pytestmark = pytest.mark.alone
+
 
 @pytest.fixture(autouse=True)
 def fresh_log():

@@ -21,6 +21,8 @@ from tests.photo_server import (
     serve,
 )
 
+pytestmark = pytest.mark.alone
+
 
 @pytest.fixture(autouse=True)
 def fresh_log():

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 import requests
 
 from bench.slow_clients import SlowBody, SlowHeaders, poll_health
@@ -28,6 +29,8 @@ from tests.front import (
     session_from,
 )
 from tests.servers import ROOT, csrf_token, eventually, free_port
+
+pytestmark = pytest.mark.alone
 
 
 def test_slow_clients_cost_the_app_nothing_and_are_cut(front_stack):

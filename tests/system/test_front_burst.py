@@ -21,6 +21,8 @@ from tests.front import session_from, start_stack
 from tests.servers import eventually, stop
 from tests.support import photo
 
+pytestmark = pytest.mark.alone
+
 VISITORS, PER_VISITOR = 6, 2  # 12 uploads at once: every visitor's whole limit
 POLL_EVERY = 0.5
 

@@ -28,6 +28,8 @@ from tests.processes import gunicorn_master
 from tests.servers import UploadInFlight, csrf_token, eventually, stop, upload_through_the_page
 from tests.support import photo
 
+pytestmark = pytest.mark.alone
+
 
 def _refused(url: str) -> bool:
     try:

@@ -15,6 +15,8 @@ from gunicorn.config import LimitRequestFieldSize, LimitRequestLine
 from tests.front import LOAD_BALANCER, NGINX_CONF, nginx_setting
 from tests.servers import ROOT
 
+pytestmark = pytest.mark.alone
+
 TOO_LONG = {"error": "uri_too_long", "message": "The address is too long."}
 HEADERS_TOO_LARGE = {"error": "bad_request",
                      "message": "The request could not be understood: its first line or its "

@@ -4,7 +4,11 @@ visitor goes over the limit, no request fails on the server's side."""
 
 import os
 
+import pytest
+
 from bench.load import run
+
+pytestmark = pytest.mark.alone
 
 
 def test_mixed_load_loses_nothing(tmp_path):

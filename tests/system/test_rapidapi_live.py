@@ -15,6 +15,8 @@ from PIL import Image
 from app import create_app
 from tests.support import Visitor, photo
 
+pytestmark = pytest.mark.alone
+
 TIMEOUT = 2.0
 
 

@@ -41,9 +41,9 @@ from tests.support import photo
 SERVER_URI = os.environ.get("MONGO_TEST_URI", "")
 CTL = os.environ.get("FERRETDB_CTL", "")
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.alone, pytest.mark.skipif(
     not SERVER_URI, reason="needs a MongoDB-compatible server: set MONGO_TEST_URI "
-                           "(.ci/ferretdb starts one; see docs/testing.md)")
+                           "(.ci/ferretdb starts one; see docs/testing.md)")]
 
 
 def uri_with_database(name: str) -> str:

@@ -24,6 +24,8 @@ from tests.servers import (
 )
 from tests.support import photo
 
+pytestmark = pytest.mark.alone
+
 
 @pytest.fixture(scope="module")
 def gunicorn_server(tmp_path_factory):

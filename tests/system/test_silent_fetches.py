@@ -19,6 +19,8 @@ from tests.front import session_from, start_stack
 from tests.servers import stop
 from tests.system.test_front_burst import Poller
 
+pytestmark = pytest.mark.alone
+
 ATTACKERS, SECONDS = 12, 30
 FETCHES_AT_ONCE = Settings.model_fields["url_fetch_concurrency"].default
 
