@@ -138,6 +138,19 @@ def post_fork(server, worker):
     worker.settled_rss = 0
 
 
+def post_worker_init(worker):
+    # Before its first request, a worker makes one result nobody sees (app.core.results:
+    # warm_up): the first visitor does not wait for the model's first run, and a first
+    # burst is priced at this machine's speed. A failure is logged, never a reason not to
+    # serve: the first upload then teaches the line instead.
+    from app.core.results import warm_up
+
+    try:
+        warm_up(worker.wsgi.extensions["services"].engines)
+    except Exception:
+        worker.log.exception("The warm-up failed; the worker serves without it.")
+
+
 def pre_request(worker, req):
     with _IN_FLIGHT:
         worker.in_flight = getattr(worker, "in_flight", 0) + 1

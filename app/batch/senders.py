@@ -16,6 +16,7 @@ from urllib3.exceptions import NewConnectionError
 from app.core.errors import Rejected
 from app.core.forms import parse
 from app.core.removal import RemoveRequest
+from app.core.results import Unlimited
 
 API = "/api/v1"
 TIMEOUT = (10, 300)  # connect, read: a big photo may wait in line and then take a while
@@ -38,15 +39,6 @@ class Wait(Exception):
     def __init__(self, seconds: float, reason: str, lost: bool = False):
         super().__init__(reason)
         self.seconds, self.reason, self.lost = seconds, reason, lost
-
-
-class Unlimited:
-    """The rate limits' side of a job on the operator's own machine: all allowed."""
-
-    def check(self, work) -> None:
-        pass
-
-    spend = check
 
 
 class LocalSender:

@@ -33,7 +33,10 @@ _FIXED_MEGAPIXELS = 2.0
 # was 1.9-2.1 at 12 MP and 1.8-3.6 at 1.5 MP (docs/quality.md).
 REFINE_FACTOR = 2.0
 # Seconds per priced megapixel before any work has been measured (1 MP: ~0.45 s, 12 MP:
-# ~2.1 s on one core of the machines measured; bench/engine.py). Learned as work is done.
+# ~2.1 s on one core of the machines measured; bench/engine.py). The first measurement
+# replaces it (a server's worker makes one at start: results.warm_up), so a machine five
+# times slower does not line up five times the work it can serve in time; later ones are
+# weighed in.
 _FIRST_GUESS = 0.15
 _LEARNING = 0.2  # weight of the newest measurement in the running estimate
 # The rate limits count one per started 4 megapixels of work: a phone photo (12 MP) counts
@@ -80,6 +83,7 @@ class Admission:
         self._elsewhere = 0  # places held by uploads waiting on another server
         self._working = 0.0  # priced MP being worked on
         self._seconds_per_mp = _FIRST_GUESS
+        self._measured = False
 
     def _wait(self) -> float:
         """Seconds until a new upload would start: the work ahead, spread over the slots."""
@@ -145,7 +149,9 @@ class Admission:
                 self._free += 1
                 self._working -= cost
                 if learn:
-                    self._seconds_per_mp += _LEARNING * (elapsed / cost - self._seconds_per_mp)
+                    weight = _LEARNING if self._measured else 1.0
+                    self._seconds_per_mp += weight * (elapsed / cost - self._seconds_per_mp)
+                    self._measured = True
                 self._turns.notify_all()
 
     def _wait_for(self, ticket: object) -> None:
