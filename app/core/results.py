@@ -159,8 +159,9 @@ def warm_up(engines: EngineRunner) -> None:
     picture.save(data, "JPEG", quality=90)
     # The model is loaded and run once first, outside the line: loading is no upload's time.
     engines.primary.mask(photo_of(data.getvalue(), size[0] * size[1]), None)
-    cut_out(engines, photo_of(data.getvalue(), size[0] * size[1]), OutputOptions(),
-            pay=Unlimited(), thumbnails=renditions.KINDS)
+    with engines.admission.calibrating():
+        cut_out(engines, photo_of(data.getvalue(), size[0] * size[1]), OutputOptions(),
+                pay=Unlimited(), thumbnails=renditions.KINDS)
 
 
 def mask_image(mask: Image.Image) -> EncodedImage:

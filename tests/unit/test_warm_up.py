@@ -3,11 +3,16 @@ post_worker_init, checked through gunicorn in tests/system/test_server.py): the 
 loaded and first run outside the line, and the line learns this machine's speed from one
 upload's work."""
 
+import logging
+import runpy
+from types import SimpleNamespace
+
 import pytest
 
 from app.core import results
 from app.engines import EngineRunner, Work
 from app.engines import admission as line
+from tests.servers import ROOT
 from tests.support import FakeEngine
 
 PIXELS = 1152 * 864  # the made-up photo's
@@ -57,3 +62,25 @@ def test_a_remote_engine_is_sent_nothing():
     results.warm_up(runner)
     assert remote.calls == 0 and runner.fallback.calls == 0
     assert runner.admission._seconds_per_mp == line._FIRST_GUESS
+
+
+def test_gunicorns_hook_warms_up_the_apps_engines_and_a_failure_only_logs(monkeypatch, caplog):
+    """post_worker_init as gunicorn calls it: the worker's app's engines are warmed up; if
+    that fails the worker still serves, and the log says why."""
+    hook = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["post_worker_init"]
+    engines = object()
+    warmed = []
+    monkeypatch.setattr(results, "warm_up", warmed.append)
+    app = SimpleNamespace(extensions={"services": SimpleNamespace(engines=engines)})
+    worker = SimpleNamespace(wsgi=app, log=logging.getLogger("gunicorn.error"))
+    hook(worker)
+    assert warmed == [engines]
+
+    def fails(engines):
+        raise RuntimeError("no model")
+
+    monkeypatch.setattr(results, "warm_up", fails)
+    with caplog.at_level(logging.ERROR, logger="gunicorn.error"):
+        hook(worker)  # nothing raised
+    assert [(r.getMessage(), str(r.exc_info[1])) for r in caplog.records] == [
+        ("The warm-up failed; the worker serves without it.", "no model")]
