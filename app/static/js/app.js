@@ -113,6 +113,13 @@ export function closeDialog(element) {
   dialog.hide();
 }
 
+// Cancel, Close and the cross too: clicked while the dialog still fades in, Bootstrap's own
+// dismissal is ignored the same way, and the dialog stayed open (seen in CI under load).
+document.addEventListener("click", function (event) {
+  const dismiss = event.target.closest('[data-bs-dismiss="modal"]');
+  if (dismiss) closeDialog(dismiss.closest(".modal"));
+});
+
 // Replace the results and the "n used" count with the server's fresh rendering of the
 // page: one template renders rows, whether the page was loaded or updated in place.
 export async function refresh() {
