@@ -138,28 +138,6 @@ def post_fork(server, worker):
     worker.settled_rss = 0
 
 
-def post_worker_init(worker):
-    # Before its first request, a worker makes one result nobody sees (app.core.results:
-    # warm_up): the first visitor does not wait for the model's first run, and a first
-    # burst is priced at this machine's speed. On a thread of its own, as requests are, with
-    # the allocator's free pages handed back after: made on the main thread, its memory
-    # stayed in that thread's heap, and a 49.8 MP job then peaked 84 MiB higher
-    # (tests/system/test_memory.py on Python 3.10: 1,363 MiB against 1,279). A failure is
-    # logged, never a reason not to serve: the line then starts from its guess.
-    from app.core.results import warm_up
-
-    def warm():
-        try:
-            warm_up(worker.wsgi.extensions["services"].engines)
-        except Exception:
-            worker.log.exception("The warm-up failed; the worker serves without it.")
-
-    thread = threading.Thread(target=warm, name="warm-up")
-    thread.start()
-    thread.join()
-    release_memory()
-
-
 def pre_request(worker, req):
     with _IN_FLIGHT:
         worker.in_flight = getattr(worker, "in_flight", 0) + 1

@@ -4,7 +4,6 @@ and what each failure on the way tells the visitor (`refusals`), wherever it hap
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -88,8 +87,7 @@ class Allowance(Protocol):
 
 
 class Unlimited:
-    """No rate limit's: work on the operator's own machine (flask remove-bg) or nobody's
-    (a worker's warm-up)."""
+    """No rate limit's: work on the operator's own machine (flask remove-bg)."""
 
     def check(self, work: Work) -> None:
         pass
@@ -142,26 +140,6 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
                                                             learn=False):
                 decode(photo.data, reduce_by=8)
         raise
-
-
-def warm_up(engines: EngineRunner) -> None:
-    """An upload's work on a made-up 1 MP photo, kept nowhere, before a server's worker
-    takes its first request: the model's first run (its slowest) is no visitor's, and the
-    admission's line learns this machine's speed before it prices a first burst. Not with
-    a remote engine, which would be sent a photo nobody asked it to cut out."""
-    if engines.primary.remote:
-        return
-    size = (1152, 864)
-    shade = Image.effect_mandelbrot(size, (-2.2, -1.2, 1.0, 1.2), 64)
-    picture = Image.merge("RGB", (shade, Image.linear_gradient("L").resize(size),
-                                  shade.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
-    data = io.BytesIO()
-    picture.save(data, "JPEG", quality=90)
-    # The model is loaded and run once first, outside the line: loading is no upload's time.
-    engines.primary.mask(photo_of(data.getvalue(), size[0] * size[1]), None)
-    with engines.admission.calibrating():
-        cut_out(engines, photo_of(data.getvalue(), size[0] * size[1]), OutputOptions(),
-                pay=Unlimited(), thumbnails=renditions.KINDS)
 
 
 def mask_image(mask: Image.Image) -> EncodedImage:

@@ -33,10 +33,7 @@ _FIXED_MEGAPIXELS = 2.0
 # was 1.9-2.1 at 12 MP and 1.8-3.6 at 1.5 MP (docs/quality.md).
 REFINE_FACTOR = 2.0
 # Seconds per priced megapixel before any work has been measured (1 MP: ~0.45 s, 12 MP:
-# ~2.1 s on one core of the machines measured; bench/engine.py). A server's worker measures
-# its machine at start (results.warm_up, `calibrating`), and that measurement replaces the
-# guess, so a machine five times slower does not line up five times the work it can serve
-# in time; every other finished upload is weighed in.
+# ~2.1 s on one core of the machines measured; bench/engine.py). Learned as work is done.
 _FIRST_GUESS = 0.15
 _LEARNING = 0.2  # weight of the newest measurement in the running estimate
 # The rate limits count one per started 4 megapixels of work: a phone photo (12 MP) counts
@@ -83,7 +80,6 @@ class Admission:
         self._elsewhere = 0  # places held by uploads waiting on another server
         self._working = 0.0  # priced MP being worked on
         self._seconds_per_mp = _FIRST_GUESS
-        self._calibrating = False
 
     def _wait(self) -> float:
         """Seconds until a new upload would start: the work ahead, spread over the slots."""
@@ -114,17 +110,6 @@ class Admission:
             with self._turns:
                 self._elsewhere -= 1
                 self._turns.notify_all()
-
-    @contextmanager
-    def calibrating(self) -> Iterator[None]:
-        """Work finished inside the block is this machine's measure: its time replaces the
-        estimate. Only for work nothing else runs beside (a worker's warm-up, before its
-        first request), whose model is already loaded: loading is no upload's time."""
-        self._calibrating = True
-        try:
-            yield
-        finally:
-            self._calibrating = False
 
     @contextmanager
     def admitted(self, work: Work, learn: bool = True,
@@ -161,10 +146,10 @@ class Admission:
                 self._free += 1
                 self._working -= cost
                 # Work that failed says nothing of the time work takes: a photo damaged in
-                # its data fails at once, and could be sent to make the line look empty.
+                # its data fails at once, and a few sent on purpose would make the line
+                # look empty.
                 if learn and finished:
-                    weight = 1.0 if self._calibrating else _LEARNING
-                    self._seconds_per_mp += weight * (elapsed / cost - self._seconds_per_mp)
+                    self._seconds_per_mp += _LEARNING * (elapsed / cost - self._seconds_per_mp)
                 self._turns.notify_all()
 
     def _wait_for(self, ticket: object) -> None:

@@ -12,7 +12,6 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.browser import metric
 from tests.servers import (
     BIN,
     ROOT,
@@ -36,12 +35,6 @@ def gunicorn_server(tmp_path_factory):
                           env, port, tmp_path_factory.mktemp("gunicorn"))
     yield base
     stop(process)
-
-
-def test_the_worker_made_one_result_before_its_first_request(gunicorn_server):
-    """The warm-up (gunicorn.conf.py's post_worker_init): one worker, one mask, before any
-    upload. First in this file: its other tests make masks."""
-    assert metric(gunicorn_server, "ibp_engine_used_total", engine="local") == 1
 
 
 def test_upload_a_photo_and_fetch_the_processed_png(gunicorn_server):

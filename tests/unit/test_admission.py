@@ -2,7 +2,6 @@
 priced by their pixels. Threads are coordinated with events, never with sleeps."""
 
 import threading
-from contextlib import nullcontext
 
 import pytest
 
@@ -144,36 +143,24 @@ def test_a_turn_that_does_not_come_in_time_is_busy(monkeypatch):
 
 
 def test_the_time_per_megapixel_is_learned_from_the_work(monkeypatch):
-    """Finished uploads move the estimate by a fifth; the machine's own measure (a worker's
-    warm-up, `calibrating`) replaces it, so a slow machine's first burst is priced at its
-    speed, not a fast one's."""
-    # A 1 MP upload (3 priced MP) that took 3 s: 1 s per MP; then two that took 6 s: 2.
-    clock = iter([100.0, 103.0, 200.0, 206.0, 300.0, 306.0])
+    clock = iter([100.0, 103.0])  # a 1 MP upload (3 priced MP) that took 3 s: 1 s per MP
     monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
     gate = Admission(slots=1, max_waiting=0, max_wait=60)
     with gate.admitted(Work(MP)):
         pass
     assert gate._seconds_per_mp == pytest.approx(0.15 + 0.2 * (1.0 - 0.15))
-    with gate.calibrating(), gate.admitted(Work(MP)):
-        pass
-    assert gate._seconds_per_mp == pytest.approx(2.0)
-    with gate.admitted(Work(MP)):  # the calibration is over: weighed in again
-        pass
-    assert gate._seconds_per_mp == pytest.approx(2.0)
-    assert not gate._calibrating
 
 
 def test_work_that_failed_does_not_teach_the_time_per_megapixel(monkeypatch):
-    """A photo damaged in its data fails in a moment: learned, a few of them (or one, as a
-    worker's calibration) would make the line look empty whatever waits in it."""
-    clock = iter([100.0, 100.01, 200.0, 200.01])
+    """A photo damaged in its data fails in a moment: learned, a few of them sent on purpose
+    would make the line look empty whatever waits in it."""
+    clock = iter([100.0, 100.01])
     monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
     gate = Admission(slots=1, max_waiting=0, max_wait=60)
-    for calibration in (nullcontext(), gate.calibrating()):
-        with calibration, pytest.raises(ValueError), gate.admitted(Work(MP)):
-            raise ValueError("damaged")
-        assert gate._seconds_per_mp == 0.15  # the first guess, unchanged
-        assert gate._free == 1  # and the turn given back
+    with pytest.raises(ValueError), gate.admitted(Work(MP)):
+        raise ValueError("damaged")
+    assert gate._seconds_per_mp == 0.15  # the first guess, unchanged
+    assert gate._free == 1  # and the turn given back
 
 
 def test_work_that_is_not_an_upload_does_not_teach_the_time_per_megapixel(monkeypatch):
