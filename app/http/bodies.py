@@ -13,10 +13,10 @@ from pydantic import BaseModel
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from app.core.errors import Rejected, human_size
+from app.core.errors import Rejected
 from app.core.forms import FILES, NOT_TEXT, repeated
 from app.http.errors import door
-from app.http.sizes import JSON_TOO_LARGE, MAX_FORM_PARTS, json_limit
+from app.http.sizes import MAX_FORM_PARTS, json_limit, json_too_large
 
 # A form's two media types: what a browser's form post and the page's scripts (FormData) send.
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -58,9 +58,9 @@ def json_object(example: str) -> dict:
     `Rejected` with a 413. A key sent twice is `Rejected`, as a form's field is: json.loads
     would keep the last value without a word, and another reader of the same body may keep
     the first."""
-    limit = json_limit(door().photos_in_text)
-    too_large = Rejected("too_large", JSON_TOO_LARGE.format(size=human_size(limit)),
-                         "too_large")
+    photos_in_text = door().photos_in_text
+    limit = json_limit(photos_in_text)
+    too_large = Rejected("too_large", json_too_large(photos_in_text), "too_large")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     raw = request.get_data()  # kept, so a second reader in the request gets it too

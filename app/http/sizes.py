@@ -13,6 +13,9 @@ MAX_FORM_MEMORY_SIZE = 256 * 1024
 # A JSON body is a rename or an address and options; anything much bigger is not one.
 JSON_BODY_LIMIT = 16 * 1024
 JSON_TOO_LARGE = "The JSON body is too large: it may hold at most {size}. Nothing was changed."
+# A script's first try at sending a photo is often base64 in JSON: the size is not its fault.
+PHOTO_NOT_IN_JSON = (" A photo is not sent in JSON here: send it as a file part of "
+                     "multipart/form-data, or its address as image_url.")
 
 
 def json_limit(photos_in_text: bool) -> int:
@@ -21,12 +24,18 @@ def json_limit(photos_in_text: bool) -> int:
     return current_app.config["MAX_CONTENT_LENGTH"] if photos_in_text else JSON_BODY_LIMIT
 
 
+def json_too_large(photos_in_text: bool) -> str:
+    """The answer to a JSON body over the door's `json_limit`."""
+    message = JSON_TOO_LARGE.format(size=human_size(json_limit(photos_in_text)))
+    return message if photos_in_text else message + PHOTO_NOT_IN_JSON
+
+
 def too_large_message(photos_in_text: bool = False) -> str:
     """What was too large: the body (the file, in practice), the form's fields, or a JSON
     body (as large as an upload where a photo may come in it as base64)."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.is_json:
-        return JSON_TOO_LARGE.format(size=human_size(json_limit(photos_in_text)))
+        return json_too_large(photos_in_text)
     fields = human_size(request.max_form_memory_size)
     if request.mimetype == "application/x-www-form-urlencoded":  # no file: all text
         return (f"The form is too large: it may have at most {MAX_FORM_PARTS} fields and "

@@ -185,7 +185,7 @@ def test_an_upload_by_address_as_a_urlencoded_form(api, fetched):
      "Unknown field 'x': send only name, image_url, model, output, background, crop, "
      "crop_margin, format, refine_edges."),
     ({"name": "cat", "image_url": ADDRESS, "crop_margin": 2.5}, "invalid_options",
-     "The crop margin must be a whole number from 0 to 100 (%)."),
+     "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign)."),
     ("[1]", "invalid_body",
      'Send a JSON object such as {"name": "cat", "image_url": "https://example.com/cat.jpg"}.'),
     ('{"name": "a", "name": "b", "image_url": "' + ADDRESS + '"}', "invalid_body",
@@ -247,6 +247,30 @@ def unframed(client, method, url, body: bytes, token):
                        environ_overrides={"wsgi.input_terminated": True})
 
 
+TOO_LARGE_JSON = ("The JSON body is too large: it may hold at most 16 KB. Nothing was changed. "
+                  "A photo is not sent in JSON here: send it as a file part of "
+                  "multipart/form-data, or its address as image_url.")
+
+
+@pytest.mark.parametrize("path", [f"{API}/records", f"{API}/remove"])
+def test_a_photo_in_base64_in_json_is_told_how_a_photo_is_sent(api, path):
+    """A script's first try: the photo's bytes in base64 in a JSON body. One byte over
+    16 KB it is the size that refuses it, so the answer says how a photo is sent; at 16 KB
+    the field is refused ("image is a file")."""
+    def body(size):
+        wrapper = '{"image": "/9j/"}'
+        return wrapper.replace("/9j/", "/9j/" + "A" * (size - len(wrapper)))
+
+    assert len(body(16 * 1024 + 1)) == 16_385
+    assert assert_error(api.http.post(path, data=body(16 * 1024 + 1),
+                                      content_type="application/json", headers=api.headers()),
+                        413, "too_large")["message"] == TOO_LARGE_JSON
+    assert assert_error(api.http.post(path, data=body(16 * 1024),
+                                      content_type="application/json", headers=api.headers()),
+                        400, "invalid_body")["message"] == (
+        "image is a file: send it with multipart/form-data.")
+
+
 @pytest.mark.parametrize("framed", [True, False])
 def test_a_json_body_past_16_kb_is_not_read_with_or_without_its_length(visitor, record_id,
                                                                         framed):
@@ -261,7 +285,7 @@ def test_a_json_body_past_16_kb_is_not_read_with_or_without_its_length(visitor, 
     else:
         response = unframed(visitor.client, "PUT", f"/update/{record_id}", body, token)
     refused(response, 413, "too_large",
-            "The JSON body is too large: it may hold at most 16 KB. Nothing was changed.")
+            TOO_LARGE_JSON)
     # One byte less is read, and renames.
     small = body.replace(b"xx", b"x", 1)
     assert unframed(visitor.client, "PUT", f"/update/{record_id}", small,
@@ -278,7 +302,7 @@ def test_a_json_body_past_the_upload_limit_is_told_the_json_limit(api, visitor, 
     response = visitor.client.open(path.format(record_id), method=method, data=body,
                                    headers=headers)
     refused(response, 413, "too_large",
-            "The JSON body is too large: it may hold at most 16 KB. Nothing was changed.")
+            TOO_LARGE_JSON)
     assert visitor.client.get(f"{API}/records/{record_id}").get_json()["image_name"] == "Raven"
 
 
@@ -308,7 +332,8 @@ def test_a_number_too_long_for_python_is_still_json(api, fetched, digits):
                            headers=api.headers())
     assert (answer.status_code, answer.get_json()) == (400, {
         "error": "invalid_options",
-        "message": "The crop margin must be a whole number from 0 to 100 (%)."})
+        "message": ("The crop margin must be a whole number of percent from 0 to 100, such "
+                    "as 10 (no % sign).")})
     assert fetched == []
 
 
