@@ -192,7 +192,8 @@ Margin = Annotated[
     int, Field(ge=0, le=100, description=(
         "Margin around the subject when cropping, in percent of its longer side.")),
     BeforeValidator(_whole_number),
-    Rule("invalid_options", "The crop margin must be a whole number from 0 to 100 (%).")]
+    Rule("invalid_options", "The crop margin must be a whole number of percent from 0 to "
+                            "100, such as 10 (no % sign).")]
 Format = Annotated[Literal[tuple(FORMATS)],
                    Field(description="The result's file format; `jpeg` only for results "
                                      "without transparency."),

@@ -52,12 +52,19 @@ def test_a_damaged_photo_fails_with_its_reason_and_the_run_goes_on(app, fake_eng
     assert tally(result) == (3, 0, 1)
 
 
-def test_a_file_named_that_is_not_a_photo_fails_by_name(app, fake_engine, tmp_path):
-    text = tmp_path / "cat.jpg"
+def test_a_file_named_that_is_not_a_photo_fails_as_the_api_answers_it(app, fake_engine,
+                                                                      tmp_path):
+    """Named, it is a failure (in a folder it would be left alone), with the API's code and
+    sentence for it, as any failure line; it is not sent."""
+    text, empty = tmp_path / "cat.jpg", tmp_path / "dog.png"
     text.write_text("hello")
-    result = invoke(app, text, "--out", tmp_path / "out")
+    empty.write_bytes(b"")
+    result = invoke(app, text, empty, "--out", tmp_path / "out")
     assert result.exit_code == 1 and fake_engine.calls == 0
-    assert result.stdout.splitlines()[-1] == f"  {text}: not a JPEG, PNG or WebP image"
+    assert result.stdout.splitlines()[-2:] == [
+        f"  {text}: invalid_image: That file is not an image we can read. Please upload a "
+        "JPEG, PNG or WebP image.",
+        f"  {empty}: invalid_image: The file is empty. Please choose a photo to upload."]
 
 
 def test_a_run_again_skips_what_is_whole_and_remakes_the_rest(app, fake_engine, tmp_path):
@@ -211,7 +218,8 @@ def test_the_options_reach_the_core(app, fake_engine, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--format", "jpeg"], "A JPEG cannot hold transparency: choose PNG or WebP, or put the "
                            "subject on a background."),
-    (["--crop-margin", "500"], "The crop margin must be a whole number from 0 to 100 (%)."),
+    (["--crop-margin", "500"], "The crop margin must be a whole number of percent from 0 "
+                               "to 100, such as 10 (no % sign)."),
     (["--background", "red", "--output", "color"], "Choose a background colour as #rrggbb, "
                                                    "e.g. #ffffff."),
     (["--size", "big"], "size must be preview (about 0.25 megapixels), full, or a number of "

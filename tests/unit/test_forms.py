@@ -80,21 +80,21 @@ def test_a_whole_margin_is_taken_as_json_schema_takes_an_integer(sent):
      "Choose a background colour as #rrggbb, e.g. #ffffff."),
     ({"crop": "maybe"}, "invalid_options", "crop must be true or false."),
     ({"crop_margin": "-1"}, "invalid_options",
-     "The crop margin must be a whole number from 0 to 100 (%)."),
+     "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign)."),
     ({"crop_margin": "101"}, "invalid_options",
-     "The crop margin must be a whole number from 0 to 100 (%)."),
+     "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign)."),
     ({"crop_margin": "5.5"}, "invalid_options",
-     "The crop margin must be a whole number from 0 to 100 (%)."),
+     "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign)."),
     ({"crop_margin": True}, "invalid_options",
-     "The crop margin must be a whole number from 0 to 100 (%)."),
+     "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign)."),
     ({"crop_margin": 5.5}, "invalid_options",
-     "The crop margin must be a whole number from 0 to 100 (%)."),
+     "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign)."),
     ({"crop_margin": float("inf")}, "invalid_options",
-     "The crop margin must be a whole number from 0 to 100 (%)."),
+     "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign)."),
     ({"crop_margin": float("nan")}, "invalid_options",
-     "The crop margin must be a whole number from 0 to 100 (%)."),
+     "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign)."),
     ({"crop_margin": 101.0}, "invalid_options",
-     "The crop margin must be a whole number from 0 to 100 (%)."),
+     "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign)."),
     ({"output": ["mask"]}, "invalid_options", OUTPUT_RULE),
     ({"name": ""}, "invalid_name", "Please give the image a name of 1 to 50 characters."),
     ({"name": "x" * 51}, "invalid_name", "Please give the image a name of 1 to 50 characters."),
@@ -118,6 +118,8 @@ def test_a_whole_margin_is_taken_as_json_schema_takes_an_integer(sent):
                                             "image_url, model, output, background, "
                                             "background_image, crop, crop_margin, format, "
                                             "refine_edges."),
+    ({"crop_margin": "10%"}, "invalid_options", "The crop margin must be a whole number of "
+                                                "percent from 0 to 100, such as 10 (no % sign)."),
 ])
 def test_each_rule_answers_with_its_code_and_sentence(fields, code, message):
     exc = refused(UploadRequest, {"name": "cat", "image": IMAGE, **fields})
