@@ -17,11 +17,13 @@ from pathlib import Path
 
 from PIL import Image
 
+from app.core.errors import Rejected
+from app.core.results import photo_of, refusals
+
 # A result is written under a temporary name in its own folder, then renamed over the
 # output: a stopped run leaves either the whole output or a file of this suffix, never
 # taken for an output and deleted when the run that stopped is started again.
 PART = ".remove-bg-part"
-NOT_AN_IMAGE = "not a JPEG, PNG or WebP image"
 NOT_REGULAR = "not a regular file (a FIFO, socket or device), not opened"
 
 
@@ -47,6 +49,19 @@ def is_photo(path: Path) -> bool:
         return False
     return (head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"))
             or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"))
+
+
+def not_a_photo(path: Path) -> str:
+    """What the API answers a file that is empty or does not start as a JPEG, PNG or WebP
+    file does, as a failure line says it (`code: sentence`), without sending it."""
+    try:
+        with open(path, "rb") as file, refusals("Upload"):
+            photo_of(file.read(64), max_pixels=0)  # refused whatever it is: no pixel fits
+    except OSError as exc:
+        return f"could not be read ({exc.strerror or exc})"
+    except Rejected as exc:
+        return f"{exc.code}: {exc.message}"
+    raise AssertionError("a photo of no pixels was taken")
 
 
 @dataclass(frozen=True)
@@ -93,7 +108,7 @@ def plan(sources: Iterable[Path], out: Path, suffix: str) -> Plan:
         elif is_photo(source):
             candidates.append(Job(source, out / (source.stem + suffix)))
         else:
-            found.refused.append((str(source), NOT_AN_IMAGE))
+            found.refused.append((str(source), not_a_photo(source)))
     # Each path resolved once (a system call each): (job, its photo's, its output's).
     resolved = [(job, job.source.resolve(), job.target.resolve()) for job in candidates]
     photos = {source: job.source for job, source, _ in reversed(resolved)}  # the first name
