@@ -109,9 +109,27 @@ def _server(url: str, key: str | None, values) -> ServerSender:
     send = ServerSender(url, values, key=key)
     try:  # the server answers before any photo is sent: else, say so at once
         send.check()
+    except requests.ConnectionError as exc:  # refused, unknown name, no answer to connect
+        raise click.ClickException(
+            f"{url} cannot be reached ({_cause(exc)}): check the address, and that the server "
+            "is running.") from None
     except (requests.RequestException, Failed) as exc:
         raise click.ClickException(f"{url} cannot be used: {exc}") from None
     return send
+
+
+def _cause(exc: BaseException) -> str:
+    """The system's own words for why a connection failed ("Connection refused"), found
+    under the layers requests and urllib3 wrap it in; else the error's kind."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a few layers deep at most; never round a loop of causes
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = getattr(seen, "reason", None) or inner or seen.__cause__ or seen.__context__
+    return type(exc).__name__
 
 
 remove_bg.params.extend(output_options())

@@ -91,8 +91,9 @@ def test_a_server_refusal_fails_that_photo_with_the_servers_reason(app, fake_eng
 def test_a_server_that_cannot_be_reached_stops_at_once(app, fake_engine, tmp_path):
     result = invoke(app, tree(tmp_path), "--out", tmp_path / "out", "--server",
                     "http://127.0.0.1:9")
-    assert result.exit_code == 1 and "Error: http://127.0.0.1:9 cannot be used" in (
-        result.stderr)
+    assert result.exit_code == 1 and result.stderr == (
+        "Error: http://127.0.0.1:9 cannot be reached (Connection refused): check the address, "
+        "and that the server is running.\n")
     assert not (tmp_path / "out").exists()
 
 
