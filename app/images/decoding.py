@@ -11,8 +11,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.images.structure import (
     MAX_JPEG_SCANS,
+    MAX_JPEG_SEGMENTS,
     MAX_PNG_CHUNKS,
     PNG_SIGNATURE,
+    jpeg_header_segments,
     jpeg_scans,
     png_chunks,
 )
@@ -78,6 +80,8 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
     # Counted before Pillow opens the file, which reads a PNG's chunks up to its pixels.
     if data.startswith(b"\xff\xd8") and jpeg_scans(data) > MAX_JPEG_SCANS:
         raise _too_complex(f"is built of more than {MAX_JPEG_SCANS} scans")
+    if data.startswith(b"\xff\xd8") and jpeg_header_segments(data) > MAX_JPEG_SEGMENTS:
+        raise _too_complex(f"has more than {MAX_JPEG_SEGMENTS:,} segments before its picture")
     if data.startswith(PNG_SIGNATURE) and png_chunks(data) > MAX_PNG_CHUNKS:
         raise _too_complex(f"is split into more than {MAX_PNG_CHUNKS:,} chunks")
     try:

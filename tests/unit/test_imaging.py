@@ -10,7 +10,13 @@ import pytest
 from PIL import Image
 
 from app.images.decoding import InvalidImage, decode, probe
-from app.images.structure import MAX_JPEG_SCANS, MAX_PNG_CHUNKS, jpeg_scans
+from app.images.structure import (
+    MAX_JPEG_SCANS,
+    MAX_JPEG_SEGMENTS,
+    MAX_PNG_CHUNKS,
+    jpeg_header_segments,
+    jpeg_scans,
+)
 from tests.support import encode, photo, photo_array
 
 MAX = 50_000_000
@@ -233,6 +239,39 @@ def test_what_follows_the_picture_is_not_counted_as_its_scans(progressive):
     assert probe(buf.getvalue() + trailer, MAX).width == 600
     bomb = _progressive(MAX_JPEG_SCANS + 1)
     assert jpeg_scans(bomb + trailer) == MAX_JPEG_SCANS + 1  # a walk stops one past
+
+
+def _padded(segments: int) -> bytes:
+    """A 64×48 JPEG of exactly `segments` segments before its scan: its own (APP0, the
+    quantisation and Huffman tables, the frame), and empty APP5s between (3.7 million of
+    them in 15 MB took Pillow 12 s of CPU and 490 MB to open, twice per upload)."""
+    buf = io.BytesIO()
+    Image.fromarray(photo_array("coffee")).resize((64, 48)).save(buf, "JPEG")
+    data = buf.getvalue()
+    own = jpeg_header_segments(data)
+    assert own < 20
+    return data[:2] + b"\xff\xe5\x00\x02" * (segments - own) + data[2:]
+
+
+def test_a_jpeg_of_a_thousand_segments_is_taken_and_one_more_is_refused_unread():
+    assert jpeg_header_segments(_padded(MAX_JPEG_SEGMENTS)) == MAX_JPEG_SEGMENTS == 1000
+    info = probe(_padded(MAX_JPEG_SEGMENTS), MAX)
+    assert (info.format, info.width, info.height) == ("JPEG", 64, 48)
+    assert decode(_padded(MAX_JPEG_SEGMENTS)).size == (64, 48)
+    for segments in (MAX_JPEG_SEGMENTS + 1, 3_748_124):
+        with pytest.raises(InvalidImage) as caught:
+            probe(_padded(segments), MAX)
+        assert (caught.value.kind, caught.value.message) == (
+            "unsupported", "This file has more than 1,000 segments before its picture, far "
+                           "more than cameras and image editors write. Please save it again "
+                           "as an ordinary image.")
+    assert jpeg_header_segments(_padded(3_748_124)) == MAX_JPEG_SEGMENTS + 1  # one past
+
+
+def test_the_segments_of_a_progressive_jpeg_between_its_scans_are_not_its_header():
+    """libjpeg, not Pillow, reads the tables between scans: only the first scan's
+    header counts."""
+    assert jpeg_header_segments(_progressive(MAX_JPEG_SCANS)) < 20
 
 
 def _png_of_chunks(chunks: int) -> bytes:
