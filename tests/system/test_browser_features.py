@@ -542,7 +542,7 @@ def test_edit_result_remakes_it_without_the_model(tab):
     dialog.get_by_label("margin").fill("150")
     dialog.get_by_role("button", name="Apply changes").click()
     expect(dialog.get_by_role("alert")).to_have_text(
-        "The crop margin must be a whole number from 0 to 100 (%).")
+        "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign).")
 
     # Red behind the subject: progress while it is made, then the new result in place.
     dialog.get_by_label("Crop to the subject").uncheck()

@@ -18,7 +18,7 @@ JPEG = ("A JPEG cannot hold transparency: choose PNG or WebP, or put the subject
         "background.")
 COLOUR = "Choose a background colour as #rrggbb, e.g. #ffffff."
 NAME_RULE = "Please give the image a name of 1 to 50 characters."
-MARGIN = "The crop margin must be a whole number from 0 to 100 (%)."
+MARGIN = "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign)."
 
 # (fields, status, code, sentence): the answer both doors give. The name field is `name`
 # for an upload and `image_name` for an edit; `None` keeps it out of an edit.

@@ -261,7 +261,7 @@ PX = ("crop_margin in pixels is not supported here: give it in percent of the su
      "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
     ({"crop": "true", "crop_margin": "2.5px"}, "invalid_options", PX),
     ({"crop": "true", "crop_margin": "150%"}, "invalid_options",
-     "The crop margin must be a whole number from 0 to 100 (%)."),
+     "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign)."),
     ({"crop": "maybe"}, "invalid_options", "crop must be true or false."),
     ({"scale": "50%"}, "invalid_options", "scale is not supported here: the subject keeps "
                                           "its size in the result. Leave scale out, or send "
