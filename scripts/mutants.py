@@ -666,6 +666,11 @@ MUTANTS = (
            "    if False and jpeg_header_segments(",
            "a JPEG's segments before its scan not counted: millions of empty ones cost Pillow "
            "seconds and hundreds of MB", (U + "test_imaging.py",)),
+    Mutant("grey16-first-band", "app/images/decoding.py",
+           "for top_row in range(0, arr.shape[0], _BAND_ROWS):",
+           "for top_row in range(0, _BAND_ROWS, _BAND_ROWS):",
+           "a 16-bit photo scaled to 8 bits in its first band of rows only",
+           (U + "test_imaging.py",)),
     Mutant("jpeg-scans-bound", "app/images/decoding.py",
            "jpeg_scans(data) > MAX_JPEG_SCANS", "jpeg_scans(data) >= MAX_JPEG_SCANS",
            "a JPEG of exactly 100 scans refused", (U + "test_imaging.py",)),

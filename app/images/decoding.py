@@ -236,13 +236,22 @@ def decode_mask(data: bytes) -> Image.Image:
         raise _damaged() from None
 
 
+_BAND_ROWS = 256
+
+
 def to_rgb_or_rgba(img: Image.Image) -> Image.Image:
     """Normalise any Pillow mode to RGB, or RGBA when the image has transparency."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        # Pillow clips 16-bit to 8-bit on convert("L"); scale instead so tones survive.
-        arr = np.asarray(img, dtype=np.float64)
+        # Pillow clips 16-bit to 8-bit on convert("L"); scale instead so tones survive. In
+        # bands of rows: a 49.7 MP photo's float64 copies whole peaked at 1.2 GB.
+        arr = np.asarray(img)
         top = 65535.0 if img.mode != "F" and arr.max() > 255 else max(float(arr.max()), 1.0)
-        img = Image.fromarray(np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8), "L")
+        grey = np.empty(arr.shape, np.uint8)
+        for top_row in range(0, arr.shape[0], _BAND_ROWS):
+            band = arr[top_row:top_row + _BAND_ROWS].astype(np.float64)
+            np.multiply(band, 255.0 / top, out=band)
+            grey[top_row:top_row + _BAND_ROWS] = np.clip(band, 0, 255, out=band)
+        img = Image.fromarray(grey, "L")
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
     target = "RGBA" if has_alpha else "RGB"
     return img if img.mode == target else img.convert(target)
