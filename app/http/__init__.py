@@ -4,8 +4,18 @@ headers, request ids and metrics, image downloads, record JSON, and the one erro
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.routing import Map
 
 from app.http import bodies, callers, errors, headers, limits, observability, visitor
+
+
+class _Paths(Map):
+    """Paths as written: Werkzeug's default answers `//` with a 308 to an address built
+    from the request's Host header (an attacker's, through a cache), and the API promises
+    JSON, never a redirect."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, merge_slashes=False, **kwargs)
 
 
 class App(Flask):
@@ -13,6 +23,7 @@ class App(Flask):
     (Flask's default says the same with a 200 and an empty body)."""
 
     request_class = bodies.Request
+    url_map_class = _Paths
 
     def make_default_options_response(self):
         response = super().make_default_options_response()

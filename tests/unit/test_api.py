@@ -261,6 +261,17 @@ def test_unknown_paths_and_methods_answer_json(client, method, path, status, err
         assert "GET" in response.headers["Allow"] or "PATCH" in response.headers["Allow"]
 
 
+@pytest.mark.parametrize("path", [f"{API}//records", "/static//css/app.css",
+                                  "/images//abc/original"])
+def test_a_doubled_slash_is_not_redirected_to_the_host_it_names(client, path):
+    """Werkzeug's default answered 308 to http://<the request's Host>/...: an attacker's
+    Host, kept by a cache in front, sent visitors away. The path is as written: 404."""
+    response = client.get(path, headers={"Host": "evil.example"})
+    assert response.status_code == 404 and "Location" not in response.headers
+    if path.startswith(API):
+        assert_error(response, 404, "not_found")
+
+
 def test_nothing_under_api_answers_html(client):
     assert_error(client.get("/api/v2/records", headers={"Accept": "text/html"}), 404,
                  "not_found")
