@@ -13,7 +13,6 @@ from app.api.schemas import (
     SECONDS_HEADER,
     Account,
     ImageQuery,
-    KeyUsage,
     RecordList,
     Removed,
     Session,
@@ -92,13 +91,7 @@ def session():
                        "over a rolling 24 hours.",
            returns=Account, returns_description="The key")
 def get_account():
-    found = account()
-    key, today = found.key, found.today
-    return jsonify(Account(
-        name=key.name, key_prefix=key.shown, per_minute=key.per_minute,
-        megapixels_per_day=key.megapixels_per_day, megapixels_left=found.left,
-        today=KeyUsage(day=found.day, calls=today.calls,
-                       megapixels=today.megapixels)).model_dump())
+    return jsonify(Account.model_validate(account().described()).model_dump())
 
 
 @bp.get("/records")

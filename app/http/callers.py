@@ -46,6 +46,14 @@ class Account:
     # started megapixel over the last 24 hours); None without a cap.
     left: int | None = None
 
+    def described(self) -> dict:
+        """The key as every door shows it: the API's account, remove.bg's `key` block."""
+        key, used = self.key, self.today
+        return {"name": key.name, "key_prefix": key.shown, "per_minute": key.per_minute,
+                "megapixels_per_day": key.megapixels_per_day, "megapixels_left": self.left,
+                "today": {"day": self.day, "calls": used.calls,
+                          "megapixels": used.megapixels}}
+
 
 def _given() -> str | None:
     """The key in the request's headers, as sent; None if there is none."""

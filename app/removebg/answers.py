@@ -43,14 +43,11 @@ def account(found: Account) -> Response:
     """The calling key in remove.bg's account shape. We sell no credits: a key's credits
     are what its daily cap still allows, as the limit counts it (none without a cap: null),
     and every size is open to it. What the key is and what it used today come beside."""
-    key, used, left = found.key, found.today, found.left
+    left = found.left
     return jsonify(data={"attributes": {
         "credits": {"total": left, "subscription": left, "payg": 0, "enterprise": 0},
         "api": {"free_calls": 0, "sizes": "all"},
-        "key": {"name": key.name, "prefix": key.shown, "per_minute": key.per_minute,
-                "megapixels_per_day": key.megapixels_per_day,
-                "today": {"day": found.day, "calls": used.calls,
-                          "megapixels": used.megapixels}}}})
+        "key": found.described()}})
 
 
 def kind(status: int) -> str:

@@ -423,6 +423,10 @@ def test_the_account_in_remove_bgs_shape(app, client):
     key = attributes["key"]
     assert (key["name"], key["megapixels_per_day"], key["today"]["calls"],
             key["today"]["megapixels"]) == ("tester", None, 1, 0.8)
+    # The same key, in the same words, as the API's own account says it.
+    ours = client.get("/api/v1/account", headers={"Authorization": f"Bearer {KEY}"})
+    assert key == ours.get_json() and set(key) == {
+        "name", "key_prefix", "per_minute", "megapixels_per_day", "megapixels_left", "today"}
 
 
 def test_an_accounts_credits_are_what_the_daily_cap_still_allows(app):
