@@ -72,11 +72,13 @@ def encode_rows(height: int, width: int, channels: int,
     checksum = 1  # zlib's checksum runs over all bands' uncompressed bytes, in order
     for _, band_checksum, length in parts:
         checksum = adler32_combine(checksum, band_checksum, length)
-    stream = b"".join([b"\x78\x01", *(body for body, _, _ in parts),
-                       struct.pack(">I", checksum)])
+    stream = [b"\x78\x01", *(body for body, _, _ in parts), struct.pack(">I", checksum)]
     header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPES[channels], 0, 0, 0)
-    return b"".join([PNG_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", stream),
-                     _chunk(b"IEND", b"")])
+    # The file is joined once from the bands' bytes: joining the stream, then its chunk,
+    # then the file held four copies of the compressed image at the end (89 MB for a
+    # 22 MB PNG of 49.8 MP), where this holds two.
+    return b"".join([PNG_SIGNATURE, *_chunk(b"IHDR", [header]), *_chunk(b"IDAT", stream),
+                     *_chunk(b"IEND", [])])
 
 
 def bands_of(height: int, row_bytes: int) -> list[tuple[int, int]]:
@@ -109,6 +111,10 @@ def _filtered(rows: np.ndarray) -> bytes:
     return out.tobytes()
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(data, zlib.crc32(kind))
-    return b"".join([struct.pack(">I", len(data)), kind, data, struct.pack(">I", crc)])
+def _chunk(kind: bytes, parts: list[bytes]) -> list[bytes]:
+    """A chunk whose data is `parts` one after the other, as the pieces of the file."""
+    crc = zlib.crc32(kind)
+    for part in parts:
+        crc = zlib.crc32(part, crc)
+    length = sum(len(part) for part in parts)
+    return [struct.pack(">I", length), kind, *parts, struct.pack(">I", crc)]
