@@ -16,7 +16,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from app.engines.local import MEAN, STD, LocalEngine
+from app.engines.local import LocalEngine
 from app.images.decoding import decode
 from bench import composites
 from bench.common import photo
@@ -28,14 +28,7 @@ SCENES = (("horse", "grass"), ("furry", "brick"), ("retina", "hubble"))
 
 
 def mask_of(engine: LocalEngine, small: Image.Image) -> np.ndarray:
-    """LocalEngine.predict's steps after its resize."""
-    arr = np.asarray(small, dtype=np.float32)
-    arr /= max(float(arr.max()), 1.0)
-    arr = (arr - MEAN) / STD
-    pred = engine.model.infer(arr.transpose(2, 0, 1)[np.newaxis])[0, 0]
-    low, high = float(pred.min()), float(pred.max())
-    pred = (pred - low) / (high - low) if high > low else np.zeros_like(pred)
-    return np.minimum(pred * 256, 255).astype(np.uint8)
+    return np.asarray(engine.predict_resized(small))
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

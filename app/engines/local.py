@@ -51,6 +51,10 @@ class LocalEngine:
             small = across_threads(rgb, self.input_size, Image.Resampling.LANCZOS, POOL)
         else:
             small = rgb.resize(self.input_size, Image.Resampling.LANCZOS)
+        return self.predict_resized(small)
+
+    def predict_resized(self, small: Image.Image) -> Image.Image:
+        """The model's mask for an RGB image already at the model's input size."""
         arr = np.asarray(small, dtype=np.float32)
         arr /= max(float(arr.max()), 1.0)
         arr = (arr - MEAN) / STD
