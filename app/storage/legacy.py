@@ -49,8 +49,10 @@ def record(doc: dict) -> StoredRecord:
     """A document of the original layout as a record (its images have no GridFS file)."""
     original, processed = (StoredImage(**_image(doc, kind)[1], etag=f"{doc['_id']}-{kind}")
                            for kind in FIELDS)
-    return StoredRecord(str(doc["_id"]), doc["user_id"], doc.get("image_name", ""),
-                         doc.get("created_on", ""), ENGINE, original, processed, {},
+    # A name or date the original app left out or stored as null is shown as none, as
+    # StoredRecord.from_doc does: a None reached the download's file name and failed.
+    return StoredRecord(str(doc["_id"]), doc["user_id"], doc.get("image_name") or "",
+                         doc.get("created_on") or "", ENGINE, original, processed, {},
                          thumbnails_from_doc(doc))
 
 

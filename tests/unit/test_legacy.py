@@ -73,6 +73,33 @@ def test_a_damaged_document_does_not_break_the_page(visitor, records):
     assert response.status_code == 200 and response.data == b""
 
 
+@pytest.mark.parametrize("missing", [{"image_name": None}, {"created_on": None},
+                                     {"image_name": None, "created_on": None}, "image_name"])
+def test_a_document_without_a_name_or_date_is_served(visitor, records, missing):
+    """The original app did not check its fields: a null or absent name or date is shown
+    as none, and its images and downloads are served (a null name answered 500)."""
+    visitor.page()
+    doc = original_document(visitor.id())
+    if isinstance(missing, dict):
+        doc.update(missing)
+    else:
+        del doc[missing]
+    record_id = str(records.records.insert_one(doc).inserted_id)
+    assert visitor.client.get("/").status_code == 200
+    for path in (f"/images/{record_id}/processed", f"/images/{record_id}/processed?download=1",
+                 f"/images/{record_id}/original?download=1"):
+        response = visitor.client.get(path)
+        assert response.status_code == 200, path
+        assert response.data in (JPEG, PNG)
+    download = visitor.client.get(f"/images/{record_id}/processed?download=1")
+    named = doc.get("image_name") or ""
+    assert download.headers["Content-Disposition"] == (
+        f"attachment; filename={named or 'image'}.png")
+    listed = visitor.client.get("/api/v1/records").get_json()["records"]
+    assert [(item["id"], item["image_name"], item["created_on"]) for item in listed] == [
+        (record_id, named, doc.get("created_on") or "")]
+
+
 def migrate(app, *args):
     result = app.test_cli_runner().invoke(args=["migrate-images", *args])
     assert result.exit_code == 0, result.output
