@@ -51,6 +51,9 @@ class Tally:
         return "\n".join(lines)
 
 
+MIN_PAUSE = 1.0  # seconds, the least a photo waits before it is sent again
+
+
 class Runner:
     def __init__(self, send: Sender, *, threads: int = 1, max_wait: float = 300.0,
                  progress: bool = True):
@@ -84,15 +87,18 @@ class Runner:
                 if lost == LOST_TIMES:
                     return "failed", (f"{exc.reason} (the server lost this photo {lost} "
                                       "times: it may be what stops the app)")
-                if waited + exc.seconds > self.max_wait:
+                # At least a second: a server answering `Retry-After: 0` or a date past
+                # was asked again at once, without end, since --max-wait counts what is waited.
+                seconds = max(exc.seconds, MIN_PAUSE)
+                if waited + seconds > self.max_wait:
                     # The next wait is said too: a thread's refused-connection step carries
                     # on to its next photo, so under a --max-wait below that step a photo
                     # gives up before waiting at all.
                     return "failed", (f"{exc.reason} (gave up after waiting {waited:.0f} s "
-                                      f"in all: {exc.seconds:.0f} s more would pass "
+                                      f"in all: {seconds:.0f} s more would pass "
                                       f"--max-wait, {self.max_wait:.0f} s)")
-                self.pause(exc.seconds)
-                waited += exc.seconds
+                self.pause(seconds)
+                waited += seconds
                 continue
             try:
                 self.writer.write(job.target, result)

@@ -246,6 +246,22 @@ def test_a_wait_past_max_wait_fails_that_photo(app, fake_engine, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("value", ["0", "-5", "Mon, 01 Jan 2024 00:00:00 GMT"])
+def test_a_retry_after_of_nothing_is_waited_a_second(app, fake_engine, tmp_path, monkeypatch,
+                                                     value):
+    """A server that answers busy with a wait of nothing, or a date past, is still asked
+    again only after a second, so --max-wait ends it (it was asked 61,593 times in 2 s)."""
+    pauses = []
+    monkeypatch.setattr(Runner, "pause", lambda self, seconds: pauses.append(seconds))
+    server = FakeServer([(503, {"Retry-After": value})] * 10)
+    source, result = server.send_one(app, tmp_path, "--max-wait", "3")
+    assert result.exit_code == 1 and len(server.posts()) == 4
+    assert pauses == [1.0, 1.0, 1.0]
+    assert result.stdout.splitlines()[-1] == (
+        f"  {source}: 503 rate_limited: Too many uploads. (gave up after waiting 3 s in all: "
+        "1 s more would pass --max-wait, 3 s)")
+
+
 def test_with_a_key_no_session_is_started_and_the_key_is_sent(app, fake_engine, tmp_path):
     server = FakeServer([])
     _source, result = server.send_one(app, tmp_path, "--key", "bgk_secret")
