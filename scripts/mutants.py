@@ -237,6 +237,12 @@ MUTANTS = (
            '*_chunk(b"IDAT", stream),', '*_chunk(b"IDAT", [b"".join(stream)]),',
            "the compressed stream copied whole before the file is joined",
            (U + "test_pngwriter.py",)),
+    Mutant("legacy-null-name", "app/storage/legacy.py", 'doc.get("image_name") or ""',
+           'doc.get("image_name", "")', "an original-layout record's null name reaches "
+           "the download's file name", (U + "test_legacy.py",)),
+    Mutant("batch-retry-floor", "app/batch/runner.py", "MIN_PAUSE = 1.0", "MIN_PAUSE = 0.0",
+           "a Retry-After of 0 sent again at once, without end",
+           (U + "test_batch_server.py",)),
     Mutant("webp-effort", "app/images/thumbnails.py", "METHOD = 2", "METHOD = 0",
            "renditions at libwebp's least effort: colour strays beside the subject",
            (U + "test_thumbnails.py",)),
