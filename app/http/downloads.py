@@ -14,6 +14,7 @@ from urllib.parse import quote
 from flask import Response, current_app, jsonify, request, send_file
 from werkzeug.exceptions import PreconditionFailed
 
+from app.core.errors import Rejected
 from app.http.context import services
 from app.http.visitor import current_visitor
 from app.images.decoding import EXTENSIONS
@@ -56,7 +57,7 @@ def download_name(image_name: str, kind: str, content_type: str, ascii_only: boo
     return f"{stem}{suffix}.{EXTENSIONS.get(content_type, 'png')}"
 
 
-def send_image(record_id: str, kind: str, size: int | None = None):
+def send_image(record_id: str, kind: str, size: int | None = None, *, again: bool = True):
     """The visitor's image bytes (or its rendition of `size`) with caching headers;
     `?download=1` saves the image under the record's name. Anything not theirs is not
     found."""
@@ -79,7 +80,14 @@ def send_image(record_id: str, kind: str, size: int | None = None):
         response = current_app.response_class(status=304)
         response.set_etag(etag)
     else:
-        data = gallery.read(record, kind, size)
+        try:
+            data = gallery.read(record, kind, size)
+        except Rejected as exc:
+            # An edit replaced the image between its details and its bytes: the record's
+            # new image, asked for once more (one deleted meanwhile is not found then).
+            if exc.code != "not_found" or not again:
+                raise
+            return send_image(record_id, kind, size, again=False)
         response = send_file(io.BytesIO(data), mimetype=stored.content_type, etag=etag,
                              as_attachment=download, download_name=name, conditional=False)
         # A 416 raised here reaches the app's error handler, with its Content-Range.

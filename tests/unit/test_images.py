@@ -2,6 +2,8 @@
 
 import pytest
 
+from app.core.forms import EditFields, parse
+from app.core.results import Unlimited
 from app.http.downloads import download_name
 from tests.support import open_png, photo
 
@@ -171,3 +173,31 @@ def test_an_image_deleted_while_being_fetched_is_404(visitor, record_id, records
 
     monkeypatch.setattr(records, "get", get_then_lose_it)
     assert visitor.client.get(f"/images/{record_id}/processed").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/images/{id}/processed", "/images/{id}/processed/160",
+                                  "/api/v1/records/{id}/images/processed?download=1"])
+def test_an_image_replaced_while_being_fetched_is_sent_as_it_is_now(app, visitor, record_id,
+                                                                    records, monkeypatch,
+                                                                    path):
+    """An edit that lands between reading the image's details and its bytes deletes the
+    files those details name: the image is asked for again, not answered 404."""
+    real_get, edited = records.get, []
+
+    def get_then_edit(user_id, rid):
+        record = real_get(user_id, rid)
+        if not edited:  # another tab's edit, right now (its own get is not edited again)
+            edited.append(rid)
+            app.extensions["services"].edits.edit(
+                user_id, rid, parse(EditFields, {"output": "color", "background": "#00ff00"}),
+                pay=Unlimited())
+        return record
+
+    before = visitor.client.get(path.format(id=record_id))
+    monkeypatch.setattr(records, "get", get_then_edit)
+    response = visitor.client.get(path.format(id=record_id))
+    monkeypatch.undo()
+    assert response.status_code == 200 and len(edited) == 1
+    now = visitor.client.get(path.format(id=record_id))
+    assert (response.data, response.headers["ETag"]) == (now.data, now.headers["ETag"])
+    assert response.data != before.data and response.headers["ETag"] != before.headers["ETag"]
