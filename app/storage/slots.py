@@ -36,9 +36,12 @@ def free(records, user_id: str, limit: int | None = None):
     """The visitor's slot keys not taken yet, lowest first (all numbers when `limit` is
     None). A parallel writer may still take one first: callers retry on
     DuplicateKeyError, which the unique index raises."""
-    taken = {found.get("slot") for found in
-             records.find({"user_id": user_id}, {"slot": 1, "_id": 0})}
-    numbers = range(limit) if limit is not None else itertools.count()
+    found = list(records.find({"user_id": user_id}, {"slot": 1, "_id": 0}))
+    taken = {doc.get("slot") for doc in found}
+    # Records without a slot (the original app's) count towards the limit too: only as
+    # many numbers as they leave are offered, or parallel uploads could fill every number.
+    unslotted = sum(1 for doc in found if doc.get("slot") is None)
+    numbers = range(limit - unslotted) if limit is not None else itertools.count()
     return (slot for n in numbers if (slot := f"{user_id}/{n}") not in taken)
 
 

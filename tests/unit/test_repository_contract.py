@@ -1,6 +1,7 @@
 """The repository's contract, on the embedded store and, when MONGO_TEST_URI is set, on a real
 MongoDB-compatible server (CI runs it against FerretDB)."""
 
+import contextlib
 import os
 import threading
 import uuid
@@ -168,6 +169,20 @@ def test_documents_without_a_slot_coexist(repo):
     repo.records.insert_one({"user_id": "u1", "image_name": "old 2"})
     add(repo, limit=3)
     assert repo.count("u1") == 3
+
+
+@pytest.mark.parametrize("old", [1, 2])
+def test_documents_without_a_slot_leave_fewer_slots_to_parallel_uploads(repo, old):
+    """Uploads held at once (each has passed the count before any slot was taken) find
+    only the slots the original app's documents leave: the limit holds with them too."""
+    for n in range(old):
+        repo.records.insert_one({"user_id": "u1", "image_name": f"old {n}"})
+    with contextlib.ExitStack() as held:
+        for _ in range(3 - old):
+            held.enter_context(repo.reserved("u1", 3))
+        with pytest.raises(LimitReached), repo.reserved("u1", 3):
+            pass
+        assert repo.count("u1") == 3
 
 
 def test_sweeping_orphans_keeps_everything_referenced(repo):
