@@ -20,6 +20,7 @@ from app.engines.local import LocalEngine
 from app.images.decoding import decode
 from bench import composites
 from bench.common import photo
+from bench.model_variants import iou  # of alpha > 0.5
 from tests.support import MODELS_DIR
 
 SIZES = ((1152, 864), (4000, 3000))
@@ -29,12 +30,6 @@ SCENES = (("horse", "grass"), ("furry", "brick"), ("retina", "hubble"))
 
 def mask_of(engine: LocalEngine, small: Image.Image) -> np.ndarray:
     return np.asarray(engine.predict_resized(small))
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a > 127, b > 127
-    union = (a | b).sum()
-    return float((a & b).sum() / union) if union else 1.0
 
 
 def images() -> list[tuple[str, Image.Image]]:
@@ -83,7 +78,7 @@ def main() -> None:
                 moved = mask_of(engine, img.resize(size, Image.Resampling.LANCZOS,
                                                    reducing_gap=gap))
                 change = int(np.abs(ref.astype(int) - moved.astype(int)).max())
-                scores.append((iou(ref, moved), label, change))
+                scores.append((iou(ref / 255, moved / 255), label, change))
             lowest = min(scores)
             print(f"| {model} | {gap:g} | {times[0]} | {times[1]} | {lowest[0]:.3f} "
                   f"({lowest[1]}) | {max(change for *_, change in scores)} |")
