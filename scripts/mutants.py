@@ -371,6 +371,13 @@ MUTANTS = (
            "len(self.secret_key) < SHORTEST_SECRET - 1", "a 15-character secret key accepted",
            (U + "test_config.py",)),
     # --- storage: records, slots
+    Mutant("legacy-null-name", "app/storage/legacy.py", 'doc.get("image_name") or ""',
+           'doc.get("image_name", "")', "an original-layout record's null name reaches "
+           "the download's file name", (U + "test_legacy.py",)),
+    Mutant("slots-unslotted", "app/storage/slots.py", "range(limit - unslotted)",
+           "range(limit)", "the original app's records left out of the slots offered",
+           (U + "test_repository_contract.py",)),
+    # --- found by an attack on a running server (2026-12-03), each with its test
     Mutant("stale-guard", "app/storage/records.py",
            ',\n                     "processed.file_id": ObjectId(record.processed.file_id)}',
            "}", "replace_result without its stale-record guard",
@@ -396,13 +403,6 @@ MUTANTS = (
            "record).matched_count > 1:",
            "a result whose placeholder lapsed and was cleared reported stored",
            (U + "test_slots.py",)),
-    Mutant("legacy-null-name", "app/storage/legacy.py", 'doc.get("image_name") or ""',
-           'doc.get("image_name", "")', "an original-layout record's null name reaches "
-           "the download's file name", (U + "test_legacy.py",)),
-    Mutant("slots-unslotted", "app/storage/slots.py", "range(limit - unslotted)",
-           "range(limit)", "the original app's records left out of the slots offered",
-           (U + "test_repository_contract.py",)),
-    # --- found by an attack on a running server (2026-12-03), each with its test
     Mutant("form-nameless", "app/http/bodies.py", "    if not all(names):  # None, or \"\"",
            "    if False:", "a form part without a name reaches the CSRF check: a 500",
            (U + "test_form_parsing.py",)),
