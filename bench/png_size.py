@@ -59,8 +59,8 @@ def _before(pixels: np.ndarray) -> bytes:
     stream = b"".join([b"\x78\x01", *pngwriter.POOL.map(compress, bands),
                        zlib_ng.adler32(out.tobytes()).to_bytes(4, "big")])
     header = pngwriter.struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return b"".join([structure.PNG_SIGNATURE, pngwriter._chunk(b"IHDR", header),
-                     pngwriter._chunk(b"IDAT", stream), pngwriter._chunk(b"IEND", b"")])
+    return b"".join([structure.PNG_SIGNATURE, *pngwriter._chunk(b"IHDR", [header]),
+                     *pngwriter._chunk(b"IDAT", [stream]), *pngwriter._chunk(b"IEND", [])])
 
 
 def _zlib_ng(level: int):

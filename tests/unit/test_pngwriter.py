@@ -128,3 +128,19 @@ def test_the_file_is_held_at_most_twice_while_it_is_written():
     # but not for a third copy of the file.
     assert len(data) > pixels.nbytes
     assert peak < 2 * len(data) + 3 * pngwriter.BAND_BYTES * available_cpus(), peak >> 20
+
+
+def test_every_encoder_the_png_bench_compares_writes_the_pixels_back():
+    # bench/png_size.py builds PNGs of its own from the writer's parts (the writer before
+    # ISA-L, zlib-ng's levels); a change to those parts once broke it unseen.
+    from bench.png_size import candidates, exact
+
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, (97, 131, 4), dtype=np.uint8)
+    pixels[:40, :, 3] = 0
+    pixels[:40, :, :3] = 0
+    for name, encode in candidates().items():
+        data = encode(pixels)
+        assert Image.open(io.BytesIO(data)).size == (131, 97), name
+        if "lossy" not in name:
+            assert exact(data, pixels), name
