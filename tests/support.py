@@ -17,7 +17,7 @@ from PIL import Image
 from app import model_files
 from app.api.schemas import ERRORS
 from app.core.forms import OutputOptions
-from app.core.results import cut_out
+from app.core.results import Unlimited, cut_out
 from app.engines import EngineError, EngineRunner
 from app.images.decoding import Photo, probe
 from app.images.outputs import EncodedImage
@@ -124,17 +124,7 @@ def cutout(engine, data: bytes, max_pixels: int = 10**8, **options) -> EncodedIm
     return cut_out(EngineRunner(engine), photo, OutputOptions(**options), pay=free).result
 
 
-class _Free:
-    """The rate limits' side of `cut_out` when no request is being served: all allowed."""
-
-    def check(self, work) -> None:
-        pass
-
-    def spend(self, work) -> None:
-        pass
-
-
-free = _Free()
+free = Unlimited()  # the rate limits' side of `cut_out` when no request is being served
 
 
 API = "/api/v1"

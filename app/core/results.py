@@ -85,6 +85,11 @@ class Allowance(Protocol):
     def spend(self, work: Work) -> None:
         """Take what `work` costs, or `Rejected`."""
 
+    def holder(self) -> str | None:
+        """Who the work is for, as the limits count it: an API key, or a visitor's network
+        (a photo by address is fetched for it, core/fetching/gate.py); None for the
+        operator's own work."""
+
 
 class Unlimited:
     """No rate limit's: work on the operator's own machine (flask remove-bg)."""
@@ -93,6 +98,9 @@ class Unlimited:
         pass
 
     spend = check
+
+    def holder(self) -> None:
+        return None
 
 
 def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,

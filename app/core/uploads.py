@@ -54,10 +54,10 @@ class Removed:
 
 class UploadService:
     def __init__(self, records: RecordRepository, engines: EngineRunner, *, user_limit: int,
-                 max_image_pixels: int, fetch: Callable[[str], bytes]):
+                 max_image_pixels: int, fetch: Callable[[str, str | None], bytes]):
         self.records, self.engines = records, engines
         self.user_limit, self.max_image_pixels = user_limit, max_image_pixels
-        self.fetch = fetch  # url -> bytes, or Rejected: photos by address (core/fetching)
+        self.fetch = fetch  # (url, holder) -> bytes, or Rejected (core/fetching)
 
     def upload(self, visitor: str, request: UploadRequest,
                pay: Allowance) -> Uploaded:
@@ -109,14 +109,15 @@ class UploadService:
         # with the same size limit as an upload, before any work slot is taken, in a
         # bounded number of threads (core/fetching/gate.py).
         pay.check(Work(0))
-        data = request.image if request.image is not None else self.fetch(request.image_url)
+        data = (request.image if request.image is not None
+                else self.fetch(request.image_url, pay.holder()))
         photo = photo_of(data, self.max_image_pixels)
         if request.output != "image":
             return photo, None
         behind = request.background_image
         if behind is None:  # a removal's background photo by address, fetched alike
             try:
-                behind = self.fetch(request.background_image_url)
+                behind = self.fetch(request.background_image_url, pay.holder())
             except Rejected as exc:
                 raise Rejected(exc.code, BACKDROP_FAILED + exc.message, exc.kind,
                                exc.retry_after) from exc

@@ -151,6 +151,10 @@ class RequestAllowance:
             services().keys.used(key, work.pixels / 1e6)
             KEY_MEGAPIXELS.labels(key.name).inc(work.pixels / 1e6)
 
+    def holder(self) -> str:
+        key = caller()
+        return _address() if key is None else f"key:{key.name}"
+
 
 allowance = RequestAllowance()
 
@@ -164,7 +168,7 @@ def _charges(work: Work) -> list[Charge]:
     if key is None:
         per_visitor, per_address = _limits().items
         return [Charge(per_visitor, f"visitor:{current_visitor()}", work.counts),
-                Charge(per_address, f"ip:{client_network(request.remote_addr)}", work.counts)]
+                Charge(per_address, _address(), work.counts)]
     charges = [Charge(parse(f"{key.per_minute} per minute"), f"key:{key.name}:minute",
                       work.counts, KEY_MINUTE.format(limit=key.per_minute))]
     if key.megapixels_per_day:
@@ -172,6 +176,11 @@ def _charges(work: Work) -> list[Charge]:
         # 0.1 MP is not free.
         charges.append(_daily(key, max(1, math.ceil(work.pixels / 1e6))))
     return charges
+
+
+def _address() -> str:
+    """The count of the client's network, which a new cookie does not reset."""
+    return f"ip:{client_network(request.remote_addr)}"
 
 
 def _daily(key: ApiKey, cost: int) -> Charge:

@@ -468,13 +468,13 @@ def test_a_background_by_address_is_fetched_once_for_the_run(app, fake_engine, t
     src, out = tree(tmp_path), tmp_path / "out"
     asked = []
     uploads = app.extensions["services"].uploads
-    uploads.fetch = lambda url: asked.append(url) or photo(size=(40, 30))
+    uploads.fetch = lambda url, holder=None: asked.append(url) or photo(size=(40, 30))
     result = invoke(app, src, "--out", out, "--output", "image",
                     "--background-image-url", "https://photos.example/lawn.jpg")
     assert result.exit_code == 0, result.output
     assert tally(result) == (3, 0, 0) and asked == ["https://photos.example/lawn.jpg"]
 
-    def unreachable(url):
+    def unreachable(url, holder=None):
         raise Rejected("url_unreachable", "The address could not be reached.")
 
     both = invoke(app, src, "--out", tmp_path / "both", "--output", "image",

@@ -25,7 +25,7 @@ def fetched(app):
     asked = []
     uploads = app.extensions["services"].uploads
 
-    def fetch(url):
+    def fetch(url, holder=None):
         asked.append(url)
         return photo()
 

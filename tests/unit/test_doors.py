@@ -160,7 +160,7 @@ def test_a_broken_background_photo_is_named_so_at_both_doors(page, script):
 
 def test_a_background_photo_by_address_that_fails_is_named_so(app, script):
     """With two addresses, "The address answered 404" did not say which."""
-    def fetch(url):
+    def fetch(url, holder=None):
         if "lawn" in url:
             raise refused("url_failed", "The address answered 404 Not Found.")
         return photo()

@@ -1,6 +1,7 @@
 """A bounded number of fetches by address at once per process; past it, busy at once with
 the time until the oldest fetch in flight must have ended. Threads are held with events."""
 
+import io
 import threading
 
 import pytest
@@ -90,3 +91,171 @@ def test_a_fetch_takes_a_place_in_the_admissions_line():
     release.set()
     first.join(10)
     assert gate("c") == b"photo"
+
+
+def _held_open(gate, url, holder, inside):
+    """A thread whose fetch stays in flight until `release` of the gate's fake is set."""
+    thread = threading.Thread(target=gate, args=(url, holder))
+    thread.start()
+    assert inside.acquire(timeout=10)
+    return thread
+
+
+def test_one_client_holds_at_most_half_the_slots():
+    release, inside = threading.Event(), threading.Semaphore(0)
+    calls = []
+
+    def silent(url):
+        calls.append(url)
+        inside.release()
+        release.wait(30)
+        return b"photo"
+
+    gate = FetchGate(silent, slots=4, deadline=15)
+    assert gate.per_holder == 2
+    held = [_held_open(gate, "a1", "ip:10.0.0.1", inside),
+            _held_open(gate, "a2", "ip:10.0.0.1", inside)]  # exactly its share
+    with pytest.raises(Rejected) as refused:
+        gate("a3", "ip:10.0.0.1")  # one over
+    assert (refused.value.code, refused.value.kind, refused.value.retry_after,
+            refused.value.message) == (
+        "rate_limited", "quota", 1, "A client may have 2 photos fetched by address at once, "
+                                    "and this one already has. Please try again when one has "
+                                    "arrived.")
+    # Another client, and the operator's own work, still find the slots the first left.
+    held += [_held_open(gate, "b1", "key:tester", inside), _held_open(gate, "c1", None, inside)]
+    with pytest.raises(Rejected) as full:
+        gate("b2", "key:tester")
+    assert full.value.code == "busy"  # every slot is taken now, whoever asks
+    assert calls == ["a1", "a2", "b1", "c1"]  # nothing refused was started
+    release.set()
+    for thread in held:
+        thread.join(10)
+    assert gate("a4", "ip:10.0.0.1") == b"photo"  # its fetches ended, its share is free
+
+
+@pytest.mark.parametrize("slots, code, message", [
+    (1, "busy", "Too many photos are being processed right now, so this one was not started. "
+                "Please try again in 15 seconds."),
+    (2, "rate_limited", "A client may have 1 photo fetched by address at once, and this one "
+                        "already has. Please try again when it has arrived.")])
+def test_with_one_or_two_slots_a_client_holds_one(monkeypatch, slots, code, message):
+    monkeypatch.setattr(module, "time", Clock(1000.0))
+    release, inside = threading.Event(), threading.Semaphore(0)
+
+    def silent(url):
+        inside.release()
+        release.wait(30)
+        return b"photo"
+
+    gate = FetchGate(silent, slots=slots, deadline=15)
+    thread = _held_open(gate, "a", "ip:10.0.0.1", inside)
+    with pytest.raises(Rejected) as refused:
+        gate("b", "ip:10.0.0.1")
+    assert (refused.value.code, refused.value.message) == (code, message)
+    release.set()
+    thread.join(10)
+
+
+KEY = "fetch-gate-key-0123456"
+HELD_ONE = ("A client may have 1 photo fetched by address at once, and this one already has. "
+            "Please try again when it has arrived.")
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.changed(api_keys=f"tester:{KEY}")
+
+
+def test_every_door_holds_a_client_to_its_share(app, fake_engine):
+    """Through the app's own gate (URL_FETCH_CONCURRENCY 2: one each): while one visitor's
+    photo by address is in flight, the same network is refused at each door, as another
+    cookie too; another network and an API key from the same network are served."""
+    from tests.support import ApiClient, Visitor, photo
+
+    gate = app.extensions["services"].uploads.fetch
+    release, inside, calls = threading.Event(), threading.Semaphore(0), []
+
+    def fetch(url):
+        calls.append(url)
+        if "slow" in url:
+            inside.release()
+            release.wait(30)
+        return photo()
+
+    gate._fetch = fetch
+
+    def client(address):
+        made = app.test_client()
+        made.environ_base["REMOTE_ADDR"] = address
+        return made
+
+    first = ApiClient(client("10.0.0.1"))
+    answers = []
+    thread = threading.Thread(target=lambda: answers.append(first.http.post(
+        "/api/v1/records", json={"name": "slow", "image_url": "https://a.example/slow.jpg"},
+        headers=first.headers())))
+    thread.start()
+    assert inside.acquire(timeout=10)
+    try:
+        url = "https://a.example/cat.jpg"
+        script, page = ApiClient(client("10.0.0.1")), Visitor(client("10.0.0.1"))
+        same_network = {
+            "page": page.upload(image_url=url, headers={"Accept": "application/json"}),
+            "records": script.http.post("/api/v1/records", json={"name": "c", "image_url": url},
+                                        headers=script.headers()),
+            "remove": script.http.post("/api/v1/remove", json={"image_url": url},
+                                       headers=script.headers())}
+        for door, answer in same_network.items():
+            assert (answer.status_code, answer.get_json(), answer.headers["Retry-After"]) == (
+                429, {"error": "rate_limited", "message": HELD_ONE}, "1"), door
+        backdrop = script.http.post("/api/v1/remove", data={
+            "image": (io.BytesIO(photo()), "cat.jpg"), "output": "image",
+            "background_image_url": url}, headers=script.headers())
+        assert (backdrop.status_code, backdrop.get_json()["message"]) == (
+            429, "The background photo could not be used. " + HELD_ONE)
+        keyed = client("10.0.0.1").post("/v1.0/removebg", data={"image_url": url},
+                                        headers={"X-Api-Key": KEY})
+        assert keyed.status_code == 200, keyed.get_data(as_text=True)  # the key's own share
+        assert calls == ["https://a.example/slow.jpg", url]
+        other = ApiClient(client("10.0.0.2"))
+        served = other.http.post("/api/v1/remove", json={"image_url": url},
+                                 headers=other.headers())
+        assert served.status_code == 200 and calls[-1] == url and len(calls) == 3
+    finally:
+        release.set()
+        thread.join(10)
+    assert answers[0].status_code == 201
+
+
+def test_an_api_key_is_held_to_its_share_at_remove_bgs_door(app, fake_engine):
+    from tests.support import photo
+
+    gate = app.extensions["services"].uploads.fetch
+    release, inside, calls = threading.Event(), threading.Semaphore(0), []
+
+    def fetch(url):
+        calls.append(url)
+        inside.release()
+        release.wait(30)
+        return photo()
+
+    gate._fetch = fetch
+    client, headers = app.test_client(), {"X-Api-Key": KEY}
+    answers = []
+    thread = threading.Thread(target=lambda: answers.append(client.post(
+        "/v1.0/removebg", data={"image_url": "https://a.example/slow.jpg"}, headers=headers)))
+    thread.start()
+    assert inside.acquire(timeout=10)
+    try:
+        refused = client.post("/api/v1/remove", json={"image_url": "https://a.example/b.jpg"},
+                              headers=headers)
+        theirs = client.post("/v1.0/removebg", data={"image_url": "https://a.example/c.jpg"},
+                             headers=headers)
+    finally:
+        release.set()
+        thread.join(10)
+    assert (refused.status_code, refused.get_json()["message"]) == (429, HELD_ONE)
+    assert theirs.status_code == 429 and theirs.headers["Retry-After"] == "1"
+    assert theirs.get_json()["errors"][0]["title"] == HELD_ONE
+    assert calls == ["https://a.example/slow.jpg"] and answers[0].status_code == 200

@@ -146,7 +146,7 @@ def test_a_urlencoded_form_that_is_not_utf8_is_said_so(client, visitor, records,
 @pytest.mark.parametrize("name", ["%e2%82%ac", "%25ff", "100%", "caf%C3%A9+au+lait"])
 def test_escaped_utf8_in_a_urlencoded_form_is_taken(client, visitor, fake_engine, records,
                                                     name):
-    client.application.extensions["services"].uploads.fetch = lambda url: photo()
+    client.application.extensions["services"].uploads.fetch = lambda url, holder=None: photo()
     response = sent(client, visitor, f"{API}/records",
                     f"name={name}&image_url=https%3A%2F%2Fa.example%2Fc.jpg".encode(), URLENCODED)
     assert response.status_code == 201, response.get_data(as_text=True)

@@ -21,7 +21,7 @@ def priced(settings):
     app = create_app(settings.changed(upload_rate_limit=f"{PER_MINUTE} per minute",
                                       upload_rate_limit_ip="100 per minute", user_limit=10))
     use_engine(app, FakeEngine())
-    app.extensions["services"].uploads.fetch = lambda url: BIG  # the address's photo
+    app.extensions["services"].uploads.fetch = lambda url, holder=None: BIG  # the address's photo
     return app
 
 
@@ -142,7 +142,7 @@ def test_no_allowance_left_means_no_fetch_and_no_reads(priced, monkeypatch):
     fetched, reads, probed = [], [], []
     monkeypatch.setattr(results, "probe", lambda *args, probe=results.probe:
                         probed.append(args) or probe(*args))
-    services.uploads.fetch = lambda url: fetched.append(url) or BIG
+    services.uploads.fetch = lambda url, holder=None: fetched.append(url) or BIG
     assert visitor.upload_json(BIG).status_code == 201  # 4
     record = visitor.record_ids()[0]
     for look in ("mask", "blur", "color", "transparent"):  # 4 each: 20 in all

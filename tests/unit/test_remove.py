@@ -101,7 +101,7 @@ def test_the_rate_limit_is_spent_by_the_pixels_worked_on(app):
 @pytest.mark.parametrize("how", ["json", "urlencoded", "multipart"])
 def test_by_address(app, how):
     fetched = []
-    app.extensions["services"].uploads.fetch = lambda url: fetched.append(url) or PHOTO
+    app.extensions["services"].uploads.fetch = lambda url, holder=None: fetched.append(url) or PHOTO
     client = ApiClient(app.test_client())
     fields = {"image_url": "https://photos.example/cat.jpg", "size": "preview"}
     if how == "json":
@@ -190,7 +190,7 @@ def test_a_zip_of_an_opaque_result_has_an_opaque_alpha(app):
 
 
 def test_a_zip_by_address_as_json(app):
-    app.extensions["services"].uploads.fetch = lambda url: PHOTO
+    app.extensions["services"].uploads.fetch = lambda url, holder=None: PHOTO
     client = ApiClient(app.test_client())
     answer = client.http.post("/api/v1/remove", json={
         "image_url": "https://photos.example/cat.jpg", "format": "zip"},
@@ -211,7 +211,8 @@ def test_a_background_photo_by_address(app):
     green = encode(Image.new("RGB", (50, 40), (10, 200, 30)), "PNG")
     photos = {"https://photos.example/cat.jpg": PHOTO, "https://photos.example/lawn.png": green}
     fetched = []
-    app.extensions["services"].uploads.fetch = lambda url: fetched.append(url) or photos[url]
+    app.extensions["services"].uploads.fetch = (
+        lambda url, holder=None: fetched.append(url) or photos[url])
     client = ApiClient(app.test_client())
     answer = client.http.post("/api/v1/remove", json={
         "image_url": "https://photos.example/cat.jpg", "output": "image",

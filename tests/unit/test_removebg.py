@@ -123,7 +123,8 @@ def test_a_background_photo_as_a_file_or_by_address(app, client):
     mine = ours(client, output="image", background_image=(io.BytesIO(LAWN), "lawn.png"))
     as_file = removebg(client, size="full", bg_image_file=(io.BytesIO(LAWN), "lawn.png"))
     assert (as_file.status_code, as_file.mimetype) == (200, "image/jpeg")
-    app.extensions["services"].uploads.fetch = {"https://photos.example/lawn.png": LAWN}.get
+    app.extensions["services"].uploads.fetch = (
+        lambda url, holder=None: {"https://photos.example/lawn.png": LAWN}[url])
     by_address = removebg(client, size="full", bg_image_url="https://photos.example/lawn.png")
     mine_jpeg = ours(client, output="image", format="jpeg",
                      background_image=(io.BytesIO(LAWN), "lawn.png"))
@@ -135,7 +136,8 @@ def test_a_background_photo_as_a_file_or_by_address(app, client):
 @pytest.mark.parametrize("how", ["json", "urlencoded", "multipart"])
 @pytest.mark.parametrize("photo_field", ["image_file_b64", "image_url"])
 def test_a_photo_in_base64_or_by_address_in_any_body(app, client, how, photo_field):
-    app.extensions["services"].uploads.fetch = {"https://photos.example/cat.jpg": PHOTO}.get
+    app.extensions["services"].uploads.fetch = (
+        lambda url, holder=None: {"https://photos.example/cat.jpg": PHOTO}[url])
     value = (base64.b64encode(PHOTO).decode() if photo_field == "image_file_b64"
              else "https://photos.example/cat.jpg")
     fields = {photo_field: value, "size": "full"}
@@ -290,7 +292,7 @@ def test_a_field_we_cannot_take_is_a_400_with_the_reason(client, fields, code, t
 @pytest.mark.parametrize("opacity", [0, "100", 50])
 def test_a_shadow_opacity_without_a_shadow_is_taken_and_ignored(app, client, opacity):
     """Clients send remove.bg's default (50) whether or not they ask for a shadow."""
-    app.extensions["services"].uploads.fetch = lambda url: PHOTO
+    app.extensions["services"].uploads.fetch = lambda url, holder=None: PHOTO
     plain = client.post("/v1.0/removebg", json={"image_url": "https://photos.example/c.jpg"},
                         headers=HEADERS)
     shaded = client.post("/v1.0/removebg", json={"image_url": "https://photos.example/c.jpg",
@@ -329,7 +331,7 @@ def test_each_photo_refusal(client):
                                    "bg_color", "bg_image_url", "bg_image_file"])
 @pytest.mark.parametrize("value", [[1], {"a": 1}, 7, 1.5, True, "\ud800", "x" * 3000])
 def test_any_json_value_of_any_field_is_answered_never_a_500(app, client, field, value):
-    app.extensions["services"].uploads.fetch = lambda url: PHOTO
+    app.extensions["services"].uploads.fetch = lambda url, holder=None: PHOTO
     body = {"image_url": "https://photos.example/cat.jpg", "size": "full", field: value}
     if field in ("image_file", "image_file_b64"):
         del body["image_url"]
