@@ -19,35 +19,50 @@ class Clock:
         return self.now
 
 
+class Silent:
+    """A fetch that stays in flight until `release` is set (only for addresses with `held`
+    in them, when given): the addresses asked for, in order, and `entered()` to wait until
+    the next one is in flight."""
+
+    def __init__(self, held: str = "", answer: bytes = b"photo"):
+        self.release, self._inside, self.calls = threading.Event(), threading.Semaphore(0), []
+        self.held, self.answer = held, answer
+
+    def __call__(self, url: str) -> bytes:
+        self.calls.append(url)
+        if self.held in url:
+            self._inside.release()
+            self.release.wait(30)
+        return self.answer
+
+    def entered(self) -> None:
+        assert self._inside.acquire(timeout=10)
+
+    def in_flight(self, call) -> threading.Thread:
+        """`call` on a thread of its own, returned once its fetch is in flight."""
+        thread = threading.Thread(target=call)
+        thread.start()
+        self.entered()
+        return thread
+
+
 def test_fetches_past_the_bound_are_busy_at_once_with_the_time_to_retry(monkeypatch):
     clock = Clock(1000.0)
     monkeypatch.setattr(module, "time", clock)
-    release, inside = threading.Event(), threading.Semaphore(0)
-    calls = []
-
-    def silent(url):
-        calls.append(url)
-        inside.release()
-        release.wait(30)
-        return b"photo"
-
+    silent = Silent()
     gate = FetchGate(silent, slots=2, deadline=15)
     results = []
-    first = threading.Thread(target=lambda: results.append(gate("a")))
-    first.start()
-    assert inside.acquire(timeout=10)
+    first = silent.in_flight(lambda: results.append(gate("a")))
     clock.now = 1004.5  # the second starts 4.5 s after the first
-    second = threading.Thread(target=lambda: results.append(gate("b")))
-    second.start()
-    assert inside.acquire(timeout=10)
+    second = silent.in_flight(lambda: results.append(gate("b")))
     clock.now = 1006.2
     with pytest.raises(Rejected) as refused:
         gate("c")
     # The first fetch in flight must end by 1015: 8.8 s from now, said as 9.
     assert (refused.value.code, refused.value.kind, refused.value.retry_after) == (
         "busy", "busy", 9)
-    assert calls == ["a", "b"]  # the third was never started
-    release.set()
+    assert silent.calls == ["a", "b"]  # the third was never started
+    silent.release.set()
     first.join(10)
     second.join(10)
     assert results == [b"photo", b"photo"]
@@ -71,50 +86,26 @@ def test_a_fetch_takes_a_place_in_the_admissions_line():
     from app.engines import Admission, Busy, Work
 
     line = Admission(slots=1, max_waiting=1, max_wait=60)
-    release, inside = threading.Event(), threading.Event()
-
-    def silent(url):
-        inside.set()
-        release.wait(30)
-        return b"photo"
-
+    silent = Silent()
     gate = FetchGate(silent, slots=2, deadline=15, place=line.place)
-    first = threading.Thread(target=gate, args=("a",))
-    first.start()
-    assert inside.wait(10)
+    first = silent.in_flight(lambda: gate("a"))
     with pytest.raises(Rejected) as refused:
         gate("b")  # a fetch slot is free, but no place in line is
     assert refused.value.code == "busy"
     # The engine's slot is free, so one upload starts at once; but none may wait.
     with line.admitted(Work(0)), pytest.raises(Busy), line.admitted(Work(0)):
         pass
-    release.set()
+    silent.release.set()
     first.join(10)
     assert gate("c") == b"photo"
 
 
-def _held_open(gate, url, holder, inside):
-    """A thread whose fetch stays in flight until `release` of the gate's fake is set."""
-    thread = threading.Thread(target=gate, args=(url, holder))
-    thread.start()
-    assert inside.acquire(timeout=10)
-    return thread
-
-
 def test_one_client_holds_at_most_half_the_slots():
-    release, inside = threading.Event(), threading.Semaphore(0)
-    calls = []
-
-    def silent(url):
-        calls.append(url)
-        inside.release()
-        release.wait(30)
-        return b"photo"
-
+    silent = Silent()
     gate = FetchGate(silent, slots=4, deadline=15)
     assert gate.per_holder == 2
-    held = [_held_open(gate, "a1", "ip:10.0.0.1", inside),
-            _held_open(gate, "a2", "ip:10.0.0.1", inside)]  # exactly its share
+    held = [silent.in_flight(lambda: gate("a1", "ip:10.0.0.1")),
+            silent.in_flight(lambda: gate("a2", "ip:10.0.0.1"))]  # exactly its share
     with pytest.raises(Rejected) as refused:
         gate("a3", "ip:10.0.0.1")  # one over
     assert (refused.value.code, refused.value.kind, refused.value.retry_after,
@@ -123,12 +114,13 @@ def test_one_client_holds_at_most_half_the_slots():
                                     "and this one already has. Please try again when one has "
                                     "arrived.")
     # Another client, and the operator's own work, still find the slots the first left.
-    held += [_held_open(gate, "b1", "key:tester", inside), _held_open(gate, "c1", None, inside)]
+    held += [silent.in_flight(lambda: gate("b1", "key:tester")),
+             silent.in_flight(lambda: gate("c1"))]
     with pytest.raises(Rejected) as full:
         gate("b2", "key:tester")
     assert full.value.code == "busy"  # every slot is taken now, whoever asks
-    assert calls == ["a1", "a2", "b1", "c1"]  # nothing refused was started
-    release.set()
+    assert silent.calls == ["a1", "a2", "b1", "c1"]  # nothing refused was started
+    silent.release.set()
     for thread in held:
         thread.join(10)
     assert gate("a4", "ip:10.0.0.1") == b"photo"  # its fetches ended, its share is free
@@ -141,19 +133,13 @@ def test_one_client_holds_at_most_half_the_slots():
                         "already has. Please try again when it has arrived.")])
 def test_with_one_or_two_slots_a_client_holds_one(monkeypatch, slots, code, message):
     monkeypatch.setattr(module, "time", Clock(1000.0))
-    release, inside = threading.Event(), threading.Semaphore(0)
-
-    def silent(url):
-        inside.release()
-        release.wait(30)
-        return b"photo"
-
+    silent = Silent()
     gate = FetchGate(silent, slots=slots, deadline=15)
-    thread = _held_open(gate, "a", "ip:10.0.0.1", inside)
+    thread = silent.in_flight(lambda: gate("a", "ip:10.0.0.1"))
     with pytest.raises(Rejected) as refused:
         gate("b", "ip:10.0.0.1")
     assert (refused.value.code, refused.value.message) == (code, message)
-    release.set()
+    silent.release.set()
     thread.join(10)
 
 
@@ -173,17 +159,7 @@ def test_every_door_holds_a_client_to_its_share(app, fake_engine):
     cookie too; another network and an API key from the same network are served."""
     from tests.support import ApiClient, Visitor, photo
 
-    gate = app.extensions["services"].uploads.fetch
-    release, inside, calls = threading.Event(), threading.Semaphore(0), []
-
-    def fetch(url):
-        calls.append(url)
-        if "slow" in url:
-            inside.release()
-            release.wait(30)
-        return photo()
-
-    gate._fetch = fetch
+    silent = app.extensions["services"].uploads.fetch._fetch = Silent("slow", photo())
 
     def client(address):
         made = app.test_client()
@@ -192,11 +168,9 @@ def test_every_door_holds_a_client_to_its_share(app, fake_engine):
 
     first = ApiClient(client("10.0.0.1"))
     answers = []
-    thread = threading.Thread(target=lambda: answers.append(first.http.post(
+    thread = silent.in_flight(lambda: answers.append(first.http.post(
         "/api/v1/records", json={"name": "slow", "image_url": "https://a.example/slow.jpg"},
         headers=first.headers())))
-    thread.start()
-    assert inside.acquire(timeout=10)
     try:
         url = "https://a.example/cat.jpg"
         script, page = ApiClient(client("10.0.0.1")), Visitor(client("10.0.0.1"))
@@ -217,13 +191,13 @@ def test_every_door_holds_a_client_to_its_share(app, fake_engine):
         keyed = client("10.0.0.1").post("/v1.0/removebg", data={"image_url": url},
                                         headers={"X-Api-Key": KEY})
         assert keyed.status_code == 200, keyed.get_data(as_text=True)  # the key's own share
-        assert calls == ["https://a.example/slow.jpg", url]
+        assert silent.calls == ["https://a.example/slow.jpg", url]
         other = ApiClient(client("10.0.0.2"))
         served = other.http.post("/api/v1/remove", json={"image_url": url},
                                  headers=other.headers())
-        assert served.status_code == 200 and calls[-1] == url and len(calls) == 3
+        assert served.status_code == 200 and silent.calls[1:] == [url, url]
     finally:
-        release.set()
+        silent.release.set()
         thread.join(10)
     assert answers[0].status_code == 201
 
@@ -231,31 +205,20 @@ def test_every_door_holds_a_client_to_its_share(app, fake_engine):
 def test_an_api_key_is_held_to_its_share_at_remove_bgs_door(app, fake_engine):
     from tests.support import photo
 
-    gate = app.extensions["services"].uploads.fetch
-    release, inside, calls = threading.Event(), threading.Semaphore(0), []
-
-    def fetch(url):
-        calls.append(url)
-        inside.release()
-        release.wait(30)
-        return photo()
-
-    gate._fetch = fetch
+    silent = app.extensions["services"].uploads.fetch._fetch = Silent(answer=photo())
     client, headers = app.test_client(), {"X-Api-Key": KEY}
     answers = []
-    thread = threading.Thread(target=lambda: answers.append(client.post(
+    thread = silent.in_flight(lambda: answers.append(client.post(
         "/v1.0/removebg", data={"image_url": "https://a.example/slow.jpg"}, headers=headers)))
-    thread.start()
-    assert inside.acquire(timeout=10)
     try:
         refused = client.post("/api/v1/remove", json={"image_url": "https://a.example/b.jpg"},
                               headers=headers)
         theirs = client.post("/v1.0/removebg", data={"image_url": "https://a.example/c.jpg"},
                              headers=headers)
     finally:
-        release.set()
+        silent.release.set()
         thread.join(10)
     assert (refused.status_code, refused.get_json()["message"]) == (429, HELD_ONE)
     assert theirs.status_code == 429 and theirs.headers["Retry-After"] == "1"
     assert theirs.get_json()["errors"][0]["title"] == HELD_ONE
-    assert calls == ["https://a.example/slow.jpg"] and answers[0].status_code == 200
+    assert silent.calls == ["https://a.example/slow.jpg"] and answers[0].status_code == 200
