@@ -150,9 +150,9 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
     "internal_error": ("an unexpected failure, logged on the server", _statuses("unexpected")),
     "storage_unavailable": ("the database is unavailable, nothing was changed; try again "
                             "after `Retry-After` seconds", (503,)),
-    "rate_limited": ("too many uploads in a short time, or this client already has its "
-                     "share of photos being fetched by address; try again after "
-                     "`Retry-After` seconds", (429,)),
+    "rate_limited": ("too many requests from this client: uploads in a short time, or "
+                     "photos by address at once; try again after `Retry-After` seconds",
+                     (429,)),
     "daily_quota": ("the API key has used its megapixels for a rolling 24 hours; try again "
                     "after `Retry-After` seconds", (429,)),
 }

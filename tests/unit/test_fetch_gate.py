@@ -69,15 +69,22 @@ def test_fetches_past_the_bound_are_busy_at_once_with_the_time_to_retry(monkeypa
     assert gate("d") == b"photo"  # both slots free again
 
 
-def test_a_failed_fetch_gives_its_slot_back():
+@pytest.mark.parametrize("holder", [None, "ip:10.0.0.1"])
+def test_a_failed_fetch_gives_its_slot_and_its_clients_share_back(holder):
     def failing(url):
         raise Rejected("url_failed", "The address answered 404 Not Found.")
 
-    gate = FetchGate(failing, slots=1, deadline=15)
+    gate = FetchGate(failing, slots=2, deadline=15)  # a share of one
     for _ in range(3):
         with pytest.raises(Rejected) as refused:
-            gate("x")
+            gate("x", holder)
         assert refused.value.code == "url_failed"
+    assert gate._held == {}  # nothing is kept of a client with no fetch in flight
+
+
+@pytest.mark.parametrize("slots, share", [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (8, 4)])
+def test_a_clients_share_is_half_the_slots_rounded_down_and_at_least_one(slots, share):
+    assert FetchGate(Silent(), slots=slots, deadline=15).per_holder == share
 
 
 def test_a_fetch_takes_a_place_in_the_admissions_line():
@@ -100,19 +107,40 @@ def test_a_fetch_takes_a_place_in_the_admissions_line():
     assert gate("c") == b"photo"
 
 
-def test_one_client_holds_at_most_half_the_slots():
+def test_a_fetch_with_no_place_in_line_gives_its_clients_share_back():
+    from app.engines import Admission
+
+    line = Admission(slots=1, max_waiting=1, max_wait=60)
+    silent = Silent()
+    gate = FetchGate(silent, slots=4, deadline=15, place=line.place)
+    first = silent.in_flight(lambda: gate("a", "ip:10.0.0.1"))
+    for _ in range(3):  # the line's one place is the first fetch's
+        with pytest.raises(Rejected) as refused:
+            gate("b", "ip:10.0.0.2")
+        assert refused.value.code == "busy"
+    assert list(gate._held) == ["ip:10.0.0.1"]
+    silent.release.set()
+    first.join(10)
+    assert gate("c", "ip:10.0.0.2") == b"photo" and gate._held == {}
+
+
+def test_one_client_holds_at_most_half_the_slots(monkeypatch):
+    clock = Clock(1000.0)
+    monkeypatch.setattr(module, "time", clock)
     silent = Silent()
     gate = FetchGate(silent, slots=4, deadline=15)
-    assert gate.per_holder == 2
-    held = [silent.in_flight(lambda: gate("a1", "ip:10.0.0.1")),
-            silent.in_flight(lambda: gate("a2", "ip:10.0.0.1"))]  # exactly its share
+    held = [silent.in_flight(lambda: gate("a1", "ip:10.0.0.1"))]
+    clock.now = 1003.0
+    held.append(silent.in_flight(lambda: gate("a2", "ip:10.0.0.1")))  # exactly its share
+    clock.now = 1005.5
     with pytest.raises(Rejected) as refused:
         gate("a3", "ip:10.0.0.1")  # one over
+    # Its first fetch must end by 1015: 9.5 s from now, said as 10.
     assert (refused.value.code, refused.value.kind, refused.value.retry_after,
             refused.value.message) == (
-        "rate_limited", "quota", 1, "A client may have 2 photos fetched by address at once, "
-                                    "and this one already has. Please try again when one has "
-                                    "arrived.")
+        "rate_limited", "quota", 10, "Photos by address are fetched 2 at a time for each "
+                                     "network or API key, and 2 from yours are being fetched "
+                                     "now. Please try again in 10 seconds.")
     # Another client, and the operator's own work, still find the slots the first left.
     held += [silent.in_flight(lambda: gate("b1", "key:tester")),
              silent.in_flight(lambda: gate("c1"))]
@@ -129,8 +157,9 @@ def test_one_client_holds_at_most_half_the_slots():
 @pytest.mark.parametrize("slots, code, message", [
     (1, "busy", "Too many photos are being processed right now, so this one was not started. "
                 "Please try again in 15 seconds."),
-    (2, "rate_limited", "A client may have 1 photo fetched by address at once, and this one "
-                        "already has. Please try again when it has arrived.")])
+    (2, "rate_limited", "Photos by address are fetched one at a time for each network or API "
+                        "key, and one from yours is being fetched now. Please try again in 15 "
+                        "seconds.")])
 def test_with_one_or_two_slots_a_client_holds_one(monkeypatch, slots, code, message):
     monkeypatch.setattr(module, "time", Clock(1000.0))
     silent = Silent()
@@ -144,8 +173,8 @@ def test_with_one_or_two_slots_a_client_holds_one(monkeypatch, slots, code, mess
 
 
 KEY = "fetch-gate-key-0123456"
-HELD_ONE = ("A client may have 1 photo fetched by address at once, and this one already has. "
-            "Please try again when it has arrived.")
+HELD_ONE = ("Photos by address are fetched one at a time for each network or API key, and one "
+            "from yours is being fetched now. Please try again in 15 seconds.")
 
 
 @pytest.fixture
@@ -153,18 +182,23 @@ def settings(settings):
     return settings.changed(api_keys=f"tester:{KEY}")
 
 
-def test_every_door_holds_a_client_to_its_share(app, fake_engine):
+def _from(app, address):
+    made = app.test_client()
+    made.environ_base["REMOTE_ADDR"] = address
+    return made
+
+
+def test_every_door_holds_a_client_to_its_share(app, fake_engine, monkeypatch):
     """Through the app's own gate (URL_FETCH_CONCURRENCY 2: one each): while one visitor's
     photo by address is in flight, the same network is refused at each door, as another
     cookie too; another network and an API key from the same network are served."""
     from tests.support import ApiClient, Visitor, photo
 
+    monkeypatch.setattr(module, "time", Clock(1000.0))
     silent = app.extensions["services"].uploads.fetch._fetch = Silent("slow", photo())
 
     def client(address):
-        made = app.test_client()
-        made.environ_base["REMOTE_ADDR"] = address
-        return made
+        return _from(app, address)
 
     first = ApiClient(client("10.0.0.1"))
     answers = []
@@ -182,7 +216,7 @@ def test_every_door_holds_a_client_to_its_share(app, fake_engine):
                                        headers=script.headers())}
         for door, answer in same_network.items():
             assert (answer.status_code, answer.get_json(), answer.headers["Retry-After"]) == (
-                429, {"error": "rate_limited", "message": HELD_ONE}, "1"), door
+                429, {"error": "rate_limited", "message": HELD_ONE}, "15"), door
         backdrop = script.http.post("/api/v1/remove", data={
             "image": (io.BytesIO(photo()), "cat.jpg"), "output": "image",
             "background_image_url": url}, headers=script.headers())
@@ -202,9 +236,30 @@ def test_every_door_holds_a_client_to_its_share(app, fake_engine):
     assert answers[0].status_code == 201
 
 
-def test_an_api_key_is_held_to_its_share_at_remove_bgs_door(app, fake_engine):
+@pytest.mark.parametrize("second, code", [
+    ("2001:db8:1:1::2", 429),  # the same /64, one subscriber's: the same network
+    ("2001:db8:1:2::1", 200), ("10.0.0.1", 200)])
+def test_a_network_is_one_client_as_the_rate_limits_count_it(app, fake_engine, second, code):
+    from tests.support import ApiClient, photo
+
+    silent = app.extensions["services"].uploads.fetch._fetch = Silent("slow", photo())
+    first = ApiClient(_from(app, "2001:db8:1:1::1"))
+    thread = silent.in_flight(lambda: first.http.post("/api/v1/remove", json={
+        "image_url": "https://a.example/slow.jpg"}, headers=first.headers()))
+    try:
+        other = ApiClient(_from(app, second))
+        answer = other.http.post("/api/v1/remove", json={
+            "image_url": "https://a.example/cat.jpg"}, headers=other.headers())
+    finally:
+        silent.release.set()
+        thread.join(10)
+    assert answer.status_code == code
+
+
+def test_an_api_key_is_held_to_its_share_at_remove_bgs_door(app, fake_engine, monkeypatch):
     from tests.support import photo
 
+    monkeypatch.setattr(module, "time", Clock(1000.0))
     silent = app.extensions["services"].uploads.fetch._fetch = Silent(answer=photo())
     client, headers = app.test_client(), {"X-Api-Key": KEY}
     answers = []
@@ -219,6 +274,6 @@ def test_an_api_key_is_held_to_its_share_at_remove_bgs_door(app, fake_engine):
         silent.release.set()
         thread.join(10)
     assert (refused.status_code, refused.get_json()["message"]) == (429, HELD_ONE)
-    assert theirs.status_code == 429 and theirs.headers["Retry-After"] == "1"
+    assert theirs.status_code == 429 and theirs.headers["Retry-After"] == "15"
     assert theirs.get_json()["errors"][0]["title"] == HELD_ONE
     assert silent.calls == ["https://a.example/slow.jpg"] and answers[0].status_code == 200

@@ -11,28 +11,28 @@ done), so one client sending photo addresses of a server that never answers coul
 every slot for as long as it liked, and every other client's photos by address would be
 busy. Each client (its `holder`: an API key, or a visitor's network, never a cookie that
 costs nothing to renew) holds at most half the slots; past that its own fetches are
-refused (429), and the rest stay for others."""
+refused (429, with the time until its oldest fetch must have ended), and the rest stay for
+others."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
 from app.core.errors import Rejected, busy
 from app.engines import Busy
 
-HELD = ("A client may have {most} photo{s} fetched by address at once, and this one already "
-        "has. Please try again when {that} has arrived.")
+HELD = ("Photos by address are fetched {count} at a time for each network or API key, and "
+        "{count} from yours {verb} being fetched now. Please try again in {seconds} seconds.")
 
 
-def held(most: int) -> Rejected:
-    return Rejected("rate_limited", HELD.format(most=most, s="s" if most > 1 else "",
-                                                that="one" if most > 1 else "it"),
-                    "quota", retry_after=1)  # its own fetch is what it waits for
+def held(most: int, retry_after: int) -> Rejected:
+    return Rejected("rate_limited", HELD.format(
+        count="one" if most == 1 else most, verb="is" if most == 1 else "are",
+        seconds=retry_after), "quota", retry_after=retry_after)
 
 
 class FetchGate:
@@ -42,7 +42,7 @@ class FetchGate:
         self.per_holder = max(1, slots // 2)
         self._lock = threading.Lock()
         self._started: list[float] = []  # when each fetch in flight began (monotonic)
-        self._held: Counter[str] = Counter()  # fetches in flight by holder
+        self._held: dict[str | None, list[float]] = {}  # when each holder's fetches began
 
     def __call__(self, url: str, holder: str | None = None) -> bytes:
         """The photo at `url`, fetched for `holder` (None: the operator's own work, which
@@ -50,12 +50,12 @@ class FetchGate:
         began = time.monotonic()
         with self._lock:
             if len(self._started) >= self.slots:
-                ends = min(self._started) + self.deadline
-                raise busy(max(1, math.ceil(ends - began)))
-            if holder is not None and self._held[holder] >= self.per_holder:
-                raise held(self.per_holder)
+                raise busy(self._wait(self._started, began))
+            mine = self._held.setdefault(holder, [])
+            if holder is not None and len(mine) >= self.per_holder:
+                raise held(self.per_holder, self._wait(mine, began))
             self._started.append(began)
-            self._held[holder] += 1
+            mine.append(began)
         try:
             with self._place():
                 return self._fetch(url)
@@ -64,6 +64,10 @@ class FetchGate:
         finally:
             with self._lock:
                 self._started.remove(began)
-                self._held[holder] -= 1
-                if not self._held[holder]:
+                self._held[holder].remove(began)
+                if not self._held[holder]:  # nothing is kept of a client with none in flight
                     del self._held[holder]
+
+    def _wait(self, started: list[float], now: float) -> int:
+        """Whole seconds until the oldest of `started` must have ended."""
+        return max(1, math.ceil(min(started) + self.deadline - now))
