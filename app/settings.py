@@ -126,7 +126,7 @@ class Settings(BaseModel):
         2, "URL_FETCH_CONCURRENCY",
         "Photos each worker process fetches by address at once; more are refused at once "
         "with 503 busy and Retry-After. One client (an address's network, or an API key) "
-        "holds at most half of them (at least 1): past that, 429. Keep it well below "
+        "has one at a time: past that, 429. Keep it well below "
         "GUNICORN_THREADS: a silent server holds a thread for URL_FETCH_TIMEOUT.", ge=1)
     max_content_length: Size = setting(
         15 * 1024**2, "MAX_CONTENT_LENGTH",

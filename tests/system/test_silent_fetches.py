@@ -1,7 +1,7 @@
 """Photos by address from a server that accepts the connection and never answers, kept in
 flight from one network against the production stack (`make serve`: nginx before gunicorn,
-defaults): each worker fetches at most URL_FETCH_CONCURRENCY at once, and at most half of
-that for one client, and refuses the rest at once (503 busy or 429, Retry-After), so
+defaults): each worker fetches at most URL_FETCH_CONCURRENCY at once, and one at a time
+for one client, and refuses the rest at once (503 busy or 429, Retry-After), so
 /health and an innocent visitor's page answer every probe in under a second the whole
 time, and another network's photos by address still arrive. Before the bound, 12 such
 fetches made /health take 14.5 s; before the share, they made every other visitor's photo
@@ -17,6 +17,7 @@ import uuid
 
 import pytest
 
+from app.core.fetching.gate import PER_CLIENT
 from app.settings import Settings
 from tests.front import session_from, start_stack
 from tests.servers import stop
@@ -26,7 +27,6 @@ pytestmark = pytest.mark.alone
 
 ATTACKERS, SECONDS = 12, 30
 FETCHES_AT_ONCE = Settings.model_fields["url_fetch_concurrency"].default
-ONE_CLIENTS = max(1, FETCHES_AT_ONCE // 2)
 
 
 class SilentServer(threading.Thread):
@@ -130,7 +130,7 @@ def test_silent_servers_cannot_hold_the_threads_probes_and_pages_need(stack, pho
         slow = [(status, round(took, 3)) for status, took in poller.answers
                 if status != 200 or took >= 1.0]
         assert slow == [], f"{poller.url}: {slow}"
-    assert 1 <= silent.most <= ONE_CLIENTS * workers
+    assert 1 <= silent.most <= PER_CLIENT * workers
     kinds = {(status, error) for status, error, _, _ in answers}
     assert kinds <= {(429, "rate_limited"), (503, "busy"), (400, "url_timeout"),
                      (400, "url_failed")}, kinds

@@ -70,21 +70,16 @@ def test_fetches_past_the_bound_are_busy_at_once_with_the_time_to_retry(monkeypa
 
 
 @pytest.mark.parametrize("holder", [None, "ip:10.0.0.1"])
-def test_a_failed_fetch_gives_its_slot_and_its_clients_share_back(holder):
+def test_a_failed_fetch_gives_its_slot_and_its_clients_turn_back(holder):
     def failing(url):
         raise Rejected("url_failed", "The address answered 404 Not Found.")
 
-    gate = FetchGate(failing, slots=2, deadline=15)  # a share of one
+    gate = FetchGate(failing, slots=2, deadline=15)
     for _ in range(3):
         with pytest.raises(Rejected) as refused:
             gate("x", holder)
         assert refused.value.code == "url_failed"
     assert gate._held == {}  # nothing is kept of a client with no fetch in flight
-
-
-@pytest.mark.parametrize("slots, share", [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (8, 4)])
-def test_a_clients_share_is_half_the_slots_rounded_down_and_at_least_one(slots, share):
-    assert FetchGate(Silent(), slots=slots, deadline=15).per_holder == share
 
 
 def test_a_fetch_takes_a_place_in_the_admissions_line():
@@ -107,7 +102,7 @@ def test_a_fetch_takes_a_place_in_the_admissions_line():
     assert gate("c") == b"photo"
 
 
-def test_a_fetch_with_no_place_in_line_gives_its_clients_share_back():
+def test_a_fetch_with_no_place_in_line_gives_its_clients_turn_back():
     from app.engines import Admission
 
     line = Admission(slots=1, max_waiting=1, max_wait=60)
@@ -124,34 +119,34 @@ def test_a_fetch_with_no_place_in_line_gives_its_clients_share_back():
     assert gate("c", "ip:10.0.0.2") == b"photo" and gate._held == {}
 
 
-def test_one_client_holds_at_most_half_the_slots(monkeypatch):
+def test_one_client_has_one_fetch_at_a_time(monkeypatch):
     clock = Clock(1000.0)
     monkeypatch.setattr(module, "time", clock)
     silent = Silent()
     gate = FetchGate(silent, slots=4, deadline=15)
     held = [silent.in_flight(lambda: gate("a1", "ip:10.0.0.1"))]
-    clock.now = 1003.0
-    held.append(silent.in_flight(lambda: gate("a2", "ip:10.0.0.1")))  # exactly its share
     clock.now = 1005.5
     with pytest.raises(Rejected) as refused:
-        gate("a3", "ip:10.0.0.1")  # one over
-    # Its first fetch must end by 1015: 9.5 s from now, said as 10.
+        gate("a2", "ip:10.0.0.1")  # one over
+    # Its fetch must end by 1015: 9.5 s from now, said as 10.
     assert (refused.value.code, refused.value.kind, refused.value.retry_after,
             refused.value.message) == (
-        "rate_limited", "quota", 10, "Photos by address are fetched 2 at a time for each "
-                                     "network or API key, and 2 from yours are being fetched "
+        "rate_limited", "quota", 10, "Photos by address are fetched one at a time for each "
+                                     "network or API key, and one from yours is being fetched "
                                      "now. Please try again in 10 seconds.")
-    # Another client, and the operator's own work, still find the slots the first left.
+    # Other clients, and the operator's own work, still find the slots the first left.
     held += [silent.in_flight(lambda: gate("b1", "key:tester")),
-             silent.in_flight(lambda: gate("c1"))]
+             silent.in_flight(lambda: gate("c1", "ip:10.0.0.2")),
+             silent.in_flight(lambda: gate("d1"))]
     with pytest.raises(Rejected) as full:
-        gate("b2", "key:tester")
+        gate("e1", "ip:10.0.0.3")
     assert full.value.code == "busy"  # every slot is taken now, whoever asks
-    assert silent.calls == ["a1", "a2", "b1", "c1"]  # nothing refused was started
+    assert silent.calls == ["a1", "b1", "c1", "d1"]  # nothing refused was started
     silent.release.set()
     for thread in held:
         thread.join(10)
-    assert gate("a4", "ip:10.0.0.1") == b"photo"  # its fetches ended, its share is free
+    assert gate("a3", "ip:10.0.0.1") == b"photo"  # its fetch ended, its turn is free
+    assert gate._held == {}
 
 
 @pytest.mark.parametrize("slots, code, message", [
@@ -160,7 +155,7 @@ def test_one_client_holds_at_most_half_the_slots(monkeypatch):
     (2, "rate_limited", "Photos by address are fetched one at a time for each network or API "
                         "key, and one from yours is being fetched now. Please try again in 15 "
                         "seconds.")])
-def test_with_one_or_two_slots_a_client_holds_one(monkeypatch, slots, code, message):
+def test_with_one_slot_the_bound_answers_first(monkeypatch, slots, code, message):
     monkeypatch.setattr(module, "time", Clock(1000.0))
     silent = Silent()
     gate = FetchGate(silent, slots=slots, deadline=15)
@@ -188,8 +183,8 @@ def _from(app, address):
     return made
 
 
-def test_every_door_holds_a_client_to_its_share(app, fake_engine, monkeypatch):
-    """Through the app's own gate (URL_FETCH_CONCURRENCY 2: one each): while one visitor's
+def test_every_door_holds_a_client_to_one_fetch(app, fake_engine, monkeypatch):
+    """Through the app's own gate (URL_FETCH_CONCURRENCY 2): while one visitor's
     photo by address is in flight, the same network is refused at each door, as another
     cookie too; another network and an API key from the same network are served."""
     from tests.support import ApiClient, Visitor, photo
@@ -224,7 +219,7 @@ def test_every_door_holds_a_client_to_its_share(app, fake_engine, monkeypatch):
             429, "The background photo could not be used. " + HELD_ONE)
         keyed = client("10.0.0.1").post("/v1.0/removebg", data={"image_url": url},
                                         headers={"X-Api-Key": KEY})
-        assert keyed.status_code == 200, keyed.get_data(as_text=True)  # the key's own share
+        assert keyed.status_code == 200, keyed.get_data(as_text=True)  # a key: a client
         assert silent.calls == ["https://a.example/slow.jpg", url]
         other = ApiClient(client("10.0.0.2"))
         served = other.http.post("/api/v1/remove", json={"image_url": url},
@@ -256,7 +251,7 @@ def test_a_network_is_one_client_as_the_rate_limits_count_it(app, fake_engine, s
     assert answer.status_code == code
 
 
-def test_an_api_key_is_held_to_its_share_at_remove_bgs_door(app, fake_engine, monkeypatch):
+def test_an_api_key_has_one_fetch_at_a_time_at_remove_bgs_door(app, fake_engine, monkeypatch):
     from tests.support import photo
 
     monkeypatch.setattr(module, "time", Clock(1000.0))

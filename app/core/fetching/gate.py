@@ -10,9 +10,9 @@ A refused or broken-off fetch costs its client nothing from the rate limits (no 
 done), so one client sending photo addresses of a server that never answers could hold
 every slot for as long as it liked, and every other client's photos by address would be
 busy. Each client (its `holder`: an API key, or a visitor's network, never a cookie that
-costs nothing to renew) holds at most half the slots; past that its own fetches are
-refused (429, with the time until its oldest fetch must have ended), and the rest stay for
-others."""
+costs nothing to renew) has one fetch at a time; past that its own fetches are refused
+(429, with the time until its fetch must have ended), and the other slots stay for others:
+holding them all takes as many networks as there are slots."""
 
 from __future__ import annotations
 
@@ -25,21 +25,22 @@ from contextlib import AbstractContextManager, nullcontext
 from app.core.errors import Rejected, busy
 from app.engines import Busy
 
-HELD = ("Photos by address are fetched {count} at a time for each network or API key, and "
-        "{count} from yours {verb} being fetched now. Please try again in {seconds} seconds.")
+# One is enough for a program too: a photo's fetch is shorter than its cutout, which waits
+# for the CPU anyway (half the slots per client let two networks hold them all).
+PER_CLIENT = 1
+HELD = ("Photos by address are fetched one at a time for each network or API key, and one "
+        "from yours is being fetched now. Please try again in {seconds} seconds.")
 
 
-def held(most: int, retry_after: int) -> Rejected:
-    return Rejected("rate_limited", HELD.format(
-        count="one" if most == 1 else most, verb="is" if most == 1 else "are",
-        seconds=retry_after), "quota", retry_after=retry_after)
+def held(retry_after: int) -> Rejected:
+    return Rejected("rate_limited", HELD.format(seconds=retry_after), "quota",
+                    retry_after=retry_after)
 
 
 class FetchGate:
     def __init__(self, fetch: Callable[[str], bytes], slots: int, deadline: float,
                  place: Callable[[], AbstractContextManager] = nullcontext):
         self._fetch, self.slots, self.deadline, self._place = fetch, slots, deadline, place
-        self.per_holder = max(1, slots // 2)
         self._lock = threading.Lock()
         self._started: list[float] = []  # when each fetch in flight began (monotonic)
         self._held: dict[str | None, list[float]] = {}  # when each holder's fetches began
@@ -52,8 +53,8 @@ class FetchGate:
             if len(self._started) >= self.slots:
                 raise busy(self._wait(self._started, began))
             mine = self._held.setdefault(holder, [])
-            if holder is not None and len(mine) >= self.per_holder:
-                raise held(self.per_holder, self._wait(mine, began))
+            if holder is not None and len(mine) >= PER_CLIENT:
+                raise held(self._wait(mine, began))
             self._started.append(began)
             mine.append(began)
         try:
