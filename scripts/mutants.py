@@ -140,6 +140,13 @@ MUTANTS = (
            "            if not limiter.hit(charge.item, charge.key, cost=1):",
            "every upload counted as one",
            (U + "test_prices.py",)),
+    Mutant("limits-visitor-first", "app/http/limits.py",
+           "        return [Charge(per_address, _address(), work.counts),\n"
+           "                Charge(per_visitor, f\"visitor:{current_visitor()}\", work.counts)]",
+           "        return [Charge(per_visitor, f\"visitor:{current_visitor()}\", work.counts),\n"
+           "                Charge(per_address, _address(), work.counts)]",
+           "the visitor's count taken before the shared address's, and lost when that refuses",
+           (U + "test_prices.py",)),
     Mutant("limits-retry", "app/http/limits.py", "wait = max(1, math.ceil(until - time.time()))",
            "wait = 60", "Retry-After always a minute", (U + "test_protections.py",)),
     Mutant("json-limit", "app/http/bodies.py", "    if len(raw) > limit:",

@@ -167,8 +167,10 @@ def _charges(work: Work) -> list[Charge]:
     key = caller()
     if key is None:
         per_visitor, per_address = _limits().items
-        return [Charge(per_visitor, f"visitor:{current_visitor()}", work.counts),
-                Charge(per_address, _address(), work.counts)]
+        # The address's first: other visitors fill it between the test and the take, and a
+        # charge taken before one refused is not given back (the store has no way to).
+        return [Charge(per_address, _address(), work.counts),
+                Charge(per_visitor, f"visitor:{current_visitor()}", work.counts)]
     charges = [Charge(parse(f"{key.per_minute} per minute"), f"key:{key.name}:minute",
                       work.counts, KEY_MINUTE.format(limit=key.per_minute))]
     if key.megapixels_per_day:

@@ -212,3 +212,23 @@ def test_an_ipv6_client_is_counted_by_its_64(address, counted_as):
     from app.http.limits import client_network
 
     assert client_network(address) == counted_as
+
+
+def test_a_visitor_refused_for_its_shared_address_keeps_its_own_count(app):
+    """The address is filled by others between a request's test and its take: it is taken
+    first, so its refusal takes nothing from the visitor's own count."""
+    from app.core.errors import Rejected
+    from app.engines import Work
+    from app.http import limits as module
+
+    limits = app.extensions["limits"]
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "203.0.113.9"}):
+        charges = module._charges(Work(10**6))
+        (address,) = [charge for charge in charges if charge.key == "ip:203.0.113.9"]
+        (visitor,) = [charge for charge in charges if charge.key.startswith("visitor:")]
+        limits.charge([address._replace(cost=address.item.amount)])  # another visitor's
+        limits._shared.test = lambda *args, **kwargs: True  # as if it had looked just before
+        with pytest.raises(Rejected) as refused:
+            limits.charge(charges)
+    assert refused.value.code == "rate_limited"
+    assert limits.left(visitor.item, visitor.key) == visitor.item.amount
