@@ -192,17 +192,14 @@ def test_every_door_holds_a_client_to_one_fetch(app, fake_engine, monkeypatch):
     monkeypatch.setattr(module, "time", Clock(1000.0))
     silent = app.extensions["services"].uploads.fetch._fetch = Silent("slow", photo())
 
-    def client(address):
-        return _from(app, address)
-
-    first = ApiClient(client("10.0.0.1"))
+    first = ApiClient(_from(app, "10.0.0.1"))
     answers = []
     thread = silent.in_flight(lambda: answers.append(first.http.post(
         "/api/v1/records", json={"name": "slow", "image_url": "https://a.example/slow.jpg"},
         headers=first.headers())))
     try:
         url = "https://a.example/cat.jpg"
-        script, page = ApiClient(client("10.0.0.1")), Visitor(client("10.0.0.1"))
+        script, page = ApiClient(_from(app, "10.0.0.1")), Visitor(_from(app, "10.0.0.1"))
         same_network = {
             "page": page.upload(image_url=url, headers={"Accept": "application/json"}),
             "records": script.http.post("/api/v1/records", json={"name": "c", "image_url": url},
@@ -217,11 +214,11 @@ def test_every_door_holds_a_client_to_one_fetch(app, fake_engine, monkeypatch):
             "background_image_url": url}, headers=script.headers())
         assert (backdrop.status_code, backdrop.get_json()["message"]) == (
             429, "The background photo could not be used. " + HELD_ONE)
-        keyed = client("10.0.0.1").post("/v1.0/removebg", data={"image_url": url},
+        keyed = _from(app, "10.0.0.1").post("/v1.0/removebg", data={"image_url": url},
                                         headers={"X-Api-Key": KEY})
         assert keyed.status_code == 200, keyed.get_data(as_text=True)  # a key: a client
         assert silent.calls == ["https://a.example/slow.jpg", url]
-        other = ApiClient(client("10.0.0.2"))
+        other = ApiClient(_from(app, "10.0.0.2"))
         served = other.http.post("/api/v1/remove", json={"image_url": url},
                                  headers=other.headers())
         assert served.status_code == 200 and silent.calls[1:] == [url, url]

@@ -42,20 +42,20 @@ class FetchGate:
                  place: Callable[[], AbstractContextManager] = nullcontext):
         self._fetch, self.slots, self.deadline, self._place = fetch, slots, deadline, place
         self._lock = threading.Lock()
-        self._started: list[float] = []  # when each fetch in flight began (monotonic)
-        self._held: dict[str | None, list[float]] = {}  # when each holder's fetches began
+        # When each fetch in flight began (monotonic), by holder.
+        self._held: dict[str | None, list[float]] = {}
 
     def __call__(self, url: str, holder: str | None = None) -> bytes:
         """The photo at `url`, fetched for `holder` (None: the operator's own work, which
         only the process's bound applies to)."""
         began = time.monotonic()
         with self._lock:
-            if len(self._started) >= self.slots:
-                raise busy(self._wait(self._started, began))
+            started = [when for times in self._held.values() for when in times]
+            if len(started) >= self.slots:
+                raise busy(self._wait(started, began))
             mine = self._held.setdefault(holder, [])
             if holder is not None and len(mine) >= PER_CLIENT:
                 raise held(self._wait(mine, began))
-            self._started.append(began)
             mine.append(began)
         try:
             with self._place():
@@ -64,7 +64,6 @@ class FetchGate:
             raise busy(exc.retry_after) from exc
         finally:
             with self._lock:
-                self._started.remove(began)
                 self._held[holder].remove(began)
                 if not self._held[holder]:  # nothing is kept of a client with none in flight
                     del self._held[holder]
