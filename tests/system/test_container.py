@@ -128,9 +128,36 @@ def test_the_weights_step_runs_from_the_build_stage_copy_of_the_module(tmp_path)
     assert command[0] == "python"
     result = subprocess.run([sys.executable, "-S", *command[1:]], cwd=workdir,
                             capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
-    assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout.splitlines() == [f"{name}: {folder}/{name}.onnx is right."
-                                          for name in model_files.MODELS]
+    assert (result.returncode, result.stdout.splitlines()) == (0, [
+        f"{name}: {folder}/{name}.xml is missing." for name in model_files.MODELS])
+    # No openvino yet: its IR of each model is written once it is installed (below).
+    assert result.stderr.splitlines() == [
+        f"{name}: openvino is not installed here, so its IR is not written (the onnx file "
+        "serves as it is)." for name in model_files.MODELS]
+    assert sorted(p.name for p in folder.iterdir()) == ["u2net.onnx", "u2netp.onnx"]
+
+
+def test_the_build_stage_writes_the_ir_with_the_openvino_it_installed(tmp_path):
+    """The same command with the virtualenv's Python, once requirements.txt is installed,
+    run here with this machine's (the same pins) on a folder holding the .onnx files: it
+    writes the catalogue's IR, which the runtime stage copies with the weights."""
+    build, final = _build_stage(), dockerfile.final_stage()
+    models_dir = final.env["BG_MODELS_DIR"]
+    install = next(i for i, run in enumerate(build.runs) if "pip install" in run)
+    assert build.runs[install + 1] == f"/opt/venv/bin/python -m scripts.models --dir " \
+                                      f"{models_dir} --no-cache"
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in model_files.MODELS:
+        (folder / f"{name}.onnx").symlink_to(dockerfile.MODELS_DIR / f"{name}.onnx")
+    command = build.runs[install + 1].replace(models_dir, str(folder)).split()
+    result = subprocess.run([sys.executable, *command[1:]], cwd=dockerfile.ROOT,
+                            capture_output=True, text=True)
+    assert (result.returncode, result.stderr.splitlines()) == (0, [
+        f"{name}: its IR written and verified." for name in model_files.MODELS])
+    for name in model_files.MODELS:
+        assert model_files.check(folder, name) is None
+        assert model_files.openvino_source(folder / f"{name}.onnx") == folder / f"{name}.xml"
 
 
 def test_the_image_python_is_pinned_supported_and_the_one_cloud_build_tests_on():
@@ -183,14 +210,15 @@ def test_the_missing_model_hint_runs_in_the_image(tmp_path):
     workdir = dockerfile.lay_out(stage, tmp_path / "srv")
     folder = tmp_path / "mounted"
     folder.mkdir()
-    (folder / "u2netp.onnx").symlink_to(dockerfile.MODELS_DIR / "u2netp.onnx")
+    for name in ("u2netp.onnx", "u2netp.xml", "u2netp.bin"):  # as the image holds them
+        (folder / name).symlink_to(dockerfile.MODELS_DIR / name)
     hint = model_files.fetch_command(folder, ["u2netp"])
     assert hint == f"python -m scripts.models --dir {folder} u2netp"
     command = hint.split()
     result = subprocess.run([sys.executable, "-S", *command[1:], "--check"], cwd=workdir,
                             capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
     assert (result.returncode, result.stdout.strip()) == (
-        0, f"u2netp: {folder}/u2netp.onnx is right.")
+        0, f"u2netp: {folder}/u2netp.onnx is right, and so is its IR.")
 
 
 @pytest.fixture

@@ -79,6 +79,11 @@ def test_the_catalogue_holds_the_two_models_with_their_pinned_files():
     for model in MODELS.values():
         assert len(model.sha256) == 64 and int(model.sha256, 16) >= 0
         assert model.filename == f"{model.name}.onnx"
+        # OpenVINO's form of each, written by `make models` (tests/unit/test_model_ir.py).
+        assert [file.name for file in model.derived] == [f"{model.name}.xml",
+                                                         f"{model.name}.bin"]
+        assert all(len(file.sha256) == 64 and file.md5 == "" for file in model.derived)
+    assert [f.size for f in MODELS["u2net"].derived] == [1_169_296, 175_924_308]
 
 
 @pytest.mark.parametrize("module", [model_files, models])
