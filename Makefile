@@ -52,7 +52,7 @@ test-quick: $(VENV)/.dev $(MODELS) ## the fast layer only (tests/unit): no serve
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-models: | $(VENV)/.runtime ## fetch missing or damaged model files, check the others
+models: | $(VENV)/.runtime ## fetch missing or damaged model files and write their OpenVINO form, check the others
 	$(FETCH)
 
 config-docs: $(VENV)/.dev ## .env.example and docs/configuration.md, from the settings' declaration

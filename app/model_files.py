@@ -157,6 +157,11 @@ def verify_ir(folder: str | os.PathLike, model: Model, checksums: bool = True) -
                               for file in model.derived)), None)
 
 
+def _signature(file: Path, expected: Model | Derived) -> tuple:
+    stat = file.stat()
+    return str(file.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, expected.sha256
+
+
 def check(folder: str | os.PathLike, name: str, checksums: bool = True) -> str | None:
     """None when `folder` holds the right weights for model `name`, and the right IR if it
     holds one; otherwise a sentence for a person: which model, what is wrong, and the
@@ -166,8 +171,7 @@ def check(folder: str | os.PathLike, name: str, checksums: bool = True) -> str |
     if openvino_source(files[0][0]) != files[0][0]:
         files += [(Path(folder) / file.name, file) for file in model.derived]
     try:
-        seen = tuple((str(file.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns,
-                      expected.sha256) for file, expected in files if (stat := file.stat()))
+        seen = tuple(_signature(file, expected) for file, expected in files)
     except OSError:
         seen = None
     if checksums and seen in _VERIFIED:

@@ -1,7 +1,9 @@
 """What runs a model file: OpenVINO (the default) or onnxruntime, behind one call.
 
-Both read the same checksummed ONNX file and compute in float32, so their masks agree to
-within one level of 255 (tests/unit/test_runtimes.py). OpenVINO's CPU kernels run U²-Net
+Both read the same checksummed model (OpenVINO from the IR `make models` writes from the
+ONNX file, which maps its weights instead of copying them: model_files.openvino_source) and
+compute in float32, so their masks agree to within one level of 255
+(tests/unit/test_runtimes.py). OpenVINO's CPU kernels run U²-Net
 1.2-1.9× faster here (u2netp 1.5-1.9×), and two photos at once peak a third lower
 (`python -m bench.runtimes`, docs/performance.md); onnxruntime stays for a machine where
 OpenVINO cannot run.
