@@ -29,7 +29,7 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt
 # The same command again, now that openvino is installed: it writes OpenVINO's form of each
 # model (its IR), checked against the catalogue, whose weights the runtime maps from the
-# file instead of holding a copy of the .onnx's (170 MB less in each worker with u2net).
+# file instead of holding a copy of the .onnx's (168 MiB less in each worker with u2net).
 RUN /opt/venv/bin/python -m scripts.models --dir /opt/models --no-cache
 
 FROM ${PYTHON_IMAGE} AS runtime

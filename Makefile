@@ -28,7 +28,8 @@ PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --no-loadscope-reor
 # all read the same folder.
 BG_MODELS_DIR ?= $(CURDIR)/models
 export BG_MODELS_DIR
-MODELS := $(foreach m,u2netp u2net,$(BG_MODELS_DIR)/$(m).onnx $(BG_MODELS_DIR)/$(m).xml)
+MODELS := $(foreach m,u2netp u2net,$(addprefix $(BG_MODELS_DIR)/$(m),.onnx .xml .bin)) \
+	$(BG_MODELS_DIR)/.catalogue
 # Verified copies kept outside the clone, so a clean clone (CI) does not download 176 MB again.
 MODELS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/image-background-processor/models
 FETCH := $(BIN)/python -m scripts.models --dir $(BG_MODELS_DIR) --cache $(MODELS_CACHE)
@@ -54,6 +55,7 @@ lint: $(VENV)/.dev
 
 models: | $(VENV)/.runtime ## fetch missing or damaged model files and write their OpenVINO form, check the others
 	$(FETCH)
+	@touch $(BG_MODELS_DIR)/.catalogue
 
 config-docs: $(VENV)/.dev ## .env.example and docs/configuration.md, from the settings' declaration
 	$(BIN)/python -m scripts.config_docs
@@ -86,8 +88,14 @@ bench-batch: $(VENV)/.dev $(MODELS) ## flask remove-bg: 200 photos through gunic
 screenshots: $(VENV)/.dev $(MODELS) ## the README's screenshots in assets/, from the real app in Chromium
 	$(BIN)/python -m scripts.screenshots
 
-$(BG_MODELS_DIR)/%.onnx $(BG_MODELS_DIR)/%.xml: | $(VENV)/.runtime
+$(BG_MODELS_DIR)/%.onnx $(BG_MODELS_DIR)/%.xml $(BG_MODELS_DIR)/%.bin: | $(VENV)/.runtime
 	$(FETCH) $*
+
+# Every file checked again when the catalogue changes (an IR's checksums change with each
+# openvino pin): what no longer matches is fetched or written again before the app reads it.
+$(BG_MODELS_DIR)/.catalogue: app/model_files.py | $(VENV)/.runtime
+	$(FETCH)
+	@touch $@
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "No Python 3.10-3.14 found (tried python3.14 down to" \

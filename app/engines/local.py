@@ -83,15 +83,17 @@ class LocalModels:
         self.folder, self.default, self.installed = folder, default, installed
         self.runtime, self.threads, self.streams = runtime, threads, streams
         self._engines: dict[str, LocalEngine] = {}
+        # Chosen now, as start-up checked them: a file that appears later is not read.
+        self._files = {name: str(model_files.model_file(folder, name, runtime))
+                       for name in installed}
 
     def engine(self, model: str | None = None) -> LocalEngine:
         name = model or self.default
         if name not in self._engines:
             # Two first uploads at once may both build one: runtimes.load gives them the same
             # loaded model, so the second is only a small wrapper.
-            path = str(model_files.path(self.folder, name))
-            self._engines.setdefault(name, LocalEngine(path, self.runtime, self.threads,
-                                                       self.streams))
+            self._engines.setdefault(name, LocalEngine(self._files[name], self.runtime,
+                                                       self.threads, self.streams))
         return self._engines[name]
 
     def mask(self, photo: Photo, model: str | None = None) -> Image.Image:

@@ -1,12 +1,11 @@
 """What runs a model file: OpenVINO (the default) or onnxruntime, behind one call.
 
-Both read the same checksummed model (OpenVINO from the IR `make models` writes from the
-ONNX file, which maps its weights instead of copying them: model_files.openvino_source) and
-compute in float32, so their masks agree to within one level of 255
-(tests/unit/test_runtimes.py). OpenVINO's CPU kernels run U²-Net
-1.2-1.9× faster here (u2netp 1.5-1.9×), and two photos at once peak a third lower
-(`python -m bench.runtimes`, docs/performance.md); onnxruntime stays for a machine where
-OpenVINO cannot run.
+Both read the same checksummed model (OpenVINO its IR, which `make models` writes from the
+ONNX file and whose weights it maps instead of copying: model_files.model_file) and compute
+in float32, so their masks agree to within one level of 255 (tests/unit/test_runtimes.py).
+OpenVINO's CPU kernels run U²-Net 1.2-1.9× faster here (u2netp 1.5-1.9×), and two photos
+at once peak a third lower (`python -m bench.runtimes`, docs/performance.md); onnxruntime
+stays for a machine where OpenVINO cannot run.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from app.model_files import RUNTIMES, openvino_source
+from app.model_files import RUNTIMES
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ class OpenVinoModel:
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads * streams
         core = ov.Core()
-        model = core.read_model(openvino_source(path))
+        model = core.read_model(path)
         if model.inputs[0].get_partial_shape().is_dynamic:
             model.reshape([1, 3, _TRAINED_SIZE, _TRAINED_SIZE])
         self.compiled = core.compile_model(model, "CPU", config)

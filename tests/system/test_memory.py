@@ -5,7 +5,7 @@ CMD and ENV), measured from /proc as bench/memory.py does (bench/jobs.py).
 The budget is docs/scaling.md's: the pod's limit is two workers at this peak, plus the
 master and the front. The worker has loaded both models first, as a pod's worker does once
 visitors have asked for both: OpenVINO holds a copy of u2net's weights of its own (about
-230 MB), and maps the IR's from the file (172 MB that the pod's workers share).
+230 MB), and maps the IR's from the file (168 MiB that the pod's workers share).
 Before the compositor made rows band by band, this job took a worker to 1.7 GB and left it
 at 1.8 GB when idle."""
 
@@ -121,11 +121,10 @@ def test_the_largest_job_that_keeps_the_models_tensors_stays_within_the_budget(w
 
 
 def test_the_worker_maps_each_models_weights_from_its_ir(worker):
-    """What keeps u2net's 172 MB of weights out of each worker's own memory (docs/models.md):
+    """What keeps u2net's 168 MiB of weights out of each worker's own memory (docs/models.md):
     the image's models folder holds the IR `make models` writes, and the worker maps it."""
     _, pid = worker
     mapped = {Path(line.split(maxsplit=5)[5]).name
               for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
               if len(line.split(maxsplit=5)) == 6}
     assert {"u2net.bin", "u2netp.bin"} <= mapped
-    assert not {"u2net.onnx", "u2netp.onnx"} & mapped

@@ -5,18 +5,20 @@ like the weights, read by the runtime when it is there, and making the very mask
 
 import dataclasses
 import hashlib
+import os
 import re
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from app import model_files
+from app import create_app, model_files
 from app.engines import runtimes
 from app.engines.local import LocalEngine
-from app.model_files import check, openvino_source
+from app.model_files import check, model_file
 from scripts import models
 from tests.support import MODELS_DIR, model_path, photo_array
 
@@ -42,12 +44,19 @@ def tiny(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_the_runtime_reads_the_ir_when_its_graph_is_there(tmp_path):
-    onnx = tmp_path / "m.onnx"
-    assert openvino_source(onnx) == onnx
-    (tmp_path / "m.xml").write_bytes(GRAPH)
-    assert openvino_source(onnx) == tmp_path / "m.xml"
-    assert openvino_source(str(onnx)) == tmp_path / "m.xml"
+def test_openvino_reads_the_ir_when_the_catalogue_knows_one_and_it_is_there(tiny):
+    assert model_file(tiny, "tiny") == tiny / "tiny.xml"
+    assert model_file(tiny, "tiny", "onnxruntime") == tiny / "tiny.onnx"
+    (tiny / "tiny.xml").unlink()
+    assert model_file(tiny, "tiny") == tiny / "tiny.onnx"
+
+
+def test_a_graph_the_catalogue_does_not_know_is_never_read(tiny, monkeypatch):
+    """It would be read unchecked: `check` verifies only what the catalogue has."""
+    monkeypatch.setitem(model_files.MODELS, "tiny",
+                        dataclasses.replace(model_files.MODELS["tiny"], ir=()))
+    assert check(tiny, "tiny") is None
+    assert model_file(tiny, "tiny") == tiny / "tiny.onnx"
 
 
 def test_check_verifies_the_ir_beside_the_weights(tiny):
@@ -142,30 +151,91 @@ def test_an_ir_other_than_the_catalogues_is_refused_and_not_moved_in(onnx_only, 
     assert listing(onnx_only) == ["u2netp.onnx"]
 
 
-def test_without_openvino_the_onnx_file_serves_alone(onnx_only, monkeypatch, capsys):
-    """The Dockerfile's build stage fetches before anything is installed."""
+@pytest.fixture
+def no_openvino(monkeypatch):
     find_spec = models.importlib.util.find_spec
     monkeypatch.setattr(models.importlib.util, "find_spec",
                         lambda name, *a: None if name == "openvino" else find_spec(name, *a))
-    assert models.main(["--dir", str(onnx_only), "--no-cache", "u2netp"]) == 0
-    assert capsys.readouterr().err == (
-        "u2netp: openvino is not installed here, so its IR is not written (the onnx file "
-        "serves as it is).\n")
+
+
+def test_without_openvino_the_onnx_file_serves_alone(onnx_only, no_openvino, capsys):
+    """The Dockerfile's build stage fetches before anything is installed; the app then
+    checks the .onnx alone, as this command does."""
+    for args in ([], ["--check"]):
+        assert models.main(["--dir", str(onnx_only), "--no-cache", "u2netp", *args]) == 0
+        assert capsys.readouterr() == (f"u2netp: {onnx_only}/u2netp.onnx is right.\n", "")
     assert listing(onnx_only) == ["u2netp.onnx"]
     assert check(onnx_only, "u2netp") is None
+
+
+def test_without_openvino_a_wrong_ir_is_an_error_not_a_silence(onnx_only, no_openvino, capsys):
+    (onnx_only / "u2netp.xml").write_bytes(b"<net/>")
+    assert models.main(["--dir", str(onnx_only), "--no-cache", "u2netp"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith(f"u2netp: {onnx_only}/u2netp.xml has 6 bytes, not 1167647")
+    assert err == ("error: u2netp: its IR is wrong, and openvino is not installed here to write "
+                   "it again: run this where it is.\n")
+
+
+def test_the_ir_is_readable_by_others_whatever_the_umask(onnx_only):
+    """The image's app user is not the user who wrote it."""
+    before = os.umask(0o077)
+    try:
+        assert models.main(["--dir", str(onnx_only), "--no-cache", "u2netp"]) == 0
+    finally:
+        os.umask(before)
+    for name in ("u2netp.xml", "u2netp.bin"):
+        assert stat.S_IMODE((onnx_only / name).stat().st_mode) == 0o644
+
+
+def test_a_folder_that_cannot_be_written_is_an_error_line(onnx_only, monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(onnx_only))
+
+    monkeypatch.setattr(models.tempfile, "TemporaryDirectory", refuse)
+    assert models.main(["--dir", str(onnx_only), "--no-cache", "u2netp"]) == 1
+    assert capsys.readouterr().err == f"error: [Errno 13] Permission denied: '{onnx_only}'\n"
 
 
 # Reading it
 
 
 def test_the_ir_makes_the_very_masks_of_the_onnx_with_its_weights_mapped(onnx_only):
-    from_ir = LocalEngine(model_path("u2netp"), "openvino", threads=1)
+    from_ir = LocalEngine(str(MODELS_DIR / "u2netp.xml"), "openvino", threads=1)
     from_onnx = LocalEngine(str(onnx_only / "u2netp.onnx"), "openvino", threads=1)
     for name in ("astronaut", "chelsea"):
         img = Image.fromarray(photo_array(name))
         assert np.array_equal(np.asarray(from_ir.predict(img)),
                               np.asarray(from_onnx.predict(img)))
-    mapped = Path("/proc/self/maps").read_text()
-    assert str(Path(MODELS_DIR).resolve() / "u2netp.bin") in mapped
-    assert str(onnx_only) not in mapped  # an .onnx is read into memory, not mapped
-    assert type(from_ir.model) is runtimes.OpenVinoModel
+    assert str(Path(MODELS_DIR).resolve() / "u2netp.bin") in mapped()
+
+
+def mapped() -> set[str]:
+    """The files this process has mapped."""
+    return {line.split(maxsplit=5)[5] for line in Path("/proc/self/maps").read_text()
+            .splitlines() if len(line.split(maxsplit=5)) == 6}
+
+
+def test_the_app_reads_the_ir_its_start_up_checked_and_no_other(settings, onnx_only, caplog):
+    """The file is chosen at start-up, with its check: an IR written into the folder after
+    it is not read (nor checked) until the next start. Meanwhile the log says what the
+    missing IR costs, and the command that writes it."""
+    app = create_app(settings.changed(bg_models_dir=str(onnx_only), engine_concurrency=1,
+                                      onnx_threads=1))
+    assert caplog.messages[-1] == (
+        f"The u2netp model has no IR in {onnx_only}, so OpenVINO copies its weights into each "
+        f"worker (168 MiB with u2net): `python -m scripts.models --dir {onnx_only} u2netp` "
+        "writes it.")
+    for name in ("u2netp.xml", "u2netp.bin"):
+        shutil.copy(MODELS_DIR / name, onnx_only / name)
+    app.extensions["services"].engines.primary.engine().predict(Image.new("RGB", (64, 48)))
+    assert not {path for path in mapped() if path.startswith(str(onnx_only))}
+
+    caplog.clear()
+    app = create_app(settings.changed(bg_models_dir=str(onnx_only), engine_concurrency=1,
+                                      onnx_threads=1))
+    assert not [m for m in caplog.messages if "has no IR" in m]
+    app.extensions["services"].engines.primary.engine().predict(Image.new("RGB", (64, 48)))
+    assert str(onnx_only / "u2netp.bin") in mapped()
+    assert type(app.extensions["services"].engines.primary.engine().model) is \
+        runtimes.OpenVinoModel
