@@ -54,9 +54,10 @@ def test_u2net_from_its_ir_takes_150_mb_less_of_a_workers_own_memory(tmp_path):
     Image.fromarray(photo_array("astronaut")).save(tmp_path / "photo.png")
     (tmp_path / "u2net.onnx").symlink_to(model_files.path(MODELS_DIR, "u2net"))
     measured = {}
-    for source, onnx in (("IR", model_files.path(MODELS_DIR, "u2net")),
-                         ("onnx", tmp_path / "u2net.onnx")):
-        result = subprocess.run([sys.executable, "-c", LOAD, str(onnx),
+    ir = model_files.model_file(MODELS_DIR, "u2net")  # what the app reads
+    assert ir == MODELS_DIR / "u2net.xml"
+    for source, file in (("IR", ir), ("onnx", tmp_path / "u2net.onnx")):
+        result = subprocess.run([sys.executable, "-c", LOAD, str(file),
                                  str(tmp_path / "photo.png")],
                                 capture_output=True, text=True, cwd=model_files.PROJECT)
         assert result.returncode == 0, result.stderr
