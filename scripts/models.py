@@ -204,18 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     # The IR is written where openvino is installed, and checked wherever it is there: a
     # Python without openvino (the Dockerfile's first step) has the .onnx serve alone.
     with_ir = importlib.util.find_spec("openvino") is not None
-
-    def problem(model: Model) -> str | None:
-        wants_ir = with_ir or model_files.ir_graph(folder, model)
-        return (verify(folder / model.filename, model)
-                or (model_files.verify_ir(folder, model) if wants_ir else None))
-
-    problems = {name: problem(models[name]) for name in names}
-    for name, found in problems.items():
+    # Each file hashed once: what is wrong now is what the fetch and the IR's writing mend.
+    onnx = {name: verify(folder / models[name].filename, models[name]) for name in names}
+    ir = {name: model_files.verify_ir(folder, models[name])
+          if with_ir or model_files.ir_graph(folder, models[name]) else None for name in names}
+    for name in names:
         right = f"{folder / models[name].filename} is right" + (
             ", and so is its IR" if model_files.ir_graph(folder, models[name]) else "")
-        print(f"{name}: {found or right + '.'}", flush=True)
-    wrong = [name for name, found in problems.items() if found]
+        print(f"{name}: {onnx[name] or ir[name] or right + '.'}", flush=True)
+    wrong = [name for name in names if onnx[name] or ir[name]]
     if args.check:
         if wrong:
             everything = len(wrong) == len(models)
@@ -223,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if wrong else 0
     try:
         for name in wrong:
-            if verify(folder / models[name].filename, models[name]):
+            if onnx[name]:
                 fetch(folder, models[name], cache=None if args.no_cache else args.cache.resolve())
-            if models[name].derived and model_files.verify_ir(folder, models[name]):
+            if ir[name]:
                 if not with_ir:
                     raise FetchError(f"{name}: its IR is wrong, and openvino is not installed "
                                      "here to write it again: run this where it is.")
