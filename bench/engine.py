@@ -98,7 +98,7 @@ def measure(runs: int, threads: int, model: str = "u2netp") -> list[dict]:
     return rows
 
 
-def uploader(model: str, threads: int = 0):
+def uploader(model: str, threads: int = 0, **settings):
     """One upload through the app as a worker runs it (WSGI in, form checked, engine,
     compositor, renditions, record stored in the demo store), timed from the request; and
     the app."""
@@ -110,7 +110,7 @@ def uploader(model: str, threads: int = 0):
                               bg_models_dir=str(MODELS_DIR), user_limit=10**6,
                               onnx_threads=threads,
                               upload_rate_limit="100000 per minute",
-                              upload_rate_limit_ip="100000 per minute"))
+                              upload_rate_limit_ip="100000 per minute", **settings))
     visitor = Visitor(app.test_client())  # the page's way: its CSRF token included
 
     def upload(data: bytes) -> None:
