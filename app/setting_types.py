@@ -109,4 +109,5 @@ def _expected(field, error: dict, cause: Any) -> str:
         kind = "a whole number" if field.annotation is int else "a number"
         low = next((meta.ge for meta in field.metadata if hasattr(meta, "ge")), None)
         return f"{kind} of at least {low}" if low is not None else kind
-    return error["msg"].lower()
+    # pydantic's sentence for what only code can pass (a Path: "Input should be a ...").
+    return error["msg"].removeprefix("Input should be ")

@@ -1,5 +1,7 @@
 """Settings from the environment: defaults, validation and the engine choice."""
 
+from pathlib import Path
+
 import pytest
 
 from app import create_app
@@ -45,6 +47,10 @@ def test_settings_built_in_code_are_checked_like_the_environment():
         Settings(secret_key=KEY).changed(user_limit=0)
     with pytest.raises(ConfigError, match="APP_SECRET_KEY is not set"):
         Settings()
+    with pytest.raises(ConfigError) as told:
+        Settings(secret_key=KEY).changed(bg_models_dir=Path("/srv/models"))
+    assert str(told.value) == ("BG_MODELS_DIR must be a valid string, not "
+                               "PosixPath('/srv/models').")
 
 
 @pytest.mark.parametrize("key", ["short", "k" * 15])
