@@ -177,7 +177,12 @@ class RecordRepository:
                       for kind, image in extras.items()}, **changes}
             query = {**self._owned(record.user_id, record.id),
                      "processed.file_id": ObjectId(record.processed.file_id)}
-            if self.records.update_one(query, {"$set": new}).modified_count != 1:
+            # What the update replaced, as it was then: renditions stored since `record` was
+            # read (add_thumbnails) are among the files to delete.
+            replaced = self.records.find_one_and_update(
+                query, {"$set": new}, projection=dict.fromkeys(
+                    ["processed", "thumbnails.processed", *extras], 1))
+            if replaced is None:
                 # A deleted record is not worth trying again for, as a changed one is.
                 if self.records.find_one(self._owned(record.user_id, record.id),
                                          {"_id": 1}) is None:
@@ -187,11 +192,8 @@ class RecordRepository:
             for file_id in stored:
                 self.delete_file(file_id)
             raise
-        old = [record.processed, *record.thumbnails.get("processed", {}).values(),
-               *(getattr(record, kind) for kind in extras)]
-        for image in old:
-            if image is not None and image.file_id:
-                self.delete_file(ObjectId(image.file_id))
+        for file_id in file_ids(replaced):
+            self.delete_file(file_id)
         return self.get(record.user_id, record.id)
 
     @outages_are_unavailable

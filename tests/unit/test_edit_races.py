@@ -57,6 +57,30 @@ def test_a_result_for_a_record_deleted_meanwhile_is_refused_and_leaves_nothing(
     assert file_ids(records) == set()
 
 
+def test_renditions_stored_while_an_edit_was_made_go_with_the_result_it_replaces(
+        visitor, record_id, records):
+    """A record without its result's renditions (made before they existed) gets them from a
+    gallery view while an edit of it is being made: the edit's new result replaces them
+    too, and deletes their files (the edit read the record before they were there)."""
+    from bson import ObjectId
+
+    from app.storage.documents import file_ids as referenced
+
+    for image in records.get(visitor.id(), record_id).thumbnails["processed"].values():
+        records.delete_file(ObjectId(image.file_id))
+    records.records.update_one({"_id": ObjectId(record_id)},
+                               {"$unset": {"thumbnails.processed": ""}})
+    record = records.get(visitor.id(), record_id)
+    records.add_thumbnails(record, "processed", {160: Image(b"view-160"), 320: Image(b"v")})
+    assert len(file_ids(records)) == 7  # original, processed, mask, two + two renditions
+    records.replace_result(record, Image(b"edited"), {160: Image(b"edited-160")},
+                           {"image_name": "edited"}, {"mask": Image(b"mask")})
+    doc = records.records.find_one({"_id": ObjectId(record_id)})
+    assert file_ids(records) == set(referenced(doc))
+    assert len(file_ids(records)) == 6  # original, edited, mask, 2 + 1 renditions
+    assert doc["thumbnails"]["processed"].keys() == {"160"}
+
+
 def collide(app, visitor, record_id, edit):
     """`edit()`'s answer when, while it is being made, another edit of the same record (to
     green) is stored first."""

@@ -116,7 +116,7 @@ def test_the_old_result_stays_until_the_new_one_is_stored(api, records, monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("the database fell over mid-edit")
 
-    monkeypatch.setattr(records.records, "update_one", broken)
+    monkeypatch.setattr(records.records, "find_one_and_update", broken)  # the swap
     response = patch(api, record["id"], {"output": "mask"})
     assert response.status_code == 500
     monkeypatch.undo()
