@@ -458,7 +458,7 @@ MUTANTS = (
            "}", "replace_result without its stale-record guard",
            (U + "test_repository_contract.py", U + "test_edit_races.py")),
     Mutant("edit-renditions-kept", "app/storage/records.py",
-           '["processed", "thumbnails.processed", *extras]', '["processed", *extras]',
+           '(before.get("thumbnails") or {}).get("processed", {})', '{}',
            "an edit leaving the renditions of the result it replaced in GridFS",
            (U + "test_edit_races.py",)),
     Mutant("stale-cleanup", "app/storage/records.py",

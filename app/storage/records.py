@@ -177,12 +177,9 @@ class RecordRepository:
                       for kind, image in extras.items()}, **changes}
             query = {**self._owned(record.user_id, record.id),
                      "processed.file_id": ObjectId(record.processed.file_id)}
-            # What the update replaced, as it was then: renditions stored since `record` was
-            # read (add_thumbnails) are among the files to delete.
-            replaced = self.records.find_one_and_update(
-                query, {"$set": new}, projection=dict.fromkeys(
-                    ["processed", "thumbnails.processed", *extras], 1))
-            if replaced is None:
+            # The document as the update found it (whole: FerretDB has no projection here).
+            before = self.records.find_one_and_update(query, {"$set": new})
+            if before is None:
                 # A deleted record is not worth trying again for, as a changed one is.
                 if self.records.find_one(self._owned(record.user_id, record.id),
                                          {"_id": 1}) is None:
@@ -192,6 +189,11 @@ class RecordRepository:
             for file_id in stored:
                 self.delete_file(file_id)
             raise
+        # What the update replaced, as the database held it: renditions a gallery view
+        # stored after `record` was read (add_thumbnails) go too.
+        replaced = {kind: before.get(kind) for kind in ("processed", *extras)}
+        renditions = (before.get("thumbnails") or {}).get("processed", {})
+        replaced["thumbnails"] = {"processed": renditions}
         for file_id in file_ids(replaced):
             self.delete_file(file_id)
         return self.get(record.user_id, record.id)

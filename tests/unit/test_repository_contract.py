@@ -234,6 +234,22 @@ def test_sweeping_removes_lapsed_placeholders_only(repo):
         assert repo.count("u9") == 1  # the live one
 
 
+def test_a_new_result_replaces_the_old_one_and_its_files(repo):
+    """An edit's swap: the old result, its renditions and the extras given are deleted, the
+    photo and its renditions kept, on every backend (FerretDB answers findAndModify)."""
+    webp = "image/webp"
+    record = repo.add("u1", "cat", image(b"original", "image/jpeg"), image(b"processed"),
+                      engine="local", limit=2, extras={"mask": image(b"mask")},
+                      thumbnails={"original": {160: image(b"o-160", webp)},
+                                  "processed": {160: image(b"p-160", webp)}})
+    assert file_count(repo) == 5
+    new = repo.replace_result(record, image(b"edited"), {160: image(b"e-160", webp)},
+                              {"image_name": "dog"}, {"mask": image(b"mask-2")})
+    assert (new.image_name, repo.read(new, "processed")) == ("dog", b"edited")
+    assert sorted(stored.read() for stored in repo.files.find({})) == [
+        b"e-160", b"edited", b"mask-2", b"o-160", b"original"]
+
+
 @pytest.mark.parametrize(("embedded", "chunks"), [(False, 3), (True, 1)])
 def test_a_file_is_stored_in_chunks_of_the_size_asked_and_read_back_whole(database,
                                                                             embedded,
