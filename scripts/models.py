@@ -37,10 +37,6 @@ from app.model_files import DEFAULT_DIR, Model, chunks, digests, fetch_command, 
 DEFAULT_CACHE = Path.home() / ".cache" / "image-background-processor" / "models"
 
 
-# What a run writes before it moves its files in: a weights file on its way, an IR's folder.
-SCRATCH = (".*.part", ".ir-*")
-
-
 class FetchError(RuntimeError):
     """A model file could not be fetched; the message says why."""
 
@@ -165,7 +161,7 @@ def derive(folder: str | os.PathLike, model: Model, log: Callable[[str], None] =
     """Write OpenVINO's IR of the verified `folder/<name>.onnx` beside it, in a scratch
     folder first: only files the catalogue knows are moved in."""
     folder = Path(folder)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".ir-") as scratch:
+    with tempfile.TemporaryDirectory(dir=folder, prefix=f".{model.name}.ir-") as scratch:
         written = Path(scratch) / model.derived[0].name
         # This interpreter and a fixed program, on paths of our own: no shell.
         result = subprocess.run([sys.executable, "-c", _WRITE_IR,  # noqa: S603
@@ -186,30 +182,42 @@ def derive(folder: str | os.PathLike, model: Model, log: Callable[[str], None] =
 
 @contextlib.contextmanager
 def alone(folder: Path, log: Callable[[str], None] = _log) -> Iterator[bool]:
-    """`folder` to this run only, with the scratch a killed run left there removed (a killed
-    IR's is 177 MB, and nothing else would ever remove it); True if another run's turn was
-    waited for, since it may have mended the files meanwhile."""
+    """`folder` to this run only, another run's turn waited for (`make run` and `make test`
+    at once, say); False where the folder cannot be locked (some network filesystems), and
+    the run goes on without its turn."""
     folder.mkdir(parents=True, exist_ok=True)
     # The folder itself is locked (flock on its descriptor): no lock file is left in it, and
     # the lock goes with the descriptor, however the run ends.
     descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
+        locked = True
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            waited = False
         except BlockingIOError:
             log(f"Waiting for another run of this command on {folder} to finish.")
             fcntl.flock(descriptor, fcntl.LOCK_EX)
-            waited = True
-        for left in sorted(path for pattern in SCRATCH for path in folder.glob(pattern)):
-            log(f"Removing {left}, left by a run that was stopped.")
-            if left.is_dir():
-                shutil.rmtree(left)
-            else:
-                left.unlink()
-        yield waited
+        except OSError as exc:
+            log(f"{folder} cannot be locked ({exc.strerror}): going on without waiting for "
+                "other runs, or removing what a stopped one left.")
+            locked = False
+        yield locked
     finally:
         os.close(descriptor)
+
+
+def sweep(folder: Path, models: Iterable[Model], log: Callable[[str], None] = _log) -> None:
+    """Remove what a killed run left in `folder` before moving its files in, which nothing
+    else would: a weights file on its way (`.<file>.*.part`), an IR's folder (`.<name>.ir-*`,
+    up to 177 MB). Only while `alone`: another run's are its own."""
+    for model in models:
+        for left in sorted(folder.glob(f".{model.filename}.*.part")):
+            if left.is_file() and not left.is_symlink():
+                log(f"Removing {left}, left by a run that was stopped.")
+                left.unlink()
+        for left in sorted(folder.glob(f".{model.name}.ir-*")):
+            if left.is_dir() and not left.is_symlink():
+                log(f"Removing {left}, left by a run that was stopped.")
+                shutil.rmtree(left)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     # The IR is written where openvino is installed, and checked wherever it is there: a
     # Python without openvino (the Dockerfile's first step) has the .onnx serve alone.
     with_ir = importlib.util.find_spec("openvino") is not None
+
     def problems(name: str) -> tuple[str | None, str | None]:
         """What is wrong with the model's .onnx, and with its IR where that is checked."""
         model = models[name]
@@ -246,23 +255,28 @@ def main(argv: list[str] | None = None) -> int:
                 model_files.verify_ir(folder, model)
                 if with_ir or model_files.ir_graph(folder, model) else None)
 
-    # Each file hashed once: what is wrong now is what the fetch and the IR's writing mend.
-    found = {name: problems(name) for name in names}
-    for name in names:
-        right = f"{folder / models[name].filename} is right" + (
-            ", and so is its IR" if model_files.ir_graph(folder, models[name]) else "")
-        print(f"{name}: {found[name][0] or found[name][1] or right + '.'}", flush=True)
-    wrong = [name for name in names if any(found[name])]
+    def report() -> dict[str, tuple[str | None, str | None]]:
+        """What is wrong with each model's files, each hashed once, and a line for each."""
+        found = {name: problems(name) for name in names}
+        for name in names:
+            right = f"{folder / models[name].filename} is right" + (
+                ", and so is its IR" if model_files.ir_graph(folder, models[name]) else "")
+            print(f"{name}: {found[name][0] or found[name][1] or right + '.'}", flush=True)
+        return {name: found[name] for name in names if any(found[name])}
+
     if args.check:
+        wrong = report()
         if wrong:
             everything = len(wrong) == len(models)
-            print(f"Fetch with `{fetch_command(folder, [] if everything else wrong)}`.")
+            print(f"Fetch with `{fetch_command(folder, [] if everything else list(wrong))}`.")
         return 1 if wrong else 0
     cache = None if args.no_cache else args.cache.resolve()
     try:
-        with alone(folder) if wrong else contextlib.nullcontext(False) as waited:
-            for name in wrong:
-                onnx, ir = problems(name) if waited else found[name]
+        # The files are checked in this run's turn: what a run before it mended is right.
+        with alone(folder) as locked:
+            if locked:
+                sweep(folder, models.values())
+            for name, (onnx, ir) in report().items():
                 if onnx:
                     fetch(folder, models[name], cache=cache)
                 if ir:
@@ -275,7 +289,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

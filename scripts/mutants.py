@@ -413,16 +413,27 @@ MUTANTS = (
            "the IR written after other nodes were made in its process (other names in it)",
            (U + "test_model_ir.py",)),
     Mutant("models-scratch-kept", "scripts/models.py",
-           "for path in folder.glob(pattern))", "for path in folder.glob(pattern + '.none'))",
+           "            if locked:\n                sweep(",
+           "            if False:\n                sweep(",
            "the scratch a killed run left never removed (177 MB for an IR)",
            (U + "test_model_runs.py",)),
-    Mutant("models-not-rechecked", "scripts/models.py",
-           "problems(name) if waited else found[name]", "found[name]",
+    Mutant("models-checked-before-turn", "scripts/models.py",
+           "        with alone(folder) as locked:\n            if locked:\n"
+           "                sweep(folder, models.values())\n"
+           "            for name, (onnx, ir) in report().items():",
+           "        wrong = report()\n"
+           "        with alone(folder) as locked:\n            if locked:\n"
+           "                sweep(folder, models.values())\n"
+           "            for name, (onnx, ir) in wrong.items():",
            "a run that waited its turn fetching what the run before it mended",
            (U + "test_model_runs.py",)),
     Mutant("models-no-turns", "scripts/models.py",
            "fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)", "pass",
            "two runs writing one folder at once, one sweeping the other's scratch",
+           (U + "test_model_runs.py",)),
+    Mutant("models-sweep-links", "scripts/models.py",
+           "if left.is_dir() and not left.is_symlink():", "if left.is_dir():",
+           "a link named like an IR's scratch followed out of the folder (rmtree refuses it)",
            (U + "test_model_runs.py",)),
     Mutant("runtime-room-wiring", "app/engines/admission.py",
            "runtimes.room_for(work.pixels)", "runtimes.room_for(0)",

@@ -146,7 +146,7 @@ def test_an_ir_other_than_the_catalogues_is_refused_and_not_moved_in(onnx_only, 
     assert re.fullmatch(
         r"error: Refused: openvino 2026\.4\.1\S* wrote another IR than the catalogue's, made by "
         r"the openvino requirements\.txt pins: " + re.escape(str(onnx_only))
-        + rf"/\.ir-\w+/u2netp\.xml has sha256 {written}, not 0{{64}}: it is corrupt or "
+        + rf"/\.u2netp\.ir-\w+/u2netp\.xml has sha256 {written}, not 0{{64}}: it is corrupt or "
         r"another file\.", capsys.readouterr().err.splitlines()[-1])
     assert listing(onnx_only) == ["u2netp.onnx"]
 
