@@ -109,5 +109,7 @@ def _expected(field, error: dict, cause: Any) -> str:
         kind = "a whole number" if field.annotation is int else "a number"
         low = next((meta.ge for meta in field.metadata if hasattr(meta, "ge")), None)
         return f"{kind} of at least {low}" if low is not None else kind
+    if field.annotation is bool:
+        return "true or false"
     # pydantic's sentence for what only code can pass (a Path: "Input should be a ...").
     return error["msg"].removeprefix("Input should be ")

@@ -62,15 +62,20 @@ def around_model_cpu_seconds(data: bytes, runs: int = 15) -> float:
     # The page's default model, as drive posts; logs as the server keeps them (warnings).
     upload, app = uploader("u2netp", threads=1, log_level="WARNING")
     model = app.extensions["services"].engines.primary.engine("u2netp").model
-    answer = model.infer(np.zeros((1, 3, *model.input_size[::-1]), np.float32))
-    model.infer = lambda _batch: answer
-    for _ in range(3):
-        upload(data)
-    times = []
-    for _ in range(runs):
-        start = time.process_time()
-        upload(data)
-        times.append(time.process_time() - start)
+    real, answers = model.infer, []
+    # The model's real answer for this photo, given again at once: the mask, and so the
+    # work of composing and encoding around it, are the server's.
+    model.infer = lambda batch: answers[0] if answers else answers.append(real(batch)) or answers[0]
+    try:
+        for _ in range(3):
+            upload(data)
+        times = []
+        for _ in range(runs):
+            start = time.process_time()
+            upload(data)
+            times.append(time.process_time() - start)
+    finally:
+        model.infer = real  # the loaded model is shared within the process
     return statistics.median(times)
 
 

@@ -51,6 +51,9 @@ def test_settings_built_in_code_are_checked_like_the_environment():
         Settings(secret_key=KEY).changed(bg_models_dir=Path("/srv/models"))
     assert str(told.value) == ("BG_MODELS_DIR must be a valid string, not "
                                "PosixPath('/srv/models').")
+    with pytest.raises(ConfigError) as told:
+        Settings(secret_key=KEY, api_require_key="maybe")
+    assert str(told.value) == "API_REQUIRE_KEY must be true or false, not 'maybe'."
 
 
 @pytest.mark.parametrize("key", ["short", "k" * 15])
