@@ -7,11 +7,10 @@ The app runs under gunicorn exactly as the container starts it (gunicorn.conf.py
 loopback port; 8 uploaders post ~1 MP photos for a bounded time. The ceiling is what the
 CPU allows if it did nothing but run the model: cores ÷ single-thread inference time,
 measured in this same run. The work-bound ceiling is what it allows with the work around
-the model too:
-cores ÷ (that inference + the CPU time of one upload whose model answers at once, measured
-in this process), the most any scheduling of that work could reach. Each configuration is
-workers:threads:onnx-threads. More than one worker needs a real database (`--mongo-uri`),
-since the demo store lives in one process.
+the model too: cores ÷ (that inference + the CPU time of one upload whose model answers at
+once, measured in this process), the most any scheduling of that work could reach. Each
+configuration is workers:threads:onnx-threads. More than one worker needs a real database
+(`--mongo-uri`), since the demo store lives in one process.
 `--write` puts the table in docs/performance.md.
 """
 
