@@ -8,9 +8,12 @@ loopback port; 8 uploaders post ~1 MP photos for a bounded time. The ceiling is 
 CPU allows if it did nothing but run the model: cores ÷ single-thread inference time,
 measured in this same run. The work-bound ceiling is what it allows with the work around
 the model too: cores ÷ (that inference + the CPU time of one upload whose model answers at
-once, measured in this process), the most any scheduling of that work could reach. Each
-configuration is workers:threads:onnx-threads. More than one worker needs a real database
-(`--mongo-uri`), since the demo store lives in one process.
+once, measured in this process), the most any scheduling of that work could reach. What
+the server itself spends is read from /proc during each run: its processes' CPU time per
+upload, and the share of the cores it kept busy; beside it, two single-thread inferences
+run at once, as two requests run them. Each configuration is workers:threads:onnx-threads.
+More than one worker needs a real database (`--mongo-uri`), since the demo store lives in
+one process.
 `--write` puts the table in docs/performance.md.
 """
 
@@ -36,19 +39,54 @@ PAGE = DOCS / "performance.md"
 DEFAULT_CONFIGS = ["1:2:1", "2:1:1", "2:2:1", "2:4:1"]
 
 
-def single_thread_inference_seconds(runs: int = 9, runtime: str = RUNTIMES[0]) -> float:
+def single_thread_inference_seconds(runs: int = 9, runtime: str = RUNTIMES[0],
+                                    at_once: int = 1) -> float:
+    """The median time of one inference on one thread; with `at_once`, that many run
+    together on one loaded model, each on its own thread (as the server's requests do)."""
     from app.engines.local import LocalEngine
     from tests.support import model_path
 
-    engine = LocalEngine(model_path(), runtime, threads=1)
+    engine = LocalEngine(model_path(), runtime, threads=1, streams=at_once)
     feed = np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)
     engine.model.infer(feed)
     times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        engine.model.infer(feed)
-        times.append(time.perf_counter() - start)
+
+    def infer() -> None:
+        for _ in range(runs):
+            start = time.perf_counter()
+            engine.model.infer(feed)
+            times.append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=infer) for _ in range(at_once)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return statistics.median(times)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process `pid` and all its descendants (Linux's /proc),
+    the ones that have ended included only once reaped."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():  # self, thread-self: the same processes again
+            continue
+        try:  # after the ")" that ends the command's name: state, ppid, ...
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # not a process, or one that has just ended
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    ticks, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        pending += children.get(current, [])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def around_model_cpu_seconds(data: bytes, runs: int = 15) -> float:
@@ -130,6 +168,7 @@ def main() -> None:
     # The ceiling the issue set its target against: the same model run by onnxruntime.
     other = single_thread_inference_seconds(runtime=RUNTIMES[1])
     around = around_model_cpu_seconds(data)
+    paired = single_thread_inference_seconds(at_once=2)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for config in args.config:
@@ -140,7 +179,11 @@ def main() -> None:
             process, base = start_server(workers, threads, onnx, args.mongo_uri, Path(tmp))
             try:
                 drive(base, data, args.clients, min(5.0, args.seconds))  # warm-up
+                spent = tree_cpu_seconds(process.pid)
                 result = drive(base, data, args.clients, args.seconds)
+                spent = tree_cpu_seconds(process.pid) - spent
+                result["cpu_per_upload"] = spent / max(result["ok"], 1)
+                result["busy"] = spent / (cores * result["seconds"])
             finally:
                 stop(process)
             # The ceiling is measured again after each run, so both see the same machine.
@@ -162,17 +205,21 @@ def main() -> None:
         f"around the model: {around * 1000:.0f} ms of CPU per upload (the app in this "
         f"process, the model answering at once), so the work-bound ceiling = {cores} cores ÷ "
         f"({inference * 1000:.0f} + {around * 1000:.0f}) ms = {bound:.2f} uploads/s, "
-        f"{bound / ceiling:.2f} of the ceiling.",
+        f"{bound / ceiling:.2f} of the ceiling. Two single-thread inferences at once take "
+        f"{paired * 1000:.0f} ms each. The server's CPU per upload and the share of the cores "
+        f"it kept busy are its processes' own, read from /proc during the run.",
         "",
         f"| workers × threads × onnx threads | uploads/s | of ceiling | of work-bound ceiling | of "
-        f"{RUNTIMES[1]}'s ceiling | errors |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"{RUNTIMES[1]}'s ceiling | server's CPU per upload | cores busy | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for config, result in rows:
         lines.append(f"| {config.replace(':', ' × ')} | {result['per_second']:.2f} | "
                      f"{result['per_second'] / ceiling:.2f} | "
                      f"{result['per_second'] / bound:.2f} | "
-                     f"{result['per_second'] / other_ceiling:.2f} | {result['error']} |")
+                     f"{result['per_second'] / other_ceiling:.2f} | "
+                     f"{result['cpu_per_upload'] * 1000:.0f} ms | {result['busy']:.2f} | "
+                     f"{result['error']} |")
     text = "\n".join(lines)
     print(text)
     if args.write:
