@@ -103,8 +103,11 @@ def uploader(model: str, threads: int = 0, **settings):
     compositor, renditions, record stored in the demo store), timed from the request; and
     the app."""
     from app import create_app
+    from app.hosting import tune_allocator
     from app.settings import Settings
     from tests.support import MODELS_DIR, Visitor
+
+    tune_allocator()  # malloc as a worker has it (gunicorn.conf.py's post_fork)
 
     app = create_app(Settings(secret_key="bench-secret-key-0123456789", bg_engine="local",
                               bg_models_dir=str(MODELS_DIR), user_limit=10**6,
