@@ -21,6 +21,8 @@ MAX_JPEG_SEGMENTS = 1000
 MAX_PNG_CHUNKS = 20_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SOS, _EOI = 0xDA, 0xD9
+# Start-of-frame markers of JPEGs coded arithmetically (the others are Huffman-coded).
+_ARITHMETIC_FRAMES = {0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _RESTART_OR_TEM = re.compile(rb"\xff[\x01\xd0-\xd7]")
 # Where a scan's data ends: 0xFF and a byte that is neither a stuffed zero nor a restart.
 _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
@@ -37,7 +39,7 @@ def jpeg_scans(data: bytes) -> int:
     if markers <= MAX_JPEG_SCANS:
         return markers
     scans = 0
-    for marker in _markers(data):
+    for marker, _ in _markers(data):
         scans += marker == _SOS
         if scans > MAX_JPEG_SCANS:
             break
@@ -48,16 +50,33 @@ def jpeg_header_segments(data: bytes) -> int:
     """The segments before a JPEG's first scan (or one past the limit): Pillow reads each
     of them in Python when it opens the file, and keeps every APPn's bytes."""
     segments = 0
-    for marker in _markers(data):
+    for marker, _ in _markers(data):
         if marker == _SOS or segments > MAX_JPEG_SEGMENTS:
             break
         segments += 1
     return segments
 
 
-def _markers(data: bytes) -> Iterator[int]:
+def jpeg_coded_bytes(data: bytes) -> int | None:
+    """The bytes of a JPEG's first picture's scans (the coded pixels), or None if it is
+    coded arithmetically.
+
+    Huffman coding spends at least one bit on each 8×8 block of the first component: its
+    average colour (baseline or a progressive file's first scan). A file with fewer coded
+    bytes than a header's size needs lacks most of its picture, which libjpeg fills with
+    grey without an error: a 2 KB JPEG whose header says 7000×7000 was worked on as 49 MP.
+    Arithmetic coding may spend less than a bit on a flat block, so it is not judged so."""
+    coded, frames = 0, set()
+    for marker, scan in _markers(data):
+        frames.add(marker)
+        coded += scan
+    return None if frames & _ARITHMETIC_FRAMES else coded
+
+
+def _markers(data: bytes) -> Iterator[tuple[int, int]]:
     """The markers of a JPEG's first picture, up to its end, as libjpeg reads them: each
-    segment skipped by its length and each scan's data to the next marker."""
+    segment skipped by its length and each scan's data to the next marker; with each, the
+    bytes of the scan's data after it (0 but after a start of scan)."""
     at = 2  # after the start of the picture
     while True:
         at = data.find(b"\xff", at)  # libjpeg skips stray bytes between segments too
@@ -72,10 +91,12 @@ def _markers(data: bytes) -> Iterator[int]:
             at += 2
             continue
         at += 2 + struct.unpack_from(">H", data, at + 2)[0]
-        yield marker
+        scan = 0
         if marker == _SOS:
             found = _NEXT_MARKER.search(data, at)
-            at = found.start() if found else len(data)
+            scan = (found.start() if found else len(data)) - at
+        yield marker, scan
+        at += scan
 
 
 def png_chunks(data: bytes) -> int:

@@ -15,10 +15,11 @@ from app.images.structure import (
     MAX_JPEG_SCANS,
     MAX_JPEG_SEGMENTS,
     MAX_PNG_CHUNKS,
+    jpeg_coded_bytes,
     jpeg_header_segments,
     jpeg_scans,
 )
-from tests.support import encode, photo, photo_array
+from tests.support import encode, jpeg_claiming, photo, photo_array
 
 MAX = 50_000_000
 
@@ -261,6 +262,46 @@ def test_what_follows_the_picture_is_not_counted_as_its_scans(progressive):
     assert probe(buf.getvalue() + trailer, MAX).width == 600
     bomb = _progressive(MAX_JPEG_SCANS + 1)
     assert jpeg_scans(bomb + trailer) == MAX_JPEG_SCANS + 1  # a walk stops one past
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_a_jpeg_too_short_for_its_size_is_damaged(progressive):
+    """One coded bit for each 8×8 block is the least Huffman coding spends (a flat grey
+    photo, optimised, takes two): 64×64 px coded, 7000×7000 claimed."""
+    bomb = jpeg_claiming((7000, 7000), progressive)
+    coded = jpeg_coded_bytes(bomb)
+    assert 0 < coded < 875 * 875 // 8
+    with pytest.raises(InvalidImage) as caught:
+        probe(bomb, MAX)
+    assert caught.value.message == ("The image file is damaged or incomplete. Please upload a "
+                                    "whole JPEG, PNG or WebP image.")
+
+
+def test_the_fewest_coded_bytes_a_size_allows_are_taken():
+    """The bound is exactly one bit a block: a file of 64×64 px coded is taken as any size
+    with at most 8 × its coded bytes in blocks, and refused one column of blocks past it."""
+    coded = jpeg_coded_bytes(jpeg_claiming((64, 64)))
+    width = 8 * coded  # 8 rows of `coded` blocks: one block for each coded bit
+    assert probe(jpeg_claiming((width, 64)), MAX).width == width
+    with pytest.raises(InvalidImage):
+        probe(jpeg_claiming((width + 8, 64)), MAX)
+    with pytest.raises(InvalidImage):
+        probe(jpeg_claiming((width + 1, 64)), MAX)  # a part block is a block
+
+
+def test_flat_photos_code_more_than_a_bit_a_block():
+    """The least a camera or editor writes: one colour, Huffman tables made for it."""
+    for progressive, mode in itertools.product((False, True), ("L", "RGB")):
+        buf = io.BytesIO()
+        Image.new(mode, (4000, 3000), 128 if mode == "L" else (10, 200, 30)).save(
+            buf, "JPEG", quality=1, optimize=True, progressive=progressive)
+        assert jpeg_coded_bytes(buf.getvalue()) * 8 >= 2 * 500 * 375
+        assert probe(buf.getvalue(), MAX).width == 4000
+
+
+def test_an_arithmetic_jpeg_is_not_judged_by_its_coded_bytes():
+    """Arithmetic coding may spend less than a bit on a flat block."""
+    assert jpeg_coded_bytes(jpeg_claiming((7000, 7000), frame=0xC9)) is None
 
 
 def _padded(segments: int) -> bytes:
