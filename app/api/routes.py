@@ -12,12 +12,10 @@ from app.api.schemas import (
     MODEL_HEADER,
     SECONDS_HEADER,
     Account,
-    ImageQuery,
     RecordList,
     Removed,
     Session,
 )
-from app.core.errors import Rejected
 from app.core.forms import (
     EditFields,
     EditRequest,
@@ -25,13 +23,12 @@ from app.core.forms import (
     UploadRequest,
     from_address,
     parse,
-    rule_of,
 )
 from app.core.removal import RemoveByAddress, RemoveRequest
 from app.http.bodies import sent
 from app.http.callers import caller
 from app.http.context import services
-from app.http.downloads import send_image, send_result
+from app.http.downloads import ImageQuery, send_image, send_result
 from app.http.limits import account, allowance
 from app.http.records_json import CreatedRecord, Record, record_json
 from app.http.visitor import current_visitor
@@ -187,10 +184,6 @@ def delete_record(record_id: str):
            errors=("invalid_parameter", "not_found"), conditional=True,
            path={"record_id": RECORD_ID, "kind": KIND})
 def image(record_id: str, kind: str):
-    if len(request.args.getlist("download")) > 1:
-        rule = rule_of(ImageQuery, "download")
-        raise Rejected(rule.code, rule.message)
-    parse(ImageQuery, request.args.to_dict())
     return send_image(record_id, kind)
 
 

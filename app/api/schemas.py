@@ -3,12 +3,11 @@ and every error code it can answer with, each with the kinds of problem it cover
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.fetching import CODES as FETCH_CODES
-from app.core.fields import Rule
 from app.engines.base import EngineError
 from app.http.errors import STATUS
 from app.http.records_json import Record
@@ -83,18 +82,6 @@ class Account(BaseModel):
                           "counts (one per started megapixel of each photo): a call of that "
                           "many or fewer is not refused `daily_quota`. null: no cap.")
     today: KeyUsage
-
-
-class ImageQuery(BaseModel):
-    """`?download=`: absent, or once as a boolean (0/1 as in the records' `download_url`)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    download: Annotated[
-        Literal["true", "false", "1", "0"] | None,
-        Field(description="Save as an attachment named after the record (`my-cat.png`, "
-                          "`my-cat-original.jpg`)."),
-        Rule("invalid_parameter", "download must be true, false, 1 or 0 (once).")] = None
 
 
 def _statuses(*kinds: str) -> tuple[int, ...]:

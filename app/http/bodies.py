@@ -52,12 +52,17 @@ def _integer(digits: str) -> int | float:
 
 
 def json_object(example: str) -> dict:
-    """The request's body as a JSON object, else `Rejected` with `example`: malformed, or
+    """The request's body as a JSON object (another type is refused with a 415), else
+    `Rejected` with `example`: malformed, or
     nested too deep for the parser (which Flask's get_json lets escape as a 500). Over
     the door's `json_limit` (a photo in base64 is a larger body than our fields) it is
     `Rejected` with a 413. A key sent twice is `Rejected`, as a form's field is: json.loads
     would keep the last value without a word, and another reader of the same body may keep
     the first."""
+    if not request.is_json:
+        raise Rejected("unsupported_media_type",
+                       f"Send a JSON object such as {example}, as application/json.",
+                       "unsupported")
     photos_in_text = door().photos_in_text
     limit = json_limit(photos_in_text)
     too_large = Rejected("too_large", json_too_large(photos_in_text), "too_large")
@@ -100,12 +105,18 @@ def filled_form(form: type[BaseModel]) -> dict:
     empty fields left to their defaults, what the model does not take (the CSRF token, say)
     left out, and chosen files' bytes. A body of another type is refused with a 415, as the
     API refuses it, not read as a form left empty ("give the image a name")."""
-    if request.mimetype and request.mimetype not in FORM_TYPES:
+    # Without a type, only an empty body is a form left empty: one with bytes in it
+    # cannot be read (it was read as empty, and answered "give the image a name").
+    if request.mimetype not in FORM_TYPES and (request.mimetype or _has_body()):
         raise Rejected("unsupported_media_type", "Send the form as multipart/form-data, as "
                                                  "the page does.", "unsupported")
     fields = {name: value for name in form.model_fields.keys() - set(FILES)
               if (value := request.form.get(name, "").strip())}
     return fields | _chosen_files(name for name in FILES if name in form.model_fields)
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or "Transfer-Encoding" in request.headers
 
 
 def form_as_sent(file_fields: tuple[str, ...] = FILES) -> dict:

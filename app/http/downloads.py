@@ -9,19 +9,21 @@ import hashlib
 import io
 import re
 import unicodedata
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from flask import Response, current_app, jsonify, request, send_file
+from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import PreconditionFailed
 
 from app.core.errors import Rejected
+from app.core.fields import Rule
+from app.core.forms import parse, rule_of
 from app.http.context import services
 from app.http.visitor import current_visitor
 from app.images.decoding import EXTENSIONS
 from app.images.outputs import EncodedImage
 
-# `?download=false` must not download: the API documents the parameter as a boolean.
-_NOT_DOWNLOAD = ("", "0", "false", "no", "off")
 # RFC 8187's attr-char: what may stand unescaped in `filename*` besides letters and digits.
 _ATTR_CHAR_PUNCTUATION = "!#$&+-.^_`|~"
 # Controls, path and shell characters, and the bidirectional overrides and isolates that
@@ -37,6 +39,28 @@ _NUMBER = "([0-9]{1,4000})"
 _ONE_BYTE_RANGE = re.compile(
     rf"{_OWS}bytes{_OWS}={_OWS}(?:{_NUMBER}{_OWS}-{_OWS}{_NUMBER}?|-{_OWS}{_NUMBER}){_OWS}",
     re.IGNORECASE)
+
+
+class ImageQuery(BaseModel):
+    """`?download=` on an image's address, the page's and the API's: absent, or once as a
+    boolean (0/1 as in the records' `download_url`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    download: Annotated[
+        Literal["true", "false", "1", "0"] | None,
+        Field(description="Save as an attachment named after the record (`my-cat.png`, "
+                          "`my-cat-original.jpg`)."),
+        Rule("invalid_parameter", "download must be true, false, 1 or 0 (once).")] = None
+
+
+def _download_asked() -> bool:
+    """Whether `?download=` asks for an attachment, or `Rejected` if it is not a boolean
+    sent once."""
+    if len(request.args.getlist("download")) > 1:
+        rule = rule_of(ImageQuery, "download")
+        raise Rejected(rule.code, rule.message)
+    return parse(ImageQuery, request.args.to_dict()).download in ("true", "1")
 
 
 def download_name(image_name: str, kind: str, content_type: str, ascii_only: bool = False
@@ -64,7 +88,7 @@ def send_image(record_id: str, kind: str, size: int | None = None, *, again: boo
     gallery = services().gallery
     record, stored = gallery.image(current_visitor(), record_id, kind, size)
 
-    download = size is None and request.args.get("download", "").lower() not in _NOT_DOWNLOAD
+    download = size is None and _download_asked()
     name = download_name(record.image_name, kind, stored.content_type)
     etag = stored.etag
     if download:

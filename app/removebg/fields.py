@@ -194,9 +194,11 @@ def _margin(value: Any) -> Any:
     if not found and _PIXELS.match(part):
         raise _refuse("crop_margin in pixels is not supported here: give it in percent of "
                       "the subject's size, such as 10%.")
-    if not found:  # 10.5%, or not a margin at all (a word, a flag, a list)
+    # 10.5%, 101%, or not a margin at all (a word, a flag, a list): our rule's sentence
+    # would ask for a number without its % sign, which this door refuses.
+    if not found or int(found.group(1)) > 100:
         raise _refuse("crop_margin must be a whole percentage from 0 to 100, such as 10%.")
-    return found.group(1)  # a whole number from 0 to 100, as our rule says otherwise
+    return found.group(1)
 
 
 def _format(value: Any, ours: dict) -> str:
@@ -206,6 +208,9 @@ def _format(value: Any, ours: dict) -> str:
     if value == "auto":
         return "png" if output in ("transparent", "mask") else "jpeg"
     chosen = FORMATS[_one_of("format", value, ("auto", *FORMATS))]
+    if chosen == "zip" and output == "mask":  # our rule's sentence speaks of output mask
+        raise _refuse("A zip holds a result's colours and its alpha, and channels=alpha "
+                      "asks for the alpha alone: choose format png, jpg, webp or auto.")
     if chosen == "jpeg" and output == "transparent":
         ours.update(output="color", background="#ffffff")
     return chosen

@@ -322,6 +322,49 @@ def test_the_pages_forms_refuse_another_media_type_as_the_api_does(visitor, api,
                         415, "unsupported_media_type")
 
 
+@pytest.mark.parametrize("path", ["/", "/edit/{}"])
+def test_a_body_without_a_media_type_is_refused_by_the_pages_forms(visitor, api, record_id,
+                                                                    path):
+    """A form's bytes sent without a Content-Type were read as an empty form ("Please give
+    the image a name" for a body that named it); the API answers 415 to the same."""
+    body = f"name=cat&image_url={ADDRESS}".encode()
+    page = visitor.client.post(path.format(record_id), data=body,
+                               headers={"Accept": "application/json",
+                                        "X-CSRFToken": visitor.ensure_token()})
+    assert page.request.headers.get("Content-Type") is None
+    refused(page, 415, "unsupported_media_type",
+            "Send the form as multipart/form-data, as the page does.")
+    assert_error(api.http.post(f"{API}/records", data=body, headers=api.headers()),
+                 415, "unsupported_media_type")
+    # Nothing at all is still a form left empty, told what it lacks.
+    empty = visitor.client.post("/", headers={"Accept": "application/json",
+                                              "X-CSRFToken": visitor.ensure_token()})
+    assert (empty.status_code, empty.get_json()["error"]) == (400, "invalid_name")
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "image/png",
+                                          "application/x-www-form-urlencoded"])
+def test_a_rename_that_is_not_json_is_refused_as_the_apis(visitor, api, record_id,
+                                                          content_type):
+    """The page's rename read any body as JSON: text/plain, no type at all, renamed the
+    record, where the API's PATCH answered 415."""
+    body = b'{"record_name": "Crow"}'
+    headers = {"X-CSRFToken": visitor.ensure_token()}
+    if content_type:
+        headers["Content-Type"] = content_type
+    page = visitor.client.put(f"/update/{record_id}", data=body, headers=headers)
+    refused(page, 415, "unsupported_media_type",
+            'Send a JSON object such as {"record_name": "New name"}, as application/json.')
+    assert_error(api.http.patch(f"{API}/records/{record_id}", data=body,
+                                headers={**api.headers(), **({"Content-Type": content_type}
+                                                             if content_type else {})}),
+                 415, "unsupported_media_type")
+    assert api.http.get(f"{API}/records/{record_id}").get_json()["image_name"] == "Raven"
+    renamed = visitor.client.put(f"/update/{record_id}", json={"record_name": "Crow"},
+                                 headers={"X-CSRFToken": visitor.ensure_token()})
+    assert renamed.get_json() == {"message": "success", "record_name": "Crow"}
+
+
 @pytest.mark.parametrize("digits", [4300, 4301, 15000])
 def test_a_number_too_long_for_python_is_still_json(api, fetched, digits):
     """Python's int() refuses more than 4,300 digits; such a body is a JSON object all the

@@ -12,7 +12,7 @@ import io
 import pytest
 
 from app.core.fetching.codes import refused
-from tests.support import API, ApiClient, Visitor, photo
+from tests.support import API, ApiClient, Visitor, jpeg_claiming, photo
 
 JPEG = ("A JPEG cannot hold transparency: choose PNG or WebP, or put the subject on a "
         "background.")
@@ -171,3 +171,55 @@ def test_a_background_photo_by_address_that_fails_is_named_so(app, script):
         "background_image_url": "https://a.example/lawn.jpg"})
     assert answer(response) == (400, "url_failed", "The background photo could not be used. "
                                                    "The address answered 404 Not Found.")
+
+
+DOWNLOAD_RULE = "download must be true, false, 1 or 0 (once)."
+# `?…` on a full image's address: (status, code, sentence, Content-Disposition's first word).
+DOWNLOADS = {
+    "": (200, None, None, "inline"),
+    "?download=1": (200, None, None, "attachment"),
+    "?download=true": (200, None, None, "attachment"),
+    "?download=0": (200, None, None, "inline"),
+    "?download=false": (200, None, None, "inline"),
+    "?download=": (400, "invalid_parameter", DOWNLOAD_RULE, None),
+    "?download=maybe": (400, "invalid_parameter", DOWNLOAD_RULE, None),
+    "?download=yes": (400, "invalid_parameter", DOWNLOAD_RULE, None),
+    "?download=TRUE": (400, "invalid_parameter", DOWNLOAD_RULE, None),
+    "?download=1&download=0": (400, "invalid_parameter", DOWNLOAD_RULE, None),
+}
+
+
+@pytest.mark.parametrize("query", DOWNLOADS)
+def test_an_images_download_is_asked_alike_at_both_doors(page, query):
+    """The page took any value but 0, false, no and off for "download", where the API
+    answered 400 to all but its four: `?download=maybe` saved a file at one door only."""
+    page_upload(page, {})
+    (record_id,) = page.record_ids()
+    found = []
+    for path in (f"/images/{record_id}/processed",
+                 f"{API}/records/{record_id}/images/processed"):
+        response = page.client.get(path + query, headers={"Accept": "application/json"})
+        disposition = response.headers.get("Content-Disposition", "")
+        found.append((*answer(response), disposition.split(";")[0] or None))
+    assert found[0] == found[1] == DOWNLOADS[query]
+
+
+DAMAGED = ("The image file is damaged or incomplete. Please upload a whole JPEG, PNG or WebP "
+           "image.")
+
+
+def test_a_jpeg_too_short_for_its_size_is_damaged_at_every_door(page, script):
+    """2 KB of a 64×64 JPEG whose header says 7000×7000 was cut out as 49 MP everywhere."""
+    bomb = jpeg_claiming((7000, 7000))
+    expected = (400, "invalid_image", DAMAGED)
+    upload = page.client.post("/", data={"name": "cat", "csrf_token": page.ensure_token(),
+                                         "image": (io.BytesIO(bomb), "cat.jpg")},
+                              content_type="multipart/form-data",
+                              headers={"Accept": "application/json"})
+    assert answer(upload) == expected
+    assert answer(script.create(bomb)) == expected
+    removal = script.http.post(f"{API}/remove", headers=script.headers(),
+                               data={"image": (io.BytesIO(bomb), "cat.jpg")},
+                               content_type="multipart/form-data")
+    assert answer(removal) == expected
+    assert page.record_ids() == [] and script.list() == []

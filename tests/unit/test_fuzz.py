@@ -179,7 +179,10 @@ def test_rename_bodies_never_fail_badly(fuzz_app, owner, body, record_id, conten
     response = visitor.client.put(f"/update/{target}", data=body.encode(),
                                   headers={"X-CSRFToken": visitor.ensure_token(),
                                            "Content-Type": content_type})
-    assert response.status_code in (200, 400, 404, 405), response.get_data()
+    # 415 for any type but JSON, as the API's PATCH (it renamed from text/plain before);
+    # 404 and 405 come from the address, before the body is read.
+    assert response.status_code in ((200, 400, 404, 405) if content_type == "application/json"
+                                    else (404, 405, 415)), response.get_data()
     answer = response.get_json()
     assert answer is not None and answer["message"]
     after = records.get(visitor.id(), own_id).image_name

@@ -11,7 +11,7 @@ from PIL import Image
 from app.core.errors import Rejected
 from app.http.callers import INVALID, MISSING
 from app.http.limits import KEY_DAY
-from tests.support import FakeEngine, encode, photo, use_engine
+from tests.support import FakeEngine, encode, jpeg_claiming, photo, use_engine
 from tests.unit.test_remove import SIZE, jpeg_of, unzipped
 
 KEY = "removebg-test-key-0123"
@@ -98,6 +98,8 @@ SAME = [
      {"crop": "true", "crop_margin": "10"}),
     ({"size": "full", "crop": "true", "crop_margin": "10% 10% 10% 10%"},
      {"crop": "true", "crop_margin": "10"}),
+    ({"size": "full", "crop": "true", "crop_margin": "100%"},
+     {"crop": "true", "crop_margin": "100"}),
     ({"size": "full", "crop": "true", "crop_margin": "0px"},
      {"crop": "true", "crop_margin": "0"}),
     ({"size": "full", "crop": "false", "crop_margin": "10%"}, {}),
@@ -240,9 +242,10 @@ PX = ("crop_margin in pixels is not supported here: give it in percent of the su
     ({"format": "gif"}, "invalid_options",
      "format must be one of: auto, png, jpg, jpeg, webp, zip."),
     ({"channels": "rgb"}, "invalid_options", "channels must be one of: rgba, alpha."),
+    # Our rule's sentence spoke of "output mask", a field this door does not have.
     ({"channels": "alpha", "format": "zip"}, "invalid_options",
-     "A zip holds a result's colours and its alpha, and the mask has no colours: choose "
-     "png, webp or jpeg for output mask."),
+     "A zip holds a result's colours and its alpha, and channels=alpha asks for the alpha "
+     "alone: choose format png, jpg, webp or auto."),
     ({"bg_color": "blurple"}, "invalid_options",
      "bg_color must be a hex colour (such as 81d4fa or fff, with or without #) or a colour "
      "name (such as green)."),
@@ -262,8 +265,11 @@ PX = ("crop_margin in pixels is not supported here: give it in percent of the su
     ({"crop": "true", "crop_margin": "\U0001f431"}, "invalid_options",
      "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
     ({"crop": "true", "crop_margin": "2.5px"}, "invalid_options", PX),
+    # Our rule's sentence asked for "10 (no % sign)", which this door refuses in pixels.
+    ({"crop": "true", "crop_margin": "101%"}, "invalid_options",
+     "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
     ({"crop": "true", "crop_margin": "150%"}, "invalid_options",
-     "The crop margin must be a whole number of percent from 0 to 100, such as 10 (no % sign)."),
+     "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
     ({"crop": "maybe"}, "invalid_options", "crop must be true or false."),
     ({"scale": "50%"}, "invalid_options", "scale is not supported here: the subject keeps "
                                           "its size in the result. Leave scale out, or send "
@@ -318,6 +324,9 @@ def test_each_photo_refusal(client):
             "(A-Z, a-z, 0-9, + and /, padded with =).")
     bmp = encode(Image.new("RGB", (4, 4)), "BMP")
     refused(removebg(client, bmp), 400, "invalid_image")  # our 415: remove.bg's 400
+    refused(removebg(client, jpeg_claiming((7000, 7000))), 400, "invalid_image",
+            "The image file is damaged or incomplete. Please upload a whole JPEG, PNG or "
+            "WebP image.")
     refused(client.post("/v1.0/removebg", data=b"x", content_type="text/plain",
                         headers=HEADERS), 400, "unsupported_media_type")
     refused(client.post("/v1.0/removebg", data=b"[1]", content_type="application/json",
