@@ -72,16 +72,16 @@ _M_MMAP_THRESHOLD = -3
 _M_TRIM_THRESHOLD = -1
 # Measured on a 50 MP job (bench/memory.py): at 1 MiB it took twice as long (Pillow and numpy
 # map and fault in every band); at 8 MiB as long as without, and idle RSS came back as far.
-# At 16 MiB a 12 MP upload's buffers of 8-16 MB (its 12 MB mask, for one) are reused
-# instead of mapped and faulted in again at each upload.
-MMAP_THRESHOLD = 16 * 1024 * 1024
+MMAP_THRESHOLD = 8 * 1024 * 1024
 # Fixing the mmap threshold also fixes the trim threshold, at its default of 128 KiB: each
 # free at the top of a heap handed the pages back, and the next upload faulted them in
 # again (8,100 page faults and 16 ms of system CPU per 1 MP upload in gunicorn, 94,000 and
-# 200 ms at 12 MP, where a process that did not tune malloc had 340 and 2,700). At twice
-# the mmap threshold, glibc's own dynamic rule, a 12 MP upload still faulted 26,000 pages;
-# at four times, 2,700. What stays free in the heaps is handed back when idle.
-TRIM_THRESHOLD = 4 * MMAP_THRESHOLD
+# 200 ms at 12 MP, where a process that did not tune malloc had 340 and 2,700). At 32 MiB
+# a 1 MP upload faults 340 pages again, a 12 MP one 27,000 (59 ms), and the 49.8 MP job of
+# tests/system/test_memory.py peaked lower (1,297-1,312 MiB against 1,436-1,457); 64 MiB
+# with a 16 MiB mmap threshold took 12 MP to 2,700 faults but that job to 1,406-1,412 MiB.
+# What stays free in the heaps is handed back when the worker is idle.
+TRIM_THRESHOLD = 32 * 1024 * 1024
 
 
 def _glibc():

@@ -88,8 +88,8 @@ def test_gunicorn_alone_buffers_headers_within_the_fronts_cap():
 
 
 # In a fresh interpreter, so that no earlier test's allocations shape malloc's state: after
-# app.hosting.tune_allocator(), (1) the page faults while a 12 MP upload's mask (12 MB) is
-# made and freed 20 times, and (2) the resident set an 8 MP photo's pixels (24 MB) leave
+# app.hosting.tune_allocator(), (1) the page faults while a 1 MP cutout's pixels (4.4 MB)
+# are made and freed 20 times, and (2) the resident set an 8 MP photo's pixels (24 MB) leave
 # behind when freed, the second time they are made (glibc's own rule would keep them in
 # the heap by then).
 _ALLOCATIONS = """
@@ -98,10 +98,10 @@ import numpy as np
 from app.hosting import resident_bytes, tune_allocator
 assert tune_allocator()
 faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-np.ones(12_000_000, np.uint8)
+np.ones(4_400_000, np.uint8)
 before = faults()
 for _ in range(20):
-    np.ones(12_000_000, np.uint8)
+    np.ones(4_400_000, np.uint8)
 reused = faults() - before
 start = resident_bytes()
 for _ in range(2):
@@ -115,6 +115,6 @@ def test_the_workers_malloc_reuses_an_uploads_buffers_and_gives_large_ones_back(
     out = subprocess.run([sys.executable, "-c", _ALLOCATIONS], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout.split()
     reused, kept = (int(value) for value in out)
-    # Handed back at each free and faulted in again, it was 20 masks' pages (14,840).
-    assert reused < 12_000_000 // resource.getpagesize()
+    # Handed back at each free and faulted in again, it was 20 cutouts' pages.
+    assert reused < 4_400_000 // resource.getpagesize()
     assert kept < 4 * MIB
