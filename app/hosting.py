@@ -75,12 +75,13 @@ _M_TRIM_THRESHOLD = -1
 MMAP_THRESHOLD = 8 * 1024 * 1024
 # Fixing the mmap threshold also fixes the trim threshold, at its default of 128 KiB: each
 # free at the top of a heap handed the pages back, and the next upload faulted them in
-# again (8,100 page faults and 16 ms of system CPU per 1 MP upload in gunicorn, 94,000 and
-# 200 ms at 12 MP, where a process that did not tune malloc had 340 and 2,700). At 32 MiB
-# a 1 MP upload faults 340 pages again, a 12 MP one 27,000 (59 ms), and the 49.8 MP job of
-# tests/system/test_memory.py peaked lower (1,297-1,312 MiB against 1,436-1,457); 64 MiB
-# with a 16 MiB mmap threshold took 12 MP to 2,700 faults but that job to 1,406-1,412 MiB.
-# What stays free in the heaps is handed back when the worker is idle.
+# again. Through gunicorn, a 1 MP upload took 8,300-8,600 page faults and 16-18 ms of
+# system CPU, a 12 MP one 95,800 and 194 ms; at 32 MiB, 510-630 and 2-5 ms, 28,800 and
+# 59 ms (docs/performance.md), and the 49.8 MP job of tests/system/test_memory.py peaked
+# lower (1,297-1,312 MiB against 1,436-1,457). 64 MiB with a 16 MiB mmap threshold took
+# 12 MP to 2,700 faults but that job to 1,406-1,412 MiB. The threshold holds for each of
+# malloc's arenas (one per thread at most); what stays free in them is handed back when
+# the worker is idle.
 TRIM_THRESHOLD = 32 * 1024 * 1024
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
+from app.hosting import tune_allocator
 from app.model_files import RUNTIMES
 from bench.common import DOCS, photo, start_server, write_block
 from tests.servers import csrf_token, stop
@@ -66,8 +67,8 @@ def single_thread_inference_seconds(runs: int = 9, runtime: str = RUNTIMES[0],
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """User and system CPU time of process `pid` and all its descendants (Linux's /proc),
-    the ones that have ended included only once reaped."""
+    """User and system CPU time of process `pid` and all its descendants now running
+    (Linux's /proc): a worker replaced during a run takes its time with it."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():  # self, thread-self: the same processes again
@@ -162,6 +163,7 @@ def main() -> None:
                         help="write the table to docs/performance.md")
     args = parser.parse_args()
 
+    tune_allocator()  # every measurement in this process with the worker's malloc
     data = photo("astronaut", (1152, 864), noise=3)
     cores = len(os.sched_getaffinity(0))
     inference = single_thread_inference_seconds()

@@ -68,12 +68,12 @@ def encode(img: Image.Image | np.ndarray, fmt: str = "JPEG", **options) -> bytes
 
 
 def jpeg_claiming(size: tuple[int, int], progressive: bool = False, frame: int = 0xC0,
-                  side: int = 64) -> bytes:
-    """A real `side`×`side` JPEG whose frame header says `size` (and `frame` its marker):
-    libjpeg fills what its scans lack with grey and says nothing (a 2 KB file was worked
-    on as 49 MP)."""
+                  side: int = 64, mode: str = "RGB") -> bytes:
+    """A real `side`×`side` JPEG (colours subsampled 4:2:0) whose frame header says `size`
+    (and `frame` its marker): libjpeg fills what its scans lack with grey and says nothing
+    (a 2 KB file was worked on as 49 MP)."""
     buf = io.BytesIO()
-    Image.fromarray(photo_array("coffee")).resize((side, side)).save(
+    Image.fromarray(photo_array("coffee")).convert(mode).resize((side, side)).save(
         buf, "JPEG", progressive=progressive)
     data = bytearray(buf.getvalue())
     at = data.find(bytes([0xFF, 0xC2 if progressive else 0xC0]))

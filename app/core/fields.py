@@ -188,12 +188,13 @@ REFINE_EDGES_HELP = ("Cleaner hair, fur and outlines: the mask matted to the pho
                      "edges where the model is unsure, without the old background's colour "
                      "at the edges. Adds about 0.2 s to a 1.5 MP photo, up to 1 s at 12 MP.")
 RefineEdges = flag("refine_edges", REFINE_EDGES_HELP)
+MARGIN_MAX = 100  # percent of the subject's longer side
 Margin = Annotated[
-    int, Field(ge=0, le=100, description=(
+    int, Field(ge=0, le=MARGIN_MAX, description=(
         "Margin around the subject when cropping, in percent of its longer side.")),
     BeforeValidator(_whole_number),
     Rule("invalid_options", "The crop margin must be a whole number of percent from 0 to "
-                            "100, such as 10 (no % sign).")]
+                            f"{MARGIN_MAX}, such as 10 (no % sign).")]
 Format = Annotated[Literal[tuple(FORMATS)],
                    Field(description="The result's file format; `jpeg` only for results "
                                      "without transparency."),

@@ -85,10 +85,9 @@ def send_image(record_id: str, kind: str, size: int | None = None, *, again: boo
     """The visitor's image bytes (or its rendition of `size`) with caching headers;
     `?download=1` saves the image under the record's name. Anything not theirs is not
     found."""
+    download = size is None and _download_asked()  # a bad query is told so, found or not
     gallery = services().gallery
     record, stored = gallery.image(current_visitor(), record_id, kind, size)
-
-    download = size is None and _download_asked()
     name = download_name(record.image_name, kind, stored.content_type)
     etag = stored.etag
     if download:

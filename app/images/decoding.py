@@ -14,8 +14,8 @@ from app.images.structure import (
     MAX_JPEG_SEGMENTS,
     MAX_PNG_CHUNKS,
     PNG_SIGNATURE,
-    jpeg_coded_bytes,
     jpeg_header_segments,
+    jpeg_picture,
     jpeg_scans,
     png_chunks,
 )
@@ -112,7 +112,7 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
                 raise _too_complex("carries more than 64 KB of EXIF metadata")
             orientation = _orientation(img)
             fmt = img.format
-            if fmt in ("JPEG", "MPO") and _lacks_its_picture(data, width, height):
+            if fmt in ("JPEG", "MPO") and _lacks_its_picture(data):
                 raise _damaged()
             if fmt in ("JPEG", "MPO"):
                 # A progressive JPEG keeps every coefficient of the whole photo whatever
@@ -266,10 +266,10 @@ def _too_many_pixels(max_pixels: int, width: int | None = None, height: int | No
     return InvalidImage(f"The image is too large{size}. The limit is {limit}.", kind="too_large")
 
 
-def _lacks_its_picture(data: bytes, width: int, height: int) -> bool:
-    """Fewer coded bits than the 8×8 blocks of the size its header gives (structure.py)."""
-    coded = jpeg_coded_bytes(data)
-    return coded is not None and coded * 8 < -(-width // 8) * -(-height // 8)
+def _lacks_its_picture(data: bytes) -> bool:
+    """Fewer coded bits than the 8×8 blocks its frame header gives (structure.py)."""
+    picture = jpeg_picture(data)
+    return picture is not None and picture[1] * 8 < picture[0]
 
 
 def _orientation(img: Image.Image) -> int:

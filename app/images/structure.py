@@ -21,11 +21,14 @@ MAX_JPEG_SEGMENTS = 1000
 MAX_PNG_CHUNKS = 20_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SOS, _EOI = 0xDA, 0xD9
-# Start-of-frame markers of JPEGs coded arithmetically (the others are Huffman-coded).
+# Start-of-frame markers (C4, C8 and CC are other segments); those of JPEGs coded
+# arithmetically (the others are Huffman-coded).
+_FRAMES = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _ARITHMETIC_FRAMES = {0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _RESTART_OR_TEM = re.compile(rb"\xff[\x01\xd0-\xd7]")
-# Where a scan's data ends: 0xFF and a byte that is neither a stuffed zero nor a restart.
-_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+# Where a scan's data ends: 0xFF (and any fill bytes, more 0xFF) and a byte that is neither
+# a stuffed zero nor a restart. Fill bytes may stand before a restart inside a scan too.
+_NEXT_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
 
 
 def jpeg_scans(data: bytes) -> int:
@@ -39,7 +42,7 @@ def jpeg_scans(data: bytes) -> int:
     if markers <= MAX_JPEG_SCANS:
         return markers
     scans = 0
-    for marker, _ in _markers(data):
+    for marker, _, _ in _markers(data):
         scans += marker == _SOS
         if scans > MAX_JPEG_SCANS:
             break
@@ -50,33 +53,59 @@ def jpeg_header_segments(data: bytes) -> int:
     """The segments before a JPEG's first scan (or one past the limit): Pillow reads each
     of them in Python when it opens the file, and keeps every APPn's bytes."""
     segments = 0
-    for marker, _ in _markers(data):
+    for marker, _, _ in _markers(data):
         if marker == _SOS or segments > MAX_JPEG_SEGMENTS:
             break
         segments += 1
     return segments
 
 
-def jpeg_coded_bytes(data: bytes) -> int | None:
-    """The bytes of a JPEG's first picture's scans (the coded pixels), or None if it is
-    coded arithmetically.
+def jpeg_picture(data: bytes) -> tuple[int, int] | None:
+    """(blocks, coded bytes) of a JPEG's first picture: the 8×8 blocks of all the components
+    its frame header describes, and the bytes of its scans (the coded pixels); None if it
+    is coded arithmetically, or its frame header cannot be read.
 
-    Huffman coding spends at least one bit on each 8×8 block of the first component: its
-    average colour (baseline or a progressive file's first scan). A file with fewer coded
-    bytes than a header's size needs lacks most of its picture, which libjpeg fills with
-    grey without an error: a 2 KB JPEG whose header says 7000×7000 was worked on as 49 MP.
-    Arithmetic coding may spend less than a bit on a flat block, so it is not judged so."""
-    coded, frames = 0, set()
-    for marker, scan in _markers(data):
-        frames.add(marker)
+    Huffman coding spends at least one bit on each block of each component: its average
+    colour, in a baseline scan or a progressive file's first. A file with fewer coded bits
+    than blocks lacks most of its picture, which libjpeg fills with grey without an error:
+    a 2 KB JPEG whose header says 7000×7000 was worked on as 49 MP. Arithmetic coding may
+    spend less than a bit on a flat block, so it is not judged so."""
+    blocks, coded = None, 0
+    for marker, at, scan in _markers(data):
+        if marker in _ARITHMETIC_FRAMES:
+            return None
+        if marker in _FRAMES and blocks is None:
+            blocks = _frame_blocks(data, at)
         coded += scan
-    return None if frames & _ARITHMETIC_FRAMES else coded
+    return None if blocks is None else (blocks, coded)
 
 
-def _markers(data: bytes) -> Iterator[tuple[int, int]]:
+def _frame_blocks(data: bytes, at: int) -> int | None:
+    """The blocks of every component of the frame header at `at`: each component is the
+    picture scaled by its sampling factors over the largest ones (ITU T.81, A.1.1)."""
+    try:
+        height, width, count = struct.unpack_from(">HHB", data, at + 5)
+        factors = [(data[at + 11 + 3 * i] >> 4, data[at + 11 + 3 * i] & 15)
+                   for i in range(count)]
+    except (struct.error, IndexError):
+        return None
+    most_across = max((h for h, _ in factors), default=0)
+    most_down = max((v for _, v in factors), default=0)
+    if not most_across or not most_down:
+        return None
+    return sum(_up(_up(width * h, most_across), 8) * _up(_up(height * v, most_down), 8)
+               for h, v in factors)
+
+
+def _up(number: int, by: int) -> int:
+    return -(-number // by)
+
+
+def _markers(data: bytes) -> Iterator[tuple[int, int, int]]:
     """The markers of a JPEG's first picture, up to its end, as libjpeg reads them: each
-    segment skipped by its length and each scan's data to the next marker; with each, the
-    bytes of the scan's data after it (0 but after a start of scan)."""
+    segment skipped by its length and each scan's data to the next marker. With each, where
+    it starts (its 0xFF) and the bytes of the scan's data after it (0 but after a start of
+    scan)."""
     at = 2  # after the start of the picture
     while True:
         at = data.find(b"\xff", at)  # libjpeg skips stray bytes between segments too
@@ -86,7 +115,7 @@ def _markers(data: bytes) -> Iterator[tuple[int, int]]:
             at += 1
         if at + 4 > len(data) or data[at + 1] == _EOI:
             return
-        marker = data[at + 1]
+        marker, start = data[at + 1], at
         if _RESTART_OR_TEM.match(data, at):  # markers without a length
             at += 2
             continue
@@ -95,7 +124,7 @@ def _markers(data: bytes) -> Iterator[tuple[int, int]]:
         if marker == _SOS:
             found = _NEXT_MARKER.search(data, at)
             scan = (found.start() if found else len(data)) - at
-        yield marker, scan
+        yield marker, start, scan
         at += scan
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from PIL import ImageColor
 
 from app.core.errors import Rejected
+from app.core.fields import MARGIN_MAX
 from app.core.forms import quoted
 
 # remove.bg's sizes and ours: preview (about 0.25 MP), a megapixel cap, or the photo's own.
@@ -196,8 +197,9 @@ def _margin(value: Any) -> Any:
                       "the subject's size, such as 10%.")
     # 10.5%, 101%, or not a margin at all (a word, a flag, a list): our rule's sentence
     # would ask for a number without its % sign, which this door refuses.
-    if not found or int(found.group(1)) > 100:
-        raise _refuse("crop_margin must be a whole percentage from 0 to 100, such as 10%.")
+    if not found or int(found.group(1)) > MARGIN_MAX:
+        raise _refuse(f"crop_margin must be a whole percentage from 0 to {MARGIN_MAX}, such "
+                      "as 10%.")
     return found.group(1)
 
 

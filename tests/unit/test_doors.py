@@ -204,6 +204,15 @@ def test_an_images_download_is_asked_alike_at_both_doors(page, query):
     assert found[0] == found[1] == DOWNLOADS[query]
 
 
+def test_a_bad_download_is_told_so_before_a_missing_record(page):
+    """Looked up first, a missing record answered 404 where the API had said 400."""
+    missing = "6b0ae7287c127ecec3c4cab5"
+    for path in (f"/images/{missing}/processed", f"{API}/records/{missing}/images/processed"):
+        response = page.client.get(path + "?download=maybe",
+                                   headers={"Accept": "application/json"})
+        assert answer(response) == (400, "invalid_parameter", DOWNLOAD_RULE)
+
+
 DAMAGED = ("The image file is damaged or incomplete. Please upload a whole JPEG, PNG or WebP "
            "image.")
 

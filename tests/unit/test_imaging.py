@@ -2,6 +2,7 @@
 
 import io
 import itertools
+import re
 import struct
 import tracemalloc
 import zlib
@@ -15,8 +16,8 @@ from app.images.structure import (
     MAX_JPEG_SCANS,
     MAX_JPEG_SEGMENTS,
     MAX_PNG_CHUNKS,
-    jpeg_coded_bytes,
     jpeg_header_segments,
+    jpeg_picture,
     jpeg_scans,
 )
 from tests.support import encode, jpeg_claiming, photo, photo_array
@@ -266,11 +267,12 @@ def test_what_follows_the_picture_is_not_counted_as_its_scans(progressive):
 
 @pytest.mark.parametrize("progressive", [False, True])
 def test_a_jpeg_too_short_for_its_size_is_damaged(progressive):
-    """One coded bit for each 8×8 block is the least Huffman coding spends (a flat grey
-    photo, optimised, takes two): 64×64 px coded, 7000×7000 claimed."""
+    """One coded bit for each 8×8 block of each component is the least Huffman coding
+    spends: 64×64 px coded, 7000×7000 claimed."""
     bomb = jpeg_claiming((7000, 7000), progressive)
-    coded = jpeg_coded_bytes(bomb)
-    assert 0 < coded < 875 * 875 // 8
+    blocks, coded = jpeg_picture(bomb)
+    assert blocks == 875 * 875 + 2 * 438 * 438  # the colours subsampled 4:2:0
+    assert 0 < coded * 8 < blocks
     with pytest.raises(InvalidImage) as caught:
         probe(bomb, MAX)
     assert caught.value.message == ("The image file is damaged or incomplete. Please upload a "
@@ -278,30 +280,58 @@ def test_a_jpeg_too_short_for_its_size_is_damaged(progressive):
 
 
 def test_the_fewest_coded_bytes_a_size_allows_are_taken():
-    """The bound is exactly one bit a block: a file of 64×64 px coded is taken as any size
-    with at most 8 × its coded bytes in blocks, and refused one column of blocks past it."""
-    coded = jpeg_coded_bytes(jpeg_claiming((64, 64)))
+    """The bound is exactly one bit a block: a grey file of 64×64 px coded is taken as any
+    size of at most 8 × its coded bytes in blocks, and refused a column of blocks past it."""
+    coded = jpeg_picture(jpeg_claiming((64, 64), mode="L"))[1]
     width = 8 * coded  # 8 rows of `coded` blocks: one block for each coded bit
-    assert probe(jpeg_claiming((width, 64)), MAX).width == width
+    assert probe(jpeg_claiming((width, 64), mode="L"), MAX).width == width
     with pytest.raises(InvalidImage):
-        probe(jpeg_claiming((width + 8, 64)), MAX)
+        probe(jpeg_claiming((width + 8, 64), mode="L"), MAX)
     with pytest.raises(InvalidImage):
-        probe(jpeg_claiming((width + 1, 64)), MAX)  # a part block is a block
+        probe(jpeg_claiming((width + 1, 64), mode="L"), MAX)  # a part block is a block
+
+
+def test_every_components_blocks_count():
+    """A colour file whose brightness alone would fit the bound: its two colour components,
+    a quarter of the blocks each (4:2:0), are coded too."""
+    coded = jpeg_picture(jpeg_claiming((64, 64)))[1]
+    claimed = jpeg_claiming((8 * coded, 64))  # brightness: 8 rows of `coded` blocks
+    assert jpeg_picture(claimed)[0] == 8 * coded + 2 * 4 * -(-coded // 2)
+    with pytest.raises(InvalidImage):
+        probe(claimed, MAX)
+
+
+def test_fill_bytes_and_restarts_inside_a_scan_are_coded_bytes():
+    """0xFF fill bytes may stand before any marker, a restart inside a scan too: the scan
+    was taken to end at the first of them, and a whole photo judged damaged."""
+    buf = io.BytesIO()
+    Image.fromarray(photo_array("coffee")).save(buf, "JPEG", restart_marker_rows=1)
+    plain = buf.getvalue()
+    scan = plain.index(b"\xff\xda")
+    head, body = plain[:scan], plain[scan:]
+    restarts = sum(body.count(bytes([0xFF, marker])) for marker in range(0xD0, 0xD8))
+    assert restarts == 24  # one after each 16 rows but the last, of 400
+    filled = head + re.sub(rb"\xff[\xd0-\xd7]", lambda found: b"\xff" + found[0], body)
+    assert jpeg_picture(filled)[1] == jpeg_picture(plain)[1] + restarts
+    assert probe(filled, MAX).width == 600
+    assert np.array_equal(np.asarray(decode(filled)), np.asarray(decode(plain)))
 
 
 def test_flat_photos_code_more_than_a_bit_a_block():
-    """The least a camera or editor writes: one colour, Huffman tables made for it."""
+    """The least Pillow writes: one colour, Huffman tables made for it (two bits a block:
+    an encoder that codes a flat photo's average colours alone would spend one)."""
     for progressive, mode in itertools.product((False, True), ("L", "RGB")):
         buf = io.BytesIO()
         Image.new(mode, (4000, 3000), 128 if mode == "L" else (10, 200, 30)).save(
             buf, "JPEG", quality=1, optimize=True, progressive=progressive)
-        assert jpeg_coded_bytes(buf.getvalue()) * 8 >= 2 * 500 * 375
+        blocks, coded = jpeg_picture(buf.getvalue())
+        assert coded * 8 >= 2 * blocks
         assert probe(buf.getvalue(), MAX).width == 4000
 
 
 def test_an_arithmetic_jpeg_is_not_judged_by_its_coded_bytes():
     """Arithmetic coding may spend less than a bit on a flat block."""
-    assert jpeg_coded_bytes(jpeg_claiming((7000, 7000), frame=0xC9)) is None
+    assert jpeg_picture(jpeg_claiming((7000, 7000), frame=0xC9)) is None
 
 
 def _padded(segments: int) -> bytes:

@@ -4,7 +4,7 @@ baseline goes down as well as up, and gunicorn alone does not buffer hundreds of
 headers. The hooks are called as gunicorn calls them, with the resident set made up."""
 
 import logging
-import platform
+import os
 import resource
 import runpy
 import subprocess
@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from app import hosting
 from tests.servers import ROOT
 
 MIB = 1024 * 1024
@@ -110,9 +111,10 @@ print(reused, resident_bytes() - start)
 """
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tunes glibc's malloc only")
+@pytest.mark.skipif(hosting._glibc() is None, reason="tunes glibc's malloc only")
 def test_the_workers_malloc_reuses_an_uploads_buffers_and_gives_large_ones_back():
     out = subprocess.run([sys.executable, "-c", _ALLOCATIONS], cwd=ROOT, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)},
                          capture_output=True, text=True).stdout.split()
     reused, kept = (int(value) for value in out)
     # Handed back at each free and faulted in again, it was 20 cutouts' pages.
