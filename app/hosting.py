@@ -70,6 +70,7 @@ def check_metrics_folder(folder: str) -> None:
 # (gunicorn.conf.py). glibc only: elsewhere (musl, macOS) both do nothing.
 _M_MMAP_THRESHOLD = -3
 _M_TRIM_THRESHOLD = -1
+_M_ARENA_MAX = -8
 # Measured on a 50 MP job (bench/memory.py): at 1 MiB it took twice as long (Pillow and numpy
 # map and fault in every band); at 8 MiB as long as without, and idle RSS came back as far.
 MMAP_THRESHOLD = 8 * 1024 * 1024
@@ -80,9 +81,14 @@ MMAP_THRESHOLD = 8 * 1024 * 1024
 # 59 ms (docs/performance.md), and the 49.8 MP job of tests/system/test_memory.py peaked
 # lower (1,297-1,312 MiB against 1,436-1,457). 64 MiB with a 16 MiB mmap threshold took
 # 12 MP to 2,700 faults but that job to 1,406-1,412 MiB. The threshold holds for each of
-# malloc's arenas (one per thread at most); what stays free in them is handed back when
-# the worker is idle.
+# malloc's arenas (ARENAS below); what stays free in them is handed back when the worker
+# is idle.
 TRIM_THRESHOLD = 32 * 1024 * 1024
+# malloc gives each thread that contends for an arena one of its own, up to 8 per core, and
+# each keeps its own free memory: with two, the 49.8 MP jobs of test_memory peaked 30-50 MiB
+# lower (the progressive JPEG's 1,266-1,282 MiB against 1,292-1,357), and a 1 MP or 12 MP
+# upload through gunicorn took the same CPU (two runs of each, 2026-12-06).
+ARENAS = 2
 
 
 def _glibc():
@@ -98,12 +104,13 @@ def _glibc():
 
 
 def tune_allocator() -> bool:
-    """Blocks of MMAP_THRESHOLD bytes and more mapped on their own, and up to
-    TRIM_THRESHOLD bytes kept free at a heap's top for the next upload; whether it was
-    done."""
+    """Blocks of MMAP_THRESHOLD bytes and more mapped on their own, up to TRIM_THRESHOLD
+    bytes kept free at a heap's top for the next upload, and ARENAS heaps at most;
+    whether it was done."""
     libc = _glibc()
     return bool(libc and libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-                and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+                and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+                and libc.mallopt(_M_ARENA_MAX, ARENAS))
 
 
 def release_memory() -> bool:

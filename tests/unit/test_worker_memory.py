@@ -90,9 +90,9 @@ def test_gunicorn_alone_buffers_headers_within_the_fronts_cap():
 
 # In a fresh interpreter, so that no earlier test's allocations shape malloc's state: after
 # app.hosting.tune_allocator(), (1) the page faults while a 1 MP cutout's pixels (4.4 MB)
-# are made and freed 20 times, and (2) the resident set an 8 MP photo's pixels (24 MB) leave
+# are made and freed 20 times, (2) the resident set an 8 MP photo's pixels (24 MB) leave
 # behind when freed, the second time they are made (glibc's own rule would keep them in
-# the heap by then).
+# the heap by then), and (3) malloc's heaps after eight threads allocate at once.
 _ALLOCATIONS = """
 import resource
 import numpy as np
@@ -107,16 +107,32 @@ reused = faults() - before
 start = resident_bytes()
 for _ in range(2):
     np.ones(24_000_000, np.uint8)
-print(reused, resident_bytes() - start)
+kept = resident_bytes() - start
+# (3) the heaps eight threads allocating at once leave: malloc_stats() names each on stderr.
+import ctypes, threading
+go = threading.Barrier(8)
+def work():
+    go.wait()
+    for _ in range(300):
+        np.ones(200_000, np.uint8)
+threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+ctypes.CDLL("libc.so.6").malloc_stats()
+print(reused, kept)
 """
 
 
 @pytest.mark.skipif(hosting._glibc() is None, reason="tunes glibc's malloc only")
-def test_the_workers_malloc_reuses_an_uploads_buffers_and_gives_large_ones_back():
-    out = subprocess.run([sys.executable, "-c", _ALLOCATIONS], cwd=ROOT, check=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)},
-                         capture_output=True, text=True).stdout.split()
-    reused, kept = (int(value) for value in out)
+def test_the_workers_malloc_reuses_buffers_gives_large_ones_back_and_keeps_two_heaps():
+    done = subprocess.run([sys.executable, "-c", _ALLOCATIONS], cwd=ROOT, check=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True)
+    reused, kept = (int(value) for value in done.stdout.split())
+    # Each thread that met another in malloc got a heap of its own: nine here, untuned.
+    assert done.stderr.count("Arena ") == hosting.ARENAS
     # Handed back at each free and faulted in again, it was 20 cutouts' pages.
     assert reused < 4_400_000 // resource.getpagesize()
     assert kept < 4 * MIB
