@@ -34,6 +34,7 @@ import requests
 from app.hosting import tune_allocator
 from app.model_files import RUNTIMES
 from bench.common import DOCS, photo, start_server, write_block
+from tests import processes
 from tests.servers import csrf_token, stop
 
 PAGE = DOCS / "performance.md"
@@ -64,30 +65,6 @@ def single_thread_inference_seconds(runs: int = 9, runtime: str = RUNTIMES[0],
     for thread in threads:
         thread.join()
     return statistics.median(times)
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User and system CPU time of process `pid` and all its descendants now running
-    (Linux's /proc): a worker replaced during a run takes its time with it."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():  # self, thread-self: the same processes again
-            continue
-        try:  # after the ")" that ends the command's name: state, ppid, ...
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):  # not a process, or one that has just ended
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    ticks, pending = 0, [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        pending += children.get(current, [])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def around_model_cpu_seconds(data: bytes, runs: int = 15) -> float:
@@ -181,9 +158,11 @@ def main() -> None:
             process, base = start_server(workers, threads, onnx, args.mongo_uri, Path(tmp))
             try:
                 drive(base, data, args.clients, min(5.0, args.seconds))  # warm-up
-                spent = tree_cpu_seconds(process.pid)
+                # The master and its workers (a worker replaced meanwhile takes its time).
+                server = [process.pid, *processes.workers(process.pid)]
+                spent = processes.cpu_seconds(server)
                 result = drive(base, data, args.clients, args.seconds)
-                spent = tree_cpu_seconds(process.pid) - spent
+                spent = processes.cpu_seconds(server) - spent
                 result["cpu_per_upload"] = spent / max(result["ok"], 1)
                 result["busy"] = spent / (cores * result["seconds"])
             finally:
