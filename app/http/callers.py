@@ -81,6 +81,8 @@ def _check() -> None:
     here = door()
     if request.endpoint in here.keyless or request.method == "OPTIONS":
         return  # open to all (and safe: no unsafe method is keyless; OPTIONS says Allow)
+    if request.routing_exception is not None:
+        return  # no such path or method: its 404 or 405 (the paths are public, in /openapi.json)
     given = _given() if here.keys else None
     if given is None:
         needed = here.key_required or (

@@ -221,6 +221,11 @@ def test_required_keys_close_the_api_but_its_document(settings, fake_engine):
         assert (answer.status_code, answer.get_json()) == (401, {"error": "missing_key",
                                                                  "message": MISSING}), path
     assert remove(client).status_code == 401
+    # A wrong path or method is told so, as with a key: the paths are in the document.
+    assert [(answer.status_code, answer.get_json()["error"]) for answer in (
+        client.get(f"{API}/nothing"), client.put(f"{API}/records"),
+        client.get(f"{API}/nothing", headers={"X-Api-Key": GIVEN}))] == [
+        (404, "not_found"), (405, "method_not_allowed"), (404, "not_found")]
     assert client.get(f"{API}/openapi.json").status_code == 200
     assert client.get("/").status_code == 200
     assert remove(client, **{"X-Api-Key": GIVEN}).status_code == 200

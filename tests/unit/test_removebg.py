@@ -417,11 +417,15 @@ def test_an_unexpected_failure_is_a_500_without_details(app, client):
 
 
 def test_paths_and_methods(client):
-    refused(client.get("/v1.0/removebg", headers=HEADERS), 405, "method_not_allowed",
-            "GET is not allowed here. Allowed: POST.")
-    refused(client.get("/v1.0/nothing", headers=HEADERS), 404, "not_found",
-            "There is no such endpoint: remove.bg's API here is POST /v1.0/removebg and GET "
-            "/v1.0/account.")
+    """With a key, with a wrong one and without one: a wrong path or method is told so (the
+    paths are public), not taken for a call that lacks its key."""
+    for headers in (HEADERS, {"X-Api-Key": "wrong-key-0123456789"}, {}):
+        refused(client.get("/v1.0/removebg", headers=headers), 405, "method_not_allowed",
+                "GET is not allowed here. Allowed: POST.")
+        refused(client.get("/v1.0/nothing", headers=headers), 404, "not_found",
+                "There is no such endpoint: remove.bg's API here is POST /v1.0/removebg and "
+                "GET /v1.0/account.")
+    refused(client.get("/v1.0/account"), 403, "missing_key")
 
 
 def test_the_account_in_remove_bgs_shape(app, client):
