@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import islice
+from urllib.parse import parse_qsl
 
 import flask
 from flask import Flask, current_app, request
@@ -146,12 +148,33 @@ class _Parser(FormDataParser):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, silent=False, **kwargs)
 
+    def _parse_urlencoded(self, stream, mimetype, content_length, options):
+        # Its fields alone (as many as _readable_form let through): Werkzeug's parse_qsl
+        # splits at every separator, and 15 MB of "&" made a list of 120 MB.
+        fields = b"&".join(part.group() for part in islice(_PART.finditer(stream.read()),
+                                                           MAX_FORM_PARTS + 1))
+        items = parse_qsl(fields.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
+        return stream, self.cls(items), self.cls()
+
 
 class Request(flask.Request):
     form_data_parser_class = _Parser
 
 
-_HIGH_ESCAPES = re.compile(rb"(?:%[89A-Fa-f][0-9A-Fa-f])+")
+# Starting with a literal byte, so that `re` skips to each "%" by a fast scan: as
+# `(?:%..)+` it tried the pattern at every byte (228 ms for 13 MB of base64, 10 now).
+_HIGH_ESCAPES = re.compile(rb"%[89A-Fa-f][0-9A-Fa-f](?:%[89A-Fa-f][0-9A-Fa-f])*")
+
+
+_PART = re.compile(rb"[^&]+")
+
+
+def _parts_over(raw: bytes, limit: int) -> bool:
+    """Whether a urlencoded body has more than `limit` fields (separators alone are none),
+    found without a list of them: splitting 15 MB of `a=b&` took 306 MB and 0.4 s."""
+    if raw.count(b"&") < limit:
+        return False
+    return sum(1 for _ in islice(_PART.finditer(raw), limit + 1)) > limit
 
 
 def _escapes_are_utf8(raw: bytes) -> bool:
@@ -186,8 +209,7 @@ def _readable_form() -> None:
         if (request.content_length or 0) > request.max_form_memory_size:
             raise RequestEntityTooLarge()
         raw = request.get_data(cache=True, parse_form_data=False)  # the form is parsed from it
-        if (len(raw) > request.max_form_memory_size
-                or len([part for part in raw.split(b"&") if part]) > MAX_FORM_PARTS):
+        if len(raw) > request.max_form_memory_size or _parts_over(raw, MAX_FORM_PARTS):
             raise RequestEntityTooLarge()
         if not _escapes_are_utf8(raw):
             raise Rejected("invalid_body", NOT_TEXT.format(field="The form"))
