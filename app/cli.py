@@ -53,7 +53,7 @@ def _book(changing: bool):
 
 
 def _name(ctx, param, value: str) -> str:
-    if not NAME.match(value):
+    if not NAME.fullmatch(value):
         raise click.BadParameter(f"{value!r}: a key's name is {NAME_RULE}.")
     return value
 

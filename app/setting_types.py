@@ -58,7 +58,7 @@ def key_pairs(value: str) -> dict[str, str]:
         name, key = name.strip(), key.strip()
         if not colon or not key:
             raise ValueError("comma-separated NAME:KEY pairs (a key after each name and ':')")
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise ValueError(f"NAME:KEY pairs with valid names ({name!r}: {NAME_RULE})")
         if len(key) < SHORTEST_SECRET:
             raise ValueError(f"NAME:KEY pairs with keys of at least {SHORTEST_SECRET} characters "

@@ -70,7 +70,7 @@ def _flag(value: Any) -> Any:
 
 
 def _whole_number(value: Any) -> Any:
-    if isinstance(value, str) and _WHOLE_NUMBER.match(value):
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -224,7 +224,7 @@ SIZE = Rule("invalid_options", f"size must be preview (about 0.25 megapixels), f
 def _size(value: Any) -> Any:
     if value in ("preview", "full"):
         return value
-    if isinstance(value, str) and _MEGAPIXELS.match(value):
+    if isinstance(value, str) and _MEGAPIXELS.fullmatch(value):
         value = float(value)
     if (isinstance(value, (int, float)) and not isinstance(value, bool)
             and MEGAPIXELS_MIN <= value <= MEGAPIXELS_MAX):

@@ -42,7 +42,7 @@ REPEATED = "The field {field} was sent more than once."
 SHOWN_NAME = 40
 NO_PHOTO = "Please choose an image to upload, or give the address of one."  # the page's too
 FILES = ("image", "background_image")  # a photo's bytes: only multipart/form-data has them
-_STRICT = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
+_STRICT = ConfigDict(extra="forbid", frozen=True)
 Form = TypeVar("Form", bound=BaseModel)
 
 

@@ -39,7 +39,7 @@ FIELDS = ("image_file", "image_file_b64", "image_url", "size", "type", "type_lev
 WHOLE_PHOTO = ("0% 0% 100% 100%", "0 0 100% 100%", "0px 0px 100% 100%")
 FALSE = (False, "false", "0", "no", "off")
 _HEX = re.compile(r"^#?([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$")
-_PERCENT = re.compile(r"^([0-9]+)%$")
+_PERCENT = re.compile(r"0*([0-9]{1,3})%")  # digits past 3 are never a margin (nor an int)
 _PIXELS = re.compile(r"^[0-9]+(\.[0-9]+)?(px)?$")  # remove.bg's absolute margins: 30px, 30
 _NO_PIXELS = ("0", "0px", "0%")
 ONE_PHOTO = ("Send the photo as image_file (a file, with multipart/form-data), "
@@ -167,7 +167,7 @@ def _background(given: dict) -> dict:
 def _colour(value: Any) -> str | None:
     """remove.bg's colour as our #rrggbb; None for a fully transparent one (no background)."""
     text = value.strip().lower() if isinstance(value, str) else ""  # JSON may send 123
-    if _HEX.match(text):
+    if _HEX.fullmatch(text):
         text = "#" + text.removeprefix("#")
     elif not text or text not in ImageColor.colormap:
         raise _refuse("bg_color must be a hex colour (such as 81d4fa or fff, with or without "
@@ -191,8 +191,8 @@ def _margin(value: Any) -> Any:
     part = parts[0]
     if part in _NO_PIXELS:
         return 0
-    found = _PERCENT.match(part)
-    if not found and _PIXELS.match(part):
+    found = _PERCENT.fullmatch(part)
+    if not found and _PIXELS.fullmatch(part):
         raise _refuse("crop_margin in pixels is not supported here: give it in percent of "
                       "the subject's size, such as 10%.")
     # 10.5%, 101%, or not a margin at all (a word, a flag, a list): our rule's sentence

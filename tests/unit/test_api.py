@@ -118,6 +118,10 @@ def test_other_visitors_records_are_not_found(api, other_api):
     ({"crop_margin": "101"}, 400, "invalid_options"),
     ({"crop_margin": "5.5"}, 400, "invalid_options"),
     ({"crop_margin": ""}, 400, "invalid_options"),
+    # Exactly as sent: a trailing line break is not the end of a value ("$" was, in
+    # Python's regular expressions, and "#aabbcc\n" was stored and answered back).
+    ({"output": "color", "background": "#aabbcc\n"}, 400, "invalid_options"),
+    ({"crop_margin": "5\n"}, 400, "invalid_options"),
     ({"user_id": "someone-else"}, 400, "invalid_body"),
     ({"colour": "#ffffff"}, 400, "invalid_body"),
 ])

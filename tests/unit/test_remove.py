@@ -71,7 +71,7 @@ def test_a_size_scales_down_keeping_the_aspect_and_never_enlarges(app, size, exp
     assert abs(width / height - 1.25) < 0.01
 
 
-@pytest.mark.parametrize("size", ["big", "0", "-1", "1001", "", "1e3"])
+@pytest.mark.parametrize("size", ["big", "0", "-1", "1001", "", "1e3", "2\n"])
 def test_a_bad_size_is_refused_with_the_sentence(app, size):
     body = assert_error(remove(ApiClient(app.test_client()), size=size), 400,
                         "invalid_options")

@@ -102,6 +102,8 @@ SAME = [
      {"crop": "true", "crop_margin": "100"}),
     ({"size": "full", "crop": "true", "crop_margin": "0px"},
      {"crop": "true", "crop_margin": "0"}),
+    ({"size": "full", "crop": "true", "crop_margin": "0000000000000100%"},
+     {"crop": "true", "crop_margin": "100"}),
     ({"size": "full", "crop": "false", "crop_margin": "10%"}, {}),
     ({"size": "full", "type": "person", "type_level": "2", "semitransparency": "false",
       "scale": "original", "position": "original", "roi": "0% 0% 100% 100%",
@@ -269,6 +271,11 @@ PX = ("crop_margin in pixels is not supported here: give it in percent of the su
     ({"crop": "true", "crop_margin": "101%"}, "invalid_options",
      "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
     ({"crop": "true", "crop_margin": "150%"}, "invalid_options",
+     "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
+    # More digits than int() reads (4,300) were a 500; more than a margin has, a 400.
+    ({"crop": "true", "crop_margin": "1" * 4301 + "%"}, "invalid_options",
+     "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
+    ({"crop": "true", "crop_margin": "0101%"}, "invalid_options",
      "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
     ({"crop": "maybe"}, "invalid_options", "crop must be true or false."),
     ({"scale": "50%"}, "invalid_options", "scale is not supported here: the subject keeps "
