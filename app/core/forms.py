@@ -262,6 +262,8 @@ def _rejected(form: type[BaseModel], exc: ValidationError) -> Rejected:
                                             "multipart/form-data.")
         return Rejected("invalid_body", f"Unknown field {quoted(field)}: send only "
                                         f"{', '.join(form.model_fields)}.")
+    if error["type"] == "string_unicode" and not field:  # a field's name in JSON
+        return Rejected("invalid_body", NOT_TEXT.format(field="A field's name"))
     if not field:  # a rule about several fields: its error says which code and why
         return Rejected(error["type"], error["msg"])
     rule = rule_of(form, field)

@@ -148,6 +148,19 @@ def test_broken_text_in_a_form_is_refused_as_a_lone_surrogate_in_json_is(
             NOT_TEXT.format("image name"))
 
 
+def test_a_field_name_that_is_not_text_is_told_so_at_every_json_call(api, record_id):
+    """A lone surrogate as a JSON key: pydantic's own code and sentence were answered
+    (string_unicode, "unable to parse raw data as a unicode string"), no code of ours."""
+    expected = (400, {"error": "invalid_body", "message": NOT_TEXT.format("x").replace(
+        "The x", "A field's name")})
+    body = '{"image_url": "https://photos.example/cat.jpg", "\\ud800": 1}'
+    for method, path in (("POST", f"{API}/records"), ("POST", f"{API}/remove"),
+                         ("PATCH", f"{API}/records/{record_id}")):
+        answer = api.http.open(path, method=method, data=body, headers={
+            **api.headers(), "Content-Type": "application/json"})
+        assert (answer.status_code, answer.get_json()) == expected, (method, path)
+
+
 def test_an_upload_by_address_as_json(api, fetched):
     response = api.http.post(f"{API}/records", headers=api.headers(), json={
         "name": " cat ", "image_url": ADDRESS, "output": "color", "background": "#AABBCC",
