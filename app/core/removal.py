@@ -46,7 +46,8 @@ def _photos(self: BaseModel) -> BaseModel:
         raise PydanticCustomError("invalid_body", "Send the background photo as a file "
                                                   "(background_image) or an address "
                                                   "(background_image_url), not both.")
-    one_photo(self, backdrop or self.background_image_url)
+    # An empty file is a photo sent (and found empty), as at the other calls.
+    one_photo(self, backdrop if backdrop is not None else self.background_image_url)
     return self
 
 

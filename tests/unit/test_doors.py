@@ -158,6 +158,26 @@ def test_a_broken_background_photo_is_named_so_at_both_doors(page, script):
     assert answer(script.edit(api_record, _broken())) == expected
 
 
+def test_an_empty_background_file_is_one_sent_and_found_empty_at_every_call(page, script):
+    """The one-call removal took it for none ("Choose a background photo"): an empty
+    file is falsy."""
+    def empty() -> dict:
+        return {"output": "image", "background_image": (io.BytesIO(b""), "bg.jpg")}
+
+    expected = (400, "invalid_image", "The background photo could not be used. The file is "
+                                      "empty. Please choose a photo to upload.")
+    removed = script.http.post(f"{API}/remove", headers=script.headers(),
+                               data={"image": (io.BytesIO(photo()), "cat.jpg"), **empty()},
+                               content_type="multipart/form-data")
+    assert answer(removed) == expected
+    assert answer(page_upload(page, empty())) == expected
+    assert answer(script.create(photo(), **empty())) == expected
+    page_upload(page, {})
+    (page_record,) = page.record_ids()
+    assert answer(page_edit(page, page_record, empty())) == expected
+    assert answer(script.edit(script.create(photo()).get_json()["id"], empty())) == expected
+
+
 def test_a_background_photo_by_address_that_fails_is_named_so(app, script):
     """With two addresses, "The address answered 404" did not say which."""
     def fetch(url, holder=None):
