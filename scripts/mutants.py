@@ -607,6 +607,11 @@ MUTANTS = (
            "one_photo(self, backdrop or self.background_image_url)",
            "an empty background file at the one-call removal told to choose one",
            (U + "test_doors.py", U + "test_removebg.py")),
+    Mutant("edit-any-backdrop", "app/core/edits.py",
+           '            given = request.backdrop if options.output == "image" else None',
+           "            given = request.backdrop",
+           "an edit to another output read its background photo: junk a 415, a photo a "
+           "charged remake of the same look", (U + "test_edit_charges.py",)),
     Mutant("names-not-text", "app/core/fields.py",
            "    if value is not None and not isinstance(value, (str, bytes)):", "    if False:",
            "a JSON number as a name told '1 to 50 characters'", (U + "test_bodies.py",)),

@@ -40,21 +40,23 @@ class EditService:
             record = self.records.get(visitor, record_id)
             current = parse(OutputOptions, record.options)
             options = request.options(current)
-            if options == current and request.backdrop is None:
+            # A background photo is read for output image alone, as an upload's is.
+            given = request.backdrop if options.output == "image" else None
+            if options == current and given is None:
                 # The same photo, mask and options make the same result: making it again
                 # would charge for bytes the record already holds (and change its ETag).
                 if request.image_name is None:
                     return record
                 return self.records.rename(visitor, record_id, request.image_name)
             backdrop = None
-            if request.backdrop is not None:
+            if given is not None:
                 pay.check(Work(0))  # as an upload's: a file is read only with an allowance
-                backdrop = backdrop_of(request.backdrop, self.max_image_pixels)
+                backdrop = backdrop_of(given, self.max_image_pixels)
             # Priced from the stored sizes before any bytes are read: a client without an
             # allowance left costs no reads, decodes or migration.
             pay.check(Work(_pixels(record, options, backdrop), options.refine_edges))
             return self._restyle(self.records.in_current_layout(record), options, backdrop,
-                                 request, pay)
+                                 request.image_name, pay)
 
     def rename(self, visitor: str, record_id: str, name: str) -> StoredRecord:
         """A new name, and nothing else: the page's rename and the API's edit alike."""
@@ -62,7 +64,8 @@ class EditService:
             return self.records.rename(visitor, record_id, name)
 
     def _restyle(self, record: StoredRecord, options: OutputOptions, backdrop: Photo | None,
-                 request: EditFields, pay: Allowance) -> StoredRecord:
+                 name: str | None, pay: Allowance) -> StoredRecord:
+        given = backdrop
         if backdrop is None and options.output == "image":
             if record.backdrop is None:
                 raise Rejected(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message)
@@ -79,12 +82,12 @@ class EditService:
         extras = {}
         if kept is None:
             extras["mask"] = mask_image(made.masked.mask)
-        if request.backdrop is not None:
-            extras["backdrop"] = encoded(backdrop)
+        if given is not None:
+            extras["backdrop"] = encoded(given)
         changes = {"options": options.model_dump(), "engine": made.masked.engine,
                    "model": made.masked.model}
-        if request.image_name is not None:
-            changes["image_name"] = request.image_name
+        if name is not None:
+            changes["image_name"] = name
         return self.records.replace_result(
             record, made.result, made.thumbnails["processed"], changes, extras)
 

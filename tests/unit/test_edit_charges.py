@@ -131,3 +131,26 @@ def test_a_rename_alone_is_still_free(app, visitor, record_id, door):
     assert response.status_code == 200 and left(app, visitor) == (19, 59)
     record = visitor.client.get(f"{API}/records/{record_id}").get_json()
     assert record["image_name"] == "Crow"
+
+
+@pytest.mark.parametrize("door", ["page", "api"])
+@pytest.mark.parametrize("backdrop", [b"not a photo", "photo"])
+def test_a_background_photo_with_another_output_is_ignored_as_an_uploads_is(
+        app, visitor, record_id, records, fake_engine, door, backdrop):
+    """An upload ignores it; an edit read it (junk: 415) and, a photo, made the same look
+    again, charged it and changed the ETag."""
+    data = png() if backdrop == "photo" else backdrop
+    record = visitor.client.get(f"{API}/records/{record_id}").get_json()
+    stored, first = records.get(visitor.id(), record_id), etag(visitor.client, record)
+    fields = {**PAGE_FORM, "background_image": (io.BytesIO(data), "b.png")}
+    if door == "page":
+        same = edit(visitor, door, record_id, fields)
+    else:
+        same = visitor.client.patch(f"{API}/records/{record_id}", data={
+            "output": "transparent", "background_image": (io.BytesIO(data), "b.png")},
+            content_type="multipart/form-data",
+            headers={"X-CSRFToken": visitor.ensure_token()})
+    assert (same.status_code, same.get_json()["options"]) == (200, record["options"])
+    assert records.get(visitor.id(), record_id) == stored
+    assert (left(app, visitor), etag(visitor.client, record), fake_engine.calls) == (
+        (19, 59), first, 1)
