@@ -612,6 +612,12 @@ MUTANTS = (
            "            given = request.backdrop",
            "an edit to another output read its background photo: junk a 415, a photo a "
            "charged remake of the same look", (U + "test_edit_charges.py",)),
+    Mutant("page-file-as-text", "app/http/bodies.py",
+           "    files = [name for name in FILES if name in form.model_fields]\n"
+           "    _no_file_as_text(files)\n",
+           "    files = [name for name in FILES if name in form.model_fields]\n",
+           "the page's photo sent as a text part told to choose an image",
+           (U + "test_form_parsing.py",)),
     Mutant("names-not-text", "app/core/fields.py",
            "    if value is not None and not isinstance(value, (str, bytes)):", "    if False:",
            "a JSON number as a name told '1 to 50 characters'", (U + "test_bodies.py",)),

@@ -112,9 +112,19 @@ def filled_form(form: type[BaseModel]) -> dict:
     if request.mimetype not in FORM_TYPES and (request.mimetype or _has_body()):
         raise Rejected("unsupported_media_type", "Send the form as multipart/form-data, as "
                                                  "the page does.", "unsupported")
+    files = [name for name in FILES if name in form.model_fields]
+    _no_file_as_text(files)
     fields = {name: value for name in form.model_fields.keys() - set(FILES)
               if (value := request.form.get(name, "").strip())}
-    return fields | _chosen_files(name for name in FILES if name in form.model_fields)
+    return fields | _chosen_files(files)
+
+
+def _no_file_as_text(file_fields) -> None:
+    """A photo's field sent as text, not as a file part, is said so: it was read as no photo
+    at all. An empty one is a field left empty, as any other."""
+    as_text = [name for name in file_fields if request.form.get(name)]
+    if as_text:
+        raise Rejected("invalid_body", TEXT_FOR_FILE.format(field=as_text[0]))
 
 
 def _has_body() -> bool:
@@ -129,11 +139,7 @@ def form_as_sent(file_fields: tuple[str, ...] = FILES) -> dict:
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise repeated(twice[0])
-    # An empty one is a field left empty, as any other; one with text was taken for no
-    # photo at all, or a background left out without a word.
-    as_text = [name for name in file_fields if request.form.get(name)]
-    if as_text:
-        raise Rejected("invalid_body", TEXT_FOR_FILE.format(field=as_text[0]))
+    _no_file_as_text(file_fields)
     fields = {name: value for name, value in request.form.items() if name not in file_fields}
     fields.update({name: b"" for name in request.files if name not in file_fields})
     return fields | _chosen_files(file_fields)

@@ -79,6 +79,7 @@ def test_a_urlencoded_field_without_a_name_is_said_so_in_its_terms(client, visit
 
 
 @pytest.mark.parametrize("path, field", [
+    ("/", "image"), ("/", "background_image"),
     (f"{API}/records", "image"), (f"{API}/remove", "image"),
     (f"{API}/remove", "background_image"), ("/v1.0/removebg", "image_file"),
     ("/v1.0/removebg", "bg_image_file")])
@@ -86,7 +87,7 @@ def test_a_photo_sent_as_text_is_said_so(client, visitor, fake_engine, records, 
     """A text part where a file goes was dropped: "choose an image", or (a background)
     a cutout without it and not a word (before, at remove.bg's door: 200)."""
     photo_field = "image_file" if path.startswith("/v1.0") else "image"
-    body = b"".join([part(b'; name="name"', b"cat") if path.endswith("records") else b"",
+    body = b"".join([part(b'; name="name"', b"cat") if path.endswith(("records", "/")) else b"",
                      part(b'; name="output"', b"image") if field == "background_image" else b"",
                      part(f'; name="{field}"'.encode(), b"cat.jpg"),
                      b"" if field == photo_field else part(
