@@ -16,7 +16,7 @@ from typing import Any
 from PIL import ImageColor
 
 from app.core.errors import Rejected
-from app.core.fields import MARGIN_MAX
+from app.core.fields import BOOLEAN_WORDS, MARGIN_MAX
 from app.core.forms import quoted
 
 # remove.bg's sizes and ours: preview (about 0.25 MP), a megapixel cap, or the photo's own.
@@ -37,7 +37,7 @@ FIELDS = ("image_file", "image_file_b64", "image_url", "size", "type", "type_lev
           "add_shadow", "shadow_type", "shadow_opacity", "semitransparency", "bg_color",
           "bg_image_url", "bg_image_file")
 WHOLE_PHOTO = ("0% 0% 100% 100%", "0 0 100% 100%", "0px 0px 100% 100%")
-FALSE = (False, "false", "0", "no", "off")
+FALSE = (False, *(word for word, value in BOOLEAN_WORDS.items() if not value))
 _HEX = re.compile(r"^#?([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$")
 _PERCENT = re.compile(r"0*([0-9]{1,3})%")  # digits past 3 are never a margin (nor an int)
 _PIXELS = re.compile(r"^[0-9]+(\.[0-9]+)?(px)?$")  # remove.bg's absolute margins: 30px, 30
@@ -72,7 +72,7 @@ def translated(sent: Mapping[str, Any]) -> Asked:
     """remove.bg's `sent` fields (files as bytes) as a removal of ours, or `Rejected`. An
     absent field, a JSON null and an empty text are alike: the field takes its default."""
     given = {name: value for name, value in sent.items() if value is not None and value != ""}
-    unknown = sorted(set(given) - set(FIELDS))
+    unknown = sorted(set(sent) - set(FIELDS))  # empty or not: the docs refuse any
     if unknown:
         raise _refuse(f"Unknown field {quoted(unknown[0])}: remove.bg's fields taken here are "
                       f"{', '.join(FIELDS)}.", "invalid_body")
@@ -144,7 +144,7 @@ def _unsupported(given: dict) -> None:
     opacity = given.get("shadow_opacity", 50)
     if not re.fullmatch(r"[0-9]{1,3}", str(opacity)) or int(str(opacity)) > 100:
         raise _refuse("shadow_opacity must be a whole number from 0 to 100.")
-    if given.get("semitransparency", True) not in (*FALSE, True, "true", "1", "yes", "on"):
+    if given.get("semitransparency", True) not in (True, False, *BOOLEAN_WORDS):
         raise _refuse("semitransparency must be true or false.")
 
 

@@ -263,6 +263,8 @@ def unframed(client, method, url, body: bytes, token):
 TOO_LARGE_JSON = ("The JSON body is too large: it may hold at most 16 KB. Nothing was changed. "
                   "A photo is not sent in JSON here: send it as a file part of "
                   "multipart/form-data, or its address as image_url.")
+# A rename or an edit is told the size alone: it takes no photo in JSON.
+TOO_LARGE_EDIT = "The JSON body is too large: it may hold at most 16 KB. Nothing was changed."
 
 
 @pytest.mark.parametrize("path", [f"{API}/records", f"{API}/remove"])
@@ -297,8 +299,7 @@ def test_a_json_body_past_16_kb_is_not_read_with_or_without_its_length(visitor, 
             "Content-Type": "application/json", "X-CSRFToken": token})
     else:
         response = unframed(visitor.client, "PUT", f"/update/{record_id}", body, token)
-    refused(response, 413, "too_large",
-            TOO_LARGE_JSON)
+    refused(response, 413, "too_large", TOO_LARGE_EDIT)
     # One byte less is read, and renames.
     small = body.replace(b"xx", b"x", 1)
     assert unframed(visitor.client, "PUT", f"/update/{record_id}", small,
@@ -314,8 +315,7 @@ def test_a_json_body_past_the_upload_limit_is_told_the_json_limit(api, visitor, 
     headers = {"Content-Type": "application/json", "X-CSRFToken": visitor.ensure_token()}
     response = visitor.client.open(path.format(record_id), method=method, data=body,
                                    headers=headers)
-    refused(response, 413, "too_large",
-            TOO_LARGE_JSON)
+    refused(response, 413, "too_large", TOO_LARGE_EDIT)
     assert visitor.client.get(f"{API}/records/{record_id}").get_json()["image_name"] == "Raven"
 
 

@@ -11,6 +11,7 @@ from PIL import Image
 from app.core.errors import Rejected
 from app.http.callers import INVALID, MISSING
 from app.http.limits import KEY_DAY
+from app.removebg.fields import FIELDS
 from tests.support import FakeEngine, encode, jpeg_claiming, photo, use_engine
 from tests.unit.test_remove import SIZE, jpeg_of, unzipped
 
@@ -302,6 +303,8 @@ PX = ("crop_margin in pixels is not supported here: give it in percent of the su
     ({"semitransparency": "maybe"}, "invalid_options",
      "semitransparency must be true or false."),
     ({"name": "cat"}, "invalid_body", None),
+    ({"bg_colour": ""}, "invalid_body", "Unknown field 'bg_colour': remove.bg's fields taken "
+                                        "here are " + ", ".join(FIELDS) + "."),
     ({"image_url": "https://photos.example/cat.jpg"}, "invalid_body", None),
 ])
 def test_a_field_we_cannot_take_is_a_400_with_the_reason(client, fields, code, title):
