@@ -185,7 +185,10 @@ def _margin(value: Any) -> Any:
     """remove.bg's crop_margin (one value, or 2 or 4 equal ones, in % or px) as our percent
     of the subject's longer side; pixels are refused, but for 0."""
     parts = str(value).split()
-    if len(parts) not in (1, 2, 4) or len(set(parts)) != 1:
+    if len(parts) not in (1, 2, 4):
+        raise _refuse("crop_margin takes one margin, or two or four (per side, as remove.bg "
+                      "reads them), such as 10%.")
+    if len({"0" if part in _NO_PIXELS else part for part in parts}) != 1:  # 0 is 0px, 0%
         raise _refuse("crop_margin must be one margin for all sides, such as 10%: "
                       "different margins per side are not supported here.")
     part = parts[0]
