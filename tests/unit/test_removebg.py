@@ -146,6 +146,19 @@ def test_a_background_photo_as_a_file_or_by_address(app, client):
     assert pixel == (10, 200, 30)  # the lawn, where the cat is not
 
 
+@pytest.mark.parametrize("spaced", [
+    lambda text: base64.encodebytes(PHOTO).decode(),  # MIME's lines of 76, as base64(1) wraps
+    lambda text: " \t" + " ".join(text[i:i + 100] for i in range(0, len(text), 100)) + "\r\n",
+    lambda text: "\u2028".join(text[i:i + 100] for i in range(0, len(text), 100))])
+def test_base64_may_be_broken_into_lines_and_spaced(client, spaced):
+    text = spaced(base64.b64encode(PHOTO).decode())
+    assert text != base64.b64encode(PHOTO).decode()
+    answer = client.post("/v1.0/removebg", json={"image_file_b64": text, "size": "full"},
+                         headers=HEADERS)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.data == ours(client).data
+
+
 @pytest.mark.parametrize("how", ["json", "urlencoded", "multipart"])
 @pytest.mark.parametrize("photo_field", ["image_file_b64", "image_url"])
 def test_a_photo_in_base64_or_by_address_in_any_body(app, client, how, photo_field):
