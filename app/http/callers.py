@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from app.core.errors import Rejected
 from app.http.context import services
@@ -81,7 +82,7 @@ def _check() -> None:
     here = door()
     if request.endpoint in here.keyless or request.method == "OPTIONS":
         return  # open to all (and safe: no unsafe method is keyless; OPTIONS says Allow)
-    if request.routing_exception is not None:
+    if isinstance(request.routing_exception, (NotFound, MethodNotAllowed)):
         return  # no such path or method: its 404 or 405 (the paths are public, in /openapi.json)
     given = _given() if here.keys else None
     if given is None:

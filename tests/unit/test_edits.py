@@ -66,7 +66,10 @@ def test_a_background_photo_then_a_crop_keeps_the_photo(api, records):
     assert edited.status_code == 200, edited.get_json()
     assert (pixels(api, edited.get_json())[:, -5:, :3] == (10, 200, 30)).all()
     # The kept subject is the left 225 columns; a 10% margin adds round(300 * 0.1) = 30.
+    kept = records.list(api.id())[0].backdrop
     cropped = patch(api, record["id"], {"crop": True, "crop_margin": 10}).get_json()
+    # The stored background photo is used again, not stored again.
+    assert records.list(api.id())[0].backdrop == kept and kept is not None
     assert cropped["options"]["output"] == "image" and cropped["options"]["crop"] is True
     assert (cropped["processed"]["width"], cropped["processed"]["height"]) == (255, 300)
     assert (pixels(api, cropped)[:, -1, :3] == (10, 200, 30)).all()

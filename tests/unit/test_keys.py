@@ -312,6 +312,9 @@ def test_create_refuses_a_taken_or_bad_name(keyed, made):
     assert taken.exit_code == 1 and "already a key named 'shop'" in taken.output
     bad = runner.invoke(args=["keys", "create", "-bad name"])
     assert bad.exit_code == 2
+    # A trailing line break (a name pasted with its newline) is no part of a name.
+    newline = runner.invoke(args=["keys", "create", "bot\n"])
+    assert newline.exit_code == 2 and "'bot\\n': a key's name is" in newline.output
     zero = runner.invoke(args=["keys", "create", "z", "--per-minute", "0"])
     assert zero.exit_code == 2
 
