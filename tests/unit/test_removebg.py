@@ -105,8 +105,10 @@ SAME = [
      {"crop": "true", "crop_margin": "0"}),
     ({"size": "full", "crop": "true", "crop_margin": "0000000000000100%"},
      {"crop": "true", "crop_margin": "100"}),
-    ({"size": "full", "crop": "true", "crop_margin": "0 0% 0px 0"},
+    ({"size": "full", "crop": "true", "crop_margin": "0 0% 0px 00%"},
      {"crop": "true", "crop_margin": "0"}),
+    ({"size": "full", "crop": "true", "crop_margin": "10% 010%"},
+     {"crop": "true", "crop_margin": "10"}),
     ({"size": "full", "crop": "false", "crop_margin": "10%"}, {}),
     ({"size": "full", "type": "person", "type_level": "2", "semitransparency": "false",
       "scale": "original", "position": "original", "roi": "0% 0% 100% 100%",
@@ -284,6 +286,9 @@ PX = ("crop_margin in pixels is not supported here: give it in percent of the su
     ({"crop": "true", "crop_margin": "10% 20%"}, "invalid_options",
      "crop_margin must be one margin for all sides, such as 10%: different margins per side "
      "are not supported here."),
+    ({"crop": "true", "crop_margin": "10% " * 100_000}, "invalid_options",
+     "crop_margin takes one margin, or two or four (per side, as remove.bg reads them), such "
+     "as 10%."),
     ({"crop": "true", "crop_margin": "10% 10% 10%"}, "invalid_options",
      "crop_margin takes one margin, or two or four (per side, as remove.bg reads them), such "
      "as 10%."),
