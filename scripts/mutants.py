@@ -704,7 +704,7 @@ MUTANTS = (
            "or int(str(opacity)) > 100:", ":",
            "shadow_opacity 101 taken", (U + "test_removebg.py",)),
     Mutant("escaped-not-utf8", "app/http/bodies.py",
-           "    if not _escapes_are_utf8(raw):", "    if False:",
+           "        if not urlencoded.escapes_are_utf8(raw):", "        if False:",
            "name=%ff stored as the name %FF", (U + "test_form_parsing.py",)),
     Mutant("batch-server-path", "app/batch/command.py",
            'if url.rstrip("/").endswith(API):', "if False:",
