@@ -63,9 +63,10 @@ class EditService:
         with counted(EDITS), refusals("Rename"):
             return self.records.rename(visitor, record_id, name)
 
-    def _restyle(self, record: StoredRecord, options: OutputOptions, backdrop: Photo | None,
+    def _restyle(self, record: StoredRecord, options: OutputOptions, given: Photo | None,
                  name: str | None, pay: Allowance) -> StoredRecord:
-        given = backdrop
+        """The record made again; `given`, a new background photo, is stored with it."""
+        backdrop = given
         if backdrop is None and options.output == "image":
             if record.backdrop is None:
                 raise Rejected(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message)

@@ -27,9 +27,9 @@ def json_limit(photos_in_text: bool) -> int:
 def json_too_large(photos_in_text: bool) -> str:
     """The answer to a JSON body over the door's `json_limit`."""
     message = JSON_TOO_LARGE.format(size=human_size(json_limit(photos_in_text)))
-    # Only where a photo is sent (a POST): a rename or an edit takes none in JSON.
-    return message + PHOTO_NOT_IN_JSON if request.method == "POST" and not photos_in_text \
-        else message
+    if request.method == "POST" and not photos_in_text:  # a rename or an edit takes no photo
+        message += PHOTO_NOT_IN_JSON
+    return message
 
 
 def too_large_message(photos_in_text: bool = False) -> str:
