@@ -37,5 +37,4 @@ def init_app(app: Flask, doors: list[errors.FrontDoor]) -> None:
     limits.init_app(app)
     errors.init_app(app, doors)
     observability.init_app(app)
-    bodies.init_app(app)  # before the CSRF check reads the form
-    callers.init_app(app)
+    callers.init_app(app, body_check=bodies.readable_form)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import flask
-from flask import Flask, current_app, request
+from flask import current_app, request
 from pydantic import BaseModel
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
@@ -163,7 +163,7 @@ class Request(flask.Request):
     form_data_parser_class = _Parser
 
 
-def _readable_form() -> None:
+def readable_form() -> None:
     """Before anything reads a form (the CSRF check, a view), refuse one that cannot be
     parsed, that has a part without a name (Werkzeug keys it None, which nothing can look
     up), or, urlencoded, past the bounds Werkzeug sets a multipart form only. A body in a
@@ -193,6 +193,3 @@ def _readable_form() -> None:
     if not all(names):  # None, or ""
         raise Rejected("invalid_body", NO_FIELD_NAME_PLAIN if plain else NO_FIELD_NAME)
 
-
-def init_app(app: Flask) -> None:
-    app.before_request(_readable_form)

@@ -9,6 +9,7 @@ request with a valid key needs no CSRF token; its records are the key's own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
@@ -90,11 +91,7 @@ def _check() -> None:
             here.keys and services().settings.api_require_key)
         if needed:
             raise Rejected("missing_key", MISSING, "unauthorized")
-        config = current_app.config
-        # WTF_CSRF_ENABLED=False turns the check off, as it does Flask-WTF's own hook.
-        if (config["WTF_CSRF_ENABLED"] and request.method in config["WTF_CSRF_METHODS"]
-                and request.endpoint):
-            csrf.protect()
+        g.token_due = True
         return
     if not given:  # `X-Api-Key: $KEY` with $KEY unset is not an unknown key
         raise Rejected("invalid_key", EMPTY, "unauthorized")
@@ -104,9 +101,23 @@ def _check() -> None:
     g.api_key = key
 
 
-def init_app(app: Flask) -> None:
+def _token() -> None:
+    """A caller without a key sends the CSRF token (after the body's check: it reads the
+    form)."""
+    config = current_app.config
+    # WTF_CSRF_ENABLED=False turns the check off, as it does Flask-WTF's own hook.
+    if (g.pop("token_due", False) and config["WTF_CSRF_ENABLED"]
+            and request.method in config["WTF_CSRF_METHODS"] and request.endpoint):
+        csrf.protect()
+
+
+def init_app(app: Flask, *, body_check: Callable[[], None]) -> None:
+    """The key first, so that a caller refused for it has no body read (up to the upload
+    limit at remove.bg's door); then `body_check`; then the token, which reads the form."""
     # The token is checked here, for callers without a key, instead of by Flask-WTF's own
     # hook, which would ask every request for one.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
     app.before_request(_check)
+    app.before_request(body_check)
+    app.before_request(_token)

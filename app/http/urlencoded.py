@@ -3,7 +3,7 @@ of its separators or of its escapes, and its escaped text checked to be UTF-8.
 
 Werkzeug reads such a form with urllib's parse_qsl, which splits the whole body at each
 "&" and each value at each "%": at remove.bg's door, whose form may be as large as an
-upload (a photo in base64) and is read before any key is asked for, 15 MB of "%41" held
+upload (a photo in base64), 15 MB of "%41" held
 1.1 GB for 6.6 s, and 15 MB of "&" 151 MiB. Here a value is decoded in slices, each in
 numpy, and the same fields come out (tests/unit/test_form_parsing.py compares them).
 """
