@@ -176,8 +176,8 @@ MUTANTS = (
     Mutant("key-page", "app/http/callers.py", "given = _given() if here.keys else None",
            "given = _given()", "the page's forms take a key instead of their CSRF token",
            (U + "test_keys.py",)),
-    Mutant("csrf-switch", "app/http/callers.py", 'if (config["WTF_CSRF_ENABLED"] and ',
-           "if (True and ", "WTF_CSRF_ENABLED=False ignored", (U + "test_keys.py",)),
+    Mutant("csrf-switch", "app/http/callers.py", 'and config["WTF_CSRF_ENABLED"]\n',
+           "and True\n", "WTF_CSRF_ENABLED=False ignored", (U + "test_keys.py",)),
     Mutant("chunk-whole", "app/services.py", "RecordRepository(database, embedded=embedded)",
            "RecordRepository(database)", "the embedded store back to 255 KB chunks",
            (U + "test_repository_contract.py",)),
@@ -186,9 +186,9 @@ MUTANTS = (
            "pass", "the embedded store's chunks left to GridFS's unique index (a scan a file)",
            (U + "test_repository_contract.py",)),
     Mutant("key-csrf", "app/http/callers.py",
-           '        if (config["WTF_CSRF_ENABLED"] and request.method in '
-           'config["WTF_CSRF_METHODS"]\n                and request.endpoint):',
-           "        if False:", "no CSRF check for callers without a key",
+           '    if (g.pop("token_due", False) and config["WTF_CSRF_ENABLED"]\n'
+           '            and request.method in config["WTF_CSRF_METHODS"] and request.endpoint):',
+           "    if False:", "no CSRF check for callers without a key",
            (U + "test_security.py", U + "test_keys.py")),
     Mutant("key-required", "app/http/callers.py", "needed = here.key_required or (",
            "needed = False and (", "API_REQUIRE_KEY (and a door that needs a key) ignored",

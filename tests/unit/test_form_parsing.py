@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from app.http import urlencoded
+from app.http import bodies, urlencoded
 from app.http.bodies import NO_FIELD_NAME, NO_FIELD_NAME_PLAIN, UNREADABLE
 from app.http.sizes import MAX_FORM_MEMORY_SIZE, MAX_FORM_PARTS
 from tests.support import API, photo
@@ -241,15 +241,28 @@ def test_a_large_urlencoded_form_is_counted_without_a_copy_of_its_fields(app, cl
     assert peak < 3 * len(body), f"{peak / 2**20:.0f} MiB for a {len(body) / 2**20:.0f} MiB body"
 
 
-@pytest.mark.parametrize("key", [None, "not-a-key-0123456789"])
-def test_a_caller_refused_for_its_key_has_no_body_read(app, client, key):
-    """The key is checked before the form: 15 MB from a caller without a valid key took
-    0.17 s and 42 MiB to parse before the 403."""
-    body = large_form(app, b"%41")
-    headers = {"Content-Type": URLENCODED} | ({"X-Api-Key": key} if key else {})
+@pytest.mark.parametrize("key", [None, "not-a-key-0123456789", KEY])
+@pytest.mark.parametrize("content_type", [URLENCODED, MULTIPART])
+def test_a_caller_refused_for_its_key_has_no_body_read(app, client, monkeypatch, key,
+                                                       content_type):
+    """The key is checked before the form: 15 MB of a urlencoded form from a caller
+    without a valid key took 0.17 s and 42 MiB to parse before the 403."""
+    if content_type == URLENCODED:
+        body = large_form(app, b"%41")
+    else:
+        body = part(b'; name="image_file"; filename="a.jpg"', b"\xff" * 15_000_000) + b"--XX--\r\n"
+    parsed = []
+    real_parse = bodies._Parser.parse
+    monkeypatch.setattr(bodies._Parser, "parse",
+                        lambda *args, **kwargs: parsed.append(1) or real_parse(*args, **kwargs))
+    headers = {"Content-Type": content_type} | ({"X-Api-Key": key} if key else {})
     response, peak = peak_while(lambda: client.post("/v1.0/removebg", data=body,
                                                     headers=headers))
+    if key == KEY:  # read once, and found not to be a photo
+        assert (error(response)[:2], parsed) == ((400, "invalid_image"), [1])
+        return
     assert error(response)[:2] == (403, "invalid_key" if key else "missing_key")
+    assert parsed == []
     assert peak < 1 << 20, f"{peak / 2**20:.0f} MiB read for a refused key"
 
 
