@@ -168,6 +168,11 @@ def readable_form() -> None:
     parsed, that has a part without a name (Werkzeug keys it None, which nothing can look
     up), or, urlencoded, past the bounds Werkzeug sets a multipart form only. A body in a
     content coding (gzip, say) is refused as RFC 9110 §8.4 asks, not read as garbage."""
+    if request.routing_exception is not None or request.method in ("GET", "HEAD", "OPTIONS"):
+        # No view reads this body: a path or method that does not exist (its 404 or 405,
+        # which a form at remove.bg's door, up to 15 MB, was parsed before), or a method
+        # that sends no form.
+        return
     coding = request.headers.get("Content-Encoding", "").strip()
     if coding.lower() not in ("", "identity") and request.method in ("POST", "PUT", "PATCH"):
         raise Rejected("unsupported_media_type", ENCODED.format(coding=coding[:40]),

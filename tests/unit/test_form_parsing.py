@@ -281,6 +281,29 @@ def test_the_api_reads_no_form_for_a_wrong_key_either(client, parsed, key):
         ((415, "invalid_image"), [1]) if key == KEY else ((401, "invalid_key"), []))
 
 
+@pytest.mark.parametrize("method, path, status", [
+    ("POST", "/v1.0/nope", 404), ("POST", "/v1.0/account", 405), ("PUT", "/v1.0/removebg", 405),
+    ("POST", "/v1.0/removebg/", 404), ("OPTIONS", "/v1.0/removebg", 204),
+    ("GET", f"{API}/account", 401)])
+def test_a_body_no_view_reads_is_not_parsed(app, client, parsed, method, path, status):
+    """Without a key, a path or method that does not exist, OPTIONS, or a GET with a
+    body: nothing reads its form, so nothing parses it (a 404 at remove.bg's door had its
+    15 MB form parsed, 0.3 s and 44 MiB, before the answer)."""
+    response = client.open(path, method=method, data=large_form(app, b"%41"),
+                           headers={"Content-Type": URLENCODED})
+    assert (response.status_code, parsed) == (status, [])
+
+
+@pytest.mark.parametrize("method, path, status, code", [
+    ("POST", "/v1.0/nope", 404, "not_found"), ("PUT", "/v1.0/removebg", 405, "method_not_allowed"),
+    ("POST", f"{API}/nope", 404, "not_found")])
+def test_a_malformed_form_to_a_path_that_does_not_exist_is_its_404_or_405(client, method, path,
+                                                                          status, code):
+    response = client.open(path, method=method, data=b"=x",
+                           headers={"Content-Type": URLENCODED, "X-Api-Key": KEY})
+    assert error(response)[:2] == (status, code)
+
+
 # Werkzeug's own reading (urllib's parse_qsl) of the same bodies, which the app replaced.
 def werkzeugs(raw: bytes):
     return parse_qsl(b"&".join(part for part in raw.split(b"&") if part).decode(),

@@ -124,6 +124,20 @@ def test_a_key_needs_no_cookie_and_no_csrf_token(keyed, headers):
     assert "Set-Cookie" not in answer.headers
 
 
+def test_requests_in_one_app_context_carry_no_caller_over(keyed):
+    """Requests served inside one app context share its `g`: a visitor's refused form left
+    its token due, and the next call with a key was asked for a token; a key's call left
+    the key, and the next visitor's call ran as that key."""
+    client = keyed.test_client()
+    with keyed.app_context():
+        refused = client.post(f"{API}/records", data=b"a=b", headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Content-Encoding": "gzip"})
+        assert refused.status_code == 415
+        assert remove(client, **{"X-Api-Key": GIVEN}).status_code == 200
+        account = client.get(f"{API}/account")
+        assert (account.status_code, account.get_json()["error"]) == (401, "missing_key")
+
+
 def test_a_keys_session_has_no_token_and_sets_no_cookie(keyed):
     """A key needs no CSRF token, and a token lives in a cookie (docs/api.md: a call with a
     key sets no cookie); a visitor's session still gets both."""
