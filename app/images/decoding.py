@@ -9,16 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.images.structure import (
-    MAX_JPEG_SCANS,
-    MAX_JPEG_SEGMENTS,
-    MAX_PNG_CHUNKS,
-    PNG_SIGNATURE,
-    jpeg_header_segments,
-    jpeg_picture,
-    jpeg_scans,
-    png_chunks,
-)
+from app.images import structure
 
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
                     # A JPEG with extra pictures after the first (phones add gain maps and
@@ -79,12 +70,11 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
     if not data:
         raise InvalidImage("The file is empty. Please choose a photo to upload.")
     # Counted before Pillow opens the file, which reads a PNG's chunks up to its pixels.
-    if data.startswith(b"\xff\xd8") and jpeg_scans(data) > MAX_JPEG_SCANS:
-        raise _too_complex(f"is built of more than {MAX_JPEG_SCANS} scans")
-    if data.startswith(b"\xff\xd8") and jpeg_header_segments(data) > MAX_JPEG_SEGMENTS:
-        raise _too_complex(f"has more than {MAX_JPEG_SEGMENTS:,} segments before its picture")
-    if data.startswith(PNG_SIGNATURE) and png_chunks(data) > MAX_PNG_CHUNKS:
-        raise _too_complex(f"is split into more than {MAX_PNG_CHUNKS:,} chunks")
+    costly = structure.refusal(data)
+    if costly == structure.NO_PICTURE:
+        raise _damaged()
+    if costly:
+        raise _too_complex(costly)
     try:
         # Pillow's JPEG plugin opens an MPO itself: it needs no format of its own here.
         img = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
@@ -268,7 +258,10 @@ def _too_many_pixels(max_pixels: int, width: int | None = None, height: int | No
 
 def _lacks_its_picture(data: bytes) -> bool:
     """Fewer coded bits than the 8×8 blocks its frame header gives (structure.py)."""
-    picture = jpeg_picture(data)
+    try:
+        picture = structure.jpeg_picture(data)
+    except structure.TooManyMarkers:
+        raise _too_complex(structure.TOO_MANY_MARKERS) from None
     return picture is not None and picture[1] * 8 < picture[0]
 
 
