@@ -5,6 +5,7 @@ expired" for a form that had all three), and a urlencoded form past the bounds a
 multipart one has (parsed whole before, however large)."""
 
 import random
+import re
 import tracemalloc
 from urllib.parse import parse_qsl
 
@@ -345,3 +346,39 @@ def test_the_fiftieth_field_is_read_and_the_fifty_first_refused(client, visitor,
     made = post(b"&".join(fields))
     assert made.status_code == 201 and made.get_json()["image_name"] == "cat"
     assert error(post(b"x=1&" + b"&".join(fields))) == (413, "too_large", TOO_MANY)
+
+
+def _run_is_utf8(raw: bytes) -> bool:
+    """The rule, read whole: every run of escaped bytes over 127 decodes as UTF-8."""
+    runs = re.findall(rb"(?:%[89A-Fa-f][0-9A-Fa-f])+", raw)
+    try:
+        for run in runs:
+            bytes.fromhex(run.replace(b"%", b"").decode()).decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("char", ["é", "€", "😀"])
+@pytest.mark.parametrize("count", [1364, 1365, 1366, 2047, 2048, 2049, 4096, 9000])
+def test_a_long_run_of_escapes_read_in_pieces_is_judged_whole(char, count):
+    """A run is read 4,096 escapes at a time: a character cut between two pieces is still
+    one character, and a byte that ends a run short is still refused."""
+    run = ("".join(f"%{byte:02X}" for byte in char.encode()) * count).encode()
+    for raw in (b"a=" + run, b"a=" + run + b"%C3", b"a=" + run[:-3], b"a=" + run + b"&b=%A9",
+                b"a=x" + run + b"x"):
+        assert urlencoded.escapes_are_utf8(raw) == _run_is_utf8(raw)
+    assert urlencoded.escapes_are_utf8(b"a=" + run)
+    assert not urlencoded.escapes_are_utf8(b"a=" + run + b"%C3")
+
+
+def test_a_run_of_five_million_escapes_is_checked_in_bounded_memory():
+    """One run of %C3%A9 as long as remove.bg's form allows held 358 MiB of `re`'s frames."""
+    raw = b"image_file_b64=" + b"%C3%A9" * 2_500_000
+    tracemalloc.start()
+    try:
+        assert urlencoded.escapes_are_utf8(raw)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20, f"{peak / 2**20:.0f} MiB"
