@@ -12,11 +12,18 @@ from pydantic import BaseModel
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from app.core.errors import Rejected
+from app.core.errors import Rejected, human_size
 from app.core.forms import FILES, NOT_TEXT, repeated
 from app.http import urlencoded
 from app.http.errors import door
-from app.http.sizes import MAX_FORM_PARTS, json_limit, json_too_large
+from app.http.sizes import (
+    JSON_BODY_LIMIT,
+    JSON_VALUES_TOO_MANY,
+    MAX_FORM_PARTS,
+    json_limit,
+    json_too_large,
+    json_values,
+)
 
 # A form's two media types: what a browser's form post and the page's scripts (FormData) send.
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -71,6 +78,9 @@ def json_object(example: str) -> dict:
     raw = request.get_data()  # kept, so a second reader in the request gets it too
     if len(raw) > limit:
         raise too_large
+    if len(raw) > JSON_BODY_LIMIT and json_values(raw) > JSON_BODY_LIMIT:
+        raise Rejected("too_large", JSON_VALUES_TOO_MANY.format(
+            size=human_size(JSON_BODY_LIMIT)), "too_large")
     try:
         body = json.loads(raw, object_pairs_hook=_once, parse_int=_integer)
     except (ValueError, RecursionError):

@@ -13,6 +13,11 @@ MAX_FORM_MEMORY_SIZE = 256 * 1024
 # A JSON body is a rename or an address and options; anything much bigger is not one.
 JSON_BODY_LIMIT = 16 * 1024
 JSON_TOO_LARGE = "The JSON body is too large: it may hold at most {size}. Nothing was changed."
+# A door that takes a photo in base64 reads a JSON body as large as an upload, but only the
+# photo's string may be large: its other values are bounded as any JSON body's. A million
+# keys in 15 MB took 1.9 s and 211 MiB to parse, a list of empty objects 392 MiB.
+JSON_VALUES_TOO_MANY = ("The JSON body is too large: besides a photo in base64, it may hold "
+                        "at most {size} of other values. Nothing was changed.")
 # A script's first try at sending a photo is often base64 in JSON: the size is not its fault.
 PHOTO_NOT_IN_JSON = (" A photo is not sent in JSON here: send it as a file part of "
                      "multipart/form-data, or its address as image_url.")
@@ -30,6 +35,12 @@ def json_too_large(photos_in_text: bool) -> str:
     if request.method == "POST" and not photos_in_text:  # a rename or an edit takes no photo
         message += PHOTO_NOT_IN_JSON
     return message
+
+
+def json_values(raw: bytes) -> int:
+    """A bound from below on the bytes of a JSON body's values other than its strings:
+    each key, value and container takes at least one of these (base64 holds none)."""
+    return sum(raw.count(mark) for mark in (b"{", b"[", b",", b":"))
 
 
 def too_large_message(photos_in_text: bool = False) -> str:
