@@ -93,8 +93,8 @@ def jpeg_scans(data: bytes) -> int:
 
 def jpeg_layout(data: bytes) -> tuple[int, int] | None:
     """(segments before a JPEG's first scan, bytes skipped between the markers of its first
-    picture), each at most one past its limit; None if no scan starts before the picture
-    ends. Pillow reads each segment before the scan in Python when it opens the file, and
+    picture), counted until either is past its limit; None if no scan starts before the
+    picture ends. Pillow reads each segment before the scan in Python when it opens the file, and
     keeps every APPn's bytes; it walks the skipped bytes before the scan one at a time,
     and libjpeg those after it (15 MB of fill after a scan: 0.9 s)."""
     segments = skipped = 0
