@@ -4,9 +4,17 @@ headers, request ids and metrics, image downloads, record JSON, and the one erro
 from __future__ import annotations
 
 from flask import Flask
-from werkzeug.routing import Map
+from werkzeug.routing import IntegerConverter, Map
 
 from app.http import bodies, callers, errors, headers, limits, observability, visitor
+
+
+class _Number(IntegerConverter):
+    """A number as written once: ASCII digits, no leading zero. Werkzeug's takes any
+    Unicode digit and leading zeros, so /160, /0160 and /١٦٠ were one rendition at three
+    addresses (three entries in every cache)."""
+
+    regex = r"(?:0|[1-9][0-9]*)"
 
 
 class _Paths(Map):
@@ -16,6 +24,7 @@ class _Paths(Map):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, merge_slashes=False, **kwargs)
+        self.converters["int"] = _Number
 
 
 class App(Flask):

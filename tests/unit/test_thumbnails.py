@@ -242,3 +242,15 @@ def test_an_upload_decodes_its_photo_once(monkeypatch, visitor, size, orientatio
                         lambda *args, **kwargs: asked.append(kwargs) or real(*args, **kwargs))
     assert visitor.upload_json(data).status_code == 201
     assert asked == [{}]
+
+
+@pytest.mark.parametrize("template", ["/images/{id}/original/{size}",
+                                      "/api/v1/records/{id}/images/original/{size}"])
+def test_a_rendition_has_one_address(visitor, fake_engine, template):
+    """Werkzeug's number took any Unicode digit and leading zeros: /0160 and /١٦٠ served
+    the 160 px rendition too, at each door."""
+    visitor.upload(photo())
+    (record_id,) = visitor.record_ids()
+    answers = {size: visitor.client.get(template.format(id=record_id, size=size)).status_code
+               for size in ("160", "0160", "١٦٠", "+160", "160.0")}
+    assert answers == {"160": 200, "0160": 404, "١٦٠": 404, "+160": 404, "160.0": 404}
