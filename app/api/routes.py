@@ -33,11 +33,12 @@ from app.http.limits import account, allowance
 from app.http.records_json import CreatedRecord, Record, record_json
 from app.http.visitor import current_visitor
 from app.images.thumbnails import SIZES
-from app.storage import KINDS
+from app.storage import ID_PATTERN, KINDS
 
 PREFIX = "/api/v1"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
-RECORD_ID = ("A record id; ids of other visitors' records answer 404.", {})
+RECORD_ID = ("A record id; ids of other visitors' records answer 404.",
+             {"pattern": ID_PATTERN})
 KIND = ("`original` (the upload, unchanged) or `processed`.", {"enum": list(KINDS)})
 # What every image's bytes are answered with (app/http/downloads.py).
 DOWNLOAD_HEADERS = {

@@ -35,7 +35,7 @@ class Image(BaseModel):
 class Record(BaseModel):
     model_config = _VIEW
 
-    id: str = Field(pattern="^[0-9a-f]{24}$")
+    id: str = Field(pattern=storage.ID_PATTERN)
     image_name: str = Field(min_length=1, max_length=NAME_MAX)
     created_on: str = Field(pattern=r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$",
                             description="`YYYY-MM-DD HH:MM:SS`, UTC (the original app's "

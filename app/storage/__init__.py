@@ -2,6 +2,7 @@
 
 from app.storage.database import open_database
 from app.storage.documents import (
+    ID_PATTERN,
     KINDS,
     RecordNotFound,
     StoredImage,
@@ -12,6 +13,6 @@ from app.storage.documents import (
 from app.storage.records import RecordRepository, StaleRecord, StorageUnavailable
 from app.storage.slots import LimitReached
 
-__all__ = ["KINDS", "LimitReached", "RecordNotFound", "RecordRepository", "StaleRecord",
-           "StorageUnavailable", "StoredImage", "StoredRecord", "is_id", "new_id",
-           "open_database"]
+__all__ = ["ID_PATTERN", "KINDS", "LimitReached", "RecordNotFound", "RecordRepository",
+           "StaleRecord", "StorageUnavailable", "StoredImage", "StoredRecord", "is_id",
+           "new_id", "open_database"]

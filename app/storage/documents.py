@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bson import ObjectId
@@ -81,8 +82,14 @@ def new_id() -> str:
     return str(ObjectId())
 
 
+ID_PATTERN = "^[0-9a-f]{24}$"  # as new_id writes ids
+_ID = re.compile(ID_PATTERN)
+
+
 def is_id(value) -> bool:
-    return isinstance(value, str) and ObjectId.is_valid(value)
+    """An id as `new_id` writes it: bson also reads upper-case digits as the same id, which
+    gave each record thousands of addresses."""
+    return isinstance(value, str) and _ID.match(value) is not None
 
 
 def file_ids(doc: dict) -> list:

@@ -110,3 +110,18 @@ def test_rename_refuses_deeply_nested_or_huge_json(visitor, record_id, records, 
         assert response.status_code == status
         assert response.get_json()["error"] == error
     assert names(visitor, records) == ["Raven"]
+
+
+@pytest.mark.parametrize("template", ["/images/{id}/original", "/images/{id}/original/160",
+                                      "/api/v1/records/{id}",
+                                      "/api/v1/records/{id}/images/original"])
+def test_a_record_has_one_address(visitor, record_id, template):
+    """MongoDB's ids are lower-case hexadecimal; bson reads upper-case digits as the same
+    id, which gave each record 2^12 more addresses (each cached on its own)."""
+    letter = next(i for i, digit in enumerate(record_id) if digit in "abcdef")
+    spellings = {"as made": record_id, "upper": record_id.upper(),
+                 "one letter": record_id[:letter] + record_id[letter].upper()
+                 + record_id[letter + 1:]}
+    answers = {how: visitor.client.get(template.format(id=spelled)).status_code
+               for how, spelled in spellings.items()}
+    assert answers == {"as made": 200, "upper": 404, "one letter": 404}
