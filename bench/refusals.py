@@ -5,10 +5,11 @@
 Each row is a body any visitor (a photo) or any key (remove.bg's text fields) can send,
 as large as an upload (15 MB), timed through the function that reads it first: the
 photo's check (`probe`, in the request's thread, before any allowance is spent), the
-urlencoded form's escape check, remove.bg's base64 reader, and the bound on a JSON body's
-other values. The peer, run in the same process, is the check of bench/engine.py's 12 MP
-photo (a 1.6 MB JPEG): a row under 1× costs less than an honest upload's check. Medians of
-`--runs` interleaved runs. `--write` puts the table in docs/security.md.
+urlencoded form's escape check, remove.bg's base64 reader, and the bounds on a JSON body's
+other values and on a multipart form's part headers. The peer, run in the same process, is
+the check of bench/engine.py's 12 MP photo (a 1.6 MB JPEG): a row under 1× costs less than
+an honest upload's check. Medians of `--runs` interleaved runs. `--write` puts the table in
+docs/security.md.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from PIL import Image
 
 from app.core.errors import Rejected
 from app.http import urlencoded
+from app.http.bodies import _outside_values
 from app.http.sizes import json_values
 from app.images.decoding import InvalidImage, probe
 from app.removebg.fields import _base64
@@ -55,6 +57,15 @@ def _base64_read(text: str) -> str:
     return "read"
 
 
+def _form(headers: bytes, value: bytes) -> bytes:
+    return (b'--XX\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
+            + headers + b"\r\n" + value + b"\r\n--XX--\r\n")
+
+
+def _part_headers(body: bytes) -> int:
+    return _outside_values(body, b"--XX")
+
+
 def cases() -> list[tuple[str, object, object]]:
     """(what, how it is read, the body)."""
     small = _small_jpeg()
@@ -78,6 +89,10 @@ def cases() -> list[tuple[str, object, object]]:
          ("QUJD" * 19 + "\u2028") * (SIZE // 79)),
         ("base64: 5 million U+3000", _base64_read, "\u3000" * (SIZE // 3)),
         ("base64: 15 MB of é", _base64_read, "é" * (SIZE // 2)),
+        ("form: 15 MB of part headers (counted, not parsed)", _part_headers,
+         _form(b"X-A: b\r\n" * (SIZE // 8), b"auto")),
+        ("form: an honest 12 MP photo's part headers", _part_headers,
+         _form(b"Content-Type: image/jpeg\r\n", photo((4000, 3000)))),
         ("JSON: a million keys beside a photo (counted, not parsed)", json_values,
          b"{" + b'"k":0,' * 1_000_000 + b'"image_file_b64":"QUJD"}'),
     ]

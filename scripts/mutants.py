@@ -920,6 +920,17 @@ MUTANTS = (
            "    if layout[0] > MAX_JPEG_SEGMENTS:", "    if False:",
            "a JPEG's segments before its scan not counted: millions of empty ones cost Pillow "
            "seconds and hundreds of MB", (U + "test_imaging.py",)),
+    Mutant("part-headers-bound", "app/http/bodies.py",
+           "        if spent > MAX_PART_HEADERS:", "        if spent >= MAX_PART_HEADERS:",
+           "a form whose part headers are exactly 64 KB refused", (U + "test_form_parsing.py",)),
+    Mutant("part-headers-preamble-free", "app/http/bodies.py",
+           "    spent = at\n", "    spent = 0\n",
+           "a form's preamble not counted: 15 MB of lines before the first part cost Werkzeug "
+           "seconds to search", (U + "test_form_parsing.py",)),
+    Mutant("part-headers-no-boundary-searched", "app/http/bodies.py",
+           "            raise ValueError(\"no boundary\")", "            pass",
+           "a body without its boundary handed to Werkzeug, which searches all of it",
+           (U + "test_form_parsing.py",)),
     Mutant("jpeg-skipped-bound", "app/images/structure.py",
            "    if layout[1] > MAX_JPEG_SKIPPED:", "    if layout[1] >= MAX_JPEG_SKIPPED:",
            "a JPEG with exactly 64 KB of fill bytes refused", (U + "test_imaging.py",)),

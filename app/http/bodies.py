@@ -4,6 +4,7 @@ exactly as sent."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import flask
@@ -11,6 +12,7 @@ from flask import current_app, request
 from pydantic import BaseModel
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
+from werkzeug.sansio.multipart import BLANK_LINE_RE
 
 from app.core.errors import Rejected, human_size
 from app.core.forms import FILES, NOT_TEXT, repeated
@@ -20,6 +22,7 @@ from app.http.sizes import (
     JSON_BODY_LIMIT,
     JSON_VALUES_TOO_MANY,
     MAX_FORM_PARTS,
+    MAX_PART_HEADERS,
     json_limit,
     json_too_large,
     json_values,
@@ -162,11 +165,44 @@ class _Parser(FormDataParser):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, silent=False, **kwargs)
 
+    def _parse_multipart(self, stream, mimetype, content_length, options):
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            return super()._parse_multipart(stream, mimetype, content_length, options)
+        raw = stream.read()
+        spent = _outside_values(raw, b"--" + boundary)
+        if spent is None:  # Werkzeug would search all of it for one, and not find it
+            raise ValueError("no boundary")
+        if spent > MAX_PART_HEADERS:
+            raise RequestEntityTooLarge()
+        # The request keeps the stream it was read from, not a second copy of the body.
+        return (stream, *super()._parse_multipart(io.BytesIO(raw), mimetype, content_length,
+                                                  options)[1:])
+
     def _parse_urlencoded(self, stream, mimetype, content_length, options):
         items = urlencoded.fields(stream.read(), MAX_FORM_PARTS + 1)
         if len(items) > MAX_FORM_PARTS:
             raise RequestEntityTooLarge()
         return stream, self.cls(items), self.cls()
+
+
+def _outside_values(raw: bytes, delimiter: bytes) -> int | None:
+    """The bytes of a multipart body that are not its fields' values: before the first
+    `delimiter`, and from each one to the blank line that ends its part's headers (where
+    Werkzeug's parser finds it), counted until past MAX_PART_HEADERS; None without a
+    delimiter. Werkzeug parses each header line into Python objects, bounded only by a
+    text field's size: 15 MB of them took 10 s and 371 MiB at remove.bg's door, and 49
+    parts of 180 KB each 8.8 s at the API's."""
+    at = raw.find(delimiter)
+    if at == -1:
+        return None
+    spent = at
+    while at != -1 and spent <= MAX_PART_HEADERS:
+        blank = BLANK_LINE_RE.search(raw, at, at + MAX_PART_HEADERS + 1)
+        end = blank.end() if blank else min(len(raw), at + MAX_PART_HEADERS + 1)
+        spent += end - at
+        at = raw.find(delimiter, end)
+    return spent
 
 
 class Request(flask.Request):

@@ -10,6 +10,9 @@ from app.core.errors import human_size
 MAX_FORM_PARTS = 50
 # Werkzeug also applies it to its read buffer (64 KB chunks), so it stays well above that.
 MAX_FORM_MEMORY_SIZE = 256 * 1024
+# A part's headers are a line or two (its name, its type): this bounds them in all, with
+# whatever comes before the first part (app/http/bodies.py says why).
+MAX_PART_HEADERS = 64 * 1024
 # A JSON body is a rename or an address and options; anything much bigger is not one.
 JSON_BODY_LIMIT = 16 * 1024
 JSON_TOO_LARGE = "The JSON body is too large: it may hold at most {size}. Nothing was changed."
@@ -55,5 +58,6 @@ def too_large_message(photos_in_text: bool = False) -> str:
                 f"{fields} in all. Nothing was uploaded.")
     if request.content_length is not None and request.content_length <= limit:
         return (f"The form is too large: it may have at most {MAX_FORM_PARTS} fields, each "
-                f"text field at most {fields}. Nothing was uploaded.")
+                f"text field at most {fields}, and {human_size(MAX_PART_HEADERS)} of part "
+                "headers in all. Nothing was uploaded.")
     return f"The file is too large. Please upload an image of at most {human_size(limit)}."

@@ -311,19 +311,21 @@ def test_pages_and_json_are_never_stored_by_caches(client, path):
     assert response.headers["Vary"] == "Cookie"
 
 
+FORM_TOO_LARGE = ("The form is too large: it may have at most 50 fields, each text field at "
+                  "most 256 KB, and 64 KB of part headers in all. Nothing was uploaded.")
+
+
 @pytest.mark.parametrize("form, words", [
-    ({f"field{n}": "x" for n in range(1500)}, "The form is too large: it may have at most 50 "
-                                              "fields, each text field at most 256 KB."),
-    ({"name": "x" * 600_000}, "The form is too large: it may have at most 50 fields, each "
-                              "text field at most 256 KB."),
+    ({f"field{n}": "x" for n in range(1500)}, FORM_TOO_LARGE),
+    ({"name": "x" * 600_000}, FORM_TOO_LARGE),
 ])
 def test_a_form_too_large_says_so_not_that_the_file_is(visitor, fake_engine, form, words):
     response = visitor.client.post("/", data={**form, "csrf_token": visitor.ensure_token()},
                                    content_type="multipart/form-data")
     assert response.status_code == 302
     ((category, message),) = visitor.flashes()
-    assert category == "danger" and message.startswith(words)
+    assert (category, message) == ("danger", words)
     api = visitor.client.post("/api/v1/records", data=form, content_type="multipart/form-data",
                               headers={"X-CSRFToken": visitor.token})
     assert api.status_code == 413 and api.get_json()["error"] == "too_large"
-    assert api.get_json()["message"].startswith(words)
+    assert api.get_json()["message"] == words
