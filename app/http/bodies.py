@@ -220,7 +220,7 @@ def readable_form() -> None:
         # that sends no form.
         return
     coding = request.headers.get("Content-Encoding", "").strip()
-    if coding.lower() not in ("", "identity") and request.method in ("POST", "PUT", "PATCH"):
+    if coding.lower() not in ("", "identity") and _has_body():
         raise Rejected("unsupported_media_type", ENCODED.format(coding=coding[:40]),
                        "unsupported")
     if request.mimetype not in FORM_TYPES:
