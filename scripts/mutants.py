@@ -924,7 +924,7 @@ MUTANTS = (
            "        if spent > MAX_PART_HEADERS:", "        if spent >= MAX_PART_HEADERS:",
            "a form whose part headers are exactly 64 KB refused", (U + "test_form_parsing.py",)),
     Mutant("part-headers-preamble-free", "app/http/bodies.py",
-           "    spent = at\n", "    spent = 0\n",
+           "    spent, end = at, at\n", "    spent, end = 0, at\n",
            "a form's preamble not counted: 15 MB of lines before the first part cost Werkzeug "
            "seconds to search", (U + "test_form_parsing.py",)),
     Mutant("part-headers-no-boundary-searched", "app/http/bodies.py",

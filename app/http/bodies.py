@@ -196,12 +196,11 @@ def _outside_values(raw: bytes, delimiter: bytes) -> int | None:
     at = raw.find(delimiter)
     if at == -1:
         return None
-    spent = at
-    while at != -1 and spent <= MAX_PART_HEADERS:
+    spent, end = at, at
+    while spent <= MAX_PART_HEADERS and (at := raw.find(delimiter, end)) != -1:
         blank = BLANK_LINE_RE.search(raw, at, at + MAX_PART_HEADERS + 1)
         end = blank.end() if blank else min(len(raw), at + MAX_PART_HEADERS + 1)
         spent += end - at
-        at = raw.find(delimiter, end)
     return spent
 
 
