@@ -920,6 +920,11 @@ MUTANTS = (
            "    if layout[0] > MAX_JPEG_SEGMENTS:", "    if False:",
            "a JPEG's segments before its scan not counted: millions of empty ones cost Pillow "
            "seconds and hundreds of MB", (U + "test_imaging.py",)),
+    Mutant("delete-body-read", "app/http/bodies.py",
+           "        return self.method in READ_BODIES and super().want_form_data_parsed",
+           "        return super().want_form_data_parsed",
+           "a DELETE's form parsed (for its token), and refused if malformed or too large",
+           (U + "test_form_parsing.py",)),
     Mutant("part-headers-bound", "app/http/bodies.py",
            "        if spent > MAX_PART_HEADERS:", "        if spent >= MAX_PART_HEADERS:",
            "a form whose part headers are exactly 64 KB refused", (U + "test_form_parsing.py",)),

@@ -204,8 +204,18 @@ def _outside_values(raw: bytes, delimiter: bytes) -> int | None:
     return spent
 
 
+# The methods whose views read a body. A DELETE's is not read, not even for the CSRF token
+# (it comes in the X-CSRFToken header): a form sent with one was parsed, and refused if
+# malformed or too large, where a JSON body was ignored.
+READ_BODIES = ("POST", "PUT", "PATCH")
+
+
 class Request(flask.Request):
     form_data_parser_class = _Parser
+
+    @property
+    def want_form_data_parsed(self) -> bool:
+        return self.method in READ_BODIES and super().want_form_data_parsed
 
 
 def readable_form() -> None:
@@ -213,10 +223,10 @@ def readable_form() -> None:
     parsed, that has a part without a name (Werkzeug keys it None, which nothing can look
     up), or, urlencoded, past the bounds Werkzeug sets a multipart form only. A body in a
     content coding (gzip, say) is refused as RFC 9110 §8.4 asks, not read as garbage."""
-    if request.routing_exception is not None or request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.routing_exception is not None or request.method not in READ_BODIES:
         # No view reads this body: a path or method that does not exist (its 404 or 405,
         # which a form at remove.bg's door, up to 15 MB, was parsed before), or a method
-        # that sends no form.
+        # whose body is not read.
         return
     coding = request.headers.get("Content-Encoding", "").strip()
     if coding.lower() not in ("", "identity") and _has_body():

@@ -4,6 +4,7 @@ UTF-8 (each read as an empty form before: "no name", "no photo", or "your page h
 expired" for a form that had all three), and a urlencoded form past the bounds a
 multipart one has (parsed whole before, however large)."""
 
+import io
 import random
 import re
 import tracemalloc
@@ -360,6 +361,32 @@ def test_a_body_no_view_reads_is_not_parsed(app, client, parsed, method, path, s
     response = client.open(path, method=method, data=large_form(app, b"%41"),
                            headers={"Content-Type": URLENCODED})
     assert (response.status_code, parsed) == (status, [])
+
+
+@pytest.mark.parametrize("door", ["page", "api", "api with a key"])
+@pytest.mark.parametrize("body, headers", [
+    (b"=x", {"Content-Type": URLENCODED}),  # a field without a name
+    (b"&".join(b"f%d=1" % i for i in range(MAX_FORM_PARTS + 1)), {"Content-Type": URLENCODED}),
+    (b"garbage", {"Content-Type": MULTIPART}),
+    (b"\x1f\x8b garbage", {"Content-Type": URLENCODED, "Content-Encoding": "gzip"}),
+    (b'{"x": 1}', {"Content-Type": "application/json"})],
+    ids=["nameless", "too-many-fields", "malformed", "gzip", "json"])
+def test_a_deletions_body_is_not_read(client, visitor, record_id, parsed, door, body, headers):
+    """No view reads a DELETE's body, and its token comes in a header: a form was parsed,
+    and a malformed, coded or too large one refused (400, 413, 415), where a JSON body
+    was ignored."""
+    path, success = {"page": (f"/remove/{record_id}", 200)}.get(
+        door, (f"{API}/records/{record_id}", 204))
+    caller = ({"X-Api-Key": KEY} if door == "api with a key"
+              else {"X-CSRFToken": visitor.ensure_token()})
+    if door == "api with a key":  # the key's own record
+        path = path.replace(record_id, client.post(
+            f"{API}/records", data={"name": "cat", "image": (io.BytesIO(photo()), "a.jpg")},
+            headers=caller).get_json()["id"])
+        parsed.clear()  # the upload's form
+    response = client.delete(path, data=body, headers={**caller, **headers})
+    assert (response.status_code, parsed) == (success, [])
+    assert visitor.record_ids() == ([record_id] if door == "api with a key" else [])
 
 
 @pytest.mark.parametrize("method, path, status, code", [
