@@ -21,8 +21,7 @@ bp = Blueprint("records", __name__)
 @bp.put("/update/<record_id>")
 def update(record_id: str):
     body = json_object('{"record_name": "New name"}')
-    # A null record_id is none, as a null record_name is a missing name.
-    if body.get("record_id") is not None and body["record_id"] != record_id:
+    if "record_id" in body and body["record_id"] != record_id:
         raise Rejected("id_mismatch", "The record_id in the body does not match the URL.")
     request = parse(RenameRequest, {"image_name": body.get("record_name")})
     record = services().edits.rename(current_visitor(), record_id, request.image_name)

@@ -21,16 +21,6 @@ def test_rename_without_record_id_in_the_body(visitor, record_id, records):
     assert names(visitor, records) == ["Crow"]
 
 
-@pytest.mark.parametrize("given", [None, "same"])
-def test_a_renames_record_id_null_is_none(visitor, record_id, records, given):
-    """As a null record_name is a missing name; a null id was "does not match the URL"."""
-    body = {"record_id": record_id if given else None, "record_name": "Crow"}
-    response = visitor.rename(record_id, body)
-    assert (response.status_code, response.get_json()) == (
-        200, {"message": "success", "record_name": "Crow"})
-    assert names(visitor, records) == ["Crow"]
-
-
 @pytest.mark.parametrize("body, status, error", [
     ({"record_name": ""}, 400, "invalid_name"),
     ({"record_name": "   "}, 400, "invalid_name"),
