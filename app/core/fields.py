@@ -193,6 +193,10 @@ Margin = Annotated[
     int, Field(ge=0, le=MARGIN_MAX, description=(
         "Margin around the subject when cropping, in percent of its longer side.")),
     BeforeValidator(_whole_number),
+    # A form sends it as text, and JSON may too.
+    WithJsonSchema({"oneOf": [{"type": "integer", "minimum": 0, "maximum": MARGIN_MAX},
+                              {"type": "string", "pattern": "^[0-9]+$"}]},
+                   mode="validation"),
     Rule("invalid_options", "The crop margin must be a whole number of percent from 0 to "
                             f"{MARGIN_MAX}, such as 10 (no % sign).")]
 Format = Annotated[Literal[tuple(FORMATS)],

@@ -188,7 +188,8 @@ def from_address(form: type[Form], by_address: type[BaseModel],
 
 
 class _Edit(BaseModel):
-    model_config = _STRICT
+    # An empty edit is refused (below): the document says so.
+    model_config = ConfigDict(_STRICT, json_schema_extra={"minProperties": 1})
 
     @model_validator(mode="after")
     def _something(self) -> BaseModel:

@@ -336,7 +336,9 @@ def test_the_document_holds_the_limits_the_code_enforces(app):
     assert upload["name"]["maxLength"] == NAME_MAX
     assert upload["output"]["enum"] == list(OUTPUTS)
     assert upload["format"]["enum"] == list(FORMATS)
-    assert (upload["crop_margin"]["minimum"], upload["crop_margin"]["maximum"]) == (0, 100)
+    number, text = upload["crop_margin"]["oneOf"]
+    assert (number["minimum"], number["maximum"]) == (0, 100)
+    assert text == {"type": "string", "pattern": "^[0-9]+$"}  # a form's field
     # A yes/no option: words in a form, true or false in JSON (it said words only).
     for model in ("UploadRequest", "RemoveByAddress", "EditFields"):
         assert schemas[model]["properties"]["crop"]["oneOf"] == [
@@ -391,3 +393,20 @@ def test_a_damaged_progressive_jpeg_is_a_400_when_decoded_in_its_turn(api, recor
         "The image file is damaged or incomplete. Please upload a whole JPEG, PNG or WebP "
         "image.")
     assert api.list() == []
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"crop_margin": 5}, {"crop_margin": "5"}, {"crop_margin": 5.5}, {"crop_margin": "5%"},
+    {"crop_margin": -1}, {"crop_margin": 101}, {"crop": True}, {"crop": "yes"}, {"crop": 1}])
+def test_an_edit_is_taken_exactly_when_the_document_allows_it(app, api, record_id, body):
+    """A script checks its request against the document first: an empty edit was valid
+    there and refused here, and "5" refused there and taken here (helper 65)."""
+    from jsonschema import Draft202012Validator
+
+    doc = document(app)
+    schema = doc["paths"]["/records/{record_id}"]["patch"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    # Its $ref ("#/components/…") resolved in a document that holds the components.
+    allowed = Draft202012Validator({**schema, "components": doc["components"]}).is_valid(body)
+    answer = api.http.patch(f"{API}/records/{record_id}", json=body, headers=api.headers())
+    assert (answer.status_code == 200, answer.status_code) == (allowed, 200 if allowed else 400)
