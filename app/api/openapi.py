@@ -14,7 +14,7 @@ from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from app.api.schemas import ERRORS, RESULT_TYPES, Error
+from app.api.schemas import ERRORS, FRONT_ERRORS, RESULT_TYPES, Error
 from app.http.records_json import CONTENT_TYPES
 
 VERSION = "1.1.0"
@@ -187,7 +187,7 @@ def _success(op: Operation, refs: dict) -> dict:
 
 
 def _errors(op: Operation) -> dict:
-    codes = [*op.errors, "internal_error"]
+    codes = [*op.errors, "internal_error", *FRONT_ERRORS]
     if op.keys:
         codes += ["missing_key", "invalid_key"]
     if op.csrf:
@@ -197,7 +197,7 @@ def _errors(op: Operation) -> dict:
     if op.conditional:
         codes += ["precondition_failed", "requested_range_not_satisfiable"]
     by_status: dict[int, list[str]] = {}
-    for code in codes:
+    for code in dict.fromkeys(codes):
         for status in ERRORS[code][1]:
             by_status.setdefault(status, []).append(code)
     responses = {}
@@ -207,9 +207,11 @@ def _errors(op: Operation) -> dict:
         responses[str(status)] = {
             "description": "; ".join(f"`{code}`: {ERRORS[code][0]}" for code in found),
             "content": {JSON: {"schema": schema}}}
-        if status in (429, 503):
+        if status in (429, 502, 503, 504):
+            retry = _header("Seconds to wait before trying again.")
+            # The front's 502 and 504 say it; the app's own (engine_failed) do not.
             responses[str(status)]["headers"] = {
-                "Retry-After": _header("Seconds to wait before trying again.")}
+                "Retry-After": retry | {"required": status in (429, 503)}}
         if status == 416:
             responses[str(status)]["headers"] = {
                 "Content-Range": _header("`bytes */<length>`: the length of the bytes")}

@@ -142,7 +142,20 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
                      (429,)),
     "daily_quota": ("the API key has used its megapixels for a rolling 24 hours; try again "
                     "after `Retry-After` seconds", (429,)),
+    # The front's own answers (k8s/front/nginx.conf), before the request reaches the app.
+    "uri_too_long": ("the front: the address is too long", (414,)),
+    "too_many_requests": ("the front: too many requests from this address at once; try "
+                          "again after `Retry-After` seconds", (429,)),
+    "app_unavailable": ("the front: the app is not answering (it may be restarting); try "
+                        "again after `Retry-After` seconds", (502, 503)),
+    "app_timeout": ("the front: the app took too long to answer", (504,)),
+    "not_implemented": ("the front: a Transfer-Encoding it cannot read", (501,)),
+    "http_version_not_supported": ("the front: an HTTP version it does not speak", (505,)),
 }
+# What the front may answer to any operation, whatever the app would have.
+FRONT_ERRORS = ("bad_request", "too_large", "uri_too_long", "too_many_requests",
+                "app_unavailable", "app_timeout", "not_implemented",
+                "http_version_not_supported")
 
 
 class Error(BaseModel):

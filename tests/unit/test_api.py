@@ -2,6 +2,7 @@
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -410,3 +411,36 @@ def test_an_edit_is_taken_exactly_when_the_document_allows_it(app, api, record_i
     allowed = Draft202012Validator({**schema, "components": doc["components"]}).is_valid(body)
     answer = api.http.patch(f"{API}/records/{record_id}", json=body, headers=api.headers())
     assert (answer.status_code == 200, answer.status_code) == (allowed, 200 if allowed else 400)
+
+
+def front_codes() -> dict[int | str, str]:
+    """k8s/front/nginx.conf's `map $status $front_error_code`: status (or "default") -> code."""
+    conf = (Path(__file__).parents[2] / "k8s" / "front" / "nginx.conf").read_text()
+    block = re.search(r"map \$status \$front_error_code \{(.*?)\}", conf, re.S).group(1)
+    pairs = re.findall(r"^\s*(\d+|default)\s+(\w+);", block, re.M)
+    return {int(status) if status.isdigit() else status: code for status, code in pairs}
+
+
+def test_every_answer_of_the_front_is_in_the_document(app):
+    """A client made from the document met codes it did not know (too_many_requests,
+    uri_too_long) and statuses no operation listed (helper 65)."""
+    from app.api.schemas import FRONT_ERRORS
+
+    codes = front_codes()
+    assert len(codes) >= 11 and codes["default"] == "internal_error"
+    for status, code in codes.items():
+        if status != "default":
+            assert status in ERROR_CODES[code][1], (status, code)
+    # Every one it may answer to any request (a 404 or 405 only to paths and methods that
+    # are no operation: a TRACE, say) is listed for every operation, with its status.
+    assert set(FRONT_ERRORS) == {code for status, code in codes.items()
+                                 if status not in (404, 405, "default")}
+    for path, item in document(app)["paths"].items():
+        for method, operation in item.items():
+            for status, code in codes.items():
+                if code in FRONT_ERRORS:
+                    answer = operation["responses"][str(status)]
+                    enum = answer["content"]["application/json"]["schema"]["allOf"][1]
+                    assert code in enum["properties"]["error"]["enum"], (path, method, status)
+            assert operation["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+            assert operation["responses"]["502"]["headers"]["Retry-After"]["required"] is False
