@@ -37,6 +37,7 @@ class Operation:
     errors: tuple[str, ...] = ()
     csrf: bool = False  # an unsafe method: needs the X-CSRFToken header, or an API key
     keys: bool = True  # takes an API key (all but the document itself)
+    key_needed: bool = False  # only with a key, whatever API_REQUIRE_KEY says
     storage: bool = True  # reads or writes records: may meet a database outage
     links: tuple[str, ...] = ()  # operations that take this answer's `id` as `record_id`
     # Bytes with an ETag, served as app/http/downloads.py does: If-Match, If-None-Match and
@@ -83,7 +84,8 @@ def document(app: Flask, prefix: str) -> dict:
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len(prefix):])
         item = paths.setdefault(path, {})
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            item[method.lower()] = _operation(view.operation, rule.arguments, refs)
+            item[method.lower()] = _operation(view.operation, rule.arguments, refs,
+                                              app.extensions["services"].settings)
     keys, top = models_json_schema(sorted(refs, key=lambda m: m[0].__name__),
                                    ref_template="#/components/schemas/{model}")
     for model, ref in refs.items():
@@ -108,7 +110,7 @@ def document(app: Flask, prefix: str) -> dict:
     }
 
 
-def _operation(op: Operation, arguments: set[str], refs: dict) -> dict:
+def _operation(op: Operation, arguments: set[str], refs: dict, settings) -> dict:
     out: dict = {"operationId": op.id, "summary": op.summary}
     if op.description:
         out["description"] = op.description
@@ -128,9 +130,12 @@ def _operation(op: Operation, arguments: set[str], refs: dict) -> dict:
     if parameters:
         out["parameters"] = parameters
     if op.keys:
-        # Either scheme of a key, or (unsafe methods) a CSRF token, or (safe ones) nothing.
-        out["security"] = [{"csrfToken": []} if op.csrf else {}, {"apiKey": []},
-                           {"bearer": []}]
+        # Either scheme of a key, or, where a visitor may call (unsafe methods) a CSRF
+        # token or (safe ones) nothing.
+        keyed = [{"apiKey": []}, {"bearer": []}]
+        visitor = [] if op.key_needed or settings.api_require_key else [
+            {"csrfToken": []} if op.csrf else {}]
+        out["security"] = visitor + keyed
     if op.body:
         out["requestBody"] = {"required": True, "content": {}}
         for media_type, model in op.body:

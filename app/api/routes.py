@@ -87,7 +87,7 @@ def session():
 @operation(id="getAccount", summary="The API key this call came with: its limits and usage",
            description="Needs a key. Usage is counted per UTC day; the megapixel cap is "
                        "over a rolling 24 hours.",
-           returns=Account, returns_description="The key")
+           returns=Account, returns_description="The key", key_needed=True)
 def get_account():
     return jsonify(Account.model_validate(account().described()).model_dump())
 
