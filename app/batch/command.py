@@ -3,9 +3,11 @@ or through a running server (`--server`)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
@@ -15,8 +17,8 @@ from flask.cli import with_appcontext
 
 from app.batch.files import plan
 from app.batch.options import check, chosen, output_options
-from app.batch.runner import Runner
-from app.batch.senders import API, Failed, LocalSender, ServerSender
+from app.batch.runner import Runner, Tally
+from app.batch.senders import API, Failed, LocalSender, ServerSender, Wait
 from app.core.errors import Rejected
 
 # Photos made at once in this process: one thread decodes and encodes while the other's
@@ -29,7 +31,9 @@ EPILOG = ("Outputs already there and whole are skipped, so a stopped run picks u
 
 
 def _used(ctx: click.Context, name: str) -> bool:
-    return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    """Given on the command line: REMOVE_BG_API_KEY set in the environment is not a --key
+    given to a run in this process."""
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
 
 
 @click.command("remove-bg", epilog=EPILOG)
@@ -82,17 +86,25 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
     form = check(values, sys.maxsize if server else services.uploads.max_image_pixels,
                  services.engines if server is None else None)
     send = LocalSender(services.uploads, values) if server is None else _server(server, key, values)
-    todo = plan(sources, out, ".jpg" if form.format == "jpeg" else f".{form.format}")
+    writable(out)
+    # A photo in the model is let finish when the run stops: the process aborted when it
+    # exited under OpenVINO's threads. A server's answer is not waited for.
     runner = Runner(send, threads=connections if server else threads, max_wait=max_wait,
-                    progress=progress)
+                    progress=progress, finish_on_stop=server is None)
     main = threading.current_thread() is threading.main_thread()  # where signals land
-    # SIGTERM stops the run as Ctrl+C does (KeyboardInterrupt): nothing half-written.
+    # SIGTERM stops the run as Ctrl+C does (KeyboardInterrupt): nothing half-written. From
+    # before the walk through the folders, which may take a while too.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main else None
+    started = time.monotonic()
     try:
-        tally = runner.run(todo)
+        tally = runner.run(plan(sources, out, ".jpg" if form.format == "jpeg"
+                                else f".{form.format}"))
+    except KeyboardInterrupt:  # while the folders were walked
+        tally = Tally(interrupted=True)
     finally:
         if main:
             signal.signal(signal.SIGTERM, previous)
+    tally.seconds = time.monotonic() - started  # the walk included
     click.echo(tally.summary())
     if tally.interrupted:
         ctx.exit(130)
@@ -115,7 +127,22 @@ def _server(url: str, key: str | None, values) -> ServerSender:
             "is running.") from None
     except (requests.RequestException, Failed) as exc:
         raise click.ClickException(f"{url} cannot be used: {exc}") from None
+    except Wait as exc:
+        raise click.ClickException(f"{url} cannot be used now: {exc.reason}; try again "
+                                   f"in {exc.seconds:.0f} s.") from None
     return send
+
+
+def writable(out: Path) -> None:
+    """A folder that cannot be written stops the run before any photo is made, not after
+    each one: `out`, or the folder it would be made in."""
+    there = out.absolute()
+    while not there.exists() and there.parent != there:
+        there = there.parent
+    if not os.access(there, os.W_OK | os.X_OK):
+        why = ("a read-only file system" if os.statvfs(there).f_flag & os.ST_RDONLY
+               else "no permission to write there")
+        raise click.ClickException(f"--out {out} cannot be written ({why}).")
 
 
 def _cause(exc: BaseException) -> str:

@@ -5,6 +5,7 @@ written whole or not at all, and an output already there and whole counting as d
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import secrets
 import stat
@@ -19,6 +20,7 @@ from PIL import Image
 
 from app.core.errors import Rejected
 from app.core.results import photo_of, refusals
+from app.images.structure import JPEG_END
 
 # A result is written under a temporary name in its own folder, then renamed over the
 # output: a stopped run leaves either the whole output or a file of this suffix, never
@@ -39,16 +41,17 @@ def is_regular(path: Path) -> bool:
 
 def is_photo(path: Path) -> bool:
     """Whether `path` is a regular file that starts as a JPEG, PNG or WebP file does,
-    whatever its name."""
+    whatever its name; OSError if it cannot be read."""
     if not is_regular(path):
         return False
-    try:
-        with open(path, "rb") as file:
-            head = file.read(12)
-    except OSError:
-        return False
+    with open(path, "rb") as file:
+        head = file.read(12)
     return (head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"))
             or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"))
+
+
+def _unreadable(exc: OSError) -> str:
+    return f"could not be read ({exc.strerror or exc})"
 
 
 def not_a_photo(path: Path) -> str:
@@ -58,7 +61,7 @@ def not_a_photo(path: Path) -> str:
         with open(path, "rb") as file, refusals("Upload"):
             photo_of(file.read(64), max_pixels=0)  # refused whatever it is: no pixel fits
     except OSError as exc:
-        return f"could not be read ({exc.strerror or exc})"
+        return _unreadable(exc)
     except Rejected as exc:
         return f"{exc.code}: {exc.message}"
     raise AssertionError("a photo of no pixels was taken")
@@ -77,10 +80,14 @@ class Plan:
     not_images: int = 0  # files in the folders that are not photos, left alone
 
 
-def _walk(folder: Path, skip: Path) -> Iterator[Path]:
+def _walk(folder: Path, skip: Path, unread: list[tuple[str, str]]) -> Iterator[Path]:
     """The files under `folder`, in a stable order, without the output folder `skip` and
-    the temporary files of stopped runs."""
-    for top, dirs, files in os.walk(folder):
+    the temporary files of stopped runs; a folder that cannot be listed goes in `unread`
+    (os.walk would pass over it without a word)."""
+    def failed(exc: OSError) -> None:
+        unread.append((str(exc.filename or folder), _unreadable(exc)))
+
+    for top, dirs, files in os.walk(folder, onerror=failed):
         dirs[:] = sorted(d for d in dirs if (Path(top) / d).resolve() != skip)
         for name in sorted(files):
             if not name.endswith(PART):
@@ -97,18 +104,21 @@ def plan(sources: Iterable[Path], out: Path, suffix: str) -> Plan:
     candidates: list[Job] = []
     for source in sources:
         if source.is_dir():
-            for path in _walk(source, skip):
-                if is_photo(path):
+            for path in _walk(source, skip, found.refused):
+                try:
+                    photo = is_photo(path)
+                except OSError as exc:
+                    found.refused.append((str(path), _unreadable(exc)))
+                    continue
+                if photo:
                     target = out / path.relative_to(source).with_suffix(suffix)
                     candidates.append(Job(path, target))
                 else:
                     found.not_images += 1
         elif not is_regular(source):
             found.refused.append((str(source), NOT_REGULAR))
-        elif is_photo(source):
+        elif _photo_or_refused(source, found):
             candidates.append(Job(source, out / (source.stem + suffix)))
-        else:
-            found.refused.append((str(source), not_a_photo(source)))
     # Each path resolved once (a system call each): (job, its photo's, its output's).
     resolved = [(job, job.source.resolve(), job.target.resolve()) for job in candidates]
     photos = {source: job.source for job, source, _ in reversed(resolved)}  # the first name
@@ -129,6 +139,18 @@ def plan(sources: Iterable[Path], out: Path, suffix: str) -> Plan:
     return found
 
 
+def _photo_or_refused(source: Path, found: Plan) -> bool:
+    """Whether the file `source` is a photo; if not, its refusal noted in `found`."""
+    try:
+        if is_photo(source):
+            return True
+        reason = not_a_photo(source)
+    except OSError as exc:
+        reason = _unreadable(exc)
+    found.refused.append((str(source), reason))
+    return False
+
+
 def is_done(target: Path) -> bool:
     """Whether `target` is there and whole: an image that Pillow verifies, or a zip whose
     every member reads back with its checksum."""
@@ -140,6 +162,10 @@ def is_done(target: Path) -> bool:
                 return bool(archive.namelist()) and archive.testzip() is None
         with Image.open(target) as image:
             image.verify()
+            if image.format == "JPEG":  # whose verify() reads no further than its header
+                with open(target, "rb") as file:
+                    file.seek(-2, os.SEEK_END)
+                    return file.read() == JPEG_END
     except Exception:  # missing, unreadable, truncated, not an image: not done
         return False
     return True
@@ -153,10 +179,26 @@ _HEX_DIGITS = 12
 _RANDOM_PARTS = ("[0-9a-f]" * _HEX_DIGITS, "[a-z0-9_]" * 8)
 
 
+NAME_MAX = 255  # bytes in a file's name, on Linux's file systems and most others
+
+
+def _part_prefix(target: Path) -> str:
+    """How `target`'s temporary names start: `.<its name>.`; where that leaves too little
+    room for the random part and PART (an output's name over 226 bytes), its name cut
+    short and told apart from the others cut alike by a digest of it."""
+    name = os.fsencode(target.name)
+    room = NAME_MAX - len(PART) - _HEX_DIGITS - 2
+    if len(name) <= room:
+        return f".{target.name}."
+    digest = hashlib.sha256(name).hexdigest()[:16]
+    return f".{name[:room - len(digest) - 1].decode('utf-8', 'ignore')}~{digest}."
+
+
 def sweep(target: Path) -> None:
     """Delete what runs stopped while writing `target` left behind."""
     for random_part in _RANDOM_PARTS:
-        for stale in target.parent.glob(f".{glob.escape(target.name)}.{random_part}{PART}"):
+        for stale in target.parent.glob(f"{glob.escape(_part_prefix(target))}{random_part}"
+                                        f"{PART}"):
             with suppress(OSError):
                 stale.unlink()
 
@@ -185,7 +227,7 @@ class Writer:
         with self._lock:
             if self._closed:
                 raise InterruptedError("the run was stopped")
-            handle, name = _new_file(target.parent, f".{target.name}.", PART)
+            handle, name = _new_file(target.parent, _part_prefix(target), PART)
             self._open.add(name)
         try:
             with os.fdopen(handle, "wb") as file:

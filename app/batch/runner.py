@@ -56,9 +56,9 @@ MIN_PAUSE = 1.0  # seconds, the least a photo waits before it is sent again
 
 class Runner:
     def __init__(self, send: Sender, *, threads: int = 1, max_wait: float = 300.0,
-                 progress: bool = True):
+                 progress: bool = True, finish_on_stop: bool = False):
         self.send, self.threads, self.max_wait = send, threads, max_wait
-        self.progress = progress
+        self.progress, self.finish_on_stop = progress, finish_on_stop
         self.stop, self.writer = threading.Event(), Writer()
 
     def pause(self, seconds: float) -> None:
@@ -140,9 +140,11 @@ class Runner:
         bar = click.progressbar(length=len(plan.jobs), label="Removing backgrounds",
                                 file=sys.stderr, hidden=not self.progress, show_pos=True,
                                 show_eta=True, item_show_func=lambda x: x)
+        workers = [threading.Thread(target=work, daemon=True)
+                   for _ in range(min(self.threads, len(plan.jobs)))]
         try:  # from the first thread on: a Ctrl+C as they start still cleans up
-            for _ in range(min(self.threads, len(plan.jobs))):
-                threading.Thread(target=work, daemon=True).start()
+            for worker in workers:
+                worker.start()
             with bar:
                 for _ in plan.jobs:
                     index, job, (outcome, reason) = _next(done)
@@ -153,12 +155,26 @@ class Runner:
             tally.interrupted = True
             self.stop.set()
             self.writer.abandon()  # what is being written now is deleted, not left half-way
+            if self.finish_on_stop:
+                _finish(workers)
             while not done.empty():  # finished before the stop, not yet counted
                 index, job, (outcome, reason) = done.get_nowait()
                 count(index, job, outcome, reason)
         tally.failed += [(shown, reason) for _, shown, reason in sorted(failures)]
         tally.seconds = time.monotonic() - started
         return tally
+
+
+def _finish(workers: list[threading.Thread]) -> None:
+    """Wait for the photos being made to be done with (a second Ctrl+C stops waiting)."""
+    running = [worker for worker in workers if worker.is_alive()]
+    if running:
+        click.echo(f"Stopping: the {len(running)} photo(s) being made finish first "
+                   "(Ctrl+C again to stop now).", err=True)
+    with suppress(KeyboardInterrupt):
+        for worker in running:
+            while worker.is_alive():
+                worker.join(0.2)
 
 
 def _next(done: queue.Queue):

@@ -6,6 +6,7 @@ the same photo again after that many seconds: the server or the engine is busy).
 from __future__ import annotations
 
 import email.utils
+import os
 import threading
 import time
 from typing import Any
@@ -17,7 +18,9 @@ from app.core.errors import Rejected
 from app.core.forms import parse
 from app.core.removal import RemoveRequest
 from app.core.results import Unlimited
+from app.images.outputs import REMOVAL_FORMATS
 
+RESULT_TYPES = set(REMOVAL_FORMATS.values())
 API = "/api/v1"
 TIMEOUT = (10, 300)  # connect, read: a big photo may wait in line and then take a while
 # Rate-limited, the app unavailable (the front's 502 while it restarts) and busy: sent
@@ -136,18 +139,28 @@ class ServerSender:
         return session
 
     def _get(self, session: requests.Session, path: str) -> requests.Response:
-        """`GET /api/v1/{path}`, or `Failed` unless it answers 200."""
+        """`GET /api/v1/{path}`; `Wait` for a busy or restarting server, as a photo's
+        send waits; else `Failed` unless it answers 200."""
         answer = session.get(f"{self.base}{API}/{path}", timeout=TIMEOUT)
         if answer.status_code != 200:
-            raise Failed(f"{API}/{path} answered {_problem(answer)[1]}")
+            problem = f"{API}/{path} answered {_problem(answer)[1]}"
+            seconds = retry_after(answer.headers.get("Retry-After"))
+            if answer.status_code in RETRIED and seconds is not None:
+                raise Wait(seconds, problem)
+            raise Failed(problem)
         return answer
 
     def __call__(self, data: bytes, filename: str) -> bytes:
+        # A name that is not UTF-8 (bytes the file system kept) cannot go in a form's
+        # header as it is; the server does not use it.
+        filename = os.fsencode(filename).decode("utf-8", "replace")
         try:
             answer = self.session().post(f"{self.base}{API}/remove", data=self.fields,
                                          files={"image": (filename, data), **self.files},
                                          timeout=TIMEOUT)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        # An answer cut short is a connection lost too.
+        except (requests.ConnectionError, requests.Timeout,
+                requests.exceptions.ChunkedEncodingError) as exc:
             self._local.session = None  # a new connection, and a new session, next time
             self._local.refused = getattr(self._local, "refused", 0) + 1
             raise Wait(min(2.0 ** self._local.refused, 30.0),
@@ -155,6 +168,11 @@ class ServerSender:
                        lost=not _not_connected(exc)) from None
         if answer.status_code == 200:
             self._local.refused = 0
+            if answer.headers.get("Content-Type", "").split(";")[0] not in RESULT_TYPES:
+                # Another server's page (a proxy's login, a wrong --server), not a result.
+                raise Failed(f"{API}/remove answered 200 with "
+                             f"{answer.headers.get('Content-Type') or 'no Content-Type'}, "
+                             "not an image: is --server this app's address?")
             return answer.content
         code, problem = _problem(answer)
         seconds = retry_after(answer.headers.get("Retry-After"))

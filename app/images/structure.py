@@ -29,6 +29,7 @@ MAX_JPEG_MARKERS = 10_000
 MAX_PNG_CHUNKS = 20_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SOS, _EOI = 0xDA, 0xD9
+JPEG_END = bytes((0xFF, _EOI))  # the last two bytes of a whole JPEG
 # Start-of-frame markers (C4, C8 and CC are other segments); those of JPEGs coded
 # arithmetically (the others are Huffman-coded).
 _FRAMES = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}

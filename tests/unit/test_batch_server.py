@@ -2,11 +2,8 @@
 a session; a busy, rate-limited or restarting server waited out, a refusal kept as the
 photo's failure."""
 
-import io
-import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from PIL import Image
@@ -14,7 +11,7 @@ from werkzeug.serving import make_server
 
 from app.batch.runner import LOST_TIMES, Runner
 from app.batch.senders import ServerSender, Wait, retry_after
-from tests.batch import DAMAGED, invoke, outputs, tally, tree
+from tests.batch import DAMAGED, FakeServer, invoke, outputs, tally, tree
 from tests.servers import closed_port
 from tests.support import FakeEngine, photo, use_engine
 
@@ -95,65 +92,6 @@ def test_a_server_that_cannot_be_reached_stops_at_once(app, fake_engine, tmp_pat
         "Error: http://127.0.0.1:9 cannot be reached (Connection refused): check the address, "
         "and that the server is running.\n")
     assert not (tmp_path / "out").exists()
-
-
-class FakeServer:
-    """Answers POST /api/v1/remove from `answers` in turn (status, headers), a PNG on 200,
-    nothing at all on 0 (the connection closed, as by a worker that died with the photo);
-    records each request's time, path and headers."""
-
-    def __init__(self, answers):
-        self.answers, self.requests = list(answers), []
-        png = io.BytesIO()
-        Image.new("RGBA", (8, 8), (1, 2, 3, 255)).save(png, "PNG")
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status, headers, body):
-                self.send_response(status)
-                for name, value in {"Content-Length": str(len(body)), **headers}.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                owner.requests.append((time.monotonic(), "GET", self.path, dict(self.headers)))
-                body = ({"csrf_token": "token-1"} if self.path == "/api/v1/session"
-                        else {"name": "batch"})
-                self.reply(200, {"Content-Type": "application/json",
-                                 "Set-Cookie": "session=s1; Path=/"}, json.dumps(body).encode())
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                owner.requests.append((time.monotonic(), "POST", self.path, dict(self.headers)))
-                status, headers = owner.answers.pop(0) if owner.answers else (200, {})
-                if status == 0:
-                    self.close_connection = True
-                elif status == 200:
-                    self.reply(200, {"Content-Type": "image/png"}, png.getvalue())
-                else:
-                    self.reply(status, {"Content-Type": "application/json", **headers},
-                               json.dumps({"error": "rate_limited",
-                                           "message": "Too many uploads."}).encode())
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
-
-    def send_one(self, app, tmp_path, *args):
-        """`flask remove-bg` of one photo to this server, which is then stopped: the photo's
-        path and the command's result."""
-        source = tmp_path / "cat.jpg"
-        source.write_bytes(photo(size=(64, 48)))
-        result = invoke(app, source, "--out", tmp_path / "out", "--server", self.base, *args)
-        self.server.shutdown()
-        return source, result
-
-    def posts(self):
-        return [r for r in self.requests if r[1] == "POST"]
 
 
 def test_retry_after_is_waited_out_and_the_same_photo_sent_again(app, fake_engine, tmp_path,
