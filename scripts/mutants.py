@@ -36,6 +36,7 @@ class Mutant:
 
 U = "tests/unit/"
 S = "tests/system/"
+FAULTS = (U + "test_batch_faults.py",)  # a script author's finds (helper 64)
 
 MUTANTS = (
     # --- core: fields, forms, uploads, edits, making, fetching
@@ -710,6 +711,35 @@ MUTANTS = (
            "RETRIED = (429, 503)",
            "the batch command fails a photo the front answers 502 while the app restarts",
            (U + "test_batch_server.py",)),
+    Mutant("batch-stop-not-finished", "app/batch/runner.py",
+           "            if self.finish_on_stop:", "            if False:",
+           "a stop in this process exits under the model's threads (SIGABRT)", FAULTS),
+    Mutant("batch-env-key-used", "app/batch/command.py",
+           "is click.core.ParameterSource.COMMANDLINE",
+           "is not click.core.ParameterSource.DEFAULT",
+           "REMOVE_BG_API_KEY in the environment refuses every run in this process", FAULTS),
+    Mutant("batch-long-part-name", "app/batch/files.py",
+           "    if len(name) <= room:", "    if True:",
+           "an output name of 227-255 bytes fails: its temporary name is too long", FAULTS),
+    Mutant("batch-jpeg-end-unchecked", "app/batch/files.py",
+           "            if image.format == \"JPEG\":", "            if False:",
+           "a JPEG output cut short counted as already made", FAULTS),
+    Mutant("batch-unlisted-folder-silent", "app/batch/files.py",
+           "os.walk(folder, onerror=failed)", "os.walk(folder)",
+           "a folder that cannot be listed passed over without a word",
+           (S + "test_batch_process.py",)),
+    Mutant("batch-cut-answer-unexpected", "app/batch/senders.py",
+           "                requests.exceptions.ChunkedEncodingError) as exc:",
+           "                ) as exc:",
+           "an answer cut short is an unexpected failure, not a lost photo", FAULTS),
+    Mutant("batch-page-as-result", "app/batch/senders.py",
+           "split(\";\")[0] not in RESULT_TYPES:", "split(\";\")[0] in ():",
+           "a 200 web page written as the cutout", FAULTS),
+    Mutant("batch-session-not-waited", "app/batch/senders.py",
+           "            if answer.status_code in RETRIED and seconds is not None:\n"
+           "                raise Wait(seconds, problem)",
+           "            if False:\n                raise Wait(seconds, problem)",
+           "a new session that meets the front's 502 fails the photo at once", FAULTS),
     Mutant("batch-retry-floor", "app/batch/runner.py", "MIN_PAUSE = 1.0", "MIN_PAUSE = 0.0",
            "a Retry-After of 0 sent again at once, without end",
            (U + "test_batch_server.py",)),
