@@ -21,7 +21,10 @@ def command(*args, prefix=()):
     return subprocess.Popen(
         [*prefix, str(BIN / "flask"), "--app", "app", "remove-bg", *map(str, args),
          "--no-progress"], cwd=ROOT, env=clean_env(APP_SECRET_KEY="batch-process-secret-0123"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # As from a terminal: a background job (CI's) starts with SIGINT ignored, and a
+        # Python started so keeps ignoring it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])

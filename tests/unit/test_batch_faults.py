@@ -3,6 +3,7 @@ the model, a key in the environment, long names, a cut JPEG output, and a server
 restarts as a session starts, cuts its answer short, or is not the app."""
 
 import os
+import signal
 import threading
 import time
 
@@ -31,20 +32,24 @@ def test_a_stop_lets_the_photos_in_the_model_finish_only_in_this_process(tmp_pat
         return b""
 
     runner = Runner(send, threads=1, progress=False, finish_on_stop=finish)
-    stopper = threading.Thread(target=lambda: started.wait(30) and _interrupt(runner))
-    stopper.start()
-    tally = runner.run(plan([tmp_path], tmp_path / "out", ".png"))
-    stopper.join()
+    stopper = threading.Thread(target=lambda: started.wait(30) and _interrupt())
+    # Python's own Ctrl+C handler, whatever this process inherited (a background job
+    # starts with SIGINT ignored, and then a Ctrl+C does nothing).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        stopper.start()
+        tally = runner.run(plan([tmp_path], tmp_path / "out", ".png"))
+        stopper.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert tally.interrupted and tally.made == 0
     assert finished.is_set() is finish
     assert not (tmp_path / "out").exists() or outputs(tmp_path / "out") == []
 
 
-def _interrupt(runner: Runner) -> None:
-    """Ctrl+C as the main thread meets it: KeyboardInterrupt in its wait for outcomes."""
-    import _thread
-
-    _thread.interrupt_main()
+def _interrupt() -> None:
+    """Ctrl+C, which the main thread meets in its wait for outcomes."""
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 def test_a_key_in_the_environment_is_for_a_server_only(app, fake_engine, tmp_path):
