@@ -636,7 +636,11 @@ class Busy:
                       json={"error": self.error, "message": self.message})
 
 
-@pytest.mark.parametrize("status, error", [(503, "busy"), (429, "rate_limited")])
+# The front's own too (nginx: the app restarting, too many requests at once), whose
+# answers dropped the photo the page said to send again (helper 66).
+@pytest.mark.parametrize("status, error", [(503, "busy"), (429, "rate_limited"),
+                                           (502, "app_unavailable"), (503, "app_unavailable"),
+                                           (429, "too_many_requests")])
 def test_a_busy_server_is_waited_for_and_the_photo_sent_again(tab, status, error):
     page = tab.open()
     tab.expected_statuses.add(status)

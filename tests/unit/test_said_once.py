@@ -193,3 +193,19 @@ def test_what_the_page_says_first_is_what_the_server_answers(settings, fake_engi
     assert visitor.flashes() == [("success", messages["edited"])] and edited.status_code == 302
     assert messages["success"] == core_errors.SUCCESS
     assert messages["unexpected"] == http_errors.MESSAGES[500]
+
+
+def test_every_error_code_a_script_reads_is_one_the_server_answers():
+    """A script that tells answers apart by their codes (wait, keep the photo) names only
+    codes of the API's document, the front's included: a typo, or a code renamed on the
+    server, would leave a photo dropped or never sent again without a word."""
+    from app.api.schemas import ERRORS
+
+    upload = (ROOT / "app" / "static" / "js" / "upload.js").read_text()
+    lists = re.findall(r"(?:codes: |concat\()\[([^\]]*)\]", upload)
+    read = [code for found in lists for code in re.findall(r'"(\w+)"', found)]
+    assert len(lists) == 2 and len(read) == 11
+    assert sorted(code for code in read if code not in ERRORS) == []
+    # The front's waits and its timeout are among them (a restart of the app dropped the
+    # photo the page said to send again: helper 66).
+    assert {"app_unavailable", "too_many_requests", "app_timeout"} <= set(read)

@@ -12,6 +12,7 @@ import { messages, rules } from "./rules.js";
 
 // The page's own words: the server cannot say it, since it was not reached.
 export const UNREACHABLE = "The server could not be reached. Check your connection and try again.";
+export const LIST_STALE = "The list of your images could not be loaded again: reload the page to see it as it is.";
 
 export const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 const alerts = document.getElementById("alerts");
@@ -111,6 +112,16 @@ export function closeDialog(element) {
     element.removeEventListener("shown.bs.modal", again);
   }, { once: true });
   dialog.hide();
+}
+
+// A record gone meanwhile (deleted in another tab: a 404): its dialog closes, and the list
+// is loaded again without it, with the server's sentence.
+export function closeAsGone(element, message) {
+  element.addEventListener("hidden.bs.modal", async function () {
+    await refresh();
+    showAlert(message, "danger");
+  }, { once: true });
+  closeDialog(element);
 }
 
 // Cancel, Close and the cross too: clicked while the dialog still fades in, Bootstrap's own

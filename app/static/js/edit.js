@@ -2,7 +2,7 @@
 // crop, format, edges) from the stored photo and mask, without running the model. Sent
 // with fetch to POST /edit/<id>; the new result shows in the dialog and in the list behind
 // it, and the dialog stays open to try another look.
-import { focusRowButton, refresh, rowButton, send, showAlert } from "./app.js";
+import { closeAsGone, focusRowButton, refresh, rowButton, send, showAlert } from "./app.js";
 import { opaque, resultOptions } from "./options.js";
 import { messages } from "./rules.js";
 
@@ -85,6 +85,12 @@ form.addEventListener("submit", async function (event) {
   }
   setWorking(true);
   const result = await send("POST", record.url, options.formData());
+  if (result.status === 404) {
+    setWorking(false);
+    record = null;
+    closeAsGone(modal, result.message);
+    return;
+  }
   if (!result.ok) {
     setWorking(false);
     showError(result.message || messages.unexpected);

@@ -1,6 +1,8 @@
 // Each result in the list: rename and delete (in the original app's modals and messages),
 // and the before/after slider over its two pictures.
-import { closeDialog, focusRowButton, oneAtATime, refresh, send, showAlert } from "./app.js";
+import {
+  closeAsGone, closeDialog, focusRowButton, oneAtATime, refresh, send, showAlert,
+} from "./app.js";
 
 // ---- before/after ---------------------------------------------------------------------
 
@@ -80,6 +82,11 @@ if (editModal) {
     const name = editName.value.trim();
     const result = await send("PUT", renaming.dataset.updateUrl,
       { record_id: id, record_name: name });
+    if (result.status === 404) {
+      renaming = null;
+      closeAsGone(editModal, result.message);
+      return;
+    }
     if (!result.ok) {
       editError.textContent = result.message || "Error occurred while editing";
       editError.hidden = false;
@@ -113,6 +120,11 @@ if (deleteModal) {
   document.getElementById("delete-confirm").addEventListener("click", oneAtATime(async function () {
     if (!deleting) return;
     const result = await send("DELETE", deleting.dataset.removeUrl);
+    if (result.status === 404) {
+      deleting = null;
+      closeAsGone(deleteModal, result.message);
+      return;
+    }
     if (!result.ok) {
       deleteError.textContent = result.message || "Error occurred while deleting";
       deleteError.hidden = false;

@@ -2,7 +2,8 @@
 // progress bar, and each with its own message. A photo the server was too busy for is sent
 // again after the wait its Retry-After gives, counted down on the photo's row (cancellable).
 import {
-  addAlert, clearAlerts, csrfToken, focusAlerts, isolated, refresh, showAlert, UNREACHABLE,
+  addAlert, clearAlerts, csrfToken, focusAlerts, isolated, LIST_STALE, refresh, showAlert,
+  UNREACHABLE,
 } from "./app.js";
 import { choice } from "./choose.js";
 import { resultOptions } from "./options.js";
@@ -19,13 +20,21 @@ const progressCount = document.getElementById("progress-count");
 const submit = document.getElementById("submit");
 const options = resultOptions(form.querySelector("[data-result-options]"));
 let busy = false;
-// A photo the server was too busy for (or counted too many of) is sent again after the wait
-// its Retry-After asks for: at most this many times, and never past this total wait.
-const WAITED = { codes: ["busy", "rate_limited"], resends: 5, seconds: 180 };
+// Codes below are the error codes of the app's answers and its front's (nginx), all in the
+// API's document (tests/unit/test_said_once.py holds them to it).
+// A photo the server was too busy for (or counted too many of, or the app restarting
+// behind the front) is sent again after the wait its Retry-After asks for: at most this
+// many times, and never past this total wait.
+const WAITED = {
+  codes: ["busy", "rate_limited", "app_unavailable", "too_many_requests"],
+  resends: 5, seconds: 180,
+};
 const CANCELLED = "Sending it again was cancelled.";
-// A photo refused for one of these (the server's error codes) may be made later as it is:
-// it stays chosen. One refused for itself (damaged, too large) goes with the ones made.
-const LATER = WAITED.codes.concat(["limit_reached", "storage_unavailable", "engine_failed"]);
+// A photo refused for one of these may be made later as it is: it stays chosen (a refusal
+// of an option, the name or the page's token is not the photo's). One refused for itself
+// (damaged, too large) goes with the ones made.
+const LATER = WAITED.codes.concat(["limit_reached", "storage_unavailable", "engine_failed",
+  "app_timeout", "invalid_options", "invalid_name", "csrf_failed"]);
 
 // With the script, names can come from the files, and several photos are sent one by
 // one; the browser's own checks would demand a name and stop at the first file.
@@ -134,7 +143,7 @@ function uploadOne(item, name, index, total) {
         resolve({ ok: true, message: body.note ? done + ". " + body.note : done });
       } else {
         resolve({
-          ok: false, message: body.message || messages.unexpected,
+          ok: false, message: body.message || messages.unexpected, error: body.error,
           later: LATER.includes(body.error),
           wait: WAITED.codes.includes(body.error) ? retryAfter(xhr) : null,
         });
@@ -206,6 +215,7 @@ async function onSubmit(event) {
   setWorking(true);
   let created = 0;
   let failed = 0;
+  let full = false;
   let addressFailed = false;
   const failedFiles = [];
   for (let index = 0; index < items.length; index++) {
@@ -214,6 +224,7 @@ async function onSubmit(event) {
     const result = item.file && item.file.size > rules.max_upload ? { ok: false, message: messages.too_large }
       : await sendWaiting(item, recordName(base, item, index, items.length), index, items.length);
     if (result.ok) { created++; } else { failed++; }
+    if (result.error === "limit_reached") full = true;
     if (!result.ok && item.url) addressFailed = true;
     if (!result.ok && result.later && item.file) failedFiles.push(item.file);
     choice.setItemStatus(index, result.ok ? "Done"
@@ -223,7 +234,9 @@ async function onSubmit(event) {
     addAlert(items.length > 1 ? who + ": " + result.message : result.message,
       result.ok ? "success" : "danger");
   }
-  if (created) await refresh();
+  // The list as the server has it: with what was made, or, when the gallery was full,
+  // with what another tab put in it (else "remove a record" beside an empty list).
+  if ((created || full) && !(await refresh())) addAlert(LIST_STALE, "warning");
   setWorking(false);
   // The chosen output options stay for the next upload; the name and the photos made do
   // not (a photo that may be made later stays, with the name, to be sent again).
