@@ -727,7 +727,7 @@ MUTANTS = (
     Mutant("batch-unlisted-folder-silent", "app/batch/files.py",
            "os.walk(folder, onerror=failed)", "os.walk(folder)",
            "a folder that cannot be listed passed over without a word",
-           (S + "test_batch_process.py",)),
+           (), (S + "test_batch_process.py",)),
     Mutant("batch-cut-answer-unexpected", "app/batch/senders.py",
            "                requests.exceptions.ChunkedEncodingError) as exc:",
            "                ) as exc:",
