@@ -666,6 +666,25 @@ def test_a_busy_server_is_waited_for_and_the_photo_sent_again(tab, status, error
     assert sorted(tab.names()) == ["first", "second"]
 
 
+def test_the_focus_stays_on_the_button_while_a_photo_is_sent(tab):
+    """A disabled button let the keyboard's focus fall to the page's body (helper 66)."""
+    page = tab.open()
+    tab.expected_statuses.add(503)
+    Busy(page, tab.base, seconds=2, times=1)
+    tab.choose([("one.jpg", solid_jpeg((10, 200, 10)))])
+    submit = page.locator("#submit")
+    submit.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#previews li .preview-status")).to_have_text(
+        re.compile(r"^Server busy: trying again in [12] s…$"))
+    expect(submit).to_be_focused()
+    expect(submit).to_have_attribute("aria-disabled", "true")
+    page.keyboard.press("Enter")  # pressed again while busy: nothing more is sent
+    expect(page.locator("#alerts .alert")).to_have_text(["Image generated successfully"])
+    expect(submit).to_have_attribute("aria-disabled", "false")
+    assert tab.names() == ["one"]
+
+
 def test_waiting_for_a_busy_server_can_be_cancelled(tab):
     page = tab.page
     page.clock.install()  # time is moved on below, to show nothing more is sent

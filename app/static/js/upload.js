@@ -92,7 +92,9 @@ function setProgress(percent, label, count) {
 function setWorking(working) {
   busy = working;
   choice.setBusy(working);
-  submit.disabled = working;
+  // Not disabled: the focus is on it after a click or Enter, and a disabled button drops it
+  // to the page's body (onSubmit ignores a second press while busy).
+  submit.setAttribute("aria-disabled", working ? "true" : "false");
   submit.querySelector(".spinner-border").hidden = !working;
   submit.querySelector(".label").textContent = working ? "Working…" : "Remove background";
   progressBox.hidden = !working;
