@@ -285,6 +285,24 @@ def test_numbered_names_are_cut_by_characters_not_code_units(tab):
     assert sorted(tab.names()) == [stem + " 1", stem + " 2"]
 
 
+def test_photos_sent_again_go_on_numbering_their_name(tab):
+    """Four photos named "Batch" with room for two: "Batch 1" and "Batch 2", two kept.
+    With "Batch 2" deleted and the two sent again, the first was "Batch 1" a second time
+    (helper 66)."""
+    page = tab.open()
+    tab.expected_statuses.add(409)
+    tab.upload([(f"p{i}.jpg", solid_jpeg((60 * i, 90, 90))) for i in range(4)], name="Batch")
+    names = page.locator("#records .record-name")
+    expect(names).to_have_text(["Batch 2", "Batch 1"])
+    expect(page.locator("#previews li")).to_have_count(2)
+    page.get_by_role("button", name="Delete Batch 2").click()
+    page.locator("#delete-confirm").click()
+    expect(names).to_have_text(["Batch 1"])
+    page.get_by_role("button", name="Remove background").click()
+    expect(page.locator("#upload-form")).to_have_attribute("aria-busy", "false")
+    expect(names).to_have_text(["Batch 2", "Batch 1"])
+
+
 def test_the_documented_name_pattern_means_the_same_to_javascript(tab):
     """The OpenAPI document's name pattern is an ECMAScript regex to its readers: in
     Chromium it accepts exactly the names the server keeps (Python's `re` is checked in

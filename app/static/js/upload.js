@@ -55,12 +55,24 @@ function first(text, count) {
 // file's or an address's name (%0A decodes to a line break) has them become spaces.
 const notInNames = new RegExp("[" + rules.not_in_names + "]+", "g");
 
-function recordName(typed, item, index, total) {
+// The number a typed name's photos start from: after the highest the list already shows
+// ("Batch 1", "Batch 2"), so that photos sent again go on, not from 1 again.
+function firstNumber(base) {
+  let highest = 0;
+  document.querySelectorAll("#records .record-name").forEach(function (cell) {
+    const name = cell.textContent.trim();
+    const number = name.startsWith(base + " ") ? name.slice(base.length + 1) : "";
+    if (/^[1-9][0-9]*$/.test(number)) highest = Math.max(highest, Number(number));
+  });
+  return highest + 1;
+}
+
+function recordName(typed, item, index, total, start) {
   const max = rules.name_max;
   const base = typed.replace(notInNames, " ").trim();
   if (base) {
     if (total === 1) return base;
-    const suffix = " " + (index + 1);
+    const suffix = " " + (start + index);
     return first(base, max - suffix.length).trim() + suffix;
   }
   let stem = "";
@@ -212,6 +224,7 @@ async function onSubmit(event) {
     return;
   }
   const base = nameInput.value.trim();
+  const start = firstNumber(base.replace(notInNames, " ").trim());
   clearAlerts();
   choice.showPreviews(address);
   setWorking(true);
@@ -224,7 +237,8 @@ async function onSubmit(event) {
     const item = items[index];
     // Checked here too, so a file that cannot fit is not sent at all.
     const result = item.file && item.file.size > rules.max_upload ? { ok: false, message: messages.too_large }
-      : await sendWaiting(item, recordName(base, item, index, items.length), index, items.length);
+      : await sendWaiting(item, recordName(base, item, index, items.length, start), index,
+        items.length);
     if (result.ok) { created++; } else { failed++; }
     if (result.error === "limit_reached") full = true;
     if (!result.ok && item.url) addressFailed = true;
