@@ -20,6 +20,19 @@ def server(tmp_path_factory):
         yield base
 
 
+def test_a_file_named_as_a_photo_that_is_none_shows_no_broken_preview(tab):
+    """Its preview was the broken-picture icon, with "Preview of not_im…" cut off in the
+    box (helper 66); a photo beside it is still shown."""
+    page = tab.open()
+    tab.choose([("not_image.jpg", b"this is text"), ("cat.jpg", photo("chelsea", size=(120, 80)))])
+    thumbs = page.locator("#previews .preview-thumb")
+    expect(thumbs).to_have_count(2)
+    expect(thumbs.nth(0)).to_be_hidden()
+    expect(thumbs.nth(1)).to_be_visible()
+    assert page.evaluate("document.querySelectorAll('#previews .preview-thumb')[1]"
+                         ".naturalWidth") == 120
+
+
 def test_what_failed_stays_chosen_and_what_was_made_goes(tab):
     """At the limit, the photo refused stays chosen with its name (before, it was thrown
     away): delete an image and send it again as it is. The photo made beside it goes."""

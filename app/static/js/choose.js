@@ -41,6 +41,9 @@ function showPreviews(address) {
     if (file.type.startsWith("image/")) {
       const url = URL.createObjectURL(file);
       previewUrls.push(url);
+      // Named and typed as a photo but none the browser can show: no broken picture with
+      // its alt text squeezed into the box, as for a file of another type.
+      thumb.addEventListener("error", function () { thumb.hidden = true; }, { once: true });
       thumb.src = url;
       thumb.alt = "Preview of " + file.name;
     } else {
