@@ -84,6 +84,13 @@ def _problem(response: requests.Response) -> tuple[str, str]:
     return code, f"{response.status_code} {code}: {message}"
 
 
+def _wait_if_asked(answer: requests.Response, problem: str, lost: bool = False) -> None:
+    """`Wait` for an answer that asks to be sent again (RETRIED, with its Retry-After)."""
+    seconds = retry_after(answer.headers.get("Retry-After"))
+    if answer.status_code in RETRIED and seconds is not None:
+        raise Wait(seconds, problem, lost=lost)
+
+
 def _not_connected(exc: requests.RequestException) -> bool:
     """The connection was never made (refused, or no answer to it): the photo was not sent."""
     if isinstance(exc, requests.ConnectTimeout):
@@ -144,9 +151,7 @@ class ServerSender:
         answer = session.get(f"{self.base}{API}/{path}", timeout=TIMEOUT)
         if answer.status_code != 200:
             problem = f"{API}/{path} answered {_problem(answer)[1]}"
-            seconds = retry_after(answer.headers.get("Retry-After"))
-            if answer.status_code in RETRIED and seconds is not None:
-                raise Wait(seconds, problem)
+            _wait_if_asked(answer, problem)
             raise Failed(problem)
         return answer
 
@@ -175,9 +180,7 @@ class ServerSender:
                              "not an image: is --server this app's address?")
             return answer.content
         code, problem = _problem(answer)
-        seconds = retry_after(answer.headers.get("Retry-After"))
-        if answer.status_code in RETRIED and seconds is not None:
-            raise Wait(seconds, problem, lost=answer.status_code == LOST)
+        _wait_if_asked(answer, problem, lost=answer.status_code == LOST)
         if code == "csrf_failed" and not self.key:  # the session expired: a new one
             self._local.session = None
             raise Wait(1, problem)
