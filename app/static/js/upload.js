@@ -67,9 +67,14 @@ function firstNumber(base) {
   return highest + 1;
 }
 
+// The typed name as records are named after it: on one line, trimmed.
+function typedBase(typed) {
+  return typed.replace(notInNames, " ").trim();
+}
+
 function recordName(typed, item, index, total, start) {
   const max = rules.name_max;
-  const base = typed.replace(notInNames, " ").trim();
+  const base = typedBase(typed);
   if (base) {
     if (total === 1) return base;
     const suffix = " " + (start + index);
@@ -224,7 +229,7 @@ async function onSubmit(event) {
     return;
   }
   const base = nameInput.value.trim();
-  const start = firstNumber(base.replace(notInNames, " ").trim());
+  const start = firstNumber(typedBase(base));
   clearAlerts();
   choice.showPreviews(address);
   setWorking(true);
