@@ -30,6 +30,15 @@ CROWD_FROM, UPLOADER_FROM, NEIGHBOUR = "127.0.0.6", "127.0.0.7", "127.0.0.8"
 UPLOADS_PER_ADDRESS = 2
 
 
+def nginx_map(variable: str) -> dict[int | str, str]:
+    """`map $status $<variable>` of the front's nginx.conf: status (or "default") -> value,
+    unquoted."""
+    block = re.search(rf"map \$status \${variable} \{{(.*?)\}}", NGINX_CONF, re.S).group(1)
+    pairs = re.findall(r'^\s*(\d+|default)\s+("[^"]*"|\S+);', block, re.M)
+    return {int(status) if status.isdigit() else status: value.strip('"')
+            for status, value in pairs}
+
+
 def nginx_setting(name: str) -> str:
     (value,) = re.findall(rf"^\s*{name}\s+([^;]+);", NGINX_CONF, re.M)
     return value

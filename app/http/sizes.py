@@ -22,6 +22,9 @@ JSON_TOO_LARGE = "The JSON body is too large: it may hold at most {size}. Nothin
 JSON_VALUES_TOO_MANY = ("The JSON body is too large: besides a photo in base64, it may hold "
                         "at most {size} of other values. Nothing was changed.")
 # A script's first try at sending a photo is often base64 in JSON: the size is not its fault.
+# The front (k8s/front/nginx.conf) refuses a body far over the limit with this sentence too,
+# written out there at the shipped limit (tests/system/test_k8s_front.py holds them equal).
+FILE_TOO_LARGE = "The file is too large. Please upload an image of at most {size}."
 PHOTO_NOT_IN_JSON = (" A photo is not sent in JSON here: send it as a file part of "
                      "multipart/form-data, or its address as image_url.")
 
@@ -60,4 +63,4 @@ def too_large_message(photos_in_text: bool = False) -> str:
         return (f"The form is too large: it may have at most {MAX_FORM_PARTS} fields, each "
                 f"text field at most {fields}, and {human_size(MAX_PART_HEADERS)} of part "
                 "headers in all. Nothing was uploaded.")
-    return f"The file is too large. Please upload an image of at most {human_size(limit)}."
+    return FILE_TOO_LARGE.format(size=human_size(limit))

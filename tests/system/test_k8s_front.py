@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from app.core.errors import human_size
+from app.http.sizes import FILE_TOO_LARGE
 from app.settings import Settings
 from scripts import serve
 from tests import dockerfile
+from tests.front import nginx_map
 from tests.manifests import (
     APP,
     FRONT,
@@ -114,7 +117,8 @@ def test_the_documented_files_for_a_google_load_balancer_are_valid_nginx(rendere
 def test_the_front_lets_the_app_answer_its_own_upload_limit(rendered):
     """nginx refuses bodies over client_max_body_size itself: that must be above the app's
     MAX_CONTENT_LENGTH, so the app's own message (with its limit) is what a visitor gets
-    for a file just too large."""
+    for a file just too large; and for a far larger one, the front says the same sentence,
+    with the app's limit, not its own (a visitor told 20 MB was then told 15)."""
     config = one(rendered, "ConfigMap", "my-config")["data"]
     # Paths into the image's models folder, as this machine's (the same files).
     config = {key: dockerfile.local_models(value) for key, value in config.items()}
@@ -126,6 +130,8 @@ def test_the_front_lets_the_app_answer_its_own_upload_limit(rendered):
     front_bytes = int(front_limit[:-1]) * 1024**2
     # Room for the form around the file (name, token, multipart boundaries).
     assert app_limit + 1024**2 <= front_bytes <= 2 * app_limit
+    said = nginx_map("front_error_message")[413]
+    assert said == FILE_TOO_LARGE.format(size=human_size(app_limit))
 
 
 def test_the_app_trusts_exactly_the_one_proxy_in_front_of_it(rendered):

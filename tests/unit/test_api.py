@@ -2,7 +2,6 @@
 
 import io
 import re
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -413,20 +412,13 @@ def test_an_edit_is_taken_exactly_when_the_document_allows_it(app, api, record_i
     assert (answer.status_code == 200, answer.status_code) == (allowed, 200 if allowed else 400)
 
 
-def front_codes() -> dict[int | str, str]:
-    """k8s/front/nginx.conf's `map $status $front_error_code`: status (or "default") -> code."""
-    conf = (Path(__file__).parents[2] / "k8s" / "front" / "nginx.conf").read_text()
-    block = re.search(r"map \$status \$front_error_code \{(.*?)\}", conf, re.S).group(1)
-    pairs = re.findall(r"^\s*(\d+|default)\s+(\w+);", block, re.M)
-    return {int(status) if status.isdigit() else status: code for status, code in pairs}
-
-
 def test_every_answer_of_the_front_is_in_the_document(app):
     """A client made from the document met codes it did not know (too_many_requests,
     uri_too_long) and statuses no operation listed (helper 65)."""
     from app.api.schemas import FRONT_ERRORS
+    from tests.front import nginx_map
 
-    codes = front_codes()
+    codes = nginx_map("front_error_code")
     assert len(codes) >= 11 and codes["default"] == "internal_error"
     for status, code in codes.items():
         if status != "default":

@@ -548,15 +548,14 @@ def test_the_fronts_own_errors_here_say_the_kind_the_app_would():
     import re
 
     from app.removebg.answers import kind
-    from tests.front import NGINX_CONF
+    from tests.front import NGINX_CONF, nginx_map
 
-    block = re.search(r"map \$status \$front_error_kind \{(.*?)\}", NGINX_CONF, re.S).group(1)
-    said = dict(re.findall(r'^\s*(\w+)\s+"([^"]+)";', block, re.M))
+    said = nginx_map("front_error_kind")
     (statuses,) = re.findall(r"^\s*error_page ([\d ]+?)\s+/_front/", NGINX_CONF, re.M)
     answered = {400 if s == 494 else s for s in map(int, statuses.split())}  # 494 goes as 400
     assert answered == {400, 404, 405, 413, 414, 429, 500, 501, 502, 503, 504, 505}
     for status in answered:
-        assert said.get(str(status), said["default"]) == kind(status), status
+        assert said.get(status, said["default"]) == kind(status), status
 
 
 @pytest.mark.parametrize("extra", [0, 1])
