@@ -48,8 +48,9 @@ DOWNLOAD_HEADERS = {
 IMAGE_ENDPOINT = "api.image"
 # What reading a photo (a file or an address) and cutting it out can answer: every call
 # that takes one says so.
-PHOTO_ERRORS = ("missing_image", "invalid_options", "invalid_image", "invalid_body",
-                "bad_request", "too_large", "unsupported_media_type", "engine_failed",
+PHOTO_ERRORS = ("missing_image", "invalid_options", "invalid_image", "invalid_background",
+                "invalid_body", "bad_request", "too_large", "unsupported_media_type",
+                "engine_failed",
                 "busy", "rate_limited", "daily_quota", "invalid_url", "url_refused",
                 "url_failed", "url_unavailable", "url_timeout")
 
@@ -155,8 +156,8 @@ def get_record(record_id: str):
            body=((JSON, EditFields), ("multipart/form-data", EditRequest)),
            returns=Record, returns_description="The record after the edit", csrf=True,
            errors=("invalid_body", "invalid_name", "invalid_options", "invalid_image",
-                   "not_found", "unsupported_media_type", "too_large", "busy", "conflict",
-                   "rate_limited", "daily_quota", "engine_failed"),
+                   "invalid_background", "not_found", "unsupported_media_type", "too_large",
+                   "busy", "conflict", "rate_limited", "daily_quota", "engine_failed"),
            path={"record_id": RECORD_ID})
 def edit_record(record_id: str):
     values = sent('{"image_name": "New name"}', 'Send JSON such as {"image_name": "New '

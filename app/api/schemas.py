@@ -116,6 +116,8 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
                  _statuses("conflict")),
     "invalid_image": ("not a JPEG, PNG or WebP, damaged, animated or too many pixels",
                       _statuses(*InvalidImage.KINDS)),
+    "invalid_background": ("the background photo (output `image`), as `invalid_image` says "
+                           "of the photo", _statuses(*InvalidImage.KINDS)),
     "too_large": ("the request body, or the photo at `image_url`, is over the upload limit; "
                   "or the form or JSON body over its own (50 fields, 256 KB; JSON 16 KB)",
                   (413,)),

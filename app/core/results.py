@@ -53,13 +53,18 @@ def backdrop_of(data: bytes, max_pixels: int) -> Photo:
         return photo_of(data, max_pixels)
 
 
+class InvalidBackdrop(InvalidImage):
+    """The background photo's refusal: a code of its own, so that a client (the page) can
+    tell it from the photo's and keep the photo."""
+
+
 @contextmanager
 def _the_backdrops() -> Iterator[None]:
     """An `InvalidImage` inside says it is the background photo's, wherever it is found."""
     try:
         yield
     except InvalidImage as exc:
-        raise InvalidImage(BACKDROP_FAILED + exc.message, exc.kind) from None
+        raise InvalidBackdrop(BACKDROP_FAILED + exc.message, exc.kind) from None
 
 
 def encoded(photo: Photo) -> EncodedImage:
@@ -167,7 +172,8 @@ def refusals(what: str) -> Iterator[None]:
     except RecordNotFound:  # not there, or not the visitor's: the same answer
         raise not_found() from None
     except InvalidImage as exc:
-        raise Rejected("invalid_image", exc.message, exc.kind) from exc
+        code = "invalid_background" if isinstance(exc, InvalidBackdrop) else "invalid_image"
+        raise Rejected(code, exc.message, exc.kind) from exc
     except TooLargeForFormat as exc:
         raise Rejected("invalid_options", TOO_LARGE_FOR_FORMAT.format(
             format=FORMAT_LABELS[exc.file_format], limit=exc.limit, width=exc.width,

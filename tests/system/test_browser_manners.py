@@ -59,6 +59,32 @@ def test_what_failed_stays_chosen_and_what_was_made_goes(tab):
     expect(page.locator("#previews li")).to_have_count(0)
 
 
+def test_photos_refused_for_their_background_photo_stay_chosen(tab):
+    """The background photo's refusal was the photo's own code (invalid_image), and the
+    page dropped the photos it had been sent with; they were not at fault."""
+    page = tab.open()
+    photos = [("chelsea.jpg", photo("chelsea", size=(120, 80))),
+              ("rocket.jpg", photo("rocket", size=(120, 80)))]
+    tab.choose(photos)
+    page.locator("#output-image").check()
+    backdrop = page.locator("#background_image")
+    backdrop.set_input_files(files=[{"name": "lawn.jpg", "mimeType": "image/jpeg",
+                                     "buffer": b"not a photo"}])
+    tab.expected_statuses.add(415)
+    tab.submit()
+    refused = ("The background photo could not be used. That file is not an image we can "
+               "read. Please upload a JPEG, PNG or WebP image.")
+    assert tab.messages() == [f"chelsea.jpg: {refused}", f"rocket.jpg: {refused}"]
+    chosen = "Array.from(document.getElementById('image').files).map(f => f.name)"
+    assert page.evaluate(chosen) == ["chelsea.jpg", "rocket.jpg"]
+    backdrop.set_input_files(files=[{"name": "lawn.jpg", "mimeType": "image/jpeg",
+                                     "buffer": photo("coffee", size=(120, 80))}])
+    tab.submit()
+    assert tab.messages() == ["chelsea.jpg: Image generated successfully",
+                              "rocket.jpg: Image generated successfully"]
+    assert page.evaluate(chosen) == []
+
+
 def test_leaving_while_a_photo_is_being_made_asks_first(tab):
     """Before, a reload during "Removing background…" showed an empty gallery and no word:
     the result appeared on some later visit. Once done, leaving asks nothing."""

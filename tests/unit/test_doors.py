@@ -147,8 +147,9 @@ def _broken() -> dict:
 
 
 def test_a_broken_background_photo_is_named_so_at_both_doors(page, script):
-    """It was told "That file is not an image we can read" with a good photo beside it."""
-    expected = (415, "invalid_image", BROKEN_BACKDROP)  # as the photo itself is
+    """It was told "That file is not an image we can read" with a good photo beside it; and
+    its code is its own, so that the page can keep the photo."""
+    expected = (415, "invalid_background", BROKEN_BACKDROP)  # the photo's status
     assert answer(page_upload(page, _broken())) == expected
     assert answer(script.create(photo(), **_broken())) == expected
     page_upload(page, {})
@@ -164,8 +165,8 @@ def test_an_empty_background_file_is_one_sent_and_found_empty_at_every_call(page
     def empty() -> dict:
         return {"output": "image", "background_image": (io.BytesIO(b""), "bg.jpg")}
 
-    expected = (400, "invalid_image", "The background photo could not be used. The file is "
-                                      "empty. Please choose a photo to upload.")
+    expected = (400, "invalid_background", "The background photo could not be used. The "
+                                           "file is empty. Please choose a photo to upload.")
     removed = script.http.post(f"{API}/remove", headers=script.headers(),
                                data={"image": (io.BytesIO(photo()), "cat.jpg"), **empty()},
                                content_type="multipart/form-data")

@@ -260,7 +260,7 @@ def test_a_damaged_background_photo_found_at_its_decode_says_it_is_the_backgroun
     work decodes it, and the answer still names the background photo."""
     client = ApiClient(app.test_client())
     body = assert_error(remove(client, output="image", background_image=(
-        io.BytesIO(_cut(_progressive())), "lawn.jpg")), 400, "invalid_image")
+        io.BytesIO(_cut(_progressive())), "lawn.jpg")), 400, "invalid_background")
     assert body["message"] == ("The background photo could not be used. The image file is "
                                "damaged or incomplete. Please upload a whole JPEG, PNG or "
                                "WebP image.")

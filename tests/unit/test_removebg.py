@@ -133,8 +133,8 @@ def test_each_field_maps_onto_ours(client, theirs, mine):
 
 def test_an_empty_background_file_is_found_empty(client):
     refused(removebg(client, size="full", bg_image_file=(io.BytesIO(b""), "lawn.png")), 400,
-            "invalid_image", "The background photo could not be used. The file is empty. "
-                             "Please choose a photo to upload.")
+            "invalid_background", "The background photo could not be used. The file is "
+                                  "empty. Please choose a photo to upload.")
 
 
 def test_a_background_photo_as_a_file_or_by_address(app, client):

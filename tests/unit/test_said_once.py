@@ -204,7 +204,7 @@ def test_every_error_code_a_script_reads_is_one_the_server_answers():
     upload = (ROOT / "app" / "static" / "js" / "upload.js").read_text()
     lists = re.findall(r"(?:codes: |concat\()\[([^\]]*)\]", upload)
     read = [code for found in lists for code in re.findall(r'"(\w+)"', found)]
-    assert len(lists) == 2 and len(read) == 11
+    assert len(lists) == 2 and len(read) == 12
     assert sorted(code for code in read if code not in ERRORS) == []
     # The front's waits and its timeout are among them (a restart of the app dropped the
     # photo the page said to send again: helper 66).

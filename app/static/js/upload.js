@@ -31,10 +31,10 @@ const WAITED = {
 };
 const CANCELLED = "Sending it again was cancelled.";
 // A photo refused for one of these may be made later as it is: it stays chosen (a refusal
-// of an option, the name or the page's token is not the photo's). One refused for itself
-// (damaged, too large) goes with the ones made.
+// of an option, the background photo, the name or the page's token is not the photo's).
+// One refused for itself (damaged, too large) goes with the ones made.
 const LATER = WAITED.codes.concat(["limit_reached", "storage_unavailable", "engine_failed",
-  "app_timeout", "invalid_options", "invalid_name", "csrf_failed"]);
+  "app_timeout", "invalid_options", "invalid_background", "invalid_name", "csrf_failed"]);
 
 // With the script, names can come from the files, and several photos are sent one by
 // one; the browser's own checks would demand a name and stop at the first file.
