@@ -52,12 +52,14 @@ def outputs(out: Path) -> list[str]:
 class FakeServer:
     """Answers POST /api/v1/remove from `answers` in turn (status, headers), a PNG on 200,
     nothing at all on 0 (the connection closed, as by a worker that died with the photo),
-    half a PNG on "cut" (the connection closed mid-answer), a web page on "page"; and GET
+    half a PNG on "cut" (the connection closed mid-answer), a web page on "page", nothing
+    for `hang` seconds on "hang" (then the connection closed); and GET
     /api/v1/session from `sessions` in turn (None: as usual), then 200 with a token.
     Records each request's time, path and headers, and each POST's body."""
 
-    def __init__(self, answers, sessions=()):
+    def __init__(self, answers, sessions=(), hang=2.0):
         self.answers, self.sessions, self.requests = list(answers), list(sessions), []
+        self.hang = hang
         self.bodies = []
         png = io.BytesIO()
         Image.new("RGBA", (8, 8), (1, 2, 3, 255)).save(png, "PNG")
@@ -104,6 +106,9 @@ class FakeServer:
                     self.send_header("Transfer-Encoding", "chunked")
                     self.end_headers()
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(png.getvalue()), png.getvalue()[:20]))
+                    self.close_connection = True
+                elif status == "hang":
+                    time.sleep(owner.hang)
                     self.close_connection = True
                 elif status == "page":
                     self.reply(200, {"Content-Type": "text/html"}, b"<html>Sign in</html>")

@@ -163,6 +163,10 @@ class ServerSender:
             answer = self.session().post(f"{self.base}{API}/remove", data=self.fields,
                                          files={"image": (filename, data), **self.files},
                                          timeout=TIMEOUT)
+        except requests.ReadTimeout:  # as the front's 504: the app may still be on it
+            self._local.session = None
+            raise Failed(f"the server did not answer within {TIMEOUT[1]} s (it may still be "
+                         "making this photo, so it is not sent again)") from None
         # An answer cut short is a connection lost too.
         except (requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError) as exc:

@@ -10,7 +10,7 @@ import time
 import pytest
 from PIL import Image
 
-from app.batch import files
+from app.batch import files, senders
 from app.batch.files import PART, is_done, plan
 from app.batch.runner import Runner
 from tests.batch import FakeServer, invoke, outputs, tally
@@ -127,6 +127,20 @@ def test_an_answer_cut_short_is_a_lost_photo_sent_again(app, fake_engine, tmp_pa
     assert len(server.posts()) == 2
     with Image.open(tmp_path / "out" / "cat.png") as image:
         assert image.size == (8, 8)
+
+
+def test_a_server_that_never_answers_fails_the_photo_once(app, fake_engine, tmp_path,
+                                                          monkeypatch):
+    """As the front's 504: the server may still be making it. It was taken for a lost
+    photo and sent five times, 300 s each (25 minutes for one photo)."""
+    monkeypatch.setattr(senders, "TIMEOUT", (5, 0.5))
+    server = FakeServer([("hang", {}), (200, {})], hang=1.5)
+    source, result = server.send_one(app, tmp_path)
+    assert (result.exit_code, tally(result)) == (1, (0, 0, 1)), result.output
+    assert len(server.posts()) == 1
+    assert result.stdout.splitlines()[-1] == (
+        f"  {source}: the server did not answer within 0.5 s (it may still be making this "
+        "photo, so it is not sent again)")
 
 
 def test_a_page_answered_200_is_no_result(app, fake_engine, tmp_path):
