@@ -83,11 +83,24 @@ class Plan:
 def _walk(folder: Path, skip: Path, unread: list[tuple[str, str]]) -> Iterator[Path]:
     """The files under `folder`, in a stable order, without the output folder `skip` and
     the temporary files of stopped runs; a folder that cannot be listed goes in `unread`
-    (os.walk would pass over it without a word)."""
+    (os.walk would pass over it without a word). A link to a folder is followed, as a
+    link to a file is, and each folder is walked once: a link back up the tree, or to a
+    folder walked already, is passed over."""
     def failed(exc: OSError) -> None:
         unread.append((str(exc.filename or folder), _unreadable(exc)))
 
-    for top, dirs, files in os.walk(folder, onerror=failed):
+    seen: set[tuple[int, int]] = set()
+    for top, dirs, files in os.walk(folder, onerror=failed, followlinks=True):
+        try:
+            there = os.stat(top)
+        except OSError as exc:
+            failed(exc)
+            dirs[:] = []
+            continue
+        if (there.st_dev, there.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((there.st_dev, there.st_ino))
         dirs[:] = sorted(d for d in dirs if (Path(top) / d).resolve() != skip)
         for name in sorted(files):
             if not name.endswith(PART):

@@ -40,6 +40,25 @@ def test_a_tree_is_mirrored_by_the_real_model_and_what_is_not_a_photo_is_left_al
     assert lines[1:] == ["Left alone 2 file(s) that are not JPEG, PNG or WebP images."]
 
 
+def test_links_to_folders_are_followed_and_each_folder_walked_once(app, fake_engine, tmp_path):
+    """A folder linked into the tree was passed over without a word, while a link to a
+    photo was made. A link back up the tree, or to a folder walked already, is not walked
+    again (each photo is made once)."""
+    src, out = tree(tmp_path), tmp_path / "out"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "d.jpg").write_bytes(photo("rocket", size=(64, 48)))
+    (src / "album").symlink_to(elsewhere)
+    (src / "trip" / "loop").symlink_to(src)
+    (src / "trip2").symlink_to(src / "trip")  # after trip, by name
+    result = invoke(app, src, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert outputs(out) == ["a.png", "album/d.png", "trip/b.png", "trip/day 2/c.png"]
+    assert tally(result) == (4, 0, 0) and fake_engine.calls == 4
+    assert result.stdout.splitlines()[1:] == [
+        "Left alone 2 file(s) that are not JPEG, PNG or WebP images."]
+
+
 def test_a_damaged_photo_fails_with_its_reason_and_the_run_goes_on(app, fake_engine, tmp_path):
     src, out = tree(tmp_path), tmp_path / "out"
     (src / "trip" / "broken.jpg").write_bytes(photo()[:2000])
