@@ -50,7 +50,7 @@ def test_links_to_folders_are_followed_and_each_folder_walked_once(app, fake_eng
     (elsewhere / "d.jpg").write_bytes(photo("rocket", size=(64, 48)))
     (src / "album").symlink_to(elsewhere)
     (src / "trip" / "loop").symlink_to(src)
-    (src / "trip2").symlink_to(src / "trip")  # after trip, by name
+    (src / "trip2").symlink_to(src / "trip" / "day 2")  # walked in trip, before trip2
     result = invoke(app, src, "--out", out)
     assert result.exit_code == 0, result.output
     assert outputs(out) == ["a.png", "album/d.png", "trip/b.png", "trip/day 2/c.png"]
