@@ -13,6 +13,7 @@ import time
 # master loads nothing the workers need (they load the app after the fork).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from app.hosting import (
+    ConfigError,
     available_cpus,
     release_memory,
     resident_bytes,
@@ -20,16 +21,19 @@ from app.hosting import (
     tune_allocator,
 )
 
-bind = f"0.0.0.0:{server_setting('PORT')}"
-# The embedded demo store lives inside one process: with several workers each would have
-# its own data and a visitor's gallery would depend on which worker answered.
-workers = int(server_setting("WEB_CONCURRENCY")) if os.environ.get("MONGO_URI") else 1
-# Threads serve requests; the engine lets only ENGINE_CONCURRENCY cutouts be made at once
-# per worker, so page views and downloads get a thread while uploads wait for a core.
-threads = int(server_setting("GUNICORN_THREADS"))
-# A 12 MP photo takes a few seconds on a small CPU; a hung worker is still recycled.
-timeout = int(server_setting("GUNICORN_TIMEOUT"))
-graceful_timeout = int(server_setting("GUNICORN_GRACEFUL_TIMEOUT"))
+try:
+    bind = f"0.0.0.0:{server_setting('PORT')}"
+    # The embedded demo store lives inside one process: with several workers each would have
+    # its own data and a visitor's gallery would depend on which worker answered.
+    workers = server_setting("WEB_CONCURRENCY") if os.environ.get("MONGO_URI") else 1
+    # Threads serve requests; the engine lets only ENGINE_CONCURRENCY cutouts be made at once
+    # per worker, so page views and downloads get a thread while uploads wait for a core.
+    threads = server_setting("GUNICORN_THREADS")
+    # A 12 MP photo takes a few seconds on a small CPU; a hung worker is still recycled.
+    timeout = server_setting("GUNICORN_TIMEOUT")
+    graceful_timeout = server_setting("GUNICORN_GRACEFUL_TIMEOUT")
+except ConfigError as exc:  # the sentence alone, not a traceback of this file
+    sys.exit(f"gunicorn.conf.py: {exc}")
 keepalive = 5
 # The front (nginx) bounds a request's headers by size (docs/front.md), not by count; past
 # gunicorn's default of 100 fields a client got gunicorn's own HTML 431. nginx passes at

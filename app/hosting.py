@@ -26,9 +26,17 @@ SERVER_VARIABLES = {
 }
 
 
-def server_setting(name: str) -> str:
-    """A gunicorn setting from the environment, or its default."""
-    return os.environ.get(name) or SERVER_VARIABLES[name][0]
+def server_setting(name: str) -> int:
+    """A gunicorn setting from the environment, or its default: a whole number of at
+    least 1 (a port at most 65535), else `ConfigError` naming it. Not read from `.env`:
+    gunicorn reads these before any of the app's code runs."""
+    raw = os.environ.get(name) or SERVER_VARIABLES[name][0]
+    highest = 65535 if name == "PORT" else None
+    value = int(raw) if raw.strip().isdigit() else 0
+    if value < 1 or (highest is not None and value > highest):
+        bound = f" and at most {highest}" if highest is not None else ""
+        raise ConfigError(f"{name} must be a whole number of at least 1{bound}, not {raw!r}.")
+    return value
 
 
 def available_cpus() -> int:

@@ -4,7 +4,7 @@ sentence a bad one is reported with (it names the variable)."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
@@ -69,6 +69,33 @@ def key_pairs(value: str) -> dict[str, str]:
     return pairs
 
 
+def mongo_uri(value: str) -> str:
+    """MONGO_URI: empty, or a MongoDB connection string pymongo can read (a mongodb+srv://
+    one is only checked for its scheme: reading it asks DNS, which start-up does not)."""
+    if not value or value.startswith("mongodb+srv://"):
+        return value
+    from pymongo.errors import PyMongoError
+    from pymongo.uri_parser import parse_uri
+
+    try:
+        parse_uri(value)
+    except PyMongoError as exc:
+        raise ValueError(f"a MongoDB connection string, mongodb://… or mongodb+srv://… "
+                         f"({exc})") from None
+    return value
+
+
+def storage_uri(value: str) -> str:
+    """RATELIMIT_STORAGE_URI: a storage the limits library knows by its scheme."""
+    from limits.storage import SCHEMES
+
+    scheme = value.partition("://")[0]
+    if "://" not in value or scheme.startswith("async+") or scheme not in SCHEMES:
+        raise ValueError("memory://, or the address of a shared store such as "
+                         "redis://host:6379")
+    return value
+
+
 def _keys(value: str) -> str:
     key_pairs(value)
     return value
@@ -79,6 +106,8 @@ KeyPairs = Annotated[str, AfterValidator(_keys)]
 Seconds = Annotated[float, Field(allow_inf_nan=False)]  # a number: no nan, no inf
 Rate = Annotated[str, AfterValidator(rate)]
 Networks = Annotated[str, AfterValidator(networks)]
+MongoUri = Annotated[str, AfterValidator(mongo_uri)]
+StorageUri = Annotated[str, AfterValidator(storage_uri)]
 # The documented default ("models") reads the same on every machine; the value used is absolute.
 FromProject = AfterValidator(lambda value: str(PROJECT / value) if value else value)
 Lowered = BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value)
@@ -104,7 +133,8 @@ def _expected(field, error: dict, cause: Any) -> str:
     if isinstance(cause, ValueError):
         return str(cause)  # our own validators say what they expect
     if error["type"] == "literal_error":
-        return "one of " + error["ctx"]["expected"].replace("'", "")
+        *others, last = [choice or "empty" for choice in get_args(field.annotation)]
+        return f"one of {', '.join(others)} or {last}"
     if field.annotation in (int, float):
         kind = "a whole number" if field.annotation is int else "a number"
         low = next((meta.ge for meta in field.metadata if hasattr(meta, "ge")), None)

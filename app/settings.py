@@ -22,10 +22,12 @@ from app.setting_types import (
     FromProject,
     KeyPairs,
     Lowered,
+    MongoUri,
     Networks,
     Rate,
     Seconds,
     Size,
+    StorageUri,
     Uppered,
     explain,
     key_pairs,
@@ -48,7 +50,7 @@ class Settings(BaseModel):
         "", "APP_SECRET_KEY",
         "Signs the visitor cookie and the CSRF session. Long and random; keep it secret. "
         "Generate one: python -c 'import secrets; print(secrets.token_hex(32))'")
-    mongo_uri: str = setting(
+    mongo_uri: MongoUri = setting(
         "", "MONGO_URI", "MongoDB connection string. Empty: in-memory demo storage, lost on "
         "restart.")
     mongo_db: str = setting("image_background_processor", "MONGO_DB",
@@ -104,9 +106,11 @@ class Settings(BaseModel):
         "divides the cores, or the container's CPU limit, among its workers).", ge=0)
     upload_queue: int = setting(
         4, "UPLOAD_QUEUE",
-        "Uploads that may wait for a turn per process; more get 503 with Retry-After at "
-        "once. Waiting uploads hold request threads: keep it below GUNICORN_THREADS minus "
-        "ENGINE_CONCURRENCY, so pages and health checks always find a free thread.", ge=0)
+        "Uploads that may wait for a turn per process, their photos being fetched by address "
+        "included (at least 1, or no photo could be fetched); more get 503 with Retry-After "
+        "at once. Waiting uploads hold request threads: keep it below GUNICORN_THREADS minus "
+        "ENGINE_CONCURRENCY, so pages and health checks always find a free thread. To refuse "
+        "every upload that cannot start at once, set UPLOAD_QUEUE_SECONDS to 0.", ge=1)
     upload_queue_seconds: Seconds = setting(
         10.0, "UPLOAD_QUEUE_SECONDS",
         "Longest predicted wait for a turn (from the pixels of the uploads ahead) before an "
@@ -160,7 +164,7 @@ class Settings(BaseModel):
         "true: every call to /api/v1 (but its OpenAPI document) needs an API key; the page "
         "works as before. false (default): a call without a key is a visitor, as the page "
         "is, with the cookie and the CSRF token.")
-    ratelimit_storage_uri: str = setting(
+    ratelimit_storage_uri: StorageUri = setting(
         "memory://", "RATELIMIT_STORAGE_URI",
         "Where rate-limit counters live: memory:// (per process), or redis://… to share them "
         "between workers and pods.")

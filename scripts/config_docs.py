@@ -28,11 +28,20 @@ def _default(field) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+SERVERS_NOTE = ("read by gunicorn and `make serve` from the environment only (gunicorn "
+                "reads them before any of the app's code, so `.env` does not set them: "
+                "`PORT=8080 make serve`). Each is a whole number of at least 1.")
+
+
 def rows() -> list[tuple[str, str, str]]:
-    """(variable, default, description) for the app's settings, then gunicorn's."""
-    app = [(field.alias, "" if field.alias in SECRET_VARIABLES else _default(field),
-            field.description) for field in Settings.model_fields.values()]
-    return app + [(name, default, text) for name, (default, text) in SERVER_VARIABLES.items()]
+    """(variable, default, description) for the app's settings."""
+    return [(field.alias, "" if field.alias in SECRET_VARIABLES else _default(field),
+             field.description) for field in Settings.model_fields.values()]
+
+
+def server_rows() -> list[tuple[str, str, str]]:
+    """The same for gunicorn's settings."""
+    return [(name, default, text) for name, (default, text) in SERVER_VARIABLES.items()]
 
 
 def env_example() -> str:
@@ -43,13 +52,18 @@ def env_example() -> str:
         lines.append("")
         lines += textwrap.wrap(description, 88, initial_indent="# ", subsequent_indent="# ")
         lines.append(f"{name}={default}")
+    lines.append("")
+    lines += textwrap.wrap(f"Not here: {', '.join(name for name, _, _ in server_rows())}: "
+                           + SERVERS_NOTE.replace("`", ""), 88,
+                           initial_indent="# ", subsequent_indent="# ")
     return "\n".join(lines) + "\n"
 
 
 def configuration_page() -> str:
     lines = ["# Configuration", "",
-             "Every setting is an environment variable; a `.env` file in the working folder "
-             "is read too (real environment variables win). `.env.example` lists them all. "
+             "Every setting is an environment variable; for the app's own, a `.env` file in "
+             "the working folder is read too (real environment variables win), and "
+             "`.env.example` lists them all. "
              "In Kubernetes they come from the ConfigMap `my-config` and, for "
              f"{', '.join(f'`{n}`' for n in SECRET_VARIABLES)}, the Secret "
              "`image-background-processor-secrets` (see [deploy](deploy.md)).", "",
@@ -57,12 +71,18 @@ def configuration_page() -> str:
              "variable, what it must be and the value it got.", "",
              "_Written by `make config-docs` from `app/settings.py` and `app/hosting.py`; "
              "do not edit by hand._", "",
-             "| Variable | Default | What it does |", "|---|---|---|"]
-    for name, default, description in rows():
+             *_table(rows()), "", "## The servers", "",
+             SERVERS_NOTE[0].upper() + SERVERS_NOTE[1:], "", *_table(server_rows())]
+    return "\n".join(lines) + "\n"
+
+
+def _table(found: list[tuple[str, str, str]]) -> list[str]:
+    lines = ["| Variable | Default | What it does |", "|---|---|---|"]
+    for name, default, description in found:
         shown = f"`{default}`" if default else "(empty)"
         text = description.replace("|", r"\|")
         lines.append(f"| `{name}` | {shown} | {text} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:

@@ -26,6 +26,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from app.hosting import ConfigError, server_setting
+
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "k8s" / "front" / "nginx.conf"
 # Debian puts nginx in /usr/sbin, which is not on an ordinary user's PATH.
@@ -38,10 +40,14 @@ INSTALL_HINT = (
     "  macOS:         brew install nginx\n"
     "or set NGINX to an nginx binary. (`make run` serves the app without the front.)"
 )
-# How long each server may take to finish what it is doing once asked to stop. The front
-# passes on the app's answers, so it may need as long as the app.
-APP_STOP_SECONDS = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30")) + 5
-FRONT_STOP_SECONDS = APP_STOP_SECONDS
+
+
+def stop_seconds() -> int:
+    """How long each server may take to finish what it is doing once asked to stop: the
+    front passes on the app's answers, so it may need as long as the app."""
+    return server_setting("GUNICORN_GRACEFUL_TIMEOUT") + 5
+
+
 # How long each may take to start: gunicorn's workers load the model first.
 APP_START_SECONDS, FRONT_START_SECONDS = 120, 10
 
@@ -214,7 +220,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "5000"))
+    try:
+        port, stopping_within = server_setting("PORT"), stop_seconds()
+    except ConfigError as exc:
+        print(f"make serve: {exc}", file=sys.stderr)
+        return 2
     nginx = find_nginx()
     if nginx is None:
         print(INSTALL_HINT, file=sys.stderr)
@@ -268,8 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             # The front first: it stops accepting and finishes its requests, which gunicorn
             # is still there to answer; then gunicorn finishes whatever is left.
-            _stop(front, signal.SIGQUIT, FRONT_STOP_SECONDS)
-            _stop(app, signal.SIGTERM, APP_STOP_SECONDS)
+            _stop(front, signal.SIGQUIT, stopping_within)
+            _stop(app, signal.SIGTERM, stopping_within)
 
 
 if __name__ == "__main__":

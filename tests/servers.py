@@ -65,7 +65,7 @@ def stop(process):
     within its own limit (scripts/serve.py); killed sooner, it would leave them running."""
     process.terminate()
     try:
-        process.wait(timeout=2 * serve.APP_STOP_SECONDS + 10)
+        process.wait(timeout=2 * serve.stop_seconds() + 10)
     except subprocess.TimeoutExpired:
         process.kill()
 

@@ -15,7 +15,7 @@ LIMIT_REACHED = "Max limit reached. Please remove a record."
 UNEXPECTED = "Something went wrong"
 NOT_FOUND = "That image does not exist, or it is not yours."
 BUSY = ("Too many photos are being processed right now, so this one was not started. "
-        "Please try again in {seconds} seconds.")
+        "Please try again in {wait}.")
 
 
 _UNITS = ("KB", "MB", "GB", "TB")
@@ -46,8 +46,14 @@ class Rejected(Exception):
         self.retry_after = retry_after  # seconds, when waiting is the fix
 
 
+def in_seconds(seconds: int) -> str:
+    """A wait as a sentence says it: "1 second", "15 seconds"."""
+    return "1 second" if seconds == 1 else f"{seconds} seconds"
+
+
 def busy(retry_after: int) -> Rejected:
-    return Rejected("busy", BUSY.format(seconds=retry_after), "busy", retry_after=retry_after)
+    return Rejected("busy", BUSY.format(wait=in_seconds(retry_after)), "busy",
+                    retry_after=retry_after)
 
 
 def not_found() -> Rejected:

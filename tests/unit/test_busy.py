@@ -10,13 +10,14 @@ from app import create_app
 from tests.support import FakeEngine, Visitor, photo, use_engine
 
 BUSY = ("Too many photos are being processed right now, so this one was not started. "
-        "Please try again in 1 seconds.")
+        "Please try again in 1 second.")
 
 
 @pytest.fixture
 def busy_app(settings):
-    """One work slot and no room to wait, its one slot taken by a held upload."""
-    app = create_app(settings.changed(engine_concurrency=1, upload_queue=0, user_limit=10))
+    """One work slot and no wait allowed, its one slot taken by a held upload."""
+    app = create_app(settings.changed(engine_concurrency=1, upload_queue_seconds=0,
+                                      user_limit=10))
     gate = threading.Event()
     engine = use_engine(app, FakeEngine(gate=gate))
     holder = Visitor(app.test_client())

@@ -185,3 +185,72 @@ def test_a_wrong_setting_after_a_reload_leaves_the_reloader_running(monkeypatch)
     with click.Context(click.Command("run")), pytest.raises(click.ClickException) as told:
         create_app({"APP_ENV": "development", "API_KEYS": "me:short"})
     assert told.value.message.startswith("API_KEYS must be NAME:KEY pairs")
+
+
+@pytest.mark.parametrize("name, raw, expected", [
+    ("UPLOAD_QUEUE", "0", "UPLOAD_QUEUE must be a whole number of at least 1, not '0'."),
+    ("BG_ENGINE_FALLBACK", "remote",
+     "BG_ENGINE_FALLBACK must be one of empty, none or local, not 'remote'."),
+    ("RATELIMIT_STORAGE_URI", "foo://", "RATELIMIT_STORAGE_URI must be memory://, or the "
+     "address of a shared store such as redis://host:6379, not 'foo://'."),
+    ("RATELIMIT_STORAGE_URI", "redis//host", "RATELIMIT_STORAGE_URI must be memory://, or the "
+     "address of a shared store such as redis://host:6379, not 'redis//host'."),
+    # A secret's value is never written out, even when it is wrong.
+    ("MONGO_URI", "http://user:pa55word@host", "MONGO_URI must be a MongoDB connection string, "
+     "mongodb://… or mongodb+srv://… (Invalid URI scheme: URI must begin with 'mongodb://' or "
+     "'mongodb+srv://')."),
+])
+def test_a_value_a_library_would_trip_over_is_refused_at_start_in_one_sentence(name, raw,
+                                                                               expected):
+    """UPLOAD_QUEUE=0 left no place for a photo being fetched (every one was refused busy);
+    the others stopped the app with a library's traceback that did not name them."""
+    with pytest.raises(ConfigError) as caught:
+        from_env(APP_SECRET_KEY=KEY, **{name: raw})
+    assert str(caught.value) == expected
+
+
+@pytest.mark.parametrize("name, value", [("UPLOAD_QUEUE", "1"), ("BG_ENGINE_FALLBACK", ""),
+                                         ("RATELIMIT_STORAGE_URI", "redis://localhost:6379"),
+                                         ("MONGO_URI", "mongodb://localhost:27017/db"),
+                                         ("MONGO_URI", "mongodb+srv://cluster.example/db")])
+def test_the_values_next_to_them_are_taken(name, value):
+    assert getattr(from_env(APP_SECRET_KEY=KEY, **{name: value}), name.lower()) == (
+        int(value) if value.isdigit() else value)
+
+
+@pytest.mark.parametrize("name, raw, expected", [
+    ("PORT", "65535", 65535), ("PORT", "1", 1), ("GUNICORN_THREADS", " 12 ", 12),
+    ("PORT", "65536", "PORT must be a whole number of at least 1 and at most 65535, not "
+                      "'65536'."),
+    ("PORT", "0", "PORT must be a whole number of at least 1 and at most 65535, not '0'."),
+    ("GUNICORN_THREADS", "x", "GUNICORN_THREADS must be a whole number of at least 1, not 'x'."),
+    ("GUNICORN_TIMEOUT", "-5", "GUNICORN_TIMEOUT must be a whole number of at least 1, not "
+                               "'-5'."),
+])
+def test_a_servers_setting_is_a_whole_number_or_a_sentence_naming_it(monkeypatch, name, raw,
+                                                                      expected):
+    """gunicorn.conf.py read them with int(): a traceback ending in "invalid literal for
+    int()", which named no variable."""
+    from app.hosting import server_setting
+
+    monkeypatch.setenv(name, raw)
+    if isinstance(expected, int):
+        assert server_setting(name) == expected
+    else:
+        with pytest.raises(ConfigError) as caught:
+            server_setting(name)
+        assert str(caught.value) == expected
+
+
+def test_gunicorn_stops_at_a_bad_setting_with_the_sentence_alone(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {"PATH": "/usr/bin:/bin", "GUNICORN_THREADS": "x"}
+    done = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "--config",
+                           str(root / "gunicorn.conf.py"), "--check-config"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (
+        1, "gunicorn.conf.py: GUNICORN_THREADS must be a whole number of at least 1, not "
+           "'x'.\n")

@@ -22,18 +22,18 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
-from app.core.errors import Rejected, busy
+from app.core.errors import Rejected, busy, in_seconds
 from app.engines import Busy
 
 # One is enough for a program too: a photo's fetch is shorter than its cutout, which waits
 # for the CPU anyway (half the slots per client let two networks hold them all).
 PER_CLIENT = 1
 HELD = ("Photos by address are fetched one at a time for each network or API key, and one "
-        "from yours is being fetched now. Please try again in {seconds} seconds.")
+        "from yours is being fetched now. Please try again in {wait}.")
 
 
 def held(retry_after: int) -> Rejected:
-    return Rejected("rate_limited", HELD.format(seconds=retry_after), "quota",
+    return Rejected("rate_limited", HELD.format(wait=in_seconds(retry_after)), "quota",
                     retry_after=retry_after)
 
 
