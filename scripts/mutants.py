@@ -1107,6 +1107,12 @@ MUTANTS = (
            "        if (there.st_dev, there.st_ino) in seen:", "        if False:",
            "a link back up the tree walked round and round, a folder linked twice made twice",
            (U + "test_batch.py",)),
+    Mutant("batch-out-only-asked", "app/batch/command.py",
+           "        with tempfile.NamedTemporaryFile(dir=out, prefix=\".\", suffix=PART):",
+           "        with open(\"/dev/null\", \"w\"):",
+           "an --out that only root's os.access says is writable passes: each photo goes "
+           "through the model first",
+           (U + "test_batch.py",), (S + "test_batch_process.py",)),
     Mutant("page-dismiss-fade", "app/static/js/app.js",
            "  if (dismiss) closeDialog(", "  if (dismiss && false) closeDialog(",
            "Cancel clicked while a dialog fades in is ignored: the dialog stays open",

@@ -3,9 +3,9 @@ or through a running server (`--server`)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -15,7 +15,7 @@ import requests
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.batch.files import plan
+from app.batch.files import PART, plan
 from app.batch.options import check, chosen, output_options
 from app.batch.runner import Runner, Tally
 from app.batch.senders import API, Failed, LocalSender, ServerSender, Wait
@@ -135,14 +135,26 @@ def _server(url: str, key: str | None, values) -> ServerSender:
 
 def writable(out: Path) -> None:
     """A folder that cannot be written stops the run before any photo is made, not after
-    each one: `out`, or the folder it would be made in."""
-    there = out.absolute()
+    each one. Tried as the run will write, with the system's own words for why not (a
+    permission, a read-only file system, a file where a folder would be); what the try
+    made is taken away again."""
+    missing, there = [], out.absolute()
     while not there.exists() and there.parent != there:
+        missing.append(there)
         there = there.parent
-    if not os.access(there, os.W_OK | os.X_OK):
-        why = ("a read-only file system" if os.statvfs(there).f_flag & os.ST_RDONLY
-               else "no permission to write there")
-        raise click.ClickException(f"--out {out} cannot be written ({why}).")
+    made: list[Path] = []
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".", suffix=PART):
+            pass
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise click.UsageError(f"--out {out} cannot be written ({why}).") from None
+    finally:
+        for folder in reversed(made):
+            folder.rmdir()
 
 
 def _cause(exc: BaseException) -> str:

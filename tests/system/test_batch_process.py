@@ -79,8 +79,8 @@ def test_an_output_folder_that_cannot_be_written_stops_the_run_first(tmp_path):
     closed.mkdir(mode=0o555)
     run = command(tmp_path / "a.jpg", "--out", closed / "out", prefix=AS_A_USER)
     stdout, stderr = run.communicate(timeout=120)
-    assert (run.returncode, stdout) == (1, "")
-    assert stderr.splitlines()[-1] == (f"Error: --out {closed / 'out'} cannot be written (no "
-                                       "permission to write there).")
+    assert (run.returncode, stdout) == (2, "")
+    assert stderr.splitlines()[-1] == (f"Error: --out {closed / 'out'} cannot be written "
+                                       "(Permission denied).")
     assert not (closed / "out").exists()
     assert os.listdir(closed) == []

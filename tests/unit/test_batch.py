@@ -511,3 +511,23 @@ def test_a_background_by_address_is_fetched_once_for_the_run(app, fake_engine, t
     assert result.output.splitlines()[-1] == (
         "Error: --background-image-url https://photos.example/gone.jpg: The address could "
         "not be reached.")
+
+
+@pytest.mark.parametrize("where", ["under a file", "a file system that is read-only"])
+def test_an_out_that_cannot_be_written_stops_the_run_before_any_photo(app, fake_engine, tmp_path,
+                                                                     where):
+    """The check asked os.access of the nearest folder there: a file in the way, or for
+    root a folder of /sys, passed it, and each photo went through the model, then failed."""
+    src = tree(tmp_path)
+    blocker = tmp_path / "cat.jpg"
+    blocker.write_bytes(b"a file")
+    out, why = {"under a file": (blocker / "out" / "deeper", "Not a directory"),
+                # root may write anywhere that os.access is asked of, but not here
+                "a file system that is read-only": (Path("/sys/kernel"), None)}[where]
+    result = invoke(app, src, "--out", out)
+    assert (result.exit_code, fake_engine.calls, result.stdout) == (2, 0, "")
+    said = result.stderr.splitlines()[-1]
+    assert said.startswith(f"Error: --out {out} cannot be written (")
+    if why:
+        assert said == f"Error: --out {out} cannot be written ({why})."
+    assert blocker.read_bytes() == b"a file"
