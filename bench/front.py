@@ -49,9 +49,20 @@ def attack(base: str, kind: type, clients: int, seconds: float) -> dict:
 
 
 def static_files(base: str) -> list[str]:
-    """The stylesheets and scripts the page loads (under /static/), in its order."""
-    page = requests.get(f"{base}/", timeout=10).text
-    return re.findall(r'<(?:link rel="stylesheet" href|script src)="/static/([^"?]+)', page)
+    """The stylesheets and scripts a first visit with JavaScript loads (under /static/), in
+    the page's order: its own (not the one inside <noscript>), then each module's imports."""
+    page = re.sub(r"<noscript>.*?</noscript>", "", requests.get(f"{base}/", timeout=10).text,
+                  flags=re.S)
+    found = re.findall(r'<(?:link rel="stylesheet" href|script[^>]* src)="/static/([^"?]+)',
+                       page)
+    for name in found:  # grows as modules are read: each one's imports join the end
+        if name.endswith(".js"):
+            script = requests.get(f"{base}/static/{name}", timeout=10).text
+            folder = name.rpartition("/")[0]
+            for imported in re.findall(r'^import\b[^;]*?"\./([^"]+)"', script, re.M | re.S):
+                if f"{folder}/{imported}" not in found:
+                    found.append(f"{folder}/{imported}")
+    return found
 
 
 def compression(base: str, rounds: int = 30) -> list[tuple[str, int, int, float, float]]:
