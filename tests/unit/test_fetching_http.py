@@ -29,6 +29,16 @@ def test_a_length_one_byte_past_the_limit_is_refused_before_the_body(photo_serve
     assert (error.code, error.kind, error.message) == ("too_large", "too_large", TOO_LARGE)
 
 
+@pytest.mark.parametrize("digits, said", [
+    (18, "The photo at that address is 909495 TB; the largest accepted is 1 MB."),
+    (19, TOO_LARGE), (400, TOO_LARGE), (1500, TOO_LARGE)])
+def test_a_length_of_any_number_of_digits_is_too_large_not_a_500(photo_server, digits, said):
+    """309 digits and more made human_size's float overflow (and 4,301 would pass int()'s
+    limit): a 500 (helper 67). An address holds no more than 1500."""
+    error = refused(f"{photo_server}/declared/{'9' * digits}", read_timeout=30, timeout=30)
+    assert (error.code, error.kind, error.message) == ("too_large", "too_large", said)
+
+
 @pytest.mark.parametrize("hops", [1, 3])
 def test_up_to_three_redirects_are_followed(photo_server, hops):
     assert get(f"{photo_server}/hops/{hops}") == PHOTO

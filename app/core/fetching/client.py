@@ -230,6 +230,9 @@ def _connect(target: Target, addresses: list[Address], options: _Options,
     raise failure
 
 
+_LENGTH_DIGITS = 18  # a Content-Length of more digits is read as too large, unparsed
+
+
 def _body(response, target: Target, max_bytes: int, deadline: Deadline) -> bytes:
     encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding != "identity":  # we asked for identity; decoding would let a bomb through
@@ -239,6 +242,8 @@ def _body(response, target: Target, max_bytes: int, deadline: Deadline) -> bytes
     too_large = refused("too_large", f"The photo at that address is larger than {limit}, "
                                      "the largest accepted.")
     declared = (response.headers.get("Content-Length") or "").strip()
+    if declared.isascii() and declared.isdigit() and len(declared) > _LENGTH_DIGITS:
+        raise too_large  # past an exabyte: not a size int() or human_size() should read
     if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         size = human_size(int(declared))
         raise too_large if size == limit else refused(
