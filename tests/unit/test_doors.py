@@ -12,7 +12,7 @@ import io
 import pytest
 
 from app.core.fetching.codes import refused
-from tests.support import API, ApiClient, Visitor, jpeg_claiming, photo
+from tests.support import API, ApiClient, Visitor, encode, jpeg_claiming, photo
 
 JPEG = ("A JPEG cannot hold transparency: choose PNG or WebP, or put the subject on a "
         "background.")
@@ -253,3 +253,24 @@ def test_a_jpeg_too_short_for_its_size_is_damaged_at_every_door(page, script):
                                content_type="multipart/form-data")
     assert answer(removal) == expected
     assert page.record_ids() == [] and script.list() == []
+
+
+@pytest.mark.parametrize("size", [(32_768, 1), (1, 32_768), (32_769, 1), (1, 32_769)])
+def test_a_side_of_the_limit_is_taken_and_one_longer_refused_at_every_door(page, script, size):
+    """A 10,000,000 × 1 PNG of 29 KB, priced as 10 MP, took 3.7 GB and 23 s of CPU; a tall one
+    with refined edges, minutes in Python (helper 67)."""
+    from PIL import Image
+
+    thin = encode(Image.new("RGB", size, (90, 120, 150)), "PNG")
+    width, height = size
+    expected = ((200, None, None) if max(size) == 32_768 else
+                (413, "invalid_image", f"The image is too long ({width}×{height}). A side may "
+                                       "be at most 32,768 pixels."))
+    upload = page.client.post("/", data={"name": "thin", "csrf_token": page.ensure_token(),
+                                         "image": (io.BytesIO(thin), "thin.png")},
+                              content_type="multipart/form-data",
+                              headers={"Accept": "application/json"})
+    removal = script.http.post(f"{API}/remove", headers=script.headers(),
+                               data={"image": (io.BytesIO(thin), "thin.png")},
+                               content_type="multipart/form-data")
+    assert [answer(upload), answer(script.create(thin)), answer(removal)] == [expected] * 3
