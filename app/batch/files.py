@@ -20,6 +20,7 @@ from PIL import Image
 
 from app.core.errors import Rejected
 from app.core.results import photo_of, refusals
+from app.images.outputs import FILE_NAME_BYTES
 from app.images.structure import JPEG_END
 
 # A result is written under a temporary name in its own folder, then renamed over the
@@ -192,15 +193,12 @@ _HEX_DIGITS = 12
 _RANDOM_PARTS = ("[0-9a-f]" * _HEX_DIGITS, "[a-z0-9_]" * 8)
 
 
-NAME_MAX = 255  # bytes in a file's name, on Linux's file systems and most others
-
-
 def _part_prefix(target: Path) -> str:
     """How `target`'s temporary names start: `.<its name>.`; where that leaves too little
     room for the random part and PART (an output's name over 226 bytes), its name cut
     short and told apart from the others cut alike by a digest of it."""
     name = os.fsencode(target.name)
-    room = NAME_MAX - len(PART) - _HEX_DIGITS - 2
+    room = FILE_NAME_BYTES - len(PART) - _HEX_DIGITS - 2
     if len(name) <= room:
         return f".{target.name}."
     digest = hashlib.sha256(name).hexdigest()[:16]

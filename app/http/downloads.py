@@ -22,7 +22,7 @@ from app.core.forms import parse, rule_of
 from app.http.context import services
 from app.http.visitor import current_visitor
 from app.images.decoding import EXTENSIONS
-from app.images.outputs import EncodedImage
+from app.images.outputs import FILE_NAME_BYTES, EncodedImage
 
 # RFC 8187's attr-char: what may stand unescaped in `filename*` besides letters and digits.
 _ATTR_CHAR_PUNCTUATION = "!#$&+-.^_`|~"
@@ -77,8 +77,12 @@ def download_name(image_name: str, kind: str, content_type: str, ascii_only: boo
     # and no image extensions of its own: "cat.jpg" saves as cat.png, not cat.jpg.png, and
     # "cat.png.jpg" as cat.png too.
     stem = _IMAGE_EXTENSIONS.sub("", "-".join(stem.split())).lstrip(".-") or "image"
-    suffix = "" if kind == "processed" else "-original"
-    return f"{stem}{suffix}.{EXTENSIONS.get(content_type, 'png')}"
+    ending = f"{'' if kind == 'processed' else '-original'}.{EXTENSIONS.get(content_type, 'png')}"
+    # Cut to a name a file system takes: NFKC makes up to 18 characters of one (U+FDFA),
+    # and a 50-character name's Content-Disposition had passed the front's 4 KB of
+    # headers (a 502 for every download of the record).
+    room = FILE_NAME_BYTES - len(ending.encode())
+    return stem.encode()[:room].decode("utf-8", "ignore") + ending
 
 
 def send_image(record_id: str, kind: str, size: int | None = None, *, again: bool = True):

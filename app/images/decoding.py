@@ -28,7 +28,7 @@ MAX_EXIF_BYTES = 65_535
 # the photo's width through a width × 320 intermediate, and refining walks its rows in
 # Python, so a thin image (10,000,000 × 1, 29 KB) took 3.7 GB and 23 s of CPU, priced as
 # 10 MP. A 50 MP panorama is 32,768 × 1,526.
-MAX_SIDE = 32_768
+MAX_PHOTO_SIDE = 32_768
 # Anything Pillow can raise on a damaged file while decoding it.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
                   Image.DecompressionBombError)
@@ -97,9 +97,9 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
         width, height = img.size
         if width * height > max_pixels:
             raise _too_many_pixels(max_pixels, width, height)
-        if max(width, height) > MAX_SIDE:
+        if max(width, height) > MAX_PHOTO_SIDE:
             raise InvalidImage(f"The image is too long ({width}×{height}). A side may be at "
-                               f"most {MAX_SIDE:,} pixels.", kind="too_large")
+                               f"most {MAX_PHOTO_SIDE:,} pixels.", kind="too_large")
         if getattr(img, "is_animated", False) and img.format != "MPO":
             raise InvalidImage(
                 "Animated images are not supported. Please upload a still photo.",

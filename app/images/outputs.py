@@ -21,6 +21,9 @@ FORMAT_LABELS = {"png": "PNG", "webp": "WebP", "jpeg": "JPEG", "zip": "zip"}
 # JPEG_MAX_DIMENSION, under the format's own 65,535 (the zip's colours are a JPEG). PNG's
 # 31-bit sizes are past any photo the checks accept.
 MAX_SIDE = {"webp": 16383, "jpeg": 65500, "zip": 65500}
+# Bytes in a file's name, on Linux's file systems and most others: what a result's file
+# (a download, a batch run's output) may be named.
+FILE_NAME_BYTES = 255
 
 
 class TooLargeForFormat(ValueError):

@@ -13,6 +13,7 @@ from PIL import Image
 from app.batch import files, senders
 from app.batch.files import PART, is_done, plan
 from app.batch.runner import Runner
+from app.images.outputs import FILE_NAME_BYTES
 from tests.batch import FakeServer, invoke, outputs, tally
 from tests.support import photo
 
@@ -81,7 +82,7 @@ def test_an_output_of_a_long_name_is_written(app, fake_engine, tmp_path, length)
     first, second = (tmp_path / "out" / f"{stem}.png" for stem in stems)
     prefixes = {files._part_prefix(first), files._part_prefix(second)}
     assert len(prefixes) == 2
-    assert all(len(os.fsencode(prefix)) + files._HEX_DIGITS + len(PART) <= files.NAME_MAX
+    assert all(len(os.fsencode(prefix)) + files._HEX_DIGITS + len(PART) <= FILE_NAME_BYTES
                for prefix in prefixes)
     stale = first.parent / f"{files._part_prefix(first)}{'0' * files._HEX_DIGITS}{PART}"
     other = second.parent / f"{files._part_prefix(second)}{'0' * files._HEX_DIGITS}{PART}"
