@@ -102,3 +102,22 @@ def test_a_host_is_read_one_way_for_resolving_the_host_header_and_the_request_li
     assert (v6.host, v6.host_header, v6.path, str(v6.literal)) == (
         "2606:4700:0::1111", "[2606:4700:0::1111]", "/", "2606:4700::1111")
     assert parse("https://93.184.215.14:443/a").host_header == "93.184.215.14"
+
+
+@pytest.mark.parametrize("host, said", [
+    ("猫" * 1000, "猫" * 99 + "…"), ("猫" * 100, "猫" * 100), ("a" * 300 + ".com", "a" * 99 + "…")])
+def test_a_host_is_quoted_in_its_refusal_to_100_characters(host, said):
+    """The whole host was quoted: the page's refusal of 1,000 characters of it, flashed in
+    its session cookie, took the answer's headers past the front's 4 KB (a 502; helper 67)."""
+    error = refused(f"http://{host}/a.jpg", Resolver(["93.184.215.14"]))
+    assert (error.code, error.message) == ("invalid_url", f"{said} is not a valid host name.")
+
+
+def test_the_pages_refusal_of_a_long_host_fits_in_its_cookie(visitor):
+    """Without the script, the refusal is a flash kept in the session cookie until shown."""
+    response = visitor.client.post("/", data={
+        "name": "cat", "csrf_token": visitor.ensure_token(),
+        "image_url": "http://" + "猫" * 1000 + "/a.jpg"})
+    assert response.status_code == 302
+    assert len(response.headers["Set-Cookie"]) < 1500
+    assert visitor.flashes() == [("danger", "猫" * 99 + "… is not a valid host name.")]

@@ -33,7 +33,7 @@ from app.core.fetching.addresses import (
 )
 from app.core.fetching.codes import refused
 from app.core.fetching.deadline import Deadline, seconds
-from app.core.fetching.targets import Target, invalid, parse
+from app.core.fetching.targets import Target, invalid, parse, quoted
 
 USER_AGENT = "image-background-processor/2 (fetches the photo a visitor linked to)"
 PUBLIC_ONLY = "Photos can only be fetched from public addresses"
@@ -79,7 +79,7 @@ def fetch(url: str, *, max_bytes: int, allowed_networks: tuple[Network, ...] = (
                 if hops == 0:
                     raise
                 raise Rejected(exc.code, f"{exc.message.removesuffix('.')} (after a redirect "
-                                         f"to {_shown(url)}).", exc.kind) from exc
+                                         f"to {quoted(url)}).", exc.kind) from exc
             if location is None:
                 if not body:  # else told "the file is empty", of a file never chosen
                     raise refused("url_failed", EMPTY)
@@ -100,11 +100,6 @@ def _text(header: str) -> str:
         return header.encode("latin-1").decode("utf-8")
     except UnicodeError:
         return header
-
-
-def _shown(url: str) -> str:
-    url = "".join(c if c.isprintable() else "?" for c in url)
-    return url if len(url) <= 100 else url[:99] + "…"
 
 
 def _get(target: Target, options: _Options, deadline: Deadline):
@@ -237,7 +232,7 @@ def _body(response, target: Target, max_bytes: int, deadline: Deadline) -> bytes
     encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding != "identity":  # we asked for identity; decoding would let a bomb through
         raise refused("url_failed", f"{target.name} sent the photo compressed "
-                                    f"({_shown(encoding)[:30]}) although it was asked not to.")
+                                    f"({quoted(encoding)[:30]}) although it was asked not to.")
     limit = human_size(max_bytes)
     too_large = refused("too_large", f"The photo at that address is larger than {limit}, "
                                      "the largest accepted.")

@@ -53,6 +53,14 @@ def invalid(message: str) -> Rejected:
     return refused("invalid_url", message)
 
 
+def quoted(text: str) -> str:
+    """Part of an address as a sentence quotes it: printable, and at most 100 characters (a
+    page's refusal travels in its session cookie, which a 1,000-character host had taken
+    past the front's 4 KB of headers: a 502)."""
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
 def parse(url: object) -> Target:
     """`url` as a `Target`, or `Rejected` (invalid_url) saying what is wrong with it."""
     if not isinstance(url, str) or not url.strip():
@@ -67,13 +75,13 @@ def parse(url: object) -> Target:
     scheme, netloc = (parts["scheme"] or "").lower(), parts["netloc"] or ""
     if scheme not in ("http", "https"):
         raise invalid(f"Photos can only be fetched from addresses starting with http:// or "
-                      f"https://, not {scheme}:." if scheme else "Please give the photo's "
+                      f"https://, not {quoted(scheme)}:." if scheme else "Please give the photo's "
                       "full address, starting with http:// or https://.")
     if "@" in netloc:
         raise invalid("Addresses with a user name or password (user:pass@) are not accepted.")
     hostport = _NETLOC.fullmatch(netloc)
     if not hostport:
-        raise invalid(f"The host and port in the address ({netloc}) could not be read.")
+        raise invalid(f"The host and port in the address ({quoted(netloc)}) could not be read.")
     if hostport["host"] in ("", "[]"):
         raise invalid("The address has no host name; give a full address such as "
                       "https://example.com/photo.jpg.")
@@ -95,22 +103,22 @@ def _host(host: str) -> tuple[str, Address | None]:
                 raise ValueError
             ip = ipaddress.IPv6Address(host[1:-1])
         except ValueError:
-            raise invalid(f"{host} is not a valid IPv6 address.") from None
+            raise invalid(f"{quoted(host)} is not a valid IPv6 address.") from None
         return host[1:-1], ip
     if not host.isascii():  # UTS 46 maps ＦＵＬＬＷＩＤＴＨ and "。" before the checks below
         try:
             host = idna.encode(host, uts46=True).decode("ascii")
         except idna.IDNAError:
-            raise invalid(f"{host} is not a valid host name.") from None
+            raise invalid(f"{quoted(host)} is not a valid host name.") from None
     bare = host.removesuffix(".")
     if _ENDS_IN_NUMBER.fullmatch(bare):
         try:
             ip = ipaddress.IPv4Address(bare)  # four decimal numbers only, no leading zeros
         except ValueError:
-            raise invalid(f"The host {bare} is a numeric address in an unusual form; write it "
-                          "as four decimal numbers (such as 93.184.215.14) or use a host "
-                          "name.") from None
+            raise invalid(f"The host {quoted(bare)} is a numeric address in an unusual form; "
+                          "write it as four decimal numbers (such as 93.184.215.14) or use a "
+                          "host name.") from None
         return bare, ip
     if len(bare) > 253 or not _HOSTNAME.fullmatch(bare):
-        raise invalid(f"{host} is not a valid host name.")
+        raise invalid(f"{quoted(host)} is not a valid host name.")
     return host, None
