@@ -139,6 +139,10 @@ def _with_range_to_honour(environ: dict, length: int) -> dict:
     If-Match is left out, answered already: Werkzeug takes `*` for a failed match and
     answers 412 with the image as its body."""
     environ = {key: value for key, value in environ.items() if key != "HTTP_IF_MATCH"}
+    if environ.get("HTTP_IF_RANGE", "").lstrip().startswith("W/"):
+        # §13.1.5: If-Range compares strongly, so a weak tag never names this version
+        # (Werkzeug dropped the W/ and answered 206).
+        return {key: value for key, value in environ.items() if key != "HTTP_RANGE"}
     match = _ONE_BYTE_RANGE.fullmatch(environ.get("HTTP_RANGE", ""))
     first, last, suffix = match.groups() if match else (None, None, None)
     if suffix is not None:

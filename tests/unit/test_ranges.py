@@ -149,6 +149,10 @@ def test_a_range_for_another_version_gets_the_whole_image(visitor, url, whole):
     same = visitor.client.get(url, headers={"Range": "bytes=0-9",
                                             "If-Range": whole.headers["ETag"]})
     assert same.status_code == 206 and same.data == whole.data[:10]
+    # A weak tag never matches in If-Range (RFC 9110 §13.1.5): the whole image (helper 67).
+    weak = visitor.client.get(url, headers={"Range": "bytes=0-9",
+                                            "If-Range": "W/" + whole.headers["ETag"]})
+    assert weak.status_code == 200 and weak.data == whole.data
 
 
 def test_the_document_lists_the_conditional_answers(app: Flask):
