@@ -7,13 +7,13 @@ import struct
 from dataclasses import dataclass, replace
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from app.images import structure
 
+# A JPEG with extra pictures after the first (phones add gain maps and previews this way):
+# Pillow opens it as MPO; it is a JPEG photo.
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
-                    # A JPEG with extra pictures after the first (phones add gain maps and
-                    # previews this way): Pillow opens it as MPO; it is a JPEG photo.
                     "MPO": "image/jpeg"}
 ACCEPTED_TEXT = "JPEG, PNG or WebP"
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -24,14 +24,17 @@ _EXIF_ORIENTATION = 0x0112
 # A camera's EXIF fits a JPEG's 64 KB segment; a PNG's or WebP's may be any size, and
 # Pillow unpacks it whole to find the orientation (14 MB took 5.6 s and 330 MB).
 MAX_EXIF_BYTES = 65_535
-# The longest side taken, whatever the pixel limit: the model's 320-row mask is scaled to
-# the photo's width through a width × 320 intermediate, and refining walks its rows in
-# Python, so a thin image (10,000,000 × 1, 29 KB) took 3.7 GB and 23 s of CPU, priced as
-# 10 MP. A 50 MP panorama is 32,768 × 1,526.
+# The longest side taken: the mask is scaled to the photo through a width × 320 step, and
+# refining walks its rows in Python, so 10,000,000 × 1 (29 KB, priced as 10 MP) took 3.7 GB
+# and 23 s of CPU. A 50 MP panorama is 32,768 × 1,526.
 MAX_PHOTO_SIDE = 32_768
 # Anything Pillow can raise on a damaged file while decoding it.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
                   Image.DecompressionBombError)
+# A PNG's text is inflated whenever Pillow opens it (three times an upload), by default up
+# to 64 MB: 63 chunks of 1 KB inflating to 1 MB each took a 1×1 PNG's check 0.42 s. A
+# photo's own text (XMP, comments) is a few KB.
+PngImagePlugin.MAX_TEXT_MEMORY = MAX_PNG_TEXT = 4 * 1024 * 1024
 
 
 class InvalidImage(ValueError):
@@ -43,8 +46,7 @@ class InvalidImage(ValueError):
 
     def __init__(self, message: str, kind: str = "invalid"):
         super().__init__(message)
-        self.message = message
-        self.kind = kind
+        self.message, self.kind = message, kind
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,8 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
         ) from None
     except Image.DecompressionBombError:
         raise _too_many_pixels(max_pixels) from None
-    except _DECODE_ERRORS:
-        raise _damaged() from None
+    except _DECODE_ERRORS as exc:
+        raise _unreadable(exc) from None
 
     with img:
         width, height = img.size
@@ -124,8 +126,8 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
                     fresh.verify()
         except InvalidImage:
             raise
-        except _DECODE_ERRORS:
-            raise _damaged() from None
+        except _DECODE_ERRORS as exc:
+            raise _unreadable(exc) from None
 
     if orientation in _SWAPS_AXES:
         width, height = height, width
@@ -259,9 +261,9 @@ def to_rgb_or_rgba(img: Image.Image) -> Image.Image:
 
 
 def _too_many_pixels(max_pixels: int, width: int | None = None, height: int | None = None):
-    limit = f"{max_pixels / 1e6:g} megapixels"
     size = f" ({width}×{height})" if width else ""
-    return InvalidImage(f"The image is too large{size}. The limit is {limit}.", kind="too_large")
+    return InvalidImage(f"The image is too large{size}. The limit is {max_pixels / 1e6:g} "
+                        "megapixels.", kind="too_large")
 
 
 def _lacks_its_picture(data: bytes) -> bool:
@@ -277,9 +279,8 @@ def _orientation(img: Image.Image) -> int:
     """The EXIF orientation known before the pixels are read, the same for the check and
     the decode. A PNG's eXIf chunk after its pixels is left out: Pillow finds it only by
     decoding the whole image, which the check must not do (it did, for every PNG)."""
-    if img.format == "PNG" and "exif" not in img.info:
-        return 1
-    return img.getexif().get(_EXIF_ORIENTATION, 1)
+    png_without = img.format == "PNG" and "exif" not in img.info
+    return 1 if png_without else img.getexif().get(_EXIF_ORIENTATION, 1)
 
 
 def _too_complex(what: str) -> InvalidImage:
@@ -287,7 +288,13 @@ def _too_complex(what: str) -> InvalidImage:
                         "Please save it again as an ordinary image.", kind="unsupported")
 
 
+def _unreadable(exc: Exception) -> InvalidImage:
+    """Pillow's refusal as the visitor's: too much text (its MAX_TEXT_* limits), or damage."""
+    if "MAX_TEXT" in str(exc):
+        return _too_complex(f"holds more than {MAX_PNG_TEXT // 2**20} MB of text")
+    return _damaged()
+
+
 def _damaged():
-    return InvalidImage(
-        f"The image file is damaged or incomplete. Please upload a whole {ACCEPTED_TEXT} image."
-    )
+    return InvalidImage(f"The image file is damaged or incomplete. Please upload a whole "
+                        f"{ACCEPTED_TEXT} image.")

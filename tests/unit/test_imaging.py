@@ -487,3 +487,32 @@ def test_a_damaged_progressive_jpeg_is_refused_when_the_engine_decodes_it():
     assert probe(cut, MAX).width == 600  # its header is whole
     with pytest.raises(InvalidImage, match="damaged or incomplete"):
         decode(cut)
+
+
+def _png_with_text(chunks: int) -> bytes:
+    """A 1×1 PNG whose `chunks` zTXt chunks of about 1 KB each inflate to 1 MB - 1."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+
+    text = zlib.compress(b"a" * (1024 * 1024 - 1), 9)
+    return b"".join([b"\x89PNG\r\n\x1a\n",
+                     chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)),
+                     *(chunk(b"zTXt", b"k%d\x00\x00" % i + text) for i in range(chunks)),
+                     chunk(b"IDAT", zlib.compress(b"\x00\x80\x80\x80")), chunk(b"IEND", b"")])
+
+
+@pytest.mark.parametrize("chunks", [4, 5, 65])
+def test_a_png_may_hold_4_mb_of_text_and_no_more(chunks):
+    """Pillow inflated up to 64 MB of it each time it opened the file (three times an
+    upload): 63 chunks made a 1×1 PNG's check take 0.42 s, 65 were called damaged
+    (helper 67)."""
+    data = _png_with_text(chunks)
+    if chunks == 4:
+        assert (probe(data, 10**6).width, decode(data).size) == (1, (1, 1))
+        return
+    with pytest.raises(InvalidImage) as refused:
+        probe(data, 10**6)
+    assert (refused.value.kind, refused.value.message) == (
+        "unsupported", "This file holds more than 4 MB of text, far more than cameras and "
+                       "image editors write. Please save it again as an ordinary image.")
