@@ -1120,7 +1120,7 @@ MUTANTS = (
     Mutant("side-bound-inclusive", "app/images/decoding.py",
            "        if max(width, height) > MAX_PHOTO_SIDE:",
            "        if max(width, height) >= MAX_PHOTO_SIDE:",
-           "a side of exactly 32,768 pixels refused", (U + "test_doors.py",)),
+           "a side of exactly 65,535 pixels refused", (U + "test_doors.py",)),
     Mutant("fetch-length-digits-unbounded", "app/core/fetching/client.py",
            "and len(declared) > _LENGTH_DIGITS:", "and len(declared) > 10**6:",
            "a Content-Length of 400 digits: a 500", (U + "test_fetching_http.py",)),

@@ -24,10 +24,10 @@ _EXIF_ORIENTATION = 0x0112
 # A camera's EXIF fits a JPEG's 64 KB segment; a PNG's or WebP's may be any size, and
 # Pillow unpacks it whole to find the orientation (14 MB took 5.6 s and 330 MB).
 MAX_EXIF_BYTES = 65_535
-# The longest side taken: the mask is scaled to the photo through a width × 320 step, and
+# The longest side taken, a JPEG's own: the mask is scaled through a width × 320 step and
 # refining walks its rows in Python, so 10,000,000 × 1 (29 KB, priced as 10 MP) took 3.7 GB
-# and 23 s of CPU. A 50 MP panorama is 32,768 × 1,526.
-MAX_PHOTO_SIDE = 32_768
+# and 23 s of CPU; 65,535 × 1 takes 0.7 s and 22 MB, 1 × 65,535 refined 1.2 s.
+MAX_PHOTO_SIDE = 65_535
 # Anything Pillow can raise on a damaged file while decoding it.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
                   Image.DecompressionBombError)
