@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from app.core.errors import Rejected, busy
+from app.core.errors import Rejected
+from app.core.errors import busy as busy_refusal
 from app.core.fields import NEEDS_BACKDROP, REFINE_EDGES_HELP
 from app.core.forms import UploadRequest, parse
 from app.http.limits import RATE_LIMITED
@@ -642,7 +643,7 @@ class Busy:
                  status: int = 503, error: str = "busy"):
         self.seconds, self.times, self.posts = seconds, times, 0
         self.status, self.error = status, error
-        self.message = busy(seconds).message if error == "busy" else RATE_LIMITED
+        self.message = busy_refusal(seconds).message if error == "busy" else RATE_LIMITED
         page.route(base + "/", self._route)
 
     def _route(self, route):
@@ -725,7 +726,7 @@ def test_waiting_for_a_busy_server_can_be_cancelled(tab):
     assert busy.posts == 2
     page.get_by_role("button", name="Cancel sending two.jpg again").click()
     expect(page.locator("#upload-form")).to_have_attribute("aria-busy", "false")
-    said = busy(30).message + " Sending it again was cancelled."
+    said = busy_refusal(30).message + " Sending it again was cancelled."
     assert tab.messages() == ["one.jpg: " + said, "two.jpg: " + said]
     # Long past any wait: neither photo was sent again.
     page.clock.run_for(120_000)
