@@ -237,12 +237,14 @@ def _body(response, target: Target, max_bytes: int, deadline: Deadline) -> bytes
     too_large = refused("too_large", f"The photo at that address is larger than {limit}, "
                                      "the largest accepted.")
     declared = (response.headers.get("Content-Length") or "").strip()
-    if declared.isascii() and declared.isdigit() and len(declared) > _LENGTH_DIGITS:
-        raise too_large  # past an exabyte: not a size int() or human_size() should read
-    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-        size = human_size(int(declared))
-        raise too_large if size == limit else refused(
-            "too_large", f"The photo at that address is {size}; the largest accepted is {limit}.")
+    if declared.isascii() and declared.isdigit():
+        if len(declared) > _LENGTH_DIGITS:  # past an exabyte: int() and human_size() balk
+            raise too_large
+        if int(declared) > max_bytes:
+            size = human_size(int(declared))
+            raise too_large if size == limit else refused(
+                "too_large",
+                f"The photo at that address is {size}; the largest accepted is {limit}.")
     body = bytearray()
     while chunk := response.read1(_CHUNK):  # read1: returns as soon as any bytes arrive
         body += chunk
