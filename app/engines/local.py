@@ -16,12 +16,8 @@ from app import model_files
 from app.engines import runtimes
 from app.images.decoding import Photo
 from app.images.pngwriter import POOL
-from app.images.resample import across_threads
+from app.images.resample import SPLIT_PIXELS, across_threads
 
-# Under this, the model's input is resized on one thread: at 1 MP two saved 3 ms of 10,
-# and under load (bench/server.py, 1 MP) cost more than that in throughput (0.77 of the
-# ceiling against 0.80).
-_SPLIT_PIXELS = 4_000_000
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
@@ -45,7 +41,7 @@ class LocalEngine:
     def predict(self, img: Image.Image) -> Image.Image:
         """The model's mask for a decoded image, as an L image of the model's input size."""
         rgb = img if img.mode == "RGB" else img.convert("RGB")  # a copy: only if needed
-        if rgb.width * rgb.height >= _SPLIT_PIXELS:
+        if rgb.width * rgb.height >= SPLIT_PIXELS:
             # Pillow's own pixels, on two cores: at 12 MP this resize is the longest step
             # before the model (92 ms on one here, 60 on two).
             small = across_threads(rgb, self.input_size, Image.Resampling.LANCZOS, POOL)

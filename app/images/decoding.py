@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from app.images import structure
+from app.images import colour, structure
 
 # A JPEG with extra pictures after the first (phones add gain maps and previews this way):
 # Pillow opens it as MPO; it is a JPEG photo.
@@ -207,7 +207,7 @@ def sniff(data: bytes) -> tuple[str, int, int]:
 
 
 def decode(data: bytes, reduce_by: int = 1, at_least: int = 1) -> Image.Image:
-    """Decode to an RGB or RGBA image the right way up.
+    """Decode to an RGB or RGBA image in sRGB (colour.py), the right way up.
 
     With `reduce_by` > 1, a JPEG may be decoded at a DCT scale of up to 1/`reduce_by`
     (1/2, 1/4 or 1/8) but no smaller than `at_least` pixels a side, which skips most of
@@ -225,7 +225,7 @@ def decode(data: bytes, reduce_by: int = 1, at_least: int = 1) -> Image.Image:
         if orientation != 1:  # a PNG's eXIf found only now, after its pixels, is left out
             # In place: a copy of a 12 MP photo is 36 MB more at the peak.
             ImageOps.exif_transpose(img, in_place=True)
-        return to_rgb_or_rgba(img)
+        return colour.in_srgb(to_rgb_or_rgba(img))
     except _DECODE_ERRORS:
         raise _damaged() from None
 

@@ -22,6 +22,10 @@ _PRECISION_BITS = 22  # Resample.c: 32 - 8 bits of result - 2 bits for overflow
 # Rows of a reduction's horizontal pass made at once: a few MB of a 50 MP photo.
 _REDUCE_ROWS = 128
 _BAND_BYTES = 4 * 1024 * 1024
+# From this many pixels, a pass over a whole photo is split over two threads: the model's
+# input at 1 MP took 7 ms on two against 10 on one, but under load (bench/server.py, 1 MP)
+# that cost more in throughput than it saved (0.77 of the ceiling against 0.80).
+SPLIT_PIXELS = 4_000_000
 
 
 def _sinc(x: float) -> float:
@@ -187,10 +191,7 @@ def across_threads(image: Image.Image, size: tuple[int, int], resample, pool) ->
             or image.height > image.width * 100):
         return image.resize(size, resample)
     image.load()  # once, here: two threads loading a lazy image at once broke its decoding
-    # Halves, or bands of a few MB if smaller: a crop is a copy (4 bytes a pixel), and half
-    # a 50 MP photo would be 100 MB more at the peak.
-    rows = min(-(-image.height // 2), max(1, _BAND_BYTES // (4 * image.width)))
-    bands = [(top, min(image.height, top + rows)) for top in range(0, image.height, rows)]
+    bands = _bands(image)
 
     def across(band: tuple[int, int]) -> Image.Image:
         top, bottom = band
@@ -201,6 +202,28 @@ def across_threads(image: Image.Image, size: tuple[int, int], resample, pool) ->
     for (top, _), made in zip(bands, pool.map(across, bands), strict=True):
         narrow.paste(made, (0, top))
     return narrow.resize(size, resample)
+
+
+def in_place_by_bands(image: Image.Image, work: Callable[[Image.Image], None], pool) -> None:
+    """`work`, which changes an image in place, done to bands of `image`'s rows over
+    `pool`'s threads (not the caller's own), each band pasted back."""
+    image.load()
+
+    def one(band: tuple[int, int]) -> Image.Image:
+        part = image.crop((0, band[0], image.width, band[1]))
+        work(part)
+        return part
+
+    bands = _bands(image)
+    for (top, _), part in zip(bands, pool.map(one, bands), strict=True):
+        image.paste(part, (0, top))
+
+
+def _bands(image: Image.Image) -> list[tuple[int, int]]:
+    """Halves, or bands of a few MB if smaller: a crop is a copy (4 bytes a pixel), and half
+    a 50 MP photo would be 100 MB more at the peak."""
+    rows = min(-(-image.height // 2), max(1, _BAND_BYTES // (4 * image.width)))
+    return [(top, min(image.height, top + rows)) for top in range(0, image.height, rows)]
 
 
 def box_reduced(rows: Callable[[int, int], np.ndarray], size: tuple[int, int],
