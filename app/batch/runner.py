@@ -150,7 +150,11 @@ class Runner:
                     index, job, (outcome, reason) = _next(done)
                     count(index, job, outcome, reason)
                     elapsed = time.monotonic() - started
-                    bar.update(1, f"{tally.made / elapsed:.2f} photos/s" if elapsed else "")
+                    # A photo made by an earlier run leaves the count: counted as a step,
+                    # its instant check made the time left of a resumed run far too short.
+                    bar.length -= outcome == "skipped"
+                    bar.update(outcome != "skipped",
+                               f"{tally.made / elapsed:.2f} photos/s" if elapsed else "")
         except KeyboardInterrupt:
             tally.interrupted = True
             self.stop.set()

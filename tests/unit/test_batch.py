@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Literal, get_args
 
+import click
 import pytest
 from PIL import Image
 
@@ -470,6 +471,29 @@ def test_a_photo_replaced_by_a_fifo_after_the_plan_fails_unopened(tmp_path):
     assert (tally.made, tally.failed) == (0, [(
         str(src / "a.jpg"), "not a regular file (a FIFO, socket or device), not opened")])
     assert not out.exists()
+
+
+def test_photos_made_by_an_earlier_run_leave_the_progress_bars_count(tmp_path, monkeypatch):
+    """Three of four outputs already there: the bar counts the one photo to make, so its
+    time left is that photo's, not a quarter of it (the three checks take no time)."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    png = io.BytesIO()
+    Image.new("RGBA", (8, 8)).save(png, "PNG")
+    for name in "abcd":
+        (src / f"{name}.jpg").write_bytes(photo(size=(64, 48)))
+    for name in "abc":
+        (out / f"{name}.png").write_bytes(png.getvalue())
+    bars, progressbar = [], click.progressbar
+    monkeypatch.setattr(click, "progressbar",
+                        lambda *args, **kwargs: bars.append(progressbar(*args, **kwargs))
+                        or bars[-1])
+    sent = []
+    tally = Runner(lambda data, name: sent.append(name) or png.getvalue(),
+                   progress=False).run(plan([src], out, ".png"))
+    assert (tally.made, tally.skipped, sent) == (1, 3, ["d.jpg"])
+    assert (bars[0].pos, bars[0].length) == (1, 1)
 
 
 def test_the_options_are_sent_in_the_forms_order_whatever_the_command_lines():
