@@ -195,6 +195,23 @@ def test_an_edit_remakes_the_colours_in_srgb_on_a_background_in_srgb(app, fmt):
     assert np.abs(pixels[25, 150:230] - (16, 32, 48)).max() <= 3  # the colour as chosen
 
 
+def test_a_background_photo_with_a_profile_is_put_behind_in_srgb(app):
+    """Under an untagged photo: the background's numbers are converted, the photo's not."""
+    script = ApiClient(app.test_client())
+    backdrop = encode(Image.new("RGB", (60, 40), COLOURS[0]), "PNG", icc_profile=P3)
+    answer = script.http.post("/api/v1/remove", headers=script.headers(),
+                              content_type="multipart/form-data", data={
+                                  "image": (io.BytesIO(tagged(None)), "plain.png"),
+                                  "output": "image",
+                                  "background_image": (io.BytesIO(backdrop), "p3.png")})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    pixels = np.asarray(Image.open(io.BytesIO(answer.data)).convert("RGB"), int)
+    assert np.array_equal(pixels[:, :120], stored(tagged(None))[:, :120])
+    expected = icc.in_srgb([COLOURS[0]], icc.DISPLAY_P3, 2.2)[0]
+    assert np.abs(pixels[:, 120:] - expected).max() <= 1
+    assert np.abs(expected - COLOURS[0]).max() > 10  # (217, 80, 59)
+
+
 def test_the_gallery_renditions_show_the_photo_in_srgb(app):
     script = ApiClient(app.test_client())
     data = tagged(P3)
