@@ -150,11 +150,16 @@ class Runner:
                     index, job, (outcome, reason) = _next(done)
                     count(index, job, outcome, reason)
                     elapsed = time.monotonic() - started
-                    # A photo made by an earlier run leaves the count: counted as a step,
-                    # its instant check made the time left of a resumed run far too short.
-                    bar.length -= outcome == "skipped"
-                    bar.update(outcome != "skipped",
-                               f"{tally.made / elapsed:.2f} photos/s" if elapsed else "")
+                    rate = f"{tally.made / elapsed:.2f} photos/s" if elapsed else ""
+                    if outcome == "skipped":
+                        # Made by an earlier run, it leaves the count: counted as a step,
+                        # its instant check made a resumed run's time left far too short.
+                        bar.length -= 1
+                        bar.finished = bar.pos >= bar.length
+                        bar.current_item = rate
+                        bar.render_progress()
+                    else:
+                        bar.update(1, rate)
         except KeyboardInterrupt:
             tally.interrupted = True
             self.stop.set()

@@ -473,9 +473,20 @@ def test_a_photo_replaced_by_a_fifo_after_the_plan_fails_unopened(tmp_path):
     assert not out.exists()
 
 
-def test_photos_made_by_an_earlier_run_leave_the_progress_bars_count(tmp_path, monkeypatch):
-    """Three of four outputs already there: the bar counts the one photo to make, so its
-    time left is that photo's, not a quarter of it (the three checks take no time)."""
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("before", "sent", "last"), [
+    ("abc", ["d.jpg"], "1/1"),  # the time left is that one photo's, not a quarter of it
+    ("d", ["a.jpg", "b.jpg", "c.jpg"], "3/3"),  # the last one out was a skip: drawn whole
+    ("abcd", [], "0/0"),
+])
+def test_photos_made_by_an_earlier_run_leave_the_progress_bars_count(tmp_path, monkeypatch,
+                                                                    before, sent, last):
+    """An output already there leaves the count (its check takes no time, so counted as a
+    step it made a resumed run's time left far too short), and the bar is drawn again."""
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
     out.mkdir()
@@ -483,17 +494,17 @@ def test_photos_made_by_an_earlier_run_leave_the_progress_bars_count(tmp_path, m
     Image.new("RGBA", (8, 8)).save(png, "PNG")
     for name in "abcd":
         (src / f"{name}.jpg").write_bytes(photo(size=(64, 48)))
-    for name in "abc":
+    for name in before:
         (out / f"{name}.png").write_bytes(png.getvalue())
-    bars, progressbar = [], click.progressbar
+    screen, progressbar = _Terminal(), click.progressbar
     monkeypatch.setattr(click, "progressbar",
-                        lambda *args, **kwargs: bars.append(progressbar(*args, **kwargs))
-                        or bars[-1])
-    sent = []
-    tally = Runner(lambda data, name: sent.append(name) or png.getvalue(),
-                   progress=False).run(plan([src], out, ".png"))
-    assert (tally.made, tally.skipped, sent) == (1, 3, ["d.jpg"])
-    assert (bars[0].pos, bars[0].length) == (1, 1)
+                        lambda *args, **kwargs: progressbar(*args, **{**kwargs, "file": screen}))
+    names = []
+    tally = Runner(lambda data, name: names.append(name) or png.getvalue(),
+                   threads=1).run(plan([src], out, ".png"))
+    assert (tally.made, tally.skipped, names) == (len(sent), len(before), sent)
+    drawn = screen.getvalue().split("\r")[-1]
+    assert drawn.startswith(f"\x1b[?25lRemoving backgrounds  [{'#' * 36}]  {last}  ")
 
 
 def test_the_options_are_sent_in_the_forms_order_whatever_the_command_lines():
