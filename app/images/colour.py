@@ -8,26 +8,43 @@ import io
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, PngImagePlugin
 
 from app.images.pngwriter import POOL
 from app.images.resample import SPLIT_PIXELS, in_place_by_bands
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-# An RGB profile is a few hundred bytes (a matrix and curves) to a few hundred KB (tables);
-# a larger one is left out, as a broken one is, and the photo's numbers read as sRGB.
-MAX_PROFILE_BYTES = 1024 * 1024
+# Pillow refuses a PNG whose profile inflates past this; one as large in a JPEG or a WebP
+# is left out, as a broken one is, so that a profile means the same in every format.
+MAX_PROFILE_BYTES = PngImagePlugin.MAX_TEXT_CHUNK
+# littlecms reads these floating-point tags before the others and walks their segmented
+# curves a segment at a time: a 1 MB profile of them took 2.4-3.5 s of CPU for a 1×1 photo.
+# Browsers' colour engines (skcms, qcms) do not read them either.
+_FLOAT_TAGS = {b"D2B0", b"D2B1", b"D2B2", b"D2B3"}
+# The profile's colour space for each mode a photo is stored in: a profile of another space
+# (an RGB profile on a grey photo, any profile on CMYK) is left out, as libpng and browsers do.
+_SPACES = {"RGB": "RGB ", "RGBA": "RGB ", "P": "RGB ", "PA": "RGB ", "L": "GRAY", "LA": "GRAY",
+           "I;16": "GRAY", "I;16B": "GRAY", "I;16L": "GRAY", "I": "GRAY"}
 # Every tenth level of each channel: a profile that moves none of them by more than a level
 # is sRGB under another name (most cameras' and phones'), and its photo is left as it is.
 _LEVELS = np.arange(0, 256, 10, dtype=np.uint8)
 _PROBE = np.stack(np.meshgrid(_LEVELS, _LEVELS, _LEVELS, indexing="ij"), -1).reshape(1, -1, 3)
+_RAMP = Image.fromarray(np.arange(256, dtype=np.uint8)[None], "L")
 
 
-def in_srgb(img: Image.Image) -> Image.Image:
-    """`img` (RGB or RGBA, as decoded) with its colours converted from the RGB profile it
-    carries to sRGB, in place; without one, or with sRGB's, `img` itself."""
-    profile = img.info.pop("icc_profile", None)
-    transform = _transform(profile, img.mode) if profile else None
+def in_srgb(img: Image.Image, stored: Image.Image) -> Image.Image:
+    """`img`, decoded to RGB or RGBA from `stored` (the image as its file holds it: its mode
+    and profile), with its colours converted to sRGB and no profile said; without a profile
+    of the photo's own colour space, or with sRGB's, its numbers as they are."""
+    profile, space = stored.info.get("icc_profile"), _SPACES.get(stored.mode)
+    img.info.pop("icc_profile", None)
+    if not profile or space is None:
+        return img
+    if space == "GRAY":  # a grey photo's profile is a tone curve, the same for each channel
+        tones = _tones(profile)
+        alpha = list(range(256)) if img.mode == "RGBA" else []
+        return img if tones is None else img.point(tones * 3 + alpha)
+    transform = _transform(profile, img.mode)
     if transform is not None:
         if img.width * img.height >= SPLIT_PIXELS:  # 0.3 s at 12 MP on one thread, 0.2 on two
             in_place_by_bands(img, lambda band: _apply(band, transform), POOL)
@@ -43,11 +60,9 @@ def _apply(img: Image.Image, transform: ImageCms.ImageCmsTransform) -> None:
 
 @lru_cache(maxsize=16)
 def _transform(profile: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
-    if len(profile) > MAX_PROFILE_BYTES:
-        return None
     try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-        if source.profile.xcolor_space != "RGB ":  # a CMYK or grey profile on RGB pixels
+        source = _usable(profile, "RGB ")
+        if source is None:
             return None
         transform = ImageCms.buildTransform(source, SRGB, mode, mode,
                                             ImageCms.Intent.RELATIVE_COLORIMETRIC)
@@ -56,3 +71,31 @@ def _transform(profile: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None  # a damaged profile is ignored, as browsers ignore it
     return transform if np.abs(moved - np.asarray(probe, np.int16)).max() > 1 else None
+
+
+@lru_cache(maxsize=16)
+def _tones(profile: bytes) -> list[int] | None:
+    """The sRGB level of each grey level, or None if none moves by more than one."""
+    try:
+        source = _usable(profile, "GRAY")
+        if source is None:
+            return None
+        transform = ImageCms.buildTransform(source, SRGB, "L", "RGB",
+                                            ImageCms.Intent.RELATIVE_COLORIMETRIC)
+        tones = np.asarray(ImageCms.applyTransform(_RAMP, transform))[0, :, 0]
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+    moved = np.abs(tones.astype(np.int16) - np.arange(256)).max() > 1
+    return tones.tolist() if moved else None
+
+
+def _usable(profile: bytes, space: str) -> ImageCms.ImageCmsProfile | None:
+    """The profile for a photo of colour `space`, or None: too large, float tags, another
+    space. Raises littlecms's errors for a damaged one."""
+    count = int.from_bytes(profile[128:132], "big")
+    table = profile[132:132 + 12 * count]
+    if (len(profile) > MAX_PROFILE_BYTES
+            or _FLOAT_TAGS & {table[at:at + 4] for at in range(0, len(table), 12)}):
+        return None
+    source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    return source if source.profile.xcolor_space == space else None

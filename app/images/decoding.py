@@ -25,22 +25,20 @@ _EXIF_ORIENTATION = 0x0112
 # Pillow unpacks it whole to find the orientation (14 MB took 5.6 s and 330 MB).
 MAX_EXIF_BYTES = 65_535
 # The longest side taken, a JPEG's own: the mask is scaled through a width × 320 step and
-# refining walks its rows in Python, so 10,000,000 × 1 (29 KB, priced as 10 MP) took 3.7 GB
-# and 23 s of CPU; 65,535 × 1 takes 0.7 s and 22 MB, 1 × 65,535 refined 1.2 s.
+# refining walks rows in Python: 10,000,000 × 1 (29 KB, priced as 10 MP) took 3.7 GB and
+# 23 s of CPU; 65,535 × 1 takes 0.7 s and 22 MB, 1 × 65,535 refined 1.2 s.
 MAX_PHOTO_SIDE = 65_535
 # Anything Pillow can raise on a damaged file while decoding it.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
                   Image.DecompressionBombError)
-# A PNG's text is inflated whenever Pillow opens it (three times an upload), by default up
-# to 64 MB: 63 chunks of 1 KB inflating to 1 MB each took a 1×1 PNG's check 0.42 s. A
-# photo's own text (XMP, comments) is a few KB.
+# Pillow inflates a PNG's text at each opening (three an upload), by default up to 64 MB: 63
+# chunks of 1 KB inflating to 1 MB each took a 1×1 PNG's check 0.42 s. A photo's is a few KB.
 PngImagePlugin.MAX_TEXT_MEMORY = MAX_PNG_TEXT = 4 * 1024 * 1024
 
 
 class InvalidImage(ValueError):
-    """The upload is not an image we can use; `message` is meant for the visitor. `kind`
-    says what is wrong with it: `invalid` (damaged, empty), `unsupported` (not a still
-    JPEG/PNG/WebP) or `too_large` (too many pixels)."""
+    """Not an image we can use: `message` is for the visitor, and `kind` says why: `invalid`
+    (damaged, empty), `unsupported` (not a still JPEG/PNG/WebP) or `too_large`."""
 
     KINDS = ("invalid", "unsupported", "too_large")
 
@@ -66,14 +64,12 @@ class ImageInfo:
 def probe(data: bytes, max_pixels: int) -> ImageInfo:
     """Check that `data` is a whole, still JPEG/PNG/WebP within `max_pixels`; describe it.
 
-    The pixel check runs on the header, before anything is decoded, so a small file that
-    declares a huge image (a decompression bomb) is refused without allocating it. Nothing
-    here decodes at full size, since every request thread runs it: a baseline JPEG is
-    decoded at 1/8 scale (a progressive one not at all), a PNG's chunks are checked
-    without inflating them, and a WebP's container is parsed when it is opened; a JPEG's
-    scans and a PNG's chunks are counted first. Damage those checks miss surfaces as
-    `InvalidImage` when the engine decodes the image, one upload at a time.
-    """
+    The pixel check reads the header, so a small file declaring a huge image (a
+    decompression bomb) is refused unallocated. Nothing here decodes at full size, since
+    every request thread runs it: a baseline JPEG is decoded at 1/8 scale (a progressive
+    one not at all), a PNG's chunks are checked uninflated, a WebP's container is parsed
+    as it opens; a JPEG's scans and a PNG's chunks are counted first. Damage missed here
+    is an `InvalidImage` when the engine decodes the image, one upload at a time."""
     if not data:
         raise InvalidImage("The file is empty. Please choose a photo to upload.")
     # Counted before Pillow opens the file, which reads a PNG's chunks up to its pixels.
@@ -149,14 +145,12 @@ class Photo:
         return self._full
 
     def release(self) -> None:
-        """Forget the decoded pixels (the bytes stay): a job's turn ends with its memory,
-        not with the request that goes on to store the result."""
+        """Forget the decoded pixels: a job's turn ends with its memory, not its request."""
         self._full = None
 
     def at_least(self, longest: int) -> Image.Image:
-        """The full decode reduced by the largest factor (8, 4, 2) that leaves its longest
-        side `longest` pixels or more: a box reduction, at half the cost of decoding a JPEG
-        again at that DCT scale (the model and the result need the full decode anyway)."""
+        """The full decode box-reduced by the largest factor (8, 4, 2) that leaves its longest
+        side `longest` px or more: half the cost of decoding a JPEG again at that DCT scale."""
         side = max(self.info.width, self.info.height)
         by = next((k for k in (8, 4, 2) if -(-side // k) >= longest), 1)
         return self.full().reduce(by) if by > 1 else self.full()
@@ -196,8 +190,7 @@ def scaled(photo: Photo, max_pixels: int) -> Photo:
 
 
 def sniff(data: bytes) -> tuple[str, int, int]:
-    """Content type and stored size from the header alone, for bytes already accepted
-    once (documents of the original app); unknown bytes are an octet stream of size 0."""
+    """Type and size from the header, for stored bytes; unknown ones: octet stream, 0×0."""
     try:
         with Image.open(io.BytesIO(data)) as img:
             mime = Image.MIME.get(img.format or "", "application/octet-stream")
@@ -225,7 +218,7 @@ def decode(data: bytes, reduce_by: int = 1, at_least: int = 1) -> Image.Image:
         if orientation != 1:  # a PNG's eXIf found only now, after its pixels, is left out
             # In place: a copy of a 12 MP photo is 36 MB more at the peak.
             ImageOps.exif_transpose(img, in_place=True)
-        return colour.in_srgb(to_rgb_or_rgba(img))
+        return colour.in_srgb(to_rgb_or_rgba(img), stored=img)
     except _DECODE_ERRORS:
         raise _damaged() from None
 
@@ -245,10 +238,11 @@ _BAND_ROWS = 256
 def to_rgb_or_rgba(img: Image.Image) -> Image.Image:
     """Normalise any Pillow mode to RGB, or RGBA when the image has transparency."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        # Pillow clips 16-bit to 8-bit on convert("L"); scale instead so tones survive. In
-        # bands of rows: a 49.7 MP photo's float64 copies whole peaked at 1.2 GB.
+        # Pillow clips 16-bit to 8-bit on convert("L"): scaled instead, a 16-bit PNG by its
+        # own scale (dark or not), in bands of rows (whole float64 copies of 50 MP: 1.2 GB).
         arr = np.asarray(img)
-        top = 65535.0 if img.mode != "F" and arr.max() > 255 else max(float(arr.max()), 1.0)
+        wide = img.mode.startswith("I;16") or (img.mode != "F" and arr.max() > 255)
+        top = 65535.0 if wide else max(float(arr.max()), 1.0)
         grey = np.empty(arr.shape, np.uint8)
         for top_row in range(0, arr.shape[0], _BAND_ROWS):
             band = arr[top_row:top_row + _BAND_ROWS].astype(np.float64)
@@ -257,7 +251,10 @@ def to_rgb_or_rgba(img: Image.Image) -> Image.Image:
         img = Image.fromarray(grey, "L")
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
     target = "RGBA" if has_alpha else "RGB"
-    return img if img.mode == target else img.convert(target)
+    img = img if img.mode == target else img.convert(target)
+    if has_alpha:  # what lies under full transparency is no one's: white, in every file alike
+        img.paste((255, 255, 255, 0), mask=img.getchannel("A").point(lambda a: 255 * (a == 0)))
+    return img
 
 
 def _too_many_pixels(max_pixels: int, width: int | None = None, height: int | None = None):
@@ -276,9 +273,8 @@ def _lacks_its_picture(data: bytes) -> bool:
 
 
 def _orientation(img: Image.Image) -> int:
-    """The EXIF orientation known before the pixels are read, the same for the check and
-    the decode. A PNG's eXIf chunk after its pixels is left out: Pillow finds it only by
-    decoding the whole image, which the check must not do (it did, for every PNG)."""
+    """The EXIF orientation known before the pixels are read, the same for the check and the
+    decode: a PNG's eXIf after its pixels is left out (Pillow finds it only by decoding)."""
     png_without = img.format == "PNG" and "exif" not in img.info
     return 1 if png_without else img.getexif().get(_EXIF_ORIENTATION, 1)
 
@@ -289,7 +285,11 @@ def _too_complex(what: str) -> InvalidImage:
 
 
 def _unreadable(exc: Exception) -> InvalidImage:
-    """Pillow's refusal as the visitor's: too much text (its MAX_TEXT_* limits), or damage."""
+    """Pillow's refusal as the visitor's: a chunk or all the text over its MAX_TEXT_CHUNK or
+    MAX_TEXT_MEMORY (a PNG's text or colour profile, inflated), or damage."""
+    if "MAX_TEXT_CHUNK" in str(exc):
+        return _too_complex(f"has a text or colour-profile chunk of more than "
+                            f"{PngImagePlugin.MAX_TEXT_CHUNK // 2**20} MB")
     if "MAX_TEXT" in str(exc):
         return _too_complex(f"holds more than {MAX_PNG_TEXT // 2**20} MB of text")
     return _damaged()

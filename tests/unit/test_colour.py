@@ -11,9 +11,18 @@ import pytest
 from PIL import Image, ImageCms
 
 from app.images import colour
-from app.images.decoding import decode
+from app.images.decoding import InvalidImage, decode, probe
 from tests import icc
-from tests.support import ApiClient, FakeEngine, Visitor, cutout, encode, photo_array, use_engine
+from tests.support import (
+    ApiClient,
+    FakeEngine,
+    Visitor,
+    assert_error,
+    cutout,
+    encode,
+    photo_array,
+    use_engine,
+)
 
 KEY = "colour-test-key-0123"
 P3 = icc.profile(icc.DISPLAY_P3, 2.2, "Display P3 (test)")
@@ -99,6 +108,63 @@ def test_a_large_photo_is_converted_by_bands_on_two_threads(monkeypatch, size, w
     assert off_by(decoded, icc.in_srgb(pixels, icc.DISPLAY_P3, 2.2)) <= 1
 
 
+@pytest.mark.parametrize("mode", ["L", "LA"])
+def test_a_grey_photos_profile_is_its_tone_curve(mode):
+    """Photoshop's grey (here gamma 1.8): level 128 is sRGB's 146 in a browser."""
+    ramp = np.tile(np.arange(256, dtype=np.uint8), (4, 1))
+    img = Image.fromarray(ramp, "L")
+    if mode == "LA":
+        img.putalpha(Image.fromarray(ramp[:, ::-1]))
+    data = encode(img, "PNG", icc_profile=icc.grey_profile(1.8))
+    decoded = np.asarray(decode(data)).astype(int)
+    expected = icc.grey_in_srgb(ramp, 1.8)
+    assert expected[0, 128] == 146
+    for channel in range(3):
+        assert np.abs(decoded[..., channel] - expected).max() <= 1
+    if mode == "LA":
+        assert np.array_equal(decoded[..., 3], ramp[:, ::-1])
+
+
+@pytest.mark.parametrize(("mode", "profile"), [
+    ("L", P3),  # an RGB profile on a grey photo: libpng and browsers leave it out
+    ("CMYK", P3),  # on CMYK: read by Pillow as before, not made worse
+    ("RGB", icc.grey_profile(1.8)),  # a grey profile on a colour photo
+], ids=["grey-photo-rgb-profile", "cmyk-photo-rgb-profile", "colour-photo-grey-profile"])
+def test_a_profile_of_another_colour_space_than_the_photos_is_left_out(mode, profile):
+    img = stripes().convert(mode)
+    data = encode(img, "JPEG" if mode == "CMYK" else "PNG", icc_profile=profile)
+    plain = encode(img, "JPEG" if mode == "CMYK" else "PNG")
+    assert np.array_equal(np.asarray(decode(data)), np.asarray(decode(plain)))
+
+
+def test_a_profile_with_floating_point_tags_is_left_out():
+    """littlecms reads D2B0 first and walks its curves a segment at a time (1 MB of them
+    took 2.4-3.5 s for a 1×1 photo); here the tag holds straight curves, which littlecms
+    would apply instead of the profile's gamma 2.2 ones."""
+    profile = icc.with_float_tag(icc.DISPLAY_P3, 2.2)
+    lcms = ImageCms.buildTransform(ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+                                   colour.SRGB, "RGB", "RGB")
+    data = tagged(profile)
+    assert off_by(ImageCms.applyTransform(Image.open(io.BytesIO(data)), lcms),
+                  icc.in_srgb(stored(data), icc.DISPLAY_P3, 1.0)) <= 1  # it is read so
+    assert np.array_equal(np.asarray(decode(data)), stored(data))
+
+
+def test_a_png_whose_profile_inflates_past_the_limit_is_refused_with_its_reason(app):
+    """Pillow's own limit for a PNG's profile (MAX_TEXT_CHUNK) is MAX_PROFILE_BYTES; the
+    same profile in a JPEG is left out (test_a_profile_is_used_up_to_its_limit)."""
+    over = tagged(P3 + b"\0" * (colour.MAX_PROFILE_BYTES - len(P3) + 1))
+    with pytest.raises(InvalidImage) as refused:
+        probe(over, 10**6)
+    sentence = ("This file has a text or colour-profile chunk of more than 1 MB, far more than "
+                "cameras and image editors write. Please save it again as an ordinary image.")
+    assert (refused.value.kind, refused.value.message) == ("unsupported", sentence)
+    script = ApiClient(app.test_client())
+    assert assert_error(script.create(over), 415, "invalid_image")["message"] == sentence
+    exactly = tagged(P3 + b"\0" * (colour.MAX_PROFILE_BYTES - len(P3)))
+    assert off_by(decode(exactly), icc.in_srgb(stored(exactly), icc.DISPLAY_P3, 2.2)) <= 1
+
+
 @pytest.mark.parametrize("profile", [
     SRGB,  # what most cameras and phones embed: sRGB under its own name
     b"not a profile at all",
@@ -114,8 +180,8 @@ def test_these_profiles_leave_the_numbers_as_they_are(profile):
 
 @pytest.mark.parametrize(("extra", "used"), [(0, True), (1, False)])
 def test_a_profile_is_used_up_to_its_limit(extra, used):
-    """In a JPEG (a PNG's iCCP is held to 1 MB inflated by Pillow: over it, the file is
-    refused as damaged). Lossy: the numbers read back from the file are the reference."""
+    """In a JPEG, where nothing else limits it (a PNG's, test below). Lossy: the numbers
+    read back from the file are the reference."""
     data = tagged(P3 + b"\0" * (colour.MAX_PROFILE_BYTES - len(P3) + extra), "JPEG")
     expected = icc.in_srgb(stored(data), icc.DISPLAY_P3, 2.2) if used else stored(data)
     assert off_by(decode(data), expected) <= (1 if used else 0)

@@ -130,6 +130,14 @@ def test_decode_scales_16_bit_greyscale_instead_of_clipping():
     assert (out[:, 0, 0] == np.arange(600) * 109 * 255 // 65535).all()
 
 
+def test_a_dark_16_bit_photo_stays_dark():
+    """Values up to 255 of 65535 are level 0 of 255 (before: stretched to the photo's own
+    maximum, a black photo came back bright, helper 69)."""
+    arr = np.tile(np.array([0, 100, 200, 255], np.uint16), (3, 1))
+    out = np.asarray(decode(encode(Image.fromarray(arr), "PNG")))
+    assert (out == 0).all() and out.shape == (3, 4, 3)
+
+
 def test_16_bit_greyscale_is_scaled_without_whole_float_copies():
     """A 49.7 MP 16-bit PNG compresses to 108 KB; its float64 copies whole peaked at 1.2 GB.
     Here (3 MP) numpy's allocations stay under 8 bytes a pixel (the 16-bit values, read
