@@ -1,6 +1,7 @@
-"""A photo's colours in sRGB: what the model was trained on, what a colour chosen on the page
-means, and what every viewer assumes of an image that carries no colour profile, as every
-result, rendition and mask of this app does."""
+"""A photo's colours as they are seen: in sRGB (what the model was trained on, what a colour
+chosen on the page means, and what every viewer assumes of an image that carries no colour
+profile, as every result, rendition and mask of this app does), and white where it is fully
+transparent."""
 
 from __future__ import annotations
 
@@ -51,6 +52,16 @@ def in_srgb(img: Image.Image, stored: Image.Image) -> Image.Image:
         else:
             _apply(img, transform)
         img.info.pop("icc_profile", None)  # which littlecms set to sRGB's: said by no profile
+    return img
+
+
+def visible(img: Image.Image) -> Image.Image:
+    """`img` with white where it is fully transparent, in place: what a file holds there is
+    no one's colour, and two files that look alike must make the same mask, blur and
+    background. The two masks it takes (2 bytes a pixel) stay under a PNG decode's own peak:
+    a 12 MP RGBA photo's decode peaked at 142 MB with them, and at 144 made by bands."""
+    if img.mode == "RGBA":
+        img.paste((255, 255, 255, 0), mask=img.getchannel("A").point(lambda a: 255 * (a == 0)))
     return img
 
 

@@ -218,7 +218,7 @@ def decode(data: bytes, reduce_by: int = 1, at_least: int = 1) -> Image.Image:
         if orientation != 1:  # a PNG's eXIf found only now, after its pixels, is left out
             # In place: a copy of a 12 MP photo is 36 MB more at the peak.
             ImageOps.exif_transpose(img, in_place=True)
-        return colour.in_srgb(to_rgb_or_rgba(img), stored=img)
+        return colour.in_srgb(colour.visible(to_rgb_or_rgba(img)), stored=img)
     except _DECODE_ERRORS:
         raise _damaged() from None
 
@@ -251,10 +251,7 @@ def to_rgb_or_rgba(img: Image.Image) -> Image.Image:
         img = Image.fromarray(grey, "L")
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
     target = "RGBA" if has_alpha else "RGB"
-    img = img if img.mode == target else img.convert(target)
-    if has_alpha:  # what lies under full transparency is no one's: white, in every file alike
-        img.paste((255, 255, 255, 0), mask=img.getchannel("A").point(lambda a: 255 * (a == 0)))
-    return img
+    return img if img.mode == target else img.convert(target)
 
 
 def _too_many_pixels(max_pixels: int, width: int | None = None, height: int | None = None):
