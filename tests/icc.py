@@ -91,8 +91,9 @@ def grey_profile(gamma: float, name: str = "Test grey") -> bytes:
 
 
 def with_float_tag(primaries, gamma: float) -> bytes:
-    """`profile(primaries, gamma)` with a D2B0 tag beside, which littlecms reads first: a
-    floating-point pipeline of straight (gamma 1) curves and the primaries' matrix."""
+    """`profile(primaries, gamma)` with a D2B1 tag beside, which littlecms reads first for
+    relative colorimetric conversion: a floating-point pipeline of straight (gamma 1)
+    curves and the primaries' matrix."""
     xyz = _to_d50(rgb_to_xyz(primaries))
     segment = _tag(b"parf", struct.pack(">HH4f", 0, 0, 1.0, 1.0, 0.0, 0.0))
     curve = _tag(b"curf", struct.pack(">HH", 1, 0)) + segment
@@ -106,7 +107,7 @@ def with_float_tag(primaries, gamma: float) -> bytes:
         offsets += struct.pack(">II", at, len(element))
         at += len(element)
     pipeline = b"mpet\0\0\0\0" + struct.pack(">HHI", 3, 3, len(elements)) + offsets
-    tags = {b"D2B0": pipeline + b"".join(elements)}
+    tags = {b"D2B1": pipeline + b"".join(elements)}
     rgb = profile(primaries, gamma)
     count = int.from_bytes(rgb[128:132], "big")
     for entry in range(count):
