@@ -32,6 +32,8 @@ _SPACES = {"RGB": "RGB ", "RGBA": "RGB ", "P": "RGB ", "PA": "RGB ", "L": "GRAY"
 _LEVELS = np.arange(0, 256, 10, dtype=np.uint8)
 _PROBE = np.stack(np.meshgrid(_LEVELS, _LEVELS, _LEVELS, indexing="ij"), -1).reshape(1, -1, 3)
 _RAMP = Image.fromarray(np.arange(256, dtype=np.uint8)[None], "L")
+# What littlecms raises for a profile it cannot use: ignored, as browsers ignore it.
+_REFUSALS = (ImageCms.PyCMSError, OSError, ValueError, TypeError)
 
 
 def in_srgb(img: Image.Image, stored: Image.Image) -> Image.Image:
@@ -72,43 +74,45 @@ def _apply(img: Image.Image, transform: ImageCms.ImageCmsTransform) -> None:
 
 @lru_cache(maxsize=16)
 def _transform(profile: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    transform = _to_srgb(profile, "RGB ", mode, mode)
+    if transform is None:
+        return None
+    probe = Image.fromarray(_PROBE, "RGB").convert(mode)
     try:
-        source = _usable(profile, "RGB ")
-        if source is None:
-            return None
-        transform = ImageCms.buildTransform(source, SRGB, mode, mode,
-                                            ImageCms.Intent.RELATIVE_COLORIMETRIC)
-        probe = Image.fromarray(_PROBE, "RGB").convert(mode)
         moved = np.asarray(ImageCms.applyTransform(probe, transform), np.int16)
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return None  # a damaged profile is ignored, as browsers ignore it
+    except _REFUSALS:
+        return None
     return transform if np.abs(moved - np.asarray(probe, np.int16)).max() > 1 else None
 
 
 @lru_cache(maxsize=16)
 def _tones(profile: bytes) -> list[int] | None:
     """The sRGB level of each grey level, or None if none moves by more than one."""
+    transform = _to_srgb(profile, "GRAY", "L", "RGB")
+    if transform is None:
+        return None
     try:
-        source = _usable(profile, "GRAY")
-        if source is None:
-            return None
-        transform = ImageCms.buildTransform(source, SRGB, "L", "RGB",
-                                            ImageCms.Intent.RELATIVE_COLORIMETRIC)
         tones = np.asarray(ImageCms.applyTransform(_RAMP, transform))[0, :, 0]
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+    except _REFUSALS:
         return None
     moved = np.abs(tones.astype(np.int16) - np.arange(256)).max() > 1
     return tones.tolist() if moved else None
 
 
-def _usable(profile: bytes, space: str) -> ImageCms.ImageCmsProfile | None:
-    """The profile for a photo of colour `space` without its floating-point tags, or None
-    (too large, another space). Raises littlecms's errors for a damaged one."""
+def _to_srgb(profile: bytes, space: str, mode: str, out_mode: str):
+    """littlecms's conversion to sRGB for a photo of colour `space` in `profile` without its
+    floating-point tags, or None: too large, another space, or damaged."""
     if len(profile) > MAX_PROFILE_BYTES:
         return None
     edited, count = bytearray(profile), int.from_bytes(profile[128:132], "big")
     for at in range(132, min(len(profile), 132 + 12 * count), 12):
         if bytes(edited[at:at + 4]) in _FLOAT_TAGS:
             edited[at:at + 4] = b"\0\0\0\0"
-    source = ImageCms.ImageCmsProfile(io.BytesIO(bytes(edited)))
-    return source if source.profile.xcolor_space == space else None
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(bytes(edited)))
+        if source.profile.xcolor_space != space:
+            return None
+        return ImageCms.buildTransform(source, SRGB, mode, out_mode,
+                                       ImageCms.Intent.RELATIVE_COLORIMETRIC)
+    except _REFUSALS:
+        return None

@@ -15,13 +15,11 @@ from app.images.decoding import InvalidImage, decode, probe
 from tests import icc
 from tests.support import (
     ApiClient,
-    FakeEngine,
-    Visitor,
+        Visitor,
     assert_error,
     cutout,
     encode,
     photo_array,
-    use_engine,
 )
 
 KEY = "colour-test-key-0123"
@@ -203,12 +201,6 @@ def settings(settings):
     return settings.changed(api_keys=f"tester:{KEY}")
 
 
-@pytest.fixture
-def app(app):
-    use_engine(app, FakeEngine())
-    return app
-
-
 def _page(app, data):
     visitor = Visitor(app.test_client())
     assert visitor.upload(data, filename="p3.png").status_code == 302
@@ -234,6 +226,7 @@ def _removebg(app, data):
                                   content_type="multipart/form-data").data
 
 
+@pytest.mark.usefixtures("fake_engine")
 @pytest.mark.parametrize("door", [_page, _api, _remove, _removebg], ids=lambda d: d.__name__)
 def test_every_door_answers_the_photos_colours_in_srgb(app, door):
     data = tagged(P3)
@@ -245,6 +238,7 @@ def test_every_door_answers_the_photos_colours_in_srgb(app, door):
     assert np.abs(np.asarray(result)[..., :3].astype(int) - expected)[kept].max() <= 1
 
 
+@pytest.mark.usefixtures("fake_engine")
 @pytest.mark.parametrize("fmt", ["jpeg", "webp"])
 def test_an_edit_remakes_the_colours_in_srgb_on_a_background_in_srgb(app, fmt):
     script = ApiClient(app.test_client())
@@ -263,6 +257,7 @@ def test_an_edit_remakes_the_colours_in_srgb_on_a_background_in_srgb(app, fmt):
     assert np.abs(pixels[25, 150:230] - (16, 32, 48)).max() <= 3  # the colour as chosen
 
 
+@pytest.mark.usefixtures("fake_engine")
 def test_a_background_photo_with_a_profile_is_put_behind_in_srgb(app):
     """Under an untagged photo: the background's numbers are converted, the photo's not."""
     script = ApiClient(app.test_client())
@@ -280,6 +275,7 @@ def test_a_background_photo_with_a_profile_is_put_behind_in_srgb(app):
     assert np.abs(expected - COLOURS[0]).max() > 10  # (217, 80, 59)
 
 
+@pytest.mark.usefixtures("fake_engine")
 def test_the_gallery_renditions_show_the_photo_in_srgb(app):
     script = ApiClient(app.test_client())
     data = tagged(P3)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from app.images.decoding import decode
-from tests.support import ApiClient, FakeEngine, cutout, encode, photo_array, use_engine
+from tests.support import ApiClient, cutout, encode, photo_array
 
 
 def hiding(colour: tuple[int, int, int]) -> bytes:
@@ -40,12 +40,6 @@ def test_the_real_model_makes_one_mask_of_two_files_that_look_alike(engine):
     assert black.data == white.data
 
 
-@pytest.fixture
-def app(app):
-    use_engine(app, FakeEngine())
-    return app
-
-
 def _remove(app, **form) -> np.ndarray:
     script = ApiClient(app.test_client())
     answer = script.http.post("/api/v1/remove", headers=script.headers(),
@@ -54,6 +48,7 @@ def _remove(app, **form) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(answer.data)).convert("RGB"), int)
 
 
+@pytest.mark.usefixtures("fake_engine")
 @pytest.mark.parametrize("output", ["blur", "image"])
 def test_two_files_that_look_alike_make_one_result(app, output):
     """blur: the photo's own transparent strip (the fake engine keeps the left half, so the
