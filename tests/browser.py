@@ -156,6 +156,12 @@ class Tab:
         return [text.strip().replace("\u2068", "").replace("\u2069", "")
                 for text in self.page.locator("#alerts .alert").all_inner_texts()]
 
+    def outcomes(self) -> list[str]:
+        """What the rows say of a change made from them (a rename, an edit), under the
+        button the focus went back to."""
+        return [text.strip() for text in
+                self.page.locator("#records .row-outcome").all_inner_texts()]
+
     def names(self) -> list[str]:
         names = self.page.locator("#records .record-name").all_inner_texts()
         return [text.strip() for text in names]

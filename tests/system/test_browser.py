@@ -73,8 +73,12 @@ def test_upload_see_download_rename_hit_the_limit_and_delete(tab):
     page.keyboard.press("Enter")
     expect(page.locator("#edit-modal")).to_be_hidden()
     expect(page.locator("#records .record-name")).to_have_text(["tabby"])
-    assert tab.messages() == ["Image name edited successfully"]
+    assert tab.outcomes() == ["Image name edited successfully"]
+    assert tab.messages() == []
+    # The focus is back on the row's button, which the outcome describes.
     expect(page.get_by_role("button", name="Rename tabby")).to_be_focused()
+    expect(page.get_by_role("button", name="Rename tabby")).to_have_accessible_description(
+        "Image name edited successfully")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download PNG of tabby").click()
     assert download.value.suggested_filename == "tabby.png"
@@ -222,8 +226,10 @@ def test_the_page_works_under_a_strict_content_security_policy(tab):
 def test_choosing_nothing_says_so(tab):
     page = tab.open()
     page.get_by_role("button", name="Remove background").click()
-    assert tab.messages() == [
-        "Please choose an image to upload, or give the address of one."]
+    # Under the drop zone (test_browser_small_screens.py: and in view on a phone).
+    expect(page.get_by_role("alert")).to_have_text(
+        "Please choose an image to upload, or give the address of one.")
+    assert tab.messages() == []
     expect(page.locator("#image")).to_be_focused()
 
 

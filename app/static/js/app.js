@@ -56,6 +56,67 @@ export function showAlert(message, category) {
   focusAlerts();
 }
 
+// The outcome of a change made from a row (a rename, an edit), said in the row, under the
+// button the focus goes back to, which it describes: on a phone the messages' place below
+// the form was a screen or more above the row. The next drawing of the list takes it away.
+export function showRowOutcome(message, category, id, selector) {
+  clearAlerts();
+  const button = rowButton(id, selector);
+  if (!button) return showAlert(message, category);
+  const box = document.createElement("div");
+  box.id = "outcome-" + id;
+  box.className = "alert alert-" + category + " row-outcome small py-2 mt-2 mb-0";
+  box.textContent = message;
+  button.parentElement.after(box);
+  button.setAttribute("aria-describedby", box.id);
+  button.focus({ preventScroll: true });
+  button.scrollIntoView({ block: "nearest" });
+  box.scrollIntoView({ block: "nearest" });
+}
+
+// A check the page makes before sending, said under the field it is about, where the focus
+// goes (the messages below the form were a screen away from it on a phone): the field is
+// marked invalid and described by the sentence until it is changed. `below`: the element
+// the sentence follows, when it is not the field itself (a file input inside its zone).
+const fieldErrors = new Map();  // field -> what takes its sentence away
+
+export function fieldError(field, message, below) {
+  clearAlerts();
+  const id = field.id + "-error";
+  let note = document.getElementById(id);
+  if (!fieldErrors.has(field)) {
+    note = document.createElement("div");
+    note.id = id;
+    note.className = "invalid-feedback d-block";
+    note.setAttribute("role", "alert");  // said also when the focus was on the field already
+    (below || field).after(note);
+    const described = field.getAttribute("aria-describedby");
+    field.setAttribute("aria-describedby", described ? id + " " + described : id);
+    const clear = function () {
+      note.remove();
+      field.removeAttribute("aria-invalid");
+      if (described) field.setAttribute("aria-describedby", described);
+      else field.removeAttribute("aria-describedby");
+      field.removeEventListener("input", clear);
+      field.removeEventListener("change", clear);
+      fieldErrors.delete(field);
+    };
+    fieldErrors.set(field, clear);
+    field.addEventListener("input", clear);
+    field.addEventListener("change", clear);
+  }
+  note.textContent = message;
+  field.setAttribute("aria-invalid", "true");
+  field.focus({ preventScroll: true });
+  (below || field).scrollIntoView({ block: "center" });
+}
+
+// Each field's sentence taken away: the form was sent (a file dropped or pasted changes the
+// file field without an event).
+export function clearFieldErrors() {
+  fieldErrors.forEach(function (clear) { clear(); });
+}
+
 // ---- talking to the server ------------------------------------------------------------
 
 // A JSON answer as {ok, status, message, data}; `body` is JSON, or FormData sent as it is.
@@ -158,10 +219,6 @@ export function rowButton(id, selector) {
   return document.querySelector(selector + '[data-record-id="' + CSS.escape(id) + '"]');
 }
 
-export function focusRowButton(id, selector) {
-  const button = rowButton(id, selector);
-  if (button) button.focus();
-}
 
 // ---- names ----------------------------------------------------------------------------
 

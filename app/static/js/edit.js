@@ -2,7 +2,7 @@
 // crop, format, edges) from the stored photo and mask, without running the model. Sent
 // with fetch to POST /edit/<id>; the new result shows in the dialog and in the list behind
 // it, and the dialog stays open to try another look.
-import { closeAsGone, focusRowButton, refresh, rowButton, send, showAlert } from "./app.js";
+import { closeAsGone, refresh, rowButton, send, showRowOutcome } from "./app.js";
 import { opaque, resultOptions } from "./options.js";
 import { messages } from "./rules.js";
 
@@ -43,6 +43,7 @@ function showRecord(button) {
 function showError(message) {
   error.textContent = message;
   error.hidden = false;
+  error.scrollIntoView({ block: "nearest" });
 }
 
 function setWorking(working) {
@@ -69,8 +70,7 @@ modal.addEventListener("hide.bs.modal", function (event) {
 modal.addEventListener("hidden.bs.modal", function () {
   if (!changed || !record) return;
   // The list was redrawn: the button that opened the dialog is a new one.
-  showAlert(messages.edited, "success");
-  focusRowButton(record.id, ".result-btn");
+  showRowOutcome(messages.edited, "success", record.id, ".result-btn");
 });
 
 form.addEventListener("submit", async function (event) {
@@ -111,4 +111,5 @@ form.addEventListener("submit", async function (event) {
   setWorking(false);
   done.textContent = messages.edited;
   done.hidden = false;
+  preview.scrollIntoView({ block: "nearest" });  // the new look, where a phone scrolled away
 });

@@ -1,7 +1,7 @@
 // Each result in the list: rename and delete (in the original app's modals and messages),
 // and the before/after slider over its two pictures.
 import {
-  closeAsGone, closeDialog, focusRowButton, oneAtATime, refresh, send, showAlert,
+  closeAsGone, closeDialog, oneAtATime, refresh, send, showAlert, showRowOutcome,
 } from "./app.js";
 
 // ---- before/after ---------------------------------------------------------------------
@@ -17,13 +17,21 @@ function showDivider(range) {
   range.setAttribute("aria-valuetext", at + "% original, " + (100 - at) + "% result");
 }
 
+// Where each slider was left, by its id (its record's): the list is drawn again after
+// every change, and its sliders came back to the middle.
+const leftAt = new Map();
+
 function syncSliders() {
-  document.querySelectorAll(".compare-range").forEach(showDivider);
+  document.querySelectorAll(".compare-range").forEach(function (range) {
+    if (leftAt.has(range.id)) range.value = leftAt.get(range.id);
+    showDivider(range);
+  });
 }
 
 // Delegated: rows come and go as the list is refreshed.
 document.addEventListener("input", function (event) {
   if (event.target.classList && event.target.classList.contains("compare-range")) {
+    leftAt.set(event.target.id, event.target.value);
     showDivider(event.target);
   }
 });
@@ -95,8 +103,7 @@ if (editModal) {
     }
     editModal.addEventListener("hidden.bs.modal", async function () {
       await refresh();
-      showAlert("Image name edited successfully", "success");
-      focusRowButton(id, ".edit-btn");
+      showRowOutcome("Image name edited successfully", "success", id, ".edit-btn");
     }, { once: true });
     renaming = null;  // done: a click while the dialog fades out sends nothing
     closeDialog(editModal);

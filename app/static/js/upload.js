@@ -2,8 +2,8 @@
 // progress bar, and each with its own message. A photo the server was too busy for is sent
 // again after the wait its Retry-After gives, counted down on the photo's row (cancellable).
 import {
-  addAlert, clearAlerts, csrfToken, focusAlerts, isolated, LIST_STALE, refresh, showAlert,
-  UNREACHABLE,
+  addAlert, clearAlerts, clearFieldErrors, csrfToken, fieldError, focusAlerts, isolated,
+  LIST_STALE, refresh, UNREACHABLE,
 } from "./app.js";
 import { choice } from "./choose.js";
 import { resultOptions } from "./options.js";
@@ -214,20 +214,18 @@ async function onSubmit(event) {
   const items = choice.files().map(function (file) { return { file: file }; });
   if (address) items.push({ url: address });
   if (!items.length) {
-    showAlert(messages.no_photo, "danger");
-    fileInput.focus();
+    fieldError(fileInput, messages.no_photo, document.getElementById("dropzone"));
     return;
   }
   if (!nameInput.checkValidity()) {  // too long, counted as the server counts (app.js)
-    showAlert(nameInput.validationMessage, "danger");
-    nameInput.focus();
+    fieldError(nameInput, nameInput.validationMessage);
     return;
   }
   if (options.output() === "image" && !options.backdropFile()) {
-    showAlert(messages.no_backdrop, "danger");
-    form.querySelector('[name="background_image"]').focus();
+    fieldError(form.querySelector('[name="background_image"]'), messages.no_backdrop);
     return;
   }
+  clearFieldErrors();
   const base = nameInput.value.trim();
   const start = firstNumber(typedBase(base));
   clearAlerts();
