@@ -129,8 +129,11 @@ function addFiles(files) {
   const transfer = new DataTransfer();
   Array.from(fileInput.files).concat(files).forEach(function (file) { transfer.items.add(file); });
   fileInput.files = transfer.files;
-  showPreviews();
+  chosen();
 }
+
+// As a choice in the file chooser: the previews, and a sentence the field had taken away.
+function chosen() { fileInput.dispatchEvent(new Event("change")); }
 
 // A pasted image is usually called "image.png" whatever it shows: number them instead.
 function pastedFile(file) {
@@ -200,7 +203,7 @@ dropzone.addEventListener("drop", function (event) {
   dropzone.classList.remove("is-dragover");
   if (busy || !event.dataTransfer || !event.dataTransfer.files.length) return;
   fileInput.files = event.dataTransfer.files;
-  showPreviews();
+  chosen();
   fileInput.focus();
 });
 // A file dropped just beside the zone must not make the browser leave the page for it.
