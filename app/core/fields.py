@@ -161,13 +161,28 @@ Backdrop = Annotated[
     bytes, Field(description="The photo behind the subject with output `image` (JPEG, PNG or "
                              "WebP), scaled to cover the result and centred."),
     NEEDS_BACKDROP]
+
+
+def _address(value: Any) -> Any:
+    """An address trimmed as a name is, at every door: one pasted often brings a space or a
+    line break along, and was told it was not an http or https URL."""
+    value = _whole_text(value)
+    return value.strip() if isinstance(value, str) else value
+
+
+def url_rule(whose: str) -> Rule:
+    return Rule("invalid_url", f"Give {whose} address as an http or https URL of at most "
+                               f"{URL_MAX} characters.")
+
+
 Url = Annotated[
-    str, Field(max_length=URL_MAX, pattern=f"^[hH][tT][tT][pP][sS]?://[^{BROKEN_TEXT}]*$",
+    str, Field(max_length=URL_MAX,
+               pattern=f"^[{WHITESPACE}]*[hH][tT][tT][pP][sS]?://[^{BROKEN_TEXT}]*$",
                description="The address of a photo to fetch instead of sending a file: "
-                           "http or https, on a public address."),
-    BeforeValidator(_whole_text),
-    Rule("invalid_url", f"Give the photo's address as an http or https URL of at most "
-                        f"{URL_MAX} characters.")]
+                           "http or https, on a public address, at most "
+                           f"{URL_MAX} characters once leading and trailing spaces are removed."),
+    BeforeValidator(_address),
+    url_rule("the photo's")]
 Output = Annotated[
     Literal[OUTPUTS], Field(description="`transparent` cutout; the subject over a `color`, "
                                         "over a photo (`image`, with `background_image`) or "

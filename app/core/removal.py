@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.core.fields import RemovalFormat, Size, Url
+from app.core.fields import RemovalFormat, Size, Url, url_rule
 from app.core.forms import (
     OutputOptions,
     PhotoRequest,
@@ -36,7 +36,8 @@ _FIELDS = {name: (info.annotation, info) for name, info in UploadRequest.model_f
 _FIELDS["format"] = (RemovalFormat, "png")
 _FIELDS["background_image_url"] = (Annotated[Url, Field(
     description="The address of the photo behind the subject with output `image`, instead "
-                "of background_image: fetched as image_url is.")], absent())
+                "of background_image: fetched as image_url is."),
+    url_rule("the background photo's")], absent())
 
 
 def _photos(self: BaseModel) -> BaseModel:

@@ -623,3 +623,47 @@ def test_a_margin_in_pixels_is_read_as_its_pattern_read_it():
         for chars in itertools.product("07.px%\u0661", repeat=length):
             text = "".join(chars)
             assert _in_pixels(text) == bool(pattern.fullmatch(text)), text
+
+
+ADDRESS_RULE = "Give {whose} address as an http or https URL of at most 2048 characters."
+
+
+@pytest.mark.parametrize("door, backdrop_field, extra", [
+    ("/api/v1/remove", "background_image_url", {"output": "image"}),
+    ("/v1.0/removebg", "bg_image_url", {})])
+def test_an_address_is_trimmed_and_a_bad_one_named_for_whose_it_is(app, client, door,
+                                                                    backdrop_field, extra):
+    """A pasted address brings spaces and line breaks along: trimmed, as a name is. A bad
+    one says which of the two addresses it is (both said "the photo's")."""
+    addresses = {"image_url": "https://photos.example/cat.jpg",
+                 backdrop_field: "https://photos.example/lawn.png"}
+    fetched = []
+
+    def fetch(url, holder=None):
+        fetched.append(url)
+        return LAWN if url == addresses[backdrop_field] else PHOTO
+
+    app.extensions["services"].uploads.fetch = fetch
+
+    def post(**fields):
+        return client.post(door, data={**addresses, **extra, **fields},
+                           content_type="multipart/form-data", headers=HEADERS)
+
+    made = post(image_url=" \t" + addresses["image_url"] + "\r\n",
+                **{backdrop_field: "\u3000" + addresses[backdrop_field] + " "})
+    assert made.status_code == 200, made.get_data(as_text=True)
+    assert fetched == [addresses["image_url"], addresses[backdrop_field]]
+    for field, whose in (("image_url", "the photo's"), (backdrop_field, "the background photo's")):
+        for bad in ("file:///etc/passwd", " ", "https://" + "a" * 2041):
+            answer = post(**{field: bad})
+            sentence = ADDRESS_RULE.format(whose=whose)
+            if door == "/v1.0/removebg":
+                refused(answer, 400, "invalid_url", sentence)
+            else:
+                assert (answer.status_code, answer.get_json()) == (
+                    400, {"error": "invalid_url", "message": sentence})
+    assert len(fetched) == 2
+    # 2,048 characters once trimmed are taken: the limit counts the address, not its spaces.
+    answer = post(image_url=" https://" + "a" * 2040 + " ")
+    assert answer.status_code == 200
+    assert len(fetched) == 4 and fetched[-2] == "https://" + "a" * 2040
