@@ -930,6 +930,10 @@ MUTANTS = (
     Mutant("rule-type-over-field", "app/core/forms.py", "    return found[-1]\n",
            "    return found[0]\n",
            "a bad background photo's address told as the photo's", (U + "test_removebg.py",)),
+    Mutant("rename-extra-ignored", "app/web/records.py", "    if unknown:\n",
+           "    if False:\n",
+           "the page's rename ignores a field it does not take ({\"name\": \"x\"} told to give "
+           "a name)", (U + "test_bodies.py",)),
     Mutant("page-check-in-messages", "app/static/js/upload.js",
            '    fieldError(fileInput, messages.no_photo, document.getElementById("dropzone"));\n',
            '    addAlert(messages.no_photo, "danger");\n    fileInput.focus();\n',

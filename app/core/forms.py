@@ -51,6 +51,11 @@ def repeated(field: str) -> Rejected:
     return Rejected("invalid_body", REPEATED.format(field=quoted(field)))
 
 
+def unknown_field(field: str, known) -> Rejected:
+    return Rejected("invalid_body", f"Unknown field {quoted(field)}: send only "
+                                    f"{', '.join(known)}.")
+
+
 def quoted(field: str) -> str:
     """A field's name as sent, quoted, and cut short past SHOWN_NAME characters."""
     return repr(field if len(field) <= SHOWN_NAME else field[:SHOWN_NAME] + "…")
@@ -261,8 +266,7 @@ def _rejected(form: type[BaseModel], exc: ValidationError) -> Rejected:
         if field in FILES and not isinstance(error["input"], bytes):  # a file in JSON, say
             return Rejected("invalid_body", f"{field} is a file: send it with "
                                             "multipart/form-data.")
-        return Rejected("invalid_body", f"Unknown field {quoted(field)}: send only "
-                                        f"{', '.join(form.model_fields)}.")
+        return unknown_field(field, form.model_fields)
     if error["type"] == "string_unicode" and not field:  # a field's name in JSON
         return Rejected("invalid_body", NOT_TEXT.format(field="A field's name"))
     if not field:  # a rule about several fields: its error says which code and why

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, jsonify, redirect, url_for
 
 from app.core.errors import EDITED, Rejected
-from app.core.forms import EditRequest, RenameRequest, parse
+from app.core.forms import EditRequest, RenameRequest, parse, unknown_field
 from app.http.bodies import filled_form, json_object
 from app.http.context import services
 from app.http.errors import wants_json
@@ -16,11 +16,16 @@ from app.http.records_json import record_json
 from app.http.visitor import current_visitor
 
 bp = Blueprint("records", __name__)
+RENAME_FIELDS = ("record_id", "record_name")  # the original app's body
 
 
 @bp.put("/update/<record_id>")
 def update(record_id: str):
     body = json_object('{"record_name": "New name"}')
+    # Exact, as the API's rename is: {"name": "x"} was told to give the image a name.
+    unknown = sorted(body.keys() - set(RENAME_FIELDS))
+    if unknown:
+        raise unknown_field(unknown[0], RENAME_FIELDS)
     if "record_id" in body and body["record_id"] != record_id:
         raise Rejected("id_mismatch", "The record_id in the body does not match the URL.")
     request = parse(RenameRequest, {"image_name": body.get("record_name")})

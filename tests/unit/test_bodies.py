@@ -289,9 +289,10 @@ def test_a_photo_in_base64_in_json_is_told_how_a_photo_is_sent(api, path):
 @pytest.mark.parametrize("framed", [True, False])
 def test_a_json_body_past_16_kb_is_not_read_with_or_without_its_length(visitor, record_id,
                                                                         framed):
-    """The padding keeps the body a valid rename: only its size can refuse it."""
-    body = json.dumps({"record_name": "Crow", "pad": ""}).encode()
-    body = body.replace(b'"pad": ""', b'"pad": "' + b"x" * (16 * 1024 + 1 - len(body)) + b'"')
+    """The padding (JSON's own spaces) keeps the body a valid rename: only its size can
+    refuse it."""
+    body = json.dumps({"record_name": "Crow"}).encode()
+    body = body[:-1] + b" " * (16 * 1024 + 1 - len(body)) + b"}"
     assert len(body) == 16 * 1024 + 1
     token = visitor.ensure_token()
     if framed:
@@ -301,7 +302,7 @@ def test_a_json_body_past_16_kb_is_not_read_with_or_without_its_length(visitor, 
         response = unframed(visitor.client, "PUT", f"/update/{record_id}", body, token)
     refused(response, 413, "too_large", TOO_LARGE_EDIT)
     # One byte less is read, and renames.
-    small = body.replace(b"xx", b"x", 1)
+    small = body.replace(b"  ", b" ", 1)
     assert unframed(visitor.client, "PUT", f"/update/{record_id}", small,
                     token).get_json() == {"message": "success", "record_name": "Crow"}
 
@@ -422,3 +423,20 @@ def test_a_body_in_a_content_coding_is_a_415_at_every_door(api, visitor, coding)
                           headers={**api.headers(), "Content-Encoding": "identity"})
     assert plain.status_code != 415
 
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"name": "Crow"}, "'name'"), ({"image_name": "Crow"}, "'image_name'"),
+    ({"record_name": "Crow", "x": 1}, "'x'"), ({"record_name": "Crow", "a": 1, "b": 2}, "'a'")])
+def test_a_rename_with_a_field_it_does_not_take_is_told_which_as_the_apis(visitor, api,
+                                                                          record_id, body, field):
+    """The page's rename read record_name alone: {"name": "Crow"} was told to give the image
+    a name, and an unknown field beside record_name was ignored, where PATCH refuses it."""
+    page = visitor.client.put(f"/update/{record_id}", json=body,
+                              headers={"X-CSRFToken": visitor.ensure_token()})
+    refused(page, 400, "invalid_body", f"Unknown field {field}: send only record_id, record_name.")
+    assert api.http.get(f"{API}/records/{record_id}").get_json()["image_name"] == "Raven"
+    renamed = visitor.client.put(f"/update/{record_id}",
+                                 json={"record_id": record_id, "record_name": "Crow"},
+                                 headers={"X-CSRFToken": visitor.ensure_token()})
+    assert renamed.get_json() == {"message": "success", "record_name": "Crow"}
