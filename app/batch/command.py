@@ -3,11 +3,15 @@ or through a running server (`--server`)."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
 import signal
 import sys
 import tempfile
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import click
@@ -24,6 +28,7 @@ from app.core.errors import Rejected
 # Photos made at once in this process: one thread decodes and encodes while the other's
 # photo is in the model (docs/performance.md, "Batch command").
 LOCAL_THREADS = 2
+KEY_VARIABLE = "REMOVE_BG_API_KEY"
 EPILOG = ("Outputs already there and whole are skipped, so a stopped run picks up where it "
           "stopped when started again. Exit status: 0 when every photo was made or already "
           "there, 1 when any failed (the summary says why), 2 for a usage error, 130 when "
@@ -45,8 +50,8 @@ def _used(ctx: click.Context, name: str) -> bool:
 @click.option("--server", metavar="URL",
               help="Send each photo to this server's POST /api/v1/remove instead of "
                    "running the model here, e.g. http://127.0.0.1:5000.")
-@click.option("--key", envvar="REMOVE_BG_API_KEY", metavar="KEY",
-              help="The server's API key, sent as X-Api-Key (or set REMOVE_BG_API_KEY); "
+@click.option("--key", envvar=KEY_VARIABLE, metavar="KEY",
+              help=f"The server's API key, sent as X-Api-Key (or set {KEY_VARIABLE}); "
                    "without one, a session cookie and its CSRF token.")
 @click.option("--connections", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Photos sent to the server at once.")
@@ -69,6 +74,11 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
                 raise click.UsageError(f"--{option} goes with --server.")
     elif _used(ctx, "threads"):
         raise click.UsageError("--threads is for this process; with --server, --connections.")
+    elif not key and (key is not None or os.environ.get(KEY_VARIABLE) == ""):
+        # Click takes an empty variable for none: the run went on as a visitor, under the
+        # visitors' limits, with nothing said (a misspelt variable in `--key "$KEY"`).
+        raise click.UsageError(f"The key is empty (--key, or {KEY_VARIABLE}): give the "
+                               "server's key, or leave both out to send as a visitor.")
     if any(source.is_dir() and source.resolve() == out.resolve() for source in sources):
         raise click.UsageError("--out must be another folder than the ones read: the "
                                "cutouts would be read as photos by the next run.")
@@ -87,6 +97,7 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
                  services.engines if server is None else None)
     send = LocalSender(services.uploads, values) if server is None else _server(server, key, values)
     writable(out)
+    lock = one_run_into(out)
     # A photo in the model is let finish when the run stops: the process aborted when it
     # exited under OpenVINO's threads. A server's answer is not waited for.
     runner = Runner(send, threads=connections if server else threads, max_wait=max_wait,
@@ -102,6 +113,7 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
     except KeyboardInterrupt:  # while the folders were walked
         tally = Tally(interrupted=True)
     finally:
+        os.close(lock)
         if main:
             signal.signal(signal.SIGTERM, previous)
     tally.seconds = time.monotonic() - started  # the walk included
@@ -138,7 +150,7 @@ def writable(out: Path) -> None:
     each one. Tried as the run will write, with the system's own words for why not (a
     permission, a read-only file system, a file where a folder would be); what the try
     made is taken away again."""
-    missing, there = [], out.absolute()
+    missing, there = [], out.resolve()  # `new/../new` has no `new/..` to make
     while not there.exists() and there.parent != there:
         missing.append(there)
         there = there.parent
@@ -155,6 +167,32 @@ def writable(out: Path) -> None:
     finally:
         for folder in reversed(made):
             folder.rmdir()
+
+
+def one_run_into(out: Path) -> int:
+    """A lock on `out` for this run (its file descriptor), or a ClickException if another
+    run holds it: two runs into one folder each skip only what is already whole, and made
+    18 of 29 photos twice, spending a key's rate twice. The lock is a file in the system's
+    temporary folder named after `out`'s path (`out` itself may not exist yet), released
+    by the system when the process ends however it ends."""
+    name = hashlib.sha256(os.fsencode(out.resolve())).hexdigest()[:32]
+    path = Path(tempfile.gettempdir()) / f"remove-bg-{name}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except PermissionError:  # another user's: read-only is enough to lock it
+        fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 20, 0).decode(errors="replace").strip()
+        os.close(fd)
+        raise click.ClickException(
+            f"Another run{f' (process {holder})' if holder.isdigit() else ''} is writing "
+            f"into {out}: wait for it to end, or give another --out.") from None
+    with suppress(OSError):  # who holds it, for the message above
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
 
 
 def _cause(exc: BaseException) -> str:

@@ -60,10 +60,39 @@ class Runner:
         self.send, self.threads, self.max_wait = send, threads, max_wait
         self.progress, self.finish_on_stop = progress, finish_on_stop
         self.stop, self.writer = threading.Event(), Writer()
+        # A server that cannot be reached is one outage for every photo, waited for once:
+        # each photo waiting its own --max-wait, four at a time, took a 32-photo run 403 s
+        # to give up (at 60 s), saying nothing meanwhile.
+        self._down_since: float | None = None
+        self._given_up = False
+        self._down_lock = threading.Lock()
+        self.notices: queue.Queue[str] = queue.Queue()  # said on stderr by the main thread
 
     def pause(self, seconds: float) -> None:
         """A wait the server asked for, cut short when the run is stopped."""
         self.stop.wait(seconds)
+
+    def _down_for(self, reason: str) -> float:
+        """Seconds the server has been unreachable, 0 at the first photo to find it so."""
+        with self._down_lock:
+            if self._down_since is None:
+                self._down_since, self._given_up = time.monotonic(), False
+                self.notices.put(f"{reason[0].upper()}{reason[1:]}: waiting for it, up to "
+                                 f"--max-wait ({self.max_wait:.0f} s).")
+            return time.monotonic() - self._down_since
+
+    def _give_up(self, down: float) -> None:
+        with self._down_lock:
+            if not self._given_up:
+                self._given_up = True
+                self.notices.put(f"Gave up waiting for the server after {down:.0f} s: each "
+                                 "photo left is tried once.")
+
+    def _answered(self) -> None:
+        with self._down_lock:
+            if self._down_since is not None:
+                self._down_since = None
+                self.notices.put("The server answers again.")
 
     def one(self, job: Job) -> tuple[str, str]:
         """("made" | "skipped" | "failed", the reason of a failure)."""
@@ -81,8 +110,16 @@ class Runner:
             try:
                 result = self.send(data, job.source.name)
             except Failed as exc:
+                self._answered()
                 return "failed", str(exc)
             except Wait as exc:
+                if not exc.down:
+                    self._answered()
+                elif (down := self._down_for(exc.reason)) + exc.seconds > self.max_wait:
+                    self._give_up(down)
+                    return "failed", (f"{exc.reason} (gave up: it has not answered for "
+                                      f"{down:.0f} s, and {exc.seconds:.0f} s more would "
+                                      f"pass --max-wait, {self.max_wait:.0f} s)")
                 lost += exc.lost
                 if lost == LOST_TIMES:
                     return "failed", (f"{exc.reason} (the server lost this photo {lost} "
@@ -100,6 +137,7 @@ class Runner:
                 self.pause(seconds)
                 waited += seconds
                 continue
+            self._answered()
             try:
                 self.writer.write(job.target, result)
             except InterruptedError:
@@ -145,9 +183,17 @@ class Runner:
         try:  # from the first thread on: a Ctrl+C as they start still cleans up
             for worker in workers:
                 worker.start()
+            drawn = self.progress and sys.stderr.isatty()  # as the bar is
+
+            def say() -> None:
+                while not self.notices.empty():
+                    if drawn:  # off the bar's line, which is drawn again after
+                        click.echo(err=True)
+                    click.echo(self.notices.get_nowait(), err=True)
+
             with bar:
                 for _ in plan.jobs:
-                    index, job, (outcome, reason) = _next(done)
+                    index, job, (outcome, reason) = _next(done, say)
                     count(index, job, outcome, reason)
                     elapsed = time.monotonic() - started
                     rate = f"{tally.made / elapsed:.2f} photos/s" if elapsed else ""
@@ -160,6 +206,7 @@ class Runner:
                         bar.render_progress()
                     else:
                         bar.update(1, rate)
+                say()
         except KeyboardInterrupt:
             tally.interrupted = True
             self.stop.set()
@@ -186,8 +233,10 @@ def _finish(workers: list[threading.Thread]) -> None:
                 worker.join(0.2)
 
 
-def _next(done: queue.Queue):
-    """The next outcome; waits in short steps, so Ctrl+C is seen at once."""
+def _next(done: queue.Queue, between: Callable[[], None]):
+    """The next outcome; waits in short steps, so Ctrl+C is seen at once, and calls
+    `between` at each."""
     while True:
+        between()
         with suppress(queue.Empty):
             return done.get(timeout=0.2)

@@ -37,11 +37,13 @@ class Failed(Exception):
 
 
 class Wait(Exception):
-    """`lost`: the server may have had the photo when it went away (see LOST)."""
+    """`lost`: the server may have had the photo when it went away (see LOST); `down`: no
+    connection to the server could be made or kept (the runner waits for it once, for all
+    photos)."""
 
-    def __init__(self, seconds: float, reason: str, lost: bool = False):
+    def __init__(self, seconds: float, reason: str, lost: bool = False, down: bool = False):
         super().__init__(reason)
-        self.seconds, self.reason, self.lost = seconds, reason, lost
+        self.seconds, self.reason, self.lost, self.down = seconds, reason, lost, down
 
 
 class LocalSender:
@@ -174,7 +176,7 @@ class ServerSender:
             self._local.refused = getattr(self._local, "refused", 0) + 1
             raise Wait(min(2.0 ** self._local.refused, 30.0),
                        f"the server could not be reached ({type(exc).__name__})",
-                       lost=not _not_connected(exc)) from None
+                       lost=not _not_connected(exc), down=True) from None
         if answer.status_code == 200:
             self._local.refused = 0
             if answer.headers.get("Content-Type", "").split(";")[0] not in RESULT_TYPES:
