@@ -338,19 +338,29 @@ def test_a_name_over_50_characters_is_stopped_before_sending(tab):
     rule = "Please give the image a name of 1 to 50 characters."
     name_field = page.locator("#upload-form").get_by_label("Image Name", exact=True)
     tab.choose([("one.jpg", photo("chelsea", size=(200, 150)))])
+    counter = page.locator("#name-count")
+    expect(counter).to_have_text("0 / 50")
     name_field.fill("\N{CAT}" * 51)
+    # Counted as the server counts: 51 characters, not 102 UTF-16 units, and said past 50.
+    expect(counter).to_have_text("51 / 50")
+    expect(counter).to_have_class("form-text text-end mt-0 text-danger")
+    expect(name_field).to_have_attribute("aria-describedby", "name-help name-count")
     page.get_by_role("button", name="Remove background").click()
     expect(page.get_by_role("alert")).to_have_text(rule)
     expect(name_field).to_be_focused()
     expect(page.locator("#no-records")).to_be_visible()
     name_field.fill("\N{DOG}" * 50)
+    expect(counter).to_have_text("50 / 50")
+    expect(counter).to_have_class("form-text text-end mt-0")
     tab.submit()
     assert tab.names() == ["\N{DOG}" * 50]
 
     page.get_by_role("button", name="Rename").first.click()
     edit_name = page.locator("#edit-name")
     expect(edit_name).to_be_focused()
+    expect(page.locator("#edit-name-count")).to_have_text("50 / 50")  # the name as it is
     edit_name.fill("\N{CAT}" * 51)
+    expect(page.locator("#edit-name-count")).to_have_text("51 / 50")
     page.get_by_role("button", name="Save changes").click()
     assert edit_name.evaluate("field => field.validationMessage") == rule
     edit_name.fill("\N{CAT}" * 50)

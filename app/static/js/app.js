@@ -225,12 +225,23 @@ export function rowButton(id, selector) {
 // The server counts a name's characters (code points); maxlength counts UTF-16 units, so
 // half as many emoji would fill the field. With scripts, the page counts as the server does
 // instead (without them, maxlength stays: stricter, never looser).
+// Without maxlength nothing stopped the typing: a count under the field says how much of
+// the allowance is used, as the server counts it.
 document.querySelectorAll("input[data-count-chars]").forEach(function (field) {
   field.removeAttribute("maxlength");
+  const counter = document.createElement("div");
+  counter.id = field.id + "-count";
+  counter.className = "form-text text-end mt-0";
+  field.after(counter);
+  const described = field.getAttribute("aria-describedby");
+  field.setAttribute("aria-describedby", described ? described + " " + counter.id : counter.id);
   function check() {
     const count = Array.from(field.value.trim()).length;
     field.setCustomValidity(count > rules.name_max ? messages.name : "");
+    counter.textContent = count + " / " + rules.name_max;
+    counter.classList.toggle("text-danger", count > rules.name_max);
   }
   field.addEventListener("input", check);
   field.addEventListener("focus", check);  // also after a script set the value
+  check();
 });
