@@ -3,15 +3,11 @@ or through a running server (`--server`)."""
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
-from contextlib import suppress
 from pathlib import Path
 
 import click
@@ -19,8 +15,9 @@ import requests
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.batch.files import PART, plan
+from app.batch.files import plan
 from app.batch.options import check, chosen, output_options
+from app.batch.out_folder import held
 from app.batch.runner import Runner, Tally
 from app.batch.senders import API, Failed, LocalSender, ServerSender, Wait
 from app.core.errors import Rejected
@@ -96,8 +93,6 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
     form = check(values, sys.maxsize if server else services.uploads.max_image_pixels,
                  services.engines if server is None else None)
     send = LocalSender(services.uploads, values) if server is None else _server(server, key, values)
-    writable(out)
-    lock = one_run_into(out)
     # A photo in the model is let finish when the run stops: the process aborted when it
     # exited under OpenVINO's threads. A server's answer is not waited for.
     runner = Runner(send, threads=connections if server else threads, max_wait=max_wait,
@@ -108,12 +103,12 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main else None
     started = time.monotonic()
     try:
-        tally = runner.run(plan(sources, out, ".jpg" if form.format == "jpeg"
-                                else f".{form.format}"))
+        with held(out):
+            tally = runner.run(plan(sources, out, ".jpg" if form.format == "jpeg"
+                                    else f".{form.format}"))
     except KeyboardInterrupt:  # while the folders were walked
         tally = Tally(interrupted=True)
     finally:
-        os.close(lock)
         if main:
             signal.signal(signal.SIGTERM, previous)
     tally.seconds = time.monotonic() - started  # the walk included
@@ -143,56 +138,6 @@ def _server(url: str, key: str | None, values) -> ServerSender:
         raise click.ClickException(f"{url} cannot be used now: {exc.reason}; try again "
                                    f"in {exc.seconds:.0f} s.") from None
     return send
-
-
-def writable(out: Path) -> None:
-    """A folder that cannot be written stops the run before any photo is made, not after
-    each one. Tried as the run will write, with the system's own words for why not (a
-    permission, a read-only file system, a file where a folder would be); what the try
-    made is taken away again."""
-    missing, there = [], out.resolve()  # `new/../new` has no `new/..` to make
-    while not there.exists() and there.parent != there:
-        missing.append(there)
-        there = there.parent
-    made: list[Path] = []
-    try:
-        for folder in reversed(missing):
-            folder.mkdir()
-            made.append(folder)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".", suffix=PART):
-            pass
-    except OSError as exc:
-        why = exc.strerror or str(exc)
-        raise click.UsageError(f"--out {out} cannot be written ({why}).") from None
-    finally:
-        for folder in reversed(made):
-            folder.rmdir()
-
-
-def one_run_into(out: Path) -> int:
-    """A lock on `out` for this run (its file descriptor), or a ClickException if another
-    run holds it: two runs into one folder each skip only what is already whole, and made
-    18 of 29 photos twice, spending a key's rate twice. The lock is a file in the system's
-    temporary folder named after `out`'s path (`out` itself may not exist yet), released
-    by the system when the process ends however it ends."""
-    name = hashlib.sha256(os.fsencode(out.resolve())).hexdigest()[:32]
-    path = Path(tempfile.gettempdir()) / f"remove-bg-{name}.lock"
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except PermissionError:  # another user's: read-only is enough to lock it
-        fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 20, 0).decode(errors="replace").strip()
-        os.close(fd)
-        raise click.ClickException(
-            f"Another run{f' (process {holder})' if holder.isdigit() else ''} is writing "
-            f"into {out}: wait for it to end, or give another --out.") from None
-    with suppress(OSError):  # who holds it, for the message above
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd
 
 
 def _cause(exc: BaseException) -> str:

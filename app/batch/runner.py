@@ -72,25 +72,30 @@ class Runner:
         """A wait the server asked for, cut short when the run is stopped."""
         self.stop.wait(seconds)
 
-    def _down_for(self, reason: str) -> float:
-        """Seconds the server has been unreachable, 0 at the first photo to find it so."""
+    def _outage(self, reason: str) -> float | None:
+        """What is left of --max-wait for a server that cannot be reached, counted from the
+        first photo to find it so (said then, on stderr); None once it is spent."""
         with self._down_lock:
+            now = time.monotonic()
             if self._down_since is None:
-                self._down_since, self._given_up = time.monotonic(), False
+                self._down_since, self._given_up = now, False
                 self.notices.put(f"{reason[0].upper()}{reason[1:]}: waiting for it, up to "
                                  f"--max-wait ({self.max_wait:.0f} s).")
-            return time.monotonic() - self._down_since
-
-    def _give_up(self, down: float) -> None:
-        with self._down_lock:
+            left = self.max_wait - (now - self._down_since)
+            if left > 0:
+                return left
             if not self._given_up:
                 self._given_up = True
-                self.notices.put(f"Gave up waiting for the server after {down:.0f} s: each "
-                                 "photo left is tried once.")
+                self.notices.put(f"Gave up waiting for the server after "
+                                 f"{now - self._down_since:.0f} s: each photo left is tried "
+                                 "once.")
+            return None
 
-    def _answered(self) -> None:
+    def _answered(self, sent_at: float) -> None:
+        """An answer to a send that left at `sent_at`: the server is back, unless it left
+        before the outage began (a request the server finished as it went down)."""
         with self._down_lock:
-            if self._down_since is not None:
+            if self._down_since is not None and sent_at > self._down_since:
                 self._down_since = None
                 self.notices.put("The server answers again.")
 
@@ -107,26 +112,27 @@ class Runner:
             return "failed", f"could not be read ({exc.strerror or exc})"
         waited, lost = 0.0, 0
         while not self.stop.is_set():
+            sent_at = time.monotonic()
             try:
                 result = self.send(data, job.source.name)
             except Failed as exc:
-                self._answered()
+                self._answered(sent_at)
                 return "failed", str(exc)
             except Wait as exc:
+                # At least a second: a server answering `Retry-After: 0` or a date past
+                # was asked again at once, without end, since --max-wait counts what is waited.
+                seconds = max(exc.seconds, MIN_PAUSE)
                 if not exc.down:
-                    self._answered()
-                elif (down := self._down_for(exc.reason)) + exc.seconds > self.max_wait:
-                    self._give_up(down)
-                    return "failed", (f"{exc.reason} (gave up: it has not answered for "
-                                      f"{down:.0f} s, and {exc.seconds:.0f} s more would "
-                                      f"pass --max-wait, {self.max_wait:.0f} s)")
+                    self._answered(sent_at)
+                elif (left := self._outage(exc.reason)) is None:
+                    return "failed", (f"{exc.reason} (gave up: the server has not answered "
+                                      f"for --max-wait, {self.max_wait:.0f} s)")
+                else:  # never past the outage's --max-wait: the run waits it all
+                    seconds = min(seconds, left)
                 lost += exc.lost
                 if lost == LOST_TIMES:
                     return "failed", (f"{exc.reason} (the server lost this photo {lost} "
                                       "times: it may be what stops the app)")
-                # At least a second: a server answering `Retry-After: 0` or a date past
-                # was asked again at once, without end, since --max-wait counts what is waited.
-                seconds = max(exc.seconds, MIN_PAUSE)
                 if waited + seconds > self.max_wait:
                     # The next wait is said too: a thread's refused-connection step carries
                     # on to its next photo, so under a --max-wait below that step a photo
@@ -137,7 +143,7 @@ class Runner:
                 self.pause(seconds)
                 waited += seconds
                 continue
-            self._answered()
+            self._answered(sent_at)
             try:
                 self.writer.write(job.target, result)
             except InterruptedError:
@@ -180,17 +186,17 @@ class Runner:
                                 show_eta=True, item_show_func=lambda x: x)
         workers = [threading.Thread(target=work, daemon=True)
                    for _ in range(min(self.threads, len(plan.jobs)))]
+        drawn = self.progress and sys.stderr.isatty()  # as the bar is
+
+        def say() -> None:
+            while not self.notices.empty():
+                if drawn:  # off the bar's line, which is drawn again after
+                    click.echo(err=True)
+                click.echo(self.notices.get_nowait(), err=True)
+
         try:  # from the first thread on: a Ctrl+C as they start still cleans up
             for worker in workers:
                 worker.start()
-            drawn = self.progress and sys.stderr.isatty()  # as the bar is
-
-            def say() -> None:
-                while not self.notices.empty():
-                    if drawn:  # off the bar's line, which is drawn again after
-                        click.echo(err=True)
-                    click.echo(self.notices.get_nowait(), err=True)
-
             with bar:
                 for _ in plan.jobs:
                     index, job, (outcome, reason) = _next(done, say)
@@ -216,6 +222,7 @@ class Runner:
             while not done.empty():  # finished before the stop, not yet counted
                 index, job, (outcome, reason) = done.get_nowait()
                 count(index, job, outcome, reason)
+            say()
         tally.failed += [(shown, reason) for _, shown, reason in sorted(failures)]
         tally.seconds = time.monotonic() - started
         return tally

@@ -59,6 +59,13 @@ def test_a_check_before_sending_is_said_under_its_field_in_view(phone):
     expect(page.locator("#image")).to_have_attribute("aria-describedby", "image-error image-help")
     assert in_view(page, "#image-error") and in_view(page, "#dropzone")
     assert phone.messages() == []
+    # An address typed is a photo given: the sentence goes.
+    page.locator("#image_url").fill("https://photos.example/cat.jpg")
+    expect(page.locator("#image-error")).to_have_count(0)
+    expect(page.locator("#image")).not_to_have_attribute("aria-invalid", "true")
+    page.locator("#image_url").fill("")
+    page.get_by_role("button", name="Remove background").click()
+    expect(page.locator("#image-error")).to_have_text(NO_PHOTO)
 
     # A photo dropped (or pasted: the same path) takes the sentence away, as one chosen does.
     page.evaluate("""data => {
@@ -84,6 +91,8 @@ def test_a_check_before_sending_is_said_under_its_field_in_view(phone):
     phone.submit()
     assert phone.names() == ["n" * 50]
     expect(page.locator("[aria-invalid]")).to_have_count(0)
+    expect(name).to_have_value("")
+    expect(page.locator("#name-count")).to_have_text("0 / 50")  # emptied, and counted again
 
 
 def test_a_rename_and_an_edit_show_their_outcome_beside_their_row(phone):
@@ -98,6 +107,12 @@ def test_a_rename_and_an_edit_show_their_outcome_beside_their_row(phone):
     assert phone.outcomes() == ["Image name edited successfully"] and phone.messages() == []
     assert in_view(page, ".row-outcome") and in_view(page, ".edit-btn")
     assert not in_view(page, "#alerts")
+    # The next thing said takes the outcome away, and the description it gave the button.
+    page.get_by_role("button", name="Remove background").click()
+    expect(page.locator("#image-error")).to_have_text(NO_PHOTO)
+    assert phone.outcomes() == []
+    assert page.get_by_role("button", name="Rename tabby").evaluate(
+        "button => button.hasAttribute('aria-describedby')") is False
 
     page.get_by_role("button", name="Edit result tabby").click()
     dialog = page.get_by_role("dialog", name="Edit result: tabby")
@@ -166,6 +181,10 @@ def test_every_control_is_44_px_for_a_finger_and_smaller_for_a_mouse(phone, chro
         assert [size for size in sizes if size[1] < 44 or size[2] < 44] == [], dialog
         page.keyboard.press("Escape")
         expect(page.locator(dialog)).to_be_hidden()
+    # Refine edges' help is under its label, not a narrow column beside it.
+    label = page.locator("label[for=refine_edges]").bounding_box()
+    help_box = page.locator("#refine-help").bounding_box()
+    assert help_box["y"] >= label["y"] + label["height"] - 1 and help_box["width"] > 200
     # A portrait photo's slider is as wide as a picture may be (10rem), not its frame's
     # 53 px, and the frame stays on its picture, centred over it.
     slider = page.locator("#records .compare-range").bounding_box()

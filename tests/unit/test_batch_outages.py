@@ -2,6 +2,7 @@
 outage waited for once, said on stderr; an empty key is not a run without one; two runs
 into one folder are one too many."""
 
+import errno
 import io
 import os
 import threading
@@ -10,8 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from app.batch import out_folder
 from app.batch import runner as runner_module
 from app.batch.files import plan
+from app.batch.out_folder import LOCK
 from app.batch.runner import Runner
 from app.batch.senders import Wait
 from tests.batch import FakeServer, invoke, outputs, tally
@@ -59,8 +62,7 @@ def test_a_server_gone_is_waited_for_once_for_all_photos(tmp_path, clock, capsys
     assert [at for at, _ in sends] == [0, 2, 4, 6, 8, 10, 10, 10, 10, 10, 10]
     assert len({name for _, name in sends}) == 6 and tally.made == 0
     assert [reason for _, reason in tally.failed] == [
-        f"{DOWN} (gave up: it has not answered for 10 s, and 2 s more would pass "
-        "--max-wait, 10 s)"] * 6
+        f"{DOWN} (gave up: the server has not answered for --max-wait, 10 s)"] * 6
     assert said == [
         "The server could not be reached (ConnectionError): waiting for it, up to --max-wait "
         "(10 s).",
@@ -82,6 +84,63 @@ def test_a_server_back_before_max_wait_is_said_and_the_photos_made(tmp_path, clo
     assert said == ["The server could not be reached (ConnectionError): waiting for it, up "
                     "to --max-wait (10 s).", "The server answers again."]
     assert outputs(tmp_path / "out") == ["p0.png", "p1.png", "p2.png"]
+
+
+def test_the_outage_is_waited_to_max_wait_not_to_the_step_before_it(tmp_path, clock, capsys):
+    """A step of 8 s from 8 s on would pass 10: the last wait is cut to what is left (the
+    run gave up at 6 s of a --max-wait of 10, a thread's next step being 8)."""
+    sends = []
+
+    def send(data, name):
+        sends.append(clock[0])
+        raise Wait(8.0, DOWN, down=True)
+
+    runner = Runner(send, threads=1, max_wait=10, progress=False)
+    tally, said = run(runner, photos(tmp_path / "src", 1), tmp_path / "out", capsys)
+    assert sends == [0, 8, 10] and len(tally.failed) == 1
+    assert said[-1] == "Gave up waiting for the server after 10 s: each photo left is tried once."
+
+
+def test_an_answer_to_a_photo_sent_before_the_outage_does_not_end_it(tmp_path, clock, capsys,
+                                                                      monkeypatch):
+    """A server going down finishes what it has: that answer is no sign it is back (it
+    said "answers again" and started the clock over, so a run could wait past --max-wait)."""
+    release, written = threading.Event(), threading.Event()
+    answers = {"p1.jpg": ["down", "down", "made"]}
+
+    def send(data, name):
+        if name == "p0.jpg":  # sent at 0, before the outage; answered once it began
+            assert release.wait(10)
+            return b"made"
+        if answers[name].pop(0) == "down":
+            raise Wait(2.0, DOWN, down=True)
+        return b"made"
+
+    runner = Runner(send, threads=2, max_wait=10, progress=False)
+    write = runner.writer.write
+    monkeypatch.setattr(runner.writer, "write", lambda target, data: (
+        write(target, data), target.name == "p0.png" and written.set()))
+
+    def pause(self, seconds):
+        release.set()
+        assert written.wait(10)
+        clock[0] += seconds
+
+    monkeypatch.setattr(Runner, "pause", pause)
+    source = photos(tmp_path / "src", 2)
+    clock[0] = -1.0  # p0 leaves first; p1 meets the outage at 0
+    real_send = send
+
+    def timed(data, name):
+        if name == "p1.jpg" and clock[0] < 0:
+            clock[0] = 0.0
+        return real_send(data, name)
+
+    runner.send = timed
+    tally, said = run(runner, source, tmp_path / "out", capsys)
+    assert (tally.made, tally.failed) == (2, [])
+    assert said == ["The server could not be reached (ConnectionError): waiting for it, up "
+                    "to --max-wait (10 s).", "The server answers again."]
 
 
 def test_a_busy_server_is_waited_per_photo_as_before(tmp_path, clock, capsys):
@@ -179,3 +238,59 @@ def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(app, 
     assert first["result"].exit_code == 0 and tally(first["result"]) == (2, 0, 0)
     again = invoke(app, source, "--out", tmp_path / "out")  # the lock went with its run
     assert again.exit_code == 0 and tally(again) == (0, 2, 0)
+
+
+def test_the_lock_is_in_the_folder_only_while_a_run_writes_there(app, fake_engine, tmp_path,
+                                                                  monkeypatch):
+    source = photos(tmp_path / "src", 1)
+    seen = []
+    real = Runner.run
+    monkeypatch.setattr(Runner, "run", lambda self, jobs: (
+        seen.append(sorted(p.name for p in (tmp_path / "out").iterdir())), real(self, jobs))[1])
+    result = invoke(app, source, "--out", tmp_path / "out")
+    assert result.exit_code == 0 and seen == [[LOCK]]
+    assert outputs(tmp_path / "out") == ["p0.png"]  # the lock gone with its run
+    # A run that makes nothing leaves no folder it made behind.
+    (tmp_path / "src" / "p0.jpg").write_text("not a photo")
+    (tmp_path / "src" / "p0.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    result = invoke(app, source, "--out", tmp_path / "new" / "deeper")
+    assert result.exit_code == 1 and not (tmp_path / "new").exists()
+
+
+def test_a_lock_that_is_a_link_is_not_followed(app, fake_engine, tmp_path):
+    """Whatever it points at was emptied and given the run's process number."""
+    source = photos(tmp_path / "src", 1)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("important")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / LOCK).symlink_to(victim)
+    result = invoke(app, source, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: --out {tmp_path / 'out'} cannot be written (Too many levels of symbolic "
+        f"links: {LOCK}).")
+    assert victim.read_text() == "important"
+
+
+def test_an_out_that_links_to_a_folder_yet_to_be_made_is_made_there(app, fake_engine,
+                                                                   tmp_path):
+    source = photos(tmp_path / "src", 1)
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere" / "deep")
+    result = invoke(app, source, "--out", tmp_path / "link")
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path / "nowhere" / "deep") == ["p0.png"]
+
+
+def test_where_nothing_can_be_locked_the_run_goes_on_and_says_so(app, fake_engine, tmp_path,
+                                                                 monkeypatch):
+    """Some network file systems refuse locks (ENOLCK): not a reason to refuse the run."""
+    def refuse(fd, how):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(out_folder.fcntl, "flock", refuse)
+    result = invoke(app, photos(tmp_path / "src", 1), "--out", tmp_path / "out")
+    assert result.exit_code == 0 and tally(result) == (1, 0, 0)
+    assert result.stderr.splitlines()[0] == (
+        f"--out {tmp_path / 'out'} cannot be locked here (No locks available): make sure no "
+        "other run writes into it meanwhile.")
+    assert outputs(tmp_path / "out") == ["p0.png"]

@@ -37,7 +37,15 @@ function alertBox(message, category) {
 // ... U+2069), so a right-to-left override in it cannot turn the words after it around.
 export function isolated(text) { return "\u2068" + text + "\u2069"; }
 
-export function clearAlerts() { if (alerts) alerts.replaceChildren(); }
+// The messages, and a row's outcome (with the description it gave its button).
+export function clearAlerts() {
+  if (alerts) alerts.replaceChildren();
+  document.querySelectorAll(".row-outcome").forEach(function (box) {
+    const button = document.querySelector('[aria-describedby="' + box.id + '"]');
+    if (button) button.removeAttribute("aria-describedby");
+    box.remove();
+  });
+}
 
 export function addAlert(message, category) {
   if (alerts) alerts.appendChild(alertBox(message, category));

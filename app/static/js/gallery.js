@@ -80,6 +80,7 @@ if (editModal) {
   editModal.addEventListener("show.bs.modal", function (event) {
     renaming = event.relatedTarget;
     editName.value = renaming ? renaming.dataset.recordName : "";
+    editName.dispatchEvent(new Event("input"));  // its count: this record's name's
     editError.hidden = true;
   });
   editModal.addEventListener("shown.bs.modal", function () { editName.focus(); editName.select(); });

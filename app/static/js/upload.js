@@ -211,6 +211,7 @@ async function onSubmit(event) {
   event.preventDefault();
   if (busy) return;
   const address = choice.address();
+  clearFieldErrors();  // each check says its own again
   const items = choice.files().map(function (file) { return { file: file }; });
   if (address) items.push({ url: address });
   if (!items.length) {
@@ -225,7 +226,6 @@ async function onSubmit(event) {
     fieldError(form.querySelector('[name="background_image"]'), messages.no_backdrop);
     return;
   }
-  clearFieldErrors();
   const base = nameInput.value.trim();
   const start = firstNumber(typedBase(base));
   clearAlerts();
@@ -259,12 +259,17 @@ async function onSubmit(event) {
   setWorking(false);
   // The chosen output options stay for the next upload; the name and the photos made do
   // not (a photo that may be made later stays, with the name, to be sent again).
-  if (!failed) nameInput.value = "";
+  if (!failed) {
+    nameInput.value = "";
+    nameInput.dispatchEvent(new Event("input"));  // its count, as typing would
+  }
   choice.clear(failedFiles, addressFailed);
   focusAlerts();
 }
 
 form.addEventListener("submit", onSubmit);
+// An address typed is a photo given: "choose an image" no longer stands.
+document.getElementById("image_url").addEventListener("input", clearFieldErrors);
 // Leaving while photos are being sent or made would lose what is not sent yet, and a result
 // still being made would appear only on some later visit: the browser asks first.
 window.addEventListener("beforeunload", function (event) {
