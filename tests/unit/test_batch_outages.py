@@ -40,6 +40,19 @@ def photos(folder, count: int):
     return folder
 
 
+def down_then_made(times: int, step: float):
+    """A send that finds the server gone `times` times, waiting `step` s each, then makes."""
+    left = [times]
+
+    def send(data, name):
+        if left[0]:
+            left[0] -= 1
+            raise Wait(step, DOWN, down=True)
+        return b"made"
+
+    return send
+
+
 def run(runner: Runner, source, out, capsys):
     tally = runner.run(plan([source], out, ".png"))
     return tally, capsys.readouterr().err.splitlines()
@@ -70,15 +83,7 @@ def test_a_server_gone_is_waited_for_once_for_all_photos(tmp_path, clock, capsys
 
 
 def test_a_server_back_before_max_wait_is_said_and_the_photos_made(tmp_path, clock, capsys):
-    down = [3]
-
-    def send(data, name):
-        if down[0]:
-            down[0] -= 1
-            raise Wait(2.0, DOWN, down=True)
-        return b"made"
-
-    runner = Runner(send, threads=1, max_wait=10, progress=False)
+    runner = Runner(down_then_made(3, 2.0), threads=1, max_wait=10, progress=False)
     tally, said = run(runner, photos(tmp_path / "src", 3), tmp_path / "out", capsys)
     assert (tally.made, tally.failed) == (3, [])
     assert said == ["The server could not be reached (ConnectionError): waiting for it, up "
@@ -162,15 +167,7 @@ def test_the_outage_is_said_off_the_progress_bars_line(tmp_path, clock, monkeypa
     moved = Runner.pause
     monkeypatch.setattr(Runner, "pause", lambda self, seconds: (time.sleep(0.5),
                                                                  moved(self, seconds)))
-    down = [1]
-
-    def send(data, name):
-        if down[0]:
-            down[0] -= 1
-            raise Wait(1.0, DOWN, down=True)
-        return b"made"
-
-    Runner(send, threads=1, max_wait=10, progress=True).run(
+    Runner(down_then_made(1, 1.0), threads=1, max_wait=10, progress=True).run(
         plan([photos(tmp_path / "src", 1)], tmp_path / "out", ".png"))
     lines = err.getvalue().split("\n")
     waiting = lines.index("The server could not be reached (ConnectionError): waiting for it, "
