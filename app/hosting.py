@@ -39,6 +39,12 @@ def server_setting(name: str) -> int:
     return value
 
 
+def set_but_empty(variable: str) -> bool:
+    """Whether `variable` is in the environment with nothing in it (click, which reads the
+    command line's variables, takes such a one for none)."""
+    return os.environ.get(variable) == ""
+
+
 def available_cpus() -> int:
     """CPUs this process may use: a container's CPU limit (cgroup v2 `cpu.max`) where there
     is one, else the CPUs it may be scheduled on. os.cpu_count() would report the host's."""

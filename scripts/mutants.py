@@ -952,7 +952,7 @@ MUTANTS = (
            "a server gone is said only once the run ends, not while it is waited for",
            (U + "test_batch_outages.py",)),
     Mutant("batch-empty-key-taken", "app/batch/command.py",
-           '    elif not key and (key is not None or os.environ.get(KEY_VARIABLE) == ""):',
+           "    elif not key and (key is not None or set_but_empty(KEY_VARIABLE)):",
            "    elif False:", "an empty key runs as a visitor, saying nothing",
            (U + "test_batch_outages.py",)),
     Mutant("batch-two-runs", "app/batch/out_folder.py",

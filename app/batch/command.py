@@ -3,7 +3,6 @@ or through a running server (`--server`)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -21,6 +20,7 @@ from app.batch.out_folder import held
 from app.batch.runner import Runner, Tally
 from app.batch.senders import API, Failed, LocalSender, ServerSender, Wait
 from app.core.errors import Rejected
+from app.hosting import set_but_empty
 
 # Photos made at once in this process: one thread decodes and encodes while the other's
 # photo is in the model (docs/performance.md, "Batch command").
@@ -71,7 +71,7 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
                 raise click.UsageError(f"--{option} goes with --server.")
     elif _used(ctx, "threads"):
         raise click.UsageError("--threads is for this process; with --server, --connections.")
-    elif not key and (key is not None or os.environ.get(KEY_VARIABLE) == ""):
+    elif not key and (key is not None or set_but_empty(KEY_VARIABLE)):
         # Click takes an empty variable for none: the run went on as a visitor, under the
         # visitors' limits, with nothing said (a misspelt variable in `--key "$KEY"`).
         raise click.UsageError(f"The key is empty (--key, or {KEY_VARIABLE}): give the "

@@ -227,7 +227,6 @@ export function rowButton(id, selector) {
   return document.querySelector(selector + '[data-record-id="' + CSS.escape(id) + '"]');
 }
 
-
 // ---- names ----------------------------------------------------------------------------
 
 // The server counts a name's characters (code points); maxlength counts UTF-16 units, so
