@@ -134,9 +134,8 @@ class Runner:
                     return "failed", (f"{exc.reason} (the server lost this photo {lost} "
                                       "times: it may be what stops the app)")
                 if waited + seconds > self.max_wait:
-                    # The next wait is said too: a thread's refused-connection step carries
-                    # on to its next photo, so under a --max-wait below that step a photo
-                    # gives up before waiting at all.
+                    # The next wait is said too: a Retry-After may ask for more than the
+                    # photo has left, and then it gives up before waiting at all.
                     return "failed", (f"{exc.reason} (gave up after waiting {waited:.0f} s "
                                       f"in all: {seconds:.0f} s more would pass "
                                       f"--max-wait, {self.max_wait:.0f} s)")
