@@ -5,6 +5,7 @@ The forms in forms.py are made of these."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -109,7 +110,9 @@ def _name(value: Any) -> Any:
         return value
     if value and not value.strip():  # only spaces: told as only invisible characters are
         raise _no_visible_character()
-    value = value.strip()
+    # Composed (NFC), so that a name counts and reads alike however its accents were typed:
+    # a file name from macOS spells "é" as two code points.
+    value = unicodedata.normalize("NFC", value.strip())
     if _NOT_IN_NAMES.search(value):
         raise PydanticCustomError("invalid_name", "Please give the image a name without line "
                                                   "breaks or control characters.")
@@ -148,7 +151,7 @@ Name = Annotated[
                description=f"1 to {NAME_MAX} characters, one line without control "
                            "characters, with at least one visible character (not only spaces "
                            "or invisible ones such as U+200B), once leading and trailing "
-                           "spaces are removed."),
+                           "spaces are removed and accents composed (Unicode NFC)."),
     # Trimmed before any rule, the length included, so both doors take " name " alike.
     BeforeValidator(_name),
     Rule("invalid_name", f"Please give the image a name of 1 to {NAME_MAX} characters.")]

@@ -54,3 +54,19 @@ def test_every_door_trims_a_name_before_its_length_is_checked(visitor, client, f
         assert stored == LETTERS, door
     assert [r["image_name"] for r in client.get(f"{API}/records").get_json()["records"]
             ] == [LETTERS] * 4
+
+
+def test_every_door_counts_a_name_with_its_accents_composed(visitor, client, fake_engine):
+    """"é" typed as e and a combining accent (as macOS spells file names) is one character:
+    50 of them (100 code points) are taken and kept composed, 51 refused, at every door."""
+    doors = _doors(visitor, client)
+    composed = "\N{LATIN SMALL LETTER E WITH ACUTE}"
+    refused = {door: send("e\N{COMBINING ACUTE ACCENT}" * 51) for door, send in doors.items()}
+    assert refused == {door: (400, {"error": "invalid_name", "message": RULE})
+                       for door in doors}
+    for door, send in doors.items():
+        status, body = send("e\N{COMBINING ACUTE ACCENT}" * 50)
+        assert status in (200, 201), (door, body)
+        assert body.get("image_name", body.get("record_name")) == composed * 50, door
+    assert [r["image_name"] for r in client.get(f"{API}/records").get_json()["records"]
+            ] == [composed * 50] * 4

@@ -229,9 +229,9 @@ export function rowButton(id, selector) {
 
 // ---- names ----------------------------------------------------------------------------
 
-// The server counts a name's characters (code points); maxlength counts UTF-16 units, so
-// half as many emoji would fill the field. With scripts, the page counts as the server does
-// instead (without them, maxlength stays: stricter, never looser).
+// The server counts a name's characters (code points, accents composed); maxlength counts
+// UTF-16 units, so half as many emoji would fill the field. With scripts, the page counts as
+// the server does instead (without them, maxlength stays: stricter, never looser).
 // Without maxlength nothing stopped the typing: a count under the field says how much of
 // the allowance is used, as the server counts it.
 document.querySelectorAll("input[data-count-chars]").forEach(function (field) {
@@ -243,7 +243,7 @@ document.querySelectorAll("input[data-count-chars]").forEach(function (field) {
   const described = field.getAttribute("aria-describedby");
   field.setAttribute("aria-describedby", described ? described + " " + counter.id : counter.id);
   function check() {
-    const count = Array.from(field.value.trim()).length;
+    const count = Array.from(field.value.normalize("NFC").trim()).length;
     field.setCustomValidity(count > rules.name_max ? messages.name : "");
     counter.textContent = count + " / " + rules.name_max;
     counter.classList.toggle("text-danger", count > rules.name_max);
