@@ -186,7 +186,8 @@ def refusals(what: str) -> Iterator[None]:
         raise busy(exc.retry_after) from exc
     except EngineError as exc:
         log.warning("Engine failed: %s", exc.message)
-        raise Rejected("engine_failed", f"{ENGINE_FAILED}. {exc.message}", exc.kind) from exc
+        raise Rejected("engine_failed", f"{ENGINE_FAILED}. {exc.message}", exc.kind,
+                       exc.retry_after) from exc
     except Exception as exc:
         log.exception("%s failed unexpectedly", what)
         raise Rejected("internal_error", UNEXPECTED, "unexpected") from exc

@@ -31,11 +31,16 @@ class EngineError(Exception):
     kind = "failed"
     message = "The background could not be removed from this image."
     reason = "could not process the image"  # completes "the <engine> engine ..."
+    # The seconds to wait before trying again, for the kinds a client can wait out: their
+    # answers (429, 503) promise a Retry-After.
+    retry_after: int | None = None
 
-    def __init__(self, message: str | None = None):
+    def __init__(self, message: str | None = None, retry_after: int | None = None):
         super().__init__(message or self.message)
         if message:
             self.message = message
+        if retry_after:
+            self.retry_after = retry_after
 
 
 class EngineTimeout(EngineError):
@@ -48,9 +53,11 @@ class EngineUnavailable(EngineError):
     kind = "unavailable"
     message = "The background-removal service is unavailable. Please try again later."
     reason = "was unavailable"
+    retry_after = 30
 
 
 class QuotaExceeded(EngineError):
     kind = "quota"
     message = "The background-removal service's quota is used up. Please try again later."
     reason = "has used up its quota"
+    retry_after = 60

@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 # A retry with less time than this left would only add a second failure to the first.
 _MIN_ATTEMPT_SECONDS = 1.0
 _ATTEMPTS = 2  # the call and one retry (`_post` says why)
+# The longest wait of the service's own that is passed on to clients: a quota that opens
+# again next month is better retried tomorrow than not at all.
+_MAX_RETRY_AFTER = 86_400
 
 
 class RapidApiEngine:
@@ -39,7 +42,7 @@ class RapidApiEngine:
         response = self._post({"image_base64": base64.b64encode(photo.data).decode("ascii"),
                                "output_format": "base64"})
         if response.status_code == 429:
-            raise QuotaExceeded()
+            raise QuotaExceeded(retry_after=_retry_after(response))
         if response.status_code in (401, 403):
             log.error("RapidAPI refused the API key (HTTP %s)", response.status_code)
             raise EngineUnavailable("The background-removal service refused our API key.")
@@ -69,7 +72,7 @@ class RapidApiEngine:
             else:
                 if response.status_code < 500:
                     return response
-                failure = EngineUnavailable()
+                failure = EngineUnavailable(retry_after=_retry_after(response))
             log.warning("RapidAPI attempt %d of %d failed: %s", attempt + 1, _ATTEMPTS,
                         type(failure).__name__)
         raise failure
@@ -86,3 +89,10 @@ class RapidApiEngine:
             log.warning("RapidAPI answered with an image without transparency")
             raise EngineError()
         return cutout.getchannel("A")
+
+
+def _retry_after(response: requests.Response) -> int | None:
+    """The service's own Retry-After in seconds, when it gives one (a date, or a wait past
+    `_MAX_RETRY_AFTER`, leaves the error's default)."""
+    value = response.headers.get("Retry-After", "").strip()
+    return int(value) if value.isdigit() and 0 < int(value) <= _MAX_RETRY_AFTER else None

@@ -280,3 +280,43 @@ def test_the_fallback_setting_is_validated():
     settings = Settings.from_env({"APP_SECRET_KEY": "k" * 32, "X_RAPID_API_KEY": "x",
                                   "BG_ENGINE_FALLBACK": "local"}, dotenv=False)
     assert settings.bg_engine_fallback == "local"
+
+
+KEY = "rapidapi-doors-key-0123"
+
+
+@pytest.mark.parametrize("fake, calls, status, wait", [
+    ({"status": 429}, 1, 429, "60"),  # no wait of the service's own: the quota's default
+    ({"status": 429, "headers": {"Retry-After": "3600"}}, 1, 429, "3600"),
+    ({"status": 429, "headers": {"Retry-After": "86400"}}, 1, 429, "86400"),
+    ({"status": 429, "headers": {"Retry-After": "86401"}}, 1, 429, "60"),
+    ({"status": 429, "headers": {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}}, 1, 429,
+     "60"),
+    ({"status": 503, "headers": {"Retry-After": "7"}}, 2, 503, "7"),
+    ({"status": 500}, 2, 503, "30"),
+    ({"status": 403}, 1, 503, "30"),  # our key refused: the service is unavailable to us
+    ({"body": requests.Timeout()}, 2, 504, None),
+    ({"status": 400}, 1, 502, None),
+])
+@responses.activate
+def test_a_failure_that_can_be_waited_out_says_how_long_at_every_door(settings, fake, calls,
+                                                                      status, wait):
+    """429 and 503 promise a Retry-After (the OpenAPI document requires it): the service's
+    own when it gives one in seconds, else the failure's default; the page's JSON answer,
+    the API's and remove.bg's door alike (remove.bg's status is ours for these)."""
+    app = create_app(settings.changed(bg_engine="rapidapi", rapidapi_key="secret-key",
+                                      api_keys=f"tester:{KEY}"))
+    responses.post(URL, **fake)
+    client = app.test_client()
+    answers = {
+        "page": Visitor(client).upload_json(photo()),
+        "api": client.post("/api/v1/remove", headers={"X-Api-Key": KEY},
+                           data={"image": (io.BytesIO(photo()), "a.jpg")}),
+        "removebg": client.post("/v1.0/removebg", headers={"X-Api-Key": KEY},
+                                data={"image_file": (io.BytesIO(photo()), "a.jpg")}),
+    }
+    assert {door: (a.status_code, a.headers.get("Retry-After")) for door, a in answers.items()
+            } == {door: (status, wait) for door in answers}
+    assert answers["api"].get_json()["error"] == "engine_failed"
+    assert answers["removebg"].get_json()["errors"][0]["code"] == "engine_failed"
+    assert len(responses.calls) == 3 * calls
