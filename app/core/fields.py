@@ -62,12 +62,26 @@ BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False, "on": True
 _WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
 
 
-def _flag(value: Any) -> Any:
-    if isinstance(value, str) and value in BOOLEAN_WORDS:
-        return BOOLEAN_WORDS[value]
+def as_flag(value: Any) -> bool | None:
+    """A yes/no value: a JSON boolean, or one of BOOLEAN_WORDS in any case (`requests`
+    sends Python's False as "False"); None if it is neither."""
     if isinstance(value, bool):
         return value
-    raise PydanticCustomError("flag", "not a flag")
+    if isinstance(value, str) and value.isascii():
+        return BOOLEAN_WORDS.get(value.lower())
+    return None
+
+
+def _flag(value: Any) -> bool:
+    flag = as_flag(value)
+    if flag is None:
+        raise PydanticCustomError("flag", "not a flag")
+    return flag
+
+
+# BOOLEAN_WORDS in any case, as a pattern every regex engine reads alike (no flags).
+_FLAG_PATTERN = "^(?:{})$".format("|".join(
+    "".join(f"[{c.upper()}{c}]" if c.isalpha() else c for c in word) for word in BOOLEAN_WORDS))
 
 
 def _whole_number(value: Any) -> Any:
@@ -91,7 +105,7 @@ def flag(name: str, description: str):
         bool, BeforeValidator(_flag),
         # A form sends words, JSON (a photo by address, an edit) may send true or false.
         WithJsonSchema({"oneOf": [{"type": "boolean"},
-                                  {"type": "string", "enum": list(BOOLEAN_WORDS)}]},
+                                  {"type": "string", "pattern": _FLAG_PATTERN}]},
                        mode="validation"),
         Field(description=description),
         Rule("invalid_options", f"{name} must be true or false.")]

@@ -9,15 +9,15 @@ import hashlib
 import io
 import re
 import unicodedata
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import quote
 
 from flask import Response, current_app, jsonify, request, send_file
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from werkzeug.exceptions import PreconditionFailed
 
 from app.core.errors import Rejected
-from app.core.fields import Rule
+from app.core.fields import Rule, flag
 from app.core.forms import parse, rule_of
 from app.http.context import services
 from app.http.visitor import current_visitor
@@ -43,15 +43,14 @@ _ONE_BYTE_RANGE = re.compile(
 
 class ImageQuery(BaseModel):
     """`?download=` on an image's address, the page's and the API's: absent, or once as a
-    boolean (0/1 as in the records' `download_url`)."""
+    yes/no word as every flag takes them (1 in the records' `download_url`)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     download: Annotated[
-        Literal["true", "false", "1", "0"] | None,
-        Field(description="Save as an attachment named after the record (`my-cat.png`, "
-                          "`my-cat-original.jpg`)."),
-        Rule("invalid_parameter", "download must be true, false, 1 or 0 (once).")] = None
+        flag("download", "Save as an attachment named after the record (`my-cat.png`, "
+                         "`my-cat-original.jpg`)."),
+        Rule("invalid_parameter", "download must be true or false (or 1 or 0), once.")] = False
 
 
 def _download_asked() -> bool:
@@ -60,7 +59,7 @@ def _download_asked() -> bool:
     if len(request.args.getlist("download")) > 1:
         rule = rule_of(ImageQuery, "download")
         raise Rejected(rule.code, rule.message)
-    return parse(ImageQuery, request.args.to_dict()).download in ("true", "1")
+    return parse(ImageQuery, request.args.to_dict()).download
 
 
 def download_name(image_name: str, kind: str, content_type: str, ascii_only: bool = False

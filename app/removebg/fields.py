@@ -16,7 +16,7 @@ from typing import Any
 from PIL import ImageColor
 
 from app.core.errors import Rejected
-from app.core.fields import BOOLEAN_WORDS, MARGIN_MAX
+from app.core.fields import MARGIN_MAX, as_flag
 from app.core.forms import quoted
 
 # remove.bg's sizes and ours: preview (about 0.25 MP), a megapixel cap, or the photo's own.
@@ -37,7 +37,6 @@ FIELDS = ("image_file", "image_file_b64", "image_url", "size", "type", "type_lev
           "add_shadow", "shadow_type", "shadow_opacity", "semitransparency", "bg_color",
           "bg_image_url", "bg_image_file")
 WHOLE_PHOTO = ("0% 0% 100% 100%", "0 0 100% 100%", "0px 0px 100% 100%")
-FALSE = (False, *(word for word, value in BOOLEAN_WORDS.items() if not value))
 _HEX = re.compile(r"^#?([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$")
 _PERCENT = re.compile(r"([0-9]{1,3})%")  # digits past 3 are never a margin (nor an int)
 _NO_PIXELS = ("0", "0px", "0%")
@@ -145,7 +144,7 @@ def _unsupported(given: dict) -> None:
     if str(given.get("roi", WHOLE_PHOTO[0])) not in WHOLE_PHOTO:
         raise _refuse("roi is not supported here: the whole photo is searched for the "
                       "subject. Leave roi out, or send 0% 0% 100% 100%.")
-    if given.get("add_shadow", False) not in FALSE or str(
+    if as_flag(given.get("add_shadow", False)) is not False or str(
             given.get("shadow_type", "none")) != "none":
         raise _refuse("Shadows are not made here: leave add_shadow and shadow_type out (or "
                       "send false and none).")
@@ -153,7 +152,7 @@ def _unsupported(given: dict) -> None:
     opacity = given.get("shadow_opacity", 50)
     if not re.fullmatch(r"[0-9]{1,3}", str(opacity)) or int(str(opacity)) > 100:
         raise _refuse("shadow_opacity must be a whole number from 0 to 100.")
-    if given.get("semitransparency", True) not in (True, False, *BOOLEAN_WORDS):
+    if as_flag(given.get("semitransparency", True)) is None:
         raise _refuse("semitransparency must be true or false.")
 
 

@@ -47,6 +47,11 @@ CASES = {
     "margin-negative": ({"crop_margin": "-1"}, 400, "invalid_options", MARGIN),
     "margin-fraction": ({"crop_margin": "2.5"}, 400, "invalid_options", MARGIN),
     "crop-maybe": ({"crop": "maybe"}, 400, "invalid_options", "crop must be true or false."),
+    # What `requests` sends for Python's True and False (helper 75): any case is taken.
+    "crop-True": ({"crop": "True"}, 200, None, None),
+    "refine-False": ({"refine_edges": "False"}, 200, None, None),
+    "crop-YES": ({"crop": "YES"}, 200, None, None),
+    "crop-tru": ({"crop": "tru"}, 400, "invalid_options", "crop must be true or false."),
     "refine-maybe": ({"refine_edges": "maybe"}, 400, "invalid_options",
                      "refine_edges must be true or false."),
     "image-without-photo": ({"output": "image"}, 400, "invalid_options",
@@ -194,7 +199,7 @@ def test_a_background_photo_by_address_that_fails_is_named_so(app, script):
                                                    "The address answered 404 Not Found.")
 
 
-DOWNLOAD_RULE = "download must be true, false, 1 or 0 (once)."
+DOWNLOAD_RULE = "download must be true or false (or 1 or 0), once."
 # `?…` on a full image's address: (status, code, sentence, Content-Disposition's first word).
 DOWNLOADS = {
     "": (200, None, None, "inline"),
@@ -204,8 +209,12 @@ DOWNLOADS = {
     "?download=false": (200, None, None, "inline"),
     "?download=": (400, "invalid_parameter", DOWNLOAD_RULE, None),
     "?download=maybe": (400, "invalid_parameter", DOWNLOAD_RULE, None),
-    "?download=yes": (400, "invalid_parameter", DOWNLOAD_RULE, None),
-    "?download=TRUE": (400, "invalid_parameter", DOWNLOAD_RULE, None),
+    # Every flag's words, in any case (crop's and refine_edges' too): one vocabulary.
+    "?download=yes": (200, None, None, "attachment"),
+    "?download=TRUE": (200, None, None, "attachment"),
+    "?download=Off": (200, None, None, "inline"),
+    "?download=tru": (400, "invalid_parameter", DOWNLOAD_RULE, None),
+    "?download=%C4%B0": (400, "invalid_parameter", DOWNLOAD_RULE, None),  # İ, not ASCII
     "?download=1&download=0": (400, "invalid_parameter", DOWNLOAD_RULE, None),
 }
 
@@ -213,7 +222,8 @@ DOWNLOADS = {
 @pytest.mark.parametrize("query", DOWNLOADS)
 def test_an_images_download_is_asked_alike_at_both_doors(page, query):
     """The page took any value but 0, false, no and off for "download", where the API
-    answered 400 to all but its four: `?download=maybe` saved a file at one door only."""
+    answered 400 to all but its four: `?download=maybe` saved a file at one door only.
+    Then `?download=yes` was refused where `crop=yes` was taken (helper 75)."""
     page_upload(page, {})
     (record_id,) = page.record_ids()
     found = []

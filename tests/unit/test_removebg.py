@@ -118,6 +118,10 @@ SAME = [
     ({"size": "full", "crop": "true", "crop_margin": "0" * 100_000 + "7%"},
      {"crop": "true", "crop_margin": "7"}),
     ({"size": "full", "crop": "false", "crop_margin": "10%"}, {}),
+    # Python's True and False as `requests` sends them (the removebg client's users).
+    ({"size": "full", "crop": "True"}, {"crop": "true", "crop_margin": "0"}),
+    ({"size": "full", "add_shadow": "False", "semitransparency": "True"}, {}),
+    ({"size": "full", "add_shadow": "NO", "semitransparency": "Off"}, {}),
     ({"size": "full", "type": "person", "type_level": "2", "semitransparency": "false",
       "scale": "original", "position": "original", "roi": "0% 0% 100% 100%",
       "add_shadow": "false", "shadow_type": "none", "shadow_opacity": "50"}, {}),
@@ -336,6 +340,11 @@ PX = ("crop_margin in pixels is not supported here: give it in percent of the su
      "shadow_opacity must be a whole number from 0 to 100."),
     ({"semitransparency": "maybe"}, "invalid_options",
      "semitransparency must be true or false."),
+    ({"semitransparency": "Truth"}, "invalid_options",
+     "semitransparency must be true or false."),
+    ({"add_shadow": "True"}, "invalid_options",
+     "Shadows are not made here: leave add_shadow and shadow_type out (or send false and "
+     "none)."),
     ({"name": "cat"}, "invalid_body", None),
     ({"bg_colour": ""}, "invalid_body", "Unknown field 'bg_colour': remove.bg's fields taken "
                                         "here are " + ", ".join(FIELDS) + "."),
