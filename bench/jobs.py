@@ -25,6 +25,19 @@ API = "/api/v1"
 MB = 1024 * 1024
 
 
+def noisy_alpha_png(size: tuple[int, int]) -> bytes:
+    """A photo whose own transparency is random bits: the costliest alpha to code
+    losslessly (WebP's), yet a small file (one bit of entropy a pixel)."""
+    width, height = size
+    rng = np.random.default_rng(0)
+    colours = (rng.random((6, 8, 3)) * 255).astype(np.uint8)
+    rgb = np.asarray(Image.fromarray(colours).resize(size, Image.Resampling.NEAREST))
+    alpha = (rng.random((height, width)) < 0.5).astype(np.uint8) * 255
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(buf, "PNG", compress_level=9)
+    return buf.getvalue()
+
+
 def flat_png(size: tuple[int, int], seed: int = 0) -> bytes:
     """A large PNG that is a small file, as the issue's 48 KB one of 49.7 MP: a photo of
     a few flat shapes. Small to send, full size to decode, mask and compose."""
@@ -64,6 +77,15 @@ class Client:
         response = self._send("POST", "/records", data=fields, files=files)
         assert response.status_code == 201, (response.status_code, response.text[:300])
         return response.json()
+
+    def remove(self, photo: bytes, backdrop: bytes, **options) -> bytes:
+        """POST /remove: the result over `backdrop`, stored nowhere."""
+        files = {"image": ("photo.jpg", photo, "image/jpeg"),
+                 "background_image": ("backdrop.jpg", backdrop, "image/jpeg")}
+        fields = {"output": "image", **{k: str(v).lower() for k, v in options.items()}}
+        response = self._send("POST", "/remove", data=fields, files=files)
+        assert response.status_code == 200, (response.status_code, response.text[:300])
+        return response.content
 
     def edit(self, record: dict, **changes) -> dict:
         response = self._send("PATCH", f"/records/{record['id']}", json=changes)

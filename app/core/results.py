@@ -31,6 +31,9 @@ BACKDROP_FAILED = "The background photo could not be used. "
 TOO_LARGE_FOR_FORMAT = ("A {format} result can be at most {limit:,} pixels wide and high, and "
                         "this one would be {width:,} × {height:,}. Choose PNG, or send a "
                         "smaller photo.")
+TOO_MANY_PIXELS_FOR_FORMAT = ("A {format} result can have at most {limit_mp:g} megapixels, "
+                              "and this one would be {width:,} × {height:,}. Choose PNG, or "
+                              "send a smaller photo.")
 NOT_INSTALLED = ("The {label} model ({name}) is not installed on this server. Please choose "
                  "another.")
 
@@ -175,9 +178,10 @@ def refusals(what: str) -> Iterator[None]:
         code = "invalid_background" if isinstance(exc, InvalidBackdrop) else "invalid_image"
         raise Rejected(code, exc.message, exc.kind) from exc
     except TooLargeForFormat as exc:
-        raise Rejected("invalid_options", TOO_LARGE_FOR_FORMAT.format(
+        said = TOO_MANY_PIXELS_FOR_FORMAT if exc.pixels else TOO_LARGE_FOR_FORMAT
+        raise Rejected("invalid_options", said.format(
             format=FORMAT_LABELS[exc.file_format], limit=exc.limit, width=exc.width,
-            height=exc.height)) from exc
+            height=exc.height, limit_mp=exc.limit / 1e6)) from exc
     except LimitReached as exc:
         raise Rejected("limit_reached", LIMIT_REACHED, "conflict") from exc
     except StaleRecord as exc:

@@ -21,27 +21,35 @@ FORMAT_LABELS = {"png": "PNG", "webp": "WebP", "jpeg": "JPEG", "zip": "zip"}
 # JPEG_MAX_DIMENSION, under the format's own 65,535 (the zip's colours are a JPEG). PNG's
 # 31-bit sizes are past any photo the checks accept.
 MAX_SIDE = {"webp": 16383, "jpeg": 65500, "zip": 65500}
+# The most pixels a WebP result may have: libwebp codes the alpha losslessly in up to
+# 20 bytes a pixel more than the PNG writer needs, which took a 49 MP job to 2,076 MiB
+# against a worker's 1.4 GB (16 MP: 1,296; docs/scaling.md).
+MAX_PIXELS = {"webp": 16_000_000}
 # Bytes in a file's name, on Linux's file systems and most others: what a result's file
 # (a download, a batch run's output) may be named.
 FILE_NAME_BYTES = 255
 
 
 class TooLargeForFormat(ValueError):
-    """A result wider or taller than its format can hold."""
+    """A result wider or taller than its format can hold (`pixels` False), or with more
+    pixels than it is made with here (True)."""
 
-    def __init__(self, file_format: str, width: int, height: int):
-        super().__init__(f"{width}x{height} is over {file_format}'s {MAX_SIDE[file_format]}")
+    def __init__(self, file_format: str, width: int, height: int, pixels: bool = False):
+        super().__init__(f"{width}x{height} is over {file_format}'s limit")
         self.file_format, self.width, self.height = file_format, width, height
+        self.pixels = pixels
 
     @property
     def limit(self) -> int:
-        return MAX_SIDE[self.file_format]
+        return (MAX_PIXELS if self.pixels else MAX_SIDE)[self.file_format]
 
 
 def check_fits(file_format: str, width: int, height: int) -> None:
     """`TooLargeForFormat` unless `file_format` can hold a result of this size."""
     if max(width, height) > MAX_SIDE.get(file_format, max(width, height)):
         raise TooLargeForFormat(file_format, width, height)
+    if width * height > MAX_PIXELS.get(file_format, width * height):
+        raise TooLargeForFormat(file_format, width, height, pixels=True)
 
 
 class ResultOptions(Protocol):

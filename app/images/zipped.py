@@ -14,17 +14,32 @@ from app.images import pngwriter
 from app.images.outputs import ZIP_ALPHA, ZIP_COLOURS
 
 
-def encode(result: Image.Image, quality: int) -> bytes:
-    """`result` (RGBA, or RGB for a result without transparency: its alpha is then all
-    opaque) as a zip of color.jpg and alpha.png. Stored, not deflated: both are compressed."""
+def encode(height: int, width: int, channels: int, rows, quality: int) -> bytes:
+    """A result of 3 or 4 `channels` (without transparency its alpha is all opaque), given
+    as `rows(top, bottom)` (compose.py), as a zip of color.jpg and alpha.png. Its colours
+    and alpha are filled band by band, never as one RGBA image and a copy of it: at 50 MP
+    those and the JPEG's optimised tables took a worker past its budget (docs/scaling.md).
+    Stored, not deflated: both are compressed."""
+    picture = Image.new("RGB", (width, height))
+    alpha = np.empty((height, width), np.uint8) if channels == 4 else None
+    for top, bottom in pngwriter.bands_of(height, width * channels):
+        band = rows(top, bottom)
+        picture.paste(Image.fromarray(np.ascontiguousarray(band[..., :3])), (0, top))
+        if channels == 4:
+            alpha[top:bottom] = band[..., 3]
     colours = io.BytesIO()
-    result.convert("RGB").save(colours, "JPEG", quality=quality, optimize=True)
-    alpha = (result.getchannel("A") if result.mode == "RGBA"
-             else Image.new("L", result.size, 255))
+    picture.save(colours, "JPEG", quality=quality)  # not optimised: compose.py says why
+    del picture
+
+    def opacity(top: int, bottom: int) -> np.ndarray:
+        if alpha is not None:
+            return alpha[top:bottom, :, np.newaxis]
+        return np.full((bottom - top, width, 1), 255, np.uint8)  # no image of 255s
+
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as written:
         for name, data in ((ZIP_COLOURS, colours.getvalue()),
-                           (ZIP_ALPHA, pngwriter.encode(np.asarray(alpha)))):
+                           (ZIP_ALPHA, pngwriter.encode_rows(height, width, 1, opacity))):
             # Dated as nothing (zip's first day), so the same result is the same bytes.
             written.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return archive.getvalue()

@@ -134,3 +134,37 @@ def test_a_crop_is_checked_once_its_size_is_known(app, engine, width, made):
     else:
         assert answered == (400, "invalid_options", sentence("WebP", 16383, width // 2, 2))
     assert engine.calls == 1
+
+
+# A WebP result of more than MAX_PIXELS["webp"]: its encoder's memory (helper 76).
+WEBP_PIXELS = ("A WebP result can have at most 16 megapixels, and this one would be {:,} × "
+               "{:,}. Choose PNG, or send a smaller photo.")
+
+
+def test_a_webp_result_of_more_than_16_megapixels_is_refused_at_every_door_before_work(
+        app, engine):
+    size = (16001, 1000)  # one column over
+    answers = upload_answers(app, strip(*size), {"format": "webp"}, {"format": "webp"})
+    assert answers == {door: (400, "invalid_options", WEBP_PIXELS.format(*size))
+                       for door in answers}
+    assert engine.calls == 0
+
+
+@pytest.mark.parametrize(("fields", "size"), [
+    ({"format": "webp"}, (16000, 1000)),  # exactly the limit
+    # Over it before the crop, under once known: the stand-in keeps the left half.
+    ({"format": "webp", "crop": "true", "crop_margin": "0"}, (16002, 1000)),
+])
+def test_a_webp_result_of_16_megapixels_is_made(app, engine, fields, size):
+    made = api_remove(app.test_client(), strip(*size), **fields)
+    assert answer(made) == (200, None, None)
+    assert Image.open(io.BytesIO(made.data)).size == (
+        (size[0] // 2, size[1]) if "crop" in fields else size)
+
+
+def test_an_edit_to_webp_of_a_photo_over_16_megapixels_is_refused(app, engine):
+    script = ApiClient(app.test_client())
+    created = script.create(strip(16001, 1000)).get_json()
+    assert answer(script.edit(created["id"], {"format": "webp"})) == (
+        400, "invalid_options", WEBP_PIXELS.format(16001, 1000))
+    assert script.edit(created["id"], {"format": "webp", "crop": True}).status_code == 200
