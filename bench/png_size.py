@@ -23,7 +23,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from app.images import pngwriter, structure
+from app.images import compose, pngwriter, structure
 from bench.common import DOCS, write_block
 from bench.engine import photo
 
@@ -100,8 +100,10 @@ def candidates() -> dict:
         made[f"PNG, ours but zlib-ng level {level} ({matching} matching)"] = _zlib_ng(level)
     made["WebP lossless (method 0, quality 0)"] = lambda p: _pillow(
         p, "WEBP", lossless=True, quality=0, method=0)
-    made["WebP lossy, alpha lossless (the app's `webp`: quality 90, method 4)"] = (
-        lambda p: _pillow(p, "WEBP", quality=90, alpha_quality=100, method=4))
+    made[f"WebP lossy, alpha lossless (the app's `webp`: quality {compose.WEBP_QUALITY}, "
+         f"method {compose.WEBP_METHOD})"] = (lambda p: _pillow(
+             p, "WEBP", quality=compose.WEBP_QUALITY, alpha_quality=100,
+             method=compose.WEBP_METHOD))
     return made
 
 
