@@ -72,7 +72,8 @@ def _built(config: Settings | Mapping[str, str] | None) -> Flask:
     )
     if settings.trusted_proxies:
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+        app.wsgi_app = from_the_front(ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n),
+                                      app.wsgi_app)
     app.extensions["services"] = build_services(settings)
 
     from app import api, cli, removebg, web
@@ -83,3 +84,14 @@ def _built(config: Settings | Mapping[str, str] | None) -> Flask:
         for blueprint in door.BLUEPRINTS:
             app.register_blueprint(blueprint)
     return app
+
+
+def from_the_front(proxied, direct):
+    """`proxied` for a request from this machine (the front: nginx in the pod, or `make
+    serve`'s), `direct` for any other peer: its X-Forwarded-* are its own words, and
+    believed they would let it choose the address the limits count (helper 76)."""
+    def wsgi(environ, start_response):
+        peer = environ.get("REMOTE_ADDR", "")
+        chosen = proxied if peer == "::1" or peer.startswith("127.") else direct
+        return chosen(environ, start_response)
+    return wsgi

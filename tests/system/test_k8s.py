@@ -49,7 +49,22 @@ def test_every_manifest_is_valid_kubernetes(rendered, version):
         kubernetes_validate.validate(doc, version, strict=True)
     kinds = sorted(d["kind"] for d in documents)
     assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "HorizontalPodAutoscaler",
-                     "PodDisruptionBudget", "Secret", "Service"]
+                     "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service"]
+
+
+def test_clients_reach_the_pod_at_the_fronts_port_alone(rendered):
+    """gunicorn's port believes the front's X-Forwarded-For: the NetworkPolicy lets other
+    pods in at the front's port only (helper 76), selecting the Deployment's own pods."""
+    (policy,) = [d for d in rendered if d["kind"] == "NetworkPolicy"]
+    (deployment,) = [d for d in rendered if d["kind"] == "Deployment"]
+    assert policy["spec"]["podSelector"] == deployment["spec"]["selector"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert "from" not in rule  # anyone: the Service's clients
+    front = next(c for c in deployment["spec"]["template"]["spec"]["containers"]
+                 if c["name"] == "front")
+    (named,) = [p for p in front["ports"] if p["name"] == "http"]
+    assert rule["ports"] == [{"port": named["name"], "protocol": "TCP"}]
 
 
 def test_strict_validation_rejects_a_misspelt_field(rendered):

@@ -62,6 +62,27 @@ def test_a_fresh_cookie_does_not_escape_the_per_address_limit(limited_app):
     assert second.upload(photo(), headers={"Accept": "application/json"}).status_code == 429
 
 
+@pytest.mark.parametrize(("peer", "believed"), [
+    ("127.0.0.1", True), ("127.9.9.9", True), ("::1", True),  # the front, on this machine
+    ("10.4.0.7", False), ("192.168.1.2", False), ("::ffff:10.4.0.7", False)])  # other pods
+def test_forwarded_addresses_are_believed_from_the_front_alone(settings, peer, believed):
+    """Behind the front (TRUSTED_PROXIES=1) each upload names a new client address in
+    X-Forwarded-For: from the front on this machine each is its own, with its own limit;
+    from a peer elsewhere (a pod that reached gunicorn's port) they are its own words, and
+    its three uploads share its one address's limit of two (helper 76)."""
+    app = create_app(settings.changed(upload_rate_limit="100 per minute",
+                                      upload_rate_limit_ip="2 per minute", user_limit=10,
+                                      trusted_proxies=1))
+    use_engine(app, FakeEngine())
+    statuses = []
+    for i in range(3):
+        visitor = Visitor(app.test_client())
+        visitor.client.environ_base.update(REMOTE_ADDR=peer)
+        statuses.append(visitor.upload(photo(), headers={
+            "Accept": "application/json", "X-Forwarded-For": f"203.0.113.{i}"}).status_code)
+    assert statuses == ([201, 201, 201] if believed else [201, 201, 429])
+
+
 def test_page_views_are_not_rate_limited(limited_app):
     client = limited_app.test_client()
     assert all(client.get("/").status_code == 200 for _ in range(10))
