@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import http.client
 import ipaddress
+import logging
 import socket
 import ssl
 import threading
@@ -34,6 +35,8 @@ from app.core.fetching.addresses import (
 from app.core.fetching.codes import refused
 from app.core.fetching.deadline import Deadline, seconds
 from app.core.fetching.targets import Target, invalid, parse, quoted
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "image-background-processor/2 (fetches the photo a visitor linked to)"
 PUBLIC_ONLY = "Photos can only be fetched from public addresses"
@@ -152,8 +155,12 @@ def _addresses(target: Target, options: _Options, deadline: Deadline) -> list[Ad
     for ip in addresses:
         what = refusal(ip, options.allowed)
         if what:
+            if not literal:
+                # The address itself for the operator alone: told to the sender, the
+                # server's resolver would map the names of its own network (helper 76).
+                log.info("Refused %s: it resolves to %s", target.name, ip)
             said = (f"{shown(literal)} is {what}" if literal else
-                    f"{target.name} resolves to {ip}, {what}")
+                    f"{target.name} resolves to {what}")
             raise refused("url_refused", f"{PUBLIC_ONLY}; {said}.")
     return addresses
 
