@@ -22,6 +22,7 @@ from werkzeug.exceptions import (
 )
 
 from app.core.errors import UNEXPECTED, Rejected
+from app.http.context import brings_session
 from app.http.sizes import too_large_message
 from app.storage import StorageUnavailable
 
@@ -109,7 +110,7 @@ def handle(exc: Exception):
     if wants_json():
         return (jsonify(error=problem.code, message=problem.message), problem.status,
                 problem.headers)
-    if problem.flash and request.endpoint in here.flash_endpoints:
+    if problem.flash and request.endpoint in here.flash_endpoints and brings_session():
         flash(problem.message, "danger")
         return redirect(here.prefix)
     page = render_template("error.html", code=problem.status, message=problem.message)

@@ -12,6 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.http.callers import caller
+from app.http.context import brings_session
 from app.storage import is_id, new_id
 
 COOKIE = "user_id"
@@ -54,6 +55,9 @@ class _SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app):
         return request.is_secure
+
+    def should_set_cookie(self, app, session) -> bool:
+        return brings_session() and super().should_set_cookie(app, session)
 
 
 def init_app(app: Flask) -> None:

@@ -79,6 +79,31 @@ def test_form_post_without_csrf_token_is_refused(visitor, fake_engine):
     assert fake_engine.calls == 0
 
 
+@pytest.mark.parametrize("path", ["/", "/edit/6b0ae7287c127ecec3c4cab5"])
+def test_a_cross_site_form_post_leaves_the_visitors_cookies_alone(app, visitor, fake_engine,
+                                                                 path):
+    """Another site's form posts without the Lax cookies; its answer set a new session,
+    which the browser took in place of the visitor's: every open tab's next change then
+    failed as "expired" (helper 76). Now the answer sets no cookie and says why itself."""
+    visitor.page()
+    visitor_id = visitor.client.get_cookie("user_id").value
+    stranger = app.test_client()  # the browser, as it posts from another site
+    response = stranger.post(path, data={"name": "x", "image": (io.BytesIO(photo()), "a.jpg")},
+                             content_type="multipart/form-data",
+                             headers={"Origin": "https://evil.example"})
+    assert response.status_code == 400
+    assert "Set-Cookie" not in response.headers
+    assert ("Your page had expired, so nothing was changed. Please try again."
+            in response.get_data(as_text=True))
+    assert fake_engine.calls == 0
+    # The visitor's own post still brings its session and is told by a flash, as before.
+    assert visitor.upload(photo(), csrf_token="").status_code == 302
+    assert visitor.flashes() == [
+        ("danger", "Your page had expired, so nothing was changed. Please try again.")]
+    assert visitor.client.get_cookie("user_id").value == visitor_id
+    assert visitor.upload(photo()).status_code == 302 and len(visitor.record_ids()) == 1
+
+
 def test_put_and_delete_without_csrf_header_are_refused(visitor, fake_engine, records):
     visitor.upload(photo(), name="Mine")
     (record_id,) = visitor.record_ids()
