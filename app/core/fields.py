@@ -204,12 +204,26 @@ Output = Annotated[
     Literal[OUTPUTS], Field(description="`transparent` cutout; the subject over a `color`, "
                                         "over a photo (`image`, with `background_image`) or "
                                         "over its own background blurred (`blur`); or the "
-                                        "`mask` alone."),
+                                        "`mask` alone. Left out, a background photo sent "
+                                        "asks for `image` and a colour for `color`."),
     _one_of("output", OUTPUTS)]
+
+
+def implied_output(values: Any) -> Any:
+    """A background sent without an output asks for it (a photo `image`, else a colour
+    `color`), as the page's colour field and remove.bg's bg_color do (helper 75)."""
+    if isinstance(values, dict) and "output" not in values:
+        for field, output in (("background_image", "image"), ("background_image_url", "image"),
+                              ("background", "color")):
+            if values.get(field) is not None:
+                return {**values, "output": output}
+    return values
+
+
 Colour = Annotated[
     str, Field(pattern=r"^#[0-9a-fA-F]{6}$",
-               description="The colour behind the subject with output `color`; checked, "
-                           "then ignored, with the other outputs."),
+               description="The colour behind the subject with output `color`, which it "
+                           "asks for without an output; checked, then ignored, with others."),
     AfterValidator(str.lower),
     Rule("invalid_options", f"Choose a background colour as #rrggbb, e.g. {DEFAULT_BACKGROUND}.")]
 Crop = flag("crop", "Crop to the subject.")
@@ -227,7 +241,7 @@ Margin = Annotated[
     BeforeValidator(_whole_number),
     # A form sends it as text, and JSON may too.
     WithJsonSchema({"oneOf": [{"type": "integer", "minimum": 0, "maximum": MARGIN_MAX},
-                              {"type": "string", "pattern": "^[0-9]+$"}]},
+                              {"type": "string", "pattern": "^0*(100|[0-9]{1,2})$"}]},
                    mode="validation"),
     Rule("invalid_options", "The crop margin must be a whole number of percent from 0 to "
                             f"{MARGIN_MAX}, such as 10 (no % sign).")]
@@ -248,7 +262,6 @@ Model = Annotated[
         f"`{name}` ({model.label})" for name, model in MODELS.items())
         + ". Absent: the server's default (BG_MODEL)."),
     _one_of("model", MODELS)]
-
 PREVIEW_PIXELS = 250_000  # about a quarter of a megapixel
 MEGAPIXELS_MIN, MEGAPIXELS_MAX = 0.01, 1000
 _MEGAPIXELS = re.compile(r"^[0-9]{1,4}(\.[0-9]{1,6})?$")

@@ -27,6 +27,7 @@ from app.core.fields import (
     RefineEdges,
     Rule,
     Url,
+    implied_output,
 )
 from app.images.outputs import DEFAULT_BACKGROUND, OPAQUE
 
@@ -119,6 +120,7 @@ class PhotoRequest(BaseModel):
     model_config = ConfigDict(_STRICT, json_schema_extra={
         "oneOf": [{"required": ["image"]}, {"required": ["image_url"]}]})
     options_kind: ClassVar[type[OutputOptions]] = OutputOptions
+    _implied = model_validator(mode="before")(implied_output)
     _one_photo = model_validator(mode="after")(_photo_check)
 
     @property
@@ -173,7 +175,8 @@ def by_address_model(name: str, doc: str, form: type[BaseModel],
     is its photo check."""
     return create_model(
         name, __doc__=doc, __config__=ConfigDict(_STRICT, json_schema_extra=_needs_url),
-        __validators__={"_one_photo": model_validator(mode="after")(check)},
+        __validators__={"_implied": model_validator(mode="before")(implied_output),
+                        "_one_photo": model_validator(mode="after")(check)},
         **{field: (info.annotation, info) for field, info in form.model_fields.items()
            if field not in FILES})
 
@@ -195,6 +198,7 @@ def from_address(form: type[Form], by_address: type[BaseModel],
 class _Edit(BaseModel):
     # An empty edit is refused (below): the document says so.
     model_config = ConfigDict(_STRICT, json_schema_extra={"minProperties": 1})
+    _implied = model_validator(mode="before")(implied_output)
 
     @model_validator(mode="after")
     def _something(self) -> BaseModel:

@@ -328,7 +328,7 @@ def test_the_document_is_valid_openapi_3_1(client):
 
 def test_the_document_holds_the_limits_the_code_enforces(app):
     """Generated from the same models: the numbers are the code's, not copies."""
-    from app.core.fields import BOOLEAN_WORDS, NAME_MAX
+    from app.core.fields import BOOLEAN_WORDS, MARGIN_MAX, NAME_MAX
     from app.images.outputs import FORMATS, OUTPUTS
 
     schemas = document(app)["components"]["schemas"]
@@ -338,7 +338,11 @@ def test_the_document_holds_the_limits_the_code_enforces(app):
     assert upload["format"]["enum"] == list(FORMATS)
     number, text = upload["crop_margin"]["oneOf"]
     assert (number["minimum"], number["maximum"]) == (0, 100)
-    assert text == {"type": "string", "pattern": "^[0-9]+$"}  # a form's field
+    assert text["type"] == "string"  # a form's field: what the rule takes, as text
+    assert all(re.fullmatch(text["pattern"], str(n)) for n in range(MARGIN_MAX + 1))
+    assert re.fullmatch(text["pattern"], "0100") and re.fullmatch(text["pattern"], "007")
+    assert not any(re.fullmatch(text["pattern"], v) for v in (
+        str(MARGIN_MAX + 1), "6654682", "-1", "1.5", "", "1e2"))
     # A yes/no option: words in a form, true or false in JSON (it said words only).
     for model in ("UploadRequest", "RemoveByAddress", "EditFields"):
         boolean, words = schemas[model]["properties"]["crop"]["oneOf"]

@@ -51,8 +51,14 @@ def test_form_values_become_options():
                      format="webp")
     assert request.options == OutputOptions(output="color", background="#a0b1c2", crop=True,
                                             crop_margin=12, format="webp")
-    # A colour picker always sends a value; without output=color it is not kept.
-    assert upload(background="#123456").options.background is None
+    # A colour picker always sends a value; with another output it is not kept.
+    assert upload(output="blur", background="#123456").options.background is None
+    # Sent without an output, a background asks for it (helper 75).
+    assert upload(background="#123456").options == OutputOptions(
+        output="color", background="#123456", crop=False, crop_margin=5, format="png",
+        refine_edges=False)
+    assert upload(background_image=b"a photo").output == "image"
+    assert upload(background_image=b"a photo", background="#123456").output == "image"
 
 
 @pytest.mark.parametrize("word, value", [("true", True), ("1", True), ("on", True),
