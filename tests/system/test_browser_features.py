@@ -437,6 +437,13 @@ def test_jpeg_is_offered_only_for_results_without_transparency(tab):
     expect(jpeg).to_be_disabled()
     expect(file_format).to_have_value("png")  # the choice that no longer fits is undone
     expect(form.get_by_text(reason)).to_be_visible()
+    # ...and comes back with an output it fits (helper 77), unless another was chosen.
+    form.get_by_label("Blur background").check()
+    expect(file_format).to_have_value("jpeg")
+    form.get_by_label("Transparent background").check()
+    file_format.select_option("webp")
+    form.get_by_label("Colour", exact=True).check()
+    expect(file_format).to_have_value("webp")
     # Refine edges says what it costs.
     expect(form.get_by_label("Refine edges")).to_have_accessible_description(REFINE_EDGES_HELP)
 
@@ -614,6 +621,12 @@ def test_edit_result_remakes_it_without_the_model(tab):
     page.get_by_role("button", name="Edit result editable").click()
     expect(dialog.get_by_label("Colour", exact=True)).to_be_checked()
     expect(dialog.get_by_label("Colour", exact=True)).to_be_focused()
+    expect(dialog.get_by_label("Background colour")).to_have_value("#ff0000")
+    # Another look and back: the colour picked is still there (it was reset to white).
+    dialog.get_by_label("Blur background").check()
+    dialog.get_by_role("button", name="Apply changes").click()
+    expect(page.locator(ROW.format(1) + ".options-summary")).to_have_text("Blurred background")
+    expect(dialog.get_by_label("Blur background")).to_be_checked()
     expect(dialog.get_by_label("Background colour")).to_have_value("#ff0000")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()

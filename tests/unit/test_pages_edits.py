@@ -26,7 +26,8 @@ def test_an_edit_gives_the_result_new_urls_and_the_button_its_options(visitor, f
         "record-id": record_id, "record-name": "cat", "edit-url": f"/edit/{record_id}",
         "preview": f"/images/{record_id}/processed/160?v={first}",
         "preview2x": f"/images/{record_id}/processed/320?v={first}",
-        "output": "transparent", "background": "#ffffff", "crop": "false",
+        # No colour of its own: the dialog keeps the last one picked (helper 77).
+        "output": "transparent", "background": "", "crop": "false",
         "crop-margin": "5", "format": "png", "refine-edges": "false",
         "has-backdrop": "false", "bs-toggle": "modal", "bs-target": "#result-modal"}
 

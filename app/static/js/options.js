@@ -21,6 +21,7 @@ export function resultOptions(fieldset) {
   const jpegReason = fieldset.querySelector(".jpeg-reason");
   const backdropKept = fieldset.querySelector(".backdrop-kept");
   let keptBackdrop = false;
+  let jpegUndone = false;  // JPEG was chosen, then undone by a transparent output
 
   function output() {
     const checked = outputs.find(function (radio) { return radio.checked; });
@@ -37,8 +38,15 @@ export function resultOptions(fieldset) {
     // A hidden description is still read out when named: name it only while it applies.
     if (fits) format.removeAttribute("aria-describedby");
     else format.setAttribute("aria-describedby", jpegReason.id);
-    // The choice that no longer fits falls back to the default format.
-    if (!fits && format.value === "jpeg") format.value = rules.defaults.format;
+    // The choice that no longer fits falls back to the default format, and comes back
+    // with an output it fits (Transparent and back to Colour lost it: helper 77).
+    if (!fits && format.value === "jpeg") {
+      format.value = rules.defaults.format;
+      jpegUndone = true;
+    } else if (fits && jpegUndone) {
+      format.value = "jpeg";
+      jpegUndone = false;
+    }
     margin.disabled = !crop.checked;
   }
 
@@ -48,6 +56,7 @@ export function resultOptions(fieldset) {
     sync();
   });
   outputs.forEach(function (radio) { radio.addEventListener("change", sync); });
+  format.addEventListener("change", function () { jpegUndone = false; });
   crop.addEventListener("change", sync);
   sync();
 
@@ -57,7 +66,10 @@ export function resultOptions(fieldset) {
     // Show a record's options (as the server stores them) in the fields.
     set: function (options) {
       outputs.forEach(function (radio) { radio.checked = radio.value === options.output; });
-      colour.value = options.background || rules.defaults.background;
+      // A record without a colour (another output) leaves the last one picked: after
+      // Photo, Colour comes back with it, not with white (helper 77).
+      colour.value = options.background || colour.value || rules.defaults.background;
+      jpegUndone = false;
       crop.checked = options.crop;
       margin.value = String(options.cropMargin);
       format.value = options.format;
