@@ -54,7 +54,8 @@ class EditService:
                 backdrop = backdrop_of(given, self.max_image_pixels)
             # Priced from the stored sizes before any bytes are read: a client without an
             # allowance left costs no reads, decodes or migration.
-            pay.check(Work(_pixels(record, options, backdrop), options.refine_edges))
+            pay.check(Work(_pixels(record, options, backdrop), options.refine_edges,
+                           remade=True))
             return self._restyle(self.records.in_current_layout(record), options, backdrop,
                                  request.image_name, pay)
 

@@ -33,7 +33,8 @@ from app.metrics import KEY_MEGAPIXELS
 from app.storage.keys import ApiKey, today
 
 log = logging.getLogger(__name__)
-RATE_LIMITED = "Too many uploads in a short time. Please wait a minute and try again."
+RATE_LIMITED = ("Too many uploads and edits in a short time. Please wait a minute and try "
+                "again.")
 KEY_MINUTE = ("This API key has used its {limit} counts for this minute (a photo counts one "
               "per started 4 megapixels). Please wait and try again.")
 DAILY_QUOTA = "daily_quota"  # a key's megapixels for the day: waiting a minute will not do

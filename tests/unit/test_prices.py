@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from app import create_app
+from app.engines.admission import Work
 from tests.support import FakeEngine, Visitor, encode, left_in, photo, spend_from, use_engine
 
 PER_MINUTE = 20
@@ -54,9 +55,10 @@ def test_the_same_pixels_cost_the_same_however_they_come(priced, how):
     assert left(priced, visitor) == PER_MINUTE - 4
 
 
-def test_refined_edges_cost_twice_and_a_re_render_costs_as_an_upload(priced):
-    """24,006,000 pixels of work with refined edges: 7 counts; the re-renders of the same
-    record cost what an upload of the same look costs."""
+def test_refined_edges_cost_twice_and_a_new_look_half(priced):
+    """24,006,000 pixels of work with refined edges: 7 counts; a new look of the same
+    record, from its kept mask, half of its upload's: 4 refined (3.0015 blocks), 2 not
+    (1.5), until what is left is less than a look costs."""
     visitor = Visitor(priced.test_client())
     assert visitor.upload(BIG, refine_edges="true",
                           headers={"Accept": "application/json"}).status_code == 201
@@ -64,16 +66,30 @@ def test_refined_edges_cost_twice_and_a_re_render_costs_as_an_upload(priced):
     record = visitor.record_ids()[0]
     assert api(visitor, "patch", f"/records/{record}",
                json={"output": "mask"}).status_code == 200  # edges still refined
-    assert left(priced, visitor) == PER_MINUTE - 14
+    assert left(priced, visitor) == PER_MINUTE - 11
     assert api(visitor, "patch", f"/records/{record}",
                json={"refine_edges": False}).status_code == 200
-    assert left(priced, visitor) == PER_MINUTE - 18
+    assert left(priced, visitor) == PER_MINUTE - 13
     renamed = api(visitor, "patch", f"/records/{record}", json={"image_name": "free"})
     assert renamed.status_code == 200  # a new name makes nothing, and costs nothing
-    assert left(priced, visitor) == PER_MINUTE - 18
+    assert left(priced, visitor) == PER_MINUTE - 13
+    for output in ("transparent", "mask", "blur"):
+        assert api(visitor, "patch", f"/records/{record}",
+                   json={"output": output}).status_code == 200
+    assert left(priced, visitor) == PER_MINUTE - 19
     refused = api(visitor, "patch", f"/records/{record}", json={"output": "transparent"})
     assert (refused.status_code, refused.get_json()["error"]) == (429, "rate_limited")
-    assert left(priced, visitor) == PER_MINUTE - 18
+    assert refused.get_json()["message"] == (
+        "Too many uploads and edits in a short time. Please wait a minute and try again.")
+    assert left(priced, visitor) == PER_MINUTE - 19
+
+
+@pytest.mark.parametrize(("work", "counts"), [
+    (Work(8_000_000, remade=True), 1), (Work(8_000_001, remade=True), 2),
+    (Work(8_000_000), 2), (Work(4_000_000, refine=True, remade=True), 1),
+    (Work(4_000_001, refine=True, remade=True), 2), (Work(1, remade=True), 1)])
+def test_a_new_look_counts_one_per_started_8_megapixels(work, counts):
+    assert work.counts == counts
 
 
 @pytest.mark.parametrize("size", [(9000, 9000), (20000, 10000)])
@@ -145,7 +161,7 @@ def test_no_allowance_left_means_no_fetch_and_no_reads(priced, monkeypatch):
     services.uploads.fetch = lambda url, holder=None: fetched.append(url) or BIG
     assert visitor.upload_json(BIG).status_code == 201  # 4
     record = visitor.record_ids()[0]
-    for look in ("mask", "blur", "color", "transparent"):  # 4 each: 20 in all
+    for look in ("mask", "blur", "color", "transparent") * 2:  # 2 each: 20 in all
         assert api(visitor, "patch", f"/records/{record}", json={"output": look}).status_code == 200
     assert left(priced, visitor) == 0
     read = services.records.read

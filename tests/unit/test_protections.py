@@ -46,7 +46,8 @@ def test_uploads_are_rate_limited_per_visitor_with_a_clear_message(limited_app):
     response = visitor.upload(photo())
     assert response.status_code == 302
     assert visitor.flashes()[-1] == (
-        "danger", "Too many uploads in a short time. Please wait a minute and try again.")
+        "danger", "Too many uploads and edits in a short time. Please wait a minute and try "
+                  "again.")
     assert len(visitor.record_ids()) == 2
     limited = visitor.upload(photo(), headers={"Accept": "application/json"})
     assert limited.status_code == 429
