@@ -77,12 +77,18 @@ def retry_after(value: str | None) -> float | None:
 
 
 def _problem(response: requests.Response) -> tuple[str, str]:
-    """The answer's error code, and "status code: message" to tell it by."""
+    """The answer's error code, and "status code: message" to tell it by: the app's JSON,
+    or remove.bg's shape (--server given its door's address); another server's page is
+    not quoted (helper 75: a wrong --server printed a 404's HTML)."""
     try:
         body = response.json()
+        if "errors" in body:
+            body = {"error": body["errors"][0]["code"], "message": body["errors"][0]["title"]}
         code, message = str(body["error"]), str(body["message"])
-    except (ValueError, KeyError, TypeError):
-        code, message = "", response.text.strip()[:200] or response.reason or ""
+    except (ValueError, KeyError, TypeError, IndexError):
+        kind = response.headers.get("Content-Type", "").split(";")[0] or "no Content-Type"
+        return "", (f"{response.status_code} {response.reason or ''} with {kind}, not this "
+                    "app's answer: is --server the app's own address?")
     return code, f"{response.status_code} {code}: {message}"
 
 
@@ -152,8 +158,11 @@ class ServerSender:
         send waits; else `Failed` unless it answers 200."""
         answer = session.get(f"{self.base}{API}/{path}", timeout=TIMEOUT)
         if answer.status_code != 200:
-            problem = f"{API}/{path} answered {_problem(answer)[1]}"
+            code, said = _problem(answer)
+            problem = f"{API}/{path} answered {said}"
             _wait_if_asked(answer, problem)
+            if code in ("missing_key", "invalid_key"):  # said for a script's headers
+                problem += " (give the key with --key or REMOVE_BG_API_KEY)"
             raise Failed(problem)
         return answer
 

@@ -2,8 +2,10 @@
 a session; a busy, rate-limited or restarting server waited out, a refusal kept as the
 photo's failure."""
 
+import json
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from PIL import Image
@@ -242,7 +244,45 @@ def test_a_wrong_key_stops_the_run_before_any_photo(keyed, tmp_path):
                     "--key", "not-the-key-0123456789")
     assert result.exit_code == 1 and engine.calls == 0
     assert result.stderr.startswith(f"Error: {base} cannot be used: /api/v1/account answered "
-                                    "401 ")
+                                    "401 invalid_key: ")
+    # Said for a command line's user, not for a script's headers (helper 75).
+    assert result.stderr.rstrip().endswith("(give the key with --key or REMOVE_BG_API_KEY)")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("kind", "body", "said"), [
+    ("text/html", b"<!DOCTYPE HTML><html><title>404 Not Found</title></html>",
+     "404 Not Found with text/html, not this app's answer: is --server the app's own "
+     "address?"),
+    ("application/json", json.dumps({"errors": [{"title": "There is nothing here.",
+                                                 "code": "not_found"}]}).encode(),
+     "404 not_found: There is nothing here."),
+])
+def test_a_server_that_is_not_the_app_is_told_so_without_its_page(app, tmp_path, kind, body,
+                                                                   said):
+    """Another server's 404 page was printed whole; remove.bg's door's error (--server given
+    its address) was printed as its raw JSON with an empty code (helper 75)."""
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(404)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        result = invoke(app, tree(tmp_path), "--out", tmp_path / "out",
+                        "--server", base)
+    finally:
+        server.shutdown()
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: {base} cannot be used: /api/v1/session answered {said}")
 
 
