@@ -90,7 +90,7 @@ def document(app: Flask, prefix: str) -> dict:
                                    ref_template="#/components/schemas/{model}")
     for model, ref in refs.items():
         ref.update(keys[model])
-    return {
+    return _files_as_3_1({
         "openapi": "3.1.0",
         "info": {"title": "image-background-processor API", "version": VERSION,
                  "description": DESCRIPTION},
@@ -107,7 +107,21 @@ def document(app: Flask, prefix: str) -> dict:
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": KEY_DESCRIPTION}},
         },
-    }
+    })
+
+
+def _files_as_3_1(node):
+    """A file part as OpenAPI 3.1 says it (bytes of a media type, no JSON type), not 3.0's
+    `type: string, format: binary`, which pydantic writes for bytes: a 3.1 validator took
+    that for text and refused every upload (helper 75, openapi-core)."""
+    if isinstance(node, dict):
+        if node.get("format") == "binary":
+            node = {**{k: v for k, v in node.items() if k not in ("format", "type")},
+                    "contentMediaType": "application/octet-stream"}
+        return {key: _files_as_3_1(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_files_as_3_1(item) for item in node]
+    return node
 
 
 def _operation(op: Operation, arguments: set[str], refs: dict, settings) -> dict:
@@ -178,8 +192,8 @@ def _success(op: Operation, refs: dict) -> dict:
         elif returns in ("image", "thumbnail", "result"):
             types = {"image": CONTENT_TYPES, "thumbnail": ("image/webp",),
                      "result": RESULT_TYPES}[returns]
-            content.update({ct: {"schema": {"type": "string", "format": "binary"}}
-                            for ct in types})
+            # Bytes, not a JSON value: OpenAPI 3.1 leaves the schema out.
+            content.update({ct: {} for ct in types})
         elif returns == "document":
             content[JSON] = {"schema": {"type": "object"}}
     if op.headers:
