@@ -28,8 +28,12 @@ from app.images.outputs import FILE_NAME_BYTES, EncodedImage
 _ATTR_CHAR_PUNCTUATION = "!#$&+-.^_`|~"
 # Controls, path and shell characters, and the bidirectional overrides and isolates that
 # make "\u202egnp.exe" show as "exe.png" in a file manager.
-_UNSAFE_IN_FILENAME = re.compile(
-    r'[\x00-\x1f\x7f/\\:*?"<>|\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+')
+# Controls and bidirectional marks go; what a file system refuses in a name (a folder's
+# separator, Windows' reserved characters) parts words as a space does: "a/b" is a-b.png.
+_UNSEEN_IN_FILENAME = re.compile(r"[\x00-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+_SEPARATORS_IN_FILENAME = re.compile(r'[/\\:*?"<>|]+')
+# Names Windows keeps for devices, with any extension ("CON.png" cannot be saved there).
+_DEVICE_NAMES = re.compile(r"(?:CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(?:\..*)?", re.IGNORECASE)
 _IMAGE_EXTENSIONS = re.compile(r"(?:\.(?:png|jpe?g|webp))+$", re.IGNORECASE)
 # One range of RFC 9110 §14.1.2, `first-[last]` or `-suffix` (ASCII digits only), with the
 # spaces and letter case Werkzeug tolerates. int() refuses numbers over 4300 digits: a
@@ -62,21 +66,26 @@ def _download_asked() -> bool:
     return parse(ImageQuery, request.args.to_dict()).download
 
 
-def download_name(image_name: str, kind: str, content_type: str, ascii_only: bool = False
-                  ) -> str:
-    """`my-cat.png` for the cutout, `my-cat-original.jpg` for the upload. Compatibility
-    forms are folded first (NFKC), so a fullwidth `／` is removed as a `/`, not turned
-    into one by the ASCII fallback. `ascii_only`: that fallback, for clients that ignore
-    `filename*` (accents dropped; `image` when nothing is left, where "猫" would have been
-    saved as the hidden file `.png`)."""
-    stem = _UNSAFE_IN_FILENAME.sub("", unicodedata.normalize("NFKC", image_name))
+def download_name(image_name: str, kind: str, content_type: str, ascii_only: bool = False,
+                  output: str = "transparent") -> str:
+    """`my-cat.png` for the cutout (`my-cat-mask.png` for a record whose `output` is the
+    mask), `my-cat-original.jpg` for the upload. Compatibility forms are folded first
+    (NFKC), so a fullwidth `／` is a `/`, not turned into one by the ASCII fallback.
+    `ascii_only`: that fallback, for clients that ignore `filename*` (accents dropped;
+    `image` when nothing is left, where "猫" would have been saved as the hidden file
+    `.png`)."""
+    stem = _UNSEEN_IN_FILENAME.sub("", unicodedata.normalize("NFKC", image_name))
+    stem = _SEPARATORS_IN_FILENAME.sub(" ", stem)
     if ascii_only:
         stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
     # No leading dot (a hidden file) or dash (an option to a command that gets the name),
-    # and no image extensions of its own: "cat.jpg" saves as cat.png, not cat.jpg.png, and
-    # "cat.png.jpg" as cat.png too.
-    stem = _IMAGE_EXTENSIONS.sub("", "-".join(stem.split())).lstrip(".-") or "image"
-    ending = f"{'' if kind == 'processed' else '-original'}.{EXTENSIONS.get(content_type, 'png')}"
+    # nor a trailing one (Windows drops it), and no image extensions of its own: "cat.jpg"
+    # saves as cat.png, not cat.jpg.png, and "cat.png.jpg" as cat.png too.
+    stem = _IMAGE_EXTENSIONS.sub("", "-".join(stem.split())).strip(".-") or "image"
+    if _DEVICE_NAMES.fullmatch(stem):
+        stem = f"image-{stem}"
+    part = {"original": "-original"}.get(kind, "-mask" if output == "mask" else "")
+    ending = f"{part}.{EXTENSIONS.get(content_type, 'png')}"
     # Cut to a name a file system takes: NFKC makes up to 18 characters of one (U+FDFA),
     # and a 50-character name's Content-Disposition had passed the front's 4 KB of
     # headers (a 502 for every download of the record).
@@ -91,7 +100,8 @@ def send_image(record_id: str, kind: str, size: int | None = None, *, again: boo
     download = size is None and _download_asked()  # a bad query is told so, found or not
     gallery = services().gallery
     record, stored = gallery.image(current_visitor(), record_id, kind, size)
-    name = download_name(record.image_name, kind, stored.content_type)
+    output = record.options.get("output", "transparent")
+    name = download_name(record.image_name, kind, stored.content_type, output=output)
     etag = stored.etag
     if download:
         # The bytes never change but the file name does on a rename: a new name is a new
@@ -121,7 +131,8 @@ def send_image(record_id: str, kind: str, size: int | None = None, *, again: boo
                                   accept_ranges=True, complete_length=len(data))
         if not name.isascii():  # Werkzeug's own fallback for "猫" is ".png"
             response.headers.set("Content-Disposition", "attachment" if download else "inline", **{
-                "filename": download_name(record.image_name, kind, stored.content_type, True),
+                "filename": download_name(record.image_name, kind, stored.content_type, True,
+                                          output),
                 "filename*": f"UTF-8''{quote(name, safe=_ATTR_CHAR_PUNCTUATION)}"})
     # The browser keeps an image but asks each time whether it may still show it (a 304
     # costs a few bytes): once a record is deleted the answer is 404 and the copy goes.

@@ -91,7 +91,19 @@ def test_a_record_stored_with_a_null_name_is_still_shown_and_served(visitor, rec
 
 
 def test_download_name_is_safe_and_keeps_unicode():
-    assert download_name('../../etc/pass"wd', "processed", "image/png") == "etcpasswd.png"
+    # A separator parts words as a space does (helper 77: "a/b" was ab.png).
+    assert download_name('../../etc/pass"wd', "processed", "image/png") == "etc-pass-wd.png"
+    assert download_name('a/b\\c:d*e?f"g<h>i|j', "processed", "image/png") == (
+        "a-b-c-d-e-f-g-h-i-j.png")
+    # Windows' device names, with any extension, cannot be saved there.
+    assert download_name("CON", "processed", "image/png") == "image-CON.png"
+    assert download_name("lpt1.draft", "original", "image/jpeg") == (
+        "image-lpt1.draft-original.jpg")
+    assert download_name("CONE", "processed", "image/png") == "CONE.png"
+    # A mask is not the cutout's file.
+    assert download_name("Kitty", "processed", "image/png", output="mask") == "Kitty-mask.png"
+    assert download_name("Kitty", "original", "image/jpeg", output="mask") == (
+        "Kitty-original.jpg")
     assert download_name("-rf .x", "processed", "image/png") == "rf-.x.png"
     assert download_name("猫.cat", "processed", "image/png", ascii_only=True) == "cat.png"
     assert download_name("猫-cat", "original", "image/png", ascii_only=True) == "cat-original.png"
@@ -103,10 +115,11 @@ def test_download_name_is_safe_and_keeps_unicode():
     assert download_name("cat.png.jpg", "processed", "image/png") == "cat.png"
     assert download_name("cat.Jpeg.webp.PNG", "original", "image/jpeg") == "cat-original.jpg"
     assert download_name('"x".png', "processed", "image/webp") == "x.webp"
+    assert download_name("trailing.", "processed", "image/png") == "trailing.png"
     assert download_name("cat.png.bak", "processed", "image/png") == "cat.png.bak.png"
     assert download_name(".png", "processed", "image/png") == "image.png"
     # Fullwidth solidus, quotation mark and backslash are the ASCII ones once folded.
-    assert download_name("a\uff0fb\uff02c\uff3cd", "processed", "image/png") == "abcd.png"
+    assert download_name("a\uff0fb\uff02c\uff3cd", "processed", "image/png") == "a-b-c-d.png"
     # Bidirectional overrides and isolates, which can disguise a name's extension, go.
     assert download_name("\u202egnp.exe", "processed", "image/png") == "gnp.exe.png"
     assert download_name("a\u2066b\u2069\u200fc", "original", "image/png") == "abc-original.png"
@@ -140,7 +153,7 @@ def test_the_ascii_fallback_of_a_download_holds_no_path_or_quote(visitor, fake_e
     header = visitor.client.get(f"/images/{record_id}/processed?download=1").headers[
         "Content-Disposition"]
     fallback = header.split(";")[1]
-    assert fallback == " filename=x..yz.png"
+    assert fallback == " filename=x-..-y-z.png"
 
 
 @pytest.mark.parametrize("name, kind, header", [
