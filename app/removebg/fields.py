@@ -37,6 +37,7 @@ FIELDS = ("image_file", "image_file_b64", "image_url", "size", "type", "type_lev
           "add_shadow", "shadow_type", "shadow_opacity", "semitransparency", "bg_color",
           "bg_image_url", "bg_image_file")
 WHOLE_PHOTO = ("0% 0% 100% 100%", "0 0 100% 100%", "0px 0px 100% 100%")
+_DATA_URL = re.compile(r"\s*data:[^,;]*(?:;[^,;]*)*;base64,", re.IGNORECASE)
 _HEX = re.compile(r"^#?([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$")
 _PERCENT = re.compile(r"([0-9]{1,3})%")  # digits past 3 are never a margin (nor an int)
 _NO_PIXELS = ("0", "0px", "0%")
@@ -125,6 +126,9 @@ def _file(given: dict, field: str, instead: str) -> bytes:
 def _base64(value: Any) -> bytes:
     if isinstance(value, str):
         text = value if value.isascii() else _WIDE_SPACES.sub("", value)
+        # A data URL's base64, as a canvas's toDataURL() makes it (helper 75: refused).
+        if within := _DATA_URL.match(text):
+            text = text[within.end():]
         if text.isascii():
             try:
                 return base64.b64decode(text.encode().translate(None, _ASCII_SPACES),
@@ -132,7 +136,8 @@ def _base64(value: Any) -> bytes:
             except ValueError:  # binascii.Error, for any byte that is not base64
                 pass
     raise _refuse("image_file_b64 is not valid base64: send the photo's bytes encoded in "
-                  "base64 (A-Z, a-z, 0-9, + and /, padded with =).", "invalid_image")
+                  "base64 (A-Z, a-z, 0-9, + and /, padded with =), alone or as a data URL's.",
+                  "invalid_image")
 
 
 def _unsupported(given: dict) -> None:

@@ -163,7 +163,10 @@ def test_a_background_photo_as_a_file_or_by_address(app, client):
 @pytest.mark.parametrize("spaced", [
     lambda text: base64.encodebytes(PHOTO).decode(),  # MIME's lines of 76, as base64(1) wraps
     lambda text: " \t" + " ".join(text[i:i + 100] for i in range(0, len(text), 100)) + "\r\n",
-    lambda text: "\u2028".join(text[i:i + 100] for i in range(0, len(text), 100))])
+    lambda text: "\u2028".join(text[i:i + 100] for i in range(0, len(text), 100)),
+    # A data URL, as a canvas's toDataURL() gives it (helper 75).
+    lambda text: "data:image/jpeg;base64," + text,
+    lambda text: "DATA:image/jpeg;name=cat.jpg;base64," + text])
 def test_base64_may_be_broken_into_lines_and_spaced(client, spaced):
     text = spaced(base64.b64encode(PHOTO).decode())
     assert text != base64.b64encode(PHOTO).decode()
@@ -378,9 +381,10 @@ def test_a_colour_that_is_not_text_is_refused(client, colour):
 
 def test_each_photo_refusal(client):
     refused(removebg(client, None), 400, "missing_image")
-    refused(removebg(client, None, image_file_b64="not base64!"), 400, "invalid_image",
-            "image_file_b64 is not valid base64: send the photo's bytes encoded in base64 "
-            "(A-Z, a-z, 0-9, + and /, padded with =).")
+    for junk in ("not base64!", "data:image/png,not-base64", "data:image/png;base64,!!"):
+        refused(removebg(client, None, image_file_b64=junk), 400, "invalid_image",
+                "image_file_b64 is not valid base64: send the photo's bytes encoded in base64 "
+                "(A-Z, a-z, 0-9, + and /, padded with =), alone or as a data URL's.")
     bmp = encode(Image.new("RGB", (4, 4)), "BMP")
     refused(removebg(client, bmp), 400, "invalid_image")  # our 415: remove.bg's 400
     refused(removebg(client, jpeg_claiming((7000, 7000))), 400, "invalid_image",
