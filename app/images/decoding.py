@@ -82,8 +82,10 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
         # Pillow's JPEG plugin opens an MPO itself: it needs no format of its own here.
         img = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
     except UnidentifiedImageError:
+        named = structure.other_format(data)
         raise InvalidImage(
-            f"That file is not an image we can read. Please upload a {ACCEPTED_TEXT} image.",
+            (f"{named} images cannot be read here" if named else
+             "That file is not an image we can read") + f". Please upload a {ACCEPTED_TEXT} image.",
             kind="unsupported",
         ) from None
     except Image.DecompressionBombError:

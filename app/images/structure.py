@@ -193,3 +193,20 @@ def png_chunks(data: bytes) -> int:
         if kind == b"IEND":
             break
     return chunks
+
+
+# Formats people send that are not read here, by their first bytes, to be named in the
+# refusal (helper 77: a phone's HEIC was told it was not an image).
+_OTHER_FORMATS = ((b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"),
+                  (b"MM\x00*", "TIFF"))
+_ISO_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC",
+               b"hevc": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF",
+               b"avis": "AVIF"}
+
+
+def other_format(data: bytes) -> str | None:
+    """The name of a well-known image format that is not read here, from its first bytes."""
+    named = next((name for magic, name in _OTHER_FORMATS if data.startswith(magic)), None)
+    if data[:2] == b"BM" and data[6:10] == bytes(4):  # a BMP's reserved bytes are zeros
+        named = "BMP"
+    return _ISO_BRANDS.get(data[8:12]) if data[4:8] == b"ftyp" else named

@@ -38,8 +38,22 @@ def test_accepted_formats(fmt, mime):
 @pytest.mark.parametrize("data, kind, words", [
     (b"", "invalid", "empty"),
     (b"hello world", "unsupported", "JPEG, PNG or WebP"),
-    (encode(Image.new("RGB", (8, 8)), "GIF"), "unsupported", "JPEG, PNG or WebP"),
-    (encode(Image.new("RGB", (8, 8)), "BMP"), "unsupported", "JPEG, PNG or WebP"),
+    # A well-known format is named (helper 77: a phone's HEIC was "not an image").
+    (encode(Image.new("RGB", (8, 8)), "GIF"), "unsupported",
+     "GIF images cannot be read here. Please upload a JPEG, PNG or WebP image."),
+    (encode(Image.new("RGB", (8, 8)), "BMP"), "unsupported",
+     "BMP images cannot be read here. Please upload a JPEG, PNG or WebP image."),
+    (encode(Image.new("RGB", (8, 8)), "TIFF"), "unsupported",
+     "TIFF images cannot be read here. Please upload a JPEG, PNG or WebP image."),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), "unsupported",
+     "HEIC images cannot be read here. Please upload a JPEG, PNG or WebP image."),
+    (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1" + bytes(64), "unsupported",
+     "AVIF images cannot be read here. Please upload a JPEG, PNG or WebP image."),
+    # Not those, however they start: a text about a BMW, an MP4 video.
+    (b"BMW owners' notes, page 1", "unsupported",
+     "That file is not an image we can read. Please upload a JPEG, PNG or WebP image."),
+    (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00isommp42" + bytes(64), "unsupported",
+     "That file is not an image we can read. Please upload a JPEG, PNG or WebP image."),
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "unsupported", "not an image we can read"),
 ])
 def test_refusals_say_what_is_wrong(data, kind, words):
