@@ -308,7 +308,7 @@ MUTANTS = (
            "the carried coefficients free where the mask is sure: an odd colour inside the "
            "subject opens a hole", (U + "test_matting.py", U + "test_output.py")),
     Mutant("matte-carry", "app/images/matting.py",
-           "    a, b = linear_model(guide, solved, CARRY_EPS)",
+           "    a, b = linear_model(guide, solved, APPLY_EPS)",
            "    a, b = np.zeros(guide.shape), solved",
            "the fine matte scaled up bilinearly, its linear model not carried to full size",
            (U + "test_matting.py", U + "test_refine.py")),

@@ -84,7 +84,7 @@ def download_name(image_name: str, kind: str, content_type: str, ascii_only: boo
     stem = _IMAGE_EXTENSIONS.sub("", "-".join(stem.split())).strip(".-") or "image"
     if _DEVICE_NAMES.fullmatch(stem):
         stem = f"image-{stem}"
-    part = {"original": "-original"}.get(kind, "-mask" if output == "mask" else "")
+    part = "-original" if kind == "original" else ("-mask" if output == "mask" else "")
     ending = f"{part}.{EXTENSIONS.get(content_type, 'png')}"
     # Cut to a name a file system takes: NFKC makes up to 18 characters of one (U+FDFA),
     # and a 50-character name's Content-Disposition had passed the front's 4 KB of
