@@ -38,12 +38,13 @@ class Rejected(Exception):
     """A request the core will not carry out; nothing was changed."""
 
     def __init__(self, code: str, message: str, kind: str = "invalid",
-                 retry_after: int | None = None):
+                 retry_after: int | None = None, field: str | None = None):
         super().__init__(message)
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}")
         self.code, self.message, self.kind = code, message, kind
         self.retry_after = retry_after  # seconds, when waiting is the fix
+        self.field = field  # the request's field at fault, where a door may name it
 
 
 def in_seconds(seconds: int) -> str:

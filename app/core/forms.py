@@ -277,12 +277,13 @@ def _rejected(form: type[BaseModel], exc: ValidationError) -> Rejected:
         return Rejected(error["type"], error["msg"])
     rule = rule_of(form, field)
     if error.get("input", "") is None and not form.model_fields[field].is_required():
-        return Rejected(rule.code, NULL.format(field=field))
+        return Rejected(rule.code, NULL.format(field=field), field=field)
     if error["type"] == rule.code:  # the field's own check, with a more precise sentence
-        return Rejected(rule.code, error["msg"])
+        return Rejected(rule.code, error["msg"], field=field)
     if error["type"] == "string_unicode":
-        return Rejected(rule.code, NOT_TEXT.format(field=f"The {field.replace('_', ' ')}"))
-    return Rejected(rule.code, rule.message)
+        return Rejected(rule.code, NOT_TEXT.format(field=f"The {field.replace('_', ' ')}"),
+                        field=field)
+    return Rejected(rule.code, rule.message, field=field)
 
 
 def rule_of(form: type[BaseModel], field: str) -> Rule:

@@ -120,5 +120,5 @@ class UploadService:
                 behind = self.fetch(request.background_image_url, pay.holder())
             except Rejected as exc:
                 raise Rejected(exc.code, BACKDROP_FAILED + exc.message, exc.kind,
-                               exc.retry_after) from exc
+                               exc.retry_after, "background_image_url") from exc
         return photo, backdrop_of(behind, self.max_image_pixels)

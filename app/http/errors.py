@@ -3,8 +3,8 @@ person understands and a status, delivered the way the front door that was asked
 JSON for the API and for scripts, a flash and a redirect for the page's form (the original
 app's contract), an HTML page for the rest.
 
-The front doors (app/web, app/api) describe themselves with a `FrontDoor`; nothing else here
-knows about either.
+The front doors (app/web, app/api, app/removebg) describe themselves with a `FrontDoor`;
+nothing else here knows about any of them.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class Problem:
     status: int
     headers: dict = field(default_factory=dict)
     flash: bool = True  # whether a form post may deliver it as a flash
+    field: str | None = None  # the request's field at fault, when the core said
 
 
 def door() -> FrontDoor:
@@ -123,7 +124,7 @@ def describe(exc: Exception) -> Problem:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
         if exc.kind == "unauthorized":
             headers["WWW-Authenticate"] = "Bearer"
-        return Problem(exc.code, exc.message, STATUS[exc.kind], headers)
+        return Problem(exc.code, exc.message, STATUS[exc.kind], headers, field=exc.field)
     if isinstance(exc, StorageUnavailable):
         current_app.logger.warning("Database unavailable: %s", exc)
         return Problem("storage_unavailable", STORAGE_MESSAGE, 503,

@@ -22,6 +22,22 @@ TYPE = "other"  # remove.bg says what the photo shows (person, product...); we d
 STATUSES = {401: 403, 409: 400, 413: 400, 415: 400}
 # A key's megapixels for the day spent is remove.bg's "insufficient credits".
 CODES = {DAILY_QUOTA: 402}
+# Our codes as remove.bg's API reference names the same problems, for clients that tell
+# them apart by code; an address's by whose it was (the photo's, or the background's).
+_ADDRESSES = {"invalid_url": ("invalid_image_url", "invalid_bg_image_url"),
+              "url_refused": ("invalid_image_url", "invalid_bg_image_url"),
+              **dict.fromkeys(("url_failed", "url_unavailable", "url_timeout"),
+                              ("failed_image_download", "failed_bg_download"))}
+THEIRS = {"missing_image": "missing_source", "too_large": "file_too_large",
+          ("invalid_image", 400): "failed_to_read_image",
+          ("invalid_image", 413): "resolution_too_high",
+          ("invalid_image", 415): "invalid_file_type",
+          **{(code, whose): names[whose == "background_image_url"]
+             for code, names in _ADDRESSES.items()
+             for whose in (None, "image_url", "background_image_url")}}
+# Credits a day for a key without a daily cap: what its per-minute limit lets it spend
+# at most (a call costs at least one of its counts, and remove.bg at most one credit).
+MINUTES_A_DAY = 24 * 60
 TITLES = {400: "Invalid request", 402: "Insufficient credits", 403: "Authentication failed",
           404: "Not found", 405: "Method not allowed", 429: "Rate limit exceeded"}
 
@@ -32,7 +48,8 @@ def result(asked: Asked, done: Removed) -> Response:
     # We do not locate the subject for this answer: its box is the whole result, said in
     # the headers of the bytes and in the fields of the JSON alike.
     box = {"top": 0, "left": 0, "width": made.width, "height": made.height}
-    headers = {"X-Type": TYPE,
+    # type_level none: remove.bg sets no X-Type.
+    headers = {**({"X-Type": TYPE} if asked.typed else {}),
                "X-Credits-Charged": CREDITS_PREVIEW if asked.preview else CREDITS_FULL,
                **{f"X-Foreground-{side.title()}": str(value) for side, value in box.items()}}
     return send_result(made, headers, lambda data: {"data": {
@@ -41,9 +58,10 @@ def result(asked: Asked, done: Removed) -> Response:
 
 def account(found: Account) -> Response:
     """The calling key in remove.bg's account shape. We sell no credits: a key's credits
-    are what its daily cap still allows, as the limit counts it (none without a cap: null),
-    and every size is open to it. What the key is and what it used today come beside."""
-    left = found.left
+    are what its daily cap still allows, as the limit counts it, or without a cap what its
+    per-minute limit allows in a day (a number: clients count down from it), and every
+    size is open to it. What the key is and what it used today come beside."""
+    left = found.left if found.left is not None else found.key.per_minute * MINUTES_A_DAY
     return jsonify(data={"attributes": {
         "credits": {"total": left, "subscription": left, "payg": 0, "enterprise": 0},
         "api": {"free_calls": 0, "sizes": "all"},
@@ -59,9 +77,11 @@ def kind(status: int) -> str:
 def problem(found: Problem) -> tuple[Response, int, dict]:
     """A problem as remove.bg answers one: its shape, and its status for ours."""
     status = CODES.get(found.code) or STATUSES.get(found.status, found.status)
+    code = (THEIRS.get(found.code) or THEIRS.get((found.code, found.status))
+            or THEIRS.get((found.code, found.field), found.code))
     # remove.bg's title is the sentence for people (what its clients show), its code the
     # word for programs; the detail says what kind of failure it was.
     headers = {name: value for name, value in found.headers.items()
                if status != 403 or name != "WWW-Authenticate"}  # 401's own
-    return jsonify(errors=[{"title": found.message, "code": found.code,
+    return jsonify(errors=[{"title": found.message, "code": code,
                             "detail": kind(status)}]), status, headers

@@ -41,6 +41,7 @@ _DATA_URL = re.compile(r"\s*data:[^,;]*(?:;[^,;]*)*;base64,", re.IGNORECASE)
 _HEX = re.compile(r"^#?([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$")
 _PERCENT = re.compile(r"([0-9]{1,3})%")  # digits past 3 are never a margin (nor an int)
 _NO_PIXELS = ("0", "0px", "0%")
+MARGIN_CODE = "invalid_crop_margin"
 # Every character str.split() splits at (all of them below U+3001) is deleted: the ASCII
 # ones from the text's bytes by bytes.translate (15 MB of base64 in 8-15 ms and one copy,
 # where a split made a list, 295 MiB and 5 s for 15 MB of "AB ", and re.sub took 125-170
@@ -53,13 +54,15 @@ ONE_PHOTO = ("Send the photo as image_file (a file, with multipart/form-data), "
              "image_file_b64 (its bytes in base64) or image_url (an http or https address).")
 
 
-def _refuse(message: str, code: str = "invalid_options") -> Rejected:
+def _refuse(message: str, code: str) -> Rejected:
+    """A refusal with remove.bg's code for it (its API reference's: invalid_<field>,
+    missing_source...), for clients that tell problems apart by code."""
     return Rejected(code, message)
 
 
 def _one_of(field: str, value: Any, choices) -> str:
     if not isinstance(value, str) or value not in choices:  # JSON may send any type
-        raise _refuse(f"{field} must be one of: {', '.join(choices)}.")
+        raise _refuse(f"{field} must be one of: {', '.join(choices)}.", f"invalid_{field}")
     return value
 
 
@@ -69,6 +72,7 @@ class Asked:
 
     fields: dict[str, Any]  # RemoveRequest's fields
     size: str  # remove.bg's size, as asked (for the credits charged)
+    typed: bool = True  # whether to say the photo's type (X-Type): not for type_level none
 
     @property
     def preview(self) -> bool:
@@ -86,9 +90,9 @@ def translated(sent: Mapping[str, Any]) -> Asked:
     ours: dict[str, Any] = _photo(given)
     size = given.get("size", DEFAULT_SIZE)
     ours["size"] = SIZES[_one_of("size", size, SIZES)]
-    _one_of("type", given.get("type", "auto"), TYPES)
-    _one_of("type_level", str(given.get("type_level", "latest")), TYPE_LEVELS)
-    _unsupported(given)
+    kind = _one_of("type", given.get("type", "auto"), TYPES)
+    level = _one_of("type_level", str(given.get("type_level", "latest")), TYPE_LEVELS)
+    _unsupported(given, kind)
     ours.update(_background(given))
     if _one_of("channels", given.get("channels", "rgba"), ("rgba", "alpha")) == "alpha":
         ours["output"] = "mask"
@@ -98,15 +102,16 @@ def translated(sent: Mapping[str, Any]) -> Asked:
         ours["crop"] = given["crop"]  # true or false: our rule says so otherwise
     ours["crop_margin"] = _margin(given.get("crop_margin", "0"))
     ours["format"] = _format(given.get("format", "auto"), ours)
-    return Asked(ours, size)
+    return Asked(ours, size, level != "none")
 
 
 def _photo(given: dict) -> dict:
     sent = [name for name in ("image_file", "image_file_b64", "image_url") if name in given]
     if not sent:
-        raise _refuse(ONE_PHOTO, "missing_image")
+        raise _refuse(ONE_PHOTO, "missing_source")
     if len(sent) > 1:
-        raise _refuse(f"Send one photo, not {' and '.join(sent)}. {ONE_PHOTO}", "invalid_body")
+        raise _refuse(f"Send one photo, not {' and '.join(sent)}. {ONE_PHOTO}",
+                      "multiple_sources")
     if "image_url" in given:
         return {"image_url": given["image_url"]}
     if "image_file" in given:
@@ -140,32 +145,40 @@ def _base64(value: Any) -> bytes:
                   "invalid_image")
 
 
-def _unsupported(given: dict) -> None:
-    """Fields that ask for work we do not do: refused unless they ask for nothing."""
+def _unsupported(given: dict, kind: str) -> None:
+    """Fields that ask for work we do not do: refused unless they ask for nothing, or for
+    what remove.bg itself would not do with such a photo."""
     for field, kept in (("scale", "size"), ("position", "place")):
         if str(given.get(field, "original")) != "original":
             raise _refuse(f"{field} is not supported here: the subject keeps its {kept} in "
-                          f"the result. Leave {field} out, or send original.")
+                          f"the result. Leave {field} out, or send original.",
+                          f"invalid_{field}")
     if str(given.get("roi", WHOLE_PHOTO[0])) not in WHOLE_PHOTO:
         raise _refuse("roi is not supported here: the whole photo is searched for the "
-                      "subject. Leave roi out, or send 0% 0% 100% 100%.")
-    if as_flag(given.get("add_shadow", False)) is not False or str(
+                      "subject. Leave roi out, or send 0% 0% 100% 100%.", "invalid_roi")
+    shadow = as_flag(given.get("add_shadow", False))
+    # remove.bg shadows cars alone, and answers any other photo "without shadow, even if
+    # set to true": as ours are answered (X-Type other), unless the client said car.
+    if shadow is None or (shadow and kind.startswith("car")) or str(
             given.get("shadow_type", "none")) != "none":
-        raise _refuse("Shadows are not made here: leave add_shadow and shadow_type out (or "
-                      "send false and none).")
+        raise _refuse("Shadows are not made here, for cars either: leave add_shadow and "
+                      "shadow_type out (or send false and none).", "invalid_add_shadow")
     # Checked, then ignored with the shadow it would shade: clients send remove.bg's default.
     opacity = given.get("shadow_opacity", 50)
     if not re.fullmatch(r"[0-9]{1,3}", str(opacity)) or int(str(opacity)) > 100:
-        raise _refuse("shadow_opacity must be a whole number from 0 to 100.")
+        raise _refuse("shadow_opacity must be a whole number from 0 to 100.",
+                      "invalid_shadow_opacity")
     if as_flag(given.get("semitransparency", True)) is None:
-        raise _refuse("semitransparency must be true or false.")
+        raise _refuse("semitransparency must be true or false.", "invalid_semitransparency")
 
 
 def _background(given: dict) -> dict:
     if "bg_color" in given and ("bg_image_file" in given or "bg_image_url" in given):
-        raise _refuse("Send one background: bg_color, bg_image_file or bg_image_url.")
+        raise _refuse("Send one background: bg_color, bg_image_file or bg_image_url.",
+                      "multiple_bg_sources")
     if "bg_image_file" in given and "bg_image_url" in given:
-        raise _refuse("Send one background photo: bg_image_file or bg_image_url.")
+        raise _refuse("Send one background photo: bg_image_file or bg_image_url.",
+                      "multiple_bg_sources")
     if "bg_image_url" in given:
         return {"output": "image", "background_image_url": given["bg_image_url"]}
     if "bg_image_file" in given:
@@ -184,13 +197,13 @@ def _colour(value: Any) -> str | None:
         text = "#" + text.removeprefix("#")
     elif not text or text not in ImageColor.colormap:
         raise _refuse("bg_color must be a hex colour (such as 81d4fa or fff, with or without "
-                      "#) or a colour name (such as green).")
+                      "#) or a colour name (such as green).", "invalid_bg_color")
     red, green, blue, *alpha = ImageColor.getrgb(text)
     if alpha == [0]:
         return None
     if alpha not in ([], [255]):
         raise _refuse("A semi-transparent bg_color is not supported here: send an opaque "
-                      "colour (6 hex digits, or 8 ending in ff).")
+                      "colour (6 hex digits, or 8 ending in ff).", "invalid_bg_color")
     return f"#{red:02x}{green:02x}{blue:02x}"
 
 
@@ -200,22 +213,22 @@ def _margin(value: Any) -> Any:
     parts = [_unpadded(part) for part in str(value).split(maxsplit=4)]  # five: one too many
     if len(parts) not in (1, 2, 4):
         raise _refuse("crop_margin takes one margin, or two or four (per side, as remove.bg "
-                      "reads them), such as 10%.")
+                      "reads them), such as 10%.", MARGIN_CODE)
     if len({_same_margin(part) for part in parts}) != 1:
         raise _refuse("crop_margin must be one margin for all sides, such as 10%: "
-                      "different margins per side are not supported here.")
+                      "different margins per side are not supported here.", MARGIN_CODE)
     part = parts[0]
     if part in _NO_PIXELS:
         return 0
     found = _PERCENT.fullmatch(part)
     if not found and _in_pixels(part):
         raise _refuse("crop_margin in pixels is not supported here: give it in percent of "
-                      "the subject's size, such as 10%.")
+                      "the subject's size, such as 10%.", MARGIN_CODE)
     # 10.5%, 101%, or not a margin at all (a word, a flag, a list): our rule's sentence
     # would ask for a number without its % sign, which this door refuses.
     if not found or int(found.group(1)) > MARGIN_MAX:
         raise _refuse(f"crop_margin must be a whole percentage from 0 to {MARGIN_MAX}, such "
-                      "as 10%.")
+                      "as 10%.", MARGIN_CODE)
     return found.group(1)
 
 
@@ -251,7 +264,8 @@ def _format(value: Any, ours: dict) -> str:
     chosen = FORMATS[_one_of("format", value, ("auto", *FORMATS))]
     if chosen == "zip" and output == "mask":  # our rule's sentence speaks of output mask
         raise _refuse("A zip holds a result's colours and its alpha, and channels=alpha "
-                      "asks for the alpha alone: choose format png, jpg, webp or auto.")
+                      "asks for the alpha alone: choose format png, jpg, webp or auto.",
+                      "invalid_format")
     if chosen == "jpeg" and output == "transparent":
         ours.update(output="color", background="#ffffff")
     return chosen

@@ -115,7 +115,7 @@ def test_a_far_bigger_body_is_refused_by_the_front(front_stack):
     removebg = requests.post(f"{base}/v1.0/removebg", files={"image_file": ("huge.jpg", blob)},
                              timeout=60)
     assert removebg.status_code == 413
-    assert removebg.json() == {"errors": [{"title": TOO_LARGE, "code": "too_large",
+    assert removebg.json() == {"errors": [{"title": TOO_LARGE, "code": "file_too_large",
                                            "detail": "Request failed"}]}
     assert not [e for e in log_lines(log, "app.http.observability") if e["status"] == 413
                 and e["path"] == "/api/v1/records"]

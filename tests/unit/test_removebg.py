@@ -11,10 +11,12 @@ import pytest
 from PIL import Image
 
 from app.core.errors import Rejected
+from app.core.fetching.codes import refused as refused_fetch
 from app.http.callers import INVALID, MISSING
 from app.http.limits import KEY_DAY
 from app.http.sizes import JSON_BODY_LIMIT, json_values
 from app.removebg.fields import FIELDS, _base64
+from app.storage.keys import DEFAULT_PER_MINUTE
 from tests.support import FakeEngine, encode, jpeg_claiming, photo, use_engine
 from tests.unit.test_remove import SIZE, jpeg_of, unzipped
 
@@ -122,6 +124,9 @@ SAME = [
     ({"size": "full", "crop": "True"}, {"crop": "true", "crop_margin": "0"}),
     ({"size": "full", "add_shadow": "False", "semitransparency": "True"}, {}),
     ({"size": "full", "add_shadow": "NO", "semitransparency": "Off"}, {}),
+    # remove.bg answers a photo that is not a car "without shadow, even if set to true".
+    ({"size": "full", "add_shadow": "true"}, {}),
+    ({"size": "full", "add_shadow": "True", "type": "person", "shadow_opacity": "80"}, {}),
     ({"size": "full", "type": "person", "type_level": "2", "semitransparency": "false",
       "scale": "original", "position": "original", "roi": "0% 0% 100% 100%",
       "add_shadow": "false", "shadow_type": "none", "shadow_opacity": "50"}, {}),
@@ -273,85 +278,87 @@ def test_the_real_model_answers_the_same_through_both_doors(app, client, engine)
 # Refusals: remove.bg's shape and statuses, our codes and sentences.
 PX = ("crop_margin in pixels is not supported here: give it in percent of the subject's size, "
       "such as 10%.")
+SHADOWS = ("Shadows are not made here, for cars either: leave add_shadow and shadow_type out "
+           "(or send false and none).")
 
 
 @pytest.mark.parametrize("fields, code, title", [
-    ({"size": "huge"}, "invalid_options",
+    ({"size": "huge"}, "invalid_size",
      "size must be one of: preview, small, regular, medium, hd, 4k, full, auto, 50MP."),
-    ({"type": "cat"}, "invalid_options", None),
-    ({"type_level": "9"}, "invalid_options", None),
-    ({"format": "gif"}, "invalid_options",
+    ({"type": "cat"}, "invalid_type", None),
+    ({"type_level": "9"}, "invalid_type_level", None),
+    ({"format": "gif"}, "invalid_format",
      "format must be one of: auto, png, jpg, jpeg, webp, zip."),
-    ({"channels": "rgb"}, "invalid_options", "channels must be one of: rgba, alpha."),
+    ({"channels": "rgb"}, "invalid_channels", "channels must be one of: rgba, alpha."),
     # Our rule's sentence spoke of "output mask", a field this door does not have.
-    ({"channels": "alpha", "format": "zip"}, "invalid_options",
+    ({"channels": "alpha", "format": "zip"}, "invalid_format",
      "A zip holds a result's colours and its alpha, and channels=alpha asks for the alpha "
      "alone: choose format png, jpg, webp or auto."),
-    ({"bg_color": "blurple"}, "invalid_options",
+    ({"bg_color": "blurple"}, "invalid_bg_color",
      "bg_color must be a hex colour (such as 81d4fa or fff, with or without #) or a colour "
      "name (such as green)."),
-    ({"bg_color": "81d4fa77"}, "invalid_options",
+    ({"bg_color": "81d4fa77"}, "invalid_bg_color",
      "A semi-transparent bg_color is not supported here: send an opaque colour (6 hex "
      "digits, or 8 ending in ff)."),
-    ({"bg_color": "fff", "bg_image_url": "https://photos.example/l.png"}, "invalid_options",
+    ({"bg_color": "fff", "bg_image_url": "https://photos.example/l.png"},
+     "multiple_bg_sources",
      "Send one background: bg_color, bg_image_file or bg_image_url."),
-    ({"bg_image_url": "ftp://photos.example/l.png"}, "invalid_url", None),
-    ({"crop": "true", "crop_margin": "30px"}, "invalid_options", PX),
-    ({"crop": "true", "crop_margin": "30"}, "invalid_options", PX),
-    ({"crop": "true", "crop_margin": "10% 20%"}, "invalid_options",
+    ({"bg_image_url": "ftp://photos.example/l.png"}, "invalid_bg_image_url", None),
+    ({"crop": "true", "crop_margin": "30px"}, "invalid_crop_margin", PX),
+    ({"crop": "true", "crop_margin": "30"}, "invalid_crop_margin", PX),
+    ({"crop": "true", "crop_margin": "10% 20%"}, "invalid_crop_margin",
      "crop_margin must be one margin for all sides, such as 10%: different margins per side "
      "are not supported here."),
-    ({"crop": "true", "crop_margin": "10% " * 100_000}, "invalid_options",
+    ({"crop": "true", "crop_margin": "10% " * 100_000}, "invalid_crop_margin",
      "crop_margin takes one margin, or two or four (per side, as remove.bg reads them), such "
      "as 10%."),
-    ({"crop": "true", "crop_margin": "10% 10% 10%"}, "invalid_options",
+    ({"crop": "true", "crop_margin": "10% 10% 10%"}, "invalid_crop_margin",
      "crop_margin takes one margin, or two or four (per side, as remove.bg reads them), such "
      "as 10%."),
-    ({"crop": "true", "crop_margin": "0 10%"}, "invalid_options",
+    ({"crop": "true", "crop_margin": "0 10%"}, "invalid_crop_margin",
      "crop_margin must be one margin for all sides, such as 10%: different margins per side "
      "are not supported here."),
-    ({"crop": "true", "crop_margin": "10.5%"}, "invalid_options",
+    ({"crop": "true", "crop_margin": "10.5%"}, "invalid_crop_margin",
      "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
-    ({"crop": "true", "crop_margin": "\U0001f431"}, "invalid_options",
+    ({"crop": "true", "crop_margin": "\U0001f431"}, "invalid_crop_margin",
      "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
-    ({"crop": "true", "crop_margin": "2.5px"}, "invalid_options", PX),
+    ({"crop": "true", "crop_margin": "2.5px"}, "invalid_crop_margin", PX),
     # Our rule's sentence asked for "10 (no % sign)", which this door refuses in pixels.
-    ({"crop": "true", "crop_margin": "101%"}, "invalid_options",
+    ({"crop": "true", "crop_margin": "101%"}, "invalid_crop_margin",
      "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
-    ({"crop": "true", "crop_margin": "150%"}, "invalid_options",
+    ({"crop": "true", "crop_margin": "150%"}, "invalid_crop_margin",
      "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
     # More digits than int() reads (4,300) were a 500; more than a margin has, a 400.
-    ({"crop": "true", "crop_margin": "1" * 4301 + "%"}, "invalid_options",
+    ({"crop": "true", "crop_margin": "1" * 4301 + "%"}, "invalid_crop_margin",
      "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
-    ({"crop": "true", "crop_margin": "0101%"}, "invalid_options",
+    ({"crop": "true", "crop_margin": "0101%"}, "invalid_crop_margin",
      "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
     ({"crop": "maybe"}, "invalid_options", "crop must be true or false."),
-    ({"scale": "50%"}, "invalid_options", "scale is not supported here: the subject keeps "
+    ({"scale": "50%"}, "invalid_scale", "scale is not supported here: the subject keeps "
                                           "its size in the result. Leave scale out, or send "
                                           "original."),
-    ({"position": "center"}, "invalid_options", None),
-    ({"roi": "10% 10% 90% 90%"}, "invalid_options", None),
-    ({"add_shadow": "true"}, "invalid_options",
-     "Shadows are not made here: leave add_shadow and shadow_type out (or send false and "
-     "none)."),
-    ({"shadow_type": "car"}, "invalid_options", None),
-    ({"shadow_opacity": "abc"}, "invalid_options",
+    ({"position": "center"}, "invalid_position", None),
+    ({"roi": "10% 10% 90% 90%"}, "invalid_roi", None),
+    # remove.bg shadows cars alone: a car's shadow is asked for what we cannot make.
+    ({"add_shadow": "true", "type": "car"}, "invalid_add_shadow", SHADOWS),
+    ({"add_shadow": "yes", "type": "car_interior"}, "invalid_add_shadow", SHADOWS),
+    ({"add_shadow": "maybe"}, "invalid_add_shadow", SHADOWS),
+    ({"shadow_type": "car"}, "invalid_add_shadow", None),
+    ({"shadow_opacity": "abc"}, "invalid_shadow_opacity",
      "shadow_opacity must be a whole number from 0 to 100."),
-    ({"shadow_opacity": "101"}, "invalid_options",
+    ({"shadow_opacity": "101"}, "invalid_shadow_opacity",
      "shadow_opacity must be a whole number from 0 to 100."),
-    ({"shadow_opacity": "-1"}, "invalid_options",
+    ({"shadow_opacity": "-1"}, "invalid_shadow_opacity",
      "shadow_opacity must be a whole number from 0 to 100."),
-    ({"semitransparency": "maybe"}, "invalid_options",
+    ({"semitransparency": "maybe"}, "invalid_semitransparency",
      "semitransparency must be true or false."),
-    ({"semitransparency": "Truth"}, "invalid_options",
+    ({"semitransparency": "Truth"}, "invalid_semitransparency",
      "semitransparency must be true or false."),
-    ({"add_shadow": "True"}, "invalid_options",
-     "Shadows are not made here: leave add_shadow and shadow_type out (or send false and "
-     "none)."),
+    ({"add_shadow": "True", "type": "car"}, "invalid_add_shadow", SHADOWS),
     ({"name": "cat"}, "invalid_body", None),
     ({"bg_colour": ""}, "invalid_body", "Unknown field 'bg_colour': remove.bg's fields taken "
                                         "here are " + ", ".join(FIELDS) + "."),
-    ({"image_url": "https://photos.example/cat.jpg"}, "invalid_body", None),
+    ({"image_url": "https://photos.example/cat.jpg"}, "multiple_sources", None),
 ])
 def test_a_field_we_cannot_take_is_a_400_with_the_reason(client, fields, code, title):
     refused(removebg(client, **fields), 400, code, title)
@@ -374,20 +381,20 @@ def test_a_colour_that_is_not_text_is_refused(client, colour):
     """JSON's 123 was read as the text "123" (#112233)."""
     answer = client.post("/v1.0/removebg", json={"image_url": "https://photos.example/c.jpg",
                                                  "bg_color": colour}, headers=HEADERS)
-    refused(answer, 400, "invalid_options",
+    refused(answer, 400, "invalid_bg_color",
             "bg_color must be a hex colour (such as 81d4fa or fff, with or without #) or a "
             "colour name (such as green).")
 
 
 def test_each_photo_refusal(client):
-    refused(removebg(client, None), 400, "missing_image")
+    refused(removebg(client, None), 400, "missing_source")
     for junk in ("not base64!", "data:image/png,not-base64", "data:image/png;base64,!!"):
-        refused(removebg(client, None, image_file_b64=junk), 400, "invalid_image",
+        refused(removebg(client, None, image_file_b64=junk), 400, "failed_to_read_image",
                 "image_file_b64 is not valid base64: send the photo's bytes encoded in base64 "
                 "(A-Z, a-z, 0-9, + and /, padded with =), alone or as a data URL's.")
     bmp = encode(Image.new("RGB", (4, 4)), "BMP")
-    refused(removebg(client, bmp), 400, "invalid_image")  # our 415: remove.bg's 400
-    refused(removebg(client, jpeg_claiming((7000, 7000))), 400, "invalid_image",
+    refused(removebg(client, bmp), 400, "invalid_file_type")  # our 415: remove.bg's 400
+    refused(removebg(client, jpeg_claiming((7000, 7000))), 400, "failed_to_read_image",
             "The image file is damaged or incomplete. Please upload a whole JPEG, PNG or "
             "WebP image.")
     refused(client.post("/v1.0/removebg", data=b"x", content_type="text/plain",
@@ -415,7 +422,7 @@ def test_any_json_value_of_any_field_is_answered_never_a_500(app, client, field,
 
 def test_too_large_is_a_400(app, client):
     app.config["MAX_CONTENT_LENGTH"] = 10_000
-    refused(removebg(client), 400, "too_large")
+    refused(removebg(client), 400, "file_too_large")
 
 
 @pytest.mark.parametrize("headers, code, title", [
@@ -429,20 +436,54 @@ def test_a_missing_or_bad_key_is_remove_bgs_403(client, headers, code, title):
         assert "WWW-Authenticate" not in answer.headers
 
 
-@pytest.mark.parametrize("rejected, status", [
-    (Rejected("rate_limited", "Too many.", "quota", retry_after=7), 429),
-    (Rejected("busy", "Busy.", "busy", retry_after=3), 503),
-    (Rejected("engine_failed", "Failed.", "failed"), 502),
-    (Rejected("url_timeout", "Slow.", "timeout"), 504)])
-def test_our_other_statuses_with_their_retry_after(app, client, rejected, status):
+@pytest.mark.parametrize("rejected, status, code", [
+    (Rejected("rate_limited", "Too many.", "quota", retry_after=7), 429, "rate_limited"),
+    (Rejected("busy", "Busy.", "busy", retry_after=3), 503, "busy"),
+    (Rejected("engine_failed", "Failed.", "failed"), 502, "engine_failed"),
+    (Rejected("url_timeout", "Slow.", "timeout"), 504, "failed_image_download")])
+def test_our_other_statuses_with_their_retry_after(app, client, rejected, status, code):
     def refuse(*args, **kwargs):
         raise rejected
 
     app.extensions["services"].uploads.remove = refuse
     answer = removebg(client)
-    refused(answer, status, rejected.code, rejected.message)
+    refused(answer, status, code, rejected.message)
     assert answer.headers.get("Retry-After") == (
         str(rejected.retry_after) if rejected.retry_after else None)
+
+
+@pytest.mark.parametrize("ours, photo_code, background_code", [
+    ("invalid_url", "invalid_image_url", "invalid_bg_image_url"),
+    ("url_refused", "invalid_image_url", "invalid_bg_image_url"),
+    ("url_failed", "failed_image_download", "failed_bg_download"),
+    ("url_unavailable", "failed_image_download", "failed_bg_download"),
+    ("url_timeout", "failed_image_download", "failed_bg_download")])
+def test_a_failed_fetch_has_remove_bgs_code_for_whose_address(app, client, ours, photo_code,
+                                                              background_code):
+    """Each address fetched in turn, the photo's first: the code says which one failed."""
+    failing, fetched = [], []
+
+    def fetch(url, holder=None):
+        fetched.append(url)
+        if url in failing:
+            raise refused_fetch(ours, "No.")
+        return PHOTO
+
+    app.extensions["services"].uploads.fetch = fetch
+    body = {"image_url": "https://photos.example/cat.jpg",
+            "bg_image_url": "https://photos.example/lawn.jpg"}
+    for url, code in zip(body.values(), (photo_code, background_code), strict=True):
+        failing[:] = [url]
+        answer = client.post("/v1.0/removebg", json=body, headers=HEADERS)
+        refused(answer, 400, code)
+    assert fetched == [body["image_url"], body["image_url"], body["bg_image_url"]]
+
+
+@pytest.mark.parametrize("level, said", [("none", None), ("1", "other"), ("2", "other"),
+                                         ("latest", "other")])
+def test_no_type_is_said_for_type_level_none(client, level, said):
+    answer = removebg(client, type_level=level)
+    assert (answer.status_code, answer.headers.get("X-Type")) == (200, said)
 
 
 def test_a_real_rate_limit_is_a_429(app):
@@ -495,7 +536,10 @@ def test_the_account_in_remove_bgs_shape(app, client):
     assert removebg(client, size="full").status_code == 200
     body = client.get("/v1.0/account", headers={"Authorization": f"Bearer {KEY}"}).get_json()
     attributes = body["data"]["attributes"]
-    assert attributes["credits"] == {"total": None, "subscription": None, "payg": 0,
+    # No daily cap: what the per-minute limit allows in a day, a number clients count
+    # down from (remove-bg-api 0.2.1 failed on null after every removal: helper 80).
+    day = DEFAULT_PER_MINUTE * 24 * 60
+    assert attributes["credits"] == {"total": day, "subscription": day, "payg": 0,
                                      "enterprise": 0}
     assert attributes["api"] == {"free_calls": 0, "sizes": "all"}
     key = attributes["key"]
@@ -565,7 +609,7 @@ def test_the_fronts_own_errors_here_say_the_kind_the_app_would():
     door in remove.bg's shape, its `detail` from a map that must agree with the app's."""
     import re
 
-    from app.removebg.answers import kind
+    from app.removebg.answers import THEIRS, kind
     from tests.front import NGINX_CONF, nginx_map
 
     said = nginx_map("front_error_kind")
@@ -574,6 +618,11 @@ def test_the_fronts_own_errors_here_say_the_kind_the_app_would():
     assert answered == {400, 404, 405, 413, 414, 429, 500, 501, 502, 503, 504, 505}
     for status in answered:
         assert said.get(status, said["default"]) == kind(status), status
+    # Its codes, as the app names them at this door.
+    ours, theirs = nginx_map("front_error_code"), nginx_map("front_removebg_code")
+    assert theirs.pop("default") == "$front_error_code"
+    assert theirs == {status: THEIRS[code] for status, code in ours.items()
+                      if code in THEIRS} == {413: "file_too_large"}
 
 
 @pytest.mark.parametrize("extra", [0, 1])
@@ -587,7 +636,7 @@ def test_a_json_body_past_its_photo_holds_at_most_16_kb_of_values(client, extra)
     answer = client.post("/v1.0/removebg", data=body, headers={
         **HEADERS, "Content-Type": "application/json"})
     if extra:
-        refused(answer, 400, "too_large", "The JSON body is too large: besides a photo in "
+        refused(answer, 400, "file_too_large", "The JSON body is too large: besides a photo in "
                 "base64, it may hold at most 16 KB of other values. Nothing was changed.")
     else:  # read, and its unknown field named
         assert refused(answer, 400, "invalid_body")["title"].startswith("Unknown field 'pad'")
@@ -670,8 +719,9 @@ def test_an_address_is_trimmed_and_a_bad_one_named_for_whose_it_is(app, client, 
         for bad in ("file:///etc/passwd", " ", "https://" + "a" * 2041):
             answer = post(**{field: bad})
             sentence = ADDRESS_RULE.format(whose=whose)
-            if door == "/v1.0/removebg":
-                refused(answer, 400, "invalid_url", sentence)
+            if door == "/v1.0/removebg":  # remove.bg's code for whose it is
+                refused(answer, 400, "invalid_bg_image_url" if field == backdrop_field
+                        else "invalid_image_url", sentence)
             else:
                 assert (answer.status_code, answer.get_json()) == (
                     400, {"error": "invalid_url", "message": sentence})
