@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.memory [--mongo-uri URI] [--workers N] [--threads N] [--big WxH]
                                      [--jobs-only] [--write]
 
-Runs the Dockerfile's CMD with its ENV (as tests/test_container.py does) on a loopback
+Runs the Dockerfile's CMD with its ENV (as tests/system/test_container.py does) on a loopback
 port, and through real HTTP measures:
   - start-up: process start to the first 200 from /health (the model load included);
   - each worker's resident memory when idle, and its peak (VmHWM from /proc) after one

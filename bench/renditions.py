@@ -5,7 +5,7 @@
 For each public-domain photo (scikit-image's, enlarged to 12 MP with light noise, JPEG),
 the real u2netp mask, and several looks, it makes a record's four renditions two ways in
 the same process, interleaved: `thumbnails.of_result` as the app now calls it (a `Photo`:
-the JPEG decoded again at a DCT scale, composed at ~1000 px), and the way it was made
+its full decode box-reduced, composed at 320 px, more for a crop), and the way it was made
 before (the full-size decode scaled to 1280 px with LANCZOS, composed there). It prints
 the median time of each and the pixel difference between the two renditions (decoded
 WebP, so it includes the lossy encoding's own noise): max and mean absolute difference of

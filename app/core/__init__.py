@@ -1,3 +1,3 @@
 """The core: what the app does, with no HTTP in it. Check → mask → compose → store for an
-upload (uploads.py), the visitor's gallery (gallery.py), and the forms both front doors
-validate with (forms.py)."""
+upload (uploads.py), the visitor's gallery (gallery.py), and the forms every front door
+validates with (forms.py)."""

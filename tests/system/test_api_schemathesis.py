@@ -31,7 +31,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           # Wrong methods get 405. Not the data acceptance and rejection checks: on multipart
           # bodies schemathesis 4.32 calls a case valid whose required text parts it left ""
           # and a case invalid whose boolean `false` is, on the wire, the text "false";
-          # tests/test_api.py checks what is refused field by field instead.
+          # tests/unit/test_api.py checks what is refused field by field instead.
           missing_required_header, unsupported_method]
 # In sequences, also: a deleted record is gone, a created one can be fetched.
 STATEFUL_CHECKS = [*CHECKS, use_after_free, ensure_resource_availability]
