@@ -179,9 +179,9 @@ def test_part_headers_are_bounded_in_all_at_every_door(client, visitor, fake_eng
     plain, at, over = answers
     assert (at.status_code, at.mimetype) == (plain.status_code, plain.mimetype)
     assert plain.status_code in (200, 201), plain.get_data()[:300]
-    assert error(over) == ({"/v1.0/removebg": 400}.get(path, 413), "too_large",
-                                 PART_HEADERS_TOO_LARGE.format(
-                                     fields="15 MB" if path == "/v1.0/removebg" else "256 KB"))
+    status, code = {"/v1.0/removebg": (400, "file_too_large")}.get(path, (413, "too_large"))
+    assert error(over) == (status, code, PART_HEADERS_TOO_LARGE.format(
+        fields="15 MB" if path == "/v1.0/removebg" else "256 KB"))
     assert records.records.count_documents({}) == (2 if path in ("/", f"{API}/records") else 0)
 
 
@@ -192,7 +192,7 @@ def test_a_part_of_fifteen_megabytes_of_headers_costs_a_copy_of_the_body(app, cl
             + filler * ((app.config["MAX_CONTENT_LENGTH"] - 4096) // len(filler))
             + b"\r\n\r\nauto\r\n--XX--\r\n")
     response, peak = peak_while(lambda: sent(client, visitor, "/v1.0/removebg", body, MULTIPART))
-    assert error(response)[:2] == (400, "too_large")
+    assert error(response)[:2] == (400, "file_too_large")
     assert peak < 3 * len(body), f"{peak / 2**20:.0f} MiB for a {len(body) / 2**20:.0f} MiB body"
 
 
@@ -256,7 +256,7 @@ def test_remove_bg_takes_a_photo_in_base64_past_the_forms_bound(client, visitor)
     """Its image_file_b64 may be a whole photo: its door raises the bound to an upload's."""
     body = b"image_file_b64=" + b"A" * (MAX_FORM_MEMORY_SIZE * 2)
     status, code, _ = error(sent(client, visitor, "/v1.0/removebg", body, URLENCODED))
-    assert (status, code) == (400, "invalid_image")  # read, and found not to be a photo
+    assert (status, code) == (400, "invalid_file_type")  # read, found not to be a photo
 
 
 @pytest.mark.parametrize("path", [f"{API}/remove", "/v1.0/removebg"])
@@ -300,9 +300,9 @@ def test_a_large_urlencoded_form_is_counted_without_a_copy_of_its_fields(app, cl
                                              URLENCODED))
     status, code, message = error(response)
     assert (status, code) == {
-        b"a=b&": (400, "too_large"),  # remove.bg's status for our 413
-        b"&": (400, "missing_image"),  # an empty form
-        b"%41": (400, "invalid_image"),  # read whole: "AAAA…" is no photo
+        b"a=b&": (400, "file_too_large"),  # remove.bg's status and code for our 413
+        b"&": (400, "missing_source"),  # an empty form
+        b"%41": (400, "failed_to_read_image"),  # read whole: "AAAA…" is no photo
     }[filler]
     if filler == b"a=b&":
         assert message.startswith(f"The form is too large: it may have at most {MAX_FORM_PARTS} "
@@ -334,7 +334,8 @@ def test_a_caller_refused_for_its_key_has_no_body_read(app, client, parsed, key,
     response, peak = peak_while(lambda: client.post("/v1.0/removebg", data=body,
                                                     headers=headers))
     if key == KEY:  # read once, and found not to be a photo
-        assert (error(response)[:2], parsed) == ((400, "invalid_image"), [1])
+        code = "failed_to_read_image" if content_type == URLENCODED else "invalid_file_type"
+        assert (error(response)[:2], parsed) == ((400, code), [1])
         return
     assert error(response)[:2] == (403, "invalid_key" if key else "missing_key")
     assert parsed == []
