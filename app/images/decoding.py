@@ -7,9 +7,9 @@ import struct
 from dataclasses import dataclass, replace
 
 import numpy as np
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from app.images import colour, structure
+from app.images import colour, orientation, structure
 
 # A JPEG with extra pictures after the first (phones add gain maps and previews this way):
 # Pillow opens it as MPO; it is a JPEG photo.
@@ -18,9 +18,6 @@ ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/web
 ACCEPTED_TEXT = "JPEG, PNG or WebP"
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
-# EXIF orientations 5-8 rotate by 90°, so the displayed width is the stored height.
-_SWAPS_AXES = {5, 6, 7, 8}
-_EXIF_ORIENTATION = 0x0112
 # A camera's EXIF fits a JPEG's 64 KB segment; a PNG's or WebP's may be any size, and
 # Pillow unpacks it whole to find the orientation (14 MB took 5.6 s and 330 MB).
 MAX_EXIF_BYTES = 65_535
@@ -28,6 +25,10 @@ MAX_EXIF_BYTES = 65_535
 # refining walks rows in Python: 10,000,000 × 1 (29 KB, priced as 10 MP) took 3.7 GB and
 # 23 s of CPU; 65,535 × 1 takes 0.7 s and 22 MB, 1 × 65,535 refined 1.2 s.
 MAX_PHOTO_SIDE = 65_535
+# Pillow reads a WebP with libwebp's animation decoder: two canvases and the frame's bytes
+# beside the pixels while it decodes, 16 bytes a pixel against a JPEG's 4 (785 MB at 50 MP).
+# A 50 MP WebP photo over a 50 MP WebP background took a worker to 1,534 MiB (helper 79).
+MAX_WEBP_PIXELS = 25_000_000
 # Anything Pillow can raise on a damaged file while decoding it.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
                   Image.DecompressionBombError)
@@ -97,6 +98,10 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
         width, height = img.size
         if width * height > max_pixels:
             raise _too_many_pixels(max_pixels, width, height)
+        if img.format == "WEBP" and width * height > MAX_WEBP_PIXELS:
+            raise InvalidImage(f"This WebP image is too large ({width}×{height}). A WebP may "
+                               f"have at most {MAX_WEBP_PIXELS / 1e6:g} megapixels here: "
+                               "please send it as a JPEG or PNG, or smaller.", kind="too_large")
         if max(width, height) > MAX_PHOTO_SIDE:
             raise InvalidImage(f"The image is too long ({width}×{height}). A side may be at "
                                f"most {MAX_PHOTO_SIDE:,} pixels.", kind="too_large")
@@ -108,7 +113,7 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
         try:
             if len(img.info.get("exif", b"")) > MAX_EXIF_BYTES:
                 raise _too_complex("carries more than 64 KB of EXIF metadata")
-            orientation = _orientation(img)
+            turned = orientation.of(img)
             fmt = img.format
             if fmt in ("JPEG", "MPO") and _lacks_its_picture(data):
                 raise _damaged()
@@ -127,7 +132,7 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
         except _DECODE_ERRORS as exc:
             raise _unreadable(exc) from None
 
-    if orientation in _SWAPS_AXES:
+    if turned in orientation.SWAPS_AXES:
         width, height = height, width
     return ImageInfo("JPEG" if fmt == "MPO" else fmt, ACCEPTED_FORMATS[fmt], width, height)
 
@@ -210,16 +215,16 @@ def decode(data: bytes, reduce_by: int = 1, at_least: int = 1) -> Image.Image:
     """
     try:
         img = Image.open(io.BytesIO(data))
-        orientation = _orientation(img)
+        turned = orientation.of(img)
         if reduce_by > 1:
             # Pillow picks the scale by dividing each side by the size asked for, rounding
             # down: asked for half of an odd side rounded up, it decoded the whole photo.
             img.draft("RGB", (max(img.width // reduce_by, at_least),
                               max(img.height // reduce_by, at_least)))
         img.load()
-        if orientation != 1:  # a PNG's eXIf found only now, after its pixels, is left out
-            # In place: a copy of a 12 MP photo is 36 MB more at the peak.
-            ImageOps.exif_transpose(img, in_place=True)
+        if img.format == "WEBP":  # its animation decoder, canvases and frame bytes let go:
+            img = img._new(img.im)  # 390 MB kept beside a 50 MP photo's pixels (helper 79)
+        img = orientation.upright(img, turned)  # a PNG's eXIf found only now: left out
         return colour.in_srgb(colour.visible(to_rgb_or_rgba(img)), stored=img)
     except _DECODE_ERRORS:
         raise _damaged() from None
@@ -269,13 +274,6 @@ def _lacks_its_picture(data: bytes) -> bool:
     except structure.TooManyMarkers:
         raise _too_complex(structure.TOO_MANY_MARKERS) from None
     return picture is not None and picture[1] * 8 < picture[0]
-
-
-def _orientation(img: Image.Image) -> int:
-    """The EXIF orientation known before the pixels are read, the same for the check and the
-    decode: a PNG's eXIf after its pixels is left out (Pillow finds it only by decoding)."""
-    png_without = img.format == "PNG" and "exif" not in img.info
-    return 1 if png_without else img.getexif().get(_EXIF_ORIENTATION, 1)
 
 
 def _too_complex(what: str) -> InvalidImage:

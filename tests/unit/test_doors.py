@@ -266,6 +266,49 @@ def test_a_jpeg_too_short_for_its_size_is_damaged_at_every_door(page, script):
     assert page.record_ids() == [] and script.list() == []
 
 
+@pytest.mark.parametrize("file_format", ["JPEG", "PNG", "WEBP"])
+def test_an_exif_pillow_cannot_write_is_taken_at_every_door(page, script, file_format):
+    """Turned upright, not a 500 (helper 79: the turn wrote the EXIF back, and failed)."""
+    from tests.unit.test_imaging import exif_pillow_cannot_write
+
+    odd = encode(Image.new("RGB", (40, 30), (200, 10, 10)), file_format,
+                 exif=exif_pillow_cannot_write(6))
+    upload = page.client.post("/", data={"name": "odd", "csrf_token": page.ensure_token(),
+                                         "image": (io.BytesIO(odd), "odd.img")},
+                              content_type="multipart/form-data",
+                              headers={"Accept": "application/json"})
+    removal = script.http.post(f"{API}/remove", headers=script.headers(),
+                               data={"image": (io.BytesIO(odd), "odd.img"), "output": "image",
+                                     "background_image": (io.BytesIO(odd), "odd.img")},
+                               content_type="multipart/form-data")
+    assert [answer(upload), answer(script.create(odd)), answer(removal)] == [
+        (200, None, None)] * 3
+    assert Image.open(io.BytesIO(removal.data)).size == (30, 40)
+
+
+def test_a_webp_over_25_megapixels_is_refused_alike_at_every_door(page, script):
+    """As photo or as background (helper 79: its decoder's memory took a worker over)."""
+    big = encode(Image.new("RGB", (5001, 5000), (90, 120, 150)), "WEBP", lossless=True,
+                 method=0)
+    small = encode(Image.new("RGB", (40, 30), (200, 10, 10)), "PNG")
+    expected = (413, "invalid_image", "This WebP image is too large (5001×5000). A WebP may "
+                "have at most 25 megapixels here: please send it as a JPEG or PNG, or smaller.")
+    upload = page.client.post("/", data={"name": "big", "csrf_token": page.ensure_token(),
+                                         "image": (io.BytesIO(big), "big.webp")},
+                              content_type="multipart/form-data",
+                              headers={"Accept": "application/json"})
+    removal = script.http.post(f"{API}/remove", headers=script.headers(),
+                               data={"image": (io.BytesIO(big), "big.webp")},
+                               content_type="multipart/form-data")
+    behind = script.http.post(f"{API}/remove", headers=script.headers(),
+                              data={"image": (io.BytesIO(small), "s.png"), "output": "image",
+                                    "background_image": (io.BytesIO(big), "big.webp")},
+                              content_type="multipart/form-data")
+    assert [answer(upload), answer(script.create(big)), answer(removal)] == [expected] * 3
+    assert answer(behind) == (413, "invalid_background",
+                              "The background photo could not be used. " + expected[2])
+
+
 @pytest.mark.parametrize("size", [(65_535, 1), (1, 65_535), (65_536, 1), (1, 65_536)])
 def test_a_side_of_the_limit_is_taken_and_one_longer_refused_at_every_door(page, script, size):
     """A 10,000,000 × 1 PNG of 29 KB, priced as 10 MP, took 3.7 GB and 23 s of CPU; a tall one

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from app.images import structure
-from app.images.decoding import InvalidImage, decode, probe
+from app.images.decoding import MAX_WEBP_PIXELS, InvalidImage, decode, probe
 from app.images.structure import (
     MAX_JPEG_MARKERS,
     MAX_JPEG_SCANS,
@@ -113,6 +113,62 @@ def test_exif_orientation_is_applied():
     assert shown.size == (20, 40)
     top = np.asarray(shown)[2, 10]
     assert top[0] > 200 and top[1] < 80  # the red band is now at the top
+
+
+def exif_pillow_cannot_write(orientation: int) -> bytes:
+    """EXIF with `orientation` and the camera maker (0x010F, text) stored as a rational:
+    photo viewers show it, and Pillow reads it but cannot write it back (helper 79)."""
+    entries = [(0x010F, 5, 1, 8 + 2 + 2 * 12 + 4), (0x0112, 3, 1, orientation)]
+    tiff = b"II*\x00" + struct.pack("<IH", 8, len(entries))
+    tiff += b"".join(struct.pack("<HHII", *entry) for entry in entries)
+    return b"Exif\x00\x00" + tiff + struct.pack("<III", 0, 1, 2)
+
+
+@pytest.mark.parametrize("file_format", ["JPEG", "PNG", "WEBP"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_an_exif_pillow_cannot_write_is_turned_upright_all_the_same(file_format, orientation):
+    """Each orientation turns the pixels exactly as Pillow's exif_transpose does with an
+    EXIF it can write; that function failed on this one with a 500 at every door."""
+    from PIL import ImageOps
+
+    img = Image.fromarray(photo_array("coffee")[:30, :40])
+    lossless = {"WEBP": {"lossless": True}}.get(file_format, {})
+    odd = encode(img, file_format, exif=exif_pillow_cannot_write(orientation), **lossless)
+    if orientation != 1:  # the failure, as it was (1 turns nothing, so writes nothing)
+        with Image.open(io.BytesIO(odd)) as opened, pytest.raises((AttributeError, TypeError)):
+            ImageOps.exif_transpose(opened)
+    plain = Image.Exif()
+    plain[0x0112] = orientation
+    with Image.open(io.BytesIO(encode(img, file_format, exif=plain, **lossless))) as opened:
+        upright = ImageOps.exif_transpose(opened).convert("RGB")
+    shown = decode(odd)
+    assert shown.size == upright.size == ((30, 40) if orientation > 4 else (40, 30))
+    assert shown.tobytes() == upright.tobytes()
+
+
+def test_a_webp_decoded_keeps_no_decoder_beside_its_pixels():
+    """Pillow reads a WebP with libwebp's animation decoder, two canvases and the frame's
+    bytes beside the pixels: 600 MB at 50 MP, kept for the whole job (helper 79)."""
+    data = encode(Image.fromarray(photo_array("coffee")), "WEBP", quality=90)
+    shown = decode(data)
+    assert not hasattr(shown, "_decoder") and getattr(shown, "fp", None) is None
+    with Image.open(io.BytesIO(data)) as opened:
+        assert shown.tobytes() == opened.convert("RGB").tobytes()
+
+
+@pytest.mark.parametrize("size", [(5000, 5000), (5001, 5000), (5000, 5001)])
+def test_a_webp_may_have_25_megapixels_and_not_one_more(size):
+    """Its decoder holds 16 bytes a pixel while it works, against a JPEG's 4."""
+    data = encode(Image.new("RGB", size, (90, 120, 150)), "WEBP", lossless=True, method=0)
+    if size == (5000, 5000):
+        assert probe(data, MAX).pixels == MAX_WEBP_PIXELS
+        return
+    with pytest.raises(InvalidImage) as refused:
+        probe(data, MAX)
+    assert (refused.value.kind, refused.value.message) == ("too_large", (
+        f"This WebP image is too large ({size[0]}×{size[1]}). A WebP may have at most 25 "
+        "megapixels here: please send it as a JPEG or PNG, or smaller."))
+    assert probe(encode(Image.new("RGB", size, (90, 120, 150)), "PNG"), MAX).pixels > 25e6
 
 
 @pytest.mark.parametrize("mode", ["L", "P", "CMYK", "RGB"])
