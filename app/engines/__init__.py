@@ -28,7 +28,8 @@ def build_runner(settings: Settings) -> EngineRunner:
     slots = settings.engine_concurrency or available_cpus()
     admission = Admission(slots=slots,
                           max_waiting=settings.upload_queue,
-                          max_wait=settings.upload_queue_seconds)
+                          max_wait=settings.upload_queue_seconds,
+                          pixels_at_once=settings.max_image_pixels)
     if settings.engine == "rapidapi":
         from app.engines.rapidapi import RapidApiEngine
 

@@ -80,8 +80,14 @@ class Busy(Exception):
 
 
 class Admission:
-    def __init__(self, slots: int, max_waiting: int, max_wait: float):
+    def __init__(self, slots: int, max_waiting: int, max_wait: float,
+                 pixels_at_once: int | None = None):
         self.slots, self.max_waiting, self.max_wait = slots, max_waiting, max_wait
+        # A worker's memory is measured for one job of the largest photo (tests/system/
+        # test_memory.py): jobs share a turn only while their pixels fit in that one's.
+        # Two 50 MP jobs in one worker's two slots took it to 1.7-1.9 GB (helper 79).
+        self.pixels_at_once = pixels_at_once
+        self._pixels = 0  # of the jobs being worked on
         self._turns = threading.Condition()
         self._free = slots
         self._line: deque[tuple[object, float]] = deque()  # (ticket, priced MP), in order
@@ -98,7 +104,7 @@ class Admission:
         """`Busy` now if `work` would be refused a place in line (before anything is spent
         on it, such as the visitor's rate-limit allowance)."""
         with self._turns:  # reentrant: `admitted` calls this holding it
-            if self._free == 0 or self._line:  # else it starts at once
+            if self._free == 0 or self._line or not self._room(work.pixels):  # else it starts
                 wait = self._wait()
                 if len(self._line) + self._elsewhere >= self.max_waiting or wait > self.max_wait:
                     raise Busy(_seconds(wait))
@@ -136,9 +142,10 @@ class Admission:
             if pay is not None:
                 pay(work)
             with self._turns:
-                self._wait_for(ticket)
+                self._wait_for(ticket, work.pixels)
                 self._free -= 1
                 self._working += cost
+                self._pixels += work.pixels
         finally:
             with self._turns:
                 self._line.remove(next(entry for entry in self._line if entry[0] is ticket))
@@ -153,6 +160,7 @@ class Admission:
             with self._turns:
                 self._free += 1
                 self._working -= cost
+                self._pixels -= work.pixels
                 # Work that failed says nothing of the time work takes: a photo damaged in
                 # its data fails at once, and a few sent on purpose would make the line
                 # look empty.
@@ -160,14 +168,22 @@ class Admission:
                     self._seconds_per_mp += _LEARNING * (elapsed / cost - self._seconds_per_mp)
                 self._turns.notify_all()
 
-    def _wait_for(self, ticket: object) -> None:
-        """Wait (the lock held) until `ticket` is first in line and a slot is free."""
-        if self._free > 0 and self._line[0][0] is ticket:
+    def _room(self, pixels: int) -> bool:
+        return (self._pixels == 0 or self.pixels_at_once is None
+                or self._pixels + pixels <= self.pixels_at_once)
+
+    def _turn(self, ticket: object, pixels: int) -> bool:
+        """Whether `ticket`'s turn has come: first in line, a slot free, and room."""
+        return self._free > 0 and self._line[0][0] is ticket and self._room(pixels)
+
+    def _wait_for(self, ticket: object, pixels: int) -> None:
+        """Wait (the lock held) until `ticket`'s turn has come."""
+        if self._turn(ticket, pixels):
             return
         UPLOADS_WAITING.inc()
         deadline = time.monotonic() + 2 * self.max_wait
         try:
-            while not (self._free > 0 and self._line[0][0] is ticket):
+            while not self._turn(ticket, pixels):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise Busy(_seconds(self._wait()))

@@ -88,6 +88,40 @@ def test_others_wait_in_line_and_go_in_order():
         assert holder.error is None
 
 
+@pytest.mark.parametrize("second, together", [(20 * MP, True), (20 * MP + 1, False)])
+def test_jobs_share_a_turn_only_while_their_pixels_fit_in_the_largest_ones(second, together):
+    """Two slots, room for 50 MP: a 30 MP job and one of exactly 20 MP run at once; one a
+    pixel larger waits with a slot free, and starts when the first ends (helper 79: two
+    50 MP jobs in one worker's slots took it to 1.7-1.9 GB)."""
+    gate = Admission(slots=2, max_waiting=1, max_wait=60, pixels_at_once=50 * MP)
+    first = holding(gate, 30 * MP)
+    first.inside.wait(10)
+    other = holding(gate, second)
+    if together:
+        other.inside.wait(10)
+    else:
+        wait_until(lambda: waiting_count(gate) == 1)
+        assert not other.inside.wait(0.2) and gate._free == 1
+        first.release.set()
+        other.inside.wait(10)
+    assert other.inside.is_set() and gate._pixels == (30 * MP + second if together else second)
+    first.release.set()
+    other.release.set()
+    for holder in (first, other):
+        holder.join(10)
+        assert holder.error is None
+    assert gate._pixels == 0 and gate._free == 2
+
+
+def test_a_job_larger_than_the_room_runs_alone_and_one_without_a_place_is_told_at_once():
+    gate = Admission(slots=2, max_waiting=0, max_wait=60, pixels_at_once=50 * MP)
+    # A slot free, but no room, and no place in line.
+    with gate.admitted(Work(60 * MP)), pytest.raises(Busy), gate.admitted(Work(1)):
+        pass
+    with gate.admitted(Work(25 * MP)), gate.admitted(Work(25 * MP)):
+        assert gate._pixels == 50 * MP
+
+
 def test_a_full_line_answers_busy_at_once_with_the_predicted_wait():
     gate = Admission(slots=1, max_waiting=1, max_wait=60)
     first = holding(gate, MP)
@@ -172,3 +206,13 @@ def test_work_that_is_not_an_upload_does_not_teach_the_time_per_megapixel(monkey
     with gate.admitted(Work(12 * MP), learn=False):
         pass
     assert gate._seconds_per_mp == 0.15  # the first guess, unchanged
+
+
+@pytest.mark.parametrize("max_image_pixels", [1_000_000, 50_000_000])
+def test_a_workers_room_is_its_largest_photo(settings, max_image_pixels):
+    """The app's line holds its jobs to the pixels of one of the largest photos taken."""
+    from app.engines import build_runner
+
+    runner = build_runner(settings.changed(engine_concurrency=2,
+                                           max_image_pixels=max_image_pixels))
+    assert (runner.admission.slots, runner.admission.pixels_at_once) == (2, max_image_pixels)
