@@ -125,6 +125,23 @@ def test_a_path_the_front_cannot_decode_is_answered_in_the_doors_shape(front_sta
     assert f"<p>{HEADERS_TOO_LARGE['message']}</p>".encode() in body
 
 
+def test_a_raw_byte_outside_ascii_in_the_line_gets_the_fronts_400_in_the_doors_shape(
+        front_stack):
+    """gunicorn answered its own HTML page, repeating the line (helper 79); %-encoded, as a
+    browser sends it, it reaches the app."""
+    base, _, _ = front_stack
+    status, kind, body = ask(base, "GET", "/api/v1/records?name=café")
+    assert (status, kind, json.loads(body)) == (400, "application/json", HEADERS_TOO_LARGE)
+    status, kind, body = ask(base, "GET", "/v1.0/account?\u00e9")
+    assert (status, json.loads(body)["errors"][0]["code"]) == (400, "bad_request")
+    status, kind, body = ask(base, "GET", "/\u00e9")
+    assert (status, kind) == (400, "text/html") and b"HTTP/1.0" not in body
+    status, kind, body = ask(base, "GET", "/api/v1/nothing?name=caf%C3%A9")
+    assert (status, kind, json.loads(body)) == (404, "application/json", NO_ENDPOINT)
+    status, kind, body = ask(base, "GET", "/api/v1/nothing?name=~!")  # the edges of ASCII
+    assert (status, kind, json.loads(body)) == (404, "application/json", NO_ENDPOINT)
+
+
 METHOD = {"error": "method_not_allowed", "message": "TRACE is not allowed here."}
 CODING = {"error": "not_implemented",
           "message": "A body sent with that Transfer-Encoding cannot be read here: send it as "
