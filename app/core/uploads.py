@@ -18,6 +18,7 @@ from app.core.removal import RemoveRequest
 from app.core.results import (
     BACKDROP_FAILED,
     Allowance,
+    Paying,
     backdrop_of,
     check_model,
     counted,
@@ -64,7 +65,7 @@ class UploadService:
         """Cut out and store `request` for `visitor`, or raise `Rejected` (or
         `StorageUnavailable`, which every route answers the same way). `pay` is asked for
         the work's rate-limit counts once every check that spends nothing has passed."""
-        with counted(UPLOADS), refusals("Upload"):
+        with Paying(pay).fee_if_refused() as pay, counted(UPLOADS), refusals("Upload"):
             options = request.options
             if self.records.count(visitor) >= self.user_limit:
                 raise LimitReached()
@@ -90,7 +91,7 @@ class UploadService:
         """The result `request` asks for, at its size, stored nowhere (so no gallery limit
         applies); or `Rejected`. A photo over the size is scaled down before the work, and
         priced by the pixels worked on; `pay` as for `upload`."""
-        with refusals("Removal"):
+        with Paying(pay).fee_if_refused() as pay, refusals("Removal"):
             photo, backdrop = self._photos(request, pay)
             cap = size_pixels(request.size)
             if cap is not None:
@@ -101,7 +102,7 @@ class UploadService:
             return Removed(made.result, made.masked, time.monotonic() - started)
 
     def _photos(self, request: UploadRequest | RemoveRequest,
-                pay: Allowance) -> tuple[Photo, Photo | None]:
+                pay: Paying) -> tuple[Photo, Photo | None]:
         """The request's checked photo, and its background photo for output `image`."""
         check_model(self.engines, request.model)
         # Only a client with an allowance left has its photo checked (that takes a file's
@@ -109,6 +110,7 @@ class UploadService:
         # with the same size limit as an upload, before any work slot is taken, in a
         # bounded number of threads (core/fetching/gate.py).
         pay.check(Work(0))
+        pay.reading = True
         data = (request.image if request.image is not None
                 else self.fetch(request.image_url, pay.holder()))
         photo = photo_of(data, self.max_image_pixels)

@@ -51,11 +51,13 @@ class Work:
     """One job's size, known before it starts, and its price everywhere it is priced: a
     photo's pixels (sent, fetched or stored) plus a background photo's, whether the edges
     are refined, and whether it is `remade` from a record's kept mask (a new look), which
-    the rate limits count at REMADE_SHARE."""
+    the rate limits count at REMADE_SHARE; or a refused request's `fee` (core/results.py
+    `Paying`), one count of a minute's limits and none of a key's megapixels."""
 
     pixels: int
     refine: bool = False
     remade: bool = False
+    fee: bool = False
 
     @property
     def megapixels(self) -> float:

@@ -148,7 +148,7 @@ class RequestAllowance:
     def spend(self, work: Work) -> None:
         _limits().charge(_charges(work))
         key = caller()
-        if key is not None:
+        if key is not None and not work.fee:  # a key's usage: what was made for it
             services().keys.used(key, work.pixels / 1e6)
             KEY_MEGAPIXELS.labels(key.name).inc(work.pixels / 1e6)
 
@@ -174,7 +174,7 @@ def _charges(work: Work) -> list[Charge]:
                 Charge(per_visitor, f"visitor:{current_visitor()}", work.counts)]
     charges = [Charge(parse(f"{key.per_minute} per minute"), f"key:{key.name}:minute",
                       work.counts, KEY_MINUTE.format(limit=key.per_minute))]
-    if key.megapixels_per_day:
+    if key.megapixels_per_day and not work.fee:
         # One per started megapixel, as the counts are one per started 4 MP: a photo of
         # 0.1 MP is not free.
         charges.append(_daily(key, max(1, math.ceil(work.pixels / 1e6))))

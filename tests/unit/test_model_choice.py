@@ -40,12 +40,17 @@ def test_each_model_is_loaded_when_first_asked_for_and_recorded(app):
 
 def test_an_uninstalled_model_is_refused_and_the_page_says_so(settings, tmp_path):
     shutil.copy(MODELS_DIR / "u2netp.onnx", tmp_path / "u2netp.onnx")
-    app = create_app(settings.changed(bg_models_dir=str(tmp_path)))
-    response = create(app.test_client(), model="u2net")
+    app = create_app(settings.changed(bg_models_dir=str(tmp_path),
+                                      upload_rate_limit="1 per minute"))
+    client = app.test_client()
+    response = create(client, model="u2net")
     assert response.status_code == 400
     assert response.get_json() == {"error": "invalid_options", "message": (
         "The Best quality model (u2net) is not installed on this server. Please choose "
         "another.")}
+    # Refused before its photo was read: no fee (core/results.Paying), the minute's one
+    # upload is still there.
+    assert create(client).status_code == 201
     page = Visitor(app.test_client()).page().get_data(as_text=True)
     assert re.search(r'value="u2net"[^>]*disabled', page)
     assert "not installed" in page

@@ -3,11 +3,13 @@ file, by address, behind the subject or re-rendered; refined edges cost twice; a
 waiting cannot fix (a bad option, too many pixels, a full gallery) spends nothing."""
 
 import io
+import zlib
 
 import pytest
 from PIL import Image
 
 from app import create_app
+from app.core.fetching.codes import refused
 from app.engines.admission import Work
 from tests.support import FakeEngine, Visitor, encode, left_in, photo, spend_from, use_engine
 
@@ -93,16 +95,67 @@ def test_a_new_look_counts_one_per_started_8_megapixels(work, counts):
 
 
 @pytest.mark.parametrize("size", [(9000, 9000), (20000, 10000)])
-def test_a_pixel_bomb_is_too_large_and_spends_nothing(priced, size):
+def test_a_pixel_bomb_is_too_large_and_pays_only_the_fee(priced, size):
     """81 MP (over MAX_IMAGE_PIXELS) and 200 MP (past Pillow's own bomb guard) in a small
-    1-bit PNG: 413 at once, never 'wait a minute', and the allowance is whole."""
+    1-bit PNG: 413 at once, never 'wait a minute', and one count taken, a refused read's
+    fee (core/results.Paying), not the 21 that many pixels would cost."""
     bomb = encode(Image.new("1", size), "PNG")
     visitor = Visitor(priced.test_client())
     answer = visitor.upload_json(bomb)
     assert (answer.status_code, answer.get_json()["error"]) == (413, "invalid_image")
     assert "The limit is 50 megapixels." in answer.get_json()["message"]
     assert "Retry-After" not in answer.headers
-    assert left(priced, visitor) == PER_MINUTE
+    assert left(priced, visitor) == PER_MINUTE - 1
+
+
+@pytest.mark.parametrize("door", ["page", "api", "remove"])
+def test_each_refused_fetch_pays_one_count_until_the_limit_refuses_before_fetching(priced,
+                                                                                   door):
+    """A photo by address that fails, or is no photo, was free: one client made the server
+    download 80 × 14 MB in 2.4 s (helper 79). Each now pays one count; the 21st is a 429
+    before any fetch. A made upload pays its own price, no fee beside it."""
+    fetched = []
+
+    def fetch(url, holder=None):
+        fetched.append(url)
+        if "broken" in url:
+            raise refused("url_failed", "The address answered 404.")
+        return b"not a photo" if "junk" in url else BIG
+
+    priced.extensions["services"].uploads.fetch = fetch
+    visitor = Visitor(priced.test_client())
+
+    def send(url):
+        if door == "page":
+            return visitor.upload(None, image_url=url, headers={"Accept": "application/json"})
+        if door == "api":
+            return api(visitor, "post", "/records", json={"name": "big", "image_url": url})
+        return api(visitor, "post", "/remove", json={"image_url": url})
+
+    made = send("https://photos.example/big.png")
+    assert made.status_code in (200, 201) and left(priced, visitor) == PER_MINUTE - 4
+    for n in range(PER_MINUTE - 4):
+        answer = send(f"https://photos.example/{('broken', 'junk')[n % 2]}/{n}")
+        assert answer.status_code in (400, 415), answer.get_json()
+        assert left(priced, visitor) == PER_MINUTE - 5 - n
+    assert len(fetched) == PER_MINUTE - 3
+    answer = send("https://photos.example/broken/last")
+    assert (answer.status_code, answer.get_json()["error"]) == (429, "rate_limited")
+    assert len(fetched) == PER_MINUTE - 3  # refused before fetching
+
+
+def test_a_photo_found_damaged_in_its_turn_pays_its_price_and_no_fee(priced):
+    """Paid for once its turn came; the damage found at the decode adds nothing."""
+    png = bytearray(BIG)  # its compressed pixels garbled, their chunk's CRC made again
+    start = png.index(b"IDAT") + 4
+    length = int.from_bytes(png[start - 8:start - 4], "big")
+    png[start + length // 2:start + length // 2 + 64] = bytes(range(64))
+    png[start + length:start + length + 4] = zlib.crc32(png[start - 4:start + length]).to_bytes(
+        4, "big")
+    visitor = Visitor(priced.test_client())
+    answer = visitor.upload_json(bytes(png))
+    assert (answer.status_code, answer.get_json()["error"]) == (400, "invalid_image")
+    assert left(priced, visitor) == PER_MINUTE - 4
 
 
 def test_refusals_that_waiting_cannot_fix_spend_nothing(priced):
