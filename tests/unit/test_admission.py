@@ -115,9 +115,13 @@ def test_jobs_share_a_turn_only_while_their_pixels_fit_in_the_largest_ones(secon
 
 def test_a_job_larger_than_the_room_runs_alone_and_one_without_a_place_is_told_at_once():
     gate = Admission(slots=2, max_waiting=0, max_wait=60, pixels_at_once=50 * MP)
-    # A slot free, but no room, and no place in line.
-    with gate.admitted(Work(60 * MP)), pytest.raises(Busy), gate.admitted(Work(1)):
-        pass
+    big = holding(gate, 60 * MP)
+    big.inside.wait(10)
+    small = holding(gate, 1)  # a slot free, but no room, and no place in line: told at once
+    small.join(10)  # not after waiting out its turn (2 × max_wait)
+    assert not small.is_alive() and isinstance(small.error, Busy)
+    big.release.set()
+    big.join(10)
     with gate.admitted(Work(25 * MP)), gate.admitted(Work(25 * MP)):
         assert gate._pixels == 50 * MP
 
