@@ -9,6 +9,7 @@ from app.core.fields import NEEDS_BACKDROP
 from app.core.forms import EditFields, OutputOptions, parse
 from app.core.results import (
     Allowance,
+    Paying,
     backdrop_of,
     counted,
     cut_out,
@@ -36,7 +37,7 @@ class EditService:
         is asking for the look the record already has."""
         if not request.restyles:
             return self.rename(visitor, record_id, request.image_name)
-        with counted(EDITS), refusals("Edit"):
+        with Paying(pay).fee_if_refused() as pay, counted(EDITS), refusals("Edit"):
             record = self.records.get(visitor, record_id)
             current = parse(OutputOptions, record.options)
             options = request.options(current)
@@ -51,6 +52,7 @@ class EditService:
             backdrop = None
             if given is not None:
                 pay.check(Work(0))  # as an upload's: a file is read only with an allowance
+                pay.reading = True
                 backdrop = backdrop_of(given, self.max_image_pixels)
             # Priced from the stored sizes before any bytes are read: a client without an
             # allowance left costs no reads, decodes or migration.
@@ -71,8 +73,10 @@ class EditService:
         if backdrop is None and options.output == "image":
             if record.backdrop is None:
                 raise Rejected(NEEDS_BACKDROP.code, NEEDS_BACKDROP.message)
-            backdrop = photo_of(self.records.read(record, "backdrop"), self.max_image_pixels)
-        photo = photo_of(self.records.read(record, "original"), self.max_image_pixels)
+            backdrop = photo_of(self.records.read(record, "backdrop"), self.max_image_pixels,
+                                stored=True)
+        photo = photo_of(self.records.read(record, "original"), self.max_image_pixels,
+                         stored=True)
         kept = None
         if record.mask is not None:
             kept = Masked(decode_mask(self.records.read(record, "mask")), record.engine,

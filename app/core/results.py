@@ -45,9 +45,10 @@ def check_model(engines: EngineRunner, model: str | None) -> None:
             label=MODELS[model].label, name=model))
 
 
-def photo_of(data: bytes, max_pixels: int) -> Photo:
-    """A checked photo: a still JPEG, PNG or WebP within `max_pixels` (`InvalidImage`)."""
-    return Photo(data, probe(data, max_pixels))
+def photo_of(data: bytes, max_pixels: int, stored: bool = False) -> Photo:
+    """A checked photo: a still JPEG, PNG or WebP within `max_pixels` (`InvalidImage`);
+    `stored`: a record's own, taken before today's limits (a WebP's)."""
+    return Photo(data, probe(data, max_pixels, stored))
 
 
 def backdrop_of(data: bytes, max_pixels: int) -> Photo:

@@ -85,9 +85,11 @@ class Admission:
     def __init__(self, slots: int, max_waiting: int, max_wait: float,
                  pixels_at_once: int | None = None):
         self.slots, self.max_waiting, self.max_wait = slots, max_waiting, max_wait
-        # A worker's memory is measured for one job of the largest photo (tests/system/
-        # test_memory.py): jobs share a turn only while their pixels fit in that one's.
-        # Two 50 MP jobs in one worker's two slots took it to 1.7-1.9 GB (helper 79).
+        # A worker's memory is measured for one job of the largest photo over a background
+        # as large (tests/system/test_memory.py). Jobs share a turn only while their pixels
+        # fit in one photo's limit: half that job's, as a photo is decoded, masked and
+        # refined where a background is only scaled behind it, so that two refined photos
+        # of the limit never share. Two 50 MP jobs in two slots took 1.7-1.9 GB (helper 79).
         self.pixels_at_once = pixels_at_once
         self._pixels = 0  # of the jobs being worked on
         self._turns = threading.Condition()

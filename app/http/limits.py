@@ -4,9 +4,10 @@ from the page to the API does not start a fresh count.
 
 The core asks for the allowance (`spend`) once it knows what the work will cost (the
 photo's pixels, fetched or sent, and a background's: `Work.counts`) and before any of it
-starts; what it refuses earlier (a bad field, too many pixels, a full gallery) spends
-nothing. Counters live where RATELIMIT_STORAGE_URI says, over a moving window (the last
-minute, hour or day, as the settings say).
+starts; what it refuses earlier (a bad field, a full gallery) spends nothing, but for one
+count once the photo was read or fetched (too many pixels, a damaged file: `Work.fee`).
+Counters live where RATELIMIT_STORAGE_URI says, over a moving window (the last minute,
+hour or day, as the settings say).
 """
 
 from __future__ import annotations

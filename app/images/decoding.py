@@ -62,7 +62,7 @@ class ImageInfo:
         return self.width * self.height
 
 
-def probe(data: bytes, max_pixels: int) -> ImageInfo:
+def probe(data: bytes, max_pixels: int, stored: bool = False) -> ImageInfo:
     """Check that `data` is a whole, still JPEG/PNG/WebP within `max_pixels`; describe it.
 
     The pixel check reads the header, so a small file declaring a huge image (a
@@ -70,7 +70,8 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
     every request thread runs it: a baseline JPEG is decoded at 1/8 scale (a progressive
     one not at all), a PNG's chunks are checked uninflated, a WebP's container is parsed
     as it opens; a JPEG's scans and a PNG's chunks are counted first. Damage missed here
-    is an `InvalidImage` when the engine decodes the image, one upload at a time."""
+    is an `InvalidImage` when the engine decodes the image, one upload at a time. A
+    `stored` photo, a record's own, is not held to a WebP's limit, younger than some."""
     if not data:
         raise InvalidImage("The file is empty. Please choose a photo to upload.")
     # Counted before Pillow opens the file, which reads a PNG's chunks up to its pixels.
@@ -98,7 +99,7 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
         width, height = img.size
         if width * height > max_pixels:
             raise _too_many_pixels(max_pixels, width, height)
-        if img.format == "WEBP" and width * height > MAX_WEBP_PIXELS:
+        if img.format == "WEBP" and width * height > MAX_WEBP_PIXELS and not stored:
             raise InvalidImage(f"This WebP image is too large ({width}×{height}). A WebP may "
                                f"have at most {MAX_WEBP_PIXELS / 1e6:g} megapixels here: "
                                "please send it as a JPEG or PNG, or smaller.", kind="too_large")

@@ -25,5 +25,10 @@ def of(img: Image.Image) -> int:
 
 
 def upright(img: Image.Image, orientation: int) -> Image.Image:
-    """`img` turned as its `orientation` says it is shown."""
-    return img.transpose(UPRIGHT[orientation]) if orientation in UPRIGHT else img
+    """`img` turned as its `orientation` says it is shown, its EXIF (which would turn it
+    again) left behind."""
+    if orientation not in UPRIGHT:
+        return img
+    turned = img.transpose(UPRIGHT[orientation])
+    turned.info.pop("exif", None)
+    return turned

@@ -27,8 +27,9 @@ SIZES: dict[str, str | float] = {
 DEFAULT_SIZE = "preview"  # remove.bg's own default
 # remove.bg guesses (or is told) what the photo shows to tune its model; ours has one model
 # for all, so these are checked and ignored.
-TYPES = ("auto", "person", "product", "animal", "car", "car_interior", "car_part",
-         "transportation", "graphic", "graphics", "other")
+CARS = ("car", "car_interior", "car_part")  # the photos remove.bg makes shadows for
+TYPES = ("auto", "person", "product", "animal", *CARS, "transportation", "graphic",
+         "graphics", "other")
 TYPE_LEVELS = ("none", "latest", "1", "2")
 FORMATS = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "webp": "webp", "zip": "zip"}
 FILES = ("image_file", "bg_image_file")
@@ -108,7 +109,7 @@ def translated(sent: Mapping[str, Any]) -> Asked:
 def _photo(given: dict) -> dict:
     sent = [name for name in ("image_file", "image_file_b64", "image_url") if name in given]
     if not sent:
-        raise _refuse(ONE_PHOTO, "missing_source")
+        raise _refuse(ONE_PHOTO, "missing_image")  # remove.bg's missing_source: answers.py
     if len(sent) > 1:
         raise _refuse(f"Send one photo, not {' and '.join(sent)}. {ONE_PHOTO}",
                       "multiple_sources")
@@ -159,7 +160,7 @@ def _unsupported(given: dict, kind: str) -> None:
     shadow = as_flag(given.get("add_shadow", False))
     # remove.bg shadows cars alone, and answers any other photo "without shadow, even if
     # set to true": as ours are answered (X-Type other), unless the client said car.
-    if shadow is None or (shadow and kind.startswith("car")) or str(
+    if shadow is None or (shadow and kind in CARS) or str(
             given.get("shadow_type", "none")) != "none":
         raise _refuse("Shadows are not made here, for cars either: leave add_shadow and "
                       "shadow_type out (or send false and none).", "invalid_add_shadow")

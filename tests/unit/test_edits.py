@@ -164,3 +164,20 @@ def test_a_record_of_the_original_app_is_moved_then_edited(api, records):
     assert edited.status_code == 200, edited.get_json()
     doc = records.records.find_one({})
     assert "original_image_base64" not in doc and doc["mask"]["file_id"]
+
+
+def test_a_stored_webp_past_todays_limit_still_gets_a_new_look(api, monkeypatch):
+    """A record keeps its photo as sent: one stored before a WebP's 25 MP limit is re-made,
+    while the same photo sent again is refused."""
+    from app.images import decoding
+
+    webp = encode(Image.fromarray(np.asarray(Image.open(io.BytesIO(photo())))), "WEBP")
+    made = api.client.post(f"{API}/records", headers={"X-CSRFToken": api.token},
+                           data={"name": "cat", "image": (io.BytesIO(webp), "c.webp")})
+    assert made.status_code == 201
+    monkeypatch.setattr(decoding, "MAX_WEBP_PIXELS", 1000)  # the limit comes later
+    edited = patch(api, made.get_json()["id"], {"output": "color", "background": "#123456"})
+    assert edited.status_code == 200, edited.get_json()
+    again = api.client.post(f"{API}/records", headers={"X-CSRFToken": api.token},
+                            data={"name": "cat", "image": (io.BytesIO(webp), "c.webp")})
+    assert (again.status_code, again.get_json()["error"]) == (413, "invalid_image")

@@ -1,6 +1,7 @@
 """One price for one amount of work, wherever it comes from: the same pixels cost the same by
-file, by address, behind the subject or re-rendered; refined edges cost twice; and what
-waiting cannot fix (a bad option, too many pixels, a full gallery) spends nothing."""
+file, by address, behind the subject or re-rendered; refined edges cost twice; what
+waiting cannot fix (a bad option, a full gallery) spends nothing, and a photo refused once
+read or fetched (too many pixels, damaged, an address that failed) one count, its fee."""
 
 import io
 import zlib
@@ -136,12 +137,27 @@ def test_each_refused_fetch_pays_one_count_until_the_limit_refuses_before_fetchi
     assert made.status_code in (200, 201) and left(priced, visitor) == PER_MINUTE - 4
     for n in range(PER_MINUTE - 4):
         answer = send(f"https://photos.example/{('broken', 'junk')[n % 2]}/{n}")
-        assert answer.status_code in (400, 415), answer.get_json()
+        assert (answer.status_code, answer.get_json()["error"]) == (
+            (400, "url_failed"), (415, "invalid_image"))[n % 2]
         assert left(priced, visitor) == PER_MINUTE - 5 - n
     assert len(fetched) == PER_MINUTE - 3
     answer = send("https://photos.example/broken/last")
     assert (answer.status_code, answer.get_json()["error"]) == (429, "rate_limited")
     assert len(fetched) == PER_MINUTE - 3  # refused before fetching
+
+
+def test_an_edits_refused_background_photo_pays_the_fee_as_an_uploads_does(priced):
+    visitor = Visitor(priced.test_client())
+    record = api(visitor, "post", "/records", data={
+        "name": "cat", "image": (io.BytesIO(SMALL), "c.png")}).get_json()
+    assert left(priced, visitor) == PER_MINUTE - 1
+    for path in (f"/records/{record['id']}", "/remove"):
+        junk = api(visitor, "patch" if path != "/remove" else "post", path,
+                   data={"output": "image", "background_image": (io.BytesIO(b"junk"), "b.png"),
+                         **({"image": (io.BytesIO(SMALL), "c.png")} if path == "/remove"
+                            else {})}, content_type="multipart/form-data")
+        assert (junk.status_code, junk.get_json()["error"]) == (415, "invalid_background")
+    assert left(priced, visitor) == PER_MINUTE - 3
 
 
 def test_a_photo_found_damaged_in_its_turn_pays_its_price_and_no_fee(priced):

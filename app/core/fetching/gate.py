@@ -6,13 +6,14 @@ at once as `busy`, with the time until the oldest fetch in flight must have ende
 fetch also takes a place in the admission's line (`place`), so fetches and uploads waiting
 for a turn together hold no more request threads than the line allows.
 
-A refused or broken-off fetch costs its client nothing from the rate limits (no work was
-done), so one client sending photo addresses of a server that never answers could hold
-every slot for as long as it liked, and every other client's photos by address would be
-busy. Each client (its `holder`: an API key, or a visitor's network, never a cookie that
-costs nothing to renew) has one fetch at a time; past that its own fetches are refused
-(429, with the time until its fetch must have ended), and the other slots stay for others:
-holding them all takes as many networks as there are slots."""
+A refused or broken-off fetch costs its client one count of the rate limits however long
+it held its slot (core/results.Paying), so one client sending photo addresses of a server
+that never answers could hold every slot for as long as it liked, and every other
+client's photos by address would be busy. Each client (its `holder`: an API key, or a
+visitor's network, never a cookie that costs nothing to renew) has one fetch at a time;
+past that its own fetches are refused (429, with the time until its fetch must have
+ended), and the other slots stay for others: holding them all takes as many networks as
+there are slots."""
 
 from __future__ import annotations
 
