@@ -99,17 +99,18 @@ class Admission:
         self._working = 0.0  # priced MP being worked on
         self._seconds_per_mp = _FIRST_GUESS
 
-    def _wait(self) -> float:
-        """Seconds until a new upload would start: the work ahead, spread over the slots."""
+    def _wait(self, pixels: int = 0) -> float:
+        """Seconds until a new upload of `pixels` would start: the work ahead, spread over
+        the slots, or all of it when the upload has no room beside the work in hand."""
         ahead = self._working + sum(cost for _, cost in self._line)
-        return ahead * self._seconds_per_mp / self.slots
+        return ahead * self._seconds_per_mp / (self.slots if self._room(pixels) else 1)
 
     def check(self, work: Work) -> None:
         """`Busy` now if `work` would be refused a place in line (before anything is spent
         on it, such as the visitor's rate-limit allowance)."""
         with self._turns:  # reentrant: `admitted` calls this holding it
             if self._free == 0 or self._line or not self._room(work.pixels):  # else it starts
-                wait = self._wait()
+                wait = self._wait(work.pixels)
                 if len(self._line) + self._elsewhere >= self.max_waiting or wait > self.max_wait:
                     raise Busy(_seconds(wait))
 

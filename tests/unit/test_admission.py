@@ -113,6 +113,23 @@ def test_jobs_share_a_turn_only_while_their_pixels_fit_in_the_largest_ones(secon
     assert gate._pixels == 0 and gate._free == 2
 
 
+def test_a_job_without_room_is_told_the_wait_for_all_the_work_in_hand():
+    """Beside a 40 MP job (42 priced MP, 6.3 s at 0.15 s each) in one of two slots, a 1 MP
+    job starts at once; a 20 MP one has no room, so its wait is all 6.3 s, not half, and a
+    5 s bound refuses it."""
+    gate = Admission(slots=2, max_waiting=10, max_wait=5, pixels_at_once=50 * MP)
+    big = holding(gate, 40 * MP)
+    big.inside.wait(10)
+    with gate.admitted(Work(MP), learn=False):  # its time would change the estimate
+        pass
+    assert gate._wait() == pytest.approx(3.15) and gate._wait(20 * MP) == pytest.approx(6.3)
+    with pytest.raises(Busy) as caught, gate.admitted(Work(20 * MP)):
+        pass
+    assert caught.value.retry_after == 7
+    big.release.set()
+    big.join(10)
+
+
 def test_a_job_larger_than_the_room_runs_alone_and_one_without_a_place_is_told_at_once():
     gate = Admission(slots=2, max_waiting=0, max_wait=60, pixels_at_once=50 * MP)
     big = holding(gate, 60 * MP)
