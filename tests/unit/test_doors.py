@@ -85,11 +85,19 @@ def _fields(fields: dict, name_field: str) -> dict:
     return fields
 
 
-def page_upload(visitor: Visitor, fields: dict):
+def page_upload(visitor: Visitor, fields: dict, data: bytes | None = None):
     form = {"name": "cat", **fields, "csrf_token": visitor.ensure_token(),
-            "image": (io.BytesIO(photo()), "cat.jpg")}
+            "image": (io.BytesIO(photo() if data is None else data), "cat.jpg")}
     return visitor.client.post("/", data=form, content_type="multipart/form-data",
                                headers={"Accept": "application/json"})
+
+
+def script_remove(script: ApiClient, data: bytes, **fields):
+    """The API's one call, as a form: the photo, and any fields (files as bytes)."""
+    form = {name: (io.BytesIO(value), f"{name}.img") if isinstance(value, bytes) else value
+            for name, value in {"image": data, **fields}.items()}
+    return script.http.post(f"{API}/remove", headers=script.headers(), data=form,
+                            content_type="multipart/form-data")
 
 
 def page_edit(visitor: Visitor, record_id: str, fields: dict):
@@ -253,15 +261,10 @@ def test_a_jpeg_too_short_for_its_size_is_damaged_at_every_door(page, script):
     """2 KB of a 64×64 JPEG whose header says 7000×7000 was cut out as 49 MP everywhere."""
     bomb = jpeg_claiming((7000, 7000))
     expected = (400, "invalid_image", DAMAGED)
-    upload = page.client.post("/", data={"name": "cat", "csrf_token": page.ensure_token(),
-                                         "image": (io.BytesIO(bomb), "cat.jpg")},
-                              content_type="multipart/form-data",
-                              headers={"Accept": "application/json"})
+    upload = page_upload(page, {}, bomb)
     assert answer(upload) == expected
     assert answer(script.create(bomb)) == expected
-    removal = script.http.post(f"{API}/remove", headers=script.headers(),
-                               data={"image": (io.BytesIO(bomb), "cat.jpg")},
-                               content_type="multipart/form-data")
+    removal = script_remove(script, bomb)
     assert answer(removal) == expected
     assert page.record_ids() == [] and script.list() == []
 
@@ -273,14 +276,8 @@ def test_an_exif_pillow_cannot_write_is_taken_at_every_door(page, script, file_f
 
     odd = encode(Image.new("RGB", (40, 30), (200, 10, 10)), file_format,
                  exif=exif_pillow_cannot_write(6))
-    upload = page.client.post("/", data={"name": "odd", "csrf_token": page.ensure_token(),
-                                         "image": (io.BytesIO(odd), "odd.img")},
-                              content_type="multipart/form-data",
-                              headers={"Accept": "application/json"})
-    removal = script.http.post(f"{API}/remove", headers=script.headers(),
-                               data={"image": (io.BytesIO(odd), "odd.img"), "output": "image",
-                                     "background_image": (io.BytesIO(odd), "odd.img")},
-                               content_type="multipart/form-data")
+    upload = page_upload(page, {}, odd)
+    removal = script_remove(script, odd, output="image", background_image=odd)
     assert [answer(upload), answer(script.create(odd)), answer(removal)] == [
         (200, None, None)] * 3
     assert Image.open(io.BytesIO(removal.data)).size == (30, 40)
@@ -293,17 +290,9 @@ def test_a_webp_over_25_megapixels_is_refused_alike_at_every_door(page, script):
     small = encode(Image.new("RGB", (40, 30), (200, 10, 10)), "PNG")
     expected = (413, "invalid_image", "This WebP image is too large (5001×5000). A WebP may "
                 "have at most 25 megapixels here: please send it as a JPEG or PNG, or smaller.")
-    upload = page.client.post("/", data={"name": "big", "csrf_token": page.ensure_token(),
-                                         "image": (io.BytesIO(big), "big.webp")},
-                              content_type="multipart/form-data",
-                              headers={"Accept": "application/json"})
-    removal = script.http.post(f"{API}/remove", headers=script.headers(),
-                               data={"image": (io.BytesIO(big), "big.webp")},
-                               content_type="multipart/form-data")
-    behind = script.http.post(f"{API}/remove", headers=script.headers(),
-                              data={"image": (io.BytesIO(small), "s.png"), "output": "image",
-                                    "background_image": (io.BytesIO(big), "big.webp")},
-                              content_type="multipart/form-data")
+    upload = page_upload(page, {}, big)
+    removal = script_remove(script, big)
+    behind = script_remove(script, small, output="image", background_image=big)
     assert [answer(upload), answer(script.create(big)), answer(removal)] == [expected] * 3
     assert answer(behind) == (413, "invalid_background",
                               "The background photo could not be used. " + expected[2])
@@ -320,13 +309,8 @@ def test_a_side_of_the_limit_is_taken_and_one_longer_refused_at_every_door(page,
     expected = ((200, None, None) if max(size) == 65_535 else
                 (413, "invalid_image", f"The image is too long ({width}×{height}). A side may "
                                        "be at most 65,535 pixels."))
-    upload = page.client.post("/", data={"name": "thin", "csrf_token": page.ensure_token(),
-                                         "image": (io.BytesIO(thin), "thin.png")},
-                              content_type="multipart/form-data",
-                              headers={"Accept": "application/json"})
-    removal = script.http.post(f"{API}/remove", headers=script.headers(),
-                               data={"image": (io.BytesIO(thin), "thin.png")},
-                               content_type="multipart/form-data")
+    upload = page_upload(page, {}, thin)
+    removal = script_remove(script, thin)
     assert [answer(upload), answer(script.create(thin)), answer(removal)] == [expected] * 3
 
 
