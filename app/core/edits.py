@@ -51,8 +51,7 @@ class EditService:
                 return self.records.rename(visitor, record_id, request.image_name)
             backdrop = None
             if given is not None:
-                pay.check(Work(0))  # as an upload's: a file is read only with an allowance
-                pay.reading = True
+                pay.before_reading()  # as an upload's: a file is read only with an allowance
                 backdrop = backdrop_of(given, self.max_image_pixels)
             # Priced from the stored sizes before any bytes are read: a client without an
             # allowance left costs no reads, decodes or migration.

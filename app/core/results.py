@@ -119,8 +119,8 @@ _FEE_KINDS = ("invalid", "too_large", "unsupported")
 
 
 class Paying:
-    """`pay` for one request, noting whether its photo is being read (`reading`, set by
-    whoever reads it) and whether its job was paid for; `fee_if_refused()` around the
+    """`pay` for one request, noting whether a photo it sent is being read
+    (`before_reading`) and whether its job was paid for; `fee_if_refused()` around the
     request takes the fee from one refused between the two."""
 
     def __init__(self, pay: Allowance):
@@ -135,6 +135,12 @@ class Paying:
 
     def holder(self) -> str | None:
         return self.pay.holder()
+
+    def before_reading(self) -> None:
+        """`Rejected` unless the client has an allowance left (any job costs at least one):
+        a photo sent or fetched is read only then, and a refusal after pays the fee."""
+        self.pay.check(Work(0))
+        self.reading = True
 
     @contextmanager
     def fee_if_refused(self) -> Iterator[Paying]:

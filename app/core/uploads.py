@@ -28,7 +28,7 @@ from app.core.results import (
     photo_of,
     refusals,
 )
-from app.engines import EngineRunner, Masked, Work
+from app.engines import EngineRunner, Masked
 from app.images import thumbnails
 from app.images.decoding import Photo, scaled
 from app.images.outputs import EncodedImage
@@ -109,8 +109,7 @@ class UploadService:
         # reading) or fetched: any job costs at least 1. A photo by address is fetched
         # with the same size limit as an upload, before any work slot is taken, in a
         # bounded number of threads (core/fetching/gate.py).
-        pay.check(Work(0))
-        pay.reading = True
+        pay.before_reading()
         data = (request.image if request.image is not None
                 else self.fetch(request.image_url, pay.holder()))
         photo = photo_of(data, self.max_image_pixels)
