@@ -14,6 +14,7 @@ from app.core.uploads import UploadService
 from app.engines import EngineRunner, build_runner
 from app.settings import Settings
 from app.storage import RecordRepository, StorageUnavailable, open_database
+from app.storage.demo import BoundedDemoRepository
 from app.storage.keys import KeyBook
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,10 @@ def build_services(settings: Settings) -> Services:
                                        settings.mongo_timeout_ms)
     if embedded:
         log.warning("MONGO_URI is not set: using demo storage in memory; all records are "
-                    "lost when the process stops.")
-    records = RecordRepository(database, embedded=embedded)
+                    "lost when the process stops, and past %d MB (DEMO_STORE_MB) the oldest "
+                    "make room.", settings.demo_store_mb)
+    records = (BoundedDemoRepository(database, settings.demo_store_mb * 10**6) if embedded
+               else RecordRepository(database))
     keys = KeyBook(database, settings.key_pairs)
     try:
         records.ensure_indexes()

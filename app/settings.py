@@ -53,6 +53,10 @@ class Settings(BaseModel):
     mongo_uri: MongoUri = setting(
         "", "MONGO_URI", "MongoDB connection string. Empty: in-memory demo storage, lost on "
         "restart.")
+    demo_store_mb: int = setting(
+        512, "DEMO_STORE_MB",
+        "With no MONGO_URI: megabytes of images the in-memory demo store keeps; past that, "
+        "the oldest records of other visitors make room.", ge=1)
     mongo_db: str = setting("image_background_processor", "MONGO_DB",
                             "Database name, used when MONGO_URI does not name one.")
     mongo_timeout_ms: int = setting(
