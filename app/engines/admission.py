@@ -35,7 +35,13 @@ REFINE_FACTOR = 2.0
 # Seconds per priced megapixel before any work has been measured (1 MP: ~0.45 s, 12 MP:
 # ~2.1 s on one core of the machines measured; bench/engine.py). Learned as work is done.
 _FIRST_GUESS = 0.15
-_LEARNING = 0.2  # weight of the newest measurement in the running estimate
+# Weight of the newest measurement in the running estimate, for a 1 MP photo's priced work;
+# larger work weighs more, as the time of more pixels (1 - 0.8 ** (priced MP / 3)): a
+# 49.8 MP photo over a background, refined, took 4 s where every job before it had been
+# small, and, weighed as one of them, left the estimate at 0.13 s a megapixel, 6 times
+# its own 0.02 (the wait it told its neighbours: 26 s).
+_LEARNING = 0.2
+_LEARNED_PER = _FIXED_MEGAPIXELS + 1.0
 # The rate limits count one per started 4 megapixels of work: a phone photo (12.2 MP) counts
 # 4, a 49 MP one 13, so big photos cannot take a limit's worth of work each.
 PIXELS_PER_COUNT = 4_000_000
@@ -44,6 +50,8 @@ PIXELS_PER_COUNT = 4_000_000
 # at 1 MP; refined, 0.77 and 0.64. Priced as uploads, five looks of a phone photo used up a
 # visitor's minute (helper 77).
 REMADE_SHARE = 0.5
+# Per request thread: seconds of the turn it holds that say nothing of what work takes.
+_ASIDE = threading.local()
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,19 @@ class Work:
         factor = ((REFINE_FACTOR if self.refine else 1.0)
                   * (REMADE_SHARE if self.remade else 1.0))
         return max(1, math.ceil(factor * self.pixels / PIXELS_PER_COUNT))
+
+
+@contextmanager
+def aside() -> Iterator[None]:
+    """Time spent inside, within a turn, is left out of what the admission learns: a 1 MP
+    photo's first upload with u2net, then with u2netp, each loading its model, took the
+    estimate to 0.21 s a megapixel, where their work alone gave 0.15 (and a warm 1 MP
+    upload takes 0.05)."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        _ASIDE.seconds = getattr(_ASIDE, "seconds", 0.0) + time.monotonic() - started
 
 
 class Busy(Exception):
@@ -156,12 +177,13 @@ class Admission:
                 self._line.remove(next(entry for entry in self._line if entry[0] is ticket))
                 self._turns.notify_all()
         started, finished = time.monotonic(), False
+        _ASIDE.seconds = 0.0
         try:
             with runtimes.room_for(work.pixels):  # a large job's memory, once its turn came
                 yield
             finished = True
         finally:
-            elapsed = time.monotonic() - started
+            elapsed = time.monotonic() - started - _ASIDE.seconds
             with self._turns:
                 self._free += 1
                 self._working -= cost
@@ -170,7 +192,8 @@ class Admission:
                 # its data fails at once, and a few sent on purpose would make the line
                 # look empty.
                 if learn and finished:
-                    self._seconds_per_mp += _LEARNING * (elapsed / cost - self._seconds_per_mp)
+                    weight = 1 - (1 - _LEARNING) ** (cost / _LEARNED_PER)
+                    self._seconds_per_mp += weight * (elapsed / cost - self._seconds_per_mp)
                 self._turns.notify_all()
 
     def _room(self, pixels: int) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from app import model_files
-from app.engines import runtimes
+from app.engines import admission, runtimes
 from app.images.decoding import Photo
 from app.images.pngwriter import POOL
 from app.images.resample import SPLIT_PIXELS, across_threads
@@ -88,8 +88,9 @@ class LocalModels:
         if name not in self._engines:
             # Two first uploads at once may both build one: runtimes.load gives them the same
             # loaded model, so the second is only a small wrapper.
-            self._engines.setdefault(name, LocalEngine(self._files[name], self.runtime,
-                                                       self.threads, self.streams))
+            with admission.aside():  # once a process: not what a photo takes
+                self._engines.setdefault(name, LocalEngine(self._files[name], self.runtime,
+                                                           self.threads, self.streams))
         return self._engines[name]
 
     def mask(self, photo: Photo, model: str | None = None) -> Image.Image:

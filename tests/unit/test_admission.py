@@ -206,6 +206,39 @@ def test_the_time_per_megapixel_is_learned_from_the_work(monkeypatch):
     assert gate._seconds_per_mp == pytest.approx(0.15 + 0.2 * (1.0 - 0.15))
 
 
+def test_larger_work_teaches_the_time_per_megapixel_more(monkeypatch):
+    """As the time of more pixels: a 4 MP photo's 6 priced MP weigh as two 1 MP photos'
+    (1 - 0.8 ** 2 = 0.36), and a 49.8 MP photo over a background, refined, almost alone."""
+    clock = iter([100.0, 103.0, 200.0, 204.0])  # 6 MP in 3 s (0.5 s per MP); 201.2 MP in 4 s
+    monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
+    gate = Admission(slots=1, max_waiting=0, max_wait=60)
+    with gate.admitted(Work(4 * MP)):
+        pass
+    learned = 0.15 + 0.36 * (0.5 - 0.15)
+    assert gate._seconds_per_mp == pytest.approx(learned)
+    with gate.admitted(Work(2 * 49_800_000, refine=True)):  # 201.2 priced MP
+        pass
+    weight = 1 - 0.8 ** (201.2 / 3)
+    assert gate._seconds_per_mp == pytest.approx(learned + weight * (4 / 201.2 - learned))
+    assert gate._seconds_per_mp == pytest.approx(4 / 201.2, rel=1e-5)
+
+
+def test_time_set_aside_in_a_turn_is_not_learned(monkeypatch):
+    """A model loaded on its first use (LocalModels.engine) says nothing of what a photo
+    takes: 3 s of work learned, 20 s of loading not."""
+    clock = iter([100.0, 101.0, 121.0, 123.0])
+    monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
+    gate = Admission(slots=1, max_waiting=0, max_wait=60)
+    with gate.admitted(Work(MP)), module.aside():
+        pass
+    learned = 0.15 + 0.2 * (1.0 - 0.15)
+    assert gate._seconds_per_mp == pytest.approx(learned)
+    clock = iter([200.0, 203.0])  # the next turn on this thread: all of its 3 s learned
+    with gate.admitted(Work(MP)):
+        pass
+    assert gate._seconds_per_mp == pytest.approx(learned + 0.2 * (1.0 - learned))
+
+
 def test_work_that_failed_does_not_teach_the_time_per_megapixel(monkeypatch):
     """A photo damaged in its data fails in a moment: learned, a few of them sent on purpose
     would make the line look empty whatever waits in it."""

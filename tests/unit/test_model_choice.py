@@ -2,6 +2,7 @@
 and installed, each loaded the first time it is needed; a model the server lacks is refused
 with a sentence, and the page says it is not installed."""
 
+import contextlib
 import io
 import re
 import shutil
@@ -36,6 +37,32 @@ def test_each_model_is_loaded_when_first_asked_for_and_recorded(app):
         ..., 3] for r in (fast, best))
     assert fast_alpha[0, 0] < 16 and best_alpha[0, 0] < 16  # a corner: background
     assert not np.array_equal(fast_alpha, best_alpha)
+
+
+def test_a_models_first_load_is_set_aside_from_what_the_line_learns(app, monkeypatch):
+    """Loading a model, once a process, happens inside the upload's turn but is not its
+    work: the admission does not learn it (test_admission.py: what `aside` leaves out)."""
+    from app.engines import admission, local
+
+    engine = app.extensions["services"].engines.primary
+    aside, loads = [], []
+    real_aside, real_load = admission.aside, local.runtimes.load
+
+    @contextlib.contextmanager
+    def noted():
+        aside.append("in")
+        with real_aside():
+            yield
+        aside.append("out")
+
+    monkeypatch.setattr(admission, "aside", noted)
+    monkeypatch.setattr(local.runtimes, "load", lambda *a: loads.append(aside[:]) or real_load(*a))
+    assert create(app.test_client()).status_code == 201
+    assert create(app.test_client(), model="u2net").status_code == 201
+    assert create(app.test_client(), model="u2net").status_code == 201  # nothing set aside
+    assert loads == [["in"], ["in", "out", "in"]]
+    assert aside == ["in", "out", "in", "out"]
+    assert set(engine._engines) == {"u2netp", "u2net"}
 
 
 def test_an_uninstalled_model_is_refused_and_the_page_says_so(settings, tmp_path):
