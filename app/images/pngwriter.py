@@ -35,6 +35,12 @@ BAND_BYTES = 4 * 1024 * 1024
 # Shared with the compositor, which makes a refined matte's bands on it before encoding,
 # and with the engine, which makes the model's input on it.
 POOL = ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="png")
+# ISA-L's own threads. Its vector code leaves the upper halves of the registers dirty (it
+# has no vzeroupper: intel/isa-l#24), and the scalar floating-point C code a thread runs
+# after it pays for each instruction: on POOL, Pillow's LANCZOS weights for a 65,500 x 762
+# photo's model input took 7-9 times as long after a PNG, and its upload 6.2 s, where the
+# same photo turned (762 x 65,500) took 1.1 (bench/wide.py).
+_DEFLATE = ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="deflate")
 
 
 def encode(pixels: np.ndarray) -> bytes:
@@ -60,13 +66,7 @@ def encode_rows(height: int, width: int, channels: int,
             raise ValueError(f"rows() gave {band.dtype} {band.shape}, not 8-bit rows of "
                              f"{width}x{channels}")
         filtered = _filtered(band.reshape(bottom - top, width, channels))
-        # Raw deflate per band; a sync flush ends each band on a byte boundary so the
-        # bands join into one valid stream, and only the last one is final.
-        compressor = isal_zlib.compressobj(LEVEL, isal_zlib.DEFLATED, -15)
-        last = index == len(bands) - 1
-        body = compressor.compress(filtered) + compressor.flush(
-            isal_zlib.Z_FINISH if last else isal_zlib.Z_SYNC_FLUSH)
-        return body, isal_zlib.adler32(filtered), len(filtered)
+        return _DEFLATE.submit(_deflated, filtered, index == len(bands) - 1).result()
 
     parts = list(POOL.map(compress, range(len(bands))))
     checksum = 1  # zlib's checksum runs over all bands' uncompressed bytes, in order
@@ -79,6 +79,15 @@ def encode_rows(height: int, width: int, channels: int,
     # 22 MB PNG of 49.8 MP), where this holds two.
     return b"".join([PNG_SIGNATURE, *_chunk(b"IHDR", [header]), *_chunk(b"IDAT", stream),
                      *_chunk(b"IEND", [])])
+
+
+def _deflated(filtered: bytes, last: bool) -> tuple[bytes, int, int]:
+    """A band's raw deflate, its checksum and length. A sync flush ends each band on a byte
+    boundary so the bands join into one valid stream, and only the last one is final."""
+    compressor = isal_zlib.compressobj(LEVEL, isal_zlib.DEFLATED, -15)
+    body = compressor.compress(filtered) + compressor.flush(
+        isal_zlib.Z_FINISH if last else isal_zlib.Z_SYNC_FLUSH)
+    return body, isal_zlib.adler32(filtered), len(filtered)
 
 
 def bands_of(height: int, row_bytes: int) -> list[tuple[int, int]]:

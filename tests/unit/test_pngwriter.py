@@ -144,3 +144,42 @@ def test_every_encoder_the_png_bench_compares_writes_the_pixels_back():
         assert Image.open(io.BytesIO(data)).size == (131, 97), name
         if "lossy" not in name:
             assert exact(data, pixels), name
+
+
+def test_isal_runs_on_its_own_threads_never_on_the_shared_pool(monkeypatch):
+    """ISA-L leaves the vector registers' upper halves dirty, and the pool's threads also
+    make the model's input and the refined matte with Pillow: its compressor and checksum
+    run only on the writer's deflate threads (bench/wide.py: a 65,500 × 762 photo's upload
+    5 times as long when they did not)."""
+    import threading
+
+    threads = []
+    real = pngwriter.isal_zlib
+
+    class Spy:
+        Z_FINISH, Z_SYNC_FLUSH, DEFLATED = real.Z_FINISH, real.Z_SYNC_FLUSH, real.DEFLATED
+
+        @staticmethod
+        def compressobj(*args):
+            threads.append(("compress", threading.current_thread().name))
+            return real.compressobj(*args)
+
+        @staticmethod
+        def adler32(data):
+            threads.append(("adler32", threading.current_thread().name))
+            return real.adler32(data)
+
+    monkeypatch.setattr(pngwriter, "isal_zlib", Spy)
+    pixels = np.random.default_rng(2).integers(0, 8, (3000, 1000, 4), dtype=np.uint8)
+    made_on = []
+
+    def rows(top, bottom):
+        made_on.append(threading.current_thread().name)
+        return pixels[top:bottom]
+
+    assert np.array_equal(decoded(pngwriter.encode_rows(3000, 1000, 4, rows)), pixels)
+    bands = len(pngwriter.bands_of(3000, 4001))
+    assert bands == 3
+    assert sorted(kind for kind, _ in threads) == ["adler32"] * bands + ["compress"] * bands
+    assert {name.split("_")[0] for _, name in threads} == {"deflate"}
+    assert {name.split("_")[0] for name in made_on} == {"png"}  # the rows: on the pool
