@@ -1534,6 +1534,29 @@ MUTANTS = (
            "                          pixels_at_once=settings.max_image_pixels)", ")",
            "the app's line without a room: any jobs at once in free slots",
            (U + "test_admission.py",)),
+    Mutant("aside-learned", "app/engines/admission.py",
+           "elapsed = time.monotonic() - started - _ASIDE.seconds",
+           "elapsed = time.monotonic() - started",
+           "a model's first load learned as a photo's work", (U + "test_admission.py",)),
+    Mutant("aside-kept", "app/engines/admission.py", "        _ASIDE.seconds = 0.0\n", "",
+           "time set aside in one turn taken off the next ones too", (U + "test_admission.py",)),
+    Mutant("learning-flat", "app/engines/admission.py",
+           "weight = 1 - (1 - _LEARNING) ** (cost / _LEARNED_PER)",
+           "weight = _LEARNING", "a 49.8 MP job learned as little as a 1 MP one",
+           (U + "test_admission.py",)),
+    Mutant("load-learned", "app/engines/local.py",
+           "            with admission.aside():  # once a process: not what a photo takes\n"
+           "                self._engines.setdefault(name, LocalEngine(self._files[name], "
+           "self.runtime,\n                                                           "
+           "self.threads, self.streams))",
+           "            self._engines.setdefault(name, LocalEngine(self._files[name], "
+           "self.runtime, self.threads, self.streams))",
+           "a model's first load inside the turn's learned time", (U + "test_model_choice.py",)),
+    Mutant("deflate-on-pool", "app/images/pngwriter.py",
+           "return _DEFLATE.submit(_deflated, filtered, index == len(bands) - 1).result()",
+           "return _deflated(filtered, index == len(bands) - 1)",
+           "ISA-L run on the pool's threads, where Pillow then pays for its dirty registers",
+           (U + "test_pngwriter.py",)),
     # --- the demo store's bound
     Mutant("demo-full-inclusive", "app/storage/demo.py",
            "self.stored_bytes + needed > self.capacity",
