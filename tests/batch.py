@@ -54,12 +54,13 @@ class FakeServer:
     nothing at all on 0 (the connection closed, as by a worker that died with the photo),
     half a PNG on "cut" (the connection closed mid-answer), a web page on "page", nothing
     for `hang` seconds on "hang" (then the connection closed); and GET
-    /api/v1/session from `sessions` in turn (None: as usual), then 200 with a token.
+    /api/v1/session from `sessions` in turn (None: as usual), then 200 with a token; GET
+    /health nothing for `hang` seconds if `health_hangs`, else 200.
     Records each request's time, path and headers, and each POST's body."""
 
-    def __init__(self, answers, sessions=(), hang=2.0):
+    def __init__(self, answers, sessions=(), hang=2.0, health_hangs=False):
         self.answers, self.sessions, self.requests = list(answers), list(sessions), []
-        self.hang = hang
+        self.hang, self.health_hangs = hang, health_hangs
         self.bodies = []
         png = io.BytesIO()
         Image.new("RGBA", (8, 8), (1, 2, 3, 255)).save(png, "PNG")
@@ -83,6 +84,10 @@ class FakeServer:
 
             def do_GET(self):
                 owner.requests.append((time.monotonic(), "GET", self.path, dict(self.headers)))
+                if self.path == "/health" and owner.health_hangs:
+                    time.sleep(owner.hang)
+                    self.close_connection = True
+                    return
                 if self.path == "/api/v1/session" and owner.sessions:
                     answer = owner.sessions.pop(0)  # None: as usual
                     if answer is not None:

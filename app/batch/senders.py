@@ -23,6 +23,8 @@ from app.images.outputs import REMOVAL_FORMATS
 RESULT_TYPES = set(REMOVAL_FORMATS.values())
 API = "/api/v1"
 TIMEOUT = (10, 300)  # connect, read: a big photo may wait in line and then take a while
+# After a photo's answer never came: /health answers at once from a server that is there.
+PROBE_TIMEOUT = (10, 10)
 # Rate-limited, the app unavailable (the front's 502 while it restarts) and busy: sent
 # again after their Retry-After. Not the front's 504: the app may still be on it.
 RETRIED = (429, 502, 503)
@@ -121,6 +123,9 @@ class ServerSender:
                        for name, value in values.items() if not isinstance(value, bytes)}
         self._local = threading.local()
         self._spare: list[requests.Session] = []  # started by `check`, for the first thread
+        # A photo's answer never came: /health is asked before the next photo is sent, or
+        # a server that takes connections and never answers held each photo TIMEOUT's 300 s.
+        self._silent = False
 
     def check(self) -> None:
         """A session started now (`requests.RequestException` or `Failed` if the server
@@ -153,6 +158,17 @@ class ServerSender:
                 session.headers["Referer"] = f"{self.base}/"
         return session
 
+    def _probe(self) -> None:
+        """`Wait` as for a server that cannot be reached, unless it answers `/health` (any
+        status: something is there) within PROBE_TIMEOUT."""
+        try:
+            requests.get(f"{self.base}/health", timeout=PROBE_TIMEOUT)
+        except requests.RequestException as exc:
+            raise Wait(PROBE_TIMEOUT[1], f"the server did not answer {self.base}/health "
+                       f"within {PROBE_TIMEOUT[1]} s after a photo's answer never came "
+                       f"({type(exc).__name__})", down=True) from None
+        self._silent = False
+
     def _get(self, session: requests.Session, path: str) -> requests.Response:
         """`GET /api/v1/{path}`; `Wait` for a busy or restarting server, as a photo's
         send waits; else `Failed` unless it answers 200."""
@@ -170,12 +186,15 @@ class ServerSender:
         # A name that is not UTF-8 (bytes the file system kept) cannot go in a form's
         # header as it is; the server does not use it.
         filename = os.fsencode(filename).decode("utf-8", "replace")
+        if self._silent:
+            self._probe()
         try:
             answer = self.session().post(f"{self.base}{API}/remove", data=self.fields,
                                          files={"image": (filename, data), **self.files},
                                          timeout=TIMEOUT)
         except requests.ReadTimeout:  # as the front's 504: the app may still be on it
             self._local.session = None
+            self._silent = True
             raise Failed(f"the server did not answer within {TIMEOUT[1]} s (it may still be "
                          "making this photo, so it is not sent again)") from None
         # An answer cut short is a connection lost too.

@@ -144,6 +144,56 @@ def test_a_server_that_never_answers_fails_the_photo_once(app, fake_engine, tmp_
         "photo, so it is not sent again)")
 
 
+def three_photos(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        (src / f"{name}.jpg").write_bytes(photo(size=(64, 48)))
+    return src
+
+
+def test_after_a_photo_that_is_never_answered_a_silent_server_is_an_outage(
+        app, fake_engine, tmp_path, monkeypatch):
+    """A server that takes connections and never answers held each photo for the read
+    timeout (300 s each: helper 85). After the first, /health is asked before the next
+    photo: unanswered, it is an outage, bounded by --max-wait, and then each photo left
+    costs one short question, not a send."""
+    monkeypatch.setattr(senders, "TIMEOUT", (5, 0.5))
+    monkeypatch.setattr(senders, "PROBE_TIMEOUT", (5, 0.3))
+    server = FakeServer([("hang", {})] * 3, hang=1.0, health_hangs=True)
+    src = three_photos(tmp_path)
+    result = invoke(app, src, "--out", tmp_path / "out", "--server", server.base,
+                    "--max-wait", "1", "--connections", "1")
+    server.server.shutdown()
+    assert (result.exit_code, tally(result)) == (1, (0, 0, 3)), result.output
+    assert len(server.posts()) == 1  # the other two photos were never sent
+    assert sum(1 for r in server.requests if r[2] == "/health") >= 2
+    said = f"the server did not answer {server.base}/health within 0.3 s after a photo's " \
+           "answer never came (ReadTimeout)"
+    assert f"{said[0].upper()}{said[1:]}: waiting for it, up to --max-wait (1 s)." in result.stderr
+    assert "Gave up waiting for the server after" in result.stderr
+    failures = result.stdout.splitlines()[-3:]
+    assert sum("the server did not answer within 0.5 s" in line for line in failures) == 1
+    assert sum(line.endswith(f"{said} (gave up: the server has not answered for --max-wait, "
+                             "1 s)") for line in failures) == 2
+
+
+def test_a_server_that_answers_its_health_gets_the_next_photos(app, fake_engine, tmp_path,
+                                                               monkeypatch):
+    """A photo that outlived the read timeout on a server that is there (a long line, a
+    huge photo): the next photos are sent as usual once /health answers."""
+    monkeypatch.setattr(senders, "TIMEOUT", (5, 0.5))
+    server = FakeServer([("hang", {}), (200, {}), (200, {})], hang=1.0)
+    src = three_photos(tmp_path)
+    result = invoke(app, src, "--out", tmp_path / "out", "--server", server.base,
+                    "--connections", "1")
+    server.server.shutdown()
+    assert (result.exit_code, tally(result)) == (1, (2, 0, 1)), result.output
+    assert len(server.posts()) == 3
+    assert [r[2] for r in server.requests].count("/health") == 1
+    assert "waiting for it" not in result.stderr
+
+
 def test_a_page_answered_200_is_no_result(app, fake_engine, tmp_path):
     """A proxy's sign-in page, or a wrong --server: 23 bytes of HTML were written as the
     cutout and counted as made."""
