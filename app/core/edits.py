@@ -57,8 +57,9 @@ class EditService:
             # allowance left costs no reads, decodes or migration.
             pay.check(Work(_pixels(record, options, backdrop), options.refine_edges,
                            remade=True))
-            return self._restyle(self.records.in_current_layout(record), options, backdrop,
-                                 request.image_name, pay)
+            with self.records.in_use(record.id):
+                return self._restyle(self.records.in_current_layout(record), options,
+                                     backdrop, request.image_name, pay)
 
     def rename(self, visitor: str, record_id: str, name: str) -> StoredRecord:
         """A new name, and nothing else: the page's rename and the API's edit alike."""

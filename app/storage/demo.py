@@ -1,8 +1,9 @@
 """The demo store's bound: with no MONGO_URI, images live in the worker's own memory, and
 without a bound any visitor could fill it (a new session per two records) until the
 container is killed, and every record with it. The store keeps at most `capacity` bytes
-of images; beyond it, the oldest records of other visitors make room. A visitor never
-loses a record to their own upload or edit: past the bound by at most their own records.
+of images; beyond it, the oldest records of other visitors make room, except records an
+edit is remaking. A visitor never loses a record to their own upload or edit, so the store
+goes past the bound by at most the uploader's own records and the work in flight.
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import Counter
+from collections.abc import Iterator
+
+from bson import ObjectId
 
 from app.images.outputs import EncodedImage
 from app.storage import slots
-from app.storage.documents import RecordNotFound
+from app.storage.documents import RecordNotFound, StoredRecord
 from app.storage.records import RecordRepository
 
 log = logging.getLogger(__name__)
@@ -24,6 +29,7 @@ class BoundedDemoRepository(RecordRepository):
         super().__init__(database, embedded=True)
         self.capacity = capacity
         self._sizes: dict = {}  # file id -> bytes, for every image file stored
+        self._in_use: Counter = Counter()  # record id -> edits remaking it now
         # Reentrant: making room deletes records, which lets their files go.
         self._lock = threading.RLock()
 
@@ -31,9 +37,33 @@ class BoundedDemoRepository(RecordRepository):
     def stored_bytes(self) -> int:
         return sum(self._sizes.values())
 
+    # Room is made for a record's files together, and they are stored in the same step:
+    # two uploads at once could otherwise both find the last room free.
+
+    def add(self, user_id: str, image_name: str, original: EncodedImage,
+            processed: EncodedImage, *args, **kwargs) -> StoredRecord:
+        extras, thumbnails = kwargs.get("extras") or {}, kwargs.get("thumbnails") or {}
+        images = [original, processed, *extras.values(),
+                  *(image for sizes in thumbnails.values() for image in sizes.values())]
+        with self._lock:
+            self._make_room(sum(len(image.data) for image in images), user_id)
+            return super().add(user_id, image_name, original, processed, *args, **kwargs)
+
+    def replace_result(self, record: StoredRecord, processed: EncodedImage, thumbnails: dict,
+                       changes: dict, extras: dict) -> StoredRecord:
+        images = [processed, *thumbnails.values(), *extras.values()]
+        with self._lock:
+            self._make_room(sum(len(image.data) for image in images), record.user_id)
+            return super().replace_result(record, processed, thumbnails, changes, extras)
+
+    def add_thumbnails(self, record: StoredRecord, kind: str,
+                       sizes: dict[int, EncodedImage]) -> StoredRecord:
+        with self._lock:
+            self._make_room(sum(len(image.data) for image in sizes.values()), record.user_id)
+            return super().add_thumbnails(record, kind, sizes)
+
     def _put(self, image: EncodedImage, user_id: str, kind: str, stored: list) -> dict:
         with self._lock:
-            self._make_room(len(image.data), user_id)
             part = super()._put(image, user_id, kind, stored)
             self._sizes[part["file_id"]] = part["size"]
             return part
@@ -43,18 +73,33 @@ class BoundedDemoRepository(RecordRepository):
             super().delete_file(file_id)
             self._sizes.pop(file_id, None)
 
+    @contextlib.contextmanager
+    def in_use(self, record_id: str) -> Iterator[None]:
+        with self._lock:
+            self._in_use[record_id] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_use[record_id] -= 1
+                if not self._in_use[record_id]:
+                    del self._in_use[record_id]
+
     def _make_room(self, needed: int, user_id: str) -> None:
+        if needed > self.capacity:  # no records removed would make room: none are
+            return
         evicted = []
+        busy = [ObjectId(record_id) for record_id in self._in_use]
         while self.stored_bytes + needed > self.capacity:
-            oldest = self.records.find_one({"user_id": {"$ne": user_id}, **slots.NOT_HELD},
-                                           {"_id": 1, "user_id": 1}, sort=[("_id", 1)])
-            # None: only this visitor's own records are left, or uploads in flight.
+            oldest = self.records.find_one(
+                {"user_id": {"$ne": user_id}, "_id": {"$nin": busy}, **slots.NOT_HELD},
+                {"_id": 1, "user_id": 1}, sort=[("_id", 1)])
+            # None: only this visitor's own records are left, or records in work.
             if oldest is None or oldest["_id"] in evicted:
                 break
             with contextlib.suppress(RecordNotFound):  # deleted by its visitor meanwhile
                 self.delete(oldest["user_id"], str(oldest["_id"]))
             evicted.append(oldest["_id"])
-        if evicted:
-            log.warning("The demo store holds %d MB at most (DEMO_STORE_MB): removed the "
-                        "%d oldest records of other visitors.", self.capacity // 10**6,
-                        len(evicted))
+        if evicted:  # each upload once the store is full: not a warning every time
+            log.info("The demo store holds %g MB at most (DEMO_STORE_MB): removed the %d "
+                     "oldest records of other visitors.", self.capacity / 1e6, len(evicted))

@@ -69,25 +69,83 @@ def test_a_visitors_own_records_never_make_room_for_their_upload(caplog):
     repo = repository(2 * RECORD)
     add(repo, "a", "first")
     add(repo, "a", "second")
-    with caplog.at_level(logging.WARNING, "app.storage.demo"):
+    caplog.clear()  # what the store said before (the root logger's level is another test's)
+    with caplog.at_level(logging.INFO, "app.storage.demo"):
         add(repo, "a", "third")
     assert names(repo, "a") == ["third", "second", "first"]
     assert repo.stored_bytes == 3 * RECORD  # past the bound by the visitor's own record
-    assert caplog.records == []
+    assert [r for r in caplog.records if r.name == "app.storage.demo"] == []
     add(repo, "b", "other")  # another visitor's upload: the oldest two go, in order
     assert names(repo, "a") == ["third"]
     assert names(repo, "b") == ["other"]
 
 
 def test_removing_says_how_many_went(caplog):
-    repo = repository(2 * RECORD)
+    """As information: once the store is full, every upload removes some."""
+    repo = repository(2_000_000)
+    big = EncodedImage(b"x" * 600_000, "image/jpeg", 4, 3)
+    for user in ("a", "b", "c"):
+        repo.add(user, "cat", big, big, engine="local", limit=5)
+    caplog.clear()  # what the store said before (the root logger's level is another test's)
+    with caplog.at_level(logging.INFO, "app.storage.demo"):
+        repo.add("d", "cat", big, big, engine="local", limit=5)
+    assert [(r.levelname, r.getMessage()) for r in caplog.records
+            if r.name == "app.storage.demo"] == [
+        ("INFO", "The demo store holds 2 MB at most (DEMO_STORE_MB): removed the 1 oldest "
+                 "records of other visitors.")]
+    assert [names(repo, user) for user in "abcd"] == [[], [], [], ["cat"]]
+
+
+def test_a_file_larger_than_the_store_removes_nothing():
+    """No removal would make room for it: every other gallery emptied for nothing."""
+    repo = repository(3 * RECORD)
     add(repo, "a")
     add(repo, "b")
-    with caplog.at_level(logging.WARNING, "app.storage.demo"):
-        add(repo, "c")
-    assert [r.getMessage() for r in caplog.records] == [
-        "The demo store holds 0 MB at most (DEMO_STORE_MB): removed the 1 oldest records "
-        "of other visitors."]
+    repo.add("c", "huge", EncodedImage(b"x" * (3 * RECORD + 1), "image/jpeg", 4, 3),
+             EncodedImage(b"", "image/png", 4, 3), engine="local", limit=5)
+    assert [names(repo, user) for user in "abc"] == [["cat"], ["cat"], ["huge"]]
+    assert repo.stored_bytes == 2 * RECORD + 3 * RECORD + 1
+
+
+def test_a_record_an_edit_is_remaking_is_passed_over():
+    repo = repository(3 * RECORD)
+    edited = add(repo, "a", "being edited")
+    add(repo, "b", "older")
+    add(repo, "c", "newer")
+    with repo.in_use(edited.id), repo.in_use(edited.id):  # two edits of it at once
+        add(repo, "d")
+        assert [names(repo, user) for user in "abcd"] == [
+            ["being edited"], [], ["newer"], ["cat"]]
+    with repo.in_use(edited.id):
+        pass
+    add(repo, "e")  # no edit now: the oldest goes
+    assert [names(repo, user) for user in "ace"] == [[], ["newer"], ["cat"]]
+
+
+def test_two_uploads_at_once_cannot_both_take_the_last_room(monkeypatch):
+    """Looking for room and storing are one step: without it, two uploads at once both
+    found room for their record, and both were stored past the bound."""
+    import threading
+    import time
+
+    repo = repository(3 * RECORD)  # x's record, and room for one more
+    add(repo, "x")
+    add(repo, "y")
+    real_put = repo.files.put
+
+    def slow_put(*args, **kwargs):
+        file_id = real_put(*args, **kwargs)
+        time.sleep(0.2)  # long enough for the other upload to look for room meanwhile
+        return file_id
+
+    monkeypatch.setattr(repo.files, "put", slow_put)
+    threads = [threading.Thread(target=add, args=(repo, user)) for user in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert repo.stored_bytes == 3 * RECORD
+    assert [names(repo, user) for user in "xyab"] == [[], ["cat"], ["cat"], ["cat"]]
 
 
 def test_an_edit_of_the_oldest_record_makes_room_from_others_not_from_itself():
@@ -156,3 +214,27 @@ def test_the_apps_demo_store_keeps_its_bound_through_real_uploads(app, records):
     assert [len(v.record_ids()) for v in visitors] == [0] + [1] * fit
     assert records.stored_bytes == fit * one
     assert visitors[0].client.get(f"/images/{first}/processed").status_code == 404
+
+
+def test_an_edit_holds_its_record_in_use_while_it_is_remade(app, records, monkeypatch):
+    """Through the page's edit: while the result is made again, the record is one the
+    store passes over; after, it is not."""
+    from app.core import edits
+
+    visitor = Visitor(app.test_client())
+    assert visitor.upload_json(photo(size=(320, 240))).status_code == 201
+    (record_id,) = visitor.record_ids()
+    seen = []
+    real = edits.cut_out
+
+    def watched(*args, **kwargs):
+        seen.append(dict(records._in_use))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(edits, "cut_out", watched)
+    answer = visitor.client.post(f"/edit/{record_id}", data={
+        "output": "color", "background": "#00ff00", "csrf_token": visitor.ensure_token()},
+        headers={"Accept": "application/json"})
+    assert answer.status_code == 200, answer.get_json()
+    assert seen == [{record_id: 1}]
+    assert records._in_use == {}
