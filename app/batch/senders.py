@@ -165,8 +165,8 @@ class ServerSender:
             requests.get(f"{self.base}/health", timeout=PROBE_TIMEOUT)
         except requests.RequestException as exc:
             raise Wait(PROBE_TIMEOUT[1], f"the server did not answer {self.base}/health "
-                       f"within {PROBE_TIMEOUT[1]} s after a photo's answer never came "
-                       f"({type(exc).__name__})", down=True) from None
+                       f"after a photo's answer never came ({type(exc).__name__})",
+                       down=True) from None
         self._silent = False
 
     def _get(self, session: requests.Session, path: str) -> requests.Response:
