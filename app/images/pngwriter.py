@@ -37,9 +37,9 @@ BAND_BYTES = 4 * 1024 * 1024
 POOL = ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="png")
 # ISA-L's own threads. Its vector code leaves the upper halves of the registers dirty (it
 # has no vzeroupper: intel/isa-l#24), and the scalar floating-point C code a thread runs
-# after it pays for each instruction: on POOL, Pillow's LANCZOS weights for a 65,500 x 762
-# photo's model input took 7-9 times as long after a PNG, and its upload 6.2 s, where the
-# same photo turned (762 x 65,500) took 1.1 (bench/wide.py).
+# after it pays for each instruction: on POOL, Pillow's LANCZOS pass across a 65,500-pixel
+# row took about 7 times as long after a PNG, and a 65,500 x 762 photo's upload 5 times as
+# long as the same photo turned (bench/wide.py).
 _DEFLATE = ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="deflate")
 
 
