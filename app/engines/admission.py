@@ -183,7 +183,7 @@ class Admission:
                 yield
             finished = True
         finally:
-            elapsed = time.monotonic() - started - _ASIDE.seconds
+            elapsed = max(0.0, time.monotonic() - started - _ASIDE.seconds)
             with self._turns:
                 self._free += 1
                 self._working -= cost
