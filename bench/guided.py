@@ -14,7 +14,6 @@ import numpy as np
 from PIL import Image
 
 from app.images.matting import box_mean, carried_rows, matte_rows
-from app.images.matting import fitted as work_size_of
 from app.images.refine import (
     DECONTAMINATE_RADII,
     DECONTAMINATE_SIZE,
@@ -23,6 +22,7 @@ from app.images.refine import (
     reduced_photo,
 )
 from app.images.refine import _reduced as reduced
+from app.images.resample import working_size as work_size_of
 
 
 def check(photo: Image.Image, alpha: Image.Image) -> None:

@@ -11,9 +11,10 @@ from PIL import Image, ImageChops, ImageColor
 
 from app.images import pngwriter, zipped
 from app.images.backdrops import blurred_background, covering
-from app.images.matting import fitted, matte_rows
+from app.images.matting import matte_rows
 from app.images.outputs import REMOVAL_FORMATS, EncodedImage, ResultOptions, check_fits
 from app.images.refine import WORK_SIZE, despill_rows, reduced_photo
+from app.images.resample import working_size
 
 # Alpha at or below this is treated as background when finding the subject to crop to:
 # the soft edge of a mask leaves faint haze far from the subject.
@@ -74,7 +75,7 @@ def _result(photo: Image.Image, mask: Image.Image, look: ResultOptions,
         return np.asarray(photo.crop((left, top, right, bottom)))[..., :3]
 
     if look.refine_edges:
-        guide = reduced_photo(photo, fitted(photo.size, WORK_SIZE))
+        guide = reduced_photo(photo, working_size(photo.size, WORK_SIZE))
         edges = matte_rows(photo, alpha, guide)
         del alpha  # the refined matte replaces it
         matte = np.empty((full_h, full_w), np.uint8)

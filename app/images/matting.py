@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from app.images.resample import Resampler
+from app.images.resample import Resampler, working_size
 
 # Two levels: solved at COARSE px (the longer side), carried up to FINE px and solved again
 # there in the band still unsure, then carried to full size. Measured on bench/quality.py's
@@ -234,8 +234,8 @@ def matte_rows(photo: Image.Image, alpha: Image.Image, guide: np.ndarray):
     (L), `guide` the photo's RGB (0..1) reduced to at least FINE px, or the photo's size.
     Nothing of the full size is held but the four scaled-up coefficient maps' Resamplers,
     as refine's guided filter does."""
-    guide = resized(guide, fitted((guide.shape[1], guide.shape[0]), FINE))
-    coarse = resized(guide, fitted((guide.shape[1], guide.shape[0]), COARSE))
+    guide = resized(guide, working_size((guide.shape[1], guide.shape[0]), FINE))
+    coarse = resized(guide, working_size((guide.shape[1], guide.shape[0]), COARSE))
     coarse_size = coarse.shape[1], coarse.shape[0]
     mask = np.asarray(alpha.resize(coarse_size, Image.Resampling.BOX), np.float64) / 255
     solved = solve(coarse, *trimap(mask, LOW, HIGH, MARGIN), mask, EPS, ITERATIONS[0])
@@ -271,11 +271,6 @@ def carried_rows(a: np.ndarray, b: np.ndarray, size: tuple[int, int]):
         return q.astype(np.uint8)
 
     return rows
-
-
-def fitted(size: tuple[int, int], longest: int) -> tuple[int, int]:
-    scale = max(1.0, max(size) / longest)
-    return max(1, round(size[0] / scale)), max(1, round(size[1] / scale))
 
 
 def resized(x: np.ndarray, size: tuple[int, int], how=Image.Resampling.BOX) -> np.ndarray:

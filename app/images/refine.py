@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from app.images.matting import box_mean, fitted, resized
-from app.images.resample import box_reduced
+from app.images.matting import box_mean, resized
+from app.images.resample import box_reduced, working_size
 
 # The working size's longer side. The model's mask has 320 pixels a side; 640 gives the
 # filter two pixels per mask pixel. On the benchmark 480 was 0.4 levels better in the edge
@@ -46,7 +46,7 @@ def despill_rows(photo: Image.Image, matte: np.ndarray, work_size: int = DECONTA
     pixels there (`rgb`, RGB) with the soft ones' colours cleaned, from the whole refined
     `matte` (an array of the photo's size). The local means are made once, small; `image`:
     the photo reduced already (to any size at least the working size)."""
-    small = fitted(photo.size, work_size)
+    small = working_size(photo.size, work_size)
     if image is None:
         image = reduced_photo(photo, small)
     elif image.shape[:2] != (small[1], small[0]):

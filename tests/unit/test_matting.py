@@ -110,6 +110,20 @@ def test_a_large_photo_is_solved_small_and_keeps_its_own_edge():
     assert np.abs(after - big_true * 255).mean() < 0.1  # measured 0.05
 
 
+def test_a_very_wide_photo_is_solved_at_its_area_and_keeps_its_own_edge():
+    """40 squares in a row, 20,480 × 512: fitted by its longer side alone it was solved at
+    480 × 12 and 240 × 6, where the mask is sure nowhere, and came out see-through."""
+    photo, true = square_scene()
+    row, truths = np.tile(np.asarray(photo), (1, 40, 1)), np.tile(true, (1, 40))
+    size = (row.shape[1] * 8, row.shape[0] * 8)
+    wide = Image.fromarray(row).resize(size, Image.Resampling.NEAREST)
+    wide_true = np.asarray(Image.fromarray(truths).resize(size, Image.Resampling.NEAREST))
+    coarse = coarse_mask(truths).resize(size, Image.Resampling.BILINEAR)
+    after = np.asarray(matte(wide, coarse)).astype(int)
+    assert np.abs(np.asarray(coarse).astype(int) - wide_true * 255).mean() > 11.5
+    assert np.abs(after - wide_true * 255).mean() < 0.5
+
+
 # One composite per subject, each over another background: a third of bench/quality.py's set.
 SCENES = [("retina", "brick"), ("horse", "grass"), ("furry", "gravel")]
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from app.images.backdrops import covering
 from app.images.pngwriter import POOL, adler32_combine
-from app.images.resample import Resampler, across_threads, box_reduced
+from app.images.resample import Resampler, across_threads, box_reduced, working_size
 from tests.support import photo_array
 
 BILINEAR, LANCZOS = Image.Resampling.BILINEAR, Image.Resampling.LANCZOS
@@ -178,3 +178,15 @@ def test_across_threads_loads_a_lazy_image_once(tmp_path):
             made = across_threads(lazy, (320, 320), LANCZOS, POOL)
         assert np.array_equal(np.asarray(made),
                               np.asarray(Image.fromarray(pixels).resize((320, 320), LANCZOS)))
+
+
+@pytest.mark.parametrize(("size", "expected"), [
+    ((4000, 3000), (640, 480)), ((3000, 4000), (480, 640)),  # by the longer side
+    ((2560, 640), (640, 160)), ((640, 2560), (160, 640)),  # exactly 4:1: both rules agree
+    ((2561, 640), (640, 160)),  # a pixel longer: by the area (a scale of 4.0008, not 4.0016)
+    ((5000, 640), (894, 114)),  # 894 × 114 = 640 × 160 within rounding
+    ((65500, 762), (2967, 35)), ((762, 65500), (35, 2967)),
+    ((100, 10), (100, 10)), ((600, 40), (600, 40)),  # never enlarged
+])
+def test_refined_edges_are_worked_at_the_longer_side_or_a_long_photos_area(size, expected):
+    assert working_size(size, 640) == expected
