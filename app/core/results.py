@@ -162,7 +162,8 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
     (the engine's, with `model`, or the kept `mask`), over `backdrop` for output `image`.
     The work is paid for from `pay` once it holds its place in the admission's line."""
     work = Work(photo.info.pixels + (backdrop.info.pixels if backdrop else 0),
-                options.refine_edges, remade=mask is not None)
+                options.refine_edges, remade=mask is not None,
+                held=photo.decoded_pixels - photo.info.pixels)
     if not options.crop:  # refused before any work; a crop is checked once it is known
         check_fits(options.format, photo.info.width, photo.info.height)
 

@@ -66,12 +66,21 @@ class Work:
     refine: bool = False
     remade: bool = False
     fee: bool = False
+    # Pixels decoded beyond `pixels`, which the client is not charged for: a photo scaled
+    # down to a removal's size is decoded whole first (a PNG or WebP), and two 50 MP PNGs
+    # at size=preview shared a turn as 0.25 MP each, +811 MB (helper 87).
+    held: int = 0
+
+    @property
+    def worked(self) -> int:
+        """The pixels the work holds in memory at once: the admission's room counts these."""
+        return self.pixels + self.held
 
     @property
     def megapixels(self) -> float:
         """Priced megapixels: the admission's measure of work."""
         factor = REFINE_FACTOR if self.refine else 1.0
-        return _FIXED_MEGAPIXELS + factor * self.pixels / 1e6
+        return _FIXED_MEGAPIXELS + factor * self.worked / 1e6
 
     @property
     def counts(self) -> int:
@@ -130,8 +139,8 @@ class Admission:
         """`Busy` now if `work` would be refused a place in line (before anything is spent
         on it, such as the visitor's rate-limit allowance)."""
         with self._turns:  # reentrant: `admitted` calls this holding it
-            if self._free == 0 or self._line or not self._room(work.pixels):  # else it starts
-                wait = self._wait(work.pixels)
+            if self._free == 0 or self._line or not self._room(work.worked):  # else it starts
+                wait = self._wait(work.worked)
                 if len(self._line) + self._elsewhere >= self.max_waiting or wait > self.max_wait:
                     raise Busy(_seconds(wait))
 
@@ -168,10 +177,10 @@ class Admission:
             if pay is not None:
                 pay(work)
             with self._turns:
-                self._wait_for(ticket, work.pixels)
+                self._wait_for(ticket, work.worked)
                 self._free -= 1
                 self._working += cost
-                self._pixels += work.pixels
+                self._pixels += work.worked
         finally:
             with self._turns:
                 self._line.remove(next(entry for entry in self._line if entry[0] is ticket))
@@ -179,7 +188,7 @@ class Admission:
         started, finished = time.monotonic(), False
         _ASIDE.seconds = 0.0
         try:
-            with runtimes.room_for(work.pixels):  # a large job's memory, once its turn came
+            with runtimes.room_for(work.worked):  # a large job's memory, once its turn came
                 yield
             finished = True
         finally:
@@ -187,7 +196,7 @@ class Admission:
             with self._turns:
                 self._free += 1
                 self._working -= cost
-                self._pixels -= work.pixels
+                self._pixels -= work.worked
                 # Work that failed says nothing of the time work takes: a photo damaged in
                 # its data fails at once, and a few sent on purpose would make the line
                 # look empty.

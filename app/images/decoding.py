@@ -85,11 +85,9 @@ def probe(data: bytes, max_pixels: int, stored: bool = False) -> ImageInfo:
         img = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
     except UnidentifiedImageError:
         named = structure.other_format(data)
-        raise InvalidImage(
-            (f"{named} images cannot be read here" if named else
-             "That file is not an image we can read") + f". Please upload a {ACCEPTED_TEXT} image.",
-            kind="unsupported",
-        ) from None
+        raise InvalidImage((f"{named} images cannot be read here" if named else "That file "
+                            "is not an image we can read") + f". Please upload a "
+                           f"{ACCEPTED_TEXT} image.", kind="unsupported") from None
     except Image.DecompressionBombError:
         raise _too_many_pixels(max_pixels) from None
     except _DECODE_ERRORS as exc:
@@ -107,10 +105,8 @@ def probe(data: bytes, max_pixels: int, stored: bool = False) -> ImageInfo:
             raise InvalidImage(f"The image is too long ({width}×{height}). A side may be at "
                                f"most {MAX_PHOTO_SIDE:,} pixels.", kind="too_large")
         if getattr(img, "is_animated", False) and img.format != "MPO":
-            raise InvalidImage(
-                "Animated images are not supported. Please upload a still photo.",
-                kind="unsupported"
-            )
+            raise InvalidImage("Animated images are not supported. Please upload a still "
+                               "photo.", kind="unsupported")
         try:
             if len(img.info.get("exif", b"")) > MAX_EXIF_BYTES:
                 raise _too_complex("carries more than 64 KB of EXIF metadata")
@@ -144,6 +140,7 @@ class Photo:
 
     def __init__(self, data: bytes, info: ImageInfo):
         self.data, self.info = data, info
+        self.decoded_pixels = info.pixels  # what its decode holds
         self._full: Image.Image | None = None
 
     def full(self) -> Image.Image:
@@ -172,6 +169,10 @@ class ScaledPhoto(Photo):
     def __init__(self, photo: Photo, width: int, height: int):
         super().__init__(photo.data, replace(photo.info, width=width, height=height))
         self._reduce_by = max(1, min(photo.info.width // width, photo.info.height // height))
+        # A baseline JPEG decodes at a DCT scale (1/2, 1/4, 1/8), anything else whole.
+        baseline = photo.info.format == "JPEG" and structure.jpeg_scans(photo.data) == 1
+        by = max(k for k in (1, 2, 4, 8) if k <= self._reduce_by) if baseline else 1
+        self.decoded_pixels = -(-photo.info.width // by) * -(-photo.info.height // by)
 
     def full(self) -> Image.Image:
         if self._full is None:

@@ -14,14 +14,14 @@ MP = 1_000_000
 class Holder(threading.Thread):
     """Takes a turn for `pixels` and keeps it until released."""
 
-    def __init__(self, gate: Admission, pixels: int):
+    def __init__(self, gate: Admission, pixels: int, held: int = 0):
         super().__init__(daemon=True)
-        self.gate, self.pixels = gate, pixels
+        self.gate, self.pixels, self.held = gate, pixels, held
         self.inside, self.release, self.error = threading.Event(), threading.Event(), None
 
     def run(self):
         try:
-            with self.gate.admitted(Work(self.pixels)):
+            with self.gate.admitted(Work(self.pixels, held=self.held)):
                 self.inside.set()
                 self.release.wait(30)
         except Busy as exc:
@@ -270,3 +270,18 @@ def test_a_workers_room_is_its_largest_photo(settings, max_image_pixels):
     runner = build_runner(settings.changed(engine_concurrency=2,
                                            max_image_pixels=max_image_pixels))
     assert (runner.admission.slots, runner.admission.pixels_at_once) == (2, max_image_pixels)
+
+
+def test_the_room_counts_the_pixels_a_job_holds_not_the_ones_it_is_priced_at():
+    """Two 50 MP PNGs at size=preview: priced 0.25 MP each, decoded whole. They shared a
+    turn (+811 MB, helper 87); now the second has no room beside the first."""
+    gate = Admission(slots=2, max_waiting=0, max_wait=60, pixels_at_once=50_000_000)
+    holder = Holder(gate, 250_000, held=49_750_000)
+    holder.start()
+    holder.inside.wait(10)
+    with pytest.raises(Busy):
+        gate.check(Work(250_000, held=49_750_000))
+    gate.check(Work(0))  # what fits beside it may still start
+    holder.release.set()
+    holder.join(10)
+    gate.check(Work(250_000, held=49_750_000))

@@ -15,7 +15,7 @@ from app.engines.admission import Work
 from tests.support import FakeEngine, Visitor, encode, left_in, photo, spend_from, use_engine
 
 PER_MINUTE = 20
-# 12,003,000 pixels: 3.0 started 4 MP blocks would be 3; a pixel row more makes it 4.
+# 12,004,000 pixels: 3.0 started 4 MP blocks would be 3; a pixel row more makes it 4.
 BIG = encode(Image.new("RGB", (4000, 3001), (90, 120, 150)), "PNG")
 SMALL = photo(size=(64, 48))
 
@@ -317,3 +317,29 @@ def test_a_visitor_refused_for_its_shared_address_keeps_its_own_count(app):
             limits.charge(charges)
     assert refused.value.code == "rate_limited"
     assert limits.left(visitor.item, visitor.key) == visitor.item.amount
+
+
+def test_a_work_scaled_down_is_priced_by_its_size_and_held_at_what_it_decodes():
+    work = Work(250_000, held=49_750_000)
+    assert (work.worked, work.counts) == (50_000_000, 1)  # the client pays for 0.25 MP
+    assert work.megapixels == pytest.approx(2 + 50)  # the line waits for all of it
+
+
+@pytest.mark.parametrize(("fmt", "decoded"), [("PNG", 4000 * 3001), ("JPEG", 1000 * 751)])
+def test_a_removal_at_preview_size_holds_the_pixels_its_photo_decodes(priced, fmt, decoded,
+                                                                     monkeypatch):
+    """A PNG is decoded whole before it is scaled down; a baseline JPEG at a DCT scale
+    (4000 × 3001 at 1/4 for 0.25 MP): the admission's room and wait count those pixels,
+    the client's price the result's (test_admission.py: what the room lets share)."""
+    admission = priced.extensions["services"].engines.admission
+    seen, real = [], admission.admitted
+    monkeypatch.setattr(admission, "admitted", lambda work, **kw: seen.append(work) or real(
+        work, **kw))
+    visitor = Visitor(priced.test_client())
+    data = BIG if fmt == "PNG" else encode(Image.open(io.BytesIO(BIG)), "JPEG")
+    answer = api(visitor, "post", "/remove", data={"image": (io.BytesIO(data), "a.img"),
+                                                  "size": "preview"})
+    assert answer.status_code == 200, answer.get_json()
+    (work,) = seen
+    assert work.pixels == 577 * 433 and work.worked == decoded
+    assert left(priced, visitor) == PER_MINUTE - 1
