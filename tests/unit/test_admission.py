@@ -284,4 +284,11 @@ def test_the_room_counts_the_pixels_a_job_holds_not_the_ones_it_is_priced_at():
     gate.check(Work(0))  # what fits beside it may still start
     holder.release.set()
     holder.join(10)
-    gate.check(Work(250_000, held=49_750_000))
+    small = Holder(gate, 1_000_000)  # a 1 MP upload: the preview's 50 MP do not fit beside it
+    small.start()
+    small.inside.wait(10)
+    with pytest.raises(Busy):
+        gate.check(Work(250_000, held=49_750_000))
+    gate.check(Work(49_000_000))  # a job of what is left fits
+    small.release.set()
+    small.join(10)
