@@ -276,19 +276,15 @@ def test_the_room_counts_the_pixels_a_job_holds_not_the_ones_it_is_priced_at():
     """Two 50 MP PNGs at size=preview: priced 0.25 MP each, decoded whole. They shared a
     turn (+811 MB, helper 87); now the second has no room beside the first."""
     gate = Admission(slots=2, max_waiting=0, max_wait=60, pixels_at_once=50_000_000)
-    holder = Holder(gate, 250_000, held=49_750_000)
-    holder.start()
-    holder.inside.wait(10)
-    with pytest.raises(Busy):
-        gate.check(Work(250_000, held=49_750_000))
-    gate.check(Work(0))  # what fits beside it may still start
-    holder.release.set()
-    holder.join(10)
-    small = Holder(gate, 1_000_000)  # a 1 MP upload: the preview's 50 MP do not fit beside it
-    small.start()
-    small.inside.wait(10)
-    with pytest.raises(Busy):
-        gate.check(Work(250_000, held=49_750_000))
-    gate.check(Work(49_000_000))  # a job of what is left fits
-    small.release.set()
-    small.join(10)
+    preview = Work(250_000, held=49_750_000)
+    # Beside the first: another preview; beside a 1 MP upload, whose room it would share.
+    for first, fits in ((preview, Work(0)), (Work(1_000_000), Work(49_000_000))):
+        holder = Holder(gate, first.pixels, held=first.held)
+        holder.start()
+        holder.inside.wait(10)
+        with pytest.raises(Busy):
+            gate.check(preview)
+        gate.check(fits)  # what fits beside it may still start
+        holder.release.set()
+        holder.join(10)
+    gate.check(preview)
