@@ -1631,7 +1631,7 @@ MUTANTS = (
     Mutant("demo-newest-first", "app/storage/demo.py", 'sort=[("_id", 1)]', 'sort=[("_id", -1)]',
            "the newest records of others removed first", (U + "test_demo_store.py",)),
     Mutant("demo-freed-uncounted", "app/storage/demo.py",
-           "            self._sizes.pop(file_id, None)\n", "",
+           "            self._stored -= self._sizes.pop(file_id, 0)\n", "",
            "deleted files still counted as held", (U + "test_demo_store.py",)),
     Mutant("demo-unbounded", "app/services.py",
            "BoundedDemoRepository(database, settings.demo_store_mb * 10**6) if embedded\n"

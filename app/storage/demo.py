@@ -29,13 +29,14 @@ class BoundedDemoRepository(RecordRepository):
         super().__init__(database, embedded=True)
         self.capacity = capacity
         self._sizes: dict = {}  # file id -> bytes, for every image file stored
+        self._stored = 0  # their sum, kept as they come and go: asked at every upload
         self._in_use: Counter = Counter()  # record id -> edits remaking it now
         # Reentrant: making room deletes records, which lets their files go.
         self._lock = threading.RLock()
 
     @property
     def stored_bytes(self) -> int:
-        return sum(self._sizes.values())
+        return self._stored
 
     # Room is made for a record's files together, and they are stored in the same step:
     # two uploads at once could otherwise both find the last room free.
@@ -66,12 +67,13 @@ class BoundedDemoRepository(RecordRepository):
         with self._lock:
             part = super()._put(image, user_id, kind, stored)
             self._sizes[part["file_id"]] = part["size"]
+            self._stored += part["size"]
             return part
 
     def delete_file(self, file_id) -> None:
         with self._lock:
             super().delete_file(file_id)
-            self._sizes.pop(file_id, None)
+            self._stored -= self._sizes.pop(file_id, 0)
 
     @contextlib.contextmanager
     def in_use(self, record_id: str) -> Iterator[None]:
