@@ -1611,10 +1611,9 @@ MUTANTS = (
            '{"user_id": {"$ne": user_id}, "_id": {"$nin": busy}, **slots.NOT_HELD}',
            '{"user_id": {"$ne": user_id}, **slots.NOT_HELD}',
            "a record an edit is remaking removed to make room", (U + "test_demo_store.py",)),
-    Mutant("demo-huge-empties", "app/storage/demo.py",
-           "        if needed > self.capacity:  # no records removed would make room: none are\n"
-           "            return\n", "",
-           "every other gallery emptied for files larger than the store",
+    Mutant("demo-huge-unbounded", "app/storage/demo.py", "        evicted = []\n",
+           "        if needed > self.capacity:\n            return\n        evicted = []\n",
+           "files larger than the store kept beside all the others: it grows without bound",
            (U + "test_demo_store.py",)),
     Mutant("demo-room-unlocked", "app/storage/demo.py",
            "        with self._lock:\n"

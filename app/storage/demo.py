@@ -88,8 +88,8 @@ class BoundedDemoRepository(RecordRepository):
                     del self._in_use[record_id]
 
     def _make_room(self, needed: int, user_id: str) -> None:
-        if needed > self.capacity:  # no records removed would make room: none are
-            return
+        # Files larger than the whole store still take the others' room: left alone, a run
+        # of them from new sessions grew it without bound (helper 88).
         evicted = []
         busy = [ObjectId(record_id) for record_id in self._in_use]
         while self.stored_bytes + needed > self.capacity:

@@ -96,15 +96,18 @@ def test_removing_says_how_many_went(caplog):
     assert [names(repo, user) for user in "abcd"] == [[], [], [], ["cat"]]
 
 
-def test_a_file_larger_than_the_store_removes_nothing():
-    """No removal would make room for it: every other gallery emptied for nothing."""
+def test_files_larger_than_the_store_keep_it_to_the_newest_of_them():
+    """Nothing else fits beside them, so the others go; left alone, a run of them from new
+    sessions grew the store without bound (helper 88)."""
     repo = repository(3 * RECORD)
     add(repo, "a")
     add(repo, "b")
-    repo.add("c", "huge", EncodedImage(b"x" * (3 * RECORD + 1), "image/jpeg", 4, 3),
-             EncodedImage(b"", "image/png", 4, 3), engine="local", limit=5)
-    assert [names(repo, user) for user in "abc"] == [["cat"], ["cat"], ["huge"]]
-    assert repo.stored_bytes == 2 * RECORD + 3 * RECORD + 1
+    huge = EncodedImage(b"x" * (3 * RECORD + 1), "image/jpeg", 4, 3)
+    for user in ("c", "d"):
+        repo.add(user, "huge", huge, EncodedImage(b"", "image/png", 4, 3), engine="local",
+                 limit=5)
+    assert [names(repo, user) for user in "abcd"] == [[], [], [], ["huge"]]
+    assert repo.stored_bytes == 3 * RECORD + 1
 
 
 def test_a_record_an_edit_is_remaking_is_passed_over():
