@@ -23,7 +23,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from app.images import compose, pngwriter, structure
+from app.images import compose, pngwriter, structure, webpwriter
 from bench.common import DOCS, write_block
 from bench.engine import photo
 
@@ -100,10 +100,14 @@ def candidates() -> dict:
         made[f"PNG, ours but zlib-ng level {level} ({matching} matching)"] = _zlib_ng(level)
     made["WebP lossless (method 0, quality 0)"] = lambda p: _pillow(
         p, "WEBP", lossless=True, quality=0, method=0)
-    made[f"WebP lossy, alpha lossless (the app's `webp`: quality {compose.WEBP_QUALITY}, "
-         f"method {compose.WEBP_METHOD})"] = (lambda p: _pillow(
+    made[f"WebP lossy, alpha lossless, by Pillow (the app's `webp` until 2026-12-07: quality "
+         f"{compose.WEBP_QUALITY}, method {compose.WEBP_METHOD})"] = (lambda p: _pillow(
              p, "WEBP", quality=compose.WEBP_QUALITY, alpha_quality=100,
              method=compose.WEBP_METHOD))
+    made["WebP lossy, alpha lossless, by the app's writer (the same colours; the alpha "
+         "filtered, at effort 0: bench/webp_alpha.py)"] = lambda p: webpwriter.encode(
+             *p.shape[:2], lambda top, bottom: p[top:bottom], compose.WEBP_QUALITY,
+             compose.WEBP_METHOD)
     return made
 
 

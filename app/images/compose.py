@@ -9,7 +9,7 @@ import io
 import numpy as np
 from PIL import Image, ImageChops, ImageColor
 
-from app.images import pngwriter, zipped
+from app.images import pngwriter, webpwriter, zipped
 from app.images.backdrops import blurred_background, covering
 from app.images.matting import matte_rows
 from app.images.outputs import REMOVAL_FORMATS, EncodedImage, ResultOptions, check_fits
@@ -34,7 +34,9 @@ def render(photo: Image.Image, mask: Image.Image, look: ResultOptions,
     as the PNG writer compresses them."""
     height, width, channels, rows = _result(photo, mask, look, backdrop)
     check_fits(look.format, width, height)  # a crop's size is known only now
-    if look.format == "webp":
+    if look.format == "webp" and channels == 4:
+        data = webpwriter.encode(height, width, rows, WEBP_QUALITY, WEBP_METHOD)
+    elif look.format == "webp":
         data = encoded(_whole(height, width, channels, rows), "WEBP",
                        lossless=look.output == "mask", quality=WEBP_QUALITY,
                        alpha_quality=100, method=WEBP_METHOD)

@@ -23,6 +23,7 @@ from app.core.errors import busy as busy_refusal
 from app.core.fields import NEEDS_BACKDROP, REFINE_EDGES_HELP
 from app.core.forms import UploadRequest, parse
 from app.http.limits import RATE_LIMITED
+from app.images.outputs import FORMAT_LABELS
 from tests.browser import (
     Tab,
     app_server,
@@ -447,6 +448,27 @@ def test_jpeg_is_offered_only_for_results_without_transparency(tab):
     expect(file_format).to_have_value("webp")
     # Refine edges says what it costs.
     expect(form.get_by_label("Refine edges")).to_have_accessible_description(REFINE_EDGES_HELP)
+
+
+def test_a_transparent_webp_opens_in_the_browser_with_the_pngs_very_alpha(tab):
+    """A transparent WebP is put together by app/images/webpwriter.py, not by libwebp's
+    muxer: Chromium's decoder reads it, and its alpha is the PNG result's, level for level."""
+    page = tab.open()
+    results = {}
+    for file_format in ("png", "webp"):
+        upload_with(tab, photo("coffee"), file_format, file_format=file_format)
+        link = page.get_by_role("link", name=f"Download {FORMAT_LABELS[file_format]} of "
+                                             f"{file_format}")
+        page.evaluate("""href => { const img = new Image(); img.className = "probe";
+                                   img.src = href; document.body.append(img); }""",
+                      link.get_attribute("href"))
+        results[file_format] = pixels(page, f"img.probe[src='{link.get_attribute('href')}']")
+    alpha = results["png"][..., 3]
+    assert ((alpha > 0) & (alpha < 255)).any() and (alpha == 0).any() and (alpha == 255).any()
+    assert np.array_equal(results["webp"][..., 3], alpha)
+    visible = alpha == 255  # drawn on a canvas, softer pixels' colours are premultiplied
+    assert np.abs(results["webp"][..., :3].astype(int)
+                  - results["png"][..., :3])[visible].mean() < 2.5
 
 
 # ---- each result --------------------------------------------------------------------------
