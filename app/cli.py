@@ -62,7 +62,8 @@ def _name(ctx, param, value: str) -> str:
 @click.argument("name", callback=_name)
 @click.option("--per-minute", type=click.IntRange(min=1), default=DEFAULT_PER_MINUTE,
               show_default=True, help="Rate-limit counts a minute (a photo counts one per "
-                                      "started 4 megapixels, twice with refined edges).")
+                                      "started 4 megapixels, twice with refined edges, "
+                                      "four times as a WebP).")
 @click.option("--megapixels-per-day", type=click.IntRange(min=1), default=None,
               help="Megapixels of photos a rolling 24 hours may take (default: no cap).")
 def create_key(name: str, per_minute: int, megapixels_per_day: int | None) -> None:

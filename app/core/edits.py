@@ -16,9 +16,10 @@ from app.core.results import (
     encoded,
     mask_image,
     photo_of,
+    priced,
     refusals,
 )
-from app.engines import EngineRunner, Masked, Work
+from app.engines import EngineRunner, Masked
 from app.images.decoding import Photo, decode_mask
 from app.metrics import EDITS
 from app.storage import RecordRepository, StoredRecord
@@ -55,8 +56,7 @@ class EditService:
                 backdrop = backdrop_of(given, self.max_image_pixels)
             # Priced from the stored sizes before any bytes are read: a client without an
             # allowance left costs no reads, decodes or migration.
-            pay.check(Work(_pixels(record, options, backdrop), options.refine_edges,
-                           remade=True))
+            pay.check(priced(_pixels(record, options, backdrop), options, remade=True))
             with self.records.in_use(record.id):
                 return self._restyle(self.records.in_current_layout(record), options,
                                      backdrop, request.image_name, pay)

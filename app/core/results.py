@@ -21,7 +21,13 @@ from app.images import pngwriter
 from app.images import thumbnails as renditions
 from app.images.compose import render
 from app.images.decoding import InvalidImage, Photo, decode, probe
-from app.images.outputs import FORMAT_LABELS, EncodedImage, TooLargeForFormat, check_fits
+from app.images.outputs import (
+    ENCODING_COST,
+    FORMAT_LABELS,
+    EncodedImage,
+    TooLargeForFormat,
+    check_fits,
+)
 from app.model_files import MODELS
 from app.storage import LimitReached, RecordNotFound, StaleRecord, StorageUnavailable
 
@@ -153,6 +159,13 @@ class Paying:
             raise
 
 
+def priced(pixels: int, options: OutputOptions, **how) -> Work:
+    """The price of the result `options` ask for, of `pixels` (a photo's and a background's),
+    `how` it is made (engines/admission.py `Work`)."""
+    return Work(pixels, options.refine_edges, encoding=ENCODING_COST.get(options.format, 1.0),
+                **how)
+
+
 def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
             pay: Allowance, thumbnails: tuple[str, ...] = (),
             backdrop: Photo | None = None, mask: Masked | None = None,
@@ -161,9 +174,8 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
     image: "original", "processed"), from `photo` and its mask
     (the engine's, with `model`, or the kept `mask`), over `backdrop` for output `image`.
     The work is paid for from `pay` once it holds its place in the admission's line."""
-    work = Work(photo.info.pixels + (backdrop.info.pixels if backdrop else 0),
-                options.refine_edges, remade=mask is not None,
-                held=photo.decoded_pixels - photo.info.pixels)
+    work = priced(photo.info.pixels + (backdrop.info.pixels if backdrop else 0), options,
+                  remade=mask is not None, held=photo.decoded_pixels - photo.info.pixels)
     if not options.crop:  # refused before any work; a crop is checked once it is known
         check_fits(options.format, photo.info.width, photo.info.height)
 

@@ -70,6 +70,9 @@ class Work:
     # down to a removal's size is decoded whole first (a PNG or WebP), and two 50 MP PNGs
     # at size=preview shared a turn as 0.25 MP each, +811 MB (helper 87).
     held: int = 0
+    # The result's encode per pixel, against a PNG's 1 (outputs.ENCODING_COST): a WebP of
+    # 16 MP was priced as a PNG and took 4-6 times its CPU (helper 87).
+    encoding: float = 1.0
 
     @property
     def worked(self) -> int:
@@ -80,13 +83,16 @@ class Work:
     def megapixels(self) -> float:
         """Priced megapixels: the admission's measure of work."""
         factor = REFINE_FACTOR if self.refine else 1.0
-        return _FIXED_MEGAPIXELS + factor * self.worked / 1e6
+        # The encode is priced by what the client pays for (the result's pixels, and a
+        # background's, which makes it a little dear), not by what is decoded beyond.
+        return _FIXED_MEGAPIXELS + (factor * self.worked
+                                    + (self.encoding - 1) * self.pixels) / 1e6
 
     @property
     def counts(self) -> int:
         """What it takes from a rate limit: one per started 4 MP of work, at least one."""
-        factor = ((REFINE_FACTOR if self.refine else 1.0)
-                  * (REMADE_SHARE if self.remade else 1.0))
+        factor = ((REFINE_FACTOR if self.refine else 1.0) + self.encoding - 1) \
+            * (REMADE_SHARE if self.remade else 1.0)
         return max(1, math.ceil(factor * self.pixels / PIXELS_PER_COUNT))
 
 

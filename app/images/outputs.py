@@ -25,6 +25,13 @@ MAX_SIDE = {"webp": 16383, "jpeg": 65500, "zip": 65500}
 # 20 bytes a pixel more than the PNG writer needs, which took a 49 MP job to 2,076 MiB
 # against a worker's 1.4 GB (16 MP: 1,296; docs/scaling.md).
 MAX_PIXELS = {"webp": 16_000_000}
+# A result's encode where it costs more than the PNG writer's, as the per-pixel work of a
+# whole upload it amounts to (a PNG's is 1): the admission and the rate limits price a
+# job by it (engines/admission.py `Work.encoding`). A WebP's lossy colours take libwebp
+# one core: a 12-16 MP upload as WebP took the time of 3.3-3.5 (over a colour), 3.7-3.9
+# (transparent) and 4.4-4.8 (the mask, lossless) PNGs' worth of pixels; a JPEG, 1.3-1.4
+# (bench/formats.py, docs/performance.md).
+ENCODING_COST = {"webp": 4.0}
 # Bytes in a file's name, on Linux's file systems and most others: what a result's file
 # (a download, a batch run's output) may be named.
 FILE_NAME_BYTES = 255

@@ -87,6 +87,46 @@ def test_refined_edges_cost_twice_and_a_new_look_half(priced):
     assert left(priced, visitor) == PER_MINUTE - 19
 
 
+@pytest.mark.parametrize("door", ["page", "records", "remove", "edit"])
+def test_a_webp_result_costs_its_encodes_multiple_at_every_door(priced, door):
+    """12,004,000 pixels as a WebP (`ENCODING_COST` 4): 4 × 3.001 started blocks, 13
+    counts, where the PNG costs 4; a record's new look as a WebP, half of that: 7."""
+    visitor = Visitor(priced.test_client())
+    if door == "page":
+        answer = visitor.upload(BIG, format="webp", headers={"Accept": "application/json"})
+    elif door == "records":
+        answer = api(visitor, "post", "/records", data={
+            "name": "big", "format": "webp", "image": (io.BytesIO(BIG), "big.png")})
+    elif door == "remove":
+        answer = api(visitor, "post", "/remove", data={
+            "format": "webp", "image": (io.BytesIO(BIG), "big.png")})
+    else:
+        assert visitor.upload_json(BIG).status_code == 201
+        assert left(priced, visitor) == PER_MINUTE - 4
+        answer = api(visitor, "patch", f"/records/{visitor.record_ids()[0]}",
+                     json={"format": "webp"})
+    assert answer.status_code in (200, 201), answer.get_json()
+    assert left(priced, visitor) == PER_MINUTE - (4 + 7 if door == "edit" else 13)
+
+
+def test_a_new_look_as_webp_is_refused_at_its_own_price_before_any_read(priced):
+    """An edit is checked at its price before a byte of the record is read: as a WebP, 7
+    counts; with 6 left it is refused at once, where a PNG's price (2) would have let it
+    read and decode the record, to be refused in its turn."""
+    visitor = Visitor(priced.test_client())
+    services = priced.extensions["services"]
+    assert visitor.upload_json(BIG).status_code == 201  # 4
+    record = visitor.record_ids()[0]
+    for look in ("mask", "blur", "color", "transparent", "mask"):  # 2 each: 6 left
+        assert api(visitor, "patch", f"/records/{record}", json={"output": look}).status_code == 200
+    assert left(priced, visitor) == 6
+    reads, read = [], services.records.read
+    services.records.read = lambda *args: reads.append(args) or read(*args)
+    refused = api(visitor, "patch", f"/records/{record}", json={"format": "webp"})
+    assert (refused.status_code, refused.get_json()["error"]) == (429, "rate_limited")
+    assert reads == [] and left(priced, visitor) == 6
+
+
 @pytest.mark.parametrize(("work", "counts"), [
     (Work(8_000_000, remade=True), 1), (Work(8_000_001, remade=True), 2),
     (Work(8_000_000), 2), (Work(4_000_000, refine=True, remade=True), 1),
