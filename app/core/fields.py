@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from app.images.outputs import (
     DEFAULT_BACKGROUND,
+    ENCODING_COST,
     FORMATS,
     OUTPUTS,
     REMOVAL_FORMATS,
@@ -54,8 +55,7 @@ BROKEN_TEXT = "\ufffd"
 INVISIBLE = ("\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
              "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd"
              "\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
-             "\U000e0001\U000e0020-\U000e007f"
-             "\u115f\u1160\u2800\u3164\uffa0")
+             "\U000e0001\U000e0020-\U000e007f\u115f\u1160\u2800\u3164\uffa0")
 _VISIBLE = re.compile(f"[^{WHITESPACE}{INVISIBLE}]")
 BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False, "on": True,
                  "off": False, "yes": True, "no": False}
@@ -245,16 +245,16 @@ Margin = Annotated[
                    mode="validation"),
     Rule("invalid_options", "The crop margin must be a whole number of percent from 0 to "
                             f"{MARGIN_MAX}, such as 10 (no % sign).")]
+_FORMATS = ("`jpeg` only for results without transparency; `webp` adds "
+            f"{ENCODING_COST['webp'] - 1:g} times the pixels to what the rate limits count")
 Format = Annotated[Literal[tuple(FORMATS)],
-                   Field(description="The result's file format; `jpeg` only for results "
-                                     "without transparency."),
+                   Field(description=f"The result's file format; {_FORMATS}."),
                    _one_of("format", FORMATS)]
 RemovalFormat = Annotated[
     Literal[tuple(REMOVAL_FORMATS)],
-    Field(description="The result's file format: an upload's (`jpeg` only for results "
-                      f"without transparency), or `zip`: the result's colours as a JPEG "
-                      f"({ZIP_COLOURS}) and its alpha as a PNG ({ZIP_ALPHA}), remove.bg's "
-                      "layout, smaller than one PNG; not with output `mask`."),
+    Field(description=f"The result's file format: an upload's ({_FORMATS}), or `zip`: its "
+                      f"colours as a JPEG ({ZIP_COLOURS}) and its alpha as a PNG ({ZIP_ALPHA}),"
+                      " remove.bg's layout, smaller than one PNG; not with output `mask`."),
     _one_of("format", REMOVAL_FORMATS)]
 Model = Annotated[
     Literal[tuple(MODELS)],
