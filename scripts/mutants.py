@@ -1615,8 +1615,9 @@ MUTANTS = (
            "a refined WebP counted 8 times where its work is 5", (U + "test_admission.py",)),
     Mutant("edit-encoding-unpriced", "app/core/edits.py",
            "pay.check(priced(_pixels(record, options, backdrop), options, remade=True))",
-           "pay.check(Work(_pixels(record, options, backdrop), options.refine_edges, remade=True))",
-           "an edit to WebP checked at a PNG's price: let through, then refused in its turn",
+           "pay.check(priced(_pixels(record, options, backdrop), current, remade=True))",
+           "an edit to WebP checked at the record's PNG price: it reads the record, to be "
+           "refused in its turn",
            (U + "test_prices.py",)),
     Mutant("webp-filter-wrong", "app/images/webpwriter.py", "_VERTICAL_LOSSLESS = 2 << 2 | 1",
            "_VERTICAL_LOSSLESS = 3 << 2 | 1",
