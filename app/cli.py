@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from app.batch.command import remove_bg
+from app.engines.admission import COUNTING
 from app.storage import legacy, maintenance
 from app.storage.keys import DEFAULT_PER_MINUTE, NAME, NAME_RULE, KeyExists
 
@@ -61,9 +62,7 @@ def _name(ctx, param, value: str) -> str:
 @keys.command("create")
 @click.argument("name", callback=_name)
 @click.option("--per-minute", type=click.IntRange(min=1), default=DEFAULT_PER_MINUTE,
-              show_default=True, help="Rate-limit counts a minute (a photo counts one per "
-                                      "started 4 megapixels, twice with refined edges, "
-                                      "four times as a WebP).")
+              show_default=True, help=f"Rate-limit counts a minute ({COUNTING}).")
 @click.option("--megapixels-per-day", type=click.IntRange(min=1), default=None,
               help="Megapixels of photos a rolling 24 hours may take (default: no cap).")
 def create_key(name: str, per_minute: int, megapixels_per_day: int | None) -> None:

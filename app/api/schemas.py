@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.fetching import CODES as FETCH_CODES
+from app.engines.admission import COUNTING
 from app.engines.base import EngineError
 from app.http.errors import STATUS
 from app.http.records_json import Record
@@ -73,8 +74,7 @@ class Account(BaseModel):
 
     name: str
     key_prefix: str = Field(description="The key's first characters, to tell keys apart.")
-    per_minute: int = Field(ge=1, description="Rate-limit counts a minute (one per started "
-                                              "4 megapixels of a photo).")
+    per_minute: int = Field(ge=1, description=f"Rate-limit counts a minute ({COUNTING}).")
     megapixels_per_day: int | None = Field(description="Megapixels a rolling 24 hours may "
                                                        "take; null: no cap.")
     megapixels_left: int | None = Field(

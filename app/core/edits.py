@@ -56,7 +56,7 @@ class EditService:
                 backdrop = backdrop_of(given, self.max_image_pixels)
             # Priced from the stored sizes before any bytes are read: a client without an
             # allowance left costs no reads, decodes or migration.
-            pay.check(priced(_pixels(record, options, backdrop), options, remade=True))
+            pay.check(priced(options, *_pixels(record, options, backdrop), remade=True))
             with self.records.in_use(record.id):
                 return self._restyle(self.records.in_current_layout(record), options,
                                      backdrop, request.image_name, pay)
@@ -98,13 +98,14 @@ class EditService:
             record, made.result, made.thumbnails["processed"], changes, extras)
 
 
-def _pixels(record: StoredRecord, options: OutputOptions, backdrop: Photo | None) -> int:
+def _pixels(record: StoredRecord, options: OutputOptions,
+            backdrop: Photo | None) -> tuple[int, int]:
     """The pixels a new look works on: the photo's, and the background photo's (a new one,
     or the kept one) for output `image`."""
-    pixels = record.original.width * record.original.height
+    behind = 0
     if options.output == "image":
         if backdrop is not None:
-            pixels += backdrop.info.pixels
+            behind = backdrop.info.pixels
         elif record.backdrop is not None:
-            pixels += record.backdrop.width * record.backdrop.height
-    return pixels
+            behind = record.backdrop.width * record.backdrop.height
+    return record.original.width * record.original.height, behind

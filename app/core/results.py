@@ -24,6 +24,7 @@ from app.images.decoding import InvalidImage, Photo, decode, probe
 from app.images.outputs import (
     ENCODING_COST,
     FORMAT_LABELS,
+    MAX_PIXELS,
     EncodedImage,
     TooLargeForFormat,
     check_fits,
@@ -159,11 +160,14 @@ class Paying:
             raise
 
 
-def priced(pixels: int, options: OutputOptions, **how) -> Work:
-    """The price of the result `options` ask for, of `pixels` (a photo's and a background's),
-    `how` it is made (engines/admission.py `Work`)."""
-    return Work(pixels, options.refine_edges, encoding=ENCODING_COST.get(options.format, 1.0),
-                **how)
+def priced(options: OutputOptions, pixels: int, behind: int = 0, **how) -> Work:
+    """The price of the result `options` ask for, of a photo of `pixels` over a background
+    photo of `behind`, `how` it is made (engines/admission.py `Work`): the encode is of
+    the result alone, which a format's pixel limit bounds (a crop's size is known only once
+    it is made, and a larger one is refused)."""
+    encoded = min(pixels, MAX_PIXELS.get(options.format, pixels))
+    extra = round((ENCODING_COST.get(options.format, 1.0) - 1) * encoded)
+    return Work(pixels + behind, options.refine_edges, extra=extra, **how)
 
 
 def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
@@ -174,7 +178,7 @@ def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,
     image: "original", "processed"), from `photo` and its mask
     (the engine's, with `model`, or the kept `mask`), over `backdrop` for output `image`.
     The work is paid for from `pay` once it holds its place in the admission's line."""
-    work = priced(photo.info.pixels + (backdrop.info.pixels if backdrop else 0), options,
+    work = priced(options, photo.info.pixels, backdrop.info.pixels if backdrop else 0,
                   remade=mask is not None, held=photo.decoded_pixels - photo.info.pixels)
     if not options.crop:  # refused before any work; a crop is checked once it is known
         check_fits(options.format, photo.info.width, photo.info.height)

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from app.engines import runtimes
+from app.images.outputs import ENCODING_COST
 from app.metrics import UPLOADS_WAITING
 
 # Priced megapixels of a photo: its pixels plus a fixed part (decoding, the model's own
@@ -50,6 +51,12 @@ PIXELS_PER_COUNT = 4_000_000
 # at 1 MP; refined, 0.77 and 0.64. Priced as uploads, five looks of a phone photo used up a
 # visitor's minute (helper 77).
 REMADE_SHARE = 0.5
+# The counting as a key's owner is told it: the API's document, `keys create --help`, a
+# key's 429 (a visitor's own limit is told in docs/api.md).
+COUNTING = (f"one per started {PIXELS_PER_COUNT / 1e6:g} megapixels of work: a photo's and "
+            f"its background photo's, × {REFINE_FACTOR:g} with refined edges, plus "
+            f"{ENCODING_COST['webp'] - 1:g} × the result's as a WebP, and × {REMADE_SHARE:g} "
+            "for a new look of a record")
 # Per request thread: seconds of the turn it holds that say nothing of what work takes.
 _ASIDE = threading.local()
 
@@ -70,9 +77,11 @@ class Work:
     # down to a removal's size is decoded whole first (a PNG or WebP), and two 50 MP PNGs
     # at size=preview shared a turn as 0.25 MP each, +811 MB (helper 87).
     held: int = 0
-    # The result's encode per pixel, against a PNG's 1 (outputs.ENCODING_COST): a WebP of
-    # 16 MP was priced as a PNG and took 4-6 times its CPU (helper 87).
-    encoding: float = 1.0
+    # Pixels' worth of work beside the pixels' own, priced as pixels by the line and the
+    # limits alike: a dearer encoder's (outputs.ENCODING_COST − 1 times the result's
+    # pixels, not a background's): a 16 MP WebP was priced as a PNG and took 4-6 times
+    # its CPU (helper 87).
+    extra: int = 0
 
     @property
     def worked(self) -> int:
@@ -83,17 +92,14 @@ class Work:
     def megapixels(self) -> float:
         """Priced megapixels: the admission's measure of work."""
         factor = REFINE_FACTOR if self.refine else 1.0
-        # The encode is priced by what the client pays for (the result's pixels, and a
-        # background's, which makes it a little dear), not by what is decoded beyond.
-        return _FIXED_MEGAPIXELS + (factor * self.worked
-                                    + (self.encoding - 1) * self.pixels) / 1e6
+        return _FIXED_MEGAPIXELS + (factor * self.worked + self.extra) / 1e6
 
     @property
     def counts(self) -> int:
         """What it takes from a rate limit: one per started 4 MP of work, at least one."""
-        factor = ((REFINE_FACTOR if self.refine else 1.0) + self.encoding - 1) \
-            * (REMADE_SHARE if self.remade else 1.0)
-        return max(1, math.ceil(factor * self.pixels / PIXELS_PER_COUNT))
+        refine = REFINE_FACTOR if self.refine else 1.0
+        share = REMADE_SHARE if self.remade else 1.0
+        return max(1, math.ceil((refine * self.pixels + self.extra) * share / PIXELS_PER_COUNT))
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from app.core.errors import Rejected
-from app.engines.admission import Work
+from app.engines.admission import COUNTING, Work
 from app.http.callers import MISSING, Account, caller
 from app.http.context import services
 from app.http.visitor import current_visitor
@@ -36,8 +36,8 @@ from app.storage.keys import ApiKey, today
 log = logging.getLogger(__name__)
 RATE_LIMITED = ("Too many uploads and edits in a short time. Please wait a minute and try "
                 "again.")
-KEY_MINUTE = ("This API key has used its {limit} counts for this minute (a photo counts one "
-              "per started 4 megapixels). Please wait and try again.")
+KEY_MINUTE = ("This API key has used its {limit} counts for this minute (" + COUNTING
+              + "). Please wait and try again.")
 DAILY_QUOTA = "daily_quota"  # a key's megapixels for the day: waiting a minute will not do
 KEY_DAY = ("This API key has used its {limit} megapixels for the last 24 hours (a photo counts "
            "one per started megapixel). Please wait, or ask the server's operator for a larger "

@@ -60,20 +60,20 @@ def test_work_is_priced_by_its_pixels_and_refined_edges_cost_twice():
     assert Work(12 * MP, refine=True).megapixels == 26.0
 
 
-def test_a_dearer_encode_is_priced_on_the_results_pixels_beside_refined_edges():
-    assert Work(12 * MP, encoding=3.0).megapixels == 38.0  # 2 + 3 × 12
-    assert Work(12 * MP, refine=True, encoding=3.0).megapixels == 50.0  # 2 + 24 + 2 × 12
-    assert Work(MP, held=3 * MP, encoding=3.0).megapixels == 8.0  # 2 + 4 + 2 × 1, not × 4
+def test_extra_work_is_priced_as_pixels_beside_refined_edges_and_not_held_ones():
+    assert Work(12 * MP, extra=36 * MP).megapixels == 50.0  # 2 + 12 + 36
+    assert Work(12 * MP, refine=True, extra=36 * MP).megapixels == 62.0  # 2 + 24 + 36
+    assert Work(MP, held=3 * MP, extra=3 * MP).megapixels == 9.0  # 2 + 4 + 3
 
 
 @pytest.mark.parametrize(("work", "counts"), [
-    (Work(4_000_000, encoding=3.0), 3), (Work(4_000_001, encoding=3.0), 4),
-    (Work(1_000_000, refine=True, encoding=3.0), 1),  # (2 + 3 − 1) × 1 MP: one block
-    (Work(1_000_001, refine=True, encoding=3.0), 2),
-    (Work(2_666_666, remade=True, encoding=3.0), 1),  # 1.5 × 2,666,666 < 4 MP
-    (Work(2_666_667, remade=True, encoding=3.0), 2),
-    (Work(1, encoding=3.0, held=40 * MP), 1)])
-def test_a_dearer_encode_counts_its_multiple_of_the_started_blocks(work, counts):
+    (Work(4_000_000, extra=12_000_000), 4), (Work(4_000_000, extra=12_000_001), 5),
+    (Work(1_000_000, refine=True, extra=2_000_000), 1),  # 2 × 1 MP + 2 MP: one block
+    (Work(1_000_000, refine=True, extra=2_000_001), 2),
+    (Work(2_000_000, remade=True, extra=6_000_000), 1),  # (2 + 6) MP × 0.5: one block
+    (Work(2_000_000, remade=True, extra=6_000_001), 2),
+    (Work(1, extra=3, held=40 * MP), 1)])
+def test_extra_work_counts_as_pixels_in_the_started_blocks(work, counts):
     assert work.counts == counts
 
 

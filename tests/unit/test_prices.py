@@ -87,11 +87,20 @@ def test_refined_edges_cost_twice_and_a_new_look_half(priced):
     assert left(priced, visitor) == PER_MINUTE - 19
 
 
-@pytest.mark.parametrize("door", ["page", "records", "remove", "edit"])
+@pytest.mark.parametrize("door", ["page", "records", "remove", "edit", "background"])
 def test_a_webp_result_costs_its_encodes_multiple_at_every_door(priced, door):
     """12,004,000 pixels as a WebP (`ENCODING_COST` 4): 4 × 3.001 started blocks, 13
-    counts, where the PNG costs 4; a record's new look as a WebP, half of that: 7."""
+    counts, where the PNG costs 4; a record's new look as a WebP, half of that: 7. Over a
+    background, only the result is encoded: a 64×48 WebP over the big photo is 12,007,072
+    pixels and 3 × 3,072 of encoding, 4 counts."""
     visitor = Visitor(priced.test_client())
+    if door == "background":
+        answer = visitor.upload(SMALL, output="image", format="webp",
+                                headers={"Accept": "application/json"},
+                                background_image=(io.BytesIO(BIG), "behind.png"))
+        assert answer.status_code == 201, answer.get_json()
+        assert left(priced, visitor) == PER_MINUTE - 4
+        return
     if door == "page":
         answer = visitor.upload(BIG, format="webp", headers={"Accept": "application/json"})
     elif door == "records":
@@ -125,6 +134,18 @@ def test_a_new_look_as_webp_is_refused_at_its_own_price_before_any_read(priced):
     refused = api(visitor, "patch", f"/records/{record}", json={"format": "webp"})
     assert (refused.status_code, refused.get_json()["error"]) == (429, "rate_limited")
     assert reads == [] and left(priced, visitor) == 6
+
+
+def test_a_cropped_webps_encode_is_priced_at_most_at_the_largest_webp():
+    """A crop's size is known once made, and a WebP over outputs.MAX_PIXELS is refused: the
+    encode of a 49 MP photo's crop is priced at 16 MP, 3 × 16,000,000 pixels of work more."""
+    from app.core.forms import OutputOptions
+    from app.core.results import priced
+
+    assert priced(OutputOptions(format="webp", crop=True), 49_000_000).extra == 48_000_000
+    assert priced(OutputOptions(format="webp"), 16_000_000, 30_000_000).extra == 48_000_000
+    assert priced(OutputOptions(format="webp"), 1000, 49_000_000).extra == 3000
+    assert priced(OutputOptions(format="png", crop=True), 49_000_000).extra == 0
 
 
 @pytest.mark.parametrize(("work", "counts"), [

@@ -174,13 +174,29 @@ def test_the_api_document_says_what_a_webp_adds_to_the_count_as_it_is_counted(cl
     from app.core.forms import OutputOptions
     from app.core.results import priced
 
-    extra = (priced(4_000_000, OutputOptions(format="webp")).counts
-             - priced(4_000_000, OutputOptions()).counts)
+    extra = (priced(OutputOptions(format="webp"), 4_000_000).counts
+             - priced(OutputOptions(), 4_000_000).counts)
     assert extra == 3
     document = client.get("/api/v1/openapi.json").get_json()
     formats = re.findall(r'"format": \{[^{}]*?"description": ("[^"]*")', json.dumps(document))
     said = f"`webp` adds {extra} times the pixels to what the rate limits count"
     assert len(formats) >= 2 and all(said in json.loads(text) for text in formats), formats
+
+
+def test_a_keys_counting_is_told_alike_by_its_429_the_document_and_the_cli(client):
+    """One sentence (admission.COUNTING, made from the prices) where a key's owner reads how
+    calls are counted: the API's document, `keys create --help` and the key's 429."""
+    from app.cli import create_key
+    from app.engines.admission import COUNTING
+    from app.http.limits import KEY_MINUTE
+
+    assert "× 2 with refined edges, plus 3 × the result's as a WebP" in COUNTING
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    said = [field["description"] for schema in schemas.values()
+            for name, field in schema.get("properties", {}).items() if name == "per_minute"]
+    helps = [option.help for option in create_key.params if option.name == "per_minute"]
+    assert said and helps == said and said[0] == f"Rate-limit counts a minute ({COUNTING})."
+    assert f"({COUNTING})" in KEY_MINUTE
 
 
 def test_what_the_page_says_first_is_what_the_server_answers(settings, fake_engine):
