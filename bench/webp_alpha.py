@@ -1,5 +1,5 @@
-"""A transparent WebP result: the app's writer (colours and filtered alpha apart, on two
-threads) against Pillow's own RGBA encode at the same settings (before).
+"""A transparent WebP result: the app's writer (colours and filtered alpha apart, one after
+the other) against Pillow's own RGBA encode at the same settings (before).
 
     .venv/bin/python -m bench.webp_alpha [--runs 5] [--write]
 
