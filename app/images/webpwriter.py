@@ -17,7 +17,7 @@ import struct
 import numpy as np
 from PIL import Image
 
-from app.images import pngwriter
+from app.images.zipped import apart
 
 # ALPH's header byte: no pre-processing, the vertical filter (2), lossless compression (1).
 _VERTICAL_LOSSLESS = 2 << 2 | 1
@@ -32,12 +32,7 @@ _ALPHA_METHOD = 0
 
 def encode(height: int, width: int, rows, quality: int, method: int) -> bytes:
     """A transparent result, given as RGBA `rows(top, bottom)` (compose.py), as WebP."""
-    picture = Image.new("RGB", (width, height))
-    alpha = np.empty((height, width), np.uint8)
-    for top, bottom in pngwriter.bands_of(height, width * 4):
-        band = rows(top, bottom)
-        picture.paste(Image.fromarray(np.ascontiguousarray(band[..., :3])), (0, top))
-        alpha[top:bottom] = band[..., 3]
+    picture, alpha = apart(height, width, 4, rows)
     # One after the other, the colours' (the larger) first: side by side on two threads,
     # the 16 MP WebP of random-bit transparency took a worker past its budget
     # (tests/system/test_memory.py: 1,401 MiB), and with the alpha's first, to its edge.

@@ -14,12 +14,12 @@ from app.images import pngwriter
 from app.images.outputs import ZIP_ALPHA, ZIP_COLOURS
 
 
-def encode(height: int, width: int, channels: int, rows, quality: int) -> bytes:
-    """A result of 3 or 4 `channels` (without transparency its alpha is all opaque), given
-    as `rows(top, bottom)` (compose.py), as a zip of color.jpg and alpha.png. Its colours
-    and alpha are filled band by band, never as one RGBA image and a copy of it: at 50 MP
-    those and the JPEG's optimised tables took a worker past its budget (docs/scaling.md).
-    Stored, not deflated: both are compressed."""
+def apart(height: int, width: int, channels: int, rows) -> tuple[Image.Image, np.ndarray | None]:
+    """A result of 3 or 4 `channels`, given as `rows(top, bottom)` (compose.py), as its
+    colours (an RGB image) and its alpha (None without transparency), for the encoders that
+    take them apart (this zip's, webpwriter.py's). Filled band by band, never as one RGBA
+    image and a copy of it: at 50 MP those and the JPEG's optimised tables took a worker
+    past its budget (docs/scaling.md)."""
     picture = Image.new("RGB", (width, height))
     alpha = np.empty((height, width), np.uint8) if channels == 4 else None
     for top, bottom in pngwriter.bands_of(height, width * channels):
@@ -27,6 +27,14 @@ def encode(height: int, width: int, channels: int, rows, quality: int) -> bytes:
         picture.paste(Image.fromarray(np.ascontiguousarray(band[..., :3])), (0, top))
         if channels == 4:
             alpha[top:bottom] = band[..., 3]
+    return picture, alpha
+
+
+def encode(height: int, width: int, channels: int, rows, quality: int) -> bytes:
+    """A result of 3 or 4 `channels` (without transparency its alpha is all opaque), given
+    as `rows(top, bottom)` (compose.py), as a zip of color.jpg and alpha.png. Stored, not
+    deflated: both are compressed."""
+    picture, alpha = apart(height, width, channels, rows)
     colours = io.BytesIO()
     picture.save(colours, "JPEG", quality=quality)  # not optimised: compose.py says why
     del picture
