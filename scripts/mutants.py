@@ -1681,10 +1681,10 @@ MUTANTS = (
     Mutant("demo-room-unlocked", "app/storage/demo.py",
            "        with self._lock:\n"
            "            self._make_room(sum(len(image.data) for image in images), user_id)\n"
-           "            return super().add(",
+           "            yield\n",
            "        if True:\n"
            "            self._make_room(sum(len(image.data) for image in images), user_id)\n"
-           "            return super().add(",
+           "            yield\n",
            "two uploads at once both taking the last room", (U + "test_demo_store.py",)),
     Mutant("demo-in-use-unheld", "app/core/edits.py",
            "            with self.records.in_use(record.id):\n",

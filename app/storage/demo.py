@@ -38,29 +38,31 @@ class BoundedDemoRepository(RecordRepository):
     def stored_bytes(self) -> int:
         return self._stored
 
-    # Room is made for a record's files together, and they are stored in the same step:
-    # two uploads at once could otherwise both find the last room free.
-
-    def add(self, user_id: str, image_name: str, original: EncodedImage,
-            processed: EncodedImage, *args, **kwargs) -> StoredRecord:
-        extras, thumbnails = kwargs.get("extras") or {}, kwargs.get("thumbnails") or {}
-        images = [original, processed, *extras.values(),
-                  *(image for sizes in thumbnails.values() for image in sizes.values())]
+    @contextlib.contextmanager
+    def _room(self, images, user_id: str) -> Iterator[None]:
+        """Room made for a record's files together, and held while they are stored: two
+        uploads at once could otherwise both find the last room free."""
         with self._lock:
             self._make_room(sum(len(image.data) for image in images), user_id)
-            return super().add(user_id, image_name, original, processed, *args, **kwargs)
+            yield
+
+    def add(self, user_id: str, image_name: str, original: EncodedImage,
+            processed: EncodedImage, *args, thumbnails: dict | None = None,
+            extras: dict | None = None, **kwargs) -> StoredRecord:
+        with self._room([original, processed, *(extras or {}).values(), *(
+                image for sizes in (thumbnails or {}).values() for image in sizes.values())],
+                user_id):
+            return super().add(user_id, image_name, original, processed, *args,
+                               thumbnails=thumbnails, extras=extras, **kwargs)
 
     def replace_result(self, record: StoredRecord, processed: EncodedImage, thumbnails: dict,
                        changes: dict, extras: dict) -> StoredRecord:
-        images = [processed, *thumbnails.values(), *extras.values()]
-        with self._lock:
-            self._make_room(sum(len(image.data) for image in images), record.user_id)
+        with self._room([processed, *thumbnails.values(), *extras.values()], record.user_id):
             return super().replace_result(record, processed, thumbnails, changes, extras)
 
     def add_thumbnails(self, record: StoredRecord, kind: str,
                        sizes: dict[int, EncodedImage]) -> StoredRecord:
-        with self._lock:
-            self._make_room(sum(len(image.data) for image in sizes.values()), record.user_id)
+        with self._room(sizes.values(), record.user_id):
             return super().add_thumbnails(record, kind, sizes)
 
     def _put(self, image: EncodedImage, user_id: str, kind: str, stored: list) -> dict:
