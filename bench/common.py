@@ -18,6 +18,23 @@ from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"  # where --write puts the tables (docs/performance.md, reliability.md)
+SECRET_KEY = "bench-secret-key-0123456789"  # noqa: S105 (a throwaway app of the benches)
+
+
+def uploads_app(**settings):
+    """The app in this process, as the benches that time uploads through it run it:
+    production mode, the local engine, limits out of the way, and no CSRF token (they time
+    the upload, not the token dance)."""
+    from app import create_app
+    from app.settings import Settings
+    from tests.support import MODELS_DIR
+
+    app = create_app(Settings(app_env="production", secret_key=SECRET_KEY, bg_engine="local",
+                              bg_models_dir=str(MODELS_DIR), user_limit=10**6,
+                              log_level="WARNING", upload_rate_limit="100000 per minute",
+                              upload_rate_limit_ip="100000 per minute", **settings))
+    app.config["WTF_CSRF_ENABLED"] = False
+    return app
 
 
 def photo(name: str, size: tuple[int, int], noise: float = 0.0, seed: int = 0,
@@ -41,7 +58,7 @@ def start_server(workers: int, threads: int, onnx: int, mongo_uri: str, folder: 
     `front`, behind nginx as the pod runs it (`make serve`, scripts/serve.py)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "X_RAPID_API_KEY")}
-    env.update(APP_SECRET_KEY="bench-secret-key-0123456789", PORT=str(port),
+    env.update(APP_SECRET_KEY=SECRET_KEY, PORT=str(port),
                WEB_CONCURRENCY=str(workers), GUNICORN_THREADS=str(threads),
                ONNX_THREADS=str(onnx), USER_LIMIT="1000000", PYTHONPATH=str(ROOT),
                LOG_LEVEL="warning", BG_ENGINE="local", UPLOAD_RATE_LIMIT="100000 per minute",

@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from app.model_files import RUNTIMES
-from bench.common import DOCS, ROOT, write_block
+from bench.common import DOCS, ROOT, SECRET_KEY, write_block
 from bench.common import photo as _photo
 
 
@@ -109,7 +109,7 @@ def uploader(model: str, threads: int = 0, **settings):
 
     tune_allocator()  # malloc as a worker has it (gunicorn.conf.py's post_fork)
 
-    app = create_app(Settings(secret_key="bench-secret-key-0123456789", bg_engine="local",
+    app = create_app(Settings(secret_key=SECRET_KEY, bg_engine="local",
                               bg_models_dir=str(MODELS_DIR), user_limit=10**6,
                               onnx_threads=threads,
                               upload_rate_limit="100000 per minute",

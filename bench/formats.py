@@ -19,12 +19,9 @@ import resource
 import statistics
 import time
 
-from app import create_app
 from app.engines.admission import _FIXED_MEGAPIXELS
 from app.images.outputs import ENCODING_COST
-from app.settings import Settings
-from bench.common import DOCS, photo, write_block
-from tests.support import MODELS_DIR
+from bench.common import DOCS, photo, uploads_app, write_block
 
 SIZES = [(1152, 864), (2400, 1800), (4000, 3000), (4616, 3464)]
 LOOKS = [("transparent", "png"), ("transparent", "webp"), ("color", "png"), ("color", "webp"),
@@ -41,13 +38,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    settings = Settings(app_env="production", secret_key="bench-secret-key-0123456789",
-                        bg_engine="local", bg_models_dir=str(MODELS_DIR), user_limit=10**6,
-                        log_level="WARNING", upload_rate_limit="100000 per minute",
-                        upload_rate_limit_ip="100000 per minute", demo_store_mb=10**5)
-    app = create_app(settings)
-    app.config["WTF_CSRF_ENABLED"] = False  # the bench times the upload, not the token dance
-    client = app.test_client()
+    client = uploads_app(demo_store_mb=10**5).test_client()
     lines = [f"`python -m bench.formats --runs {args.runs}`: one upload through the app "
              f"(u2netp), medians of {args.runs} taking turns; e prices the job at its time "
              f"(2 + e × MP, the PNG's e = 1; `ENCODING_COST`: {ENCODING_COST}).", "",

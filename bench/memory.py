@@ -37,7 +37,7 @@ from pathlib import Path
 import requests
 
 from bench import jobs
-from bench.common import DOCS, photo, write_block
+from bench.common import DOCS, SECRET_KEY, photo, write_block
 from tests import dockerfile
 from tests.processes import cpu_seconds, memory, workers
 from tests.servers import csrf_token, free_port, start, stop
@@ -103,7 +103,7 @@ def main() -> None:
 
     stage = dockerfile.final_stage()
     port = free_port()
-    overrides = {"APP_SECRET_KEY": "bench-secret-key-0123456789", "PORT": str(port),
+    overrides = {"APP_SECRET_KEY": SECRET_KEY, "PORT": str(port),
                  "USER_LIMIT": "1000", "UPLOAD_RATE_LIMIT": "1000 per minute",
                  "UPLOAD_RATE_LIMIT_IP": "1000 per minute"}
     if args.mongo_uri:

@@ -15,10 +15,7 @@ import time
 
 import numpy as np
 
-from app import create_app
-from app.settings import Settings
-from bench.common import photo
-from tests.support import MODELS_DIR
+from bench.common import photo, uploads_app
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -37,13 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     size = tuple(int(side) for side in args.size.split("x"))
 
-    settings = Settings(app_env="production", secret_key="bench-secret-key-0123456789",
-                        bg_engine="local", bg_models_dir=str(MODELS_DIR),
-                        user_limit=10**6, log_level="WARNING",
-                        upload_rate_limit="100000 per minute",
-                        upload_rate_limit_ip="100000 per minute")
-    app = create_app(settings)
-    app.config["WTF_CSRF_ENABLED"] = False  # the bench times the upload, not the token dance
+    app = uploads_app()
     engine = app.extensions["services"].engines.primary.engine()
     data = photo("astronaut", size)
 

@@ -21,11 +21,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from isal import isal_zlib
 from PIL import Image
 
-from app import create_app
 from app.images import pngwriter
-from app.settings import Settings
-from bench.common import DOCS, photo, write_block
-from tests.support import MODELS_DIR
+from bench.common import DOCS, photo, uploads_app, write_block
 
 SHAPES = {"wide (65,500 × 762)": (65500, 762), "turned (762 × 65,500)": (762, 65500),
           "usual, as many pixels (8,640 × 5,776)": (8640, 5776),
@@ -72,13 +69,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="put the table in docs/")
     args = parser.parse_args()
-    app = create_app(Settings(app_env="production", secret_key="bench-secret-key-0123456789",
-                              bg_engine="local", bg_models_dir=str(MODELS_DIR),
-                              user_limit=10**6, log_level="WARNING",
-                              upload_rate_limit="100000 per minute",
-                              upload_rate_limit_ip="100000 per minute"))
-    app.config["WTF_CSRF_ENABLED"] = False
-    client = app.test_client()
+    client = uploads_app().test_client()
     photos = {label: photo("astronaut", size, quality=85) for label, size in SHAPES.items()}
     writers = {NOW: pngwriter._DEFLATE, BEFORE: _OnTheCallersThread()}
 
