@@ -22,6 +22,7 @@ from app.images import thumbnails as renditions
 from app.images.compose import render
 from app.images.decoding import InvalidImage, Photo, decode, probe
 from app.images.outputs import (
+    ENCODER_ROOM,
     ENCODING_COST,
     FORMAT_LABELS,
     MAX_PIXELS,
@@ -164,10 +165,12 @@ def priced(options: OutputOptions, pixels: int, behind: int = 0, **how) -> Work:
     """The price of the result `options` ask for, of a photo of `pixels` over a background
     photo of `behind`, `how` it is made (engines/admission.py `Work`): the encode is of
     the result alone, which a format's pixel limit bounds (a crop's size is known only once
-    it is made, and a larger one is refused)."""
+    it is made, and a larger one is refused), and its encoder's memory is held in the
+    admission's room."""
     encoded = min(pixels, MAX_PIXELS.get(options.format, pixels))
-    extra = round((ENCODING_COST.get(options.format, 1.0) - 1) * encoded)
-    return Work(pixels + behind, options.refine_edges, extra=extra, **how)
+    return Work(pixels + behind, options.refine_edges,
+                extra=round((ENCODING_COST.get(options.format, 1.0) - 1) * encoded),
+                buffered=round(ENCODER_ROOM.get(options.format, 0.0) * encoded), **how)
 
 
 def cut_out(engines: EngineRunner, photo: Photo, options: OutputOptions, *,

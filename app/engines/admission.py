@@ -82,17 +82,20 @@ class Work:
     # pixels, not a background's): a 16 MP WebP was priced as a PNG and took 4-6 times
     # its CPU (helper 87).
     extra: int = 0
+    # Pixels' worth of memory an encoder holds beyond the pixels' own, which the room
+    # counts and the price does not: a WebP's (outputs.ENCODER_ROOM).
+    buffered: int = 0
 
     @property
     def worked(self) -> int:
         """The pixels the work holds in memory at once: the admission's room counts these."""
-        return self.pixels + self.held
+        return self.pixels + self.held + self.buffered
 
     @property
     def megapixels(self) -> float:
         """Priced megapixels: the admission's measure of work."""
         factor = REFINE_FACTOR if self.refine else 1.0
-        return _FIXED_MEGAPIXELS + (factor * self.worked + self.extra) / 1e6
+        return _FIXED_MEGAPIXELS + (factor * (self.pixels + self.held) + self.extra) / 1e6
 
     @property
     def counts(self) -> int:

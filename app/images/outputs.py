@@ -25,9 +25,15 @@ MAX_SIDE = {"webp": 16383, "jpeg": 65500, "zip": 65500}
 # 20 bytes a pixel more than the PNG writer needs, which took a 49 MP job to 2,076 MiB
 # against a worker's 1.4 GB (16 MP: 1,296; docs/scaling.md).
 MAX_PIXELS = {"webp": 16_000_000}
+# The memory an encoder holds beyond the PNG writer's, in the admission's room (a share of
+# the result's pixels, `Work.buffered`): two of the largest WebPs (16 MP, random-bit
+# transparency) at once took a worker to 1,317-1,382 MiB, past its 1,335 (helper 90), one
+# alone to 1,248-1,285. Counted as 1.6 times its pixels, a 16 MP WebP holds 25.6 of the
+# room's 50 MP (MAX_IMAGE_PIXELS): two never share a turn, and one shares with 24 MP.
+ENCODER_ROOM = {"webp": 0.6}
 # A result's encode where it costs more than the PNG writer's, as the per-pixel work of a
 # whole upload it amounts to (a PNG's is 1): the admission and the rate limits price a
-# job by it (engines/admission.py `Work.encoding`). A WebP's lossy colours take libwebp
+# job by it (engines/admission.py `Work.extra`). A WebP's lossy colours take libwebp
 # one core: a 12-16 MP upload as WebP took the time of 3.3-3.5 (over a colour), 3.7-3.9
 # (transparent) and 4.4-4.8 (the mask, lossless) PNGs' worth of pixels; a JPEG, 1.3-1.4
 # (bench/formats.py, docs/performance.md).

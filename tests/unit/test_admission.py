@@ -289,6 +289,29 @@ def test_a_workers_room_is_its_largest_photo(settings, max_image_pixels):
     assert (runner.admission.slots, runner.admission.pixels_at_once) == (2, max_image_pixels)
 
 
+def test_a_webps_encoder_holds_room_so_two_of_the_largest_never_share_a_turn():
+    """Two 16 MP WebPs of random-bit transparency at once took a worker past its budget
+    (helper 90): each holds 1.6 times its pixels of the room, and is priced as before."""
+    from app.core.forms import OutputOptions
+    from app.core.results import priced
+
+    webp = priced(OutputOptions(format="webp"), 16 * MP)
+    assert (webp.worked, webp.megapixels, webp.counts) == (25_600_000, 66.0, 16)
+    assert priced(OutputOptions(format="webp", crop=True), 49 * MP).worked == 58_600_000
+    gate = Admission(slots=2, max_waiting=0, max_wait=60, pixels_at_once=50 * MP)
+    holder = Holder(gate, webp.pixels, held=webp.buffered)
+    holder.start()
+    holder.inside.wait(10)
+    with pytest.raises(Busy):
+        gate.check(webp)
+    with pytest.raises(Busy):
+        gate.check(priced(OutputOptions(), 24_400_001))
+    gate.check(priced(OutputOptions(), 24_400_000))  # a PNG of the room left may start
+    holder.release.set()
+    holder.join(10)
+    gate.check(webp)
+
+
 def test_the_room_counts_the_pixels_a_job_holds_not_the_ones_it_is_priced_at():
     """Two 50 MP PNGs at size=preview: priced 0.25 MP each, decoded whole. They shared a
     turn (+811 MB, helper 87); now the second has no room beside the first."""
