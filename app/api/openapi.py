@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.api.schemas import ERRORS, FRONT_ERRORS, RESULT_TYPES, Error
+from app.http.limits import RATE_HEADERS
 from app.http.records_json import CONTENT_TYPES
 
 VERSION = "1.1.0"
@@ -160,6 +161,11 @@ def _operation(op: Operation, arguments: set[str], refs: dict, settings) -> dict
                     for name in ("image", "background_image") if name in model.model_fields}
             out["requestBody"]["content"][media_type] = content
     responses = {str(op.status): _success(op, refs), **_errors(op)}
+    for status in (str(op.status), "429") if op.keys else ():
+        # Answers to a call with a key: what a program paces itself by.
+        responses[status].setdefault("headers", {}).update(
+            {name: {"required": False, "schema": {"type": "integer"}, "description": text}
+             for name, text in RATE_HEADERS.items()})
     if op.conditional:
         responses |= _conditional(responses[str(op.status)])
     out["responses"] = dict(sorted(responses.items()))

@@ -20,10 +20,11 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from limits.util import WindowStats
 
 from app.core.errors import Rejected
 from app.engines.admission import COUNTING, Work
@@ -42,6 +43,15 @@ DAILY_QUOTA = "daily_quota"  # a key's megapixels for the day: waiting a minute 
 KEY_DAY = ("This API key has used its {limit} megapixels for the last 24 hours (a photo counts "
            "one per started megapixel). Please wait, or ask the server's operator for a larger "
            "allowance.")
+# remove.bg's headers, which its clients read (its Ruby gem's RateLimitInfo): where a key's
+# minute stands, on every answer to a call with a valid key, at every door that takes keys.
+RATE_HEADERS = {
+    "X-RateLimit-Limit": "The API key's counts a minute (its `per_minute`).",
+    "X-RateLimit-Remaining": "What the key has left of them over the last minute, after this "
+                             "call.",
+    "X-RateLimit-Reset": "When the oldest count used goes and one more is free, in Unix "
+                         "time (whole seconds, rounded up); now if none is used.",
+}
 # A dead shared store is looked for again after these many seconds, doubling each time.
 _RECHECK_FIRST, _RECHECK_MOST = 1.0, 60.0
 
@@ -88,10 +98,11 @@ class Limits:
         `take=False` only asks."""
         return self._asked(lambda limiter: self._charge(limiter, charges, take))
 
-    def left(self, item: RateLimitItem, key: str) -> int:
-        """What `item` has left for `key`, in the store counted in now (this process's
-        memory, as for a charge, while the shared store is down)."""
-        return self._asked(lambda limiter: limiter.get_window_stats(item, key).remaining)
+    def window(self, item: RateLimitItem, key: str) -> WindowStats:
+        """What `item` has left for `key` and when its oldest count goes, in the store
+        counted in now (this process's memory, as for a charge, while the shared store is
+        down)."""
+        return self._asked(lambda limiter: limiter.get_window_stats(item, key))
 
     def _asked(self, ask: Callable[[MovingWindowRateLimiter], Any]) -> Any:
         """`ask` of the shared store, or of this process's memory once it breaks off."""
@@ -173,8 +184,7 @@ def _charges(work: Work) -> list[Charge]:
         # charge taken before one refused is not given back (the store has no way to).
         return [Charge(per_address, _address(), work.counts),
                 Charge(per_visitor, f"visitor:{current_visitor()}", work.counts)]
-    charges = [Charge(parse(f"{key.per_minute} per minute"), f"key:{key.name}:minute",
-                      work.counts, KEY_MINUTE.format(limit=key.per_minute))]
+    charges = [_minute(key, work.counts)]
     if key.megapixels_per_day and not work.fee:
         # One per started megapixel, as the counts are one per started 4 MP: a photo of
         # 0.1 MP is not free.
@@ -185,6 +195,11 @@ def _charges(work: Work) -> list[Charge]:
 def _address() -> str:
     """The count of the client's network, which a new cookie does not reset."""
     return f"ip:{client_network(request.remote_addr)}"
+
+
+def _minute(key: ApiKey, cost: int) -> Charge:
+    return Charge(parse(f"{key.per_minute} per minute"), f"key:{key.name}:minute", cost,
+                  KEY_MINUTE.format(limit=key.per_minute))
 
 
 def _daily(key: ApiKey, cost: int) -> Charge:
@@ -203,7 +218,7 @@ def account() -> Account:
     left = None
     if key.megapixels_per_day:
         daily = _daily(key, 0)
-        left = _limits().left(daily.item, daily.key)
+        left = _limits().window(daily.item, daily.key).remaining
     return Account(key, day, services().keys.usage(key, day), left)
 
 
@@ -221,8 +236,22 @@ def client_network(address: str | None) -> str:
     return str(ip)
 
 
+def _rate_headers(response: Response) -> Response:
+    """RATE_HEADERS on every answer to a call with a valid key, refused ones too."""
+    key = caller()
+    if key is not None:
+        minute = _minute(key, 0)
+        window = _limits().window(minute.item, minute.key)
+        # Nothing used: nothing to wait for (the store would say a minute from now).
+        reset = (time.time() if window.remaining >= key.per_minute else window.reset_time)
+        response.headers.update(zip(RATE_HEADERS, (
+            key.per_minute, window.remaining, math.ceil(reset)), strict=True))
+    return response
+
+
 def init_app(app: Flask) -> None:
     settings = app.extensions["services"].settings
     app.extensions["limits"] = Limits(settings.ratelimit_storage_uri,
                                       settings.upload_rate_limit,
                                       settings.upload_rate_limit_ip)
+    app.after_request(_rate_headers)

@@ -5,12 +5,14 @@ operator would, against the same database the server reads."""
 import io
 import os
 import subprocess
+import time
 import uuid
 
 import pytest
 import requests
 from PIL import Image
 
+from app.http.limits import RATE_HEADERS
 from tests.servers import BIN, ROOT, clean_env, free_port, start, stop
 from tests.support import photo
 
@@ -42,9 +44,15 @@ def test_a_program_with_a_key_removes_a_background_in_one_call(server):
     result = Image.open(io.BytesIO(answer.content))
     assert (result.format, result.mode, result.size) == ("PNG", "RGBA", (400, 300))
     assert (answer.headers["X-Width"], answer.headers["X-Height"]) == ("400", "300")
-    account = requests.get(f"{server}/api/v1/account", headers={"X-Api-Key": GIVEN},
-                           timeout=10).json()
+    limit, left, reset = (int(answer.headers[name]) for name in RATE_HEADERS)
+    assert (limit, 0 <= left < 60) == (60, True)  # API_KEYS' keys have the default 60
+    assert time.time() < reset <= time.time() + 61  # this call's count goes within a minute
+    looked = requests.get(f"{server}/api/v1/account", headers={"X-Api-Key": GIVEN},
+                          timeout=10)
+    account = looked.json()
     assert account["name"] == "bot" and account["today"]["calls"] >= 1
+    # Looking costs nothing: what is left is as the call left it (or more, a minute on).
+    assert int(looked.headers["X-RateLimit-Remaining"]) >= left
 
 
 def test_without_a_key_or_with_a_wrong_one_nothing_is_done(server):

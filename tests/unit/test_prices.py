@@ -377,7 +377,7 @@ def test_a_visitor_refused_for_its_shared_address_keeps_its_own_count(app):
         with pytest.raises(Rejected) as refused:
             limits.charge(charges)
     assert refused.value.code == "rate_limited"
-    assert limits.left(visitor.item, visitor.key) == visitor.item.amount
+    assert limits.window(visitor.item, visitor.key).remaining == visitor.item.amount
 
 
 def test_a_work_scaled_down_is_priced_by_its_size_and_held_at_what_it_decodes():

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from app import create_app
+from app.http.limits import RATE_HEADERS
 from tests.support import ApiClient, FakeEngine, Visitor, assert_error, encode, photo, use_engine
 from tests.unit.test_prices import BIG, PER_MINUTE, left
 
@@ -139,7 +140,7 @@ def test_the_document_describes_it(app):
     assert {"image/png", "image/jpeg", "image/webp", "application/zip",
             "application/json"} == set(answer["content"])
     assert set(answer["headers"]) == {"X-Width", "X-Height", "X-Model",
-                                      "X-Processing-Seconds"}
+                                      "X-Processing-Seconds", *RATE_HEADERS}
     schemas = doc["components"]["schemas"]
     assert "size" in schemas["RemoveRequest"]["properties"]
     assert "name" not in schemas["RemoveByAddress"]["properties"]

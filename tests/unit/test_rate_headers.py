@@ -1,0 +1,145 @@
+"""remove.bg's X-RateLimit-* headers: where a key's minute stands, on every answer to a call
+with a valid key (refused ones too), at both doors that take keys, and in the document."""
+
+import io
+import math
+import time
+
+import pytest
+from PIL import Image
+
+from app.http.limits import KEY_MINUTE, RATE_HEADERS
+from tests.support import encode
+
+KEY = "headers-key-0123456789"
+LIMIT, REMAINING, RESET = RATE_HEADERS
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.changed(api_keys=f"bot:{KEY}")
+
+
+@pytest.fixture
+def keyed(app, fake_engine):
+    app.extensions["services"].demo_storage = False  # as with MongoDB: keys can be made
+    return app
+
+
+@pytest.fixture
+def three(keyed):
+    """A key of 3 counts a minute, made by `flask keys create`."""
+    result = keyed.test_cli_runner().invoke(args=["keys", "create", "few", "--per-minute", "3"])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
+
+
+def png(width: int = 64, height: int = 48) -> bytes:
+    return encode(Image.new("RGB", (width, height), (200, 30, 10)), "PNG")
+
+
+def api(client, key, data=None):
+    return client.post("/api/v1/remove", headers={"X-Api-Key": key},
+                       data={"image": (io.BytesIO(data or png()), "a.png")})
+
+
+def removebg(client, key, data=None):
+    return client.post("/v1.0/removebg", headers={"X-Api-Key": key},
+                       data={"image_file": (io.BytesIO(data or png()), "a.png")})
+
+
+def timed(call):
+    """The answer, and the clock's whole seconds either side of it."""
+    before = time.time()
+    answer = call()
+    return answer, math.ceil(before), math.ceil(time.time())
+
+
+def stood(answer) -> tuple[int, int, int]:
+    return tuple(int(answer.headers[name]) for name in RATE_HEADERS)
+
+
+@pytest.mark.parametrize("door", [api, removebg])
+def test_each_call_counts_down_to_the_429_and_the_reset_is_the_first_calls_minute(
+        keyed, three, door):
+    client = keyed.test_client()
+    first, early, late = timed(lambda: door(client, three))
+    assert first.status_code == 200
+    limit, left, reset = stood(first)
+    assert (limit, left) == (3, 2)
+    assert early + 60 <= reset <= late + 60  # the first count goes a minute after it came
+    assert [stood(door(client, three)) for _ in range(2)] == [(3, 1, reset), (3, 0, reset)]
+    refused = door(client, three)
+    assert refused.status_code == 429
+    assert stood(refused) == (3, 0, reset)
+    # Retry-After and the reset say the same moment.
+    assert abs(time.time() + int(refused.headers["Retry-After"]) - reset) <= 1
+
+
+def test_a_photo_of_two_counts_takes_two_and_a_refused_photo_its_fee(keyed):
+    """4,002,000 pixels are two counts (one per started 4 MP); a photo that cannot be read
+    pays one, as the limits count it."""
+    client = keyed.test_client()
+    assert stood(api(client, KEY, png(2001, 2000)))[:2] == (60, 58)
+    damaged = api(client, KEY, png()[:60])
+    assert damaged.status_code == 400
+    assert stood(damaged)[:2] == (60, 57)
+
+
+def test_the_doors_share_one_count(keyed, three):
+    client = keyed.test_client()
+    assert stood(api(client, three))[1] == 2
+    assert stood(removebg(client, three))[1] == 1
+    assert stood(client.get("/v1.0/account", headers={"X-Api-Key": three}))[1] == 1
+    assert stood(client.get("/api/v1/account", headers={"X-Api-Key": three}))[1] == 1
+
+
+def test_a_key_with_nothing_used_may_call_now(keyed, three):
+    client = keyed.test_client()
+    answer, early, late = timed(
+        lambda: client.get("/api/v1/account", headers={"Authorization": f"Bearer {three}"}))
+    limit, left, reset = stood(answer)
+    assert (limit, left) == (3, 3)
+    assert early <= reset <= late
+
+
+def test_the_key_limits_sentence_and_the_headers_agree(keyed, three):
+    client = keyed.test_client()
+    for _ in range(3):
+        removebg(client, three)
+    refused = api(client, three)
+    assert refused.get_json()["message"] == KEY_MINUTE.format(limit=int(refused.headers[LIMIT]))
+
+
+def test_no_headers_without_a_valid_key(keyed, client):
+    """A visitor (the page, the API with a token) and a wrong key get none: the headers
+    speak of a key's limits only."""
+    assert not set(RATE_HEADERS) & set(client.get("/").headers)
+    token = client.get("/api/v1/session").get_json()["csrf_token"]
+    answer = client.post("/api/v1/remove", headers={"X-CSRFToken": token},
+                         data={"image": (io.BytesIO(png()), "a.png")})
+    assert answer.status_code == 200
+    assert not set(RATE_HEADERS) & set(answer.headers)
+    wrong = api(client, "not-a-key-0123456789")
+    assert wrong.status_code == 401
+    assert not set(RATE_HEADERS) & set(wrong.headers)
+
+
+def test_the_document_names_the_headers_on_each_keyed_success_and_429(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    keyed = keyless = 0
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            responses = operation["responses"]
+            success = min(status for status in responses if status.startswith("2"))
+            named = [set(RATE_HEADERS) <= set(responses[status].get("headers", {}))
+                     for status in (success, "429")]
+            if operation.get("security") == [] or path == "/openapi.json":
+                keyless += 1
+                assert named == [False, False], (path, method)
+            else:
+                keyed += 1
+                assert named == [True, True], (path, method)
+                assert {name: responses["429"]["headers"][name]["description"]
+                        for name in RATE_HEADERS} == RATE_HEADERS
+    assert (keyless, keyed) == (1, 10)  # the document itself; every other operation
