@@ -6,7 +6,8 @@ each format costs, and the price it would need in the admission's terms.
 In one process through the app (the page's JSON upload, u2netp, record stored, renditions
 made), for scikit-image's astronaut at 1, 4.3, 12 and 16 MP: each look and format taking
 turns, medians of wall time and of the process's CPU time. The admission prices a job at
-2 + e × its megapixels (engines/admission.py), e = 1 for a PNG; the last column is the e
+2 + 7 + e × its megapixels (engines/admission.py; 7 for u2netp's inference since
+2026-12-07, none before), e = 1 for a PNG; the last column is the e
 that prices this job at its measured time, against the PNG's as the peer
 (`outputs.ENCODING_COST` is set from it). `--write` puts the table in docs/performance.md.
 """
@@ -21,8 +22,11 @@ import time
 
 from app.engines.admission import _FIXED_MEGAPIXELS
 from app.images.outputs import ENCODING_COST
+from app.model_files import DEFAULT_MODEL, MODELS
 from bench.common import DOCS, photo, uploads_app, write_block
 
+# What any job is priced at beside its pixels: the fixed part and the model's inference.
+FIXED = _FIXED_MEGAPIXELS + MODELS[DEFAULT_MODEL].inference_megapixels
 SIZES = [(1152, 864), (2400, 1800), (4000, 3000), (4616, 3464)]
 LOOKS = [("transparent", "png"), ("transparent", "webp"), ("color", "png"), ("color", "webp"),
          ("color", "jpeg"), ("mask", "png"), ("mask", "webp")]
@@ -41,7 +45,8 @@ def main() -> None:
     client = uploads_app(demo_store_mb=10**5).test_client()
     lines = [f"`python -m bench.formats --runs {args.runs}`: one upload through the app "
              f"(u2netp), medians of {args.runs} taking turns; e prices the job at its time "
-             f"(2 + e × MP, the PNG's e = 1; `ENCODING_COST`: {ENCODING_COST}).", "",
+             f"({FIXED:g} + e × MP, the PNG's e = 1; `ENCODING_COST`: {ENCODING_COST}).",
+             "",
              "| photo | output | format | wall | ÷ PNG | CPU | ÷ PNG | e |",
              "|---|---|---|---:|---:|---:|---:|---:|"]
     for size in SIZES:
@@ -64,8 +69,7 @@ def main() -> None:
         wall_png, cpu_png = (statistics.median(t) for t in times["transparent", "png"])
         for (output, file_format), (walls, cpus) in times.items():
             wall, cpu = statistics.median(walls), statistics.median(cpus)
-            e = (wall / wall_png * (_FIXED_MEGAPIXELS + megapixels) - _FIXED_MEGAPIXELS) \
-                / megapixels
+            e = (wall / wall_png * (FIXED + megapixels) - FIXED) / megapixels
             lines.append(f"| {megapixels:.1f} MP | {output} | {file_format} "
                          f"| {wall * 1000:.0f} ms | {wall / wall_png:.2f} | {cpu * 1000:.0f} ms "
                          f"| {cpu / cpu_png:.2f} | {e:.1f} |")

@@ -25,17 +25,20 @@ from app.engines import runtimes
 from app.images.outputs import ENCODING_COST
 from app.metrics import UPLOADS_WAITING
 
-# Priced megapixels of a photo: its pixels plus a fixed part (decoding, the model's own
-# 320×320 inference and encoding cost about as much as 2 MP of per-pixel work).
+# Priced megapixels of a photo: its pixels plus a fixed part (what a job costs whatever
+# its size: 39-43 ms of an upload beside the model's inference, about 2.5 MP of per-pixel
+# work, bench/prices.py), plus the model's own 320×320 inference when one runs
+# (`Work.inference`, the model's `inference_megapixels`).
 _FIXED_MEGAPIXELS = 2.0
 # Refined edges: the matte and the colour clean-up roughly double the per-pixel work of
 # composing and encoding (docs/scaling.md). Measured for issue 20's matte through cut_out
 # (u2netp, interleaved, medians of 7): the factor that prices a refined result at its time
 # was 1.9-2.1 at 12 MP and 1.8-3.6 at 1.5 MP (docs/quality.md).
 REFINE_FACTOR = 2.0
-# Seconds per priced megapixel before any work has been measured (1 MP: ~0.45 s, 12 MP:
-# ~2.1 s on one core of the machines measured; bench/engine.py). Learned as work is done.
-_FIRST_GUESS = 0.15
+# Seconds per priced megapixel before any work has been measured (0.016 on the machine of
+# 2026-12-07, 5.5 times that on the slowest measured: bench/prices.py). Learned as work is
+# done.
+_FIRST_GUESS = 0.05
 # Weight of the newest measurement in the running estimate, for a 1 MP photo's priced work;
 # larger work weighs more, as the time of more pixels (1 - 0.8 ** (priced MP / 3)): a
 # 49.8 MP photo over a background, refined, took 4 s where every job before it had been
@@ -85,6 +88,11 @@ class Work:
     # Pixels' worth of memory an encoder holds beyond the pixels' own, which the room
     # counts and the price does not: a WebP's (outputs.ENCODER_ROOM).
     buffered: int = 0
+    # Megapixels' worth of the model's one inference, which any size of photo costs: the
+    # runner adds it for a mask a model makes here (engines/runner.py). Left out, a 1 MP
+    # upload with u2net was priced at 3 MP and took as long as 21 MP of work around the
+    # model; the line over-told the wait behind a large photo by twice.
+    inference: float = 0.0
 
     @property
     def worked(self) -> int:
@@ -95,7 +103,8 @@ class Work:
     def megapixels(self) -> float:
         """Priced megapixels: the admission's measure of work."""
         factor = REFINE_FACTOR if self.refine else 1.0
-        return _FIXED_MEGAPIXELS + (factor * (self.pixels + self.held) + self.extra) / 1e6
+        return (_FIXED_MEGAPIXELS + self.inference
+                + (factor * (self.pixels + self.held) + self.extra) / 1e6)
 
     @property
     def counts(self) -> int:
@@ -216,7 +225,9 @@ class Admission:
                 # its data fails at once, and a few sent on purpose would make the line
                 # look empty.
                 if learn and finished:
-                    weight = 1 - (1 - _LEARNING) ** (cost / _LEARNED_PER)
+                    # As evidence, a job weighs by the work its pixels make: the model's
+                    # inference is as long for every photo.
+                    weight = 1 - (1 - _LEARNING) ** ((cost - work.inference) / _LEARNED_PER)
                     self._seconds_per_mp += weight * (elapsed / cost - self._seconds_per_mp)
                 self._turns.notify_all()
 

@@ -95,3 +95,7 @@ class LocalModels:
 
     def mask(self, photo: Photo, model: str | None = None) -> Image.Image:
         return self.engine(model).mask(photo)
+
+    def inference_megapixels(self, model: str | None = None) -> float:
+        """What the admission prices `model`'s inference at (model_files.Model)."""
+        return model_files.MODELS[model or self.default].inference_megapixels

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from PIL import Image
@@ -49,6 +49,8 @@ class EngineRunner:
         remote engine is asked before the turn (waiting for it costs no CPU), so then the
         work is paid for first, and the turn may still be refused after a slow answer."""
         masked, failure = mask, None
+        if masked is None and not self.primary.remote:
+            work = replace(work, inference=_inference(self.primary, model))
         if masked is None and self.primary.remote:
             self.admission.check(work)
             pay(work)
@@ -91,3 +93,10 @@ class EngineRunner:
         ENGINE_USED.labels(engine.name).inc()
         chosen = (model or engine.default) if hasattr(engine, "default") else None
         return Masked(mask, engine.name, model=chosen)
+
+
+def _inference(engine: MaskEngine, model: str | None) -> float:
+    """Megapixels' worth of `model`'s one inference on a local `engine` (one that does not
+    say, such as a test's, costs none)."""
+    priced = getattr(engine, "inference_megapixels", None)
+    return priced(model) if priced else 0.0

@@ -9,6 +9,7 @@ from app.engines import admission as module
 from app.engines.admission import Admission, Busy, Work
 
 MP = 1_000_000
+FIRST = module._FIRST_GUESS  # seconds per priced megapixel before any work is measured
 
 
 class Holder(threading.Thread):
@@ -131,18 +132,19 @@ def test_jobs_share_a_turn_only_while_their_pixels_fit_in_the_largest_ones(secon
 
 
 def test_a_job_without_room_is_told_the_wait_for_all_the_work_in_hand():
-    """Beside a 40 MP job (42 priced MP, 6.3 s at 0.15 s each) in one of two slots, a 1 MP
-    job starts at once; a 20 MP one has no room, so its wait is all 6.3 s, not half, and a
-    5 s bound refuses it."""
-    gate = Admission(slots=2, max_waiting=10, max_wait=5, pixels_at_once=50 * MP)
+    """Beside a 40 MP job (42 priced MP, 2.1 s at 0.05 s each) in one of two slots, a 1 MP
+    job starts at once; a 20 MP one has no room, so its wait is all 2.1 s, not half, and a
+    2 s bound refuses it."""
+    gate = Admission(slots=2, max_waiting=10, max_wait=2, pixels_at_once=50 * MP)
     big = holding(gate, 40 * MP)
     big.inside.wait(10)
     with gate.admitted(Work(MP), learn=False):  # its time would change the estimate
         pass
-    assert gate._wait() == pytest.approx(3.15) and gate._wait(20 * MP) == pytest.approx(6.3)
+    assert gate._wait() == pytest.approx(42 * FIRST / 2) == pytest.approx(1.05)
+    assert gate._wait(20 * MP) == pytest.approx(2.1)
     with pytest.raises(Busy) as caught, gate.admitted(Work(20 * MP)):
         pass
-    assert caught.value.retry_after == 7
+    assert caught.value.retry_after == 3
     big.release.set()
     big.join(10)
 
@@ -168,8 +170,9 @@ def test_a_full_line_answers_busy_at_once_with_the_predicted_wait():
     wait_until(lambda: waiting_count(gate) == 1)
     with pytest.raises(Busy) as caught, gate.admitted(Work(MP)):
         pass
-    # Two 1 MP uploads ahead (3 priced MP each) at the first guess of 0.15 s per MP: 0.9 s.
-    assert caught.value.retry_after == 1
+    # Two 1 MP uploads ahead (3 priced MP each) at the first guess of 0.05 s per MP: 0.3 s,
+    # told as the least wait, a second.
+    assert (FIRST, caught.value.retry_after) == (0.05, 1)
     first.release.set()
     second.inside.wait(10)
     second.release.set()
@@ -179,14 +182,14 @@ def test_a_full_line_answers_busy_at_once_with_the_predicted_wait():
 
 def test_a_big_photo_ahead_makes_a_small_one_come_back_later():
     """The wait is the pixels ahead, not the count: behind a 49 MP photo (51 priced MP,
-    7.65 s at 0.15 s each) a 5 s bound refuses; behind a 1 MP one (0.45 s) it waits."""
-    gate = Admission(slots=1, max_waiting=10, max_wait=5)
+    2.55 s at 0.05 s each) a 2 s bound refuses; behind a 1 MP one (0.15 s) it waits."""
+    gate = Admission(slots=1, max_waiting=10, max_wait=2)
     big = holding(gate, 49 * MP)
     big.inside.wait(10)
-    assert gate._wait() == pytest.approx(7.65)
+    assert gate._wait() == pytest.approx(51 * FIRST) == pytest.approx(2.55)
     with pytest.raises(Busy) as caught, gate.admitted(Work(MP)):
         pass
-    assert caught.value.retry_after == 8
+    assert caught.value.retry_after == 3
     big.release.set()
     big.join(10)
     small = holding(gate, MP)
@@ -220,7 +223,20 @@ def test_the_time_per_megapixel_is_learned_from_the_work(monkeypatch):
     gate = Admission(slots=1, max_waiting=0, max_wait=60)
     with gate.admitted(Work(MP)):
         pass
-    assert gate._seconds_per_mp == pytest.approx(0.15 + 0.2 * (1.0 - 0.15))
+    assert gate._seconds_per_mp == pytest.approx(FIRST + 0.2 * (1.0 - FIRST))
+
+
+def test_the_models_inference_is_priced_but_teaches_as_the_pixels_work_does(monkeypatch):
+    """A 1 MP photo whose mask u2net makes (18 MP's worth of inference): 21 priced MP, and
+    what it took (4.2 s: 0.2 s per MP) learned with a 1 MP photo's weight, 0.2."""
+    clock = iter([100.0, 104.2])
+    monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
+    work = Work(MP, inference=18.0)
+    assert (work.megapixels, work.counts, work.worked) == (21.0, 1, MP)  # priced, not paid
+    gate = Admission(slots=1, max_waiting=0, max_wait=60)
+    with gate.admitted(work):
+        pass
+    assert gate._seconds_per_mp == pytest.approx(FIRST + 0.2 * (0.2 - FIRST))
 
 
 def test_larger_work_teaches_the_time_per_megapixel_more(monkeypatch):
@@ -231,7 +247,7 @@ def test_larger_work_teaches_the_time_per_megapixel_more(monkeypatch):
     gate = Admission(slots=1, max_waiting=0, max_wait=60)
     with gate.admitted(Work(4 * MP)):
         pass
-    learned = 0.15 + 0.36 * (0.5 - 0.15)
+    learned = FIRST + 0.36 * (0.5 - FIRST)
     assert gate._seconds_per_mp == pytest.approx(learned)
     with gate.admitted(Work(2 * 49_800_000, refine=True)):  # 201.2 priced MP
         pass
@@ -248,7 +264,7 @@ def test_time_set_aside_in_a_turn_is_not_learned(monkeypatch):
     gate = Admission(slots=1, max_waiting=0, max_wait=60)
     with gate.admitted(Work(MP)), module.aside():
         pass
-    learned = 0.15 + 0.2 * (1.0 - 0.15)
+    learned = FIRST + 0.2 * (1.0 - FIRST)
     assert gate._seconds_per_mp == pytest.approx(learned)
     clock = iter([200.0, 203.0])  # the next turn on this thread: all of its 3 s learned
     with gate.admitted(Work(MP)):
@@ -264,7 +280,7 @@ def test_work_that_failed_does_not_teach_the_time_per_megapixel(monkeypatch):
     gate = Admission(slots=1, max_waiting=0, max_wait=60)
     with pytest.raises(ValueError), gate.admitted(Work(MP)):
         raise ValueError("damaged")
-    assert gate._seconds_per_mp == 0.15  # the first guess, unchanged
+    assert gate._seconds_per_mp == FIRST  # the first guess, unchanged
     assert gate._free == 1  # and the turn given back
 
 
@@ -276,7 +292,7 @@ def test_work_that_is_not_an_upload_does_not_teach_the_time_per_megapixel(monkey
     gate = Admission(slots=1, max_waiting=0, max_wait=60)
     with gate.admitted(Work(12 * MP), learn=False):
         pass
-    assert gate._seconds_per_mp == 0.15  # the first guess, unchanged
+    assert gate._seconds_per_mp == FIRST  # the first guess, unchanged
 
 
 @pytest.mark.parametrize("max_image_pixels", [1_000_000, 50_000_000])

@@ -5,7 +5,7 @@ import threading
 import pytest
 from PIL import Image
 
-from app.engines import Admission, Busy, EngineRunner, EngineTimeout, Work
+from app.engines import Admission, Busy, EngineRunner, EngineTimeout, Masked, Work
 from app.images.decoding import Photo, probe
 from tests.support import FakeEngine, free, photo
 
@@ -183,3 +183,28 @@ def test_a_place_held_while_paying_turns_the_next_away_unpaid():
         go_on.set()
     first.join(10)
     assert paid == [Work(0), "first"]
+
+
+class Priced(FakeEngine):
+    """A local engine whose models say what their inference costs, as LocalModels does."""
+
+    def inference_megapixels(self, model=None):
+        return {"u2netp": 7.0, "u2net": 18.0}[model or "u2netp"]
+
+
+class PricedRemote(Priced):
+    remote = True
+
+
+@pytest.mark.parametrize("engine, model, kept, inference", [
+    (Priced, None, False, 7.0), (Priced, "u2net", False, 18.0),
+    (Priced, "u2net", True, 0.0),  # a new look: the kept mask, no model
+    (PricedRemote, "u2net", False, 0.0)])  # a web service's inference is not this CPU's
+def test_a_model_run_here_is_priced_in_the_line_and_never_in_the_counts(engine, model, kept,
+                                                                        inference):
+    paid = []
+    kept_mask = Masked(Image.new("L", (8, 8)), "local") if kept else None
+    EngineRunner(engine()).make(a_photo(), str, Work(4 * 10**6), pay=paid.append,
+                                mask=kept_mask, model=model)
+    assert [(work.inference, work.megapixels, work.counts) for work in paid] == [
+        (inference, 2 + 4 + inference, 1)]

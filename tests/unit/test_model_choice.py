@@ -105,3 +105,25 @@ def test_only_the_catalogues_names(app, value):
     response = create(app.test_client(), model=value)
     assert response.status_code == 400
     assert response.get_json()["message"] == "model must be one of: u2netp, u2net."
+
+
+def test_the_line_prices_each_models_inference_and_a_new_look_none(app, monkeypatch):
+    """What the admission is told of each job, through the app with the real models: the
+    photo's 512 × 512 pixels (0.262144 MP) and the fixed 2 MP, plus the model's inference
+    (u2netp 7 MP's worth, u2net 18); a new look from the kept mask runs no model."""
+    line = app.extensions["services"].engines.admission
+    priced, real_admitted = [], line.admitted
+
+    def admitted(work, *args, **kwargs):
+        priced.append(round(work.megapixels, 6))
+        return real_admitted(work, *args, **kwargs)
+
+    monkeypatch.setattr(line, "admitted", admitted)
+    client = app.test_client()
+    assert Image.open(io.BytesIO(photo("astronaut"))).size == (512, 512)
+    fast = create(client).get_json()
+    create(client, model="u2net")
+    token = client.get(f"{API}/session").get_json()["csrf_token"]
+    assert client.patch(f"{API}/records/{fast['id']}", json={"output": "mask"},
+                        headers={"X-CSRFToken": token}).status_code == 200
+    assert priced == [9.262144, 20.262144, 2.262144]
