@@ -161,13 +161,14 @@ def _operation(op: Operation, arguments: set[str], refs: dict, settings) -> dict
                     for name in ("image", "background_image") if name in model.model_fields}
             out["requestBody"]["content"][media_type] = content
     responses = {str(op.status): _success(op, refs), **_errors(op)}
-    for status in (str(op.status), "429") if op.keys else ():
-        # Answers to a call with a key: what a program paces itself by.
-        responses[status].setdefault("headers", {}).update(
-            {name: {"required": False, "schema": {"type": "integer"}, "description": text}
-             for name, text in RATE_HEADERS.items()})
     if op.conditional:
         responses |= _conditional(responses[str(op.status)])
+    for status in responses if op.keys else ():
+        if status not in ("401", "403"):  # else no valid key was sent
+            # Answers to a call with a key: what a program paces itself by.
+            responses[status].setdefault("headers", {}).update(
+                {name: {"required": False, "schema": {"type": "integer"}, "description": text}
+                 for name, text in RATE_HEADERS.items()})
     out["responses"] = dict(sorted(responses.items()))
     return out
 

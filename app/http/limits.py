@@ -48,9 +48,10 @@ KEY_DAY = ("This API key has used its {limit} megapixels for the last 24 hours (
 RATE_HEADERS = {
     "X-RateLimit-Limit": "The API key's counts a minute (its `per_minute`).",
     "X-RateLimit-Remaining": "What the key has left of them over the last minute, after this "
-                             "call.",
+                             "call; 0 when the call was refused for a limit (402, 429).",
     "X-RateLimit-Reset": "When the oldest count used goes and one more is free, in Unix "
-                         "time (whole seconds, rounded up); now if none is used.",
+                         "time (whole seconds, rounded up); now if none is used; when a "
+                         "refused call may be sent again (its Retry-After).",
 }
 # A dead shared store is looked for again after these many seconds, doubling each time.
 _RECHECK_FIRST, _RECHECK_MOST = 1.0, 60.0
@@ -239,13 +240,21 @@ def client_network(address: str | None) -> str:
 def _rate_headers(response: Response) -> Response:
     """RATE_HEADERS on every answer to a call with a valid key, refused ones too."""
     key = caller()
-    if key is not None:
-        minute = _minute(key, 0)
-        window = _limits().window(minute.item, minute.key)
-        # Nothing used: nothing to wait for (the store would say a minute from now).
-        reset = (time.time() if window.remaining >= key.per_minute else window.reset_time)
-        response.headers.update(zip(RATE_HEADERS, (
-            key.per_minute, window.remaining, math.ceil(reset)), strict=True))
+    if key is None:
+        return response
+    minute = _minute(key, 0)
+    window = _limits().window(minute.item, minute.key)
+    left, reset = window.remaining, window.reset_time
+    if left >= key.per_minute:  # nothing used: nothing to wait for (not a minute from now)
+        reset = time.time()
+    wait = response.headers.get("Retry-After", type=int)
+    if response.status_code in (402, 429) and wait is not None:
+        # Refused for a limit, whichever (the day's megapixels, a fetch in flight, a job
+        # larger than what is left): no room until then, as the refusal says. A client
+        # pacing by the headers alone saw room and was refused all day (helper 91).
+        left, reset = 0, time.time() + wait
+    response.headers.update(zip(RATE_HEADERS, (key.per_minute, left, math.ceil(reset)),
+                                strict=True))
     return response
 
 
