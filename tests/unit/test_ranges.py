@@ -5,6 +5,7 @@ the app's error answer, never the image."""
 import pytest
 from flask import Flask
 
+from app.http.limits import RATE_HEADERS
 from tests.support import API, assert_error
 
 PRECONDITION_FAILED = ("The image is not the version named in If-Match: fetch it again "
@@ -165,12 +166,13 @@ def test_the_document_lists_the_conditional_answers(app: Flask):
         "501", "502", "503", "504", "505"]
     for responses in (image, thumbnail):
         assert responses["206"]["content"] == responses["200"]["content"]
-        assert list(responses["206"]["headers"]) == ["Content-Range"]
+        # With a key's rate headers (test_rate_headers.py) after each answer's own.
+        assert list(responses["206"]["headers"]) == ["Content-Range", *RATE_HEADERS]
         assert "content" not in responses["304"]
-        assert list(responses["304"]["headers"]) == ["ETag"]
+        assert list(responses["304"]["headers"]) == ["ETag", *RATE_HEADERS]
         assert responses["200"]["headers"]["Accept-Ranges"]["required"] is True
         for status, code in (("412", "precondition_failed"),
                              ("416", "requested_range_not_satisfiable")):
             enum = responses[status]["content"]["application/json"]["schema"]["allOf"][1]
             assert enum == {"properties": {"error": {"enum": [code]}}}
-        assert list(responses["416"]["headers"]) == ["Content-Range"]
+        assert list(responses["416"]["headers"]) == ["Content-Range", *RATE_HEADERS]
