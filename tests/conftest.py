@@ -66,6 +66,13 @@ def fake_engine(app):
 
 
 @pytest.fixture
+def keyed(app, fake_engine):
+    """The app with the fast engine, and a store that keeps keys (as with MongoDB)."""
+    app.extensions["services"].demo_storage = False
+    return app
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

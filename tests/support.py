@@ -134,6 +134,15 @@ def use_engine(app, engine):
     return engine
 
 
+def made_key(app, name: str, *options: str) -> str:
+    """A key made by `flask keys create NAME OPTIONS...`, its secret as printed, in an app
+    whose store keeps keys (as with MongoDB; the demo store refuses to)."""
+    app.extensions["services"].demo_storage = False
+    result = app.test_cli_runner().invoke(args=["keys", "create", name, *options])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
+
+
 def cutout(engine, data: bytes, max_pixels: int = 10**8, **options) -> EncodedImage:
     """The result the app would store for `data`: the upload walk minus storage."""
     photo = Photo(data, probe(data, max_pixels))

@@ -16,7 +16,7 @@ from app.http.limits import KEY_DAY, KEY_MINUTE, RATE_LIMITED
 from app.settings import Settings
 from app.storage.embedded import embedded_database
 from app.storage.keys import KeyBook, KeyExists, digest
-from tests.support import encode, use_engine
+from tests.support import encode, made_key, use_engine
 
 GIVEN = "given-key-0123456789"  # in API_KEYS
 API = "/api/v1"
@@ -37,18 +37,9 @@ def settings(settings):
 
 
 @pytest.fixture
-def keyed(app, fake_engine):
-    app.extensions["services"].demo_storage = False  # as with MongoDB: keys can be made
-    return app
-
-
-@pytest.fixture
 def made(keyed):
     """A key made by `flask keys create`, and its secret as printed."""
-    result = keyed.test_cli_runner().invoke(
-        args=["keys", "create", "shop", "--per-minute", "3", "--megapixels-per-day", "5"])
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip().splitlines()[-1]
+    return made_key(keyed, "shop", "--per-minute", "3", "--megapixels-per-day", "5")
 
 
 # The book: hashes only, names once, usage counted atomically.

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from app.http.limits import KEY_MINUTE, RATE_HEADERS
-from tests.support import encode
+from tests.support import encode, made_key
 
 KEY = "headers-key-0123456789"
 LIMIT, REMAINING, RESET = RATE_HEADERS
@@ -21,17 +21,9 @@ def settings(settings):
 
 
 @pytest.fixture
-def keyed(app, fake_engine):
-    app.extensions["services"].demo_storage = False  # as with MongoDB: keys can be made
-    return app
-
-
-@pytest.fixture
 def three(keyed):
     """A key of 3 counts a minute, made by `flask keys create`."""
-    result = keyed.test_cli_runner().invoke(args=["keys", "create", "few", "--per-minute", "3"])
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip().splitlines()[-1]
+    return made_key(keyed, "few", "--per-minute", "3")
 
 
 def png(width: int = 64, height: int = 48) -> bytes:
@@ -150,10 +142,7 @@ def test_the_document_names_the_headers_on_each_keyed_answer_but_a_wrong_keys(cl
 @pytest.fixture
 def capped(keyed):
     """A key of 60 counts a minute and 2 megapixels a day."""
-    result = keyed.test_cli_runner().invoke(args=[
-        "keys", "create", "capped", "--per-minute", "60", "--megapixels-per-day", "2"])
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip().splitlines()[-1]
+    return made_key(keyed, "capped", "--per-minute", "60", "--megapixels-per-day", "2")
 
 
 @pytest.mark.parametrize("door, status", [(api, 429), (removebg, 402)])

@@ -17,7 +17,7 @@ from app.http.limits import KEY_DAY
 from app.http.sizes import JSON_BODY_LIMIT, json_values
 from app.removebg.fields import FIELDS, _base64
 from app.storage.keys import DEFAULT_PER_MINUTE
-from tests.support import FakeEngine, encode, jpeg_claiming, photo, use_engine
+from tests.support import FakeEngine, encode, jpeg_claiming, made_key, photo, use_engine
 from tests.unit.test_remove import SIZE, jpeg_of, unzipped
 
 KEY = "removebg-test-key-0123"
@@ -487,9 +487,7 @@ def test_no_type_is_said_for_type_level_none(client, level, said):
 
 
 def test_a_real_rate_limit_is_a_429(app):
-    app.extensions["services"].demo_storage = False  # keys can be made
-    made = app.test_cli_runner().invoke(args=["keys", "create", "shop", "--per-minute", "1"])
-    key = made.stdout.strip().splitlines()[-1]
+    key = made_key(app, "shop", "--per-minute", "1")
     client = app.test_client()
     assert removebg(client, headers={"X-Api-Key": key}).status_code == 200
     answer = removebg(client, headers={"X-Api-Key": key})
@@ -499,10 +497,7 @@ def test_a_real_rate_limit_is_a_429(app):
 
 def test_a_spent_daily_cap_is_remove_bgs_402(app):
     """remove.bg answers 402 when the credits are spent: a key's megapixels for the day."""
-    app.extensions["services"].demo_storage = False  # keys can be made
-    made = app.test_cli_runner().invoke(args=["keys", "create", "shop",
-                                              "--megapixels-per-day", "1"])
-    key = made.stdout.strip().splitlines()[-1]
+    key = made_key(app, "shop", "--megapixels-per-day", "1")
     client = app.test_client()
     assert removebg(client, headers={"X-Api-Key": key}).status_code == 200
     answer = removebg(client, headers={"X-Api-Key": key})
@@ -555,10 +550,7 @@ def test_an_accounts_credits_are_what_the_daily_cap_still_allows(app):
     """Counted as the cap counts (one per started megapixel), at both doors: a client that
     is told it has credit is not refused for want of it. Before, the credits were the cap
     less today's exact megapixels (1.2 left here), and the call was refused."""
-    app.extensions["services"].demo_storage = False
-    made = app.test_cli_runner().invoke(args=["keys", "create", "shop",
-                                              "--megapixels-per-day", "2"])
-    key = {"X-Api-Key": made.stdout.strip().splitlines()[-1]}
+    key = {"X-Api-Key": made_key(app, "shop", "--megapixels-per-day", "2")}
     client = app.test_client()
 
     def left() -> tuple:
@@ -583,10 +575,7 @@ def test_an_account_is_answered_while_the_shared_store_is_down(app):
     are, not a 500 (a reviewer's find: the read had no fallback)."""
     from app.http.limits import Limits
 
-    app.extensions["services"].demo_storage = False
-    made = app.test_cli_runner().invoke(args=["keys", "create", "shop",
-                                              "--megapixels-per-day", "2"])
-    key = {"X-Api-Key": made.stdout.strip().splitlines()[-1]}
+    key = {"X-Api-Key": made_key(app, "shop", "--megapixels-per-day", "2")}
     app.extensions["limits"] = Limits("redis://127.0.0.1:1", "100 per minute", "100 per minute")
     client = app.test_client()
     first = client.get("/api/v1/account", headers=key)  # before any charge finds it down
