@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 import subprocess
+import time
 import zipfile
 
 import pytest
@@ -73,9 +74,12 @@ def test_node_file_upload(node_calls):
     folder, calls = node_calls
     call = calls["file"]
     assert call["ok"], call
-    assert call["result"] | {"rateLimit": None} == {
-        "creditsCharged": "0.25", "detectedType": "other", "resultWidth": "451",
-        "resultHeight": "300", "rateLimit": None}
+    result = call["result"]
+    # The client reads remove.bg's rate-limit headers: the key's minute (API_KEYS: 60).
+    left, reset = int(result.pop("rateLimitRemaining")), int(result.pop("rateLimitReset"))
+    assert result == {"creditsCharged": "0.25", "detectedType": "other", "resultWidth": "451",
+                      "resultHeight": "300", "rateLimit": "60"}
+    assert 0 <= left < 60 and time.time() - 60 < reset <= time.time() + 61
     image = opened(folder / "file.png")  # regular: 0.25 MP at most, and 451 × 300 is less
     assert (image.format, image.mode, image.size) == ("PNG", "RGBA", (451, 300))
     cutout(image)
