@@ -104,7 +104,7 @@ class FakeServer:
                 if status == 0:
                     self.close_connection = True
                 elif status == 200:
-                    self.reply(200, {"Content-Type": "image/png"}, png.getvalue())
+                    self.reply(200, {"Content-Type": "image/png", **headers}, png.getvalue())
                 elif status == "cut":
                     self.send_response(200)
                     self.send_header("Content-Type", "image/png")

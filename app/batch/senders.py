@@ -78,6 +78,20 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _room_in(answer: requests.Response) -> float | None:
+    """Seconds until a key's minute has room again, when `answer` says it has none left
+    (X-RateLimit-Remaining 0): its X-RateLimit-Reset against the answer's own Date, so a
+    clock set differently here does not move it; None when it has room or says nothing."""
+    if answer.headers.get("X-RateLimit-Remaining") != "0":
+        return None
+    try:
+        reset = int(answer.headers["X-RateLimit-Reset"])
+        served = email.utils.parsedate_to_datetime(answer.headers["Date"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
+    return max(0.0, reset - served)
+
+
 def _problem(response: requests.Response) -> tuple[str, str]:
     """The answer's error code, and "status code: message" to tell it by: the app's JSON,
     or remove.bg's shape (--server given its door's address); another server's page is
@@ -112,7 +126,8 @@ def _not_connected(exc: requests.RequestException) -> bool:
 class ServerSender:
     """`POST {base}/api/v1/remove`, one `requests.Session` per thread: with `key`, sent as
     `X-Api-Key`; without, the session's cookies and its CSRF token (`GET /api/v1/session`).
-    A refused connection is waited out like a busy server (a restart), in growing steps."""
+    A refused connection is waited out like a busy server (a restart), in growing steps; a
+    key's minute that has nothing left, until it has, before the next photo is sent."""
 
     def __init__(self, base: str, values: dict[str, Any], key: str | None = None):
         self.base, self.key = base.rstrip("/"), key
@@ -126,6 +141,9 @@ class ServerSender:
         # A photo's answer never came: /health is asked before the next photo is sent, or
         # a server that takes connections and never answers held each photo TIMEOUT's 300 s.
         self._silent = False
+        # When the key's minute has room again (time.monotonic()), as its last answer said:
+        # a photo sent before would be refused 429 after its upload, of up to 20 MB.
+        self._room_at = 0.0
 
     def check(self) -> None:
         """A session started now (`requests.RequestException` or `Failed` if the server
@@ -188,6 +206,9 @@ class ServerSender:
         filename = os.fsencode(filename).decode("utf-8", "replace")
         if self._silent:
             self._probe()
+        if (wait := self._room_at - time.monotonic()) > 0:
+            raise Wait(wait, "the API key has used its counts for this minute "
+                             "(X-RateLimit-Remaining: 0)")
         try:
             answer = self.session().post(f"{self.base}{API}/remove", data=self.fields,
                                          files={"image": (filename, data), **self.files},
@@ -205,6 +226,8 @@ class ServerSender:
             raise Wait(min(2.0 ** self._local.refused, 30.0),
                        f"the server could not be reached ({type(exc).__name__})",
                        lost=not _not_connected(exc), down=True) from None
+        if (room := _room_in(answer)) is not None:
+            self._room_at = max(self._room_at, time.monotonic() + room)
         if answer.status_code == 200:
             self._local.refused = 0
             if answer.headers.get("Content-Type", "").split(";")[0] not in RESULT_TYPES:

@@ -5,17 +5,19 @@ photo's failure."""
 import json
 import threading
 import time
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from PIL import Image
 from werkzeug.serving import make_server
 
 from app.batch.runner import LOST_TIMES, Runner
-from app.batch.senders import ServerSender, Wait, retry_after
+from app.batch.senders import ServerSender, Wait, _room_in, retry_after
 from tests.batch import DAMAGED, FakeServer, invoke, outputs, tally, tree
 from tests.servers import closed_port
-from tests.support import FakeEngine, photo, use_engine
+from tests.support import FakeEngine, made_key, photo, use_engine
 
 
 @pytest.mark.parametrize("value, seconds", [("1", 1.0), ("2.5", 2.5), ("-3", 0.0), ("", None),
@@ -286,3 +288,78 @@ def test_a_server_that_is_not_the_app_is_told_so_without_its_page(app, tmp_path,
         f"Error: {base} cannot be used: /api/v1/session answered {said}")
 
 
+# A key's minute, as the server's X-RateLimit-* headers tell it.
+
+def answered(**headers):
+    answer = requests.Response()
+    answer.headers.update(headers)
+    return answer
+
+
+def test_no_room_lasts_until_the_reset_by_the_servers_own_clock():
+    """Reset − Date: the server's clock on both sides, whatever this machine's says."""
+    date = formatdate(1_000_000, usegmt=True)  # 1970: far from this machine's clock
+    assert _room_in(answered(**{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1000042",
+                                "Date": date})) == 42.0
+    assert _room_in(answered(**{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "999990",
+                                "Date": date})) == 0.0
+    for headers in ({"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "1000042", "Date": date},
+                    {"X-RateLimit-Remaining": "0", "Date": date},
+                    {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1000042"},
+                    {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "soon", "Date": date},
+                    {}):  # room, or nothing said that can be read: sent as before
+        assert _room_in(answered(**headers)) is None
+
+
+def test_a_photo_waits_for_the_keys_minute_instead_of_being_sent_to_its_429(app, fake_engine,
+                                                                           tmp_path,
+                                                                           monkeypatch):
+    """The first photo's answer says the minute has nothing left for 2 s: the next is sent
+    once they have passed, and no 429 was asked for."""
+    pauses, pause = [], Runner.pause
+    monkeypatch.setattr(Runner, "pause",
+                        lambda self, seconds: (pauses.append(seconds), pause(self, seconds)))
+    reset = str(int(time.time()) + 2)
+    server = FakeServer([(200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})])
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (src / name).write_bytes(photo(size=(64, 48)))
+    result = invoke(app, src, "--out", tmp_path / "out", "--server", server.base, "--key",
+                    "bgk_secret", "--connections", "1")
+    server.server.shutdown()
+    assert tally(result) == (2, 0, 0), result.output
+    first, second = server.posts()
+    # Up to 2 s (the Date header's whole second), and really waited.
+    assert len(pauses) == 1 and 1.0 <= pauses[0] <= 3.0
+    assert second[0] - first[0] >= pauses[0] - 0.05
+
+
+def test_a_real_keys_spent_minute_is_waited_for_without_sending(settings, tmp_path):
+    """A key of 2 counts a minute and three photos, one at a time: the third is not sent to
+    be refused (the server sees two uploads); with --max-wait 5 it gives up on the
+    minute's wait. (Photos already in flight on other connections are sent as before.)"""
+    from app import create_app
+
+    app = create_app(settings)
+    engine = use_engine(app, FakeEngine())
+    key = made_key(app, "pace", "--per-minute", "2")
+    posts, wsgi = [], app.wsgi_app
+
+    def counted(environ, start_response):
+        posts.extend([environ["PATH_INFO"]] if environ["REQUEST_METHOD"] == "POST" else [])
+        return wsgi(environ, start_response)
+
+    app.wsgi_app = counted
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = invoke(app, tree(tmp_path), "--out", tmp_path / "out", "--server",
+                        f"http://127.0.0.1:{server.server_port}", "--key", key,
+                        "--max-wait", "5", "--connections", "1")
+    finally:
+        server.shutdown()
+    assert tally(result) == (2, 0, 1) and engine.calls == 2
+    assert posts == ["/api/v1/remove"] * 2
+    assert "the API key has used its counts for this minute (X-RateLimit-Remaining: 0) " \
+           "(gave up after waiting 0 s in all" in result.output
