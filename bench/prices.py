@@ -9,9 +9,10 @@ its raw inference; medians. A straight
 line through each model's four times gives its fixed part and its time per megapixel; the
 fixed part less the model's raw inference (its 320×320 tensor alone) is what any job costs
 around the model (`_FIXED_MEGAPIXELS`), and the inference over the time per megapixel is
-the model's `inference_megapixels`. The last columns say how far the line's price,
-without and with the inference, is from each time: the ratio of time to priced megapixels
-over the model's mean (1.00 everywhere is a price in proportion to the time). `--write`
+the model's `inference_megapixels` in the runtime (`--runtime`: openvino, or onnxruntime).
+The last columns say how far the line's price, without and with the inference, is from each
+time: the ratio of time to priced megapixels over the model's mean (1.00 everywhere is a
+price in proportion to the time). `--write`
 puts the table in docs/scaling.md.
 """
 
@@ -25,7 +26,7 @@ import time
 import numpy as np
 
 from app.engines.admission import _FIXED_MEGAPIXELS
-from app.model_files import MODELS
+from app.model_files import MODELS, RUNTIMES
 from bench.common import DOCS, photo, uploads_app, write_block
 
 SIZES = [(640, 480), (1152, 864), (2304, 1728), (4000, 3000)]
@@ -40,9 +41,10 @@ def _spread(seconds: list[float], priced: list[float]) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--runtime", choices=RUNTIMES, default=RUNTIMES[0])
+    parser.add_argument("--write", action="store_true", help="(the default runtime's table)")
     args = parser.parse_args()
-    app = uploads_app(demo_store_mb=10**5)
+    app = uploads_app(demo_store_mb=10**5, bg_runtime=args.runtime)
     client, local = app.test_client(), app.extensions["services"].engines.primary
     photos = {size: photo("astronaut", size, noise=3) for size in SIZES}
     times: dict[tuple[str, tuple[int, int]], list[float]] = {}
@@ -70,10 +72,11 @@ def main() -> None:
                 client.delete(f"/remove/{answer.get_json()['id']}",
                               headers={"Accept": "application/json"})
     lines = [f"`python -m bench.prices --runs {args.runs}`: whole uploads through the app "
+             f"({args.runtime}) "
              f"(PNG, the default look), medians of {args.runs} taking turns; a line through "
              "each model's four times. The spread columns: each job's time per priced "
              "megapixel over the model's mean, priced as before 2026-12-07 (2 + MP) and now "
-             "(2 + the model's `inference_megapixels` + MP).", "",
+             "(2 + the model's `inference_megapixels` in this runtime + MP).", "",
              "| model | photo | upload | raw inference | fixed part | per MP | inference "
              "in MP (catalogue) | spread, 2 + MP | spread, now |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -83,19 +86,19 @@ def main() -> None:
         per_mp, fixed = np.polyfit(megapixels, seconds, 1)
         inference = statistics.median(raw[name])
         before = _spread(seconds, [_FIXED_MEGAPIXELS + mp for mp in megapixels])
-        now = _spread(seconds, [_FIXED_MEGAPIXELS + model.inference_megapixels + mp
-                                for mp in megapixels])
+        priced = model.inference_megapixels(args.runtime)
+        now = _spread(seconds, [_FIXED_MEGAPIXELS + priced + mp for mp in megapixels])
         for size, mp, wall, old, new in zip(SIZES, megapixels, seconds, before, now,
                                             strict=True):
             lines.append(
                 f"| {name} | {mp:.1f} MP ({size[0]}×{size[1]}) | {wall * 1000:.0f} ms "
                 f"| {inference * 1000:.0f} ms | {fixed * 1000:.0f} ms "
                 f"| {per_mp * 1000:.1f} ms | {inference / per_mp:.1f} "
-                f"({model.inference_megapixels:g}) | {old:.2f} | {new:.2f} |")
+                f"({priced:g}) | {old:.2f} | {new:.2f} |")
         print(f"{name}: around the model {(fixed - inference) / per_mp:.1f} MP's worth "
               f"(_FIXED_MEGAPIXELS {_FIXED_MEGAPIXELS:g})", flush=True)
     text = "\n".join(lines)
-    if args.write:
+    if args.write and args.runtime == RUNTIMES[0]:
         write_block(DOCS / "scaling.md", "prices", text)
     print(text)
 

@@ -97,5 +97,6 @@ class LocalModels:
         return self.engine(model).mask(photo)
 
     def inference_megapixels(self, model: str | None = None) -> float:
-        """What the admission prices `model`'s inference at (model_files.Model)."""
-        return model_files.MODELS[model or self.default].inference_megapixels
+        """What the admission prices `model`'s inference at, in this runtime
+        (model_files.Model)."""
+        return model_files.MODELS[model or self.default].inference_megapixels(self.runtime)

@@ -107,10 +107,14 @@ def test_only_the_catalogues_names(app, value):
     assert response.get_json()["message"] == "model must be one of: u2netp, u2net."
 
 
-def test_the_line_prices_each_models_inference_and_a_new_look_none(app, monkeypatch):
+@pytest.mark.parametrize("runtime, fast, best", [("openvino", 7, 18), ("onnxruntime", 11, 22)])
+def test_the_line_prices_each_models_inference_and_a_new_look_none(settings, monkeypatch,
+                                                                   runtime, fast, best):
     """What the admission is told of each job, through the app with the real models: the
     photo's 512 × 512 pixels (0.262144 MP) and the fixed 2 MP, plus the model's inference
-    (u2netp 7 MP's worth, u2net 18); a new look from the kept mask runs no model."""
+    in the runtime (OpenVINO: u2netp 7 MP's worth, u2net 18; onnxruntime: 11 and 22); a
+    new look from the kept mask runs no model."""
+    app = create_app(settings.changed(bg_runtime=runtime))
     line = app.extensions["services"].engines.admission
     priced, real_admitted = [], line.admitted
 
@@ -121,9 +125,9 @@ def test_the_line_prices_each_models_inference_and_a_new_look_none(app, monkeypa
     monkeypatch.setattr(line, "admitted", admitted)
     client = app.test_client()
     assert Image.open(io.BytesIO(photo("astronaut"))).size == (512, 512)
-    fast = create(client).get_json()
+    made = create(client).get_json()
     create(client, model="u2net")
     token = client.get(f"{API}/session").get_json()["csrf_token"]
-    assert client.patch(f"{API}/records/{fast['id']}", json={"output": "mask"},
+    assert client.patch(f"{API}/records/{made['id']}", json={"output": "mask"},
                         headers={"X-CSRFToken": token}).status_code == 200
-    assert priced == [9.262144, 20.262144, 2.262144]
+    assert priced == [2 + fast + 0.262144, 2 + best + 0.262144, 2.262144]
