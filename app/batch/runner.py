@@ -123,7 +123,8 @@ class Runner:
                 # was asked again at once, without end, since --max-wait counts what is waited.
                 seconds = max(exc.seconds, MIN_PAUSE)
                 if not exc.down:
-                    self._answered(sent_at)
+                    if exc.sent:  # a wait before sending says nothing of the server
+                        self._answered(sent_at)
                 elif (left := self._outage(exc.reason)) is None:
                     return "failed", (f"{exc.reason} (gave up: the server has not answered "
                                       f"for --max-wait, {self.max_wait:.0f} s)")

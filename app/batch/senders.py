@@ -41,11 +41,13 @@ class Failed(Exception):
 class Wait(Exception):
     """`lost`: the server may have had the photo when it went away (see LOST); `down`: no
     connection to the server could be made or kept (the runner waits for it once, for all
-    photos)."""
+    photos); `sent`: the server was asked (a wait before sending says nothing of it)."""
 
-    def __init__(self, seconds: float, reason: str, lost: bool = False, down: bool = False):
+    def __init__(self, seconds: float, reason: str, lost: bool = False, down: bool = False,
+                 sent: bool = True):
         super().__init__(reason)
         self.seconds, self.reason, self.lost, self.down = seconds, reason, lost, down
+        self.sent = sent
 
 
 class LocalSender:
@@ -81,14 +83,18 @@ def retry_after(value: str | None) -> float | None:
 def _room_in(answer: requests.Response) -> float | None:
     """Seconds until a key's minute has room again, when `answer` says it has none left
     (X-RateLimit-Remaining 0): its X-RateLimit-Reset against the answer's own Date, so a
-    clock set differently here does not move it; None when it has room or says nothing."""
+    clock set differently here does not move it (this one's without a Date); None when it
+    has room or says nothing."""
     if answer.headers.get("X-RateLimit-Remaining") != "0":
         return None
     try:
         reset = int(answer.headers["X-RateLimit-Reset"])
-        served = email.utils.parsedate_to_datetime(answer.headers["Date"]).timestamp()
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, ValueError):
         return None
+    try:
+        served = email.utils.parsedate_to_datetime(answer.headers["Date"]).timestamp()
+    except (KeyError, TypeError, ValueError):  # no Date (a server may send none): ours
+        served = time.time()
     return max(0.0, reset - served)
 
 
@@ -143,7 +149,7 @@ class ServerSender:
         self._silent = False
         # When the key's minute has room again (time.monotonic()), as its last answer said:
         # a photo sent before would be refused 429 after its upload, of up to 20 MB.
-        self._room_at = 0.0
+        self._room_at, self._room_why = 0.0, ""
 
     def check(self) -> None:
         """A session started now (`requests.RequestException` or `Failed` if the server
@@ -207,8 +213,7 @@ class ServerSender:
         if self._silent:
             self._probe()
         if (wait := self._room_at - time.monotonic()) > 0:
-            raise Wait(wait, "the API key has used its counts for this minute "
-                             "(X-RateLimit-Remaining: 0)")
+            raise Wait(wait, self._room_why, sent=False)
         try:
             answer = self.session().post(f"{self.base}{API}/remove", data=self.fields,
                                          files={"image": (filename, data), **self.files},
@@ -226,8 +231,13 @@ class ServerSender:
             raise Wait(min(2.0 ** self._local.refused, 30.0),
                        f"the server could not be reached ({type(exc).__name__})",
                        lost=not _not_connected(exc), down=True) from None
-        if (room := _room_in(answer)) is not None:
-            self._room_at = max(self._room_at, time.monotonic() + room)
+        if (room := _room_in(answer)) is not None and (
+                at := time.monotonic() + room) > self._room_at:
+            self._room_at = at
+            # The minute's, or the limit a refusal names (the day's megapixels...).
+            self._room_why = (_problem(answer)[1] if answer.status_code != 200 else
+                              "the API key has used its counts for this minute") + (
+                " (X-RateLimit-Remaining: 0)")
         if answer.status_code == 200:
             self._local.refused = 0
             if answer.headers.get("Content-Type", "").split(";")[0] not in RESULT_TYPES:

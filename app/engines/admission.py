@@ -2,7 +2,7 @@
 
 A process works on `slots` photos at once (each holds a photo's worth of memory and a core).
 Others wait in line, first come first served, but only when they can start soon: an upload
-is priced by its pixels (a 49 MP photo costs about as much as sixteen 1 MP ones), the wait
+is priced by its pixels and its model's inference (`Work.megapixels`), the wait
 it would have is predicted from the work ahead of it and the time work has been taking, and
 if that is longer than `max_wait` seconds, or `max_waiting` uploads already wait, it is
 refused at once with the predicted wait as the time to retry. Waiting uploads hold request
@@ -26,19 +26,19 @@ from app.images.outputs import ENCODING_COST
 from app.metrics import UPLOADS_WAITING
 
 # Priced megapixels of a photo: its pixels plus a fixed part (what a job costs whatever
-# its size: 39-43 ms of an upload beside the model's inference, about 2.5 MP of per-pixel
-# work, bench/prices.py), plus the model's own 320×320 inference when one runs
-# (`Work.inference`, the model's `inference_megapixels`).
+# its size: 25-33 ms of an upload beside the model's inference, 1.5-2.0 MP's worth of its
+# per-pixel work, bench/prices.py with either runtime), plus the model's own 320×320
+# inference when one runs (`Work.inference`, the model's `inference_megapixels`).
 _FIXED_MEGAPIXELS = 2.0
 # Refined edges: the matte and the colour clean-up roughly double the per-pixel work of
 # composing and encoding (docs/scaling.md). Measured for issue 20's matte through cut_out
 # (u2netp, interleaved, medians of 7): the factor that prices a refined result at its time
 # was 1.9-2.1 at 12 MP and 1.8-3.6 at 1.5 MP (docs/quality.md).
 REFINE_FACTOR = 2.0
-# Seconds per priced megapixel before any work has been measured (0.016 on the machine of
-# 2026-12-07, 5.5 times that on the slowest measured: bench/prices.py). Learned as work is
-# done.
-_FIRST_GUESS = 0.05
+# Seconds per priced megapixel before any work has been measured: near the slowest machine
+# measured (about 0.09; 0.016 on the machine of 2026-12-07, bench/prices.py), as a guess
+# too short lets a first burst into a line it cannot serve in time. Learned as work is done.
+_FIRST_GUESS = 0.08
 # Weight of the newest measurement in the running estimate, for a 1 MP photo's priced work;
 # larger work weighs more, as the time of more pixels (1 - 0.8 ** (priced MP / 3)): a
 # 49.8 MP photo over a background, refined, took 4 s where every job before it had been

@@ -56,6 +56,8 @@ class EngineRunner:
             pay(work)
             pay = None
             masked, failure = self._attempt(self.primary, photo, model)
+            if failure is not None:  # the fallback's model runs here, in the turn
+                work = replace(work, inference=_inference(self.fallback, model))
         with self.admission.admitted(work, pay=pay):
             if masked is None and failure is None:
                 masked, failure = self._attempt(self.primary, photo, model)

@@ -132,19 +132,19 @@ def test_jobs_share_a_turn_only_while_their_pixels_fit_in_the_largest_ones(secon
 
 
 def test_a_job_without_room_is_told_the_wait_for_all_the_work_in_hand():
-    """Beside a 40 MP job (42 priced MP, 2.1 s at 0.05 s each) in one of two slots, a 1 MP
-    job starts at once; a 20 MP one has no room, so its wait is all 2.1 s, not half, and a
-    2 s bound refuses it."""
-    gate = Admission(slots=2, max_waiting=10, max_wait=2, pixels_at_once=50 * MP)
+    """Beside a 40 MP job (42 priced MP, 3.36 s at 0.08 s each) in one of two slots, a 1 MP
+    job starts at once; a 20 MP one has no room, so its wait is all 3.36 s, not half, and a
+    3 s bound refuses it."""
+    gate = Admission(slots=2, max_waiting=10, max_wait=3, pixels_at_once=50 * MP)
     big = holding(gate, 40 * MP)
     big.inside.wait(10)
     with gate.admitted(Work(MP), learn=False):  # its time would change the estimate
         pass
-    assert gate._wait() == pytest.approx(42 * FIRST / 2) == pytest.approx(1.05)
-    assert gate._wait(20 * MP) == pytest.approx(2.1)
+    assert gate._wait() == pytest.approx(42 * FIRST / 2) == pytest.approx(1.68)
+    assert gate._wait(20 * MP) == pytest.approx(3.36)
     with pytest.raises(Busy) as caught, gate.admitted(Work(20 * MP)):
         pass
-    assert caught.value.retry_after == 3
+    assert caught.value.retry_after == 4
     big.release.set()
     big.join(10)
 
@@ -170,9 +170,9 @@ def test_a_full_line_answers_busy_at_once_with_the_predicted_wait():
     wait_until(lambda: waiting_count(gate) == 1)
     with pytest.raises(Busy) as caught, gate.admitted(Work(MP)):
         pass
-    # Two 1 MP uploads ahead (3 priced MP each) at the first guess of 0.05 s per MP: 0.3 s,
+    # Two 1 MP uploads ahead (3 priced MP each) at the first guess of 0.08 s per MP: 0.48 s,
     # told as the least wait, a second.
-    assert (FIRST, caught.value.retry_after) == (0.05, 1)
+    assert (FIRST, caught.value.retry_after) == (0.08, 1)
     first.release.set()
     second.inside.wait(10)
     second.release.set()
@@ -182,14 +182,14 @@ def test_a_full_line_answers_busy_at_once_with_the_predicted_wait():
 
 def test_a_big_photo_ahead_makes_a_small_one_come_back_later():
     """The wait is the pixels ahead, not the count: behind a 49 MP photo (51 priced MP,
-    2.55 s at 0.05 s each) a 2 s bound refuses; behind a 1 MP one (0.15 s) it waits."""
-    gate = Admission(slots=1, max_waiting=10, max_wait=2)
+    4.08 s at 0.08 s each) a 4 s bound refuses; behind a 1 MP one (0.24 s) it waits."""
+    gate = Admission(slots=1, max_waiting=10, max_wait=4)
     big = holding(gate, 49 * MP)
     big.inside.wait(10)
-    assert gate._wait() == pytest.approx(51 * FIRST) == pytest.approx(2.55)
+    assert gate._wait() == pytest.approx(51 * FIRST) == pytest.approx(4.08)
     with pytest.raises(Busy) as caught, gate.admitted(Work(MP)):
         pass
-    assert caught.value.retry_after == 3
+    assert caught.value.retry_after == 5
     big.release.set()
     big.join(10)
     small = holding(gate, MP)

@@ -91,6 +91,24 @@ def test_a_server_back_before_max_wait_is_said_and_the_photos_made(tmp_path, clo
     assert outputs(tmp_path / "out") == ["p0.png", "p1.png", "p2.png"]
 
 
+def test_a_wait_before_sending_does_not_end_the_outage(tmp_path, clock, capsys):
+    """A photo held back for the key's minute (`sent=False`) asked the server nothing: the
+    outage goes on, said once, on its own --max-wait (helper 92 saw it said over)."""
+    answers = [Wait(2.0, DOWN, down=True), Wait(3.0, "no room", sent=False),
+               Wait(2.0, DOWN, down=True)]
+
+    def send(data, name):
+        if answers:
+            raise answers.pop(0)
+        return b"made"
+
+    runner = Runner(send, threads=1, max_wait=10, progress=False)
+    tally, said = run(runner, photos(tmp_path / "src", 1), tmp_path / "out", capsys)
+    assert (tally.made, tally.failed, clock[0]) == (1, [], 7.0)
+    assert said == ["The server could not be reached (ConnectionError): waiting for it, up "
+                    "to --max-wait (10 s).", "The server answers again."]
+
+
 def test_the_outage_is_waited_to_max_wait_not_to_the_step_before_it(tmp_path, clock, capsys):
     """A step of 8 s from 8 s on would pass 10: the last wait is cut to what is left (the
     run gave up at 6 s of a --max-wait of 10, a thread's next step being 8)."""

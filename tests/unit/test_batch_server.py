@@ -303,9 +303,12 @@ def test_no_room_lasts_until_the_reset_by_the_servers_own_clock():
                                 "Date": date})) == 42.0
     assert _room_in(answered(**{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "999990",
                                 "Date": date})) == 0.0
+    # Without a Date, against this machine's clock.
+    ahead = str(int(time.time()) + 30)
+    assert 28 < _room_in(answered(**{"X-RateLimit-Remaining": "0",
+                                     "X-RateLimit-Reset": ahead})) <= 30
     for headers in ({"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "1000042", "Date": date},
                     {"X-RateLimit-Remaining": "0", "Date": date},
-                    {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1000042"},
                     {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "soon", "Date": date},
                     {}):  # room, or nothing said that can be read: sent as before
         assert _room_in(answered(**headers)) is None
@@ -363,3 +366,22 @@ def test_a_real_keys_spent_minute_is_waited_for_without_sending(settings, tmp_pa
     assert posts == ["/api/v1/remove"] * 2
     assert "the API key has used its counts for this minute (X-RateLimit-Remaining: 0) " \
            "(gave up after waiting 0 s in all" in result.output
+
+
+def test_a_photo_held_back_by_a_refusal_is_told_that_refusals_reason(app, fake_engine,
+                                                                    tmp_path):
+    """The day's cap refused the first photo (429, no room for a day): the second is held
+    back with the refusal's own words, not the minute's (helper 92)."""
+    reset = str(int(time.time()) + 86_400)
+    server = FakeServer([(429, {"Retry-After": "86400", "X-RateLimit-Remaining": "0",
+                                "X-RateLimit-Reset": reset})])
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (src / name).write_bytes(photo(size=(64, 48)))
+    result = invoke(app, src, "--out", tmp_path / "out", "--server", server.base, "--key",
+                    "bgk_secret", "--connections", "1", "--max-wait", "5")
+    server.server.shutdown()
+    assert tally(result) == (0, 0, 2) and len(server.posts()) == 1
+    assert result.output.count("429 rate_limited: Too many uploads. "
+                               "(X-RateLimit-Remaining: 0) (gave up") == 1

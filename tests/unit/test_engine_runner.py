@@ -208,3 +208,17 @@ def test_a_model_run_here_is_priced_in_the_line_and_never_in_the_counts(engine, 
                                 mask=kept_mask, model=model)
     assert [(work.inference, work.megapixels, work.counts) for work in paid] == [
         (inference, 2 + 4 + inference, 1)]
+
+
+def test_a_local_fallback_after_a_remote_failure_is_priced_with_its_model(monkeypatch):
+    """RapidAPI failed, so u2net makes the mask here, in the turn: the turn is priced with
+    its inference (helper 92: it was not, and its time was learned as 4 MP's)."""
+    runner = EngineRunner(Remote(error=EngineTimeout()), fallback=Priced())
+    admitted, real = [], runner.admission.admitted
+    monkeypatch.setattr(runner.admission, "admitted",
+                        lambda work, **kwargs: admitted.append(work) or real(work, **kwargs))
+    masked = runner.make(a_photo(), lambda masked: masked, Work(4 * 10**6), FREE,
+                         model="u2net")
+    assert masked.engine == "fake" and "remote engine" in masked.note
+    assert [(work.inference, work.megapixels, work.counts) for work in admitted] == [
+        (18.0, 24.0, 1)]
