@@ -20,13 +20,13 @@ import resource
 import statistics
 import time
 
-from app.engines.admission import _FIXED_MEGAPIXELS
+from app.engines.admission import Work
 from app.images.outputs import ENCODING_COST
 from app.model_files import DEFAULT_MODEL, MODELS, RUNTIMES
 from bench.common import DOCS, photo, uploads_app, write_block
 
 # What any job is priced at beside its pixels: the fixed part and the model's inference.
-FIXED = _FIXED_MEGAPIXELS + MODELS[DEFAULT_MODEL].inference_megapixels(RUNTIMES[0])
+FIXED = Work(0, inference=MODELS[DEFAULT_MODEL].inference_megapixels(RUNTIMES[0])).megapixels
 SIZES = [(1152, 864), (2400, 1800), (4000, 3000), (4616, 3464)]
 LOOKS = [("transparent", "png"), ("transparent", "webp"), ("color", "png"), ("color", "webp"),
          ("color", "jpeg"), ("mask", "png"), ("mask", "webp")]

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from app.engines.admission import _FIXED_MEGAPIXELS
+from app.engines.admission import _FIXED_MEGAPIXELS, Work
 from app.model_files import MODELS, RUNTIMES
 from bench.common import DOCS, photo, uploads_app, write_block
 
@@ -85,9 +85,10 @@ def main() -> None:
         seconds = [statistics.median(times[name, size]) for size in SIZES]
         per_mp, fixed = np.polyfit(megapixels, seconds, 1)
         inference = statistics.median(raw[name])
-        before = _spread(seconds, [_FIXED_MEGAPIXELS + mp for mp in megapixels])
+        # As the line prices them: without the inference (as before), and with it.
         priced = model.inference_megapixels(args.runtime)
-        now = _spread(seconds, [_FIXED_MEGAPIXELS + priced + mp for mp in megapixels])
+        before = _spread(seconds, [Work(w * h).megapixels for w, h in SIZES])
+        now = _spread(seconds, [Work(w * h, inference=priced).megapixels for w, h in SIZES])
         for size, mp, wall, old, new in zip(SIZES, megapixels, seconds, before, now,
                                             strict=True):
             lines.append(

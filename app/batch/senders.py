@@ -206,6 +206,11 @@ class ServerSender:
             raise Failed(problem)
         return answer
 
+    def _hold_back(self, room: float | None, why: str) -> None:
+        """No photo is sent for `room` seconds (`_room_in`), told `why`."""
+        if room is not None and (at := time.monotonic() + room) > self._room_at:
+            self._room_at, self._room_why = at, f"{why} (X-RateLimit-Remaining: 0)"
+
     def __call__(self, data: bytes, filename: str) -> bytes:
         # A name that is not UTF-8 (bytes the file system kept) cannot go in a form's
         # header as it is; the server does not use it.
@@ -231,14 +236,9 @@ class ServerSender:
             raise Wait(min(2.0 ** self._local.refused, 30.0),
                        f"the server could not be reached ({type(exc).__name__})",
                        lost=not _not_connected(exc), down=True) from None
-        if (room := _room_in(answer)) is not None and (
-                at := time.monotonic() + room) > self._room_at:
-            self._room_at = at
-            # The minute's, or the limit a refusal names (the day's megapixels...).
-            self._room_why = (_problem(answer)[1] if answer.status_code != 200 else
-                              "the API key has used its counts for this minute") + (
-                " (X-RateLimit-Remaining: 0)")
+        room = _room_in(answer)
         if answer.status_code == 200:
+            self._hold_back(room, "the API key has used its counts for this minute")
             self._local.refused = 0
             if answer.headers.get("Content-Type", "").split(";")[0] not in RESULT_TYPES:
                 # Another server's page (a proxy's login, a wrong --server), not a result.
@@ -247,6 +247,7 @@ class ServerSender:
                              "not an image: is --server this app's address?")
             return answer.content
         code, problem = _problem(answer)
+        self._hold_back(room, problem)  # the limit a refusal names (the day's megapixels...)
         _wait_if_asked(answer, problem, lost=answer.status_code == LOST)
         if code == "csrf_failed" and not self.key:  # the session expired: a new one
             self._local.session = None

@@ -49,8 +49,6 @@ class EngineRunner:
         remote engine is asked before the turn (waiting for it costs no CPU), so then the
         work is paid for first, and the turn may still be refused after a slow answer."""
         masked, failure = mask, None
-        if masked is None and not self.primary.remote:
-            work = replace(work, inference=_inference(self.primary, model))
         if masked is None and self.primary.remote:
             self.admission.check(work)
             pay(work)
@@ -58,6 +56,8 @@ class EngineRunner:
             masked, failure = self._attempt(self.primary, photo, model)
             if failure is not None:  # the fallback's model runs here, in the turn
                 work = replace(work, inference=_inference(self.fallback, model))
+        elif masked is None:
+            work = replace(work, inference=_inference(self.primary, model))
         with self.admission.admitted(work, pay=pay):
             if masked is None and failure is None:
                 masked, failure = self._attempt(self.primary, photo, model)
