@@ -143,7 +143,8 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
                      "photos by address at once; try again after `Retry-After` seconds",
                      (429,)),
     "daily_quota": ("the API key has used its megapixels for a rolling 24 hours; try again "
-                    "after `Retry-After` seconds", (429,)),
+                    "after `Retry-After` seconds (none when the photo alone counts more than "
+                    "the whole day's: it never fits)", (429,)),
     # The front's own answers (k8s/front/nginx.conf), before the request reaches the app.
     "uri_too_long": ("the front: the address is too long", (414,)),
     "too_many_requests": ("the front: too many requests from this address at once; try "

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -43,6 +43,10 @@ DAILY_QUOTA = "daily_quota"  # a key's megapixels for the day: waiting a minute 
 KEY_DAY = ("This API key has used its {limit} megapixels for the last 24 hours (a photo counts "
            "one per started megapixel). Please wait, or ask the server's operator for a larger "
            "allowance.")
+KEY_DAY_WHOLE = ("This photo counts {cost} megapixels (one per started megapixel, with a "
+                 "background photo's), more than this API key's {limit} for a whole day. "
+                 "Please send a smaller photo, or ask the server's operator for a larger "
+                 "allowance.")
 # remove.bg's headers, which its clients read (its Ruby gem's RateLimitInfo): where a key's
 # minute stands, on every answer to a call with a valid key, at every door that takes keys.
 RATE_HEADERS = {
@@ -65,6 +69,9 @@ class Charge(NamedTuple):
     cost: int
     full: str = RATE_LIMITED  # the sentence when there is no room
     code: str = "rate_limited"
+    # The sentence for a cost over the whole limit, refused with no wait (it never fits);
+    # None: such a cost takes the whole limit (a count a minute bounds a pace, not a job).
+    whole: str | None = None
 
 
 def _refusal(limiter, charge: Charge) -> Rejected:
@@ -74,6 +81,8 @@ def _refusal(limiter, charge: Charge) -> Rejected:
     until = (stats.reset_time if charge.cost <= stats.remaining + 1
              else time.time() + charge.item.get_expiry())
     wait = max(1, math.ceil(until - time.time()))
+    if has_request_context():  # the moment itself, for X-RateLimit-Reset
+        g.refused_until = until
     return Rejected(charge.code, charge.full, "quota", retry_after=wait)
 
 
@@ -94,9 +103,9 @@ class Limits:
 
     def charge(self, charges: list[Charge], take: bool = True) -> None:
         """Take each charge's cost from its limit (never more than a whole allowance: a
-        request that could never fit would be told to wait for nothing), or `Rejected` 429
-        with the wait until the limit that is full has room, and nothing taken;
-        `take=False` only asks."""
+        request that could never fit would be told to wait for nothing; or, for a charge
+        with its `whole` sentence, refused with no wait), or `Rejected` 429 with the wait
+        until the limit that is full has room, and nothing taken; `take=False` only asks."""
         return self._asked(lambda limiter: self._charge(limiter, charges, take))
 
     def window(self, item: RateLimitItem, key: str) -> WindowStats:
@@ -116,6 +125,10 @@ class Limits:
                 self._died()
 
     def _charge(self, limiter: MovingWindowRateLimiter, charges: list[Charge], take: bool):
+        for charge in charges:
+            if charge.whole and charge.cost > charge.item.amount:
+                # A key's whole day charged for a 50 MP job on a 5 MP cap (helper 93).
+                raise Rejected(charge.code, charge.whole, "quota")
         capped = [charge._replace(cost=min(charge.cost, charge.item.amount))
                   for charge in charges]
         for charge in capped:
@@ -204,8 +217,10 @@ def _minute(key: ApiKey, cost: int) -> Charge:
 
 
 def _daily(key: ApiKey, cost: int) -> Charge:
-    return Charge(parse(f"{key.megapixels_per_day} per day"), f"key:{key.name}:day", cost,
-                  KEY_DAY.format(limit=key.megapixels_per_day), DAILY_QUOTA)
+    limit = key.megapixels_per_day
+    return Charge(parse(f"{limit} per day"), f"key:{key.name}:day", cost,
+                  KEY_DAY.format(limit=limit), DAILY_QUOTA,
+                  KEY_DAY_WHOLE.format(cost=cost, limit=limit))
 
 
 def account() -> Account:
@@ -251,8 +266,10 @@ def _rate_headers(response: Response) -> Response:
     if response.status_code in (402, 429) and wait is not None:
         # Refused for a limit, whichever (the day's megapixels, a fetch in flight, a job
         # larger than what is left): no room until then, as the refusal says. A client
-        # pacing by the headers alone saw room and was refused all day (helper 91).
-        left, reset = 0, time.time() + wait
+        # pacing by the headers alone saw room and was refused all day (helper 91). The
+        # limit's own moment where it says one: now + the whole seconds of Retry-After
+        # could be a second past the Reset the call before was told.
+        left, reset = 0, g.get("refused_until", time.time() + wait)
     response.headers.update(zip(RATE_HEADERS, (key.per_minute, left, math.ceil(reset)),
                                 strict=True))
     return response

@@ -65,13 +65,12 @@ class ImageInfo:
 def probe(data: bytes, max_pixels: int, stored: bool = False) -> ImageInfo:
     """Check that `data` is a whole, still JPEG/PNG/WebP within `max_pixels`; describe it.
 
-    The pixel check reads the header, so a small file declaring a huge image (a
-    decompression bomb) is refused unallocated. Nothing here decodes at full size, since
-    every request thread runs it: a baseline JPEG is decoded at 1/8 scale (a progressive
-    one not at all), a PNG's chunks are checked uninflated, a WebP's container is parsed
-    as it opens; a JPEG's scans and a PNG's chunks are counted first. Damage missed here
-    is an `InvalidImage` when the engine decodes the image, one upload at a time. A
-    `stored` photo, a record's own, is not held to a WebP's limit, younger than some."""
+    The pixel check reads the header, so a small file declaring a huge image (a decompression
+    bomb) is refused unallocated. Nothing here decodes at full size, since every request
+    thread runs it: a baseline JPEG is decoded at 1/8 scale (a progressive one not at all), a
+    PNG's chunks are checked uninflated, a WebP's container is parsed as it opens; a JPEG's
+    scans and a PNG's chunks are counted first. Damage missed here is an `InvalidImage` when
+    the engine decodes it, in its turn. A `stored` photo (a record's) has no WebP limit."""
     if not data:
         raise InvalidImage("The file is empty. Please choose a photo to upload.")
     # Counted before Pillow opens the file, which reads a PNG's chunks up to its pixels.
@@ -84,6 +83,8 @@ def probe(data: bytes, max_pixels: int, stored: bool = False) -> ImageInfo:
         # Pillow's JPEG plugin opens an MPO itself: it needs no format of its own here.
         img = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
     except UnidentifiedImageError:
+        if structure.read_here(data):
+            raise _damaged() from None
         named = structure.other_format(data)
         raise InvalidImage((f"{named} images cannot be read here" if named else "That file "
                             "is not an image we can read") + f". Please upload a "

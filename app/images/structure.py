@@ -204,6 +204,14 @@ _ISO_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC
                b"avis": "AVIF"}
 
 
+def read_here(data: bytes) -> bool:
+    """Whether `data` starts as a JPEG, PNG or WebP does: one Pillow cannot open past
+    that is damaged, not another format (helper 93: a PNG cut after its header was told
+    to send a PNG)."""
+    return (data.startswith((PNG_SIGNATURE, b"\xff\xd8\xff"))
+            or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"))
+
+
 def other_format(data: bytes) -> str | None:
     """The name of a well-known image format that is not read here, from its first bytes."""
     named = next((name for magic, name in _OTHER_FORMATS if data.startswith(magic)), None)

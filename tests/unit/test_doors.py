@@ -269,6 +269,33 @@ def test_a_jpeg_too_short_for_its_size_is_damaged_at_every_door(page, script):
     assert page.record_ids() == [] and script.list() == []
 
 
+def _flipped(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 1]) + data[at + 1:]
+
+
+_RED_PNG = encode(Image.new("RGB", (40, 30), (200, 10, 10)), "PNG")
+_RED_WEBP = encode(Image.new("RGB", (40, 30), (200, 10, 10)), "WEBP")
+# Files that start as one of the three formats but that Pillow cannot open past their
+# header: they were told "not an image we can read. Please upload a JPEG, PNG or WebP"
+# (415) where a JPEG or WebP damaged further on is a 400 (helper 93).
+OPENED_NO_FURTHER = {
+    "a PNG's signature alone": _RED_PNG[:8],
+    "a PNG cut after its header": _RED_PNG[:33],
+    "a PNG whose header's CRC is wrong": _flipped(_RED_PNG, 30),
+    "a PNG whose width's byte is wrong": _flipped(_RED_PNG, 16),
+    "a JPEG's first marker alone": b"\xff\xd8\xff",
+    "a WebP's container alone": _RED_WEBP[:12],
+}
+
+
+@pytest.mark.parametrize("case", OPENED_NO_FURTHER)
+def test_a_file_damaged_in_its_header_is_damaged_at_every_door(page, script, case):
+    bad = OPENED_NO_FURTHER[case]
+    expected = (400, "invalid_image", DAMAGED)
+    assert [answer(page_upload(page, {}, bad)), answer(script.create(bad)),
+            answer(script_remove(script, bad))] == [expected] * 3
+
+
 @pytest.mark.parametrize("file_format", ["JPEG", "PNG", "WEBP"])
 def test_an_exif_pillow_cannot_write_is_taken_at_every_door(page, script, file_format):
     """Turned upright, not a 500 (helper 79: the turn wrote the EXIF back, and failed)."""

@@ -54,7 +54,8 @@ def test_accepted_formats(fmt, mime):
      "That file is not an image we can read. Please upload a JPEG, PNG or WebP image."),
     (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00isommp42" + bytes(64), "unsupported",
      "That file is not an image we can read. Please upload a JPEG, PNG or WebP image."),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "unsupported", "not an image we can read"),
+    # A PNG's signature and no header: a PNG, damaged (it was told to send a PNG, helper 93).
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "invalid", "damaged or incomplete"),
 ])
 def test_refusals_say_what_is_wrong(data, kind, words):
     with pytest.raises(InvalidImage) as caught:

@@ -12,7 +12,7 @@ from PIL import Image
 from app import create_app
 from app.hosting import ConfigError
 from app.http.callers import EMPTY, INVALID, MISSING, NOT_BEARER, TWO_IN_ONE, TWO_KEYS
-from app.http.limits import KEY_DAY, KEY_MINUTE, RATE_LIMITED
+from app.http.limits import KEY_DAY, KEY_DAY_WHOLE, KEY_MINUTE, RATE_LIMITED
 from app.settings import Settings
 from app.storage.embedded import embedded_database
 from app.storage.keys import KeyBook, KeyExists, digest
@@ -265,6 +265,21 @@ def test_the_megapixels_a_day_to_the_pixel(keyed, made):
     assert (refused.status_code, refused.get_json()) == (
         429, {"error": "daily_quota", "message": KEY_DAY.format(limit=5)})
     assert 86_000 < int(refused.headers["Retry-After"]) <= 86_400
+
+
+def test_a_photo_over_the_whole_day_is_refused_without_a_wait(keyed, made):
+    """A cost over the whole cap was charged as the whole cap: a 5 MP key made 12 MP,
+    then 25 MP, on a fresh day (helper 93). Now it never fits, so no Retry-After; the day
+    is left as it was, and one pixel less than one over still fits."""
+    client = keyed.test_client()
+    for width, height, cost in ((2500, 2001, 6), (4000, 3000, 12)):
+        refused = remove(client, png(width, height), **{"X-Api-Key": made})
+        assert (refused.status_code, refused.get_json()) == (
+            429, {"error": "daily_quota", "message": KEY_DAY_WHOLE.format(cost=cost, limit=5)})
+        assert "Retry-After" not in refused.headers
+    assert client.get(f"{API}/account", headers={"X-Api-Key": made}).get_json()[
+        "megapixels_left"] == 5
+    assert remove(client, png(2500, 2000), **{"X-Api-Key": made}).status_code == 200
 
 
 def test_one_pixel_over_a_megapixel_costs_one_more(keyed, made):

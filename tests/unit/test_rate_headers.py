@@ -68,6 +68,21 @@ def test_each_call_counts_down_to_the_429_and_the_reset_is_the_first_calls_minut
     assert abs(time.time() + int(refused.headers["Retry-After"]) - reset) <= 1
 
 
+def test_a_refusals_reset_is_the_limits_own_moment(keyed, three, monkeypatch):
+    """Told as now + Retry-After, in whole seconds each, a 429's reset was a second past
+    the one told before it when the first count's minute ended just under a whole second,
+    and this test's first one failed now and then when the machine was slow."""
+    clock = [1_000_000.9]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    client = keyed.test_client()
+    assert [stood(api(client, three)) for _ in range(3)] == [
+        (3, 2, 1_000_061), (3, 1, 1_000_061), (3, 0, 1_000_061)]
+    clock[0] = 1_000_001.5  # 59.4 s to go: Retry-After 60, and now + 60 is 1_000_061.5
+    refused = api(client, three)
+    assert (refused.status_code, refused.headers["Retry-After"]) == (429, "60")
+    assert stood(refused) == (3, 0, 1_000_061)
+
+
 def test_a_photo_of_two_counts_takes_two_and_a_refused_photo_its_fee(keyed):
     """4,002,000 pixels are two counts (one per started 4 MP); a photo that cannot be read
     pays one, as the limits count it."""

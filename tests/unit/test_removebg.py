@@ -13,7 +13,7 @@ from PIL import Image
 from app.core.errors import Rejected
 from app.core.fetching.codes import refused as refused_fetch
 from app.http.callers import INVALID, MISSING
-from app.http.limits import KEY_DAY
+from app.http.limits import KEY_DAY, KEY_DAY_WHOLE
 from app.http.sizes import JSON_BODY_LIMIT, json_values
 from app.removebg.fields import FIELDS, _base64
 from app.storage.keys import DEFAULT_PER_MINUTE
@@ -394,9 +394,11 @@ def test_each_photo_refusal(client):
                 "(A-Z, a-z, 0-9, + and /, padded with =), alone or as a data URL's.")
     bmp = encode(Image.new("RGB", (4, 4)), "BMP")
     refused(removebg(client, bmp), 400, "invalid_file_type")  # our 415: remove.bg's 400
-    refused(removebg(client, jpeg_claiming((7000, 7000))), 400, "failed_to_read_image",
-            "The image file is damaged or incomplete. Please upload a whole JPEG, PNG or "
-            "WebP image.")
+    cut_png = encode(Image.new("RGB", (4, 4)), "PNG")[:33]  # its header, then nothing
+    for damaged in (jpeg_claiming((7000, 7000)), cut_png):
+        refused(removebg(client, damaged), 400, "failed_to_read_image",
+                "The image file is damaged or incomplete. Please upload a whole JPEG, PNG or "
+                "WebP image.")
     refused(client.post("/v1.0/removebg", data=b"x", content_type="text/plain",
                         headers=HEADERS), 400, "unsupported_media_type")
     refused(client.post("/v1.0/removebg", data=b"[1]", content_type="application/json",
@@ -503,6 +505,16 @@ def test_a_spent_daily_cap_is_remove_bgs_402(app):
     answer = removebg(client, headers={"X-Api-Key": key})
     error = refused(answer, 402, "daily_quota", KEY_DAY.format(limit=1))
     assert error["detail"] == "Insufficient credits" and int(answer.headers["Retry-After"]) > 3600
+
+
+def test_a_photo_over_the_whole_day_is_remove_bgs_402_without_a_wait(app):
+    """Charged as the whole cap, a 2 MP key's 12 MP photo was made (helper 93)."""
+    key = made_key(app, "shop", "--megapixels-per-day", "2")
+    client = app.test_client()
+    answer = removebg(client, encode(Image.new("RGB", (4000, 3000)), "PNG"),
+                      headers={"X-Api-Key": key}, size="full")
+    error = refused(answer, 402, "daily_quota", KEY_DAY_WHOLE.format(cost=12, limit=2))
+    assert error["detail"] == "Insufficient credits" and "Retry-After" not in answer.headers
 
 
 def test_an_unexpected_failure_is_a_500_without_details(app, client):
