@@ -57,7 +57,7 @@ def _built(config: Settings | Mapping[str, str] | None) -> Flask:
 
     observability.configure_logging(settings.log_json, settings.log_level)
     app = http.App("app")
-    if not settings.secret_key:  # development only: Settings refuses production without a key
+    if not settings.secret_key and _serving():  # Settings refuses production without one
         app.logger.warning("APP_SECRET_KEY is not set: using a temporary key (development "
                            "only); visitors get new ids after a restart.")
     app.config.update(
@@ -74,7 +74,11 @@ def _built(config: Settings | Mapping[str, str] | None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = from_the_front(ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n),
                                       app.wsgi_app)
-    app.extensions["services"] = build_services(settings)
+    app.extensions["services"] = services = build_services(settings)
+    if services.demo_storage and _serving():
+        app.logger.warning("MONGO_URI is not set: using demo storage in memory; all records "
+                           "are lost when the process stops, and past %d MB (DEMO_STORE_MB) "
+                           "the oldest make room.", settings.demo_store_mb)
 
     from app import api, cli, removebg, web
 
@@ -84,6 +88,16 @@ def _built(config: Settings | Mapping[str, str] | None) -> Flask:
         for blueprint in door.BLUEPRINTS:
             app.register_blueprint(blueprint)
     return app
+
+
+def _serving() -> bool:
+    """Whether this app is built to serve visitors (gunicorn, `flask run`, tests), where a
+    temporary cookie key and records kept in memory are worth a warning; not for another
+    `flask` command (`remove-bg`, `keys`), to which they mean nothing (helper 94)."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is None or context.info_name == "run"
 
 
 def from_the_front(proxied, direct):

@@ -35,10 +35,6 @@ class Services:
 def build_services(settings: Settings) -> Services:
     database, embedded = open_database(settings.mongo_uri, settings.mongo_db,
                                        settings.mongo_timeout_ms)
-    if embedded:
-        log.warning("MONGO_URI is not set: using demo storage in memory; all records are "
-                    "lost when the process stops, and past %d MB (DEMO_STORE_MB) the oldest "
-                    "make room.", settings.demo_store_mb)
     records = (BoundedDemoRepository(database, settings.demo_store_mb * 10**6) if embedded
                else RecordRepository(database))
     keys = KeyBook(database, settings.key_pairs)

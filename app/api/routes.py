@@ -44,7 +44,9 @@ KIND = ("`original` (the upload, unchanged) or `processed`.", {"enum": list(KIND
 DOWNLOAD_HEADERS = {
     "ETag": "The version of these bytes",
     "Cache-Control": "`private, no-cache`: kept, and revalidated on each use",
-    "Accept-Ranges": "`bytes`: one range of bytes asked for in `Range` is answered 206"}
+    "Accept-Ranges": "`bytes`: one range of bytes asked for in `Range` is answered 206",
+    "Content-Disposition": "`inline`, or `attachment` with `download`; with the record's "
+                           "file name either way"}
 IMAGE_ENDPOINT = "api.image"
 # What reading a photo (a file or an address) and cutting it out can answer: every call
 # that takes one says so.
@@ -179,10 +181,7 @@ def delete_record(record_id: str):
 
 @bp.get("/records/<record_id>/images/<kind>")
 @operation(id="getImage", summary="An image's bytes", query=ImageQuery, returns="image",
-           returns_description="The image",
-           headers={**DOWNLOAD_HEADERS,
-                    "Content-Disposition": "`inline`, or `attachment` with `download`; with "
-                                           "the file name either way"},
+           returns_description="The image", headers=DOWNLOAD_HEADERS,
            errors=("invalid_parameter", "not_found"), conditional=True,
            path={"record_id": RECORD_ID, "kind": KIND})
 def image(record_id: str, kind: str):
@@ -192,9 +191,9 @@ def image(record_id: str, kind: str):
 @bp.get("/records/<record_id>/images/<kind>/<int:size>")
 @operation(id="getThumbnail", summary="A small WebP rendition of an image",
            description="Made with the record, or on first request for older records.",
-           returns="thumbnail", returns_description="The rendition",
-           headers=DOWNLOAD_HEADERS,
-           errors=("not_found", "busy"), conditional=True,
+           query=ImageQuery, returns="thumbnail", returns_description="The rendition",
+           headers=DOWNLOAD_HEADERS, errors=("invalid_parameter", "not_found", "busy"),
+           conditional=True,
            path={"record_id": RECORD_ID, "kind": KIND,
                  "size": ("The longest side, in pixels.",
                           {"type": "integer", "enum": list(SIZES)})})

@@ -144,9 +144,9 @@ def _whole_text(value: Any) -> Any:
 
 
 def _no_visible_character() -> PydanticCustomError:
-    return PydanticCustomError("invalid_name", "Please give the image a name with at least one "
-                                               "visible character, not only spaces or "
-                                               "invisible characters (such as U+200B).")
+    return PydanticCustomError("invalid_name", (
+        "Please give the image a name with at least one visible character, not only spaces "
+        "or invisible characters such as a zero-width space."))
 
 
 # Spaces (which include tab and line feed) may surround the name; inside it, none of
@@ -164,8 +164,8 @@ Name = Annotated[
     str, Field(min_length=1, max_length=NAME_MAX, pattern=_NAME_PATTERN,
                description=f"1 to {NAME_MAX} characters, one line without control "
                            "characters, with at least one visible character (not only spaces "
-                           "or invisible ones such as U+200B), once leading and trailing "
-                           "spaces are removed and accents composed (Unicode NFC)."),
+                           "or invisible ones such as U+200B, a zero-width space), once leading "
+                           "and trailing spaces are removed and accents composed (Unicode NFC)."),
     # Trimmed before any rule, the length included, so both doors take " name " alike.
     BeforeValidator(_name),
     Rule("invalid_name", f"Please give the image a name of 1 to {NAME_MAX} characters.")]
@@ -188,8 +188,8 @@ def _address(value: Any) -> Any:
 
 
 def url_rule(whose: str) -> Rule:
-    return Rule("invalid_url", f"Give {whose} address as an http or https URL of at most "
-                               f"{URL_MAX} characters.")
+    return Rule("invalid_url", f"Give {whose} address in full, starting with http:// or "
+                               f"https://, in at most {URL_MAX} characters.")
 
 
 Url = Annotated[

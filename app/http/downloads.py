@@ -95,9 +95,9 @@ def download_name(image_name: str, kind: str, content_type: str, ascii_only: boo
 
 def send_image(record_id: str, kind: str, size: int | None = None, *, again: bool = True):
     """The visitor's image bytes (or its rendition of `size`) with caching headers;
-    `?download=1` saves the image under the record's name. Anything not theirs is not
+    `?download=1` saves either under the record's name. Anything not theirs is not
     found."""
-    download = size is None and _download_asked()  # a bad query is told so, found or not
+    download = _download_asked()  # a bad query is told so, found or not
     gallery = services().gallery
     record, stored = gallery.image(current_visitor(), record_id, kind, size)
     output = record.options.get("output", "transparent")

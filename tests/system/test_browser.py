@@ -115,24 +115,31 @@ def test_several_files_at_once_each_get_their_own_record_and_message(tab):
     page = tab.open()
     tab.expected_statuses.add(409)
     huge = os.urandom(1_200_000)  # over the server's 1 MB limit: refused before sending
+    sent = []
+    page.on("request", lambda request: sent.append(request.url) if request.method == "POST"
+            else None)
     tab.upload([("first.jpg", photo("chelsea")), ("huge.jpg", huge),
                 ("second.jpg", photo("astronaut", size=(256, 256))),
-                ("third.jpg", photo("coffee"))])
+                ("third.jpg", photo("coffee")), ("fourth.jpg", photo("rocket"))])
     assert tab.messages() == [
         "first.jpg: Image generated successfully",
         "huge.jpg: The file is too large. Please upload an image of at most 1 MB.",
         "second.jpg: Image generated successfully",
         "third.jpg: Max limit reached. Please remove a record.",
+        "fourth.jpg: Max limit reached. Please remove a record.",
     ]
+    # A request a photo sent; none after the gallery was found full (helper 94: each was
+    # uploaded only to be refused).
+    assert sent == [tab.base + "/"] * 3
     # Named after their files (the name field was left empty); newest first.
     assert tab.names() == ["second", "first"]
     for index in (1, 2):
         assert image_rendered(page, f"#records tbody tr:nth-child({index}) .processed-img")["w"] > 0
-    # The one refused at the limit stays chosen, to be sent again; the two made go, and so
+    # The ones refused at the limit stay chosen, to be sent again; the two made go, and so
     # does the one too large to be made at all.
-    expect(page.locator("#previews li")).to_have_count(1)
+    expect(page.locator("#previews li")).to_have_count(2)
     assert page.evaluate("Array.from(document.getElementById('image').files).map(f => f.name)"
-                         ) == ["third.jpg"]
+                         ) == ["third.jpg", "fourth.jpg"]
 
 
 def test_files_dropped_on_the_zone_are_chosen_and_previewed(tab):

@@ -13,7 +13,7 @@ from tests.support import API, assert_error, photo
 NULL = "{} cannot be null: send a value, or leave the field out."
 TWICE = "The field 'image_name' was sent more than once."
 INVISIBLE = ("Please give the image a name with at least one visible character, not only "
-             "spaces or invisible characters (such as U+200B).")
+             "spaces or invisible characters such as a zero-width space.")
 NOT_TEXT = ("The {} holds a character that is not valid text (an unpaired surrogate or a "
             "U+FFFD replacement character). Please type it again.")
 ADDRESS = "https://photos.example.com/cat.jpg"

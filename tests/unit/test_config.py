@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
+from flask.cli import FlaskGroup
 
 from app import create_app
 from app.http.sizes import human_size
@@ -37,6 +40,25 @@ def test_development_generates_a_temporary_key_and_says_so(caplog):
     assert len(app.secret_key) == 64
     assert create_app({"APP_ENV": "development"}).secret_key != app.secret_key
     assert "APP_SECRET_KEY is not set: using a temporary key" in caplog.text
+
+
+SERVING_WARNINGS = ("APP_SECRET_KEY is not set: using a temporary key",
+                    "MONGO_URI is not set: using demo storage in memory")
+
+
+def test_flask_run_warns_of_a_temporary_key_and_memory_storage(caplog):
+    with click.Context(click.Command("run"), info_name="run"):
+        create_app({"APP_ENV": "development"})
+    assert [w for w in SERVING_WARNINGS if w in caplog.text] == list(SERVING_WARNINGS)
+
+
+def test_other_flask_commands_do_not_warn_of_what_only_serving_uses(caplog):
+    """`flask remove-bg` (and `keys`) load the app as FlaskGroup does, inside the group's
+    own context: a cookie key and the gallery's storage mean nothing to them."""
+    group = FlaskGroup(create_app=lambda: create_app({"APP_ENV": "development"}))
+    result = CliRunner().invoke(group, ["remove-bg", "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+    assert [w for w in SERVING_WARNINGS if w in caplog.text + result.output] == []
 
 
 def test_settings_built_in_code_are_checked_like_the_environment():

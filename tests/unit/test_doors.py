@@ -65,7 +65,7 @@ CASES = {
                      "Please give the image a name without line breaks or control characters."),
     "name-invisible": ({"name": "\u200b"}, 400, "invalid_name",
                        "Please give the image a name with at least one visible character, not "
-                       "only spaces or invisible characters (such as U+200B)."),
+                       "only spaces or invisible characters such as a zero-width space."),
 }
 
 
@@ -232,16 +232,26 @@ DOWNLOADS = {
 def test_an_images_download_is_asked_alike_at_both_doors(page, query):
     """The page took any value but 0, false, no and off for "download", where the API
     answered 400 to all but its four: `?download=maybe` saved a file at one door only.
-    Then `?download=yes` was refused where `crop=yes` was taken (helper 75)."""
+    Then `?download=yes` was refused where `crop=yes` was taken (helper 75). A
+    rendition's address ignored it (helper 94): it is asked the same way there."""
     page_upload(page, {})
     (record_id,) = page.record_ids()
     found = []
-    for path in (f"/images/{record_id}/processed",
-                 f"{API}/records/{record_id}/images/processed"):
+    for path in (f"/images/{record_id}/processed", f"/images/{record_id}/processed/160",
+                 f"{API}/records/{record_id}/images/processed",
+                 f"{API}/records/{record_id}/images/original/320"):
         response = page.client.get(path + query, headers={"Accept": "application/json"})
         disposition = response.headers.get("Content-Disposition", "")
         found.append((*answer(response), disposition.split(";")[0] or None))
-    assert found[0] == found[1] == DOWNLOADS[query]
+    assert found == [DOWNLOADS[query]] * 4
+
+
+def test_a_rendition_is_saved_under_the_records_name(page):
+    page_upload(page, {})
+    (record_id,) = page.record_ids()
+    for kind, name in (("processed", "cat.webp"), ("original", "cat-original.webp")):
+        response = page.client.get(f"/images/{record_id}/{kind}/160?download=1")
+        assert response.headers["Content-Disposition"] == f"attachment; filename={name}"
 
 
 def test_a_bad_download_is_told_so_before_a_missing_record(page):

@@ -23,7 +23,7 @@ IMAGE = b"bytes of a photo"
 OUTPUT_RULE = "output must be one of: transparent, color, image, blur, mask."
 ONE_LINE = "Please give the image a name without line breaks or control characters."
 INVISIBLE = ("Please give the image a name with at least one visible character, not only "
-             "spaces or invisible characters (such as U+200B).")
+             "spaces or invisible characters such as a zero-width space.")
 NOT_TEXT = ("The name holds a character that is not valid text (an unpaired surrogate or a "
             "U+FFFD replacement character). Please type it again.")
 

@@ -248,7 +248,13 @@ def test_the_upload_form_matches_the_original(client):
     html = client.get("/").get_data(as_text=True)
     assert re.search(r'<input[^>]*name="name"[^>]*required[^>]*maxlength="50"', html)
     assert re.search(r'<input[^>]*type="file"[^>]*name="image"[^>]*accept="[^"]*image/\*', html)
-    assert 'id="edit-modal"' in html and "Note: You can only change image name" in html
+    assert 'id="edit-modal"' in html
+    # The original's note, and where the picture itself is changed now (helper 94).
+    assert ('id="edit-note">Note: You can only change image name. To change the picture '
+            'itself, use Edit result.</p>') in html
+    # The whole record goes, its photo too (the sentence named only the processed image).
+    assert ('“<bdi id="delete-name"></bdi>”, its photo and its processed image will be '
+            'deleted for good.') in html
 
 
 def test_names_are_escaped_on_the_page(visitor, fake_engine):

@@ -688,7 +688,8 @@ def test_a_margin_in_pixels_is_read_as_its_pattern_read_it():
             assert _in_pixels(text) == bool(pattern.fullmatch(text)), text
 
 
-ADDRESS_RULE = "Give {whose} address as an http or https URL of at most 2048 characters."
+ADDRESS_RULE = (
+    "Give {whose} address in full, starting with http:// or https://, in at most 2048 characters.")
 
 
 @pytest.mark.parametrize("door, backdrop_field, extra", [

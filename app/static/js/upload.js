@@ -233,17 +233,19 @@ async function onSubmit(event) {
   setWorking(true);
   let created = 0;
   let failed = 0;
-  let full = false;
+  let full = null;  // the server's refusal once the gallery is full
   let addressFailed = false;
   const failedFiles = [];
   for (let index = 0; index < items.length; index++) {
     const item = items[index];
-    // Checked here too, so a file that cannot fit is not sent at all.
-    const result = item.file && item.file.size > rules.max_upload ? { ok: false, message: messages.too_large }
-      : await sendWaiting(item, recordName(base, item, index, items.length, start), index,
-        items.length);
+    // Checked here too, so a file that cannot fit is not sent at all; nor is one after the
+    // gallery was found full (its photo would be uploaded only to be refused the same way).
+    const result = item.file && item.file.size > rules.max_upload
+      ? { ok: false, message: messages.too_large }
+      : full || await sendWaiting(item, recordName(base, item, index, items.length, start),
+        index, items.length);
     if (result.ok) { created++; } else { failed++; }
-    if (result.error === "limit_reached") full = true;
+    if (result.error === "limit_reached") full = result;
     if (!result.ok && item.url) addressFailed = true;
     if (!result.ok && result.later && item.file) failedFiles.push(item.file);
     choice.setItemStatus(index, result.ok ? "Done"
