@@ -58,9 +58,10 @@ class Model:
     python_version: str = ""
     ir: tuple[tuple[int, str], ...] = ()  # (size, sha256) of its IR's .xml and .bin
     # Its one inference as megapixels' worth of the work around it, with each of RUNTIMES,
-    # which the admission's line prices it at (engines/admission.py `Work.inference`):
-    # u2netp 108 ms with OpenVINO and 180 with onnxruntime, u2net 279 and 368, against
-    # 16 ms a megapixel (bench/prices.py, 2026-12-07).
+    # which the admission's line prices it at (engines/admission.py `Work.inference`).
+    # bench/prices.py measured u2netp 6.3-6.7 and u2net 16.5-16.6 with OpenVINO, 11.0 and
+    # 21.2 with onnxruntime (2026-12-07); u2net's OpenVINO 18 is a first run's, kept since
+    # each job's time per priced megapixel stays within 0.97-1.03 of the mean with it.
     inference: tuple[float, ...] = ()
 
     def inference_megapixels(self, runtime: str) -> float:

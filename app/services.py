@@ -35,7 +35,7 @@ class Services:
 def build_services(settings: Settings) -> Services:
     database, embedded = open_database(settings.mongo_uri, settings.mongo_db,
                                        settings.mongo_timeout_ms)
-    records = (BoundedDemoRepository(database, settings.demo_store_mb * 10**6) if embedded
+    records = (BoundedDemoRepository(database, settings.demo_store_mb * 2**20) if embedded
                else RecordRepository(database))
     keys = KeyBook(database, settings.key_pairs)
     try:
@@ -49,7 +49,8 @@ def build_services(settings: Settings) -> Services:
         fetching.fetch, max_bytes=settings.max_content_length,
         allowed_networks=fetching.parse_networks(settings.url_allowed_networks),
         connect_timeout=settings.url_connect_timeout,
-        read_timeout=min(10.0, settings.url_fetch_timeout), timeout=settings.url_fetch_timeout),
+        read_timeout=min(fetching.READ_TIMEOUT, settings.url_fetch_timeout),
+        timeout=settings.url_fetch_timeout),
         slots=settings.url_fetch_concurrency, deadline=settings.url_fetch_timeout,
         place=engines.admission.place)
     uploads = UploadService(records, engines, user_limit=settings.user_limit,

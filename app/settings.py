@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app import model_files
+from app.core.fetching.client import CONNECT_TIMEOUT
 from app.hosting import ConfigError
 from app.setting_types import (
     SHORTEST_SECRET,
@@ -69,7 +70,7 @@ class Settings(BaseModel):
     rapidapi_host: str = setting("background-removal.p.rapidapi.com", "X_RAPID_API_HOST",
                                  "RapidAPI host of that API.")
     rapidapi_connect_timeout: Seconds = setting(
-        3.05, "RAPIDAPI_CONNECT_TIMEOUT",
+        CONNECT_TIMEOUT, "RAPIDAPI_CONNECT_TIMEOUT",
         "Seconds to wait for RapidAPI to accept the connection.", ge=0.1)
     rapidapi_timeout: Seconds = setting(
         30.0, "RAPIDAPI_TIMEOUT",
@@ -93,8 +94,9 @@ class Settings(BaseModel):
         "starts at the project folder, wherever the app is started from.")
     bg_model: Literal[tuple(model_files.MODELS)] = setting(
         model_files.DEFAULT_MODEL, "BG_MODEL",
-        "The model an upload uses when it names none: u2netp (Fast) or u2net (Best "
-        "quality). It must be in BG_MODELS_DIR; the other is offered when it is there too.")
+        "The model an upload uses when it names none: " + " or ".join(
+            f"{name} ({model.label})" for name, model in model_files.MODELS.items())
+        + ". It must be in BG_MODELS_DIR; the other is offered when it is there too.")
     bg_runtime: Annotated[Literal[model_files.RUNTIMES], Lowered] = setting(
         model_files.RUNTIMES[0], "BG_RUNTIME",
         "What runs the local engine's models: openvino (1.2-1.9× faster where measured, "
@@ -129,7 +131,7 @@ class Settings(BaseModel):
         15.0, "URL_FETCH_TIMEOUT",
         "Seconds for fetching a photo by address, redirects and lookups included.", ge=1)
     url_connect_timeout: Seconds = setting(
-        3.05, "URL_CONNECT_TIMEOUT",
+        CONNECT_TIMEOUT, "URL_CONNECT_TIMEOUT",
         "Seconds to wait for the photo's server to accept a connection.", ge=0.1)
     url_fetch_concurrency: int = setting(
         2, "URL_FETCH_CONCURRENCY",

@@ -7,18 +7,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.errors import human_size
 from app.core.fetching import CODES as FETCH_CODES
 from app.engines.admission import COUNTING
 from app.engines.base import EngineError
 from app.http.errors import STATUS
-from app.http.records_json import Record
+from app.http.records_json import MODEL_NAMES, Record
+from app.http.sizes import JSON_BODY_LIMIT, MAX_FORM_MEMORY_SIZE, MAX_FORM_PARTS
 from app.images.decoding import InvalidImage
-from app.images.outputs import REMOVAL_FORMATS
+from app.images.outputs import ACCEPTED_TEXT, REMOVAL_FORMATS
 
 CSRF_STATUS = 403  # understood, but its sender is not trusted (flask-wtf's 400 for the page)
 
 _VIEW = ConfigDict(extra="forbid")
-MODEL_HEADER = ("The local engine's model that made the mask (`u2netp`, `u2net`), or the "
+MODEL_HEADER = (f"The local engine's model that made the mask ({MODEL_NAMES}), or the "
                 "remote engine's name (`rapidapi`).")
 SECONDS_HEADER = "Seconds from asking for a turn to the encoded result."
 
@@ -114,12 +116,13 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
        for code, (kind, meaning) in FETCH_CODES.items() if code != "too_large"},
     "conflict": ("the record changed while the edit was being made; try again",
                  _statuses("conflict")),
-    "invalid_image": ("not a JPEG, PNG or WebP, damaged, animated or too many pixels",
+    "invalid_image": (f"not a {ACCEPTED_TEXT}, damaged, animated or too many pixels",
                       _statuses(*InvalidImage.KINDS)),
     "invalid_background": ("the background photo (output `image`), as `invalid_image` says "
                            "of the photo", _statuses(*InvalidImage.KINDS)),
     "too_large": ("the request body, or the photo at `image_url`, is over the upload limit; "
-                  "or the form or JSON body over its own (50 fields, 256 KB; JSON 16 KB)",
+                  f"or the form or JSON body over its own ({MAX_FORM_PARTS} fields, "
+                  f"{human_size(MAX_FORM_MEMORY_SIZE)}; JSON {human_size(JSON_BODY_LIMIT)})",
                   (413,)),
     "unsupported_media_type": ("the body is not of the documented media type",
                                (415,)),

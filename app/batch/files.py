@@ -21,7 +21,7 @@ from PIL import Image
 from app.core.errors import Rejected
 from app.core.results import photo_of, refusals
 from app.images.outputs import FILE_NAME_BYTES
-from app.images.structure import JPEG_END
+from app.images.structure import JPEG_END, read_here
 
 # A result is written under a temporary name in its own folder, then renamed over the
 # output: a stopped run leaves either the whole output or a file of this suffix, never
@@ -47,8 +47,7 @@ def is_photo(path: Path) -> bool:
         return False
     with open(path, "rb") as file:
         head = file.read(12)
-    return (head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"))
-            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"))
+    return read_here(head)
 
 
 def _unreadable(exc: OSError) -> str:

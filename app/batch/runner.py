@@ -18,6 +18,7 @@ import click
 
 from app.batch.files import NOT_REGULAR, Job, Plan, Writer, is_done, is_regular, sweep
 from app.batch.senders import Failed, Wait
+from app.images.outputs import ACCEPTED_TEXT
 
 Sender = Callable[[bytes, str], bytes]
 # A photo the server lost this many times fails (senders.LOST): enough for the front's 502s
@@ -41,10 +42,10 @@ class Tally:
                  f"made {self.made} ({rate:.2f} photos/s), skipped {self.skipped} already "
                  f"made, failed {len(self.failed)}."]
         if not (self.made or self.skipped or self.failed or self.interrupted):
-            lines.append("No JPEG, PNG or WebP photo was found in what was given.")
+            lines.append(f"No {ACCEPTED_TEXT} photo was found in what was given.")
         if self.not_images:
-            lines.append(f"Left alone {self.not_images} file(s) that are not JPEG, PNG or "
-                         "WebP images.")
+            lines.append(f"Left alone {self.not_images} file(s) that are not "
+                         f"{ACCEPTED_TEXT} images.")
         if self.failed:
             lines.append("Failed:")
             lines += [f"  {photo}: {reason}" for photo, reason in self.failed]

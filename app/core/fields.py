@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from app.images.outputs import (
+    ACCEPTED_TEXT,
     DEFAULT_BACKGROUND,
     ENCODING_COST,
     FORMATS,
@@ -32,10 +33,10 @@ class Rule:
 
 NAME_MAX = 50
 URL_MAX = 2048
-# Python's whitespace (what a name is trimmed of: every character whose isspace() is true),
-# written out: the document and the server then agree on every character, whatever a
-# client's regex engine calls whitespace. Literal, not scanned from all of Unicode at each
-# import; tests/unit/test_forms.py checks it against that scan.
+NO_PHOTO = "Please choose an image to upload, or give the address of one."
+# Python's whitespace (what a name is trimmed of: each character whose isspace() is true),
+# written out, so the document and the server agree on every character whatever a client's
+# regex engine calls whitespace; tests/unit/test_forms.py checks it against Unicode.
 WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
               "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 # What a name may not hold once trimmed: control characters (NUL, tab, line feed, DEL, the
@@ -43,9 +44,8 @@ WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u
 # would reach page titles, logs and download names. tests/unit/test_forms.py scans for them.
 NOT_IN_NAMES = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 _NOT_IN_NAMES = re.compile(f"[{NOT_IN_NAMES}]")
-# U+FFFD stands where a decoder met bytes that were not text: Werkzeug decodes form fields
-# with errors="replace", and browsers send a lone surrogate as U+FFFD. So it is refused like
-# JSON's lone surrogate, and a form cannot store what a JSON body may not.
+# U+FFFD stands where a decoder met bytes that were not text (Werkzeug's form fields, a
+# browser's lone surrogate): refused as JSON's lone surrogate is, alike at every door.
 BROKEN_TEXT = "\ufffd"
 # What shows nothing: format characters (Unicode category Cf: zero-width space, joiners,
 # word joiner, BOM, bidi marks, tags...) and the letters and symbol drawn blank (Hangul
@@ -170,13 +170,13 @@ Name = Annotated[
     BeforeValidator(_name),
     Rule("invalid_name", f"Please give the image a name of 1 to {NAME_MAX} characters.")]
 PhotoFile = Annotated[
-    bytes, Field(description="A JPEG, PNG or WebP still image, within the upload limit and "
+    bytes, Field(description=f"A {ACCEPTED_TEXT} still image, within the upload limit and "
                              "the pixel limit."),
-    Rule("missing_image", "Please choose an image to upload.")]
+    Rule("missing_image", NO_PHOTO)]
 NEEDS_BACKDROP = Rule("invalid_options", "Choose a background photo to put behind the subject.")
 Backdrop = Annotated[
-    bytes, Field(description="The photo behind the subject with output `image` (JPEG, PNG or "
-                             "WebP), scaled to cover the result and centred."),
+    bytes, Field(description=f"The photo behind the subject with output `image` "
+                             f"({ACCEPTED_TEXT}), scaled to cover the result and centred."),
     NEEDS_BACKDROP]
 
 

@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 from app.core.errors import Rejected
 from app.core.fields import (
     NEEDS_BACKDROP,
+    NO_PHOTO,
     Backdrop,
     Colour,
     Crop,
@@ -29,7 +30,7 @@ from app.core.fields import (
     Url,
     implied_output,
 )
-from app.images.outputs import DEFAULT_BACKGROUND, OPAQUE
+from app.images.outputs import DEFAULT_BACKGROUND, DEFAULT_FORMAT, DEFAULT_OUTPUT, OPAQUE
 
 # A lone surrogate (JSON "\ud800") is a valid Python string but not text that can be stored;
 # a form's broken bytes arrive as U+FFFD (fields.BROKEN_TEXT), refused alike.
@@ -41,7 +42,6 @@ NULL = "{field} cannot be null: send a value, or leave the field out."
 REPEATED = "The field {field} was sent more than once."
 # A field's name as a sentence quotes it: a name sent by mistake may be a whole body.
 SHOWN_NAME = 40
-NO_PHOTO = "Please choose an image to upload, or give the address of one."  # the page's too
 FILES = ("image", "background_image")  # a photo's bytes: only multipart/form-data has them
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 Form = TypeVar("Form", bound=BaseModel)
@@ -81,8 +81,8 @@ def _check_format(output: str, file_format: str) -> None:
 # Each output option once: its rule (fields.py) and its default. OutputOptions keeps them as
 # stored, UploadRequest takes them as a form sends them, EditFields as changes to a record.
 OPTIONS: dict[str, tuple[Any, Any]] = {
-    "output": (Output, "transparent"), "background": (Colour, DEFAULT_BACKGROUND),
-    "crop": (Crop, False), "crop_margin": (Margin, 5), "format": (Format, "png"),
+    "output": (Output, DEFAULT_OUTPUT), "background": (Colour, DEFAULT_BACKGROUND),
+    "crop": (Crop, False), "crop_margin": (Margin, 5), "format": (Format, DEFAULT_FORMAT),
     "refine_edges": (RefineEdges, False)}
 
 

@@ -58,8 +58,7 @@ class Gallery:
         not be read, e.g. damaged documents of the original app)."""
         done = failed = 0
         for record in maintenance.lacking_thumbnails(self.records):
-            for kind in (kind for kind in ("original", "processed")
-                         if not record.thumbnails.get(kind)):
+            for kind in (kind for kind in KINDS if not record.thumbnails.get(kind)):
                 try:
                     with refusals("Thumbnails"):
                         record = self._make_thumbnails(record, kind)

@@ -19,12 +19,13 @@ from app.core.forms import (
     by_address_model,
     one_photo,
 )
+from app.images.outputs import DEFAULT_FORMAT
 
 
 class RemovalOptions(OutputOptions):
     """How a removal's result looks: an upload's options, and the zip format."""
 
-    format: RemovalFormat = "png"
+    format: RemovalFormat = DEFAULT_FORMAT
 
 
 class _Removal(PhotoRequest):
@@ -33,7 +34,7 @@ class _Removal(PhotoRequest):
 
 _FIELDS = {name: (info.annotation, info) for name, info in UploadRequest.model_fields.items()
            if name != "name"}
-_FIELDS["format"] = (RemovalFormat, "png")
+_FIELDS["format"] = (RemovalFormat, DEFAULT_FORMAT)
 _FIELDS["background_image_url"] = (Annotated[Url, Field(
     description="The address of the photo behind the subject with output `image`, instead "
                 "of background_image: fetched as image_url is."),

@@ -29,11 +29,10 @@ from app.core.results import (
     refusals,
 )
 from app.engines import EngineRunner, Masked
-from app.images import thumbnails
 from app.images.decoding import Photo, scaled
 from app.images.outputs import EncodedImage
 from app.metrics import UPLOADS
-from app.storage import LimitReached, RecordRepository, StoredRecord
+from app.storage import KINDS, LimitReached, RecordRepository, StoredRecord
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ class UploadService:
             # Held while the result is made: parallel uploads past the limit stop here.
             with self.records.reserved(visitor, self.user_limit) as slot:
                 made = cut_out(self.engines, photo, options, pay=pay,
-                               thumbnails=thumbnails.KINDS, backdrop=backdrop,
+                               thumbnails=KINDS, backdrop=backdrop,
                                model=request.model)
                 extras = {"mask": mask_image(made.masked.mask)}
                 if backdrop is not None:

@@ -32,8 +32,8 @@ class EngineRunner:
     def __init__(self, primary: MaskEngine, fallback: MaskEngine | None = None,
                  admission: Admission | None = None):
         self.primary, self.fallback = primary, fallback
-        # Decoding, masking and composing a photo hold its full size in memory and keep a
-        # core busy: more at once per process would only share the same cores.
+        # The app passes the line its settings make (engines.build); a runner made alone
+        # (the benches, tests) gets one of its own that lets one job work at a time.
         self.admission = admission or Admission(slots=1, max_waiting=8, max_wait=60)
 
     @property

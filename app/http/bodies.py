@@ -125,8 +125,12 @@ def filled_form(form: type[BaseModel]) -> dict:
                                                  "the page does.", "unsupported")
     files = [name for name in FILES if name in form.model_fields]
     _no_file_as_text(files)
-    fields = {name: value for name in form.model_fields.keys() - set(FILES)
-              if (value := request.form.get(name, "").strip())}
+    # A required field of spaces alone is kept as sent, for its own rule to say why it is
+    # refused (a name: "at least one visible character", as the API says), not taken for
+    # one left empty (helper 95).
+    fields = {name: value.strip() or value for name, info in form.model_fields.items()
+              if name not in FILES and (value := request.form.get(name, ""))
+              and (value.strip() or info.is_required())}
     return fields | _chosen_files(files)
 
 

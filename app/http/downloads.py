@@ -22,14 +22,14 @@ from app.core.forms import parse, rule_of
 from app.http.context import services
 from app.http.visitor import current_visitor
 from app.images.decoding import EXTENSIONS
-from app.images.outputs import FILE_NAME_BYTES, EncodedImage
+from app.images.outputs import DEFAULT_OUTPUT, FILE_NAME_BYTES, EncodedImage
 
 # RFC 8187's attr-char: what may stand unescaped in `filename*` besides letters and digits.
 _ATTR_CHAR_PUNCTUATION = "!#$&+-.^_`|~"
-# Controls, path and shell characters, and the bidirectional overrides and isolates that
-# make "\u202egnp.exe" show as "exe.png" in a file manager.
-# Controls and bidirectional marks go; what a file system refuses in a name (a folder's
-# separator, Windows' reserved characters) parts words as a space does: "a/b" is a-b.png.
+# Controls go, and so do the bidirectional marks, overrides and isolates that make
+# "\u202egnp.exe" show as "exe.png" in a file manager; what a file system refuses in a name
+# (a folder's separator, Windows' reserved characters) parts words as a space does: "a/b"
+# is a-b.png.
 _UNSEEN_IN_FILENAME = re.compile(r"[\x00-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 _SEPARATORS_IN_FILENAME = re.compile(r'[/\\:*?"<>|]+')
 # Names Windows keeps for devices, with any extension ("CON.png" cannot be saved there).
@@ -67,7 +67,7 @@ def _download_asked() -> bool:
 
 
 def download_name(image_name: str, kind: str, content_type: str, ascii_only: bool = False,
-                  output: str = "transparent") -> str:
+                  output: str = DEFAULT_OUTPUT) -> str:
     """`my-cat.png` for the cutout (`my-cat-mask.png` for a record whose `output` is the
     mask), `my-cat-original.jpg` for the upload. Compatibility forms are folded first
     (NFKC), so a fullwidth `／` is a `/`, not turned into one by the ASCII fallback.
@@ -100,7 +100,7 @@ def send_image(record_id: str, kind: str, size: int | None = None, *, again: boo
     download = _download_asked()  # a bad query is told so, found or not
     gallery = services().gallery
     record, stored = gallery.image(current_visitor(), record_id, kind, size)
-    output = record.options.get("output", "transparent")
+    output = record.options.get("output", DEFAULT_OUTPUT)
     name = download_name(record.image_name, kind, stored.content_type, output=output)
     etag = stored.etag
     if download:

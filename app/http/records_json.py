@@ -13,9 +13,12 @@ from app.core.fields import NAME_MAX
 from app.core.forms import OutputOptions
 from app.images.decoding import ACCEPTED_FORMATS
 from app.images.thumbnails import SIZES
+from app.model_files import MODELS
 
 CONTENT_TYPES = tuple(sorted(set(ACCEPTED_FORMATS.values())))
 _VIEW = ConfigDict(extra="forbid")
+
+MODEL_NAMES = ", ".join(f"`{name}`" for name in MODELS)  # as the document lists them
 
 
 class Image(BaseModel):
@@ -42,7 +45,7 @@ class Record(BaseModel):
                                         "format).")
     engine: str = Field(description="What removed the background: `local` or `rapidapi`.")
     model: str | None = Field(description="The local engine's model that made the mask "
-                                          "(`u2netp`, `u2net`); null for RapidAPI's.")
+                                          f"({MODEL_NAMES}); null for RapidAPI's.")
     options: OutputOptions = Field(description="How the processed image was made.")
     original: Image
     processed: Image

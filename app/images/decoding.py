@@ -10,12 +10,12 @@ import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from app.images import colour, orientation, structure
+from app.images.outputs import ACCEPTED_TEXT
 
 # A JPEG with extra pictures after the first (phones add gain maps and previews this way):
 # Pillow opens it as MPO; it is a JPEG photo.
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
                     "MPO": "image/jpeg"}
-ACCEPTED_TEXT = "JPEG, PNG or WebP"
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 # A camera's EXIF fits a JPEG's 64 KB segment; a PNG's or WebP's may be any size, and

@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+ACCEPTED_TEXT = "JPEG, PNG or WebP"  # the photos read, as sentences name them
+# A record's two images, as every door names them: the photo as sent, and the result.
+IMAGE_KINDS = ("original", "processed")
 FORMATS = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
 # A removal's answer (never stored) may also be remove.bg's zip: the result's colours as a
 # JPEG and its alpha as a PNG, under these names, for the caller to join (images/zipped.py).
@@ -16,6 +19,7 @@ OUTPUTS = ("transparent", "color", "image", "blur", "mask")
 # Results without transparency, the only ones a JPEG can hold.
 OPAQUE = ("color", "image", "blur", "mask")
 DEFAULT_BACKGROUND = "#ffffff"  # the colour behind the subject when none is chosen
+DEFAULT_OUTPUT, DEFAULT_FORMAT = "transparent", "png"  # a result when nothing is asked
 FORMAT_LABELS = {"png": "PNG", "webp": "WebP", "jpeg": "JPEG", "zip": "zip"}
 # The most pixels on a side each encoder writes: libwebp's 14-bit sizes, and libjpeg's
 # JPEG_MAX_DIMENSION, under the format's own 65,535 (the zip's colours are a JPEG). PNG's

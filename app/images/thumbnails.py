@@ -14,7 +14,7 @@ from PIL import Image
 
 from app.images.compose import encoded, picture
 from app.images.decoding import Photo, decode
-from app.images.outputs import EncodedImage, ResultOptions
+from app.images.outputs import IMAGE_KINDS, EncodedImage, ResultOptions
 from app.images.resample import fitted
 
 SIZES = (160, 320)  # longest side, in pixels
@@ -53,11 +53,9 @@ def encode(img: Image.Image) -> EncodedImage:
     return EncodedImage(data, "image/webp", img.width, img.height)
 
 
-KINDS = ("original", "processed")
-
-
 def of_result(photo: Photo | Image.Image, mask: Image.Image, look: ResultOptions,
-              backdrop: Photo | Image.Image | None = None, kinds: tuple[str, ...] = KINDS) -> dict:
+              backdrop: Photo | Image.Image | None = None,
+              kinds: tuple[str, ...] = IMAGE_KINDS) -> dict:
     """{"original": {size: EncodedImage}, "processed": {size: EncodedImage}}: renditions of the
     photo, and of the result `look` makes of it (over `backdrop` for output `image`); only
     the `kinds` asked for (an edit keeps the original's).

@@ -18,6 +18,7 @@ from PIL import ImageColor
 from app.core.errors import Rejected
 from app.core.fields import MARGIN_MAX, as_flag
 from app.core.forms import quoted
+from app.images.outputs import DEFAULT_OUTPUT
 
 # remove.bg's sizes and ours: preview (about 0.25 MP), a megapixel cap, or the photo's own.
 PREVIEW = ("preview", "small", "regular")
@@ -259,7 +260,7 @@ def _same_margin(part: str) -> str:
 def _format(value: Any, ours: dict) -> str:
     """remove.bg's format as ours: auto is PNG when the result may be transparent (the
     cutout, the mask), else JPEG; jpg of a cutout puts it on white, as remove.bg does."""
-    output = ours.get("output", "transparent")
+    output = ours.get("output", DEFAULT_OUTPUT)
     if value == "auto":
         return "png" if output in ("transparent", "mask") else "jpeg"
     chosen = FORMATS[_one_of("format", value, ("auto", *FORMATS))]

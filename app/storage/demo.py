@@ -106,4 +106,4 @@ class BoundedDemoRepository(RecordRepository):
             evicted.append(oldest["_id"])
         if evicted:  # each upload once the store is full: not a warning every time
             log.info("The demo store holds %g MB at most (DEMO_STORE_MB): removed the %d "
-                     "oldest records of other visitors.", self.capacity / 1e6, len(evicted))
+                     "oldest records of other visitors.", self.capacity / 2**20, len(evicted))

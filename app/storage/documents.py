@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from bson import ObjectId
 
-KINDS = ("original", "processed")
+from app.images.outputs import IMAGE_KINDS as KINDS
+
 # Kept with a record to make its result again without the model: the engine's mask, and the
 # photo put behind the subject (output `image`).
 EXTRAS = ("mask", "backdrop")

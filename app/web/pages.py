@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from app.core.errors import EDITED, SUCCESS, UNEXPECTED, human_size
-from app.core.fields import NAME_MAX, NEEDS_BACKDROP, NOT_IN_NAMES, REFINE_EDGES_HELP, URL_MAX
-from app.core.forms import NO_PHOTO, OutputOptions, UploadRequest, parse, rule_of
+from app.core.errors import EDITED, UNEXPECTED, human_size
+from app.core.fields import (
+    NAME_MAX,
+    NEEDS_BACKDROP,
+    NO_PHOTO,
+    NOT_IN_NAMES,
+    REFINE_EDGES_HELP,
+    URL_MAX,
+)
+from app.core.forms import OutputOptions, UploadRequest, parse, rule_of
 from app.http.bodies import filled_form
 from app.http.context import services
 from app.http.errors import wants_json
@@ -14,8 +21,9 @@ from app.http.limits import allowance
 from app.http.records_json import record_json
 from app.http.sizes import too_large_message
 from app.http.visitor import current_visitor
-from app.images.decoding import ACCEPTED_TEXT, EXTENSIONS
-from app.images.outputs import FORMAT_LABELS, FORMATS, OPAQUE
+from app.images.decoding import EXTENSIONS
+from app.images.outputs import ACCEPTED_TEXT, FORMAT_LABELS, FORMATS, OPAQUE
+from app.images.thumbnails import SIZES
 from app.model_files import MODELS
 
 bp = Blueprint("pages", __name__)
@@ -42,6 +50,7 @@ def index():
         # scripts (static/js/rules.js), so a changed rule or sentence is changed here only.
         rules={
             "name_max": NAME_MAX,
+            "thumb_sizes": SIZES,  # the gallery's renditions: at 1x, then 2x
             "not_in_names": NOT_IN_NAMES,  # a regex class's inside
             "url_max": URL_MAX,
             "max_upload": settings.max_content_length,
@@ -61,7 +70,6 @@ def index():
                 "no_photo": NO_PHOTO,
                 "no_backdrop": NEEDS_BACKDROP.message,
                 "too_large": too_large_message(),  # a GET has no body: the file's sentence
-                "success": SUCCESS,
                 "edited": EDITED,
                 "unexpected": UNEXPECTED,
             },
@@ -83,6 +91,8 @@ def upload():
     upload = parse(UploadRequest, filled_form(UploadRequest))
     done = services().uploads.upload(current_visitor(), upload, pay=allowance)
     if wants_json():
-        return record_json(done.record, "images.image", note=done.note), 201
+        # The page says the server's sentence, a fallback's note joined to it here only.
+        return {**record_json(done.record, "images.image", note=done.note),
+                "message": done.message}, 201
     flash(done.message, "success")
     return redirect(url_for("pages.index"))

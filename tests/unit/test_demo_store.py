@@ -82,7 +82,7 @@ def test_a_visitors_own_records_never_make_room_for_their_upload(caplog):
 
 def test_removing_says_how_many_went(caplog):
     """As information: once the store is full, every upload removes some."""
-    repo = repository(2_000_000)
+    repo = repository(2 * 2**20)  # a megabyte as the app counts sizes
     big = EncodedImage(b"x" * 600_000, "image/jpeg", 4, 3)
     for user in ("a", "b", "c"):
         repo.add(user, "cat", big, big, engine="local", limit=5)
@@ -196,7 +196,7 @@ def test_the_apps_demo_store_keeps_its_bound_through_real_uploads(app, records):
     """The real engine's records, uploaded through the page by one visitor each: as many as
     fill DEMO_STORE_MB are kept, and the next visitor's takes the first one's place."""
     assert isinstance(records, BoundedDemoRepository)
-    assert records.capacity == 1_000_000
+    assert records.capacity == 1_048_576  # a megabyte as every size here counts it: 2**20
     visitors, data = [], photo(size=(320, 240))
 
     def upload():

@@ -23,6 +23,8 @@ MARGIN = "The crop margin must be a whole number of percent from 0 to 100, such 
 
 # (fields, status, code, sentence): the answer both doors give. The name field is `name`
 # for an upload and `image_name` for an edit; `None` keeps it out of an edit.
+NO_VISIBLE = ("Please give the image a name with at least one visible character, not only "
+              "spaces or invisible characters such as a zero-width space.")
 CASES = {
     "plain": ({"crop": "false"}, 200, None, None),
     "colour": ({"output": "color", "background": "#12ab5F"}, 200, None, None),
@@ -63,9 +65,14 @@ CASES = {
     "name-slash": ({"name": "a/b"}, 200, None, None),  # the download name drops it
     "name-control": ({"name": "a\x07b"}, 400, "invalid_name",
                      "Please give the image a name without line breaks or control characters."),
-    "name-invisible": ({"name": "\u200b"}, 400, "invalid_name",
-                       "Please give the image a name with at least one visible character, not "
-                       "only spaces or invisible characters such as a zero-width space."),
+    "name-invisible": ({"name": "\u200b"}, 400, "invalid_name", NO_VISIBLE),
+}
+# An upload needs a name; an edit's form left empty keeps it (the page forgives that).
+UPLOAD_CASES = {
+    **CASES,
+    # The page took it for a name left empty: "a name of 1 to 50 characters" (helper 95).
+    "name-spaces": ({"name": "   "}, 400, "invalid_name", NO_VISIBLE),
+    "name-empty": ({"name": ""}, 400, "invalid_name", NAME_RULE),
 }
 
 
@@ -117,9 +124,9 @@ def script(app, fake_engine):
     return ApiClient(app.test_client())
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", UPLOAD_CASES)
 def test_an_upload_is_answered_alike_at_both_doors(page, script, case):
-    fields, *expected = CASES[case]
+    fields, *expected = UPLOAD_CASES[case]
     at_page = answer(page_upload(page, fields))
     at_api = answer(script.create(photo(), **{"name": "cat", **fields}))
     assert at_page == at_api == tuple(expected)

@@ -254,6 +254,9 @@ def test_the_local_engine_serves_when_rapidapi_fails(fallback_app, caplog, fake,
     assert message == ("Image generated successfully. Made by the local engine because the "
                        f"rapidapi engine {reason}.")
     (record,) = fallback_app.extensions["services"].records.list(visitor.id())
+    # The page's script shows the server's sentence as it is (it joined the note itself).
+    again = visitor.upload(photo("rocket"), name="again", headers={"Accept": "application/json"})
+    assert (again.status_code, again.get_json()["message"]) == (201, message)
     assert record.engine == "local"
     png = open_png(visitor.client.get(f"/images/{record.id}/processed").data)
     assert png.getpixel((0, 0))[3] < 16 and png.getpixel((320, 213))[3] > 240

@@ -83,11 +83,17 @@ def test_upload_records_the_engine_and_metadata(visitor, fake_engine, records):
     assert record.processed.content_type == "image/png"
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 51])
-def test_a_bad_name_is_refused(visitor, fake_engine, name):
+NAME_RULE = "Please give the image a name of 1 to 50 characters."
+NO_VISIBLE = ("Please give the image a name with at least one visible character, not only "
+              "spaces or invisible characters such as a zero-width space.")
+
+
+@pytest.mark.parametrize(("name", "told"), [("", NAME_RULE), ("   ", NO_VISIBLE),
+                                            ("x" * 51, NAME_RULE)])
+def test_a_bad_name_is_refused(visitor, fake_engine, name, told):
     response = visitor.upload(photo(), name=name)
     assert response.status_code == 302
-    assert visitor.flashes() == [("danger", "Please give the image a name of 1 to 50 characters.")]
+    assert visitor.flashes() == [("danger", told)]
     assert visitor.record_ids() == []
     assert fake_engine.calls == 0
 

@@ -217,12 +217,12 @@ def test_what_the_page_says_first_is_what_the_server_answers(settings, fake_engi
     assert answer(photo(size=(64, 64)), name="x" * (NAME_MAX + 1)) == messages["name"]
     created = visitor.upload(photo(size=(64, 64)), headers=json_answer)
     assert created.status_code == 201
+    assert created.get_json()["message"] == core_errors.SUCCESS  # as the page's flash says
     record_id = created.get_json()["id"]
     edited = visitor.client.post(f"/edit/{record_id}", data={
         "csrf_token": visitor.ensure_token(), "output": "color",
         "background_image": (io.BytesIO(b""), "")}, content_type="multipart/form-data")
     assert visitor.flashes() == [("success", messages["edited"])] and edited.status_code == 302
-    assert messages["success"] == core_errors.SUCCESS
     assert messages["unexpected"] == http_errors.MESSAGES[500]
 
 

@@ -11,7 +11,7 @@ people.
 """
 
 from app.core.fetching.addresses import parse_networks
-from app.core.fetching.client import USER_AGENT, fetch
+from app.core.fetching.client import CONNECT_TIMEOUT, READ_TIMEOUT, USER_AGENT, fetch
 from app.core.fetching.codes import CODES
 
-__all__ = ["CODES", "USER_AGENT", "fetch", "parse_networks"]
+__all__ = ["CODES", "CONNECT_TIMEOUT", "READ_TIMEOUT", "USER_AGENT", "fetch", "parse_networks"]

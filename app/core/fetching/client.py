@@ -60,10 +60,16 @@ class _Options:
 
 
 EMPTY = "The address answered with nothing: an empty body, where a photo was expected."
+# Just over TCP's 3 s wait before it sends a lost SYN again, so one lost packet does not
+# fail the connection (requests' advice); the RapidAPI engine's default too.
+CONNECT_TIMEOUT = 3.05
+# The longest silence between a photo's bytes, within the whole fetch's timeout.
+READ_TIMEOUT = 10.0
 
 
 def fetch(url: str, *, max_bytes: int, allowed_networks: tuple[Network, ...] = (),
-          connect_timeout: float = 3.05, read_timeout: float = 10.0, timeout: float = 15.0,
+          connect_timeout: float = CONNECT_TIMEOUT, read_timeout: float = READ_TIMEOUT,
+          timeout: float = 15.0,
           max_redirects: int = 3, resolver: Callable = socket.getaddrinfo,
           ca_certs: str | None = None) -> bytes:
     """The body `url` answers with (at most `max_bytes`), or `Rejected`. `read_timeout`

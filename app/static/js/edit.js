@@ -4,7 +4,7 @@
 // it, and the dialog stays open to try another look.
 import { closeAsGone, refresh, rowButton, send, showRowOutcome } from "./app.js";
 import { opaque, resultOptions } from "./options.js";
-import { messages } from "./rules.js";
+import { messages, rules } from "./rules.js";
 
 const modal = document.getElementById("result-modal");
 const form = document.getElementById("result-form");
@@ -106,7 +106,7 @@ form.addEventListener("submit", async function (event) {
     // browser does not reuse the picture it showed before.
     const fresh = "?v=" + Date.now();
     preview.srcset = "";
-    preview.src = result.data.processed.thumbnails["160"] + fresh;
+    preview.src = result.data.processed.thumbnails[rules.thumb_sizes[0]] + fresh;
   }
   setWorking(false);
   done.textContent = messages.edited;

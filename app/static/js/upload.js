@@ -158,8 +158,7 @@ function uploadOne(item, name, index, total) {
     xhr.addEventListener("load", function () {
       const body = xhr.response || {};
       if (xhr.status === 201) {
-        const done = messages.success;
-        resolve({ ok: true, message: body.note ? done + ". " + body.note : done });
+        resolve({ ok: true, message: body.message });
       } else {
         resolve({
           ok: false, message: body.message || messages.unexpected, error: body.error,
