@@ -37,7 +37,7 @@ def build_services(settings: Settings) -> Services:
                                        settings.mongo_timeout_ms)
     records = (BoundedDemoRepository(database, settings.demo_store_mb * 2**20) if embedded
                else RecordRepository(database))
-    keys = KeyBook(database, settings.key_pairs)
+    keys = KeyBook(database, settings.key_pairs, records.outages)
     try:
         records.ensure_indexes()
         keys.ensure_indexes()

@@ -10,7 +10,8 @@ from app.storage.documents import (
     is_id,
     new_id,
 )
-from app.storage.records import RecordRepository, StaleRecord, StorageUnavailable
+from app.storage.outages import StorageUnavailable
+from app.storage.records import RecordRepository, StaleRecord
 from app.storage.slots import LimitReached
 
 __all__ = ["ID_PATTERN", "KINDS", "LimitReached", "RecordNotFound", "RecordRepository",

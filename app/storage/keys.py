@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from app.storage.documents import new_id
-from app.storage.records import StorageUnavailable
+from app.storage.outages import Outages, StorageUnavailable
 
 PREFIX = "ibp_"
 SHOWN = 12  # characters of a made key kept in the clear: the prefix and 8 of its random part
@@ -74,8 +74,10 @@ def _key(doc: dict) -> ApiKey:
 class KeyBook:
     """The keys of the API_KEYS setting and of the database, and their usage."""
 
-    def __init__(self, database, configured: dict[str, str]):
+    def __init__(self, database, configured: dict[str, str], outages: Outages | None = None):
+        """`outages`: the store's, shared with its records (one outage refuses both)."""
         self._keys, self._usage = database["api_keys"], database["api_key_usage"]
+        self.outages = outages or Outages()
         self._configured = {digest(key): ApiKey(name, key[:SHOWN_GIVEN], _visitor_of(name),
                                                 from_setting=True)
                             for name, key in configured.items()}
@@ -145,10 +147,9 @@ class KeyBook:
         if not key.from_setting:
             self._call(self._keys.update_one, {"name": key.name}, {"$set": {"last_used": now}})
 
-    @staticmethod
-    def _call(method, *args, **kwargs):
+    def _call(self, method, *args, **kwargs):
         try:
-            return method(*args, **kwargs)
+            return self.outages.call(method, *args, **kwargs)
         except DuplicateKeyError:
             raise
         except PyMongoError as exc:

@@ -10,7 +10,6 @@ deleted (legacy.py says what they are, and how `flask migrate-images` moves them
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from app.images.outputs import EncodedImage
 from app.storage import embedded as embedded_store
 from app.storage import legacy, slots
 from app.storage.documents import RecordNotFound, StoredRecord, file_ids, is_id
+from app.storage.outages import Outages, outages_are_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -34,26 +34,9 @@ BUCKET = "images"
 CREATED_ON_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-class StorageUnavailable(Exception):
-    """The database cannot be reached; nothing was read or changed."""
-
-
 class StaleRecord(Exception):
     """The record changed while a change to it was being made (one deleted meanwhile is
     `RecordNotFound`)."""
-
-
-def outages_are_unavailable(method):
-    """pymongo's "cannot reach the server" errors, as the one error callers handle."""
-
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except ConnectionFailure as exc:  # includes server selection and network timeouts
-            raise StorageUnavailable(str(exc)) from exc
-
-    return wrapper
 
 
 class RecordRepository:
@@ -67,6 +50,7 @@ class RecordRepository:
             self._chunk = {"chunk_size": embedded_store.WHOLE_FILE}
             embedded_store.prepare_bucket(database, BUCKET)
         self._indexed = False
+        self.outages = Outages()
 
     @outages_are_unavailable
     def ping(self) -> None:
