@@ -39,6 +39,12 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         raise SystemExit(1) from None
 
 
+MEMORY_LIMITS = ("RATELIMIT_STORAGE_URI is memory://: each worker process counts the rate "
+                 "limits and API keys' megapixels a day on its own, so with several workers "
+                 "or pods they are that many times looser, and a restart starts them afresh. "
+                 "Set a redis:// address that every pod shares (docs/deploy.md).")
+
+
 def _built(config: Settings | Mapping[str, str] | None) -> Flask:
     import secrets
 
@@ -75,6 +81,9 @@ def _built(config: Settings | Mapping[str, str] | None) -> Flask:
         app.wsgi_app = from_the_front(ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n),
                                       app.wsgi_app)
     app.extensions["services"] = services = build_services(settings)
+    if (settings.app_env == "production" and settings.ratelimit_storage_uri == "memory://"
+            and _serving()):
+        app.logger.warning(MEMORY_LIMITS)
     if services.demo_storage and _serving():
         app.logger.warning("MONGO_URI is not set: using demo storage in memory; all records "
                            "are lost when the process stops, and past %d MB (DEMO_STORE_MB) "

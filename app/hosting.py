@@ -20,7 +20,8 @@ SERVER_VARIABLES = {
                              "lives inside one process)."),
     "GUNICORN_THREADS": ("8", "Threads per worker: they serve pages and downloads while "
                               "uploads wait for a work slot."),
-    "GUNICORN_TIMEOUT": ("120", "Seconds before a silent worker is recycled."),
+    "GUNICORN_TIMEOUT": ("120", "Seconds before a worker whose main loop is silent is "
+                                "recycled (a slow request in one of its threads is not)."),
     "GUNICORN_GRACEFUL_TIMEOUT": ("30", "Seconds a stopping worker has to finish its "
                                         "requests."),
 }

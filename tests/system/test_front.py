@@ -248,11 +248,12 @@ def test_when_the_app_is_down_the_front_says_so(tmp_path):
 
         def logged():
             """the POST's line in the front's log"""
-            return [(e["method"], e["path"], e["status"]) for e in log_lines(log, "front")
-                    if e["path"] == "/api/v1/remove"]
+            return [(e["method"], e["path"], e["status"], e["severity"])
+                    for e in log_lines(log, "front") if e["path"] == "/api/v1/remove"]
 
-        # As sent, not as the error page's internal redirect made it (GET).
-        assert eventually(logged) == [("POST", "/api/v1/remove", 502)]
+        # As sent, not as the error page's internal redirect made it (GET); an error where
+        # Cloud Logging reads a line's level.
+        assert eventually(logged) == [("POST", "/api/v1/remove", 502, "ERROR")]
     finally:
         process.send_signal(signal.SIGQUIT)
         assert process.wait(timeout=10) == 0

@@ -111,6 +111,9 @@ def test_request_ids_are_passed_through_or_made(front_stack):
     for logger in ("front", "app.http.observability"):
         ids = {e["request_id"] for e in log_lines(log, logger)}
         assert {"trace-abc.123", request_id} <= ids, logger
+        # Each line's level where Cloud Logging reads it: without it, all were ERRORs there.
+        lines = [e for e in log_lines(log, logger) if e["request_id"] == request_id]
+        assert [e["severity"] for e in lines] == ["INFO"], logger
 
 
 def test_a_real_photo_goes_through_the_front_and_back(front_stack):

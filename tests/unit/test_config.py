@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from flask.cli import FlaskGroup
 
-from app import create_app
+from app import MEMORY_LIMITS, create_app
 from app.http.sizes import human_size
 from app.settings import ConfigError, Settings
 
@@ -50,6 +50,16 @@ def test_flask_run_warns_of_a_temporary_key_and_memory_storage(caplog):
     with click.Context(click.Command("run"), info_name="run"):
         create_app({"APP_ENV": "development"})
     assert [w for w in SERVING_WARNINGS if w in caplog.text] == list(SERVING_WARNINGS)
+
+
+@pytest.mark.parametrize(("env", "storage", "warned"), [
+    ("production", "memory://", True), ("production", "redis://127.0.0.1:1", False),
+    ("development", "memory://", False)])
+def test_production_warns_of_rate_limits_counted_per_worker(caplog, env, storage, warned):
+    """The ConfigMap's memory:// splits every limit by the workers and pods (helper 96)."""
+    with click.Context(click.Command("run"), info_name="run"):
+        create_app(Settings(secret_key=KEY, app_env=env, ratelimit_storage_uri=storage))
+    assert (MEMORY_LIMITS in caplog.messages) is warned
 
 
 def test_other_flask_commands_do_not_warn_of_what_only_serving_uses(caplog):

@@ -113,7 +113,7 @@ def test_logs_are_json_lines_with_the_request_id(settings, capfd):
              if line.startswith("{")]
     (entry,) = [e for e in lines if e.get("path") == "/health"]
     assert entry["request_id"] == "trace-7"
-    assert entry["status"] == 200 and entry["method"] == "GET" and entry["level"] == "INFO"
+    assert entry["status"] == 200 and entry["method"] == "GET" and entry["severity"] == "INFO"
     assert "duration_ms" in entry and "time" in entry
 
 
