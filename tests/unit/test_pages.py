@@ -83,6 +83,22 @@ def test_upload_records_the_engine_and_metadata(visitor, fake_engine, records):
     assert record.processed.content_type == "image/png"
 
 
+def test_a_full_gallery_is_refused_before_its_photo_is_fetched_or_read(app, visitor,
+                                                                       fake_engine):
+    """At exactly USER_LIMIT the upload is refused first: a photo by address is not fetched
+    (the slot taken later would refuse it too, but only after the fetch)."""
+    asked = []
+    app.extensions["services"].uploads.fetch = (
+        lambda url, holder=None: asked.append(url) or photo())
+    for name in ("one", "two"):
+        visitor.upload(photo(), name=name)
+    response = visitor.client.post("/", data={
+        "name": "three", "image_url": "https://photos.example/cat.jpg",
+        "csrf_token": visitor.ensure_token()}, headers={"Accept": "application/json"})
+    assert (response.status_code, response.get_json()["error"]) == (409, "limit_reached")
+    assert asked == [] and fake_engine.calls == 2
+
+
 NAME_RULE = "Please give the image a name of 1 to 50 characters."
 NO_VISIBLE = ("Please give the image a name with at least one visible character, not only "
               "spaces or invisible characters such as a zero-width space.")
