@@ -92,8 +92,9 @@ class FakeServer:
                     answer = owner.sessions.pop(0)  # None: as usual
                     if answer is not None:
                         return self.refuse(*answer)
-                body = ({"csrf_token": "token-1"} if self.path == "/api/v1/session"
-                        else {"name": "batch"})
+                # The session's answer names the token's header, as the app's does.
+                body = ({"csrf_token": "token-1", "csrf_header": "X-CSRFToken"}
+                        if self.path == "/api/v1/session" else {"name": "batch"})
                 self.reply(200, {"Content-Type": "application/json",
                                  "Set-Cookie": "session=s1; Path=/"}, json.dumps(body).encode())
 

@@ -8,13 +8,14 @@ Beside the page, not above it: it answers with the same visitor identity (the si
 
 from app.api.routes import PREFIX, bp
 from app.api.schemas import CSRF_STATUS
+from app.http.callers import CSRF_HEADER
 from app.http.errors import FrontDoor
 
 DOOR = FrontDoor(
     "api", prefix=PREFIX.rsplit("/", 1)[0] + "/", json=True, csrf_status=CSRF_STATUS,
     keys=True, keyless=frozenset({"api.openapi_document"}),
     csrf_help=(f"Get a token from GET {PREFIX}/session, keep the cookies it sets, and send "
-               "the token in the X-CSRFToken header; or send an API key (Authorization: "
+               f"the token in the {CSRF_HEADER} header; or send an API key (Authorization: "
                "Bearer KEY)."),
     no_such_path=(f"There is no such API endpoint. The API is described at "
                   f"{PREFIX}/openapi.json."))

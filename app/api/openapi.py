@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.api.schemas import ERRORS, FRONT_ERRORS, RESULT_TYPES, Error
+from app.http.callers import CSRF_HEADER, KEY_HEADER
 from app.http.limits import RATE_HEADERS
 from app.http.records_json import CONTENT_TYPES
 
@@ -55,9 +56,9 @@ KEY_DESCRIPTION = ("An API key from the server's operator (`flask keys create`, 
 DESCRIPTION = (
     "Upload a photo, get it back with the background removed, and manage the results: "
     "the web page's features for programs. A visitor is known by the signed `user_id` "
-    "cookie, a program by its API key (`Authorization: Bearer KEY` or `X-Api-Key`); "
+    f"cookie, a program by its API key (`Authorization: Bearer KEY` or `{KEY_HEADER}`); "
     "every record belongs to one visitor or key, and others' records answer 404. "
-    "Without a key, unsafe methods need the `X-CSRFToken` header with a token from "
+    f"Without a key, unsafe methods need the `{CSRF_HEADER}` header with a token from "
     "`GET /session` (and that call's cookies). Every error answers JSON "
     "`{\"error\": \"<code>\", \"message\": \"...\"}`: `error` is stable, "
     "`message` is for people. Codes: "
@@ -101,9 +102,9 @@ def document(app: Flask, prefix: str) -> dict:
             "schemas": top["$defs"],
             "securitySchemes": {
                 "csrfToken": {
-                    "type": "apiKey", "in": "header", "name": "X-CSRFToken",
+                    "type": "apiKey", "in": "header", "name": CSRF_HEADER,
                     "description": "From `GET /session`; valid with that call's cookies."},
-                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
+                "apiKey": {"type": "apiKey", "in": "header", "name": KEY_HEADER,
                            "description": KEY_DESCRIPTION},
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": KEY_DESCRIPTION}},

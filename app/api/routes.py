@@ -26,7 +26,7 @@ from app.core.forms import (
 )
 from app.core.removal import RemoveByAddress, RemoveRequest
 from app.http.bodies import sent
-from app.http.callers import caller
+from app.http.callers import CSRF_HEADER, caller
 from app.http.context import services
 from app.http.downloads import ImageQuery, send_image, send_result
 from app.http.limits import account, allowance
@@ -73,14 +73,14 @@ def openapi_document():
                                     "unsafe methods",
            description="Sets the signed `user_id` cookie (the visitor) on a first call and "
                        "Flask's `session` cookie (which holds the CSRF secret). Send both "
-                       "cookies back, and the token in the `X-CSRFToken` header of every "
+                       f"cookies back, and the token in the `{CSRF_HEADER}` header of every "
                        "`POST`, `PATCH` and `DELETE`.",
            returns=Session, returns_description="A token and the visitor's limits")
 def session():
     here = services()
     # A token lives in the session cookie: a key, which needs none, is given none.
     return jsonify(Session(
-        csrf_token=None if caller() else generate_csrf(), csrf_header="X-CSRFToken",
+        csrf_token=None if caller() else generate_csrf(), csrf_header=CSRF_HEADER,
         user_limit=here.settings.user_limit,
         record_count=here.records.count(current_visitor()),
         max_upload_bytes=here.settings.max_content_length).model_dump())

@@ -11,6 +11,7 @@ from app.core.errors import human_size
 from app.core.fetching import CODES as FETCH_CODES
 from app.engines.admission import COUNTING
 from app.engines.base import EngineError
+from app.http.callers import CSRF_HEADER
 from app.http.errors import STATUS
 from app.http.records_json import MODEL_NAMES, Record
 from app.http.sizes import JSON_BODY_LIMIT, MAX_FORM_MEMORY_SIZE, MAX_FORM_PARTS
@@ -38,7 +39,7 @@ class Session(BaseModel):
     csrf_token: str | None = Field(min_length=1, description=(
         "Send it in `csrf_header` on unsafe calls; null for a call with an API key, which "
         "needs none (and gets no cookie)."))
-    csrf_header: Literal["X-CSRFToken"]
+    csrf_header: Literal[CSRF_HEADER]
     user_limit: int = Field(ge=1)
     record_count: int = Field(ge=0)
     max_upload_bytes: int = Field(ge=1)
@@ -99,7 +100,7 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
                     "and none was sent", _statuses("unauthorized")),
     "invalid_key": ("the API key is unknown or revoked, two different keys were sent, or "
                     "`Authorization` is not `Bearer`", _statuses("unauthorized")),
-    "csrf_failed": ("the X-CSRFToken header is missing or wrong (see `GET /session`)",
+    "csrf_failed": (f"the {CSRF_HEADER} header is missing or wrong (see `GET /session`)",
                     (CSRF_STATUS,)),
     "invalid_body": ("a field the operation does not take, a field or JSON key sent twice, a "
                      "file without multipart/form-data, or not the documented JSON object",

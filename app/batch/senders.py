@@ -175,9 +175,11 @@ class ServerSender:
         """A new session (`requests.RequestException` when the server cannot be reached)."""
         session = requests.Session()
         if self.key:
-            session.headers["X-Api-Key"] = self.key
+            session.headers["X-Api-Key"] = self.key  # as remove.bg's clients send theirs
         else:
-            session.headers["X-CSRFToken"] = self._get(session, "session").json()["csrf_token"]
+            # The session's answer says where its token goes, as a script would read it.
+            started = self._get(session, "session").json()
+            session.headers[started["csrf_header"]] = started["csrf_token"]
             if self.base.startswith("https:"):  # flask-wtf checks it over HTTPS
                 session.headers["Referer"] = f"{self.base}/"
         return session

@@ -22,16 +22,18 @@ from app.http.errors import door
 from app.storage.keys import ApiKey, Usage
 
 csrf = CSRFProtect()
+# Where a visitor's CSRF token and a program's key are sent, as every door and document say.
+CSRF_HEADER, KEY_HEADER = "X-CSRFToken", "X-Api-Key"
 MISSING = ("This call needs an API key: send it as 'Authorization: Bearer KEY' or in the "
-           "X-Api-Key header.")
+           f"{KEY_HEADER} header.")
 INVALID = "This API key is not valid: it is unknown or has been revoked."
-NOT_BEARER = ("Send the API key as 'Authorization: Bearer KEY' (or in the X-Api-Key header); "
-              "no other kind of Authorization is read here.")
+NOT_BEARER = ("Send the API key as 'Authorization: Bearer KEY' (or in the "
+              f"{KEY_HEADER} header); no other kind of Authorization is read here.")
 EMPTY = ("The API key sent is empty: is the variable that should hold it set? Send it as "
-         "'Authorization: Bearer KEY' or in the X-Api-Key header.")
-TWO_KEYS = "Two different API keys were sent (in Authorization and X-Api-Key): send one."
-TWO_IN_ONE = ("Two different API keys were sent in X-Api-Key (the header twice, or values "
-              "joined by a comma): send one.")
+         f"'Authorization: Bearer KEY' or in the {KEY_HEADER} header.")
+TWO_KEYS = f"Two different API keys were sent (in Authorization and {KEY_HEADER}): send one."
+TWO_IN_ONE = (f"Two different API keys were sent in {KEY_HEADER} (the header twice, or "
+              "values joined by a comma): send one.")
 
 
 def caller() -> ApiKey | None:
@@ -67,9 +69,9 @@ def _given() -> str | None:
             raise Rejected("invalid_key", NOT_BEARER, "unauthorized")
         bearer = value.strip()
     header = None
-    if "X-Api-Key" in request.headers:
+    if KEY_HEADER in request.headers:
         # The header sent twice arrives as one, its values joined by commas (no key has one).
-        sent = {value.strip() for value in request.headers["X-Api-Key"].split(",")
+        sent = {value.strip() for value in request.headers[KEY_HEADER].split(",")
                 if value.strip()} or {""}  # an empty value beside a key is no second key
         if len(sent) > 1:
             raise Rejected("invalid_key", TWO_IN_ONE, "unauthorized")

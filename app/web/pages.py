@@ -15,6 +15,7 @@ from app.core.fields import (
 )
 from app.core.forms import OutputOptions, UploadRequest, parse, rule_of
 from app.http.bodies import filled_form
+from app.http.callers import CSRF_HEADER
 from app.http.context import services
 from app.http.errors import wants_json
 from app.http.limits import allowance
@@ -50,6 +51,7 @@ def index():
         # scripts (static/js/rules.js), so a changed rule or sentence is changed here only.
         rules={
             "name_max": NAME_MAX,
+            "csrf_header": CSRF_HEADER,  # where the scripts send the page's token
             "thumb_sizes": SIZES,  # the gallery's renditions: at 1x, then 2x
             "not_in_names": NOT_IN_NAMES,  # a regex class's inside
             "url_max": URL_MAX,

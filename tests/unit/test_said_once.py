@@ -126,6 +126,21 @@ def test_scripts_share_nothing_through_a_global():
         assert "window.ibp" not in text and "(function ()" not in text, script.name
 
 
+@pytest.mark.parametrize("source", SCRIPTS + TEMPLATES, ids=lambda path: path.name)
+def test_the_page_takes_its_headers_and_renditions_from_the_rules(source):
+    """The CSRF header's name and the renditions' sizes were typed into the scripts and
+    the template (helper 95)."""
+    text = source.read_text()
+    assert "X-CSRFToken" not in text
+    assert not re.search(r"(?<!\d)(?:160|320)(?!\d)", text)
+
+
+def test_the_page_and_the_api_name_one_csrf_header(client):
+    header = _rules(client.get("/").get_data(as_text=True))["csrf_header"]
+    assert header == client.get("/api/v1/session").get_json()["csrf_header"]
+    assert header in client.application.config["WTF_CSRF_HEADERS"]  # what flask-wtf reads
+
+
 def _rules(page: str) -> dict:
     block = re.search(r'<script type="application/json" id="rules">(.*?)</script>', page, re.S)
     return json.loads(block.group(1))

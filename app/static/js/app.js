@@ -131,7 +131,7 @@ export function clearFieldErrors() {
 export async function send(method, url, body) {
   const options = {
     method: method,
-    headers: { "X-CSRFToken": csrfToken, "Accept": "application/json" },
+    headers: { [rules.csrf_header]: csrfToken, "Accept": "application/json" },
     credentials: "same-origin",
   };
   if (body instanceof FormData) {

@@ -136,7 +136,7 @@ function uploadOne(item, name, index, total) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
     xhr.setRequestHeader("Accept", "application/json");
-    xhr.setRequestHeader("X-CSRFToken", csrfToken);
+    xhr.setRequestHeader(rules.csrf_header, csrfToken);
     xhr.responseType = "json";
     progressBar.classList.remove("progress-bar-striped", "progress-bar-animated");
     setProgress(0, "Uploading " + label + "…", count);
