@@ -60,8 +60,9 @@ class Model:
     # Its one inference as megapixels' worth of the work around it, with each of RUNTIMES,
     # which the admission's line prices it at (engines/admission.py `Work.inference`).
     # bench/prices.py measured u2netp 6.3-6.7 and u2net 16.5-16.6 with OpenVINO, 11.0 and
-    # 21.2 with onnxruntime (2026-12-07); u2net's OpenVINO 18 is a first run's, kept since
-    # each job's time per priced megapixel stays within 0.97-1.03 of the mean with it.
+    # 21.2 with onnxruntime (2026-12-07): rounded up to whole megapixels, but u2net's
+    # OpenVINO 18, a first run's, kept since each job's time per priced megapixel stays
+    # within 0.97-1.03 of the mean with it.
     inference: tuple[float, ...] = ()
 
     def inference_megapixels(self, runtime: str) -> float:

@@ -16,7 +16,7 @@ from pydantic.json_schema import models_json_schema
 
 from app.api.schemas import ERRORS, FRONT_ERRORS, RESULT_TYPES, Error
 from app.http.callers import CSRF_HEADER, KEY_HEADER
-from app.http.limits import RATE_HEADERS
+from app.http.limits import DAILY_QUOTA, RATE_HEADERS
 from app.http.records_json import CONTENT_TYPES
 
 VERSION = "1.1.0"
@@ -235,10 +235,14 @@ def _errors(op: Operation) -> dict:
             "description": "; ".join(f"`{code}`: {ERRORS[code][0]}" for code in found),
             "content": {JSON: {"schema": schema}}}
         if status in (429, 502, 503, 504):
-            retry = _header("Seconds to wait before trying again.")
-            # The front's 502 and 504 say it; the app's own (engine_failed) do not.
+            retry = _header("Seconds to wait before trying again; on a 429, absent only "
+                            "for `daily_quota` when the photo alone counts more than the "
+                            "whole day's, which waiting would not help.")
+            # The front's 502 and 504 say it; the app's own (engine_failed) do not; nor
+            # does a key's photo over its whole day.
+            never = status == 429 and DAILY_QUOTA in found
             responses[str(status)]["headers"] = {
-                "Retry-After": retry | {"required": status in (429, 503)}}
+                "Retry-After": retry | {"required": status in (429, 503) and not never}}
         if status == 416:
             responses[str(status)]["headers"] = {
                 "Content-Range": _header("`bytes */<length>`: the length of the bytes")}

@@ -18,6 +18,7 @@ from app.core.errors import Rejected
 from app.core.forms import parse
 from app.core.removal import RemoveRequest
 from app.core.results import Unlimited
+from app.http.callers import KEY_HEADER
 from app.images.outputs import REMOVAL_FORMATS
 
 RESULT_TYPES = set(REMOVAL_FORMATS.values())
@@ -175,7 +176,7 @@ class ServerSender:
         """A new session (`requests.RequestException` when the server cannot be reached)."""
         session = requests.Session()
         if self.key:
-            session.headers["X-Api-Key"] = self.key  # as remove.bg's clients send theirs
+            session.headers[KEY_HEADER] = self.key  # as remove.bg's clients send theirs
         else:
             # The session's answer says where its token goes, as a script would read it.
             started = self._get(session, "session").json()

@@ -53,7 +53,7 @@ class ImageQuery(BaseModel):
 
     download: Annotated[
         flag("download", "Save as an attachment named after the record (`my-cat.png`, "
-                         "`my-cat-original.jpg`)."),
+                         "`my-cat-original.jpg`; a rendition `my-cat-160.webp`)."),
         Rule("invalid_parameter", "download must be true or false (or 1 or 0), once.")] = False
 
 
@@ -67,10 +67,12 @@ def _download_asked() -> bool:
 
 
 def download_name(image_name: str, kind: str, content_type: str, ascii_only: bool = False,
-                  output: str = DEFAULT_OUTPUT) -> str:
+                  output: str = DEFAULT_OUTPUT, size: int | None = None) -> str:
     """`my-cat.png` for the cutout (`my-cat-mask.png` for a record whose `output` is the
-    mask), `my-cat-original.jpg` for the upload. Compatibility forms are folded first
-    (NFKC), so a fullwidth `／` is a `/`, not turned into one by the ASCII fallback.
+    mask), `my-cat-original.jpg` for the upload; a rendition's with its `size`
+    (`my-cat-160.webp`, never the name of a WebP result itself). Compatibility forms are
+    folded first (NFKC), so a fullwidth `／` is a `/`, not turned into one by the ASCII
+    fallback.
     `ascii_only`: that fallback, for clients that ignore `filename*` (accents dropped;
     `image` when nothing is left, where "猫" would have been saved as the hidden file
     `.png`)."""
@@ -84,7 +86,8 @@ def download_name(image_name: str, kind: str, content_type: str, ascii_only: boo
     stem = _IMAGE_EXTENSIONS.sub("", "-".join(stem.split())).strip(".-") or "image"
     if _DEVICE_NAMES.fullmatch(stem):
         stem = f"image-{stem}"
-    part = "-original" if kind == "original" else ("-mask" if output == "mask" else "")
+    part = ("-original" if kind == "original" else ("-mask" if output == "mask" else "")
+            ) + (f"-{size}" if size else "")
     ending = f"{part}.{EXTENSIONS.get(content_type, 'png')}"
     # Cut to a name a file system takes: NFKC makes up to 18 characters of one (U+FDFA),
     # and a 50-character name's Content-Disposition had passed the front's 4 KB of
@@ -101,7 +104,8 @@ def send_image(record_id: str, kind: str, size: int | None = None, *, again: boo
     gallery = services().gallery
     record, stored = gallery.image(current_visitor(), record_id, kind, size)
     output = record.options.get("output", DEFAULT_OUTPUT)
-    name = download_name(record.image_name, kind, stored.content_type, output=output)
+    name = download_name(record.image_name, kind, stored.content_type, output=output,
+                         size=size)
     etag = stored.etag
     if download:
         # The bytes never change but the file name does on a rename: a new name is a new
@@ -132,7 +136,7 @@ def send_image(record_id: str, kind: str, size: int | None = None, *, again: boo
         if not name.isascii():  # Werkzeug's own fallback for "猫" is ".png"
             response.headers.set("Content-Disposition", "attachment" if download else "inline", **{
                 "filename": download_name(record.image_name, kind, stored.content_type, True,
-                                          output),
+                                          output, size),
                 "filename*": f"UTF-8''{quote(name, safe=_ATTR_CHAR_PUNCTUATION)}"})
     # The browser keeps an image but asks each time whether it may still show it (a 304
     # costs a few bytes): once a record is deleted the answer is 404 and the copy goes.

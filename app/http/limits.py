@@ -43,16 +43,17 @@ DAILY_QUOTA = "daily_quota"  # a key's megapixels for the day: waiting a minute 
 KEY_DAY = ("This API key has used its {limit} megapixels for the last 24 hours (a photo counts "
            "one per started megapixel). Please wait, or ask the server's operator for a larger "
            "allowance.")
-KEY_DAY_WHOLE = ("This photo counts {cost} megapixels (one per started megapixel, with a "
-                 "background photo's), more than this API key's {limit} for a whole day. "
-                 "Please send a smaller photo, or ask the server's operator for a larger "
-                 "allowance.")
+KEY_DAY_WHOLE = ("This photo counts {cost} megapixels (one per started megapixel, a "
+                 "background photo's included), more than this API key's {limit} for a whole "
+                 "day. Please send a smaller photo, or ask the server's operator for a "
+                 "larger allowance.")
 # remove.bg's headers, which its clients read (its Ruby gem's RateLimitInfo): where a key's
 # minute stands, on every answer to a call with a valid key, at every door that takes keys.
 RATE_HEADERS = {
     "X-RateLimit-Limit": "The API key's counts a minute (its `per_minute`).",
     "X-RateLimit-Remaining": "What the key has left of them over the last minute, after this "
-                             "call; 0 when the call was refused for a limit (402, 429).",
+                             "call; 0 when the call was refused for want of room (a 402 or "
+                             "429 with Retry-After).",
     "X-RateLimit-Reset": "When the oldest count used goes and one more is free, in Unix "
                          "time (whole seconds, rounded up); now if none is used; when a "
                          "refused call may be sent again (its Retry-After).",

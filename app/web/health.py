@@ -1,7 +1,10 @@
-"""Liveness (`/health`: the process answers) and readiness (`/ready`: it can do its job).
+"""`/health`: the process answers (the pod's liveness and, through the front, its
+readiness); `/ready`: the database answers too, for alerts.
 
 Kubernetes restarts a pod whose liveness fails and stops routing to one whose readiness
-fails; a database outage must only do the second, so `/health` checks nothing external.
+fails. A database outage must do neither: every pod shares it, and out of the Service they
+could not say why (503, "The database is unavailable"). So `/health` checks nothing
+external.
 """
 
 import logging

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from app.core.errors import EDITED, UNEXPECTED, human_size
+from app.core.errors import EDITED, SUCCESS, UNEXPECTED, human_size
 from app.core.fields import (
     NAME_MAX,
     NEEDS_BACKDROP,
@@ -72,6 +72,7 @@ def index():
                 "no_photo": NO_PHOTO,
                 "no_backdrop": NEEDS_BACKDROP.message,
                 "too_large": too_large_message(),  # a GET has no body: the file's sentence
+                "success": SUCCESS,  # if a 201's own sentence was lost on the way
                 "edited": EDITED,
                 "unexpected": UNEXPECTED,
             },

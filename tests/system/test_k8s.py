@@ -65,8 +65,9 @@ def test_clients_reach_the_pod_at_the_fronts_port_alone(rendered):
     named = {p["name"] for c in deployment["spec"]["template"]["spec"]["containers"]
              for p in c["ports"]}
     assert anyone["ports"] == [{"port": "http", "protocol": "TCP"}] and "http" in named
-    assert scraper == {"from": [{"namespaceSelector": {"matchLabels": {
-        "kubernetes.io/metadata.name": "gmp-system"}}}],
+    assert scraper == {"from": [{"namespaceSelector": {"matchExpressions": [{
+        "key": "kubernetes.io/metadata.name", "operator": "In",
+        "values": ["gmp-system", "gke-gmp-system"]}]}}],
         "ports": [{"port": "app", "protocol": "TCP"}]} and "app" in named
 
 

@@ -256,7 +256,8 @@ def test_an_images_download_is_asked_alike_at_both_doors(page, query):
 def test_a_rendition_is_saved_under_the_records_name(page):
     page_upload(page, {})
     (record_id,) = page.record_ids()
-    for kind, name in (("processed", "cat.webp"), ("original", "cat-original.webp")):
+    # With its size: a WebP result's own download is cat.webp (helper 97).
+    for kind, name in (("processed", "cat-160.webp"), ("original", "cat-original-160.webp")):
         response = page.client.get(f"/images/{record_id}/{kind}/160?download=1")
         assert response.headers["Content-Disposition"] == f"attachment; filename={name}"
 

@@ -1,6 +1,9 @@
 """A database that does not answer is asked once, then not again for COOL_OFF seconds: each
 call meanwhile is refused at once, so request threads (and /health) stay free."""
 
+import concurrent.futures
+import threading
+
 import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
@@ -57,6 +60,48 @@ def test_after_an_outage_the_database_is_not_asked_until_the_cool_off_ends(clock
 def test_an_answer_leaves_the_database_asked(clock):
     repo = RecordRepository(embedded_database("outages-ok"), embedded=True)
     assert [repo.count("a") for _ in range(3)] == [0, 0, 0]
+
+
+def test_after_the_cool_off_one_call_asks_while_the_others_are_refused(clock, hung):
+    """Past the cool-off every waiting thread went to the hung database at once (helper
+    97): one asks, the others are refused until it has its answer; once it has one, every
+    call is asked again at once."""
+    repo, calls = hung
+    with pytest.raises(StorageUnavailable):
+        repo.count("a")
+    clock.now += module.COOL_OFF
+    asking, release = threading.Event(), threading.Event()
+
+    def answers_late(*args, **kwargs):
+        calls.append(args)
+        asking.set()
+        release.wait(10)
+        return 7
+
+    repo.records.count_documents = answers_late
+    first = concurrent.futures.ThreadPoolExecutor(1).submit(repo.count, "a")
+    assert asking.wait(10)
+    for _ in range(5):
+        with pytest.raises(StorageUnavailable, match="did not answer"):
+            repo.count("a")
+    assert len(calls) == 2  # the outage's, and the one asking now
+    release.set()
+    assert first.result(10) == 7
+    assert [repo.count("a") for _ in range(3)] == [7, 7, 7]  # back: each asked at once
+    assert len(calls) == 5
+
+
+def test_a_call_inside_a_call_is_part_of_it(clock, hung):
+    """Taking a slot makes sure of the indexes, each through the outages: the inner call
+    asking after the cool-off was refused by the outer one's own asking."""
+    repo, _ = hung
+    with pytest.raises(StorageUnavailable):
+        repo.count("a")
+    clock.now += module.COOL_OFF
+    del repo.records.count_documents  # the database is back
+    repo._indexed = False
+    with repo.reserved("a", 2) as slot:
+        assert slot["slot"].startswith("a/")
 
 
 def test_the_keys_share_their_stores_outage(clock, hung):

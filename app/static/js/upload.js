@@ -158,7 +158,7 @@ function uploadOne(item, name, index, total) {
     xhr.addEventListener("load", function () {
       const body = xhr.response || {};
       if (xhr.status === 201) {
-        resolve({ ok: true, message: body.message });
+        resolve({ ok: true, message: body.message || messages.success });
       } else {
         resolve({
           ok: false, message: body.message || messages.unexpected, error: body.error,
