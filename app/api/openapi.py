@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.api.schemas import ERRORS, FRONT_ERRORS, RESULT_TYPES, Error
+from app.core.forms import FILES
 from app.http.callers import CSRF_HEADER, KEY_HEADER
 from app.http.limits import DAILY_QUOTA, RATE_HEADERS
 from app.http.records_json import CONTENT_TYPES
@@ -157,9 +158,11 @@ def _operation(op: Operation, arguments: set[str], refs: dict, settings) -> dict
         for media_type, model in op.body:
             content = {"schema": refs.setdefault((model, "validation"), {})}
             if media_type == "multipart/form-data":
+                # Every other part is text: said, since a validator took the parts of a
+                # field of several types (crop's, size's) for bytes (helper 100, openapi-core).
                 content["encoding"] = {
-                    name: {"contentType": ", ".join(CONTENT_TYPES)}
-                    for name in ("image", "background_image") if name in model.model_fields}
+                    name: {"contentType": ", ".join(CONTENT_TYPES) if name in FILES
+                           else "text/plain"} for name in model.model_fields}
             out["requestBody"]["content"][media_type] = content
     responses = {str(op.status): _success(op, refs), **_errors(op)}
     if op.conditional:

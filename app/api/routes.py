@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_wtf.csrf import generate_csrf
 
@@ -62,10 +64,13 @@ PHOTO_ERRORS = ("missing_image", "invalid_options", "invalid_image", "invalid_ba
            keys=False, returns_description="OpenAPI 3.1 document")
 def openapi_document():
     # The same for the app's whole life: generated once, on first request.
+    # As UTF-8, not \u escapes: libyaml, which openapi-spec-validator's command reads with,
+    # refuses the name pattern's escaped surrogate pairs (helper 100).
     extensions = current_app.extensions
     if "openapi_document" not in extensions:
-        extensions["openapi_document"] = openapi.document(current_app, PREFIX)
-    return jsonify(extensions["openapi_document"])
+        extensions["openapi_document"] = json.dumps(
+            openapi.document(current_app, PREFIX), ensure_ascii=False).encode()
+    return current_app.response_class(extensions["openapi_document"], mimetype=JSON)
 
 
 @bp.get("/session")

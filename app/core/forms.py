@@ -40,8 +40,7 @@ NOT_TEXT = ("{field} holds a character that is not valid text (an unpaired surro
 # its default, never sent as null (which a JSON body could, and a form cannot).
 NULL = "{field} cannot be null: send a value, or leave the field out."
 REPEATED = "The field {field} was sent more than once."
-# A field's name as a sentence quotes it: a name sent by mistake may be a whole body.
-SHOWN_NAME = 40
+SHOWN_NAME = 40  # a field's name as quoted: a name sent by mistake may be a whole body
 FILES = ("image", "background_image")  # a photo's bytes: only multipart/form-data has them
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 Form = TypeVar("Form", bound=BaseModel)
@@ -53,8 +52,7 @@ def repeated(field: str) -> Rejected:
 
 
 def unknown_field(field: str, known) -> Rejected:
-    return Rejected("invalid_body", f"Unknown field {quoted(field)}: send only "
-                                    f"{', '.join(known)}.")
+    return Rejected("invalid_body", f"Unknown field {quoted(field)}: send only {', '.join(known)}.")
 
 
 def quoted(field: str) -> str:
@@ -62,10 +60,14 @@ def quoted(field: str) -> str:
     return repr(field if len(field) <= SHOWN_NAME else field[:SHOWN_NAME] + "…")
 
 
-def absent():
-    """The default of an optional field that may be left out but not sent as null. The
-    document shows no default: None is not a value to send, the field is simply left out."""
-    return Field(None, json_schema_extra=lambda schema: schema.pop("default", None))
+def absent(value: Any = None):
+    """The default of a field that may be left out but not sent as null: said in words, not
+    as the document's `default`, since another field may change it (a colour asks for
+    output color), which a client sending every default (a generated one) would undo."""
+    def undefaulted(schema: dict) -> None:
+        if schema.pop("default", None) is not None:
+            schema["description"] += f" Default: `{value}`."
+    return Field(value, json_schema_extra=undefaulted)
 
 
 def _check_format(output: str, file_format: str) -> None:
@@ -131,7 +133,9 @@ class PhotoRequest(BaseModel):
         return self.options_kind(**chosen)
 
 
-_UPLOAD_OPTIONS = {name: (rule, _as_sent(value)) for name, (rule, value) in OPTIONS.items()}
+# As a form sends them: `false`, not False; an output and a colour in words (`absent`).
+_UPLOAD_OPTIONS = {name: (rule, absent(value) if name in ("output", "background")
+                          else _as_sent(value)) for name, (rule, value) in OPTIONS.items()}
 UploadRequest = create_model(
     "UploadRequest", __base__=PhotoRequest,
     __doc__="A new image: its name, the photo (a file, or an address to fetch it from) and "
@@ -182,9 +186,8 @@ def by_address_model(name: str, doc: str, form: type[BaseModel],
 
 
 UploadByAddress = by_address_model(
-    "UploadByAddress",
-    "A new image from a photo at an address: UploadRequest without the file fields.",
-    UploadRequest)
+    "UploadByAddress", "A new image from a photo at an address: UploadRequest without the "
+    "file fields.", UploadRequest)
 
 
 def from_address(form: type[Form], by_address: type[BaseModel],

@@ -7,6 +7,7 @@ import re
 import pytest
 from flask import Flask
 from openapi_spec_validator import validate
+from openapi_spec_validator.__main__ import main as validator_main
 from PIL import Image
 from werkzeug.datastructures import MultiDict
 
@@ -325,6 +326,15 @@ def test_the_document_is_valid_openapi_3_1(client):
     assert served.status_code == 200
     assert served.get_json()["openapi"] == "3.1.0"
     validate(served.get_json())  # openapi-spec-validator: the 3.1 meta-schema and more
+
+
+def test_the_served_document_passes_the_validators_own_command(client, tmp_path, capsys):
+    """The command reads with libyaml, which refused the \\u escapes of the name pattern's
+    surrogate pairs (helper 100): the document is served as UTF-8."""
+    served = tmp_path / "openapi.json"
+    served.write_bytes(client.get(f"{API}/openapi.json").data)
+    validator_main([str(served)])  # exits 1 on any problem
+    assert capsys.readouterr().out.strip() == f"{served}: OK"
 
 
 def test_bytes_are_described_as_openapi_3_1_says(app):

@@ -345,3 +345,21 @@ def test_a_remote_failure_is_told_apart_in_a_turn_of_the_line(monkeypatch):
         # The service is asked before any turn: the one asked for is the check's, priced as
         # the photo's decode alone (not as the refined upload), after the other upload's.
         assert priced == [Work(1)] * taken + [Work(photo_pixels)] * told
+
+
+def test_a_client_sending_every_documented_default_gets_what_it_asked_for(app):
+    """Generated clients send each field's `default`: a colour alone asks for output color,
+    so neither the output's default nor the colour's is one (helper 100)."""
+    client = ApiClient(app.test_client())
+    schema = client.http.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    defaults = {name: prop["default"] for name, prop in schema["RemoveRequest"]["properties"]
+                .items() if "default" in prop}
+    assert set(defaults) == {"crop", "crop_margin", "format", "refine_edges", "size"}
+    assert not [model for model in ("UploadRequest", "UploadByAddress", "RemoveByAddress")
+                if {"output", "background"} & {name for name, prop in schema[model][
+                    "properties"].items() if "default" in prop}]
+    answer = remove(client, **{name: str(value) for name, value in defaults.items()},
+                    background="#00ff00")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    result = Image.open(io.BytesIO(answer.data))
+    assert (result.mode, result.getpixel((900, 400))) == ("RGB", (0, 255, 0))
