@@ -14,7 +14,7 @@ from app.engines.base import EngineError
 from app.http.callers import CSRF_HEADER
 from app.http.errors import STATUS
 from app.http.records_json import MODEL_NAMES, Record
-from app.http.sizes import JSON_BODY_LIMIT, MAX_FORM_MEMORY_SIZE, MAX_FORM_PARTS
+from app.http.sizes import JSON_BODY_LIMIT, MAX_FORM_MEMORY_SIZE, MAX_FORM_PARTS, MAX_PART_HEADERS
 from app.images.decoding import InvalidImage
 from app.images.outputs import ACCEPTED_TEXT, REMOVAL_FORMATS
 
@@ -122,8 +122,11 @@ ERRORS: dict[str, tuple[str, tuple[int, ...]]] = {
     "invalid_background": ("the background photo (output `image`), as `invalid_image` says "
                            "of the photo", _statuses(*InvalidImage.KINDS)),
     "too_large": ("the request body, or the photo at `image_url`, is over the upload limit; "
-                  f"or the form or JSON body over its own ({MAX_FORM_PARTS} fields, "
-                  f"{human_size(MAX_FORM_MEMORY_SIZE)}; JSON {human_size(JSON_BODY_LIMIT)})",
+                  f"or the form or JSON body over its own ({MAX_FORM_PARTS} fields; "
+                  f"{human_size(MAX_FORM_MEMORY_SIZE)} a text field of a multipart form, "
+                  f"{human_size(MAX_PART_HEADERS)} of part headers; "
+                  f"{human_size(MAX_FORM_MEMORY_SIZE)} a urlencoded form; JSON "
+                  f"{human_size(JSON_BODY_LIMIT)})",
                   (413,)),
     "unsupported_media_type": ("the body is not of the documented media type",
                                (415,)),
