@@ -1883,6 +1883,23 @@ MUTANTS = (
            "      : full || await sendWaiting(", "      : await sendWaiting(",
            "each photo after the gallery was found full uploaded only to be refused",
            (S + "test_browser.py",)),
+    Mutant("doc-output-default", "app/core/forms.py",
+           '            schema["description"] += f" Default: `{value}`."',
+           '            schema["description"] += f" Default: `{value}`."\n'
+           '            schema["default"] = value',
+           "the document's output and background defaults back: a generated client sending "
+           "them turned a colour into a transparent result", (U + "test_remove.py",)),
+    Mutant("doc-escaped", "app/api/routes.py",
+           "openapi.document(current_app, PREFIX), ensure_ascii=False).encode()",
+           "openapi.document(current_app, PREFIX), ensure_ascii=True).encode()",
+           "the document served with \\u escapes, which the validator's command refuses",
+           (U + "test_api.py",)),
+    Mutant("doc-text-parts-bytes", "app/api/openapi.py",
+           '                           else "text/plain"} for name in model.model_fields}',
+           '                           else "text/plain"} for name in model.model_fields\n'
+           '                    if name in FILES}',
+           "only the file parts' types said: a validator read crop's and size's parts as "
+           "bytes", (U + "test_api.py",)),
 )
 
 

@@ -337,6 +337,22 @@ def test_the_served_document_passes_the_validators_own_command(client, tmp_path,
     assert capsys.readouterr().out.strip() == f"{served}: OK"
 
 
+def test_each_part_of_a_multipart_body_has_its_content_type(app):
+    """Files as images, every other part as text: a validator (openapi-core) read the parts
+    of a field of several types (crop, size) as bytes, and refused them (helper 100)."""
+    doc = document(app)
+    bodies = {op["operationId"]: op["requestBody"]["content"]["multipart/form-data"]
+              for item in doc["paths"].values() for op in item.values()
+              if "multipart/form-data" in op.get("requestBody", {}).get("content", {})}
+    assert sorted(bodies) == ["createRecord", "editRecord", "removeBackground"]
+    for body in bodies.values():
+        fields = doc["components"]["schemas"][body["schema"]["$ref"].split("/")[-1]]
+        assert {name: part["contentType"] for name, part in body["encoding"].items()} == {
+            name: "image/jpeg, image/png, image/webp"
+            if name in ("image", "background_image") else "text/plain"
+            for name in fields["properties"]}
+
+
 def test_bytes_are_described_as_openapi_3_1_says(app):
     """Not 3.0's `type: string, format: binary`, which a 3.1 validator (openapi-core) takes
     for text: every upload and every image answer failed it (helper 75). A file part has a
