@@ -26,6 +26,7 @@ SECRET = "front-test-secret-key-0123456789"
 SLOW_HEADERS_FROM, SLOW_BODIES_FROM = "127.0.0.2", "127.0.0.3"
 UNTRUSTED_PEER, LOAD_BALANCER = "127.0.0.4", "127.0.0.5"
 CROWD_FROM, UPLOADER_FROM, NEIGHBOUR = "127.0.0.6", "127.0.0.7", "127.0.0.8"
+HEAVY_FROM = "127.0.0.9"
 # The app's per-address upload limit in this stack: a third try within the minute is 429.
 UPLOADS_PER_ADDRESS = 2
 

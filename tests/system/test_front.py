@@ -19,6 +19,8 @@ from bench.slow_clients import SlowBody, SlowHeaders, poll_health
 from scripts import serve
 from tests.front import (
     CROWD_FROM,
+    HEAVY_FROM,
+    NEIGHBOUR,
     SLOW_BODIES_FROM,
     SLOW_HEADERS_FROM,
     UPLOADER_FROM,
@@ -31,6 +33,7 @@ from tests.front import (
 from tests.servers import ROOT, csrf_token, eventually, free_port
 
 pytestmark = pytest.mark.alone
+SMALL_BODY = 50_000  # bytes: under the 100 KB from which a body counts as large
 
 
 def test_slow_clients_cost_the_app_nothing_and_are_cut(front_stack):
@@ -44,6 +47,8 @@ def test_slow_clients_cost_the_app_nothing_and_are_cut(front_stack):
                            reconnect=True) for _ in range(40)]
     bodies = [SlowBody("127.0.0.1", port, SLOW_BODIES_FROM, interval=4, pieces=2,
                        reconnect=True) for _ in range(10)]
+    for client in bodies:  # under 100 KB: not the 4 large bodies an address may send at once
+        client.size = SMALL_BODY
     for client in headers + bodies:
         client.start()
     time.sleep(0.5)
@@ -164,6 +169,7 @@ def test_too_many_requests_at_once_from_one_address(front_stack):
     crowd = [SlowBody("127.0.0.1", port, CROWD_FROM, interval=1, pieces=None,
                       reconnect=True) for _ in range(limit)]
     for client in crowd:
+        client.size = SMALL_BODY
         client.start()
     try:
         eventually(lambda: all(client.sending.is_set() for client in crowd))
@@ -190,6 +196,61 @@ def test_too_many_requests_at_once_from_one_address(front_stack):
     eventually(lambda: session_from(CROWD_FROM).get(f"{base}/health", timeout=10).status_code
                == 200)
     assert session_from(CROWD_FROM).get(f"{base}/health", timeout=10).status_code == 200
+
+
+def test_four_large_transfers_at_once_from_one_address(front_stack):
+    """What nginx may keep in its temporary folder while a client sends or reads it slowly
+    (a large body, a full-size image, a removal's result): 4 at once from one address,
+    and its 5th is refused at once, whatever the method; its pages, renditions and small
+    bodies still pass, and other addresses are served as usual."""
+    base, _, _ = front_stack
+    port = int(base.rsplit(":", 1)[1])
+    assert nginx_setting("limit_conn heavy_per_client") == "4"
+    held = [SlowBody("127.0.0.1", port, HEAVY_FROM, interval=1, pieces=None, reconnect=True)
+            for _ in range(4)]
+    for client in held:
+        client.start()
+    try:
+        eventually(lambda: all(client.sending.is_set() for client in held))
+        heavy = session_from(HEAVY_FROM)
+        record = "0123456789abcdef01234567"
+        large = {"data": b"x" * 100_000}
+        eventually(lambda: heavy.post(f"{base}/", timeout=10, **large).status_code == 429,
+                   seconds=30, every=0.5)
+        refused = {
+            "a large upload": heavy.post(f"{base}/", timeout=10, **large),
+            "a large body with another method": heavy.get(f"{base}/health", timeout=10, **large),
+            "a body of untold length": heavy.put(f"{base}/update/{record}", timeout=10,
+                                                 data=iter([b"x"])),
+            "a page's full-size image": heavy.get(f"{base}/images/{record}/processed",
+                                                  timeout=10),
+            "the API's full-size image": heavy.get(
+                f"{base}/api/v1/records/{record}/images/original", timeout=10),
+            "a removal by address": heavy.post(f"{base}/api/v1/remove", timeout=10,
+                                               json={"image_url": "https://example.com/a"}),
+            "remove.bg's removal": heavy.post(f"{base}/v1.0/removebg", timeout=10,
+                                              data={"image_url": "https://example.com/a"}),
+        }
+        assert {what: answer.status_code for what, answer in refused.items()} == {
+            what: 429 for what in refused}
+        assert refused["a large upload"].headers["Retry-After"] == "5"
+        assert refused["the API's full-size image"].json()["error"] == "too_many_requests"
+        served = {
+            "a page": heavy.get(f"{base}/", timeout=10),
+            "a rendition": heavy.get(f"{base}/images/{record}/processed/160", timeout=10),
+            "a body under 100 KB": heavy.post(f"{base}/", timeout=10, allow_redirects=False,
+                                              data={"name": "x" * 99_000}),
+            "another address's upload": session_from(NEIGHBOUR).post(f"{base}/", timeout=10,
+                                                                     **large),
+        }
+        assert {what: answer.status_code for what, answer in served.items()} == {
+            "a page": 200, "a rendition": 404, "a body under 100 KB": 302,
+            "another address's upload": 400}
+    finally:
+        for client in held:
+            client.stop()
+        for client in held:
+            client.join(10)
 
 
 def test_static_files_are_compressed_and_pages_are_not(front_stack):
