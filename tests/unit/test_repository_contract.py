@@ -201,6 +201,34 @@ def test_sweeping_orphans_keeps_everything_referenced(repo):
     assert repo.read(repo.get("u1", kept.id), "processed") == b"processed"
 
 
+def test_sweeping_removes_the_chunks_a_killed_writer_left_without_their_file(repo):
+    """GridFS writes a file's document last: a writer killed part-way leaves chunks that no
+    file lists (helper 99), swept once older than asked, by the age of their file's id."""
+    from datetime import timedelta
+
+    from app.storage import slots
+
+    kept = add(repo)
+    chunks = repo.records.database[f"{BUCKET}.chunks"]
+    stored_chunks = chunks.count_documents({})
+
+    def cut_short(started):
+        files_id = ObjectId.from_datetime(started)
+        chunks.insert_many([{"files_id": files_id, "n": n, "data": b"x" * 10}
+                            for n in range(3)])
+        return files_id
+
+    hour_ago = cut_short(slots.now() - timedelta(hours=1))
+    minute_ago = cut_short(slots.now() - timedelta(minutes=1))
+    assert sweep_orphans(repo, timedelta(minutes=10)) == 1
+    assert chunks.count_documents({"files_id": hour_ago}) == 0
+    assert chunks.count_documents({"files_id": minute_ago}) == 3  # maybe still being written
+    assert sweep_orphans(repo, timedelta(seconds=30)) == 1
+    assert chunks.count_documents({}) == stored_chunks
+    assert repo.read(repo.get("u1", kept.id), "processed") == b"processed"
+    assert repo.read(repo.get("u1", kept.id), "original") == b"original"
+
+
 def test_a_held_slot_counts_but_is_never_listed_and_its_upload_fills_it(repo):
     """On every backend (FerretDB in CI too): a placeholder counts towards the limit while
     its upload is made, lists and lookups never show it, the record takes its id and slot,
