@@ -51,6 +51,7 @@ class RecordRepository:
             embedded_store.prepare_bucket(database, BUCKET)
         self._indexed = False
         self.outages = Outages()
+        self.leases = slots.Leases(self.records)
 
     @outages_are_unavailable
     def ping(self) -> None:
@@ -87,7 +88,8 @@ class RecordRepository:
         `LimitReached` at once; given to `add`, let go if the block fails."""
         placeholder = self._hold(user_id, limit)
         try:
-            yield placeholder
+            with self.leases.kept(placeholder):
+                yield placeholder
         except BaseException:
             with contextlib.suppress(ConnectionFailure):
                 slots.release(self.records, placeholder)

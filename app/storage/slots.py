@@ -3,19 +3,31 @@
 
 An upload holds its slot while its result is made, with a placeholder document (it has
 RESERVED, the time it lets go, and nothing else a record has), so uploads past the limit
-are refused before their work, not after it. Lists and lookups never see placeholders; a
-holder that died lets go after RESERVATION_SECONDS.
+are refused before their work, not after it. Lists and lookups never see placeholders. A
+placeholder's process renews it while its upload works (`Leases`), so an upload of any
+length keeps its slot and a process that died lets it go within LEASE_SECONDS.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 from pymongo.errors import DuplicateKeyError
 
+log = logging.getLogger(__name__)
+
 RESERVED = "reserved_until"
-RESERVATION_SECONDS = 600  # longer than any upload can take (gunicorn's timeout is 120 s)
+# A fixed 600 s kept the visitor of a killed worker told "Max limit reached" for ten
+# minutes with room in the gallery (helper 99): now a held slot is renewed every
+# RENEW_SECONDS while its upload works, and lapses this long after its process stops.
+LEASE_SECONDS = 30
+RENEW_SECONDS = 10
 NOT_HELD = {RESERVED: {"$exists": False}}  # records, not placeholders
 
 
@@ -60,8 +72,57 @@ def insert(records, doc: dict, limit: int) -> dict:
 def hold(records, user_id: str, limit: int) -> dict:
     """A placeholder in a free slot (the visitor's lapsed ones cleared first)."""
     records.delete_many({"user_id": user_id, RESERVED: {"$lte": now()}})
-    until = now() + timedelta(seconds=RESERVATION_SECONDS)
+    until = now() + timedelta(seconds=LEASE_SECONDS)
     return insert(records, {"user_id": user_id, RESERVED: until}, limit)
+
+
+class Leases:
+    """The placeholders this process holds, renewed by one thread while it holds any (it
+    ends when none is left, and the next hold starts another)."""
+
+    def __init__(self, records):
+        self.records = records
+        self._held: set = set()
+        self._lock = threading.Lock()
+        self._renewer: threading.Thread | None = None
+
+    @contextmanager
+    def kept(self, placeholder: dict) -> Iterator[dict]:
+        with self._lock:
+            self._held.add(placeholder["_id"])
+            if not self.renewing:  # started in the process that holds: after a fork
+                self._renewer = threading.Thread(target=self._renew, daemon=True,
+                                                 name="slot-leases")
+                self._renewer.start()
+        try:
+            yield placeholder
+        finally:
+            with self._lock:
+                self._held.discard(placeholder["_id"])
+
+    @property
+    def renewing(self) -> bool:
+        return self._renewer is not None
+
+    def renew(self) -> None:
+        with self._lock:
+            held = list(self._held)
+        if held:
+            self.records.update_many(
+                {"_id": {"$in": held}, RESERVED: {"$exists": True}},
+                {"$set": {RESERVED: now() + timedelta(seconds=LEASE_SECONDS)}})
+
+    def _renew(self) -> None:
+        while True:
+            time.sleep(RENEW_SECONDS)
+            with self._lock:
+                if not self._held:
+                    self._renewer = None
+                    return
+            try:
+                self.renew()
+            except Exception:  # the database's outage: the next turn tries again
+                log.warning("Could not renew the held upload slots", exc_info=True)
 
 
 def fill(records, placeholder: dict, doc: dict) -> dict:

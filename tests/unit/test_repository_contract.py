@@ -4,7 +4,9 @@ MongoDB-compatible server (CI runs it against FerretDB)."""
 import contextlib
 import os
 import threading
+import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from bson import ObjectId
@@ -247,6 +249,53 @@ def test_a_held_slot_counts_but_is_never_listed_and_its_upload_fills_it(repo):
         raise RuntimeError("the upload failed")
     assert repo.count("u1") == 1
     assert repo.records.count_documents({slots.RESERVED: {"$exists": True}}) == 0
+
+
+def test_a_held_slot_is_renewed_while_its_upload_works_and_lapses_when_its_process_stops(
+        repo, monkeypatch):
+    """A placeholder lapses LEASE_SECONDS after it was last renewed: its process renews it
+    every RENEW_SECONDS while the upload works, so a long upload keeps its slot, and a
+    killed worker's slot is free half a minute later, not ten (helper 99)."""
+    from app.storage import slots
+
+    assert (slots.LEASE_SECONDS, slots.RENEW_SECONDS) == (30, 10)
+    renewals = []
+    monkeypatch.setattr(slots, "RENEW_SECONDS", 0.05)
+    monkeypatch.setattr(slots.Leases, "renew", lambda self, real=slots.Leases.renew: (
+        renewals.append(slots.now()), real(self)))
+
+    def until(held):
+        return repo.records.find_one({"_id": held["_id"]})[slots.RESERVED].replace(
+            tzinfo=slots.timezone.utc)
+
+    with repo.reserved("u1", 2) as held:
+        first = until(held)
+        assert 29 <= (first - slots.now()).total_seconds() <= 30
+        # Made to lapse: the renewal brings it back to a whole lease from now.
+        repo.records.update_one({"_id": held["_id"]},
+                                {"$set": {slots.RESERVED: slots.now() - timedelta(seconds=1)}})
+        wait_for(lambda: until(held) > slots.now())
+        assert 29 <= (until(held) - slots.now()).total_seconds() <= 30
+        assert repo.count("u1") == 1
+    # Let go (as by its process's end): no longer renewed, it stays lapsed; with nothing
+    # held, the renewing thread ends.
+    repo.records.update_one({"_id": held["_id"]},
+                            {"$set": {slots.RESERVED: slots.now() - timedelta(seconds=1)}})
+    wait_for(lambda: not repo.leases.renewing)
+    time.sleep(3 * slots.RENEW_SECONDS)
+    assert until(held) < slots.now()
+    with repo.reserved("u1", 2) as held, repo.reserved("u1", 2) as other:
+        repo.records.update_many({}, {"$set": {slots.RESERVED: slots.now() - timedelta(
+            seconds=1)}})
+        repo.leases.renew()  # both at once
+        assert min(until(held), until(other)) > slots.now()
+
+
+def wait_for(condition, seconds=5.0):
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "not within 5 s"
+        time.sleep(0.02)
 
 
 def test_sweeping_removes_lapsed_placeholders_only(repo):
