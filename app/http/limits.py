@@ -51,9 +51,10 @@ KEY_DAY_WHOLE = ("This photo counts {cost} megapixels (one per started megapixel
 # minute stands, on every answer to a call with a valid key, at every door that takes keys.
 RATE_HEADERS = {
     "X-RateLimit-Limit": "The API key's counts a minute (its `per_minute`).",
-    "X-RateLimit-Remaining": "What the key has left of them over the last minute, after this "
-                             "call; 0 when the call was refused for want of room (a 402 or "
-                             "429 with Retry-After).",
+    "X-RateLimit-Remaining": "What the key has left of them over the last minute as this "
+                             "call ends (calls ending together may say the same); 0 when the "
+                             "call was refused for want of room (a 402 or 429 with "
+                             "Retry-After).",
     "X-RateLimit-Reset": "When the oldest count used goes and one more is free, in Unix "
                          "time (whole seconds, rounded up); now if none is used; when a "
                          "refused call may be sent again (its Retry-After).",
