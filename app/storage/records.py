@@ -75,6 +75,7 @@ class RecordRepository:
     @outages_are_unavailable
     def count(self, user_id: str) -> int:
         """The visitor's records, and the uploads being made for them (their slots held)."""
+        slots.clear(self.records, user_id)
         return self.records.count_documents({"user_id": user_id, **slots.counted()})
 
     @outages_are_unavailable

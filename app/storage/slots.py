@@ -2,16 +2,19 @@
 `USER_LIMIT` when uploads arrive in parallel, on every database the app runs on.
 
 An upload holds its slot while its result is made, with a placeholder document (it has
-RESERVED, the time it lets go, and nothing else a record has), so uploads past the limit
-are refused before their work, not after it. Lists and lookups never see placeholders. A
-placeholder's process renews it while its upload works (`Leases`), so an upload of any
-length keeps its slot and a process that died lets it go within LEASE_SECONDS.
+RESERVED, the time it lets go, HOLDER, its process, and nothing else a record has), so
+uploads past the limit are refused before their work, not after it. Lists and lookups never
+see placeholders. A placeholder's process renews it while its upload works (`Leases`), so
+an upload of any length keeps its slot and a process that died lets it go within
+LEASE_SECONDS; at once, for the visitor's next upload on the same host.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ from pymongo.errors import DuplicateKeyError
 log = logging.getLogger(__name__)
 
 RESERVED = "reserved_until"
+HOLDER = "held_by"  # "<host>:<pid>": a gunicorn worker, in a pod its name
 # A fixed 600 s kept the visitor of a killed worker told "Max limit reached" for ten
 # minutes with room in the gallery (helper 99): now a held slot is renewed every
 # RENEW_SECONDS while its upload works, and lapses this long after its process stops.
@@ -71,9 +75,33 @@ def insert(records, doc: dict, limit: int) -> dict:
 
 def hold(records, user_id: str, limit: int) -> dict:
     """A placeholder in a free slot (the visitor's lapsed ones cleared first)."""
-    records.delete_many({"user_id": user_id, RESERVED: {"$lte": now()}})
+    clear(records, user_id)
     until = now() + timedelta(seconds=LEASE_SECONDS)
-    return insert(records, {"user_id": user_id, RESERVED: until}, limit)
+    return insert(records, {"user_id": user_id, RESERVED: until,
+                            HOLDER: f"{socket.gethostname()}:{os.getpid()}"}, limit)
+
+
+def clear(records, user_id: str) -> None:
+    """The visitor's placeholders that lapsed, or whose process on this host is gone: a
+    worker killed mid-upload, whose visitor's page sends the photo again 10 s later
+    (helper 99), need not wait out its lease."""
+    records.delete_many({"user_id": user_id, RESERVED: {"$lte": now()}})
+    host = f"{socket.gethostname()}:"
+    for doc in records.find({"user_id": user_id, RESERVED: {"$exists": True}}, {HOLDER: 1}):
+        holder = doc.get(HOLDER, "")
+        pid = holder[len(host):]
+        if holder.startswith(host) and pid.isdigit() and not _alive(int(pid)):
+            records.delete_one({"_id": doc["_id"], RESERVED: {"$exists": True}})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal: only whether the process is there
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # there, another user's
+        return True
+    return True
 
 
 class Leases:

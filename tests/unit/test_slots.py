@@ -1,6 +1,10 @@
 """A slot held by an upload whose process died lets go when its time is up: the visitor's
 next upload clears it and may use every slot of USER_LIMIT (2 here)."""
 
+import os
+import socket
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -47,3 +51,30 @@ def test_a_result_whose_placeholder_lapsed_and_was_cleared_is_not_stored(visitor
     with pytest.raises(LimitReached):
         slots.fill(records.records, held, {"user_id": visitor.id(), "image_name": "late"})
     assert records.records.count_documents({}) == 0
+
+
+def gone_pid() -> int:
+    """The id of a process of this host that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize(("holder", "status"), [
+    (lambda: f"{socket.gethostname()}:{gone_pid()}", 201),  # a worker killed mid-upload
+    (lambda: f"{socket.gethostname()}:{os.getpid()}", 409),  # an upload still being made
+    # Another host's process (a name as long as this one's): not this host's to tell.
+    (lambda: f"{'x' * len(socket.gethostname())}:{gone_pid()}", 409),
+    (lambda: f"{socket.gethostname()}:not-a-pid", 409),
+])
+def test_a_slot_held_by_a_process_of_this_host_that_is_gone_is_free_at_once(
+        api, visitor, records, holder, status):
+    """The page sends a photo again 10 s after the front's 502 for its killed worker: the
+    slot that worker held is not counted against it until its lease ends (helper 99)."""
+    assert api.create(photo(), name="one").status_code == 201
+    held = slots.hold(records.records, visitor.id(), 2)
+    assert held[slots.HOLDER] == f"{socket.gethostname()}:{os.getpid()}"
+    records.records.update_one({"_id": held["_id"]}, {"$set": {slots.HOLDER: holder()}})
+    answer = api.create(photo(), name="two")
+    assert answer.status_code == status, answer.get_json()
+    assert records.records.count_documents({"_id": held["_id"]}) == (status == 409)
