@@ -36,15 +36,16 @@ def sweep_orphans(repository: RecordRepository, older_than: timedelta) -> int:
 
 def _sweep_lost_chunks(repository: RecordRepository, older_than: timedelta) -> int:
     """Delete the bytes of files without their files document: GridFS writes it last, so a
-    writer killed part-way leaves its chunks alone, and deletes it first, so does a delete
-    cut short (helper 99: 48 MB left by a killed upload). A file's age is its id's, made
-    when it was started; its first chunk is always written first. Returns the count."""
+    writer killed part-way leaves its chunks alone (helper 99: 48 MB left by a killed
+    upload), and deletes it first, so does a delete cut short, maybe after its first chunk
+    (helper 101). A file's age is its id's, made when it was started. Returns the count."""
     database = repository.records.database
     chunks, files = database[f"{BUCKET}.chunks"], database[f"{BUCKET}.files"]
     started_before = ObjectId.from_datetime(now() - older_than)
-    first = chunks.find({"n": 0, "files_id": {"$lt": started_before}}, {"files_id": 1})
+    started = (group["_id"] for group in chunks.aggregate([
+        {"$match": {"files_id": {"$lt": started_before}}},
+        {"$group": {"_id": "$files_id"}}]))  # only files_id is read: its index has it
     lost = 0
-    started = (doc["files_id"] for doc in first)
     while batch := list(itertools.islice(started, 1000)):
         known = {doc["_id"] for doc in files.find({"_id": {"$in": batch}}, {"_id": 1})}
         gone = [file_id for file_id in batch if file_id not in known]

@@ -134,6 +134,8 @@ class RecordRepository:
                 **images,
                 "thumbnails": small,
             }
+            if slot:
+                self.leases.drop(slot)
             record = (slots.fill(self.records, slot, doc) if slot
                       else slots.insert(self.records, doc, limit))
             return StoredRecord.from_doc(record)

@@ -26,12 +26,30 @@ from pymongo.errors import DuplicateKeyError
 log = logging.getLogger(__name__)
 
 RESERVED = "reserved_until"
-HOLDER = "held_by"  # "<host>:<pid>": a gunicorn worker, in a pod its name
+HOLDER = "held_by"  # "<host>:<pid namespace>:<pid>": a gunicorn worker, in a pod its name
+
+
+def _here() -> str:
+    """Which processes a pid names here: the host's, and its pid namespace's where Linux
+    says it (containers sharing a host name, with hostNetwork say, each have their own:
+    helper 101)."""
+    try:
+        space = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        space = ""
+    return f"{socket.gethostname()}:{space}:"
+
+
+HERE = _here()
 # A fixed 600 s kept the visitor of a killed worker told "Max limit reached" for ten
 # minutes with room in the gallery (helper 99): now a held slot is renewed every
 # RENEW_SECONDS while its upload works, and lapses this long after its process stops.
 LEASE_SECONDS = 30
 RENEW_SECONDS = 10
+# Renewed no longer than the old fixed hold: an upload's own bounds (the line's wait, a
+# fetch's and the engines' timeouts) end it well before; a thread hung past them does not
+# keep its slot for ever.
+HELD_MOST_SECONDS = 600
 NOT_HELD = {RESERVED: {"$exists": False}}  # records, not placeholders
 
 
@@ -78,7 +96,7 @@ def hold(records, user_id: str, limit: int) -> dict:
     clear(records, user_id)
     until = now() + timedelta(seconds=LEASE_SECONDS)
     return insert(records, {"user_id": user_id, RESERVED: until,
-                            HOLDER: f"{socket.gethostname()}:{os.getpid()}"}, limit)
+                            HOLDER: f"{HERE}{os.getpid()}"}, limit)
 
 
 def clear(records, user_id: str) -> None:
@@ -86,11 +104,10 @@ def clear(records, user_id: str) -> None:
     worker killed mid-upload, whose visitor's page sends the photo again 10 s later
     (helper 99), need not wait out its lease."""
     records.delete_many({"user_id": user_id, RESERVED: {"$lte": now()}})
-    host = f"{socket.gethostname()}:"
     for doc in records.find({"user_id": user_id, RESERVED: {"$exists": True}}, {HOLDER: 1}):
         holder = doc.get(HOLDER, "")
-        pid = holder[len(host):]
-        if holder.startswith(host) and pid.isdigit() and not _alive(int(pid)):
+        pid = holder[len(HERE):]
+        if holder.startswith(HERE) and pid.isdigit() and not _alive(int(pid)):
             records.delete_one({"_id": doc["_id"], RESERVED: {"$exists": True}})
 
 
@@ -110,14 +127,14 @@ class Leases:
 
     def __init__(self, records):
         self.records = records
-        self._held: set = set()
+        self._held: dict = {}  # placeholder id -> when it was first held (monotonic)
         self._lock = threading.Lock()
         self._renewer: threading.Thread | None = None
 
     @contextmanager
     def kept(self, placeholder: dict) -> Iterator[dict]:
         with self._lock:
-            self._held.add(placeholder["_id"])
+            self._held[placeholder["_id"]] = time.monotonic()
             if not self.renewing:  # started in the process that holds: after a fork
                 self._renewer = threading.Thread(target=self._renew, daemon=True,
                                                  name="slot-leases")
@@ -125,16 +142,28 @@ class Leases:
         try:
             yield placeholder
         finally:
-            with self._lock:
-                self._held.discard(placeholder["_id"])
+            self.drop(placeholder)
+
+    def drop(self, placeholder: dict) -> None:
+        """No longer renewed: before its record is written in its place, since a renewal
+        racing that write could undo it on a server that does not isolate updates
+        (FerretDB's SQLite backend; helper 101)."""
+        with self._lock:
+            self._held.pop(placeholder["_id"], None)
 
     @property
     def renewing(self) -> bool:
         return self._renewer is not None
 
+    @property
+    def held(self) -> tuple:
+        with self._lock:
+            return tuple(self._held)
+
     def renew(self) -> None:
         with self._lock:
-            held = list(self._held)
+            held = [placeholder for placeholder, since in self._held.items()
+                    if time.monotonic() - since < HELD_MOST_SECONDS]
         if held:
             self.records.update_many(
                 {"_id": {"$in": held}, RESERVED: {"$exists": True}},

@@ -214,16 +214,18 @@ def test_sweeping_removes_the_chunks_a_killed_writer_left_without_their_file(rep
     chunks = repo.records.database[f"{BUCKET}.chunks"]
     stored_chunks = chunks.count_documents({})
 
-    def cut_short(started):
+    def cut_short(started, numbers=range(3)):
         files_id = ObjectId.from_datetime(started)
         chunks.insert_many([{"files_id": files_id, "n": n, "data": b"x" * 10}
-                            for n in range(3)])
+                            for n in numbers])
         return files_id
 
     hour_ago = cut_short(slots.now() - timedelta(hours=1))
+    # A delete cut short after its first chunk (helper 101).
+    deleted_in_part = cut_short(slots.now() - timedelta(hours=2), numbers=(1, 2))
     minute_ago = cut_short(slots.now() - timedelta(minutes=1))
-    assert sweep_orphans(repo, timedelta(minutes=10)) == 1
-    assert chunks.count_documents({"files_id": hour_ago}) == 0
+    assert sweep_orphans(repo, timedelta(minutes=10)) == 2
+    assert chunks.count_documents({"files_id": {"$in": [hour_ago, deleted_in_part]}}) == 0
     assert chunks.count_documents({"files_id": minute_ago}) == 3  # maybe still being written
     assert sweep_orphans(repo, timedelta(seconds=30)) == 1
     assert chunks.count_documents({}) == stored_chunks
@@ -289,6 +291,47 @@ def test_a_held_slot_is_renewed_while_its_upload_works_and_lapses_when_its_proce
             seconds=1)}})
         repo.leases.renew()  # both at once
         assert min(until(held), until(other)) > slots.now()
+
+
+def test_a_held_slot_is_renewed_no_longer_than_the_old_fixed_hold(repo, monkeypatch):
+    """An upload's own bounds end it well before: a thread hung past them does not keep
+    its slot for as long as its worker lives (helper 101)."""
+    from app.storage import slots
+
+    assert slots.HELD_MOST_SECONDS == 600
+    monkeypatch.setattr(slots, "RENEW_SECONDS", 0.05)
+    monkeypatch.setattr(slots, "HELD_MOST_SECONDS", 0.5)
+    lapsed = {"$set": {slots.RESERVED: slots.now() - timedelta(seconds=1)}}
+    with repo.reserved("u1", 2) as held:
+        def renewed():
+            until = repo.records.find_one({"_id": held["_id"]})[slots.RESERVED]
+            return until.replace(tzinfo=slots.timezone.utc) > slots.now()
+
+        repo.records.update_one({"_id": held["_id"]}, lapsed)
+        wait_for(renewed)  # while young
+        time.sleep(0.5)
+        repo.records.update_one({"_id": held["_id"]}, lapsed)
+        time.sleep(4 * slots.RENEW_SECONDS)
+        assert not renewed()
+
+
+def test_a_slot_is_no_longer_renewed_once_its_record_is_written_in_its_place(repo,
+                                                                             monkeypatch):
+    """On a server that does not isolate updates (FerretDB's SQLite backend) a renewal
+    racing the write of the record could put the placeholder back (helper 101)."""
+    from app.storage import slots
+
+    renewed_at_fill = []
+    fill = slots.fill
+    monkeypatch.setattr(slots, "fill", lambda records, placeholder, doc: (
+        renewed_at_fill.append(placeholder["_id"] in repo.leases.held),
+        fill(records, placeholder, doc))[1])
+    with repo.reserved("u1", 2) as held:
+        assert repo.leases.held == (held["_id"],)
+        repo.add("u1", "cat", image(b"original", "image/jpeg"), image(b"processed"),
+                 engine="local", limit=2, slot=held)
+    assert renewed_at_fill == [False]
+    assert repo.leases.held == ()
 
 
 def wait_for(condition, seconds=5.0):

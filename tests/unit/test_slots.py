@@ -61,11 +61,13 @@ def gone_pid() -> int:
 
 
 @pytest.mark.parametrize(("holder", "status"), [
-    (lambda: f"{socket.gethostname()}:{gone_pid()}", 201),  # a worker killed mid-upload
-    (lambda: f"{socket.gethostname()}:{os.getpid()}", 409),  # an upload still being made
+    (lambda: f"{slots.HERE}{gone_pid()}", 201),  # a worker killed mid-upload
+    (lambda: f"{slots.HERE}{os.getpid()}", 409),  # an upload still being made
     # Another host's process (a name as long as this one's): not this host's to tell.
-    (lambda: f"{'x' * len(socket.gethostname())}:{gone_pid()}", 409),
-    (lambda: f"{socket.gethostname()}:not-a-pid", 409),
+    (lambda: f"{'x' * (len(slots.HERE) - 1)}:{gone_pid()}", 409),
+    # Another container of the same host name, with pids of its own (helper 101).
+    (lambda: f"{socket.gethostname()}:1:{gone_pid()}", 409),
+    (lambda: f"{slots.HERE}not-a-pid", 409),
 ])
 def test_a_slot_held_by_a_process_of_this_host_that_is_gone_is_free_at_once(
         api, visitor, records, holder, status):
@@ -73,7 +75,8 @@ def test_a_slot_held_by_a_process_of_this_host_that_is_gone_is_free_at_once(
     slot that worker held is not counted against it until its lease ends (helper 99)."""
     assert api.create(photo(), name="one").status_code == 201
     held = slots.hold(records.records, visitor.id(), 2)
-    assert held[slots.HOLDER] == f"{socket.gethostname()}:{os.getpid()}"
+    assert held[slots.HOLDER] == (f"{socket.gethostname()}:"
+                                  f"{os.stat('/proc/self/ns/pid').st_ino}:{os.getpid()}")
     records.records.update_one({"_id": held["_id"]}, {"$set": {slots.HOLDER: holder()}})
     answer = api.create(photo(), name="two")
     assert answer.status_code == status, answer.get_json()
