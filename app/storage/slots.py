@@ -117,7 +117,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # there, another user's
-        return True
+        pass
     return True
 
 
@@ -132,7 +132,7 @@ class Leases:
         self._renewer: threading.Thread | None = None
 
     @contextmanager
-    def kept(self, placeholder: dict) -> Iterator[dict]:
+    def kept(self, placeholder: dict) -> Iterator[None]:
         with self._lock:
             self._held[placeholder["_id"]] = time.monotonic()
             if not self.renewing:  # started in the process that holds: after a fork
@@ -140,7 +140,7 @@ class Leases:
                                                  name="slot-leases")
                 self._renewer.start()
         try:
-            yield placeholder
+            yield
         finally:
             self.drop(placeholder)
 

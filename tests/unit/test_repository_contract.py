@@ -17,6 +17,7 @@ from app.storage import LimitReached, RecordNotFound, RecordRepository
 from app.storage.embedded import WHOLE_FILE, embedded_database
 from app.storage.maintenance import sweep_orphans
 from app.storage.records import BUCKET
+from tests.servers import eventually
 
 BACKENDS = ["embedded"] + (["server"] if os.environ.get("MONGO_TEST_URI") else [])
 
@@ -276,14 +277,14 @@ def test_a_held_slot_is_renewed_while_its_upload_works_and_lapses_when_its_proce
         # Made to lapse: the renewal brings it back to a whole lease from now.
         repo.records.update_one({"_id": held["_id"]},
                                 {"$set": {slots.RESERVED: slots.now() - timedelta(seconds=1)}})
-        wait_for(lambda: until(held) > slots.now())
+        eventually(lambda: until(held) > slots.now())
         assert 29 <= (until(held) - slots.now()).total_seconds() <= 30
         assert repo.count("u1") == 1
     # Let go (as by its process's end): no longer renewed, it stays lapsed; with nothing
     # held, the renewing thread ends.
     repo.records.update_one({"_id": held["_id"]},
                             {"$set": {slots.RESERVED: slots.now() - timedelta(seconds=1)}})
-    wait_for(lambda: not repo.leases.renewing)
+    eventually(lambda: not repo.leases.renewing)
     time.sleep(3 * slots.RENEW_SECONDS)
     assert until(held) < slots.now()
     with repo.reserved("u1", 2) as held, repo.reserved("u1", 2) as other:
@@ -308,7 +309,7 @@ def test_a_held_slot_is_renewed_no_longer_than_the_old_fixed_hold(repo, monkeypa
             return until.replace(tzinfo=slots.timezone.utc) > slots.now()
 
         repo.records.update_one({"_id": held["_id"]}, lapsed)
-        wait_for(renewed)  # while young
+        eventually(renewed)  # while young
         time.sleep(0.5)
         repo.records.update_one({"_id": held["_id"]}, lapsed)
         time.sleep(4 * slots.RENEW_SECONDS)
@@ -332,13 +333,6 @@ def test_a_slot_is_no_longer_renewed_once_its_record_is_written_in_its_place(rep
                  engine="local", limit=2, slot=held)
     assert renewed_at_fill == [False]
     assert repo.leases.held == ()
-
-
-def wait_for(condition, seconds=5.0):
-    end = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < end, "not within 5 s"
-        time.sleep(0.02)
 
 
 def test_sweeping_removes_lapsed_placeholders_only(repo):
