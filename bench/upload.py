@@ -1,6 +1,7 @@
 """One upload of a ~1 MP photo against raw model inference, measured in the same process.
 
-    make bench            (or: .venv/bin/python -m bench.upload [--runs N] [--size WxH])
+    make bench            (or: .venv/bin/python -m bench.upload [--runs N] [--size WxH]
+                           [--model u2net])
 
 Absolute times on a shared machine mean little; the ratio is the figure to compare.
 """
@@ -31,11 +32,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--size", default="1024x1024", help="the photo's width x height")
+    parser.add_argument("--model", help="the model to upload with (default: the app's)")
     args = parser.parse_args()
     size = tuple(int(side) for side in args.size.split("x"))
 
     app = uploads_app()
-    engine = app.extensions["services"].engines.primary.engine()
+    local = app.extensions["services"].engines.primary
+    model = args.model or local.default
+    engine = local.engine(model)
     data = photo("astronaut", size)
 
     feed = np.random.default_rng(0).random((1, 3, *engine.input_size[::-1]), dtype=np.float32)
@@ -45,7 +49,8 @@ def main() -> None:
 
     def upload():
         # As the page's script posts it: the answer says whether the image was made.
-        response = client.post("/", data={"name": "bench", "image": (io.BytesIO(data), "a.jpg")},
+        form = {"name": "bench", "image": (io.BytesIO(data), "a.jpg"), "model": model}
+        response = client.post("/", data=form,
                                headers={"Accept": "application/json"})
         assert response.status_code == 201, response.get_json()
 
@@ -58,7 +63,8 @@ def main() -> None:
         full.append(median_seconds(upload, 1))
     raw_s, full_s = statistics.median(raw), statistics.median(full)
     count = len(re.findall(r"data-record-id", client.get("/").get_data(as_text=True)))
-    print(f"photo: {args.size} JPEG, {len(data) / 1e6:.2f} MB; runs: {args.runs} each, medians")
+    print(f"photo: {args.size} JPEG, {len(data) / 1e6:.2f} MB; model: {model}; "
+          f"runs: {args.runs} each, medians")
     print(f"raw model inference      {raw_s * 1000:7.0f} ms   1.00x")
     print(f"one upload (HTTP->store) {full_s * 1000:7.0f} ms   {full_s / raw_s:.2f}x")
     assert count > 0
