@@ -303,13 +303,16 @@ MUTANTS = (
            "LOW, HIGH, MARGIN = 0.3, 0.7, 1",
            "the trimap's doubt read narrowly: mask values 0.05-0.3 and 0.7-0.95 taken as sure",
            (U + "test_matting.py", U + "test_refine.py")),
-    Mutant("matte-sure-guard", "app/images/matting.py",
-           "    a[sure], b[sure] = 0, sure_value[sure]", "    pass",
-           "the carried coefficients free where the mask is sure: an odd colour inside the "
-           "subject opens a hole", (U + "test_matting.py", U + "test_output.py")),
+    Mutant("matte-sure-held", "app/images/matting.py",
+           "    return carried_rows(*linear_model(guide, solved, APPLY_EPS), photo.size)",
+           "    a, b = linear_model(guide, solved, APPLY_EPS)\n"
+           "    a[sure], b[sure] = 0, sure_value[sure]\n"
+           "    return carried_rows(a, b, photo.size)",
+           "the carried coefficients held at the mask's value where it is sure: a sure edge "
+           "becomes the working size's bilinear ramp", (U + "test_matting.py",)),
     Mutant("matte-carry", "app/images/matting.py",
-           "    a, b = linear_model(guide, solved, APPLY_EPS)",
-           "    a, b = np.zeros(guide.shape), solved",
+           "    return carried_rows(*linear_model(guide, solved, APPLY_EPS), photo.size)",
+           "    return carried_rows(np.zeros(guide.shape), solved, photo.size)",
            "the fine matte scaled up bilinearly, its linear model not carried to full size",
            (U + "test_matting.py", U + "test_refine.py")),
     Mutant("despill-soft", "app/images/refine.py", "ys, xs = np.nonzero((band > 0) & (band < 255))",
