@@ -3,6 +3,7 @@ or through a running server (`--server`)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -113,6 +114,13 @@ def remove_bg(ctx: click.Context, sources, out: Path, server, key, connections, 
             signal.signal(signal.SIGTERM, previous)
     tally.seconds = time.monotonic() - started  # the walk included
     click.echo(tally.summary())
+    if tally.left_in_model:
+        # Leaving as a program does, under the model's threads, aborts the process (exit
+        # 134, helper 103). Ended at once instead, as a kill would end it: a temporary
+        # file left half-way is deleted when a run reaches its photo again.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     if tally.interrupted:
         ctx.exit(130)
     if tally.failed:

@@ -35,6 +35,7 @@ class Tally:
     not_images: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    left_in_model: bool = False  # a second Ctrl+C stopped waiting for the photos in it
 
     def summary(self) -> str:
         rate = self.made / self.seconds if self.seconds else 0.0
@@ -219,7 +220,7 @@ class Runner:
             self.stop.set()
             self.writer.abandon()  # what is being written now is deleted, not left half-way
             if self.finish_on_stop:
-                _finish(workers)
+                tally.left_in_model = not _finish(workers)
             while not done.empty():  # finished before the stop, not yet counted
                 index, job, (outcome, reason) = done.get_nowait()
                 count(index, job, outcome, reason)
@@ -229,8 +230,9 @@ class Runner:
         return tally
 
 
-def _finish(workers: list[threading.Thread]) -> None:
-    """Wait for the photos being made to be done with (a second Ctrl+C stops waiting)."""
+def _finish(workers: list[threading.Thread]) -> bool:
+    """Wait for the photos being made to be done with; False when a second Ctrl+C stopped
+    the wait first."""
     running = [worker for worker in workers if worker.is_alive()]
     if running:
         click.echo(f"Stopping: the {len(running)} photo(s) being made finish first "
@@ -239,6 +241,8 @@ def _finish(workers: list[threading.Thread]) -> None:
         for worker in running:
             while worker.is_alive():
                 worker.join(0.2)
+        return True
+    return False
 
 
 def _next(done: queue.Queue, between: Callable[[], None]):

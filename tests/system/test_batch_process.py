@@ -48,6 +48,31 @@ def test_a_run_stopped_while_photos_are_in_the_model_exits_130(tmp_path, stop):
     assert [p.name for p in out.iterdir() if p.name.endswith(".remove-bg-part")] == []
 
 
+@pytest.mark.parametrize("stops", [(signal.SIGINT, signal.SIGINT),
+                                   (signal.SIGTERM, signal.SIGINT)])
+def test_a_second_stop_ends_the_run_at_once_and_exits_130(tmp_path, stops):
+    """A second Ctrl+C stopped the wait for the photos in the model, and the process then
+    left under the model's threads and aborted: exit 134 (helper 103)."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    for i in range(4):  # 24 MP with u2net and refined edges: seconds each in the model
+        (src / f"p{i}.jpg").write_bytes(photo(["chelsea", "coffee"][i % 2], size=(6000, 4000)))
+    run = command(src, "--out", out, "--model", "u2net", "--refine-edges")
+    deadline = time.monotonic() + 300
+    while not list(out.glob("*.png")) and time.monotonic() < deadline:
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.02)
+    first, second = stops
+    run.send_signal(first)
+    time.sleep(0.5)
+    run.send_signal(second)
+    stdout, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, (stdout, stderr)
+    assert stdout.startswith("Stopped in "), stdout
+    assert "Ctrl+C again to stop now" in stderr  # the second came while the first waited
+    assert "terminate called" not in stderr
+    assert [p.name for p in out.iterdir() if p.name.endswith(".remove-bg-part")] == []
+
 def test_what_cannot_be_read_fails_with_its_reason(tmp_path):
     """A folder that cannot be listed was passed over without a word, and a photo that
     cannot be read counted as a file that is no photo; the run said 0, done (helper 64)."""
