@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from app.core.flags import FLAG_PATTERN, as_flag, flag_refused
 from app.images.outputs import (
     ACCEPTED_TEXT,
     DEFAULT_BACKGROUND,
@@ -57,31 +58,7 @@ INVISIBLE = ("\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200
              "\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
              "\U000e0001\U000e0020-\U000e007f\u115f\u1160\u2800\u3164\uffa0")
 _VISIBLE = re.compile(f"[^{WHITESPACE}{INVISIBLE}]")
-BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False, "on": True,
-                 "off": False, "yes": True, "no": False}
 _WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
-
-
-def as_flag(value: Any) -> bool | None:
-    """A yes/no value: a JSON boolean, or one of BOOLEAN_WORDS in any case (`requests`
-    sends Python's False as "False"); None if it is neither."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isascii():
-        return BOOLEAN_WORDS.get(value.lower())
-    return None
-
-
-def _flag(value: Any) -> bool:
-    flag = as_flag(value)
-    if flag is None:
-        raise PydanticCustomError("flag", "not a flag")
-    return flag
-
-
-# BOOLEAN_WORDS in any case, as a pattern every regex engine reads alike (no flags).
-_FLAG_PATTERN = "^(?:{})$".format("|".join(
-    "".join(f"[{c.upper()}{c}]" if c.isalpha() else c for c in word) for word in BOOLEAN_WORDS))
 
 
 def _whole_number(value: Any) -> Any:
@@ -95,6 +72,13 @@ def _whole_number(value: Any) -> Any:
     raise PydanticCustomError("whole_number", "not a whole number")
 
 
+def _flag(value: Any) -> bool:
+    flag = as_flag(value)
+    if flag is None:
+        raise PydanticCustomError("flag", "not a flag")
+    return flag
+
+
 def _one_of(field: str, choices) -> Rule:
     return Rule("invalid_options", f"{field} must be one of: {', '.join(choices)}.")
 
@@ -105,10 +89,10 @@ def flag(name: str, description: str):
         bool, BeforeValidator(_flag),
         # A form sends words, JSON (a photo by address, an edit) may send true or false.
         WithJsonSchema({"oneOf": [{"type": "boolean"},
-                                  {"type": "string", "pattern": _FLAG_PATTERN}]},
+                                  {"type": "string", "pattern": FLAG_PATTERN}]},
                        mode="validation"),
         Field(description=description),
-        Rule("invalid_options", f"{name} must be true or false.")]
+        Rule("invalid_options", flag_refused(name))]
 
 
 def _name(value: Any) -> Any:

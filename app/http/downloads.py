@@ -18,6 +18,7 @@ from werkzeug.exceptions import PreconditionFailed
 
 from app.core.errors import Rejected
 from app.core.fields import Rule, flag
+from app.core.flags import flag_refused
 from app.core.forms import parse, rule_of
 from app.http.context import services
 from app.http.visitor import current_visitor
@@ -54,7 +55,7 @@ class ImageQuery(BaseModel):
     download: Annotated[
         flag("download", "Save as an attachment named after the record (`my-cat.png`, "
                          "`my-cat-original.jpg`; a rendition `my-cat-160.webp`)."),
-        Rule("invalid_parameter", "download must be true or false (or 1 or 0), once.")] = False
+        Rule("invalid_parameter", flag_refused("download", ", once"))] = False
 
 
 def _download_asked() -> bool:

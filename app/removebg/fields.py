@@ -16,7 +16,8 @@ from typing import Any
 from PIL import ImageColor
 
 from app.core.errors import Rejected
-from app.core.fields import MARGIN_MAX, as_flag
+from app.core.fields import MARGIN_MAX
+from app.core.flags import as_flag, flag_refused
 from app.core.forms import quoted
 from app.images.outputs import DEFAULT_OUTPUT
 
@@ -176,7 +177,7 @@ def _unsupported(given: dict, kind: str) -> None:
         raise _refuse("shadow_opacity must be a whole number from 0 to 100.",
                       "invalid_shadow_opacity")
     if as_flag(given.get("semitransparency", True)) is None:
-        raise _refuse("semitransparency must be true or false.", "invalid_semitransparency")
+        raise _refuse(flag_refused("semitransparency"), "invalid_semitransparency")
 
 
 def _background(given: dict) -> dict:

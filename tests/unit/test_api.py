@@ -372,7 +372,8 @@ def test_bytes_are_described_as_openapi_3_1_says(app):
 
 def test_the_document_holds_the_limits_the_code_enforces(app):
     """Generated from the same models: the numbers are the code's, not copies."""
-    from app.core.fields import BOOLEAN_WORDS, MARGIN_MAX, NAME_MAX
+    from app.core.fields import MARGIN_MAX, NAME_MAX
+    from app.core.flags import BOOLEAN_WORDS
     from app.images.outputs import FORMATS, OUTPUTS
 
     schemas = document(app)["components"]["schemas"]

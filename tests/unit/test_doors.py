@@ -49,14 +49,16 @@ CASES = {
     "margin-101": ({"crop": "true", "crop_margin": "101"}, 400, "invalid_options", MARGIN),
     "margin-negative": ({"crop_margin": "-1"}, 400, "invalid_options", MARGIN),
     "margin-fraction": ({"crop_margin": "2.5"}, 400, "invalid_options", MARGIN),
-    "crop-maybe": ({"crop": "maybe"}, 400, "invalid_options", "crop must be true or false."),
+    "crop-maybe": ({"crop": "maybe"}, 400, "invalid_options",
+                   "crop must be true or false (or 1 or 0, on or off, yes or no)."),
     # What `requests` sends for Python's True and False (helper 75): any case is taken.
     "crop-True": ({"crop": "True"}, 200, None, None),
     "refine-False": ({"refine_edges": "False"}, 200, None, None),
     "crop-YES": ({"crop": "YES"}, 200, None, None),
-    "crop-tru": ({"crop": "tru"}, 400, "invalid_options", "crop must be true or false."),
+    "crop-tru": ({"crop": "tru"}, 400, "invalid_options",
+                 "crop must be true or false (or 1 or 0, on or off, yes or no)."),
     "refine-maybe": ({"refine_edges": "maybe"}, 400, "invalid_options",
-                     "refine_edges must be true or false."),
+                     "refine_edges must be true or false (or 1 or 0, on or off, yes or no)."),
     "image-without-photo": ({"output": "image"}, 400, "invalid_options",
                             "Choose a background photo to put behind the subject."),
     "name-50": ({"name": "x" * 50}, 200, None, None),
@@ -215,7 +217,7 @@ def test_a_background_photo_by_address_that_fails_is_named_so(app, script):
                                                    "The address answered 404 Not Found.")
 
 
-DOWNLOAD_RULE = "download must be true or false (or 1 or 0), once."
+DOWNLOAD_RULE = "download must be true or false (or 1 or 0, on or off, yes or no), once."
 # `?…` on a full image's address: (status, code, sentence, Content-Disposition's first word).
 DOWNLOADS = {
     "": (200, None, None, "inline"),

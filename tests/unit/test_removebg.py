@@ -358,7 +358,8 @@ SHADOWS = ("Shadows are not made here, for cars either: leave add_shadow and sha
      "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
     ({"crop": "true", "crop_margin": "0101%"}, "invalid_crop_margin",
      "crop_margin must be a whole percentage from 0 to 100, such as 10%."),
-    ({"crop": "maybe"}, "invalid_options", "crop must be true or false."),
+    ({"crop": "maybe"}, "invalid_options",
+     "crop must be true or false (or 1 or 0, on or off, yes or no)."),
     ({"scale": "50%"}, "invalid_scale", "scale is not supported here: the subject keeps "
                                           "its size in the result. Leave scale out, or send "
                                           "original."),
@@ -376,9 +377,9 @@ SHADOWS = ("Shadows are not made here, for cars either: leave add_shadow and sha
     ({"shadow_opacity": "-1"}, "invalid_shadow_opacity",
      "shadow_opacity must be a whole number from 0 to 100."),
     ({"semitransparency": "maybe"}, "invalid_semitransparency",
-     "semitransparency must be true or false."),
+     "semitransparency must be true or false (or 1 or 0, on or off, yes or no)."),
     ({"semitransparency": "Truth"}, "invalid_semitransparency",
-     "semitransparency must be true or false."),
+     "semitransparency must be true or false (or 1 or 0, on or off, yes or no)."),
     ({"add_shadow": "True", "type": "car"}, "invalid_add_shadow", SHADOWS),
     ({"name": "cat"}, "invalid_body", None),
     ({"bg_colour": ""}, "invalid_body", "Unknown field 'bg_colour': remove.bg's fields taken "
