@@ -1400,6 +1400,9 @@ MUTANTS = (
            "    if False:",
            "a call refused for the day's cap told it has room in the minute: a client pacing "
            "by the headers refused all day", (U + "test_rate_headers.py",)),
+    Mutant("doc-401-unheaded", "app/api/openapi.py", "        if status == 401:",
+           "        if False:", "the document's 401s without the WWW-Authenticate they come with",
+           (U + "test_keys.py",)),
     Mutant("rate-document-success-only", "app/api/openapi.py",
            "    for status in responses if op.keys else ():",
            "    for status in (str(op.status),) if op.keys else ():",

@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 from app.api.schemas import ERRORS, FRONT_ERRORS, RESULT_TYPES, Error
 from app.core.forms import FILES
 from app.http.callers import CSRF_HEADER, KEY_HEADER
+from app.http.errors import AUTH_SCHEME
 from app.http.limits import DAILY_QUOTA, RATE_HEADERS
 from app.http.records_json import CONTENT_TYPES
 
@@ -246,6 +247,10 @@ def _errors(op: Operation) -> dict:
             never = status == 429 and DAILY_QUOTA in found
             responses[str(status)]["headers"] = {
                 "Retry-After": retry | {"required": status in (429, 503) and not never}}
+        if status == 401:
+            responses[str(status)]["headers"] = {"WWW-Authenticate": _header(
+                f"`{AUTH_SCHEME}`: send a key as `Authorization: {AUTH_SCHEME} KEY` or in "
+                f"{KEY_HEADER}.")}
         if status == 416:
             responses[str(status)]["headers"] = {
                 "Content-Range": _header("`bytes */<length>`: the length of the bytes")}

@@ -27,6 +27,7 @@ from app.http.sizes import too_large_message
 from app.storage import StorageUnavailable
 
 # The status code each kind of problem the core reports is answered with.
+AUTH_SCHEME = "Bearer"  # what a 401's WWW-Authenticate asks for: a key, as a bearer token
 STATUS = {"invalid": 400, "unauthorized": 401, "too_large": 413, "unsupported": 415,
           "not_found": 404, "conflict": 409, "quota": 429, "failed": 502, "timeout": 504,
           "unavailable": 503, "busy": 503, "unexpected": 500}
@@ -123,7 +124,7 @@ def describe(exc: Exception) -> Problem:
     if isinstance(exc, Rejected):
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
         if exc.kind == "unauthorized":
-            headers["WWW-Authenticate"] = "Bearer"
+            headers["WWW-Authenticate"] = AUTH_SCHEME
         return Problem(exc.code, exc.message, STATUS[exc.kind], headers, field=exc.field)
     if isinstance(exc, StorageUnavailable):
         current_app.logger.warning("Database unavailable: %s", exc)

@@ -364,5 +364,11 @@ def test_the_document_describes_keys(client):
     assert document["paths"]["/records"]["get"]["security"] == [{}, {"apiKey": []},
                                                                {"bearer": []}]
     assert "401" in account["responses"]
+    # Every 401 says the header it comes with (helper 103: not in the document).
+    unauthorized = [answers["401"] for path in document["paths"].values()
+                    for op in path.values() for answers in [op["responses"]] if "401" in answers]
+    assert len(unauthorized) > 5
+    assert all(list(answer["headers"]) == ["WWW-Authenticate"]
+               and answer["headers"]["WWW-Authenticate"]["required"] for answer in unauthorized)
     assert document["paths"]["/remove"]["post"]["security"][0] == {"csrfToken": []}
     assert "security" not in document["paths"]["/openapi.json"]["get"]
