@@ -26,8 +26,8 @@ from app.http.context import brings_session
 from app.http.sizes import too_large_message
 from app.storage import StorageUnavailable
 
-# The status code each kind of problem the core reports is answered with.
 AUTH_SCHEME = "Bearer"  # what a 401's WWW-Authenticate asks for: a key, as a bearer token
+# The status code each kind of problem the core reports is answered with.
 STATUS = {"invalid": 400, "unauthorized": 401, "too_large": 413, "unsupported": 415,
           "not_found": 404, "conflict": 409, "quota": 429, "failed": 502, "timeout": 504,
           "unavailable": 503, "busy": 503, "unexpected": 500}
